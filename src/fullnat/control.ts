@@ -1,0 +1,293 @@
+/**
+ * The control operations on a running engine ({@linkcode ControlTarget}): every call validates
+ * all of its input first and throws {@linkcode ControlError} before changing anything.
+ *
+ * @module
+ */
+import { type Engine, METHOD_NAT } from "./engine.ts";
+import type { Service } from "./service.ts";
+import { TCP_STATE_NAMES } from "./tcp_state.ts";
+import {
+  type ConnectionView,
+  ControlError,
+  type ControlTarget,
+  type DiversionSpec,
+  type Endpoint,
+  type ForwardMethod,
+  type RealServerSpec,
+  type SchedulerName,
+  type ServiceKey,
+  type ServiceOptions,
+  type ServiceView,
+  type Timeouts,
+} from "./types.ts";
+import { formatIpv4, IPPROTO, parseIpv4 } from "./wire/ipv4.ts";
+import { zeroStats } from "./stats.ts";
+import { protoNumber } from "./registry.ts";
+
+const SCHEDULERS: readonly SchedulerName[] = ["rr", "wrr"];
+const METHODS: readonly ForwardMethod[] = ["fullnat", "nat"];
+/** Largest timeout accepted, in seconds (about 24 days keeps milliseconds exact). */
+const MAX_TIMEOUT = 2_000_000;
+
+function invalid(message: string): never {
+  throw new ControlError("invalid-argument", message);
+}
+
+/** Parses an address the engine can serve, or refuses it with a message saying why. */
+export function parseAddress(text: unknown, what: string): number {
+  if (typeof text !== "string") invalid(`${what} must be an IPv4 address`);
+  const v = parseIpv4(text);
+  if (v === undefined) {
+    if (text.includes(":")) {
+      throw new ControlError("unsupported", `${what} ${text}: IPv6 is not supported yet`);
+    }
+    invalid(`${what} ${JSON.stringify(text)} is not an IPv4 address`);
+  }
+  if (v === 0 || v >>> 28 === 14 || v === 0xffffffff) {
+    invalid(`${what} ${text} is not a unicast address`);
+  }
+  return v;
+}
+
+function checkPort(port: unknown, what: string): number {
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+    invalid(`${what} port must be an integer from 1 to 65535 (got ${String(port)})`);
+  }
+  return port;
+}
+
+function checkWeight(w: unknown): number {
+  if (typeof w !== "number" || !Number.isInteger(w) || w < 0 || w > 65535) {
+    invalid(`Weight must be an integer from 0 to 65535 (got ${String(w)})`);
+  }
+  return w;
+}
+
+function checkScheduler(s: unknown): SchedulerName {
+  if (!SCHEDULERS.includes(s as SchedulerName)) {
+    throw new ControlError("unsupported", `Scheduler ${String(s)} is not supported: use rr or wrr`);
+  }
+  return s as SchedulerName;
+}
+
+function checkPersistence(p: unknown): number {
+  if (typeof p !== "number" || !Number.isInteger(p) || p < 0 || p > MAX_TIMEOUT) {
+    invalid(
+      `Persistence timeout must be whole seconds from 0 to ${MAX_TIMEOUT} (got ${String(p)})`,
+    );
+  }
+  return p;
+}
+
+function checkMethod(m: unknown): ForwardMethod {
+  if (!METHODS.includes(m as ForwardMethod)) {
+    throw new ControlError(
+      "unsupported",
+      `Forwarding method ${String(m)} is not supported: use fullnat (-b) or nat (-m)`,
+    );
+  }
+  return m as ForwardMethod;
+}
+
+function endpoint(addr: number, port: number): Endpoint {
+  return { address: formatIpv4(addr), port };
+}
+
+/** {@linkcode ControlTarget} over an {@linkcode Engine}. */
+export class EngineControl implements ControlTarget {
+  constructor(readonly engine: Engine) {}
+
+  #service(key: ServiceKey): Service {
+    if (key === null || typeof key !== "object") {
+      invalid("A service is given as protocol, address and port");
+    }
+    if (key.protocol !== "tcp" && key.protocol !== "udp") {
+      invalid(`Protocol must be tcp or udp (got ${String(key.protocol)})`);
+    }
+    const vaddr = parseAddress(key.address, "Virtual address");
+    const port = checkPort(key.port, "Virtual");
+    const svc = this.engine.registry.find(protoNumber(key.protocol), vaddr, port);
+    if (svc === undefined) throw new ControlError("no-service", "No such service");
+    return svc;
+  }
+
+  addService(key: ServiceKey, options: ServiceOptions): void {
+    if (key === null || typeof key !== "object") {
+      invalid("A service is given as protocol, address and port");
+    }
+    if (key.protocol !== "tcp" && key.protocol !== "udp") {
+      invalid(`Protocol must be tcp or udp (got ${String(key.protocol)})`);
+    }
+    const vaddr = parseAddress(key.address, "Virtual address");
+    const port = checkPort(key.port, "Virtual");
+    const scheduler = checkScheduler(options?.scheduler);
+    const persistence = checkPersistence(options?.persistence ?? 0);
+    const reg = this.engine.registry;
+    if (reg.find(protoNumber(key.protocol), vaddr, port)) {
+      throw new ControlError("service-exists", "Service already exists");
+    }
+    reg.addService(
+      { protocol: key.protocol, address: formatIpv4(vaddr), port },
+      vaddr,
+      scheduler,
+      persistence,
+    );
+  }
+
+  editService(key: ServiceKey, options: Partial<ServiceOptions>): void {
+    const svc = this.#service(key);
+    const scheduler = options.scheduler === undefined
+      ? svc.scheduler
+      : checkScheduler(options.scheduler);
+    const persistence = options.persistence === undefined
+      ? svc.persistence
+      : checkPersistence(options.persistence);
+    if (scheduler !== svc.scheduler) {
+      svc.schedIndex = -1;
+      svc.schedWeight = 0;
+    }
+    svc.scheduler = scheduler;
+    if (persistence === 0) svc.templates.clear();
+    svc.persistence = persistence;
+  }
+
+  deleteService(key: ServiceKey): void {
+    const svc = this.#service(key);
+    this.engine.flushService(svc);
+    this.engine.registry.removeService(svc);
+  }
+
+  addRealServer(key: ServiceKey, server: RealServerSpec): void {
+    const svc = this.#service(key);
+    const addr = parseAddress(server?.address, "Real server address");
+    const port = checkPort(server.port, "Real server");
+    const weight = checkWeight(server.weight ?? 1);
+    const method = checkMethod(server.method);
+    if (svc.servers.some((rs) => rs.addr === addr && rs.port === port)) {
+      throw new ControlError("dest-exists", "Destination already exists");
+    }
+    this.engine.registry.addServer(svc, addr, formatIpv4(addr), port, weight, method);
+  }
+
+  editRealServer(key: ServiceKey, server: Partial<RealServerSpec> & Endpoint): void {
+    const svc = this.#service(key);
+    const addr = parseAddress(server?.address, "Real server address");
+    const port = checkPort(server.port, "Real server");
+    const rs = svc.servers.find((r) => r.addr === addr && r.port === port);
+    if (rs === undefined) throw new ControlError("no-dest", "No such destination");
+    const weight = server.weight === undefined ? rs.weight : checkWeight(server.weight);
+    const method = server.method === undefined ? rs.method : checkMethod(server.method);
+    if (method !== rs.method) this.engine.registry.diversionDirty = true;
+    rs.weight = weight;
+    rs.method = method;
+  }
+
+  deleteRealServer(key: ServiceKey, server: Endpoint): void {
+    const svc = this.#service(key);
+    const addr = parseAddress(server?.address, "Real server address");
+    const port = checkPort(server.port, "Real server");
+    const rs = svc.servers.find((r) => r.addr === addr && r.port === port);
+    if (rs === undefined) throw new ControlError("no-dest", "No such destination");
+    this.engine.registry.retireServer(rs);
+  }
+
+  addLocalAddress(key: ServiceKey, address: string): void {
+    const svc = this.#service(key);
+    const addr = parseAddress(address, "Local address");
+    if (svc.localAddresses.some((la) => la.addr === addr)) {
+      throw new ControlError("laddr-exists", "Local address already exists");
+    }
+    const [lo, hi] = this.engine.localPortRange;
+    this.engine.registry.addLocal(svc, addr, formatIpv4(addr), lo, hi);
+  }
+
+  deleteLocalAddress(key: ServiceKey, address: string): void {
+    const svc = this.#service(key);
+    const addr = parseAddress(address, "Local address");
+    const la = svc.localAddresses.find((l) => l.addr === addr);
+    if (la === undefined) throw new ControlError("no-laddr", "No such local address");
+    this.engine.registry.retireLocal(la);
+  }
+
+  clear(): void {
+    for (const svc of this.engine.registry.liveServices()) {
+      this.engine.flushService(svc);
+      this.engine.registry.removeService(svc);
+    }
+  }
+
+  zeroStats(key?: ServiceKey): void {
+    const list = key === undefined ? this.engine.registry.liveServices() : [this.#service(key)];
+    for (const svc of list) {
+      zeroStats(svc.stats);
+      for (const rs of svc.servers) zeroStats(rs.stats);
+    }
+  }
+
+  listServices(): ServiceView[] {
+    return this.engine.registry.liveServices().map((svc) => ({
+      ...svc.key,
+      scheduler: svc.scheduler,
+      persistence: svc.persistence,
+      stats: { ...svc.stats },
+      realServers: svc.servers.map((rs) => ({
+        address: rs.address,
+        port: rs.port,
+        weight: rs.weight,
+        method: rs.method,
+        activeConns: rs.activeConns,
+        inactiveConns: rs.inactiveConns,
+        stats: { ...rs.stats },
+      })),
+      localAddresses: svc.localAddresses.map((la) => ({
+        address: la.address,
+        conns: la.conns,
+        portConflicts: la.portConflicts,
+      })),
+    }));
+  }
+
+  listConnections(): ConnectionView[] {
+    const e = this.engine;
+    const t = e.table;
+    const now = e.now();
+    const out: ConnectionView[] = [];
+    for (let id = 0; id < t.highWater; id++) {
+      if (!t.live(id)) continue;
+      const tcp = t.proto[id] === IPPROTO.TCP;
+      out.push({
+        protocol: tcp ? "tcp" : "udp",
+        method: t.method[id] === METHOD_NAT ? "nat" : "fullnat",
+        state: tcp ? TCP_STATE_NAMES[t.state[id]] : "UDP",
+        expiresInMs: Math.max(0, Math.round(t.expires[id] - now)),
+        client: endpoint(t.caddr[id], t.cport[id]),
+        virtual: endpoint(t.vaddr[id], t.vport[id]),
+        local: endpoint(t.laddr[id], t.lport[id]),
+        real: endpoint(t.daddr[id], t.dport[id]),
+      });
+    }
+    return out;
+  }
+
+  getTimeouts(): Timeouts {
+    return this.engine.timeouts;
+  }
+
+  setTimeouts(timeouts: Partial<Timeouts>): void {
+    const next = this.engine.timeouts;
+    for (const [k, v] of Object.entries(timeouts ?? {})) {
+      if (!(k in next)) invalid(`Unknown timeout ${k}`);
+      if (v === undefined) continue;
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_TIMEOUT) {
+        invalid(`Timeout ${k} must be whole seconds from 1 to ${MAX_TIMEOUT} (got ${String(v)})`);
+      }
+      next[k as keyof Timeouts] = v;
+    }
+    this.engine.timeouts = next;
+  }
+
+  diversion(): DiversionSpec {
+    return this.engine.registry.diversion();
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Engine counters: one per outcome, so every packet the engine did not forward is accounted
+ * for by a reason. Plain numeric fields, incremented on the hot path without allocating.
+ *
+ * @module
+ */
+
+/** Every counter the engine keeps. */
+export interface EngineCounters {
+  /** Packets seen. */
+  packets: number;
+  /** Packets rewritten and forwarded. */
+  forwarded: number;
+  /** Packets for no service and no session: passed on unchanged. */
+  passedThrough: number;
+  /** IPv4 header unsound: dropped or passed per policy. */
+  malformedIp: number;
+  /** TCP or UDP header unsound. */
+  malformedL4: number;
+  /** Non-IPv4 packets (IPv6 is not handled yet): passed on unchanged. */
+  notIpv4: number;
+  /** IPv4 fragments: the kernel reassembles diverted traffic first, so these are unexpected. */
+  fragments: number;
+  /** Protocols other than TCP and UDP sent to a diverted address: passed on unchanged. */
+  otherProtocol: number;
+  /** TCP segments other than a SYN for a service with no session: dropped. */
+  tcpNoSession: number;
+  /** New connections refused because no real server has a positive weight. */
+  noRealServer: number;
+  /** New FULLNAT connections refused because the service has no local address. */
+  noLocalAddress: number;
+  /** New connections refused because no free local port was found within the bounded tries. */
+  portExhausted: number;
+  /** New connections refused because the session table is full. */
+  tableFull: number;
+  /** NAT-mode connections refused because the real-server side tuple was already in use. */
+  natTupleInUse: number;
+  /** Refused connection attempts answered with a TCP reset (reject policy `reset`). */
+  resetsSent: number;
+  sessionsCreated: number;
+  sessionsExpired: number;
+  /** Sessions removed because their service was deleted or cleared. */
+  sessionsFlushed: number;
+}
+
+/** Zeroed counters. */
+export function newEngineCounters(): EngineCounters {
+  return {
+    packets: 0,
+    forwarded: 0,
+    passedThrough: 0,
+    malformedIp: 0,
+    malformedL4: 0,
+    notIpv4: 0,
+    fragments: 0,
+    otherProtocol: 0,
+    tcpNoSession: 0,
+    noRealServer: 0,
+    noLocalAddress: 0,
+    portExhausted: 0,
+    tableFull: 0,
+    natTupleInUse: 0,
+    resetsSent: 0,
+    sessionsCreated: 0,
+    sessionsExpired: 0,
+    sessionsFlushed: 0,
+  };
+}

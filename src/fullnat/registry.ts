@@ -1,0 +1,171 @@
+/**
+ * The engine's configuration state: services, real servers and local addresses, each with a
+ * numeric id that sessions store. Objects removed from configuration stay registered while
+ * sessions still use them, and are released when the last of those sessions ends.
+ *
+ * @module
+ */
+import { IPPROTO } from "./wire/ipv4.ts";
+import { LocalAddress, RealServer, Service } from "./service.ts";
+import type { DiversionSpec, Protocol, ServiceKey } from "./types.ts";
+
+/** Protocol name to IP protocol number. */
+export function protoNumber(p: Protocol): number {
+  return p === "udp" ? IPPROTO.UDP : IPPROTO.TCP;
+}
+
+/** A small Smi-ranged hash of a service tuple, so Map lookups on the hot path never allocate. */
+function serviceHash(proto: number, vaddr: number, vport: number): number {
+  return (Math.imul(vaddr ^ (vport << 8) ^ proto, 0x9e3779b1) >>> 2) & 0x3fffffff;
+}
+
+/** Holds every configured object and finds services by tuple. */
+export class Registry {
+  readonly services: (Service | undefined)[] = [];
+  readonly servers: (RealServer | undefined)[] = [];
+  readonly locals: (LocalAddress | undefined)[] = [];
+  #byTuple = new Map<number, Service[]>();
+  /** Set whenever the set of traffic to divert may have changed. */
+  diversionDirty = true;
+
+  /** The live service for a packet's protocol, destination address and port. */
+  find(proto: number, vaddr: number, vport: number): Service | undefined {
+    const list = this.#byTuple.get(serviceHash(proto, vaddr, vport));
+    if (list === undefined) return undefined;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i];
+      if (s.vaddr === vaddr && s.key.port === vport && s.proto === proto) return s;
+    }
+    return undefined;
+  }
+
+  /** Live services in creation order. */
+  liveServices(): Service[] {
+    return this.services.filter((s): s is Service => s !== undefined && !s.removed);
+  }
+
+  addService(
+    key: ServiceKey,
+    vaddr: number,
+    scheduler: Service["scheduler"],
+    persistence: number,
+  ): Service {
+    const proto = protoNumber(key.protocol);
+    const svc = new Service(
+      freeSlot(this.services),
+      { ...key },
+      proto,
+      vaddr,
+      scheduler,
+      persistence,
+    );
+    this.services[svc.id] = svc;
+    const h = serviceHash(proto, vaddr, key.port);
+    const list = this.#byTuple.get(h);
+    if (list) list.push(svc);
+    else this.#byTuple.set(h, [svc]);
+    this.diversionDirty = true;
+    return svc;
+  }
+
+  /** Unindexes a service; the caller has already flushed its sessions. */
+  removeService(svc: Service): void {
+    svc.removed = true;
+    const h = serviceHash(svc.proto, svc.vaddr, svc.key.port);
+    const list = this.#byTuple.get(h);
+    if (list) {
+      const rest = list.filter((s) => s !== svc);
+      if (rest.length) this.#byTuple.set(h, rest);
+      else this.#byTuple.delete(h);
+    }
+    for (const rs of [...svc.servers]) this.retireServer(rs);
+    for (const la of [...svc.localAddresses]) this.retireLocal(la);
+    this.services[svc.id] = undefined;
+    this.diversionDirty = true;
+  }
+
+  addServer(
+    svc: Service,
+    addr: number,
+    address: string,
+    port: number,
+    weight: number,
+    method: RealServer["method"],
+  ): RealServer {
+    const rs = new RealServer(freeSlot(this.servers), svc, addr, address, port, weight, method);
+    this.servers[rs.id] = rs;
+    svc.servers.push(rs);
+    this.diversionDirty = true;
+    return rs;
+  }
+
+  /** Marks a server removed; it is released now if idle, else when its last session ends. */
+  retireServer(rs: RealServer): void {
+    rs.removed = true;
+    const i = rs.service.servers.indexOf(rs);
+    if (i >= 0) rs.service.servers.splice(i, 1);
+    rs.service.schedIndex = -1;
+    if (rs.sessions === 0) this.servers[rs.id] = undefined;
+    this.diversionDirty = true;
+  }
+
+  addLocal(
+    svc: Service,
+    addr: number,
+    address: string,
+    portLow: number,
+    portHigh: number,
+  ): LocalAddress {
+    const la = new LocalAddress(freeSlot(this.locals), svc, addr, address, portLow, portHigh);
+    this.locals[la.id] = la;
+    svc.localAddresses.push(la);
+    this.diversionDirty = true;
+    return la;
+  }
+
+  /** Marks a local address removed; released now if idle, else when its last session ends. */
+  retireLocal(la: LocalAddress): void {
+    la.removed = true;
+    const i = la.service.localAddresses.indexOf(la);
+    if (i >= 0) la.service.localAddresses.splice(i, 1);
+    if (la.conns === 0) this.locals[la.id] = undefined;
+    this.diversionDirty = true;
+  }
+
+  /** Called when a session using these objects ends. */
+  releaseSession(rs: RealServer | undefined, la: LocalAddress | undefined): void {
+    if (rs && rs.removed && rs.sessions === 0 && this.servers[rs.id] === rs) {
+      this.servers[rs.id] = undefined;
+      this.diversionDirty = true;
+    }
+    if (la && la.removed && la.conns === 0 && this.locals[la.id] === la) {
+      this.locals[la.id] = undefined;
+      this.diversionDirty = true;
+    }
+  }
+
+  /** What must be diverted into the queue: configured objects and those still in use. */
+  diversion(): DiversionSpec {
+    const services = this.liveServices().map((s) => ({ ...s.key }));
+    const locals = new Set<string>();
+    for (const la of this.locals) if (la) locals.add(la.address);
+    const nat = new Map<string, { protocol: Protocol; address: string; port: number }>();
+    for (const rs of this.servers) {
+      if (rs && rs.method === "nat") {
+        const protocol = rs.service.key.protocol;
+        nat.set(`${protocol} ${rs.address} ${rs.port}`, {
+          protocol,
+          address: rs.address,
+          port: rs.port,
+        });
+      }
+    }
+    return { services, localAddresses: [...locals], natRealServers: [...nat.values()] };
+  }
+}
+
+/** The lowest free index of a registry array, so ids stay small and are reused. */
+function freeSlot<T>(list: (T | undefined)[]): number {
+  const i = list.indexOf(undefined);
+  return i >= 0 ? i : list.length;
+}

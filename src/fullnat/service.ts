@@ -1,0 +1,89 @@
+/**
+ * Configuration objects the engine schedules over: virtual services, their real servers and
+ * their local-address pools. Objects outlive their removal from configuration while sessions
+ * still refer to them, so established connections finish undisturbed.
+ *
+ * @module
+ */
+import type { ForwardMethod, SchedulerName, ServiceKey, Stats } from "./types.ts";
+import { newStats } from "./stats.ts";
+
+/** A real server of one service. */
+export class RealServer {
+  /** Set when the server was deleted from its service; it lives on while sessions use it. */
+  removed = false;
+  activeConns = 0;
+  inactiveConns = 0;
+  readonly stats: Stats = newStats();
+  constructor(
+    readonly id: number,
+    readonly service: Service,
+    readonly addr: number,
+    readonly address: string,
+    readonly port: number,
+    public weight: number,
+    public method: ForwardMethod,
+  ) {}
+
+  /** Sessions that still refer to this server. */
+  get sessions(): number {
+    return this.activeConns + this.inactiveConns;
+  }
+}
+
+/** A local address in one service's pool, with its port cursor. */
+export class LocalAddress {
+  removed = false;
+  /** Sessions currently using this address. */
+  conns = 0;
+  /** Port choices refused because the tuple was already taken. */
+  portConflicts = 0;
+  #nextPort: number;
+  constructor(
+    readonly id: number,
+    readonly service: Service,
+    readonly addr: number,
+    readonly address: string,
+    readonly portLow: number,
+    readonly portHigh: number,
+  ) {
+    this.#nextPort = portLow;
+  }
+
+  /** The next candidate port, cycling through the configured range. */
+  takePort(): number {
+    const p = this.#nextPort;
+    this.#nextPort = p >= this.portHigh ? this.portLow : p + 1;
+    return p;
+  }
+}
+
+/** A client's sticky choice of real server (`-p`). */
+export interface PersistenceTemplate {
+  server: RealServer;
+  /** Monotonic milliseconds after which the template may be forgotten. */
+  expires: number;
+}
+
+/** A virtual service. */
+export class Service {
+  removed = false;
+  readonly servers: RealServer[] = [];
+  readonly localAddresses: LocalAddress[] = [];
+  readonly stats: Stats = newStats();
+  /** Persistence templates by client address. */
+  readonly templates = new Map<number, PersistenceTemplate>();
+  /** Round-robin cursor over local addresses. */
+  localCursor = 0;
+  /** Scheduler state: index of the last server chosen and, for wrr, the current weight. */
+  schedIndex = -1;
+  schedWeight = 0;
+  constructor(
+    readonly id: number,
+    readonly key: ServiceKey,
+    readonly proto: number,
+    readonly vaddr: number,
+    public scheduler: SchedulerName,
+    public persistence: number,
+  ) {}
+}

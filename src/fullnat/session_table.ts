@@ -1,0 +1,223 @@
+/**
+ * The session table: every field of every session lives in preallocated typed arrays (one slot
+ * per session id), and each session is reachable from two entries of one chained hash index:
+ * its in-entry, keyed by the tuple of client->virtual packets, and its out-entry, keyed by the
+ * tuple of real-server->local packets. A lookup therefore yields the session and the packet's
+ * direction in one probe, and nothing is allocated per packet.
+ *
+ * @module
+ */
+
+/** Direction of a packet relative to its session, as told by which index entry matched. */
+export const Dir = {
+  /** Client to virtual service (OUT2IN in the seed's words). */
+  In: 0,
+  /** Real server to local address (IN2OUT). */
+  Out: 1,
+} as const;
+/** One of the {@linkcode Dir} values. */
+export type Dir = typeof Dir[keyof typeof Dir];
+
+/** Returned by lookups that found nothing. */
+export const NO_SESSION = -1;
+
+// Mixing constants of a 32-bit multiplicative hash; any odd constants with good avalanche do.
+const M1 = 0x9e3779b1;
+const M2 = 0x85ebca77;
+
+/** Hash of a packet tuple as it appears on the wire (source then destination). */
+export function tupleHash(
+  proto: number,
+  saddr: number,
+  sport: number,
+  daddr: number,
+  dport: number,
+): number {
+  let h = Math.imul(saddr ^ proto, M1);
+  h = Math.imul(h ^ (h >>> 15) ^ daddr, M2);
+  h = Math.imul(h ^ (h >>> 13) ^ ((sport << 16) | dport), M1);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * A fixed-capacity table of sessions. Field arrays are public so the engine reads and writes
+ * them directly on the hot path; the table itself only manages slots and the index.
+ */
+export class SessionTable {
+  readonly capacity: number;
+  /** IP protocol number; 0 marks a free slot. */
+  readonly proto: Uint8Array;
+  readonly state: Uint8Array;
+  /** 0 FULLNAT, 1 NAT. */
+  readonly method: Uint8Array;
+  readonly caddr: Uint32Array;
+  readonly vaddr: Uint32Array;
+  readonly laddr: Uint32Array;
+  readonly daddr: Uint32Array;
+  readonly cport: Uint16Array;
+  readonly vport: Uint16Array;
+  readonly lport: Uint16Array;
+  readonly dport: Uint16Array;
+  /** Monotonic milliseconds at which the session expires unless refreshed. */
+  readonly expires: Float64Array;
+  /** Owner ids the engine maps to service and real-server objects. */
+  readonly service: Int32Array;
+  readonly server: Int32Array;
+  /** Local-address owner id (-1 in NAT mode, where the client's address is kept). */
+  readonly local: Int32Array;
+
+  #buckets: Int32Array;
+  #mask: number;
+  /** Chain links per index entry; entry = id * 2 + direction. */
+  #next: Int32Array;
+  #free: Int32Array;
+  #freeTop: number;
+  #count = 0;
+  /** One past the highest slot ever used, so scans skip the untouched tail. */
+  #highWater = 0;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 24) {
+      throw new RangeError(`Session capacity must be an integer from 1 to ${1 << 24}`);
+    }
+    this.capacity = capacity;
+    this.proto = new Uint8Array(capacity);
+    this.state = new Uint8Array(capacity);
+    this.method = new Uint8Array(capacity);
+    this.caddr = new Uint32Array(capacity);
+    this.vaddr = new Uint32Array(capacity);
+    this.laddr = new Uint32Array(capacity);
+    this.daddr = new Uint32Array(capacity);
+    this.cport = new Uint16Array(capacity);
+    this.vport = new Uint16Array(capacity);
+    this.lport = new Uint16Array(capacity);
+    this.dport = new Uint16Array(capacity);
+    this.expires = new Float64Array(capacity);
+    this.service = new Int32Array(capacity);
+    this.server = new Int32Array(capacity);
+    this.local = new Int32Array(capacity);
+    let nb = 1;
+    while (nb < capacity * 2) nb <<= 1;
+    this.#buckets = new Int32Array(nb).fill(-1);
+    this.#mask = nb - 1;
+    this.#next = new Int32Array(capacity * 2).fill(-1);
+    this.#free = new Int32Array(capacity);
+    // Hand out low ids first so scans over [0, highWater) stay short.
+    for (let i = 0; i < capacity; i++) this.#free[i] = capacity - 1 - i;
+    this.#freeTop = capacity;
+  }
+
+  /** Sessions in use. */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** One past the highest id ever handed out; every live id is below it. */
+  get highWater(): number {
+    return this.#highWater;
+  }
+
+  /** True when slot `id` holds a live session. */
+  live(id: number): boolean {
+    return this.proto[id] !== 0;
+  }
+
+  /**
+   * Finds the session whose in- or out-tuple equals the packet tuple. Returns the entry
+   * (id * 2 + direction) or {@linkcode NO_SESSION}.
+   */
+  lookup(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
+    let e = this.#buckets[tupleHash(proto, saddr, sport, daddr, dport) & this.#mask];
+    while (e !== -1) {
+      const id = e >> 1;
+      if (this.proto[id] === proto) {
+        if ((e & 1) === Dir.In) {
+          if (
+            this.caddr[id] === saddr && this.vaddr[id] === daddr &&
+            this.cport[id] === sport && this.vport[id] === dport
+          ) return e;
+        } else if (
+          this.daddr[id] === saddr && this.laddr[id] === daddr &&
+          this.dport[id] === sport && this.lport[id] === dport
+        ) return e;
+      }
+      e = this.#next[e];
+    }
+    return NO_SESSION;
+  }
+
+  /**
+   * Takes a free slot, fills its tuple and links both index entries. Returns the id, or
+   * {@linkcode NO_SESSION} when the table is full. Other fields are the caller's to set.
+   */
+  insert(
+    proto: number,
+    caddr: number,
+    cport: number,
+    vaddr: number,
+    vport: number,
+    laddr: number,
+    lport: number,
+    daddr: number,
+    dport: number,
+  ): number {
+    if (this.#freeTop === 0) return NO_SESSION;
+    const id = this.#free[--this.#freeTop];
+    if (id >= this.#highWater) this.#highWater = id + 1;
+    this.proto[id] = proto;
+    this.caddr[id] = caddr;
+    this.cport[id] = cport;
+    this.vaddr[id] = vaddr;
+    this.vport[id] = vport;
+    this.laddr[id] = laddr;
+    this.lport[id] = lport;
+    this.daddr[id] = daddr;
+    this.dport[id] = dport;
+    this.#link(id * 2, tupleHash(proto, caddr, cport, vaddr, vport));
+    this.#link(id * 2 + 1, tupleHash(proto, daddr, dport, laddr, lport));
+    this.#count++;
+    return id;
+  }
+
+  /** Unlinks and frees slot `id`. */
+  remove(id: number): void {
+    const proto = this.proto[id];
+    if (proto === 0) return;
+    this.#unlink(
+      id * 2,
+      tupleHash(proto, this.caddr[id], this.cport[id], this.vaddr[id], this.vport[id]),
+    );
+    this.#unlink(
+      id * 2 + 1,
+      tupleHash(proto, this.daddr[id], this.dport[id], this.laddr[id], this.lport[id]),
+    );
+    this.proto[id] = 0;
+    this.state[id] = 0;
+    this.#free[this.#freeTop++] = id;
+    this.#count--;
+  }
+
+  #link(entry: number, hash: number): void {
+    const b = hash & this.#mask;
+    this.#next[entry] = this.#buckets[b];
+    this.#buckets[b] = entry;
+  }
+
+  #unlink(entry: number, hash: number): void {
+    const b = hash & this.#mask;
+    let e = this.#buckets[b];
+    if (e === entry) {
+      this.#buckets[b] = this.#next[entry];
+    } else {
+      while (e !== -1) {
+        const n = this.#next[e];
+        if (n === entry) {
+          this.#next[e] = this.#next[entry];
+          break;
+        }
+        e = n;
+      }
+    }
+    this.#next[entry] = -1;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The TCP connection state machine of a balanced session, as literal data: states, the event a
+ * segment represents, and a transition matrix per direction. The balancer sees both halves of
+ * the conversation, so it tracks one state for the pair, the way IPVS does.
+ *
+ * @module
+ */
+import type { Timeouts } from "./types.ts";
+import { TCP_FLAG } from "./wire/tcp.ts";
+
+/** Session states. Numbering is internal; names are what ipvsadm prints. */
+export const TcpState = {
+  NONE: 0,
+  ESTABLISHED: 1,
+  SYN_SENT: 2,
+  SYN_RECV: 3,
+  FIN_WAIT: 4,
+  TIME_WAIT: 5,
+  CLOSE: 6,
+  CLOSE_WAIT: 7,
+  LAST_ACK: 8,
+} as const;
+/** One of the {@linkcode TcpState} values. */
+export type TcpState = typeof TcpState[keyof typeof TcpState];
+
+/** State names indexed by state number. */
+export const TCP_STATE_NAMES: readonly string[] = [
+  "NONE",
+  "ESTABLISHED",
+  "SYN_SENT",
+  "SYN_RECV",
+  "FIN_WAIT",
+  "TIME_WAIT",
+  "CLOSE",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+];
+
+/** What a segment means to the state machine; RST outranks SYN outranks FIN outranks ACK. */
+export const TcpEvent = { SYN: 0, FIN: 1, ACK: 2, RST: 3 } as const;
+/** One of the {@linkcode TcpEvent} values. */
+export type TcpEvent = typeof TcpEvent[keyof typeof TcpEvent];
+
+/** Classifies a segment by its flag byte. */
+export function tcpEvent(flags: number): TcpEvent {
+  if (flags & TCP_FLAG.RST) return TcpEvent.RST;
+  if (flags & TCP_FLAG.SYN) return TcpEvent.SYN;
+  if (flags & TCP_FLAG.FIN) return TcpEvent.FIN;
+  return TcpEvent.ACK;
+}
+
+const { NONE: NO, ESTABLISHED: ES, SYN_SENT: SS, SYN_RECV: SR, FIN_WAIT: FW } = TcpState;
+const { TIME_WAIT: TW, CLOSE: CL, CLOSE_WAIT: CW, LAST_ACK: LA } = TcpState;
+
+// Rows are events (SYN, FIN, ACK, RST); columns are the current state in TcpState order:
+//            NO  ES  SS  SR  FW  TW  CL  CW  LA
+/** Transitions for segments from the client towards the real server. */
+const FROM_CLIENT: readonly (readonly TcpState[])[] = [
+  /* SYN */ [SR, ES, ES, SR, SR, SR, SR, SR, SR], // a new SYN after close reopens the session
+  /* FIN */ [CL, CW, SS, TW, TW, TW, CL, CW, LA], // client closes first: CLOSE_WAIT until RS FIN
+  /* ACK */ [ES, ES, SS, ES, FW, TW, CL, CW, CL], // third-handshake ACK establishes
+  /* RST */ [CL, CL, CL, SR, CL, CL, CL, CL, LA],
+];
+
+/** Transitions for segments from the real server towards the client. */
+const FROM_SERVER: readonly (readonly TcpState[])[] = [
+  /* SYN */ [SS, ES, SS, SR, SS, SS, SS, SS, SS], // SYN-ACK keeps SYN_RECV
+  /* FIN */ [TW, FW, SS, TW, FW, TW, CL, TW, LA], // server closes first: FIN_WAIT
+  /* ACK */ [ES, ES, SS, ES, FW, TW, CL, CW, LA],
+  /* RST */ [CL, CL, SS, CL, CL, TW, CL, CL, CL],
+];
+
+/** The next state after a segment of event `ev` travelling in the given direction. */
+export function nextTcpState(state: TcpState, ev: TcpEvent, fromClient: boolean): TcpState {
+  return (fromClient ? FROM_CLIENT : FROM_SERVER)[ev][state];
+}
+
+/** Timeout table in milliseconds indexed by state, derived from the configured seconds. */
+export function tcpTimeoutTable(t: Timeouts): Float64Array {
+  const ms = new Float64Array(TCP_STATE_NAMES.length);
+  ms[NO] = t.tcpClose * 1000;
+  ms[ES] = t.tcpEstablished * 1000;
+  ms[SS] = t.tcpSynSent * 1000;
+  ms[SR] = t.tcpSynRecv * 1000;
+  ms[FW] = t.tcpFinWait * 1000;
+  ms[TW] = t.tcpTimeWait * 1000;
+  ms[CL] = t.tcpClose * 1000;
+  ms[CW] = t.tcpCloseWait * 1000;
+  ms[LA] = t.tcpLastAck * 1000;
+  return ms;
+}
