@@ -1,0 +1,146 @@
+/**
+ * Address and endpoint text as ipvsadm accepts it on the command line: `IP[:port]` for IPv4,
+ * `[IPv6]:port` or a bare IPv6 address, and the `ip:port` / `[ip]:port` text it prints.
+ *
+ * ipvsadm also resolves host and service names (`gethostbyname`, `getservbyname`); this module
+ * does not, so a listing or a command never blocks on DNS. Only numeric forms are accepted.
+ *
+ * @module
+ */
+
+/** An address with an optional port, as parsed from `-t`, `-u`, `-r` or `-z`. */
+export interface ParsedEndpoint {
+  /** Canonical text form: dotted quad, or RFC 5952 compressed IPv6. */
+  address: string;
+  /** Absent when the argument named no port. */
+  port?: number;
+  family: 4 | 6;
+}
+
+/**
+ * Parses a strict dotted-quad IPv4 address. Leading zeros are refused because inet_aton reads
+ * them as octal, and silently guessing which the admin meant is worse than an error.
+ */
+export function parseIpv4(text: string): string | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4) return undefined;
+  for (const part of parts) {
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(part) || Number(part) > 255) return undefined;
+  }
+  return parts.join(".");
+}
+
+/** Parses an IPv6 address (with optional embedded IPv4 tail) into its eight 16-bit groups. */
+function ipv6Groups(text: string): number[] | undefined {
+  if (text.length === 0 || text.length > 45 || !text.includes(":")) return undefined;
+  let body = text;
+  let tail: [number, number] | undefined;
+  if (body.includes(".")) {
+    const lastColon = body.lastIndexOf(":");
+    const v4 = parseIpv4(body.slice(lastColon + 1));
+    if (v4 === undefined) return undefined;
+    const o = v4.split(".").map(Number);
+    tail = [(o[0] << 8) | o[1], (o[2] << 8) | o[3]];
+    // Stand two placeholder groups in for the dotted tail, then patch them below.
+    body = body.slice(0, lastColon + 1) + "0:0";
+  }
+  const halves = body.split("::");
+  if (halves.length > 2) return undefined;
+  const parseHalf = (half: string): number[] | undefined => {
+    if (half === "") return [];
+    const groups: number[] = [];
+    for (const group of half.split(":")) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return undefined;
+      groups.push(parseInt(group, 16));
+    }
+    return groups;
+  };
+  const head = parseHalf(halves[0]);
+  const rest = halves.length === 2 ? parseHalf(halves[1]) : [];
+  if (head === undefined || rest === undefined) return undefined;
+  const explicit = head.length + rest.length;
+  let groups: number[];
+  if (halves.length === 1) {
+    if (explicit !== 8) return undefined;
+    groups = head;
+  } else {
+    // "::" stands for at least one zero group.
+    if (explicit > 7) return undefined;
+    groups = [...head, ...new Array<number>(8 - explicit).fill(0), ...rest];
+  }
+  if (tail !== undefined) [groups[6], groups[7]] = tail;
+  return groups;
+}
+
+/** Formats eight groups the way inet_ntop does: lower case, longest zero run (2+) as "::". */
+function formatIpv6(groups: number[]): string {
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestLen < 2) return hex.join(":");
+  const left = hex.slice(0, bestStart).join(":");
+  const right = hex.slice(bestStart + bestLen).join(":");
+  return `${left}::${right}`;
+}
+
+/** Parses an IPv6 address and returns its canonical (RFC 5952) text, or undefined. */
+export function parseIpv6(text: string): string | undefined {
+  const groups = ipv6Groups(text);
+  return groups === undefined ? undefined : formatIpv6(groups);
+}
+
+/** Parses a port number 0..65535 written in decimal. */
+export function parsePort(text: string): number | undefined {
+  if (!/^[0-9]{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port <= 65535 ? port : undefined;
+}
+
+/**
+ * Parses ipvsadm's `host[:port]` argument. Mirrors ipvsadm's parse_service: a bracketed IPv6
+ * address must be followed by `:port`; an unbracketed IPv6 address carries no port; an IPv4
+ * address may carry `:port`; a bare number is refused.
+ */
+export function parseEndpoint(text: string): ParsedEndpoint | undefined {
+  if (text.length === 0 || /^[0-9]+$/.test(text)) return undefined;
+  if (text.startsWith("[")) {
+    const close = text.indexOf("]");
+    if (close < 0 || text[close + 1] !== ":") return undefined;
+    const address = parseIpv6(text.slice(1, close));
+    const port = parsePort(text.slice(close + 2));
+    if (address === undefined || port === undefined) return undefined;
+    return { address, port, family: 6 };
+  }
+  const v6 = parseIpv6(text);
+  if (v6 !== undefined) return { address: v6, family: 6 };
+  const colon = text.lastIndexOf(":");
+  const host = colon < 0 ? text : text.slice(0, colon);
+  const address = parseIpv4(host);
+  if (address === undefined) return undefined;
+  if (colon < 0) return { address, family: 4 };
+  const port = parsePort(text.slice(colon + 1));
+  return port === undefined ? undefined : { address, port, family: 4 };
+}
+
+/** True when the address text is IPv6 (it contains a colon). */
+export function isIpv6(address: string): boolean {
+  return address.includes(":");
+}
+
+/** Formats `ip:port` as ipvsadm prints it with `-n`: IPv6 addresses in brackets. */
+export function formatEndpoint(address: string, port: number): string {
+  return isIpv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+}

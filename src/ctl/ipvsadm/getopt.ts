@@ -1,0 +1,198 @@
+/**
+ * The option table of ipvsadm (with Alibaba's FULLNAT additions) and a tokenizer that splits an
+ * argv the way popt does for ipvsadm: short options clustered (`-Lnc`), a short option's value
+ * glued (`-t1.2.3.4:80`) or in the next word, long options as `--name value` or `--name=value`,
+ * `-p`'s optional value taken only when the next word does not start with `-`, words that are
+ * not options collected as positionals, and `--` ending the options.
+ *
+ * @module
+ */
+
+/** What an option does in ipvsadm's grammar. */
+export type OptionRole = "command" | "option" | "unsupported";
+
+/** Whether an option takes a value. */
+export type ArgKind = "none" | "required" | "optional";
+
+/** One entry of the option table. */
+export interface OptionSpec {
+  /** Stable name used by the parser; the long name without dashes. */
+  id: string;
+  short?: string;
+  long: string;
+  arg: ArgKind;
+  role: OptionRole;
+}
+
+const spec = (
+  id: string,
+  short: string | undefined,
+  arg: ArgKind,
+  role: OptionRole,
+  long = id,
+): OptionSpec => ({ id, short, long, arg, role });
+
+/**
+ * Every option ipvsadm knows. Options of ipvsadm that fullnat cannot honour (fwmark services,
+ * sync daemons, thresholds, SNAT gateway rules, save/restore) are listed as `unsupported` so
+ * they are refused by name instead of being reported as unknown.
+ */
+export const OPTION_TABLE: readonly OptionSpec[] = [
+  spec("add-service", "A", "none", "command"),
+  spec("edit-service", "E", "none", "command"),
+  spec("delete-service", "D", "none", "command"),
+  spec("clear", "C", "none", "command"),
+  spec("list", "L", "none", "command"),
+  spec("list", "l", "none", "command"),
+  spec("zero", "Z", "none", "command"),
+  spec("add-server", "a", "none", "command"),
+  spec("edit-server", "e", "none", "command"),
+  spec("delete-server", "d", "none", "command"),
+  spec("set", undefined, "none", "command"),
+  spec("help", "h", "none", "command"),
+  spec("version", "v", "none", "command"),
+  spec("add-laddr", "P", "none", "command"),
+  spec("del-laddr", "Q", "none", "command"),
+  spec("get-laddr", "G", "none", "command"),
+  spec("tcp-service", "t", "required", "option"),
+  spec("udp-service", "u", "required", "option"),
+  spec("scheduler", "s", "required", "option"),
+  spec("persistent", "p", "optional", "option"),
+  spec("real-server", "r", "required", "option"),
+  spec("fullnat", "b", "none", "option"),
+  spec("masquerading", "m", "none", "option"),
+  spec("gatewaying", "g", "none", "option"),
+  spec("ipip", "i", "none", "option"),
+  spec("weight", "w", "required", "option"),
+  spec("numeric", "n", "none", "option"),
+  spec("connection", "c", "none", "option"),
+  spec("timeout", undefined, "none", "option"),
+  spec("stats", undefined, "none", "option"),
+  spec("rate", undefined, "none", "option"),
+  spec("exact", "X", "none", "option"),
+  spec("nosort", undefined, "none", "option"),
+  spec("sort", undefined, "none", "option"),
+  spec("laddr", "z", "required", "option"),
+  spec("restore", "R", "none", "unsupported"),
+  spec("save", "S", "none", "unsupported"),
+  spec("start-daemon", undefined, "required", "unsupported"),
+  spec("stop-daemon", undefined, "required", "unsupported"),
+  spec("add-snat", "K", "none", "unsupported"),
+  spec("edit-snat", "k", "none", "unsupported"),
+  spec("delete-snat", "H", "none", "unsupported"),
+  spec("fwmark-service", "f", "required", "unsupported"),
+  spec("netmask", "M", "required", "unsupported"),
+  spec("u-threshold", "x", "required", "unsupported"),
+  spec("l-threshold", "y", "required", "unsupported"),
+  spec("mcast-interface", undefined, "required", "unsupported"),
+  spec("syncid", undefined, "required", "unsupported"),
+  spec("daemon", undefined, "none", "unsupported"),
+  spec("thresholds", undefined, "none", "unsupported"),
+  spec("persistent-conn", undefined, "none", "unsupported"),
+  spec("ipv6", "6", "none", "unsupported"),
+  spec("ops", "o", "none", "unsupported"),
+  spec("pe", undefined, "required", "unsupported"),
+  spec("synproxy", "j", "required", "unsupported"),
+  spec("from", "F", "required", "unsupported"),
+  spec("to", "T", "required", "unsupported"),
+  spec("gw", "W", "required", "unsupported"),
+  spec("snat-ip", "U", "required", "unsupported"),
+  spec("algo", "O", "required", "unsupported"),
+  spec("new-gw", "N", "required", "unsupported"),
+  spec("oif", undefined, "required", "unsupported"),
+];
+
+const byShort = new Map(
+  OPTION_TABLE.filter((o) => o.short !== undefined).map((o) => [o.short as string, o]),
+);
+// "list" appears twice (-L and -l); the first entry is the canonical long form.
+const byLong = new Map<string, OptionSpec>();
+for (const o of OPTION_TABLE) if (!byLong.has(o.long)) byLong.set(o.long, o);
+
+/** popt's error texts for the failures this tokenizer can report. */
+export type TokenError = "unknown option" | "missing argument" | "option does not take an argument";
+
+/** One option occurrence, or the popt-style error that stopped tokenizing. */
+export type Token =
+  | { type: "option"; spec: OptionSpec; text: string; value?: string }
+  | { type: "error"; text: string; error: TokenError };
+
+/** The options in order (ending at the first error, if any) and the leftover words. */
+export interface Tokenized {
+  tokens: Token[];
+  positionals: string[];
+}
+
+/** Splits argv (without the program name) into option tokens and positional words. */
+export function tokenize(argv: readonly string[]): Tokenized {
+  const tokens: Token[] = [];
+  const positionals: string[] = [];
+  let i = 0;
+  const nextWord = (): string | undefined => (i < argv.length ? argv[i++] : undefined);
+  const optionalWord = (): string | undefined =>
+    i < argv.length && !argv[i].startsWith("-") ? argv[i++] : undefined;
+
+  while (i < argv.length) {
+    const word = argv[i++];
+    if (word === "--") {
+      positionals.push(...argv.slice(i));
+      break;
+    }
+    if (word.startsWith("--")) {
+      const eq = word.indexOf("=");
+      const name = word.slice(2, eq < 0 ? undefined : eq);
+      const glued = eq < 0 ? undefined : word.slice(eq + 1);
+      const found = byLong.get(name);
+      if (found === undefined) {
+        tokens.push({ type: "error", text: word, error: "unknown option" });
+        return { tokens, positionals };
+      }
+      let value: string | undefined = glued;
+      if (found.arg === "none" && glued !== undefined) {
+        tokens.push({ type: "error", text: word, error: "option does not take an argument" });
+        return { tokens, positionals };
+      }
+      if (found.arg === "required" && value === undefined) {
+        value = nextWord();
+        if (value === undefined) {
+          tokens.push({ type: "error", text: word, error: "missing argument" });
+          return { tokens, positionals };
+        }
+      }
+      if (found.arg === "optional" && value === undefined) value = optionalWord();
+      tokens.push({ type: "option", spec: found, text: word, value });
+      continue;
+    }
+    if (word.startsWith("-") && word.length > 1) {
+      for (let c = 1; c < word.length; c++) {
+        const found = byShort.get(word[c]);
+        if (found === undefined) {
+          tokens.push({ type: "error", text: word, error: "unknown option" });
+          return { tokens, positionals };
+        }
+        if (found.arg === "none") {
+          tokens.push({ type: "option", spec: found, text: word });
+          continue;
+        }
+        // An option with a value ends the cluster: the rest of the word is its value.
+        const rest = word.slice(c + 1);
+        let value: string | undefined = rest.length > 0 ? rest : undefined;
+        if (value === undefined) value = found.arg === "required" ? nextWord() : optionalWord();
+        if (value === undefined && found.arg === "required") {
+          tokens.push({ type: "error", text: word, error: "missing argument" });
+          return { tokens, positionals };
+        }
+        tokens.push({ type: "option", spec: found, text: word, value });
+        break;
+      }
+      continue;
+    }
+    positionals.push(word);
+  }
+  return { tokens, positionals };
+}
+
+/** How an option is named in messages: `-t` (`--tcp-service`) or just `--timeout`. */
+export function displayName(option: OptionSpec): string {
+  return option.short === undefined ? `--${option.long}` : `-${option.short} (--${option.long})`;
+}

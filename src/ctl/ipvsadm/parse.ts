@@ -1,0 +1,350 @@
+/**
+ * Parses an ipvsadm command line (with Alibaba's FULLNAT extensions `-b`, `-P`, `-Q`, `-G`,
+ * `-z`) into a typed {@linkcode IpvsadmCommand}, or into the message and exit status ipvsadm
+ * itself would give. The checks run in ipvsadm's order: the first option must be a command;
+ * values are checked as their options are read; then `--set`'s values, stray words, the
+ * command/option table, zero ports, list conflicts; and last the refusals that are fullnat's
+ * own (direct routing, tunnelling, schedulers other than rr and wrr, `--rate`).
+ *
+ * @module
+ */
+
+import type { Protocol, SchedulerName, ServiceKey, Timeouts } from "../../fullnat/types.ts";
+import { type ParsedEndpoint, parseEndpoint } from "./address.ts";
+import {
+  EXIT_REFUSED,
+  EXIT_USAGE,
+  type IpvsadmCommand,
+  type ListFormat,
+  type ParseResult,
+} from "./command.ts";
+import { displayName, type OptionSpec, tokenize } from "./getopt.ts";
+import { checkOptions, type CommandName, type OptionName } from "./rules.ts";
+import { tryHelpText } from "./usage.ts";
+
+/** ipvsadm's upper bound for any timeout: 31 days. */
+export const MAX_TIMEOUT = 86400 * 31;
+/** Persistence timeout when `-p` is given without a value (IPVS_SVC_PERSISTENT_TIMEOUT). */
+export const DEFAULT_PERSISTENCE = 300;
+/**
+ * Scheduler used when `-A` has no `-s`. ipvsadm's default is wlc, which fullnat does not
+ * implement; wrr is the closest it has and keeps `ipvsadm -A -t VIP:port` runbooks working.
+ */
+export const DEFAULT_SCHEDULER: SchedulerName = "wrr";
+/** The refusal for `-g` and `-i`. */
+export const UNSUPPORTED_FORWARDING =
+  "forwarding method not supported by fullnat: use -b (FULLNAT) or -m (NAT)";
+
+const SUPPORTED_SCHEDULERS: readonly string[] = ["rr", "wrr"];
+// Schedulers the IPVS kernel knows: named as "not supported" rather than "not found".
+const IPVS_SCHEDULERS: readonly string[] = [
+  "lc",
+  "wlc",
+  "lblc",
+  "lblcr",
+  "dh",
+  "sh",
+  "sed",
+  "nq",
+  "fo",
+  "ovf",
+  "mh",
+];
+
+const COMMANDS: Record<string, CommandName | "help" | "version"> = {
+  "add-service": "add-service",
+  "edit-service": "edit-service",
+  "delete-service": "delete-service",
+  "clear": "flush",
+  "list": "list",
+  "zero": "zero",
+  "add-server": "add-server",
+  "edit-server": "edit-server",
+  "delete-server": "delete-server",
+  "set": "set",
+  "add-laddr": "add-laddr",
+  "del-laddr": "del-laddr",
+  "get-laddr": "get-laddr",
+  "help": "help",
+  "version": "version",
+};
+
+type Method = "fullnat" | "nat" | "dr" | "tunnel";
+
+/** Everything read from the options, before it is checked as a whole. */
+interface Collected {
+  given: Set<OptionName>;
+  protocol?: Protocol;
+  service?: ParsedEndpoint;
+  scheduler?: string;
+  persistence?: number;
+  server?: ParsedEndpoint;
+  method?: Method;
+  weight?: number;
+  laddr?: string;
+  format: ListFormat;
+}
+
+/** Thrown inside the parser to stop at the first refusal; never escapes this module. */
+class Refusal {
+  constructor(readonly message: string, readonly exitCode: number) {}
+}
+
+const refuse = (message: string, exitCode = EXIT_USAGE): never => {
+  throw new Refusal(message, exitCode);
+};
+
+/** ipvsadm's string_to_number: a whole decimal number within [min, max]. */
+function stringToNumber(text: string, min: number, max: number): number | undefined {
+  if (!/^\s*[+-]?[0-9]+$/.test(text)) return undefined;
+  const n = Number(text.trim());
+  return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+}
+
+function parseTimeout(text: string, min: number): number {
+  const n = stringToNumber(text, min, MAX_TIMEOUT);
+  return n ?? refuse(`invalid timeout value \`${text}' specified`);
+}
+
+function unsupported(option: OptionSpec): never {
+  return refuse(`option ${displayName(option)} is not supported by fullnat`);
+}
+
+/** Applies one option occurrence to the collected state, checking its value. */
+function applyOption(c: Collected, option: OptionSpec, value: string | undefined): void {
+  const set = (name: OptionName) => {
+    if (c.given.has(name)) refuse(`multiple '${name}' options specified`);
+    c.given.add(name);
+  };
+  const method = (m: Method) => {
+    set("forwarding-method");
+    c.method = m;
+  };
+  switch (option.id) {
+    case "tcp-service":
+    case "udp-service": {
+      set("service-address");
+      c.protocol = option.id === "tcp-service" ? "tcp" : "udp";
+      c.service = parseEndpoint(value ?? "") ??
+        refuse("illegal virtual server address[:port] specified");
+      return;
+    }
+    case "scheduler":
+      set("scheduler");
+      c.scheduler = value;
+      return;
+    case "persistent":
+      set("persistent");
+      c.persistence = value === undefined ? DEFAULT_PERSISTENCE : parseTimeout(value, 1);
+      return;
+    case "real-server":
+      set("real-server");
+      c.server = parseEndpoint(value ?? "") ??
+        refuse("illegal real server address[:port] specified");
+      return;
+    case "fullnat":
+      return method("fullnat");
+    case "masquerading":
+      return method("nat");
+    case "gatewaying":
+      return method("dr");
+    case "ipip":
+      return method("tunnel");
+    case "weight":
+      set("weight");
+      c.weight = stringToNumber(value ?? "", 0, 65535) ?? refuse("illegal weight specified");
+      return;
+    case "laddr":
+      set("local-address");
+      c.laddr = parseEndpoint(value ?? "")?.address ?? refuse("illegal local address");
+      return;
+    case "numeric":
+      set("numeric");
+      c.format.numeric = true;
+      return;
+    case "connection":
+      return set("connection");
+    case "timeout":
+      return set("timeout");
+    case "stats":
+      set("stats");
+      c.format.stats = true;
+      return;
+    case "rate":
+      return set("rate");
+    case "exact":
+      set("exact");
+      c.format.exact = true;
+      return;
+    case "nosort":
+      set("nosort");
+      c.format.nosort = true;
+      return;
+    case "sort":
+      // ipvsadm keeps --sort as a no-op for old scripts.
+      return;
+  }
+  unsupported(option);
+}
+
+function serviceKey(c: Collected): ServiceKey {
+  const svc = c.service as ParsedEndpoint;
+  return { protocol: c.protocol as Protocol, address: svc.address, port: svc.port ?? 0 };
+}
+
+function optionalServiceKey(c: Collected): ServiceKey | undefined {
+  return c.service === undefined ? undefined : serviceKey(c);
+}
+
+/** fullnat's own refusals, checked after everything ipvsadm checks. */
+function checkFullnatLimits(c: Collected): void {
+  if (c.method === "dr" || c.method === "tunnel") refuse(UNSUPPORTED_FORWARDING);
+  if (c.scheduler !== undefined && !SUPPORTED_SCHEDULERS.includes(c.scheduler)) {
+    if (IPVS_SCHEDULERS.includes(c.scheduler)) {
+      refuse(`scheduler '${c.scheduler}' not supported by fullnat: use -s rr or -s wrr`);
+    }
+    // What ipvsadm prints when the kernel has no such scheduler.
+    refuse("Scheduler or persistence engine not found", EXIT_REFUSED);
+  }
+  if (c.given.has("rate")) {
+    refuse("--rate is not supported by fullnat (no rate estimator): use --stats");
+  }
+}
+
+function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>): IpvsadmCommand {
+  const scheduler = c.scheduler as SchedulerName | undefined;
+  switch (command) {
+    case "add-service":
+      return {
+        kind: "add-service",
+        service: serviceKey(c),
+        options: { scheduler: scheduler ?? DEFAULT_SCHEDULER, persistence: c.persistence ?? 0 },
+      };
+    case "edit-service":
+      // As the FULLNAT ipvsadm: only the settings given change; -E without -p keeps persistence.
+      return {
+        kind: "edit-service",
+        service: serviceKey(c),
+        options: {
+          ...(scheduler !== undefined && { scheduler }),
+          ...(c.persistence !== undefined && { persistence: c.persistence }),
+        },
+      };
+    case "delete-service":
+      return { kind: "delete-service", service: serviceKey(c) };
+    case "flush":
+      return { kind: "clear" };
+    case "list":
+      if (c.given.has("connection")) return { kind: "list-connections", format: c.format };
+      if (c.given.has("timeout")) return { kind: "list-timeouts" };
+      return { kind: "list-services", service: optionalServiceKey(c), format: c.format };
+    case "add-server":
+    case "edit-server":
+    case "delete-server": {
+      const service = serviceKey(c);
+      const rs = c.server as ParsedEndpoint;
+      // ipvsadm copies the service port when -r names none.
+      const endpoint = { address: rs.address, port: rs.port ?? service.port };
+      if (command === "delete-server") return { kind: "delete-server", service, server: endpoint };
+      const method = c.method as "fullnat" | "nat" | undefined;
+      if (command === "add-server") {
+        return {
+          kind: "add-server",
+          service,
+          server: { ...endpoint, weight: c.weight ?? 1, method: method ?? "fullnat" },
+        };
+      }
+      return {
+        kind: "edit-server",
+        service,
+        server: {
+          ...endpoint,
+          ...(c.weight !== undefined && { weight: c.weight }),
+          ...(method !== undefined && { method }),
+        },
+      };
+    }
+    case "set":
+      return { kind: "set-timeouts", timeouts };
+    case "zero":
+      return { kind: "zero", service: optionalServiceKey(c) };
+    case "add-laddr":
+      return { kind: "add-laddr", service: serviceKey(c), address: c.laddr as string };
+    case "del-laddr":
+      return { kind: "delete-laddr", service: serviceKey(c), address: c.laddr as string };
+    case "get-laddr":
+      return { kind: "get-laddr", service: optionalServiceKey(c) };
+  }
+}
+
+/** Reads `--set tcp tcpfin udp`; ipvsadm's 0 means "leave this one unchanged". */
+function parseSetValues(positionals: string[]): Partial<Timeouts> {
+  if (positionals.length < 3) refuse("--set option requires 3 timeout values");
+  const [tcp, tcpfin, udp] = positionals.splice(0, 3).map((v) => parseTimeout(v, 0));
+  return {
+    ...(tcp !== 0 && { tcpEstablished: tcp }),
+    ...(tcpfin !== 0 && { tcpFinWait: tcpfin }),
+    ...(udp !== 0 && { udp }),
+  };
+}
+
+function parseOrThrow(argv: readonly string[], program: string): IpvsadmCommand {
+  const format: ListFormat = { numeric: false, stats: false, exact: false, nosort: false };
+  // ipvsadm with no arguments lists the table.
+  if (argv.length === 0) return { kind: "list-services", format };
+
+  const { tokens, positionals } = tokenize(argv);
+  const first = tokens[0];
+  if (first === undefined || first.type === "error") refuse(tryHelpText(program), EXIT_REFUSED);
+  if (first.type === "option" && first.spec.role === "unsupported") unsupported(first.spec);
+  const command = first.type === "option" && first.spec.role === "command"
+    ? COMMANDS[first.spec.id]
+    : refuse(tryHelpText(program), EXIT_REFUSED);
+  if (command === "help") return { kind: "help" };
+  if (command === "version") return { kind: "version" };
+
+  const c: Collected = { given: new Set(), format };
+  for (const token of tokens.slice(1)) {
+    if (token.type === "error") refuse(`${token.text}: ${token.error}`, EXIT_REFUSED);
+    else if (token.spec.role === "command") refuse("multiple commands specified");
+    else applyOption(c, token.spec, token.value);
+  }
+
+  const timeouts = command === "set" ? parseSetValues(positionals) : {};
+  if (positionals.length > 0) refuse(`unexpected argument ${positionals[0]}`);
+
+  const illegal = checkOptions(command, c.given);
+  if (illegal !== undefined) refuse(illegal);
+
+  if (
+    (command === "add-service" || command === "edit-service") &&
+    (c.service?.port ?? 0) === 0 && c.persistence === undefined
+  ) {
+    refuse("Zero port specified for non-persistent service");
+  }
+  if (
+    command === "list" && (c.given.has("connection") || c.given.has("timeout")) &&
+    (c.given.has("stats") || c.given.has("rate"))
+  ) {
+    refuse("options conflicts in the list command");
+  }
+
+  checkFullnatLimits(c);
+  return build(command, c, timeouts);
+}
+
+/**
+ * Parses an ipvsadm argv (without the program name). `program` is the name used in the
+ * "Try `ipvsadm -h'" hint, as ipvsadm uses its argv[0].
+ */
+export function parseIpvsadm(argv: readonly string[], program = "ipvsadm"): ParseResult {
+  try {
+    return { ok: true, command: parseOrThrow(argv, program) };
+  } catch (e) {
+    if (e instanceof Refusal) {
+      // The try-help text already ends in a newline; other messages get theirs when printed.
+      return { ok: false, error: { message: e.message.replace(/\n$/, ""), exitCode: e.exitCode } };
+    }
+    throw e;
+  }
+}

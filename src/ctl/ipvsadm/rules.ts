@@ -1,0 +1,97 @@
+/**
+ * Which options each ipvsadm command takes, and the checks ipvsadm makes before acting
+ * (its `generic_opt_check` over the `commands_v_options` table). The option and command names
+ * in the messages are ipvsadm's own (`optnames`, `cmdnames`), so is the order in which options
+ * are checked, which decides the message when several are wrong.
+ *
+ * @module
+ */
+
+/** Option groups as ipvsadm names them in messages, in ipvsadm's checking order. */
+export const OPTION_NAMES = [
+  "numeric",
+  "connection",
+  "service-address",
+  "scheduler",
+  "persistent",
+  "real-server",
+  "forwarding-method",
+  "weight",
+  "timeout",
+  "stats",
+  "rate",
+  "nosort",
+  "exact",
+  "local-address",
+] as const;
+
+/** One option group. */
+export type OptionName = typeof OPTION_NAMES[number];
+
+/** ipvsadm's command names (`cmdnames`), used in messages. `-C` is called "flush" there. */
+export type CommandName =
+  | "add-service"
+  | "edit-service"
+  | "delete-service"
+  | "flush"
+  | "list"
+  | "add-server"
+  | "delete-server"
+  | "edit-server"
+  | "set"
+  | "zero"
+  | "add-laddr"
+  | "del-laddr"
+  | "get-laddr";
+
+/** `+` required, `x` illegal, `1` at most one of the `1`s, ` ` optional. */
+type Rule = "+" | "x" | "1" | " ";
+
+// Columns follow OPTION_NAMES: -n -c svc -s -p -r fwd -w timeout stats rate nosort exact laddr.
+// Rows are the FULLNAT ipvsadm's table restricted to the options fullnat implements.
+const TABLE: Record<CommandName, string> = {
+  "add-service": "xx+  xxxxxxxxx",
+  "edit-service": "xx+  xxxxxxxxx",
+  "delete-service": "xx+xxxxxxxxxxx",
+  "flush": "xxxxxxxxxxxxxx",
+  "list": " 11xxxxx1    x",
+  "add-server": "xx+xx+  xxxxxx",
+  "delete-server": "xx+xx+xxxxxxxx",
+  "edit-server": "xx+xx+  xxxxxx",
+  "set": "xxxxxxxxxxxxxx",
+  "zero": "xx xxxxxxxxxxx",
+  "add-laddr": "xx+xxxxxxxxxx+",
+  "del-laddr": "xx+xxxxxxxxxx+",
+  "get-laddr": "xx xxxxxxxxxxx",
+};
+
+/**
+ * Checks the options given against the command, in ipvsadm's order, and returns ipvsadm's
+ * message for the first violation, or undefined when the combination is legal.
+ */
+export function checkOptions(
+  command: CommandName,
+  given: ReadonlySet<OptionName>,
+): string | undefined {
+  const row = TABLE[command];
+  let firstExclusive: OptionName | undefined;
+  for (let j = 0; j < OPTION_NAMES.length; j++) {
+    const name = OPTION_NAMES[j];
+    const rule = row[j] as Rule;
+    if (!given.has(name)) {
+      if (rule === "+") {
+        return `You need to supply the '${name}' option for the '${command}' command`;
+      }
+      continue;
+    }
+    if (rule === "x") return `Illegal '${name}' option with the '${command}' command`;
+    if (rule === "1") {
+      if (firstExclusive === undefined) {
+        firstExclusive = name;
+        continue;
+      }
+      return `The option '${name}' conflicts with '${firstExclusive}' option in the '${command}' command`;
+    }
+  }
+  return undefined;
+}
