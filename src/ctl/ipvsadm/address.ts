@@ -135,6 +135,26 @@ export function parseEndpoint(text: string): ParsedEndpoint | undefined {
   return port === undefined ? undefined : { address, port, family: 4 };
 }
 
+/**
+ * Orders two addresses as ipvsadm sorts them: IPv4 before IPv6, then by numeric value.
+ * Text that is not an address sorts last, by its text, so a listing never throws.
+ */
+export function compareAddresses(a: string, b: string): number {
+  const key = (text: string): [number, number[]] => {
+    const v4 = parseIpv4(text);
+    if (v4 !== undefined) return [0, v4.split(".").map(Number)];
+    const v6 = ipv6Groups(text);
+    return v6 !== undefined ? [1, v6] : [2, []];
+  };
+  const [fa, ga] = key(a);
+  const [fb, gb] = key(b);
+  if (fa !== fb) return fa - fb;
+  for (let i = 0; i < ga.length; i++) {
+    if (ga[i] !== gb[i]) return ga[i] - gb[i];
+  }
+  return fa === 2 ? (a < b ? -1 : a > b ? 1 : 0) : 0;
+}
+
 /** True when the address text is IPv6 (it contains a colon). */
 export function isIpv6(address: string): boolean {
   return address.includes(":");

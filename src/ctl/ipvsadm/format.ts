@@ -1,0 +1,195 @@
+/**
+ * Listings laid out byte for byte as the FULLNAT ipvsadm prints them, so scripts that parse
+ * `ipvsadm -L -n` output keep working: the same headers, column widths, padding (including
+ * the trailing spaces of left-aligned last columns), truncation and number abbreviations.
+ *
+ * Addresses are always printed numerically: fullnat never resolves names, with or without -n.
+ *
+ * @module
+ */
+
+import type {
+  ConnectionView,
+  ForwardMethod,
+  RealServerView,
+  ServiceView,
+  Stats,
+  Timeouts,
+} from "../../fullnat/types.ts";
+import { compareAddresses, formatEndpoint, isIpv6 } from "./address.ts";
+import type { ListFormat } from "./command.ts";
+import { CONN_TAB_SIZE, IPVS_VERSION } from "./usage.ts";
+
+/** printf("%-Ns"): pad on the right, never truncate. */
+const left = (text: string | number, width: number): string => String(text).padEnd(width);
+/** printf("%Ns"): pad on the left, never truncate. */
+const right = (text: string | number, width: number): string => String(text).padStart(width);
+
+/** The first line of a full listing. */
+export function versionHeader(): string {
+  return `IP Virtual Server version ${IPVS_VERSION} (size=${CONN_TAB_SIZE})\n`;
+}
+
+/**
+ * ipvsadm's print_largenum: a 9-character right-aligned column; past 8 digits the number is
+ * shown in thousands, millions, ... with a K/M/G/T suffix, unless `--exact` asks for it in full
+ * (then the column widens to the number's length plus one).
+ */
+export function formatLargeNumber(value: number, exact: boolean): string {
+  const n = Math.max(0, Math.floor(value));
+  if (exact) {
+    const digits = String(n);
+    return right(digits, digits.length <= 8 ? 9 : digits.length + 1);
+  }
+  if (n < 1e8) return right(n, 9);
+  if (n < 1e9) return right(Math.floor(n / 1e3), 8) + "K";
+  if (n < 1e11) return right(Math.floor(n / 1e6), 8) + "M";
+  if (n < 1e14) return right(Math.floor(n / 1e9), 8) + "G";
+  return right(Math.floor(n / 1e12), 8) + "T";
+}
+
+function statsColumns(stats: Stats, exact: boolean): string {
+  return [stats.conns, stats.inPackets, stats.outPackets, stats.inBytes, stats.outBytes]
+    .map((n) => formatLargeNumber(n, exact)).join("");
+}
+
+/** The Forward column: "FullNat" for -b as the FULLNAT ipvsadm names it, "Masq" for -m. */
+export function forwardName(method: ForwardMethod): string {
+  return method === "fullnat" ? "FullNat" : "Masq";
+}
+
+/** "TCP  VIP:port", cut at 33 characters for IPv4 as ipvsadm does. */
+function serviceName(service: ServiceView): string {
+  const name = `${service.protocol.toUpperCase()}  ${
+    formatEndpoint(service.address, service.port)
+  }`;
+  return isIpv6(service.address) ? name : name.slice(0, 33);
+}
+
+/** "RS:port", cut at 28 characters for IPv4 as ipvsadm does. */
+function serverName(service: ServiceView, server: RealServerView): string {
+  const name = formatEndpoint(server.address, server.port);
+  return isIpv6(service.address) ? name : name.slice(0, 28);
+}
+
+function titleLines(format: ListFormat): string {
+  if (format.stats) {
+    const columns = ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]
+      .map((c) => " " + right(c, 8)).join("");
+    return `${left("Prot LocalAddress:Port", 33)}${columns}\n  -> RemoteAddress:Port\n`;
+  }
+  return "Prot LocalAddress:Port Scheduler Flags\n" +
+    "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
+}
+
+function sortedServers(service: ServiceView, format: ListFormat): RealServerView[] {
+  if (format.nosort) return service.realServers;
+  return [...service.realServers].sort((a, b) =>
+    compareAddresses(a.address, b.address) || a.port - b.port
+  );
+}
+
+function serviceEntry(service: ServiceView, format: ListFormat): string {
+  const name = serviceName(service);
+  let out: string;
+  if (format.stats) {
+    out = left(name, 33) + statsColumns(service.stats, format.exact) + "\n";
+  } else {
+    out = `${name} ${service.scheduler}`;
+    if (service.persistence > 0) out += ` persistent ${service.persistence}`;
+    out += "\n";
+  }
+  for (const server of sortedServers(service, format)) {
+    const dname = serverName(service, server);
+    if (format.stats) {
+      out += `  -> ${left(dname, 28)}${statsColumns(server.stats, format.exact)}\n`;
+    } else {
+      out += `  -> ${left(dname, 28)} ${left(forwardName(server.method), 7)} ` +
+        `${left(server.weight, 6)} ${left(server.activeConns, 10)} ` +
+        `${left(server.inactiveConns, 10)}\n`;
+    }
+  }
+  return out;
+}
+
+const PROTOCOL_ORDER = { tcp: 6, udp: 17 } as const;
+
+/** ipvsadm's service order: IPv4 before IPv6, TCP before UDP, then address, then port. */
+function compareServices(a: ServiceView, b: ServiceView): number {
+  const fa = isIpv6(a.address) ? 1 : 0;
+  const fb = isIpv6(b.address) ? 1 : 0;
+  return fa - fb || PROTOCOL_ORDER[a.protocol] - PROTOCOL_ORDER[b.protocol] ||
+    compareAddresses(a.address, b.address) || a.port - b.port;
+}
+
+/** `ipvsadm -L -n [--stats]`: the version line, the column titles, every service. */
+export function formatServiceTable(services: readonly ServiceView[], format: ListFormat): string {
+  const ordered = format.nosort ? services : [...services].sort(compareServices);
+  return versionHeader() + titleLines(format) +
+    ordered.map((s) => serviceEntry(s, format)).join("");
+}
+
+/** `ipvsadm -L -n -t VIP:port`: the column titles and that one service (no version line). */
+export function formatOneService(service: ServiceView, format: ListFormat): string {
+  return titleLines(format) + serviceEntry(service, format);
+}
+
+/** Seconds left as ipvsadm prints them: "mm:ss", minutes zero-padded to at least two digits. */
+function expireText(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${two(Math.floor(seconds / 60))}:${two(seconds % 60)}`;
+}
+
+/**
+ * `ipvsadm -L -n -c`. ipvsadm's layout (`%-3s %-6s %-11s %-18s %-18s %s`) with the session's
+ * local address as a fourth address column between virtual and destination: the order of the
+ * FULLNAT kernel's /proc/net/ip_vs_conn (FromIP, ToIP, LocalIP, DestIP) and of DPVS's ipvsadm.
+ */
+export function formatConnections(connections: readonly ConnectionView[]): string {
+  let out = "IPVS connection entries\n" +
+    `pro expire ${left("state", 11)} ${left("source", 18)} ${left("virtual", 18)} ` +
+    `${left("local", 18)} destination\n`;
+  for (const c of connections) {
+    out += `${left(c.protocol.toUpperCase(), 3)} ${left(expireText(c.expiresInMs), 6)} ` +
+      `${left(c.state, 11)} ${left(formatEndpoint(c.client.address, c.client.port), 18)} ` +
+      `${left(formatEndpoint(c.virtual.address, c.virtual.port), 18)} ` +
+      `${left(formatEndpoint(c.local.address, c.local.port), 18)} ` +
+      `${formatEndpoint(c.real.address, c.real.port)}\n`;
+  }
+  return out;
+}
+
+function laddrTitle(): string {
+  return `${left("VIP:VPORT", 20)} ${left("TOTAL", 8)} ${left("LADDR", 20)} ` +
+    `${left("CONFLICTS", 10)} ${left("CONNS", 10)}\n`;
+}
+
+function laddrEntry(service: ServiceView): string {
+  let out = `${left(formatEndpoint(service.address, service.port), 20)} ` +
+    `${left(service.localAddresses.length, 8)} \n`;
+  for (const l of service.localAddresses) {
+    out += `${left("", 20)} ${left("", 8)} ${left(l.address, 20)} ` +
+      `${left(l.portConflicts, 10)} ${left(l.conns, 10)}\n`;
+  }
+  return out;
+}
+
+/**
+ * `ipvsadm -G`: the title once, then each service ("VIP:port  count") followed by its local
+ * addresses, in the daemon's order as the FULLNAT ipvsadm leaves them. No services: no output.
+ */
+export function formatLocalAddressTable(services: readonly ServiceView[]): string {
+  if (services.length === 0) return "";
+  return laddrTitle() + services.map(laddrEntry).join("");
+}
+
+/** `ipvsadm -G -t VIP:port`: the title and that one service's local addresses. */
+export function formatServiceLocalAddresses(service: ServiceView): string {
+  return laddrTitle() + laddrEntry(service);
+}
+
+/** `ipvsadm -L --timeout`: ESTABLISHED, FIN_WAIT and UDP timeouts in seconds. */
+export function formatTimeouts(timeouts: Timeouts): string {
+  return `Timeout (tcp tcpfin udp): ${timeouts.tcpEstablished} ${timeouts.tcpFinWait} ${timeouts.udp}\n`;
+}

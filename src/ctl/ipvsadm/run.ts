@@ -1,0 +1,140 @@
+/**
+ * Runs one ipvsadm command line against the daemon's control interface and returns what
+ * ipvsadm would have printed and its exit status. It prints nothing and never exits, so the
+ * `fullnat ipvsadm` command, the admin shell and the tests all share it.
+ *
+ * @module
+ */
+
+import type { ServiceKey, ServiceView } from "../../fullnat/types.ts";
+import type { RemoteControl } from "../remote.ts";
+import { parseIpv4, parseIpv6 } from "./address.ts";
+import type { IpvsadmCommand, IpvsadmFailure } from "./command.ts";
+import { type ControlCommandKind, describeFailure, missingService } from "./errors.ts";
+import {
+  formatConnections,
+  formatLocalAddressTable,
+  formatOneService,
+  formatServiceLocalAddresses,
+  formatServiceTable,
+  formatTimeouts,
+} from "./format.ts";
+import { parseIpvsadm } from "./parse.ts";
+import { usageText, versionText } from "./usage.ts";
+
+/** What an ipvsadm run produced. */
+export interface IpvsadmResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Options of {@linkcode runIpvsadm}. */
+export interface RunOptions {
+  /** Program name shown in help texts (ipvsadm's argv[0]); default "ipvsadm". */
+  program?: string;
+}
+
+const ok = (stdout = ""): IpvsadmResult => ({ stdout, stderr: "", exitCode: 0 });
+const failed = (f: IpvsadmFailure): IpvsadmResult => ({
+  stdout: "",
+  stderr: f.message + "\n",
+  exitCode: f.exitCode,
+});
+
+const canonical = (address: string) => parseIpv4(address) ?? parseIpv6(address) ?? address;
+
+/** Finds a service in a listing, comparing addresses by value ("::1" equals "0::1"). */
+function findService(services: ServiceView[], key: ServiceKey): ServiceView | undefined {
+  const address = canonical(key.address);
+  return services.find((s) =>
+    s.protocol === key.protocol && s.port === key.port && canonical(s.address) === address
+  );
+}
+
+/** Performs a parsed command; control errors propagate to the caller. */
+async function perform(
+  command: Exclude<IpvsadmCommand, { kind: "help" | "version" }>,
+  control: RemoteControl,
+): Promise<IpvsadmResult> {
+  switch (command.kind) {
+    case "add-service":
+      await control.addService(command.service, command.options);
+      return ok();
+    case "edit-service":
+      await control.editService(command.service, command.options);
+      return ok();
+    case "delete-service":
+      await control.deleteService(command.service);
+      return ok();
+    case "clear":
+      await control.clear();
+      return ok();
+    case "add-server":
+      await control.addRealServer(command.service, command.server);
+      return ok();
+    case "edit-server":
+      await control.editRealServer(command.service, command.server);
+      return ok();
+    case "delete-server":
+      await control.deleteRealServer(command.service, command.server);
+      return ok();
+    case "zero":
+      // No argument at all (not `undefined`) so "all services" survives a JSON round trip.
+      await (command.service === undefined
+        ? control.zeroStats()
+        : control.zeroStats(command.service));
+      return ok();
+    case "set-timeouts":
+      await control.setTimeouts(command.timeouts);
+      return ok();
+    case "add-laddr":
+      await control.addLocalAddress(command.service, command.address);
+      return ok();
+    case "delete-laddr":
+      await control.deleteLocalAddress(command.service, command.address);
+      return ok();
+    case "list-timeouts":
+      return ok(formatTimeouts(await control.getTimeouts()));
+    case "list-connections":
+      return ok(formatConnections(await control.listConnections()));
+    case "list-services": {
+      const services = await control.listServices();
+      if (command.service === undefined) return ok(formatServiceTable(services, command.format));
+      const one = findService(services, command.service);
+      return one === undefined
+        ? failed(missingService("list-services"))
+        : ok(formatOneService(one, command.format));
+    }
+    case "get-laddr": {
+      const services = await control.listServices();
+      if (command.service === undefined) return ok(formatLocalAddressTable(services));
+      const one = findService(services, command.service);
+      return one === undefined
+        ? failed(missingService("get-laddr"))
+        : ok(formatServiceLocalAddresses(one));
+    }
+  }
+}
+
+/**
+ * Parses `argv` (without the program name) as an ipvsadm command line and carries it out
+ * through `control`. A command line ipvsadm would refuse makes no control call at all.
+ */
+export async function runIpvsadm(
+  argv: readonly string[],
+  control: RemoteControl,
+  options: RunOptions = {},
+): Promise<IpvsadmResult> {
+  const program = options.program ?? "ipvsadm";
+  const parsed = parseIpvsadm(argv, program);
+  if (!parsed.ok) return failed(parsed.error);
+  const command = parsed.command;
+  if (command.kind === "help") return ok(usageText(program));
+  if (command.kind === "version") return ok(versionText());
+  try {
+    return await perform(command, control);
+  } catch (e) {
+    return failed(describeFailure(command.kind satisfies ControlCommandKind, e));
+  }
+}
