@@ -1,0 +1,54 @@
+/**
+ * The queue loop's own counters.
+ *
+ * @module
+ */
+
+/** Counters of one queue, updated in place by the loop (copy them to keep a snapshot). */
+export interface NfQueueCounters {
+  /** Packet messages received. */
+  received: number;
+  /** Receive calls that returned at least one message. */
+  batches: number;
+  /** Packets let through unchanged. */
+  accepted: number;
+  /** Packets let through with rewritten bytes. */
+  rewritten: number;
+  /** Packets dropped. */
+  dropped: number;
+  /** Receive calls that failed other than by timing out or finding nothing to read. */
+  recvErrors: number;
+  /** `sendto` calls of verdicts that failed (their packets stay queued in the kernel). */
+  sendErrors: number;
+  /** ENOBUFS seen on receive: the socket's receive queue overran and messages were lost. */
+  enobufs: number;
+  /** Netlink messages or attributes that did not parse, and datagrams cut short. */
+  malformed: number;
+  /** Packets whose payload was shorter than the packet (or absent); accepted unchanged. */
+  truncated: number;
+  /** Handler calls that threw or returned something invalid; the packet was accepted unchanged. */
+  handlerErrors: number;
+  /** Error replies from the kernel to verdicts (e.g. ENOENT: unknown packet id). */
+  verdictErrors: number;
+  /** Times the loop waited for packets on a helper thread (event-loop yields). */
+  waits: number;
+}
+
+/** All counters at zero. */
+export function newCounters(): NfQueueCounters {
+  return {
+    received: 0,
+    batches: 0,
+    accepted: 0,
+    rewritten: 0,
+    dropped: 0,
+    recvErrors: 0,
+    sendErrors: 0,
+    enobufs: 0,
+    malformed: 0,
+    truncated: 0,
+    handlerErrors: 0,
+    verdictErrors: 0,
+    waits: 0,
+  };
+}
