@@ -235,11 +235,14 @@ export async function startNginx(opts: NginxOptions): Promise<NginxServer> {
     child.status.then(() => exited = true);
     const wanted = opts.addrs.map((a) => `${a}:${port}`);
     await waitFor(async () => {
-      if (exited) throw new Error("nginx exited");
+      if (exited) return true; // reported below, without waiting out the timeout
       const ss = await run(["ss", "-Hltn"], { netns: opts.netns, check: true });
       const listening = new Set(ss.stdout.split("\n").map((l) => l.trim().split(/\s+/)[3]));
       return wanted.every((w) => listening.has(w));
     }, { timeoutMs: opts.startTimeoutMs ?? 5000, what: `nginx listening on ${wanted.join(" ")}` })
+      .then(() => {
+        if (exited) throw new Error("nginx exited during startup");
+      })
       .catch(async (e) => {
         const log = await Deno.readTextFile(`${dir}/error.log`).catch(() => "");
         throw new Error(`${e instanceof Error ? e.message : e}\nnginx error log:\n${log}`);
