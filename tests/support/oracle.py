@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""scapy as an independent packet oracle for fullnat's tests (driven by oracle.ts).
+
+Reads one packet per line on stdin, as JSON: either a hex string or {"hex": "..."}. Writes one
+JSON object per packet, in order, on stdout. Field names and shapes are documented by the
+TypeScript interfaces in oracle.ts. Checksums are recomputed with scapy's own functions over
+the original bytes (checksum field zeroed), so scapy, not the code under test, is the judge.
+
+Must run under Debian's /usr/bin/python3, where python3-scapy is installed.
+"""
+
+import json
+import sys
+
+from scapy.layers.inet import IP, TCP, UDP, ICMP, in4_chksum
+from scapy.utils import checksum
+
+TCP_FIELDS = ("sport", "dport", "seq", "ack", "dataofs", "reserved", "flags", "window",
+              "chksum", "urgptr")
+ICMP_ERROR_TYPES = (3, 4, 5, 11, 12)
+
+
+def jsonable(value):
+    """scapy field values as JSON: bytes as hex, tuples as lists."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, (tuple, list)):
+        return [jsonable(v) for v in value]
+    try:
+        return bytes(value).hex()
+    except Exception:  # noqa: BLE001 - anything else is shown as text
+        return str(value)
+
+
+def l4_checksum_ok(proto, ip_layer, seg, at):
+    """Whether the checksum at offset `at` of `seg` is what scapy computes for it."""
+    stored = int.from_bytes(seg[at:at + 2], "big")
+    zeroed = bytearray(seg)
+    zeroed[at:at + 2] = b"\0\0"
+    if proto == 1:
+        return checksum(bytes(zeroed)) == stored
+    if proto == 17 and stored == 0:
+        return True  # UDP over IPv4: zero means the sender sent no checksum
+    computed = in4_chksum(proto, ip_layer, bytes(zeroed))
+    if proto == 17 and computed == 0:
+        computed = 0xFFFF
+    return computed == stored
+
+
+def decode_tcp(layer, seg):
+    """TCP fields scapy dissected; `complete` is False when the header is cut short."""
+    present = {name: layer.fields[name] for name in TCP_FIELDS if name in layer.fields}
+    hlen = present.get("dataofs", 0) * 4
+    complete = len(present) == len(TCP_FIELDS) and len(seg) >= max(hlen, 20)
+    out = {name: (str(v) if name == "flags" else int(v)) for name, v in present.items()}
+    if complete:
+        out["options"] = [[name if isinstance(name, str) else int(name), jsonable(value)]
+                          for name, value in layer.options]
+        out["optionsHex"] = seg[20:hlen].hex()
+        out["payload"] = seg[hlen:].hex()
+    return out, complete
+
+
+def decode_ip(raw):
+    """Decodes one IPv4 packet (or a quoted one inside an ICMP error)."""
+    if len(raw) < 20:
+        return {"error": "shorter than an IPv4 header (%d bytes)" % len(raw)}
+    pkt = IP(raw)
+    hlen = pkt.ihl * 4
+    out = {
+        "summary": pkt.summary(),
+        "ip": {
+            "version": pkt.version, "ihl": pkt.ihl, "tos": pkt.tos, "len": pkt.len,
+            "id": pkt.id, "flags": str(pkt.flags), "frag": pkt.frag, "ttl": pkt.ttl,
+            "proto": pkt.proto, "chksum": pkt.chksum, "src": pkt.src, "dst": pkt.dst,
+            "optionsHex": raw[20:hlen].hex(),
+        },
+    }
+    if pkt.version != 4 or hlen < 20 or len(raw) < hlen:
+        out["ipChecksumOk"] = None
+        out["truncated"] = True
+        out["l4ChecksumOk"] = None
+        return out
+    header = bytearray(raw[:hlen])
+    header[10:12] = b"\0\0"
+    out["ipChecksumOk"] = checksum(bytes(header)) == pkt.chksum
+    seg = raw[hlen:min(pkt.len, len(raw))]
+    out["truncated"] = len(raw) < pkt.len
+    whole = not out["truncated"] and pkt.frag == 0 and not pkt.flags.MF
+    out["l4ChecksumOk"] = None
+    if pkt.frag != 0:
+        # Not the first fragment: no transport header to decode.
+        out["payload"] = seg.hex()
+        return out
+    if pkt.proto == 6 and pkt.haslayer(TCP):
+        tcp, complete = decode_tcp(pkt[TCP], seg)
+        out["tcp" if complete else "tcpPartial"] = tcp
+        if complete and whole:
+            out["l4ChecksumOk"] = l4_checksum_ok(6, pkt, seg, 16)
+    elif pkt.proto == 17 and pkt.haslayer(UDP) and len(seg) >= 8:
+        udp = pkt[UDP]
+        out["udp"] = {"sport": udp.sport, "dport": udp.dport, "len": udp.len,
+                      "chksum": udp.chksum, "payload": seg[8:].hex()}
+        if whole:
+            out["l4ChecksumOk"] = l4_checksum_ok(17, pkt, seg, 6)
+    elif pkt.proto == 1 and pkt.haslayer(ICMP) and len(seg) >= 8:
+        icmp = pkt[ICMP]
+        dec = {"type": icmp.type, "code": icmp.code, "chksum": icmp.chksum,
+               "rest": int.from_bytes(seg[4:8], "big")}
+        for name in ("id", "seq", "nexthopmtu", "gw", "ptr"):
+            if name in icmp.fields:
+                dec[name] = jsonable(icmp.fields[name])
+        if icmp.type in ICMP_ERROR_TYPES:
+            dec["embedded"] = decode_ip(seg[8:])
+        else:
+            dec["payload"] = seg[8:].hex()
+        out["icmp"] = dec
+        if whole:
+            out["l4ChecksumOk"] = l4_checksum_ok(1, pkt, seg, 2)
+    else:
+        out["payload"] = seg.hex()
+    return out
+
+
+def main():
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            item = json.loads(line)
+            hexdata = item["hex"] if isinstance(item, dict) else item
+            result = decode_ip(bytes.fromhex(hexdata))
+        except Exception as exc:  # noqa: BLE001 - one bad packet must not end the batch
+            result = {"error": "%s: %s" % (type(exc).__name__, exc)}
+        sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
