@@ -192,8 +192,9 @@ function serviceKey(c: Collected): ServiceKey {
   return { protocol: c.protocol as Protocol, address: svc.address, port: svc.port ?? 0 };
 }
 
-function optionalServiceKey(c: Collected): ServiceKey | undefined {
-  return c.service === undefined ? undefined : serviceKey(c);
+/** `{ service }` when a service was named, else nothing (no `service: undefined` key). */
+function optionalService(c: Collected): { service?: ServiceKey } {
+  return c.service === undefined ? {} : { service: serviceKey(c) };
 }
 
 /** fullnat's own refusals, checked after everything ipvsadm checks. */
@@ -237,7 +238,7 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
     case "list":
       if (c.given.has("connection")) return { kind: "list-connections", format: c.format };
       if (c.given.has("timeout")) return { kind: "list-timeouts" };
-      return { kind: "list-services", service: optionalServiceKey(c), format: c.format };
+      return { kind: "list-services", ...optionalService(c), format: c.format };
     case "add-server":
     case "edit-server":
     case "delete-server": {
@@ -267,13 +268,13 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
     case "set":
       return { kind: "set-timeouts", timeouts };
     case "zero":
-      return { kind: "zero", service: optionalServiceKey(c) };
+      return { kind: "zero", ...optionalService(c) };
     case "add-laddr":
       return { kind: "add-laddr", service: serviceKey(c), address: c.laddr as string };
     case "del-laddr":
       return { kind: "delete-laddr", service: serviceKey(c), address: c.laddr as string };
     case "get-laddr":
-      return { kind: "get-laddr", service: optionalServiceKey(c) };
+      return { kind: "get-laddr", ...optionalService(c) };
   }
 }
 
