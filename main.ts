@@ -1,0 +1,130 @@
+/**
+ * The `fullnat` command.
+ *
+ *   fullnat daemon [options]   run the data path and the control socket
+ *   fullnat ipvsadm ARGS...    ipvsadm syntax with the FULLNAT extensions, against the daemon
+ *   fullnat status [--json]    every counter of the running daemon
+ *
+ * Client commands find the daemon through `FULLNAT_SOCKET` (default /run/fullnat/control.sock).
+ *
+ * @module
+ */
+import { Command, CommanderError, Option } from "commander";
+import { ControlClient } from "./src/ctl/client.ts";
+import { runIpvsadm } from "./src/ctl/ipvsadm/run.ts";
+import { runDaemon } from "./src/daemon/daemon.ts";
+import {
+  checkChainPrefix,
+  type DaemonOptions,
+  defaultDaemonOptions,
+  parseIntStrict,
+  parsePortRange,
+} from "./src/daemon/options.ts";
+import { formatStatus } from "./src/daemon/status_text.ts";
+
+/** Runs `fullnat ipvsadm ARGS` and returns the exit code. */
+async function ipvsadm(args: string[]): Promise<number> {
+  const wantsDaemon = !args.some((a) =>
+    a === "-h" || a === "--help" || a === "-v" || a === "--version"
+  );
+  let client: ControlClient | undefined;
+  try {
+    if (wantsDaemon) client = await ControlClient.connect(defaultDaemonOptions().socket);
+    const result = await runIpvsadm(args, client ?? offline, { program: "fullnat ipvsadm" });
+    if (result.stdout) await writeAll(Deno.stdout, result.stdout);
+    if (result.stderr) await writeAll(Deno.stderr, result.stderr);
+    return result.exitCode;
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    return 1;
+  } finally {
+    client?.close();
+  }
+}
+
+/** Help and version need no daemon; any other use of this is a bug. */
+const offline = new Proxy({}, {
+  get: () => () => Promise.reject(new Error("fullnat daemon connection missing")),
+}) as ControlClient;
+
+async function writeAll(w: { write(p: Uint8Array): Promise<number> }, text: string) {
+  const bytes = new TextEncoder().encode(text);
+  for (let off = 0; off < bytes.length;) off += await w.write(bytes.subarray(off));
+}
+
+function program(): Command {
+  const cmd = new Command("fullnat")
+    .description("LVS FULLNAT load balancer on NFQUEUE")
+    .exitOverride()
+    .showHelpAfterError();
+
+  cmd.command("daemon")
+    .description("run the data path (NFQUEUE loop, iptables diversion) and the control socket")
+    .option("--socket <path>", "control socket (env FULLNAT_SOCKET)")
+    .option("--queue <n>", "NFQUEUE number (env FULLNAT_QUEUE)")
+    .option(
+      "--chain-prefix <name>",
+      "prefix of the iptables chains it owns (env FULLNAT_CHAIN_PREFIX)",
+    )
+    .option("--fail-open", "let diverted traffic through unrewritten while no daemon runs")
+    .option("--max-sessions <n>", "session table capacity", "1048576")
+    .option("--local-ports <low-high>", "local ports per local address", "1025-65535")
+    .addOption(
+      new Option("--reject <policy>", "answer refused connection attempts").choices([
+        "reset",
+        "drop",
+      ]).default("reset"),
+    )
+    .option("--no-sysctl", "leave kernel settings alone")
+    .action(async (o) => {
+      const d: DaemonOptions = defaultDaemonOptions();
+      if (o.socket) d.socket = o.socket;
+      if (o.queue !== undefined) d.queue = parseIntStrict(o.queue, "--queue", 0, 65535);
+      if (o.chainPrefix) d.chainPrefix = o.chainPrefix;
+      checkChainPrefix(d.chainPrefix);
+      d.failOpen = Boolean(o.failOpen);
+      d.maxSessions = parseIntStrict(o.maxSessions, "--max-sessions", 1, 1 << 24);
+      d.localPorts = parsePortRange(o.localPorts);
+      d.rejectWithReset = o.reject === "reset";
+      d.skipSysctl = o.sysctl === false;
+      await runDaemon(d);
+    });
+
+  cmd.command("status")
+    .description("show every counter of the running daemon")
+    .option("--json", "machine-readable output")
+    .action(async (o) => {
+      const client = await ControlClient.connect(defaultDaemonOptions().socket);
+      try {
+        const report = await client.call("status");
+        console.log(o.json ? JSON.stringify(report, null, 2) : formatStatus(report as never));
+      } finally {
+        client.close();
+      }
+    });
+
+  cmd.command("ipvsadm")
+    .description(
+      "ipvsadm syntax with the FULLNAT extensions (-b, -P/-Q/-G -z); see 'fullnat ipvsadm -h'",
+    )
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument("[args...]");
+  return cmd;
+}
+
+/** Entry point; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  // ipvsadm's own option syntax must reach its parser untouched.
+  if (argv[0] === "ipvsadm") return await ipvsadm(argv.slice(1));
+  try {
+    await program().parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    console.error(`fullnat: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

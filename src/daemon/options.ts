@@ -1,0 +1,81 @@
+/**
+ * Daemon settings: defaults for a production box, overridable by flags and by the environment
+ * (so tests can run several daemons side by side, each with its own queue, chains and socket).
+ *
+ * @module
+ */
+
+/** Everything `fullnat daemon` needs to start. */
+export interface DaemonOptions {
+  /** Control socket path. Env `FULLNAT_SOCKET`. */
+  socket: string;
+  /** NFQUEUE number. Env `FULLNAT_QUEUE`. */
+  queue: number;
+  /** Prefix of the iptables chains the daemon owns. Env `FULLNAT_CHAIN_PREFIX`. */
+  chainPrefix: string;
+  /** Accept diverted packets while no daemon listens (iptables `--queue-bypass`). */
+  failOpen: boolean;
+  /** Maximum concurrent sessions. */
+  maxSessions: number;
+  /** Local ports handed out per local address. */
+  localPorts: [number, number];
+  /** Answer refused connection attempts with a reset (else drop silently). */
+  rejectWithReset: boolean;
+  /** Milliseconds between expiry scans. */
+  expiryIntervalMs: number;
+  /** Leave sysctls alone (the operator manages them). */
+  skipSysctl: boolean;
+}
+
+/** Defaults, with the environment applied. */
+export function defaultDaemonOptions(
+  env: (k: string) => string | undefined = Deno.env.get,
+): DaemonOptions {
+  return {
+    socket: env("FULLNAT_SOCKET") ?? "/run/fullnat/control.sock",
+    queue: env("FULLNAT_QUEUE")
+      ? parseIntStrict(env("FULLNAT_QUEUE")!, "FULLNAT_QUEUE", 0, 65535)
+      : 0,
+    chainPrefix: env("FULLNAT_CHAIN_PREFIX") ?? "FULLNAT",
+    failOpen: false,
+    maxSessions: 1 << 20,
+    localPorts: [1025, 65535],
+    rejectWithReset: true,
+    expiryIntervalMs: 1000,
+    skipSysctl: false,
+  };
+}
+
+/** Parses a whole decimal number in a range or throws an Error naming the setting. */
+export function parseIntStrict(text: string, what: string, min: number, max: number): number {
+  if (!/^[0-9]+$/.test(text)) {
+    throw new Error(`${what} must be a whole number (got ${JSON.stringify(text)})`);
+  }
+  const n = Number(text);
+  if (n < min || n > max) throw new Error(`${what} must be from ${min} to ${max} (got ${n})`);
+  return n;
+}
+
+/** Parses `LOW-HIGH` into a port range. */
+export function parsePortRange(text: string): [number, number] {
+  const m = /^([0-9]+)-([0-9]+)$/.exec(text);
+  if (!m) {
+    throw new Error(`Local port range must look like 1025-65535 (got ${JSON.stringify(text)})`);
+  }
+  const lo = parseIntStrict(m[1], "Local port range start", 1, 65535);
+  const hi = parseIntStrict(m[2], "Local port range end", 1, 65535);
+  if (lo > hi) throw new Error(`Local port range ${text} is empty: the start is above the end`);
+  return [lo, hi];
+}
+
+/** Chain prefixes become iptables chain names, which allow 28 characters and no spaces. */
+export function checkChainPrefix(p: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9_-]{0,19}$/.test(p)) {
+    throw new Error(
+      `Chain prefix must be 1-20 letters, digits, '_' or '-', starting with a letter (got ${
+        JSON.stringify(p)
+      })`,
+    );
+  }
+  return p;
+}
