@@ -18,3 +18,12 @@ export {
   readKernelQueueStats,
 } from "./proc_stats.ts";
 export { NFQA_SKB_CSUM_NOTVERIFIED, NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO } from "./constants.ts";
+export { Diversion, type DiversionOptions } from "./diversion.ts";
+export { type Family, type InstalledState } from "./diversion_rules.ts";
+export {
+  applyDataPathSysctls,
+  restoreSysctls,
+  type SysctlChange,
+  type SysctlOptions,
+  wantedSysctls,
+} from "./sysctl.ts";
