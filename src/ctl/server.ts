@@ -120,7 +120,9 @@ export class ControlServer {
         const checked = checkArgs(op, args);
         if (!checked.ok) return errorResponse(id, "invalid-argument", checked.message);
         const method = this.#target[op] as (...a: unknown[]) => unknown;
-        const result = method.apply(this.#target, checked.args);
+        // Awaited: a target may finish a change asynchronously (the daemon installs iptables
+        // rules before it answers).
+        const result = await method.apply(this.#target, checked.args);
         return { id, ok: true, result: result ?? null };
       }
       const handler = this.#extra.get(op);
