@@ -23,6 +23,7 @@ async function withBed(
   const topo = await createTopology({ rsDefaultViaLb: opts.nat ?? false });
   let lb: Balancer | undefined;
   let nginx: NginxServer | undefined;
+  let code: number | undefined;
   try {
     nginx = await startNginx({
       netns: topo.rs,
@@ -32,12 +33,13 @@ async function withBed(
     lb = await startBalancer(topo);
     await fn({ topo, lb, nginx, vip: topo.addrs.vips[0] });
   } finally {
-    const code = await lb?.stop();
+    code = await lb?.stop();
     await nginx?.stop();
     await topo.destroy();
-    if (code !== undefined && code !== 0) {
-      throw new Error(`daemon exited with ${code}:\n${lb?.log()}`);
-    }
+  }
+  // A daemon that did not stop cleanly (leftover chains, a crash) fails the test.
+  if (code !== undefined && code !== 0) {
+    throw new Error(`daemon exited with ${code}:\n${lb?.log()}`);
   }
 }
 
