@@ -2,6 +2,24 @@
  * The NFQUEUE side of fullnat: the queue loop (FFI to libnetfilter_queue, libmnl, libc),
  * the iptables diversion into it, and the kernel settings the data path needs.
  *
+ * A daemon, on the main thread (needs root and `--allow-ffi --allow-run --allow-read
+ * --allow-write`, i.e. `-A`):
+ *
+ * ```ts
+ * const sysctlChanges = applyDataPathSysctls();
+ * const queue = NfQueue.open({ queueNum: 0, maxLen: 8192 }); // bind before diverting
+ * const diversion = new Diversion({ queueNum: 0 });
+ * await diversion.install(engine.diversion());
+ * const loop = queue.run(engine); // engine implements PacketHandler
+ * // after every configuration change:
+ * await diversion.update(engine.diversion());
+ * // stats: queue.counters (live), queue.kernelStats()
+ * // shutdown: stop diverting, then let the loop finish and release the queue
+ * await diversion.remove();
+ * queue.close();
+ * await loop;
+ * ```
+ *
  * @module
  */
 

@@ -117,6 +117,20 @@ export class NfQueue {
     if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) {
       throw new RangeError(`batchSize must be 1..${MAX_BATCH}, got ${batch}`);
     }
+    const positive: Array<[string, number | undefined]> = [
+      ["maxLen", options.maxLen],
+      ["receiveBufferBytes", options.receiveBufferBytes],
+      ["receiveTimeoutMs", options.receiveTimeoutMs],
+    ];
+    for (const [name, value] of positive) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 2 ** 31 - 1)) {
+        throw new RangeError(`${name} must be a positive integer, got ${value}`);
+      }
+    }
+    const spin = options.spinBatches;
+    if (spin !== undefined && (!Number.isInteger(spin) || spin < 0)) {
+      throw new RangeError(`spinBatches must be an integer >= 0, got ${spin}`);
+    }
     const sock = new NetlinkSocket();
     try {
       const q = new NfQueue(sock, options);
@@ -253,15 +267,11 @@ export class NfQueue {
       this.#drainPending(handler);
       while (!this.#stopping) {
         counters.waits++;
-        const started = performance.now();
         const n = await sock.receiveBlocking(rx.mmsgPtr, this.#batch, MSG_WAITFORONE);
-        if (n > 0) {
-          this.#process(n, handler);
-        } else if (n < 0 && performance.now() - started < this.#timeoutMs / 2) {
-          // Failed well before the timeout, errno unknown (it belongs to the helper
-          // thread); the synchronous receive below reports any lasting error.
-          counters.recvErrors++;
-        }
+        // On -1 the helper thread's errno is out of reach: a timeout, or EINTR when a
+        // signal (SIGCHLD of a child process, say) lands on that thread. The synchronous
+        // receive below reports any lasting error with its errno.
+        if (n > 0) this.#process(n, handler);
         for (let i = 0; i < this.#spin && !this.#stopping; i++) {
           const m = sock.receive(rx.mmsgPtr, this.#batch, MSG_DONTWAIT);
           if (m > 0) {
