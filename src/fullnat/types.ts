@@ -166,7 +166,9 @@ export class ControlError extends Error {
 
 /**
  * The operations the control plane performs on the engine. Every mutating call either
- * succeeds completely or throws {@linkcode ControlError} having changed nothing.
+ * succeeds completely or throws {@linkcode ControlError} having changed nothing. The control
+ * server awaits whatever a method returns, so a wrapper may finish a change asynchronously
+ * (the daemon installs the iptables diversion before the caller hears back).
  */
 export interface ControlTarget {
   addService(key: ServiceKey, options: ServiceOptions): void;
