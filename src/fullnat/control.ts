@@ -98,7 +98,8 @@ function endpoint(addr: number, port: number): Endpoint {
 export class EngineControl implements ControlTarget {
   constructor(readonly engine: Engine) {}
 
-  #service(key: ServiceKey): Service {
+  /** Validates a service key; returns its protocol number, address and port. */
+  #parseKey(key: ServiceKey): { proto: number; vaddr: number; port: number } {
     if (key === null || typeof key !== "object") {
       invalid("A service is given as protocol, address and port");
     }
@@ -107,24 +108,22 @@ export class EngineControl implements ControlTarget {
     }
     const vaddr = parseAddress(key.address, "Virtual address");
     const port = checkPort(key.port, "Virtual");
-    const svc = this.engine.registry.find(protoNumber(key.protocol), vaddr, port);
+    return { proto: protoNumber(key.protocol), vaddr, port };
+  }
+
+  #service(key: ServiceKey): Service {
+    const { proto, vaddr, port } = this.#parseKey(key);
+    const svc = this.engine.registry.find(proto, vaddr, port);
     if (svc === undefined) throw new ControlError("no-service", "No such service");
     return svc;
   }
 
   addService(key: ServiceKey, options: ServiceOptions): void {
-    if (key === null || typeof key !== "object") {
-      invalid("A service is given as protocol, address and port");
-    }
-    if (key.protocol !== "tcp" && key.protocol !== "udp") {
-      invalid(`Protocol must be tcp or udp (got ${String(key.protocol)})`);
-    }
-    const vaddr = parseAddress(key.address, "Virtual address");
-    const port = checkPort(key.port, "Virtual");
+    const { proto, vaddr, port } = this.#parseKey(key);
     const scheduler = checkScheduler(options?.scheduler);
     const persistence = checkPersistence(options?.persistence ?? 0);
     const reg = this.engine.registry;
-    if (reg.find(protoNumber(key.protocol), vaddr, port)) {
+    if (reg.find(proto, vaddr, port)) {
       throw new ControlError("service-exists", "Service already exists");
     }
     reg.addService(
