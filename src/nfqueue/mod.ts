@@ -5,7 +5,7 @@
  * A daemon, on the main thread (needs root and `--allow-ffi --allow-run --allow-read
  * --allow-write`, i.e. `-A`):
  *
- * ```ts
+ * ```ts ignore
  * const sysctlChanges = applyDataPathSysctls();
  * const queue = NfQueue.open({ queueNum: 0, maxLen: 8192 }); // bind before diverting
  * const diversion = new Diversion({ queueNum: 0 });
