@@ -9,6 +9,7 @@
 import { EngineControl } from "../fullnat/control.ts";
 import { Engine } from "../fullnat/engine.ts";
 import type { ControlTarget, DiversionSpec } from "../fullnat/types.ts";
+import type { ControlMethod } from "../ctl/remote.ts";
 import { ControlServer } from "../ctl/server.ts";
 import { Diversion } from "../nfqueue/diversion.ts";
 import { NfQueue } from "../nfqueue/queue.ts";
@@ -26,17 +27,21 @@ export function log(message: string): void {
  * diverted has its iptables rules in place before the caller hears back.
  */
 function syncingTarget(control: EngineControl, sync: () => Promise<void>): ControlTarget {
-  const mutating = new Set<string>([
-    "addService",
-    "editService",
-    "deleteService",
-    "addRealServer",
-    "editRealServer",
-    "deleteRealServer",
-    "addLocalAddress",
-    "deleteLocalAddress",
-    "clear",
-  ]);
+  // Typed against the contract's own method list, so a renamed method fails to compile
+  // instead of silently skipping the iptables sync.
+  const mutating = new Set<string>(
+    [
+      "addService",
+      "editService",
+      "deleteService",
+      "addRealServer",
+      "editRealServer",
+      "deleteRealServer",
+      "addLocalAddress",
+      "deleteLocalAddress",
+      "clear",
+    ] satisfies ControlMethod[],
+  );
   return new Proxy(control, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
