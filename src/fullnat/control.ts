@@ -11,6 +11,7 @@ import {
   type ConnectionView,
   ControlError,
   type ControlTarget,
+  DEFAULT_TCP_TWEAKS,
   type DiversionSpec,
   type Endpoint,
   type ForwardMethod,
@@ -80,6 +81,27 @@ function checkPersistence(p: unknown): number {
   return p;
 }
 
+function checkFlag(v: unknown, what: string): boolean {
+  if (typeof v !== "boolean") invalid(`${what} must be true or false (got ${String(v)})`);
+  return v;
+}
+
+type Tweaks = Pick<Service, "toa" | "stripTimestamps" | "clampMss">;
+
+/** Copies the TCP tweaks given in `options` onto `svc` (all validated before any is set). */
+function applyTweaks(svc: Tweaks, options: Partial<ServiceOptions>): void {
+  const toa = options.toa === undefined ? svc.toa : checkFlag(options.toa, "toa");
+  const strip = options.stripTimestamps === undefined
+    ? svc.stripTimestamps
+    : checkFlag(options.stripTimestamps, "stripTimestamps");
+  const clamp = options.clampMss === undefined
+    ? svc.clampMss
+    : checkFlag(options.clampMss, "clampMss");
+  svc.toa = toa;
+  svc.stripTimestamps = strip;
+  svc.clampMss = clamp;
+}
+
 function checkMethod(m: unknown): ForwardMethod {
   if (!METHODS.includes(m as ForwardMethod)) {
     throw new ControlError(
@@ -126,12 +148,16 @@ export class EngineControl implements ControlTarget {
     if (reg.find(proto, vaddr, port)) {
       throw new ControlError("service-exists", "Service already exists");
     }
-    reg.addService(
+    // Validate the tweaks on a scratch copy first so a bad flag adds nothing.
+    const tweaks: Tweaks = { ...DEFAULT_TCP_TWEAKS };
+    applyTweaks(tweaks, options);
+    const svc = reg.addService(
       { protocol: key.protocol, address: formatIpv4(vaddr), port },
       vaddr,
       scheduler,
       persistence,
     );
+    applyTweaks(svc, tweaks);
   }
 
   editService(key: ServiceKey, options: Partial<ServiceOptions>): void {
@@ -142,6 +168,12 @@ export class EngineControl implements ControlTarget {
     const persistence = options.persistence === undefined
       ? svc.persistence
       : checkPersistence(options.persistence);
+    const tweaks: Tweaks = {
+      toa: svc.toa,
+      stripTimestamps: svc.stripTimestamps,
+      clampMss: svc.clampMss,
+    };
+    applyTweaks(tweaks, options);
     if (scheduler !== svc.scheduler) {
       svc.schedIndex = -1;
       svc.schedWeight = 0;
@@ -149,6 +181,7 @@ export class EngineControl implements ControlTarget {
     svc.scheduler = scheduler;
     if (persistence === 0) svc.templates.clear();
     svc.persistence = persistence;
+    applyTweaks(svc, tweaks);
   }
 
   deleteService(key: ServiceKey): void {
@@ -229,6 +262,9 @@ export class EngineControl implements ControlTarget {
       ...svc.key,
       scheduler: svc.scheduler,
       persistence: svc.persistence,
+      toa: svc.toa,
+      stripTimestamps: svc.stripTimestamps,
+      clampMss: svc.clampMss,
       stats: { ...svc.stats },
       realServers: svc.servers.map((rs) => ({
         address: rs.address,

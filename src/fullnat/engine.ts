@@ -18,7 +18,7 @@ import { schedule } from "./scheduler.ts";
 import type { LocalAddress, RealServer, Service } from "./service.ts";
 import { Dir, NO_SESSION, SessionTable } from "./session_table.ts";
 import { nextTcpState, tcpEvent, TcpState, tcpTimeoutTable } from "./tcp_state.ts";
-import { DEFAULT_TIMEOUTS, type Timeouts, Verdict } from "./types.ts";
+import { DEFAULT_TIMEOUTS, type PacketSink, type Timeouts, Verdict } from "./types.ts";
 import { get16, get32 } from "./wire/bytes.ts";
 import {
   IPPROTO,
@@ -54,6 +54,10 @@ export interface EngineOptions {
   malformedPolicy?: MalformedPolicy;
   rejectPolicy?: RejectPolicy;
   timeouts?: Partial<Timeouts>;
+  /** Receives packets the engine originates (RSTs when an ESTABLISHED session expires). */
+  emit?: PacketSink;
+  /** Reset both ends of an ESTABLISHED session that expires (default on; needs `emit`). */
+  resetOnExpiry?: boolean;
 }
 
 /** Called for each session the expiry scan removes, before its slot is freed. */

@@ -73,6 +73,10 @@ export class Service {
   readonly stats: Stats = newStats();
   /** Persistence templates by client address. */
   readonly templates = new Map<number, PersistenceTemplate>();
+  /** FULLNAT TCP tweaks (DESIGN 4.3, 4.4): TOA insertion, SYN timestamp removal, MSS clamp. */
+  toa = true;
+  stripTimestamps = true;
+  clampMss = true;
   /** Round-robin cursor over local addresses. */
   localCursor = 0;
   /** Scheduler state: index of the last server chosen and, for wrr, the current weight. */

@@ -46,12 +46,23 @@ export interface ServiceKey {
   port: number;
 }
 
-/** Settable properties of a virtual service (`-s`, `-p`). */
+/** Settable properties of a virtual service (`-s`, `-p`, and the FULLNAT TCP tweaks). */
 export interface ServiceOptions {
   scheduler: SchedulerName;
   /** Client persistence in seconds (`-p`); 0 turns it off. */
   persistence: number;
+  /** Insert the client address as a TOA option into SYN, third ACK and early data (default on). */
+  toa?: boolean;
+  /** Overwrite the timestamp option of client SYNs with NOPs (default on). */
+  stripTimestamps?: boolean;
+  /** Lower the MSS of real-server SYN-ACKs by the TOA length (default on). */
+  clampMss?: boolean;
 }
+
+/** The per-service TCP tweaks, all on unless switched off. */
+export const DEFAULT_TCP_TWEAKS: Readonly<
+  Required<Pick<ServiceOptions, "toa" | "stripTimestamps" | "clampMss">>
+> = Object.freeze({ toa: true, stripTimestamps: true, clampMss: true });
 
 /** A real server of a service (`-r RS:port -b|-m -w W`). */
 export interface RealServerSpec {
@@ -87,8 +98,8 @@ export interface LocalAddressView {
   portConflicts: number;
 }
 
-/** A virtual service as listed. */
-export interface ServiceView extends ServiceKey, ServiceOptions {
+/** A virtual service as listed; the TCP tweaks are always present. */
+export interface ServiceView extends ServiceKey, Required<ServiceOptions> {
   realServers: RealServerView[];
   localAddresses: LocalAddressView[];
   stats: Stats;
@@ -108,6 +119,13 @@ export interface ConnectionView {
   local: Endpoint;
   real: Endpoint;
 }
+
+/**
+ * Where the engine hands packets it originates itself (RSTs to both ends when an
+ * ESTABLISHED session expires): a complete IP packet at `b[o, o+len)`, valid only during the
+ * call. The daemon sends it through a raw socket.
+ */
+export type PacketSink = (b: Uint8Array, o: number, len: number) => void;
 
 /** Session timeouts in seconds, per TCP state and for UDP. */
 export interface Timeouts {
