@@ -13,9 +13,10 @@ DENO_VERSION="2.9.6"
 #   python3-scapy                - the independent packet oracle (tests/support/oracle.py)
 #   tcpdump tshark               - captures when a test needs to see the wire
 #   iputils-ping                 - reachability checks of the topology
+#   haproxy wrk                  - peers and load tool of the side-by-side benchmark (bench/peers)
 PACKAGES=(
   libnetfilter-queue1 libmnl0 iptables iproute2 curl nginx-light python3-scapy tcpdump
-  tshark iperf3 procps kmod ca-certificates iputils-ping
+  tshark iperf3 procps kmod ca-certificates iputils-ping haproxy wrk
 )
 
 log="$(mktemp -t fullnat-setup.XXXXXX.log)"
