@@ -1,0 +1,416 @@
+/**
+ * The configuration document: the whole running configuration (timeouts, services, their real
+ * servers and local addresses) as one declarative value, and its text form (pretty-printed JSON
+ * with a fixed key order, so exporting the same configuration twice gives identical bytes).
+ *
+ * {@linkcode validateConfig} checks a parsed value and reports every problem with its path
+ * (`services[1].realServers[0].port: must be an integer from 1 to 65535 (got 0)`), not only the
+ * first. Fields a person may leave out get their defaults; unknown fields are problems, so a typo
+ * is never silently ignored. The order of services, real servers and local addresses is kept as
+ * written (it is the round-robin order); reordering alone changes nothing.
+ *
+ * @example
+ * ```ts
+ * import { formatConfig, parseConfig } from "./document.ts";
+ * const doc = parseConfig(`{"version": 1, "services": [{"protocol": "tcp",
+ *   "address": "198.51.100.10", "port": 80, "scheduler": "rr",
+ *   "realServers": [{"address": "203.0.113.11", "port": 80}],
+ *   "localAddresses": ["203.0.113.201"]}]}`);
+ * console.log(formatConfig(doc)); // every field spelled out, defaults included
+ * ```
+ *
+ * @module
+ */
+import { ControlError, DEFAULT_TCP_TWEAKS, DEFAULT_TIMEOUTS } from "../fullnat/types.ts";
+import type {
+  ForwardMethod,
+  Protocol,
+  RealServerSpec,
+  SchedulerName,
+  ServiceKey,
+  ServiceOptions,
+  ServiceView,
+  Timeouts,
+} from "../fullnat/types.ts";
+import { parseIpv4 } from "../fullnat/wire/ipv4.ts";
+
+/** The document version this code reads and writes. */
+export const CONFIG_VERSION = 1;
+
+/** Largest timeout or persistence the engine accepts, in seconds (see src/fullnat/control.ts). */
+export const MAX_SECONDS = 2_000_000;
+
+/** One virtual service with everything configured on it. */
+export interface ServiceConfig extends ServiceKey, Required<ServiceOptions> {
+  realServers: RealServerSpec[];
+  /** Local addresses (FULLNAT source addresses), in round-robin order. */
+  localAddresses: string[];
+}
+
+/** The whole running configuration. */
+export interface ConfigDocument {
+  version: typeof CONFIG_VERSION;
+  timeouts: Timeouts;
+  services: ServiceConfig[];
+}
+
+/** Outcome of {@linkcode validateConfig}: the complete document, or every problem found. */
+export type ConfigCheck =
+  | { ok: true; document: ConfigDocument }
+  | { ok: false; problems: string[] };
+
+/**
+ * A document that failed validation. A {@linkcode ControlError} (`invalid-argument`) whose
+ * message lists every problem, one per line; `problems` holds them separately.
+ */
+export class ConfigInvalidError extends ControlError {
+  constructor(readonly problems: string[], what = "Configuration") {
+    super(
+      "invalid-argument",
+      `${what} is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  ${p}`).join("\n"),
+    );
+    this.name = "ConfigInvalidError";
+  }
+}
+
+/** An empty configuration: default timeouts, no services. */
+export function emptyConfig(): ConfigDocument {
+  return { version: CONFIG_VERSION, timeouts: { ...DEFAULT_TIMEOUTS }, services: [] };
+}
+
+const PROTOCOLS: readonly Protocol[] = ["tcp", "udp"];
+const SCHEDULERS: readonly SchedulerName[] = ["rr", "wrr"];
+const METHODS: readonly ForwardMethod[] = ["fullnat", "nat"];
+const TIMEOUT_KEYS = Object.keys(DEFAULT_TIMEOUTS) as (keyof Timeouts)[];
+const TOP_KEYS = ["version", "timeouts", "services"];
+const SERVICE_KEYS = [
+  "protocol",
+  "address",
+  "port",
+  "scheduler",
+  "persistence",
+  "toa",
+  "stripTimestamps",
+  "clampMss",
+  "realServers",
+  "localAddresses",
+];
+const RS_KEYS = ["address", "port", "weight", "method"];
+
+type Obj = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+const show = (v: unknown): string => {
+  if (v === undefined) return "nothing";
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+};
+
+/** Collects problems while the checker walks the value, each prefixed with its path. */
+class Checker {
+  readonly problems: string[] = [];
+  constructor(readonly root: string) {}
+
+  at(path: string): string {
+    if (this.root === "") return path;
+    return path === "" ? this.root : `${this.root}${path.startsWith("[") ? "" : "."}${path}`;
+  }
+
+  problem(path: string, message: string): void {
+    this.problems.push(`${this.at(path) || "(document)"}: ${message}`);
+  }
+
+  unknownKeys(o: Obj, allowed: readonly string[], path: string): void {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) {
+        const where = path === "" ? k : `${path}.${k}`;
+        this.problem(where, `unknown field (allowed: ${allowed.join(", ")})`);
+      }
+    }
+  }
+
+  integer(v: unknown, path: string, min: number, max: number): number | undefined {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      this.problem(path, `must be an integer from ${min} to ${max} (got ${show(v)})`);
+      return undefined;
+    }
+    return v;
+  }
+
+  flag(v: unknown, path: string): boolean | undefined {
+    if (typeof v !== "boolean") {
+      this.problem(path, `must be true or false (got ${show(v)})`);
+      return undefined;
+    }
+    return v;
+  }
+
+  oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[]): T | undefined {
+    if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) {
+      this.problem(path, `must be one of ${allowed.join(", ")} (got ${show(v)})`);
+      return undefined;
+    }
+    return v as T;
+  }
+
+  /** A unicast IPv4 address in dotted-quad form, as the engine serves it. */
+  address(v: unknown, path: string): string | undefined {
+    if (typeof v !== "string") {
+      this.problem(path, `must be an IPv4 address as a string (got ${show(v)})`);
+      return undefined;
+    }
+    const n = parseIpv4(v);
+    if (n === undefined) {
+      this.problem(
+        path,
+        v.includes(":")
+          ? `${v}: IPv6 is not supported yet`
+          : `must be an IPv4 address like 192.0.2.1 (got ${show(v)})`,
+      );
+      return undefined;
+    }
+    if (n === 0 || n >>> 28 === 14 || n === 0xffffffff) {
+      this.problem(path, `${v} is not a unicast address`);
+      return undefined;
+    }
+    return v;
+  }
+
+  list(v: unknown, path: string): unknown[] | undefined {
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) {
+      this.problem(path, `must be a list (got ${show(v)})`);
+      return undefined;
+    }
+    return v;
+  }
+}
+
+function checkTimeouts(c: Checker, v: unknown): Timeouts | undefined {
+  if (v === undefined) return { ...DEFAULT_TIMEOUTS };
+  if (!isObject(v)) {
+    c.problem("timeouts", `must be an object of seconds per state (got ${show(v)})`);
+    return undefined;
+  }
+  c.unknownKeys(v, TIMEOUT_KEYS, "timeouts");
+  const out = { ...DEFAULT_TIMEOUTS };
+  let ok = true;
+  for (const k of TIMEOUT_KEYS) {
+    if (v[k] === undefined) continue;
+    const n = c.integer(v[k], `timeouts.${k}`, 1, MAX_SECONDS);
+    if (n === undefined) ok = false;
+    else out[k] = n;
+  }
+  return ok ? out : undefined;
+}
+
+function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec | undefined {
+  if (!isObject(v)) {
+    c.problem(path, `must be an object with address and port (got ${show(v)})`);
+    return undefined;
+  }
+  c.unknownKeys(v, RS_KEYS, path);
+  const address = c.address(v.address, `${path}.address`);
+  const port = c.integer(v.port, `${path}.port`, 1, 65535);
+  const weight = v.weight === undefined ? 1 : c.integer(v.weight, `${path}.weight`, 0, 65535);
+  const method = v.method === undefined ? "fullnat" : c.oneOf(v.method, `${path}.method`, METHODS);
+  if (address === undefined || port === undefined || weight === undefined) return undefined;
+  if (method === undefined) return undefined;
+  return { address, port, weight, method };
+}
+
+function checkService(c: Checker, v: unknown, path: string): ServiceConfig | undefined {
+  if (!isObject(v)) {
+    c.problem(path, `must be an object with protocol, address and port (got ${show(v)})`);
+    return undefined;
+  }
+  c.unknownKeys(v, SERVICE_KEYS, path);
+  const protocol = c.oneOf(v.protocol, `${path}.protocol`, PROTOCOLS);
+  const address = c.address(v.address, `${path}.address`);
+  const port = c.integer(v.port, `${path}.port`, 1, 65535);
+  const scheduler = v.scheduler === undefined
+    ? "wrr"
+    : c.oneOf(v.scheduler, `${path}.scheduler`, SCHEDULERS);
+  const persistence = v.persistence === undefined
+    ? 0
+    : c.integer(v.persistence, `${path}.persistence`, 0, MAX_SECONDS);
+  const tweak = (k: keyof typeof DEFAULT_TCP_TWEAKS) =>
+    v[k] === undefined ? DEFAULT_TCP_TWEAKS[k] : c.flag(v[k], `${path}.${k}`);
+  const toa = tweak("toa");
+  const stripTimestamps = tweak("stripTimestamps");
+  const clampMss = tweak("clampMss");
+
+  let ok = true;
+  const realServers: RealServerSpec[] = [];
+  const rsList = c.list(v.realServers, `${path}.realServers`);
+  const seenRs = new Map<string, number>();
+  (rsList ?? []).forEach((item, i) => {
+    const p = `${path}.realServers[${i}]`;
+    const rs = checkRealServer(c, item, p);
+    if (rs === undefined) return void (ok = false);
+    const key = `${rs.address}:${rs.port}`;
+    const first = seenRs.get(key);
+    if (first !== undefined) {
+      c.problem(p, `real server ${key} is already listed at realServers[${first}]`);
+      ok = false;
+    } else seenRs.set(key, i);
+    realServers.push(rs);
+  });
+
+  const localAddresses: string[] = [];
+  const laList = c.list(v.localAddresses, `${path}.localAddresses`);
+  const seenLa = new Map<string, number>();
+  (laList ?? []).forEach((item, i) => {
+    const p = `${path}.localAddresses[${i}]`;
+    const la = c.address(item, p);
+    if (la === undefined) return void (ok = false);
+    const first = seenLa.get(la);
+    if (first !== undefined) {
+      c.problem(p, `local address ${la} is already listed at localAddresses[${first}]`);
+      ok = false;
+    } else seenLa.set(la, i);
+    localAddresses.push(la);
+  });
+
+  if (
+    !ok || rsList === undefined || laList === undefined || protocol === undefined ||
+    address === undefined || port === undefined || scheduler === undefined ||
+    persistence === undefined || toa === undefined || stripTimestamps === undefined ||
+    clampMss === undefined
+  ) return undefined;
+  return {
+    protocol,
+    address,
+    port,
+    scheduler,
+    persistence,
+    toa,
+    stripTimestamps,
+    clampMss,
+    realServers,
+    localAddresses,
+  };
+}
+
+/** Options of {@linkcode validateConfig}. */
+export interface ValidateOptions {
+  /**
+   * Path of the document inside a larger file, prefixed to every problem (a provisioning file
+   * that holds the document under `config` passes `"config"`).
+   */
+  at?: string;
+}
+
+/**
+ * Checks a parsed value against the document schema and fills in defaults. Reports every
+ * problem, each with its path; never throws.
+ */
+export function validateConfig(value: unknown, options: ValidateOptions = {}): ConfigCheck {
+  const c = new Checker(options.at ?? "");
+  if (!isObject(value)) {
+    c.problem("", `must be an object with version, timeouts and services (got ${show(value)})`);
+    return { ok: false, problems: c.problems };
+  }
+  c.unknownKeys(value, TOP_KEYS, "");
+  if (value.version !== CONFIG_VERSION) {
+    c.problem(
+      "version",
+      `must be ${CONFIG_VERSION}, the document version this fullnat reads (got ${
+        show(value.version)
+      })`,
+    );
+  }
+  const timeouts = checkTimeouts(c, value.timeouts);
+  const services: ServiceConfig[] = [];
+  const list = c.list(value.services, "services");
+  const seen = new Map<string, number>();
+  (list ?? []).forEach((item, i) => {
+    const svc = checkService(c, item, `services[${i}]`);
+    if (svc === undefined) return;
+    const key = serviceName(svc);
+    const first = seen.get(key);
+    if (first !== undefined) {
+      c.problem(`services[${i}]`, `service ${key} is already listed at services[${first}]`);
+    } else seen.set(key, i);
+    services.push(svc);
+  });
+  if (c.problems.length > 0 || timeouts === undefined) {
+    return { ok: false, problems: c.problems };
+  }
+  return { ok: true, document: { version: CONFIG_VERSION, timeouts, services } };
+}
+
+/**
+ * Parses document text (JSON) and validates it.
+ * @throws {ConfigInvalidError} listing every problem (a JSON syntax error is one problem).
+ */
+export function parseConfig(text: string, options: ValidateOptions = {}): ConfigDocument {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    const detail = e instanceof Error ? e.message : String(e);
+    throw new ConfigInvalidError([`${options.at || "(document)"}: not valid JSON: ${detail}`]);
+  }
+  const checked = validateConfig(value, options);
+  if (!checked.ok) throw new ConfigInvalidError(checked.problems);
+  return checked.document;
+}
+
+/** Copies a service into the fixed key order of the text form. */
+function orderedService(s: ServiceConfig): ServiceConfig {
+  return {
+    protocol: s.protocol,
+    address: s.address,
+    port: s.port,
+    scheduler: s.scheduler,
+    persistence: s.persistence,
+    toa: s.toa,
+    stripTimestamps: s.stripTimestamps,
+    clampMss: s.clampMss,
+    realServers: s.realServers.map((r) => ({
+      address: r.address,
+      port: r.port,
+      weight: r.weight,
+      method: r.method,
+    })),
+    localAddresses: [...s.localAddresses],
+  };
+}
+
+/** The text form: pretty-printed JSON, keys in a fixed order, ending with a newline. */
+export function formatConfig(doc: ConfigDocument): string {
+  const timeouts = {} as Timeouts;
+  for (const k of TIMEOUT_KEYS) timeouts[k] = doc.timeouts[k];
+  const ordered: ConfigDocument = {
+    version: doc.version,
+    timeouts,
+    services: doc.services.map(orderedService),
+  };
+  return JSON.stringify(ordered, null, 2) + "\n";
+}
+
+/** The document describing what a running target lists (counters and sessions left out). */
+export function configFromViews(services: ServiceView[], timeouts: Timeouts): ConfigDocument {
+  return {
+    version: CONFIG_VERSION,
+    timeouts: { ...timeouts },
+    services: services.map((s) =>
+      orderedService({
+        ...s,
+        realServers: s.realServers,
+        localAddresses: s.localAddresses.map((l) => l.address),
+      })
+    ),
+  };
+}
+
+/** How a service is named in messages and change lists: `tcp 198.51.100.10:80`. */
+export function serviceName(key: ServiceKey): string {
+  return `${key.protocol} ${key.address}:${key.port}`;
+}
