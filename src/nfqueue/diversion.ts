@@ -19,8 +19,16 @@ import {
 
 /** How to divert. */
 export interface DiversionOptions {
-  /** The queue the daemon reads (`--queue-num`). */
+  /** The queue the daemon reads (`--queue-num`); with several workers, worker 0's. */
   queueNum: number;
+  /**
+   * Workers reading queues `queueNum`..`queueNum + workers - 1` (default 1). With more than
+   * one, traffic is steered so that both directions of a session reach the same worker (see
+   * {@link ./diversion_rules.ts}).
+   */
+  workers?: number;
+  /** The local port range split into per-worker slices (default 1025-65535). */
+  localPorts?: readonly [number, number];
   /** Chain name prefix (default `FULLNAT`); distinct prefixes let daemons run side by side. */
   prefix?: string;
   /**
@@ -51,7 +59,10 @@ const TOOLS: Record<Family, { list: string; restore: string }> = {
 export class Diversion {
   /** Chain prefix in use. */
   readonly prefix: string;
-  readonly #options: Required<Omit<DiversionOptions, "netns">> & { netns?: string };
+  readonly #options: Required<Omit<DiversionOptions, "netns" | "localPorts">> & {
+    netns?: string;
+    localPorts?: readonly [number, number];
+  };
   #spec: DiversionSpec = EMPTY;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -63,8 +74,10 @@ export class Diversion {
       prefix: this.prefix,
       failOpen: options.failOpen ?? false,
       netns: options.netns,
+      workers: options.workers ?? 1,
+      localPorts: options.localPorts,
     };
-    // Validate the queue number early.
+    // Validate the queue numbers, worker count and port slices early.
     buildRules(EMPTY, this.#options);
   }
 
@@ -123,7 +136,10 @@ export class Diversion {
         if (family === "ipv6" && !hasIpv6Targets(spec)) continue;
         throw new Error(`cannot divert ${family}: ${state}`);
       }
-      await this.#restore(family, installScript(this.prefix, rules[family], state.hooks > 0));
+      await this.#restore(
+        family,
+        installScript(this.prefix, rules[family], state.hooks > 0, state.chains),
+      );
     }
     this.#spec = structuredClone(spec);
   }

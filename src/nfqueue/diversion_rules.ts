@@ -15,6 +15,31 @@
  * The action chain keeps one match per target (instead of repeating the match for the
  * NOTRACK and the NFQUEUE rule).
  *
+ * With several workers (queue N+i read by worker i, see {@linkcode RuleOptions.workers}), the
+ * targets jump to steering chains instead, and each worker has an action chain of its own:
+ *
+ * ```
+ * PREFIX:     <service>         -j PREFIX-C   client -> VIP: by the client's source address
+ *             <local address>   -j PREFIX-L   RS -> local address: by the local port slice
+ *             <NAT real server> -j PREFIX-R   RS -> client (NAT): by the client's address
+ * PREFIX-C:   -m u32 --u32 "SRC&MASK=LO:HI"     -j PREFIX-Wi   (one rule per worker)
+ * PREFIX-R:   -m u32 --u32 "DST&MASK=LO:HI"     -j PREFIX-Wi   (the same buckets)
+ * PREFIX-L:   -p tcp|udp --dport SLICE_i        -j PREFIX-Wi,  then -j PREFIX-W0
+ * PREFIX-Wi:  -j CT --notrack
+ *             -j NFQUEUE --queue-num N+i [--queue-bypass]
+ * ```
+ *
+ * Why these keys: a session lives in the worker whose queue saw the client's first packet, so
+ * every later packet of it, in both directions, must reach the same queue. The client side is
+ * partitioned by the client address (not by its port) because that is the one thing both the
+ * client's packets (source) and a NAT-mode real server's replies (destination) carry, and
+ * because it keeps all connections of one client on one worker, which client persistence
+ * (`-p`, per-worker templates) needs. `--queue-balance` cannot do this: it hashes source and
+ * destination together, which sends the two directions of a NAT session to different queues.
+ * FULLNAT replies carry only the local endpoint, so each worker hands out local ports from its
+ * own slice of the range ({@linkcode portSlices}) and the slice routes the reply home, as DPVS
+ * does with per-core local port pools.
+ *
  * @module
  */
 
@@ -34,9 +59,78 @@ export interface ChainNames {
 /** Rule-building options. */
 export interface RuleOptions {
   prefix: string;
+  /** The queue of worker 0; worker i reads `queueNum + i`. */
   queueNum: number;
   /** `--queue-bypass`: accept packets while no process is bound to the queue. */
   failOpen: boolean;
+  /** Workers to steer traffic across, 1..{@linkcode MAX_WORKERS} (default 1: no steering). */
+  workers?: number;
+  /** The local port range that {@linkcode portSlices} splits across workers (default 1025-65535). */
+  localPorts?: readonly [number, number];
+}
+
+/** Most workers the steering supports (bucket masks use at most the address's low 8 bits). */
+export const MAX_WORKERS = 64;
+
+/** Default local port range, as the engine's. */
+const DEFAULT_LOCAL_PORTS: readonly [number, number] = [1025, 65535];
+
+/**
+ * Worker i's share of the local port range: n contiguous, near-equal, non-overlapping slices
+ * covering `range` exactly. Throws RangeError when the range has fewer ports than workers.
+ */
+export function portSlices(range: readonly [number, number], n: number): [number, number][] {
+  checkWorkers(n);
+  const [lo, hi] = range;
+  const size = hi - lo + 1;
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi > 65535 || size < n) {
+    throw new RangeError(
+      `local port range ${lo}-${hi} cannot be split across ${n} workers: it needs at least ` +
+        `one port per worker`,
+    );
+  }
+  const slices: [number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    slices.push([lo + Math.floor((i * size) / n), lo + Math.floor(((i + 1) * size) / n) - 1]);
+  }
+  return slices;
+}
+
+/**
+ * How client addresses are bucketed: the worker of an address is the one whose
+ * `[lo, hi]` range holds `address & mask` (of the address's last 32 bits).
+ *
+ * For a power-of-two worker count the mask is `n - 1`, so consecutive addresses alternate
+ * between workers. Otherwise the mask keeps enough low bits for at least 4 buckets per worker
+ * (each worker takes a contiguous run of buckets, so loads differ by at most one bucket in
+ * four) while still one rule per worker.
+ */
+export function addressBuckets(n: number): { mask: number; ranges: [number, number][] } {
+  checkWorkers(n);
+  let buckets = 1;
+  while (buckets < n) buckets *= 2;
+  if (buckets !== n) buckets = Math.min(256, buckets * 4);
+  const ranges: [number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    ranges.push([Math.ceil((i * buckets) / n), Math.ceil(((i + 1) * buckets) / n) - 1]);
+  }
+  return { mask: buckets - 1, ranges };
+}
+
+/** The worker that client address `address` (IPv4 text) is steered to, of `n`. */
+export function workerOfAddress(address: string, n: number): number {
+  if (familyOf(address) !== "ipv4" || address.includes("/")) {
+    throw new RangeError(`not an IPv4 address: '${address}'`);
+  }
+  const low = Number(address.split(".")[3]);
+  const { mask, ranges } = addressBuckets(n);
+  return ranges.findIndex(([lo, hi]) => (low & mask) >= lo && (low & mask) <= hi);
+}
+
+function checkWorkers(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
+    throw new RangeError(`workers must be a whole number from 1 to ${MAX_WORKERS}, got ${n}`);
+  }
 }
 
 /** Neighbour discovery must never wait for (or be dropped by) the daemon. */
@@ -55,6 +149,29 @@ export function checkPrefix(prefix: string): void {
 export function chainNames(prefix: string): ChainNames {
   return { match: prefix, divert: `${prefix}-DIVERT` };
 }
+
+/** Names of the steering chains used with several workers. */
+export function steeringChains(prefix: string): {
+  client: string;
+  local: string;
+  natReply: string;
+  worker: (i: number) => string;
+} {
+  return {
+    client: `${prefix}-C`,
+    local: `${prefix}-L`,
+    natReply: `${prefix}-R`,
+    worker: (i) => `${prefix}-W${i}`,
+  };
+}
+
+/** Offsets of the last 32 bits of the source and destination address, per family. */
+const ADDRESS_WORD: Record<Family, { src: number; dst: number }> = {
+  ipv4: { src: 12, dst: 16 },
+  ipv6: { src: 20, dst: 36 },
+};
+
+const hex = (n: number) => `0x${n.toString(16)}`;
 
 /** Which family an address belongs to; throws on anything that is not an address. */
 export function familyOf(address: string): Family {
@@ -89,45 +206,85 @@ function checkProtocol(protocol: string): void {
 }
 
 /**
- * The `-A` lines of both chains for `spec`, per family (deduplicated, in spec order).
- * Throws RangeError on an invalid address, port, protocol or prefix.
+ * The `-A` lines of our chains for `spec`, per family (deduplicated, in spec order).
+ * Throws RangeError on an invalid address, port, protocol, prefix, queue or worker count.
  */
 export function buildRules(spec: DiversionSpec, opts: RuleOptions): Record<Family, string[]> {
   checkPrefix(opts.prefix);
-  if (!Number.isInteger(opts.queueNum) || opts.queueNum < 0 || opts.queueNum > 65535) {
-    throw new RangeError(`queue number must be 0..65535, got ${opts.queueNum}`);
+  const workers = opts.workers ?? 1;
+  checkWorkers(workers);
+  const last = opts.queueNum + workers - 1;
+  if (!Number.isInteger(opts.queueNum) || opts.queueNum < 0 || last > 65535) {
+    throw new RangeError(
+      workers === 1
+        ? `queue number must be 0..65535, got ${opts.queueNum}`
+        : `queue numbers ${opts.queueNum}..${last} (one per worker) must lie in 0..65535`,
+    );
   }
   const { match, divert } = chainNames(opts.prefix);
+  const steer = steeringChains(opts.prefix);
+  const many = workers > 1;
+  const slices = many ? portSlices(opts.localPorts ?? DEFAULT_LOCAL_PORTS, workers) : [];
   const targets: Record<Family, Set<string>> = { ipv4: new Set(), ipv6: new Set() };
-  const jump = `-j ${divert}`;
+  const jump = (chain: string) => `-j ${many ? chain : divert}`;
   for (const s of spec.services) {
     checkProtocol(s.protocol);
     checkPort(s.port);
     // Port 0 is a port-less (all ports) service, as LVS allows with persistence.
     const dport = s.port === 0 ? "" : ` --dport ${s.port}`;
     targets[familyOf(s.address)].add(
-      `-A ${match} -d ${s.address} -p ${s.protocol}${dport} ${jump}`,
+      `-A ${match} -d ${s.address} -p ${s.protocol}${dport} ${jump(steer.client)}`,
     );
   }
   for (const a of spec.localAddresses) {
-    targets[familyOf(a)].add(`-A ${match} -d ${a} ${jump}`);
+    targets[familyOf(a)].add(`-A ${match} -d ${a} ${jump(steer.local)}`);
   }
   for (const r of spec.natRealServers) {
     checkProtocol(r.protocol);
     checkPort(r.port);
     const sport = r.port === 0 ? "" : ` --sport ${r.port}`;
     targets[familyOf(r.address)].add(
-      `-A ${match} -s ${r.address} -p ${r.protocol}${sport} ${jump}`,
+      `-A ${match} -s ${r.address} -p ${r.protocol}${sport} ${jump(steer.natReply)}`,
     );
   }
-  const action = [
-    `-A ${divert} -j CT --notrack`,
-    `-A ${divert} -j NFQUEUE --queue-num ${opts.queueNum}${opts.failOpen ? " --queue-bypass" : ""}`,
+  const bypass = opts.failOpen ? " --queue-bypass" : "";
+  const action = (chain: string, queue: number) => [
+    `-A ${chain} -j CT --notrack`,
+    `-A ${chain} -j NFQUEUE --queue-num ${queue}${bypass}`,
   ];
   const nd = ND_ICMPV6_TYPES.map((t) => `-A ${match} -p ipv6-icmp --icmpv6-type ${t} -j RETURN`);
+  if (!many) {
+    return {
+      ipv4: [...action(divert, opts.queueNum), ...targets.ipv4],
+      ipv6: [...action(divert, opts.queueNum), ...nd, ...targets.ipv6],
+    };
+  }
+  const steering = (family: Family): string[] => {
+    const lines: string[] = [];
+    for (let i = 0; i < workers; i++) lines.push(...action(steer.worker(i), opts.queueNum + i));
+    const { mask, ranges } = addressBuckets(workers);
+    const u32 = (offset: number, [lo, hi]: [number, number]) =>
+      `-m u32 --u32 "${hex(offset)}&${hex(mask)}=${hex(lo)}${lo === hi ? "" : `:${hex(hi)}`}"`;
+    const word = ADDRESS_WORD[family];
+    ranges.forEach((r, i) =>
+      lines.push(`-A ${steer.client} ${u32(word.src, r)} -j ${steer.worker(i)}`)
+    );
+    ranges.forEach((r, i) =>
+      lines.push(`-A ${steer.natReply} ${u32(word.dst, r)} -j ${steer.worker(i)}`)
+    );
+    slices.forEach(([lo, hi], i) => {
+      for (const p of ["tcp", "udp"]) {
+        lines.push(`-A ${steer.local} -p ${p} --dport ${lo}:${hi} -j ${steer.worker(i)}`);
+      }
+    });
+    // Anything else to a local address (ICMP, a port outside the range, e.g. SSH) has no
+    // session; worker 0 passes it on.
+    lines.push(`-A ${steer.local} -j ${steer.worker(0)}`);
+    return lines;
+  };
   return {
-    ipv4: [...action, ...targets.ipv4],
-    ipv6: [...action, ...nd, ...targets.ipv6],
+    ipv4: [...steering("ipv4"), ...targets.ipv4],
+    ipv6: [...steering("ipv6"), ...nd, ...targets.ipv6],
   };
 }
 
@@ -141,35 +298,54 @@ export interface InstalledState {
   rules: string[];
 }
 
+/** Whether `chain` is one of the chains `prefix` may own (match, action, steering, workers). */
+export function isOurChain(prefix: string, chain: string): boolean {
+  return chain === prefix ||
+    (chain.startsWith(`${prefix}-`) &&
+      /^(DIVERT|C|L|R|W[0-9]{1,2})$/.test(chain.slice(prefix.length + 1)));
+}
+
 /** Reads our part out of `iptables -t raw -S` output. */
 export function parseInstalled(text: string, prefix: string): InstalledState {
-  const { match, divert } = chainNames(prefix);
-  const ours = new Set([match, divert]);
+  const { match } = chainNames(prefix);
   const state: InstalledState = { chains: [], hooks: 0, rules: [] };
   for (const line of text.split("\n")) {
     const f = line.trim().split(/\s+/);
-    if (f[0] === "-N" && ours.has(f[1])) state.chains.push(f[1]);
+    if (f[0] === "-N" && isOurChain(prefix, f[1])) state.chains.push(f[1]);
     else if (line.trim() === `-A PREROUTING -j ${match}`) state.hooks++;
-    else if (f[0] === "-A" && ours.has(f[1])) state.rules.push(line.trim());
+    else if (f[0] === "-A" && isOurChain(prefix, f[1])) state.rules.push(line.trim());
   }
   return state;
 }
 
 /**
- * A restore script that (re)creates both chains with exactly `rules` and hooks them into
- * PREROUTING unless a hook is already there. Declaring an existing chain with `--noflush`
- * flushes it (the explicit `-F` makes that independent of the backend), and the whole
- * script is one transaction: packets see either the old rules or the new ones.
+ * A restore script that (re)creates our chains (the match chain and every chain `rules`
+ * append to) with exactly `rules`, hooks them into PREROUTING unless a hook is already there,
+ * and deletes chains of ours listed in `existing` that the new rules no longer use (left by a
+ * run with more workers). Declaring an existing chain with `--noflush` flushes it (the
+ * explicit `-F` makes that independent of the backend), and the whole script is one
+ * transaction: packets see either the old rules or the new ones.
  */
-export function installScript(prefix: string, rules: string[], hooked: boolean): string {
-  const { match, divert } = chainNames(prefix);
+export function installScript(
+  prefix: string,
+  rules: string[],
+  hooked: boolean,
+  existing: readonly string[] = [],
+): string {
+  const { match } = chainNames(prefix);
+  const chains = [match];
+  for (const r of rules) {
+    const chain = r.split(/\s+/)[1];
+    if (!chains.includes(chain)) chains.push(chain);
+  }
+  const stale = existing.filter((c) => !chains.includes(c));
   const lines = [
     "*raw",
-    `:${match} - [0:0]`,
-    `:${divert} - [0:0]`,
-    `-F ${match}`,
-    `-F ${divert}`,
+    ...chains.map((c) => `:${c} - [0:0]`),
+    ...chains.map((c) => `-F ${c}`),
+    ...stale.map((c) => `-F ${c}`),
     ...rules,
+    ...stale.map((c) => `-X ${c}`),
   ];
   if (!hooked) lines.push(`-I PREROUTING 1 -j ${match}`);
   lines.push("COMMIT", "");
