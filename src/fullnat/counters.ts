@@ -37,6 +37,28 @@ export interface EngineCounters {
   natTupleInUse: number;
   /** Refused connection attempts answered with a TCP reset (reject policy `reset`). */
   resetsSent: number;
+  /** TOA options inserted into client segments (SYN, third ACK, data before the RS spoke). */
+  toaInserted: number;
+  /** TOA skipped: the segment's options already fill more than 32 of their 40 bytes. */
+  toaNoOptionSpace: number;
+  /** TOA skipped: the grown segment would exceed the MTU. */
+  toaTooBig: number;
+  /** TOA options sent by clients and blanked (a client could otherwise claim any address). */
+  toaSpoofRemoved: number;
+  /** Timestamp options blanked in client SYNs. */
+  timestampsStripped: number;
+  /** Real-server SYN-ACKs whose MSS was lowered to leave room for TOA. */
+  mssClamped: number;
+  /** Client SYNs seen again with the same ISN: the sequence mapping was kept. */
+  synRetransmits: number;
+  /** Client SYNs with a new ISN on a session in a SYN or closing state: fresh mapping. */
+  seqMappingsRenewed: number;
+  /** SACK blocks in real-server segments translated back to the client's sequence space. */
+  sackBlocksTranslated: number;
+  /** ESTABLISHED sessions that expired and were reset at both ends. */
+  expiryResets: number;
+  /** ESTABLISHED sessions that expired unreset: nothing from the real server seen yet. */
+  expiryResetsSkipped: number;
   sessionsCreated: number;
   sessionsExpired: number;
   /** Sessions removed because their service was deleted or cleared. */
@@ -61,6 +83,17 @@ export function newEngineCounters(): EngineCounters {
     tableFull: 0,
     natTupleInUse: 0,
     resetsSent: 0,
+    toaInserted: 0,
+    toaNoOptionSpace: 0,
+    toaTooBig: 0,
+    toaSpoofRemoved: 0,
+    timestampsStripped: 0,
+    mssClamped: 0,
+    synRetransmits: 0,
+    seqMappingsRenewed: 0,
+    sackBlocksTranslated: 0,
+    expiryResets: 0,
+    expiryResetsSkipped: 0,
     sessionsCreated: 0,
     sessionsExpired: 0,
     sessionsFlushed: 0,

@@ -11,12 +11,17 @@
  * @module
  */
 import { type EngineCounters, newEngineCounters } from "./counters.ts";
+import { secureIsnV4 } from "./isn.ts";
+import { shiftSeq, unshiftAck } from "./seq_translate.ts";
+import { clampMss, stripTimestamp, stripToa } from "./tcp_option_edit.ts";
+import { writeReset } from "./tcp_reset.ts";
+import { insertToaV4, ToaSkip } from "./toa.ts";
 import { Registry } from "./registry.ts";
 import { RESET_LENGTH, writeResetReply } from "./reject.ts";
 import { translate } from "./rewrite.ts";
 import { schedule } from "./scheduler.ts";
 import type { LocalAddress, RealServer, Service } from "./service.ts";
-import { Dir, NO_SESSION, SessionTable } from "./session_table.ts";
+import { Dir, NO_SESSION, SessionFlag, SessionTable } from "./session_table.ts";
 import { nextTcpState, tcpEvent, TcpState, tcpTimeoutTable } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS, type PacketSink, type Timeouts, Verdict } from "./types.ts";
 import { get16, get32 } from "./wire/bytes.ts";
@@ -28,7 +33,8 @@ import {
   ipv4Problem,
   ipv4TotalLength,
 } from "./wire/ipv4.ts";
-import { TCP, TCP_FLAG, tcpProblem } from "./wire/tcp.ts";
+import { TCP, TCP_FLAG, tcpHeaderLength, tcpProblem } from "./wire/tcp.ts";
+import { TCPOPT_LENGTH } from "./wire/tcp_options.ts";
 import { udpProblem } from "./wire/udp.ts";
 
 /** Session method codes stored in the table. */
@@ -58,6 +64,16 @@ export interface EngineOptions {
   emit?: PacketSink;
   /** Reset both ends of an ESTABLISHED session that expires (default on; needs `emit`). */
   resetOnExpiry?: boolean;
+  /**
+   * Largest packet the engine lets a TOA grow a segment to (default 1500, the usual MTU of
+   * the real-server side). Segments that would exceed it are forwarded without TOA.
+   */
+  mtu?: number;
+  /**
+   * 64-bit secret of the ISN hash (two words). Defaults to random words drawn once here, so a
+   * daemon that forgets to pass one still gets unpredictable ISNs; tests pass a fixed one.
+   */
+  isnSecret?: Uint32Array;
 }
 
 /** Called for each session the expiry scan removes, before its slot is freed. */
@@ -74,6 +90,13 @@ export class Engine {
   rejectPolicy: RejectPolicy;
   /** After `handle()` returned `Verdict.Rewritten`: the packet's new length. */
   outLength = 0;
+  /** Reset both ends of ESTABLISHED sessions that expire (needs an `emit` sink). */
+  resetOnExpiry: boolean;
+  readonly mtu: number;
+  #emit: PacketSink | undefined;
+  /** Scratch space for packets the engine originates; reused, never reallocated. */
+  #emitBuf = new Uint8Array(64);
+  #isnSecret: Uint32Array;
   #clock: () => number;
   #timeouts: Timeouts;
   #tcpTimeoutMs: Float64Array;
@@ -92,6 +115,14 @@ export class Engine {
     this.portTries = options.portTries ?? 64;
     this.malformedPolicy = options.malformedPolicy ?? "drop";
     this.rejectPolicy = options.rejectPolicy ?? "reset";
+    this.#emit = options.emit;
+    this.resetOnExpiry = options.resetOnExpiry ?? true;
+    this.mtu = options.mtu ?? 1500;
+    if (!(Number.isInteger(this.mtu) && this.mtu >= 576 && this.mtu <= 65535)) {
+      throw new RangeError(`MTU ${this.mtu} is invalid: use 576 to 65535`);
+    }
+    this.#isnSecret = options.isnSecret ?? crypto.getRandomValues(new Uint32Array(2));
+    if (this.#isnSecret.length !== 2) throw new RangeError("isnSecret must hold two 32-bit words");
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.#tcpTimeoutMs = tcpTimeoutTable(this.#timeouts);
     this.#udpTimeoutMs = this.#timeouts.udp * 1000;
@@ -118,7 +149,7 @@ export class Engine {
    * Handles the IP packet at `b[o, o+len)`; may rewrite it in place using up to `cap` bytes.
    * Never throws on packet content.
    */
-  handle(b: Uint8Array, o: number, len: number, _cap: number): Verdict {
+  handle(b: Uint8Array, o: number, len: number, cap: number): Verdict {
     const c = this.counters;
     c.packets++;
     if (len < 1 || b[o] >>> 4 !== 4) {
@@ -178,11 +209,19 @@ export class Engine {
     const dir = e & 1;
     const now = this.#clock();
     const rs = this.registry.servers[t.server[id]] as RealServer;
+    let out = total;
     if (proto === IPPROTO.TCP) {
+      const flags = b[l4 + TCP.FLAGS];
       const st = t.state[id] as TcpState;
-      const ns = nextTcpState(st, tcpEvent(b[l4 + TCP.FLAGS]), dir === Dir.In);
+      const ns = nextTcpState(st, tcpEvent(flags), dir === Dir.In);
+      if (dir === Dir.In && (flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) {
+        this.#clientSyn(b, l4, id, st, ns, now);
+      }
       if (ns !== st) this.#setState(id, rs, st, ns);
       t.expires[id] = now + this.#tcpTimeoutMs[ns];
+      if (dir === Dir.In) {
+        out = this.#tcpIn(b, o, l4, total, Math.min(cap, this.mtu), id, rs.service, flags);
+      } else this.#tcpOut(b, l4, total - ihl, id, rs.service, flags);
     } else {
       t.expires[id] = now + this.#udpTimeoutMs;
     }
@@ -193,19 +232,120 @@ export class Engine {
         translate(b, o, l4, proto, saddr, sport, t.daddr[id], t.dport[id]);
       } else translate(b, o, l4, proto, t.laddr[id], t.lport[id], t.daddr[id], t.dport[id]);
       svcStats.inPackets++;
-      svcStats.inBytes += total;
+      svcStats.inBytes += out;
       rs.stats.inPackets++;
-      rs.stats.inBytes += total;
+      rs.stats.inBytes += out;
     } else {
       translate(b, o, l4, proto, t.vaddr[id], t.vport[id], t.caddr[id], t.cport[id]);
       svcStats.outPackets++;
-      svcStats.outBytes += total;
+      svcStats.outBytes += out;
       rs.stats.outPackets++;
-      rs.stats.outBytes += total;
+      rs.stats.outBytes += out;
     }
     c.forwarded++;
-    this.outLength = total;
+    this.outLength = out;
     return Verdict.Rewritten;
+  }
+
+  /**
+   * A client SYN: a new session, or a SYN that reopens a session in a SYN or closing state
+   * with a new ISN, gets a fresh sequence mapping; a retransmitted SYN keeps its mapping.
+   */
+  #clientSyn(b: Uint8Array, l4: number, id: number, st: TcpState, ns: TcpState, now: number) {
+    const t = this.table;
+    const seq = get32(b, l4 + TCP.SEQ);
+    if (st !== TcpState.NONE) {
+      if (seq === t.clientIsn[id]) {
+        this.counters.synRetransmits++;
+        return;
+      }
+      if (ns !== TcpState.SYN_RECV) return;
+      this.counters.seqMappingsRenewed++;
+    }
+    t.clientIsn[id] = seq;
+    t.flags[id] = 0;
+    if (t.method[id] === METHOD_FULLNAT) {
+      const isn = secureIsnV4(
+        this.#isnSecret,
+        t.laddr[id],
+        t.lport[id],
+        t.daddr[id],
+        t.dport[id],
+        now,
+      );
+      t.seqDelta[id] = (isn - seq) >>> 0;
+    }
+  }
+
+  /**
+   * Client->RS TCP edits before address translation: sequence shift, option removals, TOA.
+   * Returns the segment's new total length.
+   */
+  #tcpIn(
+    b: Uint8Array,
+    o: number,
+    l4: number,
+    total: number,
+    limit: number,
+    id: number,
+    svc: Service,
+    flags: number,
+  ): number {
+    const t = this.table;
+    const c = this.counters;
+    const delta = t.seqDelta[id];
+    if (delta !== 0) shiftSeq(b, l4, delta);
+    if (tcpHeaderLength(b, l4) > TCP.MIN_HEADER) {
+      const spoofed = stripToa(b, l4);
+      if (spoofed !== 0) c.toaSpoofRemoved += spoofed;
+      if (
+        (flags & TCP_FLAG.SYN) !== 0 && svc.stripTimestamps && t.method[id] === METHOD_FULLNAT &&
+        stripTimestamp(b, l4)
+      ) c.timestampsStripped++;
+    }
+    if (
+      t.method[id] !== METHOD_FULLNAT || !svc.toa || (flags & TCP_FLAG.RST) !== 0 ||
+      (t.flags[id] & SessionFlag.RS_DATA) !== 0
+    ) return total;
+    const r = insertToaV4(b, o, l4, total, limit, t.caddr[id], t.cport[id]);
+    if (r > 0) {
+      c.toaInserted++;
+      return r;
+    }
+    if (r === ToaSkip.NoOptionSpace) c.toaNoOptionSpace++;
+    else c.toaTooBig++;
+    return total;
+  }
+
+  /**
+   * RS->client TCP edits before address translation: remembers where the real server's
+   * sequence space stands (for resets on expiry), shifts ack and SACK back, clamps the MSS.
+   */
+  #tcpOut(
+    b: Uint8Array,
+    l4: number,
+    l4Length: number,
+    id: number,
+    svc: Service,
+    flags: number,
+  ): void {
+    const t = this.table;
+    const c = this.counters;
+    const payload = l4Length - tcpHeaderLength(b, l4);
+    // SYN and FIN each take one sequence number.
+    const span = payload + (flags & TCP_FLAG.SYN ? 1 : 0) + (flags & TCP_FLAG.FIN ? 1 : 0);
+    t.rsSeqEnd[id] = (get32(b, l4 + TCP.SEQ) + span) >>> 0;
+    if (flags & TCP_FLAG.ACK) t.rsAck[id] = get32(b, l4 + TCP.ACK);
+    t.flags[id] |= payload > 0 ? SessionFlag.RS_SEEN | SessionFlag.RS_DATA : SessionFlag.RS_SEEN;
+    const delta = t.seqDelta[id];
+    if (delta !== 0) {
+      const blocks = unshiftAck(b, l4, delta);
+      if (blocks !== 0) c.sackBlocksTranslated += blocks;
+    }
+    if (
+      (flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === (TCP_FLAG.SYN | TCP_FLAG.ACK) &&
+      svc.clampMss && t.method[id] === METHOD_FULLNAT && clampMss(b, l4, TCPOPT_LENGTH.TOA_V4)
+    ) c.mssClamped++;
   }
 
   /** Answers or drops a connection attempt the engine could not place, per reject policy. */
@@ -337,6 +477,9 @@ export class Engine {
     for (let id = 0, hw = t.highWater; id < hw; id++) {
       if (t.proto[id] !== 0 && t.expires[id] <= now) {
         hook?.(this, id);
+        if (t.proto[id] === IPPROTO.TCP && t.state[id] === TcpState.ESTABLISHED) {
+          this.#resetExpired(id);
+        }
         this.removeSession(id);
         n++;
       }
@@ -349,6 +492,44 @@ export class Engine {
       }
     }
     return n;
+  }
+
+  /**
+   * Resets both ends of expiring ESTABLISHED session `id` (seed 4.8): the real server at the
+   * last ack it sent, the client at the end of the real server's last segment (the RS's
+   * sequence numbers are the client's too). Both acks are 0, as LVS sends them.
+   */
+  #resetExpired(id: number): void {
+    const emit = this.#emit;
+    if (!this.resetOnExpiry || emit === undefined) return;
+    const t = this.table;
+    if ((t.flags[id] & SessionFlag.RS_SEEN) === 0) {
+      this.counters.expiryResetsSkipped++;
+      return;
+    }
+    const buf = this.#emitBuf;
+    const rst = TCP_FLAG.RST;
+    emit(
+      buf,
+      0,
+      writeReset(buf, 0, t.laddr[id], t.lport[id], t.daddr[id], t.dport[id], t.rsAck[id], 0, rst),
+    );
+    emit(
+      buf,
+      0,
+      writeReset(
+        buf,
+        0,
+        t.vaddr[id],
+        t.vport[id],
+        t.caddr[id],
+        t.cport[id],
+        t.rsSeqEnd[id],
+        0,
+        rst,
+      ),
+    );
+    this.counters.expiryResets++;
   }
 
   /** Removes every session of `svc` (its service is being deleted). Returns how many. */

@@ -5,139 +5,86 @@
  * checksums as an independent oracle.
  */
 import assert from "node:assert/strict";
-import { ipv4, PacketBuilder } from "../../tests/support/packet_builder.ts";
+import { ipv4 } from "../../tests/support/packet_builder.ts";
 import { decode } from "../../tests/support/oracle.ts";
-import { EngineControl } from "./control.ts";
-import { Engine, type EngineOptions } from "./engine.ts";
+import {
+  C,
+  firstIsn,
+  fullnatService,
+  LIP,
+  LIP2,
+  outputs,
+  type Row,
+  RS,
+  RS2,
+  runRows,
+  setup,
+  tcp,
+  VIP,
+} from "./_engine_fixture.ts";
 import { Verdict } from "./types.ts";
 
-const C = "198.51.100.2";
-const VIP = "198.51.100.10";
-const LIP = "203.0.113.201";
-const LIP2 = "203.0.113.202";
-const RS = "203.0.113.11";
-const RS2 = "203.0.113.12";
-
-interface Row {
-  what: string;
-  input: PacketBuilder;
-  verdict: Verdict;
-  /** Expected bytes out, for Rewritten rows. */
-  output?: PacketBuilder;
-}
-
-/** A clock the test moves by hand. */
-class Clock {
-  ms = 1_000_000;
-  readonly fn = () => this.ms;
-}
-
-function setup(opts: Partial<EngineOptions> = {}) {
-  const clock = new Clock();
-  const engine = new Engine({
-    clock: clock.fn,
-    capacity: 64,
-    localPortRange: [5000, 5010],
-    ...opts,
-  });
-  const ctl = new EngineControl(engine);
-  return { clock, engine, ctl };
-}
-
-function fullnatService(ctl: EngineControl, servers = [RS], lips = [LIP]) {
-  const key = { protocol: "tcp" as const, address: VIP, port: 80 };
-  ctl.addService(key, { scheduler: "rr", persistence: 0 });
-  for (const rs of servers) {
-    ctl.addRealServer(key, { address: rs, port: 8080, weight: 1, method: "fullnat" });
-  }
-  for (const l of lips) ctl.addLocalAddress(key, l);
-  return key;
-}
-
-const HEADROOM = 128;
-const outputs: Uint8Array[] = [];
-
-/** Runs rows in order through one engine, comparing verdicts and bytes. */
-function runRows(engine: Engine, rows: Row[]): void {
-  for (const row of rows) {
-    const pkt = row.input.build();
-    // Place the packet at an offset inside a larger buffer, as the queue loop does.
-    const buf = new Uint8Array(pkt.length + 64 + HEADROOM).fill(0xee);
-    buf.set(pkt, 32);
-    const v = engine.handle(buf, 32, pkt.length, pkt.length + HEADROOM);
-    assert.equal(v, row.verdict, `${row.what}: verdict`);
-    if (v === Verdict.Rewritten) {
-      const got = buf.slice(32, 32 + engine.outLength);
-      const want = row.output!.build();
-      assert.deepEqual(hex(got), hex(want), `${row.what}: bytes`);
-      outputs.push(got);
-    } else {
-      assert.deepEqual(hex(buf.slice(32, 32 + pkt.length)), hex(pkt), `${row.what}: untouched`);
-    }
-  }
-}
-
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
-}
-
-const tcp = (
-  src: string,
-  dst: string,
-  sport: number,
-  dport: number,
-  flags: string,
-  seq: number,
-  ack = 0,
-) =>
-  ipv4({ src, dst, ttl: 61, id: 0x1234, df: true }).tcp({
-    sport,
-    dport,
-    flags,
-    seq,
-    ack,
-    window: 29200,
-  });
-
-Deno.test("Engine.handle() FULLNAT: a handshake, data both ways and the close, byte by byte", () => {
-  const { engine, ctl } = setup();
+Deno.test("Engine.handle() FULLNAT: handshake, data both ways and close, byte by byte", () => {
+  const { engine, ctl, clock } = setup();
   fullnatService(ctl);
+  // Client seq 1000 maps to our ISN: client->RS seq += D, RS->client ack and SACK -= D.
+  const D = (firstIsn(clock.ms) - 1000) >>> 0;
+  const up = (seq: number) => (seq + D) >>> 0;
   const rows: Row[] = [
     {
-      what: "client SYN is DNATed to the RS and SNATed to a local address",
+      what: "client SYN: DNAT+SNAT, new ISN, TOA first, timestamp blanked",
       input: tcp(C, VIP, 40000, 80, "S", 1000).mss(1460).sackPermitted().timestamp(7, 0).nop()
         .wscale(7),
       verdict: Verdict.Rewritten,
-      output: tcp(LIP, RS, 5000, 8080, "S", 1000).mss(1460).sackPermitted().timestamp(7, 0).nop()
-        .wscale(7),
+      output: tcp(LIP, RS, 5000, 8080, "S", up(1000)).toa(C, 40000).mss(1460).sackPermitted()
+        .nop(10).nop().wscale(7),
     },
     {
-      what: "RS SYN-ACK goes back to the client from the VIP",
-      input: tcp(RS, LIP, 8080, 5000, "SA", 9000, 1001).mss(1460),
+      what: "RS SYN-ACK: back from the VIP, ack shifted back, MSS lowered by 8",
+      input: tcp(RS, LIP, 8080, 5000, "SA", 9000, up(1001)).mss(1460),
       verdict: Verdict.Rewritten,
-      output: tcp(VIP, C, 80, 40000, "SA", 9000, 1001).mss(1460),
+      output: tcp(VIP, C, 80, 40000, "SA", 9000, 1001).mss(1452),
     },
     {
-      what: "client ACK",
+      what: "client third-handshake ACK carries TOA",
       input: tcp(C, VIP, 40000, 80, "A", 1001, 9001),
       verdict: Verdict.Rewritten,
-      output: tcp(LIP, RS, 5000, 8080, "A", 1001, 9001),
+      output: tcp(LIP, RS, 5000, 8080, "A", up(1001), 9001).toa(C, 40000),
     },
     {
-      what: "client data, odd length",
+      what: "client data before the RS spoke carries TOA (odd length)",
       input: tcp(C, VIP, 40000, 80, "PA", 1001, 9001).payload("GET / HTTP/1.0\r\n\r\n!"),
       verdict: Verdict.Rewritten,
-      output: tcp(LIP, RS, 5000, 8080, "PA", 1001, 9001).payload("GET / HTTP/1.0\r\n\r\n!"),
+      output: tcp(LIP, RS, 5000, 8080, "PA", up(1001), 9001).toa(C, 40000)
+        .payload("GET / HTTP/1.0\r\n\r\n!"),
     },
     {
       what: "RS data",
-      input: tcp(RS, LIP, 8080, 5000, "PA", 9001, 1020).payload("HTTP/1.0 200 OK\r\n\r\nhello"),
+      input: tcp(RS, LIP, 8080, 5000, "PA", 9001, up(1020)).payload("HTTP/1.0 200 OK\r\n\r\nhello"),
       verdict: Verdict.Rewritten,
       output: tcp(VIP, C, 80, 40000, "PA", 9001, 1020).payload("HTTP/1.0 200 OK\r\n\r\nhello"),
     },
     {
+      what: "client ACK after the RS spoke: no TOA; its SACK (RS space) untouched",
+      input: tcp(C, VIP, 40000, 80, "A", 1020, 9026).nop(2).sack([[9100, 9200]]),
+      verdict: Verdict.Rewritten,
+      output: tcp(LIP, RS, 5000, 8080, "A", up(1020), 9026).nop(2).sack([[9100, 9200]]),
+    },
+    {
+      what: "RS ACK with SACK blocks at an odd offset: both edges of each shifted back",
+      input: tcp(RS, LIP, 8080, 5000, "A", 9026, up(1020)).nop().sack([
+        [up(2000), up(3000)],
+        [up(0xfffffff0), up(5)],
+      ]).nop(3),
+      verdict: Verdict.Rewritten,
+      output: tcp(VIP, C, 80, 40000, "A", 9026, 1020).nop().sack([[2000, 3000], [
+        0xfffffff0,
+        5,
+      ]]).nop(3),
+    },
+    {
       what: "RS FIN",
-      input: tcp(RS, LIP, 8080, 5000, "FA", 9026, 1020),
+      input: tcp(RS, LIP, 8080, 5000, "FA", 9026, up(1020)),
       verdict: Verdict.Rewritten,
       output: tcp(VIP, C, 80, 40000, "FA", 9026, 1020),
     },
@@ -154,11 +101,16 @@ Deno.test("Engine.handle() FULLNAT: a handshake, data both ways and the close, b
   const [svc] = ctl.listServices();
   assert.deepEqual(svc.stats, {
     conns: 1,
-    inPackets: 3, // SYN (60 bytes with options), ACK (40), data (40 + 19)
-    outPackets: 3, // SYN-ACK (44), data (40 + 24), FIN (40)
-    inBytes: 60 + 40 + 59,
-    outBytes: 44 + 64 + 40,
+    inPackets: 4, // SYN (60+8 TOA), ACK (40+8), data (40+8+19), ACK with SACK (40+12)
+    outPackets: 4, // SYN-ACK (44), data (40+24), ACK with SACK (40+24), FIN (40)
+    inBytes: 68 + 48 + 67 + 52,
+    outBytes: 44 + 64 + 64 + 40,
   });
+  const c = engine.counters;
+  assert.deepEqual(
+    [c.toaInserted, c.timestampsStripped, c.mssClamped, c.sackBlocksTranslated],
+    [3, 1, 1, 2],
+  );
 });
 
 Deno.test("Engine.handle() passes through, drops and counts what is not a session", () => {
@@ -372,13 +324,15 @@ Deno.test("Engine: a deleted local address serves its sessions until they end, t
   const { engine, ctl, clock } = setup();
   const key = fullnatService(ctl);
   const syn = tcp(C, VIP, 40000, 80, "S", 1).build();
-  engine.handle(syn.slice(), 0, syn.length, syn.length);
+  const synBuf = new Uint8Array(syn.length + 8);
+  synBuf.set(syn);
+  engine.handle(synBuf, 0, syn.length, synBuf.length);
   ctl.deleteLocalAddress(key, LIP);
   assert.deepEqual(ctl.diversion().localAddresses, [LIP], "still diverted while used");
   runRows(engine, [
     {
       what: "established reply still translated",
-      input: tcp(RS, LIP, 8080, 5000, "SA", 9, 2),
+      input: tcp(RS, LIP, 8080, 5000, "SA", 9, (firstIsn(clock.ms) + 1) >>> 0),
       verdict: Verdict.Rewritten,
       output: tcp(VIP, C, 80, 40000, "SA", 9, 2),
     },

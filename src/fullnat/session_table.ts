@@ -18,6 +18,14 @@ export const Dir = {
 /** One of the {@linkcode Dir} values. */
 export type Dir = typeof Dir[keyof typeof Dir];
 
+/** Bits of {@linkcode SessionTable.flags}. */
+export const SessionFlag = {
+  /** The real server has sent payload: TOA is no longer added to client segments. */
+  RS_DATA: 1,
+  /** The real server has sent something, so rsAck and rsSeqEnd are meaningful. */
+  RS_SEEN: 2,
+} as const;
+
 /** Returned by lookups that found nothing. */
 export const NO_SESSION = -1;
 
@@ -65,6 +73,16 @@ export class SessionTable {
   readonly server: Int32Array;
   /** Local-address owner id (-1 in NAT mode, where the client's address is kept). */
   readonly local: Int32Array;
+  /** TCP: the client's ISN, to tell a retransmitted SYN from a new connection on the tuple. */
+  readonly clientIsn: Uint32Array;
+  /** TCP FULLNAT: our ISN minus the client's, added to client->RS seq (0 means none). */
+  readonly seqDelta: Uint32Array;
+  /** TCP: the last ack the real server sent, in its own space (seq of a RST to it). */
+  readonly rsAck: Uint32Array;
+  /** TCP: end of the real server's last segment (seq of a RST to the client). */
+  readonly rsSeqEnd: Uint32Array;
+  /** Per-session bits, {@linkcode SessionFlag}. */
+  readonly flags: Uint8Array;
 
   #buckets: Int32Array;
   #mask: number;
@@ -96,6 +114,11 @@ export class SessionTable {
     this.service = new Int32Array(capacity);
     this.server = new Int32Array(capacity);
     this.local = new Int32Array(capacity);
+    this.clientIsn = new Uint32Array(capacity);
+    this.seqDelta = new Uint32Array(capacity);
+    this.rsAck = new Uint32Array(capacity);
+    this.rsSeqEnd = new Uint32Array(capacity);
+    this.flags = new Uint8Array(capacity);
     let nb = 1;
     while (nb < capacity * 2) nb <<= 1;
     this.#buckets = new Int32Array(nb).fill(-1);
@@ -173,6 +196,11 @@ export class SessionTable {
     this.lport[id] = lport;
     this.daddr[id] = daddr;
     this.dport[id] = dport;
+    this.clientIsn[id] = 0;
+    this.seqDelta[id] = 0;
+    this.rsAck[id] = 0;
+    this.rsSeqEnd[id] = 0;
+    this.flags[id] = 0;
     this.#link(id * 2, tupleHash(proto, caddr, cport, vaddr, vport));
     this.#link(id * 2 + 1, tupleHash(proto, daddr, dport, laddr, lport));
     this.#count++;

@@ -51,3 +51,14 @@ export function adjust(check: number, oldSum: number, newSum: number): number {
 export function sum32(v: number): number {
   return (v >>> 16) + (v & 0xffff);
 }
+
+/**
+ * Sum of the 16-bit words that cover bytes `[from, to)`, with word boundaries counted from
+ * `base` (the start of the checksummed header). Taken before and after editing bytes at any
+ * alignment, it gives {@linkcode adjust} the old and new sums of exactly the words that changed.
+ */
+export function sumSpan(b: Uint8Array, base: number, from: number, to: number): number {
+  const start = from - ((from - base) & 1);
+  const end = to + ((to - base) & 1);
+  return sumWords(b, start, end - start);
+}

@@ -1,0 +1,52 @@
+/**
+ * Builds a bare 40-byte IPv4 TCP reset (no options, no payload) with correct checksums. Used to
+ * answer refused connection attempts and to reset both ends of an ESTABLISHED session that
+ * expires (seed 4.8).
+ *
+ * @module
+ */
+import { finish, pseudoSumV4, sumWords } from "./wire/checksum.ts";
+import { set16, set32 } from "./wire/bytes.ts";
+import { IPPROTO, IPV4, ipv4FillChecksum } from "./wire/ipv4.ts";
+import { TCP } from "./wire/tcp.ts";
+
+/** Length of the packet {@linkcode writeReset} writes. */
+export const RESET_LENGTH = 40;
+
+/** Writes the reset `src:sport -> dst:dport` with `seq`, `ack` and `flags` at `b[o]`. */
+export function writeReset(
+  b: Uint8Array,
+  o: number,
+  src: number,
+  sport: number,
+  dst: number,
+  dport: number,
+  seq: number,
+  ack: number,
+  flags: number,
+): number {
+  b[o + IPV4.VER_IHL] = 0x45;
+  b[o + IPV4.TOS] = 0;
+  set16(b, o + IPV4.TOTAL_LENGTH, RESET_LENGTH);
+  set16(b, o + IPV4.ID, 0);
+  set16(b, o + IPV4.FLAGS_FRAG, 0x4000);
+  b[o + IPV4.TTL] = 64;
+  b[o + IPV4.PROTOCOL] = IPPROTO.TCP;
+  set32(b, o + IPV4.SRC, src);
+  set32(b, o + IPV4.DST, dst);
+  ipv4FillChecksum(b, o);
+
+  const r = o + IPV4.MIN_HEADER;
+  set16(b, r + TCP.SPORT, sport);
+  set16(b, r + TCP.DPORT, dport);
+  set32(b, r + TCP.SEQ, seq >>> 0);
+  set32(b, r + TCP.ACK, ack >>> 0);
+  b[r + TCP.DATA_OFFSET] = 5 << 4;
+  b[r + TCP.FLAGS] = flags;
+  set16(b, r + TCP.WINDOW, 0);
+  set16(b, r + TCP.CHECKSUM, 0);
+  set16(b, r + TCP.URGENT, 0);
+  const sum = sumWords(b, r, TCP.MIN_HEADER, pseudoSumV4(src, dst, IPPROTO.TCP, TCP.MIN_HEADER));
+  set16(b, r + TCP.CHECKSUM, finish(sum));
+  return RESET_LENGTH;
+}

@@ -1,0 +1,75 @@
+/**
+ * TOA insertion (seed 4.3, DESIGN section 4): the client's address and port travel to the real
+ * server in TCP option 254, placed right after the fixed 20-byte header, so applications (via
+ * the `toa` kernel module or the TCP_SAVED_SYN shim in rs/) see who the client is.
+ *
+ * Making room moves the options and payload up by 8 bytes. An even shift keeps every moved
+ * byte in the same position within its 16-bit word, so their contribution to the checksum is
+ * unchanged and the TCP checksum is updated incrementally: the new option's words, the data
+ * offset and the pseudo-header length.
+ *
+ * @module
+ */
+import { get16, set16, set32 } from "./wire/bytes.ts";
+import { adjust, sum32 } from "./wire/checksum.ts";
+import { IPV4 } from "./wire/ipv4.ts";
+import { TCP, tcpHeaderLength } from "./wire/tcp.ts";
+import { TCPOPT, TCPOPT_LENGTH } from "./wire/tcp_options.ts";
+
+/** Outcome of {@linkcode insertToaV4}; positive values are the new total length. */
+export const ToaSkip = {
+  /** The header already has more than 32 bytes of options (the limit is 40). */
+  NoOptionSpace: -1,
+  /** The grown packet would exceed the MTU (or the buffer). */
+  TooBig: -2,
+} as const;
+
+/** Largest TCP header: data offset 15 words. */
+const MAX_TCP_HEADER = 60;
+
+/**
+ * Inserts an IPv4 TOA carrying `caddr:cport` into the TCP segment of the IPv4 packet at `o`
+ * (TCP header at `t`, total length `total`), which may grow up to `limit` bytes. Updates the
+ * IP total length and both checksums. Returns the new total length or a {@linkcode ToaSkip}.
+ */
+export function insertToaV4(
+  b: Uint8Array,
+  o: number,
+  t: number,
+  total: number,
+  limit: number,
+  caddr: number,
+  cport: number,
+): number {
+  const len = TCPOPT_LENGTH.TOA_V4;
+  const hl = tcpHeaderLength(b, t);
+  if (hl + len > MAX_TCP_HEADER) return ToaSkip.NoOptionSpace;
+  if (total + len > limit) return ToaSkip.TooBig;
+  const end = o + total;
+  b.copyWithin(t + TCP.MIN_HEADER + len, t + TCP.MIN_HEADER, end);
+  const p = t + TCP.MIN_HEADER;
+  b[p] = TCPOPT.TOA;
+  b[p + 1] = len;
+  set16(b, p + 2, cport);
+  set32(b, p + 4, caddr);
+
+  const offWord = get16(b, t + TCP.DATA_OFFSET);
+  const newOffWord = (offWord & 0x0fff) | (((hl + len) >>> 2) << 12);
+  set16(b, t + TCP.DATA_OFFSET, newOffWord);
+  const l4Length = total - (t - o);
+  const c = t + TCP.CHECKSUM;
+  set16(
+    b,
+    c,
+    adjust(
+      get16(b, c),
+      offWord + l4Length,
+      newOffWord + (l4Length + len) + ((TCPOPT.TOA << 8) | len) + cport + sum32(caddr),
+    ),
+  );
+
+  const ic = o + IPV4.CHECKSUM;
+  set16(b, o + IPV4.TOTAL_LENGTH, total + len);
+  set16(b, ic, adjust(get16(b, ic), total, total + len));
+  return total + len;
+}
