@@ -1,0 +1,129 @@
+/**
+ * Applying a configuration document to a running target, all or nothing: the document is first
+ * applied to a fresh in-memory engine (pure, no I/O) so every problem the engine itself would
+ * raise is found before anything real changes; then only the difference to the running
+ * configuration is applied; a step that still fails rolls the target back to where it was.
+ *
+ * @module
+ */
+import type { RemoteControl } from "../ctl/remote.ts";
+import { EngineControl } from "../fullnat/control.ts";
+import { Engine } from "../fullnat/engine.ts";
+import { ControlError } from "../fullnat/types.ts";
+import { type ConfigDocument, configFromViews, ConfigInvalidError } from "./document.ts";
+import { planChanges } from "./plan.ts";
+
+/** What {@linkcode applyConfig} did (or, for a dry run, would do). */
+export interface ApplyResult {
+  /** One line per step, as {@linkcode planChanges} words them; empty when nothing differs. */
+  changes: string[];
+}
+
+/** Options of {@linkcode applyConfig}. */
+export interface ApplyOptions {
+  /** Validate and report the changes without applying any. */
+  dryRun?: boolean;
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Applies `doc` to a fresh engine and returns every refusal, each with the path of the entry
+ * that caused it. An entry whose service could not be added is not tried further.
+ */
+export function checkOnFreshEngine(doc: ConfigDocument): string[] {
+  const control = new EngineControl(new Engine({ clock: () => 0, capacity: 1 }));
+  const problems: string[] = [];
+  const attempt = (path: string, fn: () => void): boolean => {
+    try {
+      fn();
+      return true;
+    } catch (e) {
+      if (!(e instanceof ControlError)) throw e;
+      problems.push(`${path}: ${e.message}`);
+      return false;
+    }
+  };
+  attempt("timeouts", () => control.setTimeouts(doc.timeouts));
+  doc.services.forEach((s, i) => {
+    const key = { protocol: s.protocol, address: s.address, port: s.port };
+    const ok = attempt(`services[${i}]`, () =>
+      control.addService(key, {
+        scheduler: s.scheduler,
+        persistence: s.persistence,
+        toa: s.toa,
+        stripTimestamps: s.stripTimestamps,
+        clampMss: s.clampMss,
+      }));
+    if (!ok) return;
+    s.realServers.forEach((r, j) =>
+      attempt(`services[${i}].realServers[${j}]`, () => control.addRealServer(key, { ...r }))
+    );
+    s.localAddresses.forEach((l, j) =>
+      attempt(`services[${i}].localAddresses[${j}]`, () => control.addLocalAddress(key, l))
+    );
+  });
+  return problems;
+}
+
+/** The configuration a target is running now. */
+export async function readRunning(target: RemoteControl): Promise<ConfigDocument> {
+  const [services, timeouts] = await Promise.all([target.listServices(), target.getTimeouts()]);
+  return configFromViews(services, timeouts);
+}
+
+/**
+ * Makes `target` run `doc`, changing only what differs. Refuses (changing nothing) a document
+ * the engine would not accept. If a step fails anyway, the steps already made are undone by
+ * planning back to the configuration read at the start.
+ *
+ * @throws {ConfigInvalidError} listing every refusal of the fresh-engine check.
+ * @throws {ControlError} when a step failed; the message says whether the rollback worked.
+ */
+export async function applyConfig(
+  target: RemoteControl,
+  doc: ConfigDocument,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const problems = checkOnFreshEngine(doc);
+  if (problems.length > 0) throw new ConfigInvalidError(problems);
+  const before = await readRunning(target);
+  const plan = planChanges(before, doc);
+  const changes = plan.map((c) => c.text);
+  if (options.dryRun) return { changes };
+  for (const step of plan) {
+    try {
+      await step.run(target);
+    } catch (e) {
+      const undo = await rollBack(target, before);
+      const code = e instanceof ControlError ? e.code : "invalid-argument";
+      throw new ControlError(
+        code,
+        `Applying the configuration failed at "${step.text}": ${message(e)}. ` +
+          (undo.length === 0
+            ? "Rolled back to the previous configuration; nothing was changed."
+            : `Rolling back was incomplete:\n${undo.map((u) => `  ${u}`).join("\n")}`),
+      );
+    }
+  }
+  return { changes };
+}
+
+/** Plans from whatever runs now back to `previous` and runs every step; returns failures. */
+async function rollBack(target: RemoteControl, previous: ConfigDocument): Promise<string[]> {
+  let now: ConfigDocument;
+  try {
+    now = await readRunning(target);
+  } catch (e) {
+    return [`cannot read the running configuration: ${message(e)}`];
+  }
+  const failures: string[] = [];
+  for (const step of planChanges(now, previous)) {
+    try {
+      await step.run(target);
+    } catch (e) {
+      failures.push(`${step.text}: ${message(e)}`);
+    }
+  }
+  return failures;
+}

@@ -1,0 +1,194 @@
+/**
+ * The durable store of configuration documents: one SQLite file (`node:sqlite`), one row per
+ * saved version, the newest row being the configuration to restore. Each save is one
+ * transaction (insert the new version, prune the oldest), so a crash or a failing write leaves
+ * the previous version whole: SQLite's rollback journal undoes an unfinished transaction the
+ * next time the file is opened, and `synchronous=FULL` makes a finished one durable before
+ * `save` returns.
+ *
+ * The rollback journal (not WAL) is chosen on purpose: writes are rare and single-writer, and
+ * with no transaction open the `.db` file alone is the whole state, so setting a bad file aside
+ * is one rename.
+ *
+ * @module
+ */
+import { mkdirSync, renameSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+
+/** Default directory of the daemon's state. Env `FULLNAT_STATE_DIR` or `--state-dir` move it. */
+export const DEFAULT_STATE_DIR = "/var/lib/fullnat";
+/** File name of the configuration store inside the state directory. */
+export const STORE_FILE = "config.db";
+/** Versions kept by default: the current one and some before it. */
+export const DEFAULT_KEEP = 20;
+
+const SCHEMA_VERSION = 1;
+
+/** One saved version, without its document text. */
+export interface StoredVersion {
+  id: number;
+  /** ISO 8601, UTC. */
+  savedAt: string;
+  /** What caused the save (the control op, "configApply", ...). */
+  reason: string;
+}
+
+/** A saved version with its document text. */
+export interface StoredDocument extends StoredVersion {
+  text: string;
+}
+
+/** The store file exists but cannot be used (not a database, damaged, or from a newer fullnat). */
+export class StoreUnreadableError extends Error {
+  constructor(readonly path: string, detail: string) {
+    super(`configuration store ${path} is unreadable: ${detail}`);
+    this.name = "StoreUnreadableError";
+  }
+}
+
+/** Options of {@linkcode ConfigStore.open}. */
+export interface StoreOptions {
+  /** Versions kept, at least 1 (default {@linkcode DEFAULT_KEEP}). */
+  keep?: number;
+  /** Wall clock for the timestamps (tests inject one). */
+  now?: () => Date;
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** Configuration versions in a SQLite file. */
+export class ConfigStore {
+  readonly #db: DatabaseSync;
+  readonly #keep: number;
+  readonly #now: () => Date;
+
+  private constructor(readonly path: string, db: DatabaseSync, options: StoreOptions) {
+    this.#db = db;
+    this.#keep = Math.max(1, options.keep ?? DEFAULT_KEEP);
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * Opens (creating if needed, with its directory) the store at `path`.
+   * @throws {StoreUnreadableError} when the file is there but is not a usable store.
+   */
+  static open(path: string, options: StoreOptions = {}): ConfigStore {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path);
+    } catch (e) {
+      throw new StoreUnreadableError(path, message(e));
+    }
+    try {
+      db.exec("PRAGMA busy_timeout = 2000");
+      db.exec("PRAGMA journal_mode = DELETE");
+      db.exec("PRAGMA synchronous = FULL");
+      const check = db.prepare("PRAGMA quick_check").get() as Record<string, unknown>;
+      if (check?.quick_check !== "ok") {
+        throw new Error(`integrity check: ${String(check?.quick_check)}`);
+      }
+      const v = Number(
+        (db.prepare("PRAGMA user_version").get() as Record<string, unknown>).user_version,
+      );
+      if (v > SCHEMA_VERSION) {
+        throw new Error(
+          `schema version ${v} is newer than this fullnat understands (${SCHEMA_VERSION})`,
+        );
+      }
+      db.exec(`CREATE TABLE IF NOT EXISTS config_versions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        saved_at TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        document TEXT NOT NULL
+      )`);
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    } catch (e) {
+      db.close();
+      throw new StoreUnreadableError(path, message(e));
+    }
+    return new ConfigStore(path, db, options);
+  }
+
+  /** The newest saved version, or undefined when nothing was ever saved. */
+  load(): StoredDocument | undefined {
+    const row = this.#db.prepare(
+      "SELECT id, saved_at, reason, document FROM config_versions ORDER BY id DESC LIMIT 1",
+    ).get() as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : toDocument(row);
+  }
+
+  /** One version by id, or undefined when it was pruned or never existed. */
+  get(id: number): StoredDocument | undefined {
+    const row = this.#db.prepare(
+      "SELECT id, saved_at, reason, document FROM config_versions WHERE id = ?",
+    ).get(id) as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : toDocument(row);
+  }
+
+  /** Saved versions, newest first. */
+  history(): StoredVersion[] {
+    const rows = this.#db.prepare(
+      "SELECT id, saved_at, reason FROM config_versions ORDER BY id DESC",
+    ).all() as Record<string, unknown>[];
+    return rows.map(toVersion);
+  }
+
+  /**
+   * Saves `text` as the newest version and prunes beyond the kept count, in one transaction.
+   * Returns the new version's id. On any failure nothing is changed and the error is thrown.
+   */
+  save(text: string, reason: string): number {
+    const db = this.#db;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const r = db.prepare(
+        "INSERT INTO config_versions (saved_at, reason, document) VALUES (?, ?, ?)",
+      ).run(this.#now().toISOString(), reason, text);
+      const id = Number(r.lastInsertRowid);
+      db.prepare("DELETE FROM config_versions WHERE id <= ?").run(id - this.#keep);
+      db.exec("COMMIT");
+      return id;
+    } catch (e) {
+      try {
+        db.exec("ROLLBACK");
+      } catch {
+        // SQLite already rolled back (some errors end the transaction themselves).
+      }
+      throw e;
+    }
+  }
+
+  /** Closes the file. */
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+function toVersion(row: Record<string, unknown>): StoredVersion {
+  return { id: Number(row.id), savedAt: String(row.saved_at), reason: String(row.reason) };
+}
+
+function toDocument(row: Record<string, unknown>): StoredDocument {
+  return { ...toVersion(row), text: String(row.document) };
+}
+
+/**
+ * Moves an unusable store (and its journal, if any) aside as `PATH.bad-TIMESTAMP` so the
+ * daemon can start a fresh one and an admin can still inspect the old; returns the new name.
+ */
+export function setAside(path: string, now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/[:.]/g, "-");
+  const aside = `${path}.bad-${stamp}`;
+  renameSync(path, aside);
+  for (const suffix of ["-journal", "-wal", "-shm"]) {
+    try {
+      statSync(path + suffix);
+    } catch {
+      continue;
+    }
+    renameSync(path + suffix, aside + suffix);
+  }
+  return aside;
+}
