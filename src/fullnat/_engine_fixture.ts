@@ -24,7 +24,7 @@ export interface Row {
   what: string;
   input: PacketBuilder;
   verdict: Verdict;
-  /** Expected bytes out, for Rewritten rows. */
+  /** Expected bytes out, for Rewritten rows (omitted: only the checksums are re-checked). */
   output?: PacketBuilder;
 }
 
@@ -74,8 +74,8 @@ export function runRows(engine: Engine, rows: Row[]): void {
     assert.equal(v, row.verdict, `${row.what}: verdict`);
     if (v === Verdict.Rewritten) {
       const got = buf.slice(32, 32 + engine.outLength);
-      const want = row.output!.build();
-      assert.deepEqual(hex(got), hex(want), `${row.what}: bytes`);
+      // Rows that only set the scene leave the bytes to scapy's checksum re-check.
+      if (row.output) assert.deepEqual(hex(got), hex(row.output.build()), `${row.what}: bytes`);
       outputs.push(got);
     } else {
       assert.deepEqual(hex(buf.slice(32, 32 + pkt.length)), hex(pkt), `${row.what}: untouched`);
