@@ -61,9 +61,8 @@ Deno.test("formatConfig() gives the same bytes whatever the input key order", ()
   assert.equal(formatConfig(a), formatConfig(b));
   assert.ok(formatConfig(a).endsWith("}\n"));
   assert.equal(formatConfig(parseConfig(formatConfig(a))), formatConfig(a), "fixed point");
-  assert.match(
-    formatConfig(a),
-    /^\{\n  "version": 1,\n  "timeouts": \{\n    "tcpEstablished": 90,/,
+  assert.ok(
+    formatConfig(a).startsWith('{\n  "version": 1,\n  "timeouts": {\n    "tcpEstablished": 90,'),
   );
 });
 
