@@ -1,0 +1,129 @@
+/**
+ * Byte-exact bulk transfers for end-to-end tests, run as `deno run -A hash_stream.ts MODE ...`
+ * inside a namespace:
+ *
+ * - `sink HOST PORT`: accepts connections; reads each to its end, then answers the SHA-256 hex
+ *   of what it read and closes. Prints `listening` once bound.
+ * - `source HOST PORT`: accepts connections; writes `BYTES` pseudo-random bytes from `SEED`,
+ *   each connection first sending nothing until the client says `BYTES SEED\n`.
+ * - `send HOST PORT BYTES SEED`: connects, sends the stream, half-closes, prints the sink's
+ *   hash and the local hash as `sent <hex> got <hex>`.
+ * - `fetch HOST PORT BYTES SEED`: connects, asks the source for the stream, reads it to the
+ *   end, prints `expected <hex> got <hex>`.
+ *
+ * The stream is xorshift32 output, so both ends can produce or check it without storing it.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+
+/** Fills `buf` with the next bytes of the xorshift32 stream whose state is `s[0]`. */
+export function fillStream(buf: Uint8Array, s: Uint32Array): void {
+  let x = s[0];
+  for (let i = 0; i + 4 <= buf.length; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    buf[i] = x;
+    buf[i + 1] = x >>> 8;
+    buf[i + 2] = x >>> 16;
+    buf[i + 3] = x >>> 24;
+  }
+  s[0] = x;
+}
+
+const CHUNK = 1 << 16;
+
+async function writeStream(conn: Deno.Conn, bytes: number, seed: number): Promise<string> {
+  const h = createHash("sha256");
+  const s = Uint32Array.of(seed || 1);
+  const buf = new Uint8Array(CHUNK);
+  for (let left = bytes; left > 0;) {
+    fillStream(buf, s);
+    const n = Math.min(left, CHUNK);
+    const part = buf.subarray(0, n);
+    h.update(part);
+    for (let off = 0; off < n;) off += await conn.write(part.subarray(off));
+    left -= n;
+  }
+  return h.digest("hex");
+}
+
+async function readAllHash(conn: Deno.Conn): Promise<{ hex: string; bytes: number }> {
+  const h = createHash("sha256");
+  const buf = new Uint8Array(CHUNK);
+  let bytes = 0;
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    h.update(buf.subarray(0, n));
+    bytes += n;
+  }
+  return { hex: h.digest("hex"), bytes };
+}
+
+async function readLine(conn: Deno.Conn): Promise<string> {
+  const one = new Uint8Array(1);
+  let line = "";
+  while (line.length < 100) {
+    const n = await conn.read(one);
+    if (n === null || one[0] === 10) break;
+    line += String.fromCharCode(one[0]);
+  }
+  return line;
+}
+
+async function main(args: string[]): Promise<void> {
+  const [mode, host, portText, bytesText, seedText] = args;
+  const port = Number(portText);
+  if (mode === "sink" || mode === "source") {
+    const listener = Deno.listen({ hostname: host, port });
+    console.log("listening");
+    for await (const conn of listener) {
+      (async () => {
+        try {
+          if (mode === "sink") {
+            const { hex } = await readAllHash(conn);
+            await conn.write(new TextEncoder().encode(hex + "\n"));
+          } else {
+            const [b, s] = (await readLine(conn)).split(" ").map(Number);
+            await writeStream(conn, b, s);
+          }
+        } catch (e) {
+          console.error(`${mode}: ${e instanceof Error ? e.message : e}`);
+        } finally {
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        }
+      })();
+    }
+    return;
+  }
+  const bytes = Number(bytesText);
+  const seed = Number(seedText);
+  const conn = await Deno.connect({ hostname: host, port });
+  if (mode === "send") {
+    const sent = await writeStream(conn, bytes, seed);
+    await conn.closeWrite();
+    const got = (await readLine(conn)).trim();
+    console.log(`sent ${sent} got ${got}`);
+  } else if (mode === "fetch") {
+    await conn.write(new TextEncoder().encode(`${bytes} ${seed}\n`));
+    const { hex, bytes: n } = await readAllHash(conn);
+    // The expected hash is recomputed locally from the same stream.
+    const h = createHash("sha256");
+    const s = Uint32Array.of(seed || 1);
+    const buf = new Uint8Array(CHUNK);
+    for (let left = bytes; left > 0; left -= CHUNK) {
+      fillStream(buf, s);
+      h.update(buf.subarray(0, Math.min(left, CHUNK)));
+    }
+    console.log(`expected ${h.digest("hex")} got ${hex} bytes ${n}`);
+  } else {
+    throw new Error(`unknown mode ${mode}`);
+  }
+  conn.close();
+}
+
+if (import.meta.main) await main(Deno.args);
