@@ -76,6 +76,11 @@ function program(): Command {
       ]).default("reset"),
     )
     .option("--no-sysctl", "leave kernel settings alone")
+    .option(
+      "--state-dir <dir>",
+      "where the configuration is kept and restored from (env FULLNAT_STATE_DIR, default /var/lib/fullnat)",
+    )
+    .option("--no-persist", "keep no configuration: start empty, save nothing")
     .action(async (o) => {
       const d: DaemonOptions = defaultDaemonOptions();
       if (o.socket) d.socket = o.socket;
@@ -87,6 +92,8 @@ function program(): Command {
       d.localPorts = parsePortRange(o.localPorts);
       d.rejectWithReset = o.reject === "reset";
       d.skipSysctl = o.sysctl === false;
+      if (o.stateDir) d.stateDir = o.stateDir;
+      if (o.persist === false) d.stateDir = null;
       await runDaemon(d);
     });
 

@@ -14,6 +14,7 @@ import { ControlServer } from "../ctl/server.ts";
 import { Diversion } from "../nfqueue/diversion.ts";
 import { NfQueue } from "../nfqueue/queue.ts";
 import { applyDataPathSysctls } from "../nfqueue/sysctl.ts";
+import { attachPersistence } from "../persist/attach.ts";
 import type { DaemonOptions } from "./options.ts";
 import { statusReport } from "./status.ts";
 
@@ -105,10 +106,16 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       return syncing;
     };
 
-    server = new ControlServer(syncingTarget(control, sync), {
+    // Restores the stored configuration, then saves after every change (src/persist).
+    const persisted = await attachPersistence(syncingTarget(control, sync), {
+      stateDir: options.stateDir,
+      log,
+    });
+    server = new ControlServer(persisted.target, {
       onError: (e) => log(`control: ${e instanceof Error ? e.message : String(e)}`),
     });
     server.register("status", () => statusReport(engine, queue, diversion));
+    persisted.register(server);
     await server.listen({ path: options.socket, mode: 0o660 });
 
     expiryTimer = setInterval(() => {

@@ -25,6 +25,11 @@ export interface DaemonOptions {
   expiryIntervalMs: number;
   /** Leave sysctls alone (the operator manages them). */
   skipSysctl: boolean;
+  /**
+   * Directory of the durable configuration (`config.db`); null keeps nothing (`--no-persist`).
+   * Env `FULLNAT_STATE_DIR`.
+   */
+  stateDir: string | null;
 }
 
 /** Defaults, with the environment applied. */
@@ -43,6 +48,7 @@ export function defaultDaemonOptions(
     rejectWithReset: true,
     expiryIntervalMs: 1000,
     skipSysctl: false,
+    stateDir: env("FULLNAT_STATE_DIR") || "/var/lib/fullnat",
   };
 }
 

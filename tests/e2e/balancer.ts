@@ -48,6 +48,10 @@ export async function startBalancer(topo: Topology, extraArgs: string[] = []): P
       "daemon",
       "--socket",
       socket,
+      // Never the real /var/lib/fullnat: a private state dir unless the test brings its own.
+      ...(extraArgs.some((a) => a.startsWith("--state-dir") || a === "--no-persist")
+        ? []
+        : ["--state-dir", `${dir}/state`]),
       ...extraArgs,
     ],
     stdout: "piped",
