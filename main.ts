@@ -21,6 +21,7 @@ import {
   parsePortRange,
 } from "./src/daemon/options.ts";
 import { formatStatus } from "./src/daemon/status_text.ts";
+import { registerProvision } from "./src/provision/cli.ts";
 
 /** Runs `fullnat ipvsadm ARGS` and returns the exit code. */
 async function ipvsadm(args: string[]): Promise<number> {
@@ -117,6 +118,7 @@ function program(): Command {
     .allowUnknownOption()
     .helpOption(false)
     .argument("[args...]");
+  registerProvision(cmd);
   return cmd;
 }
 

@@ -1,0 +1,42 @@
+/**
+ * File writes first boot makes under the target root: atomic (a reader sees the old file or
+ * the whole new one, never half of it) and with the mode and owner the file must have.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+
+/** Joins a path inside the box's root directory (`/` on the appliance, a temp dir in tests). */
+export function underRoot(root: string, path: string): string {
+  return join(root, path.replace(/^\/+/, ""));
+}
+
+/** Writes `text` to `path` through a temporary file in the same directory and a rename. */
+export async function writeFileAtomic(
+  path: string,
+  text: string,
+  opts: { mode?: number; uid?: number; gid?: number } = {},
+): Promise<void> {
+  const tmp = join(dirname(path), `.${crypto.randomUUID()}.tmp`);
+  try {
+    await Deno.writeTextFile(tmp, text, { mode: opts.mode ?? 0o644, createNew: true });
+    // writeTextFile's mode is filtered by the umask; the file must end up exactly so.
+    await Deno.chmod(tmp, opts.mode ?? 0o644);
+    if (opts.uid !== undefined) await Deno.chown(tmp, opts.uid, opts.gid ?? null);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/** Reads a text file, or undefined when it does not exist. */
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}

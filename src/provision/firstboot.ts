@@ -1,0 +1,223 @@
+/**
+ * First boot: find the seed volume, read the provisioning file, validate it, and apply each
+ * valid section (host name, admin SSH keys, network, load-balancer configuration) on its own.
+ * An invalid section is reported with every problem and not touched at all; the others still
+ * apply, so the box comes up reachable. The same seed is processed once; a changed seed again.
+ *
+ * @module
+ */
+
+import { ControlClient } from "../ctl/client.ts";
+import type { ConfigDocument } from "../persist/document.ts";
+import { applyAdminKeys, applyHostname, checkAdminTarget, type HostTarget } from "./apply_host.ts";
+import { applyNetwork, checkNetworkTarget, type NetworkTarget } from "./apply_network.ts";
+import { findSeed } from "./find_seed.ts";
+import { applyLoadBalancer, checkLoadBalancer, loadBalancerProblems } from "./load_balancer.ts";
+import { formatProblem, type Problem } from "./problems.ts";
+import { Reporter } from "./report.ts";
+import { readSeed, sha256Hex } from "./seed.ts";
+import {
+  defaultStateDir,
+  type ProvisionState,
+  readState,
+  type SectionOutcome,
+  writeState,
+} from "./state.ts";
+import { SECTION_ORDER, type SectionName } from "./types.ts";
+import { checkProvisioning } from "./validate.ts";
+
+/** Settings of a first-boot run; tests point every one of them somewhere harmless. */
+export interface FirstbootOptions {
+  /** The seed device or image; found by its `cidata` label when absent. */
+  seed?: string;
+  /** How long to look for a labelled seed that may still be being probed (ms). */
+  seedWaitMs: number;
+  /** The box's root directory (`/`). */
+  root: string;
+  /** Network namespace for `ip` (tests); the current one when absent. */
+  netns?: string;
+  /** The daemon's control socket. */
+  socket: string;
+  /** How long to wait for the daemon's control socket (ms). */
+  daemonWaitMs: number;
+  /** Where the record of applied seeds lives; default `<root>/var/lib/fullnat/provision`. */
+  stateDir?: string;
+  /** Console device for the report (`/dev/console`); undefined for the log only. */
+  console?: string;
+  /** Apply even when this seed was applied before. */
+  force: boolean;
+}
+
+/** What a run did, for the exit code and for tests. */
+export interface FirstbootResult {
+  status: "no-seed" | "unchanged" | "processed" | "unreadable";
+  sections: Record<SectionName, SectionOutcome>;
+  problems: Problem[];
+  /** Messages of sections that were valid but failed to apply. */
+  failures: string[];
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+function allSections(outcome: SectionOutcome): Record<SectionName, SectionOutcome> {
+  return Object.fromEntries(SECTION_ORDER.map((s) => [s, outcome])) as Record<
+    SectionName,
+    SectionOutcome
+  >;
+}
+
+/** Connects to the daemon, retrying until `waitMs` has passed (it may still be starting). */
+async function connectWhenUp(socket: string, waitMs: number): Promise<ControlClient> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await ControlClient.connect(socket);
+    } catch (e) {
+      if (Date.now() >= deadline) {
+        throw new Error(`${message(e)} (waited ${Math.round(waitMs / 1000)} s for it)`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** Runs first boot and reports on the console and in the log. */
+export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult> {
+  const report = new Reporter(opts.console);
+  const result: FirstbootResult = {
+    status: "no-seed",
+    sections: allSections("absent"),
+    problems: [],
+    failures: [],
+  };
+  const device = opts.seed ?? await findSeed({ waitMs: opts.seedWaitMs });
+  if (device === undefined) {
+    await report.say("no seed volume labelled cidata; nothing to provision");
+    return result;
+  }
+  let seed;
+  try {
+    seed = await readSeed(device);
+  } catch (e) {
+    result.status = "unreadable";
+    result.failures.push(message(e));
+    await report.say(`cannot read the seed: ${message(e)}`, "nothing was changed");
+    return result;
+  }
+  const sha256 = await sha256Hex(seed.content);
+  const stateDir = opts.stateDir ?? defaultStateDir(opts.root);
+  const previous = await readState(stateDir);
+  if (!opts.force && previous?.sha256 === sha256 && previous.complete) {
+    result.status = "unchanged";
+    result.sections = previous.sections;
+    await report.say(
+      `seed ${device} (${seed.name}, sha256 ${sha256.slice(0, 12)}) was already applied ` +
+        `at ${previous.processedAt}; nothing to do`,
+    );
+    return result;
+  }
+  result.status = "processed";
+  await report.say(`provisioning from ${device} (${seed.name}, sha256 ${sha256.slice(0, 12)})`);
+
+  const text = new TextDecoder().decode(seed.content);
+  const checked = checkProvisioning(text, seed.name, loadBalancerProblems);
+  const p = checked.provisioning;
+  const problems = [...checked.problems];
+  const invalid = new Set<SectionName>(checked.invalid);
+  // The box itself may refuse a valid file: an interface or account it does not have.
+  if (p.admin) {
+    for (const why of await checkAdminTarget(opts.root, p.admin)) {
+      problems.push({ path: ["admin", "user"], message: why });
+      invalid.add("admin");
+    }
+  }
+  const netTarget: NetworkTarget = { netns: opts.netns };
+  if (p.network) {
+    try {
+      const found = await checkNetworkTarget(netTarget, p.network);
+      problems.push(...found);
+      if (found.length > 0) invalid.add("network");
+    } catch (e) {
+      problems.push({ path: ["network"], message: `cannot list interfaces: ${message(e)}` });
+      invalid.add("network");
+    }
+  }
+  result.problems = problems;
+  if (problems.length > 0) {
+    await report.say(
+      `the provisioning file has ${problems.length} problem${problems.length === 1 ? "" : "s"}:`,
+      ...problems.map((x) => `  ${formatProblem(x)}`),
+    );
+  }
+  if (checked.fatal) {
+    result.sections = allSections("invalid");
+    await report.say("nothing was applied; fix the file and build a new seed");
+  } else {
+    for (const s of SECTION_ORDER) {
+      if (invalid.has(s)) result.sections[s] = "invalid";
+      else if (p[s] !== undefined) result.sections[s] = "applied"; // until it fails below
+    }
+    const host: HostTarget = { root: opts.root, liveHostname: opts.root === "/" };
+    const attempt = async (s: SectionName, fn: () => Promise<string>) => {
+      if (result.sections[s] !== "applied") return;
+      try {
+        await report.say(`${s}: ${await fn()}`);
+      } catch (e) {
+        result.sections[s] = "failed";
+        result.failures.push(`${s}: ${message(e)}`);
+        await report.say(`${s}: FAILED: ${message(e)}`);
+      }
+    };
+    await attempt("hostname", async () => {
+      await applyHostname(host, p.hostname!);
+      return `set to ${p.hostname}`;
+    });
+    await attempt("admin", async () => {
+      const file = await applyAdminKeys(opts.root, p.admin!);
+      return `${p.admin!.sshKeys.length} SSH key(s) written to ${file}`;
+    });
+    await attempt("network", async () => {
+      await applyNetwork(netTarget, p.network!, previous?.network);
+      const n = p.network!;
+      return `${n.interfaces.length} interface(s), ${n.vips.length} VIP(s), ` +
+        `${n.localAddresses.length} local address(es), ${n.routes.length} route(s) applied`;
+    });
+    await attempt("loadBalancer", async () => {
+      const checkedLb = checkLoadBalancer(p.loadBalancer);
+      if (!checkedLb.ok) throw new Error("invalid (reported above)");
+      const doc: ConfigDocument = checkedLb.document;
+      const client = await connectWhenUp(opts.socket, opts.daemonWaitMs);
+      try {
+        const changes = await applyLoadBalancer(client, doc);
+        return `${doc.services.length} service(s) configured (${changes.length} change(s))`;
+      } finally {
+        await client.close();
+      }
+    });
+    const notApplied = SECTION_ORDER.filter((s) =>
+      result.sections[s] === "invalid" || result.sections[s] === "failed"
+    );
+    const applied = SECTION_ORDER.filter((s) => result.sections[s] === "applied");
+    await report.say(
+      `done: applied ${applied.length > 0 ? applied.join(", ") : "nothing"}` +
+        (notApplied.length > 0
+          ? `; NOT applied: ${notApplied.map((s) => `${s} (${result.sections[s]})`).join(", ")}`
+          : ""),
+    );
+  }
+  const state: ProvisionState = {
+    sha256,
+    seed: device,
+    processedAt: new Date().toISOString(),
+    sections: result.sections,
+    complete: !Object.values(result.sections).includes("failed"),
+    // What the box carries now, so that a later seed can withdraw what it drops.
+    network: result.sections.network === "applied" ? p.network : previous?.network,
+  };
+  try {
+    await writeState(stateDir, state);
+  } catch (e) {
+    await report.say(`cannot record the applied seed in ${stateDir}: ${message(e)}`);
+  }
+  return result;
+}

@@ -1,0 +1,58 @@
+/**
+ * What first boot remembers between boots (`/var/lib/fullnat/provision/applied.json`): the
+ * hash of the last provisioning file it processed and how each section fared, so the same seed
+ * is applied once and a changed seed again; and the network section it applied, so addresses
+ * and routes a new seed drops can be withdrawn.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { readTextIfExists, underRoot, writeFileAtomic } from "./files.ts";
+import type { NetworkConfig, SectionName } from "./types.ts";
+
+/** How a section of the file fared. */
+export type SectionOutcome = "applied" | "invalid" | "failed" | "absent";
+
+/** The record of one first-boot run. */
+export interface ProvisionState {
+  /** SHA-256 (hex) of the provisioning file's bytes. */
+  sha256: string;
+  /** The seed device or image it came from. */
+  seed: string;
+  /** ISO 8601 time of the run. */
+  processedAt: string;
+  sections: Record<SectionName, SectionOutcome>;
+  /** True when no section failed to apply; a failed one is retried at the next boot. */
+  complete: boolean;
+  /** The network section as applied, if it was. */
+  network?: NetworkConfig;
+}
+
+/** The default state directory under a root. */
+export function defaultStateDir(root: string): string {
+  return underRoot(root, "/var/lib/fullnat/provision");
+}
+
+const STATE_FILE = "applied.json";
+
+/** The last run's record, or undefined when there was none (or it is unreadable). */
+export async function readState(dir: string): Promise<ProvisionState | undefined> {
+  const text = await readTextIfExists(join(dir, STATE_FILE));
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(text);
+    return typeof value?.sha256 === "string" ? value as ProvisionState : undefined;
+  } catch {
+    // A torn or hand-edited record only means the seed is applied again: harmless.
+    return undefined;
+  }
+}
+
+/** Records a run (atomically, mode 0600: it names the box's addresses). */
+export async function writeState(dir: string, state: ProvisionState): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(join(dir, STATE_FILE), JSON.stringify(state, null, 2) + "\n", {
+    mode: 0o600,
+  });
+}
