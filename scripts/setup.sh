@@ -14,9 +14,11 @@ DENO_VERSION="2.9.6"
 #   tcpdump tshark               - captures when a test needs to see the wire
 #   iputils-ping                 - reachability checks of the topology
 #   haproxy wrk                  - peers and load tool of the side-by-side benchmark (bench/peers)
+#   mtools dosfstools util-linux - provisioning seed images: mkfs.vfat, mcopy, blkid (src/provision)
 PACKAGES=(
   libnetfilter-queue1 libmnl0 iptables iproute2 curl nginx-light python3-scapy tcpdump
   tshark iperf3 procps kmod ca-certificates iputils-ping haproxy wrk
+  mtools dosfstools util-linux
 )
 
 log="$(mktemp -t fullnat-setup.XXXXXX.log)"
