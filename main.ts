@@ -78,6 +78,12 @@ function program(): Command {
     )
     .option("--no-sysctl", "leave kernel settings alone")
     .option(
+      "--workers <n>",
+      "packet workers (1-64), each with its own queue (--queue + i) and local port slice",
+      "1",
+    )
+    .option("--no-expiry-reset", "do not reset both ends of ESTABLISHED sessions that expire")
+    .option(
       "--state-dir <dir>",
       "where the configuration is kept and restored from (env FULLNAT_STATE_DIR, default /var/lib/fullnat)",
     )
@@ -93,6 +99,8 @@ function program(): Command {
       d.localPorts = parsePortRange(o.localPorts);
       d.rejectWithReset = o.reject === "reset";
       d.skipSysctl = o.sysctl === false;
+      d.workers = parseIntStrict(o.workers, "--workers", 1, 64);
+      d.expiryReset = o.expiryReset !== false;
       if (o.stateDir) d.stateDir = o.stateDir;
       if (o.persist === false) d.stateDir = null;
       await runDaemon(d);

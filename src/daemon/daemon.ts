@@ -1,72 +1,65 @@
 /**
- * `fullnat daemon`: the engine, the queue loop feeding it, the iptables diversion that keeps
- * the queue fed with exactly the configured traffic, the expiry timer, and the control socket,
- * all on one event loop. SIGINT/SIGTERM stop it cleanly: the loop ends, the diversion chains
- * are removed and the socket file is deleted.
+ * `fullnat daemon`: packet workers (each a Deno Worker with its own NFQUEUE, engine, expiry
+ * timer and raw socket, see `worker.ts`), the iptables diversion that feeds and steers their
+ * queues, and the control socket, which stays on the main thread and fans every control op
+ * out to the workers (`fan_out.ts`). SIGINT/SIGTERM stop it cleanly: the workers release
+ * their queues, the diversion chains are removed and the socket file is deleted.
  *
  * @module
  */
-import { EngineControl } from "../fullnat/control.ts";
-import { Engine } from "../fullnat/engine.ts";
 import type { ControlTarget, DiversionSpec } from "../fullnat/types.ts";
-import type { ControlMethod } from "../ctl/remote.ts";
 import { ControlServer } from "../ctl/server.ts";
 import { Diversion } from "../nfqueue/diversion.ts";
-import { NfQueue } from "../nfqueue/queue.ts";
+import { portSlices } from "../nfqueue/diversion_rules.ts";
 import { applyDataPathSysctls } from "../nfqueue/sysctl.ts";
 import { attachPersistence } from "../persist/attach.ts";
+import { collectDiversion, fanOutControl } from "./fan_out.ts";
 import type { DaemonOptions } from "./options.ts";
 import { statusReport } from "./status.ts";
+import { WorkerPool } from "./worker_pool.ts";
+import { WORKER_STATUS_OP, type WorkerConfig, type WorkerStatus } from "./worker_protocol.ts";
 
 /** Writes a line to the daemon's log (stderr, which systemd's journal collects). */
 export function log(message: string): void {
   console.error(`fullnat: ${message}`);
 }
 
+const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
 /**
- * Wraps the engine's control operations so that every change that alters what must be
- * diverted has its iptables rules in place before the caller hears back.
+ * One configuration per worker. Throws (before anything is changed) when the port range or
+ * the queue numbers cannot be split across `options.workers`.
  */
-function syncingTarget(control: EngineControl, sync: () => Promise<void>): ControlTarget {
-  // Typed against the contract's own method list, so a renamed method fails to compile
-  // instead of silently skipping the iptables sync.
-  const mutating = new Set<string>(
-    [
-      "addService",
-      "editService",
-      "deleteService",
-      "addRealServer",
-      "editRealServer",
-      "deleteRealServer",
-      "addLocalAddress",
-      "deleteLocalAddress",
-      "clear",
-    ] satisfies ControlMethod[],
-  );
-  return new Proxy(control, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== "function") return value;
-      if (typeof prop === "string" && mutating.has(prop)) {
-        return (...args: unknown[]) => {
-          value.apply(target, args);
-          return sync();
-        };
-      }
-      return value.bind(target);
-    },
-  });
+export function workerConfigs(options: DaemonOptions): WorkerConfig[] {
+  const n = options.workers;
+  const slices = portSlices(options.localPorts, n);
+  if (options.queue + n - 1 > 65535) {
+    throw new RangeError(
+      `--workers ${n} needs queues ${options.queue}..${options.queue + n - 1}, past 65535; ` +
+        `lower --queue`,
+    );
+  }
+  return slices.map((localPorts, index) => ({
+    index,
+    queueNum: options.queue + index,
+    localPorts,
+    capacity: Math.ceil(options.maxSessions / n),
+    rejectPolicy: options.rejectWithReset ? "reset" : "drop",
+    resetOnExpiry: options.expiryReset,
+    expiryIntervalMs: options.expiryIntervalMs,
+  }));
 }
 
 /** Runs the daemon until SIGINT or SIGTERM. Throws (having cleaned up) if it cannot start. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
-  const engine = new Engine({
-    clock: () => performance.now(),
-    capacity: options.maxSessions,
-    localPortRange: options.localPorts,
-    rejectPolicy: options.rejectWithReset ? "reset" : "drop",
+  const configs = workerConfigs(options);
+  const diversion = new Diversion({
+    queueNum: options.queue,
+    prefix: options.chainPrefix,
+    failOpen: options.failOpen,
+    workers: options.workers,
+    localPorts: options.localPorts,
   });
-  const control = new EngineControl(engine);
 
   if (!options.skipSysctl) {
     const changed = applyDataPathSysctls();
@@ -79,73 +72,81 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     }
   }
 
-  const queue = NfQueue.open({ queueNum: options.queue });
-  const diversion = new Diversion({
-    queueNum: options.queue,
-    prefix: options.chainPrefix,
-    failOpen: options.failOpen,
+  // Set by a signal or by a worker that died; the main thread waits for it.
+  let stopRequested!: (reason?: Error) => void;
+  const stopped = new Promise<Error | undefined>((resolve) => stopRequested = resolve);
+  let dirtyTimer: ReturnType<typeof setTimeout> | undefined;
+  let sync: () => Promise<void> = () => Promise.resolve();
+
+  // Queues are bound before any traffic is diverted into them.
+  const pool = await WorkerPool.start({
+    configs,
+    onDiversionDirty: () => {
+      // Coalesced: several workers' expiry scans in one tick cost one iptables update.
+      if (dirtyTimer !== undefined) return;
+      dirtyTimer = setTimeout(() => {
+        dirtyTimer = undefined;
+        sync().catch((e) => log(`updating iptables diversion failed: ${errText(e)}`));
+      }, 50);
+    },
+    onCrash: (index, error) => {
+      log(`worker ${index} failed, stopping: ${error.message}`);
+      stopRequested(error);
+    },
   });
   let server: ControlServer | undefined;
-  let expiryTimer: ReturnType<typeof setInterval> | undefined;
+  let failure: Error | undefined;
   try {
     await diversion.install();
     let syncing: Promise<void> = Promise.resolve();
-    const sync = (): Promise<void> => {
-      // Serialized, and each run installs the newest spec, so a burst of changes costs little.
+    sync = (): Promise<void> => {
+      // Serialized; each run installs what the workers need now, and only if it changed.
       syncing = syncing.then(async () => {
-        if (!engine.registry.diversionDirty) return;
-        engine.registry.diversionDirty = false;
-        const spec: DiversionSpec = control.diversion();
-        try {
-          await diversion.update(spec);
-        } catch (e) {
-          engine.registry.diversionDirty = true;
-          throw e;
-        }
+        const spec: DiversionSpec = await collectDiversion(pool);
+        if (JSON.stringify(spec) !== JSON.stringify(diversion.spec)) await diversion.update(spec);
       });
       return syncing;
     };
 
+    // The control server awaits what a method returns, so an async target serves as one.
+    const target = fanOutControl(pool, sync, log) as unknown as ControlTarget;
     // Restores the stored configuration, then saves after every change (src/persist).
-    const persisted = await attachPersistence(syncingTarget(control, sync), {
+    const persisted = await attachPersistence(target, {
       stateDir: options.stateDir,
       log,
     });
     server = new ControlServer(persisted.target, {
-      onError: (e) => log(`control: ${e instanceof Error ? e.message : String(e)}`),
+      onError: (e) => log(`control: ${errText(e)}`),
     });
-    server.register("status", () => statusReport(engine, queue, diversion));
     persisted.register(server);
+    server.register("status", async () =>
+      statusReport(
+        await pool.all(WORKER_STATUS_OP) as WorkerStatus[],
+        diversion.spec,
+      ));
     await server.listen({ path: options.socket, mode: 0o660 });
 
-    expiryTimer = setInterval(() => {
-      engine.expire();
-      if (engine.registry.diversionDirty) {
-        sync().catch((e) =>
-          log(`updating iptables diversion failed: ${e instanceof Error ? e.message : e}`)
-        );
-      }
-    }, options.expiryIntervalMs);
-
-    const stop = () => queue.stop();
+    const stop = () => stopRequested();
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);
-    log(
-      `running: queue ${options.queue}, chains ${options.chainPrefix}*, control socket ${options.socket}`,
-    );
+    const queues = options.workers === 1
+      ? `queue ${options.queue}`
+      : `${options.workers} workers on queues ${options.queue}-${
+        options.queue + options.workers - 1
+      }`;
+    log(`running: ${queues}, chains ${options.chainPrefix}*, control socket ${options.socket}`);
     try {
-      await queue.run(engine);
+      failure = await stopped;
     } finally {
       Deno.removeSignalListener("SIGINT", stop);
       Deno.removeSignalListener("SIGTERM", stop);
     }
     log("stopping");
   } finally {
-    if (expiryTimer !== undefined) clearInterval(expiryTimer);
+    clearTimeout(dirtyTimer);
     await server?.close();
-    await diversion.remove().catch((e) =>
-      log(`removing iptables chains failed: ${e instanceof Error ? e.message : e}`)
-    );
-    queue.close();
+    await pool.stop();
+    await diversion.remove().catch((e) => log(`removing iptables chains failed: ${errText(e)}`));
   }
+  if (failure !== undefined) throw failure;
 }

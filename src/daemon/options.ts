@@ -30,6 +30,13 @@ export interface DaemonOptions {
    * Env `FULLNAT_STATE_DIR`.
    */
   stateDir: string | null;
+  /**
+   * Packet workers, 1..64: worker i reads queue `queue + i` and hands out local ports from
+   * slice i of `localPorts`. Default 1 (see the README's Workers section for why).
+   */
+  workers: number;
+  /** Reset both ends of an ESTABLISHED session when it expires (DESIGN 4.8). */
+  expiryReset: boolean;
 }
 
 /** Defaults, with the environment applied. */
@@ -49,6 +56,8 @@ export function defaultDaemonOptions(
     expiryIntervalMs: 1000,
     skipSysctl: false,
     stateDir: env("FULLNAT_STATE_DIR") || "/var/lib/fullnat",
+    workers: 1,
+    expiryReset: true,
   };
 }
 

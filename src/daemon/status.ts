@@ -1,35 +1,64 @@
 /**
- * The daemon's `status` control op: every counter the data path keeps, in one document.
+ * The daemon's `status` control op: every counter the data path keeps, in one document. The
+ * top-level figures are sums over the packet workers (so a one-worker daemon reports exactly
+ * its engine and queue); `workers` keeps each worker's own.
  *
  * @module
  */
 import type { EngineCounters } from "../fullnat/counters.ts";
-import type { Engine } from "../fullnat/engine.ts";
 import type { DiversionSpec } from "../fullnat/types.ts";
-import type { Diversion } from "../nfqueue/diversion.ts";
 import type { KernelQueueStats } from "../nfqueue/proc_stats.ts";
-import type { NfQueue } from "../nfqueue/queue.ts";
 import type { NfQueueCounters } from "../nfqueue/counters.ts";
+import type { RawSenderCounters } from "../nfqueue/raw_sender.ts";
+import { sumCounters } from "./merge.ts";
+import type { WorkerStatus } from "./worker_protocol.ts";
+
+/** The kernel's queue figures that add up across queues. */
+export type KernelTotals = Pick<
+  KernelQueueStats,
+  "queueTotal" | "queueDropped" | "userDropped" | "idSequence"
+>;
 
 /** What `status` returns. */
 export interface StatusReport {
   sessions: number;
   sessionCapacity: number;
   engine: EngineCounters;
-  queue: NfQueueCounters & { queueNum: number };
-  /** The kernel's own figures for the queue (drops it did before we saw anything). */
-  kernel: KernelQueueStats | null;
+  /** Summed queue counters; `queueNum` is worker 0's queue, `queues` how many there are. */
+  queue: NfQueueCounters & { queueNum: number; queues: number };
+  /** The kernel's own figures summed over the workers' queues (drops before we saw anything). */
+  kernel: KernelTotals | null;
+  /** Packets the engines originated (expiry RSTs): sent, and sends that failed. */
+  emitter: Pick<RawSenderCounters, "sent" | "sendErrors">;
   diversion: DiversionSpec;
+  /** Each worker's own figures. */
+  workers: WorkerStatus[];
 }
 
-/** Snapshot of the counters. */
-export function statusReport(engine: Engine, queue: NfQueue, diversion: Diversion): StatusReport {
+/** Builds the report from the workers' statuses (in worker order) and the installed diversion. */
+export function statusReport(workers: WorkerStatus[], diversion: DiversionSpec): StatusReport {
+  const kernels = workers.map((w) => w.kernel).filter((k): k is KernelQueueStats => k !== null);
+  const kernel: KernelTotals | null = kernels.length === 0 ? null : sumCounters(
+    kernels.map((k) => ({
+      queueTotal: k.queueTotal,
+      queueDropped: k.queueDropped,
+      userDropped: k.userDropped,
+      idSequence: k.idSequence,
+    })),
+  );
+  const emitted = sumCounters(workers.map((w) => w.emitter));
   return {
-    sessions: engine.table.size,
-    sessionCapacity: engine.table.capacity,
-    engine: { ...engine.counters },
-    queue: { ...queue.counters, queueNum: queue.queueNum },
-    kernel: queue.kernelStats() ?? null,
-    diversion: diversion.spec,
+    sessions: workers.reduce((n, w) => n + w.sessions, 0),
+    sessionCapacity: workers.reduce((n, w) => n + w.sessionCapacity, 0),
+    engine: sumCounters(workers.map((w) => w.engine)),
+    queue: {
+      ...sumCounters(workers.map((w) => w.queue)),
+      queueNum: workers[0]?.queueNum ?? 0,
+      queues: workers.length,
+    },
+    kernel,
+    emitter: { sent: emitted.sent ?? 0, sendErrors: emitted.sendErrors ?? 0 },
+    diversion,
+    workers,
   };
 }

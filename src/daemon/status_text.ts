@@ -18,6 +18,22 @@ export function formatStatus(r: StatusReport): string {
   section("engine", { ...r.engine });
   section("queue", { ...r.queue });
   if (r.kernel) section("kernel queue", { ...r.kernel });
+  section("emitted packets", { ...r.emitter });
+  const workers = r.workers ?? [];
+  if (workers.length > 1) {
+    lines.push("workers:");
+    for (const w of workers) {
+      lines.push(
+        `  worker ${w.index}  queue ${w.queueNum}  ports ${w.localPorts[0]}-${w.localPorts[1]}` +
+          `  sessions ${w.sessions}  packets ${w.engine.packets}` +
+          `  forwarded ${w.engine.forwarded}  created ${w.engine.sessionsCreated}` +
+          `  tcpNoSession ${w.engine.tcpNoSession}  passedThrough ${w.engine.passedThrough}` +
+          `  emitted ${w.emitter.sent}  kernelDropped ${
+            (w.kernel?.queueDropped ?? 0) + (w.kernel?.userDropped ?? 0)
+          }`,
+      );
+    }
+  }
   lines.push("diverted:");
   for (const s of r.diversion.services) {
     lines.push(`  service ${s.protocol} ${s.address}:${s.port}`);

@@ -1,0 +1,145 @@
+/**
+ * One packet worker of `fullnat daemon`, run as a Deno Worker (a blocking receive loop
+ * belongs off the control thread): its own NFQUEUE, its own {@linkcode Engine} whose local
+ * ports come from the worker's slice of the range, its own expiry timer and raw socket for
+ * expiry RSTs. No session state is shared with other workers: the iptables steering sends
+ * both directions of every session to the worker that created it.
+ *
+ * The main thread drives it with the messages of `worker_protocol.ts`: control calls are
+ * applied to this worker's engine in the order they arrive.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { EngineControl } from "../fullnat/control.ts";
+import { Engine } from "../fullnat/engine.ts";
+import { ControlError } from "../fullnat/types.ts";
+import { isControlMethod } from "../ctl/remote.ts";
+import { NfQueue } from "../nfqueue/queue.ts";
+import { RawSender } from "../nfqueue/raw_sender.ts";
+import {
+  type FromWorker,
+  type ToWorker,
+  WORKER_STATUS_OP,
+  type WorkerConfig,
+  type WorkerError,
+  type WorkerStatus,
+} from "./worker_protocol.ts";
+
+const post = (m: FromWorker) => self.postMessage(m);
+
+interface Running {
+  config: WorkerConfig;
+  engine: Engine;
+  control: EngineControl;
+  queue: NfQueue;
+  sender: RawSender;
+  timer: ReturnType<typeof setInterval>;
+}
+
+let running: Running | undefined;
+
+function start(config: WorkerConfig): void {
+  const sender = RawSender.open();
+  let queue: NfQueue;
+  try {
+    queue = NfQueue.open({ queueNum: config.queueNum });
+  } catch (e) {
+    sender.close();
+    throw e;
+  }
+  const engine = new Engine({
+    clock: () => performance.now(),
+    capacity: config.capacity,
+    localPortRange: config.localPorts,
+    rejectPolicy: config.rejectPolicy,
+    emit: sender.send,
+    resetOnExpiry: config.resetOnExpiry,
+  });
+  const timer = setInterval(() => {
+    engine.expire();
+    if (engine.registry.diversionDirty) {
+      engine.registry.diversionDirty = false;
+      post({ type: "diversionDirty" });
+    }
+  }, config.expiryIntervalMs);
+  running = { config, engine, control: new EngineControl(engine), queue, sender, timer };
+  queue.run(engine).then(
+    () => finish(),
+    (e) => {
+      // A fatal socket error: report it as this worker's crash.
+      finish();
+      throw e;
+    },
+  );
+}
+
+function finish(): void {
+  if (running === undefined) return;
+  clearInterval(running.timer);
+  running.queue.close();
+  running.sender.close();
+  running = undefined;
+  post({ type: "stopped" });
+  self.close();
+}
+
+function status(r: Running): WorkerStatus {
+  return {
+    index: r.config.index,
+    queueNum: r.queue.queueNum,
+    localPorts: r.config.localPorts,
+    sessions: r.engine.table.size,
+    sessionCapacity: r.engine.table.capacity,
+    engine: { ...r.engine.counters },
+    queue: { ...r.queue.counters },
+    kernel: r.queue.kernelStats() ?? null,
+    emitter: { ...r.sender.counters },
+  };
+}
+
+function toWorkerError(e: unknown): WorkerError {
+  if (e instanceof ControlError) return { name: e.name, code: e.code, message: e.message };
+  if (e instanceof Error) return { name: e.name, message: e.message };
+  return { name: "Error", message: String(e) };
+}
+
+function call(id: number, op: string, args: unknown[]): void {
+  try {
+    if (running === undefined) throw new Error("worker is not running");
+    let result: unknown;
+    if (op === WORKER_STATUS_OP) result = status(running);
+    else if (isControlMethod(op)) {
+      const method = running.control[op] as (...a: unknown[]) => unknown;
+      result = method.apply(running.control, args);
+      // The main thread collects the diversion after every change itself.
+      if (op === "diversion") running.engine.registry.diversionDirty = false;
+    } else throw new Error(`unknown worker op '${op}'`);
+    post({ type: "reply", id, ok: true, result: result ?? null });
+  } catch (e) {
+    post({ type: "reply", id, ok: false, error: toWorkerError(e) });
+  }
+}
+
+self.onmessage = (ev: MessageEvent<ToWorker>) => {
+  const m = ev.data;
+  switch (m.type) {
+    case "init":
+      try {
+        start(m.config);
+        post({ type: "ready" });
+      } catch (e) {
+        post({ type: "startFailed", message: e instanceof Error ? e.message : String(e) });
+      }
+      break;
+    case "call":
+      call(m.id, m.op, m.args);
+      break;
+    case "stop":
+      if (running === undefined) {
+        post({ type: "stopped" });
+        self.close();
+      } else running.queue.stop();
+      break;
+  }
+};

@@ -1,0 +1,68 @@
+/**
+ * Messages between the daemon's main thread and its packet workers (`worker.ts`). Every
+ * message is structured-cloned, so only plain data crosses.
+ *
+ * @module
+ */
+import type { EngineCounters } from "../fullnat/counters.ts";
+import type { NfQueueCounters } from "../nfqueue/counters.ts";
+import type { KernelQueueStats } from "../nfqueue/proc_stats.ts";
+import type { RawSenderCounters } from "../nfqueue/raw_sender.ts";
+
+/** What a worker needs to start. */
+export interface WorkerConfig {
+  /** Worker number, 0-based. */
+  index: number;
+  /** The NFQUEUE this worker reads. */
+  queueNum: number;
+  /** This worker's slice of the local port range. */
+  localPorts: [number, number];
+  /** Session table capacity of this worker. */
+  capacity: number;
+  rejectPolicy: "reset" | "drop";
+  /** Send RSTs to both ends of an ESTABLISHED session that expires. */
+  resetOnExpiry: boolean;
+  /** Milliseconds between expiry scans. */
+  expiryIntervalMs: number;
+}
+
+/** Main thread to worker. */
+export type ToWorker =
+  | { type: "init"; config: WorkerConfig }
+  | { type: "call"; id: number; op: string; args: unknown[] }
+  | { type: "stop" };
+
+/** A refused or failed call, rebuilt as a ControlError on the main thread when it is one. */
+export interface WorkerError {
+  name: string;
+  code?: string;
+  message: string;
+}
+
+/** Worker to main thread. */
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "startFailed"; message: string }
+  | { type: "reply"; id: number; ok: true; result: unknown }
+  | { type: "reply"; id: number; ok: false; error: WorkerError }
+  /** The set of traffic to divert may have changed (sessions of a retired address expired). */
+  | { type: "diversionDirty" }
+  | { type: "stopped" };
+
+/** One worker's part of the `status` report. */
+export interface WorkerStatus {
+  index: number;
+  queueNum: number;
+  localPorts: [number, number];
+  sessions: number;
+  sessionCapacity: number;
+  engine: EngineCounters;
+  queue: NfQueueCounters;
+  /** The kernel's figures for this worker's queue. */
+  kernel: KernelQueueStats | null;
+  /** Packets the engine originated (expiry RSTs) and their raw-socket sends. */
+  emitter: RawSenderCounters;
+}
+
+/** The extra op a worker serves beside the control contract. */
+export const WORKER_STATUS_OP = "workerStatus";
