@@ -1,0 +1,140 @@
+/**
+ * Runs peers through the workloads: one fresh topology per peer and run, runs interleaved
+ * peer by peer (run 1 of every peer, then run 2 of every peer, ...) so that drift of the
+ * machine hits all peers alike. A failure is recorded in the peer's sample and the next
+ * peer goes on.
+ *
+ * @module
+ */
+
+import { createTopology, type Topology } from "../../tests/support/netns.ts";
+import { startCpuMeter } from "./cpu.ts";
+import type { Peer, PeerInstance } from "./peers.ts";
+import { type RealServer, startRealServer } from "./real_server.ts";
+import { type Sample, summarize, type Summary, type Workload, WORKLOADS } from "./results.ts";
+import { runBulk, runConns, runUdp, type WorkloadParams } from "./workloads.ts";
+
+/** Namespace prefix of the benchmark's topologies (distinct from the tests' `fn`). */
+export const BENCH_PREFIX = "fnbench";
+
+/** Options of {@linkcode runBenchmark}. */
+export interface BenchOptions {
+  peers: readonly Peer[];
+  runs: number;
+  params: WorkloadParams;
+  /** Workloads to run (default all). */
+  workloads?: readonly Workload[];
+  daemonArgs?: readonly string[];
+  passthroughArgs?: readonly string[];
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+/** Everything a benchmark produced. */
+export interface BenchResult {
+  /** Samples per peer id, one per run, in run order. */
+  samples: Map<string, Sample[]>;
+  /** Medians per peer id. */
+  summaries: Map<string, Summary>;
+}
+
+function message(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 300);
+}
+
+/** Client-side settings so a connection-per-request load is not limited by the client's ports. */
+async function tuneClient(topo: Topology): Promise<void> {
+  await topo.exec("client", ["sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65535"], {
+    check: true,
+  });
+  await topo.exec("client", ["sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1"], { check: true });
+}
+
+/** Runs one peer once: topology, real server, peer, each workload, teardown. */
+export async function runPeerOnce(
+  peer: Peer,
+  opts: Omit<BenchOptions, "peers" | "runs">,
+): Promise<Sample> {
+  const sample: Sample = { cpu: {}, errors: [], unsupported: [] };
+  const log = opts.log ?? (() => {});
+  let topo: Topology | undefined;
+  let rs: RealServer | undefined;
+  let inst: PeerInstance | undefined;
+  try {
+    topo = await createTopology({ prefix: BENCH_PREFIX, rsCount: 1, ...peer.topology });
+    await tuneClient(topo);
+    rs = await startRealServer(topo);
+    inst = await peer.setup({
+      topo,
+      rs,
+      daemonArgs: opts.daemonArgs ?? [],
+      passthroughArgs: opts.passthroughArgs ?? [],
+    });
+    for (const w of opts.workloads ?? WORKLOADS) {
+      const to = inst.endpoints[w];
+      if (to === undefined) {
+        sample.unsupported.push(w);
+        continue;
+      }
+      const meter = await startCpuMeter(topo.lb);
+      try {
+        if (w === "bulk") {
+          sample.gbps = await runBulk(topo, to, opts.params);
+        } else if (w === "conns") {
+          const f = await runConns(topo, to, opts.params);
+          sample.cps = f.requestsPerSec;
+          sample.p99Ms = f.p99Ms;
+          // A few reset connections under overload are part of the figure; many are a fault.
+          if (f.errors > f.requests * 0.01) {
+            sample.errors.push(`conns: ${f.errors} errors in ${f.requests} requests`);
+          }
+        } else {
+          sample.kpps = await runUdp(topo, to, rs, opts.params);
+        }
+        sample.cpu[w] = await meter.stop();
+      } catch (e) {
+        sample.errors.push(`${w}: ${message(e)}`);
+      }
+      log(`    ${peer.id} ${w}: ${describe(sample, w)}`);
+    }
+  } catch (e) {
+    sample.errors.push(`setup: ${message(e)}`);
+  } finally {
+    if (inst !== undefined) {
+      await inst.teardown().catch((e) => sample.errors.push(`teardown: ${message(e)}`));
+    }
+    await rs?.stop().catch((e) => sample.errors.push(`real server: ${message(e)}`));
+    await topo?.destroy().catch((e) => sample.errors.push(`namespaces: ${message(e)}`));
+  }
+  return sample;
+}
+
+function describe(s: Sample, w: Workload): string {
+  const err = s.errors.find((e) => e.startsWith(`${w}:`));
+  if (err) return `FAILED ${err}`;
+  const cpu = s.cpu[w];
+  const c = cpu
+    ? ` (balancer ${(cpu.proc * 100).toFixed(0)}% cpu, softirq ${(cpu.softirq * 100).toFixed(0)}%)`
+    : "";
+  if (w === "bulk") return `${s.gbps?.toFixed(2)} Gbit/s${c}`;
+  if (w === "conns") return `${s.cps?.toFixed(0)} conn/s, p99 ${s.p99Ms?.toFixed(2)} ms${c}`;
+  return `${s.kpps?.toFixed(1)} kpkt/s${c}`;
+}
+
+/** Runs every peer `runs` times, interleaved, and folds the results into medians. */
+export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
+  const samples = new Map<string, Sample[]>(opts.peers.map((p) => [p.id, []]));
+  const log = opts.log ?? (() => {});
+  for (let run = 1; run <= opts.runs; run++) {
+    for (const peer of opts.peers) {
+      log(`run ${run}/${opts.runs}: ${peer.label}`);
+      const s = await runPeerOnce(peer, opts);
+      for (const e of s.errors.filter((e) => !/^(bulk|conns|udp):/.test(e))) log(`    ${e}`);
+      samples.get(peer.id)!.push(s);
+      // Let the previous peer's sockets, timers and softirq backlog die down.
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  const summaries = new Map([...samples].map(([id, s]) => [id, summarize(s)]));
+  return { samples, summaries };
+}

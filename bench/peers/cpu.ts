@@ -1,0 +1,88 @@
+/**
+ * CPU accounting for the benchmark: what the balancer's processes spend (from
+ * `/proc/PID/stat`) and what the kernel's packet path spends (softirq time from `/proc/stat`).
+ *
+ * The balancer's processes are taken to be every process living in the `lb` namespace (the
+ * daemon, HAProxy, the pass-through loop), so no peer has to report its own pids and a
+ * process that forks or starts threads is still counted whole: a process's `utime` and
+ * `stime` cover all its threads. Softirq time cannot be split by namespace (every veth hop
+ * runs in softirq on whichever CPU sent the packet), so it is the whole machine's, which also
+ * holds the client's and the real server's receive paths; compare it between peers, not as
+ * an absolute.
+ *
+ * @module
+ */
+
+import type { CpuUse } from "./results.ts";
+
+/** Clock ticks per second of `/proc` times (USER_HZ); 100 on every Linux build in use. */
+export const USER_HZ = 100;
+
+/** user + system ticks of one process from the text of its `/proc/PID/stat`. */
+export function parseProcStatTicks(text: string): number {
+  // The command name is in parentheses and may itself contain spaces or parentheses.
+  const close = text.lastIndexOf(")");
+  if (close < 0) throw new Error(`not a /proc/PID/stat line: ${JSON.stringify(text)}`);
+  const rest = text.slice(close + 2).trim().split(/\s+/);
+  // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) {
+    throw new Error(`cannot read utime/stime from: ${JSON.stringify(text)}`);
+  }
+  return utime + stime;
+}
+
+/** Softirq ticks of all CPUs from the text of `/proc/stat` (the `cpu` line's 7th number). */
+export function parseSoftirqTicks(text: string): number {
+  const line = text.split("\n").find((l) => l.startsWith("cpu "));
+  if (line === undefined) throw new Error("/proc/stat has no aggregate cpu line");
+  const v = Number(line.trim().split(/\s+/)[7]);
+  if (!Number.isFinite(v)) throw new Error(`cannot read softirq from: ${line}`);
+  return v;
+}
+
+async function processTicks(pid: number): Promise<number | undefined> {
+  try {
+    return parseProcStatTicks(await Deno.readTextFile(`/proc/${pid}/stat`));
+  } catch {
+    return undefined; // exited between listing and reading
+  }
+}
+
+/** Pids of the processes in a network namespace. */
+export async function netnsPids(netns: string): Promise<number[]> {
+  const out = await new Deno.Command("ip", { args: ["netns", "pids", netns], stderr: "null" })
+    .output();
+  if (!out.success) return [];
+  return new TextDecoder().decode(out.stdout).split(/\s+/).filter((s) => s !== "").map(Number);
+}
+
+/** A running measurement; {@linkcode CpuMeter.stop} returns the cores used since start. */
+export interface CpuMeter {
+  stop(): Promise<CpuUse>;
+}
+
+/** Starts measuring the CPU of the processes in `netns` and the machine's softirq time. */
+export async function startCpuMeter(netns: string): Promise<CpuMeter> {
+  const before = new Map<number, number>();
+  for (const pid of await netnsPids(netns)) {
+    const t = await processTicks(pid);
+    if (t !== undefined) before.set(pid, t);
+  }
+  const softBefore = parseSoftirqTicks(await Deno.readTextFile("/proc/stat"));
+  const t0 = performance.now();
+  return {
+    async stop(): Promise<CpuUse> {
+      const seconds = (performance.now() - t0) / 1000;
+      let ticks = 0;
+      for (const pid of await netnsPids(netns)) {
+        const t = await processTicks(pid);
+        // A process started meanwhile counts from zero.
+        if (t !== undefined) ticks += t - (before.get(pid) ?? 0);
+      }
+      const soft = parseSoftirqTicks(await Deno.readTextFile("/proc/stat")) - softBefore;
+      return { proc: ticks / USER_HZ / seconds, softirq: soft / USER_HZ / seconds };
+    },
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * The performance targets of issue 6, evaluated on the medians of one benchmark run:
+ *
+ * - FULLNAT >= 0.95x fullnat NAT mode on throughput and on connections/s;
+ * - FULLNAT >= 0.8x the NFQUEUE pass-through on throughput and >= 0.9x on connections/s;
+ * - FULLNAT connections/s above HAProxy with `send-proxy-v2`;
+ * - 2 workers >= 1.7x one worker on the UDP packet rate.
+ *
+ * @module
+ */
+
+import { type Figure, ratio, type Summary } from "./results.ts";
+
+/** The verdict on one target. */
+export interface TargetResult {
+  /** What is required, e.g. `FULLNAT >= 0.95x NAT mode on throughput`. */
+  name: string;
+  /** PASS, FAIL, or SKIP when a figure it needs was not measured. */
+  outcome: "PASS" | "FAIL" | "SKIP";
+  /** The measured ratio (absent on SKIP). */
+  ratio?: number;
+  /** The bar the ratio is held to; PASS needs `ratio >= bar` (`> bar` when `strict`). */
+  bar: number;
+  /** Why it was skipped. */
+  reason?: string;
+}
+
+/** One target: `num.figure / den.figure` compared against `bar`. */
+interface TargetDef {
+  name: string;
+  num: string;
+  den: string;
+  figure: Figure;
+  bar: number;
+  strict?: boolean;
+}
+
+/** Peer ids the targets refer to (see peers.ts). */
+export const TARGET_PEERS = {
+  fullnat: "fullnat",
+  nat: "nat",
+  passthrough: "passthrough",
+  haproxy: "haproxy",
+  fullnat2: "fullnat-w2",
+} as const;
+
+const P = TARGET_PEERS;
+
+const DEFS: TargetDef[] = [
+  {
+    name: "FULLNAT >= 0.95x NAT mode on throughput",
+    num: P.fullnat,
+    den: P.nat,
+    figure: "gbps",
+    bar: 0.95,
+  },
+  {
+    name: "FULLNAT >= 0.95x NAT mode on connections/s",
+    num: P.fullnat,
+    den: P.nat,
+    figure: "cps",
+    bar: 0.95,
+  },
+  {
+    name: "FULLNAT >= 0.8x pass-through on throughput",
+    num: P.fullnat,
+    den: P.passthrough,
+    figure: "gbps",
+    bar: 0.8,
+  },
+  {
+    name: "FULLNAT >= 0.9x pass-through on connections/s",
+    num: P.fullnat,
+    den: P.passthrough,
+    figure: "cps",
+    bar: 0.9,
+  },
+  {
+    name: "FULLNAT connections/s above HAProxy (send-proxy-v2)",
+    num: P.fullnat,
+    den: P.haproxy,
+    figure: "cps",
+    bar: 1,
+    strict: true,
+  },
+  {
+    name: "FULLNAT 2 workers >= 1.7x 1 worker on UDP packet rate",
+    num: P.fullnat2,
+    den: P.fullnat,
+    figure: "kpps",
+    bar: 1.7,
+  },
+];
+
+/** Evaluates every target against the per-peer summaries (keyed by peer id). */
+export function evaluateTargets(summaries: ReadonlyMap<string, Summary>): TargetResult[] {
+  return DEFS.map((d) => {
+    const num = summaries.get(d.num);
+    const den = summaries.get(d.den);
+    if (num === undefined || den === undefined) {
+      const missing = num === undefined ? d.num : d.den;
+      return { name: d.name, outcome: "SKIP", bar: d.bar, reason: `peer ${missing} not run` };
+    }
+    const r = ratio(num.median[d.figure], den.median[d.figure]);
+    if (r === undefined) {
+      return {
+        name: d.name,
+        outcome: "SKIP",
+        bar: d.bar,
+        reason: `${d.figure} not measured for ${
+          num.median[d.figure] === undefined ? d.num : d.den
+        }`,
+      };
+    }
+    const pass = d.strict ? r > d.bar : r >= d.bar;
+    return { name: d.name, outcome: pass ? "PASS" : "FAIL", ratio: r, bar: d.bar };
+  });
+}
+
+/** One line per target: `PASS  FULLNAT >= ... (0.97x, bar 0.95x)`. */
+export function formatTargets(results: readonly TargetResult[]): string[] {
+  return results.map((t) => {
+    const detail = t.ratio === undefined
+      ? t.reason ?? ""
+      : `${t.ratio.toFixed(2)}x, bar ${t.bar.toFixed(2)}x`;
+    return `${t.outcome.padEnd(4)}  ${t.name} (${detail})`;
+  });
+}
