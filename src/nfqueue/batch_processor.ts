@@ -7,8 +7,11 @@
  */
 
 import { Verdict } from "../fullnat/types.ts";
+import { SimdChecksum } from "../fullnat/wire/checksum_simd.ts";
 import {
   NFQ_TYPE_PACKET,
+  NFQA_SKB_CSUMNOTREADY,
+  NFQA_SKB_GSO,
   NLMSG_DONE,
   NLMSG_ERROR,
   NLMSG_HDRLEN,
@@ -17,11 +20,35 @@ import {
 } from "./constants.ts";
 import type { NfQueueCounters } from "./counters.ts";
 import type { PacketHandler } from "./handler.ts";
+import { completeL4Checksum } from "./l4_checksum.ts";
 import { newPacketInfo, nlAlign, type PacketInfo, parsePacketMessage } from "./netlink_parse.ts";
 import { MAX_VERDICT_PAYLOAD, type VerdictWriter } from "./verdict_writer.ts";
 
 /** Room the handler is promised after the packet (`cap >= len + HANDLER_HEADROOM`). */
 export const HANDLER_HEADROOM = 128;
+
+/**
+ * How a rewritten packet whose checksum the kernel left pending gets its full TCP/UDP
+ * checksum: `"simd"` (WebAssembly SIMD, the default), `"scalar"` (plain TypeScript, for
+ * comparison), or `"off"`: sent back unfixed, which makes the kernel drop it; for
+ * measurements and for showing that the fix-up is needed, never for real traffic.
+ */
+export type FullChecksumMode = "simd" | "scalar" | "off";
+
+/** Options of a {@linkcode BatchProcessor}. */
+export interface BatchProcessorOptions {
+  /**
+   * Sums full checksums; buffers it allocated are summed in place. Default: a new one
+   * (its own memory; packets are then copied into it to be summed).
+   */
+  summer?: SimdChecksum;
+  /** Default `"simd"`; see {@linkcode FullChecksumMode}. */
+  fullChecksum?: FullChecksumMode;
+}
+
+/** Bytes a {@linkcode BatchProcessor} allocates from its summer (its scratch packet copy). */
+export const PROCESSOR_SCRATCH_BYTES = MAX_VERDICT_PAYLOAD + HANDLER_HEADROOM + 4096;
+const SCRATCH_BYTES = PROCESSOR_SCRATCH_BYTES;
 
 /** Processes datagrams found in a receive buffer. */
 export class BatchProcessor {
@@ -31,22 +58,37 @@ export class BatchProcessor {
   lastVerdictError = 0;
   readonly #scratch: Uint8Array;
   readonly #scratchView: DataView;
+  readonly #summer: SimdChecksum | undefined;
 
   /**
    * @param writer where verdicts go
    * @param counters updated in place
    * @param flush sends and resets the writer; called when it is full mid-batch
+   * @param options how full checksums are computed
    */
   constructor(
     readonly writer: VerdictWriter,
     readonly counters: NfQueueCounters,
     readonly flush: () => void,
+    options: BatchProcessorOptions = {},
   ) {
+    const mode = options.fullChecksum ?? "simd";
+    if (mode !== "simd" && mode !== "scalar" && mode !== "off") {
+      throw new RangeError(`fullChecksum must be "simd", "scalar" or "off", got ${mode}`);
+    }
+    let summer = options.summer;
+    if (mode === "scalar") summer = new SimdChecksum(SCRATCH_BYTES, { simd: false });
+    summer ??= new SimdChecksum(SCRATCH_BYTES);
+    this.#summer = mode === "off" ? undefined : summer;
     // For the (unexpected) case of several packet messages in one datagram: all but the
     // last are handled in this scratch copy, so an in-place rewrite that grows the packet
     // cannot run over the next message.
-    this.#scratch = new Uint8Array(MAX_VERDICT_PAYLOAD + HANDLER_HEADROOM + 4096);
-    this.#scratchView = new DataView(this.#scratch.buffer);
+    this.#scratch = summer.allocate(SCRATCH_BYTES);
+    this.#scratchView = new DataView(
+      this.#scratch.buffer,
+      this.#scratch.byteOffset,
+      this.#scratch.byteLength,
+    );
   }
 
   /**
@@ -129,6 +171,9 @@ export class BatchProcessor {
     const writer = this.writer;
     const off = info.payloadOffset;
     const len = info.payloadLength;
+    const skbInfo = info.skbInfo;
+    if ((skbInfo & NFQA_SKB_GSO) !== 0) counters.gsoPackets++;
+    if (len > counters.largestPacket) counters.largestPacket = len;
     if (off < 0 || len === 0 || info.capLen > len) {
       // The handler must never see a partial packet, and a verdict with a short payload
       // would cut the packet in the kernel: let it pass unchanged.
@@ -165,6 +210,7 @@ export class BatchProcessor {
         this.#accept(info.id);
         return;
       }
+      if ((skbInfo & NFQA_SKB_CSUMNOTREADY) !== 0) this.#completeChecksum(buf, off, outLen);
       if (!writer.fits(outLen)) this.flush();
       writer.acceptWithPayload(info.id, buf, off, outLen);
       counters.rewritten++;
@@ -172,6 +218,17 @@ export class BatchProcessor {
       counters.handlerErrors++;
       this.#accept(info.id);
     }
+  }
+
+  /**
+   * The kernel will take the payload's checksum as complete; the handler kept it up to date
+   * incrementally, but it started as a pseudo-header sum, so only a full sum is right.
+   */
+  #completeChecksum(buf: Uint8Array, off: number, len: number): void {
+    const summer = this.#summer;
+    if (summer === undefined) return;
+    if (completeL4Checksum(buf, off, len, summer)) this.counters.checksumsCompleted++;
+    else this.counters.checksumsNotCompleted++;
   }
 
   #accept(id: number): void {

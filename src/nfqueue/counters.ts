@@ -32,6 +32,20 @@ export interface NfQueueCounters {
   verdictErrors: number;
   /** Times the loop waited for packets on a helper thread (event-loop yields). */
   waits: number;
+  /** Packets the kernel flagged as GSO super-packets (`NFQA_SKB_GSO`, larger than the MTU). */
+  gsoPackets: number;
+  /** Longest packet received so far, in bytes (a gauge, not a count). */
+  largestPacket: number;
+  /**
+   * Rewritten packets whose TCP/UDP checksum was still pending (`NFQA_SKB_CSUMNOTREADY`) and
+   * got a full checksum before the verdict.
+   */
+  checksumsCompleted: number;
+  /**
+   * Rewritten packets with a pending checksum that could not be completed (not TCP/UDP, a
+   * fragment, inconsistent lengths); sent back as the handler left them.
+   */
+  checksumsNotCompleted: number;
 }
 
 /** All counters at zero. */
@@ -50,5 +64,9 @@ export function newCounters(): NfQueueCounters {
     handlerErrors: 0,
     verdictErrors: 0,
     waits: 0,
+    gsoPackets: 0,
+    largestPacket: 0,
+    checksumsCompleted: 0,
+    checksumsNotCompleted: 0,
   };
 }

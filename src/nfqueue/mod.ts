@@ -25,7 +25,8 @@
 
 export type { PacketHandler } from "./handler.ts";
 export { NfQueue, type NfQueueOptions } from "./queue.ts";
-export { HANDLER_HEADROOM } from "./batch_processor.ts";
+export { type FullChecksumMode, HANDLER_HEADROOM } from "./batch_processor.ts";
+export { completeL4Checksum } from "./l4_checksum.ts";
 export type { NfQueueCounters } from "./counters.ts";
 export type { PacketInfo } from "./netlink_parse.ts";
 export { NfQueueOpenError } from "./open_errors.ts";

@@ -11,7 +11,13 @@
  * @module
  */
 
-import { BatchProcessor, HANDLER_HEADROOM } from "./batch_processor.ts";
+import { SimdChecksum } from "../fullnat/wire/checksum_simd.ts";
+import {
+  BatchProcessor,
+  type FullChecksumMode,
+  HANDLER_HEADROOM,
+  PROCESSOR_SCRATCH_BYTES,
+} from "./batch_processor.ts";
 import { buildBindRequest } from "./config_message.ts";
 import {
   EAGAIN,
@@ -53,11 +59,20 @@ export interface NfQueueOptions {
   /** Synchronous batches drained between two event-loop yields (default 16). */
   spinBatches?: number;
   /**
-   * Receive GSO super-packets (up to 64 KiB) unsegmented (default false). Their TCP/UDP
-   * checksum holds only the pseudo-header sum (`packet.skbInfo & NFQA_SKB_CSUMNOTREADY`),
-   * and a rewritten one must carry a full, correct checksum.
+   * Receive GSO super-packets (up to 64 KiB) unsegmented (default true: it multiplies bulk
+   * throughput; false makes the kernel segment them and complete every checksum first).
+   * With it, packets whose TCP/UDP checksum holds only the pseudo-header sum
+   * (`packet.skbInfo & NFQA_SKB_CSUMNOTREADY`) reach the handler; when the handler rewrites
+   * one, the loop writes its full checksum before the verdict (counted in
+   * `checksumsCompleted`), since the kernel takes a returned payload's checksum as complete.
    */
   gso?: boolean;
+  /**
+   * How those full checksums are summed (default `"simd"`, WebAssembly SIMD). `"scalar"` and
+   * `"off"` exist for measurements only; `"off"` breaks traffic (see
+   * {@linkcode FullChecksumMode}).
+   */
+  fullChecksum?: FullChecksumMode;
   /**
    * Let packets through unprocessed when the queue is full instead of dropping them
    * (default false: for FULLNAT an unrewritten packet is useless or harmful).
@@ -98,9 +113,16 @@ export class NfQueue {
     // A packet message is its headers (~150 bytes) plus up to NFQNL_MAX_COPY_RANGE bytes;
     // 4 KiB of spare room keeps cap >= len + HANDLER_HEADROOM for every packet.
     const slotSize = nlAlign(NFQNL_MAX_COPY_RANGE + 4096);
-    this.#rx = new RxRing(this.#batch, slotSize);
+    // Packets are received straight into the summer's WebAssembly memory, so full checksums
+    // are summed in place, without a copy.
+    const ringBytes = this.#batch * slotSize;
+    const summer = new SimdChecksum(ringBytes + PROCESSOR_SCRATCH_BYTES);
+    this.#rx = new RxRing(this.#batch, slotSize, summer.allocate(ringBytes));
     this.#writer = new VerdictWriter(this.queueNum, VERDICT_BUFFER_BYTES);
-    this.#processor = new BatchProcessor(this.#writer, this.counters, () => this.#flush());
+    this.#processor = new BatchProcessor(this.#writer, this.counters, () => this.#flush(), {
+      summer,
+      fullChecksum: options.fullChecksum,
+    });
   }
 
   /**
@@ -131,6 +153,13 @@ export class NfQueue {
     if (spin !== undefined && (!Number.isInteger(spin) || spin < 0)) {
       throw new RangeError(`spinBatches must be an integer >= 0, got ${spin}`);
     }
+    const mode = options.fullChecksum;
+    if (mode !== undefined && mode !== "simd" && mode !== "scalar" && mode !== "off") {
+      throw new RangeError(`fullChecksum must be "simd", "scalar" or "off", got ${mode}`);
+    }
+    if (options.gso !== undefined && typeof options.gso !== "boolean") {
+      throw new TypeError(`gso must be true or false, got ${options.gso}`);
+    }
     const sock = new NetlinkSocket();
     try {
       const q = new NfQueue(sock, options);
@@ -159,7 +188,7 @@ export class NfQueue {
       copyRange: NFQNL_MAX_COPY_RANGE,
       maxLen: options.maxLen,
       failOpenWhenFull: options.failOpenWhenFull ?? false,
-      gso: options.gso ?? false,
+      gso: options.gso ?? true,
     }, seq);
     const sent = sock.send(req, len);
     if (sent < 0) throw this.#bindError(-sent);

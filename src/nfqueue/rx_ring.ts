@@ -33,9 +33,17 @@ export class RxRing {
   /** Address of {@linkcode mmsg}, computed once. */
   readonly mmsgPtr: Deno.PointerObject;
 
-  constructor(readonly slots: number, readonly slotSize: number) {
-    this.buf = new Uint8Array(slots * slotSize);
-    this.view = new DataView(this.buf.buffer);
+  /**
+   * @param buf the slots' memory when it must live somewhere in particular (inside the
+   *   checksum summer's WebAssembly memory, so received packets are summed in place); at
+   *   least `slots * slotSize` bytes. Default: a new buffer.
+   */
+  constructor(readonly slots: number, readonly slotSize: number, buf?: Uint8Array) {
+    if (buf !== undefined && buf.length < slots * slotSize) {
+      throw new RangeError(`receive buffer of ${buf.length} bytes cannot hold ${slots} slots`);
+    }
+    this.buf = buf ?? new Uint8Array(slots * slotSize);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     this.iov = new Uint8Array(slots * IOVEC_SIZE);
     this.mmsg = new Uint8Array(slots * MMSGHDR_SIZE);
     this.mmsgView = new DataView(this.mmsg.buffer);

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { Verdict } from "../../src/fullnat/types.ts";
-import { BatchProcessor, HANDLER_HEADROOM } from "../../src/nfqueue/batch_processor.ts";
+import { SimdChecksum } from "../../src/fullnat/wire/checksum_simd.ts";
+import {
+  BatchProcessor,
+  HANDLER_HEADROOM,
+  PROCESSOR_SCRATCH_BYTES,
+} from "../../src/nfqueue/batch_processor.ts";
+import {
+  NFQA_SKB_CSUM_NOTVERIFIED,
+  NFQA_SKB_CSUMNOTREADY,
+  NFQA_SKB_GSO,
+} from "../../src/nfqueue/constants.ts";
 import { newCounters } from "../../src/nfqueue/counters.ts";
 import type { PacketHandler } from "../../src/nfqueue/handler.ts";
 import { VerdictWriter } from "../../src/nfqueue/verdict_writer.ts";
@@ -13,6 +23,8 @@ import {
   packetMessage,
   readVerdicts,
 } from "./nl_builder.ts";
+import { internetChecksum, onesComplementSum } from "../support/inet_checksum.ts";
+import { ipv4 } from "../support/packet_builder.ts";
 
 const SLOT = 70000;
 
@@ -189,4 +201,135 @@ Deno.test("a full verdict buffer is flushed mid-batch", () => {
   assert.deepEqual(flushes, [2]);
   assert.equal(writer.count, 1);
   assert.equal(counters.rewritten, 3);
+});
+
+/** A packet message carrying `skbInfo` flags (NFQA_SKB_INFO), like the kernel's with GSO on. */
+function flaggedMessage(id: number, payload: Uint8Array, skbInfo: number): Uint8Array {
+  return message([[1, packetHdr(id)], [14, be32(skbInfo)], [10, payload]]);
+}
+
+/** A TCP packet whose checksum field holds only the pseudo-header sum (CHECKSUM_PARTIAL). */
+function partialTcp(bodyBytes: number): { pkt: Uint8Array; full: number } {
+  const body = new Uint8Array(bodyBytes);
+  crypto.getRandomValues(body);
+  const pkt = ipv4({ src: "10.9.0.1", dst: "10.9.0.2" }).tcp({ flags: "PA" }).payload(body)
+    .build();
+  const full = (pkt[36] << 8) | pkt[37];
+  const pseudo = onesComplementSum(pkt.subarray(12, 20), 6 + pkt.length - 20);
+  pkt[36] = pseudo >>> 8;
+  pkt[37] = pseudo & 0xff;
+  return { pkt, full };
+}
+
+/** Rewrites TCP ports 40000 -> 40001 with an RFC 1624 update, as the engine does. */
+const portRewrite: PacketHandler & { outLength: number } = {
+  outLength: 0,
+  handle(buf, off, len) {
+    const c = (buf[off + 36] << 8) | buf[off + 37];
+    buf[off + 21] += 1;
+    const sum = (~c & 0xffff) + (~40000 & 0xffff) + 40001;
+    const folded = (sum & 0xffff) + (sum >>> 16);
+    const next = ~((folded & 0xffff) + (folded >>> 16)) & 0xffff;
+    buf[off + 36] = next >>> 8;
+    buf[off + 37] = next & 0xff;
+    portRewrite.outLength = len;
+    return Verdict.Rewritten;
+  },
+};
+
+Deno.test("BatchProcessor completes the checksum of a rewritten CSUMNOTREADY packet", () => {
+  const { counters, feed, verdicts } = setup();
+  const { pkt, full } = partialTcp(3000);
+  feed(flaggedMessage(7, pkt, NFQA_SKB_CSUMNOTREADY | NFQA_SKB_GSO), portRewrite);
+  const [v] = verdicts();
+  const out = v.payload!;
+  assert.equal((out[20] << 8) | out[21], 40001);
+  assert.equal(
+    internetChecksum(
+      out.subarray(20),
+      onesComplementSum(out.subarray(12, 20), 6 + out.length - 20),
+    ),
+    0,
+  );
+  assert.notEqual((out[36] << 8) | out[37], full, "the port changed, so the checksum did");
+  assert.equal(counters.checksumsCompleted, 1);
+  assert.equal(counters.gsoPackets, 1);
+  assert.equal(counters.largestPacket, pkt.length);
+});
+
+Deno.test("BatchProcessor keeps the handler's checksum when the kernel's was complete", () => {
+  const { counters, feed, verdicts } = setup();
+  const pkt = ipv4({ src: "10.9.0.1", dst: "10.9.0.2" }).tcp({ flags: "PA" })
+    .payload(new Uint8Array(100)).build();
+  // A deliberately wrong checksum: without CSUMNOTREADY the loop must not touch it.
+  pkt[36] ^= 0x55;
+  const sent = pkt.slice();
+  const same = {
+    outLength: 0,
+    handle(_b: Uint8Array, _o: number, len: number) {
+      this.outLength = len;
+      return Verdict.Rewritten;
+    },
+  };
+  feed(flaggedMessage(8, pkt, NFQA_SKB_CSUM_NOTVERIFIED), same);
+  const [v] = verdicts();
+  assert.deepEqual(v.payload, sent);
+  assert.equal(counters.checksumsCompleted, 0);
+  assert.equal(counters.gsoPackets, 0);
+});
+
+Deno.test("BatchProcessor: accepted CSUMNOTREADY packets need nothing; 'off' and odd protocols are counted", () => {
+  const writer = new VerdictWriter(9, 1 << 20);
+  const counters = newCounters();
+  const off = new BatchProcessor(writer, counters, () => writer.reset(), { fullChecksum: "off" });
+  const buf = new Uint8Array(SLOT);
+  const view = new DataView(buf.buffer);
+  const { pkt } = partialTcp(500);
+  const m = flaggedMessage(9, pkt, NFQA_SKB_CSUMNOTREADY);
+  buf.set(m);
+  off.datagram(buf, view, 0, m.length, SLOT, acceptAll);
+  buf.set(m);
+  off.datagram(buf, view, 0, m.length, SLOT, portRewrite);
+  assert.equal(counters.accepted, 1);
+  assert.equal(counters.rewritten, 1);
+  assert.equal(counters.checksumsCompleted + counters.checksumsNotCompleted, 0);
+
+  const { counters: c2, feed } = setup();
+  const icmp = ipv4({ src: "10.9.0.1", dst: "10.9.0.2" }).icmp().build();
+  const same = {
+    outLength: 0,
+    handle(_b: Uint8Array, _o: number, len: number) {
+      this.outLength = len;
+      return Verdict.Rewritten;
+    },
+  };
+  feed(flaggedMessage(10, icmp, NFQA_SKB_CSUMNOTREADY), same);
+  assert.equal(c2.checksumsNotCompleted, 1);
+  assert.throws(
+    () => new BatchProcessor(writer, counters, () => {}, { fullChecksum: "fast" as "simd" }),
+    /fullChecksum must be "simd", "scalar" or "off", got fast/,
+  );
+});
+
+Deno.test("BatchProcessor sums in place when the packet lies in the summer's memory", () => {
+  const summer = new SimdChecksum(SLOT + PROCESSOR_SCRATCH_BYTES);
+  const writer = new VerdictWriter(9, 1 << 20);
+  const counters = newCounters();
+  const proc = new BatchProcessor(writer, counters, () => {}, { summer });
+  const buf = summer.allocate(SLOT);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const { pkt } = partialTcp(60_000);
+  const m = flaggedMessage(11, pkt, NFQA_SKB_CSUMNOTREADY | NFQA_SKB_GSO);
+  buf.set(m);
+  proc.datagram(buf, view, 0, m.length, SLOT, portRewrite);
+  const [v] = readVerdicts(writer.buf, writer.length);
+  const out = v.payload!;
+  assert.equal(
+    internetChecksum(
+      out.subarray(20),
+      onesComplementSum(out.subarray(12, 20), 6 + out.length - 20),
+    ),
+    0,
+  );
+  assert.equal(counters.checksumsCompleted, 1);
 });

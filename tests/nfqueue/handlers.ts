@@ -6,6 +6,7 @@
  */
 
 import { Verdict } from "../../src/fullnat/types.ts";
+import { adjust, sum32 } from "../../src/fullnat/wire/checksum.ts";
 import type { PacketHandler } from "../../src/nfqueue/handler.ts";
 
 /** Lets everything through unchanged (verdict without payload). */
@@ -91,6 +92,62 @@ export function udpAppendHandler(suffix: string): PacketHandler {
   return handler;
 }
 
+/** Parses a dotted IPv4 address into a 32-bit number. */
+function ipv4Number(text: string): number {
+  return text.split(".").reduce((n, part) => n * 256 + Number(part), 0);
+}
+
+function get32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+function set32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = v >>> 16;
+  b[o + 2] = v >>> 8;
+  b[o + 3] = v;
+}
+
+/**
+ * A stateless 1:1 address translation of IPv4 TCP/UDP, the smallest real rewrite: a packet
+ * to `virtual` goes to `real`, a packet from `real` comes back from `virtual`. Both
+ * checksums are updated incrementally (RFC 1624), as the engine does, so the packet is only
+ * right on the wire if the queue completes checksums the kernel left pending.
+ */
+export function dnatHandler(virtual: string, real: string): PacketHandler {
+  const vip = ipv4Number(virtual);
+  const rip = ipv4Number(real);
+  const handler = {
+    outLength: 0,
+    handle(buf: Uint8Array, off: number, len: number): Verdict {
+      if (len < 20 || buf[off] >> 4 !== 4) return Verdict.Accept;
+      const proto = buf[off + 9];
+      if (proto !== 6 && proto !== 17) return Verdict.Accept;
+      let at: number;
+      let to: number;
+      if (get32(buf, off + 16) === vip) [at, to] = [off + 16, rip];
+      else if (get32(buf, off + 12) === rip) [at, to] = [off + 12, vip];
+      else return Verdict.Accept;
+      const from = get32(buf, at);
+      set32(buf, at, to);
+      const ipCheck = (buf[off + 10] << 8) | buf[off + 11];
+      const ip = adjust(ipCheck, sum32(from), sum32(to));
+      buf[off + 10] = ip >>> 8;
+      buf[off + 11] = ip & 0xff;
+      const field = off + (buf[off] & 15) * 4 + (proto === 6 ? 16 : 6);
+      const l4Check = (buf[field] << 8) | buf[field + 1];
+      if (proto === 6 || l4Check !== 0) {
+        const l4 = adjust(l4Check, sum32(from), sum32(to));
+        buf[field] = l4 >>> 8;
+        buf[field + 1] = l4 & 0xff;
+      }
+      handler.outLength = len;
+      return Verdict.Rewritten;
+    },
+  };
+  return handler;
+}
+
 /** A handler by name, as the router loop script takes it on its command line. */
 export function handlerByName(name: string): PacketHandler {
   if (name === "accept") return acceptHandler();
@@ -98,5 +155,9 @@ export function handlerByName(name: string): PacketHandler {
   if (name === "throw") return throwingHandler();
   if (name.startsWith("drop-port=")) return dropPortHandler(Number(name.slice(10)));
   if (name.startsWith("udp-append=")) return udpAppendHandler(name.slice(11));
+  if (name.startsWith("dnat=")) {
+    const [virtual, real] = name.slice(5).split(">");
+    return dnatHandler(virtual, real);
+  }
   throw new Error(`unknown handler '${name}'`);
 }

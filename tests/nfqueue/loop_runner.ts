@@ -8,6 +8,7 @@
 import type { DiversionSpec } from "../../src/fullnat/types.ts";
 import type { NfQueueCounters } from "../../src/nfqueue/counters.ts";
 import { Diversion } from "../../src/nfqueue/diversion.ts";
+import type { NfQueueOptions } from "../../src/nfqueue/queue.ts";
 import type { KernelQueueStats } from "../../src/nfqueue/proc_stats.ts";
 import type { SysctlChange } from "../../src/nfqueue/sysctl.ts";
 import { lines, type Topology } from "./topology.ts";
@@ -29,16 +30,23 @@ export interface RunningLoop {
 
 const SCRIPT = new URL("./router_loop.ts", import.meta.url).pathname;
 
-/** Starts the loop with `handler`, then diverts `spec` into its queue. */
+/**
+ * Starts the loop with `handler` (and queue `options` beyond the number, e.g. `gso`), then
+ * diverts `spec` into its queue.
+ */
 export async function startLoop(
   topo: Topology,
   queueNum: number,
   handler: string,
   spec: DiversionSpec,
+  options: Omit<NfQueueOptions, "queueNum"> = {},
 ): Promise<RunningLoop> {
   const child = topo.spawn(
     topo.router,
-    [Deno.execPath(), "run", "-A", SCRIPT, String(queueNum), handler, "sysctl"],
+    [
+      ...[Deno.execPath(), "run", "-A", SCRIPT, String(queueNum), handler, "sysctl"],
+      JSON.stringify(options),
+    ],
     { stdin: "piped", stdout: "piped" },
   );
   const out = lines(child.stdout);

@@ -1,7 +1,7 @@
 /**
  * The queue loop of the end-to-end tests, run inside the router namespace:
  *
- *   deno run -A router_loop.ts QUEUE_NUM HANDLER [sysctl]
+ *   deno run -A router_loop.ts QUEUE_NUM HANDLER [sysctl] [OPTIONS_JSON]
  *
  * Prints one JSON line when the queue is bound ({"ready":true,...} or {"error":...}), runs
  * until its stdin closes, then prints {"counters":...,"kernel":...} and exits.
@@ -13,11 +13,13 @@ import { NfQueue } from "../../src/nfqueue/queue.ts";
 import { applyDataPathSysctls } from "../../src/nfqueue/sysctl.ts";
 import { handlerByName } from "./handlers.ts";
 
-const [queueArg, handlerName, sysctl] = Deno.args;
+const [queueArg, handlerName, sysctl, optionsJson] = Deno.args;
 let queue: NfQueue;
 try {
   const changes = sysctl === "sysctl" ? applyDataPathSysctls() : [];
-  queue = NfQueue.open({ queueNum: Number(queueArg) });
+  // Extra NfQueueOptions (gso, fullChecksum...) as JSON.
+  const extra = JSON.parse(optionsJson ?? "{}");
+  queue = NfQueue.open({ ...extra, queueNum: Number(queueArg) });
   console.log(JSON.stringify({ ready: true, portId: queue.portId, sysctl: changes }));
 } catch (err) {
   console.log(JSON.stringify({ error: (err as Error).message, name: (err as Error).name }));
