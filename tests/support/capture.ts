@@ -25,7 +25,7 @@ export async function startCapture(
   const file = `${dir}/cap.pcap`;
   const child = spawnIn(
     netns,
-    ["tcpdump", "-i", iface, "-U", "-n", "-s", "256", "-w", file, ...filter],
+    ["tcpdump", "-i", iface, "--immediate-mode", "-U", "-n", "-s", "256", "-w", file, ...filter],
     { stderr: "piped" },
   );
   let err = "";
@@ -40,6 +40,8 @@ export async function startCapture(
   });
   return {
     async stop() {
+      // Packets still travelling (the last ACK, a FIN) get a moment to reach the socket.
+      await new Promise((r) => setTimeout(r, 100));
       try {
         child.kill("SIGINT");
       } catch { /* already gone */ }
