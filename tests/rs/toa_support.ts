@@ -119,8 +119,8 @@ export function httpBody(response: string): string {
   return i < 0 ? "" : response.slice(i + 4);
 }
 
-/** An HTTP/1.0 GET that makes the server close after answering. */
-export const HTTP_GET = "GET / HTTP/1.0\r\nHost: rs\r\n\r\n";
+/** A GET of `/` that asks the server to close after answering. */
+export const HTTP_GET = "GET / HTTP/1.1\r\nHost: rs\r\nConnection: close\r\n\r\n";
 
 /**
  * Runs `fn` with variables set in this process's environment, which children spawned meanwhile
