@@ -113,7 +113,7 @@ Deno.test("Deno.serve and Deno.listen under libfullnat_toa report the TOA client
   const shim = await buildShim();
   const topo = await pairWithV6();
   const server = topo.addrs.lbA;
-  const child = topo.spawn("lb", [
+  topo.spawn("lb", [
     Deno.execPath(),
     "run",
     "--allow-net",
