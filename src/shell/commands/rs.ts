@@ -1,0 +1,100 @@
+/**
+ * `rs list|add|edit|delete`: the real servers of a service, their weight and forwarding
+ * method.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import type { RealServerSpec } from "../../fullnat/types.ts";
+import {
+  action,
+  endpointArgument,
+  jsonOption,
+  leaf,
+  methodOption,
+  optionalServiceKey,
+  requiredServiceKey,
+  serviceArguments,
+} from "../command_kit.ts";
+import type { CommandContext } from "../context.ts";
+import { UsageError } from "../errors.ts";
+import { parseWeight } from "../values.ts";
+import type { Endpoint } from "../../fullnat/types.ts";
+import { realServersTable } from "../views.ts";
+import { fetchServices, findService } from "./service.ts";
+
+/** Adds `rs` and its verbs. */
+export function addRealServerCommands(ctx: CommandContext, root: Command): void {
+  const rs = root.command("rs").description("real servers of a service: weight, method");
+
+  jsonOption(
+    serviceArguments(leaf(ctx, rs, "list", "list real servers (of one service, or all)"), true),
+  ).alias("ls").action(action(ctx, async ({ args, opts, control }) => {
+    const key = optionalServiceKey(args);
+    const all = await fetchServices(await control());
+    const services = key === undefined ? all : [findService(all, key)];
+    if (opts.json) {
+      ctx.io.out(JSON.stringify(
+        services.flatMap((s) =>
+          s.realServers.map((r) => ({
+            service: { protocol: s.protocol, address: s.address, port: s.port },
+            ...r,
+          }))
+        ),
+        null,
+        2,
+      ));
+    } else ctx.io.out(realServersTable(services));
+  }));
+
+  endpointArgument(
+    serviceArguments(leaf(ctx, rs, "add", "add a real server to a service")),
+    "rs:port",
+    "real server address and port",
+    false,
+  ).option("-w, --weight <n>", "share of new connections (0 = none)", parseWeight, 1)
+    .addOption(
+      methodOption("fullnat rewrites both addresses; nat only the destination").default("fullnat"),
+    )
+    .addHelpText("after", "\nExample:\n  rs add tcp 192.0.2.10:80 10.0.1.11:8080 -w 2")
+    .action(action(ctx, async ({ args, opts, control }) => {
+      const server = args[2] as Endpoint;
+      const spec: RealServerSpec = {
+        ...server,
+        weight: opts.weight as number,
+        method: opts.method as RealServerSpec["method"],
+      };
+      await (await control()).addRealServer(requiredServiceKey(args), spec);
+      ctx.changed();
+    }));
+
+  endpointArgument(
+    serviceArguments(leaf(ctx, rs, "edit", "change a real server (only what is given)")),
+    "rs:port",
+    "real server address and port",
+    true,
+  ).option("-w, --weight <n>", "new weight (0 = no new connections)", parseWeight)
+    .addOption(methodOption("new forwarding method"))
+    .action(action(ctx, async ({ args, opts, control }) => {
+      const server: Partial<RealServerSpec> & Endpoint = { ...(args[2] as Endpoint) };
+      if (opts.weight !== undefined) server.weight = opts.weight as number;
+      if (opts.method !== undefined) server.method = opts.method as RealServerSpec["method"];
+      if (server.weight === undefined && server.method === undefined) {
+        throw new UsageError("nothing to change: give --weight N and/or --method fullnat|nat");
+      }
+      await (await control()).editRealServer(requiredServiceKey(args), server);
+      ctx.changed();
+    }));
+
+  endpointArgument(
+    serviceArguments(
+      leaf(ctx, rs, "delete", "remove a real server (its connections finish first)"),
+    ),
+    "rs:port",
+    "real server address and port",
+    true,
+  ).alias("del").action(action(ctx, async ({ args, control }) => {
+    await (await control()).deleteRealServer(requiredServiceKey(args), args[2] as Endpoint);
+    ctx.changed();
+  }));
+}

@@ -1,0 +1,140 @@
+/**
+ * `service list|show|add|edit|delete`: virtual services, their scheduler, persistence and the
+ * FULLNAT TCP tweaks (TOA, timestamp stripping, MSS clamping).
+ *
+ * @module
+ */
+import { type Command, Option } from "commander";
+import { compareAddresses } from "../../ctl/ipvsadm/address.ts";
+import type { ServiceKey, ServiceOptions, ServiceView } from "../../fullnat/types.ts";
+import {
+  action,
+  jsonOption,
+  leaf,
+  printJson,
+  requiredServiceKey,
+  schedulerOption,
+  serviceArguments,
+} from "../command_kit.ts";
+import type { CommandContext, ShellControl } from "../context.ts";
+import { UsageError } from "../errors.ts";
+import { serviceDetail, servicesTable } from "../views.ts";
+import { formatServiceKey, parseSeconds } from "../values.ts";
+
+/** Services sorted as ipvsadm lists them: protocol, address, port. */
+export function sortServices(services: ServiceView[]): ServiceView[] {
+  return services.sort((a, b) =>
+    a.protocol.localeCompare(b.protocol) || compareAddresses(a.address, b.address) ||
+    a.port - b.port
+  );
+}
+
+/** The daemon's services, sorted. */
+export async function fetchServices(control: ShellControl): Promise<ServiceView[]> {
+  return sortServices(await control.listServices());
+}
+
+/** The listed service with this key, or a usage error naming the existing ones. */
+export function findService(services: readonly ServiceView[], key: ServiceKey): ServiceView {
+  const found = services.find((s) =>
+    s.protocol === key.protocol && s.address === key.address && s.port === key.port
+  );
+  if (found !== undefined) return found;
+  const known = services.map(formatServiceKey);
+  const hint = known.length === 0
+    ? "there are no services yet (add one with: service add)"
+    : `existing services: ${known.join(", ")}`;
+  throw new UsageError(`no service ${formatServiceKey(key)}; ${hint}`);
+}
+
+/** Adds the tweak switches: each as `--x` and `--no-x`, left undefined unless given. */
+function tweakOptions(cmd: Command): Command {
+  const tweaks: [string, string][] = [
+    ["toa", "insert the client address as a TOA option toward real servers"],
+    ["strip-timestamps", "remove the TCP timestamp option from client SYNs"],
+    ["clamp-mss", "lower the MSS of real-server SYN-ACKs to leave room for TOA"],
+  ];
+  for (const [name, what] of tweaks) {
+    cmd.addOption(new Option(`--${name}`, `${what} (default on)`));
+    cmd.addOption(new Option(`--no-${name}`, "turn the above off"));
+  }
+  return cmd;
+}
+
+function tweaksFrom(opts: Record<string, unknown>): Partial<ServiceOptions> {
+  const out: Partial<ServiceOptions> = {};
+  if (typeof opts.toa === "boolean") out.toa = opts.toa;
+  if (typeof opts.stripTimestamps === "boolean") out.stripTimestamps = opts.stripTimestamps;
+  if (typeof opts.clampMss === "boolean") out.clampMss = opts.clampMss;
+  return out;
+}
+
+/** Adds `service` and its verbs. */
+export function addServiceCommands(ctx: CommandContext, root: Command): void {
+  const service = root.command("service").description(
+    "virtual services: VIP:port, scheduler, persistence, TCP tweaks",
+  );
+
+  jsonOption(leaf(ctx, service, "list", "list the virtual services")).alias("ls").action(
+    action(ctx, async ({ opts, control }) => {
+      const services = await fetchServices(await control());
+      ctx.io.out(opts.json ? JSON.stringify(services, null, 2) : servicesTable(services));
+    }),
+  );
+
+  jsonOption(serviceArguments(leaf(ctx, service, "show", "show one service in detail")))
+    .action(action(ctx, async ({ args, opts, control }) => {
+      const one = findService(await fetchServices(await control()), requiredServiceKey(args));
+      if (opts.json) printJson(ctx, one);
+      else ctx.io.out(serviceDetail(one));
+    }));
+
+  tweakOptions(
+    serviceArguments(leaf(ctx, service, "add", "add a virtual service"))
+      .addOption(schedulerOption("scheduler").default("wrr"))
+      .option(
+        "-p, --persistence <seconds>",
+        "keep a client on one real server (0 = off)",
+        parseSeconds,
+        0,
+      ),
+  ).addHelpText("after", "\nExample:\n  service add tcp 192.0.2.10:80 -s rr --no-toa")
+    .action(action(ctx, async ({ args, opts, control }) => {
+      const key = requiredServiceKey(args);
+      const options: ServiceOptions = {
+        scheduler: opts.scheduler as ServiceOptions["scheduler"],
+        persistence: opts.persistence as number,
+        ...tweaksFrom(opts),
+      };
+      await (await control()).addService(key, options);
+      ctx.changed();
+    }));
+
+  tweakOptions(
+    serviceArguments(leaf(ctx, service, "edit", "change a virtual service (only what is given)"))
+      .addOption(schedulerOption("new scheduler"))
+      .option("-p, --persistence <seconds>", "new persistence timeout (0 = off)", parseSeconds),
+  ).action(action(ctx, async ({ args, opts, control }) => {
+    const key = requiredServiceKey(args);
+    const changes: Partial<ServiceOptions> = { ...tweaksFrom(opts) };
+    if (opts.scheduler !== undefined) {
+      changes.scheduler = opts.scheduler as ServiceOptions["scheduler"];
+    }
+    if (opts.persistence !== undefined) changes.persistence = opts.persistence as number;
+    if (Object.keys(changes).length === 0) {
+      throw new UsageError(
+        "nothing to change: give --scheduler, --persistence, or --[no-]toa, " +
+          "--[no-]strip-timestamps, --[no-]clamp-mss",
+      );
+    }
+    await (await control()).editService(key, changes);
+    ctx.changed();
+  }));
+
+  serviceArguments(
+    leaf(ctx, service, "delete", "delete a virtual service and drop its connections"),
+  ).alias("del").action(action(ctx, async ({ args, control }) => {
+    await (await control()).deleteService(requiredServiceKey(args));
+    ctx.changed();
+  }));
+}

@@ -1,0 +1,103 @@
+/**
+ * The interactive loop of `fullnat shell` on node:readline: prompt, history, Tab completion,
+ * one command at a time. It is an admin's login shell, so it offers no way out to a system
+ * shell: lines go only to the fullnat command tree, Ctrl-C clears the line, Ctrl-Z and Ctrl-\
+ * are ignored, Ctrl-D on an empty line or `exit` logs out.
+ *
+ * @module
+ */
+import process from "node:process";
+import * as readline from "node:readline";
+import type { Command } from "commander";
+import { completeLine } from "./complete.ts";
+import type { CommandContext } from "./context.ts";
+import { runLine } from "./dispatch.ts";
+import { HISTORY_LIMIT, loadHistory, saveHistory } from "./history.ts";
+import type { NameCache } from "./names.ts";
+import { describeTree } from "./spec.ts";
+
+/** Options of {@linkcode runInteractive}. */
+export interface InteractiveOptions {
+  ctx: CommandContext;
+  build: (ctx: CommandContext) => Command;
+  names: NameCache;
+  /** The prompt, e.g. `fullnat@lb1> `. */
+  prompt: string;
+  /** History file; undefined keeps history in memory only. */
+  historyFile?: string;
+  /** Printed once before the first prompt (terminals only). */
+  banner?: string;
+}
+
+/** Signals a terminal can raise that must neither stop nor suspend the login shell. */
+const IGNORED_SIGNALS: Deno.Signal[] = ["SIGTSTP", "SIGQUIT", "SIGTTIN", "SIGTTOU"];
+
+/**
+ * Reads command lines from stdin until `exit`, `quit` or end of input. On a terminal it
+ * prompts, completes and keeps history, and the status is 0; with piped input (a script) it
+ * only runs the lines, and the status is the last command's.
+ */
+export function runInteractive(o: InteractiveOptions): Promise<number> {
+  const terminal = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
+  const spec = describeTree(o.build(o.ctx));
+  const rl = readline.createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    terminal,
+    history: terminal ? loadHistory(o.historyFile) : [],
+    historySize: HISTORY_LIMIT,
+    removeHistoryDuplicates: true,
+    completer: (line: string, callback: (err: null, result: [string[], string]) => void) => {
+      o.names.get().then((names) => {
+        const { candidates, word } = completeLine(line, spec, names);
+        // A single match gets its separating space, as in any shell.
+        callback(null, [candidates.length === 1 ? [`${candidates[0]} `] : candidates, word]);
+      }, () => callback(null, [[], line]));
+    },
+  });
+  const noop = () => {};
+  if (terminal) {
+    for (const s of IGNORED_SIGNALS) Deno.addSignalListener(s, noop);
+    // In raw mode these keys arrive as readline events, not signals.
+    rl.on("SIGINT", () => {
+      rl.write("", { ctrl: true, name: "e" });
+      rl.write("", { ctrl: true, name: "u" });
+      process.stdout.write("^C\n");
+      rl.prompt();
+    });
+    rl.on("SIGTSTP", noop);
+    rl.on("SIGCONT", () => rl.prompt());
+    if (o.banner) process.stdout.write(`${o.banner}\n`);
+  }
+  rl.setPrompt(o.prompt);
+
+  return new Promise((resolve) => {
+    let chain: Promise<void> = Promise.resolve();
+    let last = 0;
+    let done = false;
+    rl.on("line", (line: string) => {
+      chain = chain.then(async () => {
+        if (done) return;
+        last = await runLine(line, o.ctx, o.build);
+        if (terminal) saveHistory(o.historyFile, (rl as unknown as { history: string[] }).history);
+        if (o.ctx.exitRequested) {
+          done = true;
+          last = 0;
+          rl.close();
+        } else if (terminal) rl.prompt();
+      });
+    });
+    rl.on("close", () => {
+      chain.then(() => {
+        done = true;
+        if (terminal) {
+          process.stdout.write("\n");
+          for (const s of IGNORED_SIGNALS) Deno.removeSignalListener(s, noop);
+        }
+        o.names.invalidate();
+        resolve(terminal ? 0 : last);
+      });
+    });
+    if (terminal) rl.prompt();
+  });
+}

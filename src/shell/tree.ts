@@ -1,0 +1,70 @@
+/**
+ * The admin command tree. One set of commands serves both `fullnat <noun> <verb>` (added to
+ * main.ts's program) and the interactive shell (under a root of its own whose output goes to
+ * the session and whose errors never exit the process).
+ *
+ * @module
+ */
+import { Command, Help } from "commander";
+import { addConfigCommands } from "./commands/config.ts";
+import { addConnectionCommands } from "./commands/conn.ts";
+import { addLocalAddressCommands } from "./commands/laddr.ts";
+import { addRealServerCommands } from "./commands/rs.ts";
+import { addServiceCommands } from "./commands/service.ts";
+import { addSessionCommands } from "./commands/session.ts";
+import { addShowCommands } from "./commands/show.ts";
+import { addStatsCommands } from "./commands/stats.ts";
+import { addTimeoutCommands } from "./commands/timeout.ts";
+import type { CommandContext } from "./context.ts";
+
+/** Adds the nouns (`service`, `rs`, `laddr`, `conn`, `stats`, `timeout`, `config`, `show`). */
+export function addAdminCommands(root: Command, ctx: CommandContext): Command {
+  addServiceCommands(ctx, root);
+  addRealServerCommands(ctx, root);
+  addLocalAddressCommands(ctx, root);
+  addConnectionCommands(ctx, root);
+  addStatsCommands(ctx, root);
+  addTimeoutCommands(ctx, root);
+  addConfigCommands(ctx, root);
+  addShowCommands(ctx, root);
+  return root;
+}
+
+const stripNewline = (s: string) => s.replace(/\n$/, "");
+
+/**
+ * The shell's command tree: every admin command, `status`, `ipvsadm`, `help`, `exit`, `quit`.
+ * Help and errors go to `ctx.io`; parse errors throw `CommanderError` instead of exiting.
+ * Usage lines leave out the program name, since inside the shell nobody types it.
+ */
+export function buildShellTree(ctx: CommandContext): Command {
+  const root = new Command("fullnat")
+    .description(
+      "fullnat admin shell: type a command, 'help COMMAND' for its options, Tab to complete",
+    )
+    .usage("COMMAND [options]")
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => ctx.io.out(stripNewline(s)),
+      writeErr: (s) => ctx.io.err(stripNewline(s)),
+      getOutHelpWidth: () => ctx.helpWidth,
+      getErrHelpWidth: () => ctx.helpWidth,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    })
+    .configureHelp({
+      commandUsage(cmd: Command): string {
+        return Help.prototype.commandUsage.call(this, cmd).replace(/^fullnat /, "");
+      },
+    })
+    .helpCommand("help [command...]", "show help for a command, e.g. help service add");
+  addAdminCommands(root, ctx);
+  addSessionCommands(ctx, root);
+  return root;
+}
+
+/** The names a command line may start with in the shell (commands and their aliases). */
+export function topLevelNames(tree: Command): string[] {
+  return [...tree.commands.flatMap((c) => [c.name(), ...c.aliases()]), "help"];
+}

@@ -1,0 +1,190 @@
+/**
+ * Human renderings of what the daemon lists: services, real servers, local addresses,
+ * connections, counters and timeouts. `--json` output bypasses these and prints the daemon's
+ * own objects.
+ *
+ * @module
+ */
+import { formatEndpoint } from "../ctl/ipvsadm/address.ts";
+import type { ConnectionView, ServiceView, Stats, Timeouts } from "../fullnat/types.ts";
+import { renderPairs, renderTable } from "./table.ts";
+import { formatServiceKey } from "./values.ts";
+
+const onOff = (v: boolean) => (v ? "on" : "off");
+
+/** One line per service. */
+export function servicesTable(services: readonly ServiceView[]): string {
+  return renderTable(
+    [
+      { title: "PROTO" },
+      { title: "VIRTUAL" },
+      { title: "SCHED" },
+      { title: "PERSIST", numeric: true },
+      { title: "TOA" },
+      { title: "STRIP-TS" },
+      { title: "CLAMP-MSS" },
+      { title: "RS", numeric: true },
+      { title: "LADDRS", numeric: true },
+      { title: "CONNS", numeric: true },
+    ],
+    services.map((s) => [
+      s.protocol,
+      formatEndpoint(s.address, s.port),
+      s.scheduler,
+      s.persistence,
+      onOff(s.toa),
+      onOff(s.stripTimestamps),
+      onOff(s.clampMss),
+      s.realServers.length,
+      s.localAddresses.length,
+      s.stats.conns,
+    ]),
+    "no services (add one with: service add tcp VIP:PORT)",
+  );
+}
+
+/** Everything about one service. */
+export function serviceDetail(s: ServiceView): string {
+  const head = renderPairs([
+    ["service", formatServiceKey(s)],
+    ["scheduler", s.scheduler],
+    ["persistence", s.persistence === 0 ? "off" : `${s.persistence}s`],
+    ["toa", onOff(s.toa)],
+    ["strip timestamps", onOff(s.stripTimestamps)],
+    ["clamp mss", onOff(s.clampMss)],
+    ["connections", s.stats.conns],
+  ]);
+  return [
+    head,
+    "",
+    "real servers:",
+    indent(realServersTable([s], false)),
+    "",
+    "local addresses:",
+    indent(localAddressesTable([s], false)),
+  ].join("\n");
+}
+
+function indent(text: string): string {
+  return text.split("\n").map((l) => `  ${l}`).join("\n");
+}
+
+/** Real servers of the given services; `withService` adds the service column. */
+export function realServersTable(services: readonly ServiceView[], withService = true): string {
+  const rows = services.flatMap((s) =>
+    s.realServers.map((r) => [
+      ...(withService ? [formatServiceKey(s)] : []),
+      formatEndpoint(r.address, r.port),
+      r.method,
+      r.weight,
+      r.activeConns,
+      r.inactiveConns,
+    ])
+  );
+  return renderTable(
+    [
+      ...(withService ? [{ title: "SERVICE" }] : []),
+      { title: "REAL SERVER" },
+      { title: "METHOD" },
+      { title: "WEIGHT", numeric: true },
+      { title: "ACTIVE", numeric: true },
+      { title: "INACTIVE", numeric: true },
+    ],
+    rows,
+    "no real servers (add one with: rs add PROTO VIP:PORT RS:PORT)",
+  );
+}
+
+/** Local addresses of the given services. */
+export function localAddressesTable(services: readonly ServiceView[], withService = true): string {
+  const rows = services.flatMap((s) =>
+    s.localAddresses.map((l) => [
+      ...(withService ? [formatServiceKey(s)] : []),
+      l.address,
+      l.conns,
+      l.portConflicts,
+    ])
+  );
+  return renderTable(
+    [
+      ...(withService ? [{ title: "SERVICE" }] : []),
+      { title: "LOCAL ADDRESS" },
+      { title: "CONNS", numeric: true },
+      { title: "PORT CONFLICTS", numeric: true },
+    ],
+    rows,
+    "no local addresses (add one with: laddr add PROTO VIP:PORT IP)",
+  );
+}
+
+/** The session table. */
+export function connectionsTable(conns: readonly ConnectionView[]): string {
+  return renderTable(
+    [
+      { title: "PROTO" },
+      { title: "STATE" },
+      { title: "EXPIRES", numeric: true },
+      { title: "CLIENT" },
+      { title: "VIRTUAL" },
+      { title: "LOCAL" },
+      { title: "REAL SERVER" },
+      { title: "METHOD" },
+    ],
+    conns.map((c) => [
+      c.protocol,
+      c.state,
+      `${Math.ceil(c.expiresInMs / 1000)}s`,
+      formatEndpoint(c.client.address, c.client.port),
+      formatEndpoint(c.virtual.address, c.virtual.port),
+      formatEndpoint(c.local.address, c.local.port),
+      formatEndpoint(c.real.address, c.real.port),
+      c.method,
+    ]),
+    "no connections",
+  );
+}
+
+const statCells = (s: Stats) => [s.conns, s.inPackets, s.outPackets, s.inBytes, s.outBytes];
+
+/** Traffic counters per service and, indented under it, per real server. */
+export function statsTable(services: readonly ServiceView[]): string {
+  const rows = services.flatMap((s) => [
+    [formatServiceKey(s), ...statCells(s.stats)],
+    ...s.realServers.map((
+      r,
+    ) => [`  -> ${formatEndpoint(r.address, r.port)}`, ...statCells(r.stats)]),
+  ]);
+  return renderTable(
+    [
+      { title: "SERVICE / REAL SERVER" },
+      { title: "CONNS", numeric: true },
+      { title: "IN PKTS", numeric: true },
+      { title: "OUT PKTS", numeric: true },
+      { title: "IN BYTES", numeric: true },
+      { title: "OUT BYTES", numeric: true },
+    ],
+    rows,
+    "no services",
+  );
+}
+
+/** Timeout names as the `timeout set` options spell them, in the contract's order. */
+export const TIMEOUT_NAMES: readonly (readonly [keyof Timeouts, string])[] = [
+  ["tcpEstablished", "tcp-established"],
+  ["tcpSynSent", "tcp-syn-sent"],
+  ["tcpSynRecv", "tcp-syn-recv"],
+  ["tcpFinWait", "tcp-fin-wait"],
+  ["tcpTimeWait", "tcp-time-wait"],
+  ["tcpClose", "tcp-close"],
+  ["tcpCloseWait", "tcp-close-wait"],
+  ["tcpLastAck", "tcp-last-ack"],
+  ["udp", "udp"],
+];
+
+/** Every timeout with its value in seconds. */
+export function timeoutsTable(t: Timeouts): string {
+  return renderTable(
+    [{ title: "TIMEOUT" }, { title: "SECONDS", numeric: true }],
+    TIMEOUT_NAMES.map(([field, name]) => [name, t[field]]),
+  );
+}
