@@ -4,6 +4,8 @@
  *   fullnat daemon [options]   run the data path and the control socket
  *   fullnat ipvsadm ARGS...    ipvsadm syntax with the FULLNAT extensions, against the daemon
  *   fullnat status [--json]    every counter of the running daemon
+ *   fullnat service|rs|laddr|conn|stats|timeout|config|show ...   admin commands (src/shell)
+ *   fullnat shell [-c CMD]     the interactive admin shell (the admin user's login shell)
  *
  * Client commands find the daemon through `FULLNAT_SOCKET` (default /run/fullnat/control.sock).
  *
@@ -22,6 +24,12 @@ import {
 } from "./src/daemon/options.ts";
 import { formatStatus } from "./src/daemon/status_text.ts";
 import { registerProvision } from "./src/provision/cli.ts";
+import {
+  addAdminCommands,
+  addShellCommand,
+  oneShotRuntime,
+  type Runtime,
+} from "./src/shell/mod.ts";
 
 /** Runs `fullnat ipvsadm ARGS` and returns the exit code. */
 async function ipvsadm(args: string[]): Promise<number> {
@@ -53,7 +61,7 @@ async function writeAll(w: { write(p: Uint8Array): Promise<number> }, text: stri
   for (let off = 0; off < bytes.length;) off += await w.write(bytes.subarray(off));
 }
 
-function program(): Command {
+function program(admin: Runtime): Command {
   const cmd = new Command("fullnat")
     .description("LVS FULLNAT load balancer on NFQUEUE")
     .exitOverride()
@@ -127,6 +135,8 @@ function program(): Command {
     .helpOption(false)
     .argument("[args...]");
   registerProvision(cmd);
+  // service, rs, laddr, conn, stats, timeout, config, show, shell: src/shell.
+  addShellCommand(addAdminCommands(cmd, admin), admin);
   return cmd;
 }
 
@@ -134,13 +144,16 @@ function program(): Command {
 export async function main(argv: string[]): Promise<number> {
   // ipvsadm's own option syntax must reach its parser untouched.
   if (argv[0] === "ipvsadm") return await ipvsadm(argv.slice(1));
+  const admin = oneShotRuntime();
   try {
-    await program().parseAsync(argv, { from: "user" });
-    return 0;
+    await program(admin).parseAsync(argv, { from: "user" });
+    return admin.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     console.error(`fullnat: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
+  } finally {
+    await admin.close();
   }
 }
 
