@@ -15,10 +15,12 @@ DENO_VERSION="2.9.6"
 #   iputils-ping                 - reachability checks of the topology
 #   haproxy wrk                  - peers and load tool of the side-by-side benchmark (bench/peers)
 #   mtools dosfstools util-linux - provisioning seed images: mkfs.vfat, mcopy, blkid (src/provision)
+#   gcc libc6-dev                - build the RS-side TOA shim from source (rs/build.sh)
 PACKAGES=(
   libnetfilter-queue1 libmnl0 iptables iproute2 curl nginx-light python3-scapy tcpdump
   tshark iperf3 procps kmod ca-certificates iputils-ping haproxy wrk
   mtools dosfstools util-linux
+  gcc libc6-dev
 )
 
 log="$(mktemp -t fullnat-setup.XXXXXX.log)"
@@ -93,3 +95,6 @@ mapfile -t still_missing < <(missing_packages "${PACKAGES[@]}")
 if [[ "${#still_missing[@]}" -gt 0 ]]; then
   fail "still not installed: ${still_missing[*]}"
 fi
+
+# The RS-side TOA shim (rs/build/libfullnat_toa.so): rebuilt only when its sources change.
+bash "$(dirname "${BASH_SOURCE[0]}")/../rs/build.sh" >>"$log" 2>&1 || fail "building rs/ (the TOA shim) failed"
