@@ -24,7 +24,7 @@ import {
   writeState,
 } from "./state.ts";
 import { SECTION_ORDER, type SectionName } from "./types.ts";
-import { checkProvisioning } from "./validate.ts";
+import { checkProvisioning, inFileOrder } from "./validate.ts";
 
 /** Settings of a first-boot run; tests point every one of them somewhere harmless. */
 export interface FirstbootOptions {
@@ -142,11 +142,11 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
       invalid.add("network");
     }
   }
-  result.problems = problems;
+  result.problems = inFileOrder(problems, checked.lineOf ?? (() => undefined));
   if (problems.length > 0) {
     await report.say(
       `the provisioning file has ${problems.length} problem${problems.length === 1 ? "" : "s"}:`,
-      ...problems.map((x) => `  ${formatProblem(x)}`),
+      ...result.problems.map((x) => `  ${formatProblem(x)}`),
     );
   }
   if (checked.fatal) {

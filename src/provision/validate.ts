@@ -9,7 +9,7 @@
 import { type Problem, Problems } from "./problems.ts";
 import { parseSshPublicKey } from "./ssh_key.ts";
 import { describe, list, mapping, text } from "./shape.ts";
-import { parseSource, type Source } from "./source.ts";
+import { parseSource } from "./source.ts";
 import type { AdminConfig, Provisioning, SectionName } from "./types.ts";
 import { SECTION_ORDER } from "./types.ts";
 import { validateNetwork } from "./validate_network.ts";
@@ -29,6 +29,8 @@ export interface ValidationResult {
   invalid: SectionName[];
   /** True when the file as a whole is unusable (not parseable, not a mapping, wrong version). */
   fatal: boolean;
+  /** The line a path points at in the file, for problems found later (by the box itself). */
+  lineOf?: (path: Problem["path"]) => number | undefined;
 }
 
 /** RFC 1123 host name that fits the kernel's 64-byte limit. */
@@ -119,9 +121,18 @@ export function validateProvisioning(
   return { provisioning, problems: all.list, invalid, fatal };
 }
 
-/** Adds line numbers to problems from where their paths point in the source. */
-function withLines(problems: Problem[], source: Source): Problem[] {
-  return problems.map((p) => ({ ...p, line: p.line ?? source.lineOf(p.path) }));
+/**
+ * Gives problems the line their path points at and puts them in file order (problems with no
+ * line keep their place after those with one).
+ */
+export function inFileOrder(
+  problems: readonly Problem[],
+  lineOf: (path: Problem["path"]) => number | undefined,
+): Problem[] {
+  return problems
+    .map((p, i) => ({ p: { ...p, line: p.line ?? lineOf(p.path) }, i }))
+    .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || a.i - b.i)
+    .map(({ p }) => p);
 }
 
 /**
@@ -138,10 +149,6 @@ export function checkProvisioning(
     return { provisioning: { version: 1 }, problems: parsed.problems, invalid: [], fatal: true };
   }
   const result = validateProvisioning(parsed.source.value, validateLoadBalancer);
-  // File order reads best; problems without a line keep their place after those with one.
-  const problems = withLines(result.problems, parsed.source)
-    .map((p, i) => ({ p, i }))
-    .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || a.i - b.i)
-    .map(({ p }) => p);
-  return { ...result, problems };
+  const lineOf = parsed.source.lineOf;
+  return { ...result, problems: inFileOrder(result.problems, lineOf), lineOf };
 }
