@@ -15,11 +15,12 @@ DENO_VERSION="2.9.6"
 #   iputils-ping                 - reachability checks of the topology
 #   haproxy wrk                  - peers and load tool of the side-by-side benchmark (bench/peers)
 #   mtools dosfstools util-linux - provisioning seed images: mkfs.vfat, mcopy, blkid (src/provision)
+#   e2fsprogs                    - mkfs.ext4 for the non-FAT seed test (tests/provision)
 #   gcc libc6-dev                - build the RS-side TOA shim from source (rs/build.sh)
 PACKAGES=(
   libnetfilter-queue1 libmnl0 iptables iproute2 curl nginx-light python3-scapy tcpdump
   tshark iperf3 procps kmod ca-certificates iputils-ping haproxy wrk
-  mtools dosfstools util-linux
+  mtools dosfstools util-linux e2fsprogs
   gcc libc6-dev
 )
 

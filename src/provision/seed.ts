@@ -82,12 +82,14 @@ async function readFatFile(device: string, name: string): Promise<Uint8Array | u
   throw new Error(`cannot read ${name} from the seed ${device}: ${out.stderr.trim()}`);
 }
 
-/** Reads one file from any filesystem the kernel knows through a read-only mount. */
+/** Reads files from any filesystem the kernel knows through a read-only mount. */
 async function readMountedFiles(device: string, names: string[]): Promise<Map<string, Uint8Array>> {
   const dir = await Deno.makeTempDir({ prefix: "fullnat-seed-" });
   const found = new Map<string, Uint8Array>();
   try {
-    await execOk("mount", ["-o", "ro", device, dir]);
+    // An image file (rather than a disk) needs a loop device.
+    const isFile = (await Deno.stat(device)).isFile;
+    await execOk("mount", ["-o", isFile ? "ro,loop" : "ro", device, dir]);
     try {
       for (const name of names) {
         try {
@@ -112,6 +114,11 @@ async function readMountedFiles(device: string, names: string[]): Promise<Map<st
  */
 export async function readSeed(device: string): Promise<SeedFile> {
   const type = await filesystemType(device);
+  if (type === undefined) {
+    throw new Error(
+      `${device} holds no filesystem blkid recognises; make seeds with: fullnat provision seed FILE -o IMAGE`,
+    );
+  }
   const names = Object.entries(SEED_FILE_NAMES) as Array<[SourceFormat, string]>;
   const found: SeedFile[] = [];
   if (type === "vfat" || type === "msdos") {

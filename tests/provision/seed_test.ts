@@ -135,3 +135,20 @@ Deno.test("readSeed() says what is missing when the volume holds no provisioning
     await assert.rejects(readSeed(image), /holds neither fullnat\.yaml nor fullnat\.json/);
   });
 });
+
+Deno.test("readSeed() reads a seed of another filesystem (ext4 labelled cidata) through a read-only mount", async () => {
+  await withDir(async (dir) => {
+    const tree = join(dir, "tree");
+    await Deno.mkdir(tree);
+    const text = exampleYaml();
+    await Deno.writeTextFile(join(tree, "fullnat.yaml"), text);
+    const image = join(dir, "seed.ext4");
+    const mk = await run("mkfs.ext4", ["-q", "-L", "cidata", "-d", tree, image, "1M"]);
+    assert.equal(mk.code, 0, mk.stderr);
+    const seed = await readSeed(image);
+    assert.equal(seed.name, "fullnat.yaml");
+    assert.equal(dec.decode(seed.content), text);
+    const mounts = await Deno.readTextFile("/proc/self/mounts");
+    assert.doesNotMatch(mounts, /fullnat-seed-/, "the mount is gone again");
+  });
+});
