@@ -50,6 +50,9 @@ export async function runWords(
   // Habit from one-shot use: `fullnat service list` typed inside the shell means the same.
   if (words[0] === "fullnat" && words.length > 1) words = words.slice(1);
   if (words.length === 0) return ctx.exitCode = 0;
+  if (words[0] === "?" || words[0] === "-h" || words[0] === "--help") {
+    words = ["help", ...words.slice(1)];
+  }
   const [first, ...rest] = words;
   if (first === "ipvsadm") return ctx.exitCode = await ipvsadm(rest, ctx);
   const tree = build(ctx);

@@ -91,9 +91,3 @@ export function splitPartial(line: string): PartialLine {
   const s = scan(line);
   return { words: s.words, current: s.current, invalid: s.error !== undefined };
 }
-
-/** Quotes a word so {@linkcode splitWords} reads it back unchanged (for completion output). */
-export function quoteWord(word: string): string {
-  if (word !== "" && /^[A-Za-z0-9_.:,/=@%+\-\[\]]+$/.test(word)) return word;
-  return `'${word.replaceAll("'", `'"'"'`)}'`;
-}
