@@ -21,8 +21,20 @@ export interface EngineCounters {
   notIpv4: number;
   /** IPv4 fragments: the kernel reassembles diverted traffic first, so these are unexpected. */
   fragments: number;
-  /** Protocols other than TCP and UDP sent to a diverted address: passed on unchanged. */
+  /** Protocols other than TCP, UDP and ICMP to a diverted non-VIP address: passed on. */
   otherProtocol: number;
+  /** Protocols other than TCP, UDP and ICMP sent to a VIP (AH, ESP, ...): dropped. */
+  otherProtocolDropped: number;
+  /** ICMP errors about a session, rewritten into the other end's view and forwarded. */
+  icmpErrorsTranslated: number;
+  /** ICMP errors quoting no known session (about the box's own traffic): passed on. */
+  icmpNoSession: number;
+  /** ICMP errors whose quoted datagram is too short to identify a session. */
+  icmpMalformedQuote: number;
+  /** ICMP that is not a translated error (echo to a VIP, ...): passed on to the kernel. */
+  icmpPassed: number;
+  /** DF segments that could not take TOA within the MTU: answered "fragmentation needed". */
+  toaFragNeeded: number;
   /** TCP segments other than a SYN for a service with no session: dropped. */
   tcpNoSession: number;
   /** New connections refused because no real server has a positive weight. */
@@ -76,6 +88,12 @@ export function newEngineCounters(): EngineCounters {
     notIpv4: 0,
     fragments: 0,
     otherProtocol: 0,
+    otherProtocolDropped: 0,
+    icmpErrorsTranslated: 0,
+    icmpNoSession: 0,
+    icmpMalformedQuote: 0,
+    icmpPassed: 0,
+    toaFragNeeded: 0,
     tcpNoSession: 0,
     noRealServer: 0,
     noLocalAddress: 0,

@@ -12,6 +12,9 @@
  */
 import { type EngineCounters, newEngineCounters } from "./counters.ts";
 import { secureIsnV4 } from "./isn.ts";
+import { writeFragNeeded } from "./icmp_reply.ts";
+import { type QuoteView, readQuote, translateIcmpError } from "./icmp_translate.ts";
+import { ICMP, ICMP4_FRAG_NEEDED, icmp4IsTranslatedError } from "./wire/icmp.ts";
 import { shiftSeq, unshiftAck } from "./seq_translate.ts";
 import { clampMss, stripTimestamp, stripToa } from "./tcp_option_edit.ts";
 import { writeReset } from "./tcp_reset.ts";
@@ -25,6 +28,9 @@ import { Dir, NO_SESSION, SessionFlag, SessionTable } from "./session_table.ts";
 import { nextTcpState, tcpEvent, TcpState, tcpTimeoutTable } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS, type PacketSink, type Timeouts, Verdict } from "./types.ts";
 import { get16, get32 } from "./wire/bytes.ts";
+
+/** The IPv4 Don't Fragment flag in the flags/fragment-offset word. */
+const IPV4_DF = 0x4000;
 import {
   IPPROTO,
   IPV4,
@@ -97,6 +103,8 @@ export class Engine {
   /** Scratch space for packets the engine originates; reused, never reallocated. */
   #emitBuf = new Uint8Array(64);
   #isnSecret: Uint32Array;
+  /** Where the quote of the ICMP error in hand lies; reused for every error. */
+  #quote: QuoteView = { ip: 0, l4: 0, end: 0 };
   #clock: () => number;
   #timeouts: Timeouts;
   #tcpTimeoutMs: Float64Array;
@@ -165,12 +173,19 @@ export class Engine {
       return Verdict.Drop;
     }
     const proto = b[o + IPV4.PROTOCOL];
+    const ihl = ipv4HeaderLength(b, o);
+    const total = ipv4TotalLength(b, o);
     if (proto !== IPPROTO.TCP && proto !== IPPROTO.UDP) {
+      if (proto === IPPROTO.ICMP) return this.#icmp(b, o, ihl, total);
+      // AH, ESP, GRE...: no session can say where they belong, so none reaches a real server
+      // and none is answered by the balancer's own stack on the VIP's behalf.
+      if (this.registry.isVip(get32(b, o + IPV4.DST))) {
+        c.otherProtocolDropped++;
+        return Verdict.Drop;
+      }
       c.otherProtocol++;
       return Verdict.Accept;
     }
-    const ihl = ipv4HeaderLength(b, o);
-    const total = ipv4TotalLength(b, o);
     const l4 = o + ihl;
     const l4Length = total - ihl;
     const bad = proto === IPPROTO.TCP
@@ -221,6 +236,11 @@ export class Engine {
       t.expires[id] = now + this.#tcpTimeoutMs[ns];
       if (dir === Dir.In) {
         out = this.#tcpIn(b, o, l4, total, Math.min(cap, this.mtu), id, rs.service, flags);
+        if (out < 0) {
+          // The segment became an ICMP error back to the client.
+          this.outLength = -out;
+          return Verdict.Rewritten;
+        }
       } else this.#tcpOut(b, l4, total - ihl, id, rs.service, flags);
     } else {
       t.expires[id] = now + this.#udpTimeoutMs;
@@ -279,7 +299,8 @@ export class Engine {
 
   /**
    * Client->RS TCP edits before address translation: sequence shift, option removals, TOA.
-   * Returns the segment's new total length.
+   * Returns the segment's new total length, or minus the length of the "fragmentation
+   * needed" error that replaced a DF segment too big to take its TOA.
    */
   #tcpIn(
     b: Uint8Array,
@@ -293,6 +314,24 @@ export class Engine {
   ): number {
     const t = this.table;
     const c = this.counters;
+    const wantsToa = t.method[id] === METHOD_FULLNAT && svc.toa && (flags & TCP_FLAG.RST) === 0 &&
+      (t.flags[id] & SessionFlag.RS_DATA) === 0;
+    if (
+      wantsToa && total + TCPOPT_LENGTH.TOA_V4 > limit &&
+      (get16(b, o + IPV4.FLAGS_FRAG) & IPV4_DF) !== 0 &&
+      tcpHeaderLength(b, l4) + TCPOPT_LENGTH.TOA_V4 <= 60
+    ) {
+      // Tell the client a path MTU its segments still fit in once TOA is added.
+      c.toaFragNeeded++;
+      return -writeFragNeeded(
+        b,
+        o,
+        l4 - o,
+        t.vaddr[id],
+        t.caddr[id],
+        this.mtu - TCPOPT_LENGTH.TOA_V4,
+      );
+    }
     const delta = t.seqDelta[id];
     if (delta !== 0) shiftSeq(b, l4, delta);
     if (tcpHeaderLength(b, l4) > TCP.MIN_HEADER) {
@@ -303,10 +342,7 @@ export class Engine {
         stripTimestamp(b, l4)
       ) c.timestampsStripped++;
     }
-    if (
-      t.method[id] !== METHOD_FULLNAT || !svc.toa || (flags & TCP_FLAG.RST) !== 0 ||
-      (t.flags[id] & SessionFlag.RS_DATA) !== 0
-    ) return total;
+    if (!wantsToa) return total;
     const r = insertToaV4(b, o, l4, total, limit, t.caddr[id], t.cport[id]);
     if (r > 0) {
       c.toaInserted++;
@@ -346,6 +382,91 @@ export class Engine {
       (flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === (TCP_FLAG.SYN | TCP_FLAG.ACK) &&
       svc.clampMss && t.method[id] === METHOD_FULLNAT && clampMss(b, l4, TCPOPT_LENGTH.TOA_V4)
     ) c.mssClamped++;
+  }
+
+  /**
+   * ICMP: errors about a session are translated into the other end's view; everything else
+   * (echo to a VIP, errors about the box's own traffic) goes on to the kernel unchanged.
+   */
+  #icmp(b: Uint8Array, o: number, ihl: number, total: number): Verdict {
+    const c = this.counters;
+    const icmp = o + ihl;
+    if (total - ihl < ICMP.QUOTE) {
+      c.malformedL4++;
+      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+    }
+    if (!icmp4IsTranslatedError(b[icmp + ICMP.TYPE])) {
+      c.icmpPassed++;
+      return Verdict.Accept;
+    }
+    const q = this.#quote;
+    if (!readQuote(b, icmp, o + total, q)) {
+      c.icmpMalformedQuote++;
+      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+    }
+    const qProto = b[q.ip + IPV4.PROTOCOL];
+    if (qProto !== IPPROTO.TCP && qProto !== IPPROTO.UDP) {
+      c.icmpPassed++;
+      return Verdict.Accept;
+    }
+    // The quote is a datagram sent towards the error's source; its reverse is a packet of the
+    // session travelling the other way, which the table knows.
+    const t = this.table;
+    const e = t.lookup(
+      qProto,
+      get32(b, q.ip + IPV4.DST),
+      get16(b, q.l4 + 2),
+      get32(b, q.ip + IPV4.SRC),
+      get16(b, q.l4),
+    );
+    if (e === NO_SESSION) {
+      c.icmpNoSession++;
+      return Verdict.Accept;
+    }
+    const id = e >> 1;
+    const delta = qProto === IPPROTO.TCP ? t.seqDelta[id] : 0;
+    if ((e & 1) === Dir.Out) {
+      // From the real-server side about a datagram we sent it: tell the client, in its terms.
+      const rs = this.registry.servers[t.server[id]];
+      const grows = qProto === IPPROTO.TCP && t.method[id] === METHOD_FULLNAT && rs?.service.toa;
+      translateIcmpError(
+        b,
+        o,
+        ihl,
+        total,
+        q,
+        t.vaddr[id],
+        t.caddr[id],
+        t.caddr[id],
+        t.cport[id],
+        t.vaddr[id],
+        t.vport[id],
+        -delta | 0,
+        0,
+        grows && b[icmp + ICMP.CODE] === ICMP4_FRAG_NEEDED ? TCPOPT_LENGTH.TOA_V4 : 0,
+      );
+    } else {
+      // From the client side about a datagram we sent the client: tell the real server.
+      translateIcmpError(
+        b,
+        o,
+        ihl,
+        total,
+        q,
+        t.laddr[id],
+        t.daddr[id],
+        t.daddr[id],
+        t.dport[id],
+        t.laddr[id],
+        t.lport[id],
+        0,
+        delta,
+        0,
+      );
+    }
+    c.icmpErrorsTranslated++;
+    this.outLength = total;
+    return Verdict.Rewritten;
   }
 
   /** Answers or drops a connection attempt the engine could not place, per reject policy. */

@@ -36,7 +36,18 @@ Deno.test("Engine.handle() blanks a client's own TOA and inserts the real one", 
   assert.equal(engine.counters.toaInserted, 1);
 });
 
-Deno.test("Engine.handle() forwards without TOA when options are full or the MTU would be exceeded", () => {
+/** Like `tcp` but without Don't Fragment. */
+const tcpNoDf = (
+  src: string,
+  dst: string,
+  sport: number,
+  dport: number,
+  flags: string,
+  seq: number,
+  ack = 0,
+) => ipv4({ src, dst, ttl: 61, id: 0x1234 }).tcp({ sport, dport, flags, seq, ack, window: 29200 });
+
+Deno.test("Engine.handle() skips TOA when options are full or the MTU would be exceeded", () => {
   const { engine, ctl, clock } = setup({ mtu: 1500 });
   fullnatService(ctl);
   const D = (firstIsn(clock.ms) - 5) >>> 0;
@@ -51,14 +62,24 @@ Deno.test("Engine.handle() forwards without TOA when options are full or the MTU
         .nop().wscale(7).nop(16),
     },
     {
-      what: "data already at the MTU",
+      what: "data already at the MTU, fragmentable: forwarded without TOA",
+      input: tcpNoDf(C, VIP, 40000, 80, "PA", 6, 1).timestamp(2, 3).payload(body),
+      verdict: Verdict.Rewritten,
+      output: tcpNoDf(LIP, RS, 5000, 8080, "PA", (6 + D) >>> 0, 1).timestamp(2, 3).payload(body),
+    },
+    {
+      what: "data at the MTU with DF: the client is told the MTU minus the TOA",
       input: tcp(C, VIP, 40000, 80, "PA", 6, 1).timestamp(2, 3).payload(body),
       verdict: Verdict.Rewritten,
-      output: tcp(LIP, RS, 5000, 8080, "PA", (6 + D) >>> 0, 1).timestamp(2, 3).payload(body),
+      output: ipv4({ src: VIP, dst: C, ttl: 64, id: 0 }).icmp({ type: 3, code: 4, rest: 1492 })
+        .embed(tcp(C, VIP, 40000, 80, "PA", 6, 1).timestamp(2, 3).payload(body), 28),
     },
   ]);
   const c = engine.counters;
-  assert.deepEqual([c.toaInserted, c.toaNoOptionSpace, c.toaTooBig], [0, 1, 1]);
+  assert.deepEqual(
+    [c.toaInserted, c.toaNoOptionSpace, c.toaTooBig, c.toaFragNeeded],
+    [0, 1, 1, 1],
+  );
 });
 
 Deno.test("Engine.handle() leaves TOA, timestamps and MSS alone on a service that turns them off", () => {

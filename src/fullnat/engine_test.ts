@@ -171,7 +171,7 @@ Deno.test("Engine.handle() passes through, drops and counts what is not a sessio
       c.fragments,
       c.malformedL4,
       c.malformedIp,
-      c.otherProtocol,
+      c.icmpPassed,
       c.notIpv4,
     ],
     [2, 2, 1, 1, 1, 1, 1],

@@ -25,6 +25,8 @@ export class Registry {
   readonly servers: (RealServer | undefined)[] = [];
   readonly locals: (LocalAddress | undefined)[] = [];
   #byTuple = new Map<number, Service[]>();
+  /** Virtual addresses of live services, with how many services use each. */
+  #vips = new Map<number, number>();
   /** Set whenever the set of traffic to divert may have changed. */
   diversionDirty = true;
 
@@ -64,8 +66,14 @@ export class Registry {
     const list = this.#byTuple.get(h);
     if (list) list.push(svc);
     else this.#byTuple.set(h, [svc]);
+    this.#vips.set(vaddr, (this.#vips.get(vaddr) ?? 0) + 1);
     this.diversionDirty = true;
     return svc;
+  }
+
+  /** True when `addr` is the virtual address of a live service (any protocol or port). */
+  isVip(addr: number): boolean {
+    return this.#vips.has(addr);
   }
 
   /** Unindexes a service; the caller has already flushed its sessions. */
@@ -78,6 +86,9 @@ export class Registry {
       if (rest.length) this.#byTuple.set(h, rest);
       else this.#byTuple.delete(h);
     }
+    const users = (this.#vips.get(svc.vaddr) ?? 1) - 1;
+    if (users > 0) this.#vips.set(svc.vaddr, users);
+    else this.#vips.delete(svc.vaddr);
     for (const rs of [...svc.servers]) this.retireServer(rs);
     for (const la of [...svc.localAddresses]) this.retireLocal(la);
     this.services[svc.id] = undefined;
