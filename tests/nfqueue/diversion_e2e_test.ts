@@ -111,3 +111,31 @@ Deno.test("diversion: invalid specs are refused without touching iptables", asyn
   assert.throws(() => new Diversion({ queueNum: 70000 }), RangeError);
   assert.throws(() => new Diversion({ queueNum: 1, prefix: "no spaces" }), RangeError);
 });
+
+Deno.test("diversion with 3 workers: real iptables takes the steering rules; going back to 1 deletes them", async () => {
+  const ns = `${NS}w`;
+  const raw = async () => await sh("ip", "netns", "exec", ns, "iptables", "-t", "raw", "-S");
+  await sh("ip", "netns", "add", ns);
+  try {
+    const before = await raw();
+    const many = new Diversion({ queueNum: 10, prefix: "FNQW", netns: ns, workers: 3 });
+    await many.install(spec1);
+    const text = await raw();
+    for (const chain of ["FNQW-C", "FNQW-L", "FNQW-R", "FNQW-W0", "FNQW-W1", "FNQW-W2"]) {
+      assert.ok(text.includes(`-N ${chain}\n`), `${chain} missing:\n${text}`);
+    }
+    assert.match(text, /-A FNQW-C -m u32 --u32 "0xc&0xf=0x6:0xa" -j FNQW-W1/);
+    assert.match(text, /-A FNQW-W2 -j NFQUEUE --queue-num 12/);
+    assert.match(text, /-A FNQW -d 192\.168\.10\.1\/32 -j FNQW-L/);
+
+    const one = new Diversion({ queueNum: 10, prefix: "FNQW", netns: ns });
+    await one.install(spec1);
+    const single = await raw();
+    assert.doesNotMatch(single, /FNQW-(C|L|R|W\d)/);
+    assert.match(single, /-A FNQW-DIVERT -j NFQUEUE --queue-num 10/);
+    await one.remove();
+    assert.equal(await raw(), before);
+  } finally {
+    await shCode("ip", "netns", "del", ns);
+  }
+});
