@@ -12,7 +12,7 @@ import { startCpuMeter } from "./cpu.ts";
 import type { Peer, PeerInstance } from "./peers.ts";
 import { type RealServer, startRealServer } from "./real_server.ts";
 import { type Sample, summarize, type Summary, type Workload, WORKLOADS } from "./results.ts";
-import { runBulk, runConns, runUdp, type WorkloadParams } from "./workloads.ts";
+import { runBulk, runConns, runUdp, SECOND_CLIENT_ADDR, type WorkloadParams } from "./workloads.ts";
 
 /** Namespace prefix of the benchmark's topologies (distinct from the tests' `fn`). */
 export const BENCH_PREFIX = "fnbench";
@@ -42,12 +42,23 @@ function message(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 300);
 }
 
-/** Client-side settings so a connection-per-request load is not limited by the client's ports. */
+/**
+ * Client-side settings so a connection-per-request load is not limited by the client's ports,
+ * and the second address of the UDP workload.
+ */
 async function tuneClient(topo: Topology): Promise<void> {
   await topo.exec("client", ["sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65535"], {
     check: true,
   });
   await topo.exec("client", ["sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1"], { check: true });
+  await topo.exec("client", [
+    "ip",
+    "addr",
+    "add",
+    `${SECOND_CLIENT_ADDR}/24`,
+    "dev",
+    topo.ifaces.client,
+  ], { check: true });
 }
 
 /** Runs one peer once: topology, real server, peer, each workload, teardown. */

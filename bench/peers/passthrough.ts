@@ -33,6 +33,8 @@ export function passthroughSpec(rs: string): DiversionSpec {
     { protocol: "tcp" as const, address: rs, port: RS_PORTS.httpProxyProtocol },
     { protocol: "tcp" as const, address: rs, port: RS_PORTS.iperf },
     { protocol: "udp" as const, address: rs, port: RS_PORTS.iperf },
+    { protocol: "tcp" as const, address: rs, port: RS_PORTS.iperf2 },
+    { protocol: "udp" as const, address: rs, port: RS_PORTS.iperf2 },
   ];
   return { services: ports, localAddresses: [], natRealServers: ports };
 }

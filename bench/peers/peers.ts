@@ -270,6 +270,9 @@ function fullnatPeer(id: string, label: string, mode: "-m" | "-b", extra: string
           ["-t", RS_PORTS.http],
           ["-t", RS_PORTS.iperf],
           ["-u", RS_PORTS.iperf],
+          // The second UDP sender's port; iperf3 also opens a TCP control connection to it.
+          ["-t", RS_PORTS.iperf2],
+          ["-u", RS_PORTS.iperf2],
         ];
         // Services first, then their servers and local addresses, each group concurrently.
         await Promise.all(services.map(([p, port]) => bal.ipvsadmOk("-A", p, `${vip}:${port}`)));

@@ -1,8 +1,8 @@
 /**
  * The real server of the benchmark, in the topology's `rs` namespace: nginx answering a tiny
  * HTTP response on port 80 (plain) and on port 8080 (`proxy_protocol`, for HAProxy's
- * `send-proxy-v2`), an iperf3 server on 5201 (TCP bulk and UDP), and an iptables counter of
- * the UDP datagrams that arrive, so the packet rate counts what reached the server whatever
+ * `send-proxy-v2`), iperf3 servers on 5201 (TCP bulk and UDP) and 5202 (the second UDP sender),
+ * and an iptables counter of the UDP datagrams that arrive at either, so the packet rate counts what reached the server whatever
  * the sender thinks it sent.
  *
  * The nginx configuration is the benchmark's own (tests/support/servers.ts serves test
@@ -15,7 +15,7 @@ import type { Topology } from "../../tests/support/netns.ts";
 import { waitFor } from "../../tests/support/wait.ts";
 
 /** Ports on the real server. */
-export const RS_PORTS = { http: 80, httpProxyProtocol: 8080, iperf: 5201 } as const;
+export const RS_PORTS = { http: 80, httpProxyProtocol: 8080, iperf: 5201, iperf2: 5202 } as const;
 
 const COUNTER_COMMENT = "fullnat-bench-udp";
 
@@ -25,7 +25,7 @@ export interface RealServer {
   readonly addr: string;
   /** Zeroes the UDP arrival counter. */
   resetUdpCounter(): Promise<void>;
-  /** UDP datagrams to port 5201 that arrived since the last reset. */
+  /** UDP datagrams to ports 5201-5202 that arrived since the last reset. */
   udpArrived(): Promise<number>;
   /** Stops the servers and removes the temporary directory. */
   stop(): Promise<void>;
@@ -93,11 +93,14 @@ export async function startRealServer(topo: Topology): Promise<RealServer> {
       "-e",
       `${dir}/error.log`,
     ]));
-    children.push(topo.spawn("rs", ["iperf3", "-s", "-B", addr, "-p", String(RS_PORTS.iperf)]));
+    for (const port of [RS_PORTS.iperf, RS_PORTS.iperf2]) {
+      children.push(topo.spawn("rs", ["iperf3", "-s", "-B", addr, "-p", String(port)]));
+    }
     await waitFor(async () =>
       (await listening(topo, "t", `${addr}:${RS_PORTS.http}`)) &&
       (await listening(topo, "t", `${addr}:${RS_PORTS.httpProxyProtocol}`)) &&
-      (await listening(topo, "t", `${addr}:${RS_PORTS.iperf}`)), {
+      (await listening(topo, "t", `${addr}:${RS_PORTS.iperf}`)) &&
+      (await listening(topo, "t", `${addr}:${RS_PORTS.iperf2}`)), {
       timeoutMs: 10_000,
       what: "nginx and iperf3 listening on the real server",
     });
@@ -111,7 +114,7 @@ export async function startRealServer(topo: Topology): Promise<RealServer> {
       "-p",
       "udp",
       "--dport",
-      String(RS_PORTS.iperf),
+      `${RS_PORTS.iperf}:${RS_PORTS.iperf2}`,
       "-m",
       "comment",
       "--comment",

@@ -7,8 +7,10 @@
  *   nginx on the real server; requests/s and wrk's 99th percentile latency (from the request
  *   being written on a connected socket to the response being read, so the handshake's own
  *   round trip is outside it while every queueing delay it causes is inside);
- * - `udp`: iperf3 sending 64-byte datagrams as fast as it can; the figure is what an
- *   iptables counter on the real server saw arrive, per second.
+ * - `udp`: two iperf3 senders, from two client addresses (one even, one odd: fullnat's
+ *   workers split clients by address) to ports 5201 and 5202, each sending 64-byte datagrams
+ *   as fast as it can; the figure is what an iptables counter on the real server saw arrive,
+ *   per second.
  *
  * Parsers are exported for the tests.
  *
@@ -170,20 +172,45 @@ export async function runConns(
   return parseWrk(r.stdout);
 }
 
-/** UDP datagrams per second that reached the real server, in thousands. */
+/** The client's second address, which the UDP workload's second sender uses. */
+export const SECOND_CLIENT_ADDR = "198.51.100.3";
+
+/**
+ * UDP datagrams per second that reached the real server, in thousands: one sender from each
+ * of `sources` to `to.port + i`.
+ */
 export async function runUdp(
   topo: Topology,
   to: Endpoint,
   rs: RealServer,
   p: WorkloadParams,
+  sources: readonly string[] = [topo.addrs.client, SECOND_CLIENT_ADDR],
 ): Promise<number> {
   await rs.resetUdpCounter();
+  const results = await Promise.all(sources.map((src, i) => udpSender(topo, to, src, i, p)));
+  const arrived = await rs.udpArrived();
+  // iperf3 may report an error about its own end-of-test exchange although datagrams flowed;
+  // what arrived is the figure, the error is reported only when nothing did.
+  const err = results.find((e) => e !== undefined);
+  if (arrived === 0) throw new Error(err ?? "no datagram reached the real server");
+  return arrived / p.seconds / 1000;
+}
+
+async function udpSender(
+  topo: Topology,
+  to: Endpoint,
+  src: string,
+  i: number,
+  p: WorkloadParams,
+): Promise<string | undefined> {
   const r = await runBounded(topo, "client", [
     "iperf3",
     "-c",
     to.host,
     "-p",
-    String(to.port),
+    String(to.port + i),
+    "-B",
+    src,
     "-u",
     "-b",
     "0",
@@ -195,10 +222,5 @@ export async function runUdp(
     "3000",
     "-J",
   ], (p.seconds + 15) * 1000);
-  const arrived = await rs.udpArrived();
-  const err = r.stdout.trim() === "" ? failure("iperf3 -u", r).message : iperfError(r.stdout);
-  // iperf3 may report an error about its own end-of-test exchange although datagrams flowed;
-  // what arrived is the figure, the error is reported only when nothing did.
-  if (arrived === 0) throw new Error(err ?? "no datagram reached the real server");
-  return arrived / p.seconds / 1000;
+  return r.stdout.trim() === "" ? failure("iperf3 -u", r).message : iperfError(r.stdout);
 }
