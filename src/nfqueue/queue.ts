@@ -116,9 +116,15 @@ export class NfQueue {
     // Packets are received straight into the summer's WebAssembly memory, so full checksums
     // are summed in place, without a copy.
     const ringBytes = this.#batch * slotSize;
-    const summer = new SimdChecksum(ringBytes + PROCESSOR_SCRATCH_BYTES);
+    // The verdict buffer shares that memory too, so payloads are copied into it with
+    // copyWithin (no subarray object per packet).
+    const summer = new SimdChecksum(ringBytes + VERDICT_BUFFER_BYTES + PROCESSOR_SCRATCH_BYTES);
     this.#rx = new RxRing(this.#batch, slotSize, summer.allocate(ringBytes));
-    this.#writer = new VerdictWriter(this.queueNum, VERDICT_BUFFER_BYTES);
+    this.#writer = new VerdictWriter(
+      this.queueNum,
+      VERDICT_BUFFER_BYTES,
+      summer.allocate(VERDICT_BUFFER_BYTES),
+    );
     this.#processor = new BatchProcessor(this.#writer, this.counters, () => this.#flush(), {
       summer,
       fullChecksum: options.fullChecksum,

@@ -40,14 +40,26 @@ export class VerdictWriter {
   count = 0;
   readonly #view: DataView;
   readonly #queueNum: number;
+  // All of buf's ArrayBuffer: payloads from the same ArrayBuffer (the receive ring) are
+  // copied with copyWithin, which needs no subarray object per packet.
+  readonly #whole: Uint8Array;
 
-  /** @param capacity send buffer size; must hold at least one maximal verdict. */
-  constructor(queueNum: number, capacity: number) {
+  /**
+   * @param capacity send buffer size; must hold at least one maximal verdict.
+   * @param buf the send buffer's memory when it must live somewhere in particular (in the
+   *   same ArrayBuffer as the receive ring, so payloads are copied without allocating);
+   *   at least `capacity` bytes. Default: a new buffer.
+   */
+  constructor(queueNum: number, capacity: number, buf?: Uint8Array) {
     if (capacity < verdictSize(MAX_VERDICT_PAYLOAD)) {
       throw new RangeError(`verdict buffer of ${capacity} bytes cannot hold a 64 KiB packet`);
     }
-    this.buf = new Uint8Array(capacity);
-    this.#view = new DataView(this.buf.buffer);
+    if (buf !== undefined && buf.length < capacity) {
+      throw new RangeError(`verdict buffer of ${buf.length} bytes is below ${capacity}`);
+    }
+    this.buf = buf === undefined ? new Uint8Array(capacity) : buf.subarray(0, capacity);
+    this.#view = new DataView(this.buf.buffer, this.buf.byteOffset, capacity);
+    this.#whole = new Uint8Array(this.buf.buffer);
     this.#queueNum = queueNum;
   }
 
@@ -88,7 +100,12 @@ export class VerdictWriter {
     const view = this.#view;
     view.setUint16(at + 32, 4 + len, true);
     view.setUint16(at + 34, NFQA_PAYLOAD, true);
-    this.buf.set(src.subarray(off, off + len), at + 36);
+    if (src.buffer === this.#whole.buffer) {
+      const from = src.byteOffset + off;
+      this.#whole.copyWithin(this.buf.byteOffset + at + 36, from, from + len);
+    } else {
+      this.buf.set(src.subarray(off, off + len), at + 36);
+    }
     // The buffer is reused: padding must be zeroed explicitly, as mnl_attr_put does.
     for (let p = at + 36 + len; p < at + total; p++) this.buf[p] = 0;
     this.length += total;

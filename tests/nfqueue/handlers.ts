@@ -123,11 +123,14 @@ export function dnatHandler(virtual: string, real: string): PacketHandler {
       if (len < 20 || buf[off] >> 4 !== 4) return Verdict.Accept;
       const proto = buf[off + 9];
       if (proto !== 6 && proto !== 17) return Verdict.Accept;
-      let at: number;
-      let to: number;
-      if (get32(buf, off + 16) === vip) [at, to] = [off + 16, rip];
-      else if (get32(buf, off + 12) === rip) [at, to] = [off + 12, vip];
-      else return Verdict.Accept;
+      // Plain branches, no destructuring: the loop's allocation probe runs this handler.
+      let at = off + 16;
+      let to = rip;
+      if (get32(buf, at) !== vip) {
+        at = off + 12;
+        to = vip;
+        if (get32(buf, at) !== rip) return Verdict.Accept;
+      }
       const from = get32(buf, at);
       set32(buf, at, to);
       const ipCheck = (buf[off + 10] << 8) | buf[off + 11];

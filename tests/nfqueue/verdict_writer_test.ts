@@ -59,3 +59,22 @@ Deno.test("fits() accounts for the payload and reset() empties the batch", () =>
   assert.equal(w.count, 0);
   assert.throws(() => new VerdictWriter(0, 1000), RangeError);
 });
+
+Deno.test("VerdictWriter in a shared buffer copies same-buffer payloads byte for byte", () => {
+  const memory = new Uint8Array(3 << 20);
+  const ring = memory.subarray(0, 1 << 20);
+  const w = new VerdictWriter(4, 1 << 20, memory.subarray(1 << 20));
+  assert.equal(w.buf.byteOffset, 1 << 20);
+  const payload = new Uint8Array(1499);
+  crypto.getRandomValues(payload);
+  ring.set(payload, 777);
+  w.acceptWithPayload(9, ring, 777, payload.length);
+  // A payload from another buffer takes the other path; both must give the same bytes.
+  const other = new VerdictWriter(4, 1 << 20);
+  other.acceptWithPayload(9, payload, 0, payload.length);
+  assert.deepEqual(w.buf.subarray(0, w.length), other.buf.subarray(0, other.length));
+  assert.deepEqual(w.buf.subarray(36, 36 + payload.length), payload);
+  // Nothing before the verdict buffer was touched.
+  assert.deepEqual(memory.subarray(0, 777), new Uint8Array(777));
+  assert.throws(() => new VerdictWriter(0, 1 << 20, new Uint8Array(100)), /is below/);
+});
