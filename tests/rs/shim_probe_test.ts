@@ -151,10 +151,10 @@ Deno.test("libfullnat_toa reports the TOA client to a C server and leaves other 
   const client = topo.addrs.client;
   const server = topo.addrs.lbA;
   try {
-    await topo.exec("client", ["ip", "addr", "add", `${CLIENT6}/64`, "dev", "eth0", "nodad"], {
+    await topo.exec("client", ["ip", "addr", "replace", `${CLIENT6}/64`, "dev", "eth0", "nodad"], {
       check: true,
     });
-    await topo.exec("lb", ["ip", "addr", "add", `${SERVER6}/64`, "dev", "eth0", "nodad"], {
+    await topo.exec("lb", ["ip", "addr", "replace", `${SERVER6}/64`, "dev", "eth0", "nodad"], {
       check: true,
     });
     await dropClientResets(topo.client);

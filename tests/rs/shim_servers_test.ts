@@ -23,10 +23,10 @@ const DENO_SERVER = new URL("./remote_addr_server.ts", import.meta.url).pathname
 async function pairWithV6(): Promise<Topology> {
   const topo = await createTopology({ prefix: "fntoas" });
   try {
-    await topo.exec("client", ["ip", "addr", "add", `${CLIENT6}/64`, "dev", "eth0", "nodad"], {
+    await topo.exec("client", ["ip", "addr", "replace", `${CLIENT6}/64`, "dev", "eth0", "nodad"], {
       check: true,
     });
-    await topo.exec("lb", ["ip", "addr", "add", `${SERVER6}/64`, "dev", "eth0", "nodad"], {
+    await topo.exec("lb", ["ip", "addr", "replace", `${SERVER6}/64`, "dev", "eth0", "nodad"], {
       check: true,
     });
     await dropClientResets(topo.client);
