@@ -10,7 +10,7 @@
  * @module
  */
 
-/** IPv4 and (not yet configured by the topology) IPv6 addresses of the test topology. */
+/** IPv4 and IPv6 addresses of the test topology (IPv6 only with `createTopology({ ipv6: true })`). */
 export const ADDRESS_PLAN = {
   v4: {
     /** Prefix length used on both subnets. */
@@ -31,7 +31,10 @@ export const ADDRESS_PLAN = {
     realServerNet: "203.0.113.",
     realServerFirstHost: 11,
   },
-  /** Reserved for IPv6 tests; {@linkcode createTopology} does not assign these yet. */
+  /**
+   * IPv6 addresses, assigned only when the topology is built with `ipv6: true` (always with
+   * `nodad`, so they are usable at once). The roles mirror the IPv4 plan.
+   */
   v6: {
     prefixLength: 64,
     subnetA: "2001:db8:a::/64",
@@ -43,6 +46,16 @@ export const ADDRESS_PLAN = {
     localAddrs: ["2001:db8:b::201", "2001:db8:b::202", "2001:db8:b::203", "2001:db8:b::204"],
     realServerNet: "2001:db8:b::",
     realServerFirstHost: 11,
+  },
+  /**
+   * The optional router between `lb` and `rs` (`createTopology({ router })`): it sits inside
+   * subnet B and answers ARP / neighbour solicitations for the hosts on its other side (proxy
+   * ARP / proxy NDP), so every other address stays exactly as without it. Its own addresses
+   * (host routes, one per side) are the sources of the ICMP errors it sends.
+   */
+  router: {
+    v4: { lbSide: "203.0.113.254", rsSide: "203.0.113.253" },
+    v6: { lbSide: "2001:db8:b::fe", rsSide: "2001:db8:b::fd" },
   },
 } as const;
 
@@ -59,5 +72,16 @@ export function realServerAddrs(count: number = DEFAULT_REAL_SERVER_COUNT): stri
   if (!Number.isInteger(count) || count < 0 || realServerFirstHost + count > 200) {
     throw new RangeError(`real server count out of range: ${count}`);
   }
+  return Array.from({ length: count }, (_, i) => `${realServerNet}${realServerFirstHost + i}`);
+}
+
+/**
+ * The IPv6 addresses of the first `count` real servers (2001:db8:b::11, ::12, ...: the same
+ * host numbers as IPv4, written in hex digits that read like the decimal ones).
+ */
+export function realServerAddrsV6(count: number = DEFAULT_REAL_SERVER_COUNT): string[] {
+  const { realServerNet, realServerFirstHost } = ADDRESS_PLAN.v6;
+  // Checked by the IPv4 rule: the same host numbers must stay below the local addresses.
+  realServerAddrs(count);
   return Array.from({ length: count }, (_, i) => `${realServerNet}${realServerFirstHost + i}`);
 }

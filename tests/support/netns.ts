@@ -16,19 +16,38 @@
  * set. Everything the data path needs (`ip_forward=1`, `rp_filter`, `accept_local`, the
  * iptables diversion) is left to the daemon under test, which must set it itself.
  *
+ * Two options extend the picture (both off by default, so the default topology is unchanged):
+ *
+ * - `ipv6: true` adds the IPv6 plan of {@linkcode ADDRESS_PLAN} beside the IPv4 one
+ *   (2001:db8:a::/64 with the VIPs, 2001:db8:b::/64 with the local addresses and real servers,
+ *   all `nodad`); `rs` again has no route to the client's subnet, and `lb`'s
+ *   `net.ipv6.conf.all.forwarding` is pinned like `ip_forward`.
+ * - `router: { mtu }` puts a fourth namespace, `router`, on the wire between `lb` and `rs`
+ *   (`lb eth1 -- eth0 router eth1 -- eth0 rs`). It forwards with a route MTU of `mtu` in both
+ *   directions while every interface keeps 1500, so the real servers still announce a full
+ *   MSS and only PMTU discovery (ICMP "fragmentation needed" / "packet too big" from the
+ *   router) can make big packets fit. It answers ARP and neighbour solicitations for the hosts
+ *   behind it (proxy ARP, proxy NDP), so every address stays where the plan puts it.
+ *
  * @module
  */
 
-import { ADDRESS_PLAN, realServerAddrs } from "./address_plan.ts";
+import { ADDRESS_PLAN, realServerAddrs, realServerAddrsV6 } from "./address_plan.ts";
 import { type ExecResult, run, type RunOptions, spawnIn, type SpawnOptions } from "./proc.ts";
 
 export type { ExecResult, SpawnOptions } from "./proc.ts";
 
-/** The three roles of the topology. */
-export type Role = "client" | "lb" | "rs";
+/** The roles of the topology; `router` exists only when built with the `router` option. */
+export type Role = "client" | "lb" | "rs" | "router";
 
-/** The roles in creation order. */
+/** The roles every topology has, in creation order. */
 export const ROLES: readonly Role[] = ["client", "lb", "rs"];
+
+/** The router between `lb` and `rs` (see the module doc). */
+export interface RouterOptions {
+  /** Route MTU of the router's paths in both directions: 1280 to 1500. */
+  mtu: number;
+}
 
 /** The project's namespace prefix; {@linkcode sweepStale} only ever touches names under it. */
 export const DEFAULT_PREFIX = "fn";
@@ -49,6 +68,30 @@ export interface TopologyOptions {
   lbForwarding?: boolean;
   /** Delete stale namespaces of dead runs before creating (default true). */
   sweep?: boolean;
+  /** Also assign the IPv6 plan (see the module doc); default false. */
+  ipv6?: boolean;
+  /** Put a router with a smaller route MTU between `lb` and `rs`; default none. */
+  router?: RouterOptions;
+}
+
+/** The IPv6 addresses of a topology built with `ipv6: true`, without prefix lengths. */
+export interface TopologyAddrsV6 {
+  client: string;
+  lbA: string;
+  vips: string[];
+  lbB: string;
+  localAddrs: string[];
+  realServers: string[];
+}
+
+/** The router's own addresses, one per side (ICMP errors come from these). */
+export interface RouterAddrs {
+  mtu: number;
+  lbSide: string;
+  rsSide: string;
+  /** IPv6 ones, when the topology has IPv6. */
+  lbSideV6?: string;
+  rsSideV6?: string;
 }
 
 /** Addresses of a topology; every address is IPv4 dotted text without a prefix length. */
@@ -59,6 +102,10 @@ export interface TopologyAddrs {
   lbB: string;
   localAddrs: string[];
   realServers: string[];
+  /** Present when the topology was built with `ipv6: true`. */
+  v6?: TopologyAddrsV6;
+  /** Present when the topology was built with a `router`. */
+  router?: RouterAddrs;
 }
 
 /** Interface names inside the namespaces (the same in every topology). */
@@ -71,6 +118,10 @@ export const IFACES = {
   lbB: "eth1",
   /** rs's link to subnet B. */
   rs: "eth0",
+  /** router's link to lb (only with a router). */
+  routerLb: "eth0",
+  /** router's link to rs (only with a router). */
+  routerRs: "eth1",
 } as const;
 
 /** A live topology; call {@linkcode Topology.destroy} in a `finally`. */
@@ -81,7 +132,9 @@ export interface Topology {
   readonly client: string;
   readonly lb: string;
   readonly rs: string;
-  /** All three namespace names. */
+  /** The router's namespace name, when the topology has one. */
+  readonly router?: string;
+  /** All namespace names (three, or four with a router). */
   readonly names: readonly string[];
   readonly addrs: TopologyAddrs;
   readonly ifaces: typeof IFACES;
@@ -111,7 +164,7 @@ function checkPrefix(prefix: string): void {
 /** Pattern of the names this module creates under `prefix`: prefix, owner pid, `r`, 6 hex. */
 function namePattern(prefix: string): RegExp {
   checkPrefix(prefix);
-  return new RegExp(`^${prefix}([0-9]+)r[0-9a-f]{6}-(client|lb|rs)$`);
+  return new RegExp(`^${prefix}([0-9]+)r[0-9a-f]{6}-(client|lb|rs|router)$`);
 }
 
 /** Names of all network namespaces known to `ip netns`. */
@@ -199,17 +252,98 @@ async function waitOperUp(netns: string, dev: string, timeoutMs = 5000): Promise
   }
 }
 
+/** A veth pair with one end in each namespace. */
+async function vethPair(nsA: string, ifA: string, nsB: string, ifB: string): Promise<void> {
+  await run(
+    ["ip", "-n", nsA, "link", "add", ifA, "type", "veth", "peer", "name", ifB, "netns", nsB],
+    { check: true },
+  );
+}
+
+/** Smallest and largest router MTU: IPv6's minimum link MTU, and the links' own MTU. */
+const ROUTER_MTU_RANGE = [1280, 1500] as const;
+
+function checkRouterMtu(mtu: number): void {
+  const [lo, hi] = ROUTER_MTU_RANGE;
+  if (!Number.isInteger(mtu) || mtu < lo || mtu > hi) {
+    throw new RangeError(
+      `router MTU must be a whole number from ${lo} (the IPv6 minimum) to ${hi} (the links' ` +
+        `own MTU), got ${mtu}`,
+    );
+  }
+}
+
+/**
+ * The router's addresses, routes and proxying: the lb side is the whole of subnet B, the rs
+ * side just the real servers' host routes; both routes carry the small MTU.
+ */
+async function configureRouter(netns: string, addrs: TopologyAddrs): Promise<void> {
+  const r = addrs.router!;
+  const v6 = addrs.v6;
+  const lbIf = IFACES.routerLb;
+  const rsIf = IFACES.routerRs;
+  const v4 = ADDRESS_PLAN.v4;
+  await ipBatch(netns, [
+    "link set lo up",
+    `addr add ${r.lbSide}/32 dev ${lbIf}`,
+    `addr add ${r.rsSide}/32 dev ${rsIf}`,
+    ...(v6
+      ? [
+        `addr add ${r.lbSideV6}/128 dev ${lbIf} nodad`,
+        `addr add ${r.rsSideV6}/128 dev ${rsIf} nodad`,
+      ]
+      : []),
+    `link set ${lbIf} up`,
+    `link set ${rsIf} up`,
+    `route add ${v4.subnetB} dev ${lbIf} mtu ${r.mtu}`,
+    ...addrs.realServers.map((a) => `route add ${a}/32 dev ${rsIf} mtu ${r.mtu}`),
+    ...(v6
+      ? [
+        `route add ${ADDRESS_PLAN.v6.subnetB} dev ${lbIf} mtu ${r.mtu}`,
+        ...v6.realServers.map((a) => `route add ${a}/128 dev ${rsIf} mtu ${r.mtu}`),
+        // Proxy NDP answers only for addresses listed one by one, per interface.
+        ...v6.realServers.map((a) => `neigh add proxy ${a} dev ${lbIf}`),
+        ...[v6.lbB, ...v6.localAddrs].map((a) => `neigh add proxy ${a} dev ${rsIf}`),
+      ]
+      : []),
+  ]);
+  const settings = [
+    "net.ipv4.ip_forward=1",
+    // Proxy ARP answers for any address routed out of another interface; without a delay,
+    // so the first packet of a test is not held back by a random wait.
+    ...[lbIf, rsIf].flatMap((i) => [
+      `net.ipv4.conf.${i}.proxy_arp=1`,
+      `net.ipv4.neigh.${i}.proxy_delay=0`,
+    ]),
+    ...(v6
+      ? [
+        "net.ipv6.conf.all.forwarding=1",
+        ...[lbIf, rsIf].flatMap((i) => [
+          `net.ipv6.conf.${i}.proxy_ndp=1`,
+          `net.ipv6.neigh.${i}.proxy_delay=0`,
+        ]),
+      ]
+      : []),
+  ];
+  await run(["sysctl", "-qw", ...settings], { netns, check: true });
+}
+
 /** Builds the topology (see the module doc); tears down whatever it made if any step fails. */
 export async function createTopology(opts: TopologyOptions = {}): Promise<Topology> {
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   checkPrefix(prefix);
+  const router = opts.router;
+  if (router !== undefined) checkRouterMtu(router.mtu);
   if (opts.sweep ?? true) await sweepStale(prefix);
 
   const id = `${prefix}${Deno.pid}r${randomHex6()}`;
-  const names: Record<Role, string> = {
-    client: `${id}-client`,
-    lb: `${id}-lb`,
-    rs: `${id}-rs`,
+  const roles: Role[] = router === undefined ? [...ROLES] : ["client", "lb", "router", "rs"];
+  const names: Partial<Record<Role, string>> = {};
+  for (const role of roles) names[role] = `${id}-${role}`;
+  const nameOf = (role: Role): string => {
+    const name = names[role];
+    if (name === undefined) throw new Error(`topology ${id} has no ${role} namespace`);
+    return name;
   };
   const v4 = ADDRESS_PLAN.v4;
   const addrs: TopologyAddrs = {
@@ -220,11 +354,31 @@ export async function createTopology(opts: TopologyOptions = {}): Promise<Topolo
     localAddrs: [...(opts.localAddrs ?? v4.localAddrs)],
     realServers: realServerAddrs(opts.rsCount),
   };
+  const v6p = ADDRESS_PLAN.v6;
+  if (opts.ipv6) {
+    addrs.v6 = {
+      client: v6p.client,
+      lbA: v6p.lbA,
+      vips: [...v6p.vips],
+      lbB: v6p.lbB,
+      localAddrs: [...v6p.localAddrs],
+      realServers: realServerAddrsV6(opts.rsCount),
+    };
+  }
+  if (router !== undefined) {
+    const r = ADDRESS_PLAN.router;
+    addrs.router = {
+      mtu: router.mtu,
+      lbSide: r.v4.lbSide,
+      rsSide: r.v4.rsSide,
+      ...(opts.ipv6 ? { lbSideV6: r.v6.lbSide, rsSideV6: r.v6.rsSide } : {}),
+    };
+  }
   const children = new Set<Deno.ChildProcess>();
   let destroyed = false;
 
   const ns = (ref: Role | string): string => {
-    if (ref === "client" || ref === "lb" || ref === "rs") return names[ref];
+    if (ref === "client" || ref === "lb" || ref === "rs" || ref === "router") return nameOf(ref);
     // Refuse foreign names so a typo can never run a command in someone else's namespace.
     if (Object.values(names).includes(ref)) return ref;
     throw new Error(`not a namespace of topology ${id}: ${ref}`);
@@ -256,9 +410,9 @@ export async function createTopology(opts: TopologyOptions = {}): Promise<Topolo
     await reaped;
     children.clear();
     const errors: string[] = [];
-    for (const role of ROLES) {
+    for (const role of roles) {
       try {
-        await deleteNetns(names[role]);
+        await deleteNetns(nameOf(role));
       } catch (e) {
         errors.push(String(e));
       }
@@ -268,10 +422,11 @@ export async function createTopology(opts: TopologyOptions = {}): Promise<Topolo
 
   const topo: Topology = {
     id,
-    client: names.client,
-    lb: names.lb,
-    rs: names.rs,
-    names: ROLES.map((r) => names[r]),
+    client: nameOf("client"),
+    lb: nameOf("lb"),
+    rs: nameOf("rs"),
+    ...(router === undefined ? {} : { router: nameOf("router") }),
+    names: roles.map(nameOf),
     addrs,
     ifaces: IFACES,
     ns,
@@ -285,72 +440,86 @@ export async function createTopology(opts: TopologyOptions = {}): Promise<Topolo
   };
 
   try {
-    for (const role of ROLES) {
-      await run(["ip", "netns", "add", names[role]], { check: true });
+    for (const role of roles) {
+      await run(["ip", "netns", "add", nameOf(role)], { check: true });
+      // Link-local addresses too would be tentative for a second (DAD), and a tentative
+      // address cannot answer neighbour solicitations: no DAD on any interface made here.
+      if (opts.ipv6) {
+        await run(
+          ["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"],
+          { netns: nameOf(role), check: true },
+        );
+      }
     }
+    const client = nameOf("client");
+    const lb = nameOf("lb");
+    const rs = nameOf("rs");
     // Create each veth pair straight inside its two namespaces: nothing touches the host's.
-    await run([
-      "ip",
-      "-n",
-      names.client,
-      "link",
-      "add",
-      IFACES.client,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      IFACES.lbA,
-      "netns",
-      names.lb,
-    ], { check: true });
-    await run([
-      "ip",
-      "-n",
-      names.lb,
-      "link",
-      "add",
-      IFACES.lbB,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      IFACES.rs,
-      "netns",
-      names.rs,
-    ], { check: true });
+    await vethPair(client, IFACES.client, lb, IFACES.lbA);
+    if (router === undefined) {
+      await vethPair(lb, IFACES.lbB, rs, IFACES.rs);
+    } else {
+      await vethPair(lb, IFACES.lbB, nameOf("router"), IFACES.routerLb);
+      await vethPair(nameOf("router"), IFACES.routerRs, rs, IFACES.rs);
+    }
 
     const len = v4.prefixLength;
-    await ipBatch(names.client, [
+    const v6 = addrs.v6;
+    // nodad: a tentative address cannot be used yet, and DAD would cost every test a second.
+    const len6 = v6p.prefixLength;
+    await ipBatch(client, [
       "link set lo up",
       `addr add ${addrs.client}/${len} dev ${IFACES.client}`,
+      ...(v6 ? [`addr add ${v6.client}/${len6} dev ${IFACES.client} nodad`] : []),
       `link set ${IFACES.client} up`,
       `route add default via ${addrs.lbA}`,
+      ...(v6 ? [`route add ::/0 via ${v6.lbA}`] : []),
     ]);
-    await ipBatch(names.lb, [
+    await ipBatch(lb, [
       "link set lo up",
       `addr add ${addrs.lbA}/${len} dev ${IFACES.lbA}`,
       ...addrs.vips.map((a) => `addr add ${a}/32 dev ${IFACES.lbA}`),
       `addr add ${addrs.lbB}/${len} dev ${IFACES.lbB}`,
       ...addrs.localAddrs.map((a) => `addr add ${a}/32 dev ${IFACES.lbB}`),
+      ...(v6
+        ? [
+          `addr add ${v6.lbA}/${len6} dev ${IFACES.lbA} nodad`,
+          ...v6.vips.map((a) => `addr add ${a}/128 dev ${IFACES.lbA} nodad`),
+          `addr add ${v6.lbB}/${len6} dev ${IFACES.lbB} nodad`,
+          ...v6.localAddrs.map((a) => `addr add ${a}/128 dev ${IFACES.lbB} nodad`),
+        ]
+        : []),
       `link set ${IFACES.lbA} up`,
       `link set ${IFACES.lbB} up`,
     ]);
-    await ipBatch(names.rs, [
+    await ipBatch(rs, [
       "link set lo up",
       ...addrs.realServers.map((a) => `addr add ${a}/${len} dev ${IFACES.rs}`),
+      ...(v6 ? v6.realServers.map((a) => `addr add ${a}/${len6} dev ${IFACES.rs} nodad`) : []),
       `link set ${IFACES.rs} up`,
       ...(opts.rsDefaultViaLb ? [`route add default via ${addrs.lbB}`] : []),
+      ...(opts.rsDefaultViaLb && v6 ? [`route add ::/0 via ${v6.lbB}`] : []),
     ]);
     await run(
       ["sysctl", "-qw", `net.ipv4.ip_forward=${opts.lbForwarding ? 1 : 0}`],
-      { netns: names.lb, check: true },
+      { netns: lb, check: true },
     );
+    if (v6) {
+      await run(
+        ["sysctl", "-qw", `net.ipv6.conf.all.forwarding=${opts.lbForwarding ? 1 : 0}`],
+        { netns: lb, check: true },
+      );
+    }
+    if (router !== undefined) await configureRouter(nameOf("router"), addrs);
     // veth carrier comes up asynchronously (linkwatch); packets sent before it are lost.
-    await waitOperUp(names.client, IFACES.client);
-    await waitOperUp(names.lb, IFACES.lbA);
-    await waitOperUp(names.lb, IFACES.lbB);
-    await waitOperUp(names.rs, IFACES.rs);
+    await waitOperUp(client, IFACES.client);
+    await waitOperUp(lb, IFACES.lbA);
+    await waitOperUp(lb, IFACES.lbB);
+    await waitOperUp(rs, IFACES.rs);
+    if (router !== undefined) {
+      await waitOperUp(nameOf("router"), IFACES.routerLb);
+      await waitOperUp(nameOf("router"), IFACES.routerRs);
+    }
   } catch (e) {
     await destroy().catch(() => {});
     throw e;
