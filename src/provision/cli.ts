@@ -53,9 +53,12 @@ export async function checkFile(
 
 /** The report `check` prints: the problems, or what the file provisions. */
 export function formatCheck(path: string, result: ValidationResult): string {
+  const warnings = result.warnings.map((w) => `warning: ${formatProblem(w)}\n`).join("");
   if (result.problems.length === 0) {
     const present = SECTION_ORDER.filter((s) => result.provisioning[s] !== undefined);
-    return `${path}: valid; provisions ${present.length > 0 ? present.join(", ") : "nothing"}\n`;
+    return `${path}: valid; provisions ${
+      present.length > 0 ? present.join(", ") : "nothing"
+    }\n${warnings}`;
   }
   const n = result.problems.length;
   const lines = [`${path}: ${n} problem${n === 1 ? "" : "s"}`];
@@ -67,7 +70,7 @@ export function formatCheck(path: string, result: ValidationResult): string {
         `not applied: ${result.invalid.join(", ")}`,
     );
   }
-  return lines.join("\n") + "\n";
+  return lines.join("\n") + "\n" + warnings;
 }
 
 async function seconds(text: string, what: string): Promise<number> {

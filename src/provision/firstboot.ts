@@ -149,6 +149,9 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
       ...result.problems.map((x) => `  ${formatProblem(x)}`),
     );
   }
+  if (checked.warnings.length > 0) {
+    await report.say(...checked.warnings.map((w) => `warning: ${formatProblem(w)}`));
+  }
   if (checked.fatal) {
     result.sections = allSections("invalid");
     await report.say("nothing was applied; fix the file and build a new seed");

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { crossCheck } from "./cross_check.ts";
 import { type Problem, Problems } from "./problems.ts";
 import { parseSshPublicKey } from "./ssh_key.ts";
 import { describe, list, mapping, text } from "./shape.ts";
@@ -29,6 +30,8 @@ export interface ValidationResult {
   invalid: SectionName[];
   /** True when the file as a whole is unusable (not parseable, not a mapping, wrong version). */
   fatal: boolean;
+  /** Likely slips that hold nothing back (see `cross_check.ts`), with lines where known. */
+  warnings: Problem[];
   /** The line a path points at in the file, for problems found later (by the box itself). */
   lineOf?: (path: Problem["path"]) => number | undefined;
 }
@@ -92,7 +95,9 @@ export function validateProvisioning(
   const provisioning: Provisioning = { version: 1 };
   const invalid: SectionName[] = [];
   const m = mapping(value, all, TOP_KEYS);
-  if (m === undefined) return { provisioning, problems: all.list, invalid, fatal: true };
+  if (m === undefined) {
+    return { provisioning, problems: all.list, invalid, fatal: true, warnings: [] };
+  }
   let fatal = false;
   if (m.version !== undefined && m.version !== 1) {
     all.add(["version"], `must be 1 (the only version there is), not ${describe(m.version)}`);
@@ -118,7 +123,7 @@ export function validateProvisioning(
   if (fatal) {
     for (const s of SECTION_ORDER) delete provisioning[s];
   }
-  return { provisioning, problems: all.list, invalid, fatal };
+  return { provisioning, problems: all.list, invalid, fatal, warnings: crossCheck(provisioning) };
 }
 
 /**
@@ -146,9 +151,20 @@ export function checkProvisioning(
 ): ValidationResult {
   const parsed = parseSource(text, name);
   if (!parsed.ok) {
-    return { provisioning: { version: 1 }, problems: parsed.problems, invalid: [], fatal: true };
+    return {
+      provisioning: { version: 1 },
+      problems: parsed.problems,
+      invalid: [],
+      fatal: true,
+      warnings: [],
+    };
   }
   const result = validateProvisioning(parsed.source.value, validateLoadBalancer);
   const lineOf = parsed.source.lineOf;
-  return { ...result, problems: inFileOrder(result.problems, lineOf), lineOf };
+  return {
+    ...result,
+    problems: inFileOrder(result.problems, lineOf),
+    warnings: inFileOrder(result.warnings, lineOf),
+    lineOf,
+  };
 }

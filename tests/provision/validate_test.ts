@@ -209,3 +209,20 @@ Deno.test("parseSshPublicKey() accepts a well-formed key and refuses mangled one
     assert.match((r as { message: string }).message, expected);
   }
 });
+
+Deno.test("checkProvisioning() warns, without holding anything back, about balancer addresses the network section does not assign", () => {
+  const text = exampleYaml()
+    .replace(`  vips:\n    eth0: [${EXAMPLE.vip}]\n`, "")
+    .replace(
+      `eth1: [${EXAMPLE.localAddresses.join(", ")}]`,
+      `eth1: [${EXAMPLE.localAddresses[0]}]`,
+    );
+  const r = check(text);
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.warnings.map(formatProblem), [
+    "loadBalancer.services[0].address (line 24): VIP 198.51.100.10 is not under network.vips (nor an interface address); unless it is assigned some other way the box will not answer ARP for it",
+    "loadBalancer.services[0].localAddresses[1] (line 30): local address 203.0.113.202 is not under network.localAddresses (nor an interface address); real servers' replies to it will not reach the box",
+  ]);
+  assert.ok(r.provisioning.loadBalancer !== undefined && r.provisioning.network !== undefined);
+  assert.deepEqual(check(exampleYaml()).warnings, []);
+});

@@ -1,0 +1,43 @@
+/**
+ * Consistency between the `network` and `loadBalancer` sections: a VIP or local address the
+ * balancer uses but the file never assigns to an interface is most likely a slip (the box would
+ * not answer ARP for it). These are warnings, not problems: the address may be assigned some
+ * other way, so nothing is held back because of them.
+ *
+ * @module
+ */
+
+import { validateConfig } from "../persist/document.ts";
+import type { Problem } from "./problems.ts";
+import type { Provisioning } from "./types.ts";
+
+/** Warnings about addresses the load balancer uses that the network section does not assign. */
+export function crossCheck(p: Provisioning): Problem[] {
+  if (p.network === undefined || p.loadBalancer === undefined) return [];
+  const checked = validateConfig(p.loadBalancer);
+  if (!checked.ok) return [];
+  const assigned = new Set<string>([
+    ...p.network.interfaces.flatMap((i) => i.addresses.map((a) => a.address)),
+    ...p.network.vips.map((a) => a.address),
+    ...p.network.localAddresses.map((a) => a.address),
+  ]);
+  const warnings: Problem[] = [];
+  checked.document.services.forEach((s, i) => {
+    if (!assigned.has(s.address)) {
+      warnings.push({
+        path: ["loadBalancer", "services", i, "address"],
+        message: `VIP ${s.address} is not under network.vips (nor an interface address); ` +
+          `unless it is assigned some other way the box will not answer ARP for it`,
+      });
+    }
+    s.localAddresses.forEach((la, j) => {
+      if (assigned.has(la)) return;
+      warnings.push({
+        path: ["loadBalancer", "services", i, "localAddresses", j],
+        message: `local address ${la} is not under network.localAddresses (nor an interface ` +
+          `address); real servers' replies to it will not reach the box`,
+      });
+    });
+  });
+  return warnings;
+}
