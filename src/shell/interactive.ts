@@ -76,10 +76,18 @@ export function runInteractive(o: InteractiveOptions): Promise<number> {
     let last = 0;
     let done = false;
     rl.on("line", (line: string) => {
+      // Keep history tidy: no control keys or trailing blanks (a completion leaves one).
+      const history = (rl as unknown as { history?: string[] }).history;
+      if (history?.[0] === line) {
+        // deno-lint-ignore no-control-regex
+        const clean = line.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, "").trimEnd();
+        if (clean === "") history.shift();
+        else history[0] = clean;
+      }
       chain = chain.then(async () => {
         if (done) return;
         last = await runLine(line, o.ctx, o.build);
-        if (terminal) saveHistory(o.historyFile, (rl as unknown as { history: string[] }).history);
+        if (terminal && history) saveHistory(o.historyFile, history);
         if (o.ctx.exitRequested) {
           done = true;
           last = 0;

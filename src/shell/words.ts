@@ -37,6 +37,9 @@ function scan(line: string): Scan {
   const s: Scan = { words: [], current: "", started: false, quote: undefined };
   for (let i = 0; i < line.length; i++) {
     const c = line[i];
+    // Control keys a terminal in raw mode passes through (Ctrl-\, stray escapes) are no
+    // text anyone meant to type.
+    if (c !== "\t" && (c < " " || c === "\x7f")) continue;
     if (s.quote !== undefined) {
       if (c === s.quote) s.quote = undefined;
       else if (c === "\\" && s.quote === '"' && i + 1 < line.length) s.current += line[++i];

@@ -20,6 +20,8 @@ Deno.test("splitWords() splits on blanks and groups quoted text without expandin
   assert.deepEqual(splitWords("   # just a comment"), { ok: true, words: [] });
   assert.deepEqual(splitWords("service list # trailing"), { ok: true, words: ["service", "list"] });
   assert.deepEqual(splitWords("a#b"), { ok: true, words: ["a#b"] });
+  // Control characters (Ctrl-\ in raw mode, say) are dropped, not taken as text.
+  assert.deepEqual(splitWords("\x1cstatus\x00 x\x7f"), { ok: true, words: ["status", "x"] });
 });
 
 Deno.test("splitWords() refuses shell operators and '!' with a message saying what to do", () => {
