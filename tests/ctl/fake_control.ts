@@ -11,6 +11,7 @@ import {
   type ConnectionView,
   ControlError,
   type ControlTarget,
+  DEFAULT_TCP_TWEAKS,
   DEFAULT_TIMEOUTS,
   type DiversionSpec,
   type Endpoint,
@@ -118,6 +119,9 @@ export class MemoryTarget implements ControlTarget {
     this.services.push({
       ...key,
       ...options,
+      toa: options.toa ?? DEFAULT_TCP_TWEAKS.toa,
+      stripTimestamps: options.stripTimestamps ?? DEFAULT_TCP_TWEAKS.stripTimestamps,
+      clampMss: options.clampMss ?? DEFAULT_TCP_TWEAKS.clampMss,
       realServers: [],
       localAddresses: [],
       stats: { ...ZERO_STATS },

@@ -14,6 +14,7 @@ import {
 import type { ListFormat } from "../../src/ctl/ipvsadm/command.ts";
 import {
   type ConnectionView,
+  DEFAULT_TCP_TWEAKS,
   DEFAULT_TIMEOUTS,
   type RealServerView,
   type ServiceView,
@@ -47,6 +48,7 @@ const svc = (over: Partial<ServiceView> & { address: string; port: number }): Se
   protocol: "tcp",
   scheduler: "wrr",
   persistence: 0,
+  ...DEFAULT_TCP_TWEAKS,
   realServers: [],
   localAddresses: [],
   stats: stats(),

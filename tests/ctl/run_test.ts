@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { runIpvsadm } from "../../src/ctl/ipvsadm/run.ts";
-import { ControlError, type ServiceView } from "../../src/fullnat/types.ts";
+import { ControlError, DEFAULT_TCP_TWEAKS, type ServiceView } from "../../src/fullnat/types.ts";
 import type { ControlMethod } from "../../src/ctl/remote.ts";
 import { RecordingControl } from "./fake_control.ts";
 
@@ -12,6 +12,7 @@ const SERVICE: ServiceView = {
   ...tcp80,
   scheduler: "rr",
   persistence: 0,
+  ...DEFAULT_TCP_TWEAKS,
   realServers: [{
     address: "192.168.1.2",
     port: 80,
