@@ -20,8 +20,8 @@ import {
   serviceKey,
 } from "./values.ts";
 
-/** What tab completion offers for an argument: names fetched from the daemon, or commands. */
-export type NameKind = "protocol" | "vip" | "rs" | "laddr" | "command";
+/** What tab completion offers for an argument: protocols, or names fetched from the daemon. */
+export type NameKind = "protocol" | "vip" | "rs" | "laddr";
 
 /** Completion kinds of arguments, kept beside commander's own objects. */
 export const ARGUMENT_KINDS: WeakMap<Argument, NameKind> = new WeakMap();
@@ -53,7 +53,7 @@ export function endpointArgument(
   name: string,
   description: string,
   existing: boolean,
-) {
+): Command {
   argument(cmd, `<${name}>`, description, parseEndpointText, existing ? "rs" : undefined);
   return cmd;
 }
@@ -65,14 +65,8 @@ export function addressArgument(
   description: string,
   parse: (v: string) => unknown,
   existing: boolean,
-) {
+): Command {
   argument(cmd, `<${name}>`, description, parse, existing ? "laddr" : undefined);
-  return cmd;
-}
-
-/** Adds a command-path argument (for `help`). */
-export function commandArgument(cmd: Command, spec: string, description: string): Command {
-  argument(cmd, spec, description, undefined, "command");
   return cmd;
 }
 

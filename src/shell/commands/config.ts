@@ -72,7 +72,10 @@ export function addConfigCommands(ctx: CommandContext, root: Command): void {
 }
 
 /** Reads a configuration file for `config apply|check`; missing files are usage errors. */
-export async function readConfigFile(path: string, stdin: (() => Promise<string>) | undefined) {
+export async function readConfigFile(
+  path: string,
+  stdin: (() => Promise<string>) | undefined,
+): Promise<string> {
   if (path === "-") {
     if (stdin === undefined) {
       throw new UsageError("'-' (standard input) is the terminal here: give the path of a file");
