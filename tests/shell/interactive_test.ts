@@ -9,6 +9,16 @@ import { startDaemon } from "./fixture.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const VIP = "198.51.100.10";
+/**
+ * The shell runs with a home of its own (history goes there); Deno's module cache must stay
+ * this process's, or the child would fetch its npm packages again into the new home.
+ */
+async function denoDir(): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped" })
+    .output();
+  return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
+}
+
 // deno-lint-ignore no-control-regex
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
@@ -74,6 +84,7 @@ Deno.test("fullnat shell on a terminal: completion, refusals, Ctrl-C/Ctrl-Z, his
   const home = await Deno.makeTempDir({ prefix: "fullnat-home-" });
   const term = new Terminal(`'${Deno.execPath()}' run -A '${MAIN}' shell`, {
     HOME: home,
+    DENO_DIR: await denoDir(),
     FULLNAT_SOCKET: d.socket,
   });
   try {
@@ -151,7 +162,7 @@ Deno.test("fullnat shell with piped input runs the lines, stops at exit, returns
     ].join("\n") + "\n";
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, "shell"],
-      env: { FULLNAT_SOCKET: d.socket, HOME: "/nonexistent" },
+      env: { FULLNAT_SOCKET: d.socket, HOME: "/nonexistent", DENO_DIR: await denoDir() },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
