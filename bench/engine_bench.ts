@@ -108,7 +108,21 @@ const clampedSynAck = ipv4({ src: RS, dst: LIP }).tcp({
   seq: 9000,
   ack: 1001,
 }).mss(1460).sackPermitted().nop().wscale(7).build();
+run(clampedSynAck);
+// The MSS option comes first: kind 2, length 4, value.
+if (((buf[42] << 8) | buf[43]) !== 1460 - 8) throw new Error("the SYN-ACK's MSS was not clamped");
 Deno.bench("SYN-ACK, RS -> client (MSS clamp)", () => run(clampedSynAck));
+
+// What a new connection's SYN turns into: TOA inserted (8 bytes longer), timestamp gone.
+run(clientSyn(40002));
+// TOA (kind 254) right after the fixed header; no timestamp (kind 8, length 10) left.
+const options = buf.subarray(48, engine.outLength);
+if (
+  engine.outLength !== clientSyn(40002).length + 8 || buf[40] !== 254 ||
+  options.some((b, i) => b === 8 && options[i + 1] === 10)
+) {
+  throw new Error("the SYN did not get TOA or kept its timestamp");
+}
 
 // Fresh client ports from 1025 up, sessions expired in bulk now and then (counted in).
 let port = 1024;
