@@ -75,11 +75,27 @@ const scheduler = (v: unknown) => oneOf(v, "scheduler", ["rr", "wrr"]);
 const persistence = (v: unknown) => integer(v, "persistence", 0, U32_MAX);
 const weight = (v: unknown) => integer(v, "weight", 0, PORT_MAX);
 const method = (v: unknown) => oneOf(v, "method", ["fullnat", "nat"]);
+const flag = (what: string) => (v: unknown) => {
+  if (typeof v !== "boolean") throw new ShapeError(`${what} must be true or false`);
+  return v;
+};
+/** The per-service TCP tweaks, optional in every service request. */
+const TWEAKS = {
+  toa: flag("toa"),
+  stripTimestamps: flag("stripTimestamps"),
+  clampMss: flag("clampMss"),
+};
 
 function serviceOptions(value: unknown, all: boolean): Obj {
   const o = object(value, "service options");
-  if (all) return { scheduler: scheduler(o.scheduler), persistence: persistence(o.persistence) };
-  return partial(o, { scheduler, persistence });
+  if (all) {
+    return {
+      scheduler: scheduler(o.scheduler),
+      persistence: persistence(o.persistence),
+      ...partial(o, TWEAKS),
+    };
+  }
+  return partial(o, { scheduler, persistence, ...TWEAKS });
 }
 
 function realServer(value: unknown, all: boolean): Obj {
