@@ -184,7 +184,7 @@ export class BatchProcessor {
     const cap = slotEnd - off;
     let verdict: number;
     try {
-      verdict = handler.handle(buf, off, len, cap);
+      verdict = handler.handle(buf, off, len, cap, skbInfo);
     } catch {
       counters.handlerErrors++;
       this.#accept(info.id);

@@ -333,3 +333,18 @@ Deno.test("BatchProcessor sums in place when the packet lies in the summer's mem
   );
   assert.equal(counters.checksumsCompleted, 1);
 });
+
+Deno.test("BatchProcessor passes the kernel's skbInfo bits to the handler", () => {
+  const { feed } = setup();
+  const seen: number[] = [];
+  const handler = {
+    outLength: 0,
+    handle(_b: Uint8Array, _o: number, _l: number, _c: number, skbInfo: number) {
+      seen.push(skbInfo);
+      return Verdict.Accept;
+    },
+  };
+  feed(flaggedMessage(1, new Uint8Array(40), NFQA_SKB_GSO | NFQA_SKB_CSUMNOTREADY), handler);
+  feed(packetMessage(2, new Uint8Array(40)), handler);
+  assert.deepEqual(seen, [NFQA_SKB_GSO | NFQA_SKB_CSUMNOTREADY, 0]);
+});
