@@ -23,6 +23,8 @@ import {
   type Timeouts,
 } from "./types.ts";
 import { formatIpv4, IPPROTO, parseIpv4 } from "./wire/ipv4.ts";
+import { formatIpv6, parseIpv6 } from "./wire/ipv6.ts";
+import { A6, V6 } from "./session_table.ts";
 import { zeroStats } from "./stats.ts";
 import { protoNumber } from "./registry.ts";
 
@@ -35,20 +37,48 @@ function invalid(message: string): never {
   throw new ControlError("invalid-argument", message);
 }
 
-/** Parses an address the engine can serve, or refuses it with a message saying why. */
+/** A parsed address: IPv4 as a number, or IPv6 as four words; `text` is canonical. */
+interface Addr {
+  v4: number;
+  v6: Uint32Array | undefined;
+  text: string;
+}
+
+/** Parses an IPv4 or IPv6 address the engine can serve, or says why it cannot. */
+function parseAddr(text: unknown, what: string): Addr {
+  if (typeof text !== "string") invalid(`${what} must be an IPv4 or IPv6 address`);
+  if (text.includes(":")) {
+    const w = parseIpv6(text);
+    if (w === undefined) invalid(`${what} ${JSON.stringify(text)} is not an IPv6 address`);
+    if ((w[0] >>> 24) === 0xff || (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] <= 1)) {
+      invalid(`${what} ${text} is not a unicast address`);
+    }
+    return { v4: w[3], v6: w, text: formatIpv6(w) };
+  }
+  return { v4: parseAddress(text, what), v6: undefined, text: formatIpv4(parseIpv4(text)!) };
+}
+
+/** Parses an IPv4 address the engine can serve, or refuses it with a message saying why. */
 export function parseAddress(text: unknown, what: string): number {
   if (typeof text !== "string") invalid(`${what} must be an IPv4 address`);
   const v = parseIpv4(text);
-  if (v === undefined) {
-    if (text.includes(":")) {
-      throw new ControlError("unsupported", `${what} ${text}: IPv6 is not supported yet`);
-    }
-    invalid(`${what} ${JSON.stringify(text)} is not an IPv4 address`);
-  }
+  if (v === undefined) invalid(`${what} ${JSON.stringify(text)} is not an IPv4 address`);
   if (v === 0 || v >>> 28 === 14 || v === 0xffffffff) {
     invalid(`${what} ${text} is not a unicast address`);
   }
   return v;
+}
+
+/** Refuses an address of the other family than the service's. */
+function sameFamily(svc: Service, a: Addr, what: string): void {
+  const svc6 = svc.vaddr6 !== undefined;
+  if (svc6 !== (a.v6 !== undefined)) {
+    invalid(
+      `${what} ${a.text} is ${a.v6 ? "IPv6" : "IPv4"} but the service is ${
+        svc6 ? "IPv6" : "IPv4"
+      }: a service and its real servers and local addresses share one family`,
+    );
+  }
 }
 
 function checkPort(port: unknown, what: string): number {
@@ -121,41 +151,47 @@ export class EngineControl implements ControlTarget {
   constructor(readonly engine: Engine) {}
 
   /** Validates a service key; returns its protocol number, address and port. */
-  #parseKey(key: ServiceKey): { proto: number; vaddr: number; port: number } {
+  #parseKey(key: ServiceKey): { proto: number; addr: Addr; port: number } {
     if (key === null || typeof key !== "object") {
       invalid("A service is given as protocol, address and port");
     }
     if (key.protocol !== "tcp" && key.protocol !== "udp") {
       invalid(`Protocol must be tcp or udp (got ${String(key.protocol)})`);
     }
-    const vaddr = parseAddress(key.address, "Virtual address");
+    const addr = parseAddr(key.address, "Virtual address");
     const port = checkPort(key.port, "Virtual");
-    return { proto: protoNumber(key.protocol), vaddr, port };
+    return { proto: protoNumber(key.protocol), addr, port };
+  }
+
+  #find(proto: number, addr: Addr, port: number): Service | undefined {
+    const reg = this.engine.registry;
+    return addr.v6 ? reg.find6(proto, addr.v6, 0, port) : reg.find(proto, addr.v4, port);
   }
 
   #service(key: ServiceKey): Service {
-    const { proto, vaddr, port } = this.#parseKey(key);
-    const svc = this.engine.registry.find(proto, vaddr, port);
+    const { proto, addr, port } = this.#parseKey(key);
+    const svc = this.#find(proto, addr, port);
     if (svc === undefined) throw new ControlError("no-service", "No such service");
     return svc;
   }
 
   addService(key: ServiceKey, options: ServiceOptions): void {
-    const { proto, vaddr, port } = this.#parseKey(key);
+    const { proto, addr, port } = this.#parseKey(key);
     const scheduler = checkScheduler(options?.scheduler);
     const persistence = checkPersistence(options?.persistence ?? 0);
     const reg = this.engine.registry;
-    if (reg.find(proto, vaddr, port)) {
+    if (this.#find(proto, addr, port)) {
       throw new ControlError("service-exists", "Service already exists");
     }
     // Validate the tweaks on a scratch copy first so a bad flag adds nothing.
     const tweaks: Tweaks = { ...DEFAULT_TCP_TWEAKS };
     applyTweaks(tweaks, options);
     const svc = reg.addService(
-      { protocol: key.protocol, address: formatIpv4(vaddr), port },
-      vaddr,
+      { protocol: key.protocol, address: addr.text, port },
+      addr.v4,
       scheduler,
       persistence,
+      addr.v6,
     );
     applyTweaks(svc, tweaks);
   }
@@ -192,21 +228,22 @@ export class EngineControl implements ControlTarget {
 
   addRealServer(key: ServiceKey, server: RealServerSpec): void {
     const svc = this.#service(key);
-    const addr = parseAddress(server?.address, "Real server address");
+    const addr = parseAddr(server?.address, "Real server address");
+    sameFamily(svc, addr, "Real server");
     const port = checkPort(server.port, "Real server");
     const weight = checkWeight(server.weight ?? 1);
     const method = checkMethod(server.method);
-    if (svc.servers.some((rs) => rs.addr === addr && rs.port === port)) {
+    if (svc.servers.some((rs) => rs.address === addr.text && rs.port === port)) {
       throw new ControlError("dest-exists", "Destination already exists");
     }
-    this.engine.registry.addServer(svc, addr, formatIpv4(addr), port, weight, method);
+    this.engine.registry.addServer(svc, addr.v4, addr.text, port, weight, method, addr.v6);
   }
 
   editRealServer(key: ServiceKey, server: Partial<RealServerSpec> & Endpoint): void {
     const svc = this.#service(key);
-    const addr = parseAddress(server?.address, "Real server address");
+    const addr = parseAddr(server?.address, "Real server address").text;
     const port = checkPort(server.port, "Real server");
-    const rs = svc.servers.find((r) => r.addr === addr && r.port === port);
+    const rs = svc.servers.find((r) => r.address === addr && r.port === port);
     if (rs === undefined) throw new ControlError("no-dest", "No such destination");
     const weight = server.weight === undefined ? rs.weight : checkWeight(server.weight);
     const method = server.method === undefined ? rs.method : checkMethod(server.method);
@@ -217,27 +254,28 @@ export class EngineControl implements ControlTarget {
 
   deleteRealServer(key: ServiceKey, server: Endpoint): void {
     const svc = this.#service(key);
-    const addr = parseAddress(server?.address, "Real server address");
+    const addr = parseAddr(server?.address, "Real server address").text;
     const port = checkPort(server.port, "Real server");
-    const rs = svc.servers.find((r) => r.addr === addr && r.port === port);
+    const rs = svc.servers.find((r) => r.address === addr && r.port === port);
     if (rs === undefined) throw new ControlError("no-dest", "No such destination");
     this.engine.registry.retireServer(rs);
   }
 
   addLocalAddress(key: ServiceKey, address: string): void {
     const svc = this.#service(key);
-    const addr = parseAddress(address, "Local address");
-    if (svc.localAddresses.some((la) => la.addr === addr)) {
+    const addr = parseAddr(address, "Local address");
+    sameFamily(svc, addr, "Local address");
+    if (svc.localAddresses.some((la) => la.address === addr.text)) {
       throw new ControlError("laddr-exists", "Local address already exists");
     }
     const [lo, hi] = this.engine.localPortRange;
-    this.engine.registry.addLocal(svc, addr, formatIpv4(addr), lo, hi);
+    this.engine.registry.addLocal(svc, addr.v4, addr.text, lo, hi, addr.v6);
   }
 
   deleteLocalAddress(key: ServiceKey, address: string): void {
     const svc = this.#service(key);
-    const addr = parseAddress(address, "Local address");
-    const la = svc.localAddresses.find((l) => l.addr === addr);
+    const addr = parseAddr(address, "Local address").text;
+    const la = svc.localAddresses.find((l) => l.address === addr);
     if (la === undefined) throw new ControlError("no-laddr", "No such local address");
     this.engine.registry.retireLocal(la);
   }
@@ -290,16 +328,20 @@ export class EngineControl implements ControlTarget {
     const out: ConnectionView[] = [];
     for (let id = 0; id < t.highWater; id++) {
       if (!t.live(id)) continue;
-      const tcp = t.proto[id] === IPPROTO.TCP;
+      const v6 = (t.proto[id] & V6) !== 0;
+      const tcp = (t.proto[id] & ~V6) === IPPROTO.TCP;
+      const base = id << 4;
+      const ep = (v4: Uint32Array, off: number, port: number) =>
+        v6 ? { address: formatIpv6(t.addr6, base + off), port } : endpoint(v4[id], port);
       out.push({
         protocol: tcp ? "tcp" : "udp",
         method: t.method[id] === METHOD_NAT ? "nat" : "fullnat",
         state: tcp ? TCP_STATE_NAMES[t.state[id]] : "UDP",
         expiresInMs: Math.max(0, Math.round(t.expires[id] - now)),
-        client: endpoint(t.caddr[id], t.cport[id]),
-        virtual: endpoint(t.vaddr[id], t.vport[id]),
-        local: endpoint(t.laddr[id], t.lport[id]),
-        real: endpoint(t.daddr[id], t.dport[id]),
+        client: ep(t.caddr, A6.C, t.cport[id]),
+        virtual: ep(t.vaddr, A6.V, t.vport[id]),
+        local: ep(t.laddr, A6.L, t.lport[id]),
+        real: ep(t.daddr, A6.D, t.dport[id]),
       });
     }
     return out;

@@ -17,9 +17,9 @@ export interface EngineCounters {
   malformedIp: number;
   /** TCP or UDP header unsound. */
   malformedL4: number;
-  /** Non-IPv4 packets (IPv6 is not handled yet): passed on unchanged. */
-  notIpv4: number;
-  /** IPv4 fragments: the kernel reassembles diverted traffic first, so these are unexpected. */
+  /** Packets that are neither IPv4 nor IPv6: passed on unchanged. */
+  notIp: number;
+  /** Fragments (IPv4, or IPv6 with a fragment header): the kernel reassembles diverted traffic first, so these are unexpected. */
   fragments: number;
   /** Protocols other than TCP, UDP and ICMP to a diverted non-VIP address: passed on. */
   otherProtocol: number;
@@ -85,7 +85,7 @@ export function newEngineCounters(): EngineCounters {
     passedThrough: 0,
     malformedIp: 0,
     malformedL4: 0,
-    notIpv4: 0,
+    notIp: 0,
     fragments: 0,
     otherProtocol: 0,
     otherProtocolDropped: 0,

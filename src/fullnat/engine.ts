@@ -11,20 +11,27 @@
  * @module
  */
 import { type EngineCounters, newEngineCounters } from "./counters.ts";
-import { secureIsnV4 } from "./isn.ts";
+import { secureIsnV4, secureIsnV6 } from "./isn.ts";
+import { readQuote6, translateIcmp6Error, writePacketTooBig } from "./icmp6_translate.ts";
 import { writeFragNeeded } from "./icmp_reply.ts";
 import { type QuoteView, readQuote, translateIcmpError } from "./icmp_translate.ts";
-import { ICMP, ICMP4_FRAG_NEEDED, icmp4IsTranslatedError } from "./wire/icmp.ts";
+import {
+  ICMP,
+  ICMP4_FRAG_NEEDED,
+  icmp4IsTranslatedError,
+  icmp6IsTranslatedError,
+} from "./wire/icmp.ts";
+import { IPV6, type Ipv6Walk, ipv6Walk, readAddr6 } from "./wire/ipv6.ts";
 import { shiftSeq, unshiftAck } from "./seq_translate.ts";
 import { clampMss, stripTimestamp, stripToa } from "./tcp_option_edit.ts";
-import { writeReset } from "./tcp_reset.ts";
-import { insertToaV4, ToaSkip } from "./toa.ts";
+import { writeReset, writeReset6 } from "./tcp_reset.ts";
+import { insertToaV4, insertToaV6, ToaSkip } from "./toa.ts";
 import { Registry } from "./registry.ts";
-import { RESET_LENGTH, writeResetReply } from "./reject.ts";
-import { translate } from "./rewrite.ts";
+import { RESET_LENGTH, writeResetReply, writeResetReply6 } from "./reject.ts";
+import { translate, translate6 } from "./rewrite.ts";
 import { schedule } from "./scheduler.ts";
 import type { LocalAddress, RealServer, Service } from "./service.ts";
-import { Dir, NO_SESSION, SessionFlag, SessionTable } from "./session_table.ts";
+import { A6, Dir, NO_SESSION, SessionFlag, SessionTable, V6 } from "./session_table.ts";
 import { nextTcpState, tcpEvent, TcpState, tcpTimeoutTable } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS, type PacketSink, type Timeouts, Verdict } from "./types.ts";
 import { get16, get32 } from "./wire/bytes.ts";
@@ -103,6 +110,10 @@ export class Engine {
   /** Scratch space for packets the engine originates; reused, never reallocated. */
   #emitBuf = new Uint8Array(64);
   #isnSecret: Uint32Array;
+  /** IPv6 source and destination of the packet in hand, four words each; reused. */
+  #pkt6 = new Uint32Array(8);
+  /** Where the IPv6 packet in hand has its transport header; reused. */
+  #walk: Ipv6Walk = { proto: 0, l4: 0, end: 0, fragment: false };
   /** Where the quote of the ICMP error in hand lies; reused for every error. */
   #quote: QuoteView = { ip: 0, l4: 0, end: 0 };
   #clock: () => number;
@@ -160,8 +171,10 @@ export class Engine {
   handle(b: Uint8Array, o: number, len: number, cap: number): Verdict {
     const c = this.counters;
     c.packets++;
-    if (len < 1 || b[o] >>> 4 !== 4) {
-      c.notIpv4++;
+    const version = len < 1 ? 0 : b[o] >>> 4;
+    if (version === 6) return this.#handle6(b, o, len, cap);
+    if (version !== 4) {
+      c.notIp++;
       return Verdict.Accept;
     }
     if (ipv4Problem(b, o, len) !== undefined) {
@@ -219,7 +232,90 @@ export class Engine {
       if (id === NO_SESSION) return this.#refuse(b, o, ihl, total, proto);
       e = id * 2;
     }
+    return this.#forward(b, o, l4, total, cap, proto, e, false);
+  }
 
+  /** {@linkcode handle} for an IPv6 packet. */
+  #handle6(b: Uint8Array, o: number, len: number, cap: number): Verdict {
+    const c = this.counters;
+    const w = this.#walk;
+    if (ipv6Walk(b, o, len, w) !== undefined) {
+      c.malformedIp++;
+      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+    }
+    if (w.fragment) {
+      c.fragments++;
+      return Verdict.Drop;
+    }
+    const proto = w.proto;
+    const l4 = w.l4;
+    const total = w.end - o;
+    const a = this.#pkt6;
+    readAddr6(b, o + IPV6.SRC, a, 0);
+    readAddr6(b, o + IPV6.DST, a, 4);
+    if (proto !== IPPROTO.TCP && proto !== IPPROTO.UDP) {
+      if (proto === IPPROTO.ICMPV6) return this.#icmp6(b, o, l4, w.end);
+      if (this.registry.isVip6(a, 4)) {
+        c.otherProtocolDropped++;
+        return Verdict.Drop;
+      }
+      c.otherProtocol++;
+      return Verdict.Accept;
+    }
+    const l4Length = w.end - l4;
+    const bad = proto === IPPROTO.TCP
+      ? tcpProblem(b, l4, l4Length) !== undefined
+      : udpProblem(b, l4, l4Length) !== undefined;
+    if (bad) {
+      c.malformedL4++;
+      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+    }
+    const sport = get16(b, l4);
+    const dport = get16(b, l4 + 2);
+    let e = this.table.lookup6(proto, a, 0, sport, a, 4, dport);
+    if (e === NO_SESSION) {
+      const svc = this.registry.find6(proto, a, 4, dport);
+      if (svc === undefined) {
+        c.passedThrough++;
+        return Verdict.Accept;
+      }
+      if (
+        proto === IPPROTO.TCP &&
+        (b[l4 + TCP.FLAGS] & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) !== TCP_FLAG.SYN
+      ) {
+        c.tcpNoSession++;
+        return Verdict.Drop;
+      }
+      const id = this.#newSession6(svc, proto, sport, dport);
+      if (id === NO_SESSION) {
+        if (this.rejectPolicy === "reset" && proto === IPPROTO.TCP) {
+          this.outLength = writeResetReply6(b, o, l4, total, a);
+          c.resetsSent++;
+          return Verdict.Rewritten;
+        }
+        return Verdict.Drop;
+      }
+      e = id * 2;
+    }
+    return this.#forward(b, o, l4, total, cap, proto, e, true);
+  }
+
+  /**
+   * The per-session part of {@linkcode handle}, for both families: state, expiry, the TCP
+   * edits, address translation and counters for the packet at `o` whose session entry is `e`.
+   */
+  #forward(
+    b: Uint8Array,
+    o: number,
+    l4: number,
+    total: number,
+    cap: number,
+    proto: number,
+    e: number,
+    v6: boolean,
+  ): Verdict {
+    const c = this.counters;
+    const t = this.table;
     const id = e >> 1;
     const dir = e & 1;
     const now = this.#clock();
@@ -230,33 +326,40 @@ export class Engine {
       const st = t.state[id] as TcpState;
       const ns = nextTcpState(st, tcpEvent(flags), dir === Dir.In);
       if (dir === Dir.In && (flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) {
-        this.#clientSyn(b, l4, id, st, ns, now);
+        this.#clientSyn(b, l4, id, st, ns, now, v6);
       }
       if (ns !== st) this.#setState(id, rs, st, ns);
       t.expires[id] = now + this.#tcpTimeoutMs[ns];
       if (dir === Dir.In) {
-        out = this.#tcpIn(b, o, l4, total, Math.min(cap, this.mtu), id, rs.service, flags);
+        out = this.#tcpIn(b, o, l4, total, Math.min(cap, this.mtu), id, rs.service, flags, v6);
         if (out < 0) {
           // The segment became an ICMP error back to the client.
           this.outLength = -out;
           return Verdict.Rewritten;
         }
-      } else this.#tcpOut(b, l4, total - ihl, id, rs.service, flags);
+      } else this.#tcpOut(b, l4, total - (l4 - o), id, rs.service, flags, v6);
     } else {
       t.expires[id] = now + this.#udpTimeoutMs;
     }
 
     const svcStats = rs.service.stats;
+    const base = id << 4;
     if (dir === Dir.In) {
-      if (t.method[id] === METHOD_NAT) {
-        translate(b, o, l4, proto, saddr, sport, t.daddr[id], t.dport[id]);
+      if (v6) {
+        const from = t.method[id] === METHOD_NAT ? A6.C : A6.L;
+        const fromPort = t.method[id] === METHOD_NAT ? t.cport[id] : t.lport[id];
+        translate6(b, o, l4, proto, t.addr6, base + from, fromPort, base + A6.D, t.dport[id]);
+      } else if (t.method[id] === METHOD_NAT) {
+        translate(b, o, l4, proto, t.caddr[id], t.cport[id], t.daddr[id], t.dport[id]);
       } else translate(b, o, l4, proto, t.laddr[id], t.lport[id], t.daddr[id], t.dport[id]);
       svcStats.inPackets++;
       svcStats.inBytes += out;
       rs.stats.inPackets++;
       rs.stats.inBytes += out;
     } else {
-      translate(b, o, l4, proto, t.vaddr[id], t.vport[id], t.caddr[id], t.cport[id]);
+      if (v6) {
+        translate6(b, o, l4, proto, t.addr6, base + A6.V, t.vport[id], base + A6.C, t.cport[id]);
+      } else translate(b, o, l4, proto, t.vaddr[id], t.vport[id], t.caddr[id], t.cport[id]);
       svcStats.outPackets++;
       svcStats.outBytes += out;
       rs.stats.outPackets++;
@@ -271,7 +374,15 @@ export class Engine {
    * A client SYN: a new session, or a SYN that reopens a session in a SYN or closing state
    * with a new ISN, gets a fresh sequence mapping; a retransmitted SYN keeps its mapping.
    */
-  #clientSyn(b: Uint8Array, l4: number, id: number, st: TcpState, ns: TcpState, now: number) {
+  #clientSyn(
+    b: Uint8Array,
+    l4: number,
+    id: number,
+    st: TcpState,
+    ns: TcpState,
+    now: number,
+    v6: boolean,
+  ) {
     const t = this.table;
     const seq = get32(b, l4 + TCP.SEQ);
     if (st !== TcpState.NONE) {
@@ -285,14 +396,25 @@ export class Engine {
     t.clientIsn[id] = seq;
     t.flags[id] = 0;
     if (t.method[id] === METHOD_FULLNAT) {
-      const isn = secureIsnV4(
-        this.#isnSecret,
-        t.laddr[id],
-        t.lport[id],
-        t.daddr[id],
-        t.dport[id],
-        now,
-      );
+      const base = id << 4;
+      const isn = v6
+        ? secureIsnV6(
+          this.#isnSecret,
+          t.addr6,
+          base + A6.L,
+          t.lport[id],
+          base + A6.D,
+          t.dport[id],
+          now,
+        )
+        : secureIsnV4(
+          this.#isnSecret,
+          t.laddr[id],
+          t.lport[id],
+          t.daddr[id],
+          t.dport[id],
+          now,
+        );
       t.seqDelta[id] = (isn - seq) >>> 0;
     }
   }
@@ -311,26 +433,25 @@ export class Engine {
     id: number,
     svc: Service,
     flags: number,
+    v6: boolean,
   ): number {
     const t = this.table;
     const c = this.counters;
+    const base = id << 4;
+    const toaLen = v6 ? TCPOPT_LENGTH.TOA_V6 : TCPOPT_LENGTH.TOA_V4;
     const wantsToa = t.method[id] === METHOD_FULLNAT && svc.toa && (flags & TCP_FLAG.RST) === 0 &&
       (t.flags[id] & SessionFlag.RS_DATA) === 0;
     if (
-      wantsToa && total + TCPOPT_LENGTH.TOA_V4 > limit &&
-      (get16(b, o + IPV4.FLAGS_FRAG) & IPV4_DF) !== 0 &&
-      tcpHeaderLength(b, l4) + TCPOPT_LENGTH.TOA_V4 <= 60
+      wantsToa && total + toaLen > limit && tcpHeaderLength(b, l4) + toaLen <= 60 &&
+      (v6 || (get16(b, o + IPV4.FLAGS_FRAG) & IPV4_DF) !== 0)
     ) {
-      // Tell the client a path MTU its segments still fit in once TOA is added.
+      // Tell the client a path MTU its segments still fit in once TOA is added (IPv6 routers
+      // never fragment, so there it is always the answer).
       c.toaFragNeeded++;
-      return -writeFragNeeded(
-        b,
-        o,
-        l4 - o,
-        t.vaddr[id],
-        t.caddr[id],
-        this.mtu - TCPOPT_LENGTH.TOA_V4,
-      );
+      const mtu = this.mtu - toaLen;
+      return -(v6
+        ? writePacketTooBig(b, o, l4, t.addr6, base + A6.V, base + A6.C, mtu)
+        : writeFragNeeded(b, o, l4 - o, t.vaddr[id], t.caddr[id], mtu));
     }
     const delta = t.seqDelta[id];
     if (delta !== 0) shiftSeq(b, l4, delta);
@@ -343,7 +464,9 @@ export class Engine {
       ) c.timestampsStripped++;
     }
     if (!wantsToa) return total;
-    const r = insertToaV4(b, o, l4, total, limit, t.caddr[id], t.cport[id]);
+    const r = v6
+      ? insertToaV6(b, o, l4, total, limit, t.addr6, base + A6.C, t.cport[id])
+      : insertToaV4(b, o, l4, total, limit, t.caddr[id], t.cport[id]);
     if (r > 0) {
       c.toaInserted++;
       return r;
@@ -364,6 +487,7 @@ export class Engine {
     id: number,
     svc: Service,
     flags: number,
+    v6: boolean,
   ): void {
     const t = this.table;
     const c = this.counters;
@@ -380,7 +504,8 @@ export class Engine {
     }
     if (
       (flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === (TCP_FLAG.SYN | TCP_FLAG.ACK) &&
-      svc.clampMss && t.method[id] === METHOD_FULLNAT && clampMss(b, l4, TCPOPT_LENGTH.TOA_V4)
+      svc.clampMss && t.method[id] === METHOD_FULLNAT &&
+      clampMss(b, l4, v6 ? TCPOPT_LENGTH.TOA_V6 : TCPOPT_LENGTH.TOA_V4)
     ) c.mssClamped++;
   }
 
@@ -469,6 +594,140 @@ export class Engine {
     return Verdict.Rewritten;
   }
 
+  /**
+   * ICMPv6: errors about a session are translated into the other end's view; everything
+   * else (echo to a VIP, errors about the box's own traffic) goes on to the kernel.
+   */
+  #icmp6(b: Uint8Array, o: number, icmp: number, end: number): Verdict {
+    const c = this.counters;
+    if (end - icmp < ICMP.QUOTE) {
+      c.malformedL4++;
+      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+    }
+    if (!icmp6IsTranslatedError(b[icmp + ICMP.TYPE])) {
+      c.icmpPassed++;
+      return Verdict.Accept;
+    }
+    const q = this.#quote;
+    if (!readQuote6(b, icmp, end, q)) {
+      c.icmpMalformedQuote++;
+      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+    }
+    const qProto = b[q.ip + IPV6.NEXT_HEADER];
+    if (qProto !== IPPROTO.TCP && qProto !== IPPROTO.UDP) {
+      c.icmpPassed++;
+      return Verdict.Accept;
+    }
+    const a = this.#pkt6;
+    readAddr6(b, q.ip + IPV6.SRC, a, 0);
+    readAddr6(b, q.ip + IPV6.DST, a, 4);
+    const t = this.table;
+    const e = t.lookup6(qProto, a, 4, get16(b, q.l4 + 2), a, 0, get16(b, q.l4));
+    if (e === NO_SESSION) {
+      c.icmpNoSession++;
+      return Verdict.Accept;
+    }
+    const id = e >> 1;
+    const base = id << 4;
+    const delta = qProto === IPPROTO.TCP ? t.seqDelta[id] : 0;
+    if ((e & 1) === Dir.Out) {
+      const rs = this.registry.servers[t.server[id]];
+      const grows = qProto === IPPROTO.TCP && t.method[id] === METHOD_FULLNAT && rs?.service.toa;
+      translateIcmp6Error(
+        b,
+        o,
+        icmp,
+        end,
+        q,
+        t.addr6,
+        base + A6.V,
+        base + A6.C,
+        base + A6.C,
+        t.cport[id],
+        base + A6.V,
+        t.vport[id],
+        -delta | 0,
+        0,
+        grows ? TCPOPT_LENGTH.TOA_V6 : 0,
+      );
+    } else {
+      translateIcmp6Error(
+        b,
+        o,
+        icmp,
+        end,
+        q,
+        t.addr6,
+        base + A6.L,
+        base + A6.D,
+        base + A6.D,
+        t.dport[id],
+        base + A6.L,
+        t.lport[id],
+        0,
+        delta,
+        0,
+      );
+    }
+    c.icmpErrorsTranslated++;
+    this.outLength = end - o;
+    return Verdict.Rewritten;
+  }
+
+  /**
+   * {@linkcode #newSession} for IPv6: the client and virtual addresses are `#pkt6[0..4)` and
+   * `#pkt6[4..8)`.
+   */
+  #newSession6(svc: Service, proto: number, cport: number, vport: number): number {
+    const c = this.counters;
+    const now = this.#clock();
+    const a = this.#pkt6;
+    const rs = this.#pickServer(svc, (a[0] ^ a[1] ^ a[2] ^ a[3]) >>> 0, now);
+    if (rs === undefined || rs.addr6 === undefined) {
+      c.noRealServer++;
+      return NO_SESSION;
+    }
+    const t = this.table;
+    let la: LocalAddress | undefined;
+    let id: number;
+    if (rs.method === "nat") {
+      if (t.lookup6(proto, rs.addr6, 0, rs.port, a, 0, cport) !== NO_SESSION) {
+        c.natTupleInUse++;
+        return NO_SESSION;
+      }
+      id = t.insert6(proto, a, 0, cport, a, 4, vport, a, 0, cport, rs.addr6, 0, rs.port);
+    } else {
+      const pool = svc.localAddresses;
+      if (pool.length === 0) {
+        c.noLocalAddress++;
+        return NO_SESSION;
+      }
+      let lport = 0;
+      for (let i = 0; i < this.portTries; i++) {
+        const cand = pool[svc.localCursor++ % pool.length];
+        if (svc.localCursor >= pool.length) svc.localCursor = 0;
+        const p = cand.takePort();
+        if (t.lookup6(proto, rs.addr6, 0, rs.port, cand.addr6!, 0, p) === NO_SESSION) {
+          la = cand;
+          lport = p;
+          break;
+        }
+        cand.portConflicts++;
+      }
+      if (la === undefined) {
+        c.portExhausted++;
+        return NO_SESSION;
+      }
+      id = t.insert6(proto, a, 0, cport, a, 4, vport, la.addr6!, 0, lport, rs.addr6, 0, rs.port);
+    }
+    if (id === NO_SESSION) {
+      c.tableFull++;
+      return NO_SESSION;
+    }
+    this.#initSession(id, svc, rs, la, now);
+    return id;
+  }
+
   /** Answers or drops a connection attempt the engine could not place, per reject policy. */
   #refuse(b: Uint8Array, o: number, ihl: number, total: number, proto: number): Verdict {
     if (this.rejectPolicy === "reset" && proto === IPPROTO.TCP) {
@@ -532,6 +791,19 @@ export class Engine {
       c.tableFull++;
       return NO_SESSION;
     }
+    this.#initSession(id, svc, rs, la, now);
+    return id;
+  }
+
+  /** Fills a new session's owners and state and counts it. */
+  #initSession(
+    id: number,
+    svc: Service,
+    rs: RealServer,
+    la: LocalAddress | undefined,
+    now: number,
+  ): void {
+    const t = this.table;
     t.method[id] = rs.method === "nat" ? METHOD_NAT : METHOD_FULLNAT;
     t.state[id] = TcpState.NONE;
     t.service[id] = svc.id;
@@ -542,8 +814,7 @@ export class Engine {
     if (la) la.conns++;
     svc.stats.conns++;
     rs.stats.conns++;
-    c.sessionsCreated++;
-    return id;
+    this.counters.sessionsCreated++;
   }
 
   /** The persistent choice for this client if it still stands, else the scheduler's. */
@@ -598,7 +869,7 @@ export class Engine {
     for (let id = 0, hw = t.highWater; id < hw; id++) {
       if (t.proto[id] !== 0 && t.expires[id] <= now) {
         hook?.(this, id);
-        if (t.proto[id] === IPPROTO.TCP && t.state[id] === TcpState.ESTABLISHED) {
+        if ((t.proto[id] & ~V6) === IPPROTO.TCP && t.state[id] === TcpState.ESTABLISHED) {
           this.#resetExpired(id);
         }
         this.removeSession(id);
@@ -630,6 +901,23 @@ export class Engine {
     }
     const buf = this.#emitBuf;
     const rst = TCP_FLAG.RST;
+    if (t.proto[id] & V6) {
+      const a = t.addr6;
+      const base = id << 4;
+      const lport = t.lport[id], dport = t.dport[id], vport = t.vport[id], cport = t.cport[id];
+      emit(
+        buf,
+        0,
+        writeReset6(buf, 0, a, base + A6.L, lport, base + A6.D, dport, t.rsAck[id], 0, rst),
+      );
+      emit(
+        buf,
+        0,
+        writeReset6(buf, 0, a, base + A6.V, vport, base + A6.C, cport, t.rsSeqEnd[id], 0, rst),
+      );
+      this.counters.expiryResets++;
+      return;
+    }
     emit(
       buf,
       0,
@@ -669,7 +957,7 @@ export class Engine {
 
   /** Milliseconds a session may stay idle in its current state. */
   timeoutMs(id: number): number {
-    return this.table.proto[id] === IPPROTO.TCP
+    return (this.table.proto[id] & ~V6) === IPPROTO.TCP
       ? this.#tcpTimeoutMs[this.table.state[id]]
       : this.#udpTimeoutMs;
   }

@@ -172,7 +172,7 @@ Deno.test("Engine.handle() passes through, drops and counts what is not a sessio
       c.malformedL4,
       c.malformedIp,
       c.icmpPassed,
-      c.notIpv4,
+      c.notIp,
     ],
     [2, 2, 1, 1, 1, 1, 1],
   );

@@ -38,23 +38,31 @@ function absorb(m: number): void {
   v0 ^= m;
 }
 
-/** Keyed 32-bit hash of three 32-bit words with key `k0:k1`. */
-export function keyedHash3(k0: number, k1: number, a: number, b: number, c: number): number {
+function start(k0: number, k1: number): void {
   v0 = k0 | 0;
   v1 = k1 | 0;
   v2 = 0x6c796765 ^ k0;
   v3 = 0x74656462 ^ k1;
-  absorb(a | 0);
-  absorb(b | 0);
-  absorb(c | 0);
-  const last = (12 << 24) | 0; // message length in bytes, in the top byte of the final word
-  absorb(last);
+}
+
+/** Absorbs the message length word and runs the finalization rounds. */
+function finish(bytes: number): number {
+  absorb((bytes << 24) | 0); // message length in bytes, in the top byte of the final word
   v2 ^= 0xff;
   round();
   round();
   round();
   round();
   return (v1 ^ v3) >>> 0;
+}
+
+/** Keyed 32-bit hash of three 32-bit words with key `k0:k1`. */
+export function keyedHash3(k0: number, k1: number, a: number, b: number, c: number): number {
+  start(k0, k1);
+  absorb(a | 0);
+  absorb(b | 0);
+  absorb(c | 0);
+  return finish(12);
 }
 
 /**
@@ -71,4 +79,25 @@ export function secureIsnV4(
 ): number {
   const m = Math.floor(nowMs * 250) % 0x100000000; // 4 microsecond ticks, wrapping
   return (keyedHash3(key[0], key[1], laddr, raddr, (lport << 16) | rport) + m) >>> 0;
+}
+
+/**
+ * {@linkcode secureIsnV4} for IPv6: the local address is `a[lo, lo+4)` and the real server's
+ * `a[ro, ro+4)` (RFC 6528 hashes the whole 128-bit addresses).
+ */
+export function secureIsnV6(
+  key: Uint32Array,
+  a: Uint32Array,
+  lo: number,
+  lport: number,
+  ro: number,
+  rport: number,
+  nowMs: number,
+): number {
+  start(key[0], key[1]);
+  for (let i = 0; i < 4; i++) absorb(a[lo + i] | 0);
+  for (let i = 0; i < 4; i++) absorb(a[ro + i] | 0);
+  absorb((lport << 16) | rport);
+  const m = Math.floor(nowMs * 250) % 0x100000000;
+  return (finish(36) + m) >>> 0;
 }

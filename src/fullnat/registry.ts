@@ -19,6 +19,13 @@ function serviceHash(proto: number, vaddr: number, vport: number): number {
   return (Math.imul(vaddr ^ (vport << 8) ^ proto, 0x9e3779b1) >>> 2) & 0x3fffffff;
 }
 
+/** {@linkcode serviceHash} for an IPv6 virtual address `w[o, o+4)`. */
+function serviceHash6(proto: number, w: Uint32Array, o: number, vport: number): number {
+  const x = w[o] ^ Math.imul(w[o + 1], 0x85ebca77) ^ Math.imul(w[o + 2], 0xc2b2ae3d) ^
+    Math.imul(w[o + 3], 0x27d4eb2f);
+  return serviceHash(proto | 0x80, x, vport);
+}
+
 /** Holds every configured object and finds services by tuple. */
 export class Registry {
   readonly services: (Service | undefined)[] = [];
@@ -27,6 +34,9 @@ export class Registry {
   #byTuple = new Map<number, Service[]>();
   /** Virtual addresses of live services, with how many services use each. */
   #vips = new Map<number, number>();
+  #byTuple6 = new Map<number, Service[]>();
+  /** Live IPv6 services, for the (rare) question whether an address is an IPv6 VIP. */
+  #services6: Service[] = [];
   /** Set whenever the set of traffic to divert may have changed. */
   diversionDirty = true;
 
@@ -51,6 +61,7 @@ export class Registry {
     vaddr: number,
     scheduler: Service["scheduler"],
     persistence: number,
+    vaddr6?: Uint32Array,
   ): Service {
     const proto = protoNumber(key.protocol);
     const svc = new Service(
@@ -62,6 +73,16 @@ export class Registry {
       persistence,
     );
     this.services[svc.id] = svc;
+    if (vaddr6) {
+      svc.vaddr6 = vaddr6;
+      const h6 = serviceHash6(proto, vaddr6, 0, key.port);
+      const list6 = this.#byTuple6.get(h6);
+      if (list6) list6.push(svc);
+      else this.#byTuple6.set(h6, [svc]);
+      this.#services6.push(svc);
+      this.diversionDirty = true;
+      return svc;
+    }
     const h = serviceHash(proto, vaddr, key.port);
     const list = this.#byTuple.get(h);
     if (list) list.push(svc);
@@ -69,6 +90,33 @@ export class Registry {
     this.#vips.set(vaddr, (this.#vips.get(vaddr) ?? 0) + 1);
     this.diversionDirty = true;
     return svc;
+  }
+
+  /** The live IPv6 service for a protocol, virtual address `w[o, o+4)` and port. */
+  find6(proto: number, w: Uint32Array, o: number, vport: number): Service | undefined {
+    const list = this.#byTuple6.get(serviceHash6(proto, w, o, vport));
+    if (list === undefined) return undefined;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i];
+      const v = s.vaddr6!;
+      if (
+        s.proto === proto && s.key.port === vport && v[0] === w[o] && v[1] === w[o + 1] &&
+        v[2] === w[o + 2] && v[3] === w[o + 3]
+      ) return s;
+    }
+    return undefined;
+  }
+
+  /** True when `w[o, o+4)` is the virtual address of a live IPv6 service. */
+  isVip6(w: Uint32Array, o: number): boolean {
+    const list = this.#services6;
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i].vaddr6!;
+      if (v[0] === w[o] && v[1] === w[o + 1] && v[2] === w[o + 2] && v[3] === w[o + 3]) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** True when `addr` is the virtual address of a live service (any protocol or port). */
@@ -79,6 +127,15 @@ export class Registry {
   /** Unindexes a service; the caller has already flushed its sessions. */
   removeService(svc: Service): void {
     svc.removed = true;
+    if (svc.vaddr6) {
+      const h6 = serviceHash6(svc.proto, svc.vaddr6, 0, svc.key.port);
+      const rest6 = (this.#byTuple6.get(h6) ?? []).filter((s) => s !== svc);
+      if (rest6.length) this.#byTuple6.set(h6, rest6);
+      else this.#byTuple6.delete(h6);
+      this.#services6 = this.#services6.filter((s) => s !== svc);
+      this.#retireAll(svc);
+      return;
+    }
     const h = serviceHash(svc.proto, svc.vaddr, svc.key.port);
     const list = this.#byTuple.get(h);
     if (list) {
@@ -89,6 +146,10 @@ export class Registry {
     const users = (this.#vips.get(svc.vaddr) ?? 1) - 1;
     if (users > 0) this.#vips.set(svc.vaddr, users);
     else this.#vips.delete(svc.vaddr);
+    this.#retireAll(svc);
+  }
+
+  #retireAll(svc: Service): void {
     for (const rs of [...svc.servers]) this.retireServer(rs);
     for (const la of [...svc.localAddresses]) this.retireLocal(la);
     this.services[svc.id] = undefined;
@@ -102,8 +163,10 @@ export class Registry {
     port: number,
     weight: number,
     method: RealServer["method"],
+    addr6?: Uint32Array,
   ): RealServer {
     const rs = new RealServer(freeSlot(this.servers), svc, addr, address, port, weight, method);
+    rs.addr6 = addr6;
     this.servers[rs.id] = rs;
     svc.servers.push(rs);
     this.diversionDirty = true;
@@ -126,8 +189,10 @@ export class Registry {
     address: string,
     portLow: number,
     portHigh: number,
+    addr6?: Uint32Array,
   ): LocalAddress {
     const la = new LocalAddress(freeSlot(this.locals), svc, addr, address, portLow, portHigh);
+    la.addr6 = addr6;
     this.locals[la.id] = la;
     svc.localAddresses.push(la);
     this.diversionDirty = true;

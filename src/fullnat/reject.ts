@@ -8,7 +8,7 @@
 import { get16, get32 } from "./wire/bytes.ts";
 import { IPV4 } from "./wire/ipv4.ts";
 import { TCP, TCP_FLAG } from "./wire/tcp.ts";
-import { RESET_LENGTH, writeReset } from "./tcp_reset.ts";
+import { RESET_LENGTH, writeReset, writeReset6 } from "./tcp_reset.ts";
 
 export { RESET_LENGTH };
 
@@ -33,4 +33,27 @@ export function writeResetReply(b: Uint8Array, o: number, ihl: number, total: nu
   return hasAck
     ? writeReset(b, o, dst, dport, src, sport, ack, 0, TCP_FLAG.RST)
     : writeReset(b, o, dst, dport, src, sport, 0, seq + segLength, TCP_FLAG.RST | TCP_FLAG.ACK);
+}
+
+/**
+ * {@linkcode writeResetReply} for IPv6: the segment at `t` of the IPv6 packet at `o` (total
+ * length `total`), whose source and destination addresses are `a[0..4)` and `a[4..8)`.
+ */
+export function writeResetReply6(
+  b: Uint8Array,
+  o: number,
+  t: number,
+  total: number,
+  a: Uint32Array,
+): number {
+  const sport = get16(b, t + TCP.SPORT);
+  const dport = get16(b, t + TCP.DPORT);
+  const seq = get32(b, t + TCP.SEQ);
+  const ack = get32(b, t + TCP.ACK);
+  const flags = b[t + TCP.FLAGS];
+  const dataLength = o + total - t - ((b[t + TCP.DATA_OFFSET] >>> 4) << 2);
+  const segLength = dataLength + (flags & TCP_FLAG.SYN ? 1 : 0) + (flags & TCP_FLAG.FIN ? 1 : 0);
+  return flags & TCP_FLAG.ACK
+    ? writeReset6(b, o, a, 4, dport, 0, sport, ack, 0, TCP_FLAG.RST)
+    : writeReset6(b, o, a, 4, dport, 0, sport, 0, seq + segLength, TCP_FLAG.RST | TCP_FLAG.ACK);
 }

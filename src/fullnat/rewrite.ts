@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { adjust, sum32 } from "./wire/checksum.ts";
+import { adjust, sum32, sumWords } from "./wire/checksum.ts";
+import { IPV6, sumAddr6, writeAddr6 } from "./wire/ipv6.ts";
 import { get16, set16 } from "./wire/bytes.ts";
 import { IPPROTO, ipv4Dst, ipv4SetAddresses, ipv4Src } from "./wire/ipv4.ts";
 import { TCP } from "./wire/tcp.ts";
@@ -42,4 +43,32 @@ export function translate(
       set16(b, c, v === 0 ? 0xffff : v);
     }
   }
+}
+
+/**
+ * {@linkcode translate} for IPv6: the new source address is `a[so, so+4)` and the new
+ * destination `a[do_, do_+4)`. IPv6 has no header checksum; the L4 checksum covers the
+ * pseudo-header addresses and the ports.
+ */
+export function translate6(
+  b: Uint8Array,
+  o: number,
+  l4: number,
+  proto: number,
+  a: Uint32Array,
+  so: number,
+  sport: number,
+  do_: number,
+  dport: number,
+): void {
+  const oldSum = sumWords(b, o + IPV6.SRC, 32) + get16(b, l4) + get16(b, l4 + 2);
+  const newSum = sumAddr6(a, so) + sumAddr6(a, do_) + sport + dport;
+  writeAddr6(b, o + IPV6.SRC, a, so);
+  writeAddr6(b, o + IPV6.DST, a, do_);
+  set16(b, l4, sport);
+  set16(b, l4 + 2, dport);
+  const c = l4 + (proto === IPPROTO.TCP ? TCP.CHECKSUM : UDP.CHECKSUM);
+  const v = adjust(get16(b, c), oldSum, newSum);
+  // An IPv6 UDP checksum is mandatory; zero is written as all ones (RFC 8200 8.1).
+  set16(b, c, v === 0 && proto === IPPROTO.UDP ? 0xffff : v);
 }

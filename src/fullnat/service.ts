@@ -10,6 +10,8 @@ import { newStats } from "./stats.ts";
 
 /** A real server of one service. */
 export class RealServer {
+  /** The address as four words when it is IPv6 (then `addr` is unused). */
+  addr6: Uint32Array | undefined;
   /** Set when the server was deleted from its service; it lives on while sessions use it. */
   removed = false;
   activeConns = 0;
@@ -34,6 +36,8 @@ export class RealServer {
 /** A local address in one service's pool, with its port cursor. */
 export class LocalAddress {
   removed = false;
+  /** The address as four words when it is IPv6 (then `addr` is unused). */
+  addr6: Uint32Array | undefined;
   /** Sessions currently using this address. */
   conns = 0;
   /** Port choices refused because the tuple was already taken. */
@@ -68,6 +72,8 @@ export interface PersistenceTemplate {
 /** A virtual service. */
 export class Service {
   removed = false;
+  /** The virtual address as four words when the service is IPv6 (then `vaddr` is unused). */
+  vaddr6: Uint32Array | undefined;
   readonly servers: RealServer[] = [];
   readonly localAddresses: LocalAddress[] = [];
   readonly stats: Stats = newStats();

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { addr6Equal } from "./wire/ipv6.ts";
 
 /** Direction of a packet relative to its session, as told by which index entry matched. */
 export const Dir = {
@@ -26,6 +27,15 @@ export const SessionFlag = {
   RS_SEEN: 2,
 } as const;
 
+/**
+ * Marks an IPv6 session in {@linkcode SessionTable.proto}: IPv6 sessions store `proto | V6`,
+ * so IPv4 lookups, which compare the protocol first, never match one.
+ */
+export const V6 = 0x80;
+
+/** Word offsets of the four addresses of an IPv6 session within its 16 words of `addr6`. */
+export const A6 = { C: 0, V: 4, L: 8, D: 12 } as const;
+
 /** Returned by lookups that found nothing. */
 export const NO_SESSION = -1;
 
@@ -43,6 +53,28 @@ export function tupleHash(
 ): number {
   let h = Math.imul(saddr ^ proto, M1);
   h = Math.imul(h ^ (h >>> 15) ^ daddr, M2);
+  h = Math.imul(h ^ (h >>> 13) ^ ((sport << 16) | dport), M1);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** {@linkcode tupleHash} over IPv6 addresses `s[so, so+4)` and `d[do_, do_+4)`. */
+export function tupleHash6(
+  proto: number,
+  s: Uint32Array,
+  so: number,
+  sport: number,
+  d: Uint32Array,
+  do_: number,
+  dport: number,
+): number {
+  let h = Math.imul(s[so] ^ proto, M1);
+  h = Math.imul(h ^ (h >>> 15) ^ s[so + 1], M2);
+  h = Math.imul(h ^ (h >>> 13) ^ s[so + 2], M1);
+  h = Math.imul(h ^ (h >>> 15) ^ s[so + 3], M2);
+  h = Math.imul(h ^ (h >>> 13) ^ d[do_], M1);
+  h = Math.imul(h ^ (h >>> 15) ^ d[do_ + 1], M2);
+  h = Math.imul(h ^ (h >>> 13) ^ d[do_ + 2], M1);
+  h = Math.imul(h ^ (h >>> 15) ^ d[do_ + 3], M2);
   h = Math.imul(h ^ (h >>> 13) ^ ((sport << 16) | dport), M1);
   return (h ^ (h >>> 16)) >>> 0;
 }
@@ -83,6 +115,11 @@ export class SessionTable {
   readonly rsSeqEnd: Uint32Array;
   /** Per-session bits, {@linkcode SessionFlag}. */
   readonly flags: Uint8Array;
+  /**
+   * IPv6 sessions' addresses, 16 words per session id (client, virtual, local, real; see
+   * {@linkcode A6}). Allocated with the first IPv6 session, so IPv4-only boxes never pay for it.
+   */
+  addr6: Uint32Array = new Uint32Array(0);
 
   #buckets: Int32Array;
   #mask: number;
@@ -183,6 +220,7 @@ export class SessionTable {
     lport: number,
     daddr: number,
     dport: number,
+    link = true,
   ): number {
     if (this.#freeTop === 0) return NO_SESSION;
     const id = this.#free[--this.#freeTop];
@@ -201,9 +239,92 @@ export class SessionTable {
     this.rsAck[id] = 0;
     this.rsSeqEnd[id] = 0;
     this.flags[id] = 0;
-    this.#link(id * 2, tupleHash(proto, caddr, cport, vaddr, vport));
-    this.#link(id * 2 + 1, tupleHash(proto, daddr, dport, laddr, lport));
+    if (link) {
+      this.#link(id * 2, tupleHash(proto, caddr, cport, vaddr, vport));
+      this.#link(id * 2 + 1, tupleHash(proto, daddr, dport, laddr, lport));
+    }
     this.#count++;
+    return id;
+  }
+
+  /**
+   * {@linkcode lookup} for IPv6: the packet's source address is `s[so, so+4)` and its
+   * destination `d[do_, do_+4)`; `proto` is the plain protocol number.
+   */
+  lookup6(
+    proto: number,
+    s: Uint32Array,
+    so: number,
+    sport: number,
+    d: Uint32Array,
+    do_: number,
+    dport: number,
+  ): number {
+    const p6 = proto | V6;
+    const a = this.addr6;
+    let e = this.#buckets[tupleHash6(p6, s, so, sport, d, do_, dport) & this.#mask];
+    while (e !== -1) {
+      const id = e >> 1;
+      if (this.proto[id] === p6) {
+        const base = id << 4;
+        if ((e & 1) === Dir.In) {
+          if (
+            this.cport[id] === sport && this.vport[id] === dport &&
+            addr6Equal(a, base + A6.C, s, so) && addr6Equal(a, base + A6.V, d, do_)
+          ) return e;
+        } else if (
+          this.dport[id] === sport && this.lport[id] === dport &&
+          addr6Equal(a, base + A6.D, s, so) && addr6Equal(a, base + A6.L, d, do_)
+        ) return e;
+      }
+      e = this.#next[e];
+    }
+    return NO_SESSION;
+  }
+
+  /**
+   * {@linkcode insert} for IPv6: each address is four words of an array at an offset.
+   * Returns the id or {@linkcode NO_SESSION}.
+   */
+  insert6(
+    proto: number,
+    c: Uint32Array,
+    co: number,
+    cport: number,
+    v: Uint32Array,
+    vo: number,
+    vport: number,
+    l: Uint32Array,
+    lo: number,
+    lport: number,
+    d: Uint32Array,
+    do_: number,
+    dport: number,
+  ): number {
+    if (this.#freeTop === 0) return NO_SESSION;
+    if (this.addr6.length === 0) this.addr6 = new Uint32Array(this.capacity * 16);
+    const id = this.insert(
+      proto | V6,
+      c[co + 3],
+      cport,
+      v[vo + 3],
+      vport,
+      l[lo + 3],
+      lport,
+      d[do_ + 3],
+      dport,
+      false,
+    );
+    const base = id << 4;
+    const a = this.addr6;
+    for (let i = 0; i < 4; i++) {
+      a[base + A6.C + i] = c[co + i];
+      a[base + A6.V + i] = v[vo + i];
+      a[base + A6.L + i] = l[lo + i];
+      a[base + A6.D + i] = d[do_ + i];
+    }
+    this.#link(id * 2, tupleHash6(proto | V6, a, base + A6.C, cport, a, base + A6.V, vport));
+    this.#link(id * 2 + 1, tupleHash6(proto | V6, a, base + A6.D, dport, a, base + A6.L, lport));
     return id;
   }
 
@@ -211,6 +332,27 @@ export class SessionTable {
   remove(id: number): void {
     const proto = this.proto[id];
     if (proto === 0) return;
+    if (proto & V6) {
+      const a = this.addr6;
+      const base = id << 4;
+      this.#unlink(
+        id * 2,
+        tupleHash6(proto, a, base + A6.C, this.cport[id], a, base + A6.V, this.vport[id]),
+      );
+      this.#unlink(
+        id * 2 + 1,
+        tupleHash6(proto, a, base + A6.D, this.dport[id], a, base + A6.L, this.lport[id]),
+      );
+    } else {
+      this.#unlinkV4(id, proto);
+    }
+    this.proto[id] = 0;
+    this.state[id] = 0;
+    this.#free[this.#freeTop++] = id;
+    this.#count--;
+  }
+
+  #unlinkV4(id: number, proto: number): void {
     this.#unlink(
       id * 2,
       tupleHash(proto, this.caddr[id], this.cport[id], this.vaddr[id], this.vport[id]),
@@ -219,10 +361,6 @@ export class SessionTable {
       id * 2 + 1,
       tupleHash(proto, this.daddr[id], this.dport[id], this.laddr[id], this.lport[id]),
     );
-    this.proto[id] = 0;
-    this.state[id] = 0;
-    this.#free[this.#freeTop++] = id;
-    this.#count--;
   }
 
   #link(entry: number, hash: number): void {

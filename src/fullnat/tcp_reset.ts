@@ -9,6 +9,7 @@ import { finish, pseudoSumV4, sumWords } from "./wire/checksum.ts";
 import { set16, set32 } from "./wire/bytes.ts";
 import { IPPROTO, IPV4, ipv4FillChecksum } from "./wire/ipv4.ts";
 import { TCP } from "./wire/tcp.ts";
+import { IPV6, pseudoSumV6, writeAddr6 } from "./wire/ipv6.ts";
 
 /** Length of the packet {@linkcode writeReset} writes. */
 export const RESET_LENGTH = 40;
@@ -49,4 +50,44 @@ export function writeReset(
   const sum = sumWords(b, r, TCP.MIN_HEADER, pseudoSumV4(src, dst, IPPROTO.TCP, TCP.MIN_HEADER));
   set16(b, r + TCP.CHECKSUM, finish(sum));
   return RESET_LENGTH;
+}
+
+/** Length of the packet {@linkcode writeReset6} writes. */
+export const RESET6_LENGTH = 60;
+
+/**
+ * {@linkcode writeReset} for IPv6: the reset `a[so]:sport -> a[do_]:dport` (addresses as four
+ * words of `a`) at `b[o]`. Returns its length.
+ */
+export function writeReset6(
+  b: Uint8Array,
+  o: number,
+  a: Uint32Array,
+  so: number,
+  sport: number,
+  do_: number,
+  dport: number,
+  seq: number,
+  ack: number,
+  flags: number,
+): number {
+  set32(b, o, 0x60000000);
+  set16(b, o + IPV6.PAYLOAD_LENGTH, TCP.MIN_HEADER);
+  b[o + IPV6.NEXT_HEADER] = IPPROTO.TCP;
+  b[o + IPV6.HOP_LIMIT] = 64;
+  writeAddr6(b, o + IPV6.SRC, a, so);
+  writeAddr6(b, o + IPV6.DST, a, do_);
+  const r = o + IPV6.HEADER;
+  set16(b, r + TCP.SPORT, sport);
+  set16(b, r + TCP.DPORT, dport);
+  set32(b, r + TCP.SEQ, seq >>> 0);
+  set32(b, r + TCP.ACK, ack >>> 0);
+  b[r + TCP.DATA_OFFSET] = 5 << 4;
+  b[r + TCP.FLAGS] = flags;
+  set16(b, r + TCP.WINDOW, 0);
+  set16(b, r + TCP.CHECKSUM, 0);
+  set16(b, r + TCP.URGENT, 0);
+  const sum = sumWords(b, r, TCP.MIN_HEADER, pseudoSumV6(b, o, IPPROTO.TCP, TCP.MIN_HEADER));
+  set16(b, r + TCP.CHECKSUM, finish(sum));
+  return RESET6_LENGTH;
 }

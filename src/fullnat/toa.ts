@@ -11,14 +11,15 @@
  * @module
  */
 import { get16, set16, set32 } from "./wire/bytes.ts";
-import { adjust, sum32 } from "./wire/checksum.ts";
+import { adjust, sumWords } from "./wire/checksum.ts";
+import { IPV6, writeAddr6 } from "./wire/ipv6.ts";
 import { IPV4 } from "./wire/ipv4.ts";
 import { TCP, tcpHeaderLength } from "./wire/tcp.ts";
 import { TCPOPT, TCPOPT_LENGTH } from "./wire/tcp_options.ts";
 
 /** Outcome of {@linkcode insertToaV4}; positive values are the new total length. */
 export const ToaSkip = {
-  /** The header already has more than 32 bytes of options (the limit is 40). */
+  /** The options leave no room for the TOA (the limit is 40 bytes of options). */
   NoOptionSpace: -1,
   /** The grown packet would exceed the MTU (or the buffer). */
   TooBig: -2,
@@ -26,6 +27,29 @@ export const ToaSkip = {
 
 /** Largest TCP header: data offset 15 words. */
 const MAX_TCP_HEADER = 60;
+
+/**
+ * Opens `len` zero-valued bytes right after the fixed TCP header of the segment at `t`
+ * (ending at `end`), fixing the data offset and the TCP checksum for the longer header and
+ * pseudo-header length. The caller writes the option and adds its words to the checksum.
+ */
+function openOptionSpace(b: Uint8Array, t: number, end: number, len: number): void {
+  const hl = tcpHeaderLength(b, t);
+  b.copyWithin(t + TCP.MIN_HEADER + len, t + TCP.MIN_HEADER, end);
+  b.fill(0, t + TCP.MIN_HEADER, t + TCP.MIN_HEADER + len);
+  const offWord = get16(b, t + TCP.DATA_OFFSET);
+  const newOffWord = (offWord & 0x0fff) | (((hl + len) >>> 2) << 12);
+  set16(b, t + TCP.DATA_OFFSET, newOffWord);
+  const l4Length = end - t;
+  const c = t + TCP.CHECKSUM;
+  set16(b, c, adjust(get16(b, c), offWord + l4Length, newOffWord + l4Length + len));
+}
+
+/** Adds the words of the option just written at `b[t+20, t+20+len)` to the TCP checksum. */
+function sumInOption(b: Uint8Array, t: number, len: number): void {
+  const c = t + TCP.CHECKSUM;
+  set16(b, c, adjust(get16(b, c), 0, sumWords(b, t + TCP.MIN_HEADER, len)));
+}
 
 /**
  * Inserts an IPv4 TOA carrying `caddr:cport` into the TCP segment of the IPv4 packet at `o`
@@ -42,34 +66,47 @@ export function insertToaV4(
   cport: number,
 ): number {
   const len = TCPOPT_LENGTH.TOA_V4;
-  const hl = tcpHeaderLength(b, t);
-  if (hl + len > MAX_TCP_HEADER) return ToaSkip.NoOptionSpace;
+  if (tcpHeaderLength(b, t) + len > MAX_TCP_HEADER) return ToaSkip.NoOptionSpace;
   if (total + len > limit) return ToaSkip.TooBig;
-  const end = o + total;
-  b.copyWithin(t + TCP.MIN_HEADER + len, t + TCP.MIN_HEADER, end);
+  openOptionSpace(b, t, o + total, len);
   const p = t + TCP.MIN_HEADER;
   b[p] = TCPOPT.TOA;
   b[p + 1] = len;
   set16(b, p + 2, cport);
   set32(b, p + 4, caddr);
-
-  const offWord = get16(b, t + TCP.DATA_OFFSET);
-  const newOffWord = (offWord & 0x0fff) | (((hl + len) >>> 2) << 12);
-  set16(b, t + TCP.DATA_OFFSET, newOffWord);
-  const l4Length = total - (t - o);
-  const c = t + TCP.CHECKSUM;
-  set16(
-    b,
-    c,
-    adjust(
-      get16(b, c),
-      offWord + l4Length,
-      newOffWord + (l4Length + len) + ((TCPOPT.TOA << 8) | len) + cport + sum32(caddr),
-    ),
-  );
-
+  sumInOption(b, t, len);
   const ic = o + IPV4.CHECKSUM;
   set16(b, o + IPV4.TOTAL_LENGTH, total + len);
   set16(b, ic, adjust(get16(b, ic), total, total + len));
+  return total + len;
+}
+
+/**
+ * Inserts an IPv6 TOA (length 20: port, then the 16-byte client address `a[ao, ao+4)`) into
+ * the TCP segment at `t` of the IPv6 packet at `o` (total length `total`, at most `limit`).
+ * Updates the payload length and the TCP checksum. Returns the new total or a
+ * {@linkcode ToaSkip}.
+ */
+export function insertToaV6(
+  b: Uint8Array,
+  o: number,
+  t: number,
+  total: number,
+  limit: number,
+  a: Uint32Array,
+  ao: number,
+  cport: number,
+): number {
+  const len = TCPOPT_LENGTH.TOA_V6;
+  if (tcpHeaderLength(b, t) + len > MAX_TCP_HEADER) return ToaSkip.NoOptionSpace;
+  if (total + len > limit) return ToaSkip.TooBig;
+  openOptionSpace(b, t, o + total, len);
+  const p = t + TCP.MIN_HEADER;
+  b[p] = TCPOPT.TOA;
+  b[p + 1] = len;
+  set16(b, p + 2, cport);
+  writeAddr6(b, p + 4, a, ao);
+  sumInOption(b, t, len);
+  set16(b, o + IPV6.PAYLOAD_LENGTH, total + len - IPV6.HEADER);
   return total + len;
 }

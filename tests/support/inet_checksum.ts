@@ -39,3 +39,21 @@ export function pseudoHeaderSum(
   ph[11] = length & 0xff;
   return onesComplementSum(ph);
 }
+
+/** The sum of the IPv6 pseudo-header (RFC 8200 8.1) of an upper-layer packet of `length` bytes. */
+export function pseudoHeaderSum6(
+  src: Uint8Array,
+  dst: Uint8Array,
+  nextHeader: number,
+  length: number,
+): number {
+  const ph = new Uint8Array(40);
+  ph.set(src, 0);
+  ph.set(dst, 16);
+  ph[32] = (length >>> 24) & 0xff;
+  ph[33] = (length >>> 16) & 0xff;
+  ph[34] = (length >>> 8) & 0xff;
+  ph[35] = length & 0xff;
+  ph[39] = nextHeader;
+  return onesComplementSum(ph);
+}

@@ -13,11 +13,13 @@ import json
 import sys
 
 from scapy.layers.inet import IP, TCP, UDP, ICMP, in4_chksum
+from scapy.layers.inet6 import IPv6, in6_chksum
 from scapy.utils import checksum
 
 TCP_FIELDS = ("sport", "dport", "seq", "ack", "dataofs", "reserved", "flags", "window",
               "chksum", "urgptr")
 ICMP_ERROR_TYPES = (3, 4, 5, 11, 12)
+ICMP6_ERROR_TYPES = (1, 2, 3, 4)
 
 
 def jsonable(value):
@@ -124,6 +126,72 @@ def decode_ip(raw):
     return out
 
 
+def decode_ip6(raw):
+    """Decodes one IPv6 packet without extension headers (or a quoted one)."""
+    if len(raw) < 40:
+        return {"error": "shorter than an IPv6 header (%d bytes)" % len(raw)}
+    pkt = IPv6(raw[:40])
+    plen = int.from_bytes(raw[4:6], "big")
+    nh = raw[6]
+    out = {
+        "summary": "IPv6 %s > %s nh %d" % (pkt.src, pkt.dst, nh),
+        "ip": {"version": 6, "len": plen, "proto": nh, "ttl": raw[7],
+               "src": pkt.src, "dst": pkt.dst},
+        "ipChecksumOk": None,
+    }
+    seg = raw[40:40 + plen]
+    out["truncated"] = len(raw) < 40 + plen
+    whole = not out["truncated"]
+    out["l4ChecksumOk"] = None
+
+    def ok(at):
+        stored = int.from_bytes(seg[at:at + 2], "big")
+        zeroed = bytearray(seg)
+        zeroed[at:at + 2] = b"\0\0"
+        computed = in6_chksum(nh, pkt, bytes(zeroed))
+        if nh == 17 and computed == 0:
+            computed = 0xFFFF
+        return computed == stored
+
+    if nh == 6 and len(seg) >= 20:
+        tcp, complete = decode_tcp(TCP(seg), seg)
+        out["tcp" if complete else "tcpPartial"] = tcp
+        if complete and whole:
+            out["l4ChecksumOk"] = ok(16)
+    elif nh == 6:
+        out["tcpPartial"] = {"sport": int.from_bytes(seg[0:2], "big"),
+                             "dport": int.from_bytes(seg[2:4], "big"),
+                             "seq": int.from_bytes(seg[4:8], "big")}
+    elif nh == 17 and len(seg) >= 8:
+        udp = UDP(seg)
+        out["udp"] = {"sport": udp.sport, "dport": udp.dport, "len": udp.len,
+                      "chksum": udp.chksum, "payload": seg[8:].hex()}
+        if whole:
+            out["l4ChecksumOk"] = ok(6)
+    elif nh == 58 and len(seg) >= 8:
+        dec = {"type": seg[0], "code": seg[1], "chksum": int.from_bytes(seg[2:4], "big"),
+               "rest": int.from_bytes(seg[4:8], "big")}
+        if seg[0] == 2:
+            dec["mtu"] = dec["rest"]
+        if seg[0] in ICMP6_ERROR_TYPES:
+            dec["embedded"] = decode_ip6(seg[8:])
+        else:
+            dec["payload"] = seg[8:].hex()
+        out["icmp"] = dec
+        if whole:
+            out["l4ChecksumOk"] = ok(2)
+    else:
+        out["payload"] = seg.hex()
+    return out
+
+
+def decode_any(raw):
+    """IPv4 or IPv6 by the version nibble."""
+    if raw and raw[0] >> 4 == 6:
+        return decode_ip6(raw)
+    return decode_ip(raw)
+
+
 def main():
     for line in sys.stdin:
         line = line.strip()
@@ -132,7 +200,7 @@ def main():
         try:
             item = json.loads(line)
             hexdata = item["hex"] if isinstance(item, dict) else item
-            result = decode_ip(bytes.fromhex(hexdata))
+            result = decode_any(bytes.fromhex(hexdata))
         except Exception as exc:  # noqa: BLE001 - one bad packet must not end the batch
             result = {"error": "%s: %s" % (type(exc).__name__, exc)}
         sys.stdout.write(json.dumps(result) + "\n")

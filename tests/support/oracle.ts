@@ -88,6 +88,8 @@ export interface DecodedIcmp {
   /** Echo request/reply identifier and sequence. */
   id?: number;
   seq?: number;
+  /** ICMPv6 "packet too big" (2): the MTU. */
+  mtu?: number;
   /** "Fragmentation needed" (3/4): the next-hop MTU. */
   nexthopmtu?: number;
   /** Redirect gateway. */
@@ -129,7 +131,7 @@ function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Decodes a batch of IPv4 packets with scapy; the answers come back in the same order. */
+/** Decodes a batch of IPv4 or IPv6 packets with scapy; the answers come back in the same order. */
 export async function decode(packets: readonly Uint8Array[]): Promise<Decoded[]> {
   if (packets.length === 0) return [];
   const child = new Deno.Command(ORACLE_PYTHON, {

@@ -15,10 +15,15 @@
  * @module
  */
 
-import { internetChecksum, onesComplementSum, pseudoHeaderSum } from "./inet_checksum.ts";
+import {
+  internetChecksum,
+  onesComplementSum,
+  pseudoHeaderSum,
+  pseudoHeaderSum6,
+} from "./inet_checksum.ts";
 
 /** IP protocol numbers used here. */
-export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17 } as const;
+export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
 
 /** TCP option kinds. */
 export const TCPOPT = {
@@ -122,6 +127,24 @@ export function tcpFlagsValue(flags: string | number): number {
   return v;
 }
 
+/** Parses IPv6 text (`::` shorthand allowed, no dotted tail) into 16 bytes. */
+export function parseIpv6(text: string): Uint8Array {
+  const halves = text.split("::");
+  if (halves.length > 2) throw new Error(`not an IPv6 address: ${text}`);
+  const groups = (h: string) => (h === "" ? [] : h.split(":").map((g) => {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw new Error(`not an IPv6 address: ${text}`);
+    return parseInt(g, 16);
+  }));
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const fill = 8 - head.length - tail.length;
+  if (halves.length === 1 ? fill !== 0 : fill < 1) throw new Error(`not an IPv6 address: ${text}`);
+  const all = [...head, ...new Array<number>(halves.length === 2 ? fill : 0).fill(0), ...tail];
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => put16(out, i * 2, g));
+  return out;
+}
+
 /** Parses dotted-quad IPv4 text. */
 export function parseIpv4(text: string): Uint8Array {
   const parts = text.split(".");
@@ -201,6 +224,8 @@ function padTo4(data: Uint8Array, pad = 0): Uint8Array {
 /** Builds one IPv4 packet; every setter returns the builder, {@linkcode build} the bytes. */
 export class PacketBuilder {
   #ip: Ipv4Fields = { ...IP_DEFAULTS };
+  /** Set for IPv6 packets: the header fields beyond the addresses (kept in `#ip`). */
+  #v6: { hopLimit: number } | undefined;
   #l4: Transport = { kind: "none" };
   #tcpOptions: Uint8Array[] = [];
   #padWithNop = false;
@@ -271,6 +296,14 @@ export class PacketBuilder {
     put32(d, 0, value);
     put32(d, 4, echoReply);
     return this.option(TCPOPT.TIMESTAMP, d);
+  }
+
+  /** IPv6 TOA (kind 254, length 20): client port and IPv6 address. */
+  toa6(clientAddr: string, clientPort: number): this {
+    const d = new Uint8Array(18);
+    put16(d, 0, clientPort);
+    d.set(parseIpv6(clientAddr), 2);
+    return this.option(TCPOPT.TOA, d);
   }
 
   /** TOA (kind 254, length 8): client port and IPv4 address, as DESIGN section 4 describes. */
@@ -348,6 +381,7 @@ export class PacketBuilder {
   clone(): PacketBuilder {
     const c = new PacketBuilder();
     c.#ip = { ...this.#ip };
+    c.#v6 = this.#v6 && { ...this.#v6 };
     c.#l4 = structuredClone(this.#l4);
     c.#tcpOptions = this.#tcpOptions.map((o) => Uint8Array.from(o));
     c.#padWithNop = this.#padWithNop;
@@ -362,8 +396,16 @@ export class PacketBuilder {
     return padTo4(concat(this.#tcpOptions), this.#padWithNop ? TCPOPT.NOP : TCPOPT.EOL);
   }
 
+  /** Makes this an IPv6 packet from `src` to `dst` (used by {@linkcode ipv6}). */
+  v6(src: string, dst: string, hopLimit: number): this {
+    this.#ip = { ...this.#ip, src, dst };
+    this.#v6 = { hopLimit };
+    return this;
+  }
+
   /** Serializes the packet. */
   build(): Uint8Array {
+    if (this.#v6) return this.#build6();
     const ip = this.#ip;
     const src = parseIpv4(ip.src);
     const dst = parseIpv4(ip.dst);
@@ -394,6 +436,28 @@ export class PacketBuilder {
     return pkt;
   }
 
+  #build6(): Uint8Array {
+    const src = parseIpv6(this.#ip.src);
+    const dst = parseIpv6(this.#ip.dst);
+    const { proto, segment } = this.#buildTransport(src, dst);
+    const pkt = new Uint8Array(40 + segment.length);
+    put32(pkt, 0, 0x60000000);
+    put16(pkt, 4, segment.length);
+    pkt[6] = this.#ip.proto ?? proto;
+    pkt[7] = this.#v6!.hopLimit;
+    pkt.set(src, 8);
+    pkt.set(dst, 24);
+    pkt.set(segment, 40);
+    return pkt;
+  }
+
+  /** The pseudo-header sum for this packet's family. */
+  #pseudo(src: Uint8Array, dst: Uint8Array, proto: number, length: number): number {
+    return this.#v6
+      ? pseudoHeaderSum6(src, dst, proto, length)
+      : pseudoHeaderSum(src, dst, proto, length);
+  }
+
   #buildTransport(src: Uint8Array, dst: Uint8Array): { proto: number; segment: Uint8Array } {
     const l4 = this.#l4;
     const payload = this.#payload;
@@ -422,7 +486,7 @@ export class PacketBuilder {
           seg,
           16,
           f.checksum,
-          pseudoHeaderSum(src, dst, IPPROTO.TCP, seg.length),
+          this.#pseudo(src, dst, IPPROTO.TCP, seg.length),
         );
         return { proto: IPPROTO.TCP, segment: seg };
       }
@@ -435,7 +499,7 @@ export class PacketBuilder {
         seg.set(payload, 8);
         let computed = internetChecksum(
           seg,
-          pseudoHeaderSum(src, dst, IPPROTO.UDP, seg.length),
+          this.#pseudo(src, dst, IPPROTO.UDP, seg.length),
         );
         // On the wire a computed zero is sent as all ones; zero means "no checksum".
         if (computed === 0) computed = 0xffff;
@@ -451,6 +515,11 @@ export class PacketBuilder {
         seg[1] = f.code;
         put32(seg, 4, f.rest >>> 0);
         seg.set(payload, 8);
+        if (this.#v6) {
+          const sum = pseudoHeaderSum6(src, dst, IPPROTO.ICMPV6, seg.length);
+          this.#setL4Checksum(seg, 2, f.checksum, sum);
+          return { proto: IPPROTO.ICMPV6, segment: seg };
+        }
         this.#setL4Checksum(seg, 2, f.checksum, 0);
         return { proto: IPPROTO.ICMP, segment: seg };
       }
@@ -462,6 +531,11 @@ export class PacketBuilder {
     if (this.#badL4) csum = corrupt(csum);
     put16(seg, at, csum);
   }
+}
+
+/** Starts an IPv6 packet (ICMP layers become ICMPv6). */
+export function ipv6(fields: { src: string; dst: string; hopLimit?: number }): PacketBuilder {
+  return new PacketBuilder().v6(fields.src, fields.dst, fields.hopLimit ?? 64);
 }
 
 /** Starts a packet with the given IPv4 header fields. */
