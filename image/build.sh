@@ -144,8 +144,12 @@ container="$("${podman_cmd[@]}" create "$image_ref" /bin/true)"
 "${podman_cmd[@]}" export "$container" | tar -x -p --numeric-owner --xattrs --xattrs-include='*' \
   -C "$rootfs"
 "${podman_cmd[@]}" rm "$container" >/dev/null
-# Layers of earlier builds that no tag names any more.
-"${podman_cmd[@]}" image prune -f >/dev/null 2>&1 || true
+# Untagged layers are podman's build cache (pruning them makes the next build start over), so
+# they are dropped only when they grow past 8 GiB.
+if [[ "$(du -s -k "$cache/podman/storage" | cut -f1)" -gt $((8 * 1024 * 1024)) ]]; then
+  say "podman storage over 8 GiB: pruning the build cache"
+  "${podman_cmd[@]}" image prune -f >/dev/null 2>&1 || true
+fi
 
 # A container engine fills these at run time; the build leaves this host's copies behind.
 printf 'fullnat\n' >"$rootfs/etc/hostname"

@@ -117,6 +117,7 @@ Deno.test({
           "provision",
           "seed",
           join(tmp, "fullnat.yaml"),
+          "--output",
           seed,
         ],
         { check: true },
