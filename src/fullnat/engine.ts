@@ -36,6 +36,9 @@ import { nextTcpState, tcpEvent, TcpState, tcpTimeoutTable } from "./tcp_state.t
 import { DEFAULT_TIMEOUTS, type PacketSink, type Timeouts, Verdict } from "./types.ts";
 import { get16, get32 } from "./wire/bytes.ts";
 
+/** `NFQA_SKB_GSO` of the queue's skb info: the packet is a GSO super-packet. */
+const SKB_GSO = 2;
+
 /** The IPv4 Don't Fragment flag in the flags/fragment-offset word. */
 const IPV4_DF = 0x4000;
 import {
@@ -166,13 +169,18 @@ export class Engine {
 
   /**
    * Handles the IP packet at `b[o, o+len)`; may rewrite it in place using up to `cap` bytes.
-   * Never throws on packet content.
+   * Never throws on packet content. `skbInfo` holds the queue's `NFQA_SKB_*` bits: a GSO
+   * super-packet is longer than the MTU by design (the kernel segments it afterwards), so the
+   * TOA's MTU check does not apply to it.
    */
-  handle(b: Uint8Array, o: number, len: number, cap: number): Verdict {
+  handle(b: Uint8Array, o: number, len: number, cap: number, skbInfo = 0): Verdict {
     const c = this.counters;
     c.packets++;
     const version = len < 1 ? 0 : b[o] >>> 4;
-    if (version === 6) return this.#handle6(b, o, len, cap);
+    // A GSO super-packet may grow up to the buffer; the kernel's segments of it fit the MTU
+    // because the client's MSS was lowered by the TOA length in the SYN-ACK.
+    const limit = (skbInfo & SKB_GSO) !== 0 ? cap : Math.min(cap, this.mtu);
+    if (version === 6) return this.#handle6(b, o, len, limit);
     if (version !== 4) {
       c.notIp++;
       return Verdict.Accept;
@@ -232,11 +240,11 @@ export class Engine {
       if (id === NO_SESSION) return this.#refuse(b, o, ihl, total, proto);
       e = id * 2;
     }
-    return this.#forward(b, o, l4, total, cap, proto, e, false);
+    return this.#forward(b, o, l4, total, limit, proto, e, false);
   }
 
   /** {@linkcode handle} for an IPv6 packet. */
-  #handle6(b: Uint8Array, o: number, len: number, cap: number): Verdict {
+  #handle6(b: Uint8Array, o: number, len: number, limit: number): Verdict {
     const c = this.counters;
     const w = this.#walk;
     if (ipv6Walk(b, o, len, w) !== undefined) {
@@ -297,19 +305,20 @@ export class Engine {
       }
       e = id * 2;
     }
-    return this.#forward(b, o, l4, total, cap, proto, e, true);
+    return this.#forward(b, o, l4, total, limit, proto, e, true);
   }
 
   /**
    * The per-session part of {@linkcode handle}, for both families: state, expiry, the TCP
    * edits, address translation and counters for the packet at `o` whose session entry is `e`.
+   * The packet may grow to `limit` bytes.
    */
   #forward(
     b: Uint8Array,
     o: number,
     l4: number,
     total: number,
-    cap: number,
+    limit: number,
     proto: number,
     e: number,
     v6: boolean,
@@ -331,7 +340,7 @@ export class Engine {
       if (ns !== st) this.#setState(id, rs, st, ns);
       t.expires[id] = now + this.#tcpTimeoutMs[ns];
       if (dir === Dir.In) {
-        out = this.#tcpIn(b, o, l4, total, Math.min(cap, this.mtu), id, rs.service, flags, v6);
+        out = this.#tcpIn(b, o, l4, total, limit, id, rs.service, flags, v6);
         if (out < 0) {
           // The segment became an ICMP error back to the client.
           this.outLength = -out;

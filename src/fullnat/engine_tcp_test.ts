@@ -267,3 +267,20 @@ Deno.test("scapy agrees every packet of the TCP fidelity rows has valid checksum
     assert.equal(d.l4ChecksumOk, true, `packet ${i}: ${d.summary}`);
   });
 });
+
+Deno.test("Engine.handle() lets a GSO super-packet take its TOA past the MTU", () => {
+  const { engine, ctl, clock } = setup();
+  fullnatService(ctl);
+  const D = (firstIsn(clock.ms) - 5) >>> 0;
+  const syn = tcp(C, VIP, 40000, 80, "S", 5).build();
+  engine.handle(syn.slice(), 0, syn.length, syn.length + 64);
+  const body = "g".repeat(4000);
+  const pkt = tcp(C, VIP, 40000, 80, "PA", 6, 1).payload(body).build();
+  const buf = new Uint8Array(pkt.length + 64);
+  buf.set(pkt);
+  assert.equal(engine.handle(buf, 0, pkt.length, buf.length, 2), Verdict.Rewritten);
+  const want = tcp(LIP, RS, 5000, 8080, "PA", (6 + D) >>> 0, 1).toa(C, 40000).payload(body)
+    .build();
+  assert.deepEqual(buf.slice(0, engine.outLength), want);
+  assert.equal(engine.counters.toaFragNeeded, 0);
+});
