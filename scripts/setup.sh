@@ -17,11 +17,14 @@ DENO_VERSION="2.9.6"
 #   mtools dosfstools util-linux - provisioning seed images: mkfs.vfat, mcopy, blkid (src/provision)
 #   e2fsprogs                    - mkfs.ext4 for the non-FAT seed test (tests/provision)
 #   gcc libc6-dev                - build the RS-side TOA shim from source (rs/build.sh)
+#   mmdebstrap podman qemu-utils - the daemonless appliance image build (image/build.sh)
+#   qemu-system-x86 openssh-client - the appliance boot test (tests/image/boot_test.ts)
 PACKAGES=(
   libnetfilter-queue1 libmnl0 iptables iproute2 curl nginx-light python3-scapy tcpdump
   tshark iperf3 procps kmod ca-certificates iputils-ping haproxy wrk
   mtools dosfstools util-linux e2fsprogs
   gcc libc6-dev
+  mmdebstrap podman qemu-utils qemu-system-x86 openssh-client
 )
 
 log="$(mktemp -t fullnat-setup.XXXXXX.log)"
