@@ -42,8 +42,9 @@ export interface NfQueueCounters {
    */
   checksumsCompleted: number;
   /**
-   * Rewritten packets with a pending checksum that could not be completed (not TCP/UDP, a
-   * fragment, inconsistent lengths); sent back as the handler left them.
+   * Rewritten packets with a pending checksum that were not completed (no longer TCP/UDP, a
+   * fragment, inconsistent lengths); sent back as the handler left them. Includes packets
+   * the handler replaced by an ICMP error, whose checksum it writes in full itself.
    */
   checksumsNotCompleted: number;
 }
