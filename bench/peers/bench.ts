@@ -39,7 +39,9 @@ export interface BenchResult {
 }
 
 function message(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 300);
+  // One line for a table cell, keeping what follows a first line such as "daemon exited with 1:".
+  const text = (e instanceof Error ? e.message : String(e)).split("\n").map((l) => l.trim());
+  return text.filter((l) => l !== "").join(" / ").slice(0, 300);
 }
 
 /**

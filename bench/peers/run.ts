@@ -74,6 +74,24 @@ async function environment(): Promise<string[]> {
   ];
 }
 
+/** Lines of markdown as `deno fmt` lays them out with the project's line width. */
+async function denoFmtMarkdown(lines: readonly string[]): Promise<string[]> {
+  const dir = await Deno.makeTempDir({ prefix: "fullnat-bench-fmt-" });
+  try {
+    const file = `${dir}/block.md`;
+    await Deno.writeTextFile(file, lines.join("\n") + "\n");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["fmt", "--quiet", "--line-width", "100", file],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(`deno fmt failed: ${new TextDecoder().decode(out.stderr)}`);
+    return ["", ...(await Deno.readTextFile(file)).trimEnd().split("\n"), ""];
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 async function main(): Promise<void> {
   const program = new Command("bench/peers/run.ts")
     .description(
@@ -204,7 +222,8 @@ async function main(): Promise<void> {
     const readmePath = `${REPO}README.md`;
     const readme = await Deno.readTextFile(readmePath);
     if (readme.includes(README_BEGIN)) {
-      await Deno.writeTextFile(readmePath, replaceReadmeBlock(readme, readmeBlock(input)));
+      const block = await denoFmtMarkdown(readmeBlock(input));
+      await Deno.writeTextFile(readmePath, replaceReadmeBlock(readme, block));
       console.log("updated README.md's Benchmark section");
     }
   }

@@ -144,7 +144,10 @@ export async function runBulk(topo: Topology, to: Endpoint, p: WorkloadParams): 
     "-J",
   ], (p.seconds + 15) * 1000);
   if (r.stdout.trim() === "") throw failure("iperf3", r);
-  return parseIperfTcp(r.stdout);
+  const gbps = parseIperfTcp(r.stdout);
+  // iperf3 exits 0 when the stream stalls after connecting; a stall is a failure, not a figure.
+  if (gbps < 0.001) throw new Error("bulk transfer stalled: the receiver got (almost) nothing");
+  return gbps;
 }
 
 /** New-connection HTTP load; the figures of wrk. */
@@ -169,7 +172,9 @@ export async function runConns(
     `http://${to.host}:${to.port}/`,
   ], (p.seconds + 15) * 1000);
   if (r.code !== 0) throw failure("wrk", r);
-  return parseWrk(r.stdout);
+  const f = parseWrk(r.stdout);
+  if (f.requests === 0) throw new Error("no request completed");
+  return f;
 }
 
 /** The client's second address, which the UDP workload's second sender uses. */
