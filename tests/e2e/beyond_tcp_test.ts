@@ -242,13 +242,14 @@ Deno.test("e2e AH/ESP to a VIP: never reach a real server, dropped and counted (
     assert.equal(
       status.engine.otherProtocolDropped,
       2 * count,
-      `AH/ESP to the VIP must be diverted to the daemon and counted: ${
-        JSON.stringify({
-          otherProtocolDropped: status.engine.otherProtocolDropped,
-          otherProtocol: status.engine.otherProtocol,
-          packets: status.engine.packets,
-        })
-      }`,
+      "AH/ESP to the VIP must reach the daemon and be counted; the diversion rules must " +
+        `send every protocol but TCP/UDP addressed to a VIP to the queue: ${
+          JSON.stringify({
+            otherProtocolDropped: status.engine.otherProtocolDropped,
+            otherProtocol: status.engine.otherProtocol,
+            packets: status.engine.packets,
+          })
+        }`,
     );
   });
 });

@@ -109,6 +109,11 @@ Deno.test("e2e IPv6 FULLNAT: HTTP through an IPv6 VIP reaches every RS, which se
     const status = await lb.status();
     assert.equal(status.engine.sessionsCreated, 6);
     assert.equal(status.queue.handlerErrors, 0);
+    // The daemon turned IPv6 forwarding on (the topology pins it off), on every interface.
+    for (const key of ["all", "eth0", "eth1"]) {
+      const fwd = await topo.exec("lb", ["sysctl", "-n", `net.ipv6.conf.${key}.forwarding`]);
+      assert.equal(fwd.stdout.trim(), "1", `net.ipv6.conf.${key}.forwarding`);
+    }
   });
 });
 
