@@ -111,7 +111,8 @@ if [[ ! -s "$base_tar" ]]; then
 fi
 
 # podman's own storage, apart from anything else on the machine that uses podman.
-podman_cmd=(podman --root "$cache/podman/storage" --runroot /run/fullnat-image-podman
+podman_cmd=(podman --root "$cache/podman/storage"
+  --runroot "/run/fullnat-image-podman-$(printf '%s' "$cache" | sha256sum | cut -c1-8)"
   --storage-driver overlay)
 if [[ "$(cat "$cache/podman/base-imported" 2>/dev/null)" != "$base_key" ]] ||
   ! "${podman_cmd[@]}" image exists "$base_ref"; then
