@@ -173,6 +173,25 @@ const ADDRESS_WORD: Record<Family, { src: number; dst: number }> = {
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
+/** Matches a fragment that is not the first one (IPv4), or any fragment (IPv6). */
+const FRAGMENT_MATCH: Record<Family, string> = { ipv4: "-f", ipv6: "-m frag" };
+
+/** The ICMP protocol name of each family, as iptables and ip6tables spell it. */
+const ICMP_NAME: Record<Family, string> = { ipv4: "icmp", ipv6: "ipv6-icmp" };
+
+/**
+ * u32 locations inside an ICMP error's quoted datagram (assumed to have no IP options or
+ * extension headers, as the engine's own packets do not): the last 32 bits of the quoted
+ * destination address, and an expression yielding the quoted source port. For IPv4 the
+ * outer header length is read from the packet (`0>>22&0x3C@` jumps over it).
+ */
+const QUOTE_OFFSETS: Record<Family, { dst: number | string; sport: string }> = {
+  // Outer header, 8 bytes of ICMP, then the quoted header: destination at 16, ports at 20.
+  ipv4: { dst: "0>>22&0x3C@24", sport: "0>>22&0x3C@28>>16" },
+  // 40-byte outer header, 8 bytes of ICMPv6, quoted header: destination's last word at 36.
+  ipv6: { dst: 84, sport: "88>>16" },
+};
+
 /** Which family an address belongs to; throws on anything that is not an address. */
 export function familyOf(address: string): Family {
   const [addr, len, extra] = address.split("/");
@@ -236,15 +255,33 @@ export function buildRules(spec: DiversionSpec, opts: RuleOptions): Record<Famil
       `-A ${match} -d ${s.address} -p ${s.protocol}${dport} ${jump(steer.client)}`,
     );
   }
+  // Everything else sent to a VIP (ICMP, AH, ESP, ...) goes to the engine too: it translates
+  // ICMP errors, leaves echo to the kernel and drops the rest with a count. TCP and UDP to
+  // ports without a service stay with the kernel, which refuses them itself.
+  for (const vip of new Set(spec.services.map((s) => s.address))) {
+    const family = familyOf(vip);
+    const t = targets[family];
+    // Later fragments carry no port, so no service rule catches them; the engine drops and
+    // counts them instead of leaving them to expire in the box's own reassembly.
+    t.add(`-A ${match} -d ${vip} ${FRAGMENT_MATCH[family]} ${jump(steer.client)}`);
+    t.add(`-A ${match} -d ${vip} -p tcp -j RETURN`);
+    t.add(`-A ${match} -d ${vip} -p udp -j RETURN`);
+    t.add(`-A ${match} -d ${vip} ${jump(steer.client)}`);
+  }
   for (const a of spec.localAddresses) {
     targets[familyOf(a)].add(`-A ${match} -d ${a} ${jump(steer.local)}`);
   }
   for (const r of spec.natRealServers) {
     checkProtocol(r.protocol);
     checkPort(r.port);
+    const family = familyOf(r.address);
     const sport = r.port === 0 ? "" : ` --sport ${r.port}`;
-    targets[familyOf(r.address)].add(
+    targets[family].add(
       `-A ${match} -s ${r.address} -p ${r.protocol}${sport} ${jump(steer.natReply)}`,
+    );
+    // ICMP errors a NAT-mode real server sends the client about its traffic.
+    targets[family].add(
+      `-A ${match} -s ${r.address} -p ${ICMP_NAME[family]} ${jump(steer.natReply)}`,
     );
   }
   const bypass = opts.failOpen ? " --queue-bypass" : "";
@@ -263,9 +300,18 @@ export function buildRules(spec: DiversionSpec, opts: RuleOptions): Record<Famil
     const lines: string[] = [];
     for (let i = 0; i < workers; i++) lines.push(...action(steer.worker(i), opts.queueNum + i));
     const { mask, ranges } = addressBuckets(workers);
-    const u32 = (offset: number, [lo, hi]: [number, number]) =>
-      `-m u32 --u32 "${hex(offset)}&${hex(mask)}=${hex(lo)}${lo === hi ? "" : `:${hex(hi)}`}"`;
+    const u32 = (offset: number | string, [lo, hi]: [number, number]) =>
+      `-m u32 --u32 "${typeof offset === "number" ? hex(offset) : offset}&${hex(mask)}=${hex(lo)}${
+        lo === hi ? "" : `:${hex(hi)}`
+      }"`;
     const word = ADDRESS_WORD[family];
+    const icmp = ICMP_NAME[family];
+    const quote = QUOTE_OFFSETS[family];
+    // An ICMP error about a session may come from a router, not the client: it is steered by
+    // the client address it quotes (the quoted datagram went to the client).
+    ranges.forEach((r, i) =>
+      lines.push(`-A ${steer.client} -p ${icmp} ${u32(quote.dst, r)} -j ${steer.worker(i)}`)
+    );
     ranges.forEach((r, i) =>
       lines.push(`-A ${steer.client} ${u32(word.src, r)} -j ${steer.worker(i)}`)
     );
@@ -276,6 +322,13 @@ export function buildRules(spec: DiversionSpec, opts: RuleOptions): Record<Famil
       for (const p of ["tcp", "udp"]) {
         lines.push(`-A ${steer.local} -p ${p} --dport ${lo}:${hi} -j ${steer.worker(i)}`);
       }
+      // An ICMP error to a local address quotes the datagram we sent: its source port is the
+      // local port, which names the worker.
+      lines.push(
+        `-A ${steer.local} -p ${icmp} -m u32 --u32 "${quote.sport}=${lo}:${hi}" -j ${
+          steer.worker(i)
+        }`,
+      );
     });
     // Anything else to a local address (ICMP, a port outside the range, e.g. SSH) has no
     // session; worker 0 passes it on.

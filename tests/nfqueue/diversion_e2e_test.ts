@@ -51,8 +51,13 @@ Deno.test("diversion: install/update/remove leave the raw table exactly as befor
         "-A PREROUTING -j FNQD",
         "-A PREROUTING -p icmp",
         "-A FNQD -d 10.0.0.1/32 -p tcp -m tcp --dport 80 -j FNQD-DIVERT",
+        "-A FNQD -d 10.0.0.1/32 -f -j FNQD-DIVERT",
+        "-A FNQD -d 10.0.0.1/32 -p tcp -j RETURN",
+        "-A FNQD -d 10.0.0.1/32 -p udp -j RETURN",
+        "-A FNQD -d 10.0.0.1/32 -j FNQD-DIVERT",
         "-A FNQD -d 192.168.10.1/32 -j FNQD-DIVERT",
         "-A FNQD -s 192.168.20.5/32 -p tcp -m tcp --sport 8080 -j FNQD-DIVERT",
+        "-A FNQD -s 192.168.20.5/32 -p icmp -j FNQD-DIVERT",
         "-A FNQD-DIVERT -j CT --notrack",
         "-A FNQD-DIVERT -j NFQUEUE --queue-num 4",
         "",
@@ -71,6 +76,10 @@ Deno.test("diversion: install/update/remove leave the raw table exactly as befor
     const updated = await d.installed("ipv4");
     assert.deepEqual(updated?.rules, [
       "-A FNQD -d 10.0.0.2/32 -p udp -m udp --dport 5353 -j FNQD-DIVERT",
+      "-A FNQD -d 10.0.0.2/32 -f -j FNQD-DIVERT",
+      "-A FNQD -d 10.0.0.2/32 -p tcp -j RETURN",
+      "-A FNQD -d 10.0.0.2/32 -p udp -j RETURN",
+      "-A FNQD -d 10.0.0.2/32 -j FNQD-DIVERT",
       "-A FNQD-DIVERT -j CT --notrack",
       "-A FNQD-DIVERT -j NFQUEUE --queue-num 4",
     ]);
@@ -83,7 +92,7 @@ Deno.test("diversion: install/update/remove leave the raw table exactly as befor
     const taken = await d2.installed("ipv4");
     assert.equal(taken?.hooks, 1);
     assert.ok(taken?.rules.includes("-A FNQD-DIVERT -j NFQUEUE --queue-num 5 --queue-bypass"));
-    assert.equal(taken?.rules.length, 5);
+    assert.equal(taken?.rules.length, 10);
 
     // Another daemon's diversion beside ours is independent.
     const other = new Diversion({ queueNum: 6, prefix: "FNQO", netns: NS });

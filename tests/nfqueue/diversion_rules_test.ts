@@ -32,11 +32,22 @@ Deno.test("rules for services, local addresses and NAT real servers, per family"
     "-A FULLNAT-DIVERT -j NFQUEUE --queue-num 3",
     "-A FULLNAT -d 10.0.0.1 -p tcp --dport 80 -j FULLNAT-DIVERT",
     "-A FULLNAT -d 10.0.0.1 -p tcp -j FULLNAT-DIVERT",
+    // Other protocols to the VIP (ICMP, AH, ESP) and fragments reach the engine; other ports
+    // do not.
+    "-A FULLNAT -d 10.0.0.1 -f -j FULLNAT-DIVERT",
+    "-A FULLNAT -d 10.0.0.1 -p tcp -j RETURN",
+    "-A FULLNAT -d 10.0.0.1 -p udp -j RETURN",
+    "-A FULLNAT -d 10.0.0.1 -j FULLNAT-DIVERT",
     "-A FULLNAT -d 192.168.1.10 -j FULLNAT-DIVERT",
     "-A FULLNAT -s 192.168.1.20 -p tcp --sport 8080 -j FULLNAT-DIVERT",
+    "-A FULLNAT -s 192.168.1.20 -p icmp -j FULLNAT-DIVERT",
   ]);
-  assert.deepEqual(rules.ipv6.slice(-2), [
+  assert.deepEqual(rules.ipv6.slice(-6), [
     "-A FULLNAT -d 2001:db8::1 -p udp --dport 53 -j FULLNAT-DIVERT",
+    "-A FULLNAT -d 2001:db8::1 -m frag -j FULLNAT-DIVERT",
+    "-A FULLNAT -d 2001:db8::1 -p tcp -j RETURN",
+    "-A FULLNAT -d 2001:db8::1 -p udp -j RETURN",
+    "-A FULLNAT -d 2001:db8::1 -j FULLNAT-DIVERT",
     "-A FULLNAT -d fd00::10 -j FULLNAT-DIVERT",
   ]);
   // Neighbour discovery returns before any diversion.
@@ -129,18 +140,28 @@ Deno.test("buildRules() with 2 workers steers clients by address bit, replies by
     "-A FULLNAT-W0 -j NFQUEUE --queue-num 3",
     "-A FULLNAT-W1 -j CT --notrack",
     "-A FULLNAT-W1 -j NFQUEUE --queue-num 4",
+    // ICMP errors by the client address they quote, everything else by the source.
+    '-A FULLNAT-C -p icmp -m u32 --u32 "0>>22&0x3C@24&0x1=0x0" -j FULLNAT-W0',
+    '-A FULLNAT-C -p icmp -m u32 --u32 "0>>22&0x3C@24&0x1=0x1" -j FULLNAT-W1',
     '-A FULLNAT-C -m u32 --u32 "0xc&0x1=0x0" -j FULLNAT-W0',
     '-A FULLNAT-C -m u32 --u32 "0xc&0x1=0x1" -j FULLNAT-W1',
     '-A FULLNAT-R -m u32 --u32 "0x10&0x1=0x0" -j FULLNAT-W0',
     '-A FULLNAT-R -m u32 --u32 "0x10&0x1=0x1" -j FULLNAT-W1',
     "-A FULLNAT-L -p tcp --dport 1000:1499 -j FULLNAT-W0",
     "-A FULLNAT-L -p udp --dport 1000:1499 -j FULLNAT-W0",
+    '-A FULLNAT-L -p icmp -m u32 --u32 "0>>22&0x3C@28>>16=1000:1499" -j FULLNAT-W0',
     "-A FULLNAT-L -p tcp --dport 1500:1999 -j FULLNAT-W1",
     "-A FULLNAT-L -p udp --dport 1500:1999 -j FULLNAT-W1",
+    '-A FULLNAT-L -p icmp -m u32 --u32 "0>>22&0x3C@28>>16=1500:1999" -j FULLNAT-W1',
     "-A FULLNAT-L -j FULLNAT-W0",
     "-A FULLNAT -d 10.0.0.1 -p tcp --dport 80 -j FULLNAT-C",
+    "-A FULLNAT -d 10.0.0.1 -f -j FULLNAT-C",
+    "-A FULLNAT -d 10.0.0.1 -p tcp -j RETURN",
+    "-A FULLNAT -d 10.0.0.1 -p udp -j RETURN",
+    "-A FULLNAT -d 10.0.0.1 -j FULLNAT-C",
     "-A FULLNAT -d 192.168.1.10 -j FULLNAT-L",
     "-A FULLNAT -s 192.168.1.20 -p tcp --sport 8080 -j FULLNAT-R",
+    "-A FULLNAT -s 192.168.1.20 -p icmp -j FULLNAT-R",
   ]);
   // IPv6 uses the last 32 bits of each address.
   assert.ok(rules.ipv6.includes('-A FULLNAT-C -m u32 --u32 "0x14&0x1=0x1" -j FULLNAT-W1'));
