@@ -92,6 +92,12 @@ function program(admin: Runtime): Command {
     )
     .option("--no-expiry-reset", "do not reset both ends of ESTABLISHED sessions that expire")
     .option(
+      "--mtu <bytes>",
+      "MTU towards the real servers: client segments that TOA would grow past it get none " +
+        "(or a frag-needed / packet-too-big when they forbid fragmentation)",
+      "1500",
+    )
+    .option(
       "--state-dir <dir>",
       "where the configuration is kept and restored from (env FULLNAT_STATE_DIR, default /var/lib/fullnat)",
     )
@@ -109,6 +115,7 @@ function program(admin: Runtime): Command {
       d.skipSysctl = o.sysctl === false;
       d.workers = parseIntStrict(o.workers, "--workers", 1, 64);
       d.expiryReset = o.expiryReset !== false;
+      d.mtu = parseIntStrict(o.mtu, "--mtu", 576, 65535);
       if (o.stateDir) d.stateDir = o.stateDir;
       if (o.persist === false) d.stateDir = null;
       await runDaemon(d);

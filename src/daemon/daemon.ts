@@ -47,6 +47,7 @@ export function workerConfigs(options: DaemonOptions): WorkerConfig[] {
     rejectPolicy: options.rejectWithReset ? "reset" : "drop",
     resetOnExpiry: options.expiryReset,
     expiryIntervalMs: options.expiryIntervalMs,
+    mtu: options.mtu,
   }));
 }
 

@@ -37,6 +37,8 @@ export interface DaemonOptions {
   workers: number;
   /** Reset both ends of an ESTABLISHED session when it expires (DESIGN 4.8). */
   expiryReset: boolean;
+  /** Largest packet a TOA may grow a client segment to (the real-server side's MTU). */
+  mtu: number;
 }
 
 /** Defaults, with the environment applied. */
@@ -58,6 +60,7 @@ export function defaultDaemonOptions(
     stateDir: env("FULLNAT_STATE_DIR") || "/var/lib/fullnat",
     workers: 1,
     expiryReset: true,
+    mtu: 1500,
   };
 }
 

@@ -55,6 +55,7 @@ function start(config: WorkerConfig): void {
     rejectPolicy: config.rejectPolicy,
     emit: sender.send,
     resetOnExpiry: config.resetOnExpiry,
+    mtu: config.mtu,
   });
   const timer = setInterval(() => {
     engine.expire();

@@ -24,6 +24,8 @@ export interface WorkerConfig {
   resetOnExpiry: boolean;
   /** Milliseconds between expiry scans. */
   expiryIntervalMs: number;
+  /** Largest packet a TOA may grow a client segment to. */
+  mtu: number;
 }
 
 /** Main thread to worker. */
