@@ -207,6 +207,9 @@ Deno.test("e2e FULLNAT: an ESTABLISHED session that expires is reset at both end
       timeoutMs: 10_000,
       what: "probe server",
     });
+    const rstFilter = ["tcp", "port", "9002", "and", "tcp[tcpflags]", "&", "tcp-rst", "!=", "0"];
+    const rstAtClient = await startCapture(bed.topo.client, "eth0", rstFilter);
+    const rstAtRs = await startCapture(bed.topo.rs, "eth0", rstFilter);
     const t0 = performance.now();
     const client = await bed.topo.exec("client", [
       Deno.execPath(),
@@ -226,8 +229,28 @@ Deno.test("e2e FULLNAT: an ESTABLISHED session that expires is reset at both end
     server.kill();
     await server.status;
     await pump;
+    const [atClient, atRs] = await Promise.all([
+      rstAtClient.stop().then(decode),
+      rstAtRs.stop().then(decode),
+    ]);
     assert.match(client.stdout, /client reset/, client.stdout + client.stderr);
     assert.match(serverOut, /server reset/);
+    // On the wire: one bare RST from the VIP to the client, one from the local address to
+    // the RS, both with valid checksums.
+    assert.equal(atClient.length, 1, JSON.stringify(atClient));
+    assert.equal(atRs.length, 1, JSON.stringify(atRs));
+    assert.deepEqual(
+      [atClient[0].ip?.src, atClient[0].tcp?.sport, atClient[0].tcp?.flags, atClient[0].tcp?.ack],
+      [bed.vip, 9002, "R", 0],
+    );
+    assert.deepEqual(
+      [atRs[0].ip?.src, atRs[0].ip?.dst, atRs[0].tcp?.dport, atRs[0].tcp?.flags],
+      [bed.topo.addrs.localAddrs[0], rs, 9002, "R"],
+    );
+    assert.equal(atClient[0].l4ChecksumOk, true);
+    assert.equal(atRs[0].l4ChecksumOk, true);
+    console.log(`captured RST at the client: ${atClient[0].summary} seq ${atClient[0].tcp?.seq}`);
+    console.log(`captured RST at the RS: ${atRs[0].summary} seq ${atRs[0].tcp?.seq}`);
     assert.ok(waited < 10_000, `reset after ${waited} ms`);
     const st = await bed.lb.status();
     assert.equal(st.engine.expiryResets, 1);
