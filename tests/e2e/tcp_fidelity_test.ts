@@ -167,7 +167,9 @@ Deno.test("e2e FULLNAT: 200 MB each way across 1% loss on the RS link arrive byt
     assert.equal(Number(downM[3]), bytes);
     assert.equal(downM[2], downM[1], "the client hashed exactly what the RS sent");
     const dropped = [...drops.stdout.matchAll(/^\s*(\d+)\s+\d+\s+DROP/gm)].map((m) => Number(m[1]));
-    assert.ok(dropped.length === 2 && dropped.every((n) => n > 100), `losses: ${dropped}`);
+    // With GRO and GSO the RS link carries super-packets, so 1% of them is tens of drops,
+    // each losing many segments at once.
+    assert.ok(dropped.length === 2 && dropped.every((n) => n >= 10), `losses: ${dropped}`);
     const st = await bed.lb.status();
     assert.ok(st.engine.sackBlocksTranslated > 0, "SACK blocks were translated");
     console.log(
