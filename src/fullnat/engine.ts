@@ -11,7 +11,7 @@
  * @module
  */
 import { type EngineCounters, newEngineCounters } from "./counters.ts";
-import { secureIsnV4, secureIsnV6 } from "./isn.ts";
+import { ISN_TICKS_PER_MS, isnV4, isnV6 } from "./isn.ts";
 import { readQuote6, translateIcmp6Error, writePacketTooBig } from "./icmp6_translate.ts";
 import { writeFragNeeded } from "./icmp_reply.ts";
 import { type QuoteView, readQuote, translateIcmpError } from "./icmp_translate.ts";
@@ -217,8 +217,11 @@ export class Engine {
       return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
     }
 
-    const saddr = get32(b, o + IPV4.SRC);
-    const daddr = get32(b, o + IPV4.DST);
+    // Addresses cross calls as signed 32-bit values: an unsigned one of 2^31 or more (any
+    // address from 128.0.0.0 up) is not a small integer, and every call that is not inlined
+    // would box it into a new heap number. The table and registry compare either form.
+    const saddr = get32(b, o + IPV4.SRC) | 0;
+    const daddr = get32(b, o + IPV4.DST) | 0;
     const sport = get16(b, l4);
     const dport = get16(b, l4 + 2);
     const t = this.table;
@@ -335,7 +338,9 @@ export class Engine {
       const st = t.state[id] as TcpState;
       const ns = nextTcpState(st, tcpEvent(flags), dir === Dir.In);
       if (dir === Dir.In && (flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) {
-        this.#clientSyn(b, l4, id, st, ns, now, v6);
+        // The ISN clock in 4-microsecond ticks, computed here: a double passed to a call that
+        // is not inlined is boxed into a new heap number.
+        this.#clientSyn(b, l4, id, st, ns, Math.floor(now * ISN_TICKS_PER_MS) | 0, v6);
       }
       if (ns !== st) this.#setState(id, rs, st, ns);
       t.expires[id] = now + this.#tcpTimeoutMs[ns];
@@ -359,8 +364,8 @@ export class Engine {
         const fromPort = t.method[id] === METHOD_NAT ? t.cport[id] : t.lport[id];
         translate6(b, o, l4, proto, t.addr6, base + from, fromPort, base + A6.D, t.dport[id]);
       } else if (t.method[id] === METHOD_NAT) {
-        translate(b, o, l4, proto, t.caddr[id], t.cport[id], t.daddr[id], t.dport[id]);
-      } else translate(b, o, l4, proto, t.laddr[id], t.lport[id], t.daddr[id], t.dport[id]);
+        translate(b, o, l4, proto, t.caddr[id] | 0, t.cport[id], t.daddr[id] | 0, t.dport[id]);
+      } else translate(b, o, l4, proto, t.laddr[id] | 0, t.lport[id], t.daddr[id] | 0, t.dport[id]);
       svcStats.inPackets++;
       svcStats.inBytes += out;
       rs.stats.inPackets++;
@@ -368,7 +373,7 @@ export class Engine {
     } else {
       if (v6) {
         translate6(b, o, l4, proto, t.addr6, base + A6.V, t.vport[id], base + A6.C, t.cport[id]);
-      } else translate(b, o, l4, proto, t.vaddr[id], t.vport[id], t.caddr[id], t.cport[id]);
+      } else translate(b, o, l4, proto, t.vaddr[id] | 0, t.vport[id], t.caddr[id] | 0, t.cport[id]);
       svcStats.outPackets++;
       svcStats.outBytes += out;
       rs.stats.outPackets++;
@@ -389,7 +394,7 @@ export class Engine {
     id: number,
     st: TcpState,
     ns: TcpState,
-    now: number,
+    ticks: number,
     v6: boolean,
   ) {
     const t = this.table;
@@ -407,23 +412,8 @@ export class Engine {
     if (t.method[id] === METHOD_FULLNAT) {
       const base = id << 4;
       const isn = v6
-        ? secureIsnV6(
-          this.#isnSecret,
-          t.addr6,
-          base + A6.L,
-          t.lport[id],
-          base + A6.D,
-          t.dport[id],
-          now,
-        )
-        : secureIsnV4(
-          this.#isnSecret,
-          t.laddr[id],
-          t.lport[id],
-          t.daddr[id],
-          t.dport[id],
-          now,
-        );
+        ? isnV6(this.#isnSecret, t.addr6, base + A6.L, t.lport[id], base + A6.D, t.dport[id], ticks)
+        : isnV4(this.#isnSecret, t.laddr[id] | 0, t.lport[id], t.daddr[id] | 0, t.dport[id], ticks);
       t.seqDelta[id] = (isn - seq) >>> 0;
     }
   }
@@ -463,7 +453,7 @@ export class Engine {
         : writeFragNeeded(b, o, l4 - o, t.vaddr[id], t.caddr[id], mtu));
     }
     const delta = t.seqDelta[id];
-    if (delta !== 0) shiftSeq(b, l4, delta);
+    if (delta !== 0) shiftSeq(b, l4, delta | 0);
     if (tcpHeaderLength(b, l4) > TCP.MIN_HEADER) {
       const spoofed = stripToa(b, l4);
       if (spoofed !== 0) c.toaSpoofRemoved += spoofed;
@@ -475,7 +465,7 @@ export class Engine {
     if (!wantsToa) return total;
     const r = v6
       ? insertToaV6(b, o, l4, total, limit, t.addr6, base + A6.C, t.cport[id])
-      : insertToaV4(b, o, l4, total, limit, t.caddr[id], t.cport[id]);
+      : insertToaV4(b, o, l4, total, limit, t.caddr[id] | 0, t.cport[id]);
     if (r > 0) {
       c.toaInserted++;
       return r;
@@ -508,7 +498,7 @@ export class Engine {
     t.flags[id] |= payload > 0 ? SessionFlag.RS_SEEN | SessionFlag.RS_DATA : SessionFlag.RS_SEEN;
     const delta = t.seqDelta[id];
     if (delta !== 0) {
-      const blocks = unshiftAck(b, l4, delta);
+      const blocks = unshiftAck(b, l4, delta | 0);
       if (blocks !== 0) c.sackBlocksTranslated += blocks;
     }
     if (
@@ -691,7 +681,7 @@ export class Engine {
     const c = this.counters;
     const now = this.#clock();
     const a = this.#pkt6;
-    const rs = this.#pickServer(svc, (a[0] ^ a[1] ^ a[2] ^ a[3]) >>> 0, now);
+    const rs = this.#pickServer(svc, a[0] ^ a[1] ^ a[2] ^ a[3], now);
     if (rs === undefined || rs.addr6 === undefined) {
       c.noRealServer++;
       return NO_SESSION;
@@ -768,7 +758,7 @@ export class Engine {
     let lport = cport;
     let la: LocalAddress | undefined;
     if (rs.method === "nat") {
-      if (t.lookup(proto, rs.addr, rs.port, caddr, cport) !== NO_SESSION) {
+      if (t.lookup(proto, rs.addr | 0, rs.port, caddr, cport) !== NO_SESSION) {
         c.natTupleInUse++;
         return NO_SESSION;
       }
@@ -782,9 +772,9 @@ export class Engine {
         const cand = pool[svc.localCursor++ % pool.length];
         if (svc.localCursor >= pool.length) svc.localCursor = 0;
         const p = cand.takePort();
-        if (t.lookup(proto, rs.addr, rs.port, cand.addr, p) === NO_SESSION) {
+        if (t.lookup(proto, rs.addr | 0, rs.port, cand.addr | 0, p) === NO_SESSION) {
           la = cand;
-          laddr = cand.addr;
+          laddr = cand.addr | 0;
           lport = p;
           break;
         }
@@ -795,7 +785,7 @@ export class Engine {
         return NO_SESSION;
       }
     }
-    const id = t.insert(proto, caddr, cport, vaddr, vport, laddr, lport, rs.addr, rs.port);
+    const id = t.insert(proto, caddr, cport, vaddr, vport, laddr, lport, rs.addr | 0, rs.port);
     if (id === NO_SESSION) {
       c.tableFull++;
       return NO_SESSION;

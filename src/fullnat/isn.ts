@@ -45,7 +45,7 @@ function start(k0: number, k1: number): void {
   v3 = 0x74656462 ^ k1;
 }
 
-/** Absorbs the message length word and runs the finalization rounds. */
+/** Absorbs the message length word and runs the finalization rounds; a signed 32-bit hash. */
 function finish(bytes: number): number {
   absorb((bytes << 24) | 0); // message length in bytes, in the top byte of the final word
   v2 ^= 0xff;
@@ -53,16 +53,41 @@ function finish(bytes: number): number {
   round();
   round();
   round();
-  return (v1 ^ v3) >>> 0;
+  return v1 ^ v3;
 }
 
 /** Keyed 32-bit hash of three 32-bit words with key `k0:k1`. */
 export function keyedHash3(k0: number, k1: number, a: number, b: number, c: number): number {
+  return hash3(k0, k1, a, b, c) >>> 0;
+}
+
+// The hot path's variants below return signed 32-bit values: an unsigned one of 2^31 or more
+// is not a small integer and would be boxed into a new heap number on every call.
+function hash3(k0: number, k1: number, a: number, b: number, c: number): number {
   start(k0, k1);
   absorb(a | 0);
   absorb(b | 0);
   absorb(c | 0);
   return finish(12);
+}
+
+/** Multiplier of {@linkcode isnV4}'s clock: 4-microsecond ticks per millisecond. */
+export const ISN_TICKS_PER_MS = 250;
+
+/**
+ * {@linkcode secureIsnV4} as a signed 32-bit value, the clock given as `ticks`, which is
+ * `Math.floor(nowMs * ISN_TICKS_PER_MS) | 0`. The engine computes that itself, so no double
+ * crosses a call.
+ */
+export function isnV4(
+  key: Uint32Array,
+  laddr: number,
+  lport: number,
+  raddr: number,
+  rport: number,
+  ticks: number,
+): number {
+  return (hash3(key[0], key[1], laddr, raddr, (lport << 16) | rport) + ticks) | 0;
 }
 
 /**
@@ -77,8 +102,8 @@ export function secureIsnV4(
   rport: number,
   nowMs: number,
 ): number {
-  const m = Math.floor(nowMs * 250) % 0x100000000; // 4 microsecond ticks, wrapping
-  return (keyedHash3(key[0], key[1], laddr, raddr, (lport << 16) | rport) + m) >>> 0;
+  // 4 microsecond ticks, wrapping
+  return isnV4(key, laddr, lport, raddr, rport, Math.floor(nowMs * ISN_TICKS_PER_MS) | 0) >>> 0;
 }
 
 /**
@@ -94,10 +119,22 @@ export function secureIsnV6(
   rport: number,
   nowMs: number,
 ): number {
+  return isnV6(key, a, lo, lport, ro, rport, Math.floor(nowMs * ISN_TICKS_PER_MS) | 0) >>> 0;
+}
+
+/** {@linkcode secureIsnV6} as a signed 32-bit value, the clock as in {@linkcode isnV4}. */
+export function isnV6(
+  key: Uint32Array,
+  a: Uint32Array,
+  lo: number,
+  lport: number,
+  ro: number,
+  rport: number,
+  ticks: number,
+): number {
   start(key[0], key[1]);
   for (let i = 0; i < 4; i++) absorb(a[lo + i] | 0);
   for (let i = 0; i < 4; i++) absorb(a[ro + i] | 0);
   absorb((lport << 16) | rport);
-  const m = Math.floor(nowMs * 250) % 0x100000000;
-  return (finish(36) + m) >>> 0;
+  return (finish(36) + ticks) | 0;
 }

@@ -46,7 +46,7 @@ export class Registry {
     if (list === undefined) return undefined;
     for (let i = 0; i < list.length; i++) {
       const s = list[i];
-      if (s.vaddr === vaddr && s.key.port === vport && s.proto === proto) return s;
+      if ((s.vaddr | 0) === (vaddr | 0) && s.key.port === vport && s.proto === proto) return s;
     }
     return undefined;
   }

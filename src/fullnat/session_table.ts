@@ -43,7 +43,10 @@ export const NO_SESSION = -1;
 const M1 = 0x9e3779b1;
 const M2 = 0x85ebca77;
 
-/** Hash of a packet tuple as it appears on the wire (source then destination). */
+/**
+ * Hash of a packet tuple as it appears on the wire (source then destination), as a signed
+ * 32-bit value: an unsigned one of 2^31 or more would be boxed on every call not inlined.
+ */
 export function tupleHash(
   proto: number,
   saddr: number,
@@ -54,7 +57,7 @@ export function tupleHash(
   let h = Math.imul(saddr ^ proto, M1);
   h = Math.imul(h ^ (h >>> 15) ^ daddr, M2);
   h = Math.imul(h ^ (h >>> 13) ^ ((sport << 16) | dport), M1);
-  return (h ^ (h >>> 16)) >>> 0;
+  return h ^ (h >>> 16);
 }
 
 /** {@linkcode tupleHash} over IPv6 addresses `s[so, so+4)` and `d[do_, do_+4)`. */
@@ -76,7 +79,7 @@ export function tupleHash6(
   h = Math.imul(h ^ (h >>> 13) ^ d[do_ + 2], M1);
   h = Math.imul(h ^ (h >>> 15) ^ d[do_ + 3], M2);
   h = Math.imul(h ^ (h >>> 13) ^ ((sport << 16) | dport), M1);
-  return (h ^ (h >>> 16)) >>> 0;
+  return h ^ (h >>> 16);
 }
 
 /**
@@ -187,17 +190,19 @@ export class SessionTable {
    * (id * 2 + direction) or {@linkcode NO_SESSION}.
    */
   lookup(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
-    let e = this.#buckets[tupleHash(proto, saddr, sport, daddr, dport) & this.#mask];
+    const s = saddr | 0;
+    const d = daddr | 0;
+    let e = this.#buckets[tupleHash(proto, s, sport, d, dport) & this.#mask];
     while (e !== -1) {
       const id = e >> 1;
       if (this.proto[id] === proto) {
         if ((e & 1) === Dir.In) {
           if (
-            this.caddr[id] === saddr && this.vaddr[id] === daddr &&
+            (this.caddr[id] | 0) === s && (this.vaddr[id] | 0) === d &&
             this.cport[id] === sport && this.vport[id] === dport
           ) return e;
         } else if (
-          this.daddr[id] === saddr && this.laddr[id] === daddr &&
+          (this.daddr[id] | 0) === s && (this.laddr[id] | 0) === d &&
           this.dport[id] === sport && this.lport[id] === dport
         ) return e;
       }
