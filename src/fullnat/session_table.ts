@@ -358,13 +358,14 @@ export class SessionTable {
   }
 
   #unlinkV4(id: number, proto: number): void {
+    // Signed, so the addresses are not boxed when tupleHash is not inlined.
     this.#unlink(
       id * 2,
-      tupleHash(proto, this.caddr[id], this.cport[id], this.vaddr[id], this.vport[id]),
+      tupleHash(proto, this.caddr[id] | 0, this.cport[id], this.vaddr[id] | 0, this.vport[id]),
     );
     this.#unlink(
       id * 2 + 1,
-      tupleHash(proto, this.daddr[id], this.dport[id], this.laddr[id], this.lport[id]),
+      tupleHash(proto, this.daddr[id] | 0, this.dport[id], this.laddr[id] | 0, this.lport[id]),
     );
   }
 
