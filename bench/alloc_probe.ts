@@ -17,7 +17,16 @@
  * - `queue+engine`: the FULLNAT engine on established TCP packets of one session, both
  *   directions, half flagged CSUMNOTREADY;
  * - `control`: a handler that keeps a 16-byte copy of each packet, to show the probe does
- *   see allocations.
+ *   see allocations;
+ * - `engine`, `engine6`: `Engine.handle()` called directly on established TCP packets of one
+ *   session, client->server and server->client alternately (IPv4, IPv6);
+ * - `engine+handshake`, `engine6+handshake`: a client SYN from a fresh port (new session,
+ *   TOA, timestamp strip, ISN), the real server's SYN-ACK (MSS clamp) and the client's ACK
+ *   (TOA again); the session is removed after the ACK, so the table stays small.
+ *
+ * The engine phases use what makes values box in V8: IPv4 addresses from 128.0.0.0 up,
+ * sequence numbers and a sequence delta of 2^31 or more, and the daemon's clock
+ * (`performance.now()`, fractional milliseconds).
  *
  * The child prints one JSON line per phase; the parent prints a table. Used by
  * tests/nfqueue/no_alloc_test.ts.
@@ -37,7 +46,7 @@ import { nlAlign } from "../src/nfqueue/netlink_parse.ts";
 import { VerdictWriter } from "../src/nfqueue/verdict_writer.ts";
 import { dnatHandler } from "../tests/nfqueue/handlers.ts";
 import { be32, message, packetHdr } from "../tests/nfqueue/nl_builder.ts";
-import { ipv4 } from "../tests/support/packet_builder.ts";
+import { ipv4, ipv6 } from "../tests/support/packet_builder.ts";
 
 /** One phase's figures, as the child reports them. */
 export interface PhaseResult {
@@ -53,7 +62,18 @@ export interface PhaseResult {
 
 const SLOTS = 64;
 const SLOT_SIZE = nlAlign(0xffff - 4 + 4096);
-const PHASES = ["queue+accept", "queue+dnat", "queue+engine", "control"];
+const PHASES = [
+  "queue+accept",
+  "queue+dnat",
+  "queue+engine",
+  "control",
+  "engine",
+  "engine+handshake",
+  "engine6",
+  "engine6+handshake",
+];
+/** Phases that call the engine directly, without the batch processor. */
+export const ENGINE_PHASES = PHASES.filter((p) => p.startsWith("engine"));
 const SEMI_SPACE_MB = 64;
 
 if (Deno.args[0] === "--child") {
@@ -67,12 +87,12 @@ if (Deno.args[0] === "--child") {
       `(young generation ${SEMI_SPACE_MB} MiB: no GC inside a phase)`,
   );
   console.log(
-    `  ${"phase".padEnd(14)}${"heap growth".padStart(14)}${"B/packet".padStart(10)}` +
+    `  ${"phase".padEnd(18)}${"heap growth".padStart(14)}${"B/packet".padStart(10)}` +
       `${"ns/packet".padStart(11)}${"completed sums".padStart(16)}`,
   );
   for (const r of results) {
     console.log(
-      `  ${r.phase.padEnd(14)}${String(r.heapGrowth).padStart(14)}` +
+      `  ${r.phase.padEnd(18)}${String(r.heapGrowth).padStart(14)}` +
         `${r.bytesPerPacket.toFixed(3).padStart(10)}${r.nsPerPacket.toFixed(0).padStart(11)}` +
         `${String(r.checksumsCompleted).padStart(16)}`,
     );
@@ -86,7 +106,10 @@ export async function runProbe(packets: number, phases: string[]): Promise<Phase
       "run",
       "-A",
       `--v8-flags=--min-semi-space-size=${SEMI_SPACE_MB},--max-semi-space-size=${SEMI_SPACE_MB}` +
-      ",--expose-gc",
+      // Optimizing compilation on the main thread, within the warm-up: on a busy machine a
+      // background job could land inside a phase, which would then partly run in a tier that
+      // inlines less and boxes what crosses its calls.
+      ",--expose-gc,--no-concurrent-recompilation,--no-concurrent-osr",
       new URL(import.meta.url).pathname,
       "--child",
       String(packets),
@@ -149,8 +172,134 @@ function controlSetup(): { handler: PacketHandler; packets: Uint8Array[] } {
   return { handler, packets: dnatSetup().packets };
 }
 
+/** The work of an engine-only phase: each step handles `packetsPerStep` packets. */
+interface EngineWork {
+  step: () => void;
+  packetsPerStep: number;
+  /** Packets the engine has forwarded so far. */
+  forwarded: () => number;
+}
+
+/**
+ * An engine with one FULLNAT service and one established session, as the daemon runs it, and
+ * the work of engine-only `phase` over it.
+ */
+function engineWork(phase: string): EngineWork {
+  const v6 = phase.startsWith("engine6");
+  const ip = v6 ? ipv6 : ipv4;
+  const VIP = v6 ? "2001:db8::10" : "198.51.100.10";
+  const LIP = v6 ? "2001:db8:1::201" : "203.0.113.201";
+  const RS = v6 ? "2001:db8:1::11" : "203.0.113.11";
+  const CLIENT = v6 ? "2001:db8:2::2" : "198.51.100.2";
+  const engine = new Engine({ clock: () => performance.now(), capacity: 1 << 16 });
+  const ctl = new EngineControl(engine);
+  const key = { protocol: "tcp" as const, address: VIP, port: 80 };
+  ctl.addService(key, { scheduler: "rr", persistence: 0 });
+  ctl.addRealServer(key, { address: RS, port: 80, weight: 1, method: "fullnat" });
+  ctl.addLocalAddress(key, LIP);
+  const buf = new Uint8Array(4096);
+  const run = (p: Uint8Array): Verdict => {
+    buf.set(p);
+    return engine.handle(buf, 0, p.length, buf.length);
+  };
+  const t = engine.table;
+  const CSEQ = 0xf0000000;
+  const RSEQ = 0xe0000000;
+  // A session whose sequence delta (random: the ISN is keyed and clocked) is 2^31 or more.
+  let cport = 40000;
+  let id = -1;
+  for (; cport < 40100; cport++) {
+    run(
+      ip({ src: CLIENT, dst: VIP }).tcp({ sport: cport, dport: 80, flags: "S", seq: CSEQ })
+        .mss(1460).build(),
+    );
+    id = t.highWater - 1;
+    if (t.seqDelta[id] >= 2 ** 31) break;
+    engine.removeSession(id);
+  }
+  if (t.seqDelta[id] < 2 ** 31) throw new Error("no session with a sequence delta >= 2^31");
+  const lport = t.lport[id];
+  run(
+    ip({ src: RS, dst: LIP }).tcp({ sport: 80, dport: lport, flags: "SA", seq: RSEQ, ack: 1 })
+      .mss(1460).build(),
+  );
+  const body = new Uint8Array(1400);
+  const outPkt = ip({ src: RS, dst: LIP })
+    .tcp({ sport: 80, dport: lport, flags: "PA", seq: RSEQ + 1, ack: 1 }).payload(body).build();
+  const inPkt = ip({ src: CLIENT, dst: VIP }).tcp({
+    sport: cport,
+    dport: 80,
+    flags: "PA",
+    seq: CSEQ + 1,
+    ack: RSEQ + 1401,
+  }).payload(body).build();
+  run(outPkt);
+  const c = engine.counters;
+  if (!phase.endsWith("+handshake")) {
+    let i = 0;
+    return {
+      step: () => void run((i++ & 1) === 0 ? inPkt : outPkt),
+      packetsPerStep: 1,
+      forwarded: () => c.forwarded,
+    };
+  }
+  // Fresh client ports below the established session's; the local port is read back from the
+  // rewritten SYN and put into the SYN-ACK.
+  const syn = ip({ src: CLIENT, dst: VIP }).tcp({ sport: 1025, dport: 80, flags: "S", seq: CSEQ })
+    .mss(1460).sackPermitted().timestamp(12345, 0).nop().wscale(7).build();
+  const synAck = ip({ src: RS, dst: LIP }).tcp({ sport: 80, dport: 1, flags: "SA", seq: RSEQ })
+    .mss(1460).sackPermitted().nop().wscale(7).build();
+  const ack = ip({ src: CLIENT, dst: VIP })
+    .tcp({ sport: 1025, dport: 80, flags: "A", seq: CSEQ + 1, ack: RSEQ + 1 }).build();
+  const l4 = v6 ? 40 : 20;
+  let port = 1024;
+  return {
+    step: () => {
+      port = port >= 39999 ? 1025 : port + 1;
+      syn[l4] = ack[l4] = port >>> 8;
+      syn[l4 + 1] = ack[l4 + 1] = port & 255;
+      run(syn);
+      synAck[l4 + 2] = buf[l4];
+      synAck[l4 + 3] = buf[l4 + 1];
+      run(synAck);
+      run(ack);
+      engine.removeSession(t.highWater - 1);
+    },
+    packetsPerStep: 3,
+    forwarded: () => c.forwarded,
+  };
+}
+
+/** Runs an engine-only phase the way {@linkcode child} runs the others. */
+function engineChild(phase: string, packets: number): PhaseResult {
+  const work = engineWork(phase);
+  const steps = Math.ceil(packets / work.packetsPerStep);
+  for (let i = 0; i < Math.max(100_000, steps / 4); i++) work.step();
+  (globalThis as { gc?: () => void }).gc?.();
+  const before = Deno.memoryUsage().heapUsed;
+  const forwardedBefore = work.forwarded();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) work.step();
+  const ms = performance.now() - t0;
+  const growth = Deno.memoryUsage().heapUsed - before;
+  const n = steps * work.packetsPerStep;
+  return {
+    phase,
+    packets: n,
+    heapGrowth: growth,
+    bytesPerPacket: growth / n,
+    nsPerPacket: (ms * 1e6) / n,
+    rewritten: work.forwarded() - forwardedBefore,
+    checksumsCompleted: 0,
+  };
+}
+
 function child(packets: number, phases: string[]): void {
   for (const phase of phases) {
+    if (phase.startsWith("engine")) {
+      console.log(JSON.stringify(engineChild(phase, packets)));
+      continue;
+    }
     const setup = phase === "queue+accept"
       ? { handler: { outLength: 0, handle: () => Verdict.Accept }, packets: dnatSetup().packets }
       : phase === "queue+dnat"
