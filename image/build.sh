@@ -7,11 +7,15 @@
 #   2. podman imports it under the name image/Dockerfile starts FROM and builds that Dockerfile
 #      with chroot isolation (no daemon, no registry; podman's layer cache kept between runs);
 #   3. podman export gives the root filesystem, minus what the build leaks from this host;
-#   4. mkfs.ext4 -d turns it into a disk image without mounting anything, and qemu-img into qcow2.
+#   4. mkfs.ext4 -d turns it into an ext4 filesystem without mounting anything, which goes into
+#      partition 1 of an MBR disk whose first sectors get GRUB's boot.img and core.img (both made
+#      by the Dockerfile, see image/configure.sh): the disk boots on its own from BIOS;
+#   5. qemu-img makes the compressed qcow2.
 #
 # DIR (default: a directory per input hash under $FULLNAT_IMAGE_CACHE, /var/cache/fullnat-image)
-# receives fullnat.raw, fullnat.qcow2 (not with --no-qcow2), vmlinuz, initrd.img, cmdline (the
-# kernel command line for direct kernel boot), build-info and podman-build.log. When DIR
+# receives fullnat.raw, fullnat.qcow2 (not with --no-qcow2), and for direct kernel boot vmlinuz,
+# initrd.img and cmdline (the command line grub.cfg uses too, image/kernel-cmdline), build-info
+# and podman-build.log. When DIR
 # already holds a build of the same inputs (Dockerfile, image/, main.ts, src/, deno.json,
 # deno.lock) nothing is rebuilt. The last line printed is DIR. Run as root.
 set -euo pipefail
@@ -46,7 +50,7 @@ say() { echo "build.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 [[ "$(id -u)" -eq 0 ]] || die "must run as root (podman builds as root; mkfs.ext4 keeps owners)"
-for tool in mmdebstrap podman mkfs.ext4 qemu-img tar sha256sum flock; do
+for tool in mmdebstrap podman mkfs.ext4 e2fsck sfdisk qemu-img tar sha256sum flock; do
   command -v "$tool" >/dev/null || die "$tool is missing; run: bash scripts/setup.sh"
 done
 
@@ -166,20 +170,57 @@ initrd="$(find "$rootfs/boot" -maxdepth 1 -name 'initrd.img-*' | sort | tail -n 
 [[ -n "$kernel" && -n "$initrd" ]] || die "the image has no kernel or initramfs in /boot"
 
 # --- 4. the disk --------------------------------------------------------------------------------
+# Layout (MBR): sector 0 GRUB's boot.img and the partition table; sectors 1-2047 core.img (the
+# "MBR gap" grub-install embeds into); partition 1 from 1 MiB to the end, the ext4 root.
+grub_dir="$rootfs/boot/grub/i386-pc"
+for f in boot.img core.img; do
+  [[ -s "$grub_dir/$f" ]] || die "the image has no /boot/grub/i386-pc/$f (see image/configure.sh)"
+done
+part_start=2048
+core_sectors=$((($(stat -c %s "$grub_dir/core.img") + 511) / 512))
+[[ "$core_sectors" -lt "$part_start" ]] ||
+  die "core.img takes $core_sectors sectors; only $((part_start - 1)) fit before partition 1"
+# boot.img's fields that grub-install patches, checked before they are written (GRUB 2's
+# boot.S): the sector of core.img at 0x5c (8 bytes), the boot drive at 0x64 (0xff: the one the
+# BIOS passes), the jump that skips the hard-disk drive check at 0x66, the signature at 0x1fe.
+bootimg_hex="$(od -An -v -tx1 "$grub_dir/boot.img" | tr -d ' \n')"
+[[ "${#bootimg_hex}" -eq 1024 && "${bootimg_hex:0x5c*2:16}" == "0100000000000000" &&
+  "${bootimg_hex:0x64*2:2}" == "ff" && "${bootimg_hex:0x66*2:2}" == "eb" &&
+  "${bootimg_hex:0x1fe*2:4}" == "55aa" ]] ||
+  die "boot.img is not the GRUB 2 i386-pc boot sector this script knows how to install"
+
 mkdir -p "$out"
 rm -f "$out/build-info"
-say "making the ext4 disk image"
+say "making the ext4 filesystem and the disk"
 used_kib="$(du -s -k "$rootfs" | cut -f1)"
 # Room for the configuration database, logs and an upgrade: a third more, plus 512 MiB.
 size_mib=$(((used_kib * 4 / 3) / 1024 + 512))
+fs="$work/root.ext4"
+truncate -s "${size_mib}M" "$fs"
+mkfs.ext4 -q -F -L fullnat-root -d "$rootfs" "$fs" >/dev/null
+e2fsck -fn "$fs" >"$work/e2fsck.log" 2>&1 ||
+  { cat "$work/e2fsck.log" >&2; die "e2fsck found errors in the new filesystem"; }
 raw="$out/fullnat.raw"
 rm -f "$raw" "$raw.partial"
-truncate -s "${size_mib}M" "$raw.partial"
-mkfs.ext4 -q -F -L fullnat-root -d "$rootfs" "$raw.partial" >/dev/null
+truncate -s "$((size_mib + part_start / 2048))M" "$raw.partial"
+# A fixed disk identifier per input hash: the same inputs make the same partition table.
+printf 'label: dos\nlabel-id: 0x%s\nstart=%d, type=83, bootable\n' "${inputs_hash:0:8}" \
+  "$part_start" | sfdisk --quiet --no-reread --no-tell-kernel "$raw.partial" >/dev/null
+# The filesystem into partition 1; sparse keeps the disk's unused blocks unallocated.
+dd if="$fs" of="$raw.partial" bs=1M seek=$((part_start / 2048)) conv=notrunc,sparse status=none
+rm -f "$fs"
+# What grub-install does on a BIOS disk with an MBR gap, by hand: boot.img's code into the first
+# 440 bytes (the disk signature, partition table and 0x55aa stay sfdisk's), the drive-check
+# jump replaced by two NOPs (a hard disk: some BIOSes pass a wrong drive number), and core.img
+# from sector 1, where boot.img's kernel sector (checked above) points; core.img's own first
+# sector (diskboot.img) loads the rest from sector 2 on, as grub-mkimage wrote it.
+dd if="$grub_dir/boot.img" of="$raw.partial" bs=440 count=1 conv=notrunc status=none
+printf '\x90\x90' | dd of="$raw.partial" bs=1 seek=$((0x66)) conv=notrunc status=none
+dd if="$grub_dir/core.img" of="$raw.partial" bs=512 seek=1 conv=notrunc status=none
 mv "$raw.partial" "$raw"
 cp "$kernel" "$out/vmlinuz"
 cp "$initrd" "$out/initrd.img"
-echo "root=LABEL=fullnat-root rw console=ttyS0 net.ifnames=0 quiet" >"$out/cmdline"
+cp "$ctx/image/kernel-cmdline" "$out/cmdline"
 
 rm -f "$out/fullnat.qcow2"
 finished="$(date +%s)"
@@ -191,6 +232,8 @@ finished="$(date +%s)"
   echo "rootfs_kib=$used_kib"
   echo "raw_bytes=$(stat -c %s "$raw")"
   echo "raw_allocated_kib=$(du -k "$raw" | cut -f1)"
+  echo "partition_start_sector=$part_start"
+  echo "core_img_sectors=$core_sectors"
 } >"$out/build-info.partial"
 mv "$out/build-info.partial" "$out/build-info"
 make_qcow2

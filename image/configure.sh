@@ -45,3 +45,37 @@ echo 'MODULES=list' >/etc/initramfs-tools/conf.d/fullnat.conf
 printf '%s\n' virtio_pci virtio_blk virtio_scsi sd_mod nvme ahci ata_piix xen_blkfront \
   hv_storvsc vmw_pvscsi >>/etc/initramfs-tools/modules
 update-initramfs -u -k all
+
+# --- GRUB for BIOS boot, laid out as grub-install would on (hd0,msdos1) -------------------------
+# build.sh cannot run grub-install (it needs a block device); it writes boot.img and core.img
+# from /boot/grub/i386-pc to the disk's first sectors instead. The modules are copied beside
+# core.img so both stay of one GRUB version even when grub-pc-bin is upgraded later.
+mkdir -p /boot/grub/i386-pc
+cp /usr/lib/grub/i386-pc/*.mod /usr/lib/grub/i386-pc/*.lst /usr/lib/grub/i386-pc/boot.img \
+  /boot/grub/i386-pc/
+# core.img lives in the gap between the MBR and the first partition, so it carries what it
+# needs to find /boot/grub: the BIOS disk driver, MBR partitions and ext4. The prefix names
+# partition 1 of the drive the BIOS booted from, whatever number that drive has.
+grub-mkimage -O i386-pc -d /usr/lib/grub/i386-pc -o /boot/grub/i386-pc/core.img \
+  -p '(,msdos1)/boot/grub' biosdisk part_msdos ext2
+# The same kernel command line as direct kernel boot (build.sh's cmdline file). /vmlinuz and
+# /initrd.img are the links Debian's kernel package keeps pointing at the newest kernel in /boot,
+# so an upgraded kernel boots without rewriting this file; .old is the one before it.
+cmdline="$(cat kernel-cmdline)"
+cat >/boot/grub/grub.cfg <<CFG
+# fullnat appliance (written by image/configure.sh). Serial console first: a VM often has no screen.
+serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+set default=0
+set timeout=1
+menuentry 'fullnat (Debian GNU/Linux)' {
+  echo 'fullnat: GRUB is loading Linux from /boot'
+  linux /vmlinuz ${cmdline}
+  initrd /initrd.img
+}
+menuentry 'fullnat (Debian GNU/Linux, previous kernel)' {
+  linux /vmlinuz.old ${cmdline}
+  initrd /initrd.img.old
+}
+CFG
