@@ -20,9 +20,15 @@ import {
 } from "./constants.ts";
 import type { NfQueueCounters } from "./counters.ts";
 import type { PacketHandler } from "./handler.ts";
+import type { VerdictGather } from "./gather.ts";
 import { completeL4Checksum } from "./l4_checksum.ts";
 import { newPacketInfo, nlAlign, type PacketInfo, parsePacketMessage } from "./netlink_parse.ts";
-import { MAX_VERDICT_PAYLOAD, type VerdictWriter } from "./verdict_writer.ts";
+import {
+  MAX_VERDICT_PAYLOAD,
+  VERDICT_MSG_LEN,
+  verdictSize,
+  type VerdictWriter,
+} from "./verdict_writer.ts";
 
 /** Room the handler is promised after the packet (`cap >= len + HANDLER_HEADROOM`). */
 export const HANDLER_HEADROOM = 128;
@@ -44,7 +50,21 @@ export interface BatchProcessorOptions {
   summer?: SimdChecksum;
   /** Default `"simd"`; see {@linkcode FullChecksumMode}. */
   fullChecksum?: FullChecksumMode;
+  /**
+   * Where verdicts carrying at least {@linkcode IN_PLACE_MIN_PAYLOAD} bytes go without a copy
+   * (their header written in the receive slot; the `flush` callback must then send the
+   * writer through this list). Default: none, every payload is copied into the writer.
+   */
+  gather?: VerdictGather;
 }
+
+/**
+ * Payloads from this size up are sent from the receive slot rather than copied: below it a
+ * copy costs less than the extra region the kernel walks.
+ */
+export const IN_PLACE_MIN_PAYLOAD = 2048;
+/** Verdict bytes one datagram carries at most (the kernel allocates one skb for it). */
+export const MAX_DATAGRAM_BYTES = 1 << 20;
 
 /** Bytes a {@linkcode BatchProcessor} allocates from its summer (its scratch packet copy). */
 export const PROCESSOR_SCRATCH_BYTES = MAX_VERDICT_PAYLOAD + HANDLER_HEADROOM + 4096;
@@ -59,6 +79,9 @@ export class BatchProcessor {
   readonly #scratch: Uint8Array;
   readonly #scratchView: DataView;
   readonly #summer: SimdChecksum | undefined;
+  readonly #gather: VerdictGather | undefined;
+  /** How much of the writer's buffer is already in the gather list. */
+  #writerCut = 0;
 
   /**
    * @param writer where verdicts go
@@ -80,6 +103,7 @@ export class BatchProcessor {
     if (mode === "scalar") summer = new SimdChecksum(SCRATCH_BYTES, { simd: false });
     summer ??= new SimdChecksum(SCRATCH_BYTES);
     this.#summer = mode === "off" ? undefined : summer;
+    this.#gather = options.gather;
     // For the (unexpected) case of several packet messages in one datagram: all but the
     // last are handled in this scratch copy, so an in-place rewrite that grows the packet
     // cannot run over the next message.
@@ -211,13 +235,55 @@ export class BatchProcessor {
         return;
       }
       if ((skbInfo & NFQA_SKB_CSUMNOTREADY) !== 0) this.#completeChecksum(buf, off, outLen);
-      if (!writer.fits(outLen)) this.flush();
-      writer.acceptWithPayload(info.id, buf, off, outLen);
+      const head = off - (VERDICT_MSG_LEN + 4);
+      if (
+        outLen >= IN_PLACE_MIN_PAYLOAD && head >= msg && head + verdictSize(outLen) <= slotEnd &&
+        buf !== this.#scratch && this.#gather !== undefined && this.#gather.covers(buf)
+      ) {
+        this.#inPlace(buf, view, head, info.id, outLen);
+      } else {
+        if (!writer.fits(outLen)) this.flush();
+        writer.acceptWithPayload(info.id, buf, off, outLen);
+      }
       counters.rewritten++;
     } else {
       counters.handlerErrors++;
       this.#accept(info.id);
     }
+  }
+
+  /**
+   * Queues the verdict of the payload at `head + 36` without copying it: the verdict
+   * buffer's unsent stretch goes first, so the datagram keeps the order of the verdicts.
+   */
+  #inPlace(buf: Uint8Array, view: DataView, head: number, id: number, len: number): void {
+    const gather = this.#gather!;
+    const writer = this.writer;
+    if (
+      !gather.hasRoom(2) ||
+      gather.bytes + (writer.length - this.#writerCut) + verdictSize(len) > MAX_DATAGRAM_BYTES
+    ) this.flush();
+    const total = writer.payloadVerdictInPlace(view, head, id, len);
+    this.gatherWriter();
+    gather.add(buf, head, total);
+  }
+
+  /**
+   * Adds the verdict buffer's stretch not yet in the gather list to it. The `flush` callback
+   * calls it before sending the list; {@linkcode resetGather} starts over.
+   */
+  gatherWriter(): void {
+    const gather = this.#gather;
+    const writer = this.writer;
+    if (gather === undefined || writer.length <= this.#writerCut) return;
+    gather.add(writer.buf, this.#writerCut, writer.length - this.#writerCut);
+    this.#writerCut = writer.length;
+  }
+
+  /** Empties the gather list after a send (the writer is reset by the caller). */
+  resetGather(): void {
+    this.#gather?.reset();
+    this.#writerCut = 0;
   }
 
   /**

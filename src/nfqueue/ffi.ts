@@ -31,6 +31,8 @@ const libcSymbols = {
     parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],
     result: "isize",
   },
+  /** One datagram gathered from several regions (large payloads sent in place). */
+  sendmsg: { parameters: ["i32", "pointer", "i32"], result: "isize" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;

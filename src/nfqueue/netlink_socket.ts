@@ -97,6 +97,12 @@ export class NetlinkSocket {
     return r < 0 ? -errno() : r;
   }
 
+  /** Sends the datagram a `struct msghdr` describes to the kernel; bytes sent or -errno. */
+  sendMessage(msghdr: Deno.PointerObject): number {
+    const r = Number(this.#native.libc.sendmsg(this.fd, msghdr, 0));
+    return r < 0 ? -errno() : r;
+  }
+
   /** Synchronous `recvmmsg` on the main thread; returns the count or -errno. */
   receive(mmsg: Deno.PointerObject, vlen: number, flags: number): number {
     const r = this.#native.libc.recvmmsg(this.fd, mmsg, vlen, flags, null);

@@ -35,6 +35,7 @@ import {
   NLMSG_HDRLEN,
 } from "./constants.ts";
 import { newCounters, type NfQueueCounters } from "./counters.ts";
+import { VerdictGather } from "./gather.ts";
 import { strerror } from "./ffi.ts";
 import type { PacketHandler } from "./handler.ts";
 import { NetlinkSocket } from "./netlink_socket.ts";
@@ -94,6 +95,7 @@ export class NfQueue {
   readonly #rx: RxRing;
   readonly #writer: VerdictWriter;
   readonly #processor: BatchProcessor;
+  readonly #gather: VerdictGather;
   readonly #batch: number;
   readonly #timeoutMs: number;
   readonly #spin: number;
@@ -125,9 +127,12 @@ export class NfQueue {
       VERDICT_BUFFER_BYTES,
       summer.allocate(VERDICT_BUFFER_BYTES),
     );
+    // Large payloads are sent from their receive slot (no copy into the verdict buffer).
+    this.#gather = new VerdictGather(this.#rx.buf.buffer as ArrayBuffer, 4 * this.#batch + 4);
     this.#processor = new BatchProcessor(this.#writer, this.counters, () => this.#flush(), {
       summer,
       fullChecksum: options.fullChecksum,
+      gather: this.#gather,
     });
   }
 
@@ -404,6 +409,19 @@ export class NfQueue {
   /** Sends the verdicts written so far in one datagram and starts a new batch. */
   #flush(): void {
     const writer = this.#writer;
+    const gather = this.#gather;
+    if (gather.count > 0) {
+      // Some payloads stay in their receive slots: one datagram gathered from the regions.
+      this.#processor.gatherWriter();
+      let r = this.#sock.sendMessage(gather.msghdrPtr);
+      if (r < 0 && (-r === ENOBUFS || -r === ENOMEM || -r === EINTR || -r === EAGAIN)) {
+        r = this.#sock.sendMessage(gather.msghdrPtr);
+      }
+      if (r < 0) this.counters.sendErrors++;
+      this.#processor.resetGather();
+      writer.reset();
+      return;
+    }
     if (writer.length === 0) return;
     let r = this.#sock.send(writer.buf, writer.length);
     if (r < 0 && (-r === ENOBUFS || -r === ENOMEM || -r === EINTR || -r === EAGAIN)) {
@@ -411,6 +429,7 @@ export class NfQueue {
       r = this.#sock.send(writer.buf, writer.length);
     }
     if (r < 0) this.counters.sendErrors++;
+    this.#processor.resetGather();
     writer.reset();
   }
 }

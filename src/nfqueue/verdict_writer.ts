@@ -112,9 +112,26 @@ export class VerdictWriter {
     this.count++;
   }
 
+  /**
+   * Writes an NF_ACCEPT verdict whose payload is the `len` bytes already at `at + 36` of
+   * `buf` (a receive slot): its 36 bytes of headers go to `buf[at, at + 36)` and its padding
+   * after the payload is zeroed. Returns the message's length; the message is not part of
+   * this writer's buffer (see `gather.ts`).
+   */
+  payloadVerdictInPlace(buf: DataView, at: number, id: number, len: number): number {
+    const total = verdictSize(len);
+    this.#headerIn(buf, at, id, NF_ACCEPT, total);
+    buf.setUint16(at + 32, 4 + len, true);
+    buf.setUint16(at + 34, NFQA_PAYLOAD, true);
+    for (let p = at + 36 + len; p < at + total; p++) buf.setUint8(p, 0);
+    return total;
+  }
+
   #header(id: number, verdict: number, msgLen: number): void {
-    const view = this.#view;
-    const at = this.length;
+    this.#headerIn(this.#view, this.length, id, verdict, msgLen);
+  }
+
+  #headerIn(view: DataView, at: number, id: number, verdict: number, msgLen: number): void {
     view.setUint32(at, msgLen, true); // nlmsg_len
     view.setUint16(at + 4, NFQ_TYPE_VERDICT, true); // nlmsg_type
     view.setUint16(at + 6, NLM_F_REQUEST, true); // nlmsg_flags
