@@ -67,6 +67,20 @@ Deno.test("evaluateTargets() passes, fails and skips on the ratios of the median
   assert.match(formatTargets(res)[0], /^PASS {2}FULLNAT >= 0\.95x NAT mode on throughput \(0\.96x/);
 });
 
+Deno.test("evaluateTargets() holds 2 workers to 1.7x only when one worker was busy", () => {
+  const w2 = (busy: number) =>
+    evaluateTargets(summaries({
+      fullnat: { kpps: 100, cpu: { udp: { proc: busy, softirq: 0.5 } } },
+      "fullnat-w2": { kpps: 120, cpu: { udp: { proc: 0.7, softirq: 0.5 } } },
+    })).find((t) => t.name.startsWith("FULLNAT 2 workers"))!;
+  const idle = w2(0.24);
+  assert.deepStrictEqual(idle.outcome, "SKIP");
+  assert.match(idle.reason ?? "", /1\.20x measured, but 1 worker used 24% of a core/);
+  const busy = w2(0.95);
+  assert.deepStrictEqual(busy.outcome, "FAIL");
+  assert.deepStrictEqual(busy.ratio, 1.2);
+});
+
 Deno.test("evaluateTargets() skips a target whose figure failed for one side", () => {
   const res = evaluateTargets(summaries({
     nat: { cps: 1000 },
