@@ -1,7 +1,8 @@
 /**
  * Boot test of the appliance image (issue 5, part 6): build it with image/build.sh (or reuse
- * the cached build), boot it under qemu with a provisioning seed made by
- * `fullnat provision seed`, and check it from the outside as a user would:
+ * the cached build), boot the disk under qemu the way a user would, by the BIOS and the disk's
+ * own GRUB (no `-kernel`), with a provisioning seed made by `fullnat provision seed`, and check
+ * it from the outside:
  *
  * ```
  *  client netns            VM (the appliance)                      rs netns
@@ -9,13 +10,15 @@
  *                         eth1 203.0.113.1 + local address .201 --tap-- 203.0.113.11 nginx
  * ```
  *
+ * - GRUB on the disk loaded the kernel (its message on the serial console).
  * - SSH as `admin` with the test's own key (from the seed) lands in the admin shell, and
  *   `service list` shows the provisioned service; a system command is refused; the server
  *   offers no password login.
  * - curl from the client namespace to the VIP reaches nginx in the rs namespace (which has no
  *   route back to the client), and nginx logs the appliance's local address as the peer.
  *
- * It prints the accelerator, boot-to-SSH time and the image's build figures.
+ * It prints the accelerator, boot-to-SSH time and the image's build figures. Direct kernel boot
+ * of the same image is checked by direct_boot_test.ts.
  *
  * @module
  */
@@ -28,6 +31,9 @@ import { curl, startNginx } from "../support/servers.ts";
 import { waitFor } from "../support/wait.ts";
 import { buildImage, REPO_ROOT } from "./image_build.ts";
 import { killOrphanVms, kvmWorks, moveTap, startVm, type Vm } from "./vm.ts";
+
+/** What the image's grub.cfg (image/configure.sh) prints before it loads the kernel. */
+const GRUB_LOADING = "fullnat: GRUB is loading Linux from /boot";
 
 const NETNS_PREFIX = "fnimg";
 const CLIENT = "198.51.100.2";
@@ -77,7 +83,7 @@ async function tailOf(path: string, lines = 60): Promise<string> {
 
 Deno.test({
   name:
-    "appliance image boots under qemu: admin shell over SSH shows the provisioned service, FULLNAT carries HTTP",
+    "appliance disk boots by its own GRUB under qemu: admin shell over SSH shows the provisioned service, FULLNAT carries HTTP",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -130,10 +136,8 @@ Deno.test({
 
       for (const ns of [clientNs, rsNs]) await run(["ip", "netns", "add", ns], { check: true });
       const accel = await kvmWorks(image.kernel) ? "kvm" : "tcg";
+      // No -kernel: SeaBIOS boots the disk, whose GRUB loads Linux from /boot.
       vm = startVm({
-        kernel: image.kernel,
-        initrd: image.initrd,
-        cmdline: image.cmdline,
         disk,
         extraDisks: [seed],
         nics: [{ tap: tapClient, mac: "52:54:00:f0:00:01" }, {
@@ -184,7 +188,10 @@ Deno.test({
         return r.code === 0 ? r : undefined;
       }, { timeoutMs: 240_000, intervalMs: 1000, what: "SSH as admin into the admin shell" });
       const bootToSsh = (performance.now() - vm.startedAt) / 1000;
-      console.log(`boot to SSH (${accel}): ${bootToSsh.toFixed(1)} s`);
+      console.log(`boot to SSH via GRUB (${accel}): ${bootToSsh.toFixed(1)} s`);
+      const serial = await Deno.readTextFile(serialLog);
+      assert.match(serial, /GNU GRUB/, "GRUB's menu on the serial console");
+      assert.match(serial, new RegExp(GRUB_LOADING), "GRUB ran the image's grub.cfg entry");
 
       // Provisioning may still be applying the load-balancer section when SSH first answers.
       const listing = first.stdout.includes(`${VIP}:80`) ? first : await waitFor(async () => {

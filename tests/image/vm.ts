@@ -1,5 +1,6 @@
 /**
- * The appliance under qemu for the boot test: direct kernel boot of the built image, each NIC a
+ * The appliance under qemu for the boot test: the built disk booted by its own GRUB (BIOS) or by
+ * direct kernel boot (`-kernel`, `-initrd`, `-append`), each NIC a
  * tap that the test moves into a namespace of its own, KVM when it actually works here and
  * software emulation (TCG) otherwise.
  *
@@ -21,11 +22,17 @@ export interface VmNic {
   mac: string;
 }
 
-/** Options of {@linkcode startVm}. */
-export interface VmOptions {
+/** Direct kernel boot: qemu loads these instead of the BIOS booting the disk. */
+export interface DirectBoot {
   kernel: string;
   initrd: string;
   cmdline: string;
+}
+
+/** Options of {@linkcode startVm}. */
+export interface VmOptions {
+  /** Direct kernel boot; without it the BIOS boots the root disk (GRUB on the disk). */
+  direct?: DirectBoot;
   /** The root disk: a qcow2 overlay (the image itself stays unchanged). */
   disk: string;
   /** Extra raw disks attached read-only after the root disk (the seed). */
@@ -71,12 +78,9 @@ export function qemuArgs(o: VmOptions): string[] {
     "-no-reboot",
     "-serial",
     `file:${o.serialLog}`,
-    "-kernel",
-    o.kernel,
-    "-initrd",
-    o.initrd,
-    "-append",
-    o.cmdline,
+    ...(o.direct
+      ? ["-kernel", o.direct.kernel, "-initrd", o.direct.initrd, "-append", o.direct.cmdline]
+      : []),
     "-drive",
     `file=${o.disk},if=virtio,format=qcow2`,
   ];
@@ -239,4 +243,22 @@ export async function killOrphanVms(): Promise<number[]> {
     }
   }
   return killed;
+}
+
+/**
+ * Waits until the serial console log at `path` matches `pattern` and returns the log; throws
+ * when qemu exits first or after `timeoutMs`.
+ */
+export async function waitForSerial(
+  path: string,
+  pattern: RegExp,
+  vm: Vm,
+  timeoutMs: number,
+): Promise<string> {
+  return await waitFor(async () => {
+    const text = await Deno.readTextFile(path).catch(() => "");
+    if (pattern.test(text)) return text;
+    if (vm.exited()) throw new Error(`qemu exited: ${vm.stderr().trim()}`);
+    return undefined;
+  }, { timeoutMs, intervalMs: 250, what: `${pattern} on the serial console` });
 }
