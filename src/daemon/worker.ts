@@ -16,6 +16,7 @@ import { Engine } from "../fullnat/engine.ts";
 import { ControlError } from "../fullnat/types.ts";
 import { isControlMethod } from "../ctl/remote.ts";
 import { NfQueue } from "../nfqueue/queue.ts";
+import { BatchClock } from "./batch_clock.ts";
 import { RawSender } from "../nfqueue/raw_sender.ts";
 import {
   type FromWorker,
@@ -48,8 +49,9 @@ function start(config: WorkerConfig): void {
     sender.close();
     throw e;
   }
+  const clock = new BatchClock();
   const engine = new Engine({
-    clock: () => performance.now(),
+    clock: clock.now,
     capacity: config.capacity,
     localPortRange: config.localPorts,
     rejectPolicy: config.rejectPolicy,
@@ -65,7 +67,7 @@ function start(config: WorkerConfig): void {
     }
   }, config.expiryIntervalMs);
   running = { config, engine, control: new EngineControl(engine), queue, sender, timer };
-  queue.run(engine).then(
+  queue.run(engine, clock).then(
     () => finish(),
     (e) => {
       // A fatal socket error: report it as this worker's crash.

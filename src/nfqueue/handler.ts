@@ -22,3 +22,13 @@ export interface PacketHandler {
   /** After handle() returned Verdict.Rewritten: the new length of the packet at off. */
   readonly outLength: number;
 }
+
+/**
+ * Called by the queue loop around each batch of packets it hands to a handler (`start`
+ * before the first packet of a received batch, `end` after its verdicts were sent), for
+ * work worth doing once per batch rather than once per packet.
+ */
+export interface BatchHooks {
+  start(): void;
+  end(): void;
+}

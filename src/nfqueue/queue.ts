@@ -37,7 +37,7 @@ import {
 import { newCounters, type NfQueueCounters } from "./counters.ts";
 import { VerdictGather } from "./gather.ts";
 import { strerror } from "./ffi.ts";
-import type { PacketHandler } from "./handler.ts";
+import type { BatchHooks, PacketHandler } from "./handler.ts";
 import { NetlinkSocket } from "./netlink_socket.ts";
 import { nlAlign, type PacketInfo } from "./netlink_parse.ts";
 import { bindFailure, NfQueueOpenError } from "./open_errors.ts";
@@ -105,6 +105,7 @@ export class NfQueue {
   #stopping = false;
   #closeAfterRun = false;
   #closed = false;
+  #hooks: BatchHooks | undefined;
 
   private constructor(sock: NetlinkSocket, options: NfQueueOptions) {
     this.#sock = sock;
@@ -293,9 +294,9 @@ export class NfQueue {
   /**
    * Receives packets, calls `handler` on each and returns the verdicts, until
    * {@linkcode stop} (or {@linkcode close}) is called; then resolves. Rejects only on a
-   * fatal socket error. One loop per queue at a time.
+   * fatal socket error. One loop per queue at a time. `hooks` are called around every batch.
    */
-  async run(handler: PacketHandler): Promise<void> {
+  async run(handler: PacketHandler, hooks?: BatchHooks): Promise<void> {
     if (this.#closed || this.#closeAfterRun) throw new Error("the queue is closed");
     if (this.#running) throw new Error(`NFQUEUE ${this.queueNum} already has a running loop`);
     this.#running = true;
@@ -303,6 +304,7 @@ export class NfQueue {
     const sock = this.#sock;
     const rx = this.#rx;
     const counters = this.counters;
+    this.#hooks = hooks;
     try {
       this.#drainPending(handler);
       while (!this.#stopping) {
@@ -369,6 +371,7 @@ export class NfQueue {
     while (this.#pending.length > 0) {
       const chunk = this.#pending.splice(0, this.#batch);
       this.#writer.reset();
+      this.#hooks?.start();
       for (let i = 0; i < chunk.length; i++) {
         const start = i * rx.slotSize;
         rx.buf.set(chunk[i], start);
@@ -383,6 +386,7 @@ export class NfQueue {
       }
       this.counters.batches++;
       this.#flush();
+      this.#hooks?.end();
     }
   }
 
@@ -390,6 +394,8 @@ export class NfQueue {
     const rx = this.#rx;
     const slotSize = rx.slotSize;
     this.#writer.reset();
+    const hooks = this.#hooks;
+    hooks?.start();
     for (let i = 0; i < n; i++) {
       const start = i * slotSize;
       if ((rx.flags(i) & MSG_TRUNC) !== 0) this.counters.malformed++;
@@ -404,6 +410,7 @@ export class NfQueue {
     }
     this.counters.batches++;
     this.#flush();
+    hooks?.end();
   }
 
   /** Sends the verdicts written so far in one datagram and starts a new batch. */
