@@ -221,9 +221,7 @@ export class EngineControl implements ControlTarget {
   }
 
   deleteService(key: ServiceKey): void {
-    const svc = this.#service(key);
-    this.engine.flushService(svc);
-    this.engine.registry.removeService(svc);
+    this.engine.registry.removeService(this.#service(key));
   }
 
   addRealServer(key: ServiceKey, server: RealServerSpec): void {
@@ -281,10 +279,7 @@ export class EngineControl implements ControlTarget {
   }
 
   clear(): void {
-    for (const svc of this.engine.registry.liveServices()) {
-      this.engine.flushService(svc);
-      this.engine.registry.removeService(svc);
-    }
+    for (const svc of this.engine.registry.liveServices()) this.engine.registry.removeService(svc);
   }
 
   zeroStats(key?: ServiceKey): void {

@@ -73,8 +73,6 @@ export interface EngineCounters {
   expiryResetsSkipped: number;
   sessionsCreated: number;
   sessionsExpired: number;
-  /** Sessions removed because their service was deleted or cleared. */
-  sessionsFlushed: number;
 }
 
 /** Zeroed counters. */
@@ -114,6 +112,5 @@ export function newEngineCounters(): EngineCounters {
     expiryResetsSkipped: 0,
     sessionsCreated: 0,
     sessionsExpired: 0,
-    sessionsFlushed: 0,
   };
 }

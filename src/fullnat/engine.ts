@@ -811,6 +811,7 @@ export class Engine {
     t.expires[id] = now;
     rs.inactiveConns++;
     if (la) la.conns++;
+    svc.sessions++;
     svc.stats.conns++;
     rs.stats.conns++;
     this.counters.sessionsCreated++;
@@ -853,8 +854,10 @@ export class Engine {
       else rs.inactiveConns--;
     }
     if (la) la.conns--;
+    const svc = this.registry.services[t.service[id]];
+    if (svc) svc.sessions--;
     t.remove(id);
-    this.registry.releaseSession(rs, la);
+    this.registry.releaseSession(rs, la, svc);
   }
 
   /**
@@ -938,20 +941,6 @@ export class Engine {
       ),
     );
     this.counters.expiryResets++;
-  }
-
-  /** Removes every session of `svc` (its service is being deleted). Returns how many. */
-  flushService(svc: Service): number {
-    const t = this.table;
-    let n = 0;
-    for (let id = 0, hw = t.highWater; id < hw; id++) {
-      if (t.proto[id] !== 0 && t.service[id] === svc.id) {
-        this.removeSession(id);
-        n++;
-      }
-    }
-    this.counters.sessionsFlushed += n;
-    return n;
   }
 
   /** Milliseconds a session may stay idle in its current state. */

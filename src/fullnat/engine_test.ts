@@ -364,15 +364,38 @@ Deno.test("Engine: persistence sends a client back to the same real server", () 
   assert.deepEqual(new Set(byClient), new Set([`${C} ${RS}`, `198.51.100.3 ${RS2}`]));
 });
 
-Deno.test("Engine: deleting a service flushes its sessions", () => {
-  const { engine, ctl } = setup();
+Deno.test("Engine: a deleted service serves its sessions until they end, then leaves the diversion", () => {
+  const { engine, ctl, clock } = setup();
   const key = fullnatService(ctl);
-  const syn = tcp(C, VIP, 40000, 80, "S", 1).build();
-  engine.handle(syn, 0, syn.length, syn.length);
+  const D = (firstIsn(clock.ms) - 1) >>> 0;
+  runRows(engine, [{
+    what: "SYN",
+    input: tcp(C, VIP, 40000, 80, "S", 1),
+    verdict: Verdict.Rewritten,
+  }]);
   ctl.deleteService(key);
-  assert.equal(engine.table.size, 0);
-  assert.equal(engine.counters.sessionsFlushed, 1);
+  assert.deepEqual(ctl.listServices(), [], "no longer listed");
+  assert.equal(engine.table.size, 1, "its session stays");
+  assert.deepEqual(ctl.diversion().services, [key], "still diverted while used");
+  runRows(engine, [
+    {
+      what: "the established session is still translated",
+      input: tcp(RS, LIP, 8080, 5000, "SA", 9, (D + 2) >>> 0),
+      verdict: Verdict.Rewritten,
+      output: tcp(VIP, C, 80, 40000, "SA", 9, 2),
+    },
+    {
+      what: "a new connection finds no service: the kernel gets it",
+      input: tcp(C, VIP, 40001, 80, "S", 1),
+      verdict: Verdict.Accept,
+    },
+  ]);
+  clock.ms += 60_000;
+  assert.equal(engine.expire(), 1);
   assert.deepEqual(ctl.diversion(), { services: [], localAddresses: [], natRealServers: [] });
+  // The same service can come back while nothing is left of the old one.
+  fullnatService(ctl);
+  assert.equal(ctl.listServices().length, 1);
 });
 
 Deno.test("scapy agrees every rewritten packet has valid IP and L4 checksums", async () => {

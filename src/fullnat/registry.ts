@@ -124,7 +124,11 @@ export class Registry {
     return this.#vips.has(addr);
   }
 
-  /** Unindexes a service; the caller has already flushed its sessions. */
+  /**
+   * Unindexes a service so it takes no new connections. Like a deleted real server or local
+   * address (and like IPVS), it lives on for its established sessions, which keep being
+   * forwarded and diverted, and is released when the last of them ends.
+   */
   removeService(svc: Service): void {
     svc.removed = true;
     if (svc.vaddr6) {
@@ -152,7 +156,7 @@ export class Registry {
   #retireAll(svc: Service): void {
     for (const rs of [...svc.servers]) this.retireServer(rs);
     for (const la of [...svc.localAddresses]) this.retireLocal(la);
-    this.services[svc.id] = undefined;
+    if (svc.sessions === 0) this.services[svc.id] = undefined;
     this.diversionDirty = true;
   }
 
@@ -209,7 +213,15 @@ export class Registry {
   }
 
   /** Called when a session using these objects ends. */
-  releaseSession(rs: RealServer | undefined, la: LocalAddress | undefined): void {
+  releaseSession(
+    rs: RealServer | undefined,
+    la: LocalAddress | undefined,
+    svc?: Service,
+  ): void {
+    if (svc && svc.removed && svc.sessions === 0 && this.services[svc.id] === svc) {
+      this.services[svc.id] = undefined;
+      this.diversionDirty = true;
+    }
     if (rs && rs.removed && rs.sessions === 0 && this.servers[rs.id] === rs) {
       this.servers[rs.id] = undefined;
       this.diversionDirty = true;
@@ -222,7 +234,9 @@ export class Registry {
 
   /** What must be diverted into the queue: configured objects and those still in use. */
   diversion(): DiversionSpec {
-    const services = this.liveServices().map((s) => ({ ...s.key }));
+    // Deleted services stay diverted while their sessions last.
+    const services = this.services.filter((s): s is Service => s !== undefined)
+      .map((s) => ({ ...s.key }));
     const locals = new Set<string>();
     for (const la of this.locals) if (la) locals.add(la.address);
     const nat = new Map<string, { protocol: Protocol; address: string; port: number }>();

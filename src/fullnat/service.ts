@@ -79,6 +79,8 @@ export class Service {
   readonly stats: Stats = newStats();
   /** Persistence templates by client address. */
   readonly templates = new Map<number, PersistenceTemplate>();
+  /** Sessions that still refer to this service (it lives on after deletion until they end). */
+  sessions = 0;
   /** FULLNAT TCP tweaks (DESIGN 4.3, 4.4): TOA insertion, SYN timestamp removal, MSS clamp. */
   toa = true;
   stripTimestamps = true;

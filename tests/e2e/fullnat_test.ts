@@ -157,6 +157,34 @@ Deno.test("e2e FULLNAT: deleting the last local address refuses new connections 
   });
 });
 
+Deno.test("e2e FULLNAT: deleting a service refuses new connections and lets established ones finish", async () => {
+  await withBed({ bulkBytes: 4 << 20 }, async (bed) => {
+    await fullnatService(bed, [bed.topo.addrs.localAddrs[0]]);
+    const bulk = `http://${bed.vip}${bed.nginx.bulkPath}`;
+    const inFlight = bed.topo.exec("client", [
+      "sh",
+      "-c",
+      `curl -s --limit-rate 1M --max-time 30 ${bulk} | sha256sum`,
+    ]);
+    await waitFor(async () => (await bed.lb.status()).sessions === 1, { timeoutMs: 5000 });
+    await bed.lb.ipvsadmOk("-D", "-t", `${bed.vip}:80`);
+    assert.doesNotMatch(await bed.lb.ipvsadmOk("-L", "-n"), /TCP\s+198\.51\.100\.10:80/);
+
+    // No service: the balancer's own stack owns the VIP and refuses the port.
+    const refused = await curl(bed.topo.client, `http://${bed.vip}/`, { connectTimeoutSec: 3 });
+    assert.equal(refused.code, 7, `expected "connection refused", got ${refused.code}`);
+
+    const done = await inFlight;
+    assert.equal(done.code, 0);
+    assert.equal(done.stdout.split(" ")[0], bed.nginx.bulkSha256, "the download completed intact");
+    // The service's traffic leaves the diversion once its last session has expired.
+    await waitFor(async () => (await bed.lb.status()).diversion.services.length === 0, {
+      timeoutMs: 20_000,
+      intervalMs: 500,
+    });
+  });
+});
+
 Deno.test("e2e NAT mode: only the destination is translated; the RS sees the client", async () => {
   await withBed({ nat: true }, async (bed) => {
     const svc = `${bed.vip}:80`;

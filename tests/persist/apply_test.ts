@@ -130,10 +130,12 @@ Deno.test("applyConfig() changes only what differs and keeps untouched services'
   );
   assert.equal(await exportText(remote), formatConfig(next));
 
-  // Dropping service B removes it and its sessions; A's stay.
+  // Dropping service B removes it from the configuration; like IPVS, its established
+  // session lives on until it ends, and so do A's.
   const r2 = await applyConfig(remote, { ...next, services: [svcA, C] });
   assert.deepEqual(r2.changes, ["- service tcp 198.51.100.11:443"]);
-  assert.equal(ctl.listConnections().length, 2);
+  assert.equal(ctl.listServices().some((s) => s.address === B.address), false);
+  assert.equal(ctl.listConnections().length, 3);
 });
 
 Deno.test("applyConfig() refuses what the engine would refuse, with paths, and changes nothing", async () => {
