@@ -36,6 +36,9 @@ import { nextTcpState, tcpEvent, TcpState, tcpTimeoutTable } from "./tcp_state.t
 import { DEFAULT_TIMEOUTS, type PacketSink, type Timeouts, Verdict } from "./types.ts";
 import { get16, get32 } from "./wire/bytes.ts";
 
+/** What {@linkcode Engine} `#sessionless` returns for a packet that may open a session. */
+const OPENS_SESSION = -1 as const;
+
 /** `NFQA_SKB_GSO` of the queue's skb info: the packet is a GSO super-packet. */
 const SKB_GSO = 2;
 
@@ -187,7 +190,7 @@ export class Engine {
     }
     if (ipv4Problem(b, o, len) !== undefined) {
       c.malformedIp++;
-      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+      return this.#malformed();
     }
     if (ipv4IsFragment(b, o)) {
       c.fragments++;
@@ -208,14 +211,7 @@ export class Engine {
       return Verdict.Accept;
     }
     const l4 = o + ihl;
-    const l4Length = total - ihl;
-    const bad = proto === IPPROTO.TCP
-      ? tcpProblem(b, l4, l4Length) !== undefined
-      : udpProblem(b, l4, l4Length) !== undefined;
-    if (bad) {
-      c.malformedL4++;
-      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
-    }
+    if (this.#l4Unsound(b, l4, total - ihl, proto)) return this.#malformed();
 
     // Addresses cross calls as signed 32-bit values: an unsigned one of 2^31 or more (any
     // address from 128.0.0.0 up) is not a small integer, and every call that is not inlined
@@ -228,22 +224,51 @@ export class Engine {
     let e = t.lookup(proto, saddr, sport, daddr, dport);
     if (e === NO_SESSION) {
       const svc = this.registry.find(proto, daddr, dport);
-      if (svc === undefined) {
-        c.passedThrough++;
-        return Verdict.Accept;
-      }
-      if (
-        proto === IPPROTO.TCP &&
-        (b[l4 + TCP.FLAGS] & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) !== TCP_FLAG.SYN
-      ) {
-        c.tcpNoSession++;
-        return Verdict.Drop;
-      }
-      const id = this.#newSession(svc, proto, saddr, sport, daddr, dport);
+      const refusal = this.#sessionless(b, l4, proto, svc);
+      if (refusal !== OPENS_SESSION) return refusal;
+      const id = this.#newSession(svc!, proto, saddr, sport, daddr, dport);
       if (id === NO_SESSION) return this.#refuse(b, o, ihl, total, proto);
       e = id * 2;
     }
     return this.#forward(b, o, l4, total, limit, proto, e, false);
+  }
+
+  /** The verdict for a packet the engine cannot parse, per malformed policy. */
+  #malformed(): Verdict {
+    return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+  }
+
+  /** Checks the TCP or UDP header at `l4`; counts and says so when it is unsound. */
+  #l4Unsound(b: Uint8Array, l4: number, l4Length: number, proto: number): boolean {
+    const bad = proto === IPPROTO.TCP
+      ? tcpProblem(b, l4, l4Length) !== undefined
+      : udpProblem(b, l4, l4Length) !== undefined;
+    if (bad) this.counters.malformedL4++;
+    return bad;
+  }
+
+  /**
+   * A packet that matches no session: passed on when no service wants it, dropped (and
+   * counted) when it is TCP but not a SYN, else {@linkcode OPENS_SESSION}.
+   */
+  #sessionless(
+    b: Uint8Array,
+    l4: number,
+    proto: number,
+    svc: Service | undefined,
+  ): Verdict | typeof OPENS_SESSION {
+    if (svc === undefined) {
+      this.counters.passedThrough++;
+      return Verdict.Accept;
+    }
+    if (
+      proto === IPPROTO.TCP &&
+      (b[l4 + TCP.FLAGS] & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) !== TCP_FLAG.SYN
+    ) {
+      this.counters.tcpNoSession++;
+      return Verdict.Drop;
+    }
+    return OPENS_SESSION;
   }
 
   /** {@linkcode handle} for an IPv6 packet. */
@@ -252,7 +277,7 @@ export class Engine {
     const w = this.#walk;
     if (ipv6Walk(b, o, len, w) !== undefined) {
       c.malformedIp++;
-      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+      return this.#malformed();
     }
     if (w.fragment) {
       c.fragments++;
@@ -273,31 +298,15 @@ export class Engine {
       c.otherProtocol++;
       return Verdict.Accept;
     }
-    const l4Length = w.end - l4;
-    const bad = proto === IPPROTO.TCP
-      ? tcpProblem(b, l4, l4Length) !== undefined
-      : udpProblem(b, l4, l4Length) !== undefined;
-    if (bad) {
-      c.malformedL4++;
-      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
-    }
+    if (this.#l4Unsound(b, l4, w.end - l4, proto)) return this.#malformed();
     const sport = get16(b, l4);
     const dport = get16(b, l4 + 2);
     let e = this.table.lookup6(proto, a, 0, sport, a, 4, dport);
     if (e === NO_SESSION) {
       const svc = this.registry.find6(proto, a, 4, dport);
-      if (svc === undefined) {
-        c.passedThrough++;
-        return Verdict.Accept;
-      }
-      if (
-        proto === IPPROTO.TCP &&
-        (b[l4 + TCP.FLAGS] & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) !== TCP_FLAG.SYN
-      ) {
-        c.tcpNoSession++;
-        return Verdict.Drop;
-      }
-      const id = this.#newSession6(svc, proto, sport, dport);
+      const refusal = this.#sessionless(b, l4, proto, svc);
+      if (refusal !== OPENS_SESSION) return refusal;
+      const id = this.#newSession6(svc!, proto, sport, dport);
       if (id === NO_SESSION) {
         if (this.rejectPolicy === "reset" && proto === IPPROTO.TCP) {
           this.outLength = writeResetReply6(b, o, l4, total, a);
@@ -517,7 +526,7 @@ export class Engine {
     const icmp = o + ihl;
     if (total - ihl < ICMP.QUOTE) {
       c.malformedL4++;
-      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+      return this.#malformed();
     }
     if (!icmp4IsTranslatedError(b[icmp + ICMP.TYPE])) {
       c.icmpPassed++;
@@ -526,7 +535,7 @@ export class Engine {
     const q = this.#quote;
     if (!readQuote(b, icmp, o + total, q)) {
       c.icmpMalformedQuote++;
-      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+      return this.#malformed();
     }
     const qProto = b[q.ip + IPV4.PROTOCOL];
     if (qProto !== IPPROTO.TCP && qProto !== IPPROTO.UDP) {
@@ -601,7 +610,7 @@ export class Engine {
     const c = this.counters;
     if (end - icmp < ICMP.QUOTE) {
       c.malformedL4++;
-      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+      return this.#malformed();
     }
     if (!icmp6IsTranslatedError(b[icmp + ICMP.TYPE])) {
       c.icmpPassed++;
@@ -610,7 +619,7 @@ export class Engine {
     const q = this.#quote;
     if (!readQuote6(b, icmp, end, q)) {
       c.icmpMalformedQuote++;
-      return this.malformedPolicy === "drop" ? Verdict.Drop : Verdict.Accept;
+      return this.#malformed();
     }
     const qProto = b[q.ip + IPV6.NEXT_HEADER];
     if (qProto !== IPPROTO.TCP && qProto !== IPPROTO.UDP) {

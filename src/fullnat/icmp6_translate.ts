@@ -8,13 +8,11 @@
  * @module
  */
 import { get16, get32, set16, set32 } from "./wire/bytes.ts";
-import { adjust, finish, sum32, sumWords } from "./wire/checksum.ts";
+import { finish, sumWords } from "./wire/checksum.ts";
 import { ICMP, ICMP6_TYPE } from "./wire/icmp.ts";
 import { IPPROTO } from "./wire/ipv4.ts";
 import { IPV6, pseudoSumV6, sumAddr6, writeAddr6 } from "./wire/ipv6.ts";
-import { TCP } from "./wire/tcp.ts";
-import { UDP } from "./wire/udp.ts";
-import type { QuoteView } from "./icmp_translate.ts";
+import { fixQuotedL4, type QuoteView } from "./icmp_translate.ts";
 
 /**
  * Checks that the ICMPv6 message at `icmp` (ending at `end`) quotes an IPv6 header followed
@@ -54,36 +52,13 @@ export function translateIcmp6Error(
 ): void {
   const proto = b[q.ip + IPV6.NEXT_HEADER];
   const l4 = q.l4;
-  let oldSum = sumWords(b, q.ip + IPV6.SRC, 32) + get16(b, l4) + get16(b, l4 + 2);
-  let newSum = sumAddr6(a, qSrc) + sumAddr6(a, qDst) + qSport + qDport;
+  const oldSum = sumWords(b, q.ip + IPV6.SRC, 32) + get16(b, l4) + get16(b, l4 + 2);
+  const newSum = sumAddr6(a, qSrc) + sumAddr6(a, qDst) + qSport + qDport;
   writeAddr6(b, q.ip + IPV6.SRC, a, qSrc);
   writeAddr6(b, q.ip + IPV6.DST, a, qDst);
   set16(b, l4, qSport);
   set16(b, l4 + 2, qDport);
-  if (proto === IPPROTO.TCP) {
-    if (seqDelta !== 0) {
-      const seq = get32(b, l4 + TCP.SEQ);
-      const now = (seq + seqDelta) >>> 0;
-      set32(b, l4 + TCP.SEQ, now);
-      oldSum += sum32(seq);
-      newSum += sum32(now);
-    }
-    if (ackDelta !== 0 && l4 + TCP.ACK + 4 <= end) {
-      const ack = get32(b, l4 + TCP.ACK);
-      const now = (ack + ackDelta) >>> 0;
-      set32(b, l4 + TCP.ACK, now);
-      oldSum += sum32(ack);
-      newSum += sum32(now);
-    }
-    if (l4 + TCP.CHECKSUM + 2 <= end) {
-      const c = l4 + TCP.CHECKSUM;
-      set16(b, c, adjust(get16(b, c), oldSum, newSum));
-    }
-  } else if (proto === IPPROTO.UDP) {
-    const c = l4 + UDP.CHECKSUM;
-    const v = adjust(get16(b, c), oldSum, newSum);
-    set16(b, c, v === 0 ? 0xffff : v);
-  }
+  fixQuotedL4(b, q, proto, oldSum, newSum, seqDelta, ackDelta);
   if (mtuDelta !== 0 && b[icmp + ICMP.TYPE] === ICMP6_TYPE.PACKET_TOO_BIG) {
     const mtu = get32(b, icmp + ICMP.MTU_V6);
     if (mtu > mtuDelta) set32(b, icmp + ICMP.MTU_V6, mtu - mtuDelta);

@@ -42,39 +42,21 @@ export function readQuote(b: Uint8Array, icmp: number, end: number, q: QuoteView
 }
 
 /**
- * Rewrites the ICMPv4 error at `o` (IP header length `ihl`, total `total`) whose quote `q`
- * describes: the outer addresses become `outerSrc -> outerDst`; the quoted datagram becomes
- * `qSrc:qSport -> qDst:qDport`; a quoted TCP sequence number moves by `seqDelta` and a quoted
- * acknowledgment (when present) by `ackDelta`. `mtuDelta` is subtracted from the next-hop MTU
- * of a "fragmentation needed" (0 otherwise).
+ * The rest of a quote's transport header, once its addresses and ports were rewritten (their
+ * words summing `oldSum` before and `newSum` after): a quoted TCP seq moves by `seqDelta` and
+ * a quoted ack (when quoted) by `ackDelta`; the quoted TCP or UDP checksum, when quoted and
+ * not the "none" of UDP, is updated for all of it. Shared by ICMPv4 and ICMPv6.
  */
-export function translateIcmpError(
+export function fixQuotedL4(
   b: Uint8Array,
-  o: number,
-  ihl: number,
-  total: number,
   q: QuoteView,
-  outerSrc: number,
-  outerDst: number,
-  qSrc: number,
-  qSport: number,
-  qDst: number,
-  qDport: number,
+  proto: number,
+  oldSum: number,
+  newSum: number,
   seqDelta: number,
   ackDelta: number,
-  mtuDelta: number,
 ): void {
-  const icmp = o + ihl;
-  const proto = b[q.ip + IPV4.PROTOCOL];
   const l4 = q.l4;
-  // The quoted L4 checksum, if quoted, sees the same address, port and sequence changes.
-  let oldSum = sum32(get32(b, q.ip + IPV4.SRC)) + sum32(get32(b, q.ip + IPV4.DST)) +
-    get16(b, l4) + get16(b, l4 + 2);
-  let newSum = sum32(qSrc) + sum32(qDst) + qSport + qDport;
-  set32(b, q.ip + IPV4.SRC, qSrc);
-  set32(b, q.ip + IPV4.DST, qDst);
-  set16(b, l4, qSport);
-  set16(b, l4 + 2, qDport);
   if (proto === IPPROTO.TCP) {
     if (seqDelta !== 0) {
       const seq = get32(b, l4 + TCP.SEQ);
@@ -102,6 +84,43 @@ export function translateIcmpError(
       set16(b, c, v === 0 ? 0xffff : v);
     }
   }
+}
+
+/**
+ * Rewrites the ICMPv4 error at `o` (IP header length `ihl`, total `total`) whose quote `q`
+ * describes: the outer addresses become `outerSrc -> outerDst`; the quoted datagram becomes
+ * `qSrc:qSport -> qDst:qDport`; a quoted TCP sequence number moves by `seqDelta` and a quoted
+ * acknowledgment (when present) by `ackDelta`. `mtuDelta` is subtracted from the next-hop MTU
+ * of a "fragmentation needed" (0 otherwise).
+ */
+export function translateIcmpError(
+  b: Uint8Array,
+  o: number,
+  ihl: number,
+  total: number,
+  q: QuoteView,
+  outerSrc: number,
+  outerDst: number,
+  qSrc: number,
+  qSport: number,
+  qDst: number,
+  qDport: number,
+  seqDelta: number,
+  ackDelta: number,
+  mtuDelta: number,
+): void {
+  const icmp = o + ihl;
+  const proto = b[q.ip + IPV4.PROTOCOL];
+  const l4 = q.l4;
+  // The quoted L4 checksum, if quoted, sees the same address, port and sequence changes.
+  const oldSum = sum32(get32(b, q.ip + IPV4.SRC)) + sum32(get32(b, q.ip + IPV4.DST)) +
+    get16(b, l4) + get16(b, l4 + 2);
+  const newSum = sum32(qSrc) + sum32(qDst) + qSport + qDport;
+  set32(b, q.ip + IPV4.SRC, qSrc);
+  set32(b, q.ip + IPV4.DST, qDst);
+  set16(b, l4, qSport);
+  set16(b, l4 + 2, qDport);
+  fixQuotedL4(b, q, proto, oldSum, newSum, seqDelta, ackDelta);
   ipv4FillChecksum(b, q.ip);
 
   if (mtuDelta !== 0) {

@@ -14,6 +14,29 @@ import { IPV6, pseudoSumV6, writeAddr6 } from "./wire/ipv6.ts";
 /** Length of the packet {@linkcode writeReset} writes. */
 export const RESET_LENGTH = 40;
 
+/** Writes a 20-byte TCP header with no options and window 0 at `r`, checksummed over `pseudo`. */
+function writeBareTcp(
+  b: Uint8Array,
+  r: number,
+  sport: number,
+  dport: number,
+  seq: number,
+  ack: number,
+  flags: number,
+  pseudo: number,
+): void {
+  set16(b, r + TCP.SPORT, sport);
+  set16(b, r + TCP.DPORT, dport);
+  set32(b, r + TCP.SEQ, seq >>> 0);
+  set32(b, r + TCP.ACK, ack >>> 0);
+  b[r + TCP.DATA_OFFSET] = 5 << 4;
+  b[r + TCP.FLAGS] = flags;
+  set16(b, r + TCP.WINDOW, 0);
+  set16(b, r + TCP.CHECKSUM, 0);
+  set16(b, r + TCP.URGENT, 0);
+  set16(b, r + TCP.CHECKSUM, finish(sumWords(b, r, TCP.MIN_HEADER, pseudo)));
+}
+
 /** Writes the reset `src:sport -> dst:dport` with `seq`, `ack` and `flags` at `b[o]`. */
 export function writeReset(
   b: Uint8Array,
@@ -37,18 +60,8 @@ export function writeReset(
   set32(b, o + IPV4.DST, dst);
   ipv4FillChecksum(b, o);
 
-  const r = o + IPV4.MIN_HEADER;
-  set16(b, r + TCP.SPORT, sport);
-  set16(b, r + TCP.DPORT, dport);
-  set32(b, r + TCP.SEQ, seq >>> 0);
-  set32(b, r + TCP.ACK, ack >>> 0);
-  b[r + TCP.DATA_OFFSET] = 5 << 4;
-  b[r + TCP.FLAGS] = flags;
-  set16(b, r + TCP.WINDOW, 0);
-  set16(b, r + TCP.CHECKSUM, 0);
-  set16(b, r + TCP.URGENT, 0);
-  const sum = sumWords(b, r, TCP.MIN_HEADER, pseudoSumV4(src, dst, IPPROTO.TCP, TCP.MIN_HEADER));
-  set16(b, r + TCP.CHECKSUM, finish(sum));
+  const pseudo = pseudoSumV4(src, dst, IPPROTO.TCP, TCP.MIN_HEADER);
+  writeBareTcp(b, o + IPV4.MIN_HEADER, sport, dport, seq, ack, flags, pseudo);
   return RESET_LENGTH;
 }
 
@@ -77,17 +90,7 @@ export function writeReset6(
   b[o + IPV6.HOP_LIMIT] = 64;
   writeAddr6(b, o + IPV6.SRC, a, so);
   writeAddr6(b, o + IPV6.DST, a, do_);
-  const r = o + IPV6.HEADER;
-  set16(b, r + TCP.SPORT, sport);
-  set16(b, r + TCP.DPORT, dport);
-  set32(b, r + TCP.SEQ, seq >>> 0);
-  set32(b, r + TCP.ACK, ack >>> 0);
-  b[r + TCP.DATA_OFFSET] = 5 << 4;
-  b[r + TCP.FLAGS] = flags;
-  set16(b, r + TCP.WINDOW, 0);
-  set16(b, r + TCP.CHECKSUM, 0);
-  set16(b, r + TCP.URGENT, 0);
-  const sum = sumWords(b, r, TCP.MIN_HEADER, pseudoSumV6(b, o, IPPROTO.TCP, TCP.MIN_HEADER));
-  set16(b, r + TCP.CHECKSUM, finish(sum));
+  const pseudo = pseudoSumV6(b, o, IPPROTO.TCP, TCP.MIN_HEADER);
+  writeBareTcp(b, o + IPV6.HEADER, sport, dport, seq, ack, flags, pseudo);
   return RESET6_LENGTH;
 }

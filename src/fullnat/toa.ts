@@ -45,6 +45,29 @@ function openOptionSpace(b: Uint8Array, t: number, end: number, len: number): vo
   set16(b, c, adjust(get16(b, c), offWord + l4Length, newOffWord + l4Length + len));
 }
 
+/**
+ * Makes room for a TOA of `len` bytes and writes its kind, length and port (the address is
+ * the caller's, by family). Returns 0, or the {@linkcode ToaSkip} that forbids it.
+ */
+function openToa(
+  b: Uint8Array,
+  o: number,
+  t: number,
+  total: number,
+  limit: number,
+  len: number,
+  cport: number,
+): number {
+  if (tcpHeaderLength(b, t) + len > MAX_TCP_HEADER) return ToaSkip.NoOptionSpace;
+  if (total + len > limit) return ToaSkip.TooBig;
+  openOptionSpace(b, t, o + total, len);
+  const p = t + TCP.MIN_HEADER;
+  b[p] = TCPOPT.TOA;
+  b[p + 1] = len;
+  set16(b, p + 2, cport);
+  return 0;
+}
+
 /** Adds the words of the option just written at `b[t+20, t+20+len)` to the TCP checksum. */
 function sumInOption(b: Uint8Array, t: number, len: number): void {
   const c = t + TCP.CHECKSUM;
@@ -66,14 +89,9 @@ export function insertToaV4(
   cport: number,
 ): number {
   const len = TCPOPT_LENGTH.TOA_V4;
-  if (tcpHeaderLength(b, t) + len > MAX_TCP_HEADER) return ToaSkip.NoOptionSpace;
-  if (total + len > limit) return ToaSkip.TooBig;
-  openOptionSpace(b, t, o + total, len);
-  const p = t + TCP.MIN_HEADER;
-  b[p] = TCPOPT.TOA;
-  b[p + 1] = len;
-  set16(b, p + 2, cport);
-  set32(b, p + 4, caddr);
+  const skip = openToa(b, o, t, total, limit, len, cport);
+  if (skip !== 0) return skip;
+  set32(b, t + TCP.MIN_HEADER + 4, caddr);
   sumInOption(b, t, len);
   const ic = o + IPV4.CHECKSUM;
   set16(b, o + IPV4.TOTAL_LENGTH, total + len);
@@ -98,14 +116,9 @@ export function insertToaV6(
   cport: number,
 ): number {
   const len = TCPOPT_LENGTH.TOA_V6;
-  if (tcpHeaderLength(b, t) + len > MAX_TCP_HEADER) return ToaSkip.NoOptionSpace;
-  if (total + len > limit) return ToaSkip.TooBig;
-  openOptionSpace(b, t, o + total, len);
-  const p = t + TCP.MIN_HEADER;
-  b[p] = TCPOPT.TOA;
-  b[p + 1] = len;
-  set16(b, p + 2, cport);
-  writeAddr6(b, p + 4, a, ao);
+  const skip = openToa(b, o, t, total, limit, len, cport);
+  if (skip !== 0) return skip;
+  writeAddr6(b, t + TCP.MIN_HEADER + 4, a, ao);
   sumInOption(b, t, len);
   set16(b, o + IPV6.PAYLOAD_LENGTH, total + len - IPV6.HEADER);
   return total + len;
