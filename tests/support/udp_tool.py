@@ -111,19 +111,25 @@ def ask(host, port, msg, timeout=3.0):
 def request(host, port, count):
     replies = []
     errors = []
-    for i in range(count):
-        # A new socket each time: a new source port, hence a new balancer session.
-        s = connected(host, port, 3.0)
-        try:
-            s.send(f"REQ {i}".encode())
-            # A connected socket accepts datagrams only from (host, port): a reply from anywhere
-            # else (the RS itself, a local address) would never be seen here.
-            data, src = s.recvfrom(2048)
-            replies.append({"client": endpoint(s.getsockname()), "from": endpoint(src),
-                            "body": data.decode()})
-        except OSError as e:
-            errors.append(f"{i}: {e!r}")
-        finally:
+    # Every socket stays open until the end: the kernel then cannot hand a closed one's
+    # ephemeral port to a later request, so each request really has its own source port,
+    # hence its own balancer session.
+    sockets = []
+    try:
+        for i in range(count):
+            s = connected(host, port, 3.0)
+            sockets.append(s)
+            try:
+                s.send(f"REQ {i}".encode())
+                # A connected socket accepts datagrams only from (host, port): a reply from
+                # anywhere else (the RS itself, a local address) would never be seen here.
+                data, src = s.recvfrom(2048)
+                replies.append({"client": endpoint(s.getsockname()), "from": endpoint(src),
+                                "body": data.decode()})
+            except OSError as e:
+                errors.append(f"{i}: {e!r}")
+    finally:
+        for s in sockets:
             s.close()
     return {"replies": replies, "errors": errors}
 
