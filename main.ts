@@ -6,6 +6,7 @@
  *   fullnat status [--json]    every counter of the running daemon
  *   fullnat service|rs|laddr|conn|stats|timeout|config|show ...   admin commands (src/shell)
  *   fullnat shell [-c CMD]     the interactive admin shell (the admin user's login shell)
+ *   fullnat provision check|seed|firstboot ...   provisioning files and seed images
  *
  * Client commands find the daemon through `FULLNAT_SOCKET` (default /run/fullnat/control.sock).
  *
