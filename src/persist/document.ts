@@ -33,6 +33,7 @@ import type {
   Timeouts,
 } from "../fullnat/types.ts";
 import { parseIpv4 } from "../fullnat/wire/ipv4.ts";
+import { formatIpv6, parseIpv6 } from "../fullnat/wire/ipv6.ts";
 
 /** The document version this code reads and writes. */
 export const CONFIG_VERSION = 1;
@@ -158,20 +159,31 @@ class Checker {
     return v as T;
   }
 
-  /** A unicast IPv4 address in dotted-quad form, as the engine serves it. */
+  /**
+   * A unicast IPv4 address in dotted-quad form, or a unicast IPv6 address, as the engine
+   * serves them. IPv6 comes back in its canonical (RFC 5952) text, the form the running
+   * configuration exports, so equal addresses compare equal.
+   */
   address(v: unknown, path: string): string | undefined {
     if (typeof v !== "string") {
-      this.problem(path, `must be an IPv4 address as a string (got ${show(v)})`);
+      this.problem(path, `must be an IPv4 or IPv6 address as a string (got ${show(v)})`);
       return undefined;
+    }
+    if (v.includes(":")) {
+      const w = parseIpv6(v);
+      if (w === undefined) {
+        this.problem(path, `must be an IPv6 address like 2001:db8::1 (got ${show(v)})`);
+        return undefined;
+      }
+      if (w[0] >>> 24 === 0xff || (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] <= 1)) {
+        this.problem(path, `${v} is not a unicast address`);
+        return undefined;
+      }
+      return formatIpv6(w);
     }
     const n = parseIpv4(v);
     if (n === undefined) {
-      this.problem(
-        path,
-        v.includes(":")
-          ? `${v}: IPv6 is not supported yet`
-          : `must be an IPv4 address like 192.0.2.1 (got ${show(v)})`,
-      );
+      this.problem(path, `must be an IPv4 address like 192.0.2.1 (got ${show(v)})`);
       return undefined;
     }
     if (n === 0 || n >>> 28 === 14 || n === 0xffffffff) {
@@ -253,7 +265,7 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     const p = `${path}.realServers[${i}]`;
     const rs = checkRealServer(c, item, p);
     if (rs === undefined) return void (ok = false);
-    const key = `${rs.address}:${rs.port}`;
+    const key = endpointText(rs.address, rs.port);
     const first = seenRs.get(key);
     if (first !== undefined) {
       c.problem(p, `real server ${key} is already listed at realServers[${first}]`);
@@ -412,5 +424,10 @@ export function configFromViews(services: ServiceView[], timeouts: Timeouts): Co
 
 /** How a service is named in messages and change lists: `tcp 198.51.100.10:80`. */
 export function serviceName(key: ServiceKey): string {
-  return `${key.protocol} ${key.address}:${key.port}`;
+  return `${key.protocol} ${endpointText(key.address, key.port)}`;
+}
+
+/** `address:port`, with an IPv6 address in brackets as ipvsadm writes it. */
+export function endpointText(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
 }

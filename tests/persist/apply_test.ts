@@ -198,3 +198,28 @@ Deno.test("applyConfig() rolls back the steps already made when a later one fail
   );
   assert.equal(await exportText(remote), before);
 });
+
+Deno.test("applyConfig() carries IPv6 services, refuses mixed families, and names endpoints in brackets", async () => {
+  const { ctl, remote } = engineTarget();
+  const v6 = { protocol: "udp" as const, address: "2001:db8:a::10", port: 53 };
+  ctl.addService(v6, { scheduler: "rr", persistence: 0 });
+  ctl.addRealServer(v6, { address: "2001:db8:b::11", port: 53, weight: 1, method: "fullnat" });
+  ctl.addLocalAddress(v6, "2001:db8:b::201");
+  const text = await exportText(remote);
+  const fresh = engineTarget();
+  // Written by hand in a longer spelling: the document keeps the canonical form.
+  const doc = parseConfig(text.replace("2001:db8:b::11", "2001:0DB8:b:0:0:0:0:11"));
+  const r = await applyConfig(fresh.remote, doc);
+  assert.deepEqual(r.changes, [
+    "+ service udp [2001:db8:a::10]:53 rr",
+    "+ rs [2001:db8:b::11]:53 fullnat weight 1 in udp [2001:db8:a::10]:53",
+    "+ laddr 2001:db8:b::201 in udp [2001:db8:a::10]:53",
+  ]);
+  assert.equal(await exportText(fresh.remote), text);
+  const mixed = parseConfig(text.replace("2001:db8:b::201", "203.0.113.201"));
+  await assert.rejects(
+    () => applyConfig(fresh.remote, { ...mixed, services: [{ ...mixed.services[0], port: 54 }] }),
+    /is IPv4 but the service is IPv6/,
+  );
+  assert.equal(await exportText(fresh.remote), text, "the refused document changed nothing");
+});
