@@ -37,6 +37,28 @@ export const CONTROL_METHODS = [
 /** One method name of the contract. */
 export type ControlMethod = typeof CONTROL_METHODS[number];
 
+/**
+ * The methods that can change what traffic must be diverted into the queue (services, real
+ * servers, local addresses).
+ */
+export const DIVERSION_CHANGES: ReadonlySet<ControlMethod> = new Set<ControlMethod>([
+  "addService",
+  "editService",
+  "deleteService",
+  "addRealServer",
+  "editRealServer",
+  "deleteRealServer",
+  "addLocalAddress",
+  "deleteLocalAddress",
+  "clear",
+]);
+
+/** The methods that change the configuration: the diversion changes and the timeouts. */
+export const CONFIG_CHANGES: ReadonlySet<ControlMethod> = new Set<ControlMethod>([
+  ...DIVERSION_CHANGES,
+  "setTimeouts",
+]);
+
 // Fails to compile if ControlTarget gains a method that the list above lacks.
 type MissingMethods = Exclude<keyof ControlTarget, ControlMethod>;
 const _allMethodsListed: MissingMethods extends never ? true : MissingMethods = true;

@@ -12,7 +12,12 @@
  *
  * @module
  */
-import type { ControlMethod, RemoteControl } from "../ctl/remote.ts";
+import {
+  CONFIG_CHANGES,
+  type ControlMethod,
+  DIVERSION_CHANGES,
+  type RemoteControl,
+} from "../ctl/remote.ts";
 import type { ConnectionView, DiversionSpec, ServiceView, Timeouts } from "../fullnat/types.ts";
 import { mergeServices, unionDiversion } from "./merge.ts";
 
@@ -23,33 +28,8 @@ export interface WorkerCalls {
   all(op: string, args?: unknown[]): Promise<unknown[]>;
 }
 
-/** Changes: worker 0 validates, then all others apply. */
-const CHANGES = [
-  "addService",
-  "editService",
-  "deleteService",
-  "addRealServer",
-  "editRealServer",
-  "deleteRealServer",
-  "addLocalAddress",
-  "deleteLocalAddress",
-  "clear",
-  "zeroStats",
-  "setTimeouts",
-] as const satisfies readonly ControlMethod[];
-
-/** Changes after which the diverted traffic may differ. */
-const DIVERSION_CHANGES: ReadonlySet<string> = new Set<ControlMethod>([
-  "addService",
-  "editService",
-  "deleteService",
-  "addRealServer",
-  "editRealServer",
-  "deleteRealServer",
-  "addLocalAddress",
-  "deleteLocalAddress",
-  "clear",
-]);
+/** Changes: worker 0 validates, then all others apply (counters too are per worker). */
+const CHANGES: readonly ControlMethod[] = [...CONFIG_CHANGES, "zeroStats"];
 
 /** The union of every worker's diversion spec. */
 export async function collectDiversion(workers: WorkerCalls): Promise<DiversionSpec> {
@@ -72,7 +52,7 @@ export function fanOutControl(
     return next;
   };
 
-  const change = (op: string) => (...args: unknown[]): Promise<unknown> =>
+  const change = (op: ControlMethod) => (...args: unknown[]): Promise<unknown> =>
     serial(async () => {
       const result = await workers.call(0, op, args);
       const rest = [];

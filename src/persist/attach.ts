@@ -7,27 +7,14 @@
  * @module
  */
 import { join } from "node:path";
-import { type ControlMethod, localRemote, type RemoteControl } from "../ctl/remote.ts";
+import { CONFIG_CHANGES, localRemote, type RemoteControl } from "../ctl/remote.ts";
 import { ControlError, type ControlTarget } from "../fullnat/types.ts";
 import { applyConfig, type ApplyResult, readRunning } from "./apply.ts";
 import { type ConfigDocument, formatConfig, parseConfig } from "./document.ts";
 import { ConfigStore, setAside, STORE_FILE, StoreUnreadableError } from "./store.ts";
 
 /** Control methods after which the configuration is saved. */
-export const MUTATING_METHODS: ReadonlySet<string> = new Set(
-  [
-    "addService",
-    "editService",
-    "deleteService",
-    "addRealServer",
-    "editRealServer",
-    "deleteRealServer",
-    "addLocalAddress",
-    "deleteLocalAddress",
-    "clear",
-    "setTimeouts",
-  ] satisfies ControlMethod[],
-);
+export const MUTATING_METHODS: ReadonlySet<string> = CONFIG_CHANGES;
 
 /** Options of {@linkcode attachPersistence}. */
 export interface PersistenceOptions {
