@@ -116,6 +116,8 @@ export class Engine {
   /** Scratch space for packets the engine originates; reused, never reallocated. */
   #emitBuf = new Uint8Array(64);
   #isnSecret: Uint32Array;
+  /** The port {@linkcode Engine} `#takeLocal` chose with the address it returned. */
+  #lport = 0;
   /** IPv6 source and destination of the packet in hand, four words each; reused. */
   #pkt6 = new Uint32Array(8);
   /** Where the IPv6 packet in hand has its transport header; reused. */
@@ -705,27 +707,9 @@ export class Engine {
       }
       id = t.insert6(proto, a, 0, cport, a, 4, vport, a, 0, cport, rs.addr6, 0, rs.port);
     } else {
-      const pool = svc.localAddresses;
-      if (pool.length === 0) {
-        c.noLocalAddress++;
-        return NO_SESSION;
-      }
-      let lport = 0;
-      for (let i = 0; i < this.portTries; i++) {
-        const cand = pool[svc.localCursor++ % pool.length];
-        if (svc.localCursor >= pool.length) svc.localCursor = 0;
-        const p = cand.takePort();
-        if (t.lookup6(proto, rs.addr6, 0, rs.port, cand.addr6!, 0, p) === NO_SESSION) {
-          la = cand;
-          lport = p;
-          break;
-        }
-        cand.portConflicts++;
-      }
-      if (la === undefined) {
-        c.portExhausted++;
-        return NO_SESSION;
-      }
+      la = this.#takeLocal(svc, proto, rs, true);
+      if (la === undefined) return NO_SESSION;
+      const lport = this.#lport;
       id = t.insert6(proto, a, 0, cport, a, 4, vport, la.addr6!, 0, lport, rs.addr6, 0, rs.port);
     }
     if (id === NO_SESSION) {
@@ -772,27 +756,10 @@ export class Engine {
         return NO_SESSION;
       }
     } else {
-      const pool = svc.localAddresses;
-      if (pool.length === 0) {
-        c.noLocalAddress++;
-        return NO_SESSION;
-      }
-      for (let i = 0; i < this.portTries; i++) {
-        const cand = pool[svc.localCursor++ % pool.length];
-        if (svc.localCursor >= pool.length) svc.localCursor = 0;
-        const p = cand.takePort();
-        if (t.lookup(proto, rs.addr | 0, rs.port, cand.addr | 0, p) === NO_SESSION) {
-          la = cand;
-          laddr = cand.addr | 0;
-          lport = p;
-          break;
-        }
-        cand.portConflicts++;
-      }
-      if (la === undefined) {
-        c.portExhausted++;
-        return NO_SESSION;
-      }
+      la = this.#takeLocal(svc, proto, rs, false);
+      if (la === undefined) return NO_SESSION;
+      laddr = la.addr | 0;
+      lport = this.#lport;
     }
     const id = t.insert(proto, caddr, cport, vaddr, vport, laddr, lport, rs.addr | 0, rs.port);
     if (id === NO_SESSION) {
@@ -801,6 +768,41 @@ export class Engine {
     }
     this.#initSession(id, svc, rs, la, now);
     return id;
+  }
+
+  /**
+   * Picks a local address (round robin over the service's pool) and a port on it such that no
+   * session already uses (RS address, RS port, local address, local port, proto), within
+   * `portTries` choices. Returns the address with the port in `#lport`, or undefined having
+   * counted why.
+   */
+  #takeLocal(
+    svc: Service,
+    proto: number,
+    rs: RealServer,
+    v6: boolean,
+  ): LocalAddress | undefined {
+    const pool = svc.localAddresses;
+    if (pool.length === 0) {
+      this.counters.noLocalAddress++;
+      return undefined;
+    }
+    const t = this.table;
+    for (let i = 0; i < this.portTries; i++) {
+      const cand = pool[svc.localCursor++ % pool.length];
+      if (svc.localCursor >= pool.length) svc.localCursor = 0;
+      const p = cand.takePort();
+      const taken = v6
+        ? t.lookup6(proto, rs.addr6!, 0, rs.port, cand.addr6!, 0, p)
+        : t.lookup(proto, rs.addr | 0, rs.port, cand.addr | 0, p);
+      if (taken === NO_SESSION) {
+        this.#lport = p;
+        return cand;
+      }
+      cand.portConflicts++;
+    }
+    this.counters.portExhausted++;
+    return undefined;
   }
 
   /** Fills a new session's owners and state and counts it. */
