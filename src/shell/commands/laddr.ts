@@ -10,14 +10,14 @@ import {
   addressArgument,
   jsonOption,
   leaf,
-  optionalServiceKey,
+  printJson,
   requiredServiceKey,
   serviceArguments,
 } from "../command_kit.ts";
 import type { CommandContext } from "../context.ts";
 import { parseAddress } from "../values.ts";
 import { localAddressesTable } from "../views.ts";
-import { fetchServices, findService } from "./service.ts";
+import { perServiceRows, selectedServices } from "./service.ts";
 
 /** Adds `laddr` and its verbs. */
 export function addLocalAddressCommands(ctx: CommandContext, root: Command): void {
@@ -31,21 +31,9 @@ export function addLocalAddressCommands(ctx: CommandContext, root: Command): voi
       true,
     ),
   ).alias("ls").action(action(ctx, async ({ args, opts, control }) => {
-    const key = optionalServiceKey(args);
-    const all = await fetchServices(await control());
-    const services = key === undefined ? all : [findService(all, key)];
-    if (opts.json) {
-      ctx.io.out(JSON.stringify(
-        services.flatMap((s) =>
-          s.localAddresses.map((l) => ({
-            service: { protocol: s.protocol, address: s.address, port: s.port },
-            ...l,
-          }))
-        ),
-        null,
-        2,
-      ));
-    } else ctx.io.out(localAddressesTable(services));
+    const services = await selectedServices(args, await control());
+    if (opts.json) printJson(ctx, perServiceRows(services, (s) => s.localAddresses));
+    else ctx.io.out(localAddressesTable(services));
   }));
 
   addressArgument(

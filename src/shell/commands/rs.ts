@@ -12,7 +12,7 @@ import {
   jsonOption,
   leaf,
   methodOption,
-  optionalServiceKey,
+  printJson,
   requiredServiceKey,
   serviceArguments,
 } from "../command_kit.ts";
@@ -21,7 +21,7 @@ import { UsageError } from "../errors.ts";
 import { parseWeight } from "../values.ts";
 import type { Endpoint } from "../../fullnat/types.ts";
 import { realServersTable } from "../views.ts";
-import { fetchServices, findService } from "./service.ts";
+import { perServiceRows, selectedServices } from "./service.ts";
 
 /** Adds `rs` and its verbs. */
 export function addRealServerCommands(ctx: CommandContext, root: Command): void {
@@ -30,21 +30,9 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
   jsonOption(
     serviceArguments(leaf(ctx, rs, "list", "list real servers (of one service, or all)"), true),
   ).alias("ls").action(action(ctx, async ({ args, opts, control }) => {
-    const key = optionalServiceKey(args);
-    const all = await fetchServices(await control());
-    const services = key === undefined ? all : [findService(all, key)];
-    if (opts.json) {
-      ctx.io.out(JSON.stringify(
-        services.flatMap((s) =>
-          s.realServers.map((r) => ({
-            service: { protocol: s.protocol, address: s.address, port: s.port },
-            ...r,
-          }))
-        ),
-        null,
-        2,
-      ));
-    } else ctx.io.out(realServersTable(services));
+    const services = await selectedServices(args, await control());
+    if (opts.json) printJson(ctx, perServiceRows(services, (s) => s.realServers));
+    else ctx.io.out(realServersTable(services));
   }));
 
   endpointArgument(

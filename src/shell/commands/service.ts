@@ -11,6 +11,7 @@ import {
   action,
   jsonOption,
   leaf,
+  optionalServiceKey,
   printJson,
   requiredServiceKey,
   schedulerOption,
@@ -32,6 +33,32 @@ export function sortServices(services: ServiceView[]): ServiceView[] {
 /** The daemon's services, sorted. */
 export async function fetchServices(control: ShellControl): Promise<ServiceView[]> {
   return sortServices(await control.listServices());
+}
+
+/**
+ * The services a `list`/`show` command is about: the one its optional service arguments name
+ * (a usage error if there is none such), or all.
+ */
+export async function selectedServices(
+  args: readonly unknown[],
+  control: ShellControl,
+): Promise<ServiceView[]> {
+  const key = optionalServiceKey(args);
+  const all = await fetchServices(control);
+  return key === undefined ? all : [findService(all, key)];
+}
+
+/** One JSON row per item of each service (its real servers, say), tagged with the service. */
+export function perServiceRows<T extends object>(
+  services: readonly ServiceView[],
+  items: (s: ServiceView) => readonly T[],
+): unknown[] {
+  return services.flatMap((s) =>
+    items(s).map((item) => ({
+      service: { protocol: s.protocol, address: s.address, port: s.port },
+      ...item,
+    }))
+  );
 }
 
 /** The listed service with this key, or a usage error naming the existing ones. */

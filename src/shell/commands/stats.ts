@@ -14,13 +14,11 @@ import {
 } from "../command_kit.ts";
 import type { CommandContext } from "../context.ts";
 import { statsTable } from "../views.ts";
-import { fetchServices, findService } from "./service.ts";
+import { selectedServices } from "./service.ts";
 
 /** Prints the counters of one service or all (`stats show`, `show stats`). */
 export async function showStats(ctx: CommandContext, input: ActionInput): Promise<void> {
-  const key = optionalServiceKey(input.args);
-  const all = await fetchServices(await input.control());
-  const services = key === undefined ? all : [findService(all, key)];
+  const services = await selectedServices(input.args, await input.control());
   if (input.opts.json) {
     ctx.io.out(JSON.stringify(
       services.map((s) => ({
