@@ -1,12 +1,14 @@
 /**
- * A test bed for end-to-end tests: the namespace topology, nginx on the real servers and the
- * real daemon in `lb`, always torn down, and a daemon that did not stop cleanly fails the test.
+ * A test bed for end-to-end tests: the IPv4 namespace topology, nginx on the real servers and
+ * the real daemon in `lb` ({@linkcode withFamilyBed} with those choices): always torn down,
+ * and a daemon that did not stop cleanly fails the test.
  *
  * @module
  */
-import { createTopology, type Topology } from "../support/netns.ts";
-import { type NginxServer, startNginx } from "../support/servers.ts";
-import { type Balancer, startBalancer } from "./balancer.ts";
+import { withFamilyBed } from "../support/family_bed.ts";
+import type { Topology } from "../support/netns.ts";
+import type { NginxServer } from "../support/servers.ts";
+import type { Balancer } from "./balancer.ts";
 
 export interface Bed {
   topo: Topology;
@@ -16,31 +18,18 @@ export interface Bed {
 }
 
 /** Builds the topology, starts nginx and the daemon, runs `fn`, and always tears down. */
-export async function withBed(
+export function withBed(
   opts: { nat?: boolean; bulkBytes?: number; daemonArgs?: string[] },
   fn: (bed: Bed) => Promise<void>,
 ): Promise<void> {
-  const topo = await createTopology({ rsDefaultViaLb: opts.nat ?? false });
-  let lb: Balancer | undefined;
-  let nginx: NginxServer | undefined;
-  let code: number | undefined;
-  try {
-    nginx = await startNginx({
-      netns: topo.rs,
-      addrs: topo.addrs.realServers,
-      bulkBytes: opts.bulkBytes,
-    });
-    lb = await startBalancer(topo, opts.daemonArgs);
-    await fn({ topo, lb, nginx, vip: topo.addrs.vips[0] });
-  } finally {
-    code = await lb?.stop();
-    await nginx?.stop();
-    await topo.destroy();
-  }
-  // A daemon that did not stop cleanly (leftover chains, a crash) fails the test.
-  if (code !== undefined && code !== 0) {
-    throw new Error(`daemon exited with ${code}:\n${lb?.log()}`);
-  }
+  return withFamilyBed(
+    {
+      rsDefaultViaLb: opts.nat ?? false,
+      nginx: { bulkBytes: opts.bulkBytes },
+      daemonArgs: opts.daemonArgs,
+    },
+    ({ topo, lb, nginx }) => fn({ topo, lb, nginx: nginx!, vip: topo.addrs.vips[0] }),
+  );
 }
 
 /** A FULLNAT service on port 80 over every real server, with `lips` local addresses. */

@@ -2,7 +2,7 @@
  * A test bed for the end-to-end tests beyond IPv4 TCP: the namespace topology with its
  * options (IPv6 plan, a router with a smaller MTU), the real daemon in `lb`, and optionally
  * nginx on the real servers; always torn down, and a daemon that did not stop cleanly fails the
- * test (as `tests/e2e/bed.ts` does for the IPv4 bed).
+ * test. `tests/e2e/bed.ts` is the IPv4 web bed built on it.
  *
  * @module
  */
@@ -21,6 +21,8 @@ export interface FamilyBed {
 /** Options of {@linkcode withFamilyBed}. */
 export interface FamilyBedOptions {
   ipv6?: boolean;
+  /** Give the real servers a default route via lb (NAT mode). */
+  rsDefaultViaLb?: boolean;
   router?: RouterOptions;
   /** Start nginx on the real servers: on their IPv4 addresses, or IPv6 ones with `ipv6`. */
   nginx?: { bulkBytes?: number };
@@ -32,7 +34,11 @@ export async function withFamilyBed(
   opts: FamilyBedOptions,
   fn: (bed: FamilyBed) => Promise<void>,
 ): Promise<void> {
-  const topo = await createTopology({ ipv6: opts.ipv6, router: opts.router });
+  const topo = await createTopology({
+    ipv6: opts.ipv6,
+    router: opts.router,
+    rsDefaultViaLb: opts.rsDefaultViaLb,
+  });
   let lb: Balancer | undefined;
   let nginx: NginxServer | undefined;
   let code: number | undefined;
