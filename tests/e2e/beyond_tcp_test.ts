@@ -16,8 +16,7 @@ import {
   udpRequests,
   udpTool,
 } from "../support/udp.ts";
-
-const HASH_STREAM = new URL("../support/hash_stream.ts", import.meta.url).pathname;
+import { HASH_STREAM, startHashServer } from "../support/hash_stream.ts";
 
 Deno.test("e2e UDP FULLNAT: DNS-like requests from many ports, RS sees only local addresses, replies come from the VIP", async () => {
   await withFamilyBed({}, async ({ topo, lb }) => {
@@ -135,17 +134,7 @@ Deno.test("e2e ICMP: 8 MB up and down through a 1280-byte router path complete b
       const lips = [topo.addrs.localAddrs[0]];
       await addFullnatService(lb, "tcp", vip, 9000, [rs], lips);
       await addFullnatService(lb, "tcp", vip, 80, [rs], lips);
-      const sink = topo.spawn(
-        "rs",
-        [Deno.execPath(), "run", "-A", HASH_STREAM, "sink", rs, "9000"],
-        {
-          stdout: "piped",
-        },
-      );
-      const reader = sink.stdout.getReader();
-      const first = new TextDecoder().decode((await reader.read()).value);
-      reader.releaseLock();
-      assert.match(first, /listening/);
+      await startHashServer(topo, "sink", rs, 9000);
 
       // Upload: the client's full-size segments (MSS from a 1500-byte RS link, minus 8 for
       // TOA) do not fit the router's 1280; only a translated "fragmentation needed" helps.

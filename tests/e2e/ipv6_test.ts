@@ -15,8 +15,7 @@ import {
   udpRequests,
   udpTool,
 } from "../support/udp.ts";
-
-const HASH_STREAM = new URL("../support/hash_stream.ts", import.meta.url).pathname;
+import { HASH_STREAM, startHashServer } from "../support/hash_stream.ts";
 
 /** URL host text of an IPv6 address. */
 const bracket = (a: string) => `[${a}]`;
@@ -202,17 +201,7 @@ Deno.test("e2e ICMPv6: 8 MB up and down through a 1400-byte router path complete
       const lips = [v6.localAddrs[0]];
       await addFullnatService(lb, "tcp", vip, 9000, [rs], lips);
       await addFullnatService(lb, "tcp", vip, 80, [rs], lips);
-      const sink = topo.spawn(
-        "rs",
-        [Deno.execPath(), "run", "-A", HASH_STREAM, "sink", rs, "9000"],
-        {
-          stdout: "piped",
-        },
-      );
-      const reader = sink.stdout.getReader();
-      const first = new TextDecoder().decode((await reader.read()).value);
-      reader.releaseLock();
-      assert.match(first, /listening/);
+      await startHashServer(topo, "sink", rs, 9000);
 
       const up = await topo.exec("client", [
         "timeout",

@@ -6,12 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { startCapture } from "../support/capture.ts";
+import { HASH_STREAM, startHashServer } from "../support/hash_stream.ts";
 import { decode, type Decoded, type DecodedTcp } from "../support/oracle.ts";
 import { curl, waitFor } from "../support/servers.ts";
 import { fullnatService, withBed } from "./bed.ts";
-import type { Topology } from "../support/netns.ts";
 
-const HASH_STREAM = new URL("../support/hash_stream.ts", import.meta.url).pathname;
 const IDLE_PROBE = new URL("../support/idle_probe.ts", import.meta.url).pathname;
 
 /** The TOA scapy shows for `addr:port`: option 254 with port and address in hex. */
@@ -81,26 +80,6 @@ Deno.test("e2e FULLNAT wire: TOA in SYN and third ACK, no timestamp to the RS, M
   });
 });
 
-/** Starts a hash_stream server in `rs` and waits until it listens. */
-async function startStreamServer(topo: Topology, mode: "sink" | "source", port: number) {
-  const child = topo.spawn("rs", [
-    Deno.execPath(),
-    "run",
-    "-A",
-    HASH_STREAM,
-    mode,
-    "0.0.0.0",
-    `${port}`,
-  ], {
-    stdout: "piped",
-  });
-  const reader = child.stdout.getReader();
-  const { value } = await reader.read();
-  assert.match(new TextDecoder().decode(value), /listening/);
-  reader.releaseLock();
-  return child;
-}
-
 Deno.test("e2e FULLNAT: 200 MB each way across 1% loss on the RS link arrive byte-identical", async () => {
   await withBed({}, async (bed) => {
     const rs = bed.topo.addrs.realServers[0];
@@ -110,8 +89,8 @@ Deno.test("e2e FULLNAT: 200 MB each way across 1% loss on the RS link arrive byt
       await bed.lb.ipvsadmOk("-a", "-t", `${bed.vip}:${port}`, "-r", `${rs}:${port}`, "-b");
       await bed.lb.ipvsadmOk("-P", "-t", `${bed.vip}:${port}`, "-z", lip);
     }
-    const sink = await startStreamServer(bed.topo, "sink", 9000);
-    const source = await startStreamServer(bed.topo, "source", 9001);
+    const sink = await startHashServer(bed.topo, "sink", "0.0.0.0", 9000);
+    const source = await startHashServer(bed.topo, "source", "0.0.0.0", 9001);
     for (const chain of ["INPUT", "OUTPUT"]) {
       await bed.topo.exec("rs", [
         "iptables",

@@ -16,6 +16,34 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import type { Topology } from "./netns.ts";
+
+/** This script's path, to run it with `deno run -A`. */
+export const HASH_STREAM = decodeURIComponent(new URL(import.meta.url).pathname);
+
+/**
+ * Starts a `sink` or `source` server of this script on `host:port` in the topology's `rs`
+ * namespace; resolves once it listens. The topology's teardown kills it.
+ */
+export async function startHashServer(
+  topo: Topology,
+  mode: "sink" | "source",
+  host: string,
+  port: number,
+): Promise<Deno.ChildProcess> {
+  const child = topo.spawn(
+    "rs",
+    [Deno.execPath(), "run", "-A", HASH_STREAM, mode, host, `${port}`],
+    {
+      stdout: "piped",
+    },
+  );
+  const reader = child.stdout.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  reader.releaseLock();
+  if (!first.includes("listening")) throw new Error(`hash_stream ${mode} did not start: ${first}`);
+  return child;
+}
 
 /** Fills `buf` with the next bytes of the xorshift32 stream whose state is `s[0]`. */
 export function fillStream(buf: Uint8Array, s: Uint32Array): void {
