@@ -34,6 +34,7 @@ import type {
 } from "../fullnat/types.ts";
 import { parseIpv4 } from "../fullnat/wire/ipv4.ts";
 import { formatIpv6, parseIpv6 } from "../fullnat/wire/ipv6.ts";
+import { formatEndpoint } from "../ctl/ipvsadm/address.ts";
 
 /** The document version this code reads and writes. */
 export const CONFIG_VERSION = 1;
@@ -265,7 +266,7 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     const p = `${path}.realServers[${i}]`;
     const rs = checkRealServer(c, item, p);
     if (rs === undefined) return void (ok = false);
-    const key = endpointText(rs.address, rs.port);
+    const key = formatEndpoint(rs.address, rs.port);
     const first = seenRs.get(key);
     if (first !== undefined) {
       c.problem(p, `real server ${key} is already listed at realServers[${first}]`);
@@ -424,10 +425,5 @@ export function configFromViews(services: ServiceView[], timeouts: Timeouts): Co
 
 /** How a service is named in messages and change lists: `tcp 198.51.100.10:80`. */
 export function serviceName(key: ServiceKey): string {
-  return `${key.protocol} ${endpointText(key.address, key.port)}`;
-}
-
-/** `address:port`, with an IPv6 address in brackets as ipvsadm writes it. */
-export function endpointText(address: string, port: number): string {
-  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+  return `${key.protocol} ${formatEndpoint(key.address, key.port)}`;
 }

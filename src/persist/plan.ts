@@ -8,7 +8,8 @@
  */
 import type { RemoteControl } from "../ctl/remote.ts";
 import type { RealServerSpec, ServiceKey, ServiceOptions, Timeouts } from "../fullnat/types.ts";
-import { type ConfigDocument, endpointText, type ServiceConfig, serviceName } from "./document.ts";
+import { formatEndpoint } from "../ctl/ipvsadm/address.ts";
+import { type ConfigDocument, type ServiceConfig, serviceName } from "./document.ts";
 
 /** One step of a plan: what it does, in words, and the control call that does it. */
 export interface Change {
@@ -50,7 +51,7 @@ function optionsOf(s: ServiceConfig): ServiceOptions {
   };
 }
 
-const rsName = (r: { address: string; port: number }) => endpointText(r.address, r.port);
+const rsName = (r: { address: string; port: number }) => formatEndpoint(r.address, r.port);
 
 function timeoutChange(from: Timeouts, to: Timeouts): Change | undefined {
   const changed: Partial<Timeouts> = {};

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { formatIpv6, parseIpv6 as parseIpv6Words } from "../../fullnat/wire/ipv6.ts";
 
 /** An address with an optional port, as parsed from `-t`, `-u`, `-r` or `-z`. */
 export interface ParsedEndpoint {
@@ -30,76 +31,10 @@ export function parseIpv4(text: string): string | undefined {
   return parts.join(".");
 }
 
-/** Parses an IPv6 address (with optional embedded IPv4 tail) into its eight 16-bit groups. */
-function ipv6Groups(text: string): number[] | undefined {
-  if (text.length === 0 || text.length > 45 || !text.includes(":")) return undefined;
-  let body = text;
-  let tail: [number, number] | undefined;
-  if (body.includes(".")) {
-    const lastColon = body.lastIndexOf(":");
-    const v4 = parseIpv4(body.slice(lastColon + 1));
-    if (v4 === undefined) return undefined;
-    const o = v4.split(".").map(Number);
-    tail = [(o[0] << 8) | o[1], (o[2] << 8) | o[3]];
-    // Stand two placeholder groups in for the dotted tail, then patch them below.
-    body = body.slice(0, lastColon + 1) + "0:0";
-  }
-  const halves = body.split("::");
-  if (halves.length > 2) return undefined;
-  const parseHalf = (half: string): number[] | undefined => {
-    if (half === "") return [];
-    const groups: number[] = [];
-    for (const group of half.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return undefined;
-      groups.push(parseInt(group, 16));
-    }
-    return groups;
-  };
-  const head = parseHalf(halves[0]);
-  const rest = halves.length === 2 ? parseHalf(halves[1]) : [];
-  if (head === undefined || rest === undefined) return undefined;
-  const explicit = head.length + rest.length;
-  let groups: number[];
-  if (halves.length === 1) {
-    if (explicit !== 8) return undefined;
-    groups = head;
-  } else {
-    // "::" stands for at least one zero group.
-    if (explicit > 7) return undefined;
-    groups = [...head, ...new Array<number>(8 - explicit).fill(0), ...rest];
-  }
-  if (tail !== undefined) [groups[6], groups[7]] = tail;
-  return groups;
-}
-
-/** Formats eight groups the way inet_ntop does: lower case, longest zero run (2+) as "::". */
-function formatIpv6(groups: number[]): string {
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLen < 2) return hex.join(":");
-  const left = hex.slice(0, bestStart).join(":");
-  const right = hex.slice(bestStart + bestLen).join(":");
-  return `${left}::${right}`;
-}
-
 /** Parses an IPv6 address and returns its canonical (RFC 5952) text, or undefined. */
 export function parseIpv6(text: string): string | undefined {
-  const groups = ipv6Groups(text);
-  return groups === undefined ? undefined : formatIpv6(groups);
+  const words = parseIpv6Words(text);
+  return words === undefined ? undefined : formatIpv6(words);
 }
 
 /** Parses a port number 0..65535 written in decimal. */
@@ -143,8 +78,8 @@ export function compareAddresses(a: string, b: string): number {
   const key = (text: string): [number, number[]] => {
     const v4 = parseIpv4(text);
     if (v4 !== undefined) return [0, v4.split(".").map(Number)];
-    const v6 = ipv6Groups(text);
-    return v6 !== undefined ? [1, v6] : [2, []];
+    const v6 = parseIpv6Words(text);
+    return v6 !== undefined ? [1, Array.from(v6)] : [2, []];
   };
   const [fa, ga] = key(a);
   const [fb, gb] = key(b);
