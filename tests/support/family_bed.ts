@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { formatEndpoint } from "../../src/ctl/ipvsadm/address.ts";
 import { type Balancer, startBalancer } from "../e2e/balancer.ts";
 import { createTopology, type RouterOptions, type Topology } from "./netns.ts";
 import { type NginxServer, startNginx } from "./servers.ts";
@@ -62,11 +63,6 @@ export async function withFamilyBed(
   }
 }
 
-/** `addr:port` in ipvsadm's syntax: IPv6 addresses in brackets. */
-export function svcAddr(addr: string, port: number): string {
-  return addr.includes(":") ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
-
 /**
  * A FULLNAT service (`-t` or `-u`) over the given real servers at `rport`, round robin, with
  * `lips` as its local addresses, configured with `fullnat ipvsadm` as an operator would.
@@ -81,10 +77,10 @@ export async function addFullnatService(
   rport = port,
 ): Promise<void> {
   const flag = proto === "tcp" ? "-t" : "-u";
-  const svc = svcAddr(vip, port);
+  const svc = formatEndpoint(vip, port);
   await lb.ipvsadmOk("-A", flag, svc, "-s", "rr");
   for (const rs of servers) {
-    await lb.ipvsadmOk("-a", flag, svc, "-r", svcAddr(rs, rport), "-b", "-w", "1");
+    await lb.ipvsadmOk("-a", flag, svc, "-r", formatEndpoint(rs, rport), "-b", "-w", "1");
   }
   for (const l of lips) await lb.ipvsadmOk("-P", flag, svc, "-z", l);
 }

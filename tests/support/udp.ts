@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { formatEndpoint } from "../../src/ctl/ipvsadm/address.ts";
 import { run, spawnIn } from "./proc.ts";
 import { waitFor } from "./wait.ts";
 
@@ -34,11 +35,6 @@ export interface UdpServer {
   stats(addr?: string): Promise<UdpServerStats>;
   /** Kills it; safe to call twice. */
   stop(): Promise<void>;
-}
-
-/** Host text as it goes into a `host:port` string: IPv6 in brackets. */
-function hostPort(addr: string, port: number): string {
-  return addr.includes(":") ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
 /** Starts the server on `addrs` at `port` in `netns` and waits until it has bound them all. */
@@ -79,7 +75,7 @@ export async function startUdpServer(
     await waitFor(() => {
       if (exited) throw new Error(`udp server exited: ${err}`);
       return out.includes("listening");
-    }, { timeoutMs: 5000, what: `udp server on ${addrs.map((a) => hostPort(a, port))}` });
+    }, { timeoutMs: 5000, what: `udp server on ${addrs.map((a) => formatEndpoint(a, port))}` });
   } catch (e) {
     await stop();
     throw new Error(`${e instanceof Error ? e.message : e}\n${err}`);
