@@ -44,15 +44,12 @@ function isn6(ms: number, lport = 5000): number {
   return secureIsnV6(SECRET, w, 0, lport, 4, 8080, ms);
 }
 
-/** Runs rows; every rewritten packet lands in the fixture's `outputs` for the scapy check. */
-const run = runRows;
-
 Deno.test("Engine.handle() IPv6 FULLNAT: TOA of 20 bytes, MSS -20, sequence and SACK translated", () => {
   const { engine, ctl, clock } = setup();
   service6(ctl);
   const D = (isn6(clock.ms) - 1000) >>> 0;
   const up = (n: number) => (n + D) >>> 0;
-  run(engine, [
+  runRows(engine, [
     {
       what: "SYN: addresses, ISN, TOA first, timestamp blanked",
       input: tcp6(C6, VIP6, 40000, 80, "S", 1000).mss(1440).sackPermitted().timestamp(5, 0).nop()
@@ -110,7 +107,7 @@ Deno.test("Engine.handle() IPv6 ICMP errors both ways, packet too big, and reset
   const D = (isn6(clock.ms) - 1000) >>> 0;
   const up = (n: number) => (n + D) >>> 0;
   const body = "z".repeat(1500 - 40 - 20 - 12);
-  run(engine, [
+  runRows(engine, [
     { what: "SYN", input: tcp6(C6, VIP6, 40000, 80, "S", 1000), verdict: Verdict.Rewritten },
     {
       what: "SYN-ACK",
@@ -178,7 +175,7 @@ Deno.test("Engine.handle() IPv6 UDP, refusal with a reset, and family mixing ref
   const key = service6(ctl, "udp", 53);
   const udp6 = (src: string, dst: string, sport: number, dport: number) =>
     ipv6({ src, dst }).udp({ sport, dport }).payload("query?");
-  run(engine, [
+  runRows(engine, [
     {
       what: "query",
       input: udp6(C6, VIP6, 3333, 53),
@@ -199,7 +196,7 @@ Deno.test("Engine.handle() IPv6 UDP, refusal with a reset, and family mixing ref
   const tkey = { protocol: "tcp" as const, address: VIP6, port: 443 };
   ctl.addService(tkey, { scheduler: "rr", persistence: 0 });
   ctl.addRealServer(tkey, { address: RS6, port: 443, weight: 1, method: "fullnat" });
-  run(engine, [{
+  runRows(engine, [{
     what: "a SYN with no local address to use is refused with a reset from the VIP",
     input: tcp6(C6, VIP6, 41000, 443, "S", 99),
     verdict: Verdict.Rewritten,
