@@ -12,10 +12,32 @@ import { RESET_LENGTH, writeReset, writeReset6 } from "./tcp_reset.ts";
 
 export { RESET_LENGTH };
 
+/** The numbers of the reset answering a segment; filled by {@linkcode answerTo}, reused. */
+const reply = { seq: 0, ack: 0, flags: 0 };
+
+/**
+ * RFC 9293 3.10.7.1 for the segment at `t` ending at `end`: with an ACK the reset takes its
+ * sequence number from it; otherwise it has seq 0 and acknowledges everything the segment
+ * carried (its data, SYN and FIN).
+ */
+function answerTo(b: Uint8Array, t: number, end: number): void {
+  const flags = b[t + TCP.FLAGS];
+  if (flags & TCP_FLAG.ACK) {
+    reply.seq = get32(b, t + TCP.ACK);
+    reply.ack = 0;
+    reply.flags = TCP_FLAG.RST;
+    return;
+  }
+  const dataLength = end - t - ((b[t + TCP.DATA_OFFSET] >>> 4) << 2);
+  const segLength = dataLength + (flags & TCP_FLAG.SYN ? 1 : 0) + (flags & TCP_FLAG.FIN ? 1 : 0);
+  reply.seq = 0;
+  reply.ack = get32(b, t + TCP.SEQ) + segLength;
+  reply.flags = TCP_FLAG.RST | TCP_FLAG.ACK;
+}
+
 /**
  * Overwrites the segment at `o` (IP header length `ihl`, total length `total`) with a RST from
- * its destination to its source, acknowledging everything the segment carried (RFC 9293
- * 3.10.7.1). Returns the new packet length.
+ * its destination to its source (see {@linkcode answerTo}). Returns the new packet length.
  */
 export function writeResetReply(b: Uint8Array, o: number, ihl: number, total: number): number {
   const t = o + ihl;
@@ -23,16 +45,8 @@ export function writeResetReply(b: Uint8Array, o: number, ihl: number, total: nu
   const dst = get32(b, o + IPV4.DST);
   const sport = get16(b, t + TCP.SPORT);
   const dport = get16(b, t + TCP.DPORT);
-  const seq = get32(b, t + TCP.SEQ);
-  const ack = get32(b, t + TCP.ACK);
-  const flags = b[t + TCP.FLAGS];
-  const dataLength = total - ihl - ((b[t + TCP.DATA_OFFSET] >>> 4) << 2);
-  const hasAck = (flags & TCP_FLAG.ACK) !== 0;
-  const segLength = dataLength + (flags & TCP_FLAG.SYN ? 1 : 0) + (flags & TCP_FLAG.FIN ? 1 : 0);
-  // With an ACK the reset takes its sequence number from it; otherwise seq 0 and ACK set.
-  return hasAck
-    ? writeReset(b, o, dst, dport, src, sport, ack, 0, TCP_FLAG.RST)
-    : writeReset(b, o, dst, dport, src, sport, 0, seq + segLength, TCP_FLAG.RST | TCP_FLAG.ACK);
+  answerTo(b, t, o + total);
+  return writeReset(b, o, dst, dport, src, sport, reply.seq, reply.ack, reply.flags);
 }
 
 /**
@@ -48,12 +62,6 @@ export function writeResetReply6(
 ): number {
   const sport = get16(b, t + TCP.SPORT);
   const dport = get16(b, t + TCP.DPORT);
-  const seq = get32(b, t + TCP.SEQ);
-  const ack = get32(b, t + TCP.ACK);
-  const flags = b[t + TCP.FLAGS];
-  const dataLength = o + total - t - ((b[t + TCP.DATA_OFFSET] >>> 4) << 2);
-  const segLength = dataLength + (flags & TCP_FLAG.SYN ? 1 : 0) + (flags & TCP_FLAG.FIN ? 1 : 0);
-  return flags & TCP_FLAG.ACK
-    ? writeReset6(b, o, a, 4, dport, 0, sport, ack, 0, TCP_FLAG.RST)
-    : writeReset6(b, o, a, 4, dport, 0, sport, 0, seq + segLength, TCP_FLAG.RST | TCP_FLAG.ACK);
+  answerTo(b, t, o + total);
+  return writeReset6(b, o, a, 4, dport, 0, sport, reply.seq, reply.ack, reply.flags);
 }
