@@ -99,6 +99,17 @@ function program(admin: Runtime): Command {
       "1500",
     )
     .option(
+      "--queue-maxlen <packets>",
+      "packets each queue holds while its worker is busy; a burst past it is dropped " +
+        "(counted as queueDropped)",
+      "16384",
+    )
+    .option(
+      "--queue-buffer <MiB>",
+      "receive buffer of each queue's socket; a burst past it is dropped (userDropped)",
+      "32",
+    )
+    .option(
       "--state-dir <dir>",
       "where the configuration is kept and restored from (env FULLNAT_STATE_DIR, default /var/lib/fullnat)",
     )
@@ -117,6 +128,8 @@ function program(admin: Runtime): Command {
       d.workers = parseIntStrict(o.workers, "--workers", 1, 64);
       d.expiryReset = o.expiryReset !== false;
       d.mtu = parseIntStrict(o.mtu, "--mtu", 576, 65535);
+      d.queueMaxLen = parseIntStrict(o.queueMaxlen, "--queue-maxlen", 1, 1 << 24);
+      d.queueBufferBytes = parseIntStrict(o.queueBuffer, "--queue-buffer", 1, 1024) << 20;
       if (o.stateDir) d.stateDir = o.stateDir;
       if (o.persist === false) d.stateDir = null;
       await runDaemon(d);

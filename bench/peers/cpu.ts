@@ -13,6 +13,7 @@
  * @module
  */
 
+import { netnsPids } from "../../tests/support/netns.ts";
 import type { CpuUse } from "./results.ts";
 
 /** Clock ticks per second of `/proc` times (USER_HZ); 100 on every Linux build in use. */
@@ -48,14 +49,6 @@ async function processTicks(pid: number): Promise<number | undefined> {
   } catch {
     return undefined; // exited between listing and reading
   }
-}
-
-/** Pids of the processes in a network namespace. */
-export async function netnsPids(netns: string): Promise<number[]> {
-  const out = await new Deno.Command("ip", { args: ["netns", "pids", netns], stderr: "null" })
-    .output();
-  if (!out.success) return [];
-  return new TextDecoder().decode(out.stdout).split(/\s+/).filter((s) => s !== "").map(Number);
 }
 
 /** A running measurement; {@linkcode CpuMeter.stop} returns the cores used since start. */

@@ -48,6 +48,8 @@ export function workerConfigs(options: DaemonOptions): WorkerConfig[] {
     resetOnExpiry: options.expiryReset,
     expiryIntervalMs: options.expiryIntervalMs,
     mtu: options.mtu,
+    queueMaxLen: options.queueMaxLen,
+    queueBufferBytes: options.queueBufferBytes,
   }));
 }
 

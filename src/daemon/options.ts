@@ -39,6 +39,13 @@ export interface DaemonOptions {
   expiryReset: boolean;
   /** Largest packet a TOA may grow a client segment to (the real-server side's MTU). */
   mtu: number;
+  /**
+   * Packets each queue holds while its worker is busy (the kernel's `queue_maxlen`); a burst
+   * beyond it is dropped and counted in `queueDropped`.
+   */
+  queueMaxLen: number;
+  /** Receive buffer of each queue's netlink socket, bytes (the kernel doubles it). */
+  queueBufferBytes: number;
 }
 
 /** Defaults, with the environment applied. */
@@ -61,6 +68,10 @@ export function defaultDaemonOptions(
     workers: 1,
     expiryReset: true,
     mtu: 1500,
+    // The kernel's default of 1024 is 3 ms of traffic at 300k packets/s: a garbage collection
+    // or a configuration change on the worker's thread would overflow it.
+    queueMaxLen: 16384,
+    queueBufferBytes: 32 << 20,
   };
 }
 

@@ -44,7 +44,11 @@ function start(config: WorkerConfig): void {
   const sender = RawSender.open();
   let queue: NfQueue;
   try {
-    queue = NfQueue.open({ queueNum: config.queueNum });
+    queue = NfQueue.open({
+      queueNum: config.queueNum,
+      maxLen: config.queueMaxLen,
+      receiveBufferBytes: config.queueBufferBytes,
+    });
   } catch (e) {
     sender.close();
     throw e;

@@ -26,6 +26,10 @@ export interface WorkerConfig {
   expiryIntervalMs: number;
   /** Largest packet a TOA may grow a client segment to. */
   mtu: number;
+  /** Kernel queue length limit of this worker's queue. */
+  queueMaxLen: number;
+  /** Receive buffer of this worker's queue socket, bytes. */
+  queueBufferBytes: number;
 }
 
 /** Main thread to worker. */

@@ -183,8 +183,8 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Pids of the processes living in a namespace. */
-async function netnsPids(name: string): Promise<number[]> {
+/** Pids of the processes living in a namespace (none when it does not exist). */
+export async function netnsPids(name: string): Promise<number[]> {
   const res = await run(["ip", "netns", "pids", name]);
   if (res.code !== 0) return [];
   return res.stdout.split(/\s+/).filter((s) => s !== "").map(Number);

@@ -147,6 +147,37 @@ export async function udpBulk(
   ]) as unknown as UdpBulkResult;
 }
 
+/** What {@linkcode udpFlood} reports. */
+export interface UdpFloodResult {
+  /** Datagrams the socket accepted. */
+  sent: number;
+  /** Sends that failed (ENOBUFS, ECONNREFUSED from an earlier ICMP error, ...). */
+  errors: number;
+  seconds: number;
+}
+
+/**
+ * Sends `count` datagrams of `size` bytes to `host:port` as fast as one socket bound to `src`
+ * can (one flow), expecting no answer.
+ */
+export async function udpFlood(
+  netns: string,
+  host: string,
+  port: number,
+  count: number,
+  size: number,
+  src: string,
+): Promise<UdpFloodResult> {
+  return await udpTool(netns, [
+    "flood",
+    host,
+    String(port),
+    String(count),
+    String(size),
+    src,
+  ]) as unknown as UdpFloodResult;
+}
+
 /** Parses a `REP` body: the server's endpoint and the peer it saw. */
 export function parseUdpReply(body: string): { server: string; peer: string } | null {
   const m = /^REP \S+ server (\S+) peer (\S+)$/.exec(body);

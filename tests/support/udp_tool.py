@@ -12,6 +12,8 @@ Modes (every client mode prints one JSON object on stdout):
   bulk HOST PORT COUNT SIZE     COUNT numbered datagrams of SIZE bytes, then ask for the count
   refused HOST PORT             one datagram from a connected socket: "refused", "timeout", ...
   big HOST PORT SIZE            one datagram of SIZE bytes (fragmented by the kernel if needed)
+  flood HOST PORT COUNT SIZE SRC  COUNT datagrams of SIZE bytes as fast as possible from one
+                                socket bound to SRC, no answer expected (queue bursts)
 
 Datagrams the server understands (the first three bytes say which):
 
@@ -195,6 +197,27 @@ def big(host, port, size):
         s.close()
 
 
+def flood(host, port, count, size, src):
+    """One flow (one source port), so a balancer sees one session: the packet rate measured
+    behind it is that of established packets."""
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    s.connect((host, port))
+    payload = bytes(size)
+    sent = 0
+    errors = 0
+    start = time.monotonic()
+    for _ in range(count):
+        try:
+            s.send(payload)
+            sent += 1
+        except OSError:
+            errors += 1
+    elapsed = time.monotonic() - start
+    s.close()
+    return {"sent": sent, "errors": errors, "seconds": elapsed}
+
+
 def main(argv):
     mode = argv[1] if len(argv) > 1 else ""
     if mode == "serve":
@@ -210,6 +233,8 @@ def main(argv):
         out = refused(argv[2], int(argv[3]))
     elif mode == "big":
         out = big(argv[2], int(argv[3]), int(argv[4]))
+    elif mode == "flood":
+        out = flood(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), argv[6])
     else:
         print(__doc__, file=sys.stderr)
         return 2
