@@ -31,7 +31,19 @@ const workload = flag("--workload", "conns") as Workload;
 const seconds = Number(flag("--seconds", "6"));
 const out = flag("--out", `/tmp/fullnat-profile-${peerId}-${workload}.perf`);
 const daemonArgs = flag("--daemon-args", "").split(/\s+/).filter((w) => w !== "");
-const params = { seconds, connections: 32, threads: 2, udpPayload: 64 };
+const params = {
+  seconds,
+  connections: 32,
+  threads: 2,
+  udpPayload: 64,
+  bursts: 0,
+  burstPerSender: 0,
+};
+if (!["bulk", "conns", "udp"].includes(workload)) {
+  // A burst's balancer is frozen most of the time: a whole-machine profile would show the
+  // senders, not the drain.
+  throw new Error(`--workload must be bulk, conns or udp (got ${workload})`);
+}
 
 const peer = allPeers({ workers: true }).find((p) => p.id === peerId);
 if (peer === undefined) throw new Error(`unknown peer ${peerId}`);

@@ -12,6 +12,7 @@ import { startCpuMeter } from "./cpu.ts";
 import type { Peer, PeerInstance } from "./peers.ts";
 import { type RealServer, startRealServer } from "./real_server.ts";
 import { type Sample, summarize, type Summary, type Workload, WORKLOADS } from "./results.ts";
+import { runBurst } from "./burst.ts";
 import { runBulk, runConns, runUdp, SECOND_CLIENT_ADDR, type WorkloadParams } from "./workloads.ts";
 
 /** Namespace prefix of the benchmark's topologies (distinct from the tests' `fn`). */
@@ -89,6 +90,24 @@ export async function runPeerOnce(
         sample.unsupported.push(w);
         continue;
       }
+      if (w === "burst") {
+        // Measures its own CPU, over the drains only (the balancer is frozen in between).
+        try {
+          const r = await runBurst(topo, to, rs, [topo.addrs.client, SECOND_CLIENT_ADDR], {
+            bursts: opts.params.bursts,
+            perSender: opts.params.burstPerSender,
+            payload: opts.params.udpPayload,
+          });
+          sample.burstKpps = r.kpps;
+          sample.cpu.burst = r.cpu;
+          sample.burstUneven = r.unevenShare;
+          if (r.dropped > 0) sample.errors.push(`burst: the kernel dropped ${r.dropped} packets`);
+        } catch (e) {
+          sample.errors.push(`burst: ${message(e)}`);
+        }
+        log(`    ${peer.id} ${w}: ${describe(sample, w)}`);
+        continue;
+      }
       const meter = await startCpuMeter(topo.lb);
       try {
         if (w === "bulk") {
@@ -131,6 +150,12 @@ function describe(s: Sample, w: Workload): string {
     : "";
   if (w === "bulk") return `${s.gbps?.toFixed(2)} Gbit/s${c}`;
   if (w === "conns") return `${s.cps?.toFixed(0)} conn/s, p99 ${s.p99Ms?.toFixed(2)} ms${c}`;
+  if (w === "burst") {
+    const uneven = s.burstUneven === undefined
+      ? ""
+      : `, one queue empty early for ${(s.burstUneven * 100).toFixed(0)}% of the drain`;
+    return `${s.burstKpps?.toFixed(1)} kpkt/s drained${c}${uneven}`;
+  }
   return `${s.kpps?.toFixed(1)} kpkt/s${c}`;
 }
 
@@ -142,7 +167,9 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
     for (const peer of opts.peers) {
       log(`run ${run}/${opts.runs}: ${peer.label}`);
       const s = await runPeerOnce(peer, opts);
-      for (const e of s.errors.filter((e) => !/^(bulk|conns|udp):/.test(e))) log(`    ${e}`);
+      for (const e of s.errors.filter((e) => !/^(bulk|conns|udp|burst):/.test(e))) {
+        log(`    ${e}`);
+      }
       samples.get(peer.id)!.push(s);
       // Let the previous peer's sockets, timers and softirq backlog die down.
       await new Promise((r) => setTimeout(r, 500));

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Row } from "./report.ts";
+import { type Row, WORKLOAD_OF } from "./report.ts";
 import type { Figure } from "./results.ts";
 
 /** Escapes text for SVG element content and attribute values. */
@@ -19,6 +19,7 @@ const PANELS: Array<{ figure: Figure; title: string; digits: number }> = [
   { figure: "gbps", title: "bulk TCP, Gbit/s", digits: 2 },
   { figure: "cps", title: "new connections/s", digits: 0 },
   { figure: "kpps", title: "UDP, kpkt/s at the RS", digits: 1 },
+  { figure: "burstKpps", title: "UDP burst drained, kpkt/s", digits: 1 },
 ];
 
 /** Bar colour by peer id: kernel paths grey, HAProxy orange, queue-based blue shades. */
@@ -66,10 +67,7 @@ export function renderChart(rows: readonly Row[], subtitle: string): string {
       const v = r.summary.median[p.figure];
       const y = top + i * rowH;
       if (v === undefined) {
-        const why = r.summary.unsupported.length > 0 && p.figure === "kpps" &&
-            r.summary.unsupported.includes("udp")
-          ? "n/a"
-          : "failed";
+        const why = r.summary.unsupported.includes(WORKLOAD_OF[p.figure]) ? "n/a" : "failed";
         out.push(
           `<text x="${x0 + 6}" y="${y + barH / 2 + 4}" fill="#999999">${why}</text>`,
         );
@@ -95,7 +93,8 @@ export function renderChart(rows: readonly Row[], subtitle: string): string {
   });
   out.push(
     `<text x="10" y="${height - 10}" fill="#555555">dashed line: NFQUEUE pass-through ` +
-      `(the ceiling of this design); n/a: HAProxy does not proxy UDP</text>`,
+      `(the ceiling of this design); n/a: HAProxy does not proxy UDP, and only a queue ` +
+      `holds a burst</text>`,
     `</svg>`,
   );
   return out.join("\n") + "\n";

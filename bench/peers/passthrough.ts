@@ -7,6 +7,7 @@
  * diversion installed, and cleans up on SIGTERM/SIGINT:
  *
  *   deno run -A bench/peers/passthrough.ts --rs 203.0.113.11 [--queue 0] [--gso | --no-gso]
+ *                                          [--queue-maxlen N]
  *
  * Both directions are diverted, as fullnat's are: packets to the real server's ports (as
  * fullnat diverts a service) and the server's replies from those ports (as it diverts a
@@ -35,6 +36,7 @@ export function passthroughSpec(rs: string): DiversionSpec {
     { protocol: "udp" as const, address: rs, port: RS_PORTS.iperf },
     { protocol: "tcp" as const, address: rs, port: RS_PORTS.iperf2 },
     { protocol: "udp" as const, address: rs, port: RS_PORTS.iperf2 },
+    { protocol: "udp" as const, address: rs, port: RS_PORTS.burst },
   ];
   return { services: ports, localAddresses: [], natRealServers: ports };
 }
@@ -47,7 +49,9 @@ function flag(name: string): string | undefined {
 async function main(): Promise<void> {
   const rs = flag("--rs");
   if (rs === undefined) {
-    throw new Error("usage: passthrough.ts --rs ADDRESS [--queue N] [--gso | --no-gso]");
+    throw new Error(
+      "usage: passthrough.ts --rs ADDRESS [--queue N] [--gso | --no-gso] [--queue-maxlen N]",
+    );
   }
   const queueNum = Number(flag("--queue") ?? "0");
   applyDataPathSysctls();
@@ -58,7 +62,12 @@ async function main(): Promise<void> {
     : Deno.args.includes("--no-gso")
     ? false
     : undefined;
-  const queue = NfQueue.open({ queueNum, ...(gso === undefined ? {} : { gso }) });
+  const maxLen = flag("--queue-maxlen");
+  const queue = NfQueue.open({
+    queueNum,
+    ...(gso === undefined ? {} : { gso }),
+    ...(maxLen === undefined ? {} : { maxLen: Number(maxLen) }),
+  });
   const diversion = new Diversion({ queueNum, prefix: "FNBENCHPT" });
   try {
     await diversion.install(passthroughSpec(rs));

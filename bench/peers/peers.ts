@@ -22,6 +22,7 @@
 import { startBalancer } from "../../tests/e2e/balancer.ts";
 import type { Topology, TopologyOptions } from "../../tests/support/netns.ts";
 import { waitFor } from "../../tests/support/wait.ts";
+import { BURST_QUEUE_MAXLEN } from "./burst.ts";
 import { type RealServer, RS_PORTS } from "./real_server.ts";
 import type { Workload } from "./results.ts";
 import type { Endpoint } from "./workloads.ts";
@@ -56,12 +57,17 @@ export interface Peer {
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const PASSTHROUGH = new URL("./passthrough.ts", import.meta.url).pathname;
 
-function endpointsAt(host: string, udp = true): Partial<Record<Workload, Endpoint>> {
+/** The endpoints of a peer at `host`; only a balancer with a queue can hold a burst. */
+function endpointsAt(
+  host: string,
+  opts: { queued?: boolean } = {},
+): Partial<Record<Workload, Endpoint>> {
   const e: Partial<Record<Workload, Endpoint>> = {
     bulk: { host, port: RS_PORTS.iperf },
     conns: { host, port: RS_PORTS.http },
+    udp: { host, port: RS_PORTS.iperf },
   };
-  if (udp) e.udp = { host, port: RS_PORTS.iperf };
+  if (opts.queued) e.burst = { host, port: RS_PORTS.burst };
   return e;
 }
 
@@ -209,7 +215,17 @@ const passthrough: Peer = {
   async setup({ topo, rs, passthroughArgs }) {
     const child = topo.spawn(
       "lb",
-      [Deno.execPath(), "run", "-A", PASSTHROUGH, "--rs", rs.addr, ...passthroughArgs],
+      [
+        Deno.execPath(),
+        "run",
+        "-A",
+        PASSTHROUGH,
+        "--rs",
+        rs.addr,
+        "--queue-maxlen",
+        String(BURST_QUEUE_MAXLEN),
+        ...passthroughArgs,
+      ],
       { stdout: "piped", stderr: "piped" },
     );
     const dec = new TextDecoder();
@@ -248,7 +264,7 @@ const passthrough: Peer = {
       await teardown().catch(() => {});
       throw e;
     }
-    return { endpoints: endpointsAt(rs.addr), teardown };
+    return { endpoints: endpointsAt(rs.addr, { queued: true }), teardown };
   },
 };
 
@@ -260,7 +276,12 @@ function fullnatPeer(id: string, label: string, mode: "-m" | "-b", extra: string
     topology: { rsDefaultViaLb: mode === "-m" },
     async setup({ topo, rs, daemonArgs }) {
       const vip = topo.addrs.vips[0];
-      const bal = await startBalancer(topo, [...daemonArgs, ...extra]);
+      const bal = await startBalancer(topo, [
+        "--queue-maxlen",
+        String(BURST_QUEUE_MAXLEN),
+        ...daemonArgs,
+        ...extra,
+      ]);
       const teardown = async () => {
         const code = await bal.stop();
         if (code !== 0) throw new Error(`daemon exited ${code}: ${bal.log().trim().slice(-300)}`);
@@ -273,6 +294,7 @@ function fullnatPeer(id: string, label: string, mode: "-m" | "-b", extra: string
           // The second UDP sender's port; iperf3 also opens a TCP control connection to it.
           ["-t", RS_PORTS.iperf2],
           ["-u", RS_PORTS.iperf2],
+          ["-u", RS_PORTS.burst],
         ];
         // Services first, then their servers and local addresses, each group concurrently.
         await Promise.all(services.map(([p, port]) => bal.ipvsadmOk("-A", p, `${vip}:${port}`)));
@@ -289,7 +311,7 @@ function fullnatPeer(id: string, label: string, mode: "-m" | "-b", extra: string
         await teardown().catch(() => {});
         throw e;
       }
-      return { endpoints: endpointsAt(vip), teardown };
+      return { endpoints: endpointsAt(vip, { queued: true }), teardown };
     },
   };
 }

@@ -15,9 +15,17 @@ import type { Topology } from "../../tests/support/netns.ts";
 import { waitFor } from "../../tests/support/wait.ts";
 
 /** Ports on the real server. */
-export const RS_PORTS = { http: 80, httpProxyProtocol: 8080, iperf: 5201, iperf2: 5202 } as const;
+export const RS_PORTS = {
+  http: 80,
+  httpProxyProtocol: 8080,
+  iperf: 5201,
+  iperf2: 5202,
+  /** The queued-burst workload's datagrams: counted and dropped on arrival. */
+  burst: 5203,
+} as const;
 
 const COUNTER_COMMENT = "fullnat-bench-udp";
+const BURST_COMMENT = "fullnat-bench-burst";
 
 /** What runs on the real server. */
 export interface RealServer {
@@ -27,6 +35,10 @@ export interface RealServer {
   resetUdpCounter(): Promise<void>;
   /** UDP datagrams to ports 5201-5202 that arrived since the last reset. */
   udpArrived(): Promise<number>;
+  /** Zeroes the burst counter (and the UDP one: they share a chain). */
+  resetBurstCounter(): Promise<void>;
+  /** Burst datagrams (port 5203) that arrived since the last reset. */
+  burstArrived(): Promise<number>;
   /** Stops the servers and removes the temporary directory. */
   stop(): Promise<void>;
 }
@@ -120,22 +132,48 @@ export async function startRealServer(topo: Topology): Promise<RealServer> {
       "--comment",
       COUNTER_COMMENT,
     ], { check: true });
+    // Nothing listens on the burst port: dropping here keeps the kernel from answering every
+    // datagram with a port unreachable.
+    await topo.exec("rs", [
+      "iptables",
+      "-w",
+      "-A",
+      "INPUT",
+      "-d",
+      addr,
+      "-p",
+      "udp",
+      "--dport",
+      String(RS_PORTS.burst),
+      "-m",
+      "comment",
+      "--comment",
+      BURST_COMMENT,
+      "-j",
+      "DROP",
+    ], { check: true });
   } catch (e) {
     const log = await Deno.readTextFile(`${dir}/error.log`).catch(() => "");
     await stop();
     throw new Error(`real server did not start: ${e instanceof Error ? e.message : e}\n${log}`);
   }
+  const resetCounters = async () => {
+    await topo.exec("rs", ["iptables", "-w", "-Z", "INPUT"], { check: true });
+  };
+  const counted = async (comment: string) => {
+    const r = await topo.exec("rs", ["iptables", "-w", "-nvxL", "INPUT"], { check: true });
+    const line = r.stdout.split("\n").find((l) => l.includes(comment));
+    if (line === undefined) {
+      throw new Error(`the counter rule ${comment} on the real server is gone`);
+    }
+    return Number(line.trim().split(/\s+/)[0]);
+  };
   return {
     addr,
-    async resetUdpCounter() {
-      await topo.exec("rs", ["iptables", "-w", "-Z", "INPUT"], { check: true });
-    },
-    async udpArrived() {
-      const r = await topo.exec("rs", ["iptables", "-w", "-nvxL", "INPUT"], { check: true });
-      const line = r.stdout.split("\n").find((l) => l.includes(COUNTER_COMMENT));
-      if (line === undefined) throw new Error("the UDP counter rule on the real server is gone");
-      return Number(line.trim().split(/\s+/)[0]);
-    },
+    resetUdpCounter: resetCounters,
+    udpArrived: () => counted(COUNTER_COMMENT),
+    resetBurstCounter: resetCounters,
+    burstArrived: () => counted(BURST_COMMENT),
     stop,
   };
 }

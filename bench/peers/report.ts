@@ -16,11 +16,13 @@ export interface Row {
   summary: Summary;
 }
 
-const WORKLOAD_OF: Record<Figure, Workload> = {
+/** The workload that produces each figure. */
+export const WORKLOAD_OF: Record<Figure, Workload> = {
   gbps: "bulk",
   cps: "conns",
   p99Ms: "conns",
   kpps: "udp",
+  burstKpps: "burst",
 };
 
 /** A figure's cell: the median, `n/a` (unsupported), or `failed`. */
@@ -46,13 +48,21 @@ function table(head: string[], rows: string[][]): string[] {
 /** The main table: medians of every figure, one row per peer. */
 export function figuresTable(rows: readonly Row[]): string[] {
   return table(
-    ["peer", "bulk TCP Gbit/s", "new conn/s", "p99 latency ms", "UDP kpkt/s"],
+    [
+      "peer",
+      "bulk TCP Gbit/s",
+      "new conn/s",
+      "p99 latency ms",
+      "UDP kpkt/s",
+      "UDP burst drained kpkt/s",
+    ],
     rows.map((r) => [
       r.label,
       cell(r.summary, "gbps", 2),
       cell(r.summary, "cps", 0),
       cell(r.summary, "p99Ms", 2),
       cell(r.summary, "kpps", 1),
+      cell(r.summary, "burstKpps", 1),
     ]),
   );
 }
@@ -63,7 +73,12 @@ export function ratiosTable(
   passthrough: Summary | undefined,
   nat: Summary | undefined,
 ): string[] {
-  const figs: Array<[Figure, string]> = [["gbps", "bulk"], ["cps", "conn/s"], ["kpps", "UDP"]];
+  const figs: Array<[Figure, string]> = [
+    ["gbps", "bulk"],
+    ["cps", "conn/s"],
+    ["kpps", "UDP"],
+    ["burstKpps", "burst"],
+  ];
   const head = ["peer"];
   for (const [, name] of figs) head.push(`${name} / pass-through`, `${name} / NAT`);
   return table(
@@ -96,6 +111,7 @@ export function cpuTable(rows: readonly Row[]): string[] {
       "balancer bulk",
       "balancer conns",
       "balancer UDP",
+      "balancer burst",
       "softirq bulk",
       "softirq conns",
       "softirq UDP",
@@ -112,6 +128,7 @@ export function cpuTable(rows: readonly Row[]): string[] {
         pct(c.bulk?.proc),
         pct(c.conns?.proc),
         pct(c.udp?.proc),
+        pct(c.burst?.proc),
         pct(c.bulk?.softirq),
         pct(c.conns?.softirq),
         pct(c.udp?.softirq),

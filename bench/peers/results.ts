@@ -5,7 +5,7 @@
  */
 
 /** The workloads, in the order they run for each peer. */
-export const WORKLOADS = ["bulk", "conns", "udp"] as const;
+export const WORKLOADS = ["bulk", "conns", "udp", "burst"] as const;
 
 /** One workload name. */
 export type Workload = typeof WORKLOADS[number];
@@ -31,6 +31,10 @@ export interface Sample {
   p99Ms?: number;
   /** UDP datagrams per second that reached the real server, thousands. */
   kpps?: number;
+  /** UDP datagrams per second a frozen-then-thawed balancer drained from its queues, thousands. */
+  burstKpps?: number;
+  /** Share of the drain time some queue was empty while another was not (not a figure). */
+  burstUneven?: number;
   /** CPU per workload. */
   cpu: Partial<Record<Workload, CpuUse>>;
   /** Why a workload or the whole peer failed, e.g. `conns: wrk exited 1: ...`. */
@@ -40,7 +44,7 @@ export interface Sample {
 }
 
 /** The numeric figures a {@linkcode Sample} may carry. */
-export const FIGURES = ["gbps", "cps", "p99Ms", "kpps"] as const;
+export const FIGURES = ["gbps", "cps", "p99Ms", "kpps", "burstKpps"] as const;
 
 /** One numeric figure name. */
 export type Figure = typeof FIGURES[number];

@@ -159,9 +159,17 @@ async function main(): Promise<void> {
     peers = peers.filter((p) => want.includes(p.id));
   }
   const daemonArgs = words(o.daemonArgs);
-  const params = { seconds, connections, threads: 2, udpPayload: 64 };
+  const params = {
+    seconds,
+    connections,
+    threads: 2,
+    udpPayload: 64,
+    bursts: o.quick ? 2 : 8,
+    burstPerSender: o.quick ? 10_000 : 30_000,
+  };
   const setup = `${runs} run${runs > 1 ? "s" : ""} per peer, interleaved; ${seconds} s per ` +
-    `workload; wrk ${connections} connections, 2 threads; UDP payload 64 bytes` +
+    `workload; wrk ${connections} connections, 2 threads; UDP payload 64 bytes; ` +
+    `${params.bursts} bursts of 2 x ${params.burstPerSender} datagrams` +
     (daemonArgs.length > 0 ? `; daemon flags ${daemonArgs.join(" ")}` : "");
   const command = ["deno run -A bench/peers/run.ts", ...Deno.args].join(" ");
   console.log(`${command}\n${setup}\npeers: ${peers.map((p) => p.id).join(", ")}`);

@@ -4,14 +4,15 @@
  * - FULLNAT >= 0.95x fullnat NAT mode on throughput and on connections/s;
  * - FULLNAT >= 0.8x the NFQUEUE pass-through on throughput and >= 0.9x on connections/s;
  * - FULLNAT connections/s above HAProxy with `send-proxy-v2`;
- * - 2 workers >= 1.7x one worker on the UDP packet rate.
+ * - 2 workers >= 1.7x one worker on the packet rate.
  *
- * The worker-scaling target says something only when one worker is what limits the packet
- * rate. On a small machine the load generators, the real server and the kernel's packet path
- * share the cores with the workers, and one worker is not even busy (measured on 2 CPUs: 24%
- * of a core): two workers then cannot go faster whatever they do. So that target is skipped,
- * with the measured ratio and the reason, unless the one-worker daemon used at least
- * {@linkcode SATURATED} of a core on that workload.
+ * The worker-scaling target says something only when the workers are what limits the packet
+ * rate. With live senders on a small machine they are not: the load generators, the real
+ * server and the kernel's packet path share the cores with the workers, and one worker is not
+ * even busy (measured on 2 CPUs: 24-49% of a core). So the target is held against the
+ * queued-burst workload (bench/peers/burst.ts), where the balancer drains a backlog with the
+ * machine to itself, and is still skipped, with the measured ratio and the reason, unless the
+ * one-worker daemon used at least {@linkcode SATURATED} of a core while draining.
  *
  * @module
  */
@@ -41,7 +42,7 @@ interface TargetDef {
   bar: number;
   strict?: boolean;
   /** Evaluated only when `den` used at least {@linkcode SATURATED} of a core on this workload. */
-  needsBusyDen?: "udp";
+  needsBusyDen?: "burst";
 }
 
 /** Share of one core the one-worker daemon must use for the scaling target to be measurable. */
@@ -96,12 +97,12 @@ const DEFS: TargetDef[] = [
     strict: true,
   },
   {
-    name: "FULLNAT 2 workers >= 1.7x 1 worker on UDP packet rate",
+    name: "FULLNAT 2 workers >= 1.7x 1 worker on packet rate (queued UDP burst)",
     num: P.fullnat2,
     den: P.fullnat,
-    figure: "kpps",
+    figure: "burstKpps",
     bar: 1.7,
-    needsBusyDen: "udp",
+    needsBusyDen: "burst",
   },
 ];
 
@@ -133,7 +134,7 @@ export function evaluateTargets(summaries: ReadonlyMap<string, Summary>): Target
         bar: d.bar,
         reason: `not measurable here: ${r.toFixed(2)}x measured, but 1 worker used ${
           busy === undefined ? "an unmeasured share" : `${(busy * 100).toFixed(0)}%`
-        } of a core (needs ${SATURATED * 100}%): the load generators, not the worker, set the rate`,
+        } of a core (needs ${SATURATED * 100}%): something other than the worker set the rate`,
       };
     }
     const pass = d.strict ? r > d.bar : r >= d.bar;

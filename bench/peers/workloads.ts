@@ -34,8 +34,12 @@ export interface WorkloadParams {
   connections: number;
   /** wrk threads. */
   threads: number;
-  /** UDP payload bytes. */
+  /** UDP payload bytes (of the live UDP workload and of the bursts). */
   udpPayload: number;
+  /** Counted bursts of the queued-burst workload (bench/peers/burst.ts). */
+  bursts: number;
+  /** Datagrams per sender and burst (two senders). */
+  burstPerSender: number;
 }
 
 /** Runs a command in a namespace, killing it if it outlives `timeoutMs`. */

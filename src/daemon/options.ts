@@ -5,6 +5,8 @@
  * @module
  */
 
+import { DEFAULT_QUEUE_MAXLEN } from "../nfqueue/constants.ts";
+
 /** Everything `fullnat daemon` needs to start. */
 export interface DaemonOptions {
   /** Control socket path. Env `FULLNAT_SOCKET`. */
@@ -68,9 +70,7 @@ export function defaultDaemonOptions(
     workers: 1,
     expiryReset: true,
     mtu: 1500,
-    // The kernel's default of 1024 is 3 ms of traffic at 300k packets/s: a garbage collection
-    // or a configuration change on the worker's thread would overflow it.
-    queueMaxLen: 16384,
+    queueMaxLen: DEFAULT_QUEUE_MAXLEN,
     queueBufferBytes: 32 << 20,
   };
 }

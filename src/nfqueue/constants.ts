@@ -159,3 +159,10 @@ export const EPROTONOSUPPORT = 93;
 export const EOPNOTSUPP = 95;
 /** No buffer space: the socket's receive queue overran. */
 export const ENOBUFS = 105;
+
+/**
+ * Packets a queue holds while its reader is busy (our default `queue_maxlen`). The kernel's own
+ * default of 1024 is 3 ms of traffic at 300k packets/s: a garbage collection or a configuration
+ * change on the reader's thread would overflow it.
+ */
+export const DEFAULT_QUEUE_MAXLEN = 16384;

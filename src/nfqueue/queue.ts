@@ -20,6 +20,7 @@ import {
 } from "./batch_processor.ts";
 import { buildBindRequest } from "./config_message.ts";
 import {
+  DEFAULT_QUEUE_MAXLEN,
   EAGAIN,
   EBADF,
   EINTR,
@@ -49,7 +50,7 @@ import { VerdictWriter } from "./verdict_writer.ts";
 export interface NfQueueOptions {
   /** Queue number, as in `-j NFQUEUE --queue-num N` (0..65535). */
   queueNum: number;
-  /** Kernel queue length limit; default: the kernel's (1024). */
+  /** Kernel queue length limit (default {@linkcode DEFAULT_QUEUE_MAXLEN}). */
   maxLen?: number;
   /** Datagrams per receive call, 1..64 (default 64). */
   batchSize?: number;
@@ -198,7 +199,7 @@ export class NfQueue {
     const len = buildBindRequest(req, {
       queueNum: this.queueNum,
       copyRange: NFQNL_MAX_COPY_RANGE,
-      maxLen: options.maxLen,
+      maxLen: options.maxLen ?? DEFAULT_QUEUE_MAXLEN,
       failOpenWhenFull: options.failOpenWhenFull ?? false,
       gso: options.gso ?? true,
     }, seq);

@@ -19,8 +19,15 @@ Deno.test("runBenchmark() measures direct routing and FULLNAT on a short UDP and
   const result = await runBenchmark({
     peers,
     runs: 1,
-    params: { seconds: 1, connections: 4, threads: 1, udpPayload: 64 },
-    workloads: ["conns", "udp"],
+    params: {
+      seconds: 1,
+      connections: 4,
+      threads: 1,
+      udpPayload: 64,
+      bursts: 1,
+      burstPerSender: 2000,
+    },
+    workloads: ["conns", "udp", "burst"],
   });
   for (const p of peers) {
     const [s] = result.samples.get(p.id)!;
@@ -31,6 +38,11 @@ Deno.test("runBenchmark() measures direct routing and FULLNAT on a short UDP and
     assert.strictEqual(s.gbps, undefined, "bulk was not asked for");
     assert.ok(s.cpu.conns !== undefined && s.cpu.udp !== undefined);
   }
+  // Only the balancer with a queue can hold a burst; all of it must have been drained.
+  assert.deepStrictEqual(result.samples.get("direct")![0].unsupported, ["burst"]);
+  const burst = result.samples.get("fullnat")![0];
+  assert.ok(burst.burstKpps !== undefined && burst.burstKpps > 0, "no burst drained");
+  assert.ok(burst.cpu.burst !== undefined && burst.cpu.burst.proc > 0);
   // The daemon is a process in lb; the kernel's forwarding is not.
   assert.strictEqual(result.samples.get("direct")![0].cpu.conns!.proc, 0);
   assert.ok(result.samples.get("fullnat")![0].cpu.conns!.proc > 0);
@@ -41,7 +53,7 @@ Deno.test("runBenchmark() measures direct routing and FULLNAT on a short UDP and
   }));
   assert.match(
     figuresTable(rows)[3],
-    /^\| fullnat FULLNAT \(-b\) \| failed \| \d+ \| [0-9.]+ \| [0-9.]+ \|$/,
+    /^\| fullnat FULLNAT \(-b\) \| failed \| \d+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$/,
   );
   assert.deepStrictEqual(mine(await listNetns()), [], "namespaces left behind");
 });
