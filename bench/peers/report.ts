@@ -25,14 +25,19 @@ export const WORKLOAD_OF: Record<Figure, Workload> = {
   burstKpps: "burst",
 };
 
-/** A figure's cell: the median, `n/a` (unsupported), or `failed`. */
+/**
+ * A figure's cell: the median, `n/a` (unsupported), `failed` (its workload or the peer's
+ * setup failed), or `–` (not run).
+ */
 export function cell(s: Summary, f: Figure, digits: number): string {
   const v = s.median[f];
   if (v !== undefined) {
     const text = v.toFixed(digits);
     return s.count[f] < s.runs ? `${text} (${s.count[f]}/${s.runs} runs)` : text;
   }
-  return s.unsupported.includes(WORKLOAD_OF[f]) ? "n/a" : "failed";
+  const w = WORKLOAD_OF[f];
+  if (s.unsupported.includes(w)) return "n/a";
+  return s.errors.some((e) => e.startsWith(`${w}:`) || e.startsWith("setup:")) ? "failed" : "–";
 }
 
 function ratioCell(a: number | undefined, b: number | undefined): string {

@@ -25,6 +25,7 @@ import {
 import { allPeers, daemonHasWorkers } from "./peers.ts";
 import { cpuTable, errorsList, figuresTable, ratiosTable, type Row } from "./report.ts";
 import { evaluateTargets, formatTargets } from "./targets.ts";
+import { type Workload, WORKLOADS } from "./results.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 
@@ -106,6 +107,10 @@ async function main(): Promise<void> {
       positiveInt("--connections", 2, 4096),
     )
     .option("--peers <ids>", "comma-separated subset of peers to run")
+    .option(
+      "--workloads <names>",
+      `comma-separated subset of workloads to run (${WORKLOADS.join(", ")})`,
+    )
     .option("--daemon-args <flags>", "extra flags for every `fullnat daemon` peer", "")
     .option("--passthrough-args <flags>", "extra flags for the pass-through (--gso|--no-gso)", "")
     .option("--write", "write docs/ and README even with --quick")
@@ -127,6 +132,7 @@ async function main(): Promise<void> {
     seconds?: number;
     connections?: number;
     peers?: string;
+    workloads?: string;
     daemonArgs: string;
     passthroughArgs: string;
     write?: boolean;
@@ -158,6 +164,20 @@ async function main(): Promise<void> {
     }
     peers = peers.filter((p) => want.includes(p.id));
   }
+  let workloads: Workload[] = [...WORKLOADS];
+  if (o.workloads !== undefined) {
+    const want = o.workloads.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const unknown = want.filter((w) => !(WORKLOADS as readonly string[]).includes(w));
+    if (unknown.length > 0 || want.length === 0) {
+      console.error(
+        `--workloads: unknown workload ${unknown.join(", ") || "(none given)"}; known: ${
+          WORKLOADS.join(", ")
+        }`,
+      );
+      Deno.exit(2);
+    }
+    workloads = workloads.filter((w) => want.includes(w));
+  }
   const daemonArgs = words(o.daemonArgs);
   const params = {
     seconds,
@@ -179,6 +199,7 @@ async function main(): Promise<void> {
     peers,
     runs,
     params,
+    workloads,
     daemonArgs,
     passthroughArgs: words(o.passthroughArgs),
     log: (l) => console.log(l),

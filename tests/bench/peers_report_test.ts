@@ -162,14 +162,17 @@ function rows(): Row[] {
   ];
 }
 
-Deno.test("cell() says n/a for an unsupported workload and failed for a failed one", () => {
+Deno.test("cell() says n/a for an unsupported workload, failed for a failed one, – for one not run", () => {
   const [h, , f] = rows();
   assert.deepStrictEqual(cell(h.summary, "kpps", 1), "n/a");
   assert.deepStrictEqual(cell(f.summary, "cps", 0), "failed");
+  assert.deepStrictEqual(cell(f.summary, "kpps", 1), "–");
+  const broken = summarize([sample({ errors: ["setup: daemon exited 1"] })]);
+  assert.deepStrictEqual(cell(broken, "kpps", 1), "failed");
   assert.deepStrictEqual(cell(h.summary, "gbps", 2), "4.00");
   assert.deepStrictEqual(
     figuresTable(rows())[2],
-    "| HAProxy <tcp> | 4.00 | 9000 | – | n/a | n/a |".replace("–", "failed"),
+    "| HAProxy <tcp> | 4.00 | 9000 | – | n/a | n/a |",
   );
 });
 
