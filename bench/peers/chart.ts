@@ -27,6 +27,7 @@ function colour(id: string): string {
   if (id === "direct" || id === "conntrack") return "#8c8c8c";
   if (id === "haproxy") return "#e8912d";
   if (id === "passthrough") return "#7fb3e0";
+  if (id === "passthrough-payload") return "#a9cbeb";
   if (id === "nat") return "#3a7dc9";
   return "#1b4f91";
 }

@@ -6,9 +6,15 @@
  * @module
  */
 
-import { errorsList, figuresTable, ratiosTable, type Row, targetsBlock } from "./report.ts";
-import { cpuTable } from "./report.ts";
-import type { Summary } from "./results.ts";
+import {
+  type Baseline,
+  cpuTable,
+  errorsList,
+  figuresTable,
+  ratiosTable,
+  type Row,
+  targetsBlock,
+} from "./report.ts";
 import type { TargetResult } from "./targets.ts";
 
 /** Start marker of the generated part of README.md's Benchmark section. */
@@ -19,8 +25,8 @@ export const README_END = "<!-- bench/peers/run.ts: end generated table -->";
 /** What a report is made from. */
 export interface ReportInput {
   rows: Row[];
-  passthrough?: Summary;
-  nat?: Summary;
+  /** The peers ratios are taken against (pass-through, pass-through returning packets, NAT). */
+  baselines: Baseline[];
   targets: TargetResult[];
   /** One line saying how it was run (runs, seconds, connections, daemon flags). */
   setup: string;
@@ -75,10 +81,12 @@ export function benchmarkMarkdown(r: ReportInput): string {
     "",
     "## Ratios",
     "",
-    "Each peer's median divided by the NFQUEUE pass-through's (the ceiling of a design that",
-    "sends every packet through a user-space queue) and by fullnat NAT mode's.",
+    "Each peer's median divided by the NFQUEUE pass-through's (*pass*: the ceiling of a design",
+    "that sends every packet through a user-space queue), by the same pass-through returning",
+    "every packet unchanged as a payload verdict (*returned*: what handing a packet back costs,",
+    "which any balancer that rewrites packets pays) and by fullnat NAT mode's.",
     "",
-    ...ratiosTable(r.rows, r.passthrough, r.nat),
+    ...ratiosTable(r.rows, r.baselines),
     "",
     "## Targets (issue 6)",
     "",
@@ -111,6 +119,7 @@ export function benchmarkMarkdown(r: ReportInput): string {
     "| kernel conntrack DNAT+SNAT | iptables `nat` table: DNAT VIP to RS, SNAT to the local addresses |",
     "| HAProxy | TCP mode; HTTP to nginx's `proxy_protocol` listener with `send-proxy-v2`; iperf3 plain (it speaks no PROXY protocol); no UDP |",
     "| NFQUEUE pass-through | `bench/peers/passthrough.ts`: `src/nfqueue` with the daemon's queue settings and an accept-everything handler, both directions diverted |",
+    "| NFQUEUE pass-through, packets returned | the same with `--return-payload`: every packet goes back unchanged as a payload verdict (the kernel copies it in again and treats its checksum as complete, so the loop completes the checksums the sender left to the hardware) |",
     "| fullnat NAT | `main.ts daemon`, real server added with `ipvsadm -a ... -m`; the RS routes back through `lb` |",
     "| fullnat FULLNAT | `main.ts daemon`, `-b` and four local addresses (`-P ... -z`); the RS has no route to the client |",
     "| fullnat FULLNAT, 2 workers | as above with `--workers 2` (only when the daemon has the flag) |",

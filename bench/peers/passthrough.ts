@@ -7,11 +7,16 @@
  * diversion installed, and cleans up on SIGTERM/SIGINT:
  *
  *   deno run -A bench/peers/passthrough.ts --rs 203.0.113.11 [--queue 0] [--gso | --no-gso]
- *                                          [--queue-maxlen N]
+ *                                          [--queue-maxlen N] [--return-payload]
  *
  * Both directions are diverted, as fullnat's are: packets to the real server's ports (as
  * fullnat diverts a service) and the server's replies from those ports (as it diverts a
  * NAT-mode real server's replies).
+ *
+ * With `--return-payload` every packet is handed back unchanged as a payload verdict, as any
+ * handler that rewrites packets must hand them back: the kernel then copies the packet in
+ * again and takes its checksum as complete (so the loop completes checksums the sender left
+ * to the hardware). It measures what returning a packet costs, apart from any engine.
  *
  * @module
  */
@@ -26,6 +31,18 @@ import { RS_PORTS } from "./real_server.ts";
 
 /** A handler that changes nothing: every packet is accepted as it came. */
 export const acceptAll: PacketHandler = { outLength: 0, handle: () => Verdict.Accept };
+
+/** A handler that changes nothing but returns every packet as a payload verdict. */
+export function returnAll(): PacketHandler {
+  const h = {
+    outLength: 0,
+    handle(_b: Uint8Array, _off: number, len: number): Verdict {
+      h.outLength = len;
+      return Verdict.Rewritten;
+    },
+  };
+  return h;
+}
 
 /** What the pass-through diverts for a real server at `rs`. */
 export function passthroughSpec(rs: string): DiversionSpec {
@@ -50,7 +67,8 @@ async function main(): Promise<void> {
   const rs = flag("--rs");
   if (rs === undefined) {
     throw new Error(
-      "usage: passthrough.ts --rs ADDRESS [--queue N] [--gso | --no-gso] [--queue-maxlen N]",
+      "usage: passthrough.ts --rs ADDRESS [--queue N] [--gso | --no-gso] [--queue-maxlen N] " +
+        "[--return-payload]",
     );
   }
   const queueNum = Number(flag("--queue") ?? "0");
@@ -75,7 +93,7 @@ async function main(): Promise<void> {
     Deno.addSignalListener("SIGTERM", stop);
     Deno.addSignalListener("SIGINT", stop);
     console.log("ready");
-    await queue.run(acceptAll);
+    await queue.run(Deno.args.includes("--return-payload") ? returnAll() : acceptAll);
   } finally {
     await diversion.remove().catch((e) => console.error(`removing diversion: ${e}`));
     queue.close();

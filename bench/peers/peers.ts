@@ -9,6 +9,7 @@
  * | `conntrack`   | iptables nat table in lb: DNAT VIP -> RS, SNAT to the local addresses    |
  * | `haproxy`     | HAProxy, TCP mode; HTTP with `send-proxy-v2` to nginx's `proxy_protocol` |
  * | `passthrough` | src/nfqueue loop accepting everything; the client addresses the RS       |
+ * | `passthrough-payload` | the same loop returning every packet unchanged as a payload verdict |
  * | `nat`         | `fullnat daemon`, real server added with `-m`                             |
  * | `fullnat`     | `fullnat daemon`, real server added with `-b`, local addresses `-z`       |
  * | `fullnat-w2`  | as `fullnat`, daemon started with `--workers 2`                            |
@@ -208,65 +209,74 @@ const haproxy: Peer = {
   },
 };
 
-const passthrough: Peer = {
-  id: "passthrough",
-  label: "NFQUEUE pass-through (src/nfqueue)",
-  topology: { rsDefaultViaLb: true },
-  async setup({ topo, rs, passthroughArgs }) {
-    const child = topo.spawn(
-      "lb",
-      [
-        Deno.execPath(),
-        "run",
-        "-A",
-        PASSTHROUGH,
-        "--rs",
-        rs.addr,
-        "--queue-maxlen",
-        String(BURST_QUEUE_MAXLEN),
-        ...passthroughArgs,
-      ],
-      { stdout: "piped", stderr: "piped" },
-    );
-    const dec = new TextDecoder();
-    let out = "";
-    let errText = "";
-    const pumps = Promise.all([
-      (async () => {
-        for await (const c of child.stdout) out += dec.decode(c, { stream: true });
-      })(),
-      (async () => {
-        for await (const c of child.stderr) errText += dec.decode(c, { stream: true });
-      })(),
-    ]);
-    let exited = false;
-    child.status.then(() => exited = true);
-    const teardown = async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* exited */ }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* exited */ }
-      }, 10_000);
-      const s = await child.status;
-      clearTimeout(timer);
-      await pumps;
-      if (s.code !== 0) throw new Error(`pass-through exited ${s.code}: ${errText.trim()}`);
-    };
+/** The pass-through loop; `extra` flags on top of the benchmark's own. */
+function passthroughPeer(id: string, label: string, extra: string[] = []): Peer {
+  return {
+    id,
+    label,
+    topology: { rsDefaultViaLb: true },
+    setup: (ctx) => startPassthrough(ctx, extra),
+  };
+}
+
+async function startPassthrough(
+  { topo, rs, passthroughArgs }: PeerContext,
+  extra: string[],
+): Promise<PeerInstance> {
+  const child = topo.spawn(
+    "lb",
+    [
+      Deno.execPath(),
+      "run",
+      "-A",
+      PASSTHROUGH,
+      "--rs",
+      rs.addr,
+      "--queue-maxlen",
+      String(BURST_QUEUE_MAXLEN),
+      ...passthroughArgs,
+      ...extra,
+    ],
+    { stdout: "piped", stderr: "piped" },
+  );
+  const dec = new TextDecoder();
+  let out = "";
+  let errText = "";
+  const pumps = Promise.all([
+    (async () => {
+      for await (const c of child.stdout) out += dec.decode(c, { stream: true });
+    })(),
+    (async () => {
+      for await (const c of child.stderr) errText += dec.decode(c, { stream: true });
+    })(),
+  ]);
+  let exited = false;
+  child.status.then(() => exited = true);
+  const teardown = async () => {
     try {
-      await waitFor(() => {
-        if (exited) throw new Error(`pass-through exited: ${errText.trim()}`);
-        return out.includes("ready");
-      }, { timeoutMs: 20_000, intervalMs: 50, what: "pass-through ready" });
-    } catch (e) {
-      await teardown().catch(() => {});
-      throw e;
-    }
-    return { endpoints: endpointsAt(rs.addr, { queued: true }), teardown };
-  },
-};
+      child.kill("SIGTERM");
+    } catch { /* exited */ }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+    }, 10_000);
+    const s = await child.status;
+    clearTimeout(timer);
+    await pumps;
+    if (s.code !== 0) throw new Error(`pass-through exited ${s.code}: ${errText.trim()}`);
+  };
+  try {
+    await waitFor(() => {
+      if (exited) throw new Error(`pass-through exited: ${errText.trim()}`);
+      return out.includes("ready");
+    }, { timeoutMs: 20_000, intervalMs: 50, what: "pass-through ready" });
+  } catch (e) {
+    await teardown().catch(() => {});
+    throw e;
+  }
+  return { endpoints: endpointsAt(rs.addr, { queued: true }), teardown };
+}
 
 /** A fullnat daemon peer: `-m` (NAT) or `-b` (FULLNAT) with extra daemon flags. */
 function fullnatPeer(id: string, label: string, mode: "-m" | "-b", extra: string[] = []): Peer {
@@ -322,7 +332,12 @@ export function allPeers(opts: { workers: boolean }): Peer[] {
     direct,
     conntrack,
     haproxy,
-    passthrough,
+    passthroughPeer("passthrough", "NFQUEUE pass-through (src/nfqueue)"),
+    passthroughPeer(
+      "passthrough-payload",
+      "NFQUEUE pass-through, packets returned",
+      ["--return-payload"],
+    ),
     fullnatPeer("nat", "fullnat NAT (-m)", "-m"),
     fullnatPeer("fullnat", "fullnat FULLNAT (-b)", "-b"),
   ];

@@ -72,12 +72,14 @@ export function figuresTable(rows: readonly Row[]): string[] {
   );
 }
 
-/** Ratios of each peer's medians to the pass-through's and to NAT mode's. */
-export function ratiosTable(
-  rows: readonly Row[],
-  passthrough: Summary | undefined,
-  nat: Summary | undefined,
-): string[] {
+/** A peer the ratios divide by: its short name in the column heads and its medians. */
+export interface Baseline {
+  name: string;
+  summary: Summary | undefined;
+}
+
+/** Ratios of each peer's medians to each baseline's (pass-through, NAT mode, ...). */
+export function ratiosTable(rows: readonly Row[], baselines: readonly Baseline[]): string[] {
   const figs: Array<[Figure, string]> = [
     ["gbps", "bulk"],
     ["cps", "conn/s"],
@@ -85,16 +87,15 @@ export function ratiosTable(
     ["burstKpps", "burst"],
   ];
   const head = ["peer"];
-  for (const [, name] of figs) head.push(`${name} / pass-through`, `${name} / NAT`);
+  for (const [, name] of figs) for (const b of baselines) head.push(`${name} / ${b.name}`);
   return table(
     head,
     rows.map((r) => {
       const cells = [r.label];
       for (const [f] of figs) {
-        cells.push(
-          ratioCell(r.summary.median[f], passthrough?.median[f]),
-          ratioCell(r.summary.median[f], nat?.median[f]),
-        );
+        for (const b of baselines) {
+          cells.push(ratioCell(r.summary.median[f], b.summary?.median[f]));
+        }
       }
       return cells;
     }),

@@ -213,8 +213,11 @@ async function main(): Promise<void> {
   const targets = evaluateTargets(result.summaries);
   const input: ReportInput = {
     rows,
-    passthrough: result.summaries.get("passthrough"),
-    nat: result.summaries.get("nat"),
+    baselines: [
+      { name: "pass", summary: result.summaries.get("passthrough") },
+      { name: "returned", summary: result.summaries.get("passthrough-payload") },
+      { name: "NAT", summary: result.summaries.get("nat") },
+    ],
     targets,
     setup,
     environment: await environment(),
@@ -225,7 +228,7 @@ async function main(): Promise<void> {
       "",
       ...figuresTable(rows),
       "",
-      ...ratiosTable(rows, input.passthrough, input.nat),
+      ...ratiosTable(rows, input.baselines),
       "",
       ...cpuTable(rows),
       "",

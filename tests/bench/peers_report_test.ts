@@ -13,7 +13,7 @@ import {
   replaceReadmeBlock,
   type ReportInput,
 } from "../../bench/peers/docs.ts";
-import { cell, figuresTable, type Row } from "../../bench/peers/report.ts";
+import { cell, figuresTable, ratiosTable, type Row } from "../../bench/peers/report.ts";
 import { median, type Sample, summarize } from "../../bench/peers/results.ts";
 import { evaluateTargets, formatTargets } from "../../bench/peers/targets.ts";
 import { parseIperfTcp, parseWrk } from "../../bench/peers/workloads.ts";
@@ -193,7 +193,7 @@ function input(): ReportInput {
   const r = rows();
   return {
     rows: r,
-    passthrough: r[1].summary,
+    baselines: [{ name: "pass", summary: r[1].summary }],
     targets: evaluateTargets(new Map(r.map((x) => [x.id, x.summary]))),
     setup: "1 run",
     environment: ["machine: test"],
@@ -217,4 +217,18 @@ Deno.test("benchmarkMarkdown() holds the tables, ratios, targets and failures", 
   assert.match(md, /\| fullnat \| 0\.88x \| – \|/);
   assert.match(md, /SKIP {2}FULLNAT >= 0\.95x NAT mode on throughput \(peer nat not run\)/);
   assert.match(md, /- fullnat: conns: wrk exited 1/);
+});
+
+Deno.test("ratiosTable() has a column per figure and baseline, – where a baseline lacks it", () => {
+  const r = rows();
+  const t = ratiosTable(r, [
+    { name: "pass", summary: r[1].summary },
+    { name: "returned", summary: summarize([sample({ gbps: 3.5 })]) },
+  ]);
+  assert.deepStrictEqual(
+    t[0],
+    "| peer | bulk / pass | bulk / returned | conn/s / pass | conn/s / returned | UDP / pass | " +
+      "UDP / returned | burst / pass | burst / returned |",
+  );
+  assert.deepStrictEqual(t[4], "| fullnat | 0.88x | 2.00x | – | – | – | – | – | – |");
 });
