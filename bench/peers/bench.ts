@@ -8,7 +8,7 @@
  */
 
 import { createTopology, type Topology } from "../../tests/support/netns.ts";
-import { startCpuMeter } from "./cpu.ts";
+import { settle, startCpuMeter } from "./cpu.ts";
 import type { Peer, PeerInstance } from "./peers.ts";
 import { type RealServer, startRealServer } from "./real_server.ts";
 import { type Sample, summarize, type Summary, type Workload, WORKLOADS } from "./results.ts";
@@ -171,8 +171,10 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
         log(`    ${e}`);
       }
       samples.get(peer.id)!.push(s);
-      // Let the previous peer's sockets, timers and softirq backlog die down.
-      await new Promise((r) => setTimeout(r, 500));
+      // Let the previous peer's sockets, timers, softirq backlog and namespace teardown die
+      // down, so they do not run into the next peer's figures.
+      const idle = await settle();
+      if (idle < 0.9) log(`    (machine still ${((1 - idle) * 100).toFixed(0)}% busy after 10 s)`);
     }
   }
   const summaries = new Map([...samples].map(([id, s]) => [id, summarize(s)]));

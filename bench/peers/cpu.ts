@@ -79,3 +79,33 @@ export async function startCpuMeter(netns: string): Promise<CpuMeter> {
     },
   };
 }
+
+/** Idle and total ticks of all CPUs from the text of `/proc/stat` (idle + iowait count as idle). */
+export function parseIdleTicks(text: string): { idle: number; total: number } {
+  const line = text.split("\n").find((l) => l.startsWith("cpu "));
+  if (line === undefined) throw new Error("/proc/stat has no aggregate cpu line");
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  if (v.length < 5 || v.some((x) => !Number.isFinite(x))) throw new Error(`bad cpu line: ${line}`);
+  return { idle: v[3] + v[4], total: v.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * Waits until the machine has been at least `idleShare` idle over a `windowMs` window, or
+ * `timeoutMs` passed; returns the last window's idle share. Deleting a namespace that held
+ * many sockets goes on in a kernel worker after `ip netns delete` returns, and would take CPU
+ * from the next peer's run.
+ */
+export async function settle(
+  opts: { idleShare?: number; windowMs?: number; timeoutMs?: number } = {},
+): Promise<number> {
+  const want = opts.idleShare ?? 0.9;
+  const windowMs = opts.windowMs ?? 300;
+  const deadline = performance.now() + (opts.timeoutMs ?? 10_000);
+  for (;;) {
+    const a = parseIdleTicks(await Deno.readTextFile("/proc/stat"));
+    await new Promise((r) => setTimeout(r, windowMs));
+    const b = parseIdleTicks(await Deno.readTextFile("/proc/stat"));
+    const share = b.total > a.total ? (b.idle - a.idle) / (b.total - a.total) : 1;
+    if (share >= want || performance.now() >= deadline) return share;
+  }
+}

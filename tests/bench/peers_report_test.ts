@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { renderChart } from "../../bench/peers/chart.ts";
-import { parseProcStatTicks, parseSoftirqTicks } from "../../bench/peers/cpu.ts";
+import { parseIdleTicks, parseProcStatTicks, parseSoftirqTicks } from "../../bench/peers/cpu.ts";
 import {
   benchmarkMarkdown,
   README_BEGIN,
@@ -231,4 +231,12 @@ Deno.test("ratiosTable() has a column per figure and baseline, – where a basel
       "UDP / returned | burst / pass | burst / returned |",
   );
   assert.deepStrictEqual(t[4], "| fullnat | 0.88x | 2.00x | – | – | – | – | – | – |");
+});
+
+Deno.test("parseIdleTicks() counts idle and iowait as idle out of all ticks", () => {
+  assert.deepStrictEqual(
+    parseIdleTicks("cpu  100 5 50 800 20 0 25 0 0 0\ncpu0 1 2 3 4 5 6 7 0 0 0\n"),
+    { idle: 820, total: 1000 },
+  );
+  assert.throws(() => parseIdleTicks("intr 1\n"), /no aggregate cpu line/);
 });
