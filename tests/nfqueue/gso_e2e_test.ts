@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import type { DiversionSpec } from "../../src/fullnat/types.ts";
+import { sha256Hex, writeBulkFile } from "../support/servers.ts";
 import { startLoop } from "./loop_runner.ts";
 import { Topology } from "./topology.ts";
 
@@ -18,21 +19,11 @@ const MTU = 1500;
 // Not assigned anywhere: it exists only as the handler's translation of the server.
 const VIRTUAL_IP = "10.201.2.99";
 
-async function sha256(data: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 Deno.test("NfQueue with GSO: rewritten bulk TCP arrives byte-identical, super-packets seen", async (t) => {
   const topo = await Topology.create("gso");
   const dir = await Deno.makeTempDir({ prefix: "fnq-gso-" });
   try {
-    const blob = new Uint8Array(BLOB_BYTES);
-    for (let i = 0; i < blob.length; i += 65536) {
-      crypto.getRandomValues(blob.subarray(i, i + 65536));
-    }
-    await Deno.writeFile(`${dir}/blob`, blob);
-    const blobSum = await sha256(blob);
+    const blobSum = await writeBulkFile(`${dir}/blob`, BLOB_BYTES);
     topo.spawn(topo.server, [
       ...[Deno.execPath(), "run", "-A", SERVER, topo.serverIp, "8080", `${dir}/blob`],
     ]);
@@ -51,7 +42,7 @@ Deno.test("NfQueue with GSO: rewritten bulk TCP arrives byte-identical, super-pa
         ...["curl", "-sS", "--max-time", String(maxTime), "-o", out],
         `http://${VIRTUAL_IP}:8080/blob`,
       );
-      return r.code === 0 ? await sha256(await Deno.readFile(out)) : undefined;
+      return r.code === 0 ? sha256Hex(await Deno.readFile(out)) : undefined;
     };
 
     await t.step("GSO on (the default): byte-identical, GSO packets > MTU seen", async () => {

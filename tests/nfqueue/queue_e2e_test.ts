@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import type { DiversionSpec } from "../../src/fullnat/types.ts";
+import { sha256Hex, writeBulkFile } from "../support/servers.ts";
 import { startLoop } from "./loop_runner.ts";
 import { Topology } from "./topology.ts";
 
@@ -12,21 +13,11 @@ const QUEUE = 21;
 const SERVER = new URL("./blob_server.ts", import.meta.url).pathname;
 const BLOB_BYTES = 2 << 20;
 
-async function sha256(data: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 Deno.test("queue end to end: TCP and UDP through the loop with several handlers", async (t) => {
   const topo = await Topology.create("e2e");
   const dir = await Deno.makeTempDir({ prefix: "fnq-e2e-" });
   try {
-    const blob = new Uint8Array(BLOB_BYTES);
-    for (let i = 0; i < blob.length; i += 65536) {
-      crypto.getRandomValues(blob.subarray(i, i + 65536));
-    }
-    await Deno.writeFile(`${dir}/blob`, blob);
-    const blobSum = await sha256(blob);
+    const blobSum = await writeBulkFile(`${dir}/blob`, BLOB_BYTES);
     for (const port of [8080, 8081]) {
       topo.spawn(topo.server, [
         ...[Deno.execPath(), "run", "-A", SERVER, topo.serverIp, String(port)],
@@ -54,7 +45,7 @@ Deno.test("queue end to end: TCP and UDP through the loop with several handlers"
         `http://${topo.serverIp}:${port}/blob`,
       );
       if (r.code !== 0) return undefined;
-      return await sha256(await Deno.readFile(out));
+      return sha256Hex(await Deno.readFile(out));
     };
 
     await t.step("(a) Accept handler: transfer succeeds, counters show the packets", async () => {

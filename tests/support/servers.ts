@@ -123,7 +123,7 @@ export function sha256Hex(data: Uint8Array): string {
  * Writes `size` deterministic pseudo-random bytes (xorshift32), so transfers cannot be
  * compressed or faked by a repeating pattern, and returns their SHA-256.
  */
-async function writeBulkFile(path: string, size: number): Promise<string> {
+export async function writeBulkFile(path: string, size: number): Promise<string> {
   const hash = createHash("sha256");
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
   try {
