@@ -21,28 +21,12 @@
  * @module
  */
 
-import { Verdict } from "../../src/fullnat/types.ts";
 import type { DiversionSpec } from "../../src/fullnat/types.ts";
 import { Diversion } from "../../src/nfqueue/diversion.ts";
-import type { PacketHandler } from "../../src/nfqueue/handler.ts";
 import { NfQueue } from "../../src/nfqueue/queue.ts";
 import { applyDataPathSysctls } from "../../src/nfqueue/sysctl.ts";
+import { acceptHandler, sameBytesHandler } from "../../tests/nfqueue/handlers.ts";
 import { RS_PORTS } from "./real_server.ts";
-
-/** A handler that changes nothing: every packet is accepted as it came. */
-export const acceptAll: PacketHandler = { outLength: 0, handle: () => Verdict.Accept };
-
-/** A handler that changes nothing but returns every packet as a payload verdict. */
-export function returnAll(): PacketHandler {
-  const h = {
-    outLength: 0,
-    handle(_b: Uint8Array, _off: number, len: number): Verdict {
-      h.outLength = len;
-      return Verdict.Rewritten;
-    },
-  };
-  return h;
-}
 
 /** What the pass-through diverts for a real server at `rs`. */
 export function passthroughSpec(rs: string): DiversionSpec {
@@ -93,7 +77,7 @@ async function main(): Promise<void> {
     Deno.addSignalListener("SIGTERM", stop);
     Deno.addSignalListener("SIGINT", stop);
     console.log("ready");
-    await queue.run(Deno.args.includes("--return-payload") ? returnAll() : acceptAll);
+    await queue.run(Deno.args.includes("--return-payload") ? sameBytesHandler() : acceptHandler());
   } finally {
     await diversion.remove().catch((e) => console.error(`removing diversion: ${e}`));
     queue.close();
