@@ -12,6 +12,7 @@
  */
 
 import type { Topology } from "../../tests/support/netns.ts";
+import { addInputCounter, type InputCounter } from "../../tests/support/iptables_counter.ts";
 import { waitFor } from "../../tests/support/wait.ts";
 
 /** Ports on the real server. */
@@ -83,6 +84,8 @@ export async function startRealServer(topo: Topology): Promise<RealServer> {
   const addr = topo.addrs.realServers[0];
   const dir = await Deno.makeTempDir({ prefix: "fullnat-bench-rs-" });
   const children: Deno.ChildProcess[] = [];
+  let udp: InputCounter;
+  let burst: InputCounter;
   const stop = async () => {
     for (const c of children) {
       try {
@@ -116,64 +119,34 @@ export async function startRealServer(topo: Topology): Promise<RealServer> {
       timeoutMs: 10_000,
       what: "nginx and iperf3 listening on the real server",
     });
-    await topo.exec("rs", [
-      "iptables",
-      "-w",
-      "-A",
-      "INPUT",
+    udp = await addInputCounter(topo, "rs", [
       "-d",
       addr,
       "-p",
       "udp",
       "--dport",
       `${RS_PORTS.iperf}:${RS_PORTS.iperf2}`,
-      "-m",
-      "comment",
-      "--comment",
-      COUNTER_COMMENT,
-    ], { check: true });
+    ], COUNTER_COMMENT);
     // Nothing listens on the burst port: dropping here keeps the kernel from answering every
     // datagram with a port unreachable.
-    await topo.exec("rs", [
-      "iptables",
-      "-w",
-      "-A",
-      "INPUT",
-      "-d",
-      addr,
-      "-p",
-      "udp",
-      "--dport",
-      String(RS_PORTS.burst),
-      "-m",
-      "comment",
-      "--comment",
+    burst = await addInputCounter(
+      topo,
+      "rs",
+      ["-d", addr, "-p", "udp", "--dport", String(RS_PORTS.burst)],
       BURST_COMMENT,
-      "-j",
-      "DROP",
-    ], { check: true });
+      { drop: true },
+    );
   } catch (e) {
     const log = await Deno.readTextFile(`${dir}/error.log`).catch(() => "");
     await stop();
     throw new Error(`real server did not start: ${e instanceof Error ? e.message : e}\n${log}`);
   }
-  const resetCounters = async () => {
-    await topo.exec("rs", ["iptables", "-w", "-Z", "INPUT"], { check: true });
-  };
-  const counted = async (comment: string) => {
-    const r = await topo.exec("rs", ["iptables", "-w", "-nvxL", "INPUT"], { check: true });
-    const line = r.stdout.split("\n").find((l) => l.includes(comment));
-    if (line === undefined) {
-      throw new Error(`the counter rule ${comment} on the real server is gone`);
-    }
-    return Number(line.trim().split(/\s+/)[0]);
-  };
   return {
     addr,
-    resetUdpCounter: resetCounters,
-    udpArrived: () => counted(COUNTER_COMMENT),
-    resetBurstCounter: resetCounters,
-    burstArrived: () => counted(BURST_COMMENT),
+    resetUdpCounter: () => udp.resetChain(),
+    udpArrived: () => udp.count(),
+    resetBurstCounter: () => burst.resetChain(),
+    burstArrived: () => burst.count(),
     stop,
   };
 }

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { freezeNamespace, queuesSeenBy } from "../support/freeze.ts";
+import { addInputCounter } from "../support/iptables_counter.ts";
 import { createTopology, type Topology } from "../support/netns.ts";
 import { udpFlood } from "../support/udp.ts";
 import { waitFor } from "../support/wait.ts";
@@ -13,7 +14,6 @@ import { type Balancer, startBalancer } from "../e2e/balancer.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const PORT = 5300;
-const COUNTER = "fullnat-queue-limits";
 
 async function daemonRefuses(args: string[]): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -36,31 +36,6 @@ Deno.test("daemon: --queue-maxlen and --queue-buffer out of range are refused wi
   );
   assert.match(await daemonRefuses(["--queue-maxlen", "lots"]), /--queue-maxlen must be a whole/);
 });
-
-/** Arrivals at the real server's port, counted (and dropped) by an iptables rule there. */
-async function rsCounter(topo: Topology): Promise<() => Promise<number>> {
-  await topo.exec("rs", [
-    "iptables",
-    "-w",
-    "-A",
-    "INPUT",
-    "-p",
-    "udp",
-    "--dport",
-    String(PORT),
-    "-m",
-    "comment",
-    "--comment",
-    COUNTER,
-    "-j",
-    "DROP",
-  ], { check: true });
-  return async () => {
-    const r = await topo.exec("rs", ["iptables", "-w", "-nvxL", "INPUT"], { check: true });
-    const line = r.stdout.split("\n").find((l) => l.includes(COUNTER));
-    return Number(line?.trim().split(/\s+/)[0]);
-  };
-}
 
 /** Freezes the daemon, sends `count` datagrams, and returns what its queue holds. */
 async function burstInto(topo: Topology, count: number) {
@@ -92,7 +67,14 @@ async function withUdpService(
   let lb: Balancer | undefined;
   let code: number | undefined;
   try {
-    const arrived = await rsCounter(topo);
+    const counter = await addInputCounter(
+      topo,
+      "rs",
+      ["-p", "udp", "--dport", String(PORT)],
+      "fullnat-queue-limits",
+      { drop: true },
+    );
+    const arrived = () => counter.count();
     lb = await startBalancer(topo, ["--no-persist", ...extraArgs]);
     const vip = topo.addrs.vips[0];
     await lb.ipvsadmOk("-A", "-u", `${vip}:${PORT}`, "-s", "rr");
