@@ -24,6 +24,7 @@ import {
   parsePortRange,
 } from "./src/daemon/options.ts";
 import { formatStatus } from "./src/daemon/status_text.ts";
+import { DEFAULT_QUEUE_BUFFER_BYTES, DEFAULT_QUEUE_MAXLEN } from "./src/nfqueue/constants.ts";
 import { registerProvision } from "./src/provision/cli.ts";
 import {
   addAdminCommands,
@@ -102,12 +103,12 @@ function program(admin: Runtime): Command {
       "--queue-maxlen <packets>",
       "packets each queue holds while its worker is busy; a burst past it is dropped " +
         "(counted as queueDropped)",
-      "16384",
+      String(DEFAULT_QUEUE_MAXLEN),
     )
     .option(
       "--queue-buffer <MiB>",
       "receive buffer of each queue's socket; a burst past it is dropped (userDropped)",
-      "32",
+      String(DEFAULT_QUEUE_BUFFER_BYTES >> 20),
     )
     .option(
       "--state-dir <dir>",

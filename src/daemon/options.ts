@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DEFAULT_QUEUE_MAXLEN } from "../nfqueue/constants.ts";
+import { DEFAULT_QUEUE_BUFFER_BYTES, DEFAULT_QUEUE_MAXLEN } from "../nfqueue/constants.ts";
 
 /** Everything `fullnat daemon` needs to start. */
 export interface DaemonOptions {
@@ -71,7 +71,7 @@ export function defaultDaemonOptions(
     expiryReset: true,
     mtu: 1500,
     queueMaxLen: DEFAULT_QUEUE_MAXLEN,
-    queueBufferBytes: 32 << 20,
+    queueBufferBytes: DEFAULT_QUEUE_BUFFER_BYTES,
   };
 }
 

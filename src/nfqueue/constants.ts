@@ -166,3 +166,6 @@ export const ENOBUFS = 105;
  * change on the reader's thread would overflow it.
  */
 export const DEFAULT_QUEUE_MAXLEN = 16384;
+
+/** Receive buffer of a queue's netlink socket, bytes (the kernel doubles it). */
+export const DEFAULT_QUEUE_BUFFER_BYTES = 32 << 20;

@@ -20,6 +20,7 @@ import {
 } from "./batch_processor.ts";
 import { buildBindRequest } from "./config_message.ts";
 import {
+  DEFAULT_QUEUE_BUFFER_BYTES,
   DEFAULT_QUEUE_MAXLEN,
   EAGAIN,
   EBADF,
@@ -54,7 +55,7 @@ export interface NfQueueOptions {
   maxLen?: number;
   /** Datagrams per receive call, 1..64 (default 64). */
   batchSize?: number;
-  /** Receive buffer size in bytes (default 32 MiB; the kernel doubles it). */
+  /** Receive buffer size in bytes (default {@linkcode DEFAULT_QUEUE_BUFFER_BYTES}, 32 MiB; the kernel doubles it). */
   receiveBufferBytes?: number;
   /** Longest blocking wait in ms, i.e. how fast `stop()` takes effect (default 200). */
   receiveTimeoutMs?: number;
@@ -188,7 +189,7 @@ export class NfQueue {
     const sock = this.#sock;
     // Buffers before the bind: the acknowledgement and first packets must not be lost.
     // Failures are tolerated here (without CAP_NET_ADMIN the bind below fails clearly).
-    sock.setBufferSize("rcv", options.receiveBufferBytes ?? 32 << 20);
+    sock.setBufferSize("rcv", options.receiveBufferBytes ?? DEFAULT_QUEUE_BUFFER_BYTES);
     sock.setBufferSize("snd", 4 * VERDICT_BUFFER_BYTES);
     sock.setNoEnobufs();
     const t = sock.setReceiveTimeout(this.#timeoutMs);
