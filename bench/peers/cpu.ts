@@ -34,13 +34,23 @@ export function parseProcStatTicks(text: string): number {
   return utime + stime;
 }
 
-/** Softirq ticks of all CPUs from the text of `/proc/stat` (the `cpu` line's 7th number). */
-export function parseSoftirqTicks(text: string): number {
+/**
+ * The numbers of `/proc/stat`'s aggregate `cpu` line (user, nice, system, idle, iowait, irq,
+ * softirq, ...), in ticks; throws when the line is missing or holds fewer than `need` numbers.
+ */
+function aggregateCpuTicks(text: string, need: number): number[] {
   const line = text.split("\n").find((l) => l.startsWith("cpu "));
   if (line === undefined) throw new Error("/proc/stat has no aggregate cpu line");
-  const v = Number(line.trim().split(/\s+/)[7]);
-  if (!Number.isFinite(v)) throw new Error(`cannot read softirq from: ${line}`);
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  if (v.length < need || v.some((x) => !Number.isFinite(x))) {
+    throw new Error(`cannot read the cpu ticks from: ${line}`);
+  }
   return v;
+}
+
+/** Softirq ticks of all CPUs from the text of `/proc/stat` (the `cpu` line's 7th number). */
+export function parseSoftirqTicks(text: string): number {
+  return aggregateCpuTicks(text, 7)[6];
 }
 
 async function processTicks(pid: number): Promise<number | undefined> {
@@ -82,10 +92,7 @@ export async function startCpuMeter(netns: string): Promise<CpuMeter> {
 
 /** Idle and total ticks of all CPUs from the text of `/proc/stat` (idle + iowait count as idle). */
 export function parseIdleTicks(text: string): { idle: number; total: number } {
-  const line = text.split("\n").find((l) => l.startsWith("cpu "));
-  if (line === undefined) throw new Error("/proc/stat has no aggregate cpu line");
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  if (v.length < 5 || v.some((x) => !Number.isFinite(x))) throw new Error(`bad cpu line: ${line}`);
+  const v = aggregateCpuTicks(text, 5);
   return { idle: v[3] + v[4], total: v.reduce((a, b) => a + b, 0) };
 }
 
