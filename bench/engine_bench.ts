@@ -10,25 +10,19 @@
  * @module
  */
 import { ipv4 } from "../tests/support/packet_builder.ts";
-import { EngineControl } from "../src/fullnat/control.ts";
-import { Engine } from "../src/fullnat/engine.ts";
+import {
+  C as CLIENT,
+  fullnatService,
+  LIP,
+  RS,
+  RS_PORT,
+  setup,
+  VIP,
+} from "../src/fullnat/_engine_fixture.ts";
 import { Verdict } from "../src/fullnat/types.ts";
 
-const VIP = "198.51.100.10";
-const LIP = "203.0.113.201";
-const RS = "203.0.113.11";
-const CLIENT = "198.51.100.2";
-let now = 0;
-const engine = new Engine({
-  clock: () => now,
-  capacity: 1 << 20,
-  isnSecret: new Uint32Array([0x01234567, 0x89abcdef]),
-});
-const ctl = new EngineControl(engine);
-const key = { protocol: "tcp" as const, address: VIP, port: 80 };
-ctl.addService(key, { scheduler: "rr", persistence: 0 });
-ctl.addRealServer(key, { address: RS, port: 80, weight: 1, method: "fullnat" });
-ctl.addLocalAddress(key, LIP);
+const { clock, engine, ctl } = setup({ capacity: 1 << 20, localPortRange: [1025, 65535] });
+fullnatService(ctl);
 
 const buf = new Uint8Array(4096);
 
@@ -50,7 +44,7 @@ const CPORT = 40000;
 run(clientSyn(CPORT));
 const lport = ctl.listConnections()[0].local.port;
 const synAck = ipv4({ src: RS, dst: LIP }).tcp({
-  sport: 80,
+  sport: RS_PORT,
   dport: lport,
   flags: "SA",
   seq: 5000,
@@ -63,7 +57,7 @@ run(
 );
 // The RS sends first, so later client segments no longer carry TOA.
 const outPkt = ipv4({ src: RS, dst: LIP }).tcp({
-  sport: 80,
+  sport: RS_PORT,
   dport: lport,
   flags: "PA",
   seq: 5001,
@@ -81,7 +75,7 @@ run(inPkt);
 // The RS acknowledges with three SACK blocks (data lost in between): ack and every block
 // edge are translated back into the client's sequence space.
 const sackAck = ipv4({ src: RS, dst: LIP }).tcp({
-  sport: 80,
+  sport: RS_PORT,
   dport: lport,
   flags: "A",
   seq: 6401,
@@ -102,7 +96,7 @@ let synAckPort = 0;
   synAckPort = ctl.listConnections().find((c) => c.client.port === 40001)!.local.port;
 }
 const clampedSynAck = ipv4({ src: RS, dst: LIP }).tcp({
-  sport: 80,
+  sport: RS_PORT,
   dport: synAckPort,
   flags: "SA",
   seq: 9000,
@@ -135,7 +129,7 @@ Deno.bench(
     newSyn[21] = port & 255;
     run(newSyn);
     if (engine.table.size > 50_000) {
-      now += 1_000_000;
+      clock.ms += 1_000_000;
       engine.expire();
     }
   },

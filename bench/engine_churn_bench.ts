@@ -9,25 +9,14 @@
  * @module
  */
 import { ipv4 } from "../tests/support/packet_builder.ts";
-import { EngineControl } from "../src/fullnat/control.ts";
-import { Engine } from "../src/fullnat/engine.ts";
+import { fullnatService, RS, RS_PORT, setup, VIP } from "../src/fullnat/_engine_fixture.ts";
 import { Verdict } from "../src/fullnat/types.ts";
 
-const VIP = "198.51.100.10";
-const RS = "203.0.113.11";
 const LIPS = ["203.0.113.201", "203.0.113.202", "203.0.113.203", "203.0.113.204"];
 const SESSIONS = 150_000;
 
-const engine = new Engine({
-  clock: () => 0,
-  capacity: 1 << 20,
-  isnSecret: new Uint32Array([0x01234567, 0x89abcdef]),
-});
-const ctl = new EngineControl(engine);
-const key = { protocol: "tcp" as const, address: VIP, port: 80 };
-ctl.addService(key, { scheduler: "rr", persistence: 0 });
-ctl.addRealServer(key, { address: RS, port: 80, weight: 1, method: "fullnat" });
-for (const l of LIPS) ctl.addLocalAddress(key, l);
+const { engine, ctl } = setup({ capacity: 1 << 20, localPortRange: [1025, 65535] });
+fullnatService(ctl, [RS], LIPS);
 
 const buf = new Uint8Array(2048);
 function run(pkt: Uint8Array): void {
@@ -60,7 +49,7 @@ function runAck(i: number): void {
 const clients = new Uint32Array(SESSIONS);
 const synAckTemplate = (lip: string, lport: number, data: boolean) =>
   ipv4({ src: RS, dst: lip }).tcp({
-    sport: 80,
+    sport: RS_PORT,
     dport: lport,
     flags: data ? "PA" : "SA",
     seq: data ? 5001 : 5000,

@@ -19,6 +19,8 @@ export const LIP = "203.0.113.201";
 export const LIP2 = "203.0.113.202";
 export const RS = "203.0.113.11";
 export const RS2 = "203.0.113.12";
+/** The port {@linkcode fullnatService} gives its real servers. */
+export const RS_PORT = 8080;
 
 export interface Row {
   what: string;
@@ -54,7 +56,7 @@ export function fullnatService(ctl: EngineControl, servers = [RS], lips = [LIP])
   const key = { protocol: "tcp" as const, address: VIP, port: 80 };
   ctl.addService(key, { scheduler: "rr", persistence: 0 });
   for (const rs of servers) {
-    ctl.addRealServer(key, { address: rs, port: 8080, weight: 1, method: "fullnat" });
+    ctl.addRealServer(key, { address: rs, port: RS_PORT, weight: 1, method: "fullnat" });
   }
   for (const l of lips) ctl.addLocalAddress(key, l);
   return key;
