@@ -90,25 +90,8 @@ export async function runPeerOnce(
         sample.unsupported.push(w);
         continue;
       }
-      if (w === "burst") {
-        // Measures its own CPU, over the drains only (the balancer is frozen in between).
-        try {
-          const r = await runBurst(topo, to, rs, [topo.addrs.client, SECOND_CLIENT_ADDR], {
-            bursts: opts.params.bursts,
-            perSender: opts.params.burstPerSender,
-            payload: opts.params.udpPayload,
-          });
-          sample.burstKpps = r.kpps;
-          sample.cpu.burst = r.cpu;
-          sample.burstUneven = r.unevenShare;
-          if (r.dropped > 0) sample.errors.push(`burst: the kernel dropped ${r.dropped} packets`);
-        } catch (e) {
-          sample.errors.push(`burst: ${message(e)}`);
-        }
-        log(`    ${peer.id} ${w}: ${describe(sample, w)}`);
-        continue;
-      }
-      const meter = await startCpuMeter(topo.lb);
+      // The burst measures its own CPU, over the drains only (the balancer is frozen between).
+      const meter = w === "burst" ? undefined : await startCpuMeter(topo.lb);
       try {
         if (w === "bulk") {
           sample.gbps = await runBulk(topo, to, opts.params);
@@ -120,10 +103,20 @@ export async function runPeerOnce(
           if (f.errors > f.requests * 0.01) {
             sample.errors.push(`conns: ${f.errors} errors in ${f.requests} requests`);
           }
-        } else {
+        } else if (w === "udp") {
           sample.kpps = await runUdp(topo, to, rs, opts.params);
+        } else {
+          const r = await runBurst(topo, to, rs, [topo.addrs.client, SECOND_CLIENT_ADDR], {
+            bursts: opts.params.bursts,
+            perSender: opts.params.burstPerSender,
+            payload: opts.params.udpPayload,
+          });
+          sample.burstKpps = r.kpps;
+          sample.cpu.burst = r.cpu;
+          sample.burstUneven = r.unevenShare;
+          if (r.dropped > 0) sample.errors.push(`burst: the kernel dropped ${r.dropped} packets`);
         }
-        sample.cpu[w] = await meter.stop();
+        if (meter !== undefined) sample.cpu[w] = await meter.stop();
       } catch (e) {
         sample.errors.push(`${w}: ${message(e)}`);
       }
