@@ -38,6 +38,30 @@ function positiveInt(what: string, min: number, max: number) {
   };
 }
 
+/**
+ * The names a comma-separated flag picks out of `known` (all of them when the flag is absent);
+ * exits with a message naming the unknown ones.
+ */
+function subset(
+  flag: string,
+  what: string,
+  text: string | undefined,
+  known: readonly string[],
+): string[] {
+  if (text === undefined) return [...known];
+  const want = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const unknown = want.filter((w) => !known.includes(w));
+  if (unknown.length > 0 || want.length === 0) {
+    console.error(
+      `${flag}: unknown ${what} ${unknown.join(", ") || "(none given)"}; known: ${
+        known.join(", ")
+      }`,
+    );
+    Deno.exit(2);
+  }
+  return known.filter((k) => want.includes(k));
+}
+
 function words(text: string): string[] {
   return text.split(/\s+/).filter((w) => w !== "");
 }
@@ -150,34 +174,9 @@ async function main(): Promise<void> {
   }
   const workers = await daemonHasWorkers();
   let peers = allPeers({ workers });
-  if (o.peers !== undefined) {
-    const want = o.peers.split(",").map((s) => s.trim()).filter((s) => s !== "");
-    const known = new Set(peers.map((p) => p.id));
-    const unknown = want.filter((w) => !known.has(w));
-    if (unknown.length > 0 || want.length === 0) {
-      console.error(
-        `--peers: unknown peer ${unknown.join(", ") || "(none given)"}; known: ${
-          [...known].join(", ")
-        }`,
-      );
-      Deno.exit(2);
-    }
-    peers = peers.filter((p) => want.includes(p.id));
-  }
-  let workloads: Workload[] = [...WORKLOADS];
-  if (o.workloads !== undefined) {
-    const want = o.workloads.split(",").map((s) => s.trim()).filter((s) => s !== "");
-    const unknown = want.filter((w) => !(WORKLOADS as readonly string[]).includes(w));
-    if (unknown.length > 0 || want.length === 0) {
-      console.error(
-        `--workloads: unknown workload ${unknown.join(", ") || "(none given)"}; known: ${
-          WORKLOADS.join(", ")
-        }`,
-      );
-      Deno.exit(2);
-    }
-    workloads = workloads.filter((w) => want.includes(w));
-  }
+  const peerIds = subset("--peers", "peer", o.peers, peers.map((p) => p.id));
+  peers = peers.filter((p) => peerIds.includes(p.id));
+  const workloads = subset("--workloads", "workload", o.workloads, WORKLOADS) as Workload[];
   const daemonArgs = words(o.daemonArgs);
   const params = {
     seconds,
