@@ -16,7 +16,7 @@ import {
   udpRequests,
   udpTool,
 } from "../support/udp.ts";
-import { HASH_STREAM, startHashServer } from "../support/hash_stream.ts";
+import { sendHashStream, startHashServer } from "../support/hash_stream.ts";
 
 Deno.test("e2e UDP FULLNAT: DNS-like requests from many ports, RS sees only local addresses, replies come from the VIP", async () => {
   await withFamilyBed({}, async ({ topo, lb }) => {
@@ -139,23 +139,10 @@ Deno.test("e2e ICMP: 8 MB up and down through a 1280-byte router path complete b
       // Upload: the client's full-size segments (MSS from a 1500-byte RS link, minus 8 for
       // TOA) do not fit the router's 1280; only a translated "fragmentation needed" helps.
       const t0 = performance.now();
-      const up = await topo.exec("client", [
-        "timeout",
-        "60",
-        Deno.execPath(),
-        "run",
-        "-A",
-        HASH_STREAM,
-        "send",
-        vip,
-        "9000",
-        String(bulkBytes),
-        "7",
-      ]);
+      const up = await sendHashStream(topo, vip, 9000, bulkBytes, 7);
       const upSec = (performance.now() - t0) / 1000;
-      const m = /^sent (\S+) got (\S+)/.exec(up.stdout);
-      assert.ok(m, `upload did not complete (${up.code}): ${up.stdout} ${up.stderr}`);
-      assert.equal(m[2], m[1], "the RS received exactly what the client sent");
+      assert.ok(up.sent, `upload did not complete ${up.output}`);
+      assert.equal(up.got, up.sent, "the RS received exactly what the client sent");
 
       // The client learned the path MTU from the VIP, less the 8 bytes TOA adds to its
       // segments (the sink never speaks, so every segment carries TOA).

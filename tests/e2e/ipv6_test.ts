@@ -15,7 +15,7 @@ import {
   udpRequests,
   udpTool,
 } from "../support/udp.ts";
-import { HASH_STREAM, startHashServer } from "../support/hash_stream.ts";
+import { sendHashStream, startHashServer } from "../support/hash_stream.ts";
 
 /** URL host text of an IPv6 address. */
 const bracket = (a: string) => `[${a}]`;
@@ -203,22 +203,9 @@ Deno.test("e2e ICMPv6: 8 MB up and down through a 1400-byte router path complete
       await addFullnatService(lb, "tcp", vip, 80, [rs], lips);
       await startHashServer(topo, "sink", rs, 9000);
 
-      const up = await topo.exec("client", [
-        "timeout",
-        "60",
-        Deno.execPath(),
-        "run",
-        "-A",
-        HASH_STREAM,
-        "send",
-        vip,
-        "9000",
-        String(bulkBytes),
-        "11",
-      ]);
-      const m = /^sent (\S+) got (\S+)/.exec(up.stdout);
-      assert.ok(m, `upload did not complete (${up.code}): ${up.stdout} ${up.stderr}`);
-      assert.equal(m[2], m[1], "the RS received exactly what the client sent");
+      const up = await sendHashStream(topo, vip, 9000, bulkBytes, 11);
+      assert.ok(up.sent, `upload did not complete ${up.output}`);
+      assert.equal(up.got, up.sent, "the RS received exactly what the client sent");
       const route = await topo.exec("client", ["ip", "-6", "route", "get", vip]);
       const pmtu = Number(/ mtu (\d+)/.exec(route.stdout)?.[1]);
       assert.equal(pmtu, mtu - 20, `path MTU less the IPv6 TOA: ${route.stdout}`);

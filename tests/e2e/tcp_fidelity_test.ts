@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { startCapture } from "../support/capture.ts";
-import { HASH_STREAM, startHashServer } from "../support/hash_stream.ts";
+import { HASH_STREAM, sendHashStream, startHashServer } from "../support/hash_stream.ts";
 import { decode, type Decoded, type DecodedTcp } from "../support/oracle.ts";
 import { curl, waitFor } from "../support/servers.ts";
 import { fullnatService, withBed } from "./bed.ts";
@@ -110,17 +110,7 @@ Deno.test("e2e FULLNAT: 200 MB each way across 1% loss on the RS link arrive byt
     }
     const bytes = 200 * 1024 * 1024;
     const t0 = performance.now();
-    const up = await bed.topo.exec("client", [
-      Deno.execPath(),
-      "run",
-      "-A",
-      HASH_STREAM,
-      "send",
-      bed.vip,
-      "9000",
-      `${bytes}`,
-      "11",
-    ]);
+    const up = await sendHashStream(bed.topo, bed.vip, 9000, bytes, 11);
     const t1 = performance.now();
     const down = await bed.topo.exec("client", [
       Deno.execPath(),
@@ -138,9 +128,8 @@ Deno.test("e2e FULLNAT: 200 MB each way across 1% loss on the RS link arrive byt
     sink.kill();
     source.kill();
     await Promise.allSettled([sink.status, source.status]);
-    const upM = /^sent ([0-9a-f]{64}) got ([0-9a-f]{64})$/m.exec(up.stdout);
-    assert.ok(upM, `upload: ${up.stdout} ${up.stderr}`);
-    assert.equal(upM[2], upM[1], "the RS hashed exactly what the client sent");
+    assert.ok(up.sent, `upload: ${up.output}`);
+    assert.equal(up.got, up.sent, "the RS hashed exactly what the client sent");
     const downM = /^expected ([0-9a-f]{64}) got ([0-9a-f]{64}) bytes (\d+)$/m.exec(down.stdout);
     assert.ok(downM, `download: ${down.stdout} ${down.stderr}`);
     assert.equal(Number(downM[3]), bytes);

@@ -45,6 +45,45 @@ export async function startHashServer(
   return child;
 }
 
+/** What {@linkcode sendHashStream} saw: both hashes when the upload completed. */
+export interface HashUpload {
+  /** SHA-256 hex of what the client sent. */
+  sent?: string;
+  /** SHA-256 hex of what the sink received. */
+  got?: string;
+  /** Exit code and output, for the assertion message. */
+  output: string;
+}
+
+/**
+ * Uploads `bytes` of the stream from `seed` from the topology's `client` namespace to a
+ * `sink` at `host:port`, bounded by `timeoutSec`.
+ */
+export async function sendHashStream(
+  topo: Topology,
+  host: string,
+  port: number,
+  bytes: number,
+  seed: number,
+  timeoutSec = 60,
+): Promise<HashUpload> {
+  const r = await topo.exec("client", [
+    "timeout",
+    String(timeoutSec),
+    Deno.execPath(),
+    "run",
+    "-A",
+    HASH_STREAM,
+    "send",
+    host,
+    String(port),
+    String(bytes),
+    String(seed),
+  ]);
+  const m = /^sent ([0-9a-f]{64}) got ([0-9a-f]{64})$/m.exec(r.stdout);
+  return { sent: m?.[1], got: m?.[2], output: `(${r.code}) ${r.stdout} ${r.stderr}` };
+}
+
 /** Fills `buf` with the next bytes of the xorshift32 stream whose state is `s[0]`. */
 export function fillStream(buf: Uint8Array, s: Uint32Array): void {
   let x = s[0];
