@@ -61,3 +61,22 @@ Deno.test("adjust() handles 32-bit values split into halves", () => {
   const after = [0xcb, 0x00, 0x71, 0xc9, 192, 168, 1, 2, 0, 80];
   assert.equal(adjust(before, sum32(oldV), sum32(newV)), referenceChecksum(after));
 });
+
+Deno.test("fold() matches end-around carry on BigInt for sums below and above 2^32", () => {
+  const reference = (v: number) => {
+    let s = BigInt(v);
+    while (s > 0xffffn) s = (s & 0xffffn) + (s >> 16n);
+    return Number(s);
+  };
+  const edges = [0, 1, 0xffff, 0x10000, 0x1fffe, 0xffff_ffff, 0x1_0000_0000, 0x1_ffff_fffe];
+  const rnd = seeded(11);
+  const word = () => (rnd() << 8) | rnd();
+  const randoms = Array.from({ length: 2000 }, (_, i) => {
+    const low = (word() << 16 | word()) >>> 0;
+    // Half of them carry high bits above 2^32, up to 2^53 - 1.
+    return i % 2 === 0 ? low : low + word() * 0x1_0000_0000 + (word() & 0x1f) * 2 ** 48;
+  });
+  for (const v of [...edges, Number.MAX_SAFE_INTEGER, ...randoms]) {
+    assert.equal(fold(v), reference(v), `fold(${v})`);
+  }
+});
