@@ -7,6 +7,11 @@
  *
  *   deno run -A bench/profile_peer.ts --peer fullnat --workload conns [--seconds 6]
  *     [--daemon-args "--workers 2"] [--out /tmp/fullnat-conns.perf]
+ *     [--v8-flags "--no-turbo-inlining"]
+ *
+ * `--v8-flags` adds V8 flags to every Deno process; without inlining, the profile names each
+ * function the optimizer would otherwise have folded into its caller (slower, but it says
+ * where a caller's own time goes).
  *
  * Needs root and `perf`. Prints figures only; measurements for the record come from
  * bench/peers/run.ts.
@@ -47,7 +52,8 @@ if (!["bulk", "conns", "udp"].includes(workload)) {
 
 const peer = allPeers({ workers: true }).find((p) => p.id === peerId);
 if (peer === undefined) throw new Error(`unknown peer ${peerId}`);
-Deno.env.set("DENO_V8_FLAGS", "--perf-basic-prof");
+const v8Flags = flag("--v8-flags", "").split(/\s+/).filter((w) => w !== "");
+Deno.env.set("DENO_V8_FLAGS", ["--perf-basic-prof", ...v8Flags].join(","));
 
 let topo: Topology | undefined;
 let rs: RealServer | undefined;
