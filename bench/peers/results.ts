@@ -55,6 +55,8 @@ export interface Summary {
   median: Partial<Record<Figure, number>>;
   /** How many runs produced each figure. */
   count: Record<Figure, number>;
+  /** Each figure run by run, in run order (undefined where that run did not produce it). */
+  perRun: Record<Figure, (number | undefined)[]>;
   /** Median CPU per workload over the runs that measured it. */
   cpu: Partial<Record<Workload, CpuUse>>;
   /** Every distinct error seen, with how many runs it occurred in. */
@@ -77,8 +79,10 @@ export function median(values: readonly number[]): number {
 export function summarize(samples: readonly Sample[]): Summary {
   const median_: Partial<Record<Figure, number>> = {};
   const count = {} as Record<Figure, number>;
+  const perRun = {} as Record<Figure, (number | undefined)[]>;
   for (const f of FIGURES) {
-    const values = samples.map((s) => s[f]).filter((v): v is number => v !== undefined);
+    perRun[f] = samples.map((s) => s[f]);
+    const values = perRun[f].filter((v): v is number => v !== undefined);
     count[f] = values.length;
     if (values.length > 0) median_[f] = median(values);
   }
@@ -100,7 +104,7 @@ export function summarize(samples: readonly Sample[]): Summary {
     [e, n],
   ) => (samples.length > 1 ? `${e} (${n}/${samples.length})` : e));
   const unsupported = WORKLOADS.filter((w) => samples.some((s) => s.unsupported.includes(w)));
-  return { median: median_, count, cpu, errors, unsupported, runs: samples.length };
+  return { median: median_, count, perRun, cpu, errors, unsupported, runs: samples.length };
 }
 
 /** `a / b`, or undefined when either is missing or `b` is not positive. */

@@ -1,5 +1,7 @@
 /**
- * The performance targets of issue 6, evaluated on the medians of one benchmark run:
+ * The performance targets of issue 6, evaluated on the medians of one benchmark run (each
+ * verdict also shows the ratio run by run, numerator and denominator from the same round of
+ * the interleaved runs, so a verdict that noise could flip can be told from a steady one):
  *
  * - FULLNAT >= 0.95x fullnat NAT mode on throughput and on connections/s;
  * - FULLNAT >= 0.8x the NFQUEUE pass-through on throughput and >= 0.9x on connections/s;
@@ -31,6 +33,13 @@ export interface TargetResult {
   bar: number;
   /** Why it was skipped. */
   reason?: string;
+  /**
+   * The ratio within each round of the interleaved runs where both sides produced the figure,
+   * in run order (absent on SKIP).
+   */
+  perRun?: number[];
+  /** How many of {@linkcode perRun} clear the bar. */
+  perRunPassing?: number;
 }
 
 /** One target: `num.figure / den.figure` compared against `bar`. */
@@ -137,17 +146,47 @@ export function evaluateTargets(summaries: ReadonlyMap<string, Summary>): Target
         } of a core (needs ${SATURATED * 100}%): something other than the worker set the rate`,
       };
     }
-    const pass = d.strict ? r > d.bar : r >= d.bar;
-    return { name: d.name, outcome: pass ? "PASS" : "FAIL", ratio: r, bar: d.bar };
+    const pass = (x: number) => d.strict ? x > d.bar : x >= d.bar;
+    const perRun = pairedRatios(num.perRun[d.figure], den.perRun[d.figure]);
+    return {
+      name: d.name,
+      outcome: pass(r) ? "PASS" : "FAIL",
+      ratio: r,
+      bar: d.bar,
+      perRun,
+      perRunPassing: perRun.filter(pass).length,
+    };
   });
 }
 
-/** One line per target: `PASS  FULLNAT >= ... (0.97x, bar 0.95x)`. */
+/** `num[i] / den[i]` for every run where both were measured. */
+function pairedRatios(
+  num: readonly (number | undefined)[],
+  den: readonly (number | undefined)[],
+): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < Math.min(num.length, den.length); i++) {
+    const r = ratio(num[i], den[i]);
+    if (r !== undefined) out.push(r);
+  }
+  return out;
+}
+
+/**
+ * One line per target: `PASS  FULLNAT >= ... (0.97x, bar 0.95x; run by run 0.93-1.01x, 4/5
+ * pass)`; the run-by-run part is left out when there was a single run.
+ */
 export function formatTargets(results: readonly TargetResult[]): string[] {
   return results.map((t) => {
+    const runs = t.perRun ?? [];
+    const spread = runs.length < 2
+      ? ""
+      : `; run by run ${Math.min(...runs).toFixed(2)}-${Math.max(...runs).toFixed(2)}x, ${
+        t.perRunPassing ?? 0
+      }/${runs.length} pass`;
     const detail = t.ratio === undefined
       ? t.reason ?? ""
-      : `${t.ratio.toFixed(2)}x, bar ${t.bar.toFixed(2)}x`;
+      : `${t.ratio.toFixed(2)}x, bar ${t.bar.toFixed(2)}x${spread}`;
     return `${t.outcome.padEnd(4)}  ${t.name} (${detail})`;
   });
 }

@@ -83,6 +83,36 @@ Deno.test("evaluateTargets() holds 2 workers to 1.7x on the burst only when one 
   assert.deepStrictEqual(w2(0.95, 175).outcome, "PASS");
 });
 
+Deno.test("evaluateTargets() pairs the runs of one round and counts the ones that pass", () => {
+  const runs = (cps: (number | undefined)[]) =>
+    summarize(cps.map((c) => sample(c === undefined ? { errors: ["conns: x"] } : { cps: c })));
+  const res = evaluateTargets(
+    new Map([
+      // Round 3's NAT run failed: that round has no ratio; round 4 has only FULLNAT's.
+      ["nat", runs([1000, 1000, undefined, 1000])],
+      ["fullnat", runs([900, 960, 980, 990])],
+    ]),
+  );
+  const conns = res.find((t) => t.name === "FULLNAT >= 0.95x NAT mode on connections/s")!;
+  assert.deepStrictEqual(conns.perRun, [0.9, 0.96, 0.99]);
+  assert.deepStrictEqual(conns.perRunPassing, 2);
+  // Medians: 970 / 1000.
+  assert.deepStrictEqual(conns.outcome, "PASS");
+  assert.match(
+    formatTargets([conns])[0],
+    /^PASS {2}FULLNAT >= 0\.95x NAT mode on connections\/s \(0\.97x, bar 0\.95x; run by run 0\.90-0\.99x, 2\/3 pass\)$/,
+  );
+  // "Above" is strict run by run too; a single run prints no spread.
+  const equal = evaluateTargets(
+    new Map([["haproxy", runs([1000, 1000])], ["fullnat", runs([1000, 1001])]]),
+  ).find((t) => t.name.startsWith("FULLNAT connections/s above HAProxy"))!;
+  assert.deepStrictEqual(equal.perRunPassing, 1);
+  assert.doesNotMatch(
+    formatTargets(evaluateTargets(summaries({ nat: { cps: 1 }, fullnat: { cps: 1 } })))[1],
+    /run by run/,
+  );
+});
+
 Deno.test("evaluateTargets() skips a target whose figure failed for one side", () => {
   const res = evaluateTargets(summaries({
     nat: { cps: 1000 },
