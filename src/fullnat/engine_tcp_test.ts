@@ -36,17 +36,6 @@ Deno.test("Engine.handle() blanks a client's own TOA and inserts the real one", 
   assert.equal(engine.counters.toaInserted, 1);
 });
 
-/** Like `tcp` but without Don't Fragment. */
-const tcpNoDf = (
-  src: string,
-  dst: string,
-  sport: number,
-  dport: number,
-  flags: string,
-  seq: number,
-  ack = 0,
-) => ipv4({ src, dst, ttl: 61, id: 0x1234 }).tcp({ sport, dport, flags, seq, ack, window: 29200 });
-
 Deno.test("Engine.handle() skips TOA when options are full or the MTU would be exceeded", () => {
   const { engine, ctl, clock } = setup({ mtu: 1500 });
   fullnatService(ctl);
@@ -63,9 +52,10 @@ Deno.test("Engine.handle() skips TOA when options are full or the MTU would be e
     },
     {
       what: "data already at the MTU, fragmentable: forwarded without TOA",
-      input: tcpNoDf(C, VIP, 40000, 80, "PA", 6, 1).timestamp(2, 3).payload(body),
+      input: tcp(C, VIP, 40000, 80, "PA", 6, 1).ip({ df: false }).timestamp(2, 3).payload(body),
       verdict: Verdict.Rewritten,
-      output: tcpNoDf(LIP, RS, 5000, 8080, "PA", (6 + D) >>> 0, 1).timestamp(2, 3).payload(body),
+      output: tcp(LIP, RS, 5000, 8080, "PA", (6 + D) >>> 0, 1).ip({ df: false }).timestamp(2, 3)
+        .payload(body),
     },
     {
       what: "data at the MTU with DF: the client is told the MTU minus the TOA",
