@@ -9,10 +9,9 @@
  * @module
  */
 import { ipv4 } from "../tests/support/packet_builder.ts";
-import { fullnatService, RS, RS_PORT, setup, VIP } from "../src/fullnat/_engine_fixture.ts";
+import { fullnatService, LIPS, RS, RS_PORT, setup, VIP } from "../src/fullnat/_engine_fixture.ts";
 import { Verdict } from "../src/fullnat/types.ts";
 
-const LIPS = ["203.0.113.201", "203.0.113.202", "203.0.113.203", "203.0.113.204"];
 const SESSIONS = 150_000;
 
 const { engine, ctl } = setup({ capacity: 1 << 20, localPortRange: [1025, 65535] });

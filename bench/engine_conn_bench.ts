@@ -13,11 +13,19 @@
  *
  * @module
  */
-import { ipv4, type PacketBuilder } from "../tests/support/packet_builder.ts";
-import { C, fullnatService, RS, RS_PORT, setup, VIP } from "../src/fullnat/_engine_fixture.ts";
+import type { PacketBuilder } from "../tests/support/packet_builder.ts";
+import {
+  C,
+  fullnatService,
+  LIPS,
+  RS,
+  RS_PORT,
+  setup,
+  tcp,
+  VIP,
+} from "../src/fullnat/_engine_fixture.ts";
 import { Verdict } from "../src/fullnat/types.ts";
 
-const LIPS = ["203.0.113.201", "203.0.113.202", "203.0.113.203", "203.0.113.204"];
 const MS_PER_CONN = 0.05;
 const EXPIRE_EVERY = 20_000;
 const PORT_LOW = 1024;
@@ -26,12 +34,11 @@ const PORT_SPAN = 65536 - PORT_LOW;
 const { clock, engine, ctl } = setup({ capacity: 1 << 20, localPortRange: [1025, 65535] });
 fullnatService(ctl, [RS], LIPS);
 
+// Ports, sequence numbers and the local address are set per connection in `connection()`.
 const fromClient = (flags: string, payload = 0) =>
-  ipv4({ src: C, dst: VIP, df: true }).tcp({ sport: 40000, dport: 80, flags, seq: 1 })
-    .payload(new Uint8Array(payload));
+  tcp(C, VIP, 40000, 80, flags, 1).payload(new Uint8Array(payload));
 const fromServer = (flags: string, payload = 0) =>
-  ipv4({ src: RS, dst: LIPS[0], df: true }).tcp({ sport: RS_PORT, dport: 5000, flags, seq: 1 })
-    .payload(new Uint8Array(payload));
+  tcp(RS, LIPS[0], RS_PORT, 5000, flags, 1).payload(new Uint8Array(payload));
 
 /** One connection's packets in order; `true` marks the real server's. */
 const script: [PacketBuilder, boolean][] = [

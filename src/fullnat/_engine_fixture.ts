@@ -17,6 +17,8 @@ export const C = "198.51.100.2";
 export const VIP = "198.51.100.10";
 export const LIP = "203.0.113.201";
 export const LIP2 = "203.0.113.202";
+/** Four local addresses, as the benchmarks' balancer has them. */
+export const LIPS = [LIP, LIP2, "203.0.113.203", "203.0.113.204"];
 export const RS = "203.0.113.11";
 export const RS2 = "203.0.113.12";
 /** The port {@linkcode fullnatService} gives its real servers. */
