@@ -6,7 +6,7 @@
  */
 
 import type { Figure, Summary, Workload } from "./results.ts";
-import { ratio } from "./results.ts";
+import { ratio, runsMeasured } from "./results.ts";
 import { formatTargets, type TargetResult } from "./targets.ts";
 
 /** One row of the tables: a peer's id, its label and its medians. */
@@ -33,7 +33,8 @@ export function cell(s: Summary, f: Figure, digits: number): string {
   const v = s.median[f];
   if (v !== undefined) {
     const text = v.toFixed(digits);
-    return s.count[f] < s.runs ? `${text} (${s.count[f]}/${s.runs} runs)` : text;
+    const measured = runsMeasured(s, f);
+    return measured < s.runs ? `${text} (${measured}/${s.runs} runs)` : text;
   }
   const w = WORKLOAD_OF[f];
   if (s.unsupported.includes(w)) return "n/a";

@@ -53,9 +53,10 @@ export type Figure = typeof FIGURES[number];
 export interface Summary {
   /** Median of each figure over the runs that produced it (absent when none did). */
   median: Partial<Record<Figure, number>>;
-  /** How many runs produced each figure. */
-  count: Record<Figure, number>;
-  /** Each figure run by run, in run order (undefined where that run did not produce it). */
+  /**
+   * Each figure run by run, in run order (undefined where that run did not produce it);
+   * {@linkcode runsMeasured} counts the runs that did.
+   */
   perRun: Record<Figure, (number | undefined)[]>;
   /** Median CPU per workload over the runs that measured it. */
   cpu: Partial<Record<Workload, CpuUse>>;
@@ -78,12 +79,10 @@ export function median(values: readonly number[]): number {
 /** Folds the samples of one peer (one per run) into medians. */
 export function summarize(samples: readonly Sample[]): Summary {
   const median_: Partial<Record<Figure, number>> = {};
-  const count = {} as Record<Figure, number>;
   const perRun = {} as Record<Figure, (number | undefined)[]>;
   for (const f of FIGURES) {
     perRun[f] = samples.map((s) => s[f]);
     const values = perRun[f].filter((v): v is number => v !== undefined);
-    count[f] = values.length;
     if (values.length > 0) median_[f] = median(values);
   }
   const cpu: Partial<Record<Workload, CpuUse>> = {};
@@ -104,7 +103,12 @@ export function summarize(samples: readonly Sample[]): Summary {
     [e, n],
   ) => (samples.length > 1 ? `${e} (${n}/${samples.length})` : e));
   const unsupported = WORKLOADS.filter((w) => samples.some((s) => s.unsupported.includes(w)));
-  return { median: median_, count, perRun, cpu, errors, unsupported, runs: samples.length };
+  return { median: median_, perRun, cpu, errors, unsupported, runs: samples.length };
+}
+
+/** How many runs produced figure `f`. */
+export function runsMeasured(s: Summary, f: Figure): number {
+  return s.perRun[f].filter((v) => v !== undefined).length;
 }
 
 /** `a / b`, or undefined when either is missing or `b` is not positive. */
