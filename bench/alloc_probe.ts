@@ -12,7 +12,7 @@
  * settled):
  *
  * - `queue+accept`: verdicts without payload;
- * - `queue+dnat`: a 1:1 address rewrite of both directions (tests/nfqueue/handlers.ts), half
+ * - `queue+dnat`: a 1:1 address rewrite of both directions (testkit/handlers.ts), half
  *   the packets flagged CSUMNOTREADY|GSO so their full checksum is completed (WASM SIMD);
  * - `queue+engine`: the FULLNAT engine on established TCP packets of one session, both
  *   directions, half flagged CSUMNOTREADY;
@@ -29,7 +29,7 @@
  * (`performance.now()`, fractional milliseconds).
  *
  * The child prints one JSON line per phase; the parent prints a table. Used by
- * tests/nfqueue/no_alloc_test.ts.
+ * tests/unit/nfqueue/no_alloc_test.ts.
  *
  * @module
  */
@@ -37,16 +37,16 @@
 import { EngineControl } from "../src/fullnat/control.ts";
 import { Engine } from "../src/fullnat/engine.ts";
 import { Verdict } from "../src/fullnat/types.ts";
-import { SimdChecksum } from "../src/fullnat/wire/checksum_simd.ts";
+import { SimdChecksum } from "../src/wire/checksum_simd.ts";
 import { BatchProcessor, PROCESSOR_SCRATCH_BYTES } from "../src/nfqueue/batch_processor.ts";
 import { NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO } from "../src/nfqueue/constants.ts";
 import { newCounters } from "../src/nfqueue/counters.ts";
 import type { PacketHandler } from "../src/nfqueue/handler.ts";
 import { nlAlign } from "../src/nfqueue/netlink_parse.ts";
 import { VerdictWriter } from "../src/nfqueue/verdict_writer.ts";
-import { dnatHandler } from "../tests/nfqueue/handlers.ts";
-import { be32, message, packetHdr } from "../tests/nfqueue/nl_builder.ts";
-import { ipv4, ipv6 } from "../tests/support/packet_builder.ts";
+import { dnatHandler } from "../testkit/handlers.ts";
+import { be32, message, packetHdr } from "../testkit/nl_builder.ts";
+import { ipv4, ipv6 } from "../testkit/packet_builder.ts";
 
 /** One phase's figures, as the child reports them. */
 export interface PhaseResult {

@@ -9,8 +9,8 @@
  * @module
  */
 
-import { sumWords } from "../src/fullnat/wire/checksum.ts";
-import { SimdChecksum } from "../src/fullnat/wire/checksum_simd.ts";
+import { sumWords } from "../src/wire/checksum.ts";
+import { SimdChecksum } from "../src/wire/checksum_simd.ts";
 
 const SIZES = [64, 1500, 65535];
 const summer = new SimdChecksum(1 << 17);

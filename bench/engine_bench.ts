@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ipv4 } from "../tests/support/packet_builder.ts";
+import { ipv4 } from "../testkit/packet_builder.ts";
 import {
   C as CLIENT,
   fullnatService,

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { ipv4 } from "../tests/support/packet_builder.ts";
+import { ipv4 } from "../testkit/packet_builder.ts";
 import { fullnatService, LIPS, RS, RS_PORT, setup, VIP } from "../src/fullnat/_engine_fixture.ts";
 import { Verdict } from "../src/fullnat/types.ts";
 

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { PacketBuilder } from "../tests/support/packet_builder.ts";
+import type { PacketBuilder } from "../testkit/packet_builder.ts";
 import {
   C,
   fullnatService,

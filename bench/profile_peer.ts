@@ -19,7 +19,7 @@
  * @module
  */
 
-import { createTopology, type Topology } from "../tests/support/netns.ts";
+import { createTopology, type Topology } from "../testkit/netns.ts";
 import { BENCH_PREFIX } from "./peers/bench.ts";
 import { allPeers, type PeerInstance } from "./peers/peers.ts";
 import { type RealServer, startRealServer } from "./peers/real_server.ts";

@@ -5,7 +5,7 @@
  *
  *   deno run -A bench/queue_rate.ts [--seconds N] [--size BYTES] [--repeat N]
  *
- * Builds client/router/server namespaces (tests/nfqueue/topology.ts), runs the queue loop in
+ * Builds client/router/server namespaces (testkit/queue_topology.ts), runs the queue loop in
  * the router (this same file, `--loop` mode), diverts iperf3 traffic through it and prints
  * the loop's packet rate, batches and average batch size, the kernel's queue drops, and TCP
  * throughput without the queue and through it for: accept (no payload back), same (payload
@@ -19,11 +19,11 @@
  */
 
 import type { DiversionSpec } from "../src/fullnat/types.ts";
-import { Diversion } from "../src/nfqueue/diversion.ts";
+import { Diversion } from "../src/kernel/diversion.ts";
 import { NfQueue, type NfQueueOptions } from "../src/nfqueue/queue.ts";
-import { applyDataPathSysctls } from "../src/nfqueue/sysctl.ts";
-import { handlerByName } from "../tests/nfqueue/handlers.ts";
-import { lines, Topology } from "../tests/nfqueue/topology.ts";
+import { applyDataPathSysctls } from "../src/kernel/sysctl.ts";
+import { handlerByName } from "../testkit/handlers.ts";
+import { lines, Topology } from "../testkit/queue_topology.ts";
 
 const QUEUE = 31;
 // Not assigned anywhere: the dnat handler translates it to the server and back.

@@ -5,7 +5,7 @@
  *   deno run -A bench/workers.ts [--seconds N] [--size BYTES] [--runs N] [--workers 1,2]
  *                                [--pps N]
  *
- * Builds the test topology (tests/support/netns.ts), starts the real daemon in `lb` for each
+ * Builds the test topology (testkit/netns.ts), starts the real daemon in `lb` for each
  * worker count, configures two FULLNAT services (TCP for iperf3's control connection, UDP for
  * the flood) on ports 5201 and 5202, and floods both at once with `iperf3 -u -b 0` from two
  * client addresses, 198.51.100.2 and .3, which the steering sends to different workers when
@@ -17,9 +17,9 @@
  *
  * @module
  */
-import { createTopology, type Topology } from "../tests/support/netns.ts";
-import { waitFor } from "../tests/support/wait.ts";
-import { type Balancer, startBalancer } from "../tests/e2e/balancer.ts";
+import { createTopology, type Topology } from "../testkit/netns.ts";
+import { waitFor } from "../testkit/wait.ts";
+import { type Balancer, startBalancer } from "../testkit/balancer.ts";
 
 const PORTS = [5201, 5202];
 const CLIENTS = ["198.51.100.2", "198.51.100.3"];

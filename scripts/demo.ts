@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { createTopology } from "../tests/support/netns.ts";
-import { curl, startNginx } from "../tests/support/servers.ts";
-import { startBalancer } from "../tests/e2e/balancer.ts";
+import { createTopology } from "../testkit/netns.ts";
+import { curl, startNginx } from "../testkit/servers.ts";
+import { startBalancer } from "../testkit/balancer.ts";
 
 const REQUESTS = 300;
 

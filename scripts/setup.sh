@@ -10,15 +10,15 @@ DENO_VERSION="2.9.6"
 #   libnetfilter-queue1 libmnl0  - loaded by the daemon through FFI
 #   iptables iproute2 kmod procps - diversion rules, namespaces, modules, sysctl
 #   nginx-light curl iperf3      - real servers and clients in the test topology
-#   python3-scapy                - the independent packet oracle (tests/support/oracle.py)
+#   python3-scapy                - the independent packet oracle (testkit/oracle.py)
 #   tcpdump tshark               - captures when a test needs to see the wire
 #   iputils-ping                 - reachability checks of the topology
 #   haproxy wrk                  - peers and load tool of the side-by-side benchmark (bench/peers)
 #   mtools dosfstools util-linux - provisioning seed images: mkfs.vfat, mcopy, blkid (src/provision)
-#   e2fsprogs                    - mkfs.ext4 for the non-FAT seed test (tests/provision)
+#   e2fsprogs                    - mkfs.ext4 for the non-FAT seed test (tests/unit/provision)
 #   gcc libc6-dev                - build the RS-side TOA shim from source (rs/build.sh)
 #   mmdebstrap podman qemu-utils - the daemonless appliance image build (image/build.sh)
-#   qemu-system-x86 openssh-client - the appliance boot test (tests/image/boot_test.ts)
+#   qemu-system-x86 openssh-client - the appliance boot test (tests/e2e/image/boot_test.ts)
 #   fdisk                        - sfdisk writes the appliance disk's partition table (image/build.sh)
 PACKAGES=(
   libnetfilter-queue1 libmnl0 iptables iproute2 curl nginx-light python3-scapy tcpdump

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { createTopology, type Topology } from "../../tests/support/netns.ts";
+import { createTopology, type Topology } from "../../testkit/netns.ts";
 import { settle, startCpuMeter } from "./cpu.ts";
 import type { Peer, PeerInstance } from "./peers.ts";
 import { type RealServer, startRealServer } from "./real_server.ts";

@@ -17,10 +17,10 @@
  * @module
  */
 
-import { freezeNamespace, queuesSeenBy } from "../../tests/support/freeze.ts";
-import type { Topology } from "../../tests/support/netns.ts";
-import { udpFlood } from "../../tests/support/udp.ts";
-import { waitFor } from "../../tests/support/wait.ts";
+import { freezeNamespace, queuesSeenBy } from "../../testkit/freeze.ts";
+import type { Topology } from "../../testkit/netns.ts";
+import { udpFlood } from "../../testkit/udp.ts";
+import { waitFor } from "../../testkit/wait.ts";
 import { startCpuMeter } from "./cpu.ts";
 import type { RealServer } from "./real_server.ts";
 import type { CpuUse } from "./results.ts";

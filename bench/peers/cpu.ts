@@ -13,7 +13,7 @@
  * @module
  */
 
-import { netnsPids } from "../../tests/support/netns.ts";
+import { netnsPids } from "../../testkit/netns.ts";
 import type { CpuUse } from "./results.ts";
 
 /** Clock ticks per second of `/proc` times (USER_HZ); 100 on every Linux build in use. */

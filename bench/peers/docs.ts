@@ -107,7 +107,7 @@ export function benchmarkMarkdown(r: ReportInput): string {
     ...(errors.length > 0 ? ["## Failures", "", ...errors, ""] : []),
     "## Method",
     "",
-    "Every peer and run gets a fresh topology from `tests/support/netns.ts` (namespaces",
+    "Every peer and run gets a fresh topology from `testkit/netns.ts` (namespaces",
     "`client` 198.51.100.2, `lb` with VIP 198.51.100.10 and local addresses .201-.204 on",
     "203.0.113.0/24, `rs` 203.0.113.11 with nginx and iperf3), sets itself up in `lb`, runs the",
     "workloads, and is torn down with its namespaces. Runs are interleaved peer by peer",
@@ -148,7 +148,7 @@ export function benchmarkMarkdown(r: ReportInput): string {
     "",
     "Everything shares the machine's cores: load generators, servers and balancer compete, so",
     "absolute figures say little about dedicated hardware; the ratios from one run are the",
-    "result. Speed is never asserted in tests; `tests/bench/peers_smoke_test.ts` only checks",
+    "result. Speed is never asserted in tests; `bench/peers/smoke_test.ts` only checks",
     "that the harness still runs.",
     "",
   ].join("\n");

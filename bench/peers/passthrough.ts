@@ -22,10 +22,10 @@
  */
 
 import type { DiversionSpec } from "../../src/fullnat/types.ts";
-import { Diversion } from "../../src/nfqueue/diversion.ts";
+import { Diversion } from "../../src/kernel/diversion.ts";
 import { NfQueue } from "../../src/nfqueue/queue.ts";
-import { applyDataPathSysctls } from "../../src/nfqueue/sysctl.ts";
-import { acceptHandler, sameBytesHandler } from "../../tests/nfqueue/handlers.ts";
+import { applyDataPathSysctls } from "../../src/kernel/sysctl.ts";
+import { acceptHandler, sameBytesHandler } from "../../testkit/handlers.ts";
 import { RS_PORTS } from "./real_server.ts";
 
 /** What the pass-through diverts for a real server at `rs`. */

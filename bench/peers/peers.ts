@@ -1,5 +1,5 @@
 /**
- * The peers the benchmark compares. Each gets a fresh topology (tests/support/netns.ts) for
+ * The peers the benchmark compares. Each gets a fresh topology (testkit/netns.ts) for
  * every run, sets itself up in the `lb` namespace, names the endpoints the workloads aim at,
  * and tears itself down; deleting the namespaces afterwards removes whatever is left.
  *
@@ -20,9 +20,9 @@
  * @module
  */
 
-import { startBalancer } from "../../tests/e2e/balancer.ts";
-import type { Topology, TopologyOptions } from "../../tests/support/netns.ts";
-import { waitFor } from "../../tests/support/wait.ts";
+import { startBalancer } from "../../testkit/balancer.ts";
+import type { Topology, TopologyOptions } from "../../testkit/netns.ts";
+import { waitFor } from "../../testkit/wait.ts";
 import { BURST_QUEUE_MAXLEN } from "./burst.ts";
 import { type RealServer, RS_PORTS } from "./real_server.ts";
 import type { Workload } from "./results.ts";

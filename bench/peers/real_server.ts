@@ -5,15 +5,15 @@
  * and an iptables counter of the UDP datagrams that arrive at either, so the packet rate counts what reached the server whatever
  * the sender thinks it sent.
  *
- * The nginx configuration is the benchmark's own (tests/support/servers.ts serves test
+ * The nginx configuration is the benchmark's own (testkit/servers.ts serves test
  * payloads and logs every request, which would cost more than the balancers under test).
  *
  * @module
  */
 
-import type { Topology } from "../../tests/support/netns.ts";
-import { addInputCounter, type InputCounter } from "../../tests/support/iptables_counter.ts";
-import { waitFor } from "../../tests/support/wait.ts";
+import type { Topology } from "../../testkit/netns.ts";
+import { addInputCounter, type InputCounter } from "../../testkit/iptables_counter.ts";
+import { waitFor } from "../../testkit/wait.ts";
 
 /** Ports on the real server. */
 export const RS_PORTS = {

@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { Topology } from "../../tests/support/netns.ts";
+import type { Topology } from "../../testkit/netns.ts";
 import type { RealServer } from "./real_server.ts";
 
 /** Where a workload sends its traffic. */

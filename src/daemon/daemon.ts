@@ -9,9 +9,9 @@
  */
 import type { ControlTarget, DiversionSpec } from "../fullnat/types.ts";
 import { ControlServer } from "../ctl/server.ts";
-import { Diversion } from "../nfqueue/diversion.ts";
-import { portSlices } from "../nfqueue/diversion_rules.ts";
-import { applyDataPathSysctls } from "../nfqueue/sysctl.ts";
+import { Diversion } from "../kernel/diversion.ts";
+import { portSlices } from "../kernel/diversion_rules.ts";
+import { applyDataPathSysctls } from "../kernel/sysctl.ts";
 import { attachPersistence } from "../persist/attach.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
 import type { DaemonOptions } from "./options.ts";

@@ -9,7 +9,7 @@ import type { EngineCounters } from "../fullnat/counters.ts";
 import type { DiversionSpec } from "../fullnat/types.ts";
 import type { KernelQueueStats } from "../nfqueue/proc_stats.ts";
 import type { NfQueueCounters } from "../nfqueue/counters.ts";
-import type { RawSenderCounters } from "../nfqueue/raw_sender.ts";
+import type { RawSenderCounters } from "../kernel/raw_sender.ts";
 import { sumCounters } from "./merge.ts";
 import type { WorkerStatus } from "./worker_protocol.ts";
 

@@ -17,7 +17,7 @@ import { ControlError } from "../fullnat/types.ts";
 import { isControlMethod } from "../ctl/remote.ts";
 import { NfQueue } from "../nfqueue/queue.ts";
 import { BatchClock } from "./batch_clock.ts";
-import { RawSender } from "../nfqueue/raw_sender.ts";
+import { RawSender } from "../kernel/raw_sender.ts";
 import {
   type FromWorker,
   type ToWorker,

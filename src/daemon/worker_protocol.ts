@@ -7,7 +7,7 @@
 import type { EngineCounters } from "../fullnat/counters.ts";
 import type { NfQueueCounters } from "../nfqueue/counters.ts";
 import type { KernelQueueStats } from "../nfqueue/proc_stats.ts";
-import type { RawSenderCounters } from "../nfqueue/raw_sender.ts";
+import type { RawSenderCounters } from "../kernel/raw_sender.ts";
 
 /** What a worker needs to start. */
 export interface WorkerConfig {

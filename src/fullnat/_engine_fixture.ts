@@ -6,12 +6,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ipv4, type PacketBuilder } from "../../tests/support/packet_builder.ts";
+import { ipv4, type PacketBuilder } from "../../testkit/packet_builder.ts";
 import { EngineControl } from "./control.ts";
 import { Engine, type EngineOptions } from "./engine.ts";
 import { secureIsnV4 } from "./isn.ts";
 import { Verdict } from "./types.ts";
-import { parseIpv4 } from "./wire/ipv4.ts";
+import { parseIpv4 } from "../wire/ipv4.ts";
 
 export const C = "198.51.100.2";
 export const VIP = "198.51.100.10";

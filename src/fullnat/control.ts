@@ -22,8 +22,8 @@ import {
   type ServiceView,
   type Timeouts,
 } from "./types.ts";
-import { formatIpv4, IPPROTO, parseIpv4 } from "./wire/ipv4.ts";
-import { formatIpv6, parseIpv6 } from "./wire/ipv6.ts";
+import { formatIpv4, IPPROTO, parseIpv4 } from "../wire/ipv4.ts";
+import { formatIpv6, parseIpv6 } from "../wire/ipv6.ts";
 import { A6, V6 } from "./session_table.ts";
 import { zeroStats } from "./stats.ts";
 import { protoNumber } from "./registry.ts";

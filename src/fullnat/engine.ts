@@ -20,8 +20,8 @@ import {
   ICMP4_FRAG_NEEDED,
   icmp4IsTranslatedError,
   icmp6IsTranslatedError,
-} from "./wire/icmp.ts";
-import { IPV6, type Ipv6Walk, ipv6Walk, readAddr6 } from "./wire/ipv6.ts";
+} from "../wire/icmp.ts";
+import { IPV6, type Ipv6Walk, ipv6Walk, readAddr6 } from "../wire/ipv6.ts";
 import { shiftSeq, unshiftAck } from "./seq_translate.ts";
 import { clampMss, stripTimestamp, stripToa } from "./tcp_option_edit.ts";
 import { writeReset, writeReset6 } from "./tcp_reset.ts";
@@ -34,7 +34,7 @@ import type { LocalAddress, RealServer, Service } from "./service.ts";
 import { A6, Dir, NO_SESSION, SessionFlag, SessionTable, V6 } from "./session_table.ts";
 import { nextTcpState, tcpEvent, TcpState, tcpTimeoutTable } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS, type PacketSink, type Timeouts, Verdict } from "./types.ts";
-import { get16, get32 } from "./wire/bytes.ts";
+import { get16, get32 } from "../wire/bytes.ts";
 
 /** What {@linkcode Engine} `#sessionless` returns for a packet that may open a session. */
 const OPENS_SESSION = -1 as const;
@@ -51,10 +51,10 @@ import {
   ipv4IsFragment,
   ipv4Problem,
   ipv4TotalLength,
-} from "./wire/ipv4.ts";
-import { TCP, TCP_FLAG, tcpHeaderLength, tcpProblem } from "./wire/tcp.ts";
-import { TCPOPT_LENGTH } from "./wire/tcp_options.ts";
-import { udpProblem } from "./wire/udp.ts";
+} from "../wire/ipv4.ts";
+import { TCP, TCP_FLAG, tcpHeaderLength, tcpProblem } from "../wire/tcp.ts";
+import { TCPOPT_LENGTH } from "../wire/tcp_options.ts";
+import { udpProblem } from "../wire/udp.ts";
 
 /** Session method codes stored in the table. */
 export const METHOD_FULLNAT = 0;

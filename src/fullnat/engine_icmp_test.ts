@@ -4,8 +4,8 @@
  * nothing passed on, echo to a VIP left to the kernel, AH/ESP to a VIP dropped and counted.
  */
 import assert from "node:assert/strict";
-import { ipv4 } from "../../tests/support/packet_builder.ts";
-import { decode } from "../../tests/support/oracle.ts";
+import { ipv4 } from "../../testkit/packet_builder.ts";
+import { decode } from "../../testkit/oracle.ts";
 import {
   C,
   firstIsn,

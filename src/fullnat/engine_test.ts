@@ -5,8 +5,8 @@
  * checksums as an independent oracle.
  */
 import assert from "node:assert/strict";
-import { ipv4 } from "../../tests/support/packet_builder.ts";
-import { decode } from "../../tests/support/oracle.ts";
+import { ipv4 } from "../../testkit/packet_builder.ts";
+import { decode } from "../../testkit/oracle.ts";
 import {
   C,
   firstIsn,

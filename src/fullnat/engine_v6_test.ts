@@ -5,13 +5,13 @@
  * independent packet builder; scapy re-checks every checksum, pseudo-header included.
  */
 import assert from "node:assert/strict";
-import { ipv6 } from "../../tests/support/packet_builder.ts";
-import { decode } from "../../tests/support/oracle.ts";
+import { ipv6 } from "../../testkit/packet_builder.ts";
+import { decode } from "../../testkit/oracle.ts";
 import { outputs, runRows, SECRET, setup } from "./_engine_fixture.ts";
 import type { EngineControl } from "./control.ts";
 import { secureIsnV6 } from "./isn.ts";
 import { Verdict } from "./types.ts";
-import { parseIpv6 } from "./wire/ipv6.ts";
+import { parseIpv6 } from "../wire/ipv6.ts";
 
 const C6 = "2001:db8:a::2";
 const VIP6 = "2001:db8:a::10";

@@ -7,11 +7,11 @@
  *
  * @module
  */
-import { get16, get32, set16, set32 } from "./wire/bytes.ts";
-import { finish, sumWords } from "./wire/checksum.ts";
-import { ICMP, ICMP6_TYPE } from "./wire/icmp.ts";
-import { IPPROTO } from "./wire/ipv4.ts";
-import { IPV6, pseudoSumV6, sumAddr6, writeAddr6 } from "./wire/ipv6.ts";
+import { get16, get32, set16, set32 } from "../wire/bytes.ts";
+import { finish, sumWords } from "../wire/checksum.ts";
+import { ICMP, ICMP6_TYPE } from "../wire/icmp.ts";
+import { IPPROTO } from "../wire/ipv4.ts";
+import { IPV6, pseudoSumV6, sumAddr6, writeAddr6 } from "../wire/ipv6.ts";
 import { fixQuotedL4, type QuoteView } from "./icmp_translate.ts";
 
 /**

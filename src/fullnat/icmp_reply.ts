@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { set16, set32 } from "./wire/bytes.ts";
-import { finish, sumWords } from "./wire/checksum.ts";
-import { ICMP, ICMP4_FRAG_NEEDED, ICMP4_TYPE } from "./wire/icmp.ts";
-import { IPPROTO, IPV4, ipv4FillChecksum } from "./wire/ipv4.ts";
+import { set16, set32 } from "../wire/bytes.ts";
+import { finish, sumWords } from "../wire/checksum.ts";
+import { ICMP, ICMP4_FRAG_NEEDED, ICMP4_TYPE } from "../wire/icmp.ts";
+import { IPPROTO, IPV4, ipv4FillChecksum } from "../wire/ipv4.ts";
 
 /** Bytes of the offending datagram's payload that the error quotes after its IP header. */
 const QUOTED_PAYLOAD = 8;

@@ -9,12 +9,12 @@
  *
  * @module
  */
-import { get16, get32, set16, set32 } from "./wire/bytes.ts";
-import { adjust, finish, sum32, sumWords } from "./wire/checksum.ts";
-import { ICMP } from "./wire/icmp.ts";
-import { IPPROTO, IPV4, ipv4FillChecksum, ipv4HeaderLength } from "./wire/ipv4.ts";
-import { TCP } from "./wire/tcp.ts";
-import { UDP } from "./wire/udp.ts";
+import { get16, get32, set16, set32 } from "../wire/bytes.ts";
+import { adjust, finish, sum32, sumWords } from "../wire/checksum.ts";
+import { ICMP } from "../wire/icmp.ts";
+import { IPPROTO, IPV4, ipv4FillChecksum, ipv4HeaderLength } from "../wire/ipv4.ts";
+import { TCP } from "../wire/tcp.ts";
+import { UDP } from "../wire/udp.ts";
 
 /** Where the quoted datagram of an ICMPv4 error lies, once {@linkcode quoteProblem} passed. */
 export interface QuoteView {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { IPPROTO } from "./wire/ipv4.ts";
+import { IPPROTO } from "../wire/ipv4.ts";
 import { LocalAddress, RealServer, Service } from "./service.ts";
 import type { DiversionSpec, Protocol, ServiceKey } from "./types.ts";
 

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { get16, get32 } from "./wire/bytes.ts";
-import { IPV4 } from "./wire/ipv4.ts";
-import { TCP, TCP_FLAG } from "./wire/tcp.ts";
+import { get16, get32 } from "../wire/bytes.ts";
+import { IPV4 } from "../wire/ipv4.ts";
+import { TCP, TCP_FLAG } from "../wire/tcp.ts";
 import { RESET_LENGTH, writeReset, writeReset6 } from "./tcp_reset.ts";
 
 export { RESET_LENGTH };

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { adjust, sum32, sumWords } from "./wire/checksum.ts";
-import { IPV6, sumAddr6, writeAddr6 } from "./wire/ipv6.ts";
-import { get16, set16 } from "./wire/bytes.ts";
-import { IPPROTO, ipv4Dst, ipv4SetAddresses, ipv4Src } from "./wire/ipv4.ts";
-import { TCP } from "./wire/tcp.ts";
-import { UDP } from "./wire/udp.ts";
+import { adjust, sum32, sumWords } from "../wire/checksum.ts";
+import { IPV6, sumAddr6, writeAddr6 } from "../wire/ipv6.ts";
+import { get16, set16 } from "../wire/bytes.ts";
+import { IPPROTO, ipv4Dst, ipv4SetAddresses, ipv4Src } from "../wire/ipv4.ts";
+import { TCP } from "../wire/tcp.ts";
+import { UDP } from "../wire/udp.ts";
 
 /**
  * Rewrites source and destination address and port of the packet whose IP header is at `o`

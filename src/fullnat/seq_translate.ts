@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { get16, get32, set16, set32 } from "./wire/bytes.ts";
-import { adjust, sum32, sumSpan } from "./wire/checksum.ts";
-import { TCP, TCP_FLAG } from "./wire/tcp.ts";
-import { NO_OPTION, TCPOPT, tcpOptionFind } from "./wire/tcp_options.ts";
+import { get16, get32, set16, set32 } from "../wire/bytes.ts";
+import { adjust, sum32, sumSpan } from "../wire/checksum.ts";
+import { TCP, TCP_FLAG } from "../wire/tcp.ts";
+import { NO_OPTION, TCPOPT, tcpOptionFind } from "../wire/tcp_options.ts";
 
 /** Adds `delta` to the sequence number of the segment at `t`, fixing the checksum. */
 export function shiftSeq(b: Uint8Array, t: number, delta: number): void {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { addr6Equal } from "./wire/ipv6.ts";
+import { addr6Equal } from "../wire/ipv6.ts";
 
 /** Direction of a packet relative to its session, as told by which index entry matched. */
 export const Dir = {

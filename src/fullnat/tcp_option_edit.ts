@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { get16, set16 } from "./wire/bytes.ts";
-import { adjust, sumSpan } from "./wire/checksum.ts";
-import { TCP } from "./wire/tcp.ts";
-import { NO_OPTION, TCPOPT, TCPOPT_LENGTH, tcpOptionFind } from "./wire/tcp_options.ts";
+import { get16, set16 } from "../wire/bytes.ts";
+import { adjust, sumSpan } from "../wire/checksum.ts";
+import { TCP } from "../wire/tcp.ts";
+import { NO_OPTION, TCPOPT, TCPOPT_LENGTH, tcpOptionFind } from "../wire/tcp_options.ts";
 
 /** Overwrites `len` option bytes at `off` in the TCP header at `t` with NOPs. */
 export function blankOption(b: Uint8Array, t: number, off: number, len: number): void {

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { finish, pseudoSumV4, sumWords } from "./wire/checksum.ts";
-import { set16, set32 } from "./wire/bytes.ts";
-import { IPPROTO, IPV4, ipv4FillChecksum } from "./wire/ipv4.ts";
-import { TCP } from "./wire/tcp.ts";
-import { IPV6, pseudoSumV6, writeAddr6 } from "./wire/ipv6.ts";
+import { finish, pseudoSumV4, sumWords } from "../wire/checksum.ts";
+import { set16, set32 } from "../wire/bytes.ts";
+import { IPPROTO, IPV4, ipv4FillChecksum } from "../wire/ipv4.ts";
+import { TCP } from "../wire/tcp.ts";
+import { IPV6, pseudoSumV6, writeAddr6 } from "../wire/ipv6.ts";
 
 /** Length of the packet {@linkcode writeReset} writes. */
 export const RESET_LENGTH = 40;

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Timeouts } from "./types.ts";
-import { TCP_FLAG } from "./wire/tcp.ts";
+import { TCP_FLAG } from "../wire/tcp.ts";
 
 /** Session states. Numbering is internal; names are what ipvsadm prints. */
 export const TcpState = {

@@ -8,7 +8,7 @@ import {
   tcpTimeoutTable,
 } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS } from "./types.ts";
-import { TCP_FLAG } from "./wire/tcp.ts";
+import { TCP_FLAG } from "../wire/tcp.ts";
 
 const { SYN, ACK, FIN, RST } = TCP_FLAG;
 

@@ -10,12 +10,12 @@
  *
  * @module
  */
-import { get16, set16, set32 } from "./wire/bytes.ts";
-import { adjust, sumWords } from "./wire/checksum.ts";
-import { IPV6, writeAddr6 } from "./wire/ipv6.ts";
-import { IPV4 } from "./wire/ipv4.ts";
-import { TCP, tcpHeaderLength } from "./wire/tcp.ts";
-import { TCPOPT, TCPOPT_LENGTH } from "./wire/tcp_options.ts";
+import { get16, set16, set32 } from "../wire/bytes.ts";
+import { adjust, sumWords } from "../wire/checksum.ts";
+import { IPV6, writeAddr6 } from "../wire/ipv6.ts";
+import { IPV4 } from "../wire/ipv4.ts";
+import { TCP, tcpHeaderLength } from "../wire/tcp.ts";
+import { TCPOPT, TCPOPT_LENGTH } from "../wire/tcp_options.ts";
 
 /** Outcome of {@linkcode insertToaV4}; positive values are the new total length. */
 export const ToaSkip = {

@@ -7,7 +7,7 @@
  */
 
 import { Verdict } from "../fullnat/types.ts";
-import { SimdChecksum } from "../fullnat/wire/checksum_simd.ts";
+import { SimdChecksum } from "../wire/checksum_simd.ts";
 import {
   NFQ_TYPE_PACKET,
   NFQA_SKB_CSUMNOTREADY,

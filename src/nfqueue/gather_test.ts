@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Verdict } from "../fullnat/types.ts";
-import { SimdChecksum } from "../fullnat/wire/checksum_simd.ts";
-import { concat, packetMessage, readVerdicts } from "../../tests/nfqueue/nl_builder.ts";
+import { SimdChecksum } from "../wire/checksum_simd.ts";
+import { concat, packetMessage, readVerdicts } from "../../testkit/nl_builder.ts";
 import {
   BatchProcessor,
   IN_PLACE_MIN_PAYLOAD,

@@ -9,8 +9,8 @@
  * @module
  */
 
-import { finish, sumWords } from "../fullnat/wire/checksum.ts";
-import type { SimdChecksum } from "../fullnat/wire/checksum_simd.ts";
+import { finish, sumWords } from "../wire/checksum.ts";
+import type { SimdChecksum } from "../wire/checksum_simd.ts";
 
 const TCP = 6;
 const UDP = 17;

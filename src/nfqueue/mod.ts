@@ -37,12 +37,12 @@ export {
   readKernelQueueStats,
 } from "./proc_stats.ts";
 export { NFQA_SKB_CSUM_NOTVERIFIED, NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO } from "./constants.ts";
-export { Diversion, type DiversionOptions } from "./diversion.ts";
-export { type Family, type InstalledState } from "./diversion_rules.ts";
+export { Diversion, type DiversionOptions } from "../kernel/diversion.ts";
+export { type Family, type InstalledState } from "../kernel/diversion_rules.ts";
 export {
   applyDataPathSysctls,
   restoreSysctls,
   type SysctlChange,
   type SysctlOptions,
   wantedSysctls,
-} from "./sysctl.ts";
+} from "../kernel/sysctl.ts";

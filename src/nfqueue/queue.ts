@@ -11,7 +11,7 @@
  * @module
  */
 
-import { SimdChecksum } from "../fullnat/wire/checksum_simd.ts";
+import { SimdChecksum } from "../wire/checksum_simd.ts";
 import {
   BatchProcessor,
   type FullChecksumMode,

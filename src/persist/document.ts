@@ -32,8 +32,8 @@ import type {
   ServiceView,
   Timeouts,
 } from "../fullnat/types.ts";
-import { parseIpv4 } from "../fullnat/wire/ipv4.ts";
-import { formatIpv6, parseIpv6 } from "../fullnat/wire/ipv6.ts";
+import { parseIpv4 } from "../wire/ipv4.ts";
+import { formatIpv6, parseIpv6 } from "../wire/ipv6.ts";
 import { formatEndpoint } from "../ctl/ipvsadm/address.ts";
 
 /** The document version this code reads and writes. */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { formatIpv6, parseIpv6 as parseIpv6Words } from "../../fullnat/wire/ipv6.ts";
+import { formatIpv6, parseIpv6 as parseIpv6Words } from "../../wire/ipv6.ts";
 
 /** An address with an optional port, as parsed from `-t`, `-u`, `-r` or `-z`. */
 export interface ParsedEndpoint {

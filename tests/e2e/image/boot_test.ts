@@ -1,0 +1,254 @@
+/**
+ * Boot test of the appliance image (issue 5, part 6): build it with image/build.sh (or reuse
+ * the cached build), boot the disk under qemu the way a user would, by the BIOS and the disk's
+ * own GRUB (no `-kernel`), with a provisioning seed made by `fullnat provision seed`, and check
+ * it from the outside:
+ *
+ * ```
+ *  client netns            VM (the appliance)                      rs netns
+ *  198.51.100.2 --tap-- eth0 198.51.100.1 + VIP .10
+ *                         eth1 203.0.113.1 + local address .201 --tap-- 203.0.113.11 nginx
+ * ```
+ *
+ * - GRUB on the disk loaded the kernel (its message on the serial console).
+ * - SSH as `admin` with the test's own key (from the seed) lands in the admin shell, and
+ *   `service list` shows the provisioned service; a system command is refused; the server
+ *   offers no password login.
+ * - curl from the client namespace to the VIP reaches nginx in the rs namespace (which has no
+ *   route back to the client), and nginx logs the appliance's local address as the peer.
+ *
+ * It prints the accelerator, boot-to-SSH time and the image's build figures. Direct kernel boot
+ * of the same image is checked by direct_boot_test.ts.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { sweepStale } from "../../../testkit/netns.ts";
+import { run } from "../../../testkit/proc.ts";
+import { curl, startNginx } from "../../../testkit/servers.ts";
+import { waitFor } from "../../../testkit/wait.ts";
+import { buildImage, REPO_ROOT } from "./image_build.ts";
+import { killOrphanVms, kvmWorks, moveTap, startVm, type Vm } from "./vm.ts";
+
+/** What the image's grub.cfg (image/configure.sh) prints before it loads the kernel. */
+const GRUB_LOADING = "fullnat: GRUB is loading Linux from /boot";
+
+const NETNS_PREFIX = "fnimg";
+const CLIENT = "198.51.100.2";
+const LB_A = "198.51.100.1";
+const VIP = "198.51.100.10";
+const LB_B = "203.0.113.1";
+const LOCAL_ADDR = "203.0.113.201";
+const RS = "203.0.113.11";
+
+/** The provisioning file the seed carries (format: src/provision/types.ts). */
+function provisioning(sshKey: string): string {
+  return `version: 1
+hostname: boot-test
+admin:
+  sshKeys:
+    - ${sshKey}
+network:
+  interfaces:
+    eth0: { addresses: [${LB_A}/24] }
+    eth1: { addresses: [${LB_B}/24] }
+  vips: { eth0: [${VIP}] }
+  localAddresses: { eth1: [${LOCAL_ADDR}] }
+loadBalancer:
+  version: 1
+  services:
+    - protocol: tcp
+      address: ${VIP}
+      port: 80
+      scheduler: rr
+      realServers: [{ address: ${RS}, port: 80 }]
+      localAddresses: [${LOCAL_ADDR}]
+`;
+}
+
+function hex6(): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(3)),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
+}
+
+async function tailOf(path: string, lines = 60): Promise<string> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  return text.split("\n").slice(-lines).join("\n");
+}
+
+Deno.test({
+  name:
+    "appliance disk boots by its own GRUB under qemu: admin shell over SSH shows the provisioned service, FULLNAT carries HTTP",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await killOrphanVms();
+    await sweepStale(NETNS_PREFIX);
+    const image = await buildImage();
+    console.log(
+      `image: ${image.built ? "built" : "cached"} in ${image.seconds.toFixed(0)} s` +
+        ` (full build took ${image.info.build_seconds} s), raw ${image.info.raw_bytes} bytes` +
+        ` (${image.info.raw_allocated_kib} KiB allocated), kernel ${image.info.kernel}`,
+    );
+
+    const tmp = await Deno.makeTempDir({ prefix: "fullnat-boot-" });
+    const id = `${NETNS_PREFIX}${Deno.pid}r${hex6()}`;
+    const clientNs = `${id}-client`;
+    const rsNs = `${id}-rs`;
+    const tapClient = `fnc${Deno.pid}`.slice(0, 15);
+    const tapRs = `fnr${Deno.pid}`.slice(0, 15);
+    const serialLog = join(tmp, "serial.log");
+    let vm: Vm | undefined;
+    let stopNginx: (() => Promise<void>) | undefined;
+    try {
+      // The test's own admin key, and a seed made by the product's own command.
+      const key = join(tmp, "admin_key");
+      await run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "boot-test", "-f", key], {
+        check: true,
+      });
+      const pub = (await Deno.readTextFile(`${key}.pub`)).trim();
+      await Deno.writeTextFile(join(tmp, "fullnat.yaml"), provisioning(pub));
+      const seed = join(tmp, "seed.img");
+      await run(
+        [
+          "deno",
+          "run",
+          "-A",
+          `${REPO_ROOT}/main.ts`,
+          "provision",
+          "seed",
+          join(tmp, "fullnat.yaml"),
+          "--output",
+          seed,
+        ],
+        { check: true },
+      );
+      // Writes go to an overlay; the cached image stays as built.
+      const disk = join(tmp, "disk.qcow2");
+      await run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", image.raw, "-F", "raw", disk], {
+        check: true,
+      });
+
+      for (const ns of [clientNs, rsNs]) await run(["ip", "netns", "add", ns], { check: true });
+      const accel = await kvmWorks(image.kernel) ? "kvm" : "tcg";
+      // No -kernel: SeaBIOS boots the disk, whose GRUB loads Linux from /boot.
+      vm = startVm({
+        disk,
+        extraDisks: [seed],
+        nics: [{ tap: tapClient, mac: "52:54:00:f0:00:01" }, {
+          tap: tapRs,
+          mac: "52:54:00:f0:00:02",
+        }],
+        serialLog,
+        accel,
+      });
+      await moveTap(tapClient, clientNs, vm);
+      await moveTap(tapRs, rsNs, vm);
+      await run(["ip", "-n", clientNs, "-batch", "-"], {
+        stdin: `link set lo up\naddr add ${CLIENT}/24 dev ${tapClient}\nlink set ${tapClient} up\n`,
+        check: true,
+      });
+      // The real server has no route to the client's subnet: only FULLNAT can answer it.
+      await run(["ip", "-n", rsNs, "-batch", "-"], {
+        stdin: `link set lo up\naddr add ${RS}/24 dev ${tapRs}\nlink set ${tapRs} up\n`,
+        check: true,
+      });
+      const nginx = await startNginx({ netns: rsNs, addrs: [RS] });
+      stopNginx = nginx.stop;
+
+      const ssh = (command: string, extra: string[] = []) =>
+        run([
+          "ssh",
+          "-i",
+          key,
+          "-o",
+          "BatchMode=yes",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "LogLevel=ERROR",
+          "-o",
+          "ConnectTimeout=5",
+          ...extra,
+          `admin@${LB_A}`,
+          command,
+        ], { netns: clientNs });
+
+      // Boot to SSH: the first time the admin shell answers a command over SSH.
+      const first = await waitFor(async () => {
+        if (vm!.exited()) throw new Error(`qemu exited: ${vm!.stderr().trim()}`);
+        const r = await ssh("service list");
+        return r.code === 0 ? r : undefined;
+      }, { timeoutMs: 240_000, intervalMs: 1000, what: "SSH as admin into the admin shell" });
+      const bootToSsh = (performance.now() - vm.startedAt) / 1000;
+      console.log(`boot to SSH via GRUB (${accel}): ${bootToSsh.toFixed(1)} s`);
+      const serial = await Deno.readTextFile(serialLog);
+      assert.match(serial, /GNU GRUB/, "GRUB's menu on the serial console");
+      assert.match(serial, new RegExp(GRUB_LOADING), "GRUB ran the image's grub.cfg entry");
+
+      // Provisioning may still be applying the load-balancer section when SSH first answers.
+      const listing = first.stdout.includes(`${VIP}:80`) ? first : await waitFor(async () => {
+        const r = await ssh("service list");
+        return r.code === 0 && r.stdout.includes(`${VIP}:80`) ? r : undefined;
+      }, { timeoutMs: 90_000, intervalMs: 2000, what: `service ${VIP}:80 in 'service list'` });
+      console.log(`service list over SSH:\n${listing.stdout.trimEnd()}`);
+      assert.match(listing.stdout, new RegExp(`tcp\\s+${VIP.replaceAll(".", "\\.")}:80`));
+
+      // The login shell is the admin shell, not a system shell.
+      const escape = await ssh("cat /etc/passwd");
+      assert.notEqual(escape.code, 0, "a system command must be refused");
+      assert.doesNotMatch(escape.stdout, /root:/);
+      // Keys only: the server offers no password or keyboard-interactive login.
+      const password = await ssh("service list", [
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "PreferredAuthentications=password,keyboard-interactive",
+      ]);
+      assert.notEqual(password.code, 0);
+      assert.match(password.stderr, /Permission denied \(publickey\)/);
+
+      // FULLNAT through the appliance: client -> VIP -> local address -> real server.
+      const res = await waitFor(async () => {
+        const r = await curl(clientNs, `http://${VIP}/`, { maxTimeSec: 10, connectTimeoutSec: 5 });
+        return r.status === 200 ? r : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 1000, what: `HTTP from the client to ${VIP}` });
+      assert.match(res.body, new RegExp(`peer ${LOCAL_ADDR.replaceAll(".", "\\.")}:`));
+      const log = await nginx.accessLog();
+      assert.ok(log.length > 0, "nginx logged the request");
+      assert.ok(
+        log.every((e) => e.remoteAddr === LOCAL_ADDR),
+        `nginx saw ${log.map((e) => e.remoteAddr).join(", ")}, not only ${LOCAL_ADDR}`,
+      );
+      console.log(`nginx access log: ${log.map((e) => e.line).join(" | ")}`);
+    } catch (e) {
+      console.error(`serial console (last lines):\n${await tailOf(serialLog)}`);
+      if (vm) console.error(`qemu: ${vm.stderr().trim()}`);
+      throw e;
+    } finally {
+      await stopNginx?.().catch(() => {});
+      await vm?.stop();
+      for (const ns of [clientNs, rsNs]) {
+        const pids = (await run(["ip", "netns", "pids", ns])).stdout.split(/\s+/).filter((p) => p);
+        for (const p of pids) {
+          try {
+            Deno.kill(Number(p), "SIGKILL");
+          } catch {
+            // Gone already.
+          }
+        }
+        await run(["ip", "netns", "del", ns]);
+      }
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    }
+    const left = (await run(["ip", "netns", "list"])).stdout;
+    assert.ok(!left.includes(id), `namespaces ${id}-* were not deleted`);
+  },
+});

@@ -1,0 +1,426 @@
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { parseIpvsadm } from "../../../src/ctl/ipvsadm/parse.ts";
+import type { IpvsadmCommand, ListFormat } from "../../../src/ctl/ipvsadm/command.ts";
+
+const argv = (line: string) => line === "" ? [] : line.split(/\s+/);
+
+function accepts(line: string, expected: IpvsadmCommand): void {
+  const result = parseIpvsadm(argv(line));
+  deepStrictEqual(result, { ok: true, command: expected }, line);
+}
+
+function refuses(line: string, message: string, exitCode: number): void {
+  const result = parseIpvsadm(argv(line));
+  deepStrictEqual(result, { ok: false, error: { message, exitCode } }, line);
+}
+
+const fmt = (over: Partial<ListFormat> = {}): ListFormat => ({
+  numeric: false,
+  stats: false,
+  exact: false,
+  nosort: false,
+  ...over,
+});
+const tcp80 = { protocol: "tcp", address: "10.0.0.100", port: 80 } as const;
+const TRY_HELP = "Try `ipvsadm -h' or 'ipvsadm --help' for more information.";
+
+Deno.test("add-service: short, long, glued and = forms", () => {
+  const cmd: IpvsadmCommand = {
+    kind: "add-service",
+    service: tcp80,
+    options: { scheduler: "rr", persistence: 0 },
+  };
+  accepts("-A -t 10.0.0.100:80 -s rr", cmd);
+  accepts("--add-service --tcp-service 10.0.0.100:80 --scheduler rr", cmd);
+  accepts("-A -t10.0.0.100:80 -srr", cmd);
+  accepts("--add-service --tcp-service=10.0.0.100:80 --scheduler=rr", cmd);
+  accepts("-At 10.0.0.100:80 -s rr", cmd);
+});
+
+Deno.test("add-service: udp, default scheduler wrr, IPv6 service", () => {
+  accepts("-A -u 10.0.0.100:53", {
+    kind: "add-service",
+    service: { protocol: "udp", address: "10.0.0.100", port: 53 },
+    options: { scheduler: "wrr", persistence: 0 },
+  });
+  accepts("-A -t [2001:db8::0001]:443 -s wrr", {
+    kind: "add-service",
+    service: { protocol: "tcp", address: "2001:db8::1", port: 443 },
+    options: { scheduler: "wrr", persistence: 0 },
+  });
+});
+
+Deno.test("-p: default 300 with no value, value in the next word, glued, or with =", () => {
+  const withP = (persistence: number): IpvsadmCommand => ({
+    kind: "add-service",
+    service: tcp80,
+    options: { scheduler: "rr", persistence },
+  });
+  accepts("-A -t 10.0.0.100:80 -s rr -p", withP(300));
+  accepts("-A -t 10.0.0.100:80 -p -s rr", withP(300));
+  accepts("-A -t 10.0.0.100:80 -p 600 -s rr", withP(600));
+  accepts("-A -t 10.0.0.100:80 -p600 -s rr", withP(600));
+  accepts("-A -t 10.0.0.100:80 --persistent=600 -s rr", withP(600));
+  accepts("-A -t 10.0.0.100:80 --persistent -s rr", withP(300));
+  // A persistent service may use port 0 (all ports), as in ipvsadm.
+  accepts("-A -t 10.0.0.100 -s rr -p", {
+    kind: "add-service",
+    service: { ...tcp80, port: 0 },
+    options: { scheduler: "rr", persistence: 300 },
+  });
+});
+
+Deno.test("edit-service changes only what is given", () => {
+  accepts("-E -t 10.0.0.100:80 -s wrr", {
+    kind: "edit-service",
+    service: tcp80,
+    options: { scheduler: "wrr" },
+  });
+  accepts("-E -t 10.0.0.100:80 -p 60", {
+    kind: "edit-service",
+    service: tcp80,
+    options: { persistence: 60 },
+  });
+  accepts("--edit-service -t 10.0.0.100:80", { kind: "edit-service", service: tcp80, options: {} });
+});
+
+Deno.test("delete-service and clear", () => {
+  accepts("-D -t 10.0.0.100:80", { kind: "delete-service", service: tcp80 });
+  accepts("--delete-service --tcp-service 10.0.0.100:80", {
+    kind: "delete-service",
+    service: tcp80,
+  });
+  accepts("-C", { kind: "clear" });
+  accepts("--clear", { kind: "clear" });
+});
+
+Deno.test("add-server: -b, -m, default method fullnat, weight, port copied from service", () => {
+  accepts("-a -t 10.0.0.100:80 -r 192.168.1.2:8080 -b -w 5", {
+    kind: "add-server",
+    service: tcp80,
+    server: { address: "192.168.1.2", port: 8080, weight: 5, method: "fullnat" },
+  });
+  accepts("--add-server -t 10.0.0.100:80 --real-server 192.168.1.2 --masquerading", {
+    kind: "add-server",
+    service: tcp80,
+    server: { address: "192.168.1.2", port: 80, weight: 1, method: "nat" },
+  });
+  accepts("-a -t 10.0.0.100:80 -r 192.168.1.2", {
+    kind: "add-server",
+    service: tcp80,
+    server: { address: "192.168.1.2", port: 80, weight: 1, method: "fullnat" },
+  });
+  accepts("-a -r 192.168.1.2 -t 10.0.0.100:80 --fullnat -w 0", {
+    kind: "add-server",
+    service: tcp80,
+    server: { address: "192.168.1.2", port: 80, weight: 0, method: "fullnat" },
+  });
+  accepts("-a -t 10.0.0.100:80 -r 192.168.1.2:80 -w 65535", {
+    kind: "add-server",
+    service: tcp80,
+    server: { address: "192.168.1.2", port: 80, weight: 65535, method: "fullnat" },
+  });
+  accepts("-a -t [2001:db8::1]:80 -r [2001:db8::2]:8080 -b", {
+    kind: "add-server",
+    service: { protocol: "tcp", address: "2001:db8::1", port: 80 },
+    server: { address: "2001:db8::2", port: 8080, weight: 1, method: "fullnat" },
+  });
+});
+
+Deno.test("edit-server sends only the settings given; delete-server sends the endpoint", () => {
+  accepts("-e -t 10.0.0.100:80 -r 192.168.1.2:80 -w 3", {
+    kind: "edit-server",
+    service: tcp80,
+    server: { address: "192.168.1.2", port: 80, weight: 3 },
+  });
+  accepts("--edit-server -t 10.0.0.100:80 -r 192.168.1.2 -m", {
+    kind: "edit-server",
+    service: tcp80,
+    server: { address: "192.168.1.2", port: 80, method: "nat" },
+  });
+  accepts("-d -t 10.0.0.100:80 -r 192.168.1.2:80", {
+    kind: "delete-server",
+    service: tcp80,
+    server: { address: "192.168.1.2", port: 80 },
+  });
+  accepts("--delete-server -t 10.0.0.100:80 -r 192.168.1.2", {
+    kind: "delete-server",
+    service: tcp80,
+    server: { address: "192.168.1.2", port: 80 },
+  });
+});
+
+Deno.test("list: every form", () => {
+  accepts("", { kind: "list-services", format: fmt() });
+  accepts("-L", { kind: "list-services", format: fmt() });
+  accepts("-l", { kind: "list-services", format: fmt() });
+  accepts("--list", { kind: "list-services", format: fmt() });
+  accepts("-L -n", { kind: "list-services", format: fmt({ numeric: true }) });
+  accepts("-Ln", { kind: "list-services", format: fmt({ numeric: true }) });
+  accepts("-ln", { kind: "list-services", format: fmt({ numeric: true }) });
+  accepts("-L --numeric", { kind: "list-services", format: fmt({ numeric: true }) });
+  accepts("-Lnc", { kind: "list-connections", format: fmt({ numeric: true }) });
+  accepts("-L -n -c", { kind: "list-connections", format: fmt({ numeric: true }) });
+  accepts("-L --connection", { kind: "list-connections", format: fmt() });
+  accepts("-L -n --stats", { kind: "list-services", format: fmt({ numeric: true, stats: true }) });
+  accepts("-L -n --stats --exact", {
+    kind: "list-services",
+    format: fmt({ numeric: true, stats: true, exact: true }),
+  });
+  accepts("-L -n -X", { kind: "list-services", format: fmt({ numeric: true, exact: true }) });
+  accepts("-L --nosort --sort", { kind: "list-services", format: fmt({ nosort: true }) });
+  accepts("-L --timeout", { kind: "list-timeouts" });
+  accepts("-L -n --timeout", { kind: "list-timeouts" });
+  accepts("-L -n -t 10.0.0.100:80", {
+    kind: "list-services",
+    service: tcp80,
+    format: fmt({ numeric: true }),
+  });
+  accepts("-Lnt 10.0.0.100:80", {
+    kind: "list-services",
+    service: tcp80,
+    format: fmt({ numeric: true }),
+  });
+});
+
+Deno.test("zero, --set, local addresses, help, version", () => {
+  accepts("-Z", { kind: "zero" });
+  accepts("-Z -t 10.0.0.100:80", { kind: "zero", service: tcp80 });
+  accepts("--zero --udp-service 10.0.0.100:80", {
+    kind: "zero",
+    service: { ...tcp80, protocol: "udp" },
+  });
+  accepts("--set 90 7 300", {
+    kind: "set-timeouts",
+    timeouts: { tcpEstablished: 90, tcpFinWait: 7, udp: 300 },
+  });
+  // 0 leaves a timeout unchanged, as in IPVS.
+  accepts("--set 0 10 0", { kind: "set-timeouts", timeouts: { tcpFinWait: 10 } });
+  accepts("-P -t 10.0.0.100:80 -z 192.168.1.100", {
+    kind: "add-laddr",
+    service: tcp80,
+    address: "192.168.1.100",
+  });
+  accepts("--add-laddr -t 10.0.0.100:80 --laddr 192.168.1.100", {
+    kind: "add-laddr",
+    service: tcp80,
+    address: "192.168.1.100",
+  });
+  accepts("-Q -t 10.0.0.100:80 -z 192.168.1.100", {
+    kind: "delete-laddr",
+    service: tcp80,
+    address: "192.168.1.100",
+  });
+  accepts("--del-laddr -t 10.0.0.100:80 -z [2001:db8::9]:0", {
+    kind: "delete-laddr",
+    service: tcp80,
+    address: "2001:db8::9",
+  });
+  accepts("-G", { kind: "get-laddr" });
+  accepts("--get-laddr -t 10.0.0.100:80", { kind: "get-laddr", service: tcp80 });
+  accepts("-h", { kind: "help" });
+  accepts("--help", { kind: "help" });
+  accepts("-v", { kind: "version" });
+  accepts("--version", { kind: "version" });
+});
+
+Deno.test("refusals before any option is understood: try-help, exit 255", () => {
+  refuses("-n -L", TRY_HELP, 255);
+  refuses("-t 10.0.0.100:80", TRY_HELP, 255);
+  refuses("list", TRY_HELP, 255);
+  refuses("--bogus", TRY_HELP, 255);
+  refuses("-q", TRY_HELP, 255);
+  refuses("--list=yes", TRY_HELP, 255);
+  const custom = parseIpvsadm(["-n"], "/sbin/ipvsadm");
+  deepStrictEqual(custom, {
+    ok: false,
+    error: {
+      message: "Try `/sbin/ipvsadm -h' or '/sbin/ipvsadm --help' for more information.",
+      exitCode: 255,
+    },
+  });
+});
+
+Deno.test("popt errors after the command: exit 255", () => {
+  refuses("-L --bogus", "--bogus: unknown option", 255);
+  refuses("-Lq", "-Lq: unknown option", 255);
+  refuses("-A -t", "-t: missing argument", 255);
+  refuses("-Lt", "-Lt: missing argument", 255);
+  refuses("-A --tcp-service", "--tcp-service: missing argument", 255);
+  refuses("-L --numeric=1", "--numeric=1: option does not take an argument", 255);
+});
+
+Deno.test("value errors: exit 2 with ipvsadm's messages", () => {
+  const badVip = "illegal virtual server address[:port] specified";
+  for (
+    const vip of [
+      "80",
+      "10.0.0.256:80",
+      "10.0.0.1:65536",
+      "10.0.0.1:http",
+      "www.example.com:80",
+      "[::1]",
+      "[::1]80",
+      "010.0.0.1:80",
+      "10.0.0.1:",
+    ]
+  ) {
+    refuses(`-A -t ${vip}`, badVip, 2);
+  }
+  refuses("-a -t 10.0.0.100:80 -r 10.0.0", "illegal real server address[:port] specified", 2);
+  refuses("-a -t 10.0.0.100:80 -r 1.2.3.4 -w 65536", "illegal weight specified", 2);
+  refuses("-a -t 10.0.0.100:80 -r 1.2.3.4 -w -1", "illegal weight specified", 2);
+  refuses("-a -t 10.0.0.100:80 -r 1.2.3.4 -w x", "illegal weight specified", 2);
+  refuses("-P -t 10.0.0.100:80 -z nothere", "illegal local address", 2);
+  refuses("-A -t 10.0.0.100:80 -p 0", "invalid timeout value `0' specified", 2);
+  refuses("-A -t 10.0.0.100:80 -p 2678401", "invalid timeout value `2678401' specified", 2);
+  refuses("-A -t 10.0.0.100:80 -p abc", "invalid timeout value `abc' specified", 2);
+  refuses("--set 90 7", "--set option requires 3 timeout values", 2);
+  refuses("--set 90 x 300", "invalid timeout value `x' specified", 2);
+  refuses("--set 90 7 300 5", "unexpected argument 5", 2);
+  refuses("-A -t 10.0.0.100:80 extra", "unexpected argument extra", 2);
+});
+
+Deno.test("command/option table: ipvsadm's messages, exit 2", () => {
+  refuses("-L -A", "multiple commands specified", 2);
+  refuses(
+    "-A -t 10.0.0.100:80 -t 10.0.0.101:80",
+    "multiple 'service-address' options specified",
+    2,
+  );
+  refuses(
+    "-A -t 10.0.0.100:80 -u 10.0.0.101:80",
+    "multiple 'service-address' options specified",
+    2,
+  );
+  refuses(
+    "-a -t 10.0.0.100:80 -r 1.2.3.4 -b -m",
+    "multiple 'forwarding-method' options specified",
+    2,
+  );
+  refuses(
+    "-A -s rr",
+    "You need to supply the 'service-address' option for the 'add-service' command",
+    2,
+  );
+  refuses(
+    "-a -t 10.0.0.100:80",
+    "You need to supply the 'real-server' option for the 'add-server' command",
+    2,
+  );
+  refuses(
+    "-P -t 10.0.0.100:80",
+    "You need to supply the 'local-address' option for the 'add-laddr' command",
+    2,
+  );
+  refuses(
+    "-Q -z 1.2.3.4",
+    "You need to supply the 'service-address' option for the 'del-laddr' command",
+    2,
+  );
+  refuses("-A -t 10.0.0.100:80 -n", "Illegal 'numeric' option with the 'add-service' command", 2);
+  refuses("-A -t 10.0.0.100:80 -w 1", "Illegal 'weight' option with the 'add-service' command", 2);
+  refuses(
+    "-E -t 10.0.0.100:80 -r 1.2.3.4",
+    "Illegal 'real-server' option with the 'edit-service' command",
+    2,
+  );
+  refuses(
+    "-D -t 10.0.0.100:80 -s rr",
+    "Illegal 'scheduler' option with the 'delete-service' command",
+    2,
+  );
+  refuses("-C -t 10.0.0.100:80", "Illegal 'service-address' option with the 'flush' command", 2);
+  refuses(
+    "-a -t 10.0.0.100:80 -r 1.2.3.4 -s rr",
+    "Illegal 'scheduler' option with the 'add-server' command",
+    2,
+  );
+  refuses(
+    "-d -t 10.0.0.100:80 -r 1.2.3.4 -w 3",
+    "Illegal 'weight' option with the 'delete-server' command",
+    2,
+  );
+  refuses(
+    "-d -t 10.0.0.100:80 -r 1.2.3.4 -b",
+    "Illegal 'forwarding-method' option with the 'delete-server' command",
+    2,
+  );
+  refuses("-L -s rr", "Illegal 'scheduler' option with the 'list' command", 2);
+  refuses("-L -z 1.2.3.4", "Illegal 'local-address' option with the 'list' command", 2);
+  refuses("-Z -n", "Illegal 'numeric' option with the 'zero' command", 2);
+  refuses("--set 1 2 3 -n", "Illegal 'numeric' option with the 'set' command", 2);
+  refuses("-G -n", "Illegal 'numeric' option with the 'get-laddr' command", 2);
+  refuses(
+    "-P -t 10.0.0.100:80 -z 1.2.3.4 -n",
+    "Illegal 'numeric' option with the 'add-laddr' command",
+    2,
+  );
+  refuses(
+    "-L -c -t 10.0.0.100:80",
+    "The option 'service-address' conflicts with 'connection' option in the 'list' command",
+    2,
+  );
+  refuses(
+    "-L -c --timeout",
+    "The option 'timeout' conflicts with 'connection' option in the 'list' command",
+    2,
+  );
+  refuses("-L -c --stats", "options conflicts in the list command", 2);
+  refuses("-L --timeout --stats", "options conflicts in the list command", 2);
+  refuses("-A -t 10.0.0.100 -s rr", "Zero port specified for non-persistent service", 2);
+  refuses("-E -t 10.0.0.100:0 -s rr", "Zero port specified for non-persistent service", 2);
+});
+
+Deno.test("what fullnat cannot do is refused by name", () => {
+  const fwd = "forwarding method not supported by fullnat: use -b (FULLNAT) or -m (NAT)";
+  refuses("-a -t 10.0.0.100:80 -r 1.2.3.4 -g", fwd, 2);
+  refuses("-a -t 10.0.0.100:80 -r 1.2.3.4 --gatewaying", fwd, 2);
+  refuses("-e -t 10.0.0.100:80 -r 1.2.3.4 -i", fwd, 2);
+  refuses("-a -t 10.0.0.100:80 -r 1.2.3.4 --ipip", fwd, 2);
+  // The table check comes first, as in ipvsadm.
+  refuses(
+    "-A -t 10.0.0.100:80 -g",
+    "Illegal 'forwarding-method' option with the 'add-service' command",
+    2,
+  );
+  refuses(
+    "-A -t 10.0.0.100:80 -s wlc",
+    "scheduler 'wlc' not supported by fullnat: use -s rr or -s wrr",
+    2,
+  );
+  refuses(
+    "-E -t 10.0.0.100:80 -s sh",
+    "scheduler 'sh' not supported by fullnat: use -s rr or -s wrr",
+    2,
+  );
+  refuses("-A -t 10.0.0.100:80 -s nonesuch", "Scheduler or persistence engine not found", 255);
+  refuses("-L --rate", "--rate is not supported by fullnat (no rate estimator): use --stats", 2);
+  refuses("-S", "option -S (--save) is not supported by fullnat", 2);
+  refuses("-R", "option -R (--restore) is not supported by fullnat", 2);
+  refuses("--start-daemon master", "option --start-daemon is not supported by fullnat", 2);
+  refuses("-A -f 1", "option -f (--fwmark-service) is not supported by fullnat", 2);
+  refuses(
+    "-A -t 10.0.0.100:80 -M 255.255.255.0",
+    "option -M (--netmask) is not supported by fullnat",
+    2,
+  );
+  refuses(
+    "-a -t 10.0.0.100:80 -r 1.2.3.4 -x 10",
+    "option -x (--u-threshold) is not supported by fullnat",
+    2,
+  );
+  refuses("-L --daemon", "option --daemon is not supported by fullnat", 2);
+  refuses("-L --thresholds", "option --thresholds is not supported by fullnat", 2);
+  refuses("-L --persistent-conn", "option --persistent-conn is not supported by fullnat", 2);
+  refuses("-A -t 10.0.0.100:80 -j enable", "option -j (--synproxy) is not supported by fullnat", 2);
+  refuses("-A -u 10.0.0.100:53 -o", "option -o (--ops) is not supported by fullnat", 2);
+});
+
+Deno.test("errors are reported in argument order", () => {
+  // The bad address comes before the unknown option, so its message wins.
+  refuses("-A -t bad --bogus", "illegal virtual server address[:port] specified", 2);
+  refuses("-A --bogus -t bad", "--bogus: unknown option", 255);
+  const result = parseIpvsadm(["-h", "--bogus"]);
+  strictEqual(result.ok, true);
+});

@@ -1,0 +1,152 @@
+/**
+ * The configuration document: defaults, stable text, and validation that reports every
+ * problem with its path.
+ */
+import assert from "node:assert/strict";
+import {
+  ConfigInvalidError,
+  emptyConfig,
+  formatConfig,
+  parseConfig,
+  validateConfig,
+} from "../../../src/persist/document.ts";
+import { ControlError, DEFAULT_TIMEOUTS } from "../../../src/fullnat/types.ts";
+
+const MINIMAL = {
+  version: 1,
+  services: [{
+    protocol: "tcp",
+    address: "198.51.100.10",
+    port: 80,
+    realServers: [{ address: "203.0.113.11", port: 8080 }],
+    localAddresses: ["203.0.113.201"],
+  }],
+};
+
+Deno.test("validateConfig() fills in every default a person may leave out", () => {
+  const r = validateConfig(MINIMAL);
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(r.document, {
+    version: 1,
+    timeouts: { ...DEFAULT_TIMEOUTS },
+    services: [{
+      protocol: "tcp",
+      address: "198.51.100.10",
+      port: 80,
+      scheduler: "wrr",
+      persistence: 0,
+      toa: true,
+      stripTimestamps: true,
+      clampMss: true,
+      realServers: [{ address: "203.0.113.11", port: 8080, weight: 1, method: "fullnat" }],
+      localAddresses: ["203.0.113.201"],
+    }],
+  });
+});
+
+Deno.test("formatConfig() gives the same bytes whatever the input key order", () => {
+  const a = parseConfig(JSON.stringify(MINIMAL));
+  const shuffled = {
+    services: [{
+      localAddresses: ["203.0.113.201"],
+      realServers: [{ port: 8080, method: "fullnat", address: "203.0.113.11" }],
+      port: 80,
+      address: "198.51.100.10",
+      protocol: "tcp",
+    }],
+    timeouts: { udp: 300 },
+    version: 1,
+  };
+  const b = parseConfig(JSON.stringify(shuffled));
+  assert.equal(formatConfig(a), formatConfig(b));
+  assert.ok(formatConfig(a).endsWith("}\n"));
+  assert.equal(formatConfig(parseConfig(formatConfig(a))), formatConfig(a), "fixed point");
+  assert.ok(
+    formatConfig(a).startsWith('{\n  "version": 1,\n  "timeouts": {\n    "tcpEstablished": 90,'),
+  );
+});
+
+Deno.test("validateConfig() reports every problem with its path, not only the first", () => {
+  const r = validateConfig({
+    version: 2,
+    timeouts: { tcpEstablished: 0, tcp: 5 },
+    services: [
+      MINIMAL.services[0],
+      {
+        protocol: "sctp",
+        address: "198.51.100.300",
+        port: 80,
+        scheduler: "wlc",
+        toa: "yes",
+        realServers: [
+          { address: "203.0.113.11", port: 0 },
+          { address: "2001:db8::x", port: 80, wieght: 2 },
+          { address: "203.0.113.12", port: 80, method: "dr", weight: -1 },
+        ],
+        localAddresses: ["203.0.113.201", "224.0.0.1", "203.0.113.201"],
+      },
+      { ...MINIMAL.services[0] },
+      "tcp 1.2.3.4:80",
+    ],
+  });
+  assert.equal(r.ok, false);
+  const problems = r.ok ? [] : r.problems;
+  const expected = [
+    "version: must be 1, the document version this fullnat reads (got 2)",
+    "timeouts.tcp: unknown field",
+    "timeouts.tcpEstablished: must be an integer from 1 to 2000000 (got 0)",
+    'services[1].protocol: must be one of tcp, udp (got "sctp")',
+    'services[1].address: must be an IPv4 address like 192.0.2.1 (got "198.51.100.300")',
+    'services[1].scheduler: must be one of rr, wrr (got "wlc")',
+    'services[1].toa: must be true or false (got "yes")',
+    "services[1].realServers[0].port: must be an integer from 1 to 65535 (got 0)",
+    "services[1].realServers[1].wieght: unknown field",
+    'services[1].realServers[1].address: must be an IPv6 address like 2001:db8::1 (got "2001:db8::x")',
+    'services[1].realServers[2].method: must be one of fullnat, nat (got "dr")',
+    "services[1].realServers[2].weight: must be an integer from 0 to 65535 (got -1)",
+    "services[1].localAddresses[1]: 224.0.0.1 is not a unicast address",
+    "services[1].localAddresses[2]: local address 203.0.113.201 is already listed at localAddresses[0]",
+    "services[2]: service tcp 198.51.100.10:80 is already listed at services[0]",
+    'services[3]: must be an object with protocol, address and port (got "tcp 1.2.3.4:80")',
+  ];
+  for (const want of expected) {
+    assert.ok(
+      problems.some((p) => p.startsWith(want)),
+      `missing: ${want}\nin:\n${problems.join("\n")}`,
+    );
+  }
+  assert.equal(problems.length, expected.length, problems.join("\n"));
+});
+
+Deno.test("validateConfig() prefixes paths with the place of the document in a larger file", () => {
+  const r = validateConfig({ version: 1, services: [{ ...MINIMAL.services[0], port: 0 }] }, {
+    at: "config",
+  });
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.ok ? [] : r.problems, [
+    "config.services[0].port: must be an integer from 1 to 65535 (got 0)",
+  ]);
+});
+
+Deno.test("parseConfig() throws an invalid-argument ControlError listing every problem", () => {
+  assert.throws(
+    () => parseConfig(JSON.stringify({ version: 1, services: [{ protocol: "tcp" }] })),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigInvalidError);
+      assert.ok(e instanceof ControlError);
+      assert.equal(e.code, "invalid-argument");
+      assert.equal(e.problems.length, 2);
+      assert.match(e.message, /2 problems/);
+      assert.match(e.message, /services\[0\]\.address: /);
+      assert.match(e.message, /services\[0\]\.port: /);
+      return true;
+    },
+  );
+  assert.throws(() => parseConfig("{ version: 1"), /not valid JSON/);
+  assert.throws(() => parseConfig("[]"), /must be an object/);
+});
+
+Deno.test("emptyConfig() is valid and round-trips through its text", () => {
+  const text = formatConfig(emptyConfig());
+  assert.equal(formatConfig(parseConfig(text)), text);
+});

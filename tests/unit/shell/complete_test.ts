@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { completeLine, type KnownService } from "../../../src/shell/complete.ts";
+import { createContext } from "../../../src/shell/runtime.ts";
+import { type CommandSpec, describeTree } from "../../../src/shell/spec.ts";
+import { buildShellTree } from "../../../src/shell/tree.ts";
+
+/** The real shell tree, described. */
+const TREE: CommandSpec = describeTree(
+  buildShellTree(createContext({ mode: "shell", socket: "unused" })),
+);
+
+const NAMES: KnownService[] = [
+  {
+    protocol: "tcp",
+    address: "198.51.100.10",
+    port: 80,
+    realServers: [{ address: "203.0.113.11", port: 80 }, { address: "203.0.113.12", port: 8080 }],
+    localAddresses: ["203.0.113.201", "203.0.113.202"],
+  },
+  {
+    protocol: "tcp",
+    address: "198.51.100.11",
+    port: 443,
+    realServers: [{ address: "203.0.113.13", port: 443 }],
+    localAddresses: [],
+  },
+  { protocol: "udp", address: "198.51.100.10", port: 53, realServers: [], localAddresses: [] },
+];
+
+const offers = (line: string, names = NAMES) => completeLine(line, TREE, names).candidates;
+
+Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
+  assert.deepEqual(offers(""), [
+    "config",
+    "conn",
+    "exit",
+    "help",
+    "ipvsadm",
+    "laddr",
+    "quit",
+    "rs",
+    "service",
+    "show",
+    "stats",
+    "status",
+    "timeout",
+  ]);
+  assert.deepEqual(offers("s"), ["service", "show", "stats", "status"]);
+  assert.deepEqual(completeLine("se", TREE, NAMES), { candidates: ["service"], word: "se" });
+  assert.deepEqual(offers("service "), ["add", "delete", "edit", "list", "show"]);
+  assert.deepEqual(offers("show c"), ["connections"]);
+  assert.deepEqual(offers("help ser"), ["service"]);
+  assert.deepEqual(offers("help rs "), ["add", "delete", "edit", "list"]);
+  assert.deepEqual(offers("bogus "), []);
+  assert.deepEqual(offers("service bogus "), []);
+});
+
+Deno.test("completeLine() offers protocols, then the daemon's VIPs of that protocol", () => {
+  assert.deepEqual(offers("service show "), ["tcp", "udp"]);
+  assert.deepEqual(offers("service show t"), ["tcp"]);
+  assert.deepEqual(offers("service show tcp "), ["198.51.100.10:80", "198.51.100.11:443"]);
+  assert.deepEqual(offers("service show tcp 198.51.100.11"), ["198.51.100.11:443"]);
+  assert.deepEqual(offers("service show udp "), ["198.51.100.10:53"]);
+  // The alias `del` works like `delete`.
+  assert.deepEqual(offers("service del udp 1"), ["198.51.100.10:53"]);
+  // Without names from the daemon there is nothing to offer but the options.
+  assert.deepEqual(offers("service show tcp ", []), ["--help", "--json"]);
+});
+
+Deno.test("completeLine() offers a service's real servers and local addresses where they exist", () => {
+  assert.deepEqual(offers("rs delete tcp 198.51.100.10:80 "), [
+    "203.0.113.11:80",
+    "203.0.113.12:8080",
+  ]);
+  assert.deepEqual(offers("rs edit tcp 198.51.100.11:443 203"), ["203.0.113.13:443"]);
+  assert.deepEqual(offers("laddr delete tcp 198.51.100.10:80 203.0.113.20"), [
+    "203.0.113.201",
+    "203.0.113.202",
+  ]);
+  // Adding takes a new address: existing ones are not offered, options are.
+  assert.deepEqual(offers("rs add tcp 198.51.100.10:80 "), ["--help", "--method", "--weight"]);
+  // All arguments given: only options remain.
+  assert.deepEqual(offers("rs delete tcp 198.51.100.10:80 203.0.113.11:80 "), ["--help"]);
+});
+
+Deno.test("completeLine() offers options not yet used, and the choices of an option's value", () => {
+  assert.deepEqual(offers("service add tcp 198.51.100.20:80 --s"), [
+    "--scheduler",
+    "--strip-timestamps",
+  ]);
+  assert.deepEqual(offers("service add tcp 198.51.100.20:80 --no-"), [
+    "--no-clamp-mss",
+    "--no-strip-timestamps",
+    "--no-toa",
+  ]);
+  assert.deepEqual(offers("service add tcp 198.51.100.20:80 -s "), ["rr", "wrr"]);
+  assert.deepEqual(offers("service add tcp 198.51.100.20:80 --scheduler w"), ["wrr"]);
+  assert.deepEqual(offers("rs add tcp 198.51.100.10:80 203.0.113.9:80 -m "), ["fullnat", "nat"]);
+  assert.deepEqual(offers("rs add tcp 198.51.100.10:80 203.0.113.9:80 --weight 3 --"), [
+    "--help",
+    "--method",
+  ]);
+  assert.deepEqual(offers("conn list --protocol "), ["tcp", "udp"]);
+  assert.deepEqual(offers("timeout set --tcp-e"), ["--tcp-established"]);
+  // An option's value is not mistaken for a positional argument.
+  assert.deepEqual(offers("service edit -s rr tcp "), ["198.51.100.10:80", "198.51.100.11:443"]);
+});
+
+Deno.test("completeLine() offers nothing after shell syntax or inside ipvsadm", () => {
+  assert.deepEqual(offers("service list | s"), []);
+  assert.deepEqual(offers("!s"), []);
+  assert.deepEqual(offers("ipvsadm -"), []);
+});

@@ -1,0 +1,113 @@
+/**
+ * An in-process daemon for admin shell tests: a real {@linkcode Engine} behind
+ * {@linkcode EngineControl}, the persistence layer's `configExport` / `configApply` ops (no
+ * state directory), served by the real {@linkcode ControlServer} on a socket in a temp dir.
+ * Only the packet queue and iptables are missing, which these commands never touch.
+ *
+ * @module
+ */
+import { ControlServer } from "../../../src/ctl/server.ts";
+import { EngineControl } from "../../../src/fullnat/control.ts";
+import { Engine } from "../../../src/fullnat/engine.ts";
+import { attachPersistence } from "../../../src/persist/attach.ts";
+import type { Output } from "../../../src/shell/context.ts";
+import { runLine } from "../../../src/shell/dispatch.ts";
+import { type Connector, createContext, type Runtime } from "../../../src/shell/runtime.ts";
+import { localRemote } from "../../../src/ctl/remote.ts";
+import type { ControlTarget } from "../../../src/fullnat/types.ts";
+import { buildShellTree } from "../../../src/shell/tree.ts";
+
+/** A running in-process daemon. */
+export interface TestDaemon {
+  engine: Engine;
+  control: EngineControl;
+  socket: string;
+  dir: string;
+  /** Milliseconds on the engine's clock; tests move it. */
+  now: { ms: number };
+  dispose(): Promise<void>;
+}
+
+/** Options of {@linkcode startDaemon}. */
+export interface DaemonFixtureOptions {
+  /** Serve configExport / configApply (default true); false plays an older daemon. */
+  configOps?: boolean;
+}
+
+/** Starts the daemon; dispose() stops it and removes its directory. */
+export async function startDaemon(options: DaemonFixtureOptions = {}): Promise<TestDaemon> {
+  const now = { ms: 0 };
+  const engine = new Engine({ clock: () => now.ms, capacity: 1024, localPortRange: [5000, 5999] });
+  const control = new EngineControl(engine);
+  const persistence = await attachPersistence(control, { stateDir: null, log: () => {} });
+  const server = new ControlServer(persistence.target, { onError: (e) => console.error(e) });
+  if (options.configOps !== false) persistence.register(server);
+  const dir = await Deno.makeTempDir({ prefix: "fullnat-shell-" });
+  const socket = `${dir}/control.sock`;
+  await server.listen({ path: socket });
+  return {
+    engine,
+    control,
+    socket,
+    dir,
+    now,
+    async dispose() {
+      await server.close();
+      await persistence.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/**
+ * Connects straight to a control target in this process, skipping the socket: for checking
+ * what a command asks of the engine independently of the socket's argument checks.
+ */
+export function inProcessConnector(target: ControlTarget): Connector {
+  const remote = localRemote(target);
+  return () =>
+    Promise.resolve({
+      ...remote,
+      call: (op: string, ...args: unknown[]) => {
+        const method =
+          (remote as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[op];
+        return method ? method(...args) : Promise.reject(new Error(`unknown op ${op}`));
+      },
+      close: () => {},
+    });
+}
+
+/** Output captured line by line. */
+export class Captured implements Output {
+  stdout: string[] = [];
+  stderr: string[] = [];
+  out(text: string): void {
+    this.stdout.push(text);
+  }
+  err(text: string): void {
+    this.stderr.push(text);
+  }
+  /** Takes what was written since the last take. */
+  take(): { out: string; err: string } {
+    const r = { out: this.stdout.join("\n"), err: this.stderr.join("\n") };
+    this.stdout = [];
+    this.stderr = [];
+    return r;
+  }
+}
+
+/** A shell-mode session on `socket` with captured output. */
+export function shellSession(socket: string, stdin?: () => Promise<string>) {
+  const io = new Captured();
+  const ctx: Runtime = createContext({ mode: "shell", socket, io, helpWidth: 80, stdin });
+  return {
+    io,
+    ctx,
+    /** Runs a line; returns its status and what it printed. */
+    async run(line: string): Promise<{ code: number; out: string; err: string }> {
+      const code = await runLine(line, ctx, buildShellTree);
+      return { code, ...io.take() };
+    },
+    close: () => ctx.close(),
+  };
+}
