@@ -6,8 +6,8 @@
  * @module
  */
 import { createTopology } from "../testkit/netns.ts";
-import { curl, startNginx } from "../testkit/servers.ts";
-import { startBalancer } from "../testkit/balancer.ts";
+import { curl, type NginxServer, startNginx } from "../testkit/servers.ts";
+import { type Balancer, startBalancer } from "../testkit/balancer.ts";
 
 const REQUESTS = 300;
 
@@ -16,14 +16,39 @@ function heading(text: string) {
 }
 
 const topo = await createTopology({ prefix: "fndemo" });
-const nginx = await startNginx({
-  netns: topo.rs,
-  addrs: topo.addrs.realServers,
-  bulkBytes: 8 << 20,
-});
-const lb = await startBalancer(topo);
+let nginx: NginxServer | undefined;
+let lb: Balancer | undefined;
 let failed = false;
+// SIGINT/SIGTERM (Ctrl-C, or demo.sh passing one on) ends the demo through the same clean-up.
+const interrupted = new Promise<void>((resolve) => {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(sig, () => {
+      console.error(`\n${sig}: stopping the demo`);
+      failed = true;
+      resolve();
+    });
+  }
+});
 try {
+  nginx = await startNginx({
+    netns: topo.rs,
+    addrs: topo.addrs.realServers,
+    bulkBytes: 8 << 20,
+  });
+  lb = await startBalancer(topo);
+  await Promise.race([run(nginx, lb), interrupted]);
+} catch (e) {
+  failed = true;
+  console.error(e);
+} finally {
+  const code = await lb?.stop();
+  await nginx?.stop();
+  await topo.destroy();
+  heading(`daemon stopped (exit ${code ?? "never started"}); namespaces deleted`);
+}
+Deno.exit(failed ? 1 : 0);
+
+async function run(nginx: NginxServer, lb: Balancer): Promise<void> {
   const vip = topo.addrs.vips[0];
   const svc = `${vip}:80`;
   heading(
@@ -70,7 +95,7 @@ try {
       (REQUESTS / secs).toFixed(0)
     } connections/s, one client)`,
   );
-  if (ok !== REQUESTS) failed = true;
+  if (ok !== REQUESTS) throw new Error(`only ${ok}/${REQUESTS} requests were answered`);
 
   heading("a bulk transfer while sessions are live");
   const bulk = await curl(topo.client, `http://${vip}${nginx.bulkPath}`, {
@@ -95,7 +120,9 @@ try {
       bySource.has(topo.addrs.client) ? "yes" : "never"
     }`,
   );
-  if (bySource.has(topo.addrs.client)) failed = true;
+  if (bySource.has(topo.addrs.client)) {
+    throw new Error("a real server saw the client address: FULLNAT did not translate it");
+  }
 
   heading("connection table (fullnat ipvsadm -L -n -c), first lines");
   const conns = (await lb.ipvsadmOk("-L", "-n", "-c")).trimEnd().split("\n");
@@ -108,13 +135,4 @@ try {
   console.log(
     JSON.stringify({ sessions: st.sessions, engine: st.engine, queue: st.queue }, null, 1),
   );
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  const code = await lb.stop();
-  await nginx.stop();
-  await topo.destroy();
-  heading(`daemon stopped (exit ${code}); namespaces deleted`);
 }
-Deno.exit(failed ? 1 : 0);

@@ -104,3 +104,11 @@ fi
 
 # The RS-side TOA shim (rs/build/libfullnat_toa.so): rebuilt only when its sources change.
 bash "$(dirname "${BASH_SOURCE[0]}")/../rs/build.sh" >>"$log" 2>&1 || fail "building rs/ (the TOA shim) failed"
+
+# Every dependency of every entry point (the daemon, the demo, tests, their helper scripts and the
+# benchmarks) into Deno's cache now, while the registry is reachable: daemons and helpers later
+# start inside network namespaces, where a missing package cannot be downloaded. --frozen refuses
+# a deno.lock that does not match deno.json instead of rewriting it.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+mapfile -t entry_points < <(find main.ts scripts src tests testkit bench -name '*.ts' | sort)
+deno cache --frozen "${entry_points[@]}" >>"$log" 2>&1 || fail "deno cache (fetching the npm dependencies) failed"

@@ -44,6 +44,9 @@ export async function startBalancer(topo: Topology, extraArgs: string[] = []): P
       Deno.execPath(),
       "run",
       "-A",
+      // Inside a namespace nothing can be downloaded: a dependency missing from the cache
+      // (scripts/setup.sh fetches them all) fails at once with Deno's own message.
+      "--cached-only",
       MAIN,
       "daemon",
       "--socket",
