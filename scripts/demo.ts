@@ -1,5 +1,5 @@
 /**
- * The demo behind `bash scripts/demo.sh`: the test topology of DESIGN section 5, the real
+ * The demo behind `bash scripts/demo.sh`: the test topology of docs/design.md section 5, the real
  * daemon in `lb`, nginx real servers in `rs` (which has no route to the client's subnet), and
  * real HTTP from `client` through the VIP.
  *

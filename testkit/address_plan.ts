@@ -1,5 +1,5 @@
 /**
- * The address plan of the test topology (DESIGN section 5), in one place so that tests,
+ * The address plan of the test topology (docs/design.md section 5), in one place so that tests,
  * benchmarks and the topology helper agree on it.
  *
  * Subnet A joins `client` and `lb` (the public side, where VIPs live); subnet B joins `lb`

@@ -1,5 +1,5 @@
 /**
- * The end-to-end test topology of DESIGN section 5, built from network namespaces:
+ * The end-to-end test topology of docs/design.md section 5, built from network namespaces:
  *
  * ```
  *  client (eth0) ---- subnet A ---- (eth0) lb (eth1) ---- subnet B ---- (eth0) rs

@@ -42,7 +42,7 @@ function ipv6Bytes(addr: string): number[] {
   return groups.flatMap((g) => portBytes(parseInt(g, 16)));
 }
 
-/** The TOA option for a client: length 8 for IPv4, 20 for IPv6 (DESIGN section 4). */
+/** The TOA option for a client: length 8 for IPv4, 20 for IPv6 (docs/design.md section 4). */
 export function toaOption(addr: string, port: number): RawOption {
   const a = addr.includes(":") ? ipv6Bytes(addr) : addr.split(".").map(Number);
   return [254, hex([...portBytes(port), ...a])];

@@ -37,7 +37,7 @@ export interface DaemonOptions {
    * slice i of `localPorts`. Default 1 (see the README's Workers section for why).
    */
   workers: number;
-  /** Reset both ends of an ESTABLISHED session when it expires (DESIGN 4.8). */
+  /** Reset both ends of an ESTABLISHED session when it expires (docs/design.md 4.8). */
   expiryReset: boolean;
   /** Largest packet a TOA may grow a client segment to (the real-server side's MTU). */
   mtu: number;

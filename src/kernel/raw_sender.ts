@@ -1,6 +1,6 @@
 /**
  * {@linkcode RawSender}: sends complete IP packets the daemon originates itself (the RSTs to
- * both ends of an ESTABLISHED session that expires, DESIGN 4.8) through raw sockets.
+ * both ends of an ESTABLISHED session that expires, docs/design.md 4.8) through raw sockets.
  *
  * `AF_INET, SOCK_RAW, IPPROTO_RAW` implies `IP_HDRINCL`, and `AF_INET6, SOCK_RAW,
  * IPPROTO_RAW` implies `IPV6_HDRINCL` (RFC 3542 behaviour in Linux): the kernel takes the

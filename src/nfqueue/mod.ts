@@ -1,23 +1,26 @@
 /**
- * The NFQUEUE side of fullnat: the queue loop (FFI to libnetfilter_queue, libmnl, libc),
- * the iptables diversion into it, and the kernel settings the data path needs.
+ * The NFQUEUE side of fullnat: the queue loop (FFI to libnetfilter_queue, libmnl, libc) that
+ * receives diverted packets in batches, hands each to a {@linkcode PacketHandler} and returns
+ * the verdicts. What diverts packets into the queue and the kernel settings the data path needs
+ * are the kernel plumbing of `src/kernel` (see its `mod.ts` for a whole daemon's start-up).
  *
- * A daemon, on the main thread (needs root and `--allow-ffi --allow-run --allow-read
- * --allow-write`, i.e. `-A`):
+ * Needs root and `--allow-ffi` (`-A`):
  *
- * ```ts ignore
- * const sysctlChanges = applyDataPathSysctls();
- * const queue = NfQueue.open({ queueNum: 0, maxLen: 8192 }); // bind before diverting
- * const diversion = new Diversion({ queueNum: 0 });
- * await diversion.install(engine.diversion());
- * const loop = queue.run(engine); // engine implements PacketHandler
- * // after every configuration change:
- * await diversion.update(engine.diversion());
- * // stats: queue.counters (live), queue.kernelStats()
- * // shutdown: stop diverting, then let the loop finish and release the queue
- * await diversion.remove();
- * queue.close();
- * await loop;
+ * @example
+ * ```ts
+ * import { NfQueue, type PacketHandler } from "./mod.ts";
+ *
+ * // Accepts every packet unchanged: the smallest handler there is.
+ * const accept: PacketHandler = { handle: () => 0, outLength: 0 };
+ *
+ * export async function passThrough(): Promise<void> {
+ *   const queue = NfQueue.open({ queueNum: 0, maxLen: 8192 });
+ *   const loop = queue.run(accept); // until stop()
+ *   setTimeout(() => queue.stop(), 1000);
+ *   await loop;
+ *   console.log(queue.counters, queue.kernelStats());
+ *   queue.close();
+ * }
  * ```
  *
  * @module
@@ -37,12 +40,3 @@ export {
   readKernelQueueStats,
 } from "./proc_stats.ts";
 export { NFQA_SKB_CSUM_NOTVERIFIED, NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO } from "./constants.ts";
-export { Diversion, type DiversionOptions } from "../kernel/diversion.ts";
-export { type Family, type InstalledState } from "../kernel/diversion_rules.ts";
-export {
-  applyDataPathSysctls,
-  restoreSysctls,
-  type SysctlChange,
-  type SysctlOptions,
-  wantedSysctls,
-} from "../kernel/sysctl.ts";

@@ -159,7 +159,12 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
   }));
 
   serviceArguments(
-    leaf(ctx, service, "delete", "delete a virtual service and drop its connections"),
+    leaf(
+      ctx,
+      service,
+      "delete",
+      "delete a virtual service: it takes no new connections; established ones finish (drain)",
+    ),
   ).alias("del").action(action(ctx, async ({ args, control }) => {
     await (await control()).deleteService(requiredServiceKey(args));
     ctx.changed();

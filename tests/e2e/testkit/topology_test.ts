@@ -1,4 +1,4 @@
-/** The namespace topology comes up as DESIGN section 5 says and goes away without a trace. */
+/** The namespace topology comes up as docs/design.md section 5 says and goes away without a trace. */
 
 import assert from "node:assert/strict";
 import { createTopology, listNetns, sweepStale } from "../../../testkit/netns.ts";
