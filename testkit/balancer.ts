@@ -32,8 +32,22 @@ export interface StatusJson {
   diversion: { services: unknown[]; localAddresses: string[]; natRealServers: unknown[] };
 }
 
+/** Options of {@linkcode startBalancer}. */
+export interface BalancerOptions {
+  /**
+   * The `main.ts` to run (default this checkout's): another checkout's lets a benchmark run
+   * an older version beside this one.
+   */
+  main?: string;
+}
+
 /** Starts `fullnat daemon` in `topo.lb` and waits until its control socket answers. */
-export async function startBalancer(topo: Topology, extraArgs: string[] = []): Promise<Balancer> {
+export async function startBalancer(
+  topo: Topology,
+  extraArgs: string[] = [],
+  opts: BalancerOptions = {},
+): Promise<Balancer> {
+  const main = opts.main ?? MAIN;
   const dir = await Deno.makeTempDir({ prefix: "fullnat-e2e-" });
   const socket = `${dir}/control.sock`;
   const child = new Deno.Command("ip", {
@@ -47,7 +61,7 @@ export async function startBalancer(topo: Topology, extraArgs: string[] = []): P
       // Inside a namespace nothing can be downloaded: a dependency missing from the cache
       // (scripts/setup.sh fetches them all) fails at once with Deno's own message.
       "--cached-only",
-      MAIN,
+      main,
       "daemon",
       "--socket",
       socket,
@@ -72,7 +86,7 @@ export async function startBalancer(topo: Topology, extraArgs: string[] = []): P
   const env = { FULLNAT_SOCKET: socket };
   const ipvsadm = async (...args: string[]) => {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "ipvsadm", ...args],
+      args: ["run", "-A", main, "ipvsadm", ...args],
       env,
       stdout: "piped",
       stderr: "piped",
@@ -123,7 +137,7 @@ export async function startBalancer(topo: Topology, extraArgs: string[] = []): P
     },
     async status() {
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MAIN, "status", "--json"],
+        args: ["run", "-A", main, "status", "--json"],
         env,
         stdout: "piped",
         stderr: "piped",

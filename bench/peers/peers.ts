@@ -278,8 +278,17 @@ async function startPassthrough(
   return { endpoints: endpointsAt(rs.addr, { queued: true }), teardown };
 }
 
-/** A fullnat daemon peer: `-m` (NAT) or `-b` (FULLNAT) with extra daemon flags. */
-function fullnatPeer(id: string, label: string, mode: "-m" | "-b", extra: string[] = []): Peer {
+/**
+ * A fullnat daemon peer: `-m` (NAT) or `-b` (FULLNAT) with extra daemon flags, run from this
+ * checkout's `main.ts` or another's.
+ */
+function fullnatPeer(
+  id: string,
+  label: string,
+  mode: "-m" | "-b",
+  extra: string[] = [],
+  main?: string,
+): Peer {
   return {
     id,
     label,
@@ -291,7 +300,7 @@ function fullnatPeer(id: string, label: string, mode: "-m" | "-b", extra: string
         String(BURST_QUEUE_MAXLEN),
         ...daemonArgs,
         ...extra,
-      ]);
+      ], { main });
       const teardown = async () => {
         const code = await bal.stop();
         if (code !== 0) throw new Error(`daemon exited ${code}: ${bal.log().trim().slice(-300)}`);
@@ -326,8 +335,12 @@ function fullnatPeer(id: string, label: string, mode: "-m" | "-b", extra: string
   };
 }
 
-/** Every peer, in table order; `fullnat-w2` only when the daemon has `--workers`. */
-export function allPeers(opts: { workers: boolean }): Peer[] {
+/**
+ * Every peer, in table order; `fullnat-w2` only when the daemon has `--workers`; with
+ * `baseline` (another checkout of fullnat), its NAT and FULLNAT as `nat-before` and
+ * `fullnat-before`, so a change is measured against the code before it in one run.
+ */
+export function allPeers(opts: { workers: boolean; baseline?: string }): Peer[] {
   const peers = [
     direct,
     conntrack,
@@ -341,6 +354,13 @@ export function allPeers(opts: { workers: boolean }): Peer[] {
     fullnatPeer("nat", "fullnat NAT (-m)", "-m"),
     fullnatPeer("fullnat", "fullnat FULLNAT (-b)", "-b"),
   ];
+  if (opts.baseline !== undefined) {
+    const main = `${opts.baseline.replace(/\/$/, "")}/main.ts`;
+    peers.push(
+      fullnatPeer("nat-before", "fullnat NAT (-m), before", "-m", [], main),
+      fullnatPeer("fullnat-before", "fullnat FULLNAT (-b), before", "-b", [], main),
+    );
+  }
   if (opts.workers) {
     peers.push(
       fullnatPeer("fullnat-w2", "fullnat FULLNAT, 2 workers", "-b", ["--workers", "2"]),

@@ -136,6 +136,11 @@ async function main(): Promise<void> {
       `comma-separated subset of workloads to run (${WORKLOADS.join(", ")})`,
     )
     .option("--daemon-args <flags>", "extra flags for every `fullnat daemon` peer", "")
+    .option(
+      "--baseline <dir>",
+      "another checkout of fullnat (a git worktree of the commit before a change): its NAT and " +
+        "FULLNAT run beside this checkout's as nat-before and fullnat-before, with ratios",
+    )
     .option("--passthrough-args <flags>", "extra flags for the pass-through (--gso|--no-gso)", "")
     .option("--write", "write docs/ and README even with --quick")
     .option("--no-write", "print only")
@@ -158,6 +163,7 @@ async function main(): Promise<void> {
     peers?: string;
     workloads?: string;
     daemonArgs: string;
+    baseline?: string;
     passthroughArgs: string;
     write?: boolean;
     out?: string;
@@ -173,7 +179,15 @@ async function main(): Promise<void> {
     Deno.exit(2);
   }
   const workers = await daemonHasWorkers();
-  let peers = allPeers({ workers });
+  if (o.baseline !== undefined) {
+    try {
+      await Deno.stat(`${o.baseline}/main.ts`);
+    } catch {
+      console.error(`--baseline ${o.baseline}: no main.ts there; give a checkout of fullnat`);
+      Deno.exit(2);
+    }
+  }
+  let peers = allPeers({ workers, baseline: o.baseline });
   const peerIds = subset("--peers", "peer", o.peers, peers.map((p) => p.id));
   peers = peers.filter((p) => peerIds.includes(p.id));
   const workloads = subset("--workloads", "workload", o.workloads, WORKLOADS) as Workload[];
@@ -216,6 +230,10 @@ async function main(): Promise<void> {
       { name: "pass", summary: result.summaries.get("passthrough") },
       { name: "returned", summary: result.summaries.get("passthrough-payload") },
       { name: "NAT", summary: result.summaries.get("nat") },
+      ...(o.baseline === undefined ? [] : [
+        { name: "NAT before", summary: result.summaries.get("nat-before") },
+        { name: "FULLNAT before", summary: result.summaries.get("fullnat-before") },
+      ]),
     ],
     targets,
     setup,
