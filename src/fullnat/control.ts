@@ -22,6 +22,7 @@ import {
 } from "./types.ts";
 import {
   DEFAULT_WEIGHT,
+  ENGINE_MAX_SECONDS,
   formatIpv4,
   formatIpv6,
   FORWARD_METHOD_TABLE,
@@ -51,8 +52,8 @@ import { zeroStats } from "./stats.ts";
 const METHOD_OPTIONS = orList(
   FORWARD_METHOD_TABLE.filter((m) => m.supported).map((m) => `${m.name} (-${m.ipvsadm.short})`),
 );
-/** Largest timeout accepted, in seconds (about 24 days keeps milliseconds exact). */
-const MAX_TIMEOUT = 2_000_000;
+/** Largest timeout accepted, in seconds (keeps milliseconds exact). */
+const MAX_TIMEOUT = ENGINE_MAX_SECONDS;
 
 function invalid(message: string): never {
   throw new ControlError("invalid-argument", message);

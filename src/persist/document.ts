@@ -33,6 +33,7 @@ import {
   DEFAULT_FORWARD_METHOD,
   DEFAULT_SCHEDULER,
   DEFAULT_WEIGHT,
+  ENGINE_MAX_SECONDS,
   formatEndpoint,
   FORWARD_METHODS,
   isIpv6,
@@ -49,8 +50,8 @@ import {
 /** The document version this code reads and writes. */
 export const CONFIG_VERSION = 1;
 
-/** Largest timeout or persistence the engine accepts, in seconds (see src/fullnat/control.ts). */
-export const MAX_SECONDS = 2_000_000;
+/** Largest timeout or persistence the engine accepts, in seconds. */
+export const MAX_SECONDS = ENGINE_MAX_SECONDS;
 
 /** One virtual service with everything configured on it. */
 export interface ServiceConfig extends ServiceKey, Required<ServiceOptions> {

@@ -13,6 +13,7 @@ import { InvalidArgumentError } from "commander";
 import type { Endpoint, ServiceKey } from "../fullnat/types.ts";
 import {
   canonicalAddress,
+  COMMAND_MAX_SECONDS,
   formatEndpoint,
   FORWARD_METHOD_CHOICES,
   type ForwardMethod,
@@ -31,7 +32,7 @@ import {
 } from "../vocab/mod.ts";
 
 /** Largest number of seconds accepted (timeouts, persistence): 31 days, as ipvsadm. */
-export const MAX_SECONDS = 86400 * 31;
+export const MAX_SECONDS = COMMAND_MAX_SECONDS;
 
 function bad(message: string): never {
   throw new InvalidArgumentError(message);

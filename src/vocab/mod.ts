@@ -20,4 +20,5 @@ export * from "./port.ts";
 export * from "./prefix.ts";
 export * from "./protocol.ts";
 export * from "./scheduler.ts";
+export * from "./seconds.ts";
 export * from "./weight.ts";

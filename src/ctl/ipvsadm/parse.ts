@@ -12,6 +12,7 @@
 import type { ServiceKey, Timeouts } from "../../fullnat/types.ts";
 import {
   type AnyForwardMethod,
+  COMMAND_MAX_SECONDS,
   DEFAULT_FORWARD_METHOD,
   DEFAULT_SCHEDULER,
   DEFAULT_WEIGHT,
@@ -43,7 +44,7 @@ import { checkOptions, type CommandName, type OptionName } from "./rules.ts";
 import { tryHelpText } from "./usage.ts";
 
 /** ipvsadm's upper bound for any timeout: 31 days. */
-export const MAX_TIMEOUT = 86400 * 31;
+export const MAX_TIMEOUT = COMMAND_MAX_SECONDS;
 /** Persistence timeout when `-p` is given without a value (IPVS_SVC_PERSISTENT_TIMEOUT). */
 export const DEFAULT_PERSISTENCE = 300;
 /** Used when `-A` has no `-s` (see src/vocab/scheduler.ts for why it is not ipvsadm's wlc). */

@@ -5,8 +5,10 @@
 import assert from "node:assert/strict";
 import {
   andList,
+  COMMAND_MAX_SECONDS,
   DEFAULT_FORWARD_METHOD,
   DEFAULT_SCHEDULER,
+  ENGINE_MAX_SECONDS,
   FORWARD_METHOD_CHOICES,
   FORWARD_METHOD_TABLE,
   FORWARD_METHODS,
@@ -115,4 +117,9 @@ Deno.test("forwardMethodOfIpvsadmOption() knows all four; forwardMethodOfWord() 
   for (const word of ["dr", "g", "tunnel", "i", "route", ""]) {
     assert.equal(forwardMethodOfWord(word), undefined, word);
   }
+});
+
+Deno.test("seconds: commands take up to 31 days, the engine up to 2,000,000 s", () => {
+  assert.equal(COMMAND_MAX_SECONDS, 2_678_400);
+  assert.equal(ENGINE_MAX_SECONDS, 2_000_000);
 });
