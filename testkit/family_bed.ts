@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { formatEndpoint } from "../src/ctl/ipvsadm/address.ts";
+import { formatEndpoint } from "../src/vocab/mod.ts";
 import { type Balancer, startBalancer } from "./balancer.ts";
 import { createTopology, type RouterOptions, type Topology } from "./netns.ts";
 import { type NginxServer, startNginx } from "./servers.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { formatEndpoint } from "../src/ctl/ipvsadm/address.ts";
+import { formatEndpoint } from "../src/vocab/mod.ts";
 import { run, spawnIn } from "./proc.ts";
 import { waitFor } from "./wait.ts";
 

@@ -6,6 +6,14 @@
  * @module
  */
 
+import {
+  FORWARD_METHODS,
+  PORT_MAX,
+  PROTOCOLS,
+  SCHEDULERS,
+  WEIGHT_MAX,
+  WEIGHT_MIN,
+} from "../vocab/mod.ts";
 import type { ControlMethod } from "./remote.ts";
 
 /** The checked and copied arguments, or why they were refused. */
@@ -43,13 +51,13 @@ function oneOf<T extends string>(value: unknown, what: string, allowed: readonly
   return value as T;
 }
 
-const PORT_MAX = 65535;
 const U32_MAX = 0xffffffff;
 
 function endpoint(value: unknown, what: string) {
   const o = object(value, what);
   return {
     address: text(o.address, `${what}.address`),
+    // 0 passes: it names no port (a persistent service on every port); the engine decides.
     port: integer(o.port, `${what}.port`, 0, PORT_MAX),
   };
 }
@@ -57,7 +65,7 @@ function endpoint(value: unknown, what: string) {
 function serviceKey(value: unknown) {
   const o = object(value, "service key");
   return {
-    protocol: oneOf(o.protocol, "service key.protocol", ["tcp", "udp"]),
+    protocol: oneOf(o.protocol, "service key.protocol", PROTOCOLS),
     ...endpoint(o, "service key"),
   };
 }
@@ -71,10 +79,10 @@ function partial(o: Obj, fields: Record<string, (v: unknown) => unknown>): Obj {
   return out;
 }
 
-const scheduler = (v: unknown) => oneOf(v, "scheduler", ["rr", "wrr"]);
+const scheduler = (v: unknown) => oneOf(v, "scheduler", SCHEDULERS);
 const persistence = (v: unknown) => integer(v, "persistence", 0, U32_MAX);
-const weight = (v: unknown) => integer(v, "weight", 0, PORT_MAX);
-const method = (v: unknown) => oneOf(v, "method", ["fullnat", "nat"]);
+const weight = (v: unknown) => integer(v, "weight", WEIGHT_MIN, WEIGHT_MAX);
+const method = (v: unknown) => oneOf(v, "method", FORWARD_METHODS);
 const flag = (what: string) => (v: unknown) => {
   if (typeof v !== "boolean") throw new ShapeError(`${what} must be true or false`);
   return v;

@@ -14,24 +14,46 @@ import {
   DEFAULT_TCP_TWEAKS,
   type DiversionSpec,
   type Endpoint,
-  type ForwardMethod,
   type RealServerSpec,
-  type SchedulerName,
   type ServiceKey,
   type ServiceOptions,
   type ServiceView,
   type Timeouts,
 } from "./types.ts";
-import { formatIpv4, IPPROTO, parseIpv4 } from "../wire/ipv4.ts";
-import { formatIpv6, parseIpv6 } from "../wire/ipv6.ts";
+import {
+  DEFAULT_WEIGHT,
+  ENGINE_MAX_SECONDS,
+  formatIpv4,
+  formatIpv6,
+  FORWARD_METHOD_TABLE,
+  type ForwardMethod,
+  isForwardMethod,
+  isPort,
+  isProtocol,
+  isSchedulerName,
+  isUnicast,
+  isWeight,
+  orList,
+  parseAddress as parseAddressText,
+  PORT_MAX,
+  PORT_MIN,
+  PROTOCOL_CHOICES,
+  protocolNumber,
+  protocolOfNumber,
+  SCHEDULER_CHOICES,
+  type SchedulerName,
+  WEIGHT_MAX,
+  WEIGHT_MIN,
+} from "../vocab/mod.ts";
 import { A6, V6 } from "./session_table.ts";
 import { zeroStats } from "./stats.ts";
-import { protoNumber } from "./registry.ts";
 
-const SCHEDULERS: readonly SchedulerName[] = ["rr", "wrr"];
-const METHODS: readonly ForwardMethod[] = ["fullnat", "nat"];
-/** Largest timeout accepted, in seconds (about 24 days keeps milliseconds exact). */
-const MAX_TIMEOUT = 2_000_000;
+/** How refusals name the implemented methods: `fullnat (-b) or nat (-m)`. */
+const METHOD_OPTIONS = orList(
+  FORWARD_METHOD_TABLE.filter((m) => m.supported).map((m) => `${m.name} (-${m.ipvsadm.short})`),
+);
+/** Largest timeout accepted, in seconds (keeps milliseconds exact). */
+const MAX_TIMEOUT = ENGINE_MAX_SECONDS;
 
 function invalid(message: string): never {
   throw new ControlError("invalid-argument", message);
@@ -47,26 +69,25 @@ interface Addr {
 /** Parses an IPv4 or IPv6 address the engine can serve, or says why it cannot. */
 function parseAddr(text: unknown, what: string): Addr {
   if (typeof text !== "string") invalid(`${what} must be an IPv4 or IPv6 address`);
-  if (text.includes(":")) {
-    const w = parseIpv6(text);
-    if (w === undefined) invalid(`${what} ${JSON.stringify(text)} is not an IPv6 address`);
-    if ((w[0] >>> 24) === 0xff || (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] <= 1)) {
-      invalid(`${what} ${text} is not a unicast address`);
-    }
-    return { v4: w[3], v6: w, text: formatIpv6(w) };
+  const parsed = parseAddressText(text);
+  if (parsed?.family === 6) {
+    if (!isUnicast(parsed)) invalid(`${what} ${text} is not a unicast address`);
+    return { v4: parsed.v6[3], v6: parsed.v6, text: parsed.address };
   }
-  return { v4: parseAddress(text, what), v6: undefined, text: formatIpv4(parseIpv4(text)!) };
+  if (parsed === undefined && text.includes(":")) {
+    invalid(`${what} ${JSON.stringify(text)} is not an IPv6 address`);
+  }
+  const v4 = parseAddress(text, what);
+  return { v4, v6: undefined, text: formatIpv4(v4) };
 }
 
 /** Parses an IPv4 address the engine can serve, or refuses it with a message saying why. */
 export function parseAddress(text: unknown, what: string): number {
   if (typeof text !== "string") invalid(`${what} must be an IPv4 address`);
-  const v = parseIpv4(text);
-  if (v === undefined) invalid(`${what} ${JSON.stringify(text)} is not an IPv4 address`);
-  if (v === 0 || v >>> 28 === 14 || v === 0xffffffff) {
-    invalid(`${what} ${text} is not a unicast address`);
-  }
-  return v;
+  const parsed = parseAddressText(text);
+  if (parsed?.family !== 4) invalid(`${what} ${JSON.stringify(text)} is not an IPv4 address`);
+  if (!isUnicast(parsed)) invalid(`${what} ${text} is not a unicast address`);
+  return parsed.v4;
 }
 
 /** Refuses an address of the other family than the service's. */
@@ -82,24 +103,29 @@ function sameFamily(svc: Service, a: Addr, what: string): void {
 }
 
 function checkPort(port: unknown, what: string): number {
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    invalid(`${what} port must be an integer from 1 to 65535 (got ${String(port)})`);
+  if (!isPort(port)) {
+    invalid(
+      `${what} port must be an integer from ${PORT_MIN} to ${PORT_MAX} (got ${String(port)})`,
+    );
   }
   return port;
 }
 
 function checkWeight(w: unknown): number {
-  if (typeof w !== "number" || !Number.isInteger(w) || w < 0 || w > 65535) {
-    invalid(`Weight must be an integer from 0 to 65535 (got ${String(w)})`);
+  if (!isWeight(w)) {
+    invalid(`Weight must be an integer from ${WEIGHT_MIN} to ${WEIGHT_MAX} (got ${String(w)})`);
   }
   return w;
 }
 
 function checkScheduler(s: unknown): SchedulerName {
-  if (!SCHEDULERS.includes(s as SchedulerName)) {
-    throw new ControlError("unsupported", `Scheduler ${String(s)} is not supported: use rr or wrr`);
+  if (!isSchedulerName(s)) {
+    throw new ControlError(
+      "unsupported",
+      `Scheduler ${String(s)} is not supported: use ${SCHEDULER_CHOICES}`,
+    );
   }
-  return s as SchedulerName;
+  return s;
 }
 
 function checkPersistence(p: unknown): number {
@@ -133,13 +159,13 @@ function applyTweaks(svc: Tweaks, options: Partial<ServiceOptions>): void {
 }
 
 function checkMethod(m: unknown): ForwardMethod {
-  if (!METHODS.includes(m as ForwardMethod)) {
+  if (!isForwardMethod(m)) {
     throw new ControlError(
       "unsupported",
-      `Forwarding method ${String(m)} is not supported: use fullnat (-b) or nat (-m)`,
+      `Forwarding method ${String(m)} is not supported: use ${METHOD_OPTIONS}`,
     );
   }
-  return m as ForwardMethod;
+  return m;
 }
 
 function endpoint(addr: number, port: number): Endpoint {
@@ -155,12 +181,12 @@ export class EngineControl implements ControlTarget {
     if (key === null || typeof key !== "object") {
       invalid("A service is given as protocol, address and port");
     }
-    if (key.protocol !== "tcp" && key.protocol !== "udp") {
-      invalid(`Protocol must be tcp or udp (got ${String(key.protocol)})`);
+    if (!isProtocol(key.protocol)) {
+      invalid(`Protocol must be ${PROTOCOL_CHOICES} (got ${String(key.protocol)})`);
     }
     const addr = parseAddr(key.address, "Virtual address");
     const port = checkPort(key.port, "Virtual");
-    return { proto: protoNumber(key.protocol), addr, port };
+    return { proto: protocolNumber(key.protocol), addr, port };
   }
 
   #find(proto: number, addr: Addr, port: number): Service | undefined {
@@ -229,7 +255,7 @@ export class EngineControl implements ControlTarget {
     const addr = parseAddr(server?.address, "Real server address");
     sameFamily(svc, addr, "Real server");
     const port = checkPort(server.port, "Real server");
-    const weight = checkWeight(server.weight ?? 1);
+    const weight = checkWeight(server.weight ?? DEFAULT_WEIGHT);
     const method = checkMethod(server.method);
     if (svc.servers.some((rs) => rs.address === addr.text && rs.port === port)) {
       throw new ControlError("dest-exists", "Destination already exists");
@@ -324,12 +350,13 @@ export class EngineControl implements ControlTarget {
     for (let id = 0; id < t.highWater; id++) {
       if (!t.live(id)) continue;
       const v6 = (t.proto[id] & V6) !== 0;
-      const tcp = (t.proto[id] & ~V6) === IPPROTO.TCP;
+      const protocol = protocolOfNumber(t.proto[id] & ~V6) ?? "udp";
+      const tcp = protocol === "tcp";
       const base = id << 4;
       const ep = (v4: Uint32Array, off: number, port: number) =>
         v6 ? { address: formatIpv6(t.addr6, base + off), port } : endpoint(v4[id], port);
       out.push({
-        protocol: tcp ? "tcp" : "udp",
+        protocol,
         method: t.method[id] === METHOD_NAT ? "nat" : "fullnat",
         state: tcp ? TCP_STATE_NAMES[t.state[id]] : "UDP",
         expiresInMs: Math.max(0, Math.round(t.expires[id] - now)),

@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { IPPROTO } from "../wire/ipv4.ts";
+import { protocolNumber } from "../vocab/mod.ts";
 import { LocalAddress, RealServer, Service } from "./service.ts";
 import type { DiversionSpec, Protocol, ServiceKey } from "./types.ts";
 
-/** Protocol name to IP protocol number. */
+/** Protocol name to IP protocol number (the vocabulary's table). */
 export function protoNumber(p: Protocol): number {
-  return p === "udp" ? IPPROTO.UDP : IPPROTO.TCP;
+  return protocolNumber(p);
 }
 
 /** A small Smi-ranged hash of a service tuple, so Map lookups on the hot path never allocate. */

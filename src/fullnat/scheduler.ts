@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { SchedulerName } from "../vocab/mod.ts";
 import type { RealServer, Service } from "./service.ts";
 
 /** Round robin over servers with a positive weight. */
@@ -54,7 +55,16 @@ export function scheduleWrr(svc: Service): RealServer | undefined {
   return undefined;
 }
 
+/**
+ * The implementation of each scheduler the vocabulary marks as supported; a new supported
+ * name in src/vocab/scheduler.ts does not type-check until it has one here.
+ */
+const SCHEDULE: Readonly<Record<SchedulerName, (svc: Service) => RealServer | undefined>> = {
+  rr: scheduleRr,
+  wrr: scheduleWrr,
+};
+
 /** The scheduler named by the service. */
 export function schedule(svc: Service): RealServer | undefined {
-  return svc.scheduler === "wrr" ? scheduleWrr(svc) : scheduleRr(svc);
+  return SCHEDULE[svc.scheduler](svc);
 }

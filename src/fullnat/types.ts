@@ -8,18 +8,9 @@
  * @module
  */
 
-/** Transport protocols a virtual service can carry. */
-export type Protocol = "tcp" | "udp";
-
-/**
- * How a real server is reached. `fullnat` rewrites source and destination (ipvsadm `-b`);
- * `nat` rewrites only the destination and relies on the real server routing its replies
- * back through the balancer (ipvsadm `-m`).
- */
-export type ForwardMethod = "fullnat" | "nat";
-
-/** Scheduler names accepted by `-s`. */
-export type SchedulerName = "rr" | "wrr";
+import type { ForwardMethod, Protocol, SchedulerName } from "../vocab/mod.ts";
+// The vocabulary types are defined by src/vocab's tables; re-exported so the contract reads whole.
+export type { ForwardMethod, Protocol, SchedulerName };
 
 /** What the queue loop does with a packet after the engine has seen it. */
 export const Verdict = {

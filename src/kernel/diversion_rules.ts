@@ -44,6 +44,14 @@
  */
 
 import type { DiversionSpec } from "../fullnat/types.ts";
+import {
+  DEFAULT_LOCAL_PORT_RANGE,
+  isPort,
+  isProtocol,
+  PORT_MAX,
+  PROTOCOL_CHOICES,
+  PROTOCOLS,
+} from "../vocab/mod.ts";
 
 /** Address family of a rule set: iptables or ip6tables. */
 export type Family = "ipv4" | "ipv6";
@@ -73,7 +81,7 @@ export interface RuleOptions {
 export const MAX_WORKERS = 64;
 
 /** Default local port range, as the engine's. */
-const DEFAULT_LOCAL_PORTS: readonly [number, number] = [1025, 65535];
+const DEFAULT_LOCAL_PORTS = DEFAULT_LOCAL_PORT_RANGE;
 
 /**
  * Worker i's share of the local port range: n contiguous, near-equal, non-overlapping slices
@@ -213,14 +221,14 @@ export function familyOf(address: string): Family {
 }
 
 function checkPort(port: number): void {
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`port must be 0..65535, got ${port}`);
+  if (!isPort(port, 0)) {
+    throw new RangeError(`port must be 0..${PORT_MAX}, got ${port}`);
   }
 }
 
 function checkProtocol(protocol: string): void {
-  if (protocol !== "tcp" && protocol !== "udp") {
-    throw new RangeError(`protocol must be tcp or udp, got '${protocol}'`);
+  if (!isProtocol(protocol)) {
+    throw new RangeError(`protocol must be ${PROTOCOL_CHOICES}, got '${protocol}'`);
   }
 }
 
@@ -319,7 +327,7 @@ export function buildRules(spec: DiversionSpec, opts: RuleOptions): Record<Famil
       lines.push(`-A ${steer.natReply} ${u32(word.dst, r)} -j ${steer.worker(i)}`)
     );
     slices.forEach(([lo, hi], i) => {
-      for (const p of ["tcp", "udp"]) {
+      for (const p of PROTOCOLS) {
         lines.push(`-A ${steer.local} -p ${p} --dport ${lo}:${hi} -j ${steer.worker(i)}`);
       }
       // An ICMP error to a local address quotes the datagram we sent: its source port is the

@@ -23,24 +23,35 @@
  */
 import { ControlError, DEFAULT_TCP_TWEAKS, DEFAULT_TIMEOUTS } from "../fullnat/types.ts";
 import type {
-  ForwardMethod,
-  Protocol,
   RealServerSpec,
-  SchedulerName,
   ServiceKey,
   ServiceOptions,
   ServiceView,
   Timeouts,
 } from "../fullnat/types.ts";
-import { parseIpv4 } from "../wire/ipv4.ts";
-import { formatIpv6, parseIpv6 } from "../wire/ipv6.ts";
-import { formatEndpoint } from "../ctl/ipvsadm/address.ts";
+import {
+  DEFAULT_FORWARD_METHOD,
+  DEFAULT_SCHEDULER,
+  DEFAULT_WEIGHT,
+  ENGINE_MAX_SECONDS,
+  formatEndpoint,
+  FORWARD_METHODS,
+  isIpv6,
+  isUnicast,
+  parseAddress,
+  PORT_MAX,
+  PORT_MIN,
+  PROTOCOLS,
+  SCHEDULERS,
+  WEIGHT_MAX,
+  WEIGHT_MIN,
+} from "../vocab/mod.ts";
 
 /** The document version this code reads and writes. */
 export const CONFIG_VERSION = 1;
 
-/** Largest timeout or persistence the engine accepts, in seconds (see src/fullnat/control.ts). */
-export const MAX_SECONDS = 2_000_000;
+/** Largest timeout or persistence the engine accepts, in seconds. */
+export const MAX_SECONDS = ENGINE_MAX_SECONDS;
 
 /** One virtual service with everything configured on it. */
 export interface ServiceConfig extends ServiceKey, Required<ServiceOptions> {
@@ -81,9 +92,6 @@ export function emptyConfig(): ConfigDocument {
   return { version: CONFIG_VERSION, timeouts: { ...DEFAULT_TIMEOUTS }, services: [] };
 }
 
-const PROTOCOLS: readonly Protocol[] = ["tcp", "udp"];
-const SCHEDULERS: readonly SchedulerName[] = ["rr", "wrr"];
-const METHODS: readonly ForwardMethod[] = ["fullnat", "nat"];
 const TIMEOUT_KEYS = Object.keys(DEFAULT_TIMEOUTS) as (keyof Timeouts)[];
 const TOP_KEYS = ["version", "timeouts", "services"];
 const SERVICE_KEYS = [
@@ -170,28 +178,19 @@ class Checker {
       this.problem(path, `must be an IPv4 or IPv6 address as a string (got ${show(v)})`);
       return undefined;
     }
-    if (v.includes(":")) {
-      const w = parseIpv6(v);
-      if (w === undefined) {
-        this.problem(path, `must be an IPv6 address like 2001:db8::1 (got ${show(v)})`);
-        return undefined;
-      }
-      if (w[0] >>> 24 === 0xff || (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] <= 1)) {
-        this.problem(path, `${v} is not a unicast address`);
-        return undefined;
-      }
-      return formatIpv6(w);
-    }
-    const n = parseIpv4(v);
-    if (n === undefined) {
-      this.problem(path, `must be an IPv4 address like 192.0.2.1 (got ${show(v)})`);
+    const parsed = parseAddress(v);
+    if (parsed === undefined) {
+      const like = isIpv6(v)
+        ? "an IPv6 address like 2001:db8::1"
+        : "an IPv4 address like 192.0.2.1";
+      this.problem(path, `must be ${like} (got ${show(v)})`);
       return undefined;
     }
-    if (n === 0 || n >>> 28 === 14 || n === 0xffffffff) {
+    if (!isUnicast(parsed)) {
       this.problem(path, `${v} is not a unicast address`);
       return undefined;
     }
-    return v;
+    return parsed.address;
   }
 
   list(v: unknown, path: string): unknown[] | undefined {
@@ -229,9 +228,13 @@ function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec |
   }
   c.unknownKeys(v, RS_KEYS, path);
   const address = c.address(v.address, `${path}.address`);
-  const port = c.integer(v.port, `${path}.port`, 1, 65535);
-  const weight = v.weight === undefined ? 1 : c.integer(v.weight, `${path}.weight`, 0, 65535);
-  const method = v.method === undefined ? "fullnat" : c.oneOf(v.method, `${path}.method`, METHODS);
+  const port = c.integer(v.port, `${path}.port`, PORT_MIN, PORT_MAX);
+  const weight = v.weight === undefined
+    ? DEFAULT_WEIGHT
+    : c.integer(v.weight, `${path}.weight`, WEIGHT_MIN, WEIGHT_MAX);
+  const method = v.method === undefined
+    ? DEFAULT_FORWARD_METHOD
+    : c.oneOf(v.method, `${path}.method`, FORWARD_METHODS);
   if (address === undefined || port === undefined || weight === undefined) return undefined;
   if (method === undefined) return undefined;
   return { address, port, weight, method };
@@ -245,9 +248,9 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
   c.unknownKeys(v, SERVICE_KEYS, path);
   const protocol = c.oneOf(v.protocol, `${path}.protocol`, PROTOCOLS);
   const address = c.address(v.address, `${path}.address`);
-  const port = c.integer(v.port, `${path}.port`, 1, 65535);
+  const port = c.integer(v.port, `${path}.port`, PORT_MIN, PORT_MAX);
   const scheduler = v.scheduler === undefined
-    ? "wrr"
+    ? DEFAULT_SCHEDULER
     : c.oneOf(v.scheduler, `${path}.scheduler`, SCHEDULERS);
   const persistence = v.persistence === undefined
     ? 0

@@ -8,7 +8,7 @@
  */
 import type { RemoteControl } from "../ctl/remote.ts";
 import type { RealServerSpec, ServiceKey, ServiceOptions, Timeouts } from "../fullnat/types.ts";
-import { formatEndpoint } from "../ctl/ipvsadm/address.ts";
+import { formatEndpoint } from "../vocab/mod.ts";
 import { type ConfigDocument, type ServiceConfig, serviceName } from "./document.ts";
 
 /** One step of a plan: what it does, in words, and the control call that does it. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatCidr } from "./cidr.ts";
+import { formatPrefix } from "../vocab/mod.ts";
 import { exec } from "./exec.ts";
 import type { Problem } from "./problems.ts";
 import type { HostAddress, NetworkConfig, RouteConfig } from "./types.ts";
@@ -84,7 +84,7 @@ export function networkBatch(net: NetworkConfig): string[] {
   for (const iface of net.interfaces) {
     if (iface.mtu !== undefined) lines.push(`link set dev ${iface.name} mtu ${iface.mtu}`);
     for (const a of iface.addresses) {
-      lines.push(`addr replace ${formatCidr(a)} dev ${iface.name}`);
+      lines.push(`addr replace ${formatPrefix(a)} dev ${iface.name}`);
     }
     lines.push(`link set dev ${iface.name} ${iface.up ? "up" : "down"}`);
   }
@@ -109,8 +109,8 @@ export function withdrawBatch(previous: NetworkConfig, next: NetworkConfig): str
   }
   for (const iface of previous.interfaces) {
     for (const a of iface.addresses) {
-      const line = `addr replace ${formatCidr(a)} dev ${iface.name}`;
-      if (!keep.has(line)) lines.push(`addr del ${formatCidr(a)} dev ${iface.name}`);
+      const line = `addr replace ${formatPrefix(a)} dev ${iface.name}`;
+      if (!keep.has(line)) lines.push(`addr del ${formatPrefix(a)} dev ${iface.name}`);
     }
   }
   return lines;

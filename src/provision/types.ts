@@ -24,14 +24,10 @@
  *
  * @module
  */
+import type { IpFamily, Prefix } from "../vocab/mod.ts";
 
-/** An address with its prefix length, as `ip addr add` takes it. */
-export interface Cidr {
-  /** Canonical text: dotted quad, or RFC 5952 IPv6. */
-  address: string;
-  prefixLength: number;
-  family: 4 | 6;
-}
+/** An address with its prefix length, as `ip addr add` takes it (src/vocab/prefix.ts). */
+export type Cidr = Prefix;
 
 /** One interface's settings. */
 export interface InterfaceConfig {
@@ -48,7 +44,7 @@ export interface InterfaceConfig {
 export interface RouteConfig {
   /** `default`, or a network in canonical `address/len` form. */
   to: string;
-  family: 4 | 6;
+  family: IpFamily;
   via?: string;
   dev?: string;
   metric?: number;
@@ -61,7 +57,7 @@ export interface RouteConfig {
  */
 export interface HostAddress {
   address: string;
-  family: 4 | 6;
+  family: IpFamily;
   interface: string;
 }
 

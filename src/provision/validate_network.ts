@@ -5,7 +5,13 @@
  * @module
  */
 
-import { formatCidr, isNetworkAddress, parseAddress, parseCidr } from "./cidr.ts";
+import {
+  formatPrefix,
+  isNetworkAddress,
+  parseAddress,
+  type ParsedAddress,
+  parsePrefix,
+} from "../vocab/mod.ts";
 import type { Problems } from "./problems.ts";
 import { bool, describe, isMapping, list, mapping, text, wholeNumber } from "./shape.ts";
 import type { HostAddress, InterfaceConfig, NetworkConfig, RouteConfig } from "./types.ts";
@@ -40,11 +46,11 @@ function validateInterface(
       const p = problems.at("addresses", i);
       const t = text(item, p, "an address with prefix length such as 192.0.2.1/24");
       if (t === undefined) return;
-      const parsed = parseCidr(t);
+      const parsed = parsePrefix(t);
       if (!parsed.ok) return p.add([], parsed.message);
-      if (seen.has(parsed.cidr.address)) return p.add([], `${t} is listed twice`);
-      seen.add(parsed.cidr.address);
-      out.addresses.push(parsed.cidr);
+      if (seen.has(parsed.prefix.address)) return p.add([], `${t} is listed twice`);
+      seen.add(parsed.prefix.address);
+      out.addresses.push(parsed.prefix);
     });
   }
   if (m.mtu !== undefined) {
@@ -63,7 +69,7 @@ function validateRoute(value: unknown, problems: Problems): RouteConfig | undefi
   const to = m.to === undefined
     ? (problems.add(["to"], "missing; give the destination network or 'default'"), undefined)
     : text(m.to, problems.at("to"), "a network such as 10.0.0.0/8, or 'default'");
-  let via: { address: string; family: 4 | 6 } | undefined;
+  let via: ParsedAddress | undefined;
   if (m.via !== undefined) {
     const t = text(m.via, problems.at("via"), "a gateway address");
     if (t !== undefined) {
@@ -74,14 +80,14 @@ function validateRoute(value: unknown, problems: Problems): RouteConfig | undefi
   if (to === "default") {
     route = { to: "default", family: via?.family ?? 4 };
   } else if (to !== undefined) {
-    const parsed = parseCidr(to);
+    const parsed = parsePrefix(to);
     if (!parsed.ok) problems.add(["to"], `${parsed.message} (or write 'default')`);
-    else if (!isNetworkAddress(parsed.cidr)) {
+    else if (!isNetworkAddress(parsed.prefix)) {
       problems.add(
         ["to"],
         `${to} has host bits set; a route names a network (e.g. the address with the host part zero)`,
       );
-    } else route = { to: formatCidr(parsed.cidr), family: parsed.cidr.family };
+    } else route = { to: formatPrefix(parsed.prefix), family: parsed.prefix.family };
   }
   if (route !== undefined && via !== undefined && via.family !== route.family) {
     problems.add(["via"], `gateway ${via.address} is not of the same IP version as ${to}`);
@@ -142,7 +148,7 @@ function validateHostAddresses(
       const earlier = seen.get(addr.address);
       if (earlier !== undefined) return ip.add([], `${addr.address} is already listed ${earlier}`);
       seen.set(addr.address, `under ${what === "VIP" ? "vips" : "localAddresses"}.${iface}`);
-      out.push({ ...addr, interface: iface });
+      out.push({ address: addr.address, family: addr.family, interface: iface });
     });
   }
   return out;

@@ -10,15 +10,13 @@ import type { ServiceKey } from "../fullnat/types.ts";
 import type { CommandContext, ShellControl } from "./context.ts";
 import { describeError, isConnectionFailure, UsageError } from "./errors.ts";
 import {
-  METHODS,
   parseEndpointText,
   parseMethod,
   parseProtocol,
   parseScheduler,
-  PROTOCOLS,
-  SCHEDULERS,
   serviceKey,
 } from "./values.ts";
+import { FORWARD_METHODS, PROTOCOL_CHOICES, PROTOCOLS, SCHEDULERS } from "../vocab/mod.ts";
 
 /** What tab completion offers for an argument: protocols, or names fetched from the daemon. */
 export type NameKind = "protocol" | "vip" | "rs" | "laddr";
@@ -42,7 +40,7 @@ function argument(
 /** Adds `<protocol> <vip:port>` (or optional `[protocol] [vip:port]`). */
 export function serviceArguments(cmd: Command, optional = false): Command {
   const [open, close] = optional ? ["[", "]"] : ["<", ">"];
-  argument(cmd, `${open}protocol${close}`, "tcp or udp", parseProtocol, "protocol");
+  argument(cmd, `${open}protocol${close}`, PROTOCOL_CHOICES, parseProtocol, "protocol");
   argument(cmd, `${open}vip:port${close}`, "virtual address and port", parseEndpointText, "vip");
   return cmd;
 }
@@ -104,7 +102,9 @@ export function schedulerOption(description: string): Option {
 
 /** `-m, --method <method>`. */
 export function methodOption(description: string): Option {
-  return new Option("-m, --method <method>", description).choices(METHODS).argParser(parseMethod);
+  return new Option("-m, --method <method>", description).choices(FORWARD_METHODS).argParser(
+    parseMethod,
+  );
 }
 
 /** The protocols, for options that filter by one. */

@@ -7,10 +7,9 @@
  *
  * @module
  */
-import { formatEndpoint } from "../ctl/ipvsadm/address.ts";
-import type { Endpoint, Protocol, ServiceView } from "../fullnat/types.ts";
+import type { Endpoint, ServiceView } from "../fullnat/types.ts";
+import { formatEndpoint, type Protocol, PROTOCOLS } from "../vocab/mod.ts";
 import type { CommandSpec, OptionSpec } from "./spec.ts";
-import { PROTOCOLS } from "./values.ts";
 import { splitPartial } from "./words.ts";
 
 /** A service's names, as completion needs them. */

@@ -4,45 +4,50 @@
  * takes, or throws commander's `InvalidArgumentError` with a message that names the fix; the
  * command layer reports that as a usage error.
  *
- * Addresses are numeric only (no DNS), as in the ipvsadm front end, whose address parsing this
- * reuses.
+ * The accepted names, bounds and address rules are the vocabulary's (src/vocab); this module
+ * adds only the shell's wording. Addresses are numeric only (no DNS), as in ipvsadm.
  *
  * @module
  */
 import { InvalidArgumentError } from "commander";
-import { formatEndpoint, parseEndpoint, parseIpv4, parseIpv6 } from "../ctl/ipvsadm/address.ts";
-import type {
-  Endpoint,
-  ForwardMethod,
-  Protocol,
-  SchedulerName,
-  ServiceKey,
-} from "../fullnat/types.ts";
-
-/** Protocols a service can carry, as typed. */
-export const PROTOCOLS: readonly Protocol[] = ["tcp", "udp"];
-/** Schedulers the engine implements. */
-export const SCHEDULERS: readonly SchedulerName[] = ["rr", "wrr"];
-/** Forwarding methods the engine implements. */
-export const METHODS: readonly ForwardMethod[] = ["fullnat", "nat"];
+import type { Endpoint, ServiceKey } from "../fullnat/types.ts";
+import {
+  canonicalAddress,
+  COMMAND_MAX_SECONDS,
+  formatEndpoint,
+  FORWARD_METHOD_CHOICES,
+  type ForwardMethod,
+  forwardMethodOfWord,
+  isProtocol,
+  isSchedulerName,
+  parseEndpoint,
+  PORT_MAX,
+  PORT_MIN,
+  type Protocol,
+  PROTOCOL_CHOICES,
+  SCHEDULER_CHOICES,
+  type SchedulerName,
+  WEIGHT_MAX,
+  WEIGHT_MIN,
+} from "../vocab/mod.ts";
 
 /** Largest number of seconds accepted (timeouts, persistence): 31 days, as ipvsadm. */
-export const MAX_SECONDS = 86400 * 31;
+export const MAX_SECONDS = COMMAND_MAX_SECONDS;
 
 function bad(message: string): never {
   throw new InvalidArgumentError(message);
 }
 
-/** `tcp` or `udp` (any case). */
+/** A protocol name, `tcp` or `udp`, in any case. */
 export function parseProtocol(text: string): Protocol {
   const p = text.toLowerCase();
-  if ((PROTOCOLS as readonly string[]).includes(p)) return p as Protocol;
-  bad(`'${text}' is not a protocol: use tcp or udp`);
+  if (isProtocol(p)) return p;
+  bad(`'${text}' is not a protocol: use ${PROTOCOL_CHOICES}`);
 }
 
 /** A numeric IPv4 or IPv6 address, returned in canonical form. */
 export function parseAddress(text: string): string {
-  const address = parseIpv4(text) ?? parseIpv6(text);
+  const address = canonicalAddress(text);
   if (address !== undefined) return address;
   if (/^[0-9.]+:[0-9]*$/.test(text)) bad(`'${text}' has a port: give the address alone`);
   bad(
@@ -50,7 +55,7 @@ export function parseAddress(text: string): string {
   );
 }
 
-/** `ip:port` or `[ipv6]:port`, port 1..65535. */
+/** `ip:port` or `[ipv6]:port`, port 1..65535 (0 names no port, so it cannot be used). */
 export function parseEndpointText(text: string): Endpoint {
   const parsed = parseEndpoint(text);
   if (parsed === undefined) {
@@ -60,7 +65,11 @@ export function parseEndpointText(text: string): Endpoint {
     const hint = parsed.family === 6 ? `[${parsed.address}]:PORT` : `${parsed.address}:PORT`;
     bad(`'${text}' has no port: write ${hint}`);
   }
-  if (parsed.port === 0) bad(`port 0 in '${text}' cannot be used: give a port from 1 to 65535`);
+  if (parsed.port < PORT_MIN) {
+    bad(
+      `port ${parsed.port} in '${text}' cannot be used: give a port from ${PORT_MIN} to ${PORT_MAX}`,
+    );
+  }
   return { address: parsed.address, port: parsed.port };
 }
 
@@ -77,16 +86,15 @@ export function parseAddressFilter(text: string): { address: string; port?: numb
 
 /** A scheduler name. */
 export function parseScheduler(text: string): SchedulerName {
-  if ((SCHEDULERS as readonly string[]).includes(text)) return text as SchedulerName;
-  bad(`'${text}' is not a scheduler: use ${SCHEDULERS.join(" or ")}`);
+  if (isSchedulerName(text)) return text;
+  bad(`'${text}' is not a scheduler: use ${SCHEDULER_CHOICES}`);
 }
 
-/** A forwarding method; ipvsadm's letters `b` and `m` are accepted too. */
+/** A forwarding method; its aliases and ipvsadm letters (`b`, `m`) are accepted too. */
 export function parseMethod(text: string): ForwardMethod {
-  const t = text.toLowerCase();
-  if (t === "fullnat" || t === "b") return "fullnat";
-  if (t === "nat" || t === "masq" || t === "m") return "nat";
-  bad(`'${text}' is not a forwarding method: use fullnat or nat`);
+  const method = forwardMethodOfWord(text);
+  if (method !== undefined) return method;
+  bad(`'${text}' is not a forwarding method: use ${FORWARD_METHOD_CHOICES}`);
 }
 
 function wholeNumber(text: string, what: string, min: number, max: number): number {
@@ -108,7 +116,7 @@ export function parseTimeout(text: string): number {
 
 /** A real server's weight 0..65535 (0 quiesces it). */
 export function parseWeight(text: string): number {
-  return wholeNumber(text, "weight", 0, 65535);
+  return wholeNumber(text, "weight", WEIGHT_MIN, WEIGHT_MAX);
 }
 
 /** A service key from its two words, protocol and `vip:port`. */

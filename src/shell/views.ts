@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { formatEndpoint } from "../ctl/ipvsadm/address.ts";
+import { formatEndpoint } from "../vocab/mod.ts";
 import type { ConnectionView, ServiceView, Stats, Timeouts } from "../fullnat/types.ts";
 import { renderPairs, renderTable } from "./table.ts";
 import { formatServiceKey } from "./values.ts";

@@ -16,7 +16,14 @@ import type {
   Stats,
   Timeouts,
 } from "../../fullnat/types.ts";
-import { compareAddresses, formatEndpoint, isIpv6 } from "./address.ts";
+import {
+  compareAddresses,
+  formatEndpoint,
+  forwardMethodEntry,
+  isIpv6,
+  protocolEntry,
+  protocolNumber,
+} from "../../vocab/mod.ts";
 import type { ListFormat } from "./command.ts";
 import { CONN_TAB_SIZE, IPVS_VERSION } from "./usage.ts";
 
@@ -55,12 +62,12 @@ function statsColumns(stats: Stats, exact: boolean): string {
 
 /** The Forward column: "FullNat" for -b as the FULLNAT ipvsadm names it, "Masq" for -m. */
 export function forwardName(method: ForwardMethod): string {
-  return method === "fullnat" ? "FullNat" : "Masq";
+  return forwardMethodEntry(method).display;
 }
 
 /** "TCP  VIP:port", cut at 33 characters for IPv4 as ipvsadm does. */
 function serviceName(service: ServiceView): string {
-  const name = `${service.protocol.toUpperCase()}  ${
+  const name = `${protocolEntry(service.protocol).display}  ${
     formatEndpoint(service.address, service.port)
   }`;
   return isIpv6(service.address) ? name : name.slice(0, 33);
@@ -112,13 +119,11 @@ function serviceEntry(service: ServiceView, format: ListFormat): string {
   return out;
 }
 
-const PROTOCOL_ORDER = { tcp: 6, udp: 17 } as const;
-
-/** ipvsadm's service order: IPv4 before IPv6, TCP before UDP, then address, then port. */
+/** ipvsadm's service order: IPv4 before IPv6, by protocol number, then address, then port. */
 function compareServices(a: ServiceView, b: ServiceView): number {
   const fa = isIpv6(a.address) ? 1 : 0;
   const fb = isIpv6(b.address) ? 1 : 0;
-  return fa - fb || PROTOCOL_ORDER[a.protocol] - PROTOCOL_ORDER[b.protocol] ||
+  return fa - fb || protocolNumber(a.protocol) - protocolNumber(b.protocol) ||
     compareAddresses(a.address, b.address) || a.port - b.port;
 }
 
@@ -151,7 +156,7 @@ export function formatConnections(connections: readonly ConnectionView[]): strin
     `pro expire ${left("state", 11)} ${left("source", 18)} ${left("virtual", 18)} ` +
     `${left("local", 18)} destination\n`;
   for (const c of connections) {
-    out += `${left(c.protocol.toUpperCase(), 3)} ${left(expireText(c.expiresInMs), 6)} ` +
+    out += `${left(protocolEntry(c.protocol).display, 3)} ${left(expireText(c.expiresInMs), 6)} ` +
       `${left(c.state, 11)} ${left(formatEndpoint(c.client.address, c.client.port), 18)} ` +
       `${left(formatEndpoint(c.virtual.address, c.virtual.port), 18)} ` +
       `${left(formatEndpoint(c.local.address, c.local.port), 18)} ` +

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { FORWARD_METHOD_TABLE, PROTOCOL_TABLE } from "../../vocab/mod.ts";
 
 /** What an option does in ipvsadm's grammar. */
 export type OptionRole = "command" | "option" | "unsupported";
@@ -54,15 +55,13 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   spec("add-laddr", "P", "none", "command"),
   spec("del-laddr", "Q", "none", "command"),
   spec("get-laddr", "G", "none", "command"),
-  spec("tcp-service", "t", "required", "option"),
-  spec("udp-service", "u", "required", "option"),
+  // -t, -u: one per protocol of the vocabulary.
+  ...PROTOCOL_TABLE.map((p) => spec(p.ipvsadm.long, p.ipvsadm.short, "required", "option")),
   spec("scheduler", "s", "required", "option"),
   spec("persistent", "p", "optional", "option"),
   spec("real-server", "r", "required", "option"),
-  spec("fullnat", "b", "none", "option"),
-  spec("masquerading", "m", "none", "option"),
-  spec("gatewaying", "g", "none", "option"),
-  spec("ipip", "i", "none", "option"),
+  // -b, -m, -g, -i: every method ipvsadm names; the parser refuses those not implemented.
+  ...FORWARD_METHOD_TABLE.map((m) => spec(m.ipvsadm.long, m.ipvsadm.short, "none", "option")),
   spec("weight", "w", "required", "option"),
   spec("numeric", "n", "none", "option"),
   spec("connection", "c", "none", "option"),

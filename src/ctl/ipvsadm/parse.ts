@@ -4,13 +4,34 @@
  * itself would give. The checks run in ipvsadm's order: the first option must be a command;
  * values are checked as their options are read; then `--set`'s values, stray words, the
  * command/option table, zero ports, list conflicts; and last the refusals that are fullnat's
- * own (direct routing, tunnelling, schedulers other than rr and wrr, `--rate`).
+ * own (direct routing, tunnelling, schedulers it does not implement, `--rate`).
  *
  * @module
  */
 
-import type { Protocol, SchedulerName, ServiceKey, Timeouts } from "../../fullnat/types.ts";
-import { type ParsedEndpoint, parseEndpoint } from "./address.ts";
+import type { ServiceKey, Timeouts } from "../../fullnat/types.ts";
+import {
+  type AnyForwardMethod,
+  COMMAND_MAX_SECONDS,
+  DEFAULT_FORWARD_METHOD,
+  DEFAULT_SCHEDULER,
+  DEFAULT_WEIGHT,
+  type ForwardMethod,
+  forwardMethodOfIpvsadmOption,
+  isForwardMethod,
+  isSchedulerName,
+  orList,
+  type ParsedEndpoint,
+  parseEndpoint,
+  type Protocol,
+  protocolOfIpvsadmOption,
+  schedulerEntry,
+  type SchedulerName,
+  SCHEDULERS,
+  UNSUPPORTED_FORWARDING,
+  WEIGHT_MAX,
+  WEIGHT_MIN,
+} from "../../vocab/mod.ts";
 import {
   EXIT_REFUSED,
   EXIT_USAGE,
@@ -23,33 +44,16 @@ import { checkOptions, type CommandName, type OptionName } from "./rules.ts";
 import { tryHelpText } from "./usage.ts";
 
 /** ipvsadm's upper bound for any timeout: 31 days. */
-export const MAX_TIMEOUT = 86400 * 31;
+export const MAX_TIMEOUT = COMMAND_MAX_SECONDS;
 /** Persistence timeout when `-p` is given without a value (IPVS_SVC_PERSISTENT_TIMEOUT). */
 export const DEFAULT_PERSISTENCE = 300;
-/**
- * Scheduler used when `-A` has no `-s`. ipvsadm's default is wlc, which fullnat does not
- * implement; wrr is the closest it has and keeps `ipvsadm -A -t VIP:port` runbooks working.
- */
-export const DEFAULT_SCHEDULER: SchedulerName = "wrr";
-/** The refusal for `-g` and `-i`. */
-export const UNSUPPORTED_FORWARDING =
-  "forwarding method not supported by fullnat: use -b (FULLNAT) or -m (NAT)";
+/** Used when `-A` has no `-s` (see src/vocab/scheduler.ts for why it is not ipvsadm's wlc). */
+export { DEFAULT_SCHEDULER };
+/** The refusal for `-g` and `-i`, naming the methods that work (src/vocab/forward_method.ts). */
+export { UNSUPPORTED_FORWARDING };
 
-const SUPPORTED_SCHEDULERS: readonly string[] = ["rr", "wrr"];
-// Schedulers the IPVS kernel knows: named as "not supported" rather than "not found".
-const IPVS_SCHEDULERS: readonly string[] = [
-  "lc",
-  "wlc",
-  "lblc",
-  "lblcr",
-  "dh",
-  "sh",
-  "sed",
-  "nq",
-  "fo",
-  "ovf",
-  "mh",
-];
+/** How the scheduler refusal names the schedulers that work: `-s rr or -s wrr`. */
+const SCHEDULER_OPTIONS = orList(SCHEDULERS.map((s) => `-s ${s}`));
 
 const COMMANDS: Record<string, CommandName | "help" | "version"> = {
   "add-service": "add-service",
@@ -69,8 +73,6 @@ const COMMANDS: Record<string, CommandName | "help" | "version"> = {
   "version": "version",
 };
 
-type Method = "fullnat" | "nat" | "dr" | "tunnel";
-
 /** Everything read from the options, before it is checked as a whole. */
 interface Collected {
   given: Set<OptionName>;
@@ -79,7 +81,7 @@ interface Collected {
   scheduler?: string;
   persistence?: number;
   server?: ParsedEndpoint;
-  method?: Method;
+  method?: AnyForwardMethod;
   weight?: number;
   laddr?: string;
   format: ListFormat;
@@ -116,19 +118,21 @@ function applyOption(c: Collected, option: OptionSpec, value: string | undefined
     if (c.given.has(name)) refuse(`multiple '${name}' options specified`);
     c.given.add(name);
   };
-  const method = (m: Method) => {
+  const protocol = protocolOfIpvsadmOption(option.id);
+  if (protocol !== undefined) {
+    set("service-address");
+    c.protocol = protocol;
+    c.service = parseEndpoint(value ?? "") ??
+      refuse("illegal virtual server address[:port] specified");
+    return;
+  }
+  const method = forwardMethodOfIpvsadmOption(option.id);
+  if (method !== undefined) {
     set("forwarding-method");
-    c.method = m;
-  };
+    c.method = method;
+    return;
+  }
   switch (option.id) {
-    case "tcp-service":
-    case "udp-service": {
-      set("service-address");
-      c.protocol = option.id === "tcp-service" ? "tcp" : "udp";
-      c.service = parseEndpoint(value ?? "") ??
-        refuse("illegal virtual server address[:port] specified");
-      return;
-    }
     case "scheduler":
       set("scheduler");
       c.scheduler = value;
@@ -142,17 +146,10 @@ function applyOption(c: Collected, option: OptionSpec, value: string | undefined
       c.server = parseEndpoint(value ?? "") ??
         refuse("illegal real server address[:port] specified");
       return;
-    case "fullnat":
-      return method("fullnat");
-    case "masquerading":
-      return method("nat");
-    case "gatewaying":
-      return method("dr");
-    case "ipip":
-      return method("tunnel");
     case "weight":
       set("weight");
-      c.weight = stringToNumber(value ?? "", 0, 65535) ?? refuse("illegal weight specified");
+      c.weight = stringToNumber(value ?? "", WEIGHT_MIN, WEIGHT_MAX) ??
+        refuse("illegal weight specified");
       return;
     case "laddr":
       set("local-address");
@@ -199,10 +196,11 @@ function optionalService(c: Collected): { service?: ServiceKey } {
 
 /** fullnat's own refusals, checked after everything ipvsadm checks. */
 function checkFullnatLimits(c: Collected): void {
-  if (c.method === "dr" || c.method === "tunnel") refuse(UNSUPPORTED_FORWARDING);
-  if (c.scheduler !== undefined && !SUPPORTED_SCHEDULERS.includes(c.scheduler)) {
-    if (IPVS_SCHEDULERS.includes(c.scheduler)) {
-      refuse(`scheduler '${c.scheduler}' not supported by fullnat: use -s rr or -s wrr`);
+  if (c.method !== undefined && !isForwardMethod(c.method)) refuse(UNSUPPORTED_FORWARDING);
+  if (c.scheduler !== undefined && !isSchedulerName(c.scheduler)) {
+    // A scheduler IPVS knows is named as not supported here rather than as not found.
+    if (schedulerEntry(c.scheduler) !== undefined) {
+      refuse(`scheduler '${c.scheduler}' not supported by fullnat: use ${SCHEDULER_OPTIONS}`);
     }
     // What ipvsadm prints when the kernel has no such scheduler.
     refuse("Scheduler or persistence engine not found", EXIT_REFUSED);
@@ -247,12 +245,16 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
       // ipvsadm copies the service port when -r names none.
       const endpoint = { address: rs.address, port: rs.port ?? service.port };
       if (command === "delete-server") return { kind: "delete-server", service, server: endpoint };
-      const method = c.method as "fullnat" | "nat" | undefined;
+      const method = c.method as ForwardMethod | undefined;
       if (command === "add-server") {
         return {
           kind: "add-server",
           service,
-          server: { ...endpoint, weight: c.weight ?? 1, method: method ?? "fullnat" },
+          server: {
+            ...endpoint,
+            weight: c.weight ?? DEFAULT_WEIGHT,
+            method: method ?? DEFAULT_FORWARD_METHOD,
+          },
         };
       }
       return {

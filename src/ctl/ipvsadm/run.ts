@@ -8,7 +8,7 @@
 
 import type { ServiceKey, ServiceView } from "../../fullnat/types.ts";
 import type { RemoteControl } from "../remote.ts";
-import { parseIpv4, parseIpv6 } from "./address.ts";
+import { canonicalAddress } from "../../vocab/mod.ts";
 import type { IpvsadmCommand, IpvsadmFailure } from "./command.ts";
 import { type ControlCommandKind, describeFailure, missingService } from "./errors.ts";
 import {
@@ -42,7 +42,7 @@ const failed = (f: IpvsadmFailure): IpvsadmResult => ({
   exitCode: f.exitCode,
 });
 
-const canonical = (address: string) => parseIpv4(address) ?? parseIpv6(address) ?? address;
+const canonical = (address: string) => canonicalAddress(address) ?? address;
 
 /** Finds a service in a listing, comparing addresses by value ("::1" equals "0::1"). */
 function findService(services: ServiceView[], key: ServiceKey): ServiceView | undefined {

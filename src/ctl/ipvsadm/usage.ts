@@ -4,6 +4,17 @@
  *
  * @module
  */
+import {
+  andList,
+  DEFAULT_FORWARD_METHOD,
+  DEFAULT_SCHEDULER,
+  DEFAULT_WEIGHT,
+  FORWARD_METHOD_TABLE,
+  PROTOCOL_TABLE,
+  SCHEDULER_CHOICES,
+  WEIGHT_MAX,
+  WEIGHT_MIN,
+} from "../../vocab/mod.ts";
 
 /** ipvsadm release whose command syntax this front end follows (first two words of `-v`). */
 export const IPVSADM_VERSION = "v1.26";
@@ -22,20 +33,56 @@ export function tryHelpText(program: string): string {
   return `Try \`${program} -h' or '${program} --help' for more information.\n`;
 }
 
+/** One line of the Options list: long name, short name with its value, what it does. */
+function optionLine(long: string, short: string, text: string): string {
+  return `  ${`--${long}`.padEnd(15)}${short.padEnd(21)}${text}\n`;
+}
+
+/** `t|u`: the service options, one per protocol. */
+const SERVICE_FLAGS = PROTOCOL_TABLE.map((p) => p.ipvsadm.short).join("|");
+
+/** -t, -u: VIP:port, the IPv6 spelling said once. */
+function protocolOptions(): string {
+  return PROTOCOL_TABLE.map((p, i) =>
+    optionLine(
+      p.ipvsadm.long,
+      `-${p.ipvsadm.short} service-address`,
+      i === 0 ? "VIP:port (IPv6 as [addr]:port)" : "VIP:port",
+    )
+  ).join("");
+}
+
+/** -b, -m: the implemented methods, the default marked. */
+function methodOptions(): string {
+  return FORWARD_METHOD_TABLE.filter((m) => m.supported).map((m) =>
+    optionLine(
+      m.ipvsadm.long,
+      `-${m.ipvsadm.short}`,
+      `${m.title} forwarding${m.name === DEFAULT_FORWARD_METHOD ? " (default)" : ""}`,
+    )
+  ).join("");
+}
+
+/** `-g (direct routing) and -i (tunnelling)`: the methods ipvsadm names that are refused. */
+const REFUSED_METHODS = andList(
+  FORWARD_METHOD_TABLE.filter((m) => !m.supported).map((m) => `-${m.ipvsadm.short} (${m.title})`),
+);
+
 /** The `-h` text: the forms and options fullnat accepts. */
 export function usageText(program: string): string {
   const p = program;
+  const tu = SERVICE_FLAGS;
   return versionText() +
     `Usage:
-  ${p} -A|E -t|u service-address [-s scheduler] [-p [timeout]]
-  ${p} -D -t|u service-address
+  ${p} -A|E -${tu} service-address [-s scheduler] [-p [timeout]]
+  ${p} -D -${tu} service-address
   ${p} -C
-  ${p} -a|e -t|u service-address -r server-address [-b|-m] [-w weight]
-  ${p} -d -t|u service-address -r server-address
-  ${p} -P|Q -t|u service-address -z local-address
-  ${p} -G [-t|u service-address]
-  ${p} -L|l [-n] [-c] [--stats [--exact]] [--timeout] [-t|u service-address]
-  ${p} -Z [-t|u service-address]
+  ${p} -a|e -${tu} service-address -r server-address [-b|-m] [-w weight]
+  ${p} -d -${tu} service-address -r server-address
+  ${p} -P|Q -${tu} service-address -z local-address
+  ${p} -G [-${tu} service-address]
+  ${p} -L|l [-n] [-c] [--stats [--exact]] [--timeout] [-${tu} service-address]
+  ${p} -Z [-${tu} service-address]
   ${p} --set tcp tcpfin udp
   ${p} -h | -v
 
@@ -57,15 +104,17 @@ Commands:
   --version         -v   show the version
 
 Options:
-  --tcp-service  -t service-address   VIP:port (IPv6 as [addr]:port)
-  --udp-service  -u service-address   VIP:port
-  --scheduler    -s scheduler         rr or wrr (default wrr)
-  --persistent   -p [timeout]         client persistence in seconds (default 300)
+${protocolOptions()}${
+      optionLine("scheduler", "-s scheduler", `${SCHEDULER_CHOICES} (default ${DEFAULT_SCHEDULER})`)
+    }  --persistent   -p [timeout]         client persistence in seconds (default 300)
   --real-server  -r server-address    RS[:port] (port defaults to the service's)
-  --fullnat      -b                   FULLNAT forwarding (default)
-  --masquerading -m                   NAT forwarding
-  --weight       -w weight            0..65535 (default 1; 0 quiesces the server)
-  --laddr        -z local-address     a local address owned by this box
+${methodOptions()}${
+      optionLine(
+        "weight",
+        "-w weight",
+        `${WEIGHT_MIN}..${WEIGHT_MAX} (default ${DEFAULT_WEIGHT}; 0 quiesces the server)`,
+      )
+    }  --laddr        -z local-address     a local address owned by this box
   --numeric      -n                   numeric output (output is always numeric here)
   --connection   -c                   list sessions
   --timeout                           list timeouts (tcp tcpfin udp)
@@ -73,7 +122,7 @@ Options:
   --exact                             print counters in full
   --nosort                            keep the daemon's order
 
-Not available with fullnat: -g (direct routing) and -i (tunnelling), fwmark services,
+Not available with fullnat: ${REFUSED_METHODS}, fwmark services,
 sync daemons, thresholds, --rate, save/restore and the SNAT gateway rules.
 `;
 }

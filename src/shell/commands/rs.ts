@@ -19,9 +19,19 @@ import {
 import type { CommandContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { parseWeight } from "../values.ts";
+import {
+  DEFAULT_FORWARD_METHOD,
+  DEFAULT_WEIGHT,
+  FORWARD_METHOD_TABLE,
+  FORWARD_METHODS,
+} from "../../vocab/mod.ts";
 import type { Endpoint } from "../../fullnat/types.ts";
 import { realServersTable } from "../views.ts";
 import { perServiceRows, selectedServices } from "./service.ts";
+
+/** What each implemented method rewrites: `fullnat rewrites both addresses; nat only ...`. */
+const METHOD_EFFECTS = FORWARD_METHOD_TABLE.filter((m) => m.supported).map((m) => m.effect)
+  .join("; ");
 
 /** Adds `rs` and its verbs. */
 export function addRealServerCommands(ctx: CommandContext, root: Command): void {
@@ -40,10 +50,8 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
     "rs:port",
     "real server address and port",
     false,
-  ).option("-w, --weight <n>", "share of new connections (0 = none)", parseWeight, 1)
-    .addOption(
-      methodOption("fullnat rewrites both addresses; nat only the destination").default("fullnat"),
-    )
+  ).option("-w, --weight <n>", "share of new connections (0 = none)", parseWeight, DEFAULT_WEIGHT)
+    .addOption(methodOption(METHOD_EFFECTS).default(DEFAULT_FORWARD_METHOD))
     .addHelpText("after", "\nExample:\n  rs add tcp 192.0.2.10:80 10.0.1.11:8080 -w 2")
     .action(action(ctx, async ({ args, opts, control }) => {
       const server = args[2] as Endpoint;
@@ -68,7 +76,9 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
       if (opts.weight !== undefined) server.weight = opts.weight as number;
       if (opts.method !== undefined) server.method = opts.method as RealServerSpec["method"];
       if (server.weight === undefined && server.method === undefined) {
-        throw new UsageError("nothing to change: give --weight N and/or --method fullnat|nat");
+        throw new UsageError(
+          `nothing to change: give --weight N and/or --method ${FORWARD_METHODS.join("|")}`,
+        );
       }
       await (await control()).editRealServer(requiredServiceKey(args), server);
       ctx.changed();

@@ -5,7 +5,7 @@
  * @module
  */
 import { type Command, Option } from "commander";
-import { compareAddresses } from "../../ctl/ipvsadm/address.ts";
+import { compareAddresses, DEFAULT_SCHEDULER } from "../../vocab/mod.ts";
 import type { ServiceKey, ServiceOptions, ServiceView } from "../../fullnat/types.ts";
 import {
   action,
@@ -118,7 +118,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
 
   tweakOptions(
     serviceArguments(leaf(ctx, service, "add", "add a virtual service"))
-      .addOption(schedulerOption("scheduler").default("wrr"))
+      .addOption(schedulerOption("scheduler").default(DEFAULT_SCHEDULER))
       .option(
         "-p, --persistence <seconds>",
         "keep a client on one real server (0 = off)",

@@ -1,0 +1,110 @@
+/**
+ * Address prefixes: `address/length` text as `ip addr` and `ip route` take it, IPv4 and IPv6,
+ * in the strict numeric spelling of {@linkcode parseAddress}.
+ *
+ * @example
+ * ```ts
+ * import { formatPrefix, parsePrefix } from "./prefix.ts";
+ * const r = parsePrefix("2001:DB8::/32");
+ * console.assert(r.ok && formatPrefix(r.prefix) === "2001:db8::/32");
+ * ```
+ *
+ * @module
+ */
+import { type IpFamily, parseAddress, type ParsedAddress } from "./address.ts";
+
+/**
+ * An address with its prefix length.
+ *
+ * @example
+ * ```ts
+ * import type { Prefix } from "./prefix.ts";
+ * const p: Prefix = { address: "192.0.2.1", prefixLength: 24, family: 4 };
+ * ```
+ */
+export interface Prefix {
+  /** Canonical text: dotted quad, or RFC 5952 IPv6. */
+  address: string;
+  prefixLength: number;
+  family: IpFamily;
+}
+
+/** The longest prefix of a family: its address width in bits. */
+const WIDTH: Record<IpFamily, number> = { 4: 32, 6: 128 };
+
+/**
+ * Reads `address/length`; otherwise the message says what is wrong and how to write it.
+ *
+ * @example
+ * ```ts
+ * import { parsePrefix } from "./prefix.ts";
+ * const bad = parsePrefix("192.0.2.1");
+ * console.assert(!bad.ok && bad.message.includes("has no prefix length"));
+ * ```
+ */
+export function parsePrefix(
+  text: string,
+): { ok: true; prefix: Prefix } | { ok: false; message: string } {
+  const slash = text.indexOf("/");
+  if (slash < 0) {
+    return {
+      ok: false,
+      message: `${JSON.stringify(text)} has no prefix length; write it as ${text}/24 or similar`,
+    };
+  }
+  const addr = parseAddress(text.slice(0, slash));
+  if (addr === undefined) {
+    return {
+      ok: false,
+      message: `${JSON.stringify(text.slice(0, slash))} is not an IPv4 or IPv6 address`,
+    };
+  }
+  const max = WIDTH[addr.family];
+  const lenText = text.slice(slash + 1);
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(lenText) || Number(lenText) > max) {
+    return {
+      ok: false,
+      message: `prefix length ${JSON.stringify(lenText)} must be a number from 0 to ${max}`,
+    };
+  }
+  return {
+    ok: true,
+    prefix: { address: addr.address, family: addr.family, prefixLength: Number(lenText) },
+  };
+}
+
+/**
+ * The `address/length` text of a prefix.
+ *
+ * @example
+ * ```ts
+ * import { formatPrefix } from "./prefix.ts";
+ * console.assert(formatPrefix({ address: "10.0.0.0", prefixLength: 8, family: 4 }) === "10.0.0.0/8");
+ * ```
+ */
+export function formatPrefix(prefix: Prefix): string {
+  return `${prefix.address}/${prefix.prefixLength}`;
+}
+
+/** The address's bits as a bigint (IPv4 in 32 bits, IPv6 in 128). */
+function addressBits(address: ParsedAddress): bigint {
+  if (address.family === 4) return BigInt(address.v4);
+  return Array.from(address.v6).reduce((acc, w) => (acc << 32n) | BigInt(w), 0n);
+}
+
+/**
+ * True when no bit beyond the prefix length is set: a network address, as routes need.
+ *
+ * @example
+ * ```ts
+ * import { isNetworkAddress } from "./prefix.ts";
+ * console.assert(isNetworkAddress({ address: "10.0.0.0", prefixLength: 8, family: 4 }));
+ * console.assert(!isNetworkAddress({ address: "10.0.0.1", prefixLength: 8, family: 4 }));
+ * ```
+ */
+export function isNetworkAddress(prefix: Prefix): boolean {
+  const parsed = parseAddress(prefix.address);
+  if (parsed === undefined) return false;
+  const hostBits = BigInt(WIDTH[parsed.family] - prefix.prefixLength);
+  return (addressBits(parsed) & ((1n << hostBits) - 1n)) === 0n;
+}

@@ -1,0 +1,59 @@
+/**
+ * Real-server weights: the share of new connections a server gets relative to the others of
+ * its service; 0 quiesces it (existing connections go on, new ones go elsewhere).
+ *
+ * @example
+ * ```ts
+ * import { isWeight, WEIGHT_MAX } from "./weight.ts";
+ * console.assert(isWeight(0) && isWeight(WEIGHT_MAX) && !isWeight(WEIGHT_MAX + 1));
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * The smallest weight: 0 quiesces a server.
+ *
+ * @example
+ * ```ts
+ * import { WEIGHT_MIN } from "./weight.ts";
+ * console.assert(WEIGHT_MIN === 0);
+ * ```
+ */
+export const WEIGHT_MIN = 0;
+
+/**
+ * The largest weight ipvsadm takes.
+ *
+ * @example
+ * ```ts
+ * import { WEIGHT_MAX } from "./weight.ts";
+ * console.assert(WEIGHT_MAX === 65535);
+ * ```
+ */
+export const WEIGHT_MAX = 65535;
+
+/**
+ * The weight of a real server added without one (ipvsadm's default).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_WEIGHT } from "./weight.ts";
+ * console.assert(DEFAULT_WEIGHT === 1);
+ * ```
+ */
+export const DEFAULT_WEIGHT = 1;
+
+/**
+ * True when `value` is a whole number from {@linkcode WEIGHT_MIN} to {@linkcode WEIGHT_MAX}.
+ *
+ * @example
+ * ```ts
+ * import { isWeight } from "./weight.ts";
+ * console.assert(isWeight(3) && !isWeight(-1) && !isWeight(1.5));
+ * ```
+ */
+export function isWeight(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= WEIGHT_MIN &&
+    value <= WEIGHT_MAX;
+}
