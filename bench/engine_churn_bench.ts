@@ -10,7 +10,7 @@
  */
 import { ipv4 } from "../testkit/packet_builder.ts";
 import { fullnatService, LIPS, RS, RS_PORT, setup, VIP } from "../src/fullnat/_engine_fixture.ts";
-import { Verdict } from "../src/fullnat/types.ts";
+import { Verdict } from "../src/nfqueue/handler.ts";
 
 const SESSIONS = 150_000;
 

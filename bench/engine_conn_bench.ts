@@ -24,7 +24,7 @@ import {
   tcp,
   VIP,
 } from "../src/fullnat/_engine_fixture.ts";
-import { Verdict } from "../src/fullnat/types.ts";
+import { Verdict } from "../src/nfqueue/handler.ts";
 
 const MS_PER_CONN = 0.05;
 const EXPIRE_EVERY = 20_000;

@@ -10,7 +10,7 @@ import { ipv4, type PacketBuilder } from "../../testkit/packet_builder.ts";
 import { EngineControl } from "./control.ts";
 import { Engine, type EngineOptions } from "./engine.ts";
 import { secureIsnV4 } from "./isn.ts";
-import { Verdict } from "./types.ts";
+import { Verdict } from "../nfqueue/handler.ts";
 import { parseIpv4 } from "../wire/ipv4.ts";
 
 export const C = "198.51.100.2";

@@ -18,7 +18,7 @@ import {
   tcp,
   VIP,
 } from "./_engine_fixture.ts";
-import { Verdict } from "./types.ts";
+import { Verdict } from "../nfqueue/handler.ts";
 
 const ROUTER_B = "203.0.113.99";
 const ROUTER_A = "198.51.100.99";

@@ -20,7 +20,7 @@ import {
   VIP,
 } from "./_engine_fixture.ts";
 import { keyedHash3, secureIsnV4 } from "./isn.ts";
-import { Verdict } from "./types.ts";
+import { Verdict } from "../nfqueue/handler.ts";
 
 Deno.test("Engine.handle() blanks a client's own TOA and inserts the real one", () => {
   const { engine, ctl, clock } = setup();

@@ -22,7 +22,7 @@ import {
   tcp,
   VIP,
 } from "./_engine_fixture.ts";
-import { Verdict } from "./types.ts";
+import { Verdict } from "../nfqueue/handler.ts";
 
 Deno.test("Engine.handle() FULLNAT: handshake, data both ways and close, byte by byte", () => {
   const { engine, ctl, clock } = setup();

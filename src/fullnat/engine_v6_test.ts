@@ -10,7 +10,7 @@ import { decode } from "../../testkit/oracle.ts";
 import { outputs, runRows, SECRET, setup } from "./_engine_fixture.ts";
 import type { EngineControl } from "./control.ts";
 import { secureIsnV6 } from "./isn.ts";
-import { Verdict } from "./types.ts";
+import { Verdict } from "../nfqueue/handler.ts";
 import { parseIpv6 } from "../wire/ipv6.ts";
 
 const C6 = "2001:db8:a::2";
