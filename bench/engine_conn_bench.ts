@@ -23,7 +23,7 @@ import {
   setup,
   tcp,
   VIP,
-} from "../src/fullnat/_engine_fixture.ts";
+} from "../testkit/engine_fixture.ts";
 import { Verdict } from "../src/nfqueue/handler.ts";
 
 const MS_PER_CONN = 0.05;
