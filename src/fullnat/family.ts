@@ -54,7 +54,7 @@ export interface AddressFamily {
   readonly name: "ipv4" | "ipv6";
   /** The ICMP protocol of this family (1 or 58). */
   readonly icmpProto: number;
-  /** Length of the TOA option (8 or 20; DESIGN section 4), by which the MSS is clamped. */
+  /** Length of the TOA option (8 or 20, as `net/toa/toa.c` reads it), by which the MSS is clamped. */
   readonly toaLength: number;
   /** Length of the header {@linkcode writeHeader} writes. */
   readonly headerLength: number;
@@ -80,7 +80,7 @@ export interface AddressFamily {
   clientKey(b: Uint8Array, o: number): number;
   /** True when `rs` has an address of this family. */
   serves(rs: RealServer): boolean;
-  /** True when a session of `proto` already runs from `rs` to `la`:`lport` (DESIGN 4, port choice). */
+  /** True when a session of `proto` already runs from `rs` to `la`:`lport` (seed 4.5, `local_address.ts`). */
   localTaken(
     t: SessionTable,
     proto: number,

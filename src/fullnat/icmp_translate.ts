@@ -8,8 +8,8 @@
  * over the whole message (with its pseudo-header in IPv6).
  *
  * Translated: IPv4 destination unreachable (fragmentation needed included), source quench and
- * time exceeded; IPv6 destination unreachable, packet too big and time exceeded (DESIGN
- * section 4). Everything else ICMP goes on to the kernel unchanged.
+ * time exceeded; IPv6 destination unreachable, packet too big and time exceeded (as Alibaba LVS's
+ * `ip_vs_core.c` does). Everything else ICMP goes on to the kernel unchanged.
  *
  * @module
  */

@@ -16,7 +16,7 @@ export interface Timeouts {
   udp: number;
 }
 
-/** Defaults of Alibaba LVS and DPVS (DESIGN section 4). */
+/** Defaults of Alibaba LVS and DPVS (Alibaba LVS `ip_vs_proto_tcp.c`, DPVS `proto_tcp.c`; README "Behaviour worth knowing"). */
 export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
   tcpEstablished: 90,
   tcpSynSent: 3,

@@ -1,5 +1,5 @@
 /**
- * TOA insertion (seed 4.3, DESIGN section 4): the client's address and port travel to the real
+ * TOA insertion (seed 4.3; README "TCP fidelity"; Alibaba LVS `net/toa/toa.c`): the client's address and port travel to the real
  * server in TCP option 254, placed right after the fixed 20-byte header, so applications (via
  * the `toa` kernel module or the TCP_SAVED_SYN shim in rs/) see who the client is. IPv4 TOA is
  * 8 bytes (port, 4-byte address), IPv6 TOA 20 (port, 16-byte address).
@@ -80,7 +80,7 @@ export function insertToa(
 
 /**
  * Blanks every TOA option of the segment at `t`: one sent by a client would let it claim any
- * address to a real server that trusts TOA (DESIGN section 4). Returns how many were removed.
+ * address to a real server that trusts TOA (README "TCP fidelity"). Returns how many were removed.
  */
 export function stripToa(b: Uint8Array, t: number): number {
   let n = 0;
