@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { ipv4 } from "../../testkit/packet_builder.ts";
+import { TOA_SPOOF } from "../../testkit/engine_rows/toa.ts";
 import {
   C,
   engineTest,
@@ -21,15 +22,10 @@ import { keyedHash3, secureIsnV4 } from "./isn.ts";
 import { Verdict } from "../nfqueue/handler.ts";
 
 engineTest("Engine.handle() blanks a client's own TOA and inserts the real one", (run) => {
-  const { engine, ctl, clock } = setup();
-  fullnatService(ctl);
-  const D = (firstIsn(clock.ms) - 77) >>> 0;
-  run.rows(engine, [{
-    what: "SYN claiming to come from 10.9.9.9",
-    input: tcp(C, VIP, 40000, 80, "S", 77).mss(1400).toa("10.9.9.9", 1234),
-    verdict: Verdict.Rewritten,
-    output: tcp(LIP, RS, 5000, 8080, "S", (77 + D) >>> 0).toa(C, 40000).mss(1400).nop(8),
-  }]);
+  const sc = TOA_SPOOF;
+  const { engine, ctl, clock } = setup(sc.options);
+  sc.configure(ctl);
+  run.rows(engine, sc.rows(clock.ms));
   assert.equal(engine.counters.toaSpoofRemoved, 1);
   assert.equal(engine.counters.toaInserted, 1);
 });
