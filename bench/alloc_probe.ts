@@ -36,7 +36,7 @@
 
 import { EngineControl } from "../src/fullnat/control.ts";
 import { Engine } from "../src/fullnat/engine.ts";
-import { Verdict } from "../src/fullnat/types.ts";
+import { Verdict } from "../src/nfqueue/handler.ts";
 import { SimdChecksum } from "../src/wire/checksum_simd.ts";
 import { BatchProcessor, PROCESSOR_SCRATCH_BYTES } from "../src/nfqueue/batch_processor.ts";
 import { NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO } from "../src/nfqueue/constants.ts";

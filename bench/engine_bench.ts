@@ -18,8 +18,8 @@ import {
   RS_PORT,
   setup,
   VIP,
-} from "../src/fullnat/_engine_fixture.ts";
-import { Verdict } from "../src/fullnat/types.ts";
+} from "../testkit/engine_fixture.ts";
+import { Verdict } from "../src/nfqueue/handler.ts";
 
 const { clock, engine, ctl } = setup({ capacity: 1 << 20, localPortRange: [1025, 65535] });
 fullnatService(ctl);

@@ -9,8 +9,8 @@
  * @module
  */
 import { ipv4 } from "../testkit/packet_builder.ts";
-import { fullnatService, LIPS, RS, RS_PORT, setup, VIP } from "../src/fullnat/_engine_fixture.ts";
-import { Verdict } from "../src/fullnat/types.ts";
+import { fullnatService, LIPS, RS, RS_PORT, setup, VIP } from "../testkit/engine_fixture.ts";
+import { Verdict } from "../src/nfqueue/handler.ts";
 
 const SESSIONS = 150_000;
 

@@ -23,8 +23,8 @@ import {
   setup,
   tcp,
   VIP,
-} from "../src/fullnat/_engine_fixture.ts";
-import { Verdict } from "../src/fullnat/types.ts";
+} from "../testkit/engine_fixture.ts";
+import { Verdict } from "../src/nfqueue/handler.ts";
 
 const MS_PER_CONN = 0.05;
 const EXPIRE_EVERY = 20_000;

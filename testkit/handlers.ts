@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Verdict } from "../src/fullnat/types.ts";
+import { Verdict } from "../src/nfqueue/handler.ts";
 import { adjust, sum32 } from "../src/wire/checksum.ts";
 import type { PacketHandler } from "../src/nfqueue/handler.ts";
 

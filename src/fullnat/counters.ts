@@ -19,7 +19,7 @@ export interface EngineCounters {
   malformedL4: number;
   /** Packets that are neither IPv4 nor IPv6: passed on unchanged. */
   notIp: number;
-  /** Fragments (IPv4, or IPv6 with a fragment header): the kernel reassembles diverted traffic first, so these are unexpected. */
+  /** Fragments (IPv4, or IPv6 with a fragment header): diverted traffic is NOTRACK, so nothing reassembles it before the queue; they carry no ports to find a session by and are dropped. */
   fragments: number;
   /** Protocols other than TCP, UDP and ICMP to a diverted non-VIP address: passed on. */
   otherProtocol: number;

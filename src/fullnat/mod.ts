@@ -5,6 +5,7 @@
  * @module
  */
 export { Engine, type EngineOptions, type MalformedPolicy, type RejectPolicy } from "./engine.ts";
+export { type PacketSink, Verdict } from "../nfqueue/handler.ts";
 export { EngineControl } from "./control.ts";
 export type { EngineCounters } from "./counters.ts";
 export * from "./types.ts";

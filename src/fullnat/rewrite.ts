@@ -1,74 +1,60 @@
 /**
- * Address and port translation of an IPv4 TCP or UDP packet with incremental checksum updates
- * (RFC 1624): the IP header checksum for the addresses, the L4 checksum for the pseudo-header
- * addresses and the ports.
+ * The address and port rewrite every forwarding mode that translates shares (seed 4.1 and
+ * 4.2): a client->RS packet leaves from the session's local endpoint to the real server
+ * (in NAT mode the local endpoint *is* the client's, so the same rewrite serves both), an
+ * RS->client packet leaves from the virtual service to the client. L3 is the family's; the
+ * L4 checksum is updated incrementally (RFC 1624) for the pseudo-header addresses and ports.
  *
  * @module
  */
-import { adjust, sum32, sumWords } from "../wire/checksum.ts";
-import { IPV6, sumAddr6, writeAddr6 } from "../wire/ipv6.ts";
+import { adjust } from "../wire/checksum.ts";
 import { get16, set16 } from "../wire/bytes.ts";
-import { IPPROTO, ipv4Dst, ipv4SetAddresses, ipv4Src } from "../wire/ipv4.ts";
+import { IPPROTO } from "../wire/ipv4.ts";
 import { TCP } from "../wire/tcp.ts";
 import { UDP } from "../wire/udp.ts";
+import { type AddressFamily, Slot } from "./family.ts";
+import { Dir, type SessionTable } from "./session_table.ts";
 
 /**
- * Rewrites source and destination address and port of the packet whose IP header is at `o`
- * and L4 header at `l4`.
+ * Rewrites the TCP or UDP packet at `o` (transport header at `l4`) of session `id` travelling
+ * in direction `dir`: inward to local -> real server, outward to virtual -> client.
  */
-export function translate(
+export function rewrite(
+  fam: AddressFamily,
   b: Uint8Array,
   o: number,
   l4: number,
   proto: number,
-  src: number,
-  sport: number,
-  dst: number,
-  dport: number,
+  t: SessionTable,
+  id: number,
+  dir: Dir,
 ): void {
-  const oldSum = sum32(ipv4Src(b, o)) + sum32(ipv4Dst(b, o)) + get16(b, l4) + get16(b, l4 + 2);
-  const newSum = sum32(src) + sum32(dst) + sport + dport;
-  ipv4SetAddresses(b, o, src, dst);
+  const oldAddrs = fam.sumAddrs(b, o);
+  let newAddrs: number, sport: number, dport: number;
+  if (dir === Dir.In) {
+    newAddrs = fam.writeAddrs(b, o, t, id, Slot.L, Slot.D);
+    sport = t.lport[id];
+    dport = t.dport[id];
+  } else {
+    newAddrs = fam.writeAddrs(b, o, t, id, Slot.V, Slot.C);
+    sport = t.vport[id];
+    dport = t.cport[id];
+  }
+  fam.adjustHeader(b, o, oldAddrs, newAddrs);
+  const oldSum = oldAddrs + get16(b, l4) + get16(b, l4 + 2);
+  const newSum = newAddrs + sport + dport;
   set16(b, l4, sport);
   set16(b, l4 + 2, dport);
   if (proto === IPPROTO.TCP) {
     const c = l4 + TCP.CHECKSUM;
     set16(b, c, adjust(get16(b, c), oldSum, newSum));
-  } else {
-    const c = l4 + UDP.CHECKSUM;
-    const check = get16(b, c);
-    // Zero means the sender computed no checksum (IPv4 only); keep it that way.
-    if (check !== 0) {
-      const v = adjust(check, oldSum, newSum);
-      set16(b, c, v === 0 ? 0xffff : v);
-    }
+    return;
   }
-}
-
-/**
- * {@linkcode translate} for IPv6: the new source address is `a[so, so+4)` and the new
- * destination `a[do_, do_+4)`. IPv6 has no header checksum; the L4 checksum covers the
- * pseudo-header addresses and the ports.
- */
-export function translate6(
-  b: Uint8Array,
-  o: number,
-  l4: number,
-  proto: number,
-  a: Uint32Array,
-  so: number,
-  sport: number,
-  do_: number,
-  dport: number,
-): void {
-  const oldSum = sumWords(b, o + IPV6.SRC, 32) + get16(b, l4) + get16(b, l4 + 2);
-  const newSum = sumAddr6(a, so) + sumAddr6(a, do_) + sport + dport;
-  writeAddr6(b, o + IPV6.SRC, a, so);
-  writeAddr6(b, o + IPV6.DST, a, do_);
-  set16(b, l4, sport);
-  set16(b, l4 + 2, dport);
-  const c = l4 + (proto === IPPROTO.TCP ? TCP.CHECKSUM : UDP.CHECKSUM);
-  const v = adjust(get16(b, c), oldSum, newSum);
-  // An IPv6 UDP checksum is mandatory; zero is written as all ones (RFC 8200 8.1).
-  set16(b, c, v === 0 && proto === IPPROTO.UDP ? 0xffff : v);
+  const c = l4 + UDP.CHECKSUM;
+  const check = get16(b, c);
+  // Zero means the sender computed no checksum (IPv4 only); keep it that way.
+  if (check === 0 && fam.udpChecksumOptional) return;
+  const v = adjust(check, oldSum, newSum);
+  // A computed zero is sent as all ones: zero means "none" (RFC 768, RFC 8200 8.1).
+  set16(b, c, v === 0 ? 0xffff : v);
 }

@@ -81,7 +81,7 @@ export class Service {
   readonly templates = new Map<number, PersistenceTemplate>();
   /** Sessions that still refer to this service (it lives on after deletion until they end). */
   sessions = 0;
-  /** FULLNAT TCP tweaks (DESIGN 4.3, 4.4): TOA insertion, SYN timestamp removal, MSS clamp. */
+  /** FULLNAT TCP tweaks (seed 4.3, 4.4.1, 4.4.2; README "TCP fidelity"): TOA insertion, SYN timestamp removal, MSS clamp. */
   toa = true;
   stripTimestamps = true;
   clampMss = true;

@@ -1,18 +1,16 @@
 /**
- * Builds a bare 40-byte IPv4 TCP reset (no options, no payload) with correct checksums. Used to
- * answer refused connection attempts and to reset both ends of an ESTABLISHED session that
- * expires (seed 4.8).
+ * Bare TCP resets (no options, no payload, window 0) with correct checksums, in either
+ * family: the resets sent to both ends of an ESTABLISHED session that expires (seed 4.8) and
+ * the reset answering a connection attempt the engine refuses.
  *
  * @module
  */
-import { finish, pseudoSumV4, sumWords } from "../wire/checksum.ts";
-import { set16, set32 } from "../wire/bytes.ts";
-import { IPPROTO, IPV4, ipv4FillChecksum } from "../wire/ipv4.ts";
-import { TCP } from "../wire/tcp.ts";
-import { IPV6, pseudoSumV6, writeAddr6 } from "../wire/ipv6.ts";
-
-/** Length of the packet {@linkcode writeReset} writes. */
-export const RESET_LENGTH = 40;
+import { get16, get32, set16, set32 } from "../wire/bytes.ts";
+import { finish, sumWords } from "../wire/checksum.ts";
+import { IPPROTO } from "../wire/ipv4.ts";
+import { TCP, TCP_FLAG } from "../wire/tcp.ts";
+import { type AddressFamily, Slot } from "./family.ts";
+import { Dir, type SessionTable } from "./session_table.ts";
 
 /** Writes a 20-byte TCP header with no options and window 0 at `r`, checksummed over `pseudo`. */
 function writeBareTcp(
@@ -37,60 +35,65 @@ function writeBareTcp(
   set16(b, r + TCP.CHECKSUM, finish(sumWords(b, r, TCP.MIN_HEADER, pseudo)));
 }
 
-/** Writes the reset `src:sport -> dst:dport` with `seq`, `ack` and `flags` at `b[o]`. */
-export function writeReset(
+/**
+ * Writes at `b[o]` a RST of session `id` as a packet of direction `dir` would leave the
+ * balancer: inward from the local endpoint to the real server, outward from the virtual
+ * service to the client; ack 0. Returns its length.
+ */
+export function writeSessionReset(
+  fam: AddressFamily,
   b: Uint8Array,
   o: number,
-  src: number,
-  sport: number,
-  dst: number,
-  dport: number,
+  t: SessionTable,
+  id: number,
+  dir: Dir,
   seq: number,
-  ack: number,
-  flags: number,
 ): number {
-  b[o + IPV4.VER_IHL] = 0x45;
-  b[o + IPV4.TOS] = 0;
-  set16(b, o + IPV4.TOTAL_LENGTH, RESET_LENGTH);
-  set16(b, o + IPV4.ID, 0);
-  set16(b, o + IPV4.FLAGS_FRAG, 0x4000);
-  b[o + IPV4.TTL] = 64;
-  b[o + IPV4.PROTOCOL] = IPPROTO.TCP;
-  set32(b, o + IPV4.SRC, src);
-  set32(b, o + IPV4.DST, dst);
-  ipv4FillChecksum(b, o);
-
-  const pseudo = pseudoSumV4(src, dst, IPPROTO.TCP, TCP.MIN_HEADER);
-  writeBareTcp(b, o + IPV4.MIN_HEADER, sport, dport, seq, ack, flags, pseudo);
-  return RESET_LENGTH;
+  let sport: number, dport: number;
+  if (dir === Dir.In) {
+    fam.writeAddrs(b, o, t, id, Slot.L, Slot.D);
+    sport = t.lport[id];
+    dport = t.dport[id];
+  } else {
+    fam.writeAddrs(b, o, t, id, Slot.V, Slot.C);
+    sport = t.vport[id];
+    dport = t.cport[id];
+  }
+  const pseudo = fam.writeHeader(b, o, IPPROTO.TCP, TCP.MIN_HEADER);
+  writeBareTcp(b, o + fam.headerLength, sport, dport, seq, 0, TCP_FLAG.RST, pseudo);
+  return fam.headerLength + TCP.MIN_HEADER;
 }
 
-/** Length of the packet {@linkcode writeReset6} writes. */
-export const RESET6_LENGTH = 60;
-
 /**
- * {@linkcode writeReset} for IPv6: the reset `a[so]:sport -> a[do_]:dport` (addresses as four
- * words of `a`) at `b[o]`. Returns its length.
+ * Overwrites the TCP segment at `l4` of the packet at `o` (total length `total`) with the RST
+ * that answers it, from its destination to its source (RFC 9293 3.10.7.1): with an ACK the
+ * reset takes its sequence number from it; otherwise it has seq 0 and acknowledges everything
+ * the segment carried (its data, SYN and FIN). Returns the new packet length.
  */
-export function writeReset6(
+export function writeResetReply(
+  fam: AddressFamily,
   b: Uint8Array,
   o: number,
-  a: Uint32Array,
-  so: number,
-  sport: number,
-  do_: number,
-  dport: number,
-  seq: number,
-  ack: number,
-  flags: number,
+  l4: number,
+  total: number,
 ): number {
-  set32(b, o, 0x60000000);
-  set16(b, o + IPV6.PAYLOAD_LENGTH, TCP.MIN_HEADER);
-  b[o + IPV6.NEXT_HEADER] = IPPROTO.TCP;
-  b[o + IPV6.HOP_LIMIT] = 64;
-  writeAddr6(b, o + IPV6.SRC, a, so);
-  writeAddr6(b, o + IPV6.DST, a, do_);
-  const pseudo = pseudoSumV6(b, o, IPPROTO.TCP, TCP.MIN_HEADER);
-  writeBareTcp(b, o + IPV6.HEADER, sport, dport, seq, ack, flags, pseudo);
-  return RESET6_LENGTH;
+  const sport = get16(b, l4 + TCP.SPORT);
+  const dport = get16(b, l4 + TCP.DPORT);
+  const flags = b[l4 + TCP.FLAGS];
+  let seq: number, ack: number, rstFlags: number;
+  if (flags & TCP_FLAG.ACK) {
+    seq = get32(b, l4 + TCP.ACK);
+    ack = 0;
+    rstFlags = TCP_FLAG.RST;
+  } else {
+    const dataLength = o + total - l4 - ((b[l4 + TCP.DATA_OFFSET] >>> 4) << 2);
+    const segLength = dataLength + (flags & TCP_FLAG.SYN ? 1 : 0) + (flags & TCP_FLAG.FIN ? 1 : 0);
+    seq = 0;
+    ack = get32(b, l4 + TCP.SEQ) + segLength;
+    rstFlags = TCP_FLAG.RST | TCP_FLAG.ACK;
+  }
+  fam.swapAddrs(b, o);
+  const pseudo = fam.writeHeader(b, o, IPPROTO.TCP, TCP.MIN_HEADER);
+  writeBareTcp(b, o + fam.headerLength, dport, sport, seq, ack, rstFlags, pseudo);
+  return fam.headerLength + TCP.MIN_HEADER;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Verdict } from "../fullnat/types.ts";
+import { Verdict } from "./handler.ts";
 import { SimdChecksum } from "../wire/checksum_simd.ts";
 import {
   NFQ_TYPE_PACKET,

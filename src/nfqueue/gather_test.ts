@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Verdict } from "../fullnat/types.ts";
+import { Verdict } from "./handler.ts";
 import { SimdChecksum } from "../wire/checksum_simd.ts";
 import { concat, packetMessage, readVerdicts } from "../../testkit/nl_builder.ts";
 import {

@@ -1,11 +1,29 @@
 /**
  * The contract between the queue loop and whatever decides about packets (the FULLNAT
- * engine in production, small stand-ins in tests and benchmarks).
+ * engine in production, small stand-ins in tests and benchmarks): the verdict, the handler,
+ * and the sink for packets a handler originates itself.
  *
  * @module
  */
 
-import type { Verdict } from "../fullnat/types.ts";
+/** What the queue loop does with a packet after the handler has seen it. */
+export const Verdict = {
+  /** Let the packet continue unchanged (no payload in the verdict). */
+  Accept: 0,
+  /** Let the packet continue with the bytes the handler rewrote (`outLength` bytes). */
+  Rewritten: 1,
+  /** Drop the packet; the handler has counted why. */
+  Drop: 2,
+} as const;
+/** One of the {@linkcode Verdict} values. */
+export type Verdict = typeof Verdict[keyof typeof Verdict];
+
+/**
+ * Where a handler hands packets it originates itself (the engine's RSTs to both ends when an
+ * ESTABLISHED session expires): a complete IP packet at `b[o, o+len)`, valid only during the
+ * call. The daemon sends it through a raw socket.
+ */
+export type PacketSink = (b: Uint8Array, o: number, len: number) => void;
 
 /** Decides about one packet at a time; called synchronously by the queue loop. */
 export interface PacketHandler {

@@ -39,7 +39,7 @@ export const ICMP6_TYPE = {
   ECHO_REPLY: 129,
 } as const;
 
-/** True for the ICMPv4 errors that are translated (DESIGN section 4). */
+/** True for the ICMPv4 errors that are translated (seed 4.7; README "Beyond IPv4 TCP"). */
 export function icmp4IsTranslatedError(type: number): boolean {
   return type === ICMP4_TYPE.DEST_UNREACH || type === ICMP4_TYPE.SOURCE_QUENCH ||
     type === ICMP4_TYPE.TIME_EXCEEDED;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Verdict } from "../../../src/fullnat/types.ts";
+import { Verdict } from "../../../src/nfqueue/handler.ts";
 import { SimdChecksum } from "../../../src/wire/checksum_simd.ts";
 import {
   BatchProcessor,

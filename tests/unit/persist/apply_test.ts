@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { localRemote, type RemoteControl } from "../../../src/ctl/remote.ts";
 import { EngineControl } from "../../../src/fullnat/control.ts";
 import { Engine } from "../../../src/fullnat/engine.ts";
-import { ControlError, Verdict } from "../../../src/fullnat/types.ts";
+import { ControlError } from "../../../src/fullnat/types.ts";
+import { Verdict } from "../../../src/nfqueue/handler.ts";
 import { applyConfig, checkOnFreshEngine, readRunning } from "../../../src/persist/apply.ts";
 import {
   type ConfigDocument,

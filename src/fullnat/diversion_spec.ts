@@ -1,0 +1,18 @@
+/**
+ * What the data path must divert into the queue for the current configuration: the kernel
+ * side (src/kernel/diversion_rules.ts) turns it into raw-table NOTRACK + NFQUEUE rules.
+ *
+ * @module
+ */
+import type { Protocol } from "./types.ts";
+import type { ServiceKey } from "./service_spec.ts";
+
+/** What the data path must divert into the queue for the current configuration. */
+export interface DiversionSpec {
+  /** Client traffic: everything to these virtual services. */
+  services: ServiceKey[];
+  /** FULLNAT return traffic: everything from real servers to these local addresses. */
+  localAddresses: string[];
+  /** NAT-mode return traffic: everything from these real servers' address, port and protocol. */
+  natRealServers: Array<{ protocol: Protocol; address: string; port: number }>;
+}

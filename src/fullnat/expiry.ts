@@ -1,0 +1,65 @@
+/**
+ * Expiry (seed 4.8): sessions idle past their state's timeout are removed; an ESTABLISHED
+ * TCP session that expires first gets a RST sent to both ends, so neither waits on a
+ * connection the balancer forgot: to the real server at the last ack it sent (in its own
+ * space), to the client at the end of the real server's last segment (the real server's
+ * sequence numbers are the client's too), both with ack 0, as LVS sends them. Stale
+ * persistence templates go at the same time.
+ *
+ * @module
+ */
+import { IPPROTO } from "../wire/ipv4.ts";
+import type { PacketSink } from "../nfqueue/handler.ts";
+import type { Engine } from "./engine.ts";
+import type { AddressFamily } from "./family.ts";
+import { INET } from "./family_ipv4.ts";
+import { INET6 } from "./family_ipv6.ts";
+import { forgetTemplates } from "./persistence.ts";
+import { Dir, SessionFlag, V6 } from "./session_table.ts";
+import { writeSessionReset } from "./tcp_reset.ts";
+import { TcpState } from "./tcp_state.ts";
+
+/** Called for each session the expiry scan removes, before its slot is freed. */
+export type ExpiryHook = (engine: Engine, id: number) => void;
+
+/** Scratch space for the resets; reused, never reallocated (an IPv6 RST is 60 bytes). */
+const resetBuf = new Uint8Array(64);
+
+/**
+ * Removes every session of `e` whose time is up, calling `hook` first for each and, when
+ * `resetOnExpiry` and `emit` allow, resetting both ends of ESTABLISHED ones. Returns how many
+ * sessions expired.
+ */
+export function expireSessions(e: Engine, emit: PacketSink | undefined, hook?: ExpiryHook): number {
+  const now = e.now();
+  const t = e.table;
+  let n = 0;
+  for (let id = 0, hw = t.highWater; id < hw; id++) {
+    if (t.proto[id] !== 0 && t.expires[id] <= now) {
+      hook?.(e, id);
+      if ((t.proto[id] & ~V6) === IPPROTO.TCP && t.state[id] === TcpState.ESTABLISHED) {
+        if (e.resetOnExpiry && emit !== undefined) resetBothEnds(e, emit, id);
+      }
+      e.removeSession(id);
+      n++;
+    }
+  }
+  e.counters.sessionsExpired += n;
+  forgetTemplates(e.registry.services, now);
+  return n;
+}
+
+/** Sends the two resets of expiring ESTABLISHED session `id`, if the real server ever spoke. */
+function resetBothEnds(e: Engine, emit: PacketSink, id: number): void {
+  const t = e.table;
+  if ((t.flags[id] & SessionFlag.RS_SEEN) === 0) {
+    // Nothing seen from the real server: no sequence numbers to base the resets on.
+    e.counters.expiryResetsSkipped++;
+    return;
+  }
+  const fam: AddressFamily = (t.proto[id] & V6) !== 0 ? INET6 : INET;
+  const buf = resetBuf;
+  emit(buf, 0, writeSessionReset(fam, buf, 0, t, id, Dir.In, t.rsAck[id]));
+  emit(buf, 0, writeSessionReset(fam, buf, 0, t, id, Dir.Out, t.rsSeqEnd[id]));
+  e.counters.expiryResets++;
+}

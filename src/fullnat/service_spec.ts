@@ -1,0 +1,48 @@
+/**
+ * How the control plane names and configures virtual services and real servers (ipvsadm's
+ * `-t|-u VIP:port`, `-s`, `-p`, `-r RS:port -b|-m -w W`, and the FULLNAT TCP tweaks).
+ * Addresses are text; the engine converts them once, when configuration changes.
+ *
+ * @module
+ */
+import type { ForwardMethod, Protocol, SchedulerName } from "./types.ts";
+
+/** An address and port, as shown to people and scripts. */
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+/** Identifies a virtual service: protocol, virtual address and port (`-t|-u VIP:port`). */
+export interface ServiceKey {
+  protocol: Protocol;
+  address: string;
+  port: number;
+}
+
+/** Settable properties of a virtual service (`-s`, `-p`, and the FULLNAT TCP tweaks). */
+export interface ServiceOptions {
+  scheduler: SchedulerName;
+  /** Client persistence in seconds (`-p`); 0 turns it off. */
+  persistence: number;
+  /** Insert the client address as a TOA option into SYN, third ACK and early data (default on). */
+  toa?: boolean;
+  /** Overwrite the timestamp option of client SYNs with NOPs (default on). */
+  stripTimestamps?: boolean;
+  /** Lower the MSS of real-server SYN-ACKs by the TOA length (default on). */
+  clampMss?: boolean;
+}
+
+/** The per-service TCP tweaks, all on unless switched off. */
+export const DEFAULT_TCP_TWEAKS: Readonly<
+  Required<Pick<ServiceOptions, "toa" | "stripTimestamps" | "clampMss">>
+> = Object.freeze({ toa: true, stripTimestamps: true, clampMss: true });
+
+/** A real server of a service (`-r RS:port -b|-m -w W`). */
+export interface RealServerSpec {
+  address: string;
+  port: number;
+  /** 0 quiesces the server: existing connections go on, new ones go elsewhere. */
+  weight: number;
+  method: ForwardMethod;
+}

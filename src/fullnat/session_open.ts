@@ -1,0 +1,52 @@
+/**
+ * A new connection becomes a session: the real server is scheduled (through the client's
+ * persistence template when the service has one), the server's forwarding mode binds the
+ * local endpoint and inserts the session (seed 4.5 for FULLNAT), and the owners' counts move.
+ *
+ * @module
+ */
+import type { Engine } from "./engine.ts";
+import type { AddressFamily } from "./family.ts";
+import { pickServer } from "./persistence.ts";
+import type { Service } from "./service.ts";
+import { NO_SESSION } from "./session_table.ts";
+import { TcpState } from "./tcp_state.ts";
+import { TRANSMIT_BY_METHOD } from "./xmit_modes.ts";
+
+/**
+ * Opens the session of the packet at `o` (client port `cport`, virtual port `vport`) to
+ * `svc`. Returns its id, or `NO_SESSION` having counted why.
+ */
+export function openSession(
+  e: Engine,
+  fam: AddressFamily,
+  svc: Service,
+  proto: number,
+  b: Uint8Array,
+  o: number,
+  cport: number,
+  vport: number,
+): number {
+  const c = e.counters;
+  const now = e.now();
+  const rs = pickServer(svc, fam.clientKey(b, o), now);
+  if (rs === undefined || !fam.serves(rs)) {
+    c.noRealServer++;
+    return NO_SESSION;
+  }
+  const xmit = TRANSMIT_BY_METHOD[rs.method];
+  const id = xmit.connect(e, fam, svc, rs, proto, b, o, cport, vport);
+  if (id === NO_SESSION) return NO_SESSION;
+  const t = e.table;
+  t.method[id] = xmit.code;
+  t.state[id] = TcpState.NONE;
+  t.service[id] = svc.id;
+  t.server[id] = rs.id;
+  t.expires[id] = now;
+  rs.inactiveConns++;
+  svc.sessions++;
+  svc.stats.conns++;
+  rs.stats.conns++;
+  c.sessionsCreated++;
+  return id;
+}

@@ -1,0 +1,30 @@
+/**
+ * Session timeouts (`ipvsadm --set`), per TCP state and for UDP.
+ *
+ * @module
+ */
+/** Session timeouts in seconds, per TCP state and for UDP. */
+export interface Timeouts {
+  tcpEstablished: number;
+  tcpSynSent: number;
+  tcpSynRecv: number;
+  tcpFinWait: number;
+  tcpTimeWait: number;
+  tcpClose: number;
+  tcpCloseWait: number;
+  tcpLastAck: number;
+  udp: number;
+}
+
+/** Defaults of Alibaba LVS and DPVS (Alibaba LVS `ip_vs_proto_tcp.c`, DPVS `proto_tcp.c`; README "Behaviour worth knowing"). */
+export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
+  tcpEstablished: 90,
+  tcpSynSent: 3,
+  tcpSynRecv: 30,
+  tcpFinWait: 7,
+  tcpTimeWait: 7,
+  tcpClose: 3,
+  tcpCloseWait: 7,
+  tcpLastAck: 7,
+  udp: 300,
+});

@@ -1,0 +1,55 @@
+/**
+ * What the engine shows of itself: services, real servers, local addresses and sessions as
+ * listed (`ipvsadm -L -n [-c] [--stats]`, `-G`), with their counters.
+ *
+ * @module
+ */
+import type { ForwardMethod, Protocol } from "./types.ts";
+import type { Endpoint, RealServerSpec, ServiceKey, ServiceOptions } from "./service_spec.ts";
+
+/** Traffic counters, as `ipvsadm -L --stats` shows them. */
+export interface Stats {
+  conns: number;
+  inPackets: number;
+  outPackets: number;
+  inBytes: number;
+  outBytes: number;
+}
+
+/** A real server as listed, with its live counters. */
+export interface RealServerView extends RealServerSpec {
+  activeConns: number;
+  inactiveConns: number;
+  stats: Stats;
+}
+
+/** A local address of a service as listed (`-G`). */
+export interface LocalAddressView {
+  address: string;
+  /** Sessions currently using this address. */
+  conns: number;
+  /** Port choices refused because the tuple was already in use. */
+  portConflicts: number;
+}
+
+/** A virtual service as listed; the TCP tweaks are always present. */
+export interface ServiceView extends ServiceKey, Required<ServiceOptions> {
+  realServers: RealServerView[];
+  localAddresses: LocalAddressView[];
+  stats: Stats;
+}
+
+/** One session as listed by `-L -n -c`. */
+export interface ConnectionView {
+  protocol: Protocol;
+  method: ForwardMethod;
+  /** Upper-case state name as ipvsadm prints it: ESTABLISHED, SYN_RECV, FIN_WAIT, ... */
+  state: string;
+  /** Milliseconds until the session expires if nothing more is seen. */
+  expiresInMs: number;
+  client: Endpoint;
+  virtual: Endpoint;
+  /** The local address and port (the client's own endpoint in NAT mode). */
+  local: Endpoint;
+  real: Endpoint;
+}

@@ -1,0 +1,181 @@
+/**
+ * The engine's tests as data (Katran's `lib/testing/` shape): addresses of the test plan, an
+ * engine with a hand-moved clock and a fixed ISN secret, fixture rows (input packet, verdict,
+ * expected bytes, all built by the independent packet builder), and a runner that pushes rows
+ * through the engine and compares verdicts and bytes. {@linkcode engineTest} gives each test
+ * its own {@linkcode RowRun}, which has scapy (`oracle.ts`) re-check every packet the engine
+ * wrote, in one batch at the end of that test, so any test runs alone under `--filter`.
+ * The rows of each design section live in `engine_rows/`; `bench/engine_rows_bench.ts`
+ * replays them.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ipv4, type PacketBuilder } from "./packet_builder.ts";
+import { decode, type Decoded } from "./oracle.ts";
+import { EngineControl } from "../src/fullnat/control.ts";
+import { Engine, type EngineOptions } from "../src/fullnat/engine.ts";
+import { secureIsnV4 } from "../src/fullnat/isn.ts";
+import { Verdict } from "../src/nfqueue/handler.ts";
+import { parseIpv4 } from "../src/wire/ipv4.ts";
+
+export const C = "198.51.100.2";
+export const VIP = "198.51.100.10";
+export const LIP = "203.0.113.201";
+export const LIP2 = "203.0.113.202";
+/** Four local addresses, as the benchmarks' balancer has them. */
+export const LIPS = [LIP, LIP2, "203.0.113.203", "203.0.113.204"];
+export const RS = "203.0.113.11";
+export const RS2 = "203.0.113.12";
+/** The port {@linkcode fullnatService} gives its real servers. */
+export const RS_PORT = 8080;
+
+export interface Row {
+  what: string;
+  input: PacketBuilder;
+  verdict: Verdict;
+  /** Expected bytes out, for Rewritten rows (omitted: only the checksums are re-checked). */
+  output?: PacketBuilder;
+}
+
+/** A clock the test moves by hand. */
+export class Clock {
+  ms = 1_000_000;
+  readonly fn = () => this.ms;
+}
+
+/** A fixed ISN secret, so tests can compute the ISN the engine will choose. */
+export const SECRET = Uint32Array.of(0x01234567, 0x89abcdef);
+
+export function setup(opts: Partial<EngineOptions> = {}) {
+  const clock = new Clock();
+  const engine = new Engine({
+    clock: clock.fn,
+    isnSecret: SECRET,
+    capacity: 64,
+    localPortRange: [5000, 5010],
+    ...opts,
+  });
+  const ctl = new EngineControl(engine);
+  return { clock, engine, ctl };
+}
+
+export function fullnatService(ctl: EngineControl, servers = [RS], lips = [LIP]) {
+  const key = { protocol: "tcp" as const, address: VIP, port: 80 };
+  ctl.addService(key, { scheduler: "rr", persistence: 0 });
+  for (const rs of servers) {
+    ctl.addRealServer(key, { address: rs, port: RS_PORT, weight: 1, method: "fullnat" });
+  }
+  for (const l of lips) ctl.addLocalAddress(key, l);
+  return key;
+}
+
+/** Bytes the runner leaves after a packet for the engine to grow it into. */
+export const HEADROOM = 128;
+
+/**
+ * Runs rows in order through one engine, comparing verdicts and bytes; every packet the engine
+ * wrote goes to `written` (when given) for the oracle.
+ */
+export function runRows(engine: Engine, rows: Row[], written?: Uint8Array[]): void {
+  for (const row of rows) {
+    const pkt = row.input.build();
+    // Place the packet at an offset inside a larger buffer, as the queue loop does.
+    const buf = new Uint8Array(pkt.length + 64 + HEADROOM).fill(0xee);
+    buf.set(pkt, 32);
+    const v = engine.handle(buf, 32, pkt.length, pkt.length + HEADROOM);
+    assert.equal(v, row.verdict, `${row.what}: verdict`);
+    if (v === Verdict.Rewritten) {
+      const got = buf.slice(32, 32 + engine.outLength);
+      // Rows that only set the scene leave the bytes to scapy's checksum re-check.
+      if (row.output) assert.deepEqual(hex(got), hex(row.output.build()), `${row.what}: bytes`);
+      written?.push(got);
+    } else {
+      assert.deepEqual(hex(buf.slice(32, 32 + pkt.length)), hex(pkt), `${row.what}: untouched`);
+    }
+  }
+}
+
+/**
+ * One test's rows: runs them through engines like {@linkcode runRows} and keeps every packet
+ * the engine wrote (and any it emitted, passed to {@linkcode RowRun.keep}) for one scapy
+ * batch at the end.
+ */
+export class RowRun {
+  /** Packets written by the engine in this test, in order. */
+  readonly written: Uint8Array[] = [];
+
+  /** Runs `rows` through `engine`, comparing verdicts and bytes. */
+  rows(engine: Engine, rows: Row[]): void {
+    runRows(engine, rows, this.written);
+  }
+
+  /** Adds packets the engine emitted on its own (resets on expiry) to the oracle's batch. */
+  keep(...packets: Uint8Array[]): void {
+    this.written.push(...packets);
+  }
+
+  /**
+   * scapy's verdict on every packet kept: IPv4 header checksums right, every TCP, UDP and
+   * ICMP checksum right (pseudo-headers included), an IPv6 packet read as IPv6, and an ICMP
+   * error quoting a datagram scapy decodes.
+   */
+  async check(): Promise<void> {
+    const decoded = await decode(this.written);
+    assert.equal(decoded.length, this.written.length, "oracle answered every packet");
+    decoded.forEach((d, i) => checkDecoded(this.written[i], d, i));
+  }
+}
+
+/** The oracle's judgment of one packet the engine wrote; see {@linkcode RowRun.check}. */
+function checkDecoded(p: Uint8Array, d: Decoded, i: number): void {
+  const what = `packet ${i}: ${d.summary ?? JSON.stringify(d).slice(0, 200)}`;
+  const v6 = p[0] >>> 4 === 6;
+  if (v6) assert.equal(d.ip?.version, 6, what);
+  else assert.equal(d.ipChecksumOk, true, what);
+  assert.equal(d.l4ChecksumOk, true, what);
+  const icmpError = v6
+    ? p[6] === 58 && p[40] < 128
+    : p[9] === 1 && p[(p[0] & 15) * 4] !== 8 && p[(p[0] & 15) * 4] !== 0;
+  if (icmpError) assert.ok(d.icmp?.embedded?.ip, `${what} quotes a datagram`);
+}
+
+/**
+ * `Deno.test` for engine rows: `fn` gets this test's {@linkcode RowRun}; after it returns,
+ * scapy checks every packet the run kept.
+ */
+export function engineTest(name: string, fn: (run: RowRun) => void | Promise<void>): void {
+  Deno.test(name, async () => {
+    const run = new RowRun();
+    await fn(run);
+    await run.check();
+  });
+}
+
+/** Bytes as spaced hex, for readable byte-by-byte assertion diffs. */
+export function hex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
+}
+
+export const tcp = (
+  src: string,
+  dst: string,
+  sport: number,
+  dport: number,
+  flags: string,
+  seq: number,
+  ack = 0,
+) =>
+  ipv4({ src, dst, ttl: 61, id: 0x1234, df: true }).tcp({
+    sport,
+    dport,
+    flags,
+    seq,
+    ack,
+    window: 29200,
+  });
+
+/** The engine's ISN for the first connection of {@linkcode fullnatService} at clock `ms`. */
+export function firstIsn(ms: number, lport = 5000): number {
+  return secureIsnV4(SECRET, parseIpv4(LIP)!, lport, parseIpv4(RS)!, 8080, ms);
+}
