@@ -55,6 +55,8 @@ const isMissing = (e: unknown) => e instanceof Deno.errors.NotFound;
 /** What the server serves: the contract, and the paged connection listing when there is one. */
 export type ServerTarget = ServedControl & Partial<PagedConnections>;
 
+const encoder = new TextEncoder();
+
 /** Bytes read from a connection at a time. */
 const READ_BUFFER_BYTES = 16 * 1024;
 /** Read buffers kept for reuse once their connections close. */
@@ -271,12 +273,17 @@ export class ControlServer {
   async #stream(conn: Deno.Conn, id: RequestId, pages: AsyncIterable<unknown[]> | unknown[][]) {
     let rows: string[] = [];
     let size = 0;
+    // One write buffer for the whole stream: a fresh one per frame would leave the allocator
+    // holding about as much memory as the listing is long.
+    const out = new Uint8Array(FRAME_BYTES * 4);
     const flush = async () => {
       if (rows.length === 0) return;
-      const frame = `{"id":${JSON.stringify(id)},"rows":[${rows.join(",")}]}`;
+      const frame = `{"id":${JSON.stringify(id)},"rows":[${rows.join(",")}]}\n`;
       rows = [];
       size = 0;
-      await writeAll(conn, encodeMessage(frame));
+      const { read, written } = encoder.encodeInto(frame, out);
+      if (read === frame.length) await writeAll(conn, out.subarray(0, written));
+      else await writeAll(conn, encodeMessage(frame.slice(0, -1)));
     };
     try {
       for await (const page of pages) {

@@ -94,4 +94,4 @@ export type WorkerArgs<K extends WorkerOp> = Parameters<WorkerOps[K]>;
 export type WorkerResult<K extends WorkerOp> = ReturnType<WorkerOps[K]>;
 
 /** Sessions per page a worker sends the main thread: bounded, and few round trips. */
-export const CONNECTION_PAGE_ROWS = 2048;
+export const CONNECTION_PAGE_ROWS = 256;
