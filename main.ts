@@ -41,7 +41,10 @@ async function ipvsadm(args: string[]): Promise<number> {
   let client: ControlClient | undefined;
   try {
     if (wantsDaemon) client = await ControlClient.connect(defaultDaemonOptions().socket);
-    const result = await runIpvsadm(args, client ?? offline, { program: "fullnat ipvsadm" });
+    const result = await runIpvsadm(args, client ?? offline, {
+      program: "fullnat ipvsadm",
+      write: (text) => writeAll(Deno.stdout, text),
+    });
     if (result.stdout) await writeAll(Deno.stdout, result.stdout);
     if (result.stderr) await writeAll(Deno.stderr, result.stderr);
     return result.exitCode;

@@ -1,7 +1,9 @@
 /**
  * The client side of the control socket: a {@linkcode RemoteControl} that sends each call to
  * the daemon and resolves with its reply. One connection carries any number of calls at once;
- * replies are matched to calls by id.
+ * replies are matched to calls by id. A streamed listing is either joined into the result or,
+ * through {@linkcode ControlClient.connectionPages}, handed over frame by frame as it arrives
+ * (the next frame is read only once the consumer took the last one).
  *
  * @module
  */
@@ -16,20 +18,27 @@ import type {
   ServiceView,
   Timeouts,
 } from "../fullnat/types.ts";
+import { Channel } from "./channel.ts";
 import {
   type ControlResponse,
   decodeResponse,
-  encodeLine,
+  encodeMessage,
   errorFromBody,
   LineSplitter,
+  PartJoiner,
+  type ResponseFrame,
   writeAll,
 } from "./protocol.ts";
-import type { ControlMethod, RemoteControl } from "./remote.ts";
+import type { ControlMethod, PagedConnections, RemoteControl } from "./remote.ts";
 import { defaultSocketPath } from "./socket_path.ts";
 
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
+  /** Takes the rows of each frame as it arrives; without it they are joined into the result. */
+  onRows?: (rows: unknown[]) => Promise<void>;
+  rows?: unknown[];
+  texts?: string[];
 }
 
 /** Why connecting failed, in words an admin can act on. */
@@ -52,7 +61,7 @@ function connectError(path: string, error: unknown): Error {
 }
 
 /** A connection to the daemon's control socket. */
-export class ControlClient implements RemoteControl {
+export class ControlClient implements RemoteControl, PagedConnections {
   readonly #conn: Deno.Conn;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
@@ -83,14 +92,33 @@ export class ControlClient implements RemoteControl {
    * control operation, or a `RemoteError` for other failures.
    */
   call(op: string, ...args: unknown[]): Promise<unknown> {
+    return this.#send(op, args);
+  }
+
+  /** The daemon's connections, frame by frame as they arrive: nothing holds the whole table. */
+  async *connectionPages(): AsyncGenerator<ConnectionView[]> {
+    const channel = new Channel<ConnectionView[]>();
+    this.#send("listConnections", [], (rows) => channel.push(rows as ConnectionView[])).then(
+      () => channel.end(),
+      (e) => channel.end(e),
+    );
+    yield* channel;
+  }
+
+  #send(op: string, args: unknown[], onRows?: Pending["onRows"]): Promise<unknown> {
     if (this.#closedError !== undefined) return Promise.reject(this.#closedError);
     // Trailing undefined arguments would arrive as null; leave them out instead.
     let count = args.length;
     while (count > 0 && args[count - 1] === undefined) count--;
     const id = this.#nextId++;
-    const line = encodeLine({ id, op, args: args.slice(0, count) });
+    let line: Uint8Array;
+    try {
+      line = encodeMessage(JSON.stringify({ id, op, args: args.slice(0, count) }));
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const reply = new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject, onRows });
     });
     this.#writing = this.#writing.then(() => writeAll(this.#conn, line)).catch((e) => {
       this.#fail(new Error(`lost the fullnat control connection: ${e?.message ?? e}`));
@@ -125,25 +153,44 @@ export class ControlClient implements RemoteControl {
     this.#pending.clear();
   }
 
-  #settle(response: ControlResponse): void {
-    if (typeof response.id !== "number") return;
-    const pending = this.#pending.get(response.id);
+  async #settle(message: ControlResponse | ResponseFrame): Promise<void> {
+    if (typeof message.id !== "number") return;
+    const pending = this.#pending.get(message.id);
     if (pending === undefined) return;
-    this.#pending.delete(response.id);
-    if (response.ok) pending.resolve(response.result);
-    else pending.reject(errorFromBody(response.error));
+    if ("rows" in message) {
+      if (pending.onRows !== undefined) await pending.onRows(message.rows);
+      else {
+        pending.rows ??= [];
+        for (const row of message.rows) pending.rows.push(row);
+      }
+      return;
+    }
+    if ("text" in message) {
+      (pending.texts ??= []).push(message.text);
+      return;
+    }
+    this.#pending.delete(message.id);
+    if (!message.ok) pending.reject(errorFromBody(message.error));
+    else if (pending.rows !== undefined && Array.isArray(message.result)) {
+      pending.resolve(pending.rows.concat(message.result));
+    } else if (pending.texts !== undefined && typeof message.result === "string") {
+      pending.resolve(pending.texts.join("") + message.result);
+    } else pending.resolve(message.result);
   }
 
   async #readLoop(): Promise<void> {
     const splitter = new LineSplitter();
-    const buffer = new Uint8Array(64 * 1024);
+    // The daemon cuts long messages into parts; what they join to is its to bound.
+    const joiner = new PartJoiner(Infinity);
+    const buffer = new Uint8Array(16 * 1024);
     try {
       while (true) {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         for (const line of splitter.push(buffer.subarray(0, n))) {
-          const response = decodeResponse(line);
-          if (response !== undefined) this.#settle(response);
+          const whole = joiner.push(line);
+          const message = whole === undefined ? undefined : decodeResponse(whole);
+          if (message !== undefined) await this.#settle(message);
         }
       }
       this.#fail(new Error("the fullnat daemon closed the control connection"));

@@ -4,6 +4,15 @@
  * - request: `{"id": 1, "op": "addService", "args": [...]}`
  * - success: `{"id": 1, "ok": true, "result": ...}` (`null` when the op returns nothing)
  * - failure: `{"id": 1, "ok": false, "error": {"code": "...", "message": "..."}}`
+ * - a listing streams: frames `{"id": 1, "rows": [...]}` (or `{"id": 1, "text": "..."}`), each
+ *   at most {@linkcode FRAME_BYTES} or one row long, then the final success or failure line; the
+ *   result a caller sees is the rows (or texts) joined.
+ * - a message longer than {@linkcode FRAME_BYTES} (a large document to apply, a long change
+ *   list) travels as pieces of its JSON text, `{"part": "..."}` lines ended by
+ *   `{"part": "...", "end": true}`; the receiver joins them and reads the result as one line.
+ *
+ * No line is ever longer than {@linkcode MAX_LINE_BYTES}; a request assembled from parts may be
+ * at most {@linkcode MAX_REQUEST_BYTES}. A peer breaking either limit is refused and dropped.
  *
  * Error codes are the {@linkcode ControlErrorCode}s for refused control operations, plus
  * `bad-request` (not JSON, not a request), `unknown-op` and `internal` (the op itself failed
@@ -45,6 +54,21 @@ export const PROTOCOL_ERROR = {
 /** Longest line either side accepts; a longer one is refused and the connection closed. */
 export const MAX_LINE_BYTES = 1 << 20;
 
+/** Largest request the daemon assembles from parts; a larger one is refused. */
+export const MAX_REQUEST_BYTES = 64 << 20;
+
+/**
+ * Size a sender aims a line at: rows are packed into frames of about this many characters,
+ * and a longer message is cut into parts (at most 6 bytes per character once JSON-escaped,
+ * so a part stays under {@linkcode MAX_LINE_BYTES}).
+ */
+export const FRAME_BYTES = 128 * 1024;
+
+/** One frame of a streamed result. */
+export type ResponseFrame =
+  | { id: RequestId; rows: unknown[] }
+  | { id: RequestId; text: string };
+
 const CONTROL_ERROR_CODES: readonly string[] = [
   "invalid-argument",
   "service-exists",
@@ -69,6 +93,67 @@ const encoder = new TextEncoder();
 /** Serializes one message as a line. */
 export function encodeLine(message: ControlRequest | ControlResponse): Uint8Array {
   return encoder.encode(JSON.stringify(message) + "\n");
+}
+
+/**
+ * Serializes a message's JSON text as the lines that carry it: itself, or, when longer than
+ * {@linkcode FRAME_BYTES}, the `part` lines that cut it.
+ */
+export function encodeMessage(json: string): Uint8Array {
+  if (json.length <= FRAME_BYTES) return encoder.encode(json + "\n");
+  let out = "";
+  for (let at = 0; at < json.length; at += FRAME_BYTES) {
+    const piece = json.slice(at, at + FRAME_BYTES);
+    const end = at + FRAME_BYTES >= json.length;
+    out += JSON.stringify(end ? { part: piece, end } : { part: piece }) + "\n";
+  }
+  return encoder.encode(out);
+}
+
+/** A `rows` frame from rows already serialized one by one. */
+export function rowsFrame(id: RequestId, rows: readonly string[]): Uint8Array {
+  return encoder.encode(`{"id":${JSON.stringify(id)},"rows":[${rows.join(",")}]}\n`);
+}
+
+/** A `text` frame. */
+export function textFrame(id: RequestId, text: string): Uint8Array {
+  return encodeMessage(JSON.stringify({ id, text }));
+}
+
+/**
+ * Joins the `part` lines of a message cut by {@linkcode encodeMessage}; other lines pass
+ * through. Refuses a message that would grow past `limit` characters.
+ */
+export class PartJoiner {
+  #parts: string[] = [];
+  #size = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** The complete message a line ends (itself when not a part), or undefined while partial. */
+  push(line: string): string | undefined {
+    if (!line.startsWith('{"part":')) {
+      if (this.#parts.length > 0) throw new RangeError("a message's parts were interrupted");
+      return line;
+    }
+    let value: { part?: unknown; end?: unknown };
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new RangeError("a message part is not valid JSON");
+    }
+    if (typeof value.part !== "string") throw new RangeError("a message part has no text");
+    this.#size += value.part.length;
+    if (this.#size > this.limit) {
+      throw new RangeError(`message longer than ${this.limit} bytes`);
+    }
+    this.#parts.push(value.part);
+    if (value.end !== true) return undefined;
+    const whole = this.#parts.join("");
+    this.#parts = [];
+    this.#size = 0;
+    return whole;
+  }
 }
 
 /** Builds a failure reply. */
@@ -126,8 +211,8 @@ export function decodeRequest(
   return { ok: true, request: { id, op: r.op, args } };
 }
 
-/** Reads a reply line; undefined when it is not one. */
-export function decodeResponse(line: string): ControlResponse | undefined {
+/** Reads a reply or frame line; undefined when it is neither. */
+export function decodeResponse(line: string): ControlResponse | ResponseFrame | undefined {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -137,6 +222,8 @@ export function decodeResponse(line: string): ControlResponse | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const r = value as Record<string, unknown>;
   if (!isId(r.id) && r.id !== null) return undefined;
+  if (isId(r.id) && Array.isArray(r.rows)) return { id: r.id, rows: r.rows };
+  if (isId(r.id) && typeof r.text === "string") return { id: r.id, text: r.text };
   if (r.ok === true) return { id: r.id, ok: true, result: r.result ?? null };
   const e = r.error as Record<string, unknown> | undefined;
   if (r.ok === false && typeof e?.code === "string" && typeof e.message === "string") {

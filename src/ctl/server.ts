@@ -1,26 +1,41 @@
 /**
  * The daemon's control API: a Unix socket speaking the line protocol of `protocol.ts`.
- * It serves the methods of a synchronous {@linkcode ControlTarget} (by allowlist, with their
- * arguments checked) and any extra ops the daemon registers. A bad request gets an error reply
- * and changes nothing; the server keeps serving every other client.
+ * It serves the methods of a {@linkcode ServedControl} (by allowlist, with their arguments
+ * checked) and any extra ops the daemon registers. A bad request gets an error reply and
+ * changes nothing; the server keeps serving every other client.
+ *
+ * Listings stream: rows go out in bounded frames as they come (the connection listing page by
+ * page from the target, when it pages), each write awaited, so a slow reader slows the listing
+ * instead of growing the daemon. A connection's read buffer comes from a small pool and goes
+ * back to it when the connection closes: a daemon that served a thousand short-lived clients
+ * holds no more memory than one that served a few.
  *
  * @module
  */
 
 import { dirname } from "node:path";
-import type { ControlTarget } from "../fullnat/types.ts";
 import {
   type ControlRequest,
   type ControlResponse,
   decodeRequest,
-  encodeLine,
+  encodeMessage,
   errorBody,
   errorResponse,
+  FRAME_BYTES,
   LineSplitter,
+  MAX_REQUEST_BYTES,
+  PartJoiner,
   PROTOCOL_ERROR,
+  type RequestId,
+  textFrame,
   writeAll,
 } from "./protocol.ts";
-import { isControlMethod } from "./remote.ts";
+import {
+  hasPagedConnections,
+  isControlMethod,
+  type PagedConnections,
+  type ServedControl,
+} from "./remote.ts";
 import { defaultSocketPath } from "./socket_path.ts";
 import { checkArgs } from "./validate.ts";
 
@@ -36,6 +51,31 @@ export interface ListenOptions {
 }
 
 const isMissing = (e: unknown) => e instanceof Deno.errors.NotFound;
+
+/** What the server serves: the contract, and the paged connection listing when there is one. */
+export type ServerTarget = ServedControl & Partial<PagedConnections>;
+
+const encoder = new TextEncoder();
+
+/** Bytes read from a connection at a time. */
+const READ_BUFFER_BYTES = 16 * 1024;
+/** Read buffers kept for reuse once their connections close. */
+const POOLED_BUFFERS = 32;
+
+/** Read buffers shared by all connections over time (see the module comment). */
+class BufferPool {
+  readonly #free: Uint8Array[] = [];
+  take(): Uint8Array {
+    return this.#free.pop() ?? new Uint8Array(READ_BUFFER_BYTES);
+  }
+  give(buffer: Uint8Array): void {
+    if (this.#free.length < POOLED_BUFFERS) this.#free.push(buffer);
+  }
+}
+
+const gone = (e: unknown) =>
+  e instanceof Deno.errors.BrokenPipe || e instanceof Deno.errors.ConnectionReset ||
+  e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted;
 
 /**
  * Makes `path` free for a new socket: creates its directory, removes a stale socket that no
@@ -76,9 +116,10 @@ export interface ControlServerOptions {
   onError?: (error: unknown) => void;
 }
 
-/** Serves a {@linkcode ControlTarget} on a Unix socket. */
+/** Serves a {@linkcode ServedControl} on a Unix socket. */
 export class ControlServer {
-  readonly #target: ControlTarget;
+  readonly #target: ServerTarget;
+  readonly #buffers = new BufferPool();
   readonly #onError: (error: unknown) => void;
   readonly #extra = new Map<string, OpHandler>();
   readonly #connections = new Set<Deno.Conn>();
@@ -89,7 +130,7 @@ export class ControlServer {
   #closed = false;
 
   /** Wraps `target`; only its contract methods become callable. */
-  constructor(target: ControlTarget, options: ControlServerOptions = {}) {
+  constructor(target: ServerTarget, options: ControlServerOptions = {}) {
     this.#target = target;
     this.#onError = options.onError ??
       ((e) => console.error("fullnat control:", e instanceof Error ? e.message : e));
@@ -190,14 +231,77 @@ export class ControlServer {
 
   /** Sends a reply; one that cannot be serialized becomes an `internal` error reply. */
   async #reply(conn: Deno.Conn, response: ControlResponse): Promise<void> {
-    let bytes: Uint8Array;
+    let json: string;
     try {
-      bytes = encodeLine(response);
+      json = JSON.stringify(response);
     } catch (e) {
       const message = `result not serializable: ${e instanceof Error ? e.message : e}`;
-      bytes = encodeLine(errorResponse(response.id, PROTOCOL_ERROR.internal, message));
+      json = JSON.stringify(errorResponse(response.id, PROTOCOL_ERROR.internal, message));
     }
-    await writeAll(conn, bytes);
+    await writeAll(conn, encodeMessage(json));
+  }
+
+  /**
+   * Answers one request on `conn`: a listing as frames of rows then the final reply, a long
+   * text as text frames, anything else as one reply.
+   */
+  async #answer(conn: Deno.Conn, request: ControlRequest): Promise<void> {
+    const { id, op, args } = request;
+    const target = this.#target;
+    if (op === "listConnections" && args.length === 0 && hasPagedConnections(target)) {
+      await this.#stream(conn, id, target.connectionPages());
+      return;
+    }
+    const response = await this.handle(request);
+    if (response.ok && Array.isArray(response.result)) {
+      await this.#stream(conn, id, [response.result]);
+    } else if (
+      response.ok && typeof response.result === "string" && response.result.length > FRAME_BYTES
+    ) {
+      const text = response.result;
+      for (let at = 0; at < text.length; at += FRAME_BYTES) {
+        await writeAll(conn, textFrame(id, text.slice(at, at + FRAME_BYTES)));
+      }
+      await this.#reply(conn, { id, ok: true, result: "" });
+    } else await this.#reply(conn, response);
+  }
+
+  /**
+   * Sends `pages` as `rows` frames of about {@linkcode FRAME_BYTES} each, then the final reply.
+   * A failure part-way ends the stream with an error reply (the client drops what it got).
+   */
+  async #stream(conn: Deno.Conn, id: RequestId, pages: AsyncIterable<unknown[]> | unknown[][]) {
+    let rows: string[] = [];
+    let size = 0;
+    // One write buffer for the whole stream: a fresh one per frame would leave the allocator
+    // holding about as much memory as the listing is long.
+    const out = new Uint8Array(FRAME_BYTES * 4);
+    const flush = async () => {
+      if (rows.length === 0) return;
+      const frame = `{"id":${JSON.stringify(id)},"rows":[${rows.join(",")}]}\n`;
+      rows = [];
+      size = 0;
+      const { read, written } = encoder.encodeInto(frame, out);
+      if (read === frame.length) await writeAll(conn, out.subarray(0, written));
+      else await writeAll(conn, encodeMessage(frame.slice(0, -1)));
+    };
+    try {
+      for await (const page of pages) {
+        for (const row of page) {
+          const json = JSON.stringify(row);
+          rows.push(json);
+          size += json.length + 1;
+          if (size >= FRAME_BYTES) await flush();
+        }
+      }
+      await flush();
+    } catch (e) {
+      if (gone(e)) throw e;
+      const body = errorBody(e);
+      await this.#reply(conn, errorResponse(id, body.code, body.message));
+      return;
+    }
+    await this.#reply(conn, { id, ok: true, result: [] });
   }
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
@@ -217,34 +321,38 @@ export class ControlServer {
 
   async #serve(conn: Deno.Conn): Promise<void> {
     const splitter = new LineSplitter();
-    const buffer = new Uint8Array(64 * 1024);
+    const joiner = new PartJoiner(MAX_REQUEST_BYTES);
+    const buffer = this.#buffers.take();
     try {
       while (true) {
         const n = await conn.read(buffer);
         if (n === null) break;
-        let lines: string[];
+        let requests: string[];
         try {
-          lines = splitter.push(buffer.subarray(0, n));
+          requests = [];
+          for (const line of splitter.push(buffer.subarray(0, n))) {
+            const whole = joiner.push(line);
+            if (whole !== undefined) requests.push(whole);
+          }
         } catch (e) {
+          // Refused before it is buffered any further: the peer is not speaking the protocol.
           const message = e instanceof Error ? e.message : String(e);
           await this.#reply(conn, errorResponse(null, PROTOCOL_ERROR.badRequest, message));
           break;
         }
         // One at a time per connection: replies come back in request order.
-        for (const line of lines) {
+        for (const line of requests) {
           const decoded = decodeRequest(line);
-          const response = decoded.ok ? await this.handle(decoded.request) : decoded.response;
-          await this.#reply(conn, response);
+          if (decoded.ok) await this.#answer(conn, decoded.request);
+          else await this.#reply(conn, decoded.response);
         }
       }
     } catch (e) {
       // A client that vanished mid-reply is its own problem, not the daemon's.
-      const gone = e instanceof Deno.errors.BrokenPipe ||
-        e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BadResource ||
-        e instanceof Deno.errors.Interrupted;
-      if (!gone && !this.#closed) throw e;
+      if (!gone(e) && !this.#closed) throw e;
     } finally {
       this.#connections.delete(conn);
+      this.#buffers.give(buffer);
       try {
         conn.close();
       } catch {

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { ControlTarget, DiversionSpec } from "../fullnat/types.ts";
+import type { DiversionSpec } from "../fullnat/types.ts";
+import { ConfigChanges } from "../ctl/changes.ts";
 import { ControlServer } from "../ctl/server.ts";
 import { Diversion } from "../kernel/diversion.ts";
 import { portSlices } from "../kernel/diversion_rules.ts";
@@ -79,7 +80,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   let stopRequested!: (reason?: Error) => void;
   const stopped = new Promise<Error | undefined>((resolve) => stopRequested = resolve);
   let dirtyTimer: ReturnType<typeof setTimeout> | undefined;
-  let sync: () => Promise<void> = () => Promise.resolve();
+  // The one "configuration changed" event: it syncs the diversion (below) and saves (attached
+  // by the persistence).
+  const changes = new ConfigChanges();
 
   // Queues are bound before any traffic is diverted into them.
   const pool = await WorkerPool.start({
@@ -89,7 +92,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       if (dirtyTimer !== undefined) return;
       dirtyTimer = setTimeout(() => {
         dirtyTimer = undefined;
-        sync().catch((e) => log(`updating iptables diversion failed: ${errText(e)}`));
+        changes.exclusive(() => changes.announce("expiry", false)).catch((e) =>
+          log(`updating iptables diversion failed: ${errText(e)}`)
+        );
       }, 50);
     },
     onCrash: (index, error) => {
@@ -101,22 +106,19 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   let failure: Error | undefined;
   try {
     await diversion.install();
-    let syncing: Promise<void> = Promise.resolve();
-    sync = (): Promise<void> => {
-      // Serialized; each run installs what the workers need now, and only if it changed.
-      syncing = syncing.then(async () => {
-        const spec: DiversionSpec = await collectDiversion(pool);
-        if (JSON.stringify(spec) !== JSON.stringify(diversion.spec)) await diversion.update(spec);
-      });
-      return syncing;
-    };
+    // Changes run one at a time (ConfigChanges.exclusive), so syncs do too. Each installs
+    // what the workers need now, and only if it differs from what is installed.
+    changes.on(async () => {
+      const spec: DiversionSpec = await collectDiversion(pool);
+      if (JSON.stringify(spec) !== JSON.stringify(diversion.spec)) await diversion.update(spec);
+    });
 
-    // The control server awaits what a method returns, so an async target serves as one.
-    const target = fanOutControl(pool, sync, log) as unknown as ControlTarget;
-    // Restores the stored configuration, then saves after every change (src/persist).
+    const target = fanOutControl(pool, (reason) => changes.announce(reason), log);
+    // Restores the stored configuration, then saves on every change event (src/persist).
     const persisted = await attachPersistence(target, {
       stateDir: options.stateDir,
       log,
+      changes,
     });
     server = new ControlServer(persisted.target, {
       onError: (e) => log(`control: ${errText(e)}`),

@@ -6,20 +6,24 @@
  *   nothing changed anywhere and the refusal is the answer; if it accepts, the same change
  *   goes to the others (a refusal there means the workers diverged, which is reported as an
  *   internal error and logged). Changes are serialized, so all workers see them in one order.
- *   Once applied, the iptables diversion is brought up to date before the caller hears back.
- * - reads are merged: services with summed counters, connections concatenated, the
- *   diversion as the union of what every worker needs.
+ *   Once a configuration change is applied it is announced (the daemon's change event, which
+ *   brings the iptables diversion up to date and saves) before the caller hears back.
+ * - reads are merged: services with summed counters, connections paged worker by worker,
+ *   the diversion as the union of what every worker needs.
  *
  * @module
  */
-import {
-  CONFIG_CHANGES,
-  type ControlMethod,
-  DIVERSION_CHANGES,
-  type RemoteControl,
-} from "../ctl/remote.ts";
-import type { ConnectionView, DiversionSpec, ServiceView, Timeouts } from "../fullnat/types.ts";
+import { CONFIG_METHODS } from "../ctl/changes.ts";
+import type { ControlMethod, PagedConnections, RemoteControl } from "../ctl/remote.ts";
+import type { ConnectionView, DiversionSpec } from "../fullnat/types.ts";
 import { mergeServices, unionDiversion } from "./merge.ts";
+import {
+  CONNECTION_PAGE_ROWS,
+  WORKER_PAGE_OP,
+  type WorkerArgs,
+  type WorkerOp,
+  type WorkerResult,
+} from "./worker_protocol.ts";
 
 /** What the fan-out needs of the worker pool (an interface, so tests can use plain objects). */
 export interface WorkerCalls {
@@ -28,23 +32,59 @@ export interface WorkerCalls {
   all(op: string, args?: unknown[]): Promise<unknown[]>;
 }
 
-/** Changes: worker 0 validates, then all others apply (counters too are per worker). */
-const CHANGES: readonly ControlMethod[] = [...CONFIG_CHANGES, "zeroStats"];
-
-/** The union of every worker's diversion spec. */
-export async function collectDiversion(workers: WorkerCalls): Promise<DiversionSpec> {
-  return unionDiversion(await workers.all("diversion") as DiversionSpec[]);
+/** {@linkcode WorkerCalls} typed by the worker op table. */
+interface TypedWorkers {
+  readonly size: number;
+  call<K extends WorkerOp>(index: number, op: K, args: WorkerArgs<K>): Promise<WorkerResult<K>>;
+  all<K extends WorkerOp>(op: K, args: WorkerArgs<K>): Promise<WorkerResult<K>[]>;
 }
 
 /**
- * The async control contract over `workers`. `sync` installs the current diversion (it is
- * called after every change that may alter it); `log` hears about diverged workers.
+ * Types the untyped transport. Its one cast is where the types are honest: what a worker
+ * answers for op K is `WorkerResult<K>`, structured-cloned.
+ */
+function typed(workers: WorkerCalls): TypedWorkers {
+  return {
+    size: workers.size,
+    call: <K extends WorkerOp>(index: number, op: K, args: WorkerArgs<K>) =>
+      workers.call(index, op, args) as Promise<WorkerResult<K>>,
+    all: <K extends WorkerOp>(op: K, args: WorkerArgs<K>) =>
+      workers.all(op, args) as Promise<WorkerResult<K>[]>,
+  };
+}
+
+/** The union of every worker's diversion spec. */
+export async function collectDiversion(workers: WorkerCalls): Promise<DiversionSpec> {
+  return unionDiversion(await typed(workers).all("diversion", []));
+}
+
+/** The methods that go to every worker: the configuration changes and zeroing counters. */
+type ChangeMethod = Extract<
+  ControlMethod,
+  | "addService"
+  | "editService"
+  | "deleteService"
+  | "addRealServer"
+  | "editRealServer"
+  | "deleteRealServer"
+  | "addLocalAddress"
+  | "deleteLocalAddress"
+  | "clear"
+  | "zeroStats"
+  | "setTimeouts"
+>;
+
+/**
+ * The async control contract over `workers`, with the connection listing paged. `announce`
+ * hears of every configuration change once it is applied (the daemon's change event); `log`
+ * hears about diverged workers.
  */
 export function fanOutControl(
   workers: WorkerCalls,
-  sync: () => Promise<void>,
+  announce: (reason: string) => Promise<void>,
   log: (message: string) => void,
-): RemoteControl {
+): RemoteControl & PagedConnections {
+  const w = typed(workers);
   let changes: Promise<unknown> = Promise.resolve();
   const serial = <T>(op: () => Promise<T>): Promise<T> => {
     const next = changes.then(op, op);
@@ -52,14 +92,14 @@ export function fanOutControl(
     return next;
   };
 
-  const change = (op: ControlMethod) => (...args: unknown[]): Promise<unknown> =>
+  const change = <K extends ChangeMethod>(op: K, args: WorkerArgs<K>): Promise<void> =>
     serial(async () => {
-      const result = await workers.call(0, op, args);
+      await w.call(0, op, args);
       const rest = [];
-      for (let i = 1; i < workers.size; i++) rest.push(workers.call(i, op, args));
+      for (let i = 1; i < w.size; i++) rest.push(w.call(i, op, args));
       const settled = await Promise.allSettled(rest);
       const failed = settled.findIndex((s) => s.status === "rejected");
-      if (DIVERSION_CHANGES.has(op)) await sync();
+      if (CONFIG_METHODS.has(op)) await announce(op);
       if (failed >= 0) {
         const reason = (settled[failed] as PromiseRejectedResult).reason;
         const text = `worker ${failed + 1} refused ${op} that worker 0 accepted: ${
@@ -68,16 +108,43 @@ export function fanOutControl(
         log(text);
         throw new Error(text);
       }
-      return result;
     });
 
-  const remote: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
-  for (const op of CHANGES) remote[op] = change(op);
-  remote.listServices = async () =>
-    mergeServices(await workers.all("listServices") as ServiceView[][]);
-  remote.listConnections = async () =>
-    (await workers.all("listConnections") as ConnectionView[][]).flat();
-  remote.getTimeouts = async () => await workers.call(0, "getTimeouts") as Timeouts;
-  remote.diversion = () => collectDiversion(workers);
-  return remote as unknown as RemoteControl;
+  /** Every worker's sessions, a bounded page at a time: no one holds the whole table. */
+  async function* connectionPages(): AsyncGenerator<ConnectionView[]> {
+    for (let i = 0; i < w.size; i++) {
+      let cursor: number | null = 0;
+      while (cursor !== null) {
+        const page: WorkerResult<typeof WORKER_PAGE_OP> = await w.call(i, WORKER_PAGE_OP, [
+          cursor,
+          CONNECTION_PAGE_ROWS,
+        ]);
+        if (page.rows.length > 0) yield page.rows;
+        cursor = page.next;
+      }
+    }
+  }
+
+  return {
+    addService: (...a) => change("addService", a),
+    editService: (...a) => change("editService", a),
+    deleteService: (...a) => change("deleteService", a),
+    addRealServer: (...a) => change("addRealServer", a),
+    editRealServer: (...a) => change("editRealServer", a),
+    deleteRealServer: (...a) => change("deleteRealServer", a),
+    addLocalAddress: (...a) => change("addLocalAddress", a),
+    deleteLocalAddress: (...a) => change("deleteLocalAddress", a),
+    clear: () => change("clear", []),
+    zeroStats: (...a) => change("zeroStats", a),
+    setTimeouts: (...a) => change("setTimeouts", a),
+    listServices: async () => mergeServices(await w.all("listServices", [])),
+    listConnections: async () => {
+      const all: ConnectionView[] = [];
+      for await (const page of connectionPages()) for (const c of page) all.push(c);
+      return all;
+    },
+    getTimeouts: () => w.call(0, "getTimeouts", []),
+    diversion: () => collectDiversion(workers),
+    connectionPages,
+  };
 }

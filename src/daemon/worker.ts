@@ -21,6 +21,7 @@ import { RawSender } from "../kernel/raw_sender.ts";
 import {
   type FromWorker,
   type ToWorker,
+  WORKER_PAGE_OP,
   WORKER_STATUS_OP,
   type WorkerConfig,
   type WorkerError,
@@ -116,11 +117,15 @@ function call(id: number, op: string, args: unknown[]): void {
     if (running === undefined) throw new Error("worker is not running");
     let result: unknown;
     if (op === WORKER_STATUS_OP) result = status(running);
-    else if (isControlMethod(op)) {
+    else if (op === WORKER_PAGE_OP) {
+      const [cursor, max] = args as [number, number];
+      result = running.control.listConnectionsPage(cursor, max);
+    } else if (isControlMethod(op)) {
       const method = running.control[op] as (...a: unknown[]) => unknown;
       result = method.apply(running.control, args);
-      // The main thread collects the diversion after every change itself.
-      if (op === "diversion") running.engine.registry.diversionDirty = false;
+      // A control call's own changes are announced by the main thread's change event; the
+      // flag is left to what the expiry timer alone discovers.
+      running.engine.registry.diversionDirty = false;
     } else throw new Error(`unknown worker op '${op}'`);
     post({ type: "reply", id, ok: true, result: result ?? null });
   } catch (e) {

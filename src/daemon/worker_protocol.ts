@@ -4,7 +4,9 @@
  *
  * @module
  */
+import type { ConnectionPage } from "../fullnat/control.ts";
 import type { EngineCounters } from "../fullnat/counters.ts";
+import type { ControlTarget } from "../fullnat/types.ts";
 import type { NfQueueCounters } from "../nfqueue/counters.ts";
 import type { KernelQueueStats } from "../nfqueue/proc_stats.ts";
 import type { RawSenderCounters } from "../kernel/raw_sender.ts";
@@ -51,7 +53,7 @@ export type FromWorker =
   | { type: "startFailed"; message: string }
   | { type: "reply"; id: number; ok: true; result: unknown }
   | { type: "reply"; id: number; ok: false; error: WorkerError }
-  /** The set of traffic to divert may have changed (sessions of a retired address expired). */
+  /** Sessions of a retired object expired: what must be diverted may have shrunk. */
   | { type: "diversionDirty" }
   | { type: "stopped" };
 
@@ -72,3 +74,24 @@ export interface WorkerStatus {
 
 /** The extra op a worker serves beside the control contract. */
 export const WORKER_STATUS_OP = "workerStatus";
+
+/** The op that pages through a worker's sessions. */
+export const WORKER_PAGE_OP = "listConnectionsPage";
+
+/** Everything a worker answers, by op: the control contract, its status, a page of sessions. */
+export interface WorkerOps extends ControlTarget {
+  [WORKER_STATUS_OP](): WorkerStatus;
+  [WORKER_PAGE_OP](cursor: number, max: number): ConnectionPage;
+}
+
+/** One op a worker serves. */
+export type WorkerOp = keyof WorkerOps;
+
+/** The arguments of worker op `K`. */
+export type WorkerArgs<K extends WorkerOp> = Parameters<WorkerOps[K]>;
+
+/** What worker op `K` answers (structured-cloned). */
+export type WorkerResult<K extends WorkerOp> = ReturnType<WorkerOps[K]>;
+
+/** Sessions per page a worker sends the main thread: bounded, and few round trips. */
+export const CONNECTION_PAGE_ROWS = 256;

@@ -172,6 +172,13 @@ function endpoint(addr: number, port: number): Endpoint {
   return { address: formatIpv4(addr), port };
 }
 
+/** One page of {@linkcode EngineControl.listConnectionsPage}. */
+export interface ConnectionPage {
+  rows: ConnectionView[];
+  /** Where the next page starts; null after the last. */
+  next: number | null;
+}
+
 /** {@linkcode ControlTarget} over an {@linkcode Engine}. */
 export class EngineControl implements ControlTarget {
   constructor(readonly engine: Engine) {}
@@ -343,11 +350,23 @@ export class EngineControl implements ControlTarget {
   }
 
   listConnections(): ConnectionView[] {
+    return this.listConnectionsPage(0, Infinity).rows;
+  }
+
+  /**
+   * At most `max` live sessions from slot `cursor` on, and the cursor to continue from (null
+   * when the table has no more). Sessions made or ended between pages may or may not be seen,
+   * as with any walk of a live table; none is listed twice.
+   */
+  listConnectionsPage(cursor: number, max: number): ConnectionPage {
+    if (!Number.isInteger(cursor) || cursor < 0) invalid("cursor must be a slot number");
+    if (!(max >= 1)) invalid("a page holds at least one connection");
     const e = this.engine;
     const t = e.table;
     const now = e.now();
     const out: ConnectionView[] = [];
-    for (let id = 0; id < t.highWater; id++) {
+    let id = cursor;
+    for (; id < t.highWater && out.length < max; id++) {
       if (!t.live(id)) continue;
       const v6 = (t.proto[id] & V6) !== 0;
       const protocol = protocolOfNumber(t.proto[id] & ~V6) ?? "udp";
@@ -366,7 +385,7 @@ export class EngineControl implements ControlTarget {
         real: ep(t.daddr, A6.D, t.dport[id]),
       });
     }
-    return out;
+    return { rows: out, next: id < t.highWater ? id : null };
   }
 
   getTimeouts(): Timeouts {

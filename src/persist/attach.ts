@@ -1,20 +1,26 @@
 /**
  * Durable configuration for a daemon: restores the stored document when the daemon starts,
- * saves the running configuration after every mutating control operation, and serves the
- * `configExport` / `configApply` ops. All of it goes through the async control contract
- * ({@linkcode RemoteControl}), so the daemon's target may be one engine or a fan-out over several.
+ * saves the running configuration whenever the daemon's "configuration changed" event fires
+ * ({@linkcode ConfigChanges}), and serves the `configExport` / `configApply` ops. All of it goes
+ * through the async control contract ({@linkcode RemoteControl}), so the daemon's target may be
+ * one engine or a fan-out over several. Applying a document is one batch: however many
+ * services it touches, it is saved (and the diversion synced) once.
  *
  * @module
  */
 import { join } from "node:path";
-import { CONFIG_CHANGES, localRemote, type RemoteControl } from "../ctl/remote.ts";
-import { ControlError, type ControlTarget } from "../fullnat/types.ts";
+import { announcing, ConfigChanges, exclusiveChanges } from "../ctl/changes.ts";
+import {
+  hasPagedConnections,
+  localRemote,
+  type PagedConnections,
+  type RemoteControl,
+  type ServedControl,
+} from "../ctl/remote.ts";
+import { ControlError } from "../fullnat/types.ts";
 import { applyConfig, type ApplyResult, readRunning } from "./apply.ts";
 import { type ConfigDocument, formatConfig, parseConfig } from "./document.ts";
 import { ConfigStore, setAside, STORE_FILE, StoreUnreadableError } from "./store.ts";
-
-/** Control methods after which the configuration is saved. */
-export const MUTATING_METHODS: ReadonlySet<string> = CONFIG_CHANGES;
 
 /** Options of {@linkcode attachPersistence}. */
 export interface PersistenceOptions {
@@ -22,6 +28,12 @@ export interface PersistenceOptions {
   stateDir: string | null;
   /** The daemon's log. */
   log: (message: string) => void;
+  /**
+   * The daemon's change event, when the target announces its own changes there (the daemon's
+   * fan-out does). Without it, every configuration-changing call made through the returned
+   * target is announced on an event of its own.
+   */
+  changes?: ConfigChanges;
 }
 
 /** Anything that can serve extra ops (the daemon's `ControlServer`). */
@@ -29,10 +41,13 @@ export interface OpRegistry {
   register(op: string, handler: (...args: unknown[]) => unknown): unknown;
 }
 
+/** A target to serve, with its paged connection listing when it has one. */
+export type PersistedTarget = ServedControl & Partial<PagedConnections>;
+
 /** What {@linkcode attachPersistence} gives the daemon. */
-export interface Persistence<T> {
-  /** The target to serve: like the one given, but mutating calls save once they finish. */
-  readonly target: T;
+export interface Persistence {
+  /** The target to serve: like the one given, with its changes run one at a time. */
+  readonly target: PersistedTarget;
   /** The store, or undefined when persistence is off. */
   readonly store: ConfigStore | undefined;
   /** Adds `configExport` and `configApply` to the daemon's control server. */
@@ -40,7 +55,6 @@ export interface Persistence<T> {
   /** Waits for a save in progress and closes the store. */
   close(): Promise<void>;
 }
-
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 function summary(doc: ConfigDocument): string {
@@ -66,19 +80,6 @@ function openStore(path: string, log: (m: string) => void): ConfigStore {
   }
 }
 
-/** Serializes configuration changes and saves so each save sees a settled configuration. */
-class Queue {
-  #tail: Promise<unknown> = Promise.resolve();
-  run<R>(fn: () => Promise<R> | R): Promise<R> {
-    const next = this.#tail.then(fn, fn);
-    this.#tail = next.catch(() => {});
-    return next;
-  }
-  drain(): Promise<unknown> {
-    return this.#tail;
-  }
-}
-
 /**
  * Restores the stored configuration onto `target` and returns the wrapped target to serve.
  * A stored document that no longer parses or validates is reported, its file set aside, and
@@ -86,13 +87,17 @@ class Queue {
  *
  * @throws {Error} when the state directory cannot be used at all (the message says how to fix).
  */
-export async function attachPersistence<T extends object>(
-  target: T,
+export async function attachPersistence(
+  target: PersistedTarget,
   options: PersistenceOptions,
-): Promise<Persistence<T>> {
+): Promise<Persistence> {
   const { log } = options;
-  // The target's methods may return values or promises; localRemote adopts either.
-  const remote: RemoteControl = localRemote(target as unknown as ControlTarget);
+  const changes = options.changes ?? new ConfigChanges();
+  // What restoring, applying and saving call: changes go straight to the target (they run
+  // inside a batch or an exclusive section already) and are announced on the event.
+  const remote: RemoteControl = options.changes === undefined
+    ? announcing(target, changes)
+    : localRemote(target);
   const path = options.stateDir === null ? undefined : join(options.stateDir, STORE_FILE);
   let store = path === undefined ? undefined : openStore(path, log);
   if (path === undefined) log("configuration persistence is off (--no-persist)");
@@ -116,7 +121,8 @@ export async function attachPersistence<T extends object>(
       }
       if (doc !== undefined) {
         try {
-          await applyConfig(remote, doc);
+          // Not durable: the store already holds it. The diversion still follows.
+          await changes.batch("restore", () => applyConfig(remote, doc!), false);
           log(
             `restored configuration version ${stored.id} saved ${stored.savedAt} ` +
               `(${stored.reason}) from ${path}: ${summary(doc)}`,
@@ -131,7 +137,6 @@ export async function attachPersistence<T extends object>(
     }
   }
 
-  const queue = new Queue();
   let lastText: string | undefined = store === undefined
     ? undefined
     : formatConfig(await readRunning(remote));
@@ -152,48 +157,31 @@ export async function attachPersistence<T extends object>(
     }
   };
 
-  const wrapped = new Proxy(target, {
-    get(obj, prop, receiver) {
-      const value = Reflect.get(obj, prop, receiver);
-      if (typeof value !== "function") return value;
-      if (typeof prop !== "string" || !MUTATING_METHODS.has(prop)) return value.bind(obj);
-      return (...args: unknown[]) =>
-        queue.run(async () => {
-          try {
-            return await value.apply(obj, args);
-          } finally {
-            // Saved even after a refusal: a wrapper may have changed something before failing,
-            // and an unchanged configuration costs only the comparison.
-            await save(prop);
-          }
-        });
-    },
-  });
+  changes.on((change) => change.durable ? save(change.reason) : undefined);
+  const guarded = exclusiveChanges(remote, changes);
+  const served: PersistedTarget = hasPagedConnections(target)
+    ? { ...guarded, connectionPages: () => target.connectionPages() }
+    : guarded;
 
   return {
-    target: wrapped,
+    target: served,
     get store() {
       return store;
     },
     register(server: OpRegistry) {
       server.register(
         "configExport",
-        () => queue.run(async () => formatConfig(await readRunning(remote))),
+        () => changes.exclusive(async () => formatConfig(await readRunning(remote))),
       );
       server.register("configApply", (text: unknown, opts: unknown) => {
         const { dryRun } = checkApplyArgs(text, opts);
-        return queue.run(async (): Promise<ApplyResult> => {
-          const doc = parseConfig(text as string);
-          try {
-            return await applyConfig(remote, doc, { dryRun });
-          } finally {
-            if (!dryRun) await save("configApply");
-          }
-        });
+        const run = (): Promise<ApplyResult> =>
+          applyConfig(remote, parseConfig(text as string), { dryRun });
+        return dryRun ? changes.exclusive(run) : changes.batch("configApply", run);
       });
     },
     async close() {
-      await queue.drain();
+      await changes.drain();
       store?.close();
     },
   };

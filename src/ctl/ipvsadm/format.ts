@@ -152,9 +152,19 @@ function expireText(ms: number): string {
  * FULLNAT kernel's /proc/net/ip_vs_conn (FromIP, ToIP, LocalIP, DestIP) and of DPVS's ipvsadm.
  */
 export function formatConnections(connections: readonly ConnectionView[]): string {
-  let out = "IPVS connection entries\n" +
+  return connectionsTitle() + formatConnectionRows(connections);
+}
+
+/** The title lines of {@linkcode formatConnections}, for a listing printed as it streams. */
+export function connectionsTitle(): string {
+  return "IPVS connection entries\n" +
     `pro expire ${left("state", 11)} ${left("source", 18)} ${left("virtual", 18)} ` +
     `${left("local", 18)} destination\n`;
+}
+
+/** The rows of {@linkcode formatConnections}, one line each. */
+export function formatConnectionRows(connections: readonly ConnectionView[]): string {
+  let out = "";
   for (const c of connections) {
     out += `${left(protocolEntry(c.protocol).display, 3)} ${left(expireText(c.expiresInMs), 6)} ` +
       `${left(c.state, 11)} ${left(formatEndpoint(c.client.address, c.client.port), 18)} ` +

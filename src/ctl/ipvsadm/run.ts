@@ -7,12 +7,13 @@
  */
 
 import type { ServiceKey, ServiceView } from "../../fullnat/types.ts";
-import type { RemoteControl } from "../remote.ts";
+import { connectionPages, type RemoteControl } from "../remote.ts";
 import { canonicalAddress } from "../../vocab/mod.ts";
 import type { IpvsadmCommand, IpvsadmFailure } from "./command.ts";
 import { type ControlCommandKind, describeFailure, missingService } from "./errors.ts";
 import {
-  formatConnections,
+  connectionsTitle,
+  formatConnectionRows,
   formatLocalAddressTable,
   formatOneService,
   formatServiceLocalAddresses,
@@ -33,6 +34,11 @@ export interface IpvsadmResult {
 export interface RunOptions {
   /** Program name shown in help texts (ipvsadm's argv[0]); default "ipvsadm". */
   program?: string;
+  /**
+   * Where to print a connection listing as it streams in, page by page, instead of
+   * collecting it into `stdout` (a million sessions are then never held as one text).
+   */
+  write?: (text: string) => Promise<void>;
 }
 
 const ok = (stdout = ""): IpvsadmResult => ({ stdout, stderr: "", exitCode: 0 });
@@ -56,6 +62,7 @@ function findService(services: ServiceView[], key: ServiceKey): ServiceView | un
 async function perform(
   command: Exclude<IpvsadmCommand, { kind: "help" | "version" }>,
   control: RemoteControl,
+  write: RunOptions["write"],
 ): Promise<IpvsadmResult> {
   switch (command.kind) {
     case "add-service":
@@ -96,8 +103,21 @@ async function perform(
       return ok();
     case "list-timeouts":
       return ok(formatTimeouts(await control.getTimeouts()));
-    case "list-connections":
-      return ok(formatConnections(await control.listConnections()));
+    case "list-connections": {
+      // Formatted page by page; printed as it comes when there is somewhere to print it.
+      // A failure part-way through still fails the command, as the whole listing would.
+      let out = connectionsTitle();
+      for await (const page of connectionPages(control)) {
+        out += formatConnectionRows(page);
+        if (write !== undefined && out.length >= 64 * 1024) {
+          await write(out);
+          out = "";
+        }
+      }
+      if (write === undefined) return ok(out);
+      await write(out);
+      return ok();
+    }
     case "list-services": {
       const services = await control.listServices();
       if (command.service === undefined) return ok(formatServiceTable(services, command.format));
@@ -133,7 +153,7 @@ export async function runIpvsadm(
   if (command.kind === "help") return ok(usageText(program));
   if (command.kind === "version") return ok(versionText());
   try {
-    return await perform(command, control);
+    return await perform(command, control, options.write);
   } catch (e) {
     return failed(describeFailure(command.kind satisfies ControlCommandKind, e));
   }

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import type { ConnectionView, Endpoint, Protocol } from "../../fullnat/types.ts";
 import { action, type ActionInput, jsonOption, leaf, protocolOption } from "../command_kit.ts";
 import type { CommandContext } from "../context.ts";
+import { connectionPages } from "../../ctl/remote.ts";
 import { parseAddressFilter } from "../values.ts";
 import { connectionsTable } from "../views.ts";
 
@@ -39,11 +40,16 @@ export async function listConnections(
   control: ActionInput["control"],
   opts: Record<string, unknown>,
 ): Promise<void> {
-  const conns = filterConnections(await (await control()).listConnections(), {
+  const filter: ConnectionFilter = {
     protocol: opts.protocol as Protocol | undefined,
     service: opts.service as ConnectionFilter["service"],
     client: opts.client as ConnectionFilter["client"],
-  });
+  };
+  // Filtered page by page as the listing streams in: only what is shown is kept.
+  const conns: ConnectionView[] = [];
+  for await (const page of connectionPages(await control())) {
+    for (const c of filterConnections(page, filter)) conns.push(c);
+  }
   ctx.io.out(opts.json ? JSON.stringify(conns, null, 2) : connectionsTable(conns));
 }
 
