@@ -1,5 +1,5 @@
 /**
- * `Engine.handle()` allocates nothing per packet: bench/alloc_probe.ts calls the engine
+ * `Engine.handle()` allocates nothing per packet: testkit/alloc_probe.ts calls the engine
  * directly in a child Deno whose young generation is large enough that no GC happens inside a
  * phase, so heap growth is exactly what the phase allocated. The phases use the values that
  * V8 boxes into heap numbers when they cross a call (IPv4 addresses from 128.0.0.0 up,
@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ENGINE_PHASES, runProbe } from "../../bench/alloc_probe.ts";
+import { ENGINE_PHASES, runProbe } from "../../testkit/alloc_probe.ts";
 
 Deno.test("Engine.handle() allocates nothing per packet: established, handshake, IPv4 and IPv6", async () => {
   const packets = 200_000;

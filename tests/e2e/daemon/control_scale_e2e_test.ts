@@ -6,7 +6,7 @@
  * generous bound.
  */
 import assert from "node:assert/strict";
-import { rssMiB, serviceDocument } from "../../../bench/control_scale.ts";
+import { rssMiB, serviceDocument } from "../../../testkit/scale.ts";
 import { ControlClient } from "../../../src/ctl/client.ts";
 import { runIpvsadm } from "../../../src/ctl/ipvsadm/run.ts";
 import { parseConfig } from "../../../src/persist/document.ts";

@@ -1,11 +1,11 @@
 /**
- * The queue loop's per-packet work allocates nothing: bench/alloc_probe.ts runs the batch
+ * The queue loop's per-packet work allocates nothing: testkit/alloc_probe.ts runs the batch
  * processor over a crafted receive ring in a child Deno with a young generation large enough
  * that no GC happens inside a phase, so heap growth is exactly what was allocated.
  */
 
 import assert from "node:assert/strict";
-import { runProbe } from "../../../bench/alloc_probe.ts";
+import { runProbe } from "../../../testkit/alloc_probe.ts";
 
 Deno.test("BatchProcessor allocates nothing per packet: accept, rewrite, engine, checksum completion", async () => {
   const packets = 300_000;

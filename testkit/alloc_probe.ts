@@ -4,7 +4,7 @@
  * `NfQueue` is one `recvmmsg` and one `sendto` per batch) over a crafted receive ring of 64
  * packet messages, a million packets at a time, and reports heap bytes allocated per packet.
  *
- *   deno run -A bench/alloc_probe.ts [--packets N]
+ *   deno run -A testkit/alloc_probe.ts [--packets N]
  *
  * It re-runs itself with a 64 MiB young generation (`--min/max-semi-space-size`) and collects
  * garbage before each phase (`--expose-gc`), so no collection happens inside a measured
@@ -44,9 +44,9 @@ import { newCounters } from "../src/nfqueue/counters.ts";
 import type { PacketHandler } from "../src/nfqueue/handler.ts";
 import { nlAlign } from "../src/nfqueue/netlink_parse.ts";
 import { VerdictWriter } from "../src/nfqueue/verdict_writer.ts";
-import { dnatHandler } from "../testkit/handlers.ts";
-import { be32, message, packetHdr } from "../testkit/nl_builder.ts";
-import { ipv4, ipv6 } from "../testkit/packet_builder.ts";
+import { dnatHandler } from "./handlers.ts";
+import { be32, message, packetHdr } from "./nl_builder.ts";
+import { ipv4, ipv6 } from "./packet_builder.ts";
 
 /** One phase's figures, as the child reports them. */
 export interface PhaseResult {
