@@ -11,13 +11,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ipv4, type PacketBuilder } from "./packet_builder.ts";
+import { ipv4, ipv6, type PacketBuilder } from "./packet_builder.ts";
 import { decode, type Decoded } from "./oracle.ts";
 import { EngineControl } from "../src/fullnat/control.ts";
 import { Engine, type EngineOptions } from "../src/fullnat/engine.ts";
-import { secureIsnV4 } from "../src/fullnat/isn.ts";
+import { secureIsnV4, secureIsnV6 } from "../src/fullnat/isn.ts";
 import { Verdict } from "../src/nfqueue/handler.ts";
+import type { Scenario } from "./engine_rows/scenario.ts";
 import { parseIpv4 } from "../src/wire/ipv4.ts";
+import { parseIpv6 } from "../src/wire/ipv6.ts";
 
 export const C = "198.51.100.2";
 export const VIP = "198.51.100.10";
@@ -30,24 +32,52 @@ export const RS2 = "203.0.113.12";
 /** The port {@linkcode fullnatService} gives its real servers. */
 export const RS_PORT = 8080;
 
+/** The IPv6 plan: a client, a VIP, a local address, a real server and a router before it. */
+export const C6 = "2001:db8:a::2";
+export const VIP6 = "2001:db8:a::10";
+export const LIP6 = "2001:db8:b::201";
+export const RS6 = "2001:db8:b::11";
+export const ROUTER6 = "2001:db8:b::99";
+
+/** One packet through the engine: what goes in, the verdict and the bytes expected out. */
 export interface Row {
   what: string;
+  /**
+   * What happens on the fixture before the packet: the clock moves, a control operation,
+   * `expire()`. Part of the scenario, so the benchmark replays it too (outside its timing).
+   */
+  before?: (fx: Fixture) => void;
   input: PacketBuilder;
+  /** Only this many of the input's bytes reach the engine (a truncated or empty packet). */
+  truncate?: number;
+  /** The queue's `NFQA_SKB_*` bits handed to `handle()` (2: a GSO super-packet). */
+  skbInfo?: number;
   verdict: Verdict;
   /** Expected bytes out, for Rewritten rows (omitted: only the checksums are re-checked). */
   output?: PacketBuilder;
 }
 
+/** Where every {@linkcode Clock} starts, in milliseconds. */
+export const CLOCK_START = 1_000_000;
+
 /** A clock the test moves by hand. */
 export class Clock {
-  ms = 1_000_000;
+  ms = CLOCK_START;
   readonly fn = () => this.ms;
 }
 
 /** A fixed ISN secret, so tests can compute the ISN the engine will choose. */
 export const SECRET = Uint32Array.of(0x01234567, 0x89abcdef);
 
-export function setup(opts: Partial<EngineOptions> = {}) {
+/** An engine with its hand-moved clock and its control interface, as {@linkcode setup} makes it. */
+export interface Fixture {
+  clock: Clock;
+  engine: Engine;
+  ctl: EngineControl;
+}
+
+/** A fresh engine on the test plan: fixed ISN secret, 64 sessions, local ports 5000-5010. */
+export function setup(opts: Partial<EngineOptions> = {}): Fixture {
   const clock = new Clock();
   const engine = new Engine({
     clock: clock.fn,
@@ -73,17 +103,26 @@ export function fullnatService(ctl: EngineControl, servers = [RS], lips = [LIP])
 /** Bytes the runner leaves after a packet for the engine to grow it into. */
 export const HEADROOM = 128;
 
+/** The bytes of `row`'s input that reach the engine. */
+export function rowBytes(row: Row): Uint8Array {
+  const pkt = row.input.build();
+  return row.truncate === undefined ? pkt : pkt.slice(0, row.truncate);
+}
+
 /**
- * Runs rows in order through one engine, comparing verdicts and bytes; every packet the engine
- * wrote goes to `written` (when given) for the oracle.
+ * Runs rows in order through one fixture's engine (each row's `before` first), comparing
+ * verdicts and bytes; every packet the engine wrote goes to `written` (when given) for the
+ * oracle.
  */
-export function runRows(engine: Engine, rows: Row[], written?: Uint8Array[]): void {
+export function runRows(fx: Fixture, rows: readonly Row[], written?: Uint8Array[]): void {
+  const engine = fx.engine;
   for (const row of rows) {
-    const pkt = row.input.build();
+    row.before?.(fx);
+    const pkt = rowBytes(row);
     // Place the packet at an offset inside a larger buffer, as the queue loop does.
     const buf = new Uint8Array(pkt.length + 64 + HEADROOM).fill(0xee);
     buf.set(pkt, 32);
-    const v = engine.handle(buf, 32, pkt.length, pkt.length + HEADROOM);
+    const v = engine.handle(buf, 32, pkt.length, pkt.length + HEADROOM, row.skbInfo);
     assert.equal(v, row.verdict, `${row.what}: verdict`);
     if (v === Verdict.Rewritten) {
       const got = buf.slice(32, 32 + engine.outLength);
@@ -105,9 +144,20 @@ export class RowRun {
   /** Packets written by the engine in this test, in order. */
   readonly written: Uint8Array[] = [];
 
-  /** Runs `rows` through `engine`, comparing verdicts and bytes. */
-  rows(engine: Engine, rows: Row[]): void {
-    runRows(engine, rows, this.written);
+  /** Runs `rows` through `fx`'s engine, comparing verdicts and bytes. */
+  rows(fx: Fixture, rows: readonly Row[]): void {
+    runRows(fx, rows, this.written);
+  }
+
+  /**
+   * Sets up `sc`'s engine (with `extra` options, such as an `emit` sink to look at) and runs
+   * all its rows; returns the fixture for further checks.
+   */
+  scenario(sc: Scenario, extra: Partial<EngineOptions> = {}): Fixture {
+    const fx = setup({ ...sc.options, ...extra });
+    sc.configure(fx.ctl);
+    this.rows(fx, sc.rows(fx.clock.ms));
+    return fx;
   }
 
   /** Adds packets the engine emitted on its own (resets on expiry) to the oracle's batch. */
@@ -174,6 +224,34 @@ export const tcp = (
     ack,
     window: 29200,
   });
+
+/** {@linkcode tcp} over IPv6, hop limit 61. */
+export const tcp6 = (
+  src: string,
+  dst: string,
+  sport: number,
+  dport: number,
+  flags: string,
+  seq: number,
+  ack = 0,
+) => ipv6({ src, dst, hopLimit: 61 }).tcp({ sport, dport, flags, seq, ack, window: 29200 });
+
+/** {@linkcode fullnatService} over IPv6: `VIP6`:`port` to `RS6`:8080 from `LIP6`. */
+export function service6(ctl: EngineControl, protocol: "tcp" | "udp" = "tcp", port = 80) {
+  const key = { protocol, address: VIP6, port };
+  ctl.addService(key, { scheduler: "rr", persistence: 0 });
+  ctl.addRealServer(key, { address: RS6, port: RS_PORT, weight: 1, method: "fullnat" });
+  ctl.addLocalAddress(key, LIP6);
+  return key;
+}
+
+/** The engine's ISN for the first connection of {@linkcode service6} at clock `ms`. */
+export function isn6(ms: number, lport = 5000): number {
+  const w = new Uint32Array(8);
+  w.set(parseIpv6(LIP6)!, 0);
+  w.set(parseIpv6(RS6)!, 4);
+  return secureIsnV6(SECRET, w, 0, lport, 4, RS_PORT, ms);
+}
 
 /** The engine's ISN for the first connection of {@linkcode fullnatService} at clock `ms`. */
 export function firstIsn(ms: number, lport = 5000): number {

@@ -47,6 +47,7 @@ import { Dir, NO_SESSION, SessionTable, V6 } from "./session_table.ts";
 import { writeResetReply } from "./tcp_reset.ts";
 import { TcpState, tcpTimeoutTable } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
+import { DEFAULT_LOCAL_PORT_RANGE, isPortRange, type PortRange } from "../vocab/port.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
 import { TRANSMITS } from "./xmit_modes.ts";
 
@@ -70,8 +71,8 @@ export interface EngineOptions {
   clock: () => number;
   /** Maximum concurrent sessions (default 1,048,576). */
   capacity?: number;
-  /** Local ports handed out per local address, inclusive (default 1025..65535). */
-  localPortRange?: [number, number];
+  /** Local ports handed out per local address, inclusive (default {@linkcode DEFAULT_LOCAL_PORT_RANGE}). */
+  localPortRange?: PortRange;
   /** Port choices tried before a new connection is refused (default 64). */
   portTries?: number;
   /** What to do with a packet that cannot be parsed (default "drop"). */
@@ -131,8 +132,9 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.#clock = options.clock;
     this.table = new SessionTable(options.capacity ?? 1 << 20);
-    const [lo, hi] = options.localPortRange ?? [1025, 65535];
-    if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && lo <= hi && hi <= 65535)) {
+    const range = options.localPortRange ?? DEFAULT_LOCAL_PORT_RANGE;
+    const [lo, hi] = range;
+    if (!isPortRange(range)) {
       throw new RangeError(
         `Local port range ${lo}-${hi} is invalid: use 1 <= low <= high <= 65535`,
       );

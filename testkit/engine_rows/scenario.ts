@@ -1,6 +1,6 @@
 /**
  * A scenario of engine rows: the engine options and configuration it needs and its rows, so
- * the unit tests (src/fullnat/engine*_test.ts) and the benchmark (bench/engine_rows_bench.ts)
+ * the unit tests (src/fullnat/engine_*_test.ts) and the benchmark (bench/engine_rows_bench.ts)
  * replay the very same packets. One file of scenarios per design section.
  *
  * @module
