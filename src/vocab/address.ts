@@ -9,10 +9,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { canonicalAddress, formatEndpoint, parseEndpoint } from "./address.ts";
- * console.assert(canonicalAddress("2001:db8:0:0::1") === "2001:db8::1");
- * console.assert(parseEndpoint("[2001:db8::1]:80")?.port === 80);
- * console.assert(formatEndpoint("2001:db8::1", 80) === "[2001:db8::1]:80");
+ * assert.ok(canonicalAddress("2001:db8:0:0::1") === "2001:db8::1");
+ * assert.ok(parseEndpoint("[2001:db8::1]:80")?.port === 80);
+ * assert.ok(formatEndpoint("2001:db8::1", 80) === "[2001:db8::1]:80");
  * ```
  *
  * @module
@@ -39,9 +40,10 @@ export type IpFamily = 4 | 6;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseAddress } from "./address.ts";
  * const a = parseAddress("192.0.2.1");
- * console.assert(a?.family === 4 && a.v4 === 0xc0000201);
+ * assert.ok(a?.family === 4 && a.v4 === 0xc0000201);
  * ```
  */
 export type ParsedAddress =
@@ -54,8 +56,9 @@ export type ParsedAddress =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isIpv6 } from "./address.ts";
- * console.assert(isIpv6("::1") && !isIpv6("127.0.0.1"));
+ * assert.ok(isIpv6("::1") && !isIpv6("127.0.0.1"));
  * ```
  */
 export function isIpv6(address: string): boolean {
@@ -69,9 +72,10 @@ export function isIpv6(address: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseAddress } from "./address.ts";
- * console.assert(parseAddress("2001:DB8::1")?.address === "2001:db8::1");
- * console.assert(parseAddress("010.0.0.1") === undefined);
+ * assert.ok(parseAddress("2001:DB8::1")?.address === "2001:db8::1");
+ * assert.ok(parseAddress("010.0.0.1") === undefined);
  * ```
  */
 export function parseAddress(text: string): ParsedAddress | undefined {
@@ -88,8 +92,9 @@ export function parseAddress(text: string): ParsedAddress | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { canonicalIpv4 } from "./address.ts";
- * console.assert(canonicalIpv4("10.0.0.1") === "10.0.0.1" && canonicalIpv4("::1") === undefined);
+ * assert.ok(canonicalIpv4("10.0.0.1") === "10.0.0.1" && canonicalIpv4("::1") === undefined);
  * ```
  */
 export function canonicalIpv4(text: string): string | undefined {
@@ -102,8 +107,9 @@ export function canonicalIpv4(text: string): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { canonicalIpv6 } from "./address.ts";
- * console.assert(canonicalIpv6("2001:0db8::0001") === "2001:db8::1");
+ * assert.ok(canonicalIpv6("2001:0db8::0001") === "2001:db8::1");
  * ```
  */
 export function canonicalIpv6(text: string): string | undefined {
@@ -116,9 +122,10 @@ export function canonicalIpv6(text: string): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { canonicalAddress } from "./address.ts";
- * console.assert(canonicalAddress("::ffff:192.0.2.1") === "::ffff:c000:201");
- * console.assert(canonicalAddress("lb1.example") === undefined);
+ * assert.ok(canonicalAddress("::ffff:192.0.2.1") === "::ffff:c000:201");
+ * assert.ok(canonicalAddress("lb1.example") === undefined);
  * ```
  */
 export function canonicalAddress(text: string): string | undefined {
@@ -131,9 +138,10 @@ export function canonicalAddress(text: string): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isUnicast, parseAddress } from "./address.ts";
- * console.assert(isUnicast(parseAddress("192.0.2.1")!));
- * console.assert(!isUnicast(parseAddress("224.0.0.1")!) && !isUnicast(parseAddress("ff02::1")!));
+ * assert.ok(isUnicast(parseAddress("192.0.2.1")!));
+ * assert.ok(!isUnicast(parseAddress("224.0.0.1")!) && !isUnicast(parseAddress("ff02::1")!));
  * ```
  */
 export function isUnicast(address: ParsedAddress): boolean {
@@ -171,10 +179,11 @@ export interface ParsedEndpoint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseEndpoint } from "./address.ts";
- * console.assert(parseEndpoint("192.0.2.1:80")?.port === 80);
- * console.assert(parseEndpoint("2001:db8::1")?.port === undefined);
- * console.assert(parseEndpoint("80") === undefined);
+ * assert.ok(parseEndpoint("192.0.2.1:80")?.port === 80);
+ * assert.ok(parseEndpoint("2001:db8::1")?.port === undefined);
+ * assert.ok(parseEndpoint("80") === undefined);
  * ```
  */
 export function parseEndpoint(text: string): ParsedEndpoint | undefined {
@@ -203,8 +212,9 @@ export function parseEndpoint(text: string): ParsedEndpoint | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatEndpoint } from "./address.ts";
- * console.assert(formatEndpoint("192.0.2.1", 80) === "192.0.2.1:80");
+ * assert.ok(formatEndpoint("192.0.2.1", 80) === "192.0.2.1:80");
  * ```
  */
 export function formatEndpoint(address: string, port: number): string {
@@ -217,9 +227,10 @@ export function formatEndpoint(address: string, port: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareAddresses } from "./address.ts";
- * console.assert(compareAddresses("10.0.0.2", "10.0.0.10") < 0);
- * console.assert(compareAddresses("::1", "10.0.0.1") > 0);
+ * assert.ok(compareAddresses("10.0.0.2", "10.0.0.10") < 0);
+ * assert.ok(compareAddresses("::1", "10.0.0.1") > 0);
  * ```
  */
 export function compareAddresses(a: string, b: string): number {

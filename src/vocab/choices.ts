@@ -10,9 +10,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { orList } from "./choices.ts";
- * console.assert(orList(["rr", "wrr"]) === "rr or wrr");
- * console.assert(orList(["a", "b", "c"]) === "a, b or c");
+ * assert.ok(orList(["rr", "wrr"]) === "rr or wrr");
+ * assert.ok(orList(["a", "b", "c"]) === "a, b or c");
  * ```
  */
 export function orList(choices: readonly string[]): string {
@@ -24,8 +25,9 @@ export function orList(choices: readonly string[]): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { andList } from "./choices.ts";
- * console.assert(andList(["-g", "-i"]) === "-g and -i");
+ * assert.ok(andList(["-g", "-i"]) === "-g and -i");
  * ```
  */
 export function andList(items: readonly string[]): string {

@@ -7,9 +7,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FORWARD_METHODS, forwardMethodEntry } from "./forward_method.ts";
- * console.assert(FORWARD_METHODS.join(",") === "fullnat,nat");
- * console.assert(forwardMethodEntry("nat").display === "Masq");
+ * assert.ok(FORWARD_METHODS.join(",") === "fullnat,nat");
+ * assert.ok(forwardMethodEntry("nat").display === "Masq");
  * ```
  *
  * @module
@@ -39,8 +40,9 @@ export interface ForwardMethodEntry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FORWARD_METHOD_TABLE } from "./forward_method.ts";
- * console.assert(FORWARD_METHOD_TABLE.find((m) => m.ipvsadm.short === "g")?.supported === false);
+ * assert.ok(FORWARD_METHOD_TABLE.find((m) => m.ipvsadm.short === "g")?.supported === false);
  * ```
  */
 export const FORWARD_METHOD_TABLE = [
@@ -106,8 +108,9 @@ const SUPPORTED: readonly ForwardMethodEntry[] = FORWARD_METHOD_TABLE.filter((m)
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FORWARD_METHODS } from "./forward_method.ts";
- * console.assert(FORWARD_METHODS.includes("fullnat"));
+ * assert.ok(FORWARD_METHODS.includes("fullnat"));
  * ```
  */
 export const FORWARD_METHODS: readonly ForwardMethod[] = SUPPORTED.map((m) =>
@@ -120,8 +123,9 @@ export const FORWARD_METHODS: readonly ForwardMethod[] = SUPPORTED.map((m) =>
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_FORWARD_METHOD } from "./forward_method.ts";
- * console.assert(DEFAULT_FORWARD_METHOD === "fullnat");
+ * assert.ok(DEFAULT_FORWARD_METHOD === "fullnat");
  * ```
  */
 export const DEFAULT_FORWARD_METHOD: ForwardMethod = "fullnat";
@@ -131,8 +135,9 @@ export const DEFAULT_FORWARD_METHOD: ForwardMethod = "fullnat";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FORWARD_METHOD_CHOICES } from "./forward_method.ts";
- * console.assert(FORWARD_METHOD_CHOICES === "fullnat or nat");
+ * assert.ok(FORWARD_METHOD_CHOICES === "fullnat or nat");
  * ```
  */
 export const FORWARD_METHOD_CHOICES: string = orList(FORWARD_METHODS);
@@ -143,8 +148,9 @@ export const FORWARD_METHOD_CHOICES: string = orList(FORWARD_METHODS);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UNSUPPORTED_FORWARDING } from "./forward_method.ts";
- * console.assert(UNSUPPORTED_FORWARDING.endsWith("use -b (FULLNAT) or -m (NAT)"));
+ * assert.ok(UNSUPPORTED_FORWARDING.endsWith("use -b (FULLNAT) or -m (NAT)"));
  * ```
  */
 export const UNSUPPORTED_FORWARDING: string = "forwarding method not supported by fullnat: use " +
@@ -155,8 +161,9 @@ export const UNSUPPORTED_FORWARDING: string = "forwarding method not supported b
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isForwardMethod } from "./forward_method.ts";
- * console.assert(isForwardMethod("nat") && !isForwardMethod("dr"));
+ * assert.ok(isForwardMethod("nat") && !isForwardMethod("dr"));
  * ```
  */
 export function isForwardMethod(value: unknown): value is ForwardMethod {
@@ -168,8 +175,9 @@ export function isForwardMethod(value: unknown): value is ForwardMethod {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forwardMethodEntry } from "./forward_method.ts";
- * console.assert(forwardMethodEntry("fullnat").ipvsadm.short === "b");
+ * assert.ok(forwardMethodEntry("fullnat").ipvsadm.short === "b");
  * ```
  */
 export function forwardMethodEntry(method: AnyForwardMethod): ForwardMethodEntry {
@@ -181,8 +189,9 @@ export function forwardMethodEntry(method: AnyForwardMethod): ForwardMethodEntry
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forwardMethodOfIpvsadmOption } from "./forward_method.ts";
- * console.assert(forwardMethodOfIpvsadmOption("gatewaying") === "dr");
+ * assert.ok(forwardMethodOfIpvsadmOption("gatewaying") === "dr");
  * ```
  */
 export function forwardMethodOfIpvsadmOption(long: string): AnyForwardMethod | undefined {
@@ -195,9 +204,10 @@ export function forwardMethodOfIpvsadmOption(long: string): AnyForwardMethod | u
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forwardMethodOfWord } from "./forward_method.ts";
- * console.assert(forwardMethodOfWord("M") === "nat" && forwardMethodOfWord("masq") === "nat");
- * console.assert(forwardMethodOfWord("dr") === undefined);
+ * assert.ok(forwardMethodOfWord("M") === "nat" && forwardMethodOfWord("masq") === "nat");
+ * assert.ok(forwardMethodOfWord("dr") === undefined);
  * ```
  */
 export function forwardMethodOfWord(word: string): ForwardMethod | undefined {

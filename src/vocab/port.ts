@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPort, parsePort } from "./port.ts";
- * console.assert(parsePort("8080") === 8080 && isPort(8080));
+ * assert.ok(parsePort("8080") === 8080 && isPort(8080));
  * ```
  *
  * @module
@@ -16,8 +17,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PORT_MAX } from "./port.ts";
- * console.assert(PORT_MAX === 65535);
+ * assert.ok(PORT_MAX === 65535);
  * ```
  */
 export const PORT_MAX = 65535;
@@ -28,8 +30,9 @@ export const PORT_MAX = 65535;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PORT_MIN } from "./port.ts";
- * console.assert(PORT_MIN === 1);
+ * assert.ok(PORT_MIN === 1);
  * ```
  */
 export const PORT_MIN = 1;
@@ -40,8 +43,9 @@ export const PORT_MIN = 1;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPort } from "./port.ts";
- * console.assert(isPort(80) && !isPort(0) && isPort(0, 0) && !isPort(65536) && !isPort("80"));
+ * assert.ok(isPort(80) && !isPort(0) && isPort(0, 0) && !isPort(65536) && !isPort("80"));
  * ```
  */
 export function isPort(value: unknown, min = PORT_MIN): value is number {
@@ -55,9 +59,10 @@ export function isPort(value: unknown, min = PORT_MIN): value is number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePort } from "./port.ts";
- * console.assert(parsePort("0") === 0 && parsePort("65536") === undefined);
- * console.assert(parsePort("http") === undefined);
+ * assert.ok(parsePort("0") === 0 && parsePort("65536") === undefined);
+ * assert.ok(parsePort("http") === undefined);
  * ```
  */
 export function parsePort(text: string): number | undefined {
@@ -83,8 +88,9 @@ export type PortRange = readonly [low: number, high: number];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_LOCAL_PORT_RANGE } from "./port.ts";
- * console.assert(DEFAULT_LOCAL_PORT_RANGE[0] === 1025);
+ * assert.ok(DEFAULT_LOCAL_PORT_RANGE[0] === 1025);
  * ```
  */
 export const DEFAULT_LOCAL_PORT_RANGE: PortRange = [1025, PORT_MAX];
@@ -95,8 +101,9 @@ export const DEFAULT_LOCAL_PORT_RANGE: PortRange = [1025, PORT_MAX];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPortRange } from "./port.ts";
- * console.assert(isPortRange([1025, 65535]) && !isPortRange([2000, 1000]));
+ * assert.ok(isPortRange([1025, 65535]) && !isPortRange([2000, 1000]));
  * ```
  */
 export function isPortRange(range: PortRange): boolean {
@@ -109,8 +116,9 @@ export function isPortRange(range: PortRange): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatPortRange } from "./port.ts";
- * console.assert(formatPortRange([1025, 65535]) === "1025-65535");
+ * assert.ok(formatPortRange([1025, 65535]) === "1025-65535");
  * ```
  */
 export function formatPortRange(range: PortRange): string {

@@ -4,9 +4,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatPrefix, parsePrefix } from "./prefix.ts";
  * const r = parsePrefix("2001:DB8::/32");
- * console.assert(r.ok && formatPrefix(r.prefix) === "2001:db8::/32");
+ * assert.ok(r.ok && formatPrefix(r.prefix) === "2001:db8::/32");
  * ```
  *
  * @module
@@ -37,9 +38,10 @@ const WIDTH: Record<IpFamily, number> = { 4: 32, 6: 128 };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePrefix } from "./prefix.ts";
  * const bad = parsePrefix("192.0.2.1");
- * console.assert(!bad.ok && bad.message.includes("has no prefix length"));
+ * assert.ok(!bad.ok && bad.message.includes("has no prefix length"));
  * ```
  */
 export function parsePrefix(
@@ -78,8 +80,9 @@ export function parsePrefix(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatPrefix } from "./prefix.ts";
- * console.assert(formatPrefix({ address: "10.0.0.0", prefixLength: 8, family: 4 }) === "10.0.0.0/8");
+ * assert.ok(formatPrefix({ address: "10.0.0.0", prefixLength: 8, family: 4 }) === "10.0.0.0/8");
  * ```
  */
 export function formatPrefix(prefix: Prefix): string {
@@ -97,9 +100,10 @@ function addressBits(address: ParsedAddress): bigint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isNetworkAddress } from "./prefix.ts";
- * console.assert(isNetworkAddress({ address: "10.0.0.0", prefixLength: 8, family: 4 }));
- * console.assert(!isNetworkAddress({ address: "10.0.0.1", prefixLength: 8, family: 4 }));
+ * assert.ok(isNetworkAddress({ address: "10.0.0.0", prefixLength: 8, family: 4 }));
+ * assert.ok(!isNetworkAddress({ address: "10.0.0.1", prefixLength: 8, family: 4 }));
  * ```
  */
 export function isNetworkAddress(prefix: Prefix): boolean {

@@ -5,9 +5,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PROTOCOLS, protocolNumber } from "./protocol.ts";
- * console.assert(PROTOCOLS.join(",") === "tcp,udp");
- * console.assert(protocolNumber("udp") === 17);
+ * assert.ok(PROTOCOLS.join(",") === "tcp,udp");
+ * assert.ok(protocolNumber("udp") === 17);
  * ```
  *
  * @module
@@ -31,8 +32,9 @@ export interface ProtocolEntry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PROTOCOL_TABLE } from "./protocol.ts";
- * console.assert(PROTOCOL_TABLE[0].ipvsadm.short === "t");
+ * assert.ok(PROTOCOL_TABLE[0].ipvsadm.short === "t");
  * ```
  */
 export const PROTOCOL_TABLE = [
@@ -56,8 +58,9 @@ export type Protocol = typeof PROTOCOL_TABLE[number]["name"];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PROTOCOLS } from "./protocol.ts";
- * console.assert(PROTOCOLS.includes("udp"));
+ * assert.ok(PROTOCOLS.includes("udp"));
  * ```
  */
 export const PROTOCOLS: readonly Protocol[] = PROTOCOL_TABLE.map((p) => p.name);
@@ -67,8 +70,9 @@ export const PROTOCOLS: readonly Protocol[] = PROTOCOL_TABLE.map((p) => p.name);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PROTOCOL_CHOICES } from "./protocol.ts";
- * console.assert(PROTOCOL_CHOICES === "tcp or udp");
+ * assert.ok(PROTOCOL_CHOICES === "tcp or udp");
  * ```
  */
 export const PROTOCOL_CHOICES: string = orList(PROTOCOLS);
@@ -78,8 +82,9 @@ export const PROTOCOL_CHOICES: string = orList(PROTOCOLS);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isProtocol } from "./protocol.ts";
- * console.assert(isProtocol("tcp") && !isProtocol("TCP") && !isProtocol("sctp"));
+ * assert.ok(isProtocol("tcp") && !isProtocol("TCP") && !isProtocol("sctp"));
  * ```
  */
 export function isProtocol(value: unknown): value is Protocol {
@@ -91,8 +96,9 @@ export function isProtocol(value: unknown): value is Protocol {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { protocolEntry } from "./protocol.ts";
- * console.assert(protocolEntry("tcp").display === "TCP");
+ * assert.ok(protocolEntry("tcp").display === "TCP");
  * ```
  */
 export function protocolEntry(protocol: Protocol): ProtocolEntry {
@@ -104,8 +110,9 @@ export function protocolEntry(protocol: Protocol): ProtocolEntry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { protocolNumber } from "./protocol.ts";
- * console.assert(protocolNumber("tcp") === 6);
+ * assert.ok(protocolNumber("tcp") === 6);
  * ```
  */
 export function protocolNumber(protocol: Protocol): number {
@@ -117,8 +124,9 @@ export function protocolNumber(protocol: Protocol): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { protocolOfNumber } from "./protocol.ts";
- * console.assert(protocolOfNumber(17) === "udp" && protocolOfNumber(1) === undefined);
+ * assert.ok(protocolOfNumber(17) === "udp" && protocolOfNumber(1) === undefined);
  * ```
  */
 export function protocolOfNumber(number: number): Protocol | undefined {
@@ -130,8 +138,9 @@ export function protocolOfNumber(number: number): Protocol | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { protocolOfIpvsadmOption } from "./protocol.ts";
- * console.assert(protocolOfIpvsadmOption("udp-service") === "udp");
+ * assert.ok(protocolOfIpvsadmOption("udp-service") === "udp");
  * ```
  */
 export function protocolOfIpvsadmOption(long: string): Protocol | undefined {

@@ -5,8 +5,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_SCHEDULER, SCHEDULERS } from "./scheduler.ts";
- * console.assert(SCHEDULERS.join(",") === "rr,wrr" && DEFAULT_SCHEDULER === "wrr");
+ * assert.ok(SCHEDULERS.join(",") === "rr,wrr" && DEFAULT_SCHEDULER === "wrr");
  * ```
  *
  * @module
@@ -28,8 +29,9 @@ export interface SchedulerEntry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SCHEDULER_TABLE } from "./scheduler.ts";
- * console.assert(SCHEDULER_TABLE.some((s) => s.name === "wlc" && !s.supported));
+ * assert.ok(SCHEDULER_TABLE.some((s) => s.name === "wlc" && !s.supported));
  * ```
  */
 export const SCHEDULER_TABLE = [
@@ -64,8 +66,9 @@ export type SchedulerName = Extract<typeof SCHEDULER_TABLE[number], { supported:
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SCHEDULERS } from "./scheduler.ts";
- * console.assert(SCHEDULERS.includes("wrr"));
+ * assert.ok(SCHEDULERS.includes("wrr"));
  * ```
  */
 export const SCHEDULERS: readonly SchedulerName[] = SCHEDULER_TABLE
@@ -77,8 +80,9 @@ export const SCHEDULERS: readonly SchedulerName[] = SCHEDULER_TABLE
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_SCHEDULER } from "./scheduler.ts";
- * console.assert(DEFAULT_SCHEDULER === "wrr");
+ * assert.ok(DEFAULT_SCHEDULER === "wrr");
  * ```
  */
 export const DEFAULT_SCHEDULER: SchedulerName = "wrr";
@@ -88,8 +92,9 @@ export const DEFAULT_SCHEDULER: SchedulerName = "wrr";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SCHEDULER_CHOICES } from "./scheduler.ts";
- * console.assert(SCHEDULER_CHOICES === "rr or wrr");
+ * assert.ok(SCHEDULER_CHOICES === "rr or wrr");
  * ```
  */
 export const SCHEDULER_CHOICES: string = orList(SCHEDULERS);
@@ -99,8 +104,9 @@ export const SCHEDULER_CHOICES: string = orList(SCHEDULERS);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isSchedulerName } from "./scheduler.ts";
- * console.assert(isSchedulerName("rr") && !isSchedulerName("wlc"));
+ * assert.ok(isSchedulerName("rr") && !isSchedulerName("wlc"));
  * ```
  */
 export function isSchedulerName(value: unknown): value is SchedulerName {
@@ -112,9 +118,10 @@ export function isSchedulerName(value: unknown): value is SchedulerName {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { schedulerEntry } from "./scheduler.ts";
- * console.assert(schedulerEntry("sh")?.supported === false);
- * console.assert(schedulerEntry("fastest") === undefined);
+ * assert.ok(schedulerEntry("sh")?.supported === false);
+ * assert.ok(schedulerEntry("fastest") === undefined);
  * ```
  */
 export function schedulerEntry(name: string): SchedulerEntry | undefined {

@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { COMMAND_MAX_SECONDS, ENGINE_MAX_SECONDS } from "./seconds.ts";
- * console.assert(COMMAND_MAX_SECONDS < ENGINE_MAX_SECONDS);
+ * assert.ok(ENGINE_MAX_SECONDS < COMMAND_MAX_SECONDS); // the engine refuses what it cannot time exactly
  * ```
  *
  * @module
@@ -17,8 +18,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { COMMAND_MAX_SECONDS } from "./seconds.ts";
- * console.assert(COMMAND_MAX_SECONDS === 86400 * 31);
+ * assert.ok(COMMAND_MAX_SECONDS === 86400 * 31);
  * ```
  */
 export const COMMAND_MAX_SECONDS = 86400 * 31;
@@ -30,8 +32,9 @@ export const COMMAND_MAX_SECONDS = 86400 * 31;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ENGINE_MAX_SECONDS } from "./seconds.ts";
- * console.assert(ENGINE_MAX_SECONDS === 2_000_000);
+ * assert.ok(ENGINE_MAX_SECONDS === 2_000_000);
  * ```
  */
 export const ENGINE_MAX_SECONDS = 2_000_000;

@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isWeight, WEIGHT_MAX } from "./weight.ts";
- * console.assert(isWeight(0) && isWeight(WEIGHT_MAX) && !isWeight(WEIGHT_MAX + 1));
+ * assert.ok(isWeight(0) && isWeight(WEIGHT_MAX) && !isWeight(WEIGHT_MAX + 1));
  * ```
  *
  * @module
@@ -16,8 +17,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WEIGHT_MIN } from "./weight.ts";
- * console.assert(WEIGHT_MIN === 0);
+ * assert.ok(WEIGHT_MIN === 0);
  * ```
  */
 export const WEIGHT_MIN = 0;
@@ -27,8 +29,9 @@ export const WEIGHT_MIN = 0;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WEIGHT_MAX } from "./weight.ts";
- * console.assert(WEIGHT_MAX === 65535);
+ * assert.ok(WEIGHT_MAX === 65535);
  * ```
  */
 export const WEIGHT_MAX = 65535;
@@ -38,8 +41,9 @@ export const WEIGHT_MAX = 65535;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_WEIGHT } from "./weight.ts";
- * console.assert(DEFAULT_WEIGHT === 1);
+ * assert.ok(DEFAULT_WEIGHT === 1);
  * ```
  */
 export const DEFAULT_WEIGHT = 1;
@@ -49,8 +53,9 @@ export const DEFAULT_WEIGHT = 1;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isWeight } from "./weight.ts";
- * console.assert(isWeight(3) && !isWeight(-1) && !isWeight(1.5));
+ * assert.ok(isWeight(3) && !isWeight(-1) && !isWeight(1.5));
  * ```
  */
 export function isWeight(value: unknown): value is number {

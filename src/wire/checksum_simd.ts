@@ -15,6 +15,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SimdChecksum } from "./checksum_simd.ts";
  * import { finish } from "./checksum.ts";
  *
@@ -22,7 +23,7 @@
  * const pkt = summer.allocate(1500); // received into, then summed without a copy
  * pkt.fill(0x5a);
  * const check = finish(summer.sum(pkt, 0, pkt.length));
- * console.assert(check === (~(0x5a5a * 750 % 0xffff) & 0xffff));
+ * assert.ok(check === (~(0x5a5a * 750 % 0xffff) & 0xffff));
  * ```
  *
  * @module
