@@ -123,9 +123,6 @@ function call(id: number, op: string, args: unknown[]): void {
     } else if (isControlMethod(op)) {
       const method = running.control[op] as (...a: unknown[]) => unknown;
       result = method.apply(running.control, args);
-      // A control call's own changes are announced by the main thread's change event; the
-      // flag is left to what the expiry timer alone discovers.
-      running.engine.registry.diversionDirty = false;
     } else throw new Error(`unknown worker op '${op}'`);
     post({ type: "reply", id, ok: true, result: result ?? null });
   } catch (e) {

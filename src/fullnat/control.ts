@@ -278,7 +278,6 @@ export class EngineControl implements ControlTarget {
     if (rs === undefined) throw new ControlError("no-dest", "No such destination");
     const weight = server.weight === undefined ? rs.weight : checkWeight(server.weight);
     const method = server.method === undefined ? rs.method : checkMethod(server.method);
-    if (method !== rs.method) this.engine.registry.diversionDirty = true;
     rs.weight = weight;
     rs.method = method;
   }
