@@ -10,7 +10,7 @@ import type { ServiceKey, ServiceView } from "../../fullnat/types.ts";
 import { connectionPages, type RemoteControl } from "../remote.ts";
 import { canonicalAddress } from "../../vocab/mod.ts";
 import type { IpvsadmCommand, IpvsadmFailure } from "./command.ts";
-import { type ControlCommandKind, describeFailure, missingService } from "./errors.ts";
+import { type ControlCommandKind, describeFailure, incomplete, missingService } from "./errors.ts";
 import {
   connectionsTitle,
   formatConnectionRows,
@@ -47,11 +47,6 @@ const failed = (f: IpvsadmFailure): IpvsadmResult => ({
   stderr: f.message + "\n",
   exitCode: f.exitCode,
 });
-
-/** The last line of a connection listing that failed after printing `rows` rows. */
-export function incomplete(rows: number, reason: string): string {
-  return `listing incomplete: stopped after ${rows} connection${rows === 1 ? "" : "s"}: ${reason}`;
-}
 
 const canonical = (address: string) => canonicalAddress(address) ?? address;
 
