@@ -26,6 +26,7 @@ import {
 import { formatStatus } from "./src/daemon/status_text.ts";
 import { DEFAULT_QUEUE_BUFFER_BYTES, DEFAULT_QUEUE_MAXLEN } from "./src/nfqueue/constants.ts";
 import { registerProvision } from "./src/provision/cli.ts";
+import { DEFAULT_LOCAL_PORT_RANGE, formatPortRange } from "./src/vocab/port.ts";
 import {
   addAdminCommands,
   addShellCommand,
@@ -82,7 +83,11 @@ function program(admin: Runtime): Command {
     )
     .option("--fail-open", "let diverted traffic through unrewritten while no daemon runs")
     .option("--max-sessions <n>", "session table capacity", "1048576")
-    .option("--local-ports <low-high>", "local ports per local address", "1025-65535")
+    .option(
+      "--local-ports <low-high>",
+      "local ports per local address",
+      formatPortRange(DEFAULT_LOCAL_PORT_RANGE),
+    )
     .addOption(
       new Option("--reject <policy>", "answer refused connection attempts").choices([
         "reset",

@@ -52,6 +52,22 @@ export interface PagedConnections {
   connectionPages(): AsyncIterable<ConnectionView[]>;
 }
 
+/**
+ * The connection listing as the control socket sends it, page by page: each page the rows'
+ * JSON texts, comma-separated, as UTF-8 bytes. The daemon's workers write these straight from
+ * their session tables, so the listing is never turned into objects or strings on the way.
+ */
+export interface EncodedConnections {
+  connectionJson(): AsyncIterable<Uint8Array>;
+}
+
+/** True when `control` can hand out its connection listing already encoded. */
+export function hasEncodedConnections<T extends object>(
+  control: T,
+): control is T & EncodedConnections {
+  return typeof (control as Partial<EncodedConnections>).connectionJson === "function";
+}
+
 /** What the control server can serve: the contract with sync or async methods. */
 export type ServedControl = {
   [K in ControlMethod]: (...args: OpArgs<K>) => OpResult<K> | Promise<OpResult<K>>;
@@ -85,9 +101,46 @@ export function isControlMethod(op: string): op is ControlMethod {
   return (CONTROL_METHODS as readonly string[]).includes(op);
 }
 
-/** Calls `fn` and hands back its outcome as a promise (a throw becomes a rejection). */
-function settle<T>(fn: () => T | Promise<T>): Promise<T> {
-  return new Promise((resolve) => resolve(fn()));
+/**
+ * Calls contract method `op` of `target` with `args`, typed by the method: the one place a
+ * method is looked up by name.
+ */
+export function callControl<K extends ControlMethod>(
+  target: ServedControl,
+  op: K,
+  args: OpArgs<K>,
+): OpResult<K> | Promise<OpResult<K>> {
+  const method: ServedControl[K] = target[op];
+  return method.apply(target, args);
+}
+
+/**
+ * The async contract over whatever `resolve` yields when a call is made: an engine or the
+ * daemon's fan-out (see {@linkcode localRemote}), or a connection opened only once a command
+ * needs one. A throw, sync or async, becomes a rejection.
+ */
+export function forwardControl(
+  resolve: () => ServedControl | Promise<ServedControl>,
+): RemoteControl {
+  const call = async <K extends ControlMethod>(op: K, args: OpArgs<K>): Promise<OpResult<K>> =>
+    await callControl(await resolve(), op, args);
+  return {
+    addService: (...a) => call("addService", a),
+    editService: (...a) => call("editService", a),
+    deleteService: (...a) => call("deleteService", a),
+    addRealServer: (...a) => call("addRealServer", a),
+    editRealServer: (...a) => call("editRealServer", a),
+    deleteRealServer: (...a) => call("deleteRealServer", a),
+    addLocalAddress: (...a) => call("addLocalAddress", a),
+    deleteLocalAddress: (...a) => call("deleteLocalAddress", a),
+    clear: (...a) => call("clear", a),
+    zeroStats: (...a) => call("zeroStats", a),
+    listServices: (...a) => call("listServices", a),
+    listConnections: (...a) => call("listConnections", a),
+    getTimeouts: (...a) => call("getTimeouts", a),
+    setTimeouts: (...a) => call("setTimeouts", a),
+    diversion: (...a) => call("diversion", a),
+  };
 }
 
 /**
@@ -95,21 +148,5 @@ function settle<T>(fn: () => T | Promise<T>): Promise<T> {
  * can be driven through the async contract.
  */
 export function localRemote(target: ServedControl): RemoteControl {
-  return {
-    addService: (...a) => settle(() => target.addService(...a)),
-    editService: (...a) => settle(() => target.editService(...a)),
-    deleteService: (...a) => settle(() => target.deleteService(...a)),
-    addRealServer: (...a) => settle(() => target.addRealServer(...a)),
-    editRealServer: (...a) => settle(() => target.editRealServer(...a)),
-    deleteRealServer: (...a) => settle(() => target.deleteRealServer(...a)),
-    addLocalAddress: (...a) => settle(() => target.addLocalAddress(...a)),
-    deleteLocalAddress: (...a) => settle(() => target.deleteLocalAddress(...a)),
-    clear: () => settle(() => target.clear()),
-    zeroStats: (...a) => settle(() => target.zeroStats(...a)),
-    listServices: () => settle(() => target.listServices()),
-    listConnections: () => settle(() => target.listConnections()),
-    getTimeouts: () => settle(() => target.getTimeouts()),
-    setTimeouts: (...a) => settle(() => target.setTimeouts(...a)),
-    diversion: () => settle(() => target.diversion()),
-  };
+  return forwardControl(() => target);
 }

@@ -31,6 +31,9 @@ import {
   writeAll,
 } from "./protocol.ts";
 import {
+  callControl,
+  type EncodedConnections,
+  hasEncodedConnections,
   hasPagedConnections,
   isControlMethod,
   type PagedConnections,
@@ -52,8 +55,14 @@ export interface ListenOptions {
 
 const isMissing = (e: unknown) => e instanceof Deno.errors.NotFound;
 
-/** What the server serves: the contract, and the paged connection listing when there is one. */
-export type ServerTarget = ServedControl & Partial<PagedConnections>;
+/**
+ * What the server serves: the contract, and the connection listing paged or already encoded
+ * when the target has it so.
+ */
+export type ServerTarget =
+  & ServedControl
+  & Partial<PagedConnections>
+  & Partial<EncodedConnections>;
 
 const encoder = new TextEncoder();
 
@@ -160,10 +169,9 @@ export class ControlServer {
       if (isControlMethod(op)) {
         const checked = checkArgs(op, args);
         if (!checked.ok) return errorResponse(id, "invalid-argument", checked.message);
-        const method = this.#target[op] as (...a: unknown[]) => unknown;
         // Awaited: a target may finish a change asynchronously (the daemon installs iptables
         // rules before it answers).
-        const result = await method.apply(this.#target, checked.args);
+        const result = await callControl(this.#target, op, checked.args);
         return { id, ok: true, result: result ?? null };
       }
       const handler = this.#extra.get(op);
@@ -248,9 +256,15 @@ export class ControlServer {
   async #answer(conn: Deno.Conn, request: ControlRequest): Promise<void> {
     const { id, op, args } = request;
     const target = this.#target;
-    if (op === "listConnections" && args.length === 0 && hasPagedConnections(target)) {
-      await this.#stream(conn, id, target.connectionPages());
-      return;
+    if (op === "listConnections" && args.length === 0) {
+      if (hasEncodedConnections(target)) {
+        await this.#streamEncoded(conn, id, target.connectionJson());
+        return;
+      }
+      if (hasPagedConnections(target)) {
+        await this.#stream(conn, id, target.connectionPages());
+        return;
+      }
     }
     const response = await this.handle(request);
     if (response.ok && Array.isArray(response.result)) {
@@ -293,6 +307,49 @@ export class ControlServer {
           size += json.length + 1;
           if (size >= FRAME_BYTES) await flush();
         }
+      }
+      await flush();
+    } catch (e) {
+      if (gone(e)) throw e;
+      const body = errorBody(e);
+      await this.#reply(conn, errorResponse(id, body.code, body.message));
+      return;
+    }
+    await this.#reply(conn, { id, ok: true, result: [] });
+  }
+
+  /**
+   * Sends pages of rows already encoded as JSON (see {@linkcode EncodedConnections}) as `rows`
+   * frames of whole pages, about {@linkcode FRAME_BYTES} each, then the final reply; the bytes
+   * are copied into one reusable frame buffer and written, never parsed or turned into strings.
+   * A page longer than a frame goes out as a frame of its own (a page's row count keeps it far
+   * below the line limit). A failure part-way ends the stream with an error reply.
+   */
+  async #streamEncoded(conn: Deno.Conn, id: RequestId, pages: AsyncIterable<Uint8Array>) {
+    const head = encoder.encode(`{"id":${JSON.stringify(id)},"rows":[`);
+    const tail = encoder.encode("]}\n");
+    const out = new Uint8Array(FRAME_BYTES + head.length + tail.length);
+    out.set(head);
+    let at = head.length;
+    const flush = async () => {
+      if (at === head.length) return;
+      out.set(tail, at);
+      await writeAll(conn, out.subarray(0, at + tail.length));
+      at = head.length;
+    };
+    try {
+      for await (const page of pages) {
+        if (page.length === 0) continue;
+        if (at > head.length && at + 1 + page.length > FRAME_BYTES) await flush();
+        if (head.length + page.length > FRAME_BYTES) {
+          await writeAll(conn, head);
+          await writeAll(conn, page);
+          await writeAll(conn, tail);
+          continue;
+        }
+        if (at > head.length) out[at++] = 0x2c;
+        out.set(page, at);
+        at += page.length;
       }
       await flush();
     } catch (e) {

@@ -14,10 +14,19 @@ import {
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
-import type { ControlMethod } from "./remote.ts";
+import type {
+  Endpoint,
+  RealServerSpec,
+  ServiceKey,
+  ServiceOptions,
+  Timeouts,
+} from "../fullnat/types.ts";
+import type { ControlMethod, OpArgs } from "./remote.ts";
 
-/** The checked and copied arguments, or why they were refused. */
-export type ArgsCheck = { ok: true; args: unknown[] } | { ok: false; message: string };
+/** The checked and copied arguments of contract method `K`, or why they were refused. */
+export type ArgsCheck<K extends ControlMethod = ControlMethod> =
+  | { ok: true; args: OpArgs<K> }
+  | { ok: false; message: string };
 
 class ShapeError extends Error {}
 
@@ -62,7 +71,7 @@ function endpoint(value: unknown, what: string) {
   };
 }
 
-function serviceKey(value: unknown) {
+function serviceKey(value: unknown): ServiceKey {
   const o = object(value, "service key");
   return {
     protocol: oneOf(o.protocol, "service key.protocol", PROTOCOLS),
@@ -70,11 +79,14 @@ function serviceKey(value: unknown) {
   };
 }
 
+/** The check of each field of `T`. */
+type FieldChecks<T> = { [F in keyof T]-?: (v: unknown) => T[F] };
+
 /** Copies the optional fields that are present, checking each. */
-function partial(o: Obj, fields: Record<string, (v: unknown) => unknown>): Obj {
-  const out: Obj = {};
-  for (const [name, check] of Object.entries(fields)) {
-    if (o[name] !== undefined) out[name] = check(o[name]);
+function partial<T>(o: Obj, fields: FieldChecks<T>): Partial<T> {
+  const out: Partial<T> = {};
+  for (const name in fields) {
+    if (o[name] !== undefined) out[name] = fields[name](o[name]);
   }
   return out;
 }
@@ -94,26 +106,37 @@ const TWEAKS = {
   clampMss: flag("clampMss"),
 };
 
-function serviceOptions(value: unknown, all: boolean): Obj {
+function serviceOptions(value: unknown): ServiceOptions {
   const o = object(value, "service options");
-  if (all) {
-    return {
-      scheduler: scheduler(o.scheduler),
-      persistence: persistence(o.persistence),
-      ...partial(o, TWEAKS),
-    };
-  }
-  return partial(o, { scheduler, persistence, ...TWEAKS });
+  return {
+    scheduler: scheduler(o.scheduler),
+    persistence: persistence(o.persistence),
+    ...partial(o, TWEAKS),
+  };
 }
 
-function realServer(value: unknown, all: boolean): Obj {
+function serviceChanges(value: unknown): Partial<ServiceOptions> {
+  return partial<ServiceOptions>(object(value, "service options"), {
+    scheduler,
+    persistence,
+    ...TWEAKS,
+  });
+}
+
+function realServer(value: unknown): RealServerSpec {
   const o = object(value, "real server");
-  const base = endpoint(o, "real server");
-  if (all) return { ...base, weight: weight(o.weight), method: method(o.method) };
-  return { ...base, ...partial(o, { weight, method }) };
+  return { ...endpoint(o, "real server"), weight: weight(o.weight), method: method(o.method) };
 }
 
-const TIMEOUT_FIELDS = [
+function realServerChanges(value: unknown): Partial<RealServerSpec> & Endpoint {
+  const o = object(value, "real server");
+  return {
+    ...endpoint(o, "real server"),
+    ...partial<Pick<RealServerSpec, "weight" | "method">>(o, { weight, method }),
+  };
+}
+
+const TIMEOUT_FIELDS: readonly (keyof Timeouts)[] = [
   "tcpEstablished",
   "tcpSynSent",
   "tcpSynRecv",
@@ -125,25 +148,33 @@ const TIMEOUT_FIELDS = [
   "udp",
 ];
 
-function timeouts(value: unknown): Obj {
+function timeouts(value: unknown): Partial<Timeouts> {
   const o = object(value, "timeouts");
-  const unknown = Object.keys(o).filter((k) => !TIMEOUT_FIELDS.includes(k));
+  const known: readonly string[] = TIMEOUT_FIELDS;
+  const unknown = Object.keys(o).filter((k) => !known.includes(k));
   if (unknown.length > 0) throw new ShapeError(`unknown timeout '${unknown[0]}'`);
-  return partial(
-    o,
-    Object.fromEntries(TIMEOUT_FIELDS.map((f) => [f, (v: unknown) => integer(v, f, 0, U32_MAX)])),
-  );
+  const out: Partial<Timeouts> = {};
+  for (const f of TIMEOUT_FIELDS) {
+    if (o[f] !== undefined) out[f] = integer(o[f], f, 0, U32_MAX);
+  }
+  return out;
 }
 
 const address = (v: unknown) => text(v, "address");
 
+/** How the arguments of one method are checked: how many are required, and each one's check. */
+interface ArgsShape<A extends readonly unknown[]> {
+  min: number;
+  checks: { [I in keyof A]-?: (v: unknown) => A[I] };
+}
+
 /** Per method: the accepted argument counts and the check of each argument. */
-const SHAPES: Record<ControlMethod, { min: number; checks: ((v: unknown) => unknown)[] }> = {
-  addService: { min: 2, checks: [serviceKey, (v) => serviceOptions(v, true)] },
-  editService: { min: 2, checks: [serviceKey, (v) => serviceOptions(v, false)] },
+const SHAPES: { [K in ControlMethod]: ArgsShape<OpArgs<K>> } = {
+  addService: { min: 2, checks: [serviceKey, serviceOptions] },
+  editService: { min: 2, checks: [serviceKey, serviceChanges] },
   deleteService: { min: 1, checks: [serviceKey] },
-  addRealServer: { min: 2, checks: [serviceKey, (v) => realServer(v, true)] },
-  editRealServer: { min: 2, checks: [serviceKey, (v) => realServer(v, false)] },
+  addRealServer: { min: 2, checks: [serviceKey, realServer] },
+  editRealServer: { min: 2, checks: [serviceKey, realServerChanges] },
   deleteRealServer: { min: 2, checks: [serviceKey, (v) => endpoint(v, "real server")] },
   addLocalAddress: { min: 2, checks: [serviceKey, address] },
   deleteLocalAddress: { min: 2, checks: [serviceKey, address] },
@@ -157,16 +188,20 @@ const SHAPES: Record<ControlMethod, { min: number; checks: ((v: unknown) => unkn
 };
 
 /** Checks `args` for `method` and returns clean copies, or the reason they are refused. */
-export function checkArgs(method: ControlMethod, args: readonly unknown[]): ArgsCheck {
-  const shape = SHAPES[method];
-  if (args.length < shape.min || args.length > shape.checks.length) {
-    const count = shape.min === shape.checks.length
-      ? `${shape.min}`
-      : `${shape.min} to ${shape.checks.length}`;
+export function checkArgs<K extends ControlMethod>(
+  method: K,
+  args: readonly unknown[],
+): ArgsCheck<K> {
+  const shape: ArgsShape<OpArgs<K>> = SHAPES[method];
+  const checks: readonly ((v: unknown) => unknown)[] = shape.checks;
+  if (args.length < shape.min || args.length > checks.length) {
+    const count = shape.min === checks.length ? `${shape.min}` : `${shape.min} to ${checks.length}`;
     return { ok: false, message: `${method} takes ${count} argument(s), got ${args.length}` };
   }
   try {
-    return { ok: true, args: args.map((a, i) => shape.checks[i](a)) };
+    // Each check returns its argument's type (SHAPES is typed by the contract), so the copies
+    // are the method's arguments.
+    return { ok: true, args: args.map((a, i) => checks[i](a)) as OpArgs<K> };
   } catch (e) {
     if (e instanceof ShapeError) return { ok: false, message: `${method}: ${e.message}` };
     throw e;

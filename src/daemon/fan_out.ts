@@ -8,13 +8,19 @@
  *   internal error and logged). Changes are serialized, so all workers see them in one order.
  *   Once a configuration change is applied it is announced (the daemon's change event, which
  *   brings the iptables diversion up to date and saves) before the caller hears back.
- * - reads are merged: services with summed counters, connections paged worker by worker,
- *   the diversion as the union of what every worker needs.
+ * - reads are merged: services with summed counters, connections paged worker by worker
+ *   (each page JSON bytes a worker wrote, handed to the control socket as they are), the
+ *   diversion as the union of what every worker needs.
  *
  * @module
  */
 import { CONFIG_METHODS } from "../ctl/changes.ts";
-import type { ControlMethod, PagedConnections, RemoteControl } from "../ctl/remote.ts";
+import type {
+  ControlMethod,
+  EncodedConnections,
+  PagedConnections,
+  RemoteControl,
+} from "../ctl/remote.ts";
 import type { ConnectionView, DiversionSpec } from "../fullnat/types.ts";
 import { mergeServices, unionDiversion } from "./merge.ts";
 import {
@@ -83,7 +89,7 @@ export function fanOutControl(
   workers: WorkerCalls,
   announce: (reason: string) => Promise<void>,
   log: (message: string) => void,
-): RemoteControl & PagedConnections {
+): RemoteControl & PagedConnections & EncodedConnections {
   const w = typed(workers);
   let changes: Promise<unknown> = Promise.resolve();
   const serial = <T>(op: () => Promise<T>): Promise<T> => {
@@ -110,8 +116,8 @@ export function fanOutControl(
       }
     });
 
-  /** Every worker's sessions, a bounded page at a time: no one holds the whole table. */
-  async function* connectionPages(): AsyncGenerator<ConnectionView[]> {
+  /** Every worker's sessions, a bounded page at a time, as JSON: no one holds the whole table. */
+  async function* connectionJson(): AsyncGenerator<Uint8Array> {
     for (let i = 0; i < w.size; i++) {
       let cursor: number | null = 0;
       while (cursor !== null) {
@@ -119,9 +125,18 @@ export function fanOutControl(
           cursor,
           CONNECTION_PAGE_ROWS,
         ]);
-        if (page.rows.length > 0) yield page.rows;
+        if (page.rows > 0) yield page.json;
         cursor = page.next;
       }
+    }
+  }
+
+  /** The same pages as rows, for callers in this process. */
+  async function* connectionPages(): AsyncGenerator<ConnectionView[]> {
+    const decoder = new TextDecoder();
+    for await (const json of connectionJson()) {
+      const rows: ConnectionView[] = JSON.parse(`[${decoder.decode(json)}]`);
+      yield rows;
     }
   }
 
@@ -146,5 +161,6 @@ export function fanOutControl(
     getTimeouts: () => w.call(0, "getTimeouts", []),
     diversion: () => collectDiversion(workers),
     connectionPages,
+    connectionJson,
   };
 }

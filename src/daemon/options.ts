@@ -6,6 +6,13 @@
  */
 
 import { DEFAULT_QUEUE_BUFFER_BYTES, DEFAULT_QUEUE_MAXLEN } from "../nfqueue/constants.ts";
+import {
+  DEFAULT_LOCAL_PORT_RANGE,
+  formatPortRange,
+  isPortRange,
+  PORT_MAX,
+  PORT_MIN,
+} from "../vocab/port.ts";
 
 /** Everything `fullnat daemon` needs to start. */
 export interface DaemonOptions {
@@ -62,7 +69,7 @@ export function defaultDaemonOptions(
     chainPrefix: env("FULLNAT_CHAIN_PREFIX") ?? "FULLNAT",
     failOpen: false,
     maxSessions: 1 << 20,
-    localPorts: [1025, 65535],
+    localPorts: [DEFAULT_LOCAL_PORT_RANGE[0], DEFAULT_LOCAL_PORT_RANGE[1]],
     rejectWithReset: true,
     expiryIntervalMs: 1000,
     skipSysctl: false,
@@ -89,11 +96,17 @@ export function parseIntStrict(text: string, what: string, min: number, max: num
 export function parsePortRange(text: string): [number, number] {
   const m = /^([0-9]+)-([0-9]+)$/.exec(text);
   if (!m) {
-    throw new Error(`Local port range must look like 1025-65535 (got ${JSON.stringify(text)})`);
+    throw new Error(
+      `Local port range must look like ${formatPortRange(DEFAULT_LOCAL_PORT_RANGE)} (got ${
+        JSON.stringify(text)
+      })`,
+    );
   }
-  const lo = parseIntStrict(m[1], "Local port range start", 1, 65535);
-  const hi = parseIntStrict(m[2], "Local port range end", 1, 65535);
-  if (lo > hi) throw new Error(`Local port range ${text} is empty: the start is above the end`);
+  const lo = parseIntStrict(m[1], "Local port range start", PORT_MIN, PORT_MAX);
+  const hi = parseIntStrict(m[2], "Local port range end", PORT_MIN, PORT_MAX);
+  if (!isPortRange([lo, hi])) {
+    throw new Error(`Local port range ${text} is empty: the start is above the end`);
+  }
   return [lo, hi];
 }
 

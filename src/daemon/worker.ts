@@ -14,26 +14,25 @@
 import { EngineControl } from "../fullnat/control.ts";
 import { Engine } from "../fullnat/engine.ts";
 import { ControlError } from "../fullnat/types.ts";
-import { isControlMethod } from "../ctl/remote.ts";
 import { NfQueue } from "../nfqueue/queue.ts";
 import { BatchClock } from "./batch_clock.ts";
 import { RawSender } from "../kernel/raw_sender.ts";
+import { EngineOps } from "./engine_ops.ts";
 import {
   type FromWorker,
   type ToWorker,
-  WORKER_PAGE_OP,
   WORKER_STATUS_OP,
   type WorkerConfig,
   type WorkerError,
   type WorkerStatus,
 } from "./worker_protocol.ts";
 
-const post = (m: FromWorker) => self.postMessage(m);
+const post = (m: FromWorker, transfer: Transferable[] = []) => self.postMessage(m, transfer);
 
 interface Running {
   config: WorkerConfig;
   engine: Engine;
-  control: EngineControl;
+  ops: EngineOps;
   queue: NfQueue;
   sender: RawSender;
   timer: ReturnType<typeof setInterval>;
@@ -71,7 +70,7 @@ function start(config: WorkerConfig): void {
       post({ type: "diversionDirty" });
     }
   }, config.expiryIntervalMs);
-  running = { config, engine, control: new EngineControl(engine), queue, sender, timer };
+  running = { config, engine, ops: new EngineOps(new EngineControl(engine)), queue, sender, timer };
   queue.run(engine, clock).then(
     () => finish(),
     (e) => {
@@ -115,19 +114,13 @@ function toWorkerError(e: unknown): WorkerError {
 function call(id: number, op: string, args: unknown[]): void {
   try {
     if (running === undefined) throw new Error("worker is not running");
-    let result: unknown;
-    if (op === WORKER_STATUS_OP) result = status(running);
-    else if (op === WORKER_PAGE_OP) {
-      const [cursor, max] = args as [number, number];
-      result = running.control.listConnectionsPage(cursor, max);
-    } else if (isControlMethod(op)) {
-      const method = running.control[op] as (...a: unknown[]) => unknown;
-      result = method.apply(running.control, args);
-      // A control call's own changes are announced by the main thread's change event; the
-      // flag is left to what the expiry timer alone discovers.
-      running.engine.registry.diversionDirty = false;
-    } else throw new Error(`unknown worker op '${op}'`);
-    post({ type: "reply", id, ok: true, result: result ?? null });
+    if (op === WORKER_STATUS_OP) {
+      post({ type: "reply", id, ok: true, result: status(running) });
+      return;
+    }
+    const reply = running.ops.answer(op, args);
+    if (reply === undefined) throw new Error(`unknown worker op '${op}'`);
+    post({ type: "reply", id, ok: true, result: reply.result ?? null }, reply.transfer);
   } catch (e) {
     post({ type: "reply", id, ok: false, error: toWorkerError(e) });
   }

@@ -1,10 +1,11 @@
 /**
  * Messages between the daemon's main thread and its packet workers (`worker.ts`). Every
- * message is structured-cloned, so only plain data crosses.
+ * message is structured-cloned, so only plain data crosses; a page of sessions crosses as bytes
+ * whose buffer is transferred, not copied.
  *
  * @module
  */
-import type { ConnectionPage } from "../fullnat/control.ts";
+import type { EncodedConnectionPage } from "./connection_json.ts";
 import type { EngineCounters } from "../fullnat/counters.ts";
 import type { ControlTarget } from "../fullnat/types.ts";
 import type { NfQueueCounters } from "../nfqueue/counters.ts";
@@ -75,13 +76,13 @@ export interface WorkerStatus {
 /** The extra op a worker serves beside the control contract. */
 export const WORKER_STATUS_OP = "workerStatus";
 
-/** The op that pages through a worker's sessions. */
+/** The op that pages through a worker's sessions, encoded as the control socket sends them. */
 export const WORKER_PAGE_OP = "listConnectionsPage";
 
 /** Everything a worker answers, by op: the control contract, its status, a page of sessions. */
 export interface WorkerOps extends ControlTarget {
   [WORKER_STATUS_OP](): WorkerStatus;
-  [WORKER_PAGE_OP](cursor: number, max: number): ConnectionPage;
+  [WORKER_PAGE_OP](cursor: number, max: number): EncodedConnectionPage;
 }
 
 /** One op a worker serves. */

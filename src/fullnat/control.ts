@@ -168,10 +168,6 @@ function checkMethod(m: unknown): ForwardMethod {
   return m;
 }
 
-function endpoint(addr: number, port: number): Endpoint {
-  return { address: formatIpv4(addr), port };
-}
-
 /** One page of {@linkcode EngineControl.listConnectionsPage}. */
 export interface ConnectionPage {
   rows: ConnectionView[];
@@ -278,7 +274,6 @@ export class EngineControl implements ControlTarget {
     if (rs === undefined) throw new ControlError("no-dest", "No such destination");
     const weight = server.weight === undefined ? rs.weight : checkWeight(server.weight);
     const method = server.method === undefined ? rs.method : checkMethod(server.method);
-    if (method !== rs.method) this.engine.registry.diversionDirty = true;
     rs.weight = weight;
     rs.method = method;
   }
@@ -357,33 +352,62 @@ export class EngineControl implements ControlTarget {
    * At most `max` live sessions from slot `cursor` on, and the cursor to continue from (null
    * when the table has no more). Sessions made or ended between pages may or may not be seen,
    * as with any walk of a live table; none is listed twice.
+   *
+   * With `visit`, each row is handed to it instead, in one object reused from row to row
+   * (valid only during the call), and `rows` comes back empty: a caller that encodes rows as
+   * they come then allocates nothing per session but its address texts.
    */
-  listConnectionsPage(cursor: number, max: number): ConnectionPage {
+  listConnectionsPage(
+    cursor: number,
+    max: number,
+    visit?: (row: ConnectionView) => void,
+  ): ConnectionPage {
     if (!Number.isInteger(cursor) || cursor < 0) invalid("cursor must be a slot number");
     if (!(max >= 1)) invalid("a page holds at least one connection");
     const e = this.engine;
     const t = e.table;
     const now = e.now();
+    const blank = (): ConnectionView => ({
+      protocol: "tcp",
+      method: "fullnat",
+      state: "",
+      expiresInMs: 0,
+      client: { address: "", port: 0 },
+      virtual: { address: "", port: 0 },
+      local: { address: "", port: 0 },
+      real: { address: "", port: 0 },
+    });
+    const set = (
+      ep: Endpoint,
+      id: number,
+      v6: boolean,
+      v4: Uint32Array,
+      off: number,
+      port: number,
+    ) => {
+      ep.address = v6 ? formatIpv6(t.addr6, (id << 4) + off) : formatIpv4(v4[id]);
+      ep.port = port;
+    };
+    const reused = visit === undefined ? undefined : blank();
     const out: ConnectionView[] = [];
+    let count = 0;
     let id = cursor;
-    for (; id < t.highWater && out.length < max; id++) {
+    for (; id < t.highWater && count < max; id++) {
       if (!t.live(id)) continue;
       const v6 = (t.proto[id] & V6) !== 0;
       const protocol = protocolOfNumber(t.proto[id] & ~V6) ?? "udp";
-      const tcp = protocol === "tcp";
-      const base = id << 4;
-      const ep = (v4: Uint32Array, off: number, port: number) =>
-        v6 ? { address: formatIpv6(t.addr6, base + off), port } : endpoint(v4[id], port);
-      out.push({
-        protocol,
-        method: t.method[id] === METHOD_NAT ? "nat" : "fullnat",
-        state: tcp ? TCP_STATE_NAMES[t.state[id]] : "UDP",
-        expiresInMs: Math.max(0, Math.round(t.expires[id] - now)),
-        client: ep(t.caddr, A6.C, t.cport[id]),
-        virtual: ep(t.vaddr, A6.V, t.vport[id]),
-        local: ep(t.laddr, A6.L, t.lport[id]),
-        real: ep(t.daddr, A6.D, t.dport[id]),
-      });
+      const row = reused ?? blank();
+      row.protocol = protocol;
+      row.method = t.method[id] === METHOD_NAT ? "nat" : "fullnat";
+      row.state = protocol === "tcp" ? TCP_STATE_NAMES[t.state[id]] : "UDP";
+      row.expiresInMs = Math.max(0, Math.round(t.expires[id] - now));
+      set(row.client, id, v6, t.caddr, A6.C, t.cport[id]);
+      set(row.virtual, id, v6, t.vaddr, A6.V, t.vport[id]);
+      set(row.local, id, v6, t.laddr, A6.L, t.lport[id]);
+      set(row.real, id, v6, t.daddr, A6.D, t.dport[id]);
+      if (visit === undefined) out.push(row);
+      else visit(row);
+      count++;
     }
     return { rows: out, next: id < t.highWater ? id : null };
   }

@@ -37,8 +37,12 @@ export class Registry {
   #byTuple6 = new Map<number, Service[]>();
   /** Live IPv6 services, for the (rare) question whether an address is an IPv6 VIP. */
   #services6: Service[] = [];
-  /** Set whenever the set of traffic to divert may have changed. */
-  diversionDirty = true;
+  /**
+   * Set when a retired object is released because its last session ended: what must be
+   * diverted shrank without a control call (control calls announce their own changes). The
+   * daemon's worker reads and clears it after each expiry scan.
+   */
+  diversionDirty = false;
 
   /** The live service for a packet's protocol, destination address and port. */
   find(proto: number, vaddr: number, vport: number): Service | undefined {
@@ -80,7 +84,6 @@ export class Registry {
       if (list6) list6.push(svc);
       else this.#byTuple6.set(h6, [svc]);
       this.#services6.push(svc);
-      this.diversionDirty = true;
       return svc;
     }
     const h = serviceHash(proto, vaddr, key.port);
@@ -88,7 +91,6 @@ export class Registry {
     if (list) list.push(svc);
     else this.#byTuple.set(h, [svc]);
     this.#vips.set(vaddr, (this.#vips.get(vaddr) ?? 0) + 1);
-    this.diversionDirty = true;
     return svc;
   }
 
@@ -157,7 +159,6 @@ export class Registry {
     for (const rs of [...svc.servers]) this.retireServer(rs);
     for (const la of [...svc.localAddresses]) this.retireLocal(la);
     if (svc.sessions === 0) this.services[svc.id] = undefined;
-    this.diversionDirty = true;
   }
 
   addServer(
@@ -173,7 +174,6 @@ export class Registry {
     rs.addr6 = addr6;
     this.servers[rs.id] = rs;
     svc.servers.push(rs);
-    this.diversionDirty = true;
     return rs;
   }
 
@@ -184,7 +184,6 @@ export class Registry {
     if (i >= 0) rs.service.servers.splice(i, 1);
     rs.service.schedIndex = -1;
     if (rs.sessions === 0) this.servers[rs.id] = undefined;
-    this.diversionDirty = true;
   }
 
   addLocal(
@@ -199,7 +198,6 @@ export class Registry {
     la.addr6 = addr6;
     this.locals[la.id] = la;
     svc.localAddresses.push(la);
-    this.diversionDirty = true;
     return la;
   }
 
@@ -209,7 +207,6 @@ export class Registry {
     const i = la.service.localAddresses.indexOf(la);
     if (i >= 0) la.service.localAddresses.splice(i, 1);
     if (la.conns === 0) this.locals[la.id] = undefined;
-    this.diversionDirty = true;
   }
 
   /** Called when a session using these objects ends. */

@@ -11,6 +11,8 @@
 import { join } from "node:path";
 import { announcing, ConfigChanges, exclusiveChanges } from "../ctl/changes.ts";
 import {
+  type EncodedConnections,
+  hasEncodedConnections,
   hasPagedConnections,
   localRemote,
   type PagedConnections,
@@ -42,7 +44,10 @@ export interface OpRegistry {
 }
 
 /** A target to serve, with its paged connection listing when it has one. */
-export type PersistedTarget = ServedControl & Partial<PagedConnections>;
+export type PersistedTarget =
+  & ServedControl
+  & Partial<PagedConnections>
+  & Partial<EncodedConnections>;
 
 /** What {@linkcode attachPersistence} gives the daemon. */
 export interface Persistence {
@@ -159,9 +164,12 @@ export async function attachPersistence(
 
   changes.on((change) => change.durable ? save(change.reason) : undefined);
   const guarded = exclusiveChanges(remote, changes);
-  const served: PersistedTarget = hasPagedConnections(target)
-    ? { ...guarded, connectionPages: () => target.connectionPages() }
-    : guarded;
+  // Listings are reads: they pass by the serialized changes.
+  const served: PersistedTarget = {
+    ...guarded,
+    ...(hasPagedConnections(target) ? { connectionPages: () => target.connectionPages() } : {}),
+    ...(hasEncodedConnections(target) ? { connectionJson: () => target.connectionJson() } : {}),
+  };
 
   return {
     target: served,

@@ -7,7 +7,7 @@
  */
 import { type Command, CommanderError } from "commander";
 import { runIpvsadm } from "../ctl/ipvsadm/run.ts";
-import { CONTROL_METHODS, type RemoteControl } from "../ctl/remote.ts";
+import { forwardControl, type RemoteControl } from "../ctl/remote.ts";
 import type { CommandContext } from "./context.ts";
 import { describeError, EXIT_USAGE } from "./errors.ts";
 import { topLevelNames } from "./tree.ts";
@@ -15,14 +15,7 @@ import { splitWords } from "./words.ts";
 
 /** A {@linkcode RemoteControl} that connects only when a call is made (ipvsadm -h needs none). */
 function lazyRemote(ctx: CommandContext): RemoteControl {
-  const remote: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
-  for (const method of CONTROL_METHODS) {
-    remote[method] = async (...args: unknown[]) => {
-      const control = await ctx.control();
-      return await (control[method] as (...a: unknown[]) => Promise<unknown>)(...args);
-    };
-  }
-  return remote as unknown as RemoteControl;
+  return forwardControl(() => ctx.control());
 }
 
 async function ipvsadm(args: string[], ctx: CommandContext): Promise<number> {

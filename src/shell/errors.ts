@@ -6,12 +6,24 @@
  * @module
  */
 import { RemoteError } from "../ctl/protocol.ts";
+import { incomplete } from "../ctl/ipvsadm/errors.ts";
 import { ControlError } from "../fullnat/types.ts";
 
 /** Exit status of a command line the user must correct. */
 export const EXIT_USAGE = 2;
 /** Exit status when the daemon refused the change or could not be asked. */
 export const EXIT_FAILED = 1;
+
+/**
+ * A listing that failed after some of its rows were printed: reported as the failure it was,
+ * with the word that the rows above are not all of them.
+ */
+export class IncompleteListingError extends Error {
+  constructor(readonly printed: number, readonly reason: unknown) {
+    super(incomplete(printed, reason instanceof Error ? reason.message : String(reason)));
+    this.name = "IncompleteListingError";
+  }
+}
 
 /** A mistake in the command line found after parsing (e.g. nothing to change was given). */
 export class UsageError extends Error {
@@ -34,6 +46,7 @@ export class UnsupportedOpError extends Error {
 
 /** True for failures of the connection itself, after which a new connection is needed. */
 export function isConnectionFailure(error: unknown): boolean {
+  if (error instanceof IncompleteListingError) return isConnectionFailure(error.reason);
   return error instanceof Error && !(error instanceof ControlError) &&
     !(error instanceof RemoteError) && !(error instanceof UsageError) &&
     !(error instanceof UnsupportedOpError);
@@ -41,6 +54,10 @@ export function isConnectionFailure(error: unknown): boolean {
 
 /** The message and exit status for an error thrown while running a command. */
 export function describeError(error: unknown): { message: string; exitCode: number } {
+  if (error instanceof IncompleteListingError) {
+    const { message, exitCode } = describeError(error.reason);
+    return { message: incomplete(error.printed, message), exitCode };
+  }
   if (error instanceof UsageError) return { message: error.message, exitCode: EXIT_USAGE };
   if (error instanceof ControlError) {
     // The daemon's wording names the field; bad values are the user's to fix.

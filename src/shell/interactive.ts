@@ -77,7 +77,8 @@ export function runInteractive(o: InteractiveOptions): Promise<number> {
     let done = false;
     rl.on("line", (line: string) => {
       // Keep history tidy: no control keys or trailing blanks (a completion leaves one).
-      const history = (rl as unknown as { history?: string[] }).history;
+      // Undeclared in readline's types, but there: node's own history list, newest first.
+      const history: string[] | undefined = Reflect.get(rl, "history");
       if (history?.[0] === line) {
         // deno-lint-ignore no-control-regex
         const clean = line.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, "").trimEnd();

@@ -19,18 +19,44 @@ export function renderTable(
   empty = "(none)",
 ): string {
   if (rows.length === 0) return empty;
-  const cells = rows.map((r) => r.map(String));
-  const widths = columns.map((c, i) =>
-    Math.max(c.title.length, ...cells.map((r) => (r[i] ?? "").length))
-  );
-  const line = (values: readonly string[]) =>
-    columns.map((c, i) => {
+  const layout = new TableLayout(columns, rows);
+  return `${layout.header()}\n${layout.lines(rows)}`;
+}
+
+/**
+ * A table laid out from the rows at hand, for a table whose later rows arrive later (a
+ * streamed listing): the columns take their widths from the first rows, and every later row is
+ * printed with those widths; a longer cell just widens its own line.
+ */
+export class TableLayout {
+  readonly #columns: readonly Column[];
+  readonly #widths: number[];
+
+  constructor(columns: readonly Column[], first: readonly (readonly (string | number)[])[]) {
+    this.#columns = columns;
+    this.#widths = columns.map((c, i) =>
+      first.reduce((w, r) => Math.max(w, String(r[i] ?? "").length), c.title.length)
+    );
+  }
+
+  /** The heading line. */
+  header(): string {
+    return this.#line(this.#columns.map((c) => c.title));
+  }
+
+  /** The lines of `rows`, newline-separated. */
+  lines(rows: readonly (readonly (string | number)[])[]): string {
+    return rows.map((r) => this.#line(r.map(String))).join("\n");
+  }
+
+  #line(values: readonly string[]): string {
+    const last = this.#columns.length - 1;
+    return this.#columns.map((c, i) => {
       const v = values[i] ?? "";
-      const last = i === columns.length - 1;
-      if (c.numeric) return v.padStart(widths[i]);
-      return last ? v : v.padEnd(widths[i]);
+      if (c.numeric) return v.padStart(this.#widths[i]);
+      return i === last ? v : v.padEnd(this.#widths[i]);
     }).join("  ").trimEnd();
-  return [line(columns.map((c) => c.title)), ...cells.map(line)].join("\n");
+  }
 }
 
 /** Renders `name  value` pairs with the names padded to one width. */

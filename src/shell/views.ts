@@ -7,7 +7,7 @@
  */
 import { formatEndpoint } from "../vocab/mod.ts";
 import type { ConnectionView, ServiceView, Stats, Timeouts } from "../fullnat/types.ts";
-import { renderPairs, renderTable } from "./table.ts";
+import { type Column, renderPairs, renderTable } from "./table.ts";
 import { formatServiceKey } from "./values.ts";
 
 const onOff = (v: boolean) => (v ? "on" : "off");
@@ -117,31 +117,33 @@ export function localAddressesTable(services: readonly ServiceView[], withServic
   );
 }
 
-/** The session table. */
-export function connectionsTable(conns: readonly ConnectionView[]): string {
-  return renderTable(
-    [
-      { title: "PROTO" },
-      { title: "STATE" },
-      { title: "EXPIRES", numeric: true },
-      { title: "CLIENT" },
-      { title: "VIRTUAL" },
-      { title: "LOCAL" },
-      { title: "REAL SERVER" },
-      { title: "METHOD" },
-    ],
-    conns.map((c) => [
-      c.protocol,
-      c.state,
-      `${Math.ceil(c.expiresInMs / 1000)}s`,
-      formatEndpoint(c.client.address, c.client.port),
-      formatEndpoint(c.virtual.address, c.virtual.port),
-      formatEndpoint(c.local.address, c.local.port),
-      formatEndpoint(c.real.address, c.real.port),
-      c.method,
-    ]),
-    "no connections",
-  );
+/** The columns of the session table. */
+export const CONNECTION_COLUMNS: readonly Column[] = [
+  { title: "PROTO" },
+  { title: "STATE" },
+  { title: "EXPIRES", numeric: true },
+  { title: "CLIENT" },
+  { title: "VIRTUAL" },
+  { title: "LOCAL" },
+  { title: "REAL SERVER" },
+  { title: "METHOD" },
+];
+
+/** What the session table shows when it has no rows. */
+export const NO_CONNECTIONS = "no connections";
+
+/** The cells of one connection's row in the session table. */
+export function connectionCells(c: ConnectionView): string[] {
+  return [
+    c.protocol,
+    c.state,
+    `${Math.ceil(c.expiresInMs / 1000)}s`,
+    formatEndpoint(c.client.address, c.client.port),
+    formatEndpoint(c.virtual.address, c.virtual.port),
+    formatEndpoint(c.local.address, c.local.port),
+    formatEndpoint(c.real.address, c.real.port),
+    c.method,
+  ];
 }
 
 const statCells = (s: Stats) => [s.conns, s.inPackets, s.outPackets, s.inBytes, s.outBytes];

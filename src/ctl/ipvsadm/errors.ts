@@ -71,3 +71,11 @@ export function describeFailure(command: ControlCommandKind, error: unknown): Ip
 export function missingService(command: "list-services" | "get-laddr"): IpvsadmFailure {
   return describeFailure(command, new ControlError("no-service", "No such service"));
 }
+
+/**
+ * What a connection listing that failed after printing `rows` rows says last: that the rows
+ * printed are not the whole table, and why.
+ */
+export function incomplete(rows: number, reason: string): string {
+  return `listing incomplete: stopped after ${rows} connection${rows === 1 ? "" : "s"}: ${reason}`;
+}

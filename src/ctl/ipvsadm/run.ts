@@ -10,7 +10,7 @@ import type { ServiceKey, ServiceView } from "../../fullnat/types.ts";
 import { connectionPages, type RemoteControl } from "../remote.ts";
 import { canonicalAddress } from "../../vocab/mod.ts";
 import type { IpvsadmCommand, IpvsadmFailure } from "./command.ts";
-import { type ControlCommandKind, describeFailure, missingService } from "./errors.ts";
+import { type ControlCommandKind, describeFailure, incomplete, missingService } from "./errors.ts";
 import {
   connectionsTitle,
   formatConnectionRows,
@@ -105,14 +105,26 @@ async function perform(
       return ok(formatTimeouts(await control.getTimeouts()));
     case "list-connections": {
       // Formatted page by page; printed as it comes when there is somewhere to print it.
-      // A failure part-way through still fails the command, as the whole listing would.
+      // A failure part-way through still fails the command, as the whole listing would; once
+      // rows are printed it also says that what was printed is not the whole table.
       let out = connectionsTitle();
-      for await (const page of connectionPages(control)) {
-        out += formatConnectionRows(page);
-        if (write !== undefined && out.length >= 64 * 1024) {
-          await write(out);
-          out = "";
+      let printed = 0;
+      let pending = 0;
+      try {
+        for await (const page of connectionPages(control)) {
+          out += formatConnectionRows(page);
+          pending += page.length;
+          if (write !== undefined && out.length >= 64 * 1024) {
+            await write(out);
+            out = "";
+            printed += pending;
+            pending = 0;
+          }
         }
+      } catch (e) {
+        if (write === undefined || printed === 0) throw e;
+        const { message, exitCode } = describeFailure(command.kind, e);
+        return failed({ message: incomplete(printed, message), exitCode });
       }
       if (write === undefined) return ok(out);
       await write(out);

@@ -9,7 +9,9 @@ import { action, type ActionInput, jsonOption, leaf, protocolOption } from "../c
 import type { CommandContext } from "../context.ts";
 import { connectionPages } from "../../ctl/remote.ts";
 import { parseAddressFilter } from "../values.ts";
-import { connectionsTable } from "../views.ts";
+import { IncompleteListingError } from "../errors.ts";
+import { TableLayout } from "../table.ts";
+import { CONNECTION_COLUMNS, connectionCells, NO_CONNECTIONS } from "../views.ts";
 
 /** Which connections to show. */
 export interface ConnectionFilter {
@@ -45,12 +47,67 @@ export async function listConnections(
     service: opts.service as ConnectionFilter["service"],
     client: opts.client as ConnectionFilter["client"],
   };
-  // Filtered page by page as the listing streams in: only what is shown is kept.
-  const conns: ConnectionView[] = [];
-  for await (const page of connectionPages(await control())) {
-    for (const c of filterConnections(page, filter)) conns.push(c);
+  // Filtered and printed page by page as the listing streams in: nothing holds it all.
+  const sink = opts.json ? jsonRows(ctx) : tableRows(ctx);
+  let printed = 0;
+  try {
+    for await (const page of connectionPages(await control())) {
+      const shown = filterConnections(page, filter);
+      if (shown.length === 0) continue;
+      sink.rows(shown);
+      printed += shown.length;
+    }
+  } catch (e) {
+    if (printed === 0) throw e;
+    throw new IncompleteListingError(printed, e);
   }
-  ctx.io.out(opts.json ? JSON.stringify(conns, null, 2) : connectionsTable(conns));
+  sink.end();
+}
+
+/** Where the rows of a streamed listing go as they arrive. */
+interface RowSink {
+  rows(conns: readonly ConnectionView[]): void;
+  end(): void;
+}
+
+/**
+ * One JSON array, written as the rows come: the same text as `JSON.stringify(all, null, 2)`,
+ * each row's closing line held back until it is known whether another row follows.
+ */
+function jsonRows(ctx: CommandContext): RowSink {
+  let held: string | undefined;
+  const item = (c: ConnectionView) => JSON.stringify(c, null, 2).replace(/^/gm, "  ");
+  return {
+    rows(conns) {
+      const items = conns.map(item);
+      const ready = held === undefined ? ["[", ...items.slice(0, -1).map((i) => `${i},`)] : [
+        `${held},`,
+        ...items.slice(0, -1).map((i) => `${i},`),
+      ];
+      ctx.io.out(ready.join("\n"));
+      held = items[items.length - 1];
+    },
+    end() {
+      ctx.io.out(held === undefined ? "[]" : `${held}\n]`);
+    },
+  };
+}
+
+/** The session table, its column widths taken from the first page (see `TableLayout`). */
+function tableRows(ctx: CommandContext): RowSink {
+  let layout: TableLayout | undefined;
+  return {
+    rows(conns) {
+      const cells = conns.map(connectionCells);
+      if (layout === undefined) {
+        layout = new TableLayout(CONNECTION_COLUMNS, cells);
+        ctx.io.out(`${layout.header()}\n${layout.lines(cells)}`);
+      } else ctx.io.out(layout.lines(cells));
+    },
+    end() {
+      if (layout === undefined) ctx.io.out(NO_CONNECTIONS);
+    },
+  };
 }
 
 /** Adds the filter options of a connection listing. */

@@ -7,6 +7,7 @@
  * `ready SECONDS` once it serves.
  */
 import { ControlServer } from "../../../src/ctl/server.ts";
+import { EngineOps } from "../../../src/daemon/engine_ops.ts";
 import { fanOutControl, type WorkerCalls } from "../../../src/daemon/fan_out.ts";
 import { EngineControl } from "../../../src/fullnat/control.ts";
 import { Engine } from "../../../src/fullnat/engine.ts";
@@ -44,13 +45,17 @@ for (let i = 0; i < count; i++) {
 }
 if (engine.table.size !== count) throw new Error(`table holds ${engine.table.size}`);
 
-// One "worker": the engine itself, called as the pool calls a worker.
+// One "worker": the engine itself, answering as a packet worker does (without the thread, so
+// nothing is cloned or transferred).
+const ops = new EngineOps(control);
 const worker: WorkerCalls = {
   size: 1,
-  call: (_index, op, args = []) => {
-    const fn = (control as unknown as Record<string, (...a: unknown[]) => unknown>)[op];
-    return new Promise((resolve) => resolve(fn.apply(control, args)));
-  },
+  call: (_index, op, args = []) =>
+    new Promise((resolve, reject) => {
+      const reply = ops.answer(op, args);
+      if (reply === undefined) reject(new Error(`unknown worker op '${op}'`));
+      else resolve(reply.result);
+    }),
   all: (op, args) => worker.call(0, op, args).then((r) => [r]),
 };
 const server = new ControlServer(fanOutControl(worker, () => Promise.resolve(), () => {}));

@@ -297,3 +297,52 @@ Deno.test("a failure that is not a control error (daemon gone) exits 2 with its 
     exitCode: 2,
   });
 });
+
+Deno.test("-L -n -c that fails after printing rows ends with an incomplete-listing error", async () => {
+  const row = {
+    protocol: "tcp" as const,
+    method: "fullnat" as const,
+    state: "ESTABLISHED",
+    expiresInMs: 60_000,
+    client: { address: "198.51.100.7", port: 40000 },
+    virtual: { address: "10.0.0.100", port: 80 },
+    local: { address: "192.168.1.100", port: 5000 },
+    real: { address: "192.168.1.2", port: 80 },
+  };
+  const page = Array.from({ length: 1000 }, () => row);
+  const control = Object.assign(new RecordingControl(), {
+    async *connectionPages() {
+      yield page;
+      yield page;
+      throw new Error("lost the fullnat control connection: reset");
+    },
+  });
+  let printed = "";
+  const result = await runIpvsadm(["-L", "-n", "-c"], control, {
+    write: (text) => {
+      printed += text;
+      return Promise.resolve();
+    },
+  });
+  strictEqual(result.stdout, "");
+  strictEqual(
+    result.stderr,
+    "listing incomplete: stopped after 2000 connections: " +
+      "lost the fullnat control connection: reset\n",
+  );
+  strictEqual(result.exitCode, 2);
+  strictEqual(printed.split("\n").filter((l) => l.startsWith("TCP ")).length, 2000);
+
+  // Nothing printed yet: the plain failure, as before.
+  const early = Object.assign(new RecordingControl(), {
+    // deno-lint-ignore require-yield
+    async *connectionPages() {
+      throw new Error("the fullnat daemon closed the control connection");
+    },
+  });
+  deepStrictEqual(await runIpvsadm(["-L", "-n", "-c"], early, { write: () => Promise.resolve() }), {
+    stdout: "",
+    stderr: "the fullnat daemon closed the control connection\n",
+    exitCode: 2,
+  });
+});

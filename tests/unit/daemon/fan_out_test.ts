@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { CONTROL_METHODS } from "../../../src/ctl/remote.ts";
 import { workerConfigs } from "../../../src/daemon/daemon.ts";
+import { EngineOps } from "../../../src/daemon/engine_ops.ts";
 import { fanOutControl, type WorkerCalls } from "../../../src/daemon/fan_out.ts";
 import { mergeServices, sumCounters, unionDiversion } from "../../../src/daemon/merge.ts";
 import { defaultDaemonOptions } from "../../../src/daemon/options.ts";
@@ -17,12 +18,14 @@ function engines(n: number): WorkerCalls & { log: string[]; controls: EngineCont
         new Engine({ clock: () => 0, localPortRange: [1000 + i * 10, 1009 + i * 10] }),
       ),
   );
+  const ops = controls.map((c) => new EngineOps(c));
   const log: string[] = [];
   const call = (i: number, op: string, args: unknown[] = []) => {
     log.push(`${i}:${op}`);
     try {
-      const fn = (controls[i] as unknown as Record<string, (...a: unknown[]) => unknown>)[op];
-      return Promise.resolve(fn.apply(controls[i], args));
+      const reply = ops[i].answer(op, args);
+      if (reply === undefined) throw new Error(`unknown worker op '${op}'`);
+      return Promise.resolve(reply.result);
     } catch (e) {
       return Promise.reject(e);
     }

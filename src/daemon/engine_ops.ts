@@ -1,0 +1,38 @@
+/**
+ * What a packet worker's engine answers to a call from the main thread: the control contract
+ * and pages of sessions encoded as JSON. The worker serves these; a test can stand an engine
+ * in for a worker by calling the same {@linkcode EngineOps}.
+ *
+ * @module
+ */
+import type { EngineControl } from "../fullnat/control.ts";
+import { callControl, isControlMethod, type OpArgs } from "../ctl/remote.ts";
+import { ConnectionJsonWriter, encodeConnectionPage } from "./connection_json.ts";
+import { WORKER_PAGE_OP, type WorkerArgs } from "./worker_protocol.ts";
+
+/** An answer, and the buffers to transfer with it rather than copy. */
+export interface EngineReply {
+  result: unknown;
+  transfer: ArrayBuffer[];
+}
+
+/** The ops an engine answers, with the one reusable buffer its session pages are written in. */
+export class EngineOps {
+  readonly #writer = new ConnectionJsonWriter();
+
+  constructor(readonly control: EngineControl) {}
+
+  /**
+   * Answers `op`; undefined when it is not an engine op. The main thread sends the arguments
+   * of each op as {@linkcode WorkerArgs} types them, already checked at the control socket.
+   */
+  answer(op: string, args: unknown[]): EngineReply | undefined {
+    if (op === WORKER_PAGE_OP) {
+      const [cursor, max] = args as WorkerArgs<typeof WORKER_PAGE_OP>;
+      const page = encodeConnectionPage(this.control, this.#writer, cursor, max);
+      return { result: page, transfer: [page.json.buffer] };
+    }
+    if (!isControlMethod(op)) return undefined;
+    return { result: callControl(this.control, op, args as OpArgs<typeof op>), transfer: [] };
+  }
+}
