@@ -7,20 +7,37 @@
  */
 import { type Command, CommanderError } from "commander";
 import { runIpvsadm } from "../ctl/ipvsadm/run.ts";
-import { forwardControl, type RemoteControl } from "../ctl/remote.ts";
+import {
+  connectionPages,
+  forwardControl,
+  type PagedConnections,
+  type RemoteControl,
+} from "../ctl/remote.ts";
 import type { CommandContext } from "./context.ts";
 import { describeError, EXIT_USAGE } from "./errors.ts";
 import { topLevelNames } from "./tree.ts";
 import { splitWords } from "./words.ts";
 
-/** A {@linkcode RemoteControl} that connects only when a call is made (ipvsadm -h needs none). */
-function lazyRemote(ctx: CommandContext): RemoteControl {
-  return forwardControl(() => ctx.control());
+/**
+ * A {@linkcode RemoteControl} that connects only when a call is made (ipvsadm -h needs none),
+ * and pages a connection listing as the daemon streams it.
+ */
+function lazyRemote(ctx: CommandContext): RemoteControl & PagedConnections {
+  return {
+    ...forwardControl(() => ctx.control()),
+    async *connectionPages() {
+      yield* connectionPages(await ctx.control());
+    },
+  };
 }
 
 async function ipvsadm(args: string[], ctx: CommandContext): Promise<number> {
   try {
-    const result = await runIpvsadm(args, lazyRemote(ctx), { program: "ipvsadm" });
+    const result = await runIpvsadm(args, lazyRemote(ctx), {
+      program: "ipvsadm",
+      // A connection listing prints page by page as it streams in (pages are whole lines).
+      write: (text) => Promise.resolve(ctx.io.out(text.replace(/\n$/, ""))),
+    });
     if (result.stdout) ctx.io.out(result.stdout.replace(/\n$/, ""));
     if (result.stderr) ctx.io.err(result.stderr.replace(/\n$/, ""));
     return result.exitCode;

@@ -127,7 +127,7 @@ async function perform(
         return failed({ message: incomplete(printed, message), exitCode });
       }
       if (write === undefined) return ok(out);
-      await write(out);
+      if (out !== "") await write(out);
       return ok();
     }
     case "list-services": {

@@ -94,3 +94,15 @@ Deno.test("conn list that fails part-way says the listing is incomplete and fail
   assert.notEqual(early.code, 0);
   assert.equal(early.err, "error: lost the fullnat control connection: reset");
 });
+
+Deno.test("ipvsadm -L -n -c inside the shell prints as the listing streams, the same text", async () => {
+  const many = (base: number) =>
+    Array.from({ length: 700 }, (_, i) => conn(`198.51.${base}.${i % 250 + 1}`, 1024 + i));
+  const pages = [many(1), many(2), many(3)];
+  const { code, out } = await run("ipvsadm -L -n -c", pages);
+  assert.equal(code, 0);
+  assert.ok(out.length > 1, `written in ${out.length} part(s), expected several`);
+  const { out: whole } = await run("ipvsadm -L -n -c", [pages.flat()]);
+  assert.equal(out.join("\n"), whole.join("\n"));
+  assert.equal(out.join("\n").split("\n").length, 2 + 2100);
+});
