@@ -31,16 +31,13 @@ import { NO_SESSION, type SessionTable } from "./session_table.ts";
 /** The Don't Fragment flag in the flags/fragment-offset word. */
 const DF = 0x4000;
 
-/** Session `id`'s address in `slot`, signed (see the module doc). */
+/**
+ * Session `id`'s address in `slot`, signed (see the module doc). An array per slot rather
+ * than a branch over four fields: the rewrite passes slots it picks at run time, and this
+ * stays small enough for V8 to inline anywhere (see `rewrite.ts`).
+ */
 function addr(t: SessionTable, id: number, slot: Slot): number {
-  // Call sites pass constant slots, so the compiler folds this once inlined.
-  return (slot === 2
-    ? t.laddr[id]
-    : slot === 3
-    ? t.daddr[id]
-    : slot === 1
-    ? t.vaddr[id]
-    : t.caddr[id]) | 0;
+  return t.addrBySlot[slot][id] | 0;
 }
 
 /** IPv4. */
