@@ -34,7 +34,7 @@ export const TCPOPT = {
   SACK_PERMITTED: 4,
   SACK: 5,
   TIMESTAMP: 8,
-  /** The TOA option (client address to the real server), DESIGN section 4. */
+  /** The TOA option (client address to the real server), docs/design.md section 4. */
   TOA: 254,
 } as const;
 
@@ -306,7 +306,7 @@ export class PacketBuilder {
     return this.option(TCPOPT.TOA, d);
   }
 
-  /** TOA (kind 254, length 8): client port and IPv4 address, as DESIGN section 4 describes. */
+  /** TOA (kind 254, length 8): client port and IPv4 address, as docs/design.md section 4 describes. */
   toa(clientAddr: string, clientPort: number): this {
     const d = new Uint8Array(6);
     put16(d, 0, clientPort);
