@@ -299,7 +299,7 @@ export class ControlServer {
       if (read === frame.length) await writeAll(conn, out.subarray(0, written));
       else await writeAll(conn, encodeMessage(frame.slice(0, -1)));
     };
-    try {
+    await this.#endStream(conn, id, async () => {
       for await (const page of pages) {
         for (const row of page) {
           const json = JSON.stringify(row);
@@ -309,6 +309,16 @@ export class ControlServer {
         }
       }
       await flush();
+    });
+  }
+
+  /**
+   * Runs `send` (a stream's frames) and ends the stream: with the final success reply, or, when
+   * sending failed part-way for a reason other than the client leaving, with an error reply.
+   */
+  async #endStream(conn: Deno.Conn, id: RequestId, send: () => Promise<void>): Promise<void> {
+    try {
+      await send();
     } catch (e) {
       if (gone(e)) throw e;
       const body = errorBody(e);
@@ -337,7 +347,7 @@ export class ControlServer {
       await writeAll(conn, out.subarray(0, at + tail.length));
       at = head.length;
     };
-    try {
+    await this.#endStream(conn, id, async () => {
       for await (const page of pages) {
         if (page.length === 0) continue;
         if (at > head.length && at + 1 + page.length > FRAME_BYTES) await flush();
@@ -352,13 +362,7 @@ export class ControlServer {
         at += page.length;
       }
       await flush();
-    } catch (e) {
-      if (gone(e)) throw e;
-      const body = errorBody(e);
-      await this.#reply(conn, errorResponse(id, body.code, body.message));
-      return;
-    }
-    await this.#reply(conn, { id, ok: true, result: [] });
+    });
   }
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {

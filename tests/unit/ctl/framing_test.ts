@@ -7,6 +7,7 @@ import { ControlClient } from "../../../src/ctl/client.ts";
 import { MAX_LINE_BYTES, MAX_REQUEST_BYTES } from "../../../src/ctl/protocol.ts";
 import { ControlServer } from "../../../src/ctl/server.ts";
 import { MemoryTarget } from "./fake_control.ts";
+import { ControlError } from "../../../src/fullnat/types.ts";
 
 async function withServer(fn: (server: ControlServer, path: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "fullnat-framing-" });
@@ -50,3 +51,63 @@ Deno.test("a request assembled past the limit is refused and the connection clos
     assert.deepEqual(await again.listServices(), []);
     await again.close();
   }));
+
+/** A target whose connection listing yields `rows` in pages of 100, then fails. */
+function failingListing(rows: number, encoded: boolean) {
+  const view = (i: number) => ({
+    protocol: "tcp" as const,
+    method: "fullnat" as const,
+    state: "ESTABLISHED",
+    expiresInMs: 1000,
+    client: { address: "198.51.100.2", port: 1024 + i },
+    virtual: { address: "198.51.100.10", port: 80 },
+    local: { address: "203.0.113.201", port: 2000 + i },
+    real: { address: "203.0.113.11", port: 80 },
+  });
+  const pages = function* () {
+    for (let at = 0; at < rows; at += 100) {
+      yield Array.from({ length: Math.min(100, rows - at) }, (_, i) => view(at + i));
+    }
+  };
+  const failure = () => new ControlError("unsupported", "worker 1 went away");
+  const target = new MemoryTarget();
+  return encoded
+    ? Object.assign(target, {
+      async *connectionJson() {
+        for (const page of pages()) {
+          yield new TextEncoder().encode(page.map((r) => JSON.stringify(r)).join(","));
+        }
+        throw failure();
+      },
+    })
+    : Object.assign(target, {
+      async *connectionPages() {
+        yield* pages();
+        throw failure();
+      },
+    });
+}
+
+for (const encoded of [false, true]) {
+  Deno.test(`a listing that fails part-way ends with the error after its rows (${encoded ? "encoded" : "row"} pages)`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "fullnat-framing-" });
+    const server = new ControlServer(failingListing(2000, encoded), { onError: () => {} });
+    await server.listen({ path: `${dir}/control.sock` });
+    const client = await ControlClient.connect(`${dir}/control.sock`);
+    try {
+      let got = 0;
+      await assert.rejects(async () => {
+        for await (const page of client.connectionPages()) got += page.length;
+      }, /worker 1 went away/);
+      // Rows travel in frames of about 128 KiB: the frames filled before the failure arrive (the
+      // unfilled last one is not sent), then the error.
+      assert.ok(got > 0 && got < 2000, `rows before the error: ${got}`);
+      // The connection stays usable after a failed stream.
+      assert.deepEqual(await client.listServices(), []);
+    } finally {
+      await client.close();
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
