@@ -28,20 +28,6 @@ export interface ConfigChange {
 /** Hears about changes; awaited before the next listener and before the change completes. */
 export type ChangeListener = (change: ConfigChange) => Promise<void> | void;
 
-/** The methods that change the configuration (zeroing counters does not). */
-export const CONFIG_METHODS: ReadonlySet<ControlMethod> = new Set<ControlMethod>([
-  "addService",
-  "editService",
-  "deleteService",
-  "addRealServer",
-  "editRealServer",
-  "deleteRealServer",
-  "addLocalAddress",
-  "deleteLocalAddress",
-  "clear",
-  "setTimeouts",
-]);
-
 /** The configuration-changed event, its listeners, and the order changes run in. */
 export class ConfigChanges {
   readonly #listeners: ChangeListener[] = [];
@@ -104,7 +90,7 @@ export class ConfigChanges {
 /** Runs one configuration-changing call of `method`; returns what the call returns. */
 type Around = <T>(method: ControlMethod, call: () => Promise<T>) => Promise<T>;
 
-/** `remote` with `around` put around each of its {@linkcode CONFIG_METHODS}. */
+/** `remote` with `around` put around each of its configuration-changing methods (`CONFIG_METHODS` of remote.ts). */
 function wrapChanges(remote: RemoteControl, around: Around): RemoteControl {
   return {
     ...remote,

@@ -10,27 +10,41 @@
 
 import type { ConnectionView, ControlTarget } from "../fullnat/types.ts";
 
-/** Every method of the contract, by name: the allowlist of ops the daemon serves. */
-export const CONTROL_METHODS = [
-  "addService",
-  "editService",
-  "deleteService",
-  "addRealServer",
-  "editRealServer",
-  "deleteRealServer",
-  "addLocalAddress",
-  "deleteLocalAddress",
-  "clear",
-  "zeroStats",
-  "listServices",
-  "listConnections",
-  "getTimeouts",
-  "setTimeouts",
-  "diversion",
-] as const satisfies readonly (keyof ControlTarget)[];
+/**
+ * Every method of the contract, by name, and whether it changes the configuration (`change`:
+ * announced, synced into iptables and saved) or only reads or zeroes counters (`read`). The
+ * type requires every method of the contract, so a new one cannot be left out of either list.
+ */
+const CONTROL_OP_KINDS = {
+  addService: "change",
+  editService: "change",
+  deleteService: "change",
+  addRealServer: "change",
+  editRealServer: "change",
+  deleteRealServer: "change",
+  addLocalAddress: "change",
+  deleteLocalAddress: "change",
+  clear: "change",
+  zeroStats: "read",
+  listServices: "read",
+  listConnections: "read",
+  getTimeouts: "read",
+  setTimeouts: "change",
+  diversion: "read",
+} as const satisfies Record<keyof ControlTarget, "change" | "read">;
 
 /** One method name of the contract. */
-export type ControlMethod = typeof CONTROL_METHODS[number];
+export type ControlMethod = keyof typeof CONTROL_OP_KINDS;
+
+/** Every method of the contract: the allowlist of ops the daemon serves. */
+export const CONTROL_METHODS: readonly ControlMethod[] = Object.keys(
+  CONTROL_OP_KINDS,
+) as ControlMethod[];
+
+/** The methods that change the configuration (zeroing counters does not). */
+export const CONFIG_METHODS: ReadonlySet<ControlMethod> = new Set(
+  CONTROL_METHODS.filter((m) => CONTROL_OP_KINDS[m] === "change"),
+);
 
 /** The arguments of contract method `K`. */
 export type OpArgs<K extends ControlMethod> = Parameters<ControlTarget[K]>;

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { CONFIG_METHODS } from "../ctl/changes.ts";
+import { CONFIG_METHODS } from "../ctl/remote.ts";
 import type {
   ControlMethod,
   EncodedConnections,
