@@ -26,7 +26,8 @@ import { writeFragNeeded } from "./icmp_reply.ts";
 import { isnV4 } from "./isn.ts";
 import type { Registry } from "./registry.ts";
 import type { LocalAddress, RealServer } from "./service.ts";
-import { NO_SESSION, type SessionTable } from "./session_table.ts";
+import { Dir, NO_SESSION, type SessionTable } from "./session_table.ts";
+import { tupleHash } from "./tuple_hash.ts";
 
 /** The Don't Fragment flag in the flags/fragment-offset word. */
 const DF = 0x4000;
@@ -38,6 +39,39 @@ const DF = 0x4000;
  */
 function addr(t: SessionTable, id: number, slot: Slot): number {
   return t.addrBySlot[slot][id] | 0;
+}
+
+/**
+ * The entry (id * 2 + direction) of the IPv4 session whose in- or out-tuple is the packet tuple
+ * `saddr:sport -> daddr:dport` of `proto`, or {@linkcode NO_SESSION}.
+ */
+export function find(
+  t: SessionTable,
+  proto: number,
+  saddr: number,
+  sport: number,
+  daddr: number,
+  dport: number,
+): number {
+  const s = saddr | 0;
+  const d = daddr | 0;
+  let e = t.head(tupleHash(proto, s, sport, d, dport));
+  while (e !== -1) {
+    const id = e >> 1;
+    if (t.proto[id] === proto) {
+      if ((e & 1) === Dir.In) {
+        if (
+          (t.caddr[id] | 0) === s && (t.vaddr[id] | 0) === d &&
+          t.cport[id] === sport && t.vport[id] === dport
+        ) return e;
+      } else if (
+        (t.daddr[id] | 0) === s && (t.laddr[id] | 0) === d &&
+        t.dport[id] === sport && t.lport[id] === dport
+      ) return e;
+    }
+    e = t.next(e);
+  }
+  return NO_SESSION;
 }
 
 /** IPv4. */
@@ -58,7 +92,7 @@ export const INET: AddressFamily = {
   },
 
   lookup(t: SessionTable, b: Uint8Array, o: number, proto: number, sport: number, dport: number) {
-    return t.lookup(proto, get32(b, o + IPV4.SRC) | 0, sport, get32(b, o + IPV4.DST) | 0, dport);
+    return find(t, proto, get32(b, o + IPV4.SRC) | 0, sport, get32(b, o + IPV4.DST) | 0, dport);
   },
 
   service(r: Registry, b: Uint8Array, o: number, proto: number, dport: number) {
@@ -78,7 +112,7 @@ export const INET: AddressFamily = {
   },
 
   localTaken(t: SessionTable, proto: number, rs: RealServer, la: LocalAddress, lport: number) {
-    return t.lookup(proto, rs.addr | 0, rs.port, la.addr | 0, lport) !== NO_SESSION;
+    return find(t, proto, rs.addr | 0, rs.port, la.addr | 0, lport) !== NO_SESSION;
   },
 
   clientTaken(
@@ -89,7 +123,7 @@ export const INET: AddressFamily = {
     o: number,
     cport: number,
   ) {
-    return t.lookup(proto, rs.addr | 0, rs.port, get32(b, o + IPV4.SRC) | 0, cport) !== NO_SESSION;
+    return find(t, proto, rs.addr | 0, rs.port, get32(b, o + IPV4.SRC) | 0, cport) !== NO_SESSION;
   },
 
   insert(
@@ -106,7 +140,24 @@ export const INET: AddressFamily = {
     const caddr = get32(b, o + IPV4.SRC) | 0;
     const vaddr = get32(b, o + IPV4.DST) | 0;
     const laddr = la === undefined ? caddr : la.addr | 0;
-    return t.insert(proto, caddr, cport, vaddr, vport, laddr, lport, rs.addr | 0, rs.port);
+    const daddr = rs.addr | 0;
+    const dport = rs.port;
+    const id = t.open(proto);
+    if (id === NO_SESSION) return id;
+    t.caddr[id] = caddr;
+    t.cport[id] = cport;
+    t.vaddr[id] = vaddr;
+    t.vport[id] = vport;
+    t.laddr[id] = laddr;
+    t.lport[id] = lport;
+    t.daddr[id] = daddr;
+    t.dport[id] = dport;
+    t.link(
+      id,
+      tupleHash(proto, caddr, cport, vaddr, vport),
+      tupleHash(proto, daddr, dport, laddr, lport),
+    );
+    return id;
   },
 
   sumAddrs(b: Uint8Array, ip: number): number {
@@ -184,7 +235,8 @@ export const INET: AddressFamily = {
   },
 
   lookupQuote(t: SessionTable, b: Uint8Array, q: QuoteView, proto: number): number {
-    return t.lookup(
+    return find(
+      t,
       proto,
       get32(b, q.ip + IPV4.DST),
       get16(b, q.l4 + 2),

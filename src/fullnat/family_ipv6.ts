@@ -10,6 +10,7 @@ import { sumWords } from "../wire/checksum.ts";
 import { ICMP, ICMP6_TYPE, icmp6IsTranslatedError } from "../wire/icmp.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
 import {
+  addr6Equal,
   IPV6,
   type Ipv6Walk,
   ipv6Walk,
@@ -24,7 +25,8 @@ import { fillIcmp6Checksum, writePacketTooBig } from "./icmp_reply.ts";
 import { isnV6 } from "./isn.ts";
 import type { Registry } from "./registry.ts";
 import type { LocalAddress, RealServer } from "./service.ts";
-import { A6, NO_SESSION, type SessionTable } from "./session_table.ts";
+import { A6, Dir, NO_SESSION, type SessionTable, V6 } from "./session_table.ts";
+import { tupleHash6 } from "./tuple_hash.ts";
 
 /** Source (words 0..3) and destination (4..7) of the packet in hand; reused. */
 const pkt = new Uint32Array(8);
@@ -40,6 +42,43 @@ function readAddrs(b: Uint8Array, ip: number): void {
 /** Offset in `addr6` of session `id`'s address in `slot`. */
 function at(id: number, slot: Slot): number {
   return (id << 4) + (slot << 2);
+}
+
+/**
+ * The entry (id * 2 + direction) of the IPv6 session whose in- or out-tuple is the packet
+ * tuple `s[so, so+4):sport -> d[do_, do_+4):dport` of `proto` (the plain protocol number),
+ * or {@linkcode NO_SESSION}.
+ */
+function find(
+  t: SessionTable,
+  proto: number,
+  s: Uint32Array,
+  so: number,
+  sport: number,
+  d: Uint32Array,
+  do_: number,
+  dport: number,
+): number {
+  const p6 = proto | V6;
+  const a = t.addr6;
+  let e = t.head(tupleHash6(p6, s, so, sport, d, do_, dport));
+  while (e !== -1) {
+    const id = e >> 1;
+    if (t.proto[id] === p6) {
+      const base = id << 4;
+      if ((e & 1) === Dir.In) {
+        if (
+          t.cport[id] === sport && t.vport[id] === dport &&
+          addr6Equal(a, base + A6.C, s, so) && addr6Equal(a, base + A6.V, d, do_)
+        ) return e;
+      } else if (
+        t.dport[id] === sport && t.lport[id] === dport &&
+        addr6Equal(a, base + A6.D, s, so) && addr6Equal(a, base + A6.L, d, do_)
+      ) return e;
+    }
+    e = t.next(e);
+  }
+  return NO_SESSION;
 }
 
 /** IPv6. */
@@ -61,7 +100,7 @@ export const INET6: AddressFamily = {
 
   lookup(t: SessionTable, b: Uint8Array, o: number, proto: number, sport: number, dport: number) {
     readAddrs(b, o);
-    return t.lookup6(proto, pkt, 0, sport, pkt, 4, dport);
+    return find(t, proto, pkt, 0, sport, pkt, 4, dport);
   },
 
   service(r: Registry, b: Uint8Array, o: number, proto: number, dport: number) {
@@ -84,7 +123,7 @@ export const INET6: AddressFamily = {
   },
 
   localTaken(t: SessionTable, proto: number, rs: RealServer, la: LocalAddress, lport: number) {
-    return t.lookup6(proto, rs.addr6!, 0, rs.port, la.addr6!, 0, lport) !== NO_SESSION;
+    return find(t, proto, rs.addr6!, 0, rs.port, la.addr6!, 0, lport) !== NO_SESSION;
   },
 
   clientTaken(
@@ -96,7 +135,7 @@ export const INET6: AddressFamily = {
     cport: number,
   ) {
     readAddrs(b, o);
-    return t.lookup6(proto, rs.addr6!, 0, rs.port, pkt, 0, cport) !== NO_SESSION;
+    return find(t, proto, rs.addr6!, 0, rs.port, pkt, 0, cport) !== NO_SESSION;
   },
 
   insert(
@@ -112,7 +151,29 @@ export const INET6: AddressFamily = {
   ): number {
     readAddrs(b, o);
     const l = la === undefined ? pkt : la.addr6!;
-    return t.insert6(proto, pkt, 0, cport, pkt, 4, vport, l, 0, lport, rs.addr6!, 0, rs.port);
+    const d = rs.addr6!;
+    const dport = rs.port;
+    const p6 = proto | V6;
+    const id = t.open(p6);
+    if (id === NO_SESSION) return id;
+    const a = t.ensureAddr6();
+    const base = id << 4;
+    for (let i = 0; i < 4; i++) {
+      a[base + A6.C + i] = pkt[i];
+      a[base + A6.V + i] = pkt[4 + i];
+      a[base + A6.L + i] = l[i];
+      a[base + A6.D + i] = d[i];
+    }
+    t.cport[id] = cport;
+    t.vport[id] = vport;
+    t.lport[id] = lport;
+    t.dport[id] = dport;
+    t.link(
+      id,
+      tupleHash6(p6, a, base + A6.C, cport, a, base + A6.V, vport),
+      tupleHash6(p6, a, base + A6.D, dport, a, base + A6.L, lport),
+    );
+    return id;
   },
 
   sumAddrs(b: Uint8Array, ip: number): number {
@@ -180,7 +241,7 @@ export const INET6: AddressFamily = {
 
   lookupQuote(t: SessionTable, b: Uint8Array, q: QuoteView, proto: number): number {
     readAddrs(b, q.ip);
-    return t.lookup6(proto, pkt, 4, get16(b, q.l4 + 2), pkt, 0, get16(b, q.l4));
+    return find(t, proto, pkt, 4, get16(b, q.l4 + 2), pkt, 0, get16(b, q.l4));
   },
 
   shrinkMtu(b: Uint8Array, icmp: number, by: number): void {

@@ -5,10 +5,12 @@
  * tuple of real-server->local packets. A lookup therefore yields the session and the packet's
  * direction in one probe, and nothing is allocated per packet.
  *
+ * The table knows no address family: it hands out slots and keeps the index chains, and each
+ * family (`family_ipv4.ts`, `family_ipv6.ts`) hashes, stores and compares its own addresses.
+ * Every entry remembers the bucket it was linked in, so removing a session needs no family.
+ *
  * @module
  */
-import { addr6Equal } from "../wire/ipv6.ts";
-
 /** Direction of a packet relative to its session, as told by which index entry matched. */
 export const Dir = {
   /** Client to virtual service (OUT2IN in the seed's words). */
@@ -38,49 +40,6 @@ export const A6 = { C: 0, V: 4, L: 8, D: 12 } as const;
 
 /** Returned by lookups that found nothing. */
 export const NO_SESSION = -1;
-
-// Mixing constants of a 32-bit multiplicative hash; any odd constants with good avalanche do.
-const M1 = 0x9e3779b1;
-const M2 = 0x85ebca77;
-
-/**
- * Hash of a packet tuple as it appears on the wire (source then destination), as a signed
- * 32-bit value: an unsigned one of 2^31 or more would be boxed on every call not inlined.
- */
-export function tupleHash(
-  proto: number,
-  saddr: number,
-  sport: number,
-  daddr: number,
-  dport: number,
-): number {
-  let h = Math.imul(saddr ^ proto, M1);
-  h = Math.imul(h ^ (h >>> 15) ^ daddr, M2);
-  h = Math.imul(h ^ (h >>> 13) ^ ((sport << 16) | dport), M1);
-  return h ^ (h >>> 16);
-}
-
-/** {@linkcode tupleHash} over IPv6 addresses `s[so, so+4)` and `d[do_, do_+4)`. */
-export function tupleHash6(
-  proto: number,
-  s: Uint32Array,
-  so: number,
-  sport: number,
-  d: Uint32Array,
-  do_: number,
-  dport: number,
-): number {
-  let h = Math.imul(s[so] ^ proto, M1);
-  h = Math.imul(h ^ (h >>> 15) ^ s[so + 1], M2);
-  h = Math.imul(h ^ (h >>> 13) ^ s[so + 2], M1);
-  h = Math.imul(h ^ (h >>> 15) ^ s[so + 3], M2);
-  h = Math.imul(h ^ (h >>> 13) ^ d[do_], M1);
-  h = Math.imul(h ^ (h >>> 15) ^ d[do_ + 1], M2);
-  h = Math.imul(h ^ (h >>> 13) ^ d[do_ + 2], M1);
-  h = Math.imul(h ^ (h >>> 15) ^ d[do_ + 3], M2);
-  h = Math.imul(h ^ (h >>> 13) ^ ((sport << 16) | dport), M1);
-  return h ^ (h >>> 16);
-}
 
 /**
  * A fixed-capacity table of sessions. Field arrays are public so the engine reads and writes
@@ -137,6 +96,8 @@ export class SessionTable {
   #mask: number;
   /** Chain links per index entry; entry = id * 2 + direction. */
   #next: Int32Array;
+  /** The bucket each entry is linked in, so unlinking needs neither the tuple nor its family. */
+  #bucketOf: Int32Array;
   #free: Int32Array;
   #freeTop: number;
   #count = 0;
@@ -175,6 +136,7 @@ export class SessionTable {
     this.#buckets = new Int32Array(nb).fill(-1);
     this.#mask = nb - 1;
     this.#next = new Int32Array(capacity * 2).fill(-1);
+    this.#bucketOf = new Int32Array(capacity * 2);
     this.#free = new Int32Array(capacity);
     // Hand out low ids first so scans over [0, highWater) stay short.
     for (let i = 0; i < capacity; i++) this.#free[i] = capacity - 1 - i;
@@ -197,197 +159,66 @@ export class SessionTable {
   }
 
   /**
-   * Finds the session whose in- or out-tuple equals the packet tuple. Returns the entry
-   * (id * 2 + direction) or {@linkcode NO_SESSION}.
+   * Takes a free slot for a session of `proto` (IPv6 ones `| V6`) and clears its per-session
+   * fields. Returns the id, or {@linkcode NO_SESSION} when the table is full. The caller fills
+   * the addresses and ports, then calls {@linkcode link}.
    */
-  lookup(proto: number, saddr: number, sport: number, daddr: number, dport: number): number {
-    const s = saddr | 0;
-    const d = daddr | 0;
-    let e = this.#buckets[tupleHash(proto, s, sport, d, dport) & this.#mask];
-    while (e !== -1) {
-      const id = e >> 1;
-      if (this.proto[id] === proto) {
-        if ((e & 1) === Dir.In) {
-          if (
-            (this.caddr[id] | 0) === s && (this.vaddr[id] | 0) === d &&
-            this.cport[id] === sport && this.vport[id] === dport
-          ) return e;
-        } else if (
-          (this.daddr[id] | 0) === s && (this.laddr[id] | 0) === d &&
-          this.dport[id] === sport && this.lport[id] === dport
-        ) return e;
-      }
-      e = this.#next[e];
-    }
-    return NO_SESSION;
-  }
-
-  /**
-   * Takes a free slot, fills its tuple and links both index entries. Returns the id, or
-   * {@linkcode NO_SESSION} when the table is full. Other fields are the caller's to set.
-   */
-  insert(
-    proto: number,
-    caddr: number,
-    cport: number,
-    vaddr: number,
-    vport: number,
-    laddr: number,
-    lport: number,
-    daddr: number,
-    dport: number,
-    link = true,
-  ): number {
+  open(proto: number): number {
     if (this.#freeTop === 0) return NO_SESSION;
     const id = this.#free[--this.#freeTop];
     if (id >= this.#highWater) this.#highWater = id + 1;
     this.proto[id] = proto;
-    this.caddr[id] = caddr;
-    this.cport[id] = cport;
-    this.vaddr[id] = vaddr;
-    this.vport[id] = vport;
-    this.laddr[id] = laddr;
-    this.lport[id] = lport;
-    this.daddr[id] = daddr;
-    this.dport[id] = dport;
     this.clientIsn[id] = 0;
     this.seqDelta[id] = 0;
     this.rsAck[id] = 0;
     this.rsSeqEnd[id] = 0;
     this.flags[id] = 0;
-    if (link) {
-      this.#link(id * 2, tupleHash(proto, caddr, cport, vaddr, vport));
-      this.#link(id * 2 + 1, tupleHash(proto, daddr, dport, laddr, lport));
-    }
     this.#count++;
     return id;
   }
 
-  /**
-   * {@linkcode lookup} for IPv6: the packet's source address is `s[so, so+4)` and its
-   * destination `d[do_, do_+4)`; `proto` is the plain protocol number.
-   */
-  lookup6(
-    proto: number,
-    s: Uint32Array,
-    so: number,
-    sport: number,
-    d: Uint32Array,
-    do_: number,
-    dport: number,
-  ): number {
-    const p6 = proto | V6;
-    const a = this.addr6;
-    let e = this.#buckets[tupleHash6(p6, s, so, sport, d, do_, dport) & this.#mask];
-    while (e !== -1) {
-      const id = e >> 1;
-      if (this.proto[id] === p6) {
-        const base = id << 4;
-        if ((e & 1) === Dir.In) {
-          if (
-            this.cport[id] === sport && this.vport[id] === dport &&
-            addr6Equal(a, base + A6.C, s, so) && addr6Equal(a, base + A6.V, d, do_)
-          ) return e;
-        } else if (
-          this.dport[id] === sport && this.lport[id] === dport &&
-          addr6Equal(a, base + A6.D, s, so) && addr6Equal(a, base + A6.L, d, do_)
-        ) return e;
-      }
-      e = this.#next[e];
-    }
-    return NO_SESSION;
+  /** Indexes session `id` under the hashes of its in-tuple and its out-tuple. */
+  link(id: number, inHash: number, outHash: number): void {
+    this.#link(id * 2, inHash);
+    this.#link(id * 2 + 1, outHash);
   }
 
-  /**
-   * {@linkcode insert} for IPv6: each address is four words of an array at an offset.
-   * Returns the id or {@linkcode NO_SESSION}.
-   */
-  insert6(
-    proto: number,
-    c: Uint32Array,
-    co: number,
-    cport: number,
-    v: Uint32Array,
-    vo: number,
-    vport: number,
-    l: Uint32Array,
-    lo: number,
-    lport: number,
-    d: Uint32Array,
-    do_: number,
-    dport: number,
-  ): number {
-    if (this.#freeTop === 0) return NO_SESSION;
+  /** The first entry (id * 2 + direction) of the chain tuples of `hash` land in, or -1. */
+  head(hash: number): number {
+    return this.#buckets[hash & this.#mask];
+  }
+
+  /** The entry after `entry` in its chain, or -1. */
+  next(entry: number): number {
+    return this.#next[entry];
+  }
+
+  /** Allocates the IPv6 addresses' array with the first IPv6 session. */
+  ensureAddr6(): Uint32Array {
     if (this.addr6.length === 0) this.addr6 = new Uint32Array(this.capacity * 16);
-    const id = this.insert(
-      proto | V6,
-      c[co + 3],
-      cport,
-      v[vo + 3],
-      vport,
-      l[lo + 3],
-      lport,
-      d[do_ + 3],
-      dport,
-      false,
-    );
-    const base = id << 4;
-    const a = this.addr6;
-    for (let i = 0; i < 4; i++) {
-      a[base + A6.C + i] = c[co + i];
-      a[base + A6.V + i] = v[vo + i];
-      a[base + A6.L + i] = l[lo + i];
-      a[base + A6.D + i] = d[do_ + i];
-    }
-    this.#link(id * 2, tupleHash6(proto | V6, a, base + A6.C, cport, a, base + A6.V, vport));
-    this.#link(id * 2 + 1, tupleHash6(proto | V6, a, base + A6.D, dport, a, base + A6.L, lport));
-    return id;
+    return this.addr6;
   }
 
   /** Unlinks and frees slot `id`. */
   remove(id: number): void {
-    const proto = this.proto[id];
-    if (proto === 0) return;
-    if (proto & V6) {
-      const a = this.addr6;
-      const base = id << 4;
-      this.#unlink(
-        id * 2,
-        tupleHash6(proto, a, base + A6.C, this.cport[id], a, base + A6.V, this.vport[id]),
-      );
-      this.#unlink(
-        id * 2 + 1,
-        tupleHash6(proto, a, base + A6.D, this.dport[id], a, base + A6.L, this.lport[id]),
-      );
-    } else {
-      this.#unlinkV4(id, proto);
-    }
+    if (this.proto[id] === 0) return;
+    this.#unlink(id * 2);
+    this.#unlink(id * 2 + 1);
     this.proto[id] = 0;
     this.state[id] = 0;
     this.#free[this.#freeTop++] = id;
     this.#count--;
   }
 
-  #unlinkV4(id: number, proto: number): void {
-    // Signed, so the addresses are not boxed when tupleHash is not inlined.
-    this.#unlink(
-      id * 2,
-      tupleHash(proto, this.caddr[id] | 0, this.cport[id], this.vaddr[id] | 0, this.vport[id]),
-    );
-    this.#unlink(
-      id * 2 + 1,
-      tupleHash(proto, this.daddr[id] | 0, this.dport[id], this.laddr[id] | 0, this.lport[id]),
-    );
-  }
-
   #link(entry: number, hash: number): void {
     const b = hash & this.#mask;
+    this.#bucketOf[entry] = b;
     this.#next[entry] = this.#buckets[b];
     this.#buckets[b] = entry;
   }
 
-  #unlink(entry: number, hash: number): void {
-    const b = hash & this.#mask;
+  #unlink(entry: number): void {
+    const b = this.#bucketOf[entry];
     let e = this.#buckets[b];
     if (e === entry) {
       this.#buckets[b] = this.#next[entry];
