@@ -6,6 +6,7 @@
  * @module
  */
 import { protocolNumber } from "../vocab/mod.ts";
+import type { OwnerLog } from "./owner_log.ts";
 import { LocalAddress, RealServer, Service } from "./service.ts";
 import type { DiversionSpec, Protocol, ServiceKey } from "./types.ts";
 
@@ -43,6 +44,11 @@ export class Registry {
    * daemon's worker reads and clears it after each expiry scan.
    */
   diversionDirty = false;
+  /**
+   * Where each id handed out is recorded, when sessions live in memory that outlives the
+   * process (`owner_log.ts`).
+   */
+  owners: OwnerLog | undefined;
 
   /** The live service for a packet's protocol, destination address and port. */
   find(proto: number, vaddr: number, vport: number): Service | undefined {
@@ -77,6 +83,7 @@ export class Registry {
       persistence,
     );
     this.services[svc.id] = svc;
+    this.owners?.service(svc);
     if (vaddr6) {
       svc.vaddr6 = vaddr6;
       const h6 = serviceHash6(proto, vaddr6, 0, key.port);
@@ -173,6 +180,7 @@ export class Registry {
     const rs = new RealServer(freeSlot(this.servers), svc, addr, address, port, weight, method);
     rs.addr6 = addr6;
     this.servers[rs.id] = rs;
+    this.owners?.server(rs);
     svc.servers.push(rs);
     return rs;
   }
@@ -197,6 +205,7 @@ export class Registry {
     const la = new LocalAddress(freeSlot(this.locals), svc, addr, address, portLow, portHigh);
     la.addr6 = addr6;
     this.locals[la.id] = la;
+    this.owners?.local(la);
     svc.localAddresses.push(la);
     return la;
   }
