@@ -92,8 +92,11 @@ export function checkWorkerCount(dir: string, workers: number): void {
     throw e;
   }
   if (found.length === 0) return;
-  const stored = readHeader(workerFile(dir, Math.min(...found)));
-  const n = stored?.workers ?? found.length;
+  // A file that is not a sound table is refused by its worker later; count by the sound ones.
+  const sound = found.map((i) => readHeader(workerFile(dir, i)))
+    .filter((h) => h !== undefined && h.magic === MAGIC && h.sealed === 1);
+  if (sound.length === 0) return;
+  const n = sound[0]!.workers;
   if (n === workers && found.every((i) => i < workers)) return;
   throw new Error(
     `the run directory ${dir} holds the live sessions of ${n} worker(s), and this daemon was ` +
