@@ -24,6 +24,8 @@ export interface Balancer {
   stop(): Promise<number>;
   /** Kills the daemon with SIGKILL (a crash: nothing is cleaned up); resolves with its exit status. */
   kill(): Promise<Deno.CommandStatus>;
+  /** Resolves when the daemon exits by itself (after a restart request), with its status. */
+  exited(): Promise<Deno.CommandStatus>;
 }
 
 /** The parts of `fullnat status --json` tests look at. */
@@ -71,8 +73,9 @@ export async function startBalancer(
       ...(extraArgs.some((a) => a.startsWith("--state-dir") || a === "--no-persist")
         ? []
         : ["--state-dir", `${dir}/state`]),
-      // Nor the real /run/fullnat.
-      ...(extraArgs.some((a) => a.startsWith("--run-dir") || a === "--no-run-dir")
+      // Nor the real /run/fullnat (an older checkout, run by a benchmark, has no run dir).
+      ...(opts.main !== undefined ||
+          extraArgs.some((a) => a.startsWith("--run-dir") || a === "--no-run-dir")
         ? []
         : ["--run-dir", `${dir}/run`]),
       ...extraArgs,
@@ -153,6 +156,7 @@ export async function startBalancer(
     },
     log: () => logText,
     stop,
+    exited: () => statusP,
     async kill() {
       try {
         child.kill("SIGKILL");
