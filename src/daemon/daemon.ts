@@ -16,6 +16,7 @@ import { applyDataPathSysctls } from "../kernel/sysctl.ts";
 import { attachPersistence } from "../persist/attach.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
 import type { DaemonOptions } from "./options.ts";
+import { type RateSampler, startRateSampler } from "./rates.ts";
 import { statusReport } from "./status.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import { WORKER_STATUS_OP, type WorkerConfig, type WorkerStatus } from "./worker_protocol.ts";
@@ -103,6 +104,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     },
   });
   let server: ControlServer | undefined;
+  let rates: RateSampler<ReturnType<typeof fanOutControl>> | undefined;
   let failure: Error | undefined;
   try {
     await diversion.install();
@@ -113,7 +115,11 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       if (JSON.stringify(spec) !== JSON.stringify(diversion.spec)) await diversion.update(spec);
     });
 
-    const target = fanOutControl(pool, (reason) => changes.announce(reason), log);
+    // `ipvsadm -L --rate`: estimated here, from the workers' merged counters.
+    rates = startRateSampler(fanOutControl(pool, (reason) => changes.announce(reason), log), {
+      log,
+    });
+    const target = rates.target;
     // Restores the stored configuration, then saves on every change event (src/persist).
     const persisted = await attachPersistence(target, {
       stateDir: options.stateDir,
@@ -149,6 +155,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     log("stopping");
   } finally {
     clearTimeout(dirtyTimer);
+    rates?.stop();
     await server?.close();
     await pool.stop();
     await diversion.remove().catch((e) => log(`removing iptables chains failed: ${errText(e)}`));
