@@ -14,6 +14,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { ControlClient } from "./src/ctl/client.ts";
+import { applyThroughDaemon } from "./src/ctl/ipvsadm/restore.ts";
 import { runIpvsadm } from "./src/ctl/ipvsadm/run.ts";
 import { runDaemon } from "./src/daemon/daemon.ts";
 import {
@@ -45,6 +46,8 @@ async function ipvsadm(args: string[]): Promise<number> {
     const result = await runIpvsadm(args, client ?? offline, {
       program: "fullnat ipvsadm",
       write: (text) => writeAll(Deno.stdout, text),
+      stdin: () => new Response(Deno.stdin.readable).text(),
+      ...(client !== undefined && { applyDocument: applyThroughDaemon(client) }),
     });
     if (result.stdout) await writeAll(Deno.stdout, result.stdout);
     if (result.stderr) await writeAll(Deno.stderr, result.stderr);

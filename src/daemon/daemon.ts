@@ -16,6 +16,7 @@ import { applyDataPathSysctls } from "../kernel/sysctl.ts";
 import { attachPersistence } from "../persist/attach.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
 import type { DaemonOptions } from "./options.ts";
+import { type RateSampler, startRateSampler } from "./rates.ts";
 import { statusReport } from "./status.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import {
@@ -153,6 +154,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     },
   });
   let server: ControlServer | undefined;
+  let rates: RateSampler<ReturnType<typeof fanOutControl>> | undefined;
   let failure: Error | undefined;
   try {
     adopted = await diversion.adopt();
@@ -166,7 +168,11 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       if (JSON.stringify(spec) !== JSON.stringify(diversion.spec)) await diversion.update(spec);
     });
 
-    const target = fanOutControl(pool, (reason) => changes.announce(reason), log);
+    // `ipvsadm -L --rate`: estimated here, from the workers' merged counters.
+    rates = startRateSampler(fanOutControl(pool, (reason) => changes.announce(reason), log), {
+      log,
+    });
+    const target = rates.target;
     // Restores the stored configuration, then saves on every change event (src/persist).
     const persisted = await attachPersistence(target, {
       stateDir: options.stateDir,
@@ -216,6 +222,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     throw e;
   } finally {
     clearTimeout(dirtyTimer);
+    rates?.stop();
     await server?.close();
     await pool.stop();
     if (end === "stop") {

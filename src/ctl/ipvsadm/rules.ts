@@ -42,7 +42,9 @@ export type CommandName =
   | "zero"
   | "add-laddr"
   | "del-laddr"
-  | "get-laddr";
+  | "get-laddr"
+  | "restore"
+  | "save";
 
 /** `+` required, `x` illegal, `1` at most one of the `1`s, ` ` optional. */
 type Rule = "+" | "x" | "1" | " ";
@@ -63,6 +65,8 @@ const TABLE: Record<CommandName, string> = {
   "add-laddr": "xx+xxxxxxxxxx+",
   "del-laddr": "xx+xxxxxxxxxx+",
   "get-laddr": "xx xxxxxxxxxxx",
+  "restore": "xxxxxxxxxxxxxx",
+  "save": " xxxxxxxxxxxxx",
 };
 
 /**
