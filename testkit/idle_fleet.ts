@@ -96,7 +96,7 @@ async function tcpFleet(host: string, port: number, n: number): Promise<Ask[]> {
   return asks;
 }
 
-async function udpFleet(host: string, port: number, n: number): Promise<Ask[]> {
+function udpFleet(host: string, port: number, n: number): Ask[] {
   const asks: Ask[] = [];
   const to: Deno.NetAddr = { transport: "udp", hostname: host, port };
   for (let i = 0; i < n; i++) {
