@@ -13,6 +13,8 @@
  * @module
  */
 
+import { ERRNO_SYMBOLS, errnoText, openLibc, threadErrno } from "./libc.ts";
+
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
@@ -29,8 +31,7 @@ const symbols = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
+  ...ERRNO_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
@@ -38,24 +39,12 @@ let libc: Libc | undefined;
 
 /** Opens libc once per thread (each Worker has its own module instance). */
 function loadLibc(): Libc {
-  if (libc === undefined) {
-    try {
-      libc = Deno.dlopen("libc.so.6", symbols).symbols;
-    } catch (err) {
-      throw new Error(
-        `cannot load libc.so.6 for shared memory (${(err as Error).message}); ` +
-          `run Deno with --allow-ffi`,
-      );
-    }
-  }
+  libc ??= openLibc(symbols, "shared memory");
   return libc;
 }
 
 function lastError(l: Libc): string {
-  const p = l.__errno_location();
-  const errno = p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-  const s = l.strerror(errno);
-  return s === null ? `errno ${errno}` : Deno.UnsafePointerView.getCString(s);
+  return errnoText(l, threadErrno(l));
 }
 
 /** A file mapped shared into memory; {@linkcode bytes} is the mapping. */
