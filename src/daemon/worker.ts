@@ -103,6 +103,7 @@ function start(config: WorkerConfig): void {
 
 /** Takes over the run state's sessions, then starts the packet loop and the expiry timer. */
 function resume(r: Running): ResumeReport {
+  if (r.timer !== undefined) throw new Error("worker already resumed");
   const t0 = performance.now();
   const { engine, state, config } = r;
   const report: ResumeReport = {
@@ -116,7 +117,6 @@ function resume(r: Running): ResumeReport {
       : { reason: state.refused, path: state.refusedPath ?? "" },
     ms: 0,
   };
-  if (r.timer !== undefined) throw new Error("worker already resumed");
   if (state?.previous !== undefined) {
     const restored = restoreSessions(engine, state.previous);
     report.kept = restored.kept;

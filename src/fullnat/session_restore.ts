@@ -47,6 +47,8 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
   const servers = new Map<number, RealServer | null>();
   const locals = new Map<number, LocalAddress | null>();
   const retire: (() => void)[] = [];
+  // Once, not per service: a configuration may hold thousands.
+  const liveByKey = new Map(reg.liveServices().map((s) => [keyText(s.key), s]));
 
   const drop = (reason: string) => {
     report.dropped[reason] = (report.dropped[reason] ?? 0) + 1;
@@ -59,9 +61,10 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
     const rec = old.services.get(oldId);
     svc = null;
     if (rec !== undefined) {
-      const live = reg.liveServices().find((s) => keyText(s.key) === keyText(rec));
+      const live = liveByKey.get(keyText(rec));
       if (live !== undefined) svc = live;
       else {
+        // A stand-in is rare: finding it among all services is fine.
         svc = attempt(
           () => control.addService(rec, { scheduler: "rr", persistence: 0 }),
           () => reg.liveServices().find((s) => keyText(s.key) === keyText(rec)),
