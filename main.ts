@@ -97,6 +97,14 @@ function program(admin: Runtime): Command {
         "drop",
       ]).default("reset"),
     )
+    .addOption(
+      new Option(
+        "--lost-session <policy>",
+        "answer a TCP segment (not a SYN) to a service that matches no session, e.g. of a " +
+          "session lost with a refused table: reset tells the client at once, drop leaves " +
+          "it retrying until its own timeout",
+      ).choices(["reset", "drop"]).default("reset"),
+    )
     .option("--no-sysctl", "leave kernel settings alone")
     .option(
       "--workers <n>",
@@ -145,6 +153,7 @@ function program(admin: Runtime): Command {
       d.maxSessions = parseIntStrict(o.maxSessions, "--max-sessions", 1, 1 << 24);
       d.localPorts = parsePortRange(o.localPorts);
       d.rejectWithReset = o.reject === "reset";
+      d.noSessionPolicy = o.lostSession === "drop" ? "drop" : "reset";
       d.skipSysctl = o.sysctl === false;
       d.workers = parseIntStrict(o.workers, "--workers", 1, 64);
       d.expiryReset = o.expiryReset !== false;

@@ -54,6 +54,7 @@ export function workerConfigs(options: DaemonOptions): WorkerConfig[] {
     localPorts,
     capacity: Math.ceil(options.maxSessions / n),
     rejectPolicy: options.rejectWithReset ? "reset" : "drop",
+    noSessionPolicy: options.noSessionPolicy,
     resetOnExpiry: options.expiryReset,
     expiryIntervalMs: options.expiryIntervalMs,
     mtu: options.mtu,

@@ -30,6 +30,8 @@ export interface DaemonOptions {
   localPorts: [number, number];
   /** Answer refused connection attempts with a reset (else drop silently). */
   rejectWithReset: boolean;
+  /** What to do with a non-SYN TCP segment to a service that matches no session. */
+  noSessionPolicy: "reset" | "drop";
   /** Milliseconds between expiry scans. */
   expiryIntervalMs: number;
   /** Leave sysctls alone (the operator manages them). */
@@ -77,6 +79,7 @@ export function defaultDaemonOptions(
     maxSessions: 1 << 20,
     localPorts: [DEFAULT_LOCAL_PORT_RANGE[0], DEFAULT_LOCAL_PORT_RANGE[1]],
     rejectWithReset: true,
+    noSessionPolicy: "reset",
     expiryIntervalMs: 1000,
     skipSysctl: false,
     stateDir: env("FULLNAT_STATE_DIR") || "/var/lib/fullnat",

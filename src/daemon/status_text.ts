@@ -27,7 +27,8 @@ export function formatStatus(r: StatusReport): string {
         `  worker ${w.index}  queue ${w.queueNum}  ports ${w.localPorts[0]}-${w.localPorts[1]}` +
           `  sessions ${w.sessions}  packets ${w.engine.packets}` +
           `  forwarded ${w.engine.forwarded}  created ${w.engine.sessionsCreated}` +
-          `  tcpNoSession ${w.engine.tcpNoSession}  passedThrough ${w.engine.passedThrough}` +
+          `  tcpNoSession ${w.engine.tcpNoSession}  orphansReset ${w.engine.orphansReset}` +
+          `  passedThrough ${w.engine.passedThrough}` +
           `  emitted ${w.emitter.sent}  kernelDropped ${
             (w.kernel?.queueDropped ?? 0) + (w.kernel?.userDropped ?? 0)
           }`,

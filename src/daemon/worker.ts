@@ -80,6 +80,7 @@ function start(config: WorkerConfig): void {
     capacity: config.capacity,
     localPortRange: config.localPorts,
     rejectPolicy: config.rejectPolicy,
+    noSessionPolicy: config.noSessionPolicy,
     emit: sender.send,
     resetOnExpiry: config.resetOnExpiry,
     mtu: config.mtu,

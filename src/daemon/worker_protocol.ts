@@ -23,6 +23,8 @@ export interface WorkerConfig {
   /** Session table capacity of this worker. */
   capacity: number;
   rejectPolicy: "reset" | "drop";
+  /** What to do with a non-SYN TCP segment to a service that matches no session. */
+  noSessionPolicy: "reset" | "drop";
   /** Send RSTs to both ends of an ESTABLISHED session that expires. */
   resetOnExpiry: boolean;
   /** Milliseconds between expiry scans. */

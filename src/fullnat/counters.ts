@@ -35,8 +35,16 @@ export interface EngineCounters {
   icmpPassed: number;
   /** DF segments that could not take TOA within the MTU: answered "fragmentation needed". */
   toaFragNeeded: number;
-  /** TCP segments other than a SYN for a service with no session: dropped. */
+  /** TCP segments other than a SYN for a service with no session: reset or dropped per policy. */
   tcpNoSession: number;
+  /** Of those, answered with a RST to the client (no-session policy `reset`). */
+  noSessionResets: number;
+  /**
+   * Real servers that answered a new connection's SYN with a bare ACK: they still held a
+   * connection on that tuple that the balancer had lost (an orphan). It was reset, and the
+   * client's SYN retransmission then connects.
+   */
+  orphansReset: number;
   /** New connections refused because no real server has a positive weight. */
   noRealServer: number;
   /** New FULLNAT connections refused because the service has no local address. */
@@ -93,6 +101,8 @@ export function newEngineCounters(): EngineCounters {
     icmpPassed: 0,
     toaFragNeeded: 0,
     tcpNoSession: 0,
+    noSessionResets: 0,
+    orphansReset: 0,
     noRealServer: 0,
     noLocalAddress: 0,
     portExhausted: 0,

@@ -44,12 +44,13 @@ import type { OwnerLog } from "./owner_log.ts";
 import { Registry } from "./registry.ts";
 import type { RealServer } from "./service.ts";
 import { openSession } from "./session_open.ts";
-import { Dir, NO_SESSION, SessionTable, V6 } from "./session_table.ts";
+import { Dir, NO_SESSION, SessionFlag, SessionTable, V6 } from "./session_table.ts";
 import { writeResetReply } from "./tcp_reset.ts";
 import { TcpState, tcpTimeoutTable } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
 import { DEFAULT_LOCAL_PORT_RANGE, isPortRange, type PortRange } from "../vocab/port.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
+import { TCP, TCP_FLAG } from "../wire/tcp.ts";
 import { TRANSMITS } from "./xmit_modes.ts";
 
 export { METHOD_FULLNAT, METHOD_NAT } from "./xmit.ts";
@@ -65,6 +66,12 @@ const packet: PacketView = { proto: 0, l4: 0, end: 0, fragment: false };
 export type MalformedPolicy = "drop" | "accept";
 /** What to do with a client SYN the engine cannot place (no server, no local port, ...). */
 export type RejectPolicy = "drop" | "reset";
+/**
+ * What to do with a TCP segment other than a SYN that is sent to a service and matches no
+ * session (its session was lost: a refused table, an expiry while no daemon ran): answer it
+ * with a RST, so the client learns at once instead of retrying for minutes, or drop it.
+ */
+export type NoSessionPolicy = "drop" | "reset";
 
 /** Engine construction options; everything has a default but the clock. */
 export interface EngineOptions {
@@ -80,6 +87,8 @@ export interface EngineOptions {
   malformedPolicy?: MalformedPolicy;
   /** What to do with a client SYN that cannot be placed (default "reset"). */
   rejectPolicy?: RejectPolicy;
+  /** What to do with a non-SYN segment to a service that matches no session (default "reset"). */
+  noSessionPolicy?: NoSessionPolicy;
   /** Session timeouts in seconds; missing ones take {@linkcode DEFAULT_TIMEOUTS}. */
   timeouts?: Partial<Timeouts>;
   /** Receives packets the engine originates (RSTs when an ESTABLISHED session expires). */
@@ -121,6 +130,11 @@ export class Engine {
   malformedPolicy: MalformedPolicy;
   /** What to do with a client SYN that cannot be placed. */
   rejectPolicy: RejectPolicy;
+  /**
+   * What to do with a non-SYN segment to a service that matches no session; mutable, so an HA
+   * backup can drop them while it catches up with its peer's sessions.
+   */
+  noSessionPolicy: NoSessionPolicy;
   /** After `handle()` returned `Verdict.Rewritten`: the packet's new length. */
   outLength = 0;
   /** Reset both ends of ESTABLISHED sessions that expire (needs an `emit` sink). */
@@ -153,6 +167,7 @@ export class Engine {
     this.portTries = options.portTries ?? 64;
     this.malformedPolicy = options.malformedPolicy ?? "drop";
     this.rejectPolicy = options.rejectPolicy ?? "reset";
+    this.noSessionPolicy = options.noSessionPolicy ?? "reset";
     this.#emit = options.emit;
     this.resetOnExpiry = options.resetOnExpiry ?? true;
     this.mtu = options.mtu ?? 1500;
@@ -229,11 +244,21 @@ export class Engine {
       }
       if (!ph.opens(b, l4)) {
         c.tcpNoSession++;
-        return Verdict.Drop;
+        return this.#noSession(fam, b, o, l4, total);
       }
       const id = openSession(this, fam, svc, proto, b, o, sport, dport);
       if (id === NO_SESSION) return this.#refuse(fam, b, o, l4, total, proto);
       e = id * 2;
+    } else if ((e & 1) === Dir.Out && proto === IPPROTO.TCP) {
+      // A real server that answers a new session's SYN with a bare ACK, before any SYN-ACK,
+      // still holds a connection on this tuple that the balancer lost: RFC 5961 4.2's
+      // challenge ACK to a SYN on an established connection.
+      const id = e >> 1;
+      const t = this.table;
+      if (
+        t.state[id] === TcpState.SYN_RECV && (t.flags[id] & SessionFlag.RS_SEEN) === 0 &&
+        (b[l4 + TCP.FLAGS] & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === TCP_FLAG.ACK
+      ) return this.#resetOrphan(fam, b, o, l4, total);
     }
     // A GSO super-packet may grow up to the buffer; the kernel's segments of it fit the MTU
     // because the client's MSS was lowered by the TOA length in the SYN-ACK.
@@ -294,6 +319,31 @@ export class Engine {
   }
 
   /**
+   * A TCP segment other than a SYN to a service, with no session: answered with a RST per
+   * no-session policy, so the client of a lost session gives up now rather than after minutes
+   * of retries. A RST is never answered.
+   */
+  #noSession(fam: AddressFamily, b: Uint8Array, o: number, l4: number, total: number): Verdict {
+    if (this.noSessionPolicy === "drop" || (b[l4 + TCP.FLAGS] & TCP_FLAG.RST) !== 0) {
+      return Verdict.Drop;
+    }
+    this.outLength = writeResetReply(fam, b, o, l4, total);
+    this.counters.noSessionResets++;
+    return Verdict.Rewritten;
+  }
+
+  /**
+   * Turns a real server's challenge ACK into a RST to it at the sequence number it expects,
+   * ending the orphan of a lost session; the client's SYN retransmission then finds the
+   * tuple free (README "When a session really is gone").
+   */
+  #resetOrphan(fam: AddressFamily, b: Uint8Array, o: number, l4: number, total: number): Verdict {
+    this.outLength = writeResetReply(fam, b, o, l4, total);
+    this.counters.orphansReset++;
+    return Verdict.Rewritten;
+  }
+
+  /**
    * The per-session part of {@linkcode handle}: the protocol's state and the mode's edits,
    * then the mode's transmit and the counters, for the packet at `o` whose session entry is
    * `e`. The packet may grow to `limit` bytes.
@@ -315,7 +365,8 @@ export class Engine {
     const xmit = TRANSMITS[t.method[id]];
     const out = ph.conn(this, fam, xmit, b, o, l4, total, limit, id, dir, rs);
     if (out < 0) {
-      // The segment became an ICMP error back to the client.
+      // The segment became a reply to its sender: an ICMP error back to the client, or a RST
+      // to a real server's orphan.
       this.outLength = -out;
       return Verdict.Rewritten;
     }

@@ -9,7 +9,9 @@ import {
   NO_LOCAL_ADDRESS_RESET,
   NO_LOCAL_ADDRESS_RESET_V6,
   NO_SERVER_DROPPED,
+  NO_SESSION_DROPPED,
   NOT_A_SESSION,
+  ORPHAN_ON_SERVER,
 } from "../../testkit/engine_rows/refusals.ts";
 import { UDP_FULLNAT_V6 } from "../../testkit/engine_rows/udp.ts";
 import { engineTest, VIP6 } from "../../testkit/engine_fixture.ts";
@@ -27,9 +29,23 @@ engineTest("Engine.handle() passes through, drops and counts what is not a sessi
       c.icmpPassed,
       c.notIp,
     ],
-    [2, 2, 1, 1, 1, 1, 1],
+    [2, 3, 1, 1, 1, 1, 1],
   );
+  assert.equal(c.noSessionResets, 2, "the ACK and the SYN-ACK, not the RST");
   assert.equal(engine.table.size, 0);
+});
+
+engineTest("Engine.handle() drops a non-SYN with no session under the drop policy", (run) => {
+  const { engine } = run.scenario(NO_SESSION_DROPPED);
+  assert.equal(engine.counters.tcpNoSession, 2);
+  assert.equal(engine.counters.noSessionResets, 0);
+});
+
+engineTest("Engine.handle() resets a real server's orphan on a new session's tuple", (run) => {
+  const { engine } = run.scenario(ORPHAN_ON_SERVER);
+  assert.equal(engine.counters.orphansReset, 1);
+  assert.equal(engine.counters.synRetransmits, 1, "the retransmission kept its mapping");
+  assert.equal(engine.table.size, 1);
 });
 
 engineTest("Engine.handle() accepts malformed packets unchanged under the accept policy", (run) => {

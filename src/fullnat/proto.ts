@@ -27,8 +27,8 @@ export interface ProtocolHandler {
   /**
    * Handles session `id`'s packet at `o` (transport at `l4`, `total` bytes, may grow to
    * `limit`) travelling in `dir` before it is transmitted: state, expiry and the edits of
-   * `xmit`'s mode. Returns the new total, or minus the length of the ICMP error that
-   * replaced the packet.
+   * `xmit`'s mode. Returns the new total, or minus the length of the reply to its sender that
+   * replaced the packet (an ICMP error, a RST).
    */
   conn(
     e: Engine,

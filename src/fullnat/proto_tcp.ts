@@ -95,7 +95,9 @@ function clientSyn(
   }
   t.clientIsn[id] = seq;
   t.flags[id] = 0;
-  xmit.mapSequence(e, fam, id, seq, ticks);
+  // The ISN is read back from the table: a sequence number of 2^31 or more passed to a call
+  // that is not inlined is boxed into a new heap number.
+  xmit.mapSequence(e, fam, id, ticks);
 }
 
 /**

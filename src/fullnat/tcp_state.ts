@@ -66,7 +66,9 @@ const FROM_CLIENT: readonly (readonly TcpState[])[] = [
 const FROM_SERVER: readonly (readonly TcpState[])[] = [
   /* SYN */ [SS, ES, SS, SR, SS, SS, SS, SS, SS], // SYN-ACK keeps SYN_RECV
   /* FIN */ [TW, FW, SS, TW, FW, TW, CL, TW, LA], // server closes first: FIN_WAIT
-  /* ACK */ [ES, ES, SS, ES, FW, TW, CL, CW, LA],
+  // A bare ACK in SYN_RECV is no handshake step (the client's ACK establishes): it is a
+  // challenge ACK from a server holding a lost connection on the tuple (proto_tcp.ts).
+  /* ACK */ [ES, ES, SS, SR, FW, TW, CL, CW, LA],
   /* RST */ [CL, CL, SS, CL, CL, TW, CL, CL, CL],
 ];
 

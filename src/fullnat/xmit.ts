@@ -40,8 +40,11 @@ export interface Transmit {
     cport: number,
     vport: number,
   ): number;
-  /** A client SYN with sequence number `isn` (re)opened session `id`: map its sequence space. */
-  mapSequence(e: Engine, fam: AddressFamily, id: number, isn: number, ticks: number): void;
+  /**
+   * A client SYN (re)opened session `id`, its sequence number already in `clientIsn`: map its
+   * sequence space.
+   */
+  mapSequence(e: Engine, fam: AddressFamily, id: number, ticks: number): void;
   /**
    * Client->RS TCP edits of session `id`'s segment at `l4` (packet at `o`, `total` bytes, may
    * grow to `limit`) before the rewrite. Returns the new total, or minus the length of the

@@ -48,9 +48,9 @@ export const FULLNAT: Transmit = {
     return id;
   },
 
-  mapSequence(e: Engine, fam: AddressFamily, id: number, isn: number, ticks: number): void {
+  mapSequence(e: Engine, fam: AddressFamily, id: number, ticks: number): void {
     const t = e.table;
-    t.seqDelta[id] = (fam.isn(e.isnSecret, t, id, ticks) - isn) >>> 0;
+    t.seqDelta[id] = (fam.isn(e.isnSecret, t, id, ticks) - t.clientIsn[id]) >>> 0;
   },
 
   tcpIn(

@@ -20,7 +20,9 @@ import {
   NO_LOCAL_ADDRESS_RESET,
   NO_LOCAL_ADDRESS_RESET_V6,
   NO_SERVER_DROPPED,
+  NO_SESSION_DROPPED,
   NOT_A_SESSION,
+  ORPHAN_ON_SERVER,
 } from "./refusals.ts";
 import type { Scenario } from "./scenario.ts";
 import { SYN_RETRANSMIT_AND_RENEW } from "./sequence.ts";
@@ -33,6 +35,8 @@ export type { Scenario } from "./scenario.ts";
 /** The scenarios in design-section order. */
 export const SCENARIOS: readonly Scenario[] = [
   NOT_A_SESSION,
+  NO_SESSION_DROPPED,
+  ORPHAN_ON_SERVER,
   MALFORMED_ACCEPTED,
   NAT_ADDRESSES,
   NAT_NO_SEQUENCE,

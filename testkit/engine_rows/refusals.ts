@@ -13,6 +13,7 @@ import {
   type Row,
   RS,
   RS6,
+  RS_PORT,
   tcp,
   tcp6,
   VIP,
@@ -39,13 +40,34 @@ export const NOT_A_SESSION: Scenario = {
       verdict: Verdict.Accept,
     },
     {
-      what: "a non-SYN with no session",
-      input: tcp(C, VIP, 40000, 80, "A", 1, 1),
-      verdict: Verdict.Drop,
+      what: "a non-SYN with no session: a RST at the sequence number it acknowledged",
+      input: tcp(C, VIP, 40000, 80, "A", 1, 0x8000_0001).payload("lost"),
+      verdict: Verdict.Rewritten,
+      output: ipv4({ src: VIP, dst: C, ttl: 64, id: 0, df: true }).tcp({
+        sport: 80,
+        dport: 40000,
+        flags: "R",
+        seq: 0x8000_0001,
+        ack: 0,
+        window: 0,
+      }),
     },
     {
-      what: "a SYN-ACK with no session",
-      input: tcp(C, VIP, 40000, 80, "SA", 1, 1),
+      what: "a SYN-ACK with no session: reset likewise",
+      input: tcp(C, VIP, 40000, 80, "SA", 1, 7),
+      verdict: Verdict.Rewritten,
+      output: ipv4({ src: VIP, dst: C, ttl: 64, id: 0, df: true }).tcp({
+        sport: 80,
+        dport: 40000,
+        flags: "R",
+        seq: 7,
+        ack: 0,
+        window: 0,
+      }),
+    },
+    {
+      what: "a RST with no session: never answered",
+      input: tcp(C, VIP, 40000, 80, "R", 9),
       verdict: Verdict.Drop,
     },
     {
@@ -70,6 +92,56 @@ export const NOT_A_SESSION: Scenario = {
       verdict: Verdict.Drop,
     },
     { what: "empty", input: tcp(C, VIP, 40001, 80, "S", 1), truncate: 0, verdict: Verdict.Accept },
+  ],
+};
+
+/** The drop no-session policy: a lost session's client is left to its own timeout. */
+export const NO_SESSION_DROPPED: Scenario = {
+  section: "3 sessions: what matches none",
+  what: "a non-SYN with no session dropped under the no-session policy drop",
+  options: { noSessionPolicy: "drop" },
+  configure: (ctl) => void fullnatService(ctl),
+  rows: (): Row[] => [
+    { what: "an ACK", input: tcp(C, VIP, 40000, 80, "A", 1, 1), verdict: Verdict.Drop },
+    { what: "a FIN", input: tcp(C, VIP, 40000, 80, "FA", 1, 1), verdict: Verdict.Drop },
+  ],
+};
+
+/**
+ * A real server still holding a connection of a lost session on the tuple of a new one: it
+ * answers the SYN with a bare (challenge) ACK, which the engine turns into a RST to it at the
+ * sequence number it expects; the client's retransmitted SYN then connects.
+ */
+export const ORPHAN_ON_SERVER: Scenario = {
+  section: "3 sessions: what matches none",
+  what: "an orphan on the real server reset, then the retransmitted SYN connects",
+  options: { localPortRange: [5000, 5000] },
+  configure: (ctl) => void fullnatService(ctl),
+  rows: (): Row[] => [
+    { what: "client SYN", input: tcp(C, VIP, 40000, 80, "S", 1000), verdict: Verdict.Rewritten },
+    {
+      what: "the real server's challenge ACK: a RST from the local endpoint to it",
+      input: tcp(RS, LIP, RS_PORT, 5000, "A", 0x7000_0000, 0x1234_5678),
+      verdict: Verdict.Rewritten,
+      output: ipv4({ src: LIP, dst: RS, ttl: 64, id: 0, df: true }).tcp({
+        sport: 5000,
+        dport: RS_PORT,
+        flags: "R",
+        seq: 0x1234_5678,
+        ack: 0,
+        window: 0,
+      }),
+    },
+    {
+      what: "the client's SYN retransmission is forwarded again",
+      input: tcp(C, VIP, 40000, 80, "S", 1000),
+      verdict: Verdict.Rewritten,
+    },
+    {
+      what: "the real server's SYN-ACK now reaches the client",
+      input: tcp(RS, LIP, RS_PORT, 5000, "SA", 555, 0),
+      verdict: Verdict.Rewritten,
+    },
   ],
 };
 
