@@ -6,6 +6,7 @@
  * @module
  */
 import { protocolNumber } from "../vocab/mod.ts";
+import { rebuildSchedule } from "./scheduler_hashed.ts";
 import { LocalAddress, RealServer, Service } from "./service.ts";
 import type { DiversionSpec, Protocol, ServiceKey } from "./types.ts";
 
@@ -174,6 +175,7 @@ export class Registry {
     rs.addr6 = addr6;
     this.servers[rs.id] = rs;
     svc.servers.push(rs);
+    rebuildSchedule(svc);
     return rs;
   }
 
@@ -183,6 +185,7 @@ export class Registry {
     const i = rs.service.servers.indexOf(rs);
     if (i >= 0) rs.service.servers.splice(i, 1);
     rs.service.schedIndex = -1;
+    rebuildSchedule(rs.service);
     if (rs.sessions === 0) this.servers[rs.id] = undefined;
   }
 

@@ -29,7 +29,7 @@ export function openSession(
 ): number {
   const c = e.counters;
   const now = e.now();
-  const rs = pickServer(svc, fam.clientKey(b, o), now);
+  const rs = pickServer(svc, fam, b, o, cport, now);
   if (rs === undefined || !fam.serves(rs)) {
     c.noRealServer++;
     return NO_SESSION;

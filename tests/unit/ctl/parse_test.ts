@@ -385,13 +385,13 @@ Deno.test("what fullnat cannot do is refused by name", () => {
     2,
   );
   refuses(
-    "-A -t 10.0.0.100:80 -s wlc",
-    "scheduler 'wlc' not supported by fullnat: use -s rr or -s wrr",
+    "-A -t 10.0.0.100:80 -s sed",
+    "scheduler 'sed' not supported by fullnat: use -s rr, -s wrr, -s lc, -s wlc, -s dh, -s sh or -s mh",
     2,
   );
   refuses(
-    "-E -t 10.0.0.100:80 -s sh",
-    "scheduler 'sh' not supported by fullnat: use -s rr or -s wrr",
+    "-E -t 10.0.0.100:80 -s fo",
+    "scheduler 'fo' not supported by fullnat: use -s rr, -s wrr, -s lc, -s wlc, -s dh, -s sh or -s mh",
     2,
   );
   refuses("-A -t 10.0.0.100:80 -s nonesuch", "Scheduler or persistence engine not found", 255);
