@@ -13,6 +13,10 @@
  * weight 0 keeps its positions, so quiescing it moves no other client (its own are refused,
  * or sent elsewhere with mh-fallback); a server added with weight 0 claims none.
  *
+ * The servers take their turns in the order of their hashes, not of the service's list, so
+ * the table depends only on the set of servers: a server deleted and added back (to the end of
+ * the list) gets the very positions it had.
+ *
  * The table size must be prime (every skip from 1 to size - 1 is then coprime with it and a
  * permutation visits every position); the sizes offered are in src/vocab/scheduler.ts.
  *
@@ -65,9 +69,12 @@ export function buildMaglevTable(servers: readonly MaglevServer[], size: number)
     next[i] = (servers[i].offsetHash >>> 1) % size;
     skip[i] = 1 + (servers[i].skipHash >>> 1) % (size - 1);
   }
+  const order = [...servers.keys()].sort((a, b) =>
+    (servers[a].offsetHash - servers[b].offsetHash) || (servers[a].skipHash - servers[b].skipHash)
+  );
   let filled = 0;
   for (;;) {
-    for (let i = 0; i < n; i++) {
+    for (const i of order) {
       for (let t = 0; t < turns[i]; t++) {
         let c = next[i];
         while (table[c] !== -1) {

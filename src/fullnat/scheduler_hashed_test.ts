@@ -247,3 +247,20 @@ Deno.test("control: scheduler flags and table sizes that do not fit are refused 
     0,
   ]);
 });
+
+Deno.test("fallback finds the one server left available, whatever the client", () => {
+  for (const scheduler of ["sh", "mh"] as const) {
+    const weights = Array.from({ length: 40 }, () => 1);
+    const bed = schedulerBed(
+      { scheduler, persistence: 0, schedulerFlags: [`${scheduler}-fallback`] },
+      weights,
+    );
+    for (let i = 1; i < 40; i++) {
+      bed.ctl.editRealServer(bed.key, { address: serverAddress(i, false), port: 80, weight: 0 });
+    }
+    const got = shares(bed, randomClients(5000, false, 11));
+    assert.deepEqual([...got.entries()], [[serverAddress(0, false), 5000]], scheduler);
+    bed.ctl.editRealServer(bed.key, { address: serverAddress(0, false), port: 80, weight: 0 });
+    assert.deepEqual([...shares(bed, randomClients(100, false)).keys()], ["none"]);
+  }
+});
