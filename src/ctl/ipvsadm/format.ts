@@ -103,6 +103,9 @@ function serviceEntry(service: ServiceView, format: ListFormat): string {
     out = left(name, 33) + statsColumns(service.stats, format.exact) + "\n";
   } else {
     out = `${name} ${service.scheduler}`;
+    // As ipvsadm prints IPVS's scheduler flag bits: ` (sh-fallback,sh-port)`.
+    const flags = service.schedulerFlags ?? [];
+    if (flags.length > 0) out += ` (${flags.join(",")})`;
     if (service.persistence > 0) out += ` persistent ${service.persistence}`;
     out += "\n";
   }
