@@ -14,6 +14,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { ControlClient } from "./src/ctl/client.ts";
+import { applyThroughDaemon } from "./src/ctl/ipvsadm/restore.ts";
 import { runIpvsadm } from "./src/ctl/ipvsadm/run.ts";
 import { runDaemon } from "./src/daemon/daemon.ts";
 import {
@@ -45,6 +46,8 @@ async function ipvsadm(args: string[]): Promise<number> {
     const result = await runIpvsadm(args, client ?? offline, {
       program: "fullnat ipvsadm",
       write: (text) => writeAll(Deno.stdout, text),
+      stdin: () => new Response(Deno.stdin.readable).text(),
+      ...(client !== undefined && { applyDocument: applyThroughDaemon(client) }),
     });
     if (result.stdout) await writeAll(Deno.stdout, result.stdout);
     if (result.stderr) await writeAll(Deno.stderr, result.stderr);
@@ -123,6 +126,15 @@ function program(admin: Runtime): Command {
       "where the configuration is kept and restored from (env FULLNAT_STATE_DIR, default /var/lib/fullnat)",
     )
     .option("--no-persist", "keep no configuration: start empty, save nothing")
+    .option(
+      "--run-dir <dir>",
+      "where the live sessions are kept, so a restart, crash or upgrade loses none " +
+        "(env FULLNAT_RUN_DIR, default /run/fullnat)",
+    )
+    .option(
+      "--no-run-dir",
+      "keep the sessions in process memory: a restart of the daemon ends every connection",
+    )
     .action(async (o) => {
       const d: DaemonOptions = defaultDaemonOptions();
       if (o.socket) d.socket = o.socket;
@@ -141,6 +153,8 @@ function program(admin: Runtime): Command {
       d.queueBufferBytes = parseIntStrict(o.queueBuffer, "--queue-buffer", 1, 1024) << 20;
       if (o.stateDir) d.stateDir = o.stateDir;
       if (o.persist === false) d.stateDir = null;
+      if (o.runDir) d.runDir = o.runDir;
+      if (o.runDir === false) d.runDir = null;
       await runDaemon(d);
     });
 
@@ -155,6 +169,46 @@ function program(admin: Runtime): Command {
       } finally {
         client.close();
       }
+    });
+
+  cmd.command("restart")
+    .description(
+      "restart the daemon in place, keeping the diversion and every live session for the " +
+        "new one (the service unit starts it again; also how an upgrade takes effect)",
+    )
+    .option("--wait <seconds>", "how long to wait for the new daemon to answer", "10")
+    .action(async (o) => {
+      const wait = parseIntStrict(o.wait, "--wait", 0, 600);
+      const socket = defaultDaemonOptions().socket;
+      const client = await ControlClient.connect(socket);
+      try {
+        await client.call("restart");
+      } finally {
+        client.close();
+      }
+      console.log("daemon stopping for a restart: rules and sessions kept");
+      if (wait === 0) return;
+      // The old daemon removes its socket as it goes; the new one creates it again.
+      const deadline = Date.now() + wait * 1000;
+      await new Promise((r) => setTimeout(r, 300));
+      while (Date.now() < deadline) {
+        try {
+          const c = await ControlClient.connect(socket);
+          try {
+            await c.call("status");
+            console.log("daemon running again");
+            return;
+          } finally {
+            c.close();
+          }
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      throw new Error(
+        `no daemon answered on ${socket} within ${wait} s: start it again with 'fullnat ` +
+          `daemon' (the appliance's service unit does so by itself); it takes the sessions over`,
+      );
     });
 
   cmd.command("ipvsadm")

@@ -3,6 +3,7 @@
  * as a service has them by default), on packets built like the engine's fixture tests.
  *
  *   deno bench -A bench/engine_bench.ts
+ *   FULLNAT_BENCH_SHARED=1 deno bench -A bench/engine_bench.ts   (sessions in a shared file)
  *
  * Every iteration first restores the packet's original bytes (a ~1.5 KB copy, included in the
  * figures), so each one goes through the full rewrite.
@@ -20,8 +21,22 @@ import {
   VIP,
 } from "../testkit/engine_fixture.ts";
 import { Verdict } from "../src/nfqueue/handler.ts";
+import { SessionTable } from "../src/fullnat/session_table.ts";
+import { SharedFile } from "../src/kernel/shared_file.ts";
 
-const { clock, engine, ctl } = setup({ capacity: 1 << 20, localPortRange: [1025, 65535] });
+// FULLNAT_BENCH_SHARED=1: the session fields in a mapped shared file, as the daemon keeps them
+// (src/kernel/run_state.ts), to compare with process memory side by side.
+const shared = Deno.env.get("FULLNAT_BENCH_SHARED") === "1"
+  ? SharedFile.open(
+    await Deno.makeTempFile({ prefix: "fullnat-bench-" }),
+    SessionTable.bytes(1 << 20),
+  )
+  : undefined;
+const { clock, engine, ctl } = setup({
+  capacity: 1 << 20,
+  localPortRange: [1025, 65535],
+  sessionMemory: shared === undefined ? undefined : { buffer: shared.bytes, offset: 0 },
+});
 fullnatService(ctl);
 
 const buf = new Uint8Array(4096);

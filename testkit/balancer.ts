@@ -22,6 +22,10 @@ export interface Balancer {
   log(): string;
   /** Stops the daemon with SIGTERM and waits for it; returns its exit code. */
   stop(): Promise<number>;
+  /** Kills the daemon with SIGKILL (a crash: nothing is cleaned up); resolves with its exit status. */
+  kill(): Promise<Deno.CommandStatus>;
+  /** Resolves when the daemon exits by itself (after a restart request), with its status. */
+  exited(): Promise<Deno.CommandStatus>;
 }
 
 /** The parts of `fullnat status --json` tests look at. */
@@ -69,6 +73,11 @@ export async function startBalancer(
       ...(extraArgs.some((a) => a.startsWith("--state-dir") || a === "--no-persist")
         ? []
         : ["--state-dir", `${dir}/state`]),
+      // Nor the real /run/fullnat (an older checkout, run by a benchmark, has no run dir).
+      ...(opts.main !== undefined ||
+          extraArgs.some((a) => a.startsWith("--run-dir") || a === "--no-run-dir")
+        ? []
+        : ["--run-dir", `${dir}/run`]),
       ...extraArgs,
     ],
     stdout: "piped",
@@ -147,5 +156,15 @@ export async function startBalancer(
     },
     log: () => logText,
     stop,
+    exited: () => statusP,
+    async kill() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      const s = await statusP;
+      await pumps;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      return s;
+    },
   };
 }

@@ -84,6 +84,45 @@ export async function sendHashStream(
   return { sent: m?.[1], got: m?.[2], output: `(${r.code}) ${r.stdout} ${r.stderr}` };
 }
 
+/** What {@linkcode fetchHashStream} saw: both hashes when the download completed. */
+export interface HashDownload {
+  /** SHA-256 hex of the stream the source was asked for, computed locally. */
+  expected?: string;
+  /** SHA-256 hex of what the client received. */
+  got?: string;
+  /** Exit code and output, for the assertion message. */
+  output: string;
+}
+
+/**
+ * Downloads `bytes` of the stream from `seed` from a `source` at `host:port` into the
+ * topology's `client` namespace, bounded by `timeoutSec`.
+ */
+export async function fetchHashStream(
+  topo: Topology,
+  host: string,
+  port: number,
+  bytes: number,
+  seed: number,
+  timeoutSec = 60,
+): Promise<HashDownload> {
+  const r = await topo.exec("client", [
+    "timeout",
+    String(timeoutSec),
+    Deno.execPath(),
+    "run",
+    "-A",
+    HASH_STREAM,
+    "fetch",
+    host,
+    String(port),
+    String(bytes),
+    String(seed),
+  ]);
+  const m = /^expected ([0-9a-f]{64}) got ([0-9a-f]{64})/m.exec(r.stdout);
+  return { expected: m?.[1], got: m?.[2], output: `(${r.code}) ${r.stdout} ${r.stderr}` };
+}
+
 /** Fills `buf` with the next bytes of the xorshift32 stream whose state is `s[0]`. */
 export function fillStream(buf: Uint8Array, s: Uint32Array): void {
   let x = s[0];

@@ -16,9 +16,17 @@ import { applyDataPathSysctls } from "../kernel/sysctl.ts";
 import { attachPersistence } from "../persist/attach.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
 import type { DaemonOptions } from "./options.ts";
+import { type RateSampler, startRateSampler } from "./rates.ts";
 import { statusReport } from "./status.ts";
 import { WorkerPool } from "./worker_pool.ts";
-import { WORKER_STATUS_OP, type WorkerConfig, type WorkerStatus } from "./worker_protocol.ts";
+import {
+  type ResumeReport,
+  WORKER_RESUME_OP,
+  WORKER_STATUS_OP,
+  type WorkerConfig,
+  type WorkerStatus,
+} from "./worker_protocol.ts";
+import { checkWorkerCount, clearRunState } from "../kernel/run_state.ts";
 
 /** Writes a line to the daemon's log (stderr, which systemd's journal collects). */
 export function log(message: string): void {
@@ -51,12 +59,51 @@ export function workerConfigs(options: DaemonOptions): WorkerConfig[] {
     mtu: options.mtu,
     queueMaxLen: options.queueMaxLen,
     queueBufferBytes: options.queueBufferBytes,
+    workers: n,
+    runDir: options.runDir,
   }));
 }
 
-/** Runs the daemon until SIGINT or SIGTERM. Throws (having cleaned up) if it cannot start. */
-export async function runDaemon(options: DaemonOptions): Promise<void> {
+/**
+ * How the daemon ends: `stop` (SIGINT, SIGTERM: a deliberate stop) removes the diversion and
+ * ends every session; `restart` (the control op, `fullnat restart`) leaves both for the next
+ * daemon, which takes them over.
+ */
+export type DaemonEnd = "stop" | "restart";
+
+/** Says what a worker found in the run state at start, when there is anything to say. */
+function logResume(r: ResumeReport): void {
+  const w = `worker ${r.index}`;
+  if (r.refused) {
+    log(`${w}: session table not taken over: ${r.refused.reason}; moved to ${r.refused.path}`);
+  }
+  const dropped = Object.entries(r.dropped).map(([why, n]) => `${n} (${why})`);
+  if (r.kept > 0 || dropped.length > 0) {
+    log(
+      `${w}: took over ${r.kept} session(s) in ${r.ms} ms` +
+        (r.expired ? `, ${r.expired} of them expired while no daemon ran` : "") +
+        (r.standIns ? `, ${r.standIns} deleted object(s) kept to drain them` : "") +
+        (dropped.length ? `; dropped ${dropped.join(", ")}` : ""),
+    );
+  }
+}
+
+/**
+ * Runs the daemon until SIGINT or SIGTERM (or a restart request). Throws (having cleaned up)
+ * if it cannot start.
+ */
+export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
   const configs = workerConfigs(options);
+  if (options.runDir !== null) {
+    if (options.failOpen) {
+      throw new Error(
+        "--fail-open lets service traffic through un-rewritten while no daemon runs, which " +
+          "breaks the sessions kept in the run directory (and shows the real servers' " +
+          "addresses to clients); use it only with --no-run-dir",
+      );
+    }
+    checkWorkerCount(options.runDir, options.workers);
+  }
   const diversion = new Diversion({
     queueNum: options.queue,
     prefix: options.chainPrefix,
@@ -76,7 +123,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     }
   }
 
-  // Set by a signal or by a worker that died; the main thread waits for it.
+  // Set by a signal, a restart request or a worker that died; the main thread waits for it.
+  let end = "stop" as DaemonEnd;
+  let adopted = false;
   let stopRequested!: (reason?: Error) => void;
   const stopped = new Promise<Error | undefined>((resolve) => stopRequested = resolve);
   let dirtyTimer: ReturnType<typeof setTimeout> | undefined;
@@ -99,13 +148,19 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     },
     onCrash: (index, error) => {
       log(`worker ${index} failed, stopping: ${error.message}`);
+      // What a crash leaves (rules, sessions) is for the next daemon, as after a kill.
+      end = "restart";
       stopRequested(error);
     },
   });
   let server: ControlServer | undefined;
+  let rates: RateSampler<ReturnType<typeof fanOutControl>> | undefined;
   let failure: Error | undefined;
   try {
-    await diversion.install();
+    adopted = await diversion.adopt();
+    if (adopted) {
+      log("kept the diversion rules a previous daemon left; its sessions are taken over");
+    }
     // Changes run one at a time (ConfigChanges.exclusive), so syncs do too. Each installs
     // what the workers need now, and only if it differs from what is installed.
     changes.on(async () => {
@@ -113,7 +168,11 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       if (JSON.stringify(spec) !== JSON.stringify(diversion.spec)) await diversion.update(spec);
     });
 
-    const target = fanOutControl(pool, (reason) => changes.announce(reason), log);
+    // `ipvsadm -L --rate`: estimated here, from the workers' merged counters.
+    rates = startRateSampler(fanOutControl(pool, (reason) => changes.announce(reason), log), {
+      log,
+    });
+    const target = rates.target;
     // Restores the stored configuration, then saves on every change event (src/persist).
     const persisted = await attachPersistence(target, {
       stateDir: options.stateDir,
@@ -124,6 +183,15 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       onError: (e) => log(`control: ${errText(e)}`),
     });
     persisted.register(server);
+    // The configuration is back: take the sessions over, then read the queues.
+    for (const r of await pool.all(WORKER_RESUME_OP) as ResumeReport[]) logResume(r);
+    await changes.exclusive(() => changes.announce("start", false));
+    server.register("restart", () => {
+      end = "restart";
+      // After the reply is sent.
+      setTimeout(() => stopRequested(), 50);
+      return { restarting: true, runDir: options.runDir };
+    });
     server.register("status", async () =>
       statusReport(
         await pool.all(WORKER_STATUS_OP) as WorkerStatus[],
@@ -146,12 +214,28 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       Deno.removeSignalListener("SIGINT", stop);
       Deno.removeSignalListener("SIGTERM", stop);
     }
-    log("stopping");
+    log(end === "restart" ? "stopping for a restart: rules and sessions kept" : "stopping");
+  } catch (e) {
+    // A daemon that failed to start leaves adopted rules and sessions to the next one, and
+    // removes what it set up itself.
+    end = adopted ? "restart" : "stop";
+    throw e;
   } finally {
     clearTimeout(dirtyTimer);
+    rates?.stop();
     await server?.close();
     await pool.stop();
-    await diversion.remove().catch((e) => log(`removing iptables chains failed: ${errText(e)}`));
+    if (end === "stop") {
+      await diversion.remove().catch((e) => log(`removing iptables chains failed: ${errText(e)}`));
+      if (options.runDir !== null) {
+        try {
+          clearRunState(options.runDir, options.workers);
+        } catch (e) {
+          log(`removing the session tables failed: ${errText(e)}`);
+        }
+      }
+    }
   }
   if (failure !== undefined) throw failure;
+  return end;
 }

@@ -40,6 +40,12 @@ export interface DaemonOptions {
    */
   stateDir: string | null;
   /**
+   * Directory of the state that outlives the process: the live sessions, so a restart, a
+   * crash or an upgrade loses no connection (`src/kernel/run_state.ts`); null keeps them in
+   * process memory (`--no-run-dir`). Env `FULLNAT_RUN_DIR`.
+   */
+  runDir: string | null;
+  /**
    * Packet workers, 1..64: worker i reads queue `queue + i` and hands out local ports from
    * slice i of `localPorts`. Default 1 (see the README's Workers section for why).
    */
@@ -74,6 +80,7 @@ export function defaultDaemonOptions(
     expiryIntervalMs: 1000,
     skipSysctl: false,
     stateDir: env("FULLNAT_STATE_DIR") || "/var/lib/fullnat",
+    runDir: env("FULLNAT_RUN_DIR") || "/run/fullnat",
     workers: 1,
     expiryReset: true,
     mtu: 1500,

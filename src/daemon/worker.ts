@@ -18,9 +18,14 @@ import { NfQueue } from "../nfqueue/queue.ts";
 import { BatchClock } from "./batch_clock.ts";
 import { RawSender } from "../kernel/raw_sender.ts";
 import { EngineOps } from "./engine_ops.ts";
+import { attachRunState, type RunState } from "../kernel/run_state.ts";
+import { boxClock } from "../kernel/shared_file.ts";
+import { restoreSessions } from "../fullnat/session_restore.ts";
 import {
   type FromWorker,
+  type ResumeReport,
   type ToWorker,
+  WORKER_RESUME_OP,
   WORKER_STATUS_OP,
   type WorkerConfig,
   type WorkerError,
@@ -35,7 +40,9 @@ interface Running {
   ops: EngineOps;
   queue: NfQueue;
   sender: RawSender;
-  timer: ReturnType<typeof setInterval>;
+  clock: BatchClock;
+  state: RunState | undefined;
+  timer: ReturnType<typeof setInterval> | undefined;
 }
 
 let running: Running | undefined;
@@ -53,7 +60,21 @@ function start(config: WorkerConfig): void {
     sender.close();
     throw e;
   }
-  const clock = new BatchClock();
+  let state: RunState | undefined;
+  try {
+    state = config.runDir === null ? undefined : attachRunState(config.runDir, {
+      capacity: config.capacity,
+      workers: config.workers,
+      index: config.index,
+      localPorts: config.localPorts,
+    });
+  } catch (e) {
+    queue.close();
+    sender.close();
+    throw e;
+  }
+  // The box's monotonic clock: session expiry times stay meaningful to the next process.
+  const clock = new BatchClock(boxClock());
   const engine = new Engine({
     clock: clock.now,
     capacity: config.capacity,
@@ -62,16 +83,56 @@ function start(config: WorkerConfig): void {
     emit: sender.send,
     resetOnExpiry: config.resetOnExpiry,
     mtu: config.mtu,
+    isnSecret: state?.isnSecret,
+    sessionMemory: state?.sessionMemory,
+    owners: state?.owners,
   });
-  const timer = setInterval(() => {
+  // The queue is bound (packets wait in the kernel) but not read until resume(): sessions
+  // taken over need the configuration restored first.
+  running = {
+    config,
+    engine,
+    ops: new EngineOps(new EngineControl(engine)),
+    queue,
+    sender,
+    clock,
+    state,
+    timer: undefined,
+  };
+}
+
+/** Takes over the run state's sessions, then starts the packet loop and the expiry timer. */
+function resume(r: Running): ResumeReport {
+  if (r.timer !== undefined) throw new Error("worker already resumed");
+  const t0 = performance.now();
+  const { engine, state, config } = r;
+  const report: ResumeReport = {
+    index: config.index,
+    kept: 0,
+    dropped: {},
+    expired: 0,
+    standIns: 0,
+    refused: state?.refused === undefined
+      ? null
+      : { reason: state.refused, path: state.refusedPath ?? "" },
+    ms: 0,
+  };
+  if (state?.previous !== undefined) {
+    const restored = restoreSessions(engine, state.previous);
+    report.kept = restored.kept;
+    report.dropped = restored.dropped;
+    report.standIns = restored.standIns;
+    state.previous = undefined;
+  }
+  report.expired = engine.expire();
+  r.timer = setInterval(() => {
     engine.expire();
     if (engine.registry.diversionDirty) {
       engine.registry.diversionDirty = false;
       post({ type: "diversionDirty" });
     }
   }, config.expiryIntervalMs);
-  running = { config, engine, ops: new EngineOps(new EngineControl(engine)), queue, sender, timer };
-  queue.run(engine, clock).then(
+  r.queue.run(engine, r.clock).then(
     () => finish(),
     (e) => {
       // A fatal socket error: report it as this worker's crash.
@@ -79,6 +140,8 @@ function start(config: WorkerConfig): void {
       throw e;
     },
   );
+  report.ms = Math.round(performance.now() - t0);
+  return report;
 }
 
 function finish(): void {
@@ -86,6 +149,7 @@ function finish(): void {
   clearInterval(running.timer);
   running.queue.close();
   running.sender.close();
+  // The mapping goes with the process; what it holds stays in the file for the next one.
   running = undefined;
   post({ type: "stopped" });
   self.close();
@@ -114,6 +178,10 @@ function toWorkerError(e: unknown): WorkerError {
 function call(id: number, op: string, args: unknown[]): void {
   try {
     if (running === undefined) throw new Error("worker is not running");
+    if (op === WORKER_RESUME_OP) {
+      post({ type: "reply", id, ok: true, result: resume(running) });
+      return;
+    }
     if (op === WORKER_STATUS_OP) {
       post({ type: "reply", id, ok: true, result: status(running) });
       return;
@@ -144,6 +212,9 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       if (running === undefined) {
         post({ type: "stopped" });
         self.close();
+      } else if (running.timer === undefined) {
+        // Never resumed: no loop to stop.
+        finish();
       } else running.queue.stop();
       break;
   }

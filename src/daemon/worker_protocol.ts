@@ -33,6 +33,13 @@ export interface WorkerConfig {
   queueMaxLen: number;
   /** Receive buffer of this worker's queue socket, bytes. */
   queueBufferBytes: number;
+  /** Workers in all (the run state's shape). */
+  workers: number;
+  /**
+   * Directory of the state that outlives the process (`src/kernel/run_state.ts`); null keeps
+   * the sessions in process memory.
+   */
+  runDir: string | null;
 }
 
 /** Main thread to worker. */
@@ -79,10 +86,34 @@ export const WORKER_STATUS_OP = "workerStatus";
 /** The op that pages through a worker's sessions, encoded as the control socket sends them. */
 export const WORKER_PAGE_OP = "listConnectionsPage";
 
+/**
+ * The op that starts a worker's packet loop once the configuration is restored: it first
+ * takes over the sessions of the run state (if any) and expires those whose time ran out.
+ */
+export const WORKER_RESUME_OP = "resume";
+
+/** What a worker found in its run state when it resumed. */
+export interface ResumeReport {
+  index: number;
+  /** Sessions taken over from the previous process. */
+  kept: number;
+  /** Sessions not taken over, by reason. */
+  dropped: Record<string, number>;
+  /** Of those kept, how many had expired while no daemon ran (expired and reset at once). */
+  expired: number;
+  /** Deleted services, servers and local addresses recreated to drain their sessions. */
+  standIns: number;
+  /** Why the file found was moved aside, and where to; null when none was. */
+  refused: { reason: string; path: string } | null;
+  /** Milliseconds the takeover took. */
+  ms: number;
+}
+
 /** Everything a worker answers, by op: the control contract, its status, a page of sessions. */
 export interface WorkerOps extends ControlTarget {
   [WORKER_STATUS_OP](): WorkerStatus;
   [WORKER_PAGE_OP](cursor: number, max: number): EncodedConnectionPage;
+  [WORKER_RESUME_OP](): ResumeReport;
 }
 
 /** One op a worker serves. */

@@ -40,6 +40,7 @@ import { INET } from "./family_ipv4.ts";
 import { INET6 } from "./family_ipv6.ts";
 import { handleIcmp, IcmpOutcome } from "./icmp_translate.ts";
 import { type ProtocolHandler, PROTOCOLS } from "./proto.ts";
+import type { OwnerLog } from "./owner_log.ts";
 import { Registry } from "./registry.ts";
 import type { RealServer } from "./service.ts";
 import { openSession } from "./session_open.ts";
@@ -95,6 +96,13 @@ export interface EngineOptions {
    * daemon that forgets to pass one still gets unpredictable ISNs; tests pass a fixed one.
    */
   isnSecret?: Uint32Array;
+  /**
+   * Memory for the sessions' fields ({@linkcode SessionTable.bytes} of `capacity` from
+   * `offset`), when they must outlive the process (`src/runstate`); default process memory.
+   */
+  sessionMemory?: { buffer: ArrayBuffer; offset: number };
+  /** Where the registry records the owner ids sessions store (`owner_log.ts`). */
+  owners?: OwnerLog;
 }
 
 /** The FULLNAT/NAT engine. */
@@ -131,7 +139,9 @@ export class Engine {
 
   constructor(options: EngineOptions) {
     this.#clock = options.clock;
-    this.table = new SessionTable(options.capacity ?? 1 << 20);
+    const mem = options.sessionMemory;
+    this.table = new SessionTable(options.capacity ?? 1 << 20, mem?.buffer, mem?.offset);
+    this.registry.owners = options.owners;
     const range = options.localPortRange ?? DEFAULT_LOCAL_PORT_RANGE;
     const [lo, hi] = range;
     if (!isPortRange(range)) {

@@ -118,6 +118,12 @@ export interface AddressFamily {
     rs: RealServer,
   ): number;
 
+  /**
+   * Indexes session `id` under its in- and out-tuple, from the addresses and ports stored in
+   * the table (a new session, or one found in memory that outlived the process).
+   */
+  relink(t: SessionTable, id: number): void;
+
   /** Sum of the 16-bit words of the source and destination address of the header at `ip`. */
   sumAddrs(b: Uint8Array, ip: number): number;
   /**

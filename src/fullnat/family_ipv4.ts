@@ -169,6 +169,16 @@ export const INET: AddressFamily = {
     return id;
   },
 
+  relink(t: SessionTable, id: number): void {
+    const p = t.proto[id];
+    // Signed, so the addresses are not boxed when tupleHash is not inlined.
+    t.link(
+      id,
+      tupleHash(p, t.caddr[id] | 0, t.cport[id], t.vaddr[id] | 0, t.vport[id]),
+      tupleHash(p, t.daddr[id] | 0, t.dport[id], t.laddr[id] | 0, t.lport[id]),
+    );
+  },
+
   sumAddrs(b: Uint8Array, ip: number): number {
     return sum32(get32(b, ip + IPV4.SRC)) + sum32(get32(b, ip + IPV4.DST));
   },

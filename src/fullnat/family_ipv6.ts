@@ -167,7 +167,7 @@ export const INET6: AddressFamily = {
     const p6 = proto | V6;
     const id = t.open(p6);
     if (id === NO_SESSION) return id;
-    const a = t.ensureAddr6();
+    const a = t.addr6;
     const base = id << 4;
     for (let i = 0; i < 4; i++) {
       a[base + A6.C + i] = pkt[i];
@@ -179,12 +179,19 @@ export const INET6: AddressFamily = {
     t.vport[id] = vport;
     t.lport[id] = lport;
     t.dport[id] = dport;
+    INET6.relink(t, id);
+    return id;
+  },
+
+  relink(t: SessionTable, id: number): void {
+    const p6 = t.proto[id];
+    const a = t.addr6;
+    const base = id << 4;
     t.link(
       id,
-      tupleHash6(p6, a, base + A6.C, cport, a, base + A6.V, vport),
-      tupleHash6(p6, a, base + A6.D, dport, a, base + A6.L, lport),
+      tupleHash6(p6, a, base + A6.C, t.cport[id], a, base + A6.V, t.vport[id]),
+      tupleHash6(p6, a, base + A6.D, t.dport[id], a, base + A6.L, t.lport[id]),
     );
-    return id;
   },
 
   sumAddrs(b: Uint8Array, ip: number): number {

@@ -6,6 +6,7 @@
  * @module
  */
 import { protocolNumber } from "../vocab/mod.ts";
+import type { OwnerLog } from "./owner_log.ts";
 import { rebuildSchedule } from "./scheduler_hashed.ts";
 import { LocalAddress, RealServer, Service } from "./service.ts";
 import type { DiversionSpec, Protocol, ServiceKey } from "./types.ts";
@@ -44,6 +45,11 @@ export class Registry {
    * daemon's worker reads and clears it after each expiry scan.
    */
   diversionDirty = false;
+  /**
+   * Where each id handed out is recorded, when sessions live in memory that outlives the
+   * process (`owner_log.ts`).
+   */
+  owners: OwnerLog | undefined;
 
   /** The live service for a packet's protocol, destination address and port. */
   find(proto: number, vaddr: number, vport: number): Service | undefined {
@@ -78,6 +84,7 @@ export class Registry {
       persistence,
     );
     this.services[svc.id] = svc;
+    this.owners?.service(svc);
     if (vaddr6) {
       svc.vaddr6 = vaddr6;
       const h6 = serviceHash6(proto, vaddr6, 0, key.port);
@@ -174,6 +181,7 @@ export class Registry {
     const rs = new RealServer(freeSlot(this.servers), svc, addr, address, port, weight, method);
     rs.addr6 = addr6;
     this.servers[rs.id] = rs;
+    this.owners?.server(rs);
     svc.servers.push(rs);
     rebuildSchedule(svc);
     return rs;
@@ -200,6 +208,7 @@ export class Registry {
     const la = new LocalAddress(freeSlot(this.locals), svc, addr, address, portLow, portHigh);
     la.addr6 = addr6;
     this.locals[la.id] = la;
+    this.owners?.local(la);
     svc.localAddresses.push(la);
     return la;
   }

@@ -79,9 +79,10 @@ export class SessionTable {
   readonly flags: Uint8Array;
   /**
    * IPv6 sessions' addresses, 16 words per session id (client, virtual, local, real; see
-   * {@linkcode A6}). Allocated with the first IPv6 session, so IPv4-only boxes never pay for it.
+   * {@linkcode A6}). Its pages are touched only by IPv6 sessions, so IPv4-only boxes do not pay
+   * for it in resident memory.
    */
-  addr6: Uint32Array = new Uint32Array(0);
+  readonly addr6: Uint32Array;
   /**
    * The IPv4 address arrays by slot (client, virtual, local, real server: the order of
    * `Slot` in `family.ts`), so that code picking a slot at run time reads one array element
@@ -104,31 +105,40 @@ export class SessionTable {
   /** One past the highest slot ever used, so scans skip the untouched tail. */
   #highWater = 0;
 
-  constructor(capacity: number) {
+  /**
+   * A table of `capacity` sessions. With `memory` (at least {@linkcode SessionTable.bytes}
+   * bytes from byte `offset`), every per-session field lives there: memory that outlives the
+   * process keeps the sessions (`src/runstate`), and {@linkcode reindex} then rebuilds the
+   * index over them. The index itself is always the process's own, as it is rebuilt anyway.
+   */
+  constructor(capacity: number, memory?: ArrayBuffer, offset = 0) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 24) {
       throw new RangeError(`Session capacity must be an integer from 1 to ${1 << 24}`);
     }
     this.capacity = capacity;
-    this.proto = new Uint8Array(capacity);
-    this.state = new Uint8Array(capacity);
-    this.method = new Uint8Array(capacity);
-    this.caddr = new Uint32Array(capacity);
-    this.vaddr = new Uint32Array(capacity);
-    this.laddr = new Uint32Array(capacity);
-    this.daddr = new Uint32Array(capacity);
-    this.cport = new Uint16Array(capacity);
-    this.vport = new Uint16Array(capacity);
-    this.lport = new Uint16Array(capacity);
-    this.dport = new Uint16Array(capacity);
-    this.expires = new Float64Array(capacity);
-    this.service = new Int32Array(capacity);
-    this.server = new Int32Array(capacity);
-    this.local = new Int32Array(capacity);
-    this.clientIsn = new Uint32Array(capacity);
-    this.seqDelta = new Uint32Array(capacity);
-    this.rsAck = new Uint32Array(capacity);
-    this.rsSeqEnd = new Uint32Array(capacity);
-    this.flags = new Uint8Array(capacity);
+    const m = new FieldCarver(memory ?? new ArrayBuffer(SessionTable.bytes(capacity)), offset);
+    // Widest elements first, so each array starts aligned to its element size.
+    this.expires = m.f64(capacity);
+    this.caddr = m.u32(capacity);
+    this.vaddr = m.u32(capacity);
+    this.laddr = m.u32(capacity);
+    this.daddr = m.u32(capacity);
+    this.service = m.i32(capacity);
+    this.server = m.i32(capacity);
+    this.local = m.i32(capacity);
+    this.clientIsn = m.u32(capacity);
+    this.seqDelta = m.u32(capacity);
+    this.rsAck = m.u32(capacity);
+    this.rsSeqEnd = m.u32(capacity);
+    this.addr6 = m.u32(capacity * 16);
+    this.cport = m.u16(capacity);
+    this.vport = m.u16(capacity);
+    this.lport = m.u16(capacity);
+    this.dport = m.u16(capacity);
+    this.proto = m.u8(capacity);
+    this.state = m.u8(capacity);
+    this.method = m.u8(capacity);
+    this.flags = m.u8(capacity);
     this.addrBySlot = [this.caddr, this.vaddr, this.laddr, this.daddr];
     this.portBySlot = [this.cport, this.vport, this.lport, this.dport];
     let nb = 1;
@@ -193,10 +203,39 @@ export class SessionTable {
     return this.#next[entry];
   }
 
-  /** Allocates the IPv6 addresses' array with the first IPv6 session. */
-  ensureAddr6(): Uint32Array {
-    if (this.addr6.length === 0) this.addr6 = new Uint32Array(this.capacity * 16);
-    return this.addr6;
+  /** Bytes the per-session fields of a table of `capacity` sessions take. */
+  static bytes(capacity: number): number {
+    // expires; 4 addresses, 3 owners, 4 TCP words; 16 IPv6 words; 4 ports; 4 bytes.
+    return capacity * (8 + 11 * 4 + 16 * 4 + 4 * 2 + 4);
+  }
+
+  /**
+   * Rebuilds the index, the free slots and the counts from the per-session fields, as found
+   * in memory that outlived the process. `keep(id)` is called for every slot that holds a
+   * session: it links the session (with {@linkcode link}) and returns true, or returns false
+   * to have the slot freed. Returns how many sessions were kept.
+   */
+  reindex(keep: (id: number) => boolean): number {
+    this.#buckets.fill(-1);
+    this.#next.fill(-1);
+    this.#count = 0;
+    this.#highWater = 0;
+    for (let id = 0; id < this.capacity; id++) {
+      if (this.proto[id] === 0) continue;
+      if (keep(id)) {
+        this.#count++;
+        this.#highWater = id + 1;
+      } else {
+        this.proto[id] = 0;
+        this.state[id] = 0;
+      }
+    }
+    // Low ids on top of the stack, as the constructor hands them out.
+    this.#freeTop = 0;
+    for (let id = this.capacity - 1; id >= 0; id--) {
+      if (this.proto[id] === 0) this.#free[this.#freeTop++] = id;
+    }
+    return this.#count;
   }
 
   /** Unlinks and frees slot `id`. */
@@ -233,5 +272,36 @@ export class SessionTable {
       }
     }
     this.#next[entry] = -1;
+  }
+}
+
+/** Cuts consecutive typed arrays out of one buffer. */
+class FieldCarver {
+  constructor(readonly buffer: ArrayBuffer, public offset: number) {}
+
+  #take(bytes: number): number {
+    const at = this.offset;
+    if (at + bytes > this.buffer.byteLength) {
+      throw new RangeError(
+        `session memory too small: needs more than ${this.buffer.byteLength} bytes`,
+      );
+    }
+    this.offset += bytes;
+    return at;
+  }
+  f64(n: number): Float64Array {
+    return new Float64Array(this.buffer, this.#take(n * 8), n);
+  }
+  u32(n: number): Uint32Array {
+    return new Uint32Array(this.buffer, this.#take(n * 4), n);
+  }
+  i32(n: number): Int32Array {
+    return new Int32Array(this.buffer, this.#take(n * 4), n);
+  }
+  u16(n: number): Uint16Array {
+    return new Uint16Array(this.buffer, this.#take(n * 2), n);
+  }
+  u8(n: number): Uint8Array {
+    return new Uint8Array(this.buffer, this.#take(n), n);
   }
 }

@@ -16,11 +16,28 @@ export interface Stats {
   outBytes: number;
 }
 
+/**
+ * Rates per second, as `ipvsadm -L --rate` shows them (IPVS's estimator: a 2 s sample folded
+ * into a moving average). The engine keeps only counters; the daemon estimates these from
+ * them, so a listing straight from an engine has none.
+ */
+export interface Rates {
+  /** Connections per second. */
+  cps: number;
+  inPps: number;
+  outPps: number;
+  /** Bytes (not bits) per second, as IPVS's InBPS/OutBPS. */
+  inBps: number;
+  outBps: number;
+}
+
 /** A real server as listed, with its live counters. */
 export interface RealServerView extends RealServerSpec {
   activeConns: number;
   inactiveConns: number;
   stats: Stats;
+  /** Present when the lister estimates rates (the daemon does). */
+  rate?: Rates;
 }
 
 /** A local address of a service as listed (`-G`). */
@@ -45,6 +62,8 @@ export interface ServiceView
   realServers: RealServerView[];
   localAddresses: LocalAddressView[];
   stats: Stats;
+  /** Present when the lister estimates rates (the daemon does). */
+  rate?: Rates;
 }
 
 /** One session as listed by `-L -n -c`. */

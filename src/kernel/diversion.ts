@@ -49,6 +49,8 @@ export interface DiversionOptions {
 
 /** Empty spec: only the chains and the hook. */
 const EMPTY: DiversionSpec = { services: [], localAddresses: [], natRealServers: [] };
+/** The spec of adopted rules: equal to no spec a daemon computes. */
+const ADOPTED: DiversionSpec = { services: [], localAddresses: ["(adopted)"], natRealServers: [] };
 
 const TOOLS: Record<Family, { list: string; restore: string }> = {
   ipv4: { list: "iptables", restore: "iptables-restore" },
@@ -97,6 +99,26 @@ export class Diversion {
    */
   install(spec: DiversionSpec = EMPTY): Promise<void> {
     return this.#serial(() => this.#apply(spec));
+  }
+
+  /**
+   * At start: keeps the rules a previous daemon left in place (it was restarted or died), so
+   * its sessions' packets wait in the queue instead of reaching the box's own stack while the
+   * configuration is restored; installs the empty chains when there are none. The next
+   * {@linkcode update} replaces the adopted rules with the restored configuration's. Returns
+   * true when rules were adopted.
+   */
+  adopt(): Promise<boolean> {
+    return this.#serial(async () => {
+      const state = await this.#state("ipv4");
+      if (typeof state !== "string" && state.hooks > 0 && state.rules.length > 0) {
+        // Unknown until the first update, which must therefore always apply.
+        this.#spec = ADOPTED;
+        return true;
+      }
+      await this.#apply(EMPTY);
+      return false;
+    });
   }
 
   /** Replaces the diverted targets atomically (one iptables-restore transaction per family). */

@@ -18,6 +18,8 @@
  * @module
  */
 
+import { ERRNO_SYMBOLS, errnoText, openLibc, threadErrno } from "./libc.ts";
+
 const AF_INET = 2;
 const AF_INET6 = 10;
 const SOCK_RAW = 3;
@@ -33,8 +35,7 @@ const symbols = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
+  ...ERRNO_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
@@ -43,16 +44,7 @@ let libc: Libc | undefined;
 
 /** Opens libc once per thread (each Worker has its own module instance). */
 function loadLibc(): Libc {
-  if (libc === undefined) {
-    try {
-      libc = Deno.dlopen("libc.so.6", symbols).symbols;
-    } catch (err) {
-      throw new Error(
-        `cannot load libc.so.6 for raw sockets (${(err as Error).message}); ` +
-          `run Deno with --allow-ffi`,
-      );
-    }
-  }
+  libc ??= openLibc(symbols, "raw sockets");
   return libc;
 }
 
@@ -110,9 +102,9 @@ export class RawSender {
     const lib = loadLibc();
     const fd4 = lib.socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
     if (fd4 < 0) {
-      const e = RawSender.#threadErrno(lib);
+      const e = threadErrno(lib);
       throw new Error(
-        `cannot open a raw IPv4 socket: ${strerror(lib, e)}; the daemon needs CAP_NET_RAW ` +
+        `cannot open a raw IPv4 socket: ${errnoText(lib, e)}; the daemon needs CAP_NET_RAW ` +
           `(run it as root)`,
       );
     }
@@ -120,14 +112,9 @@ export class RawSender {
     let v6Errno = EAFNOSUPPORT;
     if (options.ipv6 ?? true) {
       fd6 = lib.socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-      if (fd6 < 0) v6Errno = RawSender.#threadErrno(lib);
+      if (fd6 < 0) v6Errno = threadErrno(lib);
     }
     return new RawSender(lib, fd4, fd6, v6Errno);
-  }
-
-  static #threadErrno(lib: Libc): number {
-    const p = lib.__errno_location();
-    return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
   }
 
   /** Whether an IPv6 socket is open. */
@@ -188,12 +175,7 @@ export class RawSender {
   }
 }
 
-function strerror(lib: Libc, code: number): string {
-  const p = lib.strerror(code);
-  return p === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(p);
-}
-
 /** The C library's text for an errno value (for log lines about send failures). */
 export function describeErrno(code: number): string {
-  return strerror(loadLibc(), code);
+  return errnoText(loadLibc(), code);
 }

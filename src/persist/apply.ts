@@ -28,11 +28,19 @@ export interface ApplyOptions {
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /**
+ * An engine that exists only to be configured (no sessions, no clock, no I/O): where a
+ * configuration is tried out before anything real changes.
+ */
+export function scratchEngine(): EngineControl {
+  return new EngineControl(new Engine({ clock: () => 0, capacity: 1 }));
+}
+
+/**
  * Applies `doc` to a fresh engine and returns every refusal, each with the path of the entry
  * that caused it. An entry whose service could not be added is not tried further.
  */
 export function checkOnFreshEngine(doc: ConfigDocument): string[] {
-  const control = new EngineControl(new Engine({ clock: () => 0, capacity: 1 }));
+  const control = scratchEngine();
   const problems: string[] = [];
   const attempt = (path: string, fn: () => void): boolean => {
     try {

@@ -6,6 +6,7 @@
  * @module
  */
 import { type Command, CommanderError } from "commander";
+import { applyThroughDaemon } from "../ctl/ipvsadm/restore.ts";
 import { runIpvsadm } from "../ctl/ipvsadm/run.ts";
 import {
   connectionPages,
@@ -37,6 +38,9 @@ async function ipvsadm(args: string[], ctx: CommandContext): Promise<number> {
       program: "ipvsadm",
       // A connection listing prints page by page as it streams in (pages are whole lines).
       write: (text) => Promise.resolve(ctx.io.out(text.replace(/\n$/, ""))),
+      // `ssh admin@lb 'ipvsadm -R' < rules` restores; at the prompt there is no input to read.
+      stdin: () => ctx.readInput("-"),
+      applyDocument: async (doc) => await applyThroughDaemon(await ctx.control())(doc),
     });
     if (result.stdout) ctx.io.out(result.stdout.replace(/\n$/, ""));
     if (result.stderr) ctx.io.err(result.stderr.replace(/\n$/, ""));

@@ -26,6 +26,8 @@ export interface ListFormat {
   numeric: boolean;
   /** `--stats`: counters instead of weights and connection counts. */
   stats: boolean;
+  /** `--rate`: the daemon's rate estimates (`--stats` wins when both are given, as ipvsadm). */
+  rate: boolean;
   /** `--exact`: full numbers instead of K/M/G/T abbreviations. */
   exact: boolean;
   /** `--nosort`: keep the daemon's order instead of sorting by protocol, address, port. */
@@ -49,6 +51,8 @@ export type IpvsadmCommand =
   | { kind: "add-laddr"; service: ServiceKey; address: string }
   | { kind: "delete-laddr"; service: ServiceKey; address: string }
   | { kind: "get-laddr"; service?: ServiceKey }
+  | { kind: "save"; format: ListFormat }
+  | { kind: "restore" }
   | { kind: "help" }
   | { kind: "version" };
 

@@ -26,7 +26,9 @@ export type ControlCommandKind =
   | "get-laddr"
   | "list-services"
   | "list-connections"
-  | "list-timeouts";
+  | "list-timeouts"
+  | "save"
+  | "restore";
 
 /** libipvs's messages for "the kernel said no", per command and error. */
 const MESSAGES: Partial<Record<ControlCommandKind, Partial<Record<ControlErrorCode, string>>>> = {

@@ -4,6 +4,7 @@
  * the trailing spaces of left-aligned last columns), truncation and number abbreviations.
  *
  * Addresses are always printed numerically: fullnat never resolves names, with or without -n.
+ * `-S` prints the same table as commands (ipvsadm's "rule" format) that `-R` reads back.
  *
  * @module
  */
@@ -11,6 +12,7 @@
 import type {
   ConnectionView,
   ForwardMethod,
+  Rates,
   RealServerView,
   ServiceView,
   Stats,
@@ -60,6 +62,25 @@ function statsColumns(stats: Stats, exact: boolean): string {
     .map((n) => formatLargeNumber(n, exact)).join("");
 }
 
+/** What a service or real server shows under `--rate` when nothing estimated its rates yet. */
+const NO_RATES: Rates = { cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0 };
+
+/** A service's `--rate` columns: every one through print_largenum. */
+function serviceRateColumns(rate: Rates, exact: boolean): string {
+  return [rate.cps, rate.inPps, rate.outPps, rate.inBps, rate.outBps]
+    .map((n) => formatLargeNumber(n, exact)).join("");
+}
+
+/**
+ * A real server's `--rate` columns. ipvsadm prints its CPS, InPPS and OutPPS with a plain
+ * `%8u` (never abbreviated, widening past 8 digits) and only the byte rates through
+ * print_largenum, unlike the service line; kept so the columns line up as they do there.
+ */
+function serverRateColumns(rate: Rates, exact: boolean): string {
+  return [rate.cps, rate.inPps, rate.outPps].map((n) => " " + right(Math.floor(n), 8)).join("") +
+    formatLargeNumber(rate.inBps, exact) + formatLargeNumber(rate.outBps, exact);
+}
+
 /** The Forward column: "FullNat" for -b as the FULLNAT ipvsadm names it, "Masq" for -m. */
 export function forwardName(method: ForwardMethod): string {
   return forwardMethodEntry(method).display;
@@ -80,9 +101,11 @@ function serverName(service: ServiceView, server: RealServerView): string {
 }
 
 function titleLines(format: ListFormat): string {
-  if (format.stats) {
-    const columns = ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]
-      .map((c) => " " + right(c, 8)).join("");
+  if (format.stats || format.rate) {
+    const names = format.stats
+      ? ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]
+      : ["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"];
+    const columns = names.map((c) => " " + right(c, 8)).join("");
     return `${left("Prot LocalAddress:Port", 33)}${columns}\n  -> RemoteAddress:Port\n`;
   }
   return "Prot LocalAddress:Port Scheduler Flags\n" +
@@ -101,6 +124,8 @@ function serviceEntry(service: ServiceView, format: ListFormat): string {
   let out: string;
   if (format.stats) {
     out = left(name, 33) + statsColumns(service.stats, format.exact) + "\n";
+  } else if (format.rate) {
+    out = left(name, 33) + serviceRateColumns(service.rate ?? NO_RATES, format.exact) + "\n";
   } else {
     out = `${name} ${service.scheduler}`;
     // As ipvsadm prints IPVS's scheduler flag bits: ` (sh-fallback,sh-port)`.
@@ -113,6 +138,8 @@ function serviceEntry(service: ServiceView, format: ListFormat): string {
     const dname = serverName(service, server);
     if (format.stats) {
       out += `  -> ${left(dname, 28)}${statsColumns(server.stats, format.exact)}\n`;
+    } else if (format.rate) {
+      out += `  -> ${left(dname, 28)}${serverRateColumns(server.rate ?? NO_RATES, format.exact)}\n`;
     } else {
       out += `  -> ${left(dname, 28)} ${left(forwardName(server.method), 7)} ` +
         `${left(server.weight, 6)} ${left(server.activeConns, 10)} ` +
@@ -135,6 +162,48 @@ export function formatServiceTable(services: readonly ServiceView[], format: Lis
   const ordered = format.nosort ? services : [...services].sort(compareServices);
   return versionHeader() + titleLines(format) +
     ordered.map((s) => serviceEntry(s, format)).join("");
+}
+
+/** `-t VIP:port`, `-u [VIP6]:port`: how a rule names its service. */
+function ruleService(service: ServiceView): string {
+  return `-${protocolEntry(service.protocol).ipvsadm.short} ${
+    formatEndpoint(service.address, service.port)
+  }`;
+}
+
+/**
+ * The scheduler part of an `-A` rule, the one place that says how a service's scheduling is
+ * written back: `-s NAME`, then `-p TIMEOUT` when persistent.
+ */
+function ruleScheduling(service: ServiceView): string {
+  let out = ` -s ${service.scheduler}`;
+  if (service.persistence > 0) out += ` -p ${service.persistence}`;
+  return out;
+}
+
+/**
+ * `ipvsadm -S [-n]`: one `-A` line per service, each followed by its real servers' `-a` lines
+ * (`-b` FULLNAT, `-m` NAT, as the FULLNAT ipvsadm's fwd_switch), in the `-L` order; then, as
+ * Alibaba's ipvsadm prints them after the whole table, one `-P ... -z LADDR` line per local
+ * address, services in the same order and each one's addresses in the order they were added
+ * (the order they are used in). Nothing for an empty table.
+ */
+export function formatRules(services: readonly ServiceView[], format: ListFormat): string {
+  const ordered = format.nosort ? services : [...services].sort(compareServices);
+  let out = "";
+  for (const service of ordered) {
+    const name = ruleService(service);
+    out += `-A ${name}${ruleScheduling(service)}\n`;
+    for (const server of sortedServers(service, format)) {
+      out += `-a ${name} -r ${formatEndpoint(server.address, server.port)} ` +
+        `-${forwardMethodEntry(server.method).ipvsadm.short} -w ${server.weight}\n`;
+    }
+  }
+  for (const service of ordered) {
+    const name = ruleService(service);
+    for (const l of service.localAddresses) out += `-P ${name} -z ${l.address}\n`;
+  }
+  return out;
 }
 
 /** `ipvsadm -L -n -t VIP:port`: the column titles and that one service (no version line). */

@@ -35,7 +35,7 @@ const spec = (
 
 /**
  * Every option ipvsadm knows. Options of ipvsadm that fullnat cannot honour (fwmark services,
- * sync daemons, thresholds, SNAT gateway rules, save/restore) are listed as `unsupported` so
+ * sync daemons, thresholds, SNAT gateway rules) are listed as `unsupported` so
  * they are refused by name instead of being reported as unknown.
  */
 export const OPTION_TABLE: readonly OptionSpec[] = [
@@ -55,6 +55,8 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   spec("add-laddr", "P", "none", "command"),
   spec("del-laddr", "Q", "none", "command"),
   spec("get-laddr", "G", "none", "command"),
+  spec("save", "S", "none", "command"),
+  spec("restore", "R", "none", "command"),
   // -t, -u: one per protocol of the vocabulary.
   ...PROTOCOL_TABLE.map((p) => spec(p.ipvsadm.long, p.ipvsadm.short, "required", "option")),
   spec("scheduler", "s", "required", "option"),
@@ -74,8 +76,6 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   spec("nosort", undefined, "none", "option"),
   spec("sort", undefined, "none", "option"),
   spec("laddr", "z", "required", "option"),
-  spec("restore", "R", "none", "unsupported"),
-  spec("save", "S", "none", "unsupported"),
   spec("start-daemon", undefined, "required", "unsupported"),
   spec("stop-daemon", undefined, "required", "unsupported"),
   spec("add-snat", "K", "none", "unsupported"),

@@ -4,7 +4,7 @@
  * itself would give. The checks run in ipvsadm's order: the first option must be a command;
  * values are checked as their options are read; then `--set`'s values, stray words, the
  * command/option table, zero ports, list conflicts; and last the refusals that are fullnat's
- * own (direct routing, tunnelling, schedulers it does not implement, `--rate`).
+ * own (direct routing, tunnelling, schedulers it does not implement).
  *
  * @module
  */
@@ -72,6 +72,8 @@ const COMMANDS: Record<string, CommandName | "help" | "version"> = {
   "add-laddr": "add-laddr",
   "del-laddr": "del-laddr",
   "get-laddr": "get-laddr",
+  "save": "save",
+  "restore": "restore",
   "help": "help",
   "version": "version",
 };
@@ -177,7 +179,9 @@ function applyOption(c: Collected, option: OptionSpec, value: string | undefined
       c.format.stats = true;
       return;
     case "rate":
-      return set("rate");
+      set("rate");
+      c.format.rate = true;
+      return;
     case "exact":
       set("exact");
       c.format.exact = true;
@@ -213,9 +217,6 @@ function checkFullnatLimits(c: Collected): void {
     }
     // What ipvsadm prints when the kernel has no such scheduler.
     refuse("Scheduler or persistence engine not found", EXIT_REFUSED);
-  }
-  if (c.given.has("rate")) {
-    refuse("--rate is not supported by fullnat (no rate estimator): use --stats");
   }
 }
 
@@ -320,6 +321,10 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
       return { kind: "delete-laddr", service: serviceKey(c), address: c.laddr as string };
     case "get-laddr":
       return { kind: "get-laddr", ...optionalService(c) };
+    case "save":
+      return { kind: "save", format: c.format };
+    case "restore":
+      return { kind: "restore" };
   }
 }
 
@@ -335,7 +340,13 @@ function parseSetValues(positionals: string[]): Partial<Timeouts> {
 }
 
 function parseOrThrow(argv: readonly string[], program: string): IpvsadmCommand {
-  const format: ListFormat = { numeric: false, stats: false, exact: false, nosort: false };
+  const format: ListFormat = {
+    numeric: false,
+    stats: false,
+    rate: false,
+    exact: false,
+    nosort: false,
+  };
   // ipvsadm with no arguments lists the table.
   if (argv.length === 0) return { kind: "list-services", format };
 

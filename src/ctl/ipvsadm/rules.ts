@@ -43,7 +43,9 @@ export type CommandName =
   | "zero"
   | "add-laddr"
   | "del-laddr"
-  | "get-laddr";
+  | "get-laddr"
+  | "restore"
+  | "save";
 
 /** `+` required, `x` illegal, `1` at most one of the `1`s, ` ` optional. */
 type Rule = "+" | "x" | "1" | " ";
@@ -65,6 +67,8 @@ const TABLE: Record<CommandName, string> = {
   "add-laddr": "xx+xxxxxxxxxx+x",
   "del-laddr": "xx+xxxxxxxxxx+x",
   "get-laddr": "xx xxxxxxxxxxxx",
+  "restore": "xxxxxxxxxxxxxxx",
+  "save": " xxxxxxxxxxxxxx",
 };
 
 /**

@@ -7,20 +7,24 @@
  */
 
 import type { ServiceKey, ServiceView } from "../../fullnat/types.ts";
+import type { ConfigDocument } from "../../persist/document.ts";
 import { connectionPages, type RemoteControl } from "../remote.ts";
 import { canonicalAddress } from "../../vocab/mod.ts";
-import type { IpvsadmCommand, IpvsadmFailure } from "./command.ts";
+import { applyChange, isChangeCommand } from "./apply_command.ts";
+import { EXIT_USAGE, type IpvsadmCommand, type IpvsadmFailure } from "./command.ts";
 import { type ControlCommandKind, describeFailure, incomplete, missingService } from "./errors.ts";
 import {
   connectionsTitle,
   formatConnectionRows,
   formatLocalAddressTable,
   formatOneService,
+  formatRules,
   formatServiceLocalAddresses,
   formatServiceTable,
   formatTimeouts,
 } from "./format.ts";
 import { parseIpvsadm } from "./parse.ts";
+import { applyHere, formatBadLines, planRestore } from "./restore.ts";
 import { usageText, versionText } from "./usage.ts";
 
 /** What an ipvsadm run produced. */
@@ -39,6 +43,14 @@ export interface RunOptions {
    * collecting it into `stdout` (a million sessions are then never held as one text).
    */
   write?: (text: string) => Promise<void>;
+  /** Standard input, for `-R`; without it `-R` is refused. */
+  stdin?: () => Promise<string>;
+  /**
+   * How `-R` applies the configuration its input leads to, all at once. The daemon's
+   * `configApply` is best (one change event: one save, one iptables sync); by default the same
+   * planned apply runs from this process through `control`.
+   */
+  applyDocument?: (doc: ConfigDocument) => Promise<unknown>;
 }
 
 const ok = (stdout = ""): IpvsadmResult => ({ stdout, stderr: "", exitCode: 0 });
@@ -58,48 +70,54 @@ function findService(services: ServiceView[], key: ServiceKey): ServiceView | un
   );
 }
 
+/** `--rate` from a lister that estimates no rates (an engine, or a daemon without them). */
+const NO_RATE_ESTIMATES: IpvsadmFailure = {
+  message: "--rate: this fullnat daemon estimates no rates (use --stats for the counters)",
+  exitCode: EXIT_USAGE,
+};
+
+const lacksRates = (services: ServiceView[]) =>
+  services.some((s) => s.rate === undefined || s.realServers.some((r) => r.rate === undefined));
+
+/** `-R`: reads the input, refuses it whole with every bad line, or applies it at once. */
+async function restore(
+  control: RemoteControl,
+  options: RunOptions,
+  program: string,
+): Promise<IpvsadmResult> {
+  if (options.stdin === undefined) {
+    return failed({
+      message: "-R reads the rules from standard input, and there is none here",
+      exitCode: EXIT_USAGE,
+    });
+  }
+  const plan = await planRestore(await options.stdin(), control, program);
+  if (!plan.ok) {
+    return failed({
+      message: formatBadLines(plan.bad, plan.commands),
+      exitCode: plan.bad[0].exitCode,
+    });
+  }
+  await (options.applyDocument ?? applyHere(control))(plan.doc);
+  return ok();
+}
+
 /** Performs a parsed command; control errors propagate to the caller. */
 async function perform(
-  command: Exclude<IpvsadmCommand, { kind: "help" | "version" }>,
+  command: Exclude<IpvsadmCommand, { kind: "help" | "version" | "restore" }>,
   control: RemoteControl,
   write: RunOptions["write"],
 ): Promise<IpvsadmResult> {
+  if (isChangeCommand(command)) {
+    await applyChange(command, control);
+    return ok();
+  }
   switch (command.kind) {
-    case "add-service":
-      await control.addService(command.service, command.options);
-      return ok();
-    case "edit-service":
-      await control.editService(command.service, command.options);
-      return ok();
-    case "delete-service":
-      await control.deleteService(command.service);
-      return ok();
-    case "clear":
-      await control.clear();
-      return ok();
-    case "add-server":
-      await control.addRealServer(command.service, command.server);
-      return ok();
-    case "edit-server":
-      await control.editRealServer(command.service, command.server);
-      return ok();
-    case "delete-server":
-      await control.deleteRealServer(command.service, command.server);
-      return ok();
     case "zero":
       // No argument at all (not `undefined`) so "all services" survives a JSON round trip.
       await (command.service === undefined
         ? control.zeroStats()
         : control.zeroStats(command.service));
-      return ok();
-    case "set-timeouts":
-      await control.setTimeouts(command.timeouts);
-      return ok();
-    case "add-laddr":
-      await control.addLocalAddress(command.service, command.address);
-      return ok();
-    case "delete-laddr":
-      await control.deleteLocalAddress(command.service, command.address);
       return ok();
     case "list-timeouts":
       return ok(formatTimeouts(await control.getTimeouts()));
@@ -130,8 +148,12 @@ async function perform(
       if (out !== "") await write(out);
       return ok();
     }
+    case "save":
+      return ok(formatRules(await control.listServices(), command.format));
     case "list-services": {
       const services = await control.listServices();
+      const { format } = command;
+      if (format.rate && !format.stats && lacksRates(services)) return failed(NO_RATE_ESTIMATES);
       if (command.service === undefined) return ok(formatServiceTable(services, command.format));
       const one = findService(services, command.service);
       return one === undefined
@@ -165,6 +187,7 @@ export async function runIpvsadm(
   if (command.kind === "help") return ok(usageText(program));
   if (command.kind === "version") return ok(versionText());
   try {
+    if (command.kind === "restore") return await restore(control, options, program);
     return await perform(command, control, options.write);
   } catch (e) {
     return failed(describeFailure(command.kind satisfies ControlCommandKind, e));

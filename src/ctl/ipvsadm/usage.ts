@@ -78,11 +78,13 @@ export function usageText(program: string): string {
   ${p} -A|E -${tu} service-address [-s scheduler] [-b sched-flags] [-p [timeout]]
   ${p} -D -${tu} service-address
   ${p} -C
+  ${p} -R
+  ${p} -S [-n]
   ${p} -a|e -${tu} service-address -r server-address [-b|-m] [-w weight]
   ${p} -d -${tu} service-address -r server-address
   ${p} -P|Q -${tu} service-address -z local-address
   ${p} -G [-${tu} service-address]
-  ${p} -L|l [-n] [-c] [--stats [--exact]] [--timeout] [-${tu} service-address]
+  ${p} -L|l [-n] [-c] [--stats|--rate [--exact]] [--timeout] [-${tu} service-address]
   ${p} -Z [-${tu} service-address]
   ${p} --set tcp tcpfin udp
   ${p} -h | -v
@@ -92,6 +94,8 @@ Commands:
   --edit-service    -E   change a virtual service's scheduler or persistence
   --delete-service  -D   delete a virtual service
   --clear           -C   delete every virtual service
+  --restore         -R   read rules (as -S prints them) from stdin; all or nothing
+  --save            -S   print the rules, as commands -R reads
   --add-server      -a   add a real server to a service
   --edit-server     -e   change a real server's weight or forwarding method
   --delete-server   -d   delete a real server
@@ -122,10 +126,11 @@ ${methodOptions()}${
   --connection   -c                   list sessions
   --timeout                           list timeouts (tcp tcpfin udp)
   --stats                             list counters
+  --rate                              list rates per second (2 s moving average)
   --exact                             print counters in full
   --nosort                            keep the daemon's order
 
 Not available with fullnat: ${REFUSED_METHODS}, fwmark services,
-sync daemons, thresholds, --rate, save/restore and the SNAT gateway rules.
+sync daemons, thresholds and the SNAT gateway rules.
 `;
 }

@@ -49,6 +49,8 @@ Deno.test("daemon: 10,000 services apply, list and export in one piece; 1,200 co
         socket,
         "--state-dir",
         `${dir}/state`,
+        "--run-dir",
+        `${dir}/run`,
       ],
       stdout: "null",
       stderr: "null",

@@ -17,7 +17,17 @@ const PORT = 5300;
 
 async function daemonRefuses(args: string[]): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "daemon", "--socket", "/nonexistent/x.sock", "--no-persist", ...args],
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "daemon",
+      "--socket",
+      "/nonexistent/x.sock",
+      "--no-persist",
+      "--no-run-dir",
+      ...args,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();

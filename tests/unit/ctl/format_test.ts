@@ -25,6 +25,7 @@ const lines = (...ls: string[]) => ls.map((l) => l + "\n").join("");
 const fmt = (over: Partial<ListFormat> = {}): ListFormat => ({
   numeric: true,
   stats: false,
+  rate: false,
   exact: false,
   nosort: false,
   ...over,
@@ -313,5 +314,55 @@ Deno.test("--timeout", () => {
   strictEqual(
     formatTimeouts({ ...DEFAULT_TIMEOUTS, tcpEstablished: 900, tcpFinWait: 120, udp: 60 }),
     "Timeout (tcp tcpfin udp): 900 120 60\n",
+  );
+});
+
+const rates = (cps: number, inPps: number, outPps: number, inBps: number, outBps: number) => ({
+  cps,
+  inPps,
+  outPps,
+  inBps,
+  outBps,
+});
+const RATED: ServiceView[] = [
+  svc({ protocol: "udp", address: "10.0.0.100", port: 53, rate: rates(0, 0, 0, 0, 0) }),
+  svc({
+    address: "10.0.0.100",
+    port: 80,
+    rate: rates(12, 345, 300, 123456789, 5000),
+    realServers: [
+      rs({ address: "192.168.1.10", port: 80, rate: rates(123456789, 1, 2, 3, 100000000) }),
+      rs({ address: "192.168.1.2", port: 80, rate: rates(7, 70, 60, 9000, 80000) }),
+    ],
+  }),
+];
+
+Deno.test("-L -n --rate: ipvsadm's columns; a real server's CPS/InPPS/OutPPS are never abbreviated", () => {
+  strictEqual(
+    formatServiceTable(RATED, fmt({ rate: true })),
+    lines(
+      "IP Virtual Server version 1.2.1 (size=4096)",
+      "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS",
+      "  -> RemoteAddress:Port",
+      "TCP  10.0.0.100:80                      12      345      300  123456K     5000",
+      "  -> 192.168.1.2:80                      7       70       60     9000    80000",
+      "  -> 192.168.1.10:80              123456789        1        2        3  100000K",
+      "UDP  10.0.0.100:53                       0        0        0        0        0",
+    ),
+  );
+  // --exact writes the service's numbers and the byte rates in full.
+  const exact = formatServiceTable(RATED, fmt({ rate: true, exact: true })).split("\n");
+  strictEqual(
+    exact[3],
+    "TCP  10.0.0.100:80                      12      345      300 123456789     5000",
+  );
+  strictEqual(
+    exact[5],
+    "  -> 192.168.1.10:80              123456789        1        2        3 100000000",
+  );
+  // --stats wins over --rate, as in ipvsadm.
+  strictEqual(
+    formatServiceTable(RATED, fmt({ rate: true, stats: true })).split("\n")[1],
+    "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes",
   );
 });

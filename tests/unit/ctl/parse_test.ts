@@ -17,6 +17,7 @@ function refuses(line: string, message: string, exitCode: number): void {
 const fmt = (over: Partial<ListFormat> = {}): ListFormat => ({
   numeric: false,
   stats: false,
+  rate: false,
   exact: false,
   nosort: false,
   ...over,
@@ -395,9 +396,6 @@ Deno.test("what fullnat cannot do is refused by name", () => {
     2,
   );
   refuses("-A -t 10.0.0.100:80 -s nonesuch", "Scheduler or persistence engine not found", 255);
-  refuses("-L --rate", "--rate is not supported by fullnat (no rate estimator): use --stats", 2);
-  refuses("-S", "option -S (--save) is not supported by fullnat", 2);
-  refuses("-R", "option -R (--restore) is not supported by fullnat", 2);
   refuses("--start-daemon master", "option --start-daemon is not supported by fullnat", 2);
   refuses("-A -f 1", "option -f (--fwmark-service) is not supported by fullnat", 2);
   refuses(
@@ -476,4 +474,26 @@ Deno.test("-b refusals: ipvsadm's messages for unknown and incompatible flags, o
     "multiple 'sched-flags' options specified",
     2,
   );
+});
+
+Deno.test("-S [-n], -R and -L --rate parse; what ipvsadm refuses with them is refused", () => {
+  accepts("-S", { kind: "save", format: fmt() });
+  accepts("--save -n", { kind: "save", format: fmt({ numeric: true }) });
+  accepts("-Sn", { kind: "save", format: fmt({ numeric: true }) });
+  accepts("-R", { kind: "restore" });
+  accepts("--restore", { kind: "restore" });
+  accepts("-L -n --rate", { kind: "list-services", format: fmt({ numeric: true, rate: true }) });
+  accepts("-L --rate -t 10.0.0.100:80", {
+    kind: "list-services",
+    service: tcp80,
+    format: fmt({ rate: true }),
+  });
+  // ipvsadm's table: -S takes only -n, -R takes nothing.
+  refuses("-S -t 10.0.0.100:80", "Illegal 'service-address' option with the 'save' command", 2);
+  refuses("-S --stats", "Illegal 'stats' option with the 'save' command", 2);
+  refuses("-R -n", "Illegal 'numeric' option with the 'restore' command", 2);
+  refuses("-R rules.txt", "unexpected argument rules.txt", 2);
+  refuses("-S -R", "multiple commands specified", 2);
+  refuses("-L -c --rate", "options conflicts in the list command", 2);
+  refuses("-L --timeout --rate", "options conflicts in the list command", 2);
 });

@@ -1,0 +1,275 @@
+/**
+ * `ipvsadm -S` (the rules, as ipvsadm prints them) and `ipvsadm -R` (read back all or
+ * nothing, as one configuration change) against a real engine, and `-L --rate` through
+ * `runIpvsadm`.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import type { ListFormat } from "../../../src/ctl/ipvsadm/command.ts";
+import { formatRules } from "../../../src/ctl/ipvsadm/format.ts";
+import { splitRestoreInput } from "../../../src/ctl/ipvsadm/restore.ts";
+import { type IpvsadmResult, runIpvsadm, type RunOptions } from "../../../src/ctl/ipvsadm/run.ts";
+import { localRemote, type RemoteControl } from "../../../src/ctl/remote.ts";
+import { EngineControl } from "../../../src/fullnat/control.ts";
+import { Engine } from "../../../src/fullnat/engine.ts";
+import {
+  DEFAULT_TCP_TWEAKS,
+  type RealServerView,
+  type ServiceView,
+} from "../../../src/fullnat/types.ts";
+import type { ConfigDocument } from "../../../src/persist/document.ts";
+import { readRunning } from "../../../src/persist/apply.ts";
+import { RecordingControl } from "./fake_control.ts";
+
+const lines = (...ls: string[]) => ls.map((l) => l + "\n").join("");
+const FORMAT: ListFormat = {
+  numeric: true,
+  stats: false,
+  rate: false,
+  exact: false,
+  nosort: false,
+};
+const ZERO = { conns: 0, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0 };
+const rs = (address: string, port: number, over: Partial<RealServerView> = {}): RealServerView => ({
+  address,
+  port,
+  weight: 1,
+  method: "fullnat",
+  activeConns: 0,
+  inactiveConns: 0,
+  stats: ZERO,
+  ...over,
+});
+const svc = (over: Partial<ServiceView> & { address: string; port: number }): ServiceView => ({
+  protocol: "tcp",
+  scheduler: "wrr",
+  persistence: 0,
+  ...DEFAULT_TCP_TWEAKS,
+  realServers: [],
+  localAddresses: [],
+  stats: ZERO,
+  ...over,
+});
+const laddr = (address: string) => ({ address, conns: 0, portConflicts: 0 });
+
+Deno.test("-S: -A then its -a lines per service in -L order, then every -P line", () => {
+  // Out of order on purpose: services and real servers are sorted as -L sorts them; local
+  // addresses keep the order they are used in.
+  const services = [
+    svc({
+      address: "2001:db8::10",
+      port: 80,
+      scheduler: "rr",
+      realServers: [rs("2001:db8::11", 80)],
+      localAddresses: [laddr("2001:db8::201")],
+    }),
+    svc({ protocol: "udp", address: "10.0.0.53", port: 53, scheduler: "rr" }),
+    svc({
+      address: "10.0.0.100",
+      port: 443,
+      persistence: 600,
+      realServers: [rs("192.168.1.4", 443, { weight: 0 })],
+    }),
+    svc({
+      address: "10.0.0.100",
+      port: 80,
+      scheduler: "rr",
+      realServers: [rs("192.168.1.3", 80, { method: "nat", weight: 2 }), rs("192.168.1.2", 8080)],
+      localAddresses: [laddr("192.168.1.101"), laddr("192.168.1.100")],
+    }),
+  ];
+  strictEqual(
+    formatRules(services, FORMAT),
+    lines(
+      "-A -t 10.0.0.100:80 -s rr",
+      "-a -t 10.0.0.100:80 -r 192.168.1.2:8080 -b -w 1",
+      "-a -t 10.0.0.100:80 -r 192.168.1.3:80 -m -w 2",
+      "-A -t 10.0.0.100:443 -s wrr -p 600",
+      "-a -t 10.0.0.100:443 -r 192.168.1.4:443 -b -w 0",
+      "-A -u 10.0.0.53:53 -s rr",
+      "-A -t [2001:db8::10]:80 -s rr",
+      "-a -t [2001:db8::10]:80 -r [2001:db8::11]:80 -b -w 1",
+      "-P -t 10.0.0.100:80 -z 192.168.1.101",
+      "-P -t 10.0.0.100:80 -z 192.168.1.100",
+      "-P -t [2001:db8::10]:80 -z 2001:db8::201",
+    ),
+  );
+  strictEqual(formatRules([], FORMAT), "", "an empty table saves as nothing");
+});
+
+/** A real engine behind the async contract, counting the changes that reach it. */
+function engine(): { control: RemoteControl; changes: string[] } {
+  const target = localRemote(new EngineControl(new Engine({ clock: () => 0, capacity: 16 })));
+  const changes: string[] = [];
+  const control = new Proxy(target, {
+    get(t, name: string) {
+      const method = t[name as keyof RemoteControl] as (...a: unknown[]) => Promise<unknown>;
+      const reads = ["listServices", "listConnections", "getTimeouts", "diversion"];
+      return (...args: unknown[]) => {
+        if (!reads.includes(name)) changes.push(name);
+        return method(...args);
+      };
+    },
+  });
+  return { control, changes };
+}
+
+const ipvsadm = (control: RemoteControl, line: string, options: RunOptions = {}) =>
+  runIpvsadm(line.split(" "), control, options);
+
+async function ipvsadmOk(control: RemoteControl, line: string, options: RunOptions = {}) {
+  const r = await ipvsadm(control, line, options);
+  deepStrictEqual({ code: r.exitCode, stderr: r.stderr }, { code: 0, stderr: "" }, line);
+  return r.stdout;
+}
+
+const restore = (control: RemoteControl, input: string, options: RunOptions = {}) =>
+  ipvsadm(control, "-R", { stdin: () => Promise.resolve(input), ...options });
+
+const CONFIGURE = [
+  "-A -t 198.51.100.10:80 -s rr",
+  "-a -t 198.51.100.10:80 -r 203.0.113.11:80 -b -w 1",
+  "-a -t 198.51.100.10:80 -r 203.0.113.12:8080 -b -w 3",
+  "-a -t 198.51.100.10:80 -r 203.0.113.13:80 -m -w 0",
+  "-P -t 198.51.100.10:80 -z 203.0.113.202",
+  "-P -t 198.51.100.10:80 -z 203.0.113.201",
+  "-A -t 198.51.100.10:443 -s wrr -p 1800",
+  "-a -t 198.51.100.10:443 -r 203.0.113.11:443 -b -w 5",
+  "-P -t 198.51.100.10:443 -z 203.0.113.201",
+  "-A -u 198.51.100.10:53 -s rr",
+  "-a -u 198.51.100.10:53 -r 203.0.113.11:53 -b -w 1",
+  "-P -u 198.51.100.10:53 -z 203.0.113.203",
+  "-A -t [2001:db8::10]:80 -s wrr -p",
+  "-a -t [2001:db8::10]:80 -r [2001:db8:1::11]:80 -b -w 2",
+  "-P -t [2001:db8::10]:80 -z 2001:db8:1::201",
+];
+
+async function configured(): Promise<{ control: RemoteControl; changes: string[]; saved: string }> {
+  const e = engine();
+  for (const line of CONFIGURE) await ipvsadmOk(e.control, line);
+  return { ...e, saved: await ipvsadmOk(e.control, "-S -n") };
+}
+
+Deno.test("-S, -C, -R, -S: the same rules and the same configuration", async () => {
+  const { control, saved } = await configured();
+  const before = await readRunning(control);
+  strictEqual(saved.split("\n").filter((l) => l.startsWith("-A ")).length, 4);
+  strictEqual(saved.split("\n").filter((l) => l.startsWith("-P ")).length, 5);
+  ok(saved.includes("-A -t [2001:db8::10]:80 -s wrr -p 300\n"), saved);
+  ok(saved.includes("-a -t 198.51.100.10:80 -r 203.0.113.13:80 -m -w 0\n"), saved);
+  await ipvsadmOk(control, "-C");
+  strictEqual(await ipvsadmOk(control, "-S"), "");
+  const r = await restore(control, saved);
+  deepStrictEqual(r, { stdout: "", stderr: "", exitCode: 0 } satisfies IpvsadmResult);
+  strictEqual(await ipvsadmOk(control, "-S -n"), saved);
+  // Beyond the text: the whole configuration, local-address order included.
+  deepStrictEqual(await readRunning(control), before);
+});
+
+Deno.test("-R over the running configuration changes only the difference, as one document", async () => {
+  const { control, changes, saved } = await configured();
+  changes.length = 0;
+  // -C first, then the same rules: the configuration does not change, so nothing is called.
+  const same = await restore(control, "-C\n" + saved);
+  strictEqual(same.exitCode, 0, same.stderr);
+  deepStrictEqual(changes, [], "re-creating what runs must not touch it");
+
+  const applied: ConfigDocument[] = [];
+  const r = await restore(
+    control,
+    "ipvsadm -e -t 198.51.100.10:80 -r 203.0.113.11:80 -w 7\n-D -u 198.51.100.10:53\n",
+    { applyDocument: (doc) => Promise.resolve(void applied.push(doc)) },
+  );
+  strictEqual(r.exitCode, 0, r.stderr);
+  strictEqual(applied.length, 1, "one document for the whole input");
+  deepStrictEqual(changes, [], "through applyDocument only, never line by line");
+  const doc = applied[0];
+  strictEqual(doc.services.length, 3);
+  ok(!doc.services.some((s) => s.protocol === "udp"));
+  const http = doc.services.find((s) => s.port === 80 && s.address === "198.51.100.10")!;
+  strictEqual(http.realServers.find((x) => x.address === "203.0.113.11")?.weight, 7);
+  // ... and the default applier does the same from here.
+  const r2 = await restore(control, "-D -u 198.51.100.10:53\n");
+  strictEqual(r2.exitCode, 0, r2.stderr);
+  deepStrictEqual(changes, ["deleteService"]);
+});
+
+Deno.test("-R with bad lines: every one reported with its number and ipvsadm's message, nothing applied", async () => {
+  const { control, changes, saved } = await configured();
+  changes.length = 0;
+  const input = [
+    "# rules for lb1", //                                              1 comment
+    "-C", //                                                           2
+    "-A -t 198.51.100.20:80 -s rr", //                                 3 fine
+    "-a -t 198.51.100.20:80 -r 203.0.113.11 -w 70000", //              4 parse
+    "", //                                                             5 blank
+    "-a -t 198.51.100.20:80 -r 203.0.113.12 -g", //                    6 fullnat's refusal
+    "-A -t 198.51.100.20:80 -s wrr", //                                7 engine: exists
+    "-a -t 198.51.100.30:80 -r 203.0.113.11", //                       8 engine: no service
+    "-L -n", //                                                        9 not a change
+    "-P -t 198.51.100.20:80 -z 203.0.113.201", //                      10 fine
+    "-nL", //                                                          11 not a command
+    "-A -t 198.51.100.20:81 -s sed", //                                12 scheduler
+  ].join("\n");
+  const r = await restore(control, input);
+  strictEqual(r.stdout, "");
+  strictEqual(
+    r.stderr,
+    lines(
+      "line 4: illegal weight specified",
+      "line 6: forwarding method not supported by fullnat: use -b (FULLNAT) or -m (NAT)",
+      "line 7: Service already exists",
+      "line 8: Service not defined",
+      "line 9: -L does not change the configuration; a restore input holds only -A, -E, -D, " +
+        "-C, -a, -e, -d, -P, -Q and --set lines",
+      "line 11: Try `ipvsadm -h' or 'ipvsadm --help' for more information.",
+      "line 12: scheduler 'sed' not supported by fullnat: use -s rr, -s wrr, -s lc, -s wlc, " +
+        "-s dh, -s sh or -s mh",
+      "nothing restored: 7 of 10 command lines refused",
+    ),
+  );
+  strictEqual(r.exitCode, 2, "the first bad line's status");
+  deepStrictEqual(changes, [], "nothing reached the target");
+  strictEqual(await ipvsadmOk(control, "-S -n"), saved);
+});
+
+Deno.test("-R: input lines as ipvsadm reads them; without standard input it is refused", async () => {
+  deepStrictEqual(splitRestoreInput("ipvsadm -C\r\n\n  -A\t-t 10.0.0.1:80  \n# x\nipvsadm\n"), [
+    { line: 1, words: ["-C"] },
+    { line: 3, words: ["-A", "-t", "10.0.0.1:80"] },
+  ]);
+  const control = new RecordingControl();
+  const r = await runIpvsadm(["-R"], control);
+  deepStrictEqual(r, {
+    stdout: "",
+    stderr: "-R reads the rules from standard input, and there is none here\n",
+    exitCode: 2,
+  });
+  deepStrictEqual(control.calls, []);
+});
+
+Deno.test("-L --rate prints the daemon's estimates; a lister without estimates is named", async () => {
+  const control = new RecordingControl();
+  control.services = [
+    svc({ address: "10.0.0.100", port: 80, realServers: [rs("192.168.1.2", 80)] }),
+  ];
+  const without = await runIpvsadm(["-L", "-n", "--rate"], control);
+  deepStrictEqual(without, {
+    stdout: "",
+    stderr: "--rate: this fullnat daemon estimates no rates (use --stats for the counters)\n",
+    exitCode: 2,
+  });
+  const rate = { cps: 3, inPps: 40, outPps: 38, inBps: 5200, outBps: 91000 };
+  control.services = [
+    svc({ address: "10.0.0.100", port: 80, rate, realServers: [rs("192.168.1.2", 80, { rate })] }),
+  ];
+  const listed = await runIpvsadm(["-L", "-n", "--rate", "-t", "10.0.0.100:80"], control);
+  strictEqual(
+    listed.stdout,
+    lines(
+      "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS",
+      "  -> RemoteAddress:Port",
+      "TCP  10.0.0.100:80                       3       40       38     5200    91000",
+      "  -> 192.168.1.2:80                      3       40       38     5200    91000",
+    ),
+  );
+});
