@@ -23,6 +23,10 @@
  * - `engine+handshake`, `engine6+handshake`: a client SYN from a fresh port (new session,
  *   TOA, timestamp strip, ISN), the real server's SYN-ACK (MSS clamp) and the client's ACK
  *   (TOA again); the session is removed after the ACK, so the table stays small.
+ * - `engine+sched`, `engine6+sched`: the same handshakes, each to the next of five services
+ *   scheduled by lc, wlc, sh (sh-fallback,sh-port), dh and mh (mh-fallback,mh-port), over
+ *   servers one of which has weight 0 (so the fallbacks walk), the SYN-ACK coming from the
+ *   server the SYN was scheduled to.
  *
  * The engine phases use what makes values box in V8: IPv4 addresses from 128.0.0.0 up,
  * sequence numbers and a sequence delta of 2^31 or more, and the daemon's clock
@@ -71,6 +75,8 @@ const PHASES = [
   "engine+handshake",
   "engine6",
   "engine6+handshake",
+  "engine+sched",
+  "engine6+sched",
 ];
 /** Phases that call the engine directly, without the batch processor. */
 export const ENGINE_PHASES = PHASES.filter((p) => p.startsWith("engine"));
@@ -235,6 +241,7 @@ function engineWork(phase: string): EngineWork {
   }).payload(body).build();
   run(outPkt);
   const c = engine.counters;
+  if (phase.endsWith("+sched")) return schedWork(engine, ctl, v6, { CLIENT, VIP, LIP, RS });
   if (!phase.endsWith("+handshake")) {
     let i = 0;
     return {
@@ -267,6 +274,86 @@ function engineWork(phase: string): EngineWork {
     },
     packetsPerStep: 3,
     forwarded: () => c.forwarded,
+  };
+}
+
+/** Handshakes to services of every scheduler but rr and wrr, in turn (`engine+sched`). */
+function schedWork(
+  engine: Engine,
+  ctl: EngineControl,
+  v6: boolean,
+  a: { CLIENT: string; VIP: string; LIP: string; RS: string },
+): EngineWork {
+  const ip = v6 ? ipv6 : ipv4;
+  const services = [
+    { scheduler: "lc", weights: [1, 2, 0] },
+    { scheduler: "wlc", weights: [1, 2, 0] },
+    { scheduler: "sh", schedulerFlags: ["sh-fallback", "sh-port"], weights: [1, 2, 0] },
+    // dh hashes the one VIP: every server positive, so whichever it picks forwards.
+    { scheduler: "dh", weights: [1, 2, 1] },
+    { scheduler: "mh", schedulerFlags: ["mh-fallback", "mh-port"], weights: [1, 2, 0] },
+  ] as const;
+  const servers = v6 ? ["2001:db8:1::21", "2001:db8:1::22", "2001:db8:1::23"] : [
+    "203.0.113.21",
+    "203.0.113.22",
+    "203.0.113.23",
+  ];
+  services.forEach((svc, i) => {
+    const key = { protocol: "tcp" as const, address: a.VIP, port: 81 + i };
+    ctl.addService(key, {
+      scheduler: svc.scheduler,
+      persistence: 0,
+      ...("schedulerFlags" in svc && { schedulerFlags: [...svc.schedulerFlags] }),
+    });
+    svc.weights.forEach((weight, j) =>
+      ctl.addRealServer(key, { address: servers[j], port: 80, weight, method: "fullnat" })
+    );
+    ctl.addLocalAddress(key, a.LIP);
+  });
+  const buf = new Uint8Array(4096);
+  const run = (p: Uint8Array): Verdict => {
+    buf.set(p);
+    return engine.handle(buf, 0, p.length, buf.length);
+  };
+  const CSEQ = 0xf0000000;
+  const RSEQ = 0xe0000000;
+  const syn = ip({ src: a.CLIENT, dst: a.VIP }).tcp({
+    sport: 1025,
+    dport: 81,
+    flags: "S",
+    seq: CSEQ,
+  })
+    .mss(1460).sackPermitted().timestamp(12345, 0).nop().wscale(7).build();
+  const synAck = ip({ src: a.RS, dst: a.LIP }).tcp({ sport: 80, dport: 1, flags: "SA", seq: RSEQ })
+    .mss(1460).sackPermitted().nop().wscale(7).build();
+  const ack = ip({ src: a.CLIENT, dst: a.VIP })
+    .tcp({ sport: 1025, dport: 81, flags: "A", seq: CSEQ + 1, ack: RSEQ + 1 }).build();
+  const l4 = v6 ? 40 : 20;
+  // Where the rewritten SYN carries its destination (the scheduled server) and the SYN-ACK its
+  // source.
+  const dst = v6 ? 24 : 16;
+  const src = v6 ? 8 : 12;
+  const addrLen = v6 ? 16 : 4;
+  let port = 1024;
+  let service = 0;
+  const t = engine.table;
+  return {
+    step: () => {
+      port = port >= 39999 ? 1025 : port + 1;
+      service = service === services.length - 1 ? 0 : service + 1;
+      syn[l4] = ack[l4] = port >>> 8;
+      syn[l4 + 1] = ack[l4 + 1] = port & 255;
+      syn[l4 + 3] = ack[l4 + 3] = 81 + service;
+      run(syn);
+      for (let k = 0; k < addrLen; k++) synAck[src + k] = buf[dst + k];
+      synAck[l4 + 2] = buf[l4];
+      synAck[l4 + 3] = buf[l4 + 1];
+      run(synAck);
+      run(ack);
+      engine.removeSession(t.highWater - 1);
+    },
+    packetsPerStep: 3,
+    forwarded: () => engine.counters.forwarded,
   };
 }
 

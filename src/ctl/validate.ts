@@ -8,8 +8,11 @@
 
 import {
   FORWARD_METHODS,
+  MH_TABLE_SIZES,
   PORT_MAX,
   PROTOCOLS,
+  SCHEDULER_FLAGS,
+  type SchedulerFlag,
   SCHEDULERS,
   WEIGHT_MAX,
   WEIGHT_MIN,
@@ -93,17 +96,32 @@ function partial<T>(o: Obj, fields: FieldChecks<T>): Partial<T> {
 
 const scheduler = (v: unknown) => oneOf(v, "scheduler", SCHEDULERS);
 const persistence = (v: unknown) => integer(v, "persistence", 0, U32_MAX);
+/** Which flags fit which scheduler is the engine's to say; here only the shape is checked. */
+const schedulerFlags = (v: unknown): SchedulerFlag[] => {
+  if (!Array.isArray(v) || v.length > SCHEDULER_FLAGS.length * 4) {
+    throw new ShapeError(`schedulerFlags must be a list of ${SCHEDULER_FLAGS.join(", ")}`);
+  }
+  return v.map((f) => oneOf(f, "schedulerFlags[]", SCHEDULER_FLAGS));
+};
+const mhTableSize = (v: unknown) => {
+  if (typeof v !== "number" || !MH_TABLE_SIZES.includes(v)) {
+    throw new ShapeError(`mhTableSize must be one of ${MH_TABLE_SIZES.join(", ")}`);
+  }
+  return v;
+};
 const weight = (v: unknown) => integer(v, "weight", WEIGHT_MIN, WEIGHT_MAX);
 const method = (v: unknown) => oneOf(v, "method", FORWARD_METHODS);
 const flag = (what: string) => (v: unknown) => {
   if (typeof v !== "boolean") throw new ShapeError(`${what} must be true or false`);
   return v;
 };
-/** The per-service TCP tweaks, optional in every service request. */
+/** The per-service TCP tweaks and scheduler settings, optional in every service request. */
 const TWEAKS = {
   toa: flag("toa"),
   stripTimestamps: flag("stripTimestamps"),
   clampMss: flag("clampMss"),
+  schedulerFlags,
+  mhTableSize,
 };
 
 function serviceOptions(value: unknown): ServiceOptions {

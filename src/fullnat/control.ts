@@ -21,6 +21,7 @@ import {
   type Timeouts,
 } from "./types.ts";
 import {
+  DEFAULT_MH_TABLE_SIZE,
   DEFAULT_WEIGHT,
   ENGINE_MAX_SECONDS,
   formatIpv4,
@@ -28,11 +29,14 @@ import {
   FORWARD_METHOD_TABLE,
   type ForwardMethod,
   isForwardMethod,
+  isMhTableSize,
   isPort,
   isProtocol,
   isSchedulerName,
   isUnicast,
   isWeight,
+  mhTableSizeProblem,
+  normalizeSchedulerFlags,
   orList,
   parseAddress as parseAddressText,
   PORT_MAX,
@@ -41,10 +45,13 @@ import {
   protocolNumber,
   protocolOfNumber,
   SCHEDULER_CHOICES,
+  type SchedulerFlag,
+  schedulerFlagProblem,
   type SchedulerName,
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
+import { rebuildSchedule, schedFlagBits, schedFlagNames } from "./scheduler_hashed.ts";
 import { A6, V6 } from "./session_table.ts";
 import { zeroStats } from "./stats.ts";
 
@@ -137,6 +144,28 @@ function checkPersistence(p: unknown): number {
   return p;
 }
 
+/** The flag bits of `flags` for `scheduler`, or a refusal naming the flag that does not fit. */
+function checkSchedulerFlags(flags: unknown, scheduler: SchedulerName): number {
+  if (!Array.isArray(flags)) {
+    invalid(`Scheduler flags must be a list of flag names (got ${String(flags)})`);
+  }
+  const problem = schedulerFlagProblem(scheduler, flags);
+  if (problem !== undefined) invalid(problem[0].toUpperCase() + problem.slice(1));
+  return schedFlagBits(normalizeSchedulerFlags(flags as SchedulerFlag[]));
+}
+
+/** A table size of mh; refused for another scheduler, which has no table to size. */
+function checkMhTableSize(size: unknown, scheduler: SchedulerName): number {
+  if (!isMhTableSize(size)) {
+    const p = mhTableSizeProblem(size);
+    invalid(p[0].toUpperCase() + p.slice(1));
+  }
+  if (scheduler !== "mh") {
+    invalid(`An mh table size applies to the mh scheduler only (the scheduler is ${scheduler})`);
+  }
+  return size;
+}
+
 function checkFlag(v: unknown, what: string): boolean {
   if (typeof v !== "boolean") invalid(`${what} must be true or false (got ${String(v)})`);
   return v;
@@ -207,6 +236,10 @@ export class EngineControl implements ControlTarget {
   addService(key: ServiceKey, options: ServiceOptions): void {
     const { proto, addr, port } = this.#parseKey(key);
     const scheduler = checkScheduler(options?.scheduler);
+    const flags = checkSchedulerFlags(options?.schedulerFlags ?? [], scheduler);
+    const mhTableSize = options?.mhTableSize === undefined
+      ? DEFAULT_MH_TABLE_SIZE
+      : checkMhTableSize(options.mhTableSize, scheduler);
     const persistence = checkPersistence(options?.persistence ?? 0);
     const reg = this.engine.registry;
     if (this.#find(proto, addr, port)) {
@@ -223,6 +256,9 @@ export class EngineControl implements ControlTarget {
       addr.v6,
     );
     applyTweaks(svc, tweaks);
+    svc.schedFlags = flags;
+    svc.mhTableSize = mhTableSize;
+    rebuildSchedule(svc);
   }
 
   editService(key: ServiceKey, options: Partial<ServiceOptions>): void {
@@ -230,6 +266,18 @@ export class EngineControl implements ControlTarget {
     const scheduler = options.scheduler === undefined
       ? svc.scheduler
       : checkScheduler(options.scheduler);
+    const changed = scheduler !== svc.scheduler;
+    // Flags and table size belong to a scheduler: a new scheduler starts without them.
+    const flags = options.schedulerFlags !== undefined
+      ? checkSchedulerFlags(options.schedulerFlags, scheduler)
+      : changed
+      ? 0
+      : svc.schedFlags;
+    const mhTableSize = options.mhTableSize !== undefined
+      ? checkMhTableSize(options.mhTableSize, scheduler)
+      : changed
+      ? DEFAULT_MH_TABLE_SIZE
+      : svc.mhTableSize;
     const persistence = options.persistence === undefined
       ? svc.persistence
       : checkPersistence(options.persistence);
@@ -239,11 +287,16 @@ export class EngineControl implements ControlTarget {
       clampMss: svc.clampMss,
     };
     applyTweaks(tweaks, options);
-    if (scheduler !== svc.scheduler) {
+    if (changed) {
       svc.schedIndex = -1;
       svc.schedWeight = 0;
     }
     svc.scheduler = scheduler;
+    if (changed || flags !== svc.schedFlags || mhTableSize !== svc.mhTableSize) {
+      svc.schedFlags = flags;
+      svc.mhTableSize = mhTableSize;
+      rebuildSchedule(svc);
+    }
     if (persistence === 0) svc.templates.clear();
     svc.persistence = persistence;
     applyTweaks(svc, tweaks);
@@ -275,7 +328,9 @@ export class EngineControl implements ControlTarget {
     const weight = server.weight === undefined ? rs.weight : checkWeight(server.weight);
     const method = server.method === undefined ? rs.method : checkMethod(server.method);
     rs.weight = weight;
+    if (weight > 0) rs.lastWeight = weight;
     rs.method = method;
+    rebuildSchedule(svc);
   }
 
   deleteRealServer(key: ServiceKey, server: Endpoint): void {
@@ -322,6 +377,8 @@ export class EngineControl implements ControlTarget {
     return this.engine.registry.liveServices().map((svc) => ({
       ...svc.key,
       scheduler: svc.scheduler,
+      schedulerFlags: schedFlagNames(svc.scheduler, svc.schedFlags),
+      mhTableSize: svc.mhTableSize,
       persistence: svc.persistence,
       toa: svc.toa,
       stripTimestamps: svc.stripTimestamps,

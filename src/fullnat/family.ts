@@ -78,6 +78,10 @@ export interface AddressFamily {
   isVip(r: Registry, b: Uint8Array, o: number): boolean;
   /** The persistence-template key of the packet's source (the client). */
   clientKey(b: Uint8Array, o: number): number;
+  /** The scheduler hash of the packet's source address, every bit of it (sh, mh). */
+  sourceHash(b: Uint8Array, o: number): number;
+  /** The scheduler hash of the packet's destination address, every bit of it (dh). */
+  destHash(b: Uint8Array, o: number): number;
   /** True when `rs` has an address of this family. */
   serves(rs: RealServer): boolean;
   /** True when a session of `proto` already runs from `rs` to `la`:`lport` (seed 4.5, `local_address.ts`). */

@@ -27,6 +27,7 @@ import { isnV4 } from "./isn.ts";
 import type { Registry } from "./registry.ts";
 import type { LocalAddress, RealServer } from "./service.ts";
 import { Dir, NO_SESSION, type SessionTable } from "./session_table.ts";
+import { hashV4 } from "./scheduler_hash.ts";
 import { tupleHash } from "./tuple_hash.ts";
 
 /** The Don't Fragment flag in the flags/fragment-offset word. */
@@ -105,6 +106,14 @@ export const INET: AddressFamily = {
 
   clientKey(b: Uint8Array, o: number): number {
     return get32(b, o + IPV4.SRC) | 0;
+  },
+
+  sourceHash(b: Uint8Array, o: number): number {
+    return hashV4(get32(b, o + IPV4.SRC));
+  },
+
+  destHash(b: Uint8Array, o: number): number {
+    return hashV4(get32(b, o + IPV4.DST));
   },
 
   serves(_rs: RealServer): boolean {

@@ -26,6 +26,7 @@ import { isnV6 } from "./isn.ts";
 import type { Registry } from "./registry.ts";
 import type { LocalAddress, RealServer } from "./service.ts";
 import { A6, Dir, NO_SESSION, type SessionTable, V6 } from "./session_table.ts";
+import { hashV6 } from "./scheduler_hash.ts";
 import { tupleHash6 } from "./tuple_hash.ts";
 
 /** Source (words 0..3) and destination (4..7) of the packet in hand; reused. */
@@ -116,6 +117,16 @@ export const INET6: AddressFamily = {
   clientKey(b: Uint8Array, o: number): number {
     readAddrs(b, o);
     return pkt[0] ^ pkt[1] ^ pkt[2] ^ pkt[3];
+  },
+
+  sourceHash(b: Uint8Array, o: number): number {
+    readAddrs(b, o);
+    return hashV6(pkt, 0);
+  },
+
+  destHash(b: Uint8Array, o: number): number {
+    readAddrs(b, o);
+    return hashV6(pkt, 4);
   },
 
   serves(rs: RealServer): boolean {

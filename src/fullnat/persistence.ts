@@ -5,21 +5,31 @@
  *
  * @module
  */
+import type { AddressFamily } from "./family.ts";
 import { schedule } from "./scheduler.ts";
 import type { RealServer, Service } from "./service.ts";
 
 /**
- * The real server for a new connection of the client keyed `client` to `svc` at `now`
- * (monotonic ms): the persistent choice if it still stands, else the scheduler's.
+ * The real server for a new connection to `svc` at `now` (monotonic ms) of the packet at `o`
+ * in `b` (family `fam`, client port `cport`): the persistent choice if it still stands, else
+ * the scheduler's.
  */
-export function pickServer(svc: Service, client: number, now: number): RealServer | undefined {
-  if (svc.persistence <= 0) return schedule(svc);
+export function pickServer(
+  svc: Service,
+  fam: AddressFamily,
+  b: Uint8Array,
+  o: number,
+  cport: number,
+  now: number,
+): RealServer | undefined {
+  if (svc.persistence <= 0) return schedule(svc, fam, b, o, cport);
+  const client = fam.clientKey(b, o);
   const tpl = svc.templates.get(client);
   if (tpl && tpl.expires > now && !tpl.server.removed && tpl.server.weight > 0) {
     tpl.expires = now + svc.persistence * 1000;
     return tpl.server;
   }
-  const rs = schedule(svc);
+  const rs = schedule(svc, fam, b, o, cport);
   if (rs) svc.templates.set(client, { server: rs, expires: now + svc.persistence * 1000 });
   return rs;
 }

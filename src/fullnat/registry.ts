@@ -7,6 +7,7 @@
  */
 import { protocolNumber } from "../vocab/mod.ts";
 import type { OwnerLog } from "./owner_log.ts";
+import { rebuildSchedule } from "./scheduler_hashed.ts";
 import { LocalAddress, RealServer, Service } from "./service.ts";
 import type { DiversionSpec, Protocol, ServiceKey } from "./types.ts";
 
@@ -182,6 +183,7 @@ export class Registry {
     this.servers[rs.id] = rs;
     this.owners?.server(rs);
     svc.servers.push(rs);
+    rebuildSchedule(svc);
     return rs;
   }
 
@@ -191,6 +193,7 @@ export class Registry {
     const i = rs.service.servers.indexOf(rs);
     if (i >= 0) rs.service.servers.splice(i, 1);
     rs.service.schedIndex = -1;
+    rebuildSchedule(rs.service);
     if (rs.sessions === 0) this.servers[rs.id] = undefined;
   }
 

@@ -1,10 +1,13 @@
 /**
  * Schedulers: pick the real server for a new connection. Servers with weight 0 are quiesced
- * and never picked. Neither allocates.
+ * and never picked. None allocates. rr, wrr, lc and wlc are here; the hashing ones (sh, dh,
+ * mh), which read the packet's addresses through its family, in `scheduler_hashed.ts`.
  *
  * @module
  */
 import type { SchedulerName } from "../vocab/mod.ts";
+import type { AddressFamily } from "./family.ts";
+import { clientHash, scheduleHashed } from "./scheduler_hashed.ts";
 import type { RealServer, Service } from "./service.ts";
 
 /** Round robin over servers with a positive weight. */
@@ -56,17 +59,80 @@ export function scheduleWrr(svc: Service): RealServer | undefined {
 }
 
 /**
- * The scheduler named by the service. A switch, not a table of functions: a call through a
- * table is not inlined, and the handshake path then allocates. A new supported name in
- * src/vocab/scheduler.ts does not type-check until it has a case here.
+ * IPVS's load of a server (`ip_vs_dest_conn_overhead`): an active connection weighs 256
+ * inactive ones, which mostly wait in TIME_WAIT or were never established.
  */
-export function schedule(svc: Service): RealServer | undefined {
+function overhead(rs: RealServer): number {
+  return rs.activeConns * 256 + rs.inactiveConns;
+}
+
+/** Least connection: the server of positive weight with the least load; the first on a tie. */
+export function scheduleLc(svc: Service): RealServer | undefined {
+  const list = svc.servers;
+  let least: RealServer | undefined;
+  let leastLoad = 0;
+  for (let i = 0; i < list.length; i++) {
+    const s = list[i];
+    if (s.weight <= 0) continue;
+    const load = overhead(s);
+    if (least === undefined || load < leastLoad) {
+      least = s;
+      leastLoad = load;
+    }
+  }
+  return least;
+}
+
+/**
+ * Weighted least connection: the server of positive weight with the least load per weight,
+ * compared as IPVS does by cross-multiplying (`load_a * weight_b > load_b * weight_a`), so no
+ * division rounds; the first on a tie. Loads stay far below 2^53 / 65535, so the products are
+ * exact.
+ */
+export function scheduleWlc(svc: Service): RealServer | undefined {
+  const list = svc.servers;
+  let least: RealServer | undefined;
+  let leastLoad = 0;
+  for (let i = 0; i < list.length; i++) {
+    const s = list[i];
+    if (s.weight <= 0) continue;
+    const load = overhead(s);
+    if (least === undefined || leastLoad * s.weight > load * least.weight) {
+      least = s;
+      leastLoad = load;
+    }
+  }
+  return least;
+}
+
+/**
+ * The scheduler named by the service, for the packet at `o` in `b` of family `fam` from client
+ * port `cport`. A switch, not a table of functions: a call through a table is not inlined, and
+ * the handshake path then allocates. A new supported name in src/vocab/scheduler.ts does not
+ * type-check until it has a case here.
+ */
+export function schedule(
+  svc: Service,
+  fam: AddressFamily,
+  b: Uint8Array,
+  o: number,
+  cport: number,
+): RealServer | undefined {
   const name: SchedulerName = svc.scheduler;
   switch (name) {
     case "rr":
       return scheduleRr(svc);
     case "wrr":
       return scheduleWrr(svc);
+    case "lc":
+      return scheduleLc(svc);
+    case "wlc":
+      return scheduleWlc(svc);
+    case "sh":
+    case "mh":
+      return scheduleHashed(svc, clientHash(svc, fam.sourceHash(b, o), cport));
+    case "dh":
+      return scheduleHashed(svc, fam.destHash(b, o));
     default:
       return unimplemented(name);
   }

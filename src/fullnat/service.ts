@@ -6,6 +6,7 @@
  * @module
  */
 import type { ForwardMethod, SchedulerName, ServiceKey, Stats } from "./types.ts";
+import { DEFAULT_MH_TABLE_SIZE } from "../vocab/mod.ts";
 import { newStats } from "./stats.ts";
 
 /** A real server of one service. */
@@ -16,6 +17,11 @@ export class RealServer {
   removed = false;
   activeConns = 0;
   inactiveConns = 0;
+  /**
+   * The last weight above 0 (0 if it never had one): mh keeps a quiesced server's table
+   * positions by it, so setting a weight to 0 moves no other client (IPVS's `last_weight`).
+   */
+  lastWeight: number;
   readonly stats: Stats = newStats();
   constructor(
     readonly id: number,
@@ -25,7 +31,9 @@ export class RealServer {
     readonly port: number,
     public weight: number,
     public method: ForwardMethod,
-  ) {}
+  ) {
+    this.lastWeight = weight;
+  }
 
   /** Sessions that still refer to this server. */
   get sessions(): number {
@@ -90,6 +98,17 @@ export class Service {
   /** Scheduler state: index of the last server chosen and, for wrr, the current weight. */
   schedIndex = -1;
   schedWeight = 0;
+  /** Scheduler flag bits (`SCHED_FALLBACK`, `SCHED_PORT` of `scheduler_hashed.ts`). */
+  schedFlags = 0;
+  /** Positions of the mh lookup table (a prime of `MH_TABLE_SIZES`). */
+  mhTableSize: number = DEFAULT_MH_TABLE_SIZE;
+  /**
+   * sh, dh, mh: table entry to index in `servers` (-1: none), rebuilt by `rebuildSchedule()`
+   * whenever the servers, their weights or the scheduler settings change; empty otherwise.
+   */
+  schedTable: Int32Array = new Int32Array(0);
+  /** Servers with a positive weight when `schedTable` was built. */
+  schedAvailable = 0;
   constructor(
     readonly id: number,
     readonly key: ServiceKey,

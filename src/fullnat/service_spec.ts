@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ForwardMethod, Protocol, SchedulerName } from "./types.ts";
+import type { ForwardMethod, Protocol, SchedulerFlag, SchedulerName } from "../vocab/mod.ts";
 
 /** An address and port, as shown to people and scripts. */
 export interface Endpoint {
@@ -20,9 +20,20 @@ export interface ServiceKey {
   port: number;
 }
 
-/** Settable properties of a virtual service (`-s`, `-p`, and the FULLNAT TCP tweaks). */
+/** Settable properties of a virtual service (`-s`, `-b`, `-p`, and the FULLNAT TCP tweaks). */
 export interface ServiceOptions {
   scheduler: SchedulerName;
+  /**
+   * Scheduler flags (ipvsadm `-b`): sh-fallback and sh-port for sh, mh-fallback and mh-port
+   * for mh; none for the others. Listed in table order. When an edit changes the scheduler
+   * without giving flags, the service has none.
+   */
+  schedulerFlags?: SchedulerFlag[];
+  /**
+   * Positions of the mh lookup table, one of `MH_TABLE_SIZES` (mh only; default 4093). When an
+   * edit changes the scheduler away from mh, it returns to the default.
+   */
+  mhTableSize?: number;
   /** Client persistence in seconds (`-p`); 0 turns it off. */
   persistence: number;
   /** Insert the client address as a TOA option into SYN, third ACK and early data (default on). */

@@ -8,6 +8,7 @@
 import type { Engine } from "./engine.ts";
 import type { AddressFamily } from "./family.ts";
 import { pickServer } from "./persistence.ts";
+import { schedule } from "./scheduler.ts";
 import type { Service } from "./service.ts";
 import { NO_SESSION } from "./session_table.ts";
 import { TcpState } from "./tcp_state.ts";
@@ -29,7 +30,11 @@ export function openSession(
 ): number {
   const c = e.counters;
   const now = e.now();
-  const rs = pickServer(svc, fam.clientKey(b, o), now);
+  // The clock's fractional milliseconds would be boxed crossing a call that is not inlined:
+  // only a persistent service needs them to pick.
+  const rs = svc.persistence > 0
+    ? pickServer(svc, fam, b, o, cport, now)
+    : schedule(svc, fam, b, o, cport);
   if (rs === undefined || !fam.serves(rs)) {
     c.noRealServer++;
     return NO_SESSION;

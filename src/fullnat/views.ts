@@ -49,8 +49,16 @@ export interface LocalAddressView {
   portConflicts: number;
 }
 
-/** A virtual service as listed; the TCP tweaks are always present. */
-export interface ServiceView extends ServiceKey, Required<ServiceOptions> {
+/**
+ * A virtual service as listed; the TCP tweaks are always present. The scheduler flags and mh
+ * table size are listed by every daemon that has them, and optional so that the listing of a
+ * daemon from before them still reads (as none and the default).
+ */
+export interface ServiceView
+  extends
+    ServiceKey,
+    Required<Omit<ServiceOptions, "schedulerFlags" | "mhTableSize">>,
+    Pick<ServiceOptions, "schedulerFlags" | "mhTableSize"> {
   realServers: RealServerView[];
   localAddresses: LocalAddressView[];
   stats: Stats;

@@ -58,6 +58,8 @@ export function checkOnFreshEngine(doc: ConfigDocument): string[] {
     const ok = attempt(`services[${i}]`, () =>
       control.addService(key, {
         scheduler: s.scheduler,
+        schedulerFlags: s.schedulerFlags,
+        ...(s.scheduler === "mh" && { mhTableSize: s.mhTableSize }),
         persistence: s.persistence,
         toa: s.toa,
         stripTimestamps: s.stripTimestamps,

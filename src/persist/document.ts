@@ -31,17 +31,24 @@ import type {
 } from "../fullnat/types.ts";
 import {
   DEFAULT_FORWARD_METHOD,
+  DEFAULT_MH_TABLE_SIZE,
   DEFAULT_SCHEDULER,
   DEFAULT_WEIGHT,
   ENGINE_MAX_SECONDS,
   formatEndpoint,
   FORWARD_METHODS,
   isIpv6,
+  isMhTableSize,
   isUnicast,
+  MH_TABLE_SIZES,
+  normalizeSchedulerFlags,
   parseAddress,
   PORT_MAX,
   PORT_MIN,
   PROTOCOLS,
+  SCHEDULER_FLAGS,
+  type SchedulerFlag,
+  schedulerFlagProblem,
   SCHEDULERS,
   WEIGHT_MAX,
   WEIGHT_MIN,
@@ -53,7 +60,11 @@ export const CONFIG_VERSION = 1;
 /** Largest timeout or persistence the engine accepts, in seconds. */
 export const MAX_SECONDS = ENGINE_MAX_SECONDS;
 
-/** One virtual service with everything configured on it. */
+/**
+ * One virtual service with everything configured on it. In the text form `schedulerFlags` is
+ * left out when there are none and `mhTableSize` unless the scheduler is mh (it means nothing
+ * to the others), so documents of services without them read as before they existed.
+ */
 export interface ServiceConfig extends ServiceKey, Required<ServiceOptions> {
   realServers: RealServerSpec[];
   /** Local addresses (FULLNAT source addresses), in round-robin order. */
@@ -99,6 +110,8 @@ const SERVICE_KEYS = [
   "address",
   "port",
   "scheduler",
+  "schedulerFlags",
+  "mhTableSize",
   "persistence",
   "toa",
   "stripTimestamps",
@@ -240,6 +253,54 @@ function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec |
   return { address, port, weight, method };
 }
 
+/** The flags of a service (none if left out), each known and belonging to its scheduler. */
+function checkSchedulerFlags(
+  c: Checker,
+  v: unknown,
+  scheduler: string | undefined,
+  path: string,
+): SchedulerFlag[] | undefined {
+  const list = c.list(v, `${path}.schedulerFlags`);
+  if (list === undefined) return undefined;
+  let ok = true;
+  list.forEach((f, i) => {
+    if (c.oneOf(f, `${path}.schedulerFlags[${i}]`, SCHEDULER_FLAGS) === undefined) ok = false;
+  });
+  if (!ok) return undefined;
+  if (scheduler === undefined) return [];
+  const problem = schedulerFlagProblem(scheduler, list);
+  if (problem !== undefined) {
+    c.problem(`${path}.schedulerFlags`, problem);
+    return undefined;
+  }
+  return normalizeSchedulerFlags(list as SchedulerFlag[]);
+}
+
+/** The mh table size (IPVS's default if left out); only an mh service may give one. */
+function checkMhTableSize(
+  c: Checker,
+  v: unknown,
+  scheduler: string | undefined,
+  path: string,
+): number | undefined {
+  if (v === undefined) return DEFAULT_MH_TABLE_SIZE;
+  if (!isMhTableSize(v)) {
+    c.problem(
+      `${path}.mhTableSize`,
+      `must be one of ${MH_TABLE_SIZES.join(", ")} (got ${show(v)})`,
+    );
+    return undefined;
+  }
+  if (scheduler !== undefined && scheduler !== "mh") {
+    c.problem(
+      `${path}.mhTableSize`,
+      `applies to the mh scheduler only (the scheduler is ${scheduler})`,
+    );
+    return undefined;
+  }
+  return v;
+}
+
 function checkService(c: Checker, v: unknown, path: string): ServiceConfig | undefined {
   if (!isObject(v)) {
     c.problem(path, `must be an object with protocol, address and port (got ${show(v)})`);
@@ -252,6 +313,8 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
   const scheduler = v.scheduler === undefined
     ? DEFAULT_SCHEDULER
     : c.oneOf(v.scheduler, `${path}.scheduler`, SCHEDULERS);
+  const schedulerFlags = checkSchedulerFlags(c, v.schedulerFlags, scheduler, path);
+  const mhTableSize = checkMhTableSize(c, v.mhTableSize, scheduler, path);
   const persistence = v.persistence === undefined
     ? 0
     : c.integer(v.persistence, `${path}.persistence`, 0, MAX_SECONDS);
@@ -296,6 +359,7 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
   if (
     !ok || rsList === undefined || laList === undefined || protocol === undefined ||
     address === undefined || port === undefined || scheduler === undefined ||
+    schedulerFlags === undefined || mhTableSize === undefined ||
     persistence === undefined || toa === undefined || stripTimestamps === undefined ||
     clampMss === undefined
   ) return undefined;
@@ -304,6 +368,8 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     address,
     port,
     scheduler,
+    schedulerFlags,
+    mhTableSize,
     persistence,
     toa,
     stripTimestamps,
@@ -385,6 +451,8 @@ function orderedService(s: ServiceConfig): ServiceConfig {
     address: s.address,
     port: s.port,
     scheduler: s.scheduler,
+    schedulerFlags: [...s.schedulerFlags],
+    mhTableSize: s.mhTableSize,
     persistence: s.persistence,
     toa: s.toa,
     stripTimestamps: s.stripTimestamps,
@@ -399,6 +467,13 @@ function orderedService(s: ServiceConfig): ServiceConfig {
   };
 }
 
+/** Leaves out the service fields the text form omits (see {@linkcode ServiceConfig}). */
+function textField(this: unknown, key: string, value: unknown): unknown {
+  if (key === "schedulerFlags" && Array.isArray(value) && value.length === 0) return undefined;
+  if (key === "mhTableSize" && (this as ServiceConfig).scheduler !== "mh") return undefined;
+  return value;
+}
+
 /** The text form: pretty-printed JSON, keys in a fixed order, ending with a newline. */
 export function formatConfig(doc: ConfigDocument): string {
   const timeouts = {} as Timeouts;
@@ -408,7 +483,7 @@ export function formatConfig(doc: ConfigDocument): string {
     timeouts,
     services: doc.services.map(orderedService),
   };
-  return JSON.stringify(ordered, null, 2) + "\n";
+  return JSON.stringify(ordered, textField, 2) + "\n";
 }
 
 /** The document describing what a running target lists (counters and sessions left out). */
@@ -419,6 +494,9 @@ export function configFromViews(services: ServiceView[], timeouts: Timeouts): Co
     services: services.map((s) =>
       orderedService({
         ...s,
+        // A daemon from before scheduler flags lists neither.
+        schedulerFlags: s.schedulerFlags ?? [],
+        mhTableSize: s.mhTableSize ?? DEFAULT_MH_TABLE_SIZE,
         realServers: s.realServers,
         localAddresses: s.localAddresses.map((l) => l.address),
       })

@@ -19,6 +19,8 @@ export interface Change {
 
 const OPTION_KEYS = [
   "scheduler",
+  "schedulerFlags",
+  "mhTableSize",
   "persistence",
   "toa",
   "stripTimestamps",
@@ -34,6 +36,8 @@ function keyOf(s: ServiceKey): ServiceKey {
 /** `wrr`, plus whatever differs from the defaults: `wrr persistence 300 toa off`. */
 function describeOptions(s: ServiceConfig): string {
   const parts: string[] = [s.scheduler];
+  if (s.schedulerFlags.length > 0) parts.push(`flags ${s.schedulerFlags.join(",")}`);
+  if (s.scheduler === "mh") parts.push(`table ${s.mhTableSize}`);
   if (s.persistence !== 0) parts.push(`persistence ${s.persistence}`);
   for (const k of ["toa", "stripTimestamps", "clampMss"] as const) {
     if (!s[k]) parts.push(`${k} off`);
@@ -44,6 +48,8 @@ function describeOptions(s: ServiceConfig): string {
 function optionsOf(s: ServiceConfig): ServiceOptions {
   return {
     scheduler: s.scheduler,
+    schedulerFlags: [...s.schedulerFlags],
+    ...(s.scheduler === "mh" && { mhTableSize: s.mhTableSize }),
     persistence: s.persistence,
     toa: s.toa,
     stripTimestamps: s.stripTimestamps,
@@ -93,9 +99,12 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
   const edits: Partial<ServiceOptions> = {};
   const words: string[] = [];
   for (const k of OPTION_KEYS) {
-    if (from[k] === to[k]) continue;
+    if (String(from[k]) === String(to[k])) continue;
+    // Leaving mh resets the table size; only an mh service may be given one.
+    if (k === "mhTableSize" && to.scheduler !== "mh") continue;
     (edits as Record<string, unknown>)[k] = to[k];
-    const show = (v: unknown) => (typeof v === "boolean" ? onOff(v) : String(v));
+    const show = (v: unknown) =>
+      typeof v === "boolean" ? onOff(v) : Array.isArray(v) ? v.join(",") || "none" : String(v);
     words.push(`${k} ${show(from[k])} -> ${show(to[k])}`);
   }
   if (words.length > 0) {

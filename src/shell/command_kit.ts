@@ -12,11 +12,20 @@ import { describeError, isConnectionFailure, UsageError } from "./errors.ts";
 import {
   parseEndpointText,
   parseMethod,
+  parseMhTableSize,
   parseProtocol,
   parseScheduler,
+  parseSchedulerFlags,
   serviceKey,
 } from "./values.ts";
-import { FORWARD_METHODS, PROTOCOL_CHOICES, PROTOCOLS, SCHEDULERS } from "../vocab/mod.ts";
+import {
+  FORWARD_METHODS,
+  MH_TABLE_SIZES,
+  PROTOCOL_CHOICES,
+  PROTOCOLS,
+  SCHEDULER_FLAGS,
+  SCHEDULERS,
+} from "../vocab/mod.ts";
 
 /** What tab completion offers for an argument: protocols, or names fetched from the daemon. */
 export type NameKind = "protocol" | "vip" | "rs" | "laddr";
@@ -98,6 +107,22 @@ export function schedulerOption(description: string): Option {
   return new Option("-s, --scheduler <name>", description).choices(SCHEDULERS).argParser(
     parseScheduler,
   );
+}
+
+/** `-b, --sched-flags <flags>`: the flag names are offered one at a time. */
+export function schedulerFlagsOption(description: string): Option {
+  const option = new Option("-b, --sched-flags <flags>", description).argParser(
+    parseSchedulerFlags,
+  );
+  // Offered by completion; not commander's choices, which would refuse a comma list.
+  option.argChoices = [...SCHEDULER_FLAGS, "none"];
+  return option;
+}
+
+/** `--mh-table-size <size>`, one of IPVS's primes. */
+export function mhTableSizeOption(description: string): Option {
+  return new Option("--mh-table-size <size>", description)
+    .choices(MH_TABLE_SIZES.map(String)).argParser(parseMhTableSize);
 }
 
 /** `-m, --method <method>`. */

@@ -18,14 +18,19 @@ import {
   FORWARD_METHOD_CHOICES,
   type ForwardMethod,
   forwardMethodOfWord,
+  isMhTableSize,
   isProtocol,
   isSchedulerName,
+  MH_TABLE_SIZES,
+  orList,
   parseEndpoint,
   PORT_MAX,
   PORT_MIN,
   type Protocol,
   PROTOCOL_CHOICES,
   SCHEDULER_CHOICES,
+  SCHEDULER_FLAGS,
+  type SchedulerFlag,
   type SchedulerName,
   WEIGHT_MAX,
   WEIGHT_MIN,
@@ -88,6 +93,25 @@ export function parseAddressFilter(text: string): { address: string; port?: numb
 export function parseScheduler(text: string): SchedulerName {
   if (isSchedulerName(text)) return text;
   bad(`'${text}' is not a scheduler: use ${SCHEDULER_CHOICES}`);
+}
+
+/**
+ * Scheduler flags, comma-separated as ipvsadm's `-b` takes them (`sh-fallback,sh-port`), or
+ * `none` for no flags. Whether they fit the scheduler is the daemon's to say.
+ */
+export function parseSchedulerFlags(text: string): SchedulerFlag[] {
+  if (text === "none") return [];
+  return text.split(",").map((f) => {
+    if ((SCHEDULER_FLAGS as readonly string[]).includes(f)) return f as SchedulerFlag;
+    bad(`'${f}' is not a scheduler flag: use ${orList([...SCHEDULER_FLAGS, "none"])}`);
+  });
+}
+
+/** A Maglev table size of mh: one of IPVS's primes. */
+export function parseMhTableSize(text: string): number {
+  const n = Number(text);
+  if (/^[0-9]+$/.test(text) && isMhTableSize(n)) return n;
+  bad(`'${text}' is not an mh table size: use one of ${MH_TABLE_SIZES.join(", ")}`);
 }
 
 /** A forwarding method; its aliases and ipvsadm letters (`b`, `m`) are accepted too. */

@@ -30,7 +30,7 @@ export function servicesTable(services: readonly ServiceView[]): string {
     services.map((s) => [
       s.protocol,
       formatEndpoint(s.address, s.port),
-      s.scheduler,
+      s.schedulerFlags?.length ? `${s.scheduler} (${s.schedulerFlags.join(",")})` : s.scheduler,
       s.persistence,
       onOff(s.toa),
       onOff(s.stripTimestamps),
@@ -48,6 +48,8 @@ export function serviceDetail(s: ServiceView): string {
   const head = renderPairs([
     ["service", formatServiceKey(s)],
     ["scheduler", s.scheduler],
+    ...(s.schedulerFlags?.length ? [["scheduler flags", s.schedulerFlags.join(",")] as const] : []),
+    ...(s.scheduler === "mh" ? [["mh table size", s.mhTableSize ?? "?"] as const] : []),
     ["persistence", s.persistence === 0 ? "off" : `${s.persistence}s`],
     ["toa", onOff(s.toa)],
     ["strip timestamps", onOff(s.stripTimestamps)],

@@ -128,6 +128,9 @@ function serviceEntry(service: ServiceView, format: ListFormat): string {
     out = left(name, 33) + serviceRateColumns(service.rate ?? NO_RATES, format.exact) + "\n";
   } else {
     out = `${name} ${service.scheduler}`;
+    // As ipvsadm prints IPVS's scheduler flag bits: ` (sh-fallback,sh-port)`.
+    const flags = service.schedulerFlags ?? [];
+    if (flags.length > 0) out += ` (${flags.join(",")})`;
     if (service.persistence > 0) out += ` persistent ${service.persistence}`;
     out += "\n";
   }
@@ -170,11 +173,21 @@ function ruleService(service: ServiceView): string {
 
 /**
  * The scheduler part of an `-A` rule, the one place that says how a service's scheduling is
- * written back: `-s NAME`, then `-p TIMEOUT` when persistent.
+ * written back: `-s NAME`, then `-p TIMEOUT` when persistent, then `-b FLAGS` when the
+ * scheduler has flags set. Mainline ipvsadm's print_service_entry writes `-b` after `-p`, with
+ * the flags comma-separated in the order it tests them (fallback, then port), which is the
+ * vocabulary's table order that listings already come in.
+ *
+ * An mh service's table size is not written: ipvsadm has no word for it (IPVS fixes the size
+ * for the whole kernel at build time, `CONFIG_IP_VS_MH_TAB_INDEX`), and a word of fullnat's own
+ * would make the rules unreadable to ipvsadm. A service restored as new gets the default size;
+ * the configuration document (`config export`) keeps it.
  */
 function ruleScheduling(service: ServiceView): string {
   let out = ` -s ${service.scheduler}`;
   if (service.persistence > 0) out += ` -p ${service.persistence}`;
+  const flags = service.schedulerFlags ?? [];
+  if (flags.length > 0) out += ` -b ${flags.join(",")}`;
   return out;
 }
 

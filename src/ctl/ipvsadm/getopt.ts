@@ -61,6 +61,8 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   ...PROTOCOL_TABLE.map((p) => spec(p.ipvsadm.long, p.ipvsadm.short, "required", "option")),
   spec("scheduler", "s", "required", "option"),
   spec("persistent", "p", "optional", "option"),
+  // Mainline ipvsadm's -b; the FULLNAT ipvsadm's -b is --fullnat (see SHORT_BY_COMMAND).
+  spec("sched-flags", undefined, "required", "option"),
   spec("real-server", "r", "required", "option"),
   // -b, -m, -g, -i: every method ipvsadm names; the parser refuses those not implemented.
   ...FORWARD_METHOD_TABLE.map((m) => spec(m.ipvsadm.long, m.ipvsadm.short, "none", "option")),
@@ -108,6 +110,18 @@ const byShort = new Map(
 const byLong = new Map<string, OptionSpec>();
 for (const o of OPTION_TABLE) if (!byLong.has(o.long)) byLong.set(o.long, o);
 
+/**
+ * Short options that mean something else after some commands. `-b` is `--fullnat` in the
+ * FULLNAT ipvsadm (a real server's forwarding method) and `--sched-flags FLAGS` in mainline
+ * ipvsadm (a service's scheduler flags, `-A|-E ... -b sh-port`): the service commands never
+ * take a forwarding method, so there `-b` is read as mainline reads it and runbooks of both
+ * work.
+ */
+const SHORT_BY_COMMAND: Record<string, Map<string, OptionSpec>> = {
+  "add-service": new Map([["b", byLong.get("sched-flags")!]]),
+  "edit-service": new Map([["b", byLong.get("sched-flags")!]]),
+};
+
 /** popt's error texts for the failures this tokenizer can report. */
 export type TokenError = "unknown option" | "missing argument" | "option does not take an argument";
 
@@ -130,6 +144,14 @@ export function tokenize(argv: readonly string[]): Tokenized {
   const nextWord = (): string | undefined => (i < argv.length ? argv[i++] : undefined);
   const optionalWord = (): string | undefined =>
     i < argv.length && !argv[i].startsWith("-") ? argv[i++] : undefined;
+  // Set once the first token names the command.
+  let shorts: Map<string, OptionSpec> | undefined;
+  const first = () => {
+    const t = tokens[0];
+    if (shorts === undefined && t?.type === "option" && t.spec.role === "command") {
+      shorts = SHORT_BY_COMMAND[t.spec.id] ?? new Map();
+    }
+  };
 
   while (i < argv.length) {
     const word = argv[i++];
@@ -160,11 +182,13 @@ export function tokenize(argv: readonly string[]): Tokenized {
       }
       if (found.arg === "optional" && value === undefined) value = optionalWord();
       tokens.push({ type: "option", spec: found, text: word, value });
+      first();
       continue;
     }
     if (word.startsWith("-") && word.length > 1) {
       for (let c = 1; c < word.length; c++) {
-        const found = byShort.get(word[c]);
+        first();
+        const found = shorts?.get(word[c]) ?? byShort.get(word[c]);
         if (found === undefined) {
           tokens.push({ type: "error", text: word, error: "unknown option" });
           return { tokens, positionals };

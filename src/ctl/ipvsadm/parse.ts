@@ -25,7 +25,10 @@ import {
   parseEndpoint,
   type Protocol,
   protocolOfIpvsadmOption,
+  SCHEDULER_FLAG_TABLE,
+  SCHEDULER_FLAGS,
   schedulerEntry,
+  type SchedulerFlag,
   type SchedulerName,
   SCHEDULERS,
   UNSUPPORTED_FORWARDING,
@@ -81,6 +84,8 @@ interface Collected {
   protocol?: Protocol;
   service?: ParsedEndpoint;
   scheduler?: string;
+  /** `-b` / `--sched-flags` of a service command, as given. */
+  schedFlags?: string;
   persistence?: number;
   server?: ParsedEndpoint;
   method?: AnyForwardMethod;
@@ -138,6 +143,10 @@ function applyOption(c: Collected, option: OptionSpec, value: string | undefined
     case "scheduler":
       set("scheduler");
       c.scheduler = value;
+      return;
+    case "sched-flags":
+      set("sched-flags");
+      c.schedFlags = value;
       return;
     case "persistent":
       set("persistent");
@@ -211,14 +220,47 @@ function checkFullnatLimits(c: Collected): void {
   }
 }
 
+/**
+ * The flags of `-b` / `--sched-flags`, checked as ipvsadm's `parse_sched_flags` checks them
+ * (every name known, and of the scheduler given, or of the default when `-A` has none), with
+ * its messages. `-E` without `-s` leaves the fit to the daemon, which knows the service's
+ * scheduler. ipvsadm's generic flag-1..flag-3 are refused by name: no scheduler here reads
+ * them.
+ */
+function parseSchedFlags(text: string, scheduler: string | undefined): SchedulerFlag[] {
+  const flags: SchedulerFlag[] = [];
+  for (const flag of text.split(",")) {
+    if (/^flag-[123]$/.test(flag)) {
+      refuse(
+        `scheduler flag '${flag}' not supported by fullnat: use ${orList(SCHEDULER_FLAGS)}`,
+      );
+    }
+    const entry = SCHEDULER_FLAG_TABLE.find((f) => f.name === flag) ??
+      refuse(`invalid scheduler flag \`${flag}'`);
+    if (scheduler !== undefined && entry.scheduler !== scheduler) {
+      refuse(`incompatible scheduler flag \`${flag}'`);
+    }
+    flags.push(entry.name);
+  }
+  return flags;
+}
+
 function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>): IpvsadmCommand {
   const scheduler = c.scheduler as SchedulerName | undefined;
+  const schedulerFlags = c.schedFlags === undefined ? undefined : parseSchedFlags(
+    c.schedFlags,
+    command === "add-service" ? scheduler ?? DEFAULT_SCHEDULER : scheduler,
+  );
   switch (command) {
     case "add-service":
       return {
         kind: "add-service",
         service: serviceKey(c),
-        options: { scheduler: scheduler ?? DEFAULT_SCHEDULER, persistence: c.persistence ?? 0 },
+        options: {
+          scheduler: scheduler ?? DEFAULT_SCHEDULER,
+          ...(schedulerFlags !== undefined && { schedulerFlags }),
+          persistence: c.persistence ?? 0,
+        },
       };
     case "edit-service":
       // As the FULLNAT ipvsadm: only the settings given change; -E without -p keeps persistence.
@@ -227,6 +269,7 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
         service: serviceKey(c),
         options: {
           ...(scheduler !== undefined && { scheduler }),
+          ...(schedulerFlags !== undefined && { schedulerFlags }),
           ...(c.persistence !== undefined && { persistence: c.persistence }),
         },
       };

@@ -23,6 +23,7 @@ export const OPTION_NAMES = [
   "nosort",
   "exact",
   "local-address",
+  "sched-flags",
 ] as const;
 
 /** One option group. */
@@ -49,24 +50,25 @@ export type CommandName =
 /** `+` required, `x` illegal, `1` at most one of the `1`s, ` ` optional. */
 type Rule = "+" | "x" | "1" | " ";
 
-// Columns follow OPTION_NAMES: -n -c svc -s -p -r fwd -w timeout stats rate nosort exact laddr.
-// Rows are the FULLNAT ipvsadm's table restricted to the options fullnat implements.
+// Columns follow OPTION_NAMES: -n -c svc -s -p -r fwd -w timeout stats rate nosort exact laddr
+// sched-flags. Rows are the FULLNAT ipvsadm's table restricted to the options fullnat
+// implements, with mainline ipvsadm's sched-flags column.
 const TABLE: Record<CommandName, string> = {
-  "add-service": "xx+  xxxxxxxxx",
-  "edit-service": "xx+  xxxxxxxxx",
-  "delete-service": "xx+xxxxxxxxxxx",
-  "flush": "xxxxxxxxxxxxxx",
-  "list": " 11xxxxx1    x",
-  "add-server": "xx+xx+  xxxxxx",
-  "delete-server": "xx+xx+xxxxxxxx",
-  "edit-server": "xx+xx+  xxxxxx",
-  "set": "xxxxxxxxxxxxxx",
-  "zero": "xx xxxxxxxxxxx",
-  "add-laddr": "xx+xxxxxxxxxx+",
-  "del-laddr": "xx+xxxxxxxxxx+",
-  "get-laddr": "xx xxxxxxxxxxx",
-  "restore": "xxxxxxxxxxxxxx",
-  "save": " xxxxxxxxxxxxx",
+  "add-service": "xx+  xxxxxxxxx ",
+  "edit-service": "xx+  xxxxxxxxx ",
+  "delete-service": "xx+xxxxxxxxxxxx",
+  "flush": "xxxxxxxxxxxxxxx",
+  "list": " 11xxxxx1    xx",
+  "add-server": "xx+xx+  xxxxxxx",
+  "delete-server": "xx+xx+xxxxxxxxx",
+  "edit-server": "xx+xx+  xxxxxxx",
+  "set": "xxxxxxxxxxxxxxx",
+  "zero": "xx xxxxxxxxxxxx",
+  "add-laddr": "xx+xxxxxxxxxx+x",
+  "del-laddr": "xx+xxxxxxxxxx+x",
+  "get-laddr": "xx xxxxxxxxxxxx",
+  "restore": "xxxxxxxxxxxxxxx",
+  "save": " xxxxxxxxxxxxxx",
 };
 
 /**

@@ -12,6 +12,7 @@ import {
   FORWARD_METHOD_TABLE,
   PROTOCOL_TABLE,
   SCHEDULER_CHOICES,
+  SCHEDULER_FLAGS,
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../../vocab/mod.ts";
@@ -74,7 +75,7 @@ export function usageText(program: string): string {
   const tu = SERVICE_FLAGS;
   return versionText() +
     `Usage:
-  ${p} -A|E -${tu} service-address [-s scheduler] [-p [timeout]]
+  ${p} -A|E -${tu} service-address [-s scheduler] [-b sched-flags] [-p [timeout]]
   ${p} -D -${tu} service-address
   ${p} -C
   ${p} -R
@@ -110,6 +111,8 @@ Commands:
 Options:
 ${protocolOptions()}${
       optionLine("scheduler", "-s scheduler", `${SCHEDULER_CHOICES} (default ${DEFAULT_SCHEDULER})`)
+    }${
+      optionLine("sched-flags", "-b flags", `with -A|E: ${SCHEDULER_FLAGS.join(",")} (of sh, mh)`)
     }  --persistent   -p [timeout]         client persistence in seconds (default 300)
   --real-server  -r server-address    RS[:port] (port defaults to the service's)
 ${methodOptions()}${

@@ -11,9 +11,11 @@ import {
   action,
   jsonOption,
   leaf,
+  mhTableSizeOption,
   optionalServiceKey,
   printJson,
   requiredServiceKey,
+  schedulerFlagsOption,
   schedulerOption,
   serviceArguments,
 } from "../command_kit.ts";
@@ -96,6 +98,14 @@ function tweaksFrom(opts: Record<string, unknown>): Partial<ServiceOptions> {
   return out;
 }
 
+/** The scheduler flags and mh table size given, and nothing else. */
+function schedulingFrom(opts: Record<string, unknown>): Partial<ServiceOptions> {
+  const out: Partial<ServiceOptions> = {};
+  if (Array.isArray(opts.schedFlags)) out.schedulerFlags = opts.schedFlags;
+  if (typeof opts.mhTableSize === "number") out.mhTableSize = opts.mhTableSize;
+  return out;
+}
+
 /** Adds `service` and its verbs. */
 export function addServiceCommands(ctx: CommandContext, root: Command): void {
   const service = root.command("service").description(
@@ -119,17 +129,24 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
   tweakOptions(
     serviceArguments(leaf(ctx, service, "add", "add a virtual service"))
       .addOption(schedulerOption("scheduler").default(DEFAULT_SCHEDULER))
+      .addOption(schedulerFlagsOption("scheduler flags, comma-separated (of sh, mh)"))
+      .addOption(mhTableSizeOption("positions of the mh lookup table (default 4093)"))
       .option(
         "-p, --persistence <seconds>",
         "keep a client on one real server (0 = off)",
         parseSeconds,
         0,
       ),
-  ).addHelpText("after", "\nExample:\n  service add tcp 192.0.2.10:80 -s rr --no-toa")
+  ).addHelpText(
+    "after",
+    "\nExamples:\n  service add tcp 192.0.2.10:80 -s rr --no-toa\n" +
+      "  service add tcp 192.0.2.10:80 -s mh -b mh-fallback,mh-port --mh-table-size 65521",
+  )
     .action(action(ctx, async ({ args, opts, control }) => {
       const key = requiredServiceKey(args);
       const options: ServiceOptions = {
         scheduler: opts.scheduler as ServiceOptions["scheduler"],
+        ...schedulingFrom(opts),
         persistence: opts.persistence as number,
         ...tweaksFrom(opts),
       };
@@ -140,17 +157,20 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
   tweakOptions(
     serviceArguments(leaf(ctx, service, "edit", "change a virtual service (only what is given)"))
       .addOption(schedulerOption("new scheduler"))
+      .addOption(schedulerFlagsOption("new scheduler flags (none: no flags)"))
+      .addOption(mhTableSizeOption("new mh table size"))
       .option("-p, --persistence <seconds>", "new persistence timeout (0 = off)", parseSeconds),
   ).action(action(ctx, async ({ args, opts, control }) => {
     const key = requiredServiceKey(args);
-    const changes: Partial<ServiceOptions> = { ...tweaksFrom(opts) };
+    const changes: Partial<ServiceOptions> = { ...schedulingFrom(opts), ...tweaksFrom(opts) };
     if (opts.scheduler !== undefined) {
       changes.scheduler = opts.scheduler as ServiceOptions["scheduler"];
     }
     if (opts.persistence !== undefined) changes.persistence = opts.persistence as number;
     if (Object.keys(changes).length === 0) {
       throw new UsageError(
-        "nothing to change: give --scheduler, --persistence, or --[no-]toa, " +
+        "nothing to change: give --scheduler, --sched-flags, --mh-table-size, --persistence, " +
+          "or --[no-]toa, " +
           "--[no-]strip-timestamps, --[no-]clamp-mss",
       );
     }

@@ -1,8 +1,8 @@
 /**
  * End to end with the real daemon: a configuration made with `fullnat ipvsadm` commands is
  * saved with `-S`, cleared with `-C`, restored with `-R` from standard input and saved again,
- * byte for byte the same; a restore input with bad lines is refused whole; and `-L --rate`
- * shows non-zero rates while HTTP flows through the VIP.
+ * byte for byte the same (scheduler flags included); a restore input with bad lines is refused
+ * whole; and `-L --rate` shows non-zero rates while HTTP flows through the VIP.
  */
 import assert from "node:assert/strict";
 import { type Bed, fullnatService, withBed } from "../../../testkit/bed.ts";
@@ -39,17 +39,32 @@ Deno.test("e2e ipvsadm: -S, -C, -R, -S gives the same rules; a bad input changes
     await bed.lb.ipvsadmOk("-P", "-t", https, "-z", l3);
     await bed.lb.ipvsadmOk("-A", "-u", `${bed.vip}:53`, "-s", "rr");
     await bed.lb.ipvsadmOk("-a", "-u", `${bed.vip}:53`, "-r", rs1, "-w", "2");
+    // Scheduler flags travel on the -A line, written as mainline ipvsadm writes them.
+    const hashed = `${bed.vip}:81`;
+    await bed.lb.ipvsadmOk(
+      "-A",
+      "-t",
+      hashed,
+      "-s",
+      "mh",
+      "-b",
+      "mh-port,mh-fallback",
+      "-p",
+      "300",
+    );
+    await bed.lb.ipvsadmOk("-a", "-t", hashed, "-r", `${rs2}:80`, "-b", "-w", "1");
 
     const saved = await bed.lb.ipvsadmOk("-S", "-n");
     const rules = saved.trimEnd().split("\n");
-    assert.equal(rules.filter((l) => l.startsWith("-A ")).length, 3, saved);
-    assert.equal(rules.filter((l) => l.startsWith("-a ")).length, 3 + 2 + 1, saved);
+    assert.equal(rules.filter((l) => l.startsWith("-A ")).length, 4, saved);
+    assert.equal(rules.filter((l) => l.startsWith("-a ")).length, 3 + 2 + 1 + 1, saved);
     assert.deepEqual(rules.filter((l) => l.startsWith("-P ")), [
       `-P -t ${bed.vip}:80 -z ${l2}`,
       `-P -t ${bed.vip}:80 -z ${l1}`,
       `-P -t ${https} -z ${l3}`,
     ]);
     assert.ok(rules.includes(`-A -t ${https} -s wrr -p 600`), saved);
+    assert.ok(rules.includes(`-A -t ${hashed} -s mh -p 300 -b mh-fallback,mh-port`), saved);
     assert.ok(rules.includes(`-a -t ${https} -r ${rs1}:8443 -m -w 3`), saved);
     assert.ok(rules.includes(`-a -u ${bed.vip}:53 -r ${rs1}:53 -b -w 2`), saved);
     // Names are never resolved: -S without -n prints the same.

@@ -80,7 +80,7 @@ Deno.test("e2e persistence: a restarted daemon restores the configuration and tr
     try {
       assert.equal(await again.call("configExport"), exported);
       // An invalid document over the socket: every problem named, nothing changed.
-      const bad = exported.replace('"rr"', '"lc"').replace(`"port": 53`, `"port": 0`);
+      const bad = exported.replace('"rr"', '"sed"').replace(`"port": 53`, `"port": 0`);
       await assert.rejects(
         () => again.call("configApply", bad),
         /services\[0\]\.scheduler: .*\n.*services\[1\]\.port: must be an integer from 1 to 65535/s,

@@ -105,6 +105,28 @@ Deno.test("-L -n: header, titles, services sorted, FullNat and Masq rows", () =>
   );
 });
 
+Deno.test("-L -n: scheduler flags in parentheses after the scheduler, as ipvsadm prints them", () => {
+  const services = [
+    svc({
+      address: "10.0.0.1",
+      port: 80,
+      scheduler: "sh",
+      schedulerFlags: ["sh-fallback", "sh-port"],
+      persistence: 60,
+    }),
+    svc({ address: "10.0.0.2", port: 80, scheduler: "mh", schedulerFlags: ["mh-port"] }),
+    svc({ address: "10.0.0.3", port: 80, scheduler: "mh", schedulerFlags: [] }),
+  ];
+  strictEqual(
+    formatServiceTable(services, fmt()).split("\n").slice(3).join("\n"),
+    lines(
+      "TCP  10.0.0.1:80 sh (sh-fallback,sh-port) persistent 60",
+      "TCP  10.0.0.2:80 mh (mh-port)",
+      "TCP  10.0.0.3:80 mh",
+    ),
+  );
+});
+
 Deno.test("-L -n with no services prints the header and titles only", () => {
   strictEqual(
     formatServiceTable([], fmt()),

@@ -386,13 +386,13 @@ Deno.test("what fullnat cannot do is refused by name", () => {
     2,
   );
   refuses(
-    "-A -t 10.0.0.100:80 -s wlc",
-    "scheduler 'wlc' not supported by fullnat: use -s rr or -s wrr",
+    "-A -t 10.0.0.100:80 -s sed",
+    "scheduler 'sed' not supported by fullnat: use -s rr, -s wrr, -s lc, -s wlc, -s dh, -s sh or -s mh",
     2,
   );
   refuses(
-    "-E -t 10.0.0.100:80 -s sh",
-    "scheduler 'sh' not supported by fullnat: use -s rr or -s wrr",
+    "-E -t 10.0.0.100:80 -s fo",
+    "scheduler 'fo' not supported by fullnat: use -s rr, -s wrr, -s lc, -s wlc, -s dh, -s sh or -s mh",
     2,
   );
   refuses("-A -t 10.0.0.100:80 -s nonesuch", "Scheduler or persistence engine not found", 255);
@@ -421,6 +421,59 @@ Deno.test("errors are reported in argument order", () => {
   refuses("-A --bogus -t bad", "--bogus: unknown option", 255);
   const result = parseIpvsadm(["-h", "--bogus"]);
   strictEqual(result.ok, true);
+});
+
+Deno.test("-b / --sched-flags with -A and -E: mainline ipvsadm's scheduler flags; with -a still --fullnat", () => {
+  accepts("-A -t 10.0.0.100:80 -s sh -b sh-fallback,sh-port", {
+    kind: "add-service",
+    service: tcp80,
+    options: { scheduler: "sh", schedulerFlags: ["sh-fallback", "sh-port"], persistence: 0 },
+  });
+  accepts("-A -t 10.0.0.100:80 -s mh --sched-flags=mh-port -p 60", {
+    kind: "add-service",
+    service: tcp80,
+    options: { scheduler: "mh", schedulerFlags: ["mh-port"], persistence: 60 },
+  });
+  accepts("-At 10.0.0.100:80 -bsh-port -s sh", {
+    kind: "add-service",
+    service: tcp80,
+    options: { scheduler: "sh", schedulerFlags: ["sh-port"], persistence: 0 },
+  });
+  // -E without -s: the daemon knows the service's scheduler and checks the fit.
+  accepts("-E -t 10.0.0.100:80 -b mh-fallback", {
+    kind: "edit-service",
+    service: tcp80,
+    options: { schedulerFlags: ["mh-fallback"] },
+  });
+  accepts("-a -t 10.0.0.100:80 -r 1.2.3.4:80 -b -w 2", {
+    kind: "add-server",
+    service: tcp80,
+    server: { address: "1.2.3.4", port: 80, weight: 2, method: "fullnat" },
+  });
+});
+
+Deno.test("-b refusals: ipvsadm's messages for unknown and incompatible flags, ours for flag-1..3", () => {
+  refuses("-A -t 10.0.0.100:80 -s sh -b sh-turbo", "invalid scheduler flag `sh-turbo'", 2);
+  refuses("-A -t 10.0.0.100:80 -s rr -b sh-port", "incompatible scheduler flag `sh-port'", 2);
+  refuses("-E -t 10.0.0.100:80 -s sh -b mh-port", "incompatible scheduler flag `mh-port'", 2);
+  // -A without -s schedules with the default (wrr), which takes no flags.
+  refuses("-A -t 10.0.0.100:80 -b sh-port", "incompatible scheduler flag `sh-port'", 2);
+  refuses(
+    "-A -t 10.0.0.100:80 -s sh -b flag-1",
+    "scheduler flag 'flag-1' not supported by fullnat: use sh-fallback, sh-port, mh-fallback or mh-port",
+    2,
+  );
+  refuses("-A -t 10.0.0.100:80 -s sh -b", "-b: missing argument", 255);
+  refuses(
+    "-D -t 10.0.0.100:80 --sched-flags sh-port",
+    "Illegal 'sched-flags' option with the 'delete-service' command",
+    2,
+  );
+  refuses(
+    "-A -t 10.0.0.100:80 -s sh -b sh-port -b sh-port",
+    "multiple 'sched-flags' options specified",
+    2,
+  );
 });
 
 Deno.test("-S [-n], -R and -L --rate parse; what ipvsadm refuses with them is refused", () => {

@@ -69,8 +69,8 @@ Deno.test("a refused command line makes no call", async () => {
       2,
     ],
     [
-      "-A -t 10.0.0.100:80 -s lc",
-      "scheduler 'lc' not supported by fullnat: use -s rr or -s wrr",
+      "-A -t 10.0.0.100:80 -s nq",
+      "scheduler 'nq' not supported by fullnat: use -s rr, -s wrr, -s lc, -s wlc, -s dh, -s sh or -s mh",
       2,
     ],
     ["-A -t 10.0.0.100:80 -s nope", "Scheduler or persistence engine not found", 255],

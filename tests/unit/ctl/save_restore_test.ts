@@ -96,6 +96,37 @@ Deno.test("-S: -A then its -a lines per service in -L order, then every -P line"
   strictEqual(formatRules([], FORMAT), "", "an empty table saves as nothing");
 });
 
+Deno.test("-S: scheduler flags as mainline ipvsadm writes them, -b after -p; no mh table size", () => {
+  const services = [
+    svc({
+      address: "10.0.0.100",
+      port: 80,
+      scheduler: "sh",
+      schedulerFlags: ["sh-fallback", "sh-port"],
+      persistence: 600,
+    }),
+    svc({
+      address: "10.0.0.100",
+      port: 81,
+      scheduler: "mh",
+      schedulerFlags: ["mh-port"],
+      mhTableSize: 65521,
+    }),
+    svc({ address: "10.0.0.100", port: 82, scheduler: "mh", schedulerFlags: [] }),
+    // A lister from before scheduler flags lists none: nothing to write.
+    svc({ address: "10.0.0.100", port: 83, scheduler: "sh" }),
+  ];
+  strictEqual(
+    formatRules(services, FORMAT),
+    lines(
+      "-A -t 10.0.0.100:80 -s sh -p 600 -b sh-fallback,sh-port",
+      "-A -t 10.0.0.100:81 -s mh -b mh-port",
+      "-A -t 10.0.0.100:82 -s mh",
+      "-A -t 10.0.0.100:83 -s sh",
+    ),
+  );
+});
+
 /** A real engine behind the async contract, counting the changes that reach it. */
 function engine(): { control: RemoteControl; changes: string[] } {
   const target = localRemote(new EngineControl(new Engine({ clock: () => 0, capacity: 16 })));
@@ -165,6 +196,60 @@ Deno.test("-S, -C, -R, -S: the same rules and the same configuration", async () 
   deepStrictEqual(await readRunning(control), before);
 });
 
+// Services in -S's order, so the restored ones are created (and listed) in the same order.
+const HASHED = [
+  // Flags given in another order than ipvsadm prints them: the engine keeps ipvsadm's.
+  "-A -t 198.51.100.30:80 -s mh -b mh-port,mh-fallback -p 120",
+  "-a -t 198.51.100.30:80 -r 203.0.113.21:80 -b -w 3",
+  "-a -t 198.51.100.30:80 -r 203.0.113.22:80 -m -w 0",
+  "-P -t 198.51.100.30:80 -z 203.0.113.210",
+  "-A -t 198.51.100.30:443 -s mh",
+  "-a -t 198.51.100.30:443 -r 203.0.113.21:443 -b -w 1",
+  "-A -u [2001:db8::30]:53 --sched-flags sh-port -s sh",
+  "-a -u [2001:db8::30]:53 -r [2001:db8:1::21]:53 -b -w 1",
+  "-P -u [2001:db8::30]:53 -z 2001:db8:1::210",
+];
+
+Deno.test("-S, -C, -R, -S with mh and sh flags: the same rules and the same configuration", async () => {
+  const { control } = engine();
+  for (const line of HASHED) await ipvsadmOk(control, line);
+  const saved = await ipvsadmOk(control, "-S -n");
+  ok(saved.includes("-A -t 198.51.100.30:80 -s mh -p 120 -b mh-fallback,mh-port\n"), saved);
+  ok(saved.includes("-A -u [2001:db8::30]:53 -s sh -b sh-port\n"), saved);
+  ok(saved.includes("-A -t 198.51.100.30:443 -s mh\n"), saved);
+  const before = await readRunning(control);
+  await ipvsadmOk(control, "-C");
+  strictEqual(await ipvsadmOk(control, "-S"), "");
+  const r = await restore(control, saved);
+  deepStrictEqual(r, { stdout: "", stderr: "", exitCode: 0 } satisfies IpvsadmResult);
+  strictEqual(await ipvsadmOk(control, "-S -n"), saved);
+  deepStrictEqual(await readRunning(control), before);
+  const listed = await ipvsadmOk(control, "-L -n -t 198.51.100.30:80");
+  ok(listed.includes("TCP  198.51.100.30:80 mh (mh-fallback,mh-port) persistent 120\n"), listed);
+});
+
+Deno.test("-S has no word for the mh table size: a service -R creates anew gets the default", async () => {
+  const { control } = engine();
+  for (const line of HASHED) await ipvsadmOk(control, line);
+  const key = { protocol: "tcp", address: "198.51.100.30", port: 80 } as const;
+  const sizeOf = async () =>
+    (await readRunning(control)).services.find((s) => s.port === 80)?.mhTableSize;
+  const defaultSaved = await ipvsadmOk(control, "-S -n");
+  await control.editService(key, { mhTableSize: 65521 });
+  strictEqual(await sizeOf(), 65521);
+  const saved = await ipvsadmOk(control, "-S -n");
+  strictEqual(saved, defaultSaved, "the size is not in the rules");
+  // -E names the service it changes, so what it does not mention (the size) stays.
+  const edited = await restore(control, "-E -t 198.51.100.30:80 -s mh -b mh-port -p 120\n");
+  strictEqual(edited.exitCode, 0, edited.stderr);
+  strictEqual(await sizeOf(), 65521);
+  // -C then -A makes a new service: IPVS's size, as ipvsadm -R into a kernel would.
+  const r = await restore(control, "-C\n" + saved);
+  strictEqual(r.exitCode, 0, r.stderr);
+  strictEqual(await sizeOf(), 4093);
+  strictEqual(await ipvsadmOk(control, "-S -n"), saved);
+});
+
 Deno.test("-R over the running configuration changes only the difference, as one document", async () => {
   const { control, changes, saved } = await configured();
   changes.length = 0;
@@ -208,7 +293,7 @@ Deno.test("-R with bad lines: every one reported with its number and ipvsadm's m
     "-L -n", //                                                        9 not a change
     "-P -t 198.51.100.20:80 -z 203.0.113.201", //                      10 fine
     "-nL", //                                                          11 not a command
-    "-A -t 198.51.100.20:81 -s lc", //                                 12 scheduler
+    "-A -t 198.51.100.20:81 -s sed", //                                12 scheduler
   ].join("\n");
   const r = await restore(control, input);
   strictEqual(r.stdout, "");
@@ -222,7 +307,8 @@ Deno.test("-R with bad lines: every one reported with its number and ipvsadm's m
       "line 9: -L does not change the configuration; a restore input holds only -A, -E, -D, " +
         "-C, -a, -e, -d, -P, -Q and --set lines",
       "line 11: Try `ipvsadm -h' or 'ipvsadm --help' for more information.",
-      "line 12: scheduler 'lc' not supported by fullnat: use -s rr or -s wrr",
+      "line 12: scheduler 'sed' not supported by fullnat: use -s rr, -s wrr, -s lc, -s wlc, " +
+        "-s dh, -s sh or -s mh",
       "nothing restored: 7 of 10 command lines refused",
     ),
   );

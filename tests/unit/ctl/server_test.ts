@@ -130,7 +130,7 @@ Deno.test("malformed JSON, bad shapes and unknown ops get error replies; nothing
         JSON.stringify({
           id: 9,
           op: "addService",
-          args: [tcp80, { scheduler: "wlc", persistence: 0 }],
+          args: [tcp80, { scheduler: "sed", persistence: 0 }],
         }),
         JSON.stringify({ id: 10, op: "setTimeouts", args: [{ tcpEstablished: -1 }] }),
         JSON.stringify({ id: 11, op: "setTimeouts", args: [{ bogus: 1 }] }),

@@ -147,7 +147,7 @@ Deno.test("applyConfig() refuses what the engine would refuse, with paths, and c
   // Hand-built (not through validateConfig), so only the fresh-engine check stands guard.
   doc.services[0].realServers[1].weight = 70000;
   doc.services[1].localAddresses.push("0.0.0.0");
-  doc.services.push({ ...doc.services[0], scheduler: "lc" as "rr" });
+  doc.services.push({ ...doc.services[0], scheduler: "sed" as "rr" });
   doc.services[0].realServers.push({ address: "203.0.113.99", port: 80, weight: 1, method: "nat" });
   await assert.rejects(() => applyConfig(remote, doc), (e: unknown) => {
     assert.ok(e instanceof ConfigInvalidError);

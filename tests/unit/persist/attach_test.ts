@@ -101,7 +101,7 @@ Deno.test("configApply and configExport ops: dry run, apply, export, refusals", 
     assert.deepEqual(await apply(text), { changes: [] });
     assert.equal(await exportOp(), text);
 
-    const bad = JSON.stringify({ version: 1, services: [{ ...A, port: 0, scheduler: "lc" }] });
+    const bad = JSON.stringify({ version: 1, services: [{ ...A, port: 0, scheduler: "sed" }] });
     await assert.rejects(async () => await apply(bad), (e: unknown) => {
       assert.ok(e instanceof ControlError);
       assert.equal(e.code, "invalid-argument");
@@ -118,7 +118,7 @@ Deno.test("configApply and configExport ops: dry run, apply, export, refusals", 
 Deno.test("attachPersistence() sets an invalid stored document aside and starts empty", () =>
   withDir(async (dir) => {
     const store = ConfigStore.open(`${dir}/config.db`);
-    store.save(DOC.replace('"rr"', '"lc"'), "hand edit");
+    store.save(DOC.replace('"rr"', '"sed"'), "hand edit");
     store.close();
     const d = daemonParts();
     const p = await attachPersistence(d.ctl, { stateDir: dir, log: d.log });
@@ -127,7 +127,10 @@ Deno.test("attachPersistence() sets an invalid stored document aside and starts 
       log,
       /stored configuration version 1 .* is invalid, starting empty; the file is kept as .*config\.db\.bad-/,
     );
-    assert.match(log, /services\[0\]\.scheduler: must be one of rr, wrr \(got "lc"\)/);
+    assert.match(
+      log,
+      /services\[0\]\.scheduler: must be one of rr, wrr, lc, wlc, dh, sh, mh \(got "sed"\)/,
+    );
     assert.equal(d.ctl.listServices().length, 0);
     const aside = readdirSync(dir).filter((f) => f.startsWith("config.db.bad-"));
     assert.equal(aside.length, 1);

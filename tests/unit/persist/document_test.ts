@@ -34,6 +34,8 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
       address: "198.51.100.10",
       port: 80,
       scheduler: "wrr",
+      schedulerFlags: [],
+      mhTableSize: 4093,
       persistence: 0,
       toa: true,
       stripTimestamps: true,
@@ -76,7 +78,7 @@ Deno.test("validateConfig() reports every problem with its path, not only the fi
         protocol: "sctp",
         address: "198.51.100.300",
         port: 80,
-        scheduler: "wlc",
+        scheduler: "sed",
         toa: "yes",
         realServers: [
           { address: "203.0.113.11", port: 0 },
@@ -97,7 +99,7 @@ Deno.test("validateConfig() reports every problem with its path, not only the fi
     "timeouts.tcpEstablished: must be an integer from 1 to 2000000 (got 0)",
     'services[1].protocol: must be one of tcp, udp (got "sctp")',
     'services[1].address: must be an IPv4 address like 192.0.2.1 (got "198.51.100.300")',
-    'services[1].scheduler: must be one of rr, wrr (got "wlc")',
+    'services[1].scheduler: must be one of rr, wrr, lc, wlc, dh, sh, mh (got "sed")',
     'services[1].toa: must be true or false (got "yes")',
     "services[1].realServers[0].port: must be an integer from 1 to 65535 (got 0)",
     "services[1].realServers[1].wieght: unknown field",
@@ -149,4 +151,69 @@ Deno.test("parseConfig() throws an invalid-argument ControlError listing every p
 Deno.test("emptyConfig() is valid and round-trips through its text", () => {
   const text = formatConfig(emptyConfig());
   assert.equal(formatConfig(parseConfig(text)), text);
+});
+
+Deno.test("scheduler flags and mh table size: validated, normalized, round-tripped through the engine, omitted when default", async () => {
+  const { EngineControl } = await import("../../../src/fullnat/control.ts");
+  const { Engine } = await import("../../../src/fullnat/engine.ts");
+  const { configFromViews } = await import("../../../src/persist/document.ts");
+  const { checkOnFreshEngine } = await import("../../../src/persist/apply.ts");
+  const text = JSON.stringify({
+    version: 1,
+    services: [
+      { ...MINIMAL.services[0], scheduler: "sh", schedulerFlags: ["sh-port", "sh-fallback"] },
+      { ...MINIMAL.services[0], port: 81, scheduler: "mh", mhTableSize: 65521 },
+      { ...MINIMAL.services[0], port: 82, scheduler: "mh" },
+    ],
+  });
+  const doc = parseConfig(text);
+  assert.deepEqual(doc.services.map((s) => [s.schedulerFlags, s.mhTableSize]), [
+    [["sh-fallback", "sh-port"], 4093],
+    [[], 65521],
+    [[], 4093],
+  ]);
+  const out = formatConfig(doc);
+  assert.equal(formatConfig(parseConfig(out)), out);
+  assert.match(
+    out,
+    /"scheduler": "sh",\n\s+"schedulerFlags": \[\n\s+"sh-fallback",\n\s+"sh-port"\n\s+\],/,
+  );
+  assert.equal((out.match(/mhTableSize/g) ?? []).length, 2, "only the mh services");
+  assert.doesNotMatch(
+    formatConfig(parseConfig(JSON.stringify(MINIMAL))),
+    /schedulerFlags|mhTableSize/,
+  );
+  assert.deepEqual(checkOnFreshEngine(doc), []);
+
+  // What the engine runs exports as the same document.
+  const ctl = new EngineControl(new Engine({ clock: () => 0, capacity: 1 }));
+  for (const s of doc.services) {
+    const key = { protocol: s.protocol, address: s.address, port: s.port };
+    ctl.addService(key, {
+      scheduler: s.scheduler,
+      schedulerFlags: s.schedulerFlags,
+      ...(s.scheduler === "mh" && { mhTableSize: s.mhTableSize }),
+      persistence: s.persistence,
+    });
+    for (const r of s.realServers) ctl.addRealServer(key, r);
+    for (const l of s.localAddresses) ctl.addLocalAddress(key, l);
+  }
+  assert.equal(formatConfig(configFromViews(ctl.listServices(), ctl.getTimeouts())), out);
+
+  const bad = validateConfig({
+    version: 1,
+    services: [
+      { ...MINIMAL.services[0], scheduler: "rr", schedulerFlags: ["sh-port"] },
+      { ...MINIMAL.services[0], port: 81, scheduler: "sh", schedulerFlags: ["sh-turbo"] },
+      { ...MINIMAL.services[0], port: 82, scheduler: "mh", mhTableSize: 4096 },
+      { ...MINIMAL.services[0], port: 83, scheduler: "wlc", mhTableSize: 251 },
+    ],
+  });
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.problems, [
+    "services[0].schedulerFlags: scheduler flag sh-port belongs to sh: rr takes no scheduler flags",
+    'services[1].schedulerFlags[0]: must be one of sh-fallback, sh-port, mh-fallback, mh-port (got "sh-turbo")',
+    "services[2].mhTableSize: must be one of 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071 (got 4096)",
+    "services[3].mhTableSize: applies to the mh scheduler only (the scheduler is wlc)",
+  ]);
 });

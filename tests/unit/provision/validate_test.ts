@@ -102,11 +102,11 @@ loadBalancer:
 Deno.test("checkProvisioning() keeps valid sections when only the load-balancer section is wrong", () => {
   const text = exampleYaml().replace(
     "port: 80\n      scheduler: rr",
-    "port: 80\n      scheduler: lc",
+    "port: 80\n      scheduler: sed",
   );
   const r = check(text);
   assert.deepEqual(r.problems.map(formatProblem), [
-    `loadBalancer.services[0].scheduler (line 28): must be one of rr, wrr (got "lc")`,
+    `loadBalancer.services[0].scheduler (line 28): must be one of rr, wrr, lc, wlc, dh, sh, mh (got "sed")`,
   ]);
   assert.deepEqual(r.invalid, ["loadBalancer"]);
   assert.equal(r.provisioning.hostname, "edge-lb-1");

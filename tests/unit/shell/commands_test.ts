@@ -264,7 +264,11 @@ Deno.test("mistakes: usage errors exit 2 with the fix, refusals exit 1, nothing 
     const cases: [string, number, RegExp][] = [
       [`service add tcp ${VIP}`, 2, /'198\.51\.100\.10' has no port: write 198\.51\.100\.10:PORT/],
       [`service add sctp ${VIP}:80`, 2, /'sctp' is not a protocol: use tcp or udp/],
-      [`service add tcp ${VIP}:81 -s lc`, 2, /'lc' is not a scheduler: use rr or wrr/],
+      [
+        `service add tcp ${VIP}:81 -s sed`,
+        2,
+        /'sed' is not a scheduler: use rr, wrr, lc, wlc, dh, sh or mh/,
+      ],
       [`service add tcp ${VIP}:81 -p soon`, 2, /give a whole number from 0 to 2678400/],
       [
         `rs add tcp ${VIP}:80 ${RS1}:81 -m dr`,
@@ -366,4 +370,37 @@ Deno.test("help on every command, exit/quit, and a daemon that is not running", 
   } finally {
     await s.close();
   }
+});
+
+Deno.test("service add/edit: scheduler flags and mh table size reach the daemon, are shown, and bad ones are refused", async () => {
+  await withShell(async (s) => {
+    const run = (line: string) => s.run(line);
+    const ok = async (line: string) => {
+      const r = await run(line);
+      assert.equal(r.code, 0, `${line}: ${r.err}`);
+      return r.out;
+    };
+    await ok(`service add tcp ${VIP}:90 -s mh -b mh-port,mh-fallback --mh-table-size 251`);
+    const shown = await ok(`service show tcp ${VIP}:90`);
+    assert.match(shown, /scheduler flags +mh-fallback,mh-port/);
+    assert.match(shown, /mh table size +251/);
+    assert.match(await ok("service list"), /mh \(mh-fallback,mh-port\)/);
+    await ok(`service edit tcp ${VIP}:90 --sched-flags none`);
+    assert.doesNotMatch(await ok(`service show tcp ${VIP}:90`), /scheduler flags/);
+    for (
+      const [line, pattern] of [
+        [`service add tcp ${VIP}:91 -s sh -b sh-turbo`, /'sh-turbo' is not a scheduler flag/],
+        [`service add tcp ${VIP}:91 -s mh --mh-table-size 256`, /256/],
+      ] as const
+    ) {
+      const r = await run(line);
+      assert.equal(r.code, 2, line);
+      assert.match(r.err, pattern);
+    }
+    // The daemon says a flag does not fit the scheduler; nothing is added.
+    const misfit = await run(`service add tcp ${VIP}:91 -s rr -b sh-port`);
+    assert.notEqual(misfit.code, 0);
+    assert.match(misfit.err, /sh-port belongs to sh/);
+    assert.doesNotMatch(await ok("service list"), /:91/);
+  });
 });

@@ -85,6 +85,7 @@ Deno.test("completeLine() offers a service's real servers and local addresses wh
 
 Deno.test("completeLine() offers options not yet used, and the choices of an option's value", () => {
   assert.deepEqual(offers("service add tcp 198.51.100.20:80 --s"), [
+    "--sched-flags",
     "--scheduler",
     "--strip-timestamps",
   ]);
@@ -93,8 +94,17 @@ Deno.test("completeLine() offers options not yet used, and the choices of an opt
     "--no-strip-timestamps",
     "--no-toa",
   ]);
-  assert.deepEqual(offers("service add tcp 198.51.100.20:80 -s "), ["rr", "wrr"]);
-  assert.deepEqual(offers("service add tcp 198.51.100.20:80 --scheduler w"), ["wrr"]);
+  assert.deepEqual(offers("service add tcp 198.51.100.20:80 -s "), [
+    "dh",
+    "lc",
+    "mh",
+    "rr",
+    "sh",
+    "wlc",
+    "wrr",
+  ]);
+  assert.deepEqual(offers("service add tcp 198.51.100.20:80 -b mh-"), ["mh-fallback", "mh-port"]);
+  assert.deepEqual(offers("service add tcp 198.51.100.20:80 --scheduler w"), ["wlc", "wrr"]);
   assert.deepEqual(offers("rs add tcp 198.51.100.10:80 203.0.113.9:80 -m "), ["fullnat", "nat"]);
   assert.deepEqual(offers("rs add tcp 198.51.100.10:80 203.0.113.9:80 --weight 3 --"), [
     "--help",

@@ -45,7 +45,7 @@ Deno.test("parseAddress() and parseAddressFilter() accept numeric addresses only
 
 Deno.test("scheduler, method, seconds, timeouts and weights name their valid range", () => {
   assert.equal(parseScheduler("wrr"), "wrr");
-  refuses(() => parseScheduler("lc"), /use rr or wrr/);
+  refuses(() => parseScheduler("sed"), /use rr, wrr, lc, wlc, dh, sh or mh/);
   assert.equal(parseMethod("nat"), "nat");
   assert.equal(parseMethod("b"), "fullnat");
   assert.equal(parseMethod("m"), "nat");

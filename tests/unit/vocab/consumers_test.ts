@@ -91,7 +91,8 @@ Deno.test("ipvsadm: -s accepts the supported schedulers and refuses the others b
       assert.deepEqual(r, {
         ok: false,
         error: {
-          message: `scheduler '${s.name}' not supported by fullnat: use -s rr or -s wrr`,
+          message:
+            `scheduler '${s.name}' not supported by fullnat: use -s rr, -s wrr, -s lc, -s wlc, -s dh, -s sh or -s mh`,
           exitCode: 2,
         },
       });
