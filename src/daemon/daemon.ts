@@ -78,6 +78,13 @@ function logResume(r: ResumeReport): void {
   if (r.refused) {
     log(`${w}: session table not taken over: ${r.refused.reason}; moved to ${r.refused.path}`);
   }
+  if (r.countersProblem) log(`${w}: counters not carried over: ${r.countersProblem}`);
+  if (r.counters) {
+    log(
+      `${w}: counters carried over: ${r.counters.engine} engine counter(s), ` +
+        `${r.counters.services} service(s), ${r.counters.servers} real server(s)`,
+    );
+  }
   const dropped = Object.entries(r.dropped).map(([why, n]) => `${n} (${why})`);
   if (r.kept > 0 || dropped.length > 0) {
     log(

@@ -22,6 +22,14 @@ import { attachRunState, type RunState } from "../kernel/run_state.ts";
 import { boxClock } from "../kernel/shared_file.ts";
 import { restoreSessions } from "../fullnat/session_restore.ts";
 import {
+  carryCounters,
+  clearCounters,
+  countersFile,
+  readCounters,
+  snapshotCounters,
+  writeCounters,
+} from "../kernel/counter_carry.ts";
+import {
   type FromWorker,
   type ResumeReport,
   type ToWorker,
@@ -43,6 +51,8 @@ interface Running {
   clock: BatchClock;
   state: RunState | undefined;
   timer: ReturnType<typeof setInterval> | undefined;
+  /** Times writing the counters for the next process failed. */
+  counterWriteFailures: number;
 }
 
 let running: Running | undefined;
@@ -99,6 +109,7 @@ function start(config: WorkerConfig): void {
     clock,
     state,
     timer: undefined,
+    counterWriteFailures: 0,
   };
 }
 
@@ -116,18 +127,29 @@ function resume(r: Running): ResumeReport {
     refused: state?.refused === undefined
       ? null
       : { reason: state.refused, path: state.refusedPath ?? "" },
+    counters: null,
+    countersProblem: null,
     ms: 0,
   };
-  if (state?.previous !== undefined) {
+  const runDir = config.runDir;
+  if (state?.previous !== undefined && runDir !== null) {
     const restored = restoreSessions(engine, state.previous);
     report.kept = restored.kept;
     report.dropped = restored.dropped;
     report.standIns = restored.standIns;
     state.previous = undefined;
+    const saved = readCounters(countersFile(runDir, config.index));
+    if (saved.counters !== undefined) report.counters = carryCounters(engine, saved.counters);
+    report.countersProblem = saved.problem ?? null;
+  } else if (runDir !== null) {
+    // A table started afresh: counters of sessions that are gone do not carry over.
+    clearCounters(runDir, config.index);
   }
   report.expired = engine.expire();
+  saveCounters(r);
   r.timer = setInterval(() => {
     engine.expire();
+    saveCounters(r);
     if (engine.registry.diversionDirty) {
       engine.registry.diversionDirty = false;
       post({ type: "diversionDirty" });
@@ -145,9 +167,24 @@ function resume(r: Running): ResumeReport {
   return report;
 }
 
+/** Writes the worker's counters for the next process, when sessions outlive this one. */
+function saveCounters(r: Running): void {
+  if (r.config.runDir === null) return;
+  try {
+    writeCounters(countersFile(r.config.runDir, r.config.index), snapshotCounters(r.engine));
+  } catch (e) {
+    // Counting goes on; only the carry-over of the last second is at stake.
+    r.counterWriteFailures++;
+    if (r.counterWriteFailures === 1) {
+      console.error(`worker ${r.config.index}: saving counters failed: ${e}`);
+    }
+  }
+}
+
 function finish(): void {
   if (running === undefined) return;
   clearInterval(running.timer);
+  if (running.timer !== undefined) saveCounters(running);
   running.queue.close();
   running.sender.close();
   // The mapping goes with the process; what it holds stays in the file for the next one.

@@ -107,6 +107,10 @@ export interface ResumeReport {
   standIns: number;
   /** Why the file found was moved aside, and where to; null when none was. */
   refused: { reason: string; path: string } | null;
+  /** Counters carried over from the previous process (`counter_carry.ts`); null when none were. */
+  counters: { engine: number; services: number; servers: number } | null;
+  /** Why the previous process's counters could not be carried over, if they could not. */
+  countersProblem: string | null;
   /** Milliseconds the takeover took. */
   ms: number;
 }

@@ -1,6 +1,6 @@
 /**
- * End to end, real traffic: 2,000 idle sessions (TCP over IPv4 and IPv6, UDP flows) through
- * a daemon with two workers each exchange data again after the daemon restarted in place
+ * End to end, real traffic: 2,500 idle sessions (FULLNAT TCP over IPv4 and IPv6 and UDP flows,
+ * NAT TCP over IPv4 and IPv6) through a daemon with two workers each exchange data again after the daemon restarted in place
  * (the `restart` control op, what `fullnat restart` sends) and a new one took them over.
  */
 import assert from "node:assert/strict";
@@ -10,6 +10,9 @@ import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
 import { IDLE_FLEET } from "../../../testkit/idle_fleet.ts";
 
 const PORT = 7000;
+const NAT_PORT = 7001;
+/** Sessions of the fleets: FULLNAT TCP v4, v6, UDP; NAT TCP v4, v6. */
+const TOTAL = 1000 + 500 + 500 + 300 + 200;
 
 /** Reads `child`'s stdout up to a line matching `re`; returns its number. */
 async function expectLine(
@@ -30,7 +33,7 @@ async function expectLine(
   }
 }
 
-function fleet(topo: Topology, proto: "tcp" | "udp", host: string, n: number) {
+function fleet(topo: Topology, proto: "tcp" | "udp", host: string, n: number, port = PORT) {
   const child = topo.spawn("client", [
     Deno.execPath(),
     "run",
@@ -40,7 +43,7 @@ function fleet(topo: Topology, proto: "tcp" | "udp", host: string, n: number) {
     "client",
     proto,
     host,
-    String(PORT),
+    String(port),
     String(n),
   ], { stdin: "piped", stdout: "piped" });
   return {
@@ -48,12 +51,13 @@ function fleet(topo: Topology, proto: "tcp" | "udp", host: string, n: number) {
     reader: child.stdout.getReader(),
     seen: { text: "" },
     n,
-    what: `${proto} ${host}`,
+    what: `${proto} ${host}:${port}`,
   };
 }
 
-Deno.test("e2e: 2,000 idle TCP (IPv4, IPv6) and UDP sessions on 2 workers work again after a restart in place", async () => {
-  const topo = await createTopology({ ipv6: true });
+Deno.test("e2e: 2,500 idle FULLNAT and NAT TCP (IPv4, IPv6) and UDP sessions on 2 workers work again after a restart in place; counters carry over", async () => {
+  // NAT mode: the real server answers the client directly, through the balancer.
+  const topo = await createTopology({ ipv6: true, rsDefaultViaLb: true });
   const dir = await Deno.makeTempDir({ prefix: "fullnat-idle-" });
   const args = ["--run-dir", `${dir}/run`, "--state-dir", `${dir}/state`, "--workers", "2"];
   let lb: Balancer | undefined;
@@ -101,16 +105,23 @@ Deno.test("e2e: 2,000 idle TCP (IPv4, IPv6) and UDP sessions on 2 workers work a
       await lb.ipvsadmOk("-a", flag, `${v}:${PORT}`, "-r", `${r}:${PORT}`, "-b");
       await lb.ipvsadmOk("-P", flag, `${v}:${PORT}`, "-z", lip);
     }
+    // The same echo servers behind NAT services on the next port.
+    for (const [v, r] of [[vip, rs], [`[${v6.vips[0]}]`, `[${v6.realServers[0]}]`]]) {
+      await lb.ipvsadmOk("-A", "-t", `${v}:${NAT_PORT}`, "-s", "rr");
+      await lb.ipvsadmOk("-a", "-t", `${v}:${NAT_PORT}`, "-r", `${r}:${PORT}`, "-m");
+    }
     const fleets = [
       fleet(topo, "tcp", vip, 1000),
       fleet(topo, "tcp", v6.vips[0], 500),
       fleet(topo, "udp", vip, 500),
+      fleet(topo, "tcp", vip, 300, NAT_PORT),
+      fleet(topo, "tcp", v6.vips[0], 200, NAT_PORT),
     ];
     for (const f of fleets) {
       assert.equal(await expectLine(f.reader, /open (\d+)\n/, f.seen), f.n, `${f.what} opened`);
     }
     const before = await lb.status();
-    assert.ok(before.sessions >= 2000, `sessions before: ${before.sessions}`);
+    assert.ok(before.sessions >= TOTAL, `sessions before: ${before.sessions}`);
 
     const client = await ControlClient.connect(lb.socket);
     try {
@@ -128,9 +139,24 @@ Deno.test("e2e: 2,000 idle TCP (IPv4, IPv6) and UDP sessions on 2 workers work a
     // Each worker has its table; sessions sit where the steering put their first packet.
     assert.deepEqual(
       [...Deno.readDirSync(`${dir}/run`)].map((e) => e.name).sort(),
-      ["worker-0.sessions", "worker-1.sessions"],
+      ["worker-0.counters", "worker-0.sessions", "worker-1.counters", "worker-1.sessions"],
     );
-    assert.ok(total >= 2000, `took over ${total}: ${lb.log()}`);
+    assert.ok(total >= TOTAL, `took over ${total}: ${lb.log()}`);
+    // The counters go on from where they were: no session is created after the restart.
+    assert.match(lb.log(), /worker 0: counters carried over: \d+ engine counter/);
+    const after = await lb.status();
+    assert.ok(
+      after.engine.sessionsCreated >= before.engine.sessionsCreated &&
+        after.engine.packets >= before.engine.packets,
+      `created ${before.engine.sessionsCreated} -> ${after.engine.sessionsCreated}, packets ` +
+        `${before.engine.packets} -> ${after.engine.packets}`,
+    );
+    const stats = await lb.ipvsadmOk("-L", "-n", "--stats");
+    assert.match(
+      stats,
+      new RegExp(`TCP\\s+${vip.replaceAll(".", "\\.")}:${PORT}\\s+1000\\s`),
+      stats,
+    );
 
     for (const f of fleets) {
       const w = f.child.stdin.getWriter();
@@ -142,7 +168,11 @@ Deno.test("e2e: 2,000 idle TCP (IPv4, IPv6) and UDP sessions on 2 workers work a
       f.reader.releaseLock();
       await f.child.status;
     }
-    console.log(`took over ${total} sessions, 2 workers: ${took.map((m) => m[0]).join(", ")}`);
+    console.log(
+      `took over ${total} sessions (FULLNAT and NAT), 2 workers: ${
+        took.map((m) => m[0]).join(", ")
+      }`,
+    );
   } finally {
     if (lb) await lb.stop();
     await topo.destroy();
