@@ -19,7 +19,7 @@ async function ourRules(topo: Topology): Promise<string[]> {
   return r.stdout.split("\n").filter((l) => l.includes("FULLNAT"));
 }
 
-function sessionFiles(runDir: string): string[] {
+function runDirFiles(runDir: string): string[] {
   try {
     return [...Deno.readDirSync(runDir)].map((e) => e.name).sort();
   } catch {
@@ -48,7 +48,7 @@ Deno.test("e2e: kill -9 mid-transfer and start again: 200 MB down and up complet
     lb = await startBalancer(topo, args);
     await fullnatService(lb, vip, 9000, rs, lip);
     await fullnatService(lb, vip, 9001, rs, lip);
-    assert.deepEqual(sessionFiles(runDir), ["worker-0.sessions"]);
+    assert.deepEqual(runDirFiles(runDir), ["worker-0.counters", "worker-0.sessions"]);
 
     const started = performance.now();
     let finishedAt = 0;
@@ -86,7 +86,7 @@ Deno.test("e2e: kill -9 mid-transfer and start again: 200 MB down and up complet
     assert.equal(await lb.stop(), 0);
     lb = undefined;
     assert.deepEqual(await ourRules(topo), []);
-    assert.deepEqual(sessionFiles(runDir), []);
+    assert.deepEqual(runDirFiles(runDir), []);
   } finally {
     if (lb) await lb.stop();
     await topo.destroy();
@@ -120,8 +120,9 @@ Deno.test("e2e: a session table the daemon cannot trust is moved aside, logged, 
       lb.log(),
       /worker 0: session table not taken over: it is not a fullnat session table; moved to \S+worker-0\.sessions\.refused-/,
     );
-    const files = sessionFiles(runDir);
-    assert.equal(files.length, 2, files.join(" "));
+    const files = runDirFiles(runDir);
+    assert.equal(files.length, 3, files.join(" "));
+    assert.ok(files.includes("worker-0.counters"));
     assert.ok(files.some((n) => n.startsWith("worker-0.sessions.refused-")));
     for (let i = 0; i < 3; i++) {
       const r = await curl(topo.client, `http://${vip}/`);
@@ -149,7 +150,7 @@ Deno.test("e2e: --workers other than the run directory's is refused, naming what
       () => startBalancer(topo, [...args, "--workers", "2"]),
       /holds the live sessions of 1 worker\(s\), and this daemon was started with --workers 2.*Start with --workers 1/s,
     );
-    assert.deepEqual(sessionFiles(runDir), ["worker-0.sessions"]);
+    assert.deepEqual(runDirFiles(runDir), ["worker-0.counters", "worker-0.sessions"]);
     lb = await startBalancer(topo, args);
   } finally {
     if (lb) await lb.stop();
