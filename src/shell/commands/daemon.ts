@@ -183,10 +183,11 @@ export async function restartDaemon(
 const RESTART_HELP = `
 Keeps every live session (the new daemon takes them over from the run
 directory), the iptables diversion rules and the configuration. Interrupts
-forwarding while no daemon runs, usually a fraction of a second: packets wait in
-the kernel's queue meanwhile (TCP retransmits any a full queue dropped), so
-connections go on. The service unit (systemd) starts the new daemon; a daemon
-not run by systemd is not started again. Also how an upgrade takes effect.
+forwarding while no daemon runs, about a second (mostly the new process
+starting): packets wait in the kernel's queue meanwhile (TCP retransmits any a
+full queue dropped), so connections go on. The service unit (systemd) starts the
+new daemon; a daemon not run by systemd is not started again. Also how an
+upgrade takes effect.
 
 Asks nothing. Waits up to --wait seconds for the new daemon to answer and prints
 how long the daemon was away; exits 1 if none answered.
@@ -206,7 +207,7 @@ export function addRestartCommand(
     ctx,
     parent,
     name,
-    "restart the daemon in place: sessions and rules kept, forwarding pauses for a moment",
+    "restart the daemon in place: sessions and rules kept, forwarding pauses briefly",
   ).option(
     "--wait <seconds>",
     "how long to wait for the new daemon to answer (0: do not wait)",

@@ -253,8 +253,8 @@ Deno.test("help lists daemon restart and says what it keeps and what it interrup
     assert.match(restart.out, /^Usage: daemon restart \[options\]$/m);
     assert.match(restart.out, /--wait <seconds>/);
     assert.match(restart.out, /Keeps every live session/);
-    assert.match(restart.out, /packets wait in\s+the kernel's queue/);
-    assert.match(restart.out, /a daemon\s+not run by systemd is not started again/);
+    assert.match(restart.out, /packets wait in the kernel's queue/);
+    assert.match(restart.out, /a daemon not run by systemd is not started again/);
   } finally {
     await s.close();
   }
