@@ -1,6 +1,6 @@
 /**
- * Who the running daemon is, as the `daemonInfo` control op (and the `restart` op's reply)
- * tells it: its process id and the systemd unit that runs it. A client that restarts the
+ * The daemon's own process, as the `daemonInfo` control op (and the `restart` op's reply) tell
+ * it: its process id and the systemd unit that runs it. A client that restarts the
  * daemon needs both: the new daemon has another pid, which tells it apart from the old one
  * still closing its socket, and only a daemon that a service manager runs is started again.
  *

@@ -1,5 +1,5 @@
 /**
- * `daemon restart` (one-shot: `fullnat restart`): restarts the daemon in place. The daemon
+ * `daemon restart` and `fullnat restart`, the daemon restarted in place. The daemon
  * exits keeping its diversion rules and session files, the service unit starts it again and
  * the new daemon takes the sessions over (README "Sessions outlive the daemon"). The command
  * waits for the new daemon to answer and says how long the daemon was away, or why none came
