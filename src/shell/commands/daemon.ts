@@ -18,7 +18,7 @@ import { parseWaitSeconds } from "../values.ts";
 /**
  * How long the command waits for the new daemon unless told otherwise, in seconds. A daemon is
  * back in about a second on real hardware, but the appliance under software emulation (the
- * boot test's qemu without KVM) took 9.5 s: 10 would call a slow start a failure.
+ * boot test's qemu without KVM) took 9.5 s and 11.8 s: 10 would call a slow start a failure.
  */
 export const DEFAULT_WAIT_SECONDS = 30;
 /** Between two tries to reach the new daemon. */
@@ -103,7 +103,8 @@ function backLine(awayMs: number, now: Seen): string {
 /** Why no new daemon answered, and what to do. */
 function notBackMessage(waitS: number, old: Seen, stillOld: boolean): string {
   if (stillOld) {
-    return `the daemon (pid ${old.pid}) still answered after ${waitS} s: it did not stop; ` +
+    const who = old.pid === undefined ? "the daemon" : `the daemon (pid ${old.pid})`;
+    return `${who} still answered after ${waitS} s: it did not stop; ` +
       `try again, or as root: systemctl restart fullnat`;
   }
   const none = `no daemon answered within ${waitS} s`;

@@ -225,6 +225,11 @@ Deno.test("daemon restart: systemd does not start it again, or the old one never
     stuck.err,
     /^error: the daemon \(pid 100\) still answered after 1 s: it did not stop/,
   );
+  // A daemon that does not say its pid: never seen gone, so never taken for a new one.
+  const mute = scriptedBox({ lingerMs: Infinity, saysPid: false });
+  const stuckOlder = await runOn(mute.connect, "daemon restart --wait 1");
+  assert.equal(stuckOlder.code, 1);
+  assert.match(stuckOlder.err, /^error: the daemon still answered after 1 s: it did not stop/);
 });
 
 Deno.test("daemon restart --wait 0 does not wait; --no-run-dir sessions are said to end", async () => {
