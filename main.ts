@@ -4,6 +4,7 @@
  *   fullnat daemon [options]   run the data path and the control socket
  *   fullnat ipvsadm ARGS...    ipvsadm syntax with the FULLNAT extensions, against the daemon
  *   fullnat status [--json]    every counter of the running daemon
+ *   fullnat restart            restart the daemon in place, keeping rules and sessions
  *   fullnat service|rs|laddr|conn|stats|timeout|config|show ...   admin commands (src/shell)
  *   fullnat shell [-c CMD]     the interactive admin shell (the admin user's login shell)
  *   fullnat provision check|seed|firstboot ...   provisioning files and seed images
@@ -30,6 +31,7 @@ import { registerProvision } from "./src/provision/cli.ts";
 import { DEFAULT_LOCAL_PORT_RANGE, formatPortRange } from "./src/vocab/port.ts";
 import {
   addAdminCommands,
+  addRestartCommand,
   addShellCommand,
   oneShotRuntime,
   type Runtime,
@@ -180,45 +182,8 @@ function program(admin: Runtime): Command {
       }
     });
 
-  cmd.command("restart")
-    .description(
-      "restart the daemon in place, keeping the diversion and every live session for the " +
-        "new one (the service unit starts it again; also how an upgrade takes effect)",
-    )
-    .option("--wait <seconds>", "how long to wait for the new daemon to answer", "10")
-    .action(async (o) => {
-      const wait = parseIntStrict(o.wait, "--wait", 0, 600);
-      const socket = defaultDaemonOptions().socket;
-      const client = await ControlClient.connect(socket);
-      try {
-        await client.call("restart");
-      } finally {
-        client.close();
-      }
-      console.log("daemon stopping for a restart: rules and sessions kept");
-      if (wait === 0) return;
-      // The old daemon removes its socket as it goes; the new one creates it again.
-      const deadline = Date.now() + wait * 1000;
-      await new Promise((r) => setTimeout(r, 300));
-      while (Date.now() < deadline) {
-        try {
-          const c = await ControlClient.connect(socket);
-          try {
-            await c.call("status");
-            console.log("daemon running again");
-            return;
-          } finally {
-            c.close();
-          }
-        } catch {
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-      throw new Error(
-        `no daemon answered on ${socket} within ${wait} s: start it again with 'fullnat ` +
-          `daemon' (the appliance's service unit does so by itself); it takes the sessions over`,
-      );
-    });
+  // The same command as the shell's `daemon restart` (src/shell/commands/daemon.ts).
+  addRestartCommand(admin, cmd, "restart");
 
   cmd.command("ipvsadm")
     .description(

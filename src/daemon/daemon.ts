@@ -16,6 +16,7 @@ import { applyDataPathSysctls } from "../kernel/sysctl.ts";
 import { attachPersistence } from "../persist/attach.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
 import type { DaemonOptions } from "./options.ts";
+import { daemonProcess } from "./process_info.ts";
 import { type RateSampler, startRateSampler } from "./rates.ts";
 import { statusReport } from "./status.ts";
 import { WorkerPool } from "./worker_pool.ts";
@@ -198,8 +199,10 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       end = "restart";
       // After the reply is sent.
       setTimeout(() => stopRequested(), 50);
-      return { restarting: true, runDir: options.runDir };
+      return { restarting: true, ...daemonProcess(options.runDir) };
     });
+    // A client that restarted the daemon tells the new one by its pid (src/shell daemon restart).
+    server.register("daemonInfo", () => daemonProcess(options.runDir));
     server.register("status", async () =>
       statusReport(
         await pool.all(WORKER_STATUS_OP) as WorkerStatus[],

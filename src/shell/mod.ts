@@ -4,6 +4,7 @@
  * @module
  */
 export { addAdminCommands, buildShellTree } from "./tree.ts";
+export { addRestartCommand } from "./commands/daemon.ts";
 export { addShellCommand, runShell, type ShellOptions } from "./shell.ts";
 export { createContext, type Runtime } from "./runtime.ts";
 export type { CommandContext, Output, ShellControl } from "./context.ts";

@@ -8,6 +8,7 @@
 import { Command, Help } from "commander";
 import { addConfigCommands } from "./commands/config.ts";
 import { addConnectionCommands } from "./commands/conn.ts";
+import { addDaemonCommands } from "./commands/daemon.ts";
 import { addLocalAddressCommands } from "./commands/laddr.ts";
 import { addRealServerCommands } from "./commands/rs.ts";
 import { addServiceCommands } from "./commands/service.ts";
@@ -33,7 +34,8 @@ export function addAdminCommands(root: Command, ctx: CommandContext): Command {
 const stripNewline = (s: string) => s.replace(/\n$/, "");
 
 /**
- * The shell's command tree: every admin command, `status`, `ipvsadm`, `help`, `exit`, `quit`.
+ * The shell's command tree: every admin command, `daemon restart`, `status`, `ipvsadm`, `help`,
+ * `exit`, `quit`.
  * Help and errors go to `ctx.io`; parse errors throw `CommanderError` instead of exiting.
  * Usage lines leave out the program name, since inside the shell nobody types it.
  */
@@ -60,6 +62,8 @@ export function buildShellTree(ctx: CommandContext): Command {
     })
     .helpCommand("help [command...]", "show help for a command, e.g. help service add");
   addAdminCommands(root, ctx);
+  // One-shot has `fullnat daemon` (run it) and `fullnat restart` instead (main.ts).
+  addDaemonCommands(ctx, root);
   addSessionCommands(ctx, root);
   return root;
 }

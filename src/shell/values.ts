@@ -138,6 +138,14 @@ export function parseTimeout(text: string): number {
   return wholeNumber(text, "timeout in seconds", 1, MAX_SECONDS);
 }
 
+/** Longest wait for a restarted daemon, in seconds (`daemon restart --wait`). */
+export const MAX_WAIT_SECONDS = 600;
+
+/** Seconds to wait for something, 0..10 minutes (0: do not wait). */
+export function parseWaitSeconds(text: string): number {
+  return wholeNumber(text, "number of seconds to wait", 0, MAX_WAIT_SECONDS);
+}
+
 /** A real server's weight 0..65535 (0 quiesces it). */
 export function parseWeight(text: string): number {
   return wholeNumber(text, "weight", WEIGHT_MIN, WEIGHT_MAX);

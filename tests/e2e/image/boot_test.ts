@@ -16,9 +16,15 @@
  *   offers no password login.
  * - curl from the client namespace to the VIP reaches nginx in the rs namespace (which has no
  *   route back to the client), and nginx logs the appliance's local address as the peer.
+ * - `daemon restart` over SSH (issue 13) restarts the daemon in place while one download
+ *   through the VIP is open (held_download.ts): the shell says the daemon came back under
+ *   systemd (fullnat.service) with a new pid, `show connections` shows the same session
+ *   (same local address and port) before and after, the download carries data after the
+ *   restart and completes byte-identical on its one connection, and new connections work.
  *
- * It prints the accelerator, boot-to-SSH time and the image's build figures. Direct kernel boot
- * of the same image is checked by direct_boot_test.ts.
+ * It prints the accelerator, boot-to-SSH time, the restart's output (how long the daemon was
+ * away) and the image's build figures. Direct kernel boot of the same image is checked by
+ * direct_boot_test.ts; that the unit restarts within a second, by tests/unit/image.
  *
  * @module
  */
@@ -29,6 +35,7 @@ import { sweepStale } from "../../../testkit/netns.ts";
 import { run } from "../../../testkit/proc.ts";
 import { curl, startNginx } from "../../../testkit/servers.ts";
 import { waitFor } from "../../../testkit/wait.ts";
+import { type HeldDownload, startHeldDownload } from "./held_download.ts";
 import { buildImage, REPO_ROOT } from "./image_build.ts";
 import { killOrphanVms, kvmWorks, moveTap, startVm, type Vm } from "./vm.ts";
 
@@ -42,6 +49,10 @@ const VIP = "198.51.100.10";
 const LB_B = "203.0.113.1";
 const LOCAL_ADDR = "203.0.113.201";
 const RS = "203.0.113.11";
+/** The held download's size: at 160 KiB/s it would run 2.5 min, far past the restart. */
+const BULK_BYTES = 24 << 20;
+/** How long `daemon restart` may wait for the new daemon: Deno starts slowly under TCG. */
+const RESTART_WAIT_S = 60;
 
 /** The provisioning file the seed carries (format: src/provision/types.ts). */
 function provisioning(sshKey: string): string {
@@ -83,7 +94,7 @@ async function tailOf(path: string, lines = 60): Promise<string> {
 
 Deno.test({
   name:
-    "appliance disk boots by its own GRUB under qemu: admin shell over SSH shows the provisioned service, FULLNAT carries HTTP",
+    "appliance disk boots by its own GRUB under qemu: admin shell over SSH shows the provisioned service, FULLNAT carries HTTP, daemon restart keeps an open connection",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -105,6 +116,7 @@ Deno.test({
     const serialLog = join(tmp, "serial.log");
     let vm: Vm | undefined;
     let stopNginx: (() => Promise<void>) | undefined;
+    let held: HeldDownload | undefined;
     try {
       // The test's own admin key, and a seed made by the product's own command.
       const key = join(tmp, "admin_key");
@@ -158,7 +170,7 @@ Deno.test({
         stdin: `link set lo up\naddr add ${RS}/24 dev ${tapRs}\nlink set ${tapRs} up\n`,
         check: true,
       });
-      const nginx = await startNginx({ netns: rsNs, addrs: [RS] });
+      const nginx = await startNginx({ netns: rsNs, addrs: [RS], bulkBytes: BULK_BYTES });
       stopNginx = nginx.stop;
 
       const ssh = (command: string, extra: string[] = []) =>
@@ -228,11 +240,96 @@ Deno.test({
         `nginx saw ${log.map((e) => e.remoteAddr).join(", ")}, not only ${LOCAL_ADDR}`,
       );
       console.log(`nginx access log: ${log.map((e) => e.line).join(" | ")}`);
+
+      // Restart in place (issue 13) with one connection open through the VIP: a download
+      // read slowly, which cannot finish before it is told to.
+      held = startHeldDownload(clientNs, VIP, 80, nginx.bulkPath);
+      const { localPort } = await held.next("started", 60_000);
+      const session = async () => {
+        const r = await ssh(`show connections --client ${CLIENT}:${localPort} --json`);
+        assert.equal(r.code, 0, r.stderr);
+        const rows = JSON.parse(r.stdout) as {
+          state: string;
+          local: { address: string; port: number };
+          real: { address: string; port: number };
+        }[];
+        assert.equal(rows.length, 1, `one session for ${CLIENT}:${localPort}: ${r.stdout}`);
+        return rows[0];
+      };
+      const sessionBefore = await session();
+      assert.equal(sessionBefore.state, "ESTABLISHED");
+      assert.equal(sessionBefore.local.address, LOCAL_ADDR);
+      await held.send("report");
+      const bytesBefore = (await held.next("report", 10_000)).bodyBytes;
+
+      const restartStarted = performance.now();
+      const restart = await ssh(`daemon restart --wait ${RESTART_WAIT_S}`);
+      const restartSeconds = (performance.now() - restartStarted) / 1000;
+      console.log(
+        `daemon restart over SSH (${restartSeconds.toFixed(1)} s with SSH and the shell's ` +
+          `start):\n${restart.stdout.trimEnd()}`,
+      );
+      assert.equal(restart.code, 0, `daemon restart failed: ${restart.stderr}`);
+      assert.equal(restart.stderr, "");
+      const stopping = restart.stdout.match(
+        /^daemon \(pid (\d+)\) stopping for a restart: diversion rules and \d+ sessions? kept for the new daemon$/m,
+      );
+      assert.ok(stopping, `the shell said what it kept: ${restart.stdout}`);
+      const back = restart.stdout.match(
+        /^daemon back after (\d+\.\d\d) s: pid (\d+), started again by systemd \(fullnat\.service\); (\d+) sessions? in its table$/m,
+      );
+      assert.ok(back, `the shell saw the daemon back under systemd: ${restart.stdout}`);
+      assert.notEqual(back[2], stopping[1], "a new daemon process answers");
+      assert.ok(Number(back[3]) >= 1, "the new daemon took the open session over");
+
+      // The same session, taken over: same local address and port, same real server.
+      const sessionAfter = await session();
+      assert.equal(sessionAfter.state, "ESTABLISHED");
+      assert.deepEqual(
+        [sessionAfter.local, sessionAfter.real],
+        [sessionBefore.local, sessionBefore.real],
+      );
+      // The connection carries data after the restart, then completes with every byte.
+      await new Promise((r) => setTimeout(r, 2000));
+      await held.send("report");
+      const bytesAfter = (await held.next("report", 10_000)).bodyBytes;
+      assert.ok(
+        bytesAfter > bytesBefore,
+        `the download moved on after the restart (${bytesBefore} then ${bytesAfter} bytes)`,
+      );
+      assert.ok(bytesAfter < BULK_BYTES, "it was still open, with data to come");
+      await held.send("finish");
+      const done = await held.next("done", 240_000);
+      console.log(
+        `held download: ${bytesBefore} bytes before the restart, ${bytesAfter} 2 s after it, ` +
+          `${done.bodyBytes} in the end; client port ${localPort}, local ` +
+          `${sessionAfter.local.address}:${sessionAfter.local.port} before and after`,
+      );
+      assert.deepEqual(
+        [done.status, done.bodyBytes, done.sha256],
+        [200, nginx.bulkBytes, nginx.bulkSha256],
+        "the download completed byte-identical",
+      );
+      const bulk = (await nginx.accessLog()).filter((e) => e.path === nginx.bulkPath);
+      assert.equal(bulk.length, 1, "one request, so one connection, carried the whole file");
+      assert.deepEqual(
+        [bulk[0].remoteAddr, bulk[0].remotePort, bulk[0].status, bulk[0].bodyBytes],
+        [LOCAL_ADDR, sessionBefore.local.port, 200, nginx.bulkBytes],
+      );
+
+      // New connections after the restart.
+      const fresh = await curl(clientNs, `http://${VIP}/`, {
+        maxTimeSec: 20,
+        connectTimeoutSec: 10,
+      });
+      assert.equal(fresh.status, 200, `HTTP after the restart: ${fresh.stderr}`);
+      assert.match(fresh.body, new RegExp(`peer ${LOCAL_ADDR.replaceAll(".", "\\.")}:`));
     } catch (e) {
       console.error(`serial console (last lines):\n${await tailOf(serialLog)}`);
       if (vm) console.error(`qemu: ${vm.stderr().trim()}`);
       throw e;
     } finally {
+      await held?.stop().catch(() => {});
       await stopNginx?.().catch(() => {});
       await vm?.stop();
       for (const ns of [clientNs, rsNs]) {

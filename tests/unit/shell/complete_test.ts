@@ -33,6 +33,7 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
   assert.deepEqual(offers(""), [
     "config",
     "conn",
+    "daemon",
     "exit",
     "help",
     "ipvsadm",
@@ -49,6 +50,9 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
   assert.deepEqual(completeLine("se", TREE, NAMES), { candidates: ["service"], word: "se" });
   assert.deepEqual(offers("service "), ["add", "delete", "edit", "list", "show"]);
   assert.deepEqual(offers("show c"), ["connections"]);
+  assert.deepEqual(offers("d"), ["daemon"]);
+  assert.deepEqual(offers("daemon "), ["restart"]);
+  assert.deepEqual(offers("daemon restart "), ["--help", "--wait"]);
   assert.deepEqual(offers("help ser"), ["service"]);
   assert.deepEqual(offers("help rs "), ["add", "delete", "edit", "list"]);
   assert.deepEqual(offers("bogus "), []);

@@ -137,3 +137,27 @@ Deno.test("fullnat shell -c runs one command line and exits with its status (ssh
     assert.equal(refused.code, 1);
     assert.equal(refused.stderr, "error: the daemon refused: Service already exists\n");
   }));
+
+Deno.test("fullnat restart is the shell's daemon restart: same errors, its own name in them", () =>
+  withDaemon(async (d, env) => {
+    // The fixture daemon serves no `restart` op, as a daemon from before it existed.
+    const older = await fullnat(["restart"], env);
+    assert.equal(older.code, 1);
+    assert.match(
+      older.stderr,
+      /^error: the running fullnat daemon does not support 'fullnat restart'/,
+    );
+    const viaShell = await fullnat(["shell", "-c", "daemon restart"], env);
+    assert.equal(viaShell.code, 1);
+    assert.match(viaShell.stderr, /does not support 'daemon restart'/);
+    const down = await fullnat(["restart", "--socket", `${d.dir}/none.sock`], env);
+    assert.deepEqual(down, {
+      code: 1,
+      stdout: "",
+      stderr: `error: fullnat daemon is not running (no control socket at ${d.dir}/none.sock); ` +
+        "start it with: fullnat daemon\n",
+    });
+    const help = await fullnat(["restart", "--help"], env);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^ {2}fullnat restart --wait 30$/m);
+  }));
