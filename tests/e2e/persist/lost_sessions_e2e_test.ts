@@ -1,5 +1,6 @@
 /**
- * End to end, real TCP: what becomes of connections whose sessions the balancer really lost
+ * End to end, real TCP: what becomes of connections whose sessions the balancer really lost,
+ * and of sessions that expired while no daemon ran
  * (README "When a session really is gone"). Two idle connections cross a FULLNAT service; the
  * daemon is killed and its session table corrupted, so the next daemon refuses it. Then:
  *
@@ -83,6 +84,57 @@ Deno.test("e2e: sessions lost with a refused table: the client is reset, the rea
     const st = await lb.status();
     assert.ok(st.engine.noSessionResets >= 1, `noSessionResets ${st.engine.noSessionResets}`);
     assert.equal(st.engine.orphansReset, 1);
+  } finally {
+    for (const p of peers) await p.close();
+    if (lb) await lb.stop();
+    await topo.destroy();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("e2e: a session that expired while no daemon ran is reset at both ends when the daemon comes back", async () => {
+  const topo = await createTopology();
+  const dir = await Deno.makeTempDir({ prefix: "fullnat-gap-" });
+  const args = ["--run-dir", `${dir}/run`, "--state-dir", `${dir}/state`];
+  let lb: Balancer | undefined;
+  const peers: LinePeer[] = [];
+  try {
+    const vip = topo.addrs.vips[0];
+    const rs = topo.addrs.realServers[0];
+    const server = LinePeer.tcpPeers(topo, "rs", ["serve", rs, `${PORT}`]);
+    peers.push(server);
+    await server.expect(/listening/);
+    lb = await startBalancer(topo, args);
+    await lb.ipvsadmOk("-A", "-t", `${vip}:${PORT}`, "-s", "rr");
+    await lb.ipvsadmOk("-a", "-t", `${vip}:${PORT}`, "-r", `${rs}:${PORT}`, "-b");
+    await lb.ipvsadmOk("-P", "-t", `${vip}:${PORT}`, "-z", topo.addrs.localAddrs[0]);
+    // ESTABLISHED sessions expire after 2 s of silence.
+    await lb.ipvsadmOk("--set", "2", "0", "0");
+    const client = LinePeer.tcpPeers(topo, "client", ["client", vip, `${PORT}`]);
+    peers.push(client);
+    await client.say("open a");
+    await client.expect(/opened a \d+/);
+    const port = (await server.expect(/accept (\d+)/))[1];
+    await client.say("send a hello");
+    await client.expect(/reply a hello \d+/);
+
+    await lb.kill();
+    lb = undefined;
+    // Longer than the timeout, with no daemon to expire anything.
+    await new Promise((r) => setTimeout(r, 3000));
+    lb = await startBalancer(topo, args);
+    assert.match(
+      lb.log(),
+      /took over 1 session\(s\) in \d+ ms, 1 of them expired while no daemon ran/,
+    );
+    // Both ends were reset: the server's socket at once, the client's on its next send.
+    await server.expect(new RegExp(`reset ${port}`), 10_000);
+    await client.say("send a late");
+    const r = await client.expect(/(reset|timeout|reply|closed) a ?(\d*)/, 20_000);
+    assert.equal(r[1], "reset", r[0]);
+    const st = await lb.status();
+    assert.equal(st.engine.expiryResets, 1);
+    assert.equal(st.sessions, 0);
   } finally {
     for (const p of peers) await p.close();
     if (lb) await lb.stop();
