@@ -82,3 +82,34 @@ export class LinePeer {
     await this.#reader.cancel().catch(() => {});
   }
 }
+
+/** The two ends of {@linkcode echoThroughBalancer}. */
+export interface EchoEnds {
+  server: LinePeer;
+  client: LinePeer;
+}
+
+/**
+ * An echo server (`tcp_peers.py serve`) on the topology's first real server at `port`, a
+ * FULLNAT service on the first VIP at `port` in front of it (round robin, first local
+ * address), and a client (`tcp_peers.py client`) of that VIP. Both peers are added to `peers`
+ * for the caller to close.
+ */
+export async function echoThroughBalancer(
+  topo: Topology,
+  lb: { ipvsadmOk(...args: string[]): Promise<string> },
+  port: number,
+  peers: LinePeer[],
+): Promise<EchoEnds> {
+  const vip = topo.addrs.vips[0];
+  const rs = topo.addrs.realServers[0];
+  const server = LinePeer.tcpPeers(topo, "rs", ["serve", rs, `${port}`]);
+  peers.push(server);
+  await server.expect(/listening/);
+  await lb.ipvsadmOk("-A", "-t", `${vip}:${port}`, "-s", "rr");
+  await lb.ipvsadmOk("-a", "-t", `${vip}:${port}`, "-r", `${rs}:${port}`, "-b");
+  await lb.ipvsadmOk("-P", "-t", `${vip}:${port}`, "-z", topo.addrs.localAddrs[0]);
+  const client = LinePeer.tcpPeers(topo, "client", ["client", vip, `${port}`]);
+  peers.push(client);
+  return { server, client };
+}

@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { createTopology } from "../../../testkit/netns.ts";
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
-import { LinePeer } from "../../../testkit/line_peer.ts";
+import { echoThroughBalancer, type LinePeer } from "../../../testkit/line_peer.ts";
 
 const PORT = 9000;
 
@@ -28,18 +28,8 @@ Deno.test("e2e: sessions lost with a refused table: the client is reset, the rea
   let lb: Balancer | undefined;
   const peers: LinePeer[] = [];
   try {
-    const vip = topo.addrs.vips[0];
-    const rs = topo.addrs.realServers[0];
-    const server = LinePeer.tcpPeers(topo, "rs", ["serve", rs, `${PORT}`]);
-    peers.push(server);
-    await server.expect(/listening/);
     lb = await startBalancer(topo, args);
-    await lb.ipvsadmOk("-A", "-t", `${vip}:${PORT}`, "-s", "rr");
-    await lb.ipvsadmOk("-a", "-t", `${vip}:${PORT}`, "-r", `${rs}:${PORT}`, "-b");
-    await lb.ipvsadmOk("-P", "-t", `${vip}:${PORT}`, "-z", topo.addrs.localAddrs[0]);
-
-    const client = LinePeer.tcpPeers(topo, "client", ["client", vip, `${PORT}`]);
-    peers.push(client);
+    const { server, client } = await echoThroughBalancer(topo, lb, PORT, peers);
     const port: Record<string, string> = {};
     for (const name of ["a", "b"]) {
       await client.say(`open ${name}`);
@@ -99,19 +89,10 @@ Deno.test("e2e: a session that expired while no daemon ran is reset at both ends
   let lb: Balancer | undefined;
   const peers: LinePeer[] = [];
   try {
-    const vip = topo.addrs.vips[0];
-    const rs = topo.addrs.realServers[0];
-    const server = LinePeer.tcpPeers(topo, "rs", ["serve", rs, `${PORT}`]);
-    peers.push(server);
-    await server.expect(/listening/);
     lb = await startBalancer(topo, args);
-    await lb.ipvsadmOk("-A", "-t", `${vip}:${PORT}`, "-s", "rr");
-    await lb.ipvsadmOk("-a", "-t", `${vip}:${PORT}`, "-r", `${rs}:${PORT}`, "-b");
-    await lb.ipvsadmOk("-P", "-t", `${vip}:${PORT}`, "-z", topo.addrs.localAddrs[0]);
+    const { server, client } = await echoThroughBalancer(topo, lb, PORT, peers);
     // ESTABLISHED sessions expire after 2 s of silence.
     await lb.ipvsadmOk("--set", "2", "0", "0");
-    const client = LinePeer.tcpPeers(topo, "client", ["client", vip, `${PORT}`]);
-    peers.push(client);
     await client.say("open a");
     await client.expect(/opened a \d+/);
     const port = (await server.expect(/accept (\d+)/))[1];

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { ControlClient } from "../../../src/ctl/client.ts";
 import { createTopology } from "../../../testkit/netns.ts";
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
-import { LinePeer } from "../../../testkit/line_peer.ts";
+import { echoThroughBalancer, type LinePeer } from "../../../testkit/line_peer.ts";
 
 /** The last release before this one: run directory layout version 1. */
 const PREVIOUS = "e54a68a8218d53d37203ceec1d26e24968b5dbd1";
@@ -52,18 +52,8 @@ Deno.test({
     const peers: LinePeer[] = [];
     try {
       await checkout(PREVIOUS, old);
-      const vip = topo.addrs.vips[0];
-      const rs = topo.addrs.realServers[0];
-      const server = LinePeer.tcpPeers(topo, "rs", ["serve", rs, `${PORT}`]);
-      peers.push(server);
-      await server.expect(/listening/);
-
       lb = await startBalancer(topo, args, { main: `${old}/main.ts` });
-      await lb.ipvsadmOk("-A", "-t", `${vip}:${PORT}`, "-s", "rr");
-      await lb.ipvsadmOk("-a", "-t", `${vip}:${PORT}`, "-r", `${rs}:${PORT}`, "-b");
-      await lb.ipvsadmOk("-P", "-t", `${vip}:${PORT}`, "-z", topo.addrs.localAddrs[0]);
-      const client = LinePeer.tcpPeers(topo, "client", ["client", vip, `${PORT}`]);
-      peers.push(client);
+      const { client } = await echoThroughBalancer(topo, lb, PORT, peers);
       await client.say("open a");
       await client.expect(/opened a \d+/);
       await client.say("send a before");
