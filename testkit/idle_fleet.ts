@@ -4,7 +4,8 @@
  *
  * - `server HOST PORT`: a TCP and a UDP echo server on `HOST:PORT` (one line in, the same
  *   line out). Prints `listening` once both are bound.
- * - `client tcp|udp HOST PORT N`: opens N connections (or N UDP sockets, each its own flow),
+ * - `client tcp|udp HOST PORT N [SOURCE]`: opens N connections (or N UDP sockets, each its own
+ *   flow, bound to SOURCE when given: another client address lands on another worker),
  *   exchanges one line on each, prints `open K` (K of N that answered), then waits for a line
  *   on stdin; then exchanges a second line on each and prints `again K` (K that answered
  *   within 20 s), and exits.
@@ -64,8 +65,17 @@ async function server(host: string, port: number): Promise<void> {
   }
 }
 
-async function client(proto: string, host: string, port: number, n: number): Promise<void> {
-  const ask = proto === "tcp" ? await tcpFleet(host, port, n) : await udpFleet(host, port, n);
+async function client(
+  proto: string,
+  host: string,
+  port: number,
+  n: number,
+  source: string | undefined,
+): Promise<void> {
+  if (proto === "tcp" && source !== undefined) throw new Error("SOURCE is for UDP fleets only");
+  const ask = proto === "tcp"
+    ? await tcpFleet(host, port, n)
+    : await udpFleet(host, port, n, source);
   const round = async (tag: string) => {
     const ok = await Promise.all(ask.map((f, i) => withTimeout(f(`${tag} ${i}`), 20_000)));
     return ok.filter((r) => r === true).length;
@@ -96,12 +106,12 @@ async function tcpFleet(host: string, port: number, n: number): Promise<Ask[]> {
   return asks;
 }
 
-function udpFleet(host: string, port: number, n: number): Ask[] {
+function udpFleet(host: string, port: number, n: number, source: string | undefined): Ask[] {
   const asks: Ask[] = [];
   const to: Deno.NetAddr = { transport: "udp", hostname: host, port };
   for (let i = 0; i < n; i++) {
     const sock = Deno.listenDatagram({
-      hostname: host.includes(":") ? "::" : "0.0.0.0",
+      hostname: source ?? (host.includes(":") ? "::" : "0.0.0.0"),
       port: 0,
       transport: "udp",
     });
@@ -119,8 +129,8 @@ function udpFleet(host: string, port: number, n: number): Ask[] {
 }
 
 if (import.meta.main) {
-  const [mode, a, b, c, d] = Deno.args;
+  const [mode, a, b, c, d, e] = Deno.args;
   if (mode === "server") await server(a, Number(b));
-  else if (mode === "client") await client(a, b, Number(c), Number(d));
+  else if (mode === "client") await client(a, b, Number(c), Number(d), e);
   else throw new Error(`unknown mode ${mode}`);
 }

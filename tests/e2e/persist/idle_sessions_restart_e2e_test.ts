@@ -1,7 +1,10 @@
 /**
  * End to end, real traffic: 2,500 idle sessions (FULLNAT TCP over IPv4 and IPv6 and UDP flows,
- * NAT TCP over IPv4 and IPv6) through a daemon with two workers each exchange data again after the daemon restarted in place
- * (the `restart` control op, what `fullnat restart` sends) and a new one took them over.
+ * NAT TCP over IPv4 and IPv6) through a daemon with one worker, and with two (the UDP flows
+ * come from a second client address, which the steering sends to the second worker), each
+ * exchange data again after the daemon restarted in place (the `restart` control op, what
+ * `fullnat restart` sends) and a new one took them over; the counters go on from where they
+ * were.
  */
 import assert from "node:assert/strict";
 import { ControlClient } from "../../../src/ctl/client.ts";
@@ -11,6 +14,8 @@ import { IDLE_FLEET } from "../../../testkit/idle_fleet.ts";
 
 const PORT = 7000;
 const NAT_PORT = 7001;
+/** A second client address: sessions are steered to workers by the client's address. */
+const SECOND_CLIENT = "198.51.100.3";
 /** Sessions of the fleets: FULLNAT TCP v4, v6, UDP; NAT TCP v4, v6. */
 const TOTAL = 1000 + 500 + 500 + 300 + 200;
 
@@ -33,7 +38,14 @@ async function expectLine(
   }
 }
 
-function fleet(topo: Topology, proto: "tcp" | "udp", host: string, n: number, port = PORT) {
+function fleet(
+  topo: Topology,
+  proto: "tcp" | "udp",
+  host: string,
+  n: number,
+  port = PORT,
+  source?: string,
+) {
   const child = topo.spawn("client", [
     Deno.execPath(),
     "run",
@@ -45,6 +57,7 @@ function fleet(topo: Topology, proto: "tcp" | "udp", host: string, n: number, po
     host,
     String(port),
     String(n),
+    ...(source === undefined ? [] : [source]),
   ], { stdin: "piped", stdout: "piped" });
   return {
     child,
@@ -55,16 +68,38 @@ function fleet(topo: Topology, proto: "tcp" | "udp", host: string, n: number, po
   };
 }
 
-Deno.test("e2e: 2,500 idle FULLNAT and NAT TCP (IPv4, IPv6) and UDP sessions on 2 workers work again after a restart in place; counters carry over", async () => {
+for (const workers of [1, 2]) {
+  Deno.test(`e2e: 2,500 idle FULLNAT and NAT TCP (IPv4, IPv6) and UDP sessions on ${workers} worker(s) work again after a restart in place; counters carry over`, () =>
+    idleFleetRestart(workers));
+}
+
+async function idleFleetRestart(workers: number): Promise<void> {
   // NAT mode: the real server answers the client directly, through the balancer.
   const topo = await createTopology({ ipv6: true, rsDefaultViaLb: true });
   const dir = await Deno.makeTempDir({ prefix: "fullnat-idle-" });
-  const args = ["--run-dir", `${dir}/run`, "--state-dir", `${dir}/state`, "--workers", "2"];
+  const args = [
+    "--run-dir",
+    `${dir}/run`,
+    "--state-dir",
+    `${dir}/state`,
+    "--workers",
+    String(workers),
+  ];
   let lb: Balancer | undefined;
   try {
     const v6 = topo.addrs.v6!;
     const vip = topo.addrs.vips[0];
     const rs = topo.addrs.realServers[0];
+    await topo.exec("client", [
+      "ip",
+      "addr",
+      "add",
+      `${SECOND_CLIENT}/32`,
+      "dev",
+      topo.ifaces.client,
+    ], {
+      check: true,
+    });
     const server4 = topo.spawn("rs", [
       Deno.execPath(),
       "run",
@@ -113,7 +148,8 @@ Deno.test("e2e: 2,500 idle FULLNAT and NAT TCP (IPv4, IPv6) and UDP sessions on 
     const fleets = [
       fleet(topo, "tcp", vip, 1000),
       fleet(topo, "tcp", v6.vips[0], 500),
-      fleet(topo, "udp", vip, 500),
+      // From a second client address, which the steering sends to the other worker.
+      fleet(topo, "udp", vip, 500, PORT, SECOND_CLIENT),
       fleet(topo, "tcp", vip, 300, NAT_PORT),
       fleet(topo, "tcp", v6.vips[0], 200, NAT_PORT),
     ];
@@ -139,9 +175,15 @@ Deno.test("e2e: 2,500 idle FULLNAT and NAT TCP (IPv4, IPv6) and UDP sessions on 
     // Each worker has its table; sessions sit where the steering put their first packet.
     assert.deepEqual(
       [...Deno.readDirSync(`${dir}/run`)].map((e) => e.name).sort(),
-      ["worker-0.counters", "worker-0.sessions", "worker-1.counters", "worker-1.sessions"],
+      Array.from({ length: workers }, (_, i) => [`worker-${i}.counters`, `worker-${i}.sessions`])
+        .flat(),
     );
     assert.ok(total >= TOTAL, `took over ${total}: ${lb.log()}`);
+    assert.deepEqual(
+      took.map((m) => m[1]).sort(),
+      Array.from({ length: workers }, (_, i) => String(i)),
+      "every worker took sessions over",
+    );
     // The counters go on from where they were: no session is created after the restart.
     assert.match(lb.log(), /worker 0: counters carried over: \d+ engine counter/);
     const after = await lb.status();
@@ -169,7 +211,7 @@ Deno.test("e2e: 2,500 idle FULLNAT and NAT TCP (IPv4, IPv6) and UDP sessions on 
       await f.child.status;
     }
     console.log(
-      `took over ${total} sessions (FULLNAT and NAT), 2 workers: ${
+      `took over ${total} sessions (FULLNAT and NAT), ${workers} worker(s): ${
         took.map((m) => m[0]).join(", ")
       }`,
     );
@@ -178,4 +220,4 @@ Deno.test("e2e: 2,500 idle FULLNAT and NAT TCP (IPv4, IPv6) and UDP sessions on 
     await topo.destroy();
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
