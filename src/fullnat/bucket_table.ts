@@ -12,19 +12,14 @@
  * @module
  */
 import type { RealServer } from "./service.ts";
+import { positiveWeightGcd } from "./weight_gcd.ts";
 
 /** Buckets of the sh and dh table (IPVS's default `CONFIG_IP_VS_SH_TAB_BITS=8`). */
 export const BUCKETS = 256;
 
-function gcd(a: number, b: number): number {
-  while (b !== 0) [a, b] = [b, a % b];
-  return a;
-}
-
 /** How many consecutive buckets each server takes per round. */
 export function bucketTurns(weights: readonly number[]): number[] {
-  let g = 0;
-  for (const w of weights) if (w > 0) g = gcd(g, w);
+  const g = positiveWeightGcd(weights);
   const turns = weights.map((w) => (w > 0 ? w / g : 1));
   const round = turns.reduce((a, t) => a + t, 0);
   if (round <= BUCKETS) return turns;

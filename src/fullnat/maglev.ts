@@ -22,23 +22,16 @@
  *
  * @module
  */
+import { positiveWeightGcd } from "./weight_gcd.ts";
 
 /** Largest claim per turn, as a power of two (IPVS: half the bits of its default index 12). */
 const TURN_BITS = 6;
 
-function gcd(a: number, b: number): number {
-  while (b !== 0) [a, b] = [b, a % b];
-  return a;
-}
-
 /** Positions each server claims per turn, from their weights (0: none). */
 export function maglevTurns(weights: readonly number[]): number[] {
-  let g = 0;
+  const g = positiveWeightGcd(weights);
   let max = 0;
-  for (const w of weights) {
-    if (w > 0) g = gcd(g, w);
-    if (w > max) max = w;
-  }
+  for (const w of weights) if (w > max) max = w;
   if (g === 0) return weights.map(() => 0);
   const bits = 32 - Math.clz32(max / g);
   const shift = Math.max(0, bits - TURN_BITS);

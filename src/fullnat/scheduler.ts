@@ -9,6 +9,7 @@ import type { SchedulerName } from "../vocab/mod.ts";
 import type { AddressFamily } from "./family.ts";
 import { clientHash, scheduleHashed } from "./scheduler_hashed.ts";
 import type { RealServer, Service } from "./service.ts";
+import { gcd } from "./weight_gcd.ts";
 
 /** Round robin over servers with a positive weight. */
 export function scheduleRr(svc: Service): RealServer | undefined {
@@ -22,11 +23,6 @@ export function scheduleRr(svc: Service): RealServer | undefined {
     }
   }
   return undefined;
-}
-
-function gcd(a: number, b: number): number {
-  while (b !== 0) [a, b] = [b, a % b];
-  return a;
 }
 
 /**
