@@ -20,6 +20,14 @@ export interface ServiceKey {
   port: number;
 }
 
+/**
+ * `tcp 198.51.100.10 80`: a service's identity as one string, by which state a previous
+ * process left (sessions, counters) finds the service again whatever its id.
+ */
+export function serviceIdentity(k: ServiceKey): string {
+  return `${k.protocol} ${k.address} ${k.port}`;
+}
+
 /** Settable properties of a virtual service (`-s`, `-b`, `-p`, and the FULLNAT TCP tweaks). */
 export interface ServiceOptions {
   scheduler: SchedulerName;

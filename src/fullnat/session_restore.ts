@@ -20,7 +20,7 @@ import type { OwnerSnapshot } from "./owner_log.ts";
 import type { LocalAddress, RealServer, Service } from "./service.ts";
 import { V6 } from "./session_table.ts";
 import { TCP_STATE_NAMES, TcpState } from "./tcp_state.ts";
-import type { ServiceKey } from "./types.ts";
+import { serviceIdentity } from "./types.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
 import { METHOD_NAT } from "./xmit.ts";
 import { TRANSMITS } from "./xmit_modes.ts";
@@ -35,8 +35,6 @@ export interface RestoreReport {
   standIns: number;
 }
 
-const keyText = (k: ServiceKey) => `${k.protocol} ${k.address} ${k.port}`;
-
 /** Takes over the sessions in `engine`'s table, whose owner ids are those of `old`. */
 export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreReport {
   const report: RestoreReport = { kept: 0, dropped: {}, standIns: 0 };
@@ -48,7 +46,7 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
   const locals = new Map<number, LocalAddress | null>();
   const retire: (() => void)[] = [];
   // Once, not per service: a configuration may hold thousands.
-  const liveByKey = new Map(reg.liveServices().map((s) => [keyText(s.key), s]));
+  const liveByKey = new Map(reg.liveServices().map((s) => [serviceIdentity(s.key), s]));
 
   const drop = (reason: string) => {
     report.dropped[reason] = (report.dropped[reason] ?? 0) + 1;
@@ -61,13 +59,13 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
     const rec = old.services.get(oldId);
     svc = null;
     if (rec !== undefined) {
-      const live = liveByKey.get(keyText(rec));
+      const live = liveByKey.get(serviceIdentity(rec));
       if (live !== undefined) svc = live;
       else {
         // A stand-in is rare: finding it among all services is fine.
         svc = attempt(
           () => control.addService(rec, { scheduler: "rr", persistence: 0 }),
-          () => reg.liveServices().find((s) => keyText(s.key) === keyText(rec)),
+          () => reg.liveServices().find((s) => serviceIdentity(s.key) === serviceIdentity(rec)),
         );
         if (svc !== null) {
           report.standIns++;

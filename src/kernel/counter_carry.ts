@@ -14,7 +14,8 @@
  */
 import type { Engine } from "../fullnat/engine.ts";
 import { newStats } from "../fullnat/stats.ts";
-import type { Stats } from "../fullnat/types.ts";
+import type { RealServer } from "../fullnat/service.ts";
+import { serviceIdentity, type Stats } from "../fullnat/types.ts";
 
 /** The file's content. */
 export interface CarriedCounters {
@@ -39,8 +40,8 @@ export function countersFile(dir: string, index: number): string {
   return `${dir}/worker-${index}.counters`;
 }
 
-const serviceName = (s: { key: { protocol: string; address: string; port: number } }) =>
-  `${s.key.protocol} ${s.key.address} ${s.key.port}`;
+/** A real server's identity: its service's, then its own address and port. */
+const serverIdentity = (service: string, rs: RealServer) => `${service} > ${rs.address} ${rs.port}`;
 
 /** `engine`'s counters now, live services and servers only (deleted ones are draining). */
 export function snapshotCounters(engine: Engine): CarriedCounters {
@@ -51,10 +52,10 @@ export function snapshotCounters(engine: Engine): CarriedCounters {
     servers: {},
   };
   for (const svc of engine.registry.liveServices()) {
-    const name = serviceName(svc);
+    const name = serviceIdentity(svc.key);
     out.services[name] = { ...svc.stats };
     for (const rs of svc.servers) {
-      if (!rs.removed) out.servers[`${name} > ${rs.address} ${rs.port}`] = { ...rs.stats };
+      if (!rs.removed) out.servers[serverIdentity(name, rs)] = { ...rs.stats };
     }
   }
   return out;
@@ -79,10 +80,10 @@ export function carryCounters(engine: Engine, saved: CarriedCounters): CarryRepo
     return true;
   };
   for (const svc of engine.registry.liveServices()) {
-    const name = serviceName(svc);
+    const name = serviceIdentity(svc.key);
     if (add(svc.stats, saved.services?.[name])) report.services++;
     for (const rs of svc.servers) {
-      if (!rs.removed && add(rs.stats, saved.servers?.[`${name} > ${rs.address} ${rs.port}`])) {
+      if (!rs.removed && add(rs.stats, saved.servers?.[serverIdentity(name, rs)])) {
         report.servers++;
       }
     }
