@@ -311,11 +311,16 @@ export class Engine {
     proto: number,
   ): Verdict {
     if (this.rejectPolicy === "reset" && proto === IPPROTO.TCP) {
-      this.outLength = writeResetReply(fam, b, o, l4, total);
       this.counters.resetsSent++;
-      return Verdict.Rewritten;
+      return this.#resetReply(fam, b, o, l4, total);
     }
     return Verdict.Drop;
+  }
+
+  /** Replaces the TCP segment in hand with the RST that answers it, back to its sender. */
+  #resetReply(fam: AddressFamily, b: Uint8Array, o: number, l4: number, total: number): Verdict {
+    this.outLength = writeResetReply(fam, b, o, l4, total);
+    return Verdict.Rewritten;
   }
 
   /**
@@ -327,9 +332,8 @@ export class Engine {
     if (this.noSessionPolicy === "drop" || (b[l4 + TCP.FLAGS] & TCP_FLAG.RST) !== 0) {
       return Verdict.Drop;
     }
-    this.outLength = writeResetReply(fam, b, o, l4, total);
     this.counters.noSessionResets++;
-    return Verdict.Rewritten;
+    return this.#resetReply(fam, b, o, l4, total);
   }
 
   /**
@@ -338,9 +342,8 @@ export class Engine {
    * tuple free (README "When a session really is gone").
    */
   #resetOrphan(fam: AddressFamily, b: Uint8Array, o: number, l4: number, total: number): Verdict {
-    this.outLength = writeResetReply(fam, b, o, l4, total);
     this.counters.orphansReset++;
-    return Verdict.Rewritten;
+    return this.#resetReply(fam, b, o, l4, total);
   }
 
   /**
