@@ -16,7 +16,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { Topology } from "./netns.ts";
+import type { ExecResult, Topology } from "./netns.ts";
 
 /** This script's path, to run it with `deno run -A`. */
 export const HASH_STREAM = decodeURIComponent(new URL(import.meta.url).pathname);
@@ -55,6 +55,31 @@ export interface HashUpload {
   output: string;
 }
 
+/** Runs this tool's client side (`send` or `fetch`) in the topology's `client` namespace. */
+function clientRun(
+  topo: Topology,
+  mode: "send" | "fetch",
+  host: string,
+  port: number,
+  bytes: number,
+  seed: number,
+  timeoutSec: number,
+): Promise<ExecResult> {
+  return topo.exec("client", [
+    "timeout",
+    String(timeoutSec),
+    Deno.execPath(),
+    "run",
+    "-A",
+    HASH_STREAM,
+    mode,
+    host,
+    String(port),
+    String(bytes),
+    String(seed),
+  ]);
+}
+
 /**
  * Uploads `bytes` of the stream from `seed` from the topology's `client` namespace to a
  * `sink` at `host:port`, bounded by `timeoutSec`.
@@ -67,19 +92,7 @@ export async function sendHashStream(
   seed: number,
   timeoutSec = 60,
 ): Promise<HashUpload> {
-  const r = await topo.exec("client", [
-    "timeout",
-    String(timeoutSec),
-    Deno.execPath(),
-    "run",
-    "-A",
-    HASH_STREAM,
-    "send",
-    host,
-    String(port),
-    String(bytes),
-    String(seed),
-  ]);
+  const r = await clientRun(topo, "send", host, port, bytes, seed, timeoutSec);
   const m = /^sent ([0-9a-f]{64}) got ([0-9a-f]{64})$/m.exec(r.stdout);
   return { sent: m?.[1], got: m?.[2], output: `(${r.code}) ${r.stdout} ${r.stderr}` };
 }
@@ -106,19 +119,7 @@ export async function fetchHashStream(
   seed: number,
   timeoutSec = 60,
 ): Promise<HashDownload> {
-  const r = await topo.exec("client", [
-    "timeout",
-    String(timeoutSec),
-    Deno.execPath(),
-    "run",
-    "-A",
-    HASH_STREAM,
-    "fetch",
-    host,
-    String(port),
-    String(bytes),
-    String(seed),
-  ]);
+  const r = await clientRun(topo, "fetch", host, port, bytes, seed, timeoutSec);
   const m = /^expected ([0-9a-f]{64}) got ([0-9a-f]{64})/m.exec(r.stdout);
   return { expected: m?.[1], got: m?.[2], output: `(${r.code}) ${r.stdout} ${r.stderr}` };
 }

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { withTimeout } from "./wait.ts";
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -28,12 +30,6 @@ async function readLine(conn: Deno.Conn): Promise<string | null> {
     text += dec.decode(buf.subarray(0, n));
   }
   return text.slice(0, text.indexOf("\n"));
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), ms));
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 async function server(host: string, port: number): Promise<void> {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Role, Topology } from "./netns.ts";
+import { withTimeout } from "./wait.ts";
 
 /** The tool's path, to run under Debian's `/usr/bin/python3`. */
 export const TCP_PEERS = new URL("./tcp_peers.py", import.meta.url).pathname;
@@ -54,13 +55,8 @@ export class LinePeer {
         throw new Error(`no line matching ${re} within ${timeoutMs} ms; got: ${this.#text}`);
       }
       this.#pending ??= this.#reader.read();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const r = await Promise.race([
-        this.#pending,
-        new Promise<"late">((res) => timer = setTimeout(() => res("late"), left)),
-      ]);
-      clearTimeout(timer);
-      if (r === "late") continue;
+      const r = await withTimeout(this.#pending, left);
+      if (r === "timeout") continue;
       this.#pending = undefined;
       if (r.done) {
         throw new Error(`the peer ended before a line matching ${re}; got: ${this.#text}`);

@@ -43,3 +43,10 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** `p`, or `"timeout"` once `ms` passed first (`p` goes on; its result is then ignored). */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), ms));
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}

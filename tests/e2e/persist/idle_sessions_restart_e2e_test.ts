@@ -100,27 +100,20 @@ async function idleFleetRestart(workers: number): Promise<void> {
     ], {
       check: true,
     });
-    const server4 = topo.spawn("rs", [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--unstable-net",
-      IDLE_FLEET,
-      "server",
-      rs,
-      `${PORT}`,
-    ], { stdout: "piped", stderr: "piped" });
-    const server6 = topo.spawn("rs", [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--unstable-net",
-      IDLE_FLEET,
-      "server",
-      v6.realServers[0],
-      `${PORT}`,
-    ], { stdout: "piped", stderr: "piped" });
-    for (const s of [server4, server6]) {
+    // One echo server per family on the real server.
+    const servers = [rs, v6.realServers[0]].map((address) =>
+      topo.spawn("rs", [
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--unstable-net",
+        IDLE_FLEET,
+        "server",
+        address,
+        `${PORT}`,
+      ], { stdout: "piped", stderr: "piped" })
+    );
+    for (const s of servers) {
       const reader = s.stdout.getReader();
       const first = new TextDecoder().decode((await reader.read()).value);
       if (!/listening/.test(first)) {
