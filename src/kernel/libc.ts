@@ -32,6 +32,18 @@ export function openLibc<S extends Deno.ForeignLibraryInterface>(
   }
 }
 
+/**
+ * A getter that opens libc with `symbols` on first use, once per thread (each Worker has its
+ * own module instance, so each opens its own).
+ */
+export function lazyLibc<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+  purpose: string,
+): () => Deno.DynamicLibrary<S>["symbols"] {
+  let lib: Deno.DynamicLibrary<S>["symbols"] | undefined;
+  return () => lib ??= openLibc(symbols, purpose);
+}
+
 /** errno of the calling thread, right after a failed call. */
 export function threadErrno(lib: ErrnoLibc): number {
   const p = lib.__errno_location();

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { ERRNO_SYMBOLS, errnoText, openLibc, threadErrno } from "./libc.ts";
+import { ERRNO_SYMBOLS, errnoText, lazyLibc, threadErrno } from "./libc.ts";
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -39,14 +39,7 @@ const symbols = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
-
-let libc: Libc | undefined;
-
-/** Opens libc once per thread (each Worker has its own module instance). */
-function loadLibc(): Libc {
-  libc ??= openLibc(symbols, "raw sockets");
-  return libc;
-}
+const loadLibc = lazyLibc(symbols, "raw sockets");
 
 /** What a {@linkcode RawSender} has done, updated in place. */
 export interface RawSenderCounters {

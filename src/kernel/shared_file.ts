@@ -13,7 +13,7 @@
  * @module
  */
 
-import { ERRNO_SYMBOLS, errnoText, openLibc, threadErrno } from "./libc.ts";
+import { ERRNO_SYMBOLS, errnoText, lazyLibc, threadErrno } from "./libc.ts";
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -35,13 +35,7 @@ const symbols = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
-let libc: Libc | undefined;
-
-/** Opens libc once per thread (each Worker has its own module instance). */
-function loadLibc(): Libc {
-  libc ??= openLibc(symbols, "shared memory");
-  return libc;
-}
+const loadLibc = lazyLibc(symbols, "shared memory");
 
 function lastError(l: Libc): string {
   return errnoText(l, threadErrno(l));
