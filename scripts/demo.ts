@@ -8,6 +8,7 @@
 import { createTopology } from "../testkit/netns.ts";
 import { curl, type NginxServer, startNginx } from "../testkit/servers.ts";
 import { type Balancer, startBalancer } from "../testkit/balancer.ts";
+import { newConnectionsCommand } from "../testkit/curl.ts";
 
 const REQUESTS = 300;
 
@@ -79,15 +80,7 @@ async function run(nginx: NginxServer, lb: Balancer): Promise<void> {
   heading(`${REQUESTS} HTTP requests from the client, each on a new connection`);
   const url = `http://${vip}/`;
   const t0 = performance.now();
-  const out = await topo.exec("client", [
-    "curl",
-    "-s",
-    "-H",
-    "Connection: close",
-    "-w",
-    "%{http_code}\\n",
-    ...Array.from({ length: REQUESTS }, () => ["-o", "/dev/null", url]).flat(),
-  ]);
+  const out = await topo.exec("client", newConnectionsCommand(url, REQUESTS));
   const secs = (performance.now() - t0) / 1000;
   const ok = out.stdout.trim().split("\n").filter((c) => c === "200").length;
   console.log(

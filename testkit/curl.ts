@@ -88,3 +88,40 @@ export async function curl(
     stderr: errText.split("\n").filter((l) => l !== "" && !l.startsWith(MARK)).join("\n"),
   };
 }
+
+/** Options of {@linkcode newConnectionsCommand}. */
+export interface NewConnectionsOptions {
+  /** Source address to send from (`--interface`). */
+  from?: string;
+  /** Requests in flight at once (`-Z --parallel-max N`); default one after the other. */
+  parallel?: number;
+  /** Whole-run limit in seconds; default none. */
+  maxTimeSec?: number;
+}
+
+/**
+ * The `curl` command line of `count` requests to `url`, each on a new TCP connection
+ * (`Connection: close`), printing each response's status code on a line of its own: one
+ * process makes a stream of new connections, which is what a load balancer's session setup
+ * is tested and measured by.
+ */
+export function newConnectionsCommand(
+  url: string,
+  count: number,
+  opts: NewConnectionsOptions = {},
+): string[] {
+  return [
+    "curl",
+    "-s",
+    ...(opts.from === undefined ? [] : ["--interface", opts.from]),
+    ...(opts.parallel === undefined
+      ? []
+      : ["-Z", "--parallel-max", String(opts.parallel), "--parallel-immediate"]),
+    "-H",
+    "Connection: close",
+    "-w",
+    "%{http_code}\\n",
+    ...(opts.maxTimeSec === undefined ? [] : ["--max-time", String(opts.maxTimeSec)]),
+    ...Array.from({ length: count }, () => ["-o", "/dev/null", url]).flat(),
+  ];
+}

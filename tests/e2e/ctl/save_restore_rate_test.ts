@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { type Bed, fullnatService, withBed } from "../../../testkit/bed.ts";
 import { waitFor } from "../../../testkit/wait.ts";
+import { newConnectionsCommand } from "../../../testkit/curl.ts";
 
 const MAIN = new URL("../../../main.ts", import.meta.url).pathname;
 
@@ -118,15 +119,10 @@ Deno.test("e2e ipvsadm -L --rate: non-zero rates while HTTP flows, per service a
     await fullnatService(bed, bed.topo.addrs.localAddrs.slice(0, 1));
     const url = `http://${bed.vip}/`;
     // One curl, many URLs, "Connection: close": a stream of new connections until killed.
-    const client = bed.topo.spawn("client", [
-      "curl",
-      "-s",
-      "-H",
-      "Connection: close",
-      "--max-time",
-      "60",
-      ...Array.from({ length: 20_000 }, () => ["-o", "/dev/null", url]).flat(),
-    ]);
+    const client = bed.topo.spawn(
+      "client",
+      newConnectionsCommand(url, 20_000, { maxTimeSec: 60 }),
+    );
     try {
       let listing = "";
       await waitFor(async () => {

@@ -10,6 +10,7 @@ import { workerOfAddress } from "../../../src/kernel/diversion_rules.ts";
 import { createTopology } from "../../../testkit/netns.ts";
 import { type NginxServer, startNginx, waitFor } from "../../../testkit/servers.ts";
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
+import { newConnectionsCommand } from "../../../testkit/curl.ts";
 
 const PER_CLIENT = 110;
 
@@ -29,19 +30,7 @@ async function requests(
   url: string,
   count: number,
 ): Promise<string[]> {
-  const r = await exec([
-    "curl",
-    "-s",
-    "--interface",
-    from,
-    "-H",
-    "Connection: close",
-    "-w",
-    "%{http_code}\\n",
-    "--max-time",
-    "60",
-    ...Array.from({ length: count }, () => ["-o", "/dev/null", url]).flat(),
-  ]);
+  const r = await exec(newConnectionsCommand(url, count, { from, maxTimeSec: 60 }));
   return r.stdout.trim().split("\n");
 }
 

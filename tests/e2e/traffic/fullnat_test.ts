@@ -8,6 +8,7 @@ import { createTopology } from "../../../testkit/netns.ts";
 import { curl, startNginx, waitFor } from "../../../testkit/servers.ts";
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
 import { fullnatService, withBed } from "../../../testkit/bed.ts";
+import { newConnectionsCommand } from "../../../testkit/curl.ts";
 
 Deno.test("e2e FULLNAT: HTTP through the VIP reaches every RS, which sees only local addresses", async () => {
   await withBed({}, async (bed) => {
@@ -59,36 +60,18 @@ Deno.test("e2e FULLNAT: 1000 sequential and 100 parallel connections succeed, th
     await fullnatService(bed, bed.topo.addrs.localAddrs.slice(0, 2));
     const url = `http://${bed.vip}/`;
     // One curl, many URLs, "Connection: close": every request is a new TCP connection.
-    const sequential = await bed.topo.exec("client", [
-      "curl",
-      "-s",
-      "-H",
-      "Connection: close",
-      "-w",
-      "%{http_code}\\n",
-      "--max-time",
-      "120",
-      ...Array.from({ length: 1000 }, () => ["-o", "/dev/null", url]).flat(),
-    ]);
+    const sequential = await bed.topo.exec(
+      "client",
+      newConnectionsCommand(url, 1000, { maxTimeSec: 120 }),
+    );
     const seqCodes = sequential.stdout.trim().split("\n");
     assert.equal(seqCodes.length, 1000);
     assert.equal(seqCodes.filter((c) => c === "200").length, 1000, "all sequential requests 200");
 
-    const parallel = await bed.topo.exec("client", [
-      "curl",
-      "-s",
-      "-Z",
-      "--parallel-max",
-      "100",
-      "--parallel-immediate",
-      "-H",
-      "Connection: close",
-      "-w",
-      "%{http_code}\\n",
-      "--max-time",
-      "60",
-      ...Array.from({ length: 100 }, () => ["-o", "/dev/null", url]).flat(),
-    ]);
+    const parallel = await bed.topo.exec(
+      "client",
+      newConnectionsCommand(url, 100, { parallel: 100, maxTimeSec: 60 }),
+    );
     const parCodes = parallel.stdout.trim().split("\n");
     assert.equal(parCodes.filter((c) => c === "200").length, 100, "all parallel requests 200");
 
