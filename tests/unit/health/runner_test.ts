@@ -160,15 +160,17 @@ Deno.test("runner: a dynamic misc check reports each change of the weight it ask
     { timers, probe: probe.fn, firstDelayMs: 500 },
   );
   runner.start();
-  for (const w of [3, 3, 5, undefined, undefined]) {
+  for (const w of [undefined, 3, 3, 5, undefined, 0]) {
     probe.state.next = good(`exit ${w === undefined ? 0 : w + 2}`, w);
     await timers.advance(1000);
   }
+  // Exit 0 leaves the weight where the last exit 2-255 set it, as keepalived does.
   assert.deepEqual(changes.map((c) => [c.up, c.weight, c.transitions]), [
     [true, 3, 0],
     [true, 5, 0],
-    [true, undefined, 0],
+    [true, 0, 0],
   ]);
+  assert.equal(runner.status.weight, 0);
   runner.stop();
 });
 
