@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import tls from "node:tls";
 import { probe } from "../../../src/health/probe.ts";
 import { type CheckSpec, normalizeCheck } from "../../../src/health/spec.ts";
 import {
@@ -355,4 +356,27 @@ Deno.test("misc: abort kills the command", async () => {
   );
   assert.deepEqual([r.ok, r.reason], [false, "aborted"]);
   assert.ok(r.ms < 2000);
+});
+
+Deno.test({
+  name: "https: virtualHost is sent as the TLS server name (SNI); none without it",
+  ignore: !hasOpenssl(),
+  async fn() {
+    const { cert, key } = await selfSignedCert();
+    const names: unknown[] = [];
+    const server = tls.createServer({ cert, key }, (s) => {
+      names.push((s as unknown as { servername?: string | false }).servername ?? null);
+      s.end("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    });
+    await new Promise<void>((resolve) => server.listen(0, LO, resolve));
+    const rs = { address: LO, port: (server.address() as { port: number }).port };
+    try {
+      const named = check({ type: "https", virtualHost: "sni.example", urls: [{ path: "/" }] });
+      assert.ok((await probe(named, rs, never())).ok);
+      assert.ok((await probe(check({ type: "https", urls: [{ path: "/" }] }), rs, never())).ok);
+      assert.deepEqual(names.map((n) => n || null), ["sni.example", null]);
+    } finally {
+      server.close();
+    }
+  },
 });
