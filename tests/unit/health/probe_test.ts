@@ -72,6 +72,24 @@ Deno.test("tcp: bindTo and bindPort set the source the server sees", async () =>
   }
 });
 
+Deno.test("tcp and http: a fixed bindPort works round after round (no TIME_WAIT left behind)", async () => {
+  const l = startSilentListener();
+  const s = startCheckServer({ status: 200, body: "ok".repeat(10_000) });
+  try {
+    const tcp = check({ type: "tcp", bindPort: refusedPort() });
+    const http = check({ type: "http", bindPort: refusedPort(), urls: [{ path: "/" }] });
+    for (let i = 0; i < 3; i++) {
+      const t = await probe(tcp, { address: LO, port: l.port }, never());
+      assert.ok(t.ok, `tcp round ${i}: ${t.reason}`);
+      const h = await probe(http, { address: LO, port: s.port }, never());
+      assert.ok(h.ok, `http round ${i}: ${h.reason}`);
+    }
+  } finally {
+    l.stop();
+    await s.stop();
+  }
+});
+
 Deno.test("tcp: a bindTo that is not a local address fails with a clear reason", async () => {
   const l = startSilentListener();
   try {
