@@ -84,7 +84,9 @@ async function run(
   const c = await control();
   const answer = await callOptional(c.call.bind(c), FEATURE, "configApply", text, { dryRun });
   const changes = (answer as { changes?: unknown } | null)?.changes;
-  if (!Array.isArray(changes)) throw new Error("the daemon's configApply answer has no changes list");
+  if (!Array.isArray(changes)) {
+    throw new Error("the daemon's configApply answer has no changes list");
+  }
   const listed = changes.map((x) => `  ${x}`).join("\n");
   const services = plural(doc.services.length, "service");
   if (dryRun) {
@@ -118,7 +120,9 @@ export function addImportCommands(ctx: CommandContext, config: Command): void {
     .argument("<file>", "keepalived.conf, with what it includes ('-' reads standard input)")
     .option("--dry-run", "print the resulting configuration document and what would change")
     .action(
-      action(ctx, ({ args, opts, control }) =>
-        run(ctx, args[0] as string, opts.dryRun === true, control)),
+      action(
+        ctx,
+        ({ args, opts, control }) => run(ctx, args[0] as string, opts.dryRun === true, control),
+      ),
     );
 }
