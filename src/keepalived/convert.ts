@@ -66,6 +66,9 @@ const LVS_TIMEOUT_WORDS: Readonly<Record<string, keyof Timeouts>> = {
   udp: "udp",
 };
 
+/** How many skipped global_defs keywords a note names. */
+const MAX_NAMED = 8;
+
 /** Reads `global_defs`: `lvs_timeouts` maps; the rest is keepalived's own and noted as skipped. */
 function readGlobalDefs(st: Statement, f: Findings): Partial<Timeouts> | undefined {
   let timeouts: Partial<Timeouts> | undefined;
@@ -90,10 +93,13 @@ function readGlobalDefs(st: Statement, f: Findings): Partial<Timeouts> | undefin
     }
   }
   if (skipped.length > 0) {
+    const names = [...new Set(skipped)];
+    const shown = names.length > MAX_NAMED ? names.slice(0, MAX_NAMED - 1) : names;
+    const more = names.length - shown.length;
     f.note(
       st.at,
-      `global_defs skipped (${skipped.join(", ")}): keepalived's own settings` +
-        (timeouts !== undefined ? "; lvs_timeouts taken" : ""),
+      `global_defs skipped (${shown.join(", ")}${more > 0 ? ` and ${more} more` : ""}): ` +
+        `keepalived's own settings` + (timeouts !== undefined ? "; lvs_timeouts taken" : ""),
     );
   }
   return timeouts;

@@ -326,6 +326,39 @@ Deno.test("top level: VRRP and the box's own sections are notes, SSL and unknown
   ]);
 });
 
+Deno.test("global_defs: lvs_timeouts taken, the rest named in one note (at most 8 names)", async () => {
+  const keys = [
+    "router_id",
+    "notification_email",
+    "smtp_server",
+    "script_user",
+    "enable_script_security",
+    "vrrp_strict",
+    "vrrp_garp_interval",
+    "lvs_sync_daemon",
+    "max_auto_priority",
+    "router_id",
+  ];
+  const r = await run(`global_defs {\nlvs_timeouts udp 30 tcp 600\n${keys.join(" x\n")} x\n}\n`);
+  assert.deepEqual(r.document, {
+    version: 1,
+    timeouts: { udp: 30, tcpEstablished: 600 },
+    services: [],
+  });
+  assert.deepEqual(r.notes, [
+    "k.conf:1: global_defs skipped (router_id, notification_email, smtp_server, script_user, " +
+    "enable_script_security, vrrp_strict, vrrp_garp_interval and 2 more): keepalived's own " +
+    "settings; lvs_timeouts taken",
+  ]);
+  assert.deepEqual(
+    (await run("global_defs {\nlvs_timeouts tcp\nlvs_timeouts tcp 5 fin 3\n}\n")).problems,
+    [
+      "k.conf:2: lvs_timeouts tcp: lvs_timeouts takes pairs: tcp N, tcpfin N, udp N",
+      "k.conf:3: lvs_timeouts fin: unknown (tcp, tcpfin or udp)",
+    ],
+  );
+});
+
 Deno.test("expandAddressRange() and netmaskPrefixLength() read keepalived's forms", () => {
   const v6 = expandAddressRange("2001:db8::ff-101");
   assert.ok(v6.ok);
