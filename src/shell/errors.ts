@@ -44,12 +44,23 @@ export class UnsupportedOpError extends Error {
   }
 }
 
+/**
+ * Input that was read and refused as a whole (an import with problems); the problems are
+ * printed before it is thrown, so its message only sums them up. Exit 1.
+ */
+export class InputRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InputRefusedError";
+  }
+}
+
 /** True for failures of the connection itself, after which a new connection is needed. */
 export function isConnectionFailure(error: unknown): boolean {
   if (error instanceof IncompleteListingError) return isConnectionFailure(error.reason);
   return error instanceof Error && !(error instanceof ControlError) &&
     !(error instanceof RemoteError) && !(error instanceof UsageError) &&
-    !(error instanceof UnsupportedOpError);
+    !(error instanceof UnsupportedOpError) && !(error instanceof InputRefusedError);
 }
 
 /** The message and exit status for an error thrown while running a command. */

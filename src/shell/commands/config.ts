@@ -1,7 +1,8 @@
 /**
- * `config export|apply|check`: the running configuration as a declarative file. The daemon
- * validates a file as a whole before it changes anything; `check` asks what applying would
- * change without changing it.
+ * `config export|apply|check|import`: the running configuration as a declarative file. The
+ * daemon validates a file as a whole before it changes anything; `check` asks what applying
+ * would change without changing it; `import keepalived` converts a keepalived.conf first
+ * (config_import.ts).
  *
  * @module
  */
@@ -9,6 +10,7 @@ import type { Command } from "commander";
 import { action, type ActionInput, leaf } from "../command_kit.ts";
 import type { CommandContext } from "../context.ts";
 import { callOptional, UsageError } from "../errors.ts";
+import { addImportCommands } from "./config_import.ts";
 
 /** What the daemon's `configApply` op answers. */
 interface ApplyResult {
@@ -69,6 +71,8 @@ export function addConfigCommands(ctx: CommandContext, root: Command): void {
   leaf(ctx, config, "check", "validate FILE and say what applying it would change")
     .argument("<file>", "configuration file ('-' reads standard input)")
     .action(action(ctx, ({ args, control }) => apply(args[0] as string, true, control)));
+
+  addImportCommands(ctx, config);
 }
 
 /** Reads a configuration file for `config apply|check`; missing files are usage errors. */
