@@ -14,7 +14,7 @@
  * const f = new Findings();
  * convertStatements([{ keyword: "vrrp_instance", args: ["VI_1"], at, block: [] }], f);
  * assert.deepEqual(f.noteLines(), [
- *   "k.conf:1: vrrp_instance VI_1 skipped: VRRP is handled by keepalived itself, see issue 14",
+ *   "k.conf:1: vrrp_instance VI_1 skipped: VRRP is left to keepalived itself, run beside the daemon",
  * ]);
  * ```
  *
@@ -30,7 +30,7 @@ import { buildServices, type Groups } from "./services.ts";
 import { readInteger, spelled } from "./values.ts";
 import { readVirtualServer, type VsDraft } from "./virtual_server.ts";
 
-const VRRP = "VRRP is handled by keepalived itself, see issue 14";
+const VRRP = "VRRP is left to keepalived itself, run beside the daemon";
 
 /** Top-level sections fullnat leaves alone, with the reason given in the note. */
 export const SKIPPED_SECTIONS: Readonly<Record<string, string>> = {

@@ -15,7 +15,7 @@
  * const vs = readVirtualServer({ keyword: "virtual_server", args: ["192.0.2.10", "80"], at,
  *   block: [{ keyword: "lb_kind", args: ["DR"], at: { file: "k.conf", line: 2 } }] }, f);
  * assert.equal(vs?.head.kind, "address");
- * assert.deepEqual(f.problemLines(), ["k.conf:2: lb_kind DR: not supported yet (DR mode is issue 17)"]);
+ * assert.deepEqual(f.problemLines(), ["k.conf:2: lb_kind DR: not supported yet (fullnat forwards with FNAT and NAT)"]);
  * ```
  *
  * @module
@@ -108,7 +108,7 @@ export function readMethod(st: Statement, f: Findings): ForwardMethod | undefine
     case "FULLNAT":
       return "fullnat";
     case "DR":
-      f.problem(st.at, `${st.keyword} DR: not supported yet (DR mode is issue 17)`);
+      f.problem(st.at, `${st.keyword} DR: not supported yet (fullnat forwards with FNAT and NAT)`);
       return undefined;
     case "TUN":
       f.problem(st.at, `${st.keyword} TUN: not supported yet (fullnat forwards with FNAT and NAT)`);

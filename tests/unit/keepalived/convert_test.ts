@@ -317,7 +317,7 @@ Deno.test("top level: VRRP and the box's own sections are notes, SSL and unknown
     "vrrp_sync_group VG1 {\n}\nstatic_routes {\n}\nSSL {\n}\ndeny_address_group d {\n}\nfoo_bar\n",
   );
   assert.deepEqual(r.notes, [
-    "k.conf:1: vrrp_sync_group VG1 skipped: VRRP is handled by keepalived itself, see issue 14",
+    "k.conf:1: vrrp_sync_group VG1 skipped: VRRP is left to keepalived itself, run beside the daemon",
     "k.conf:3: static_routes skipped: the box's own routes are set with ip or provisioning",
   ]);
   assert.deepEqual(r.problems, [

@@ -83,7 +83,7 @@ Deno.test("config import keepalived --dry-run prints the document and the plan, 
       r.err,
       [
         `note: ${file}:2: global_defs skipped (router_id): keepalived's own settings`,
-        `note: ${file}:6: vrrp_instance VI_1 skipped: VRRP is handled by keepalived itself, see issue 14`,
+        `note: ${file}:6: vrrp_instance VI_1 skipped: VRRP is left to keepalived itself, run beside the daemon`,
         "1 service; applying it would:",
         `  + service tcp ${VIP}:80 rr persistence 300`,
         `  + rs 203.0.113.11:80 fullnat weight 3 in tcp ${VIP}:80`,
@@ -143,7 +143,7 @@ Deno.test("config import keepalived lists every problem at its line and applies 
     assert.deepEqual(r.err.split("\n").filter((l) => !l.startsWith("note: ")), [
       `${file}:19: lb_algo sed (shortest expected delay): not supported; fullnat schedules ` +
       "with rr, wrr, lc, wlc, dh, sh or mh",
-      `${file}:20: lb_kind DR: not supported yet (DR mode is issue 17)`,
+      `${file}:20: lb_kind DR: not supported yet (fullnat forwards with FNAT and NAT)`,
       `${file}:27: notify_up /bin/true: not supported yet (no scripts run on state changes)`,
       `error: nothing imported: 3 problems in ${file}`,
     ]);
