@@ -7,7 +7,7 @@
  */
 import type { Engine } from "./engine.ts";
 import type { AddressFamily } from "./family.ts";
-import { pickServer } from "./persistence.ts";
+import { bindTemplate, pickServer } from "./persistence.ts";
 import { schedule } from "./scheduler.ts";
 import type { Service } from "./service.ts";
 import { NO_SESSION } from "./session_table.ts";
@@ -33,7 +33,7 @@ export function openSession(
   // The clock's fractional milliseconds would be boxed crossing a call that is not inlined:
   // only a persistent service needs them to pick.
   const rs = svc.persistence > 0
-    ? pickServer(svc, fam, b, o, cport, now)
+    ? pickServer(e, svc, fam, b, o, cport, now)
     : schedule(svc, fam, b, o, cport);
   if (rs === undefined || !fam.serves(rs)) {
     c.noRealServer++;
@@ -48,6 +48,7 @@ export function openSession(
   t.service[id] = svc.id;
   t.server[id] = rs.id;
   t.expires[id] = now;
+  if (svc.persistence > 0) bindTemplate(svc);
   rs.inactiveConns++;
   svc.sessions++;
   svc.stats.conns++;

@@ -29,6 +29,7 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
   assert.deepEqual(r.document, {
     version: 1,
     timeouts: { ...DEFAULT_TIMEOUTS },
+    tunables: { expireQuiescentTemplate: false },
     services: [{
       protocol: "tcp",
       address: "198.51.100.10",
@@ -37,6 +38,7 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
       schedulerFlags: [],
       mhTableSize: 4093,
       persistence: 0,
+      persistenceMask: 32,
       toa: true,
       stripTimestamps: true,
       clampMss: true,
