@@ -33,6 +33,12 @@ export const TEMPLATE_LINGER_MS = 60_000;
 
 /** The masked client address being looked up; reused. */
 const key = new Uint32Array(4);
+/**
+ * The time of the new connection {@linkcode pickServer} places, in monotonic ms, set by its
+ * caller: the clock's fractional milliseconds would be boxed crossing a call as an argument,
+ * and read from here they are not.
+ */
+export const pickTime: Float64Array = new Float64Array(1);
 /** The slot of the template behind the last {@linkcode pickServer}, or -1. */
 let pickedSlot = -1;
 
@@ -51,7 +57,7 @@ function usable(e: Engine, rs: RealServer): boolean {
 }
 
 /**
- * The real server for a new connection to persistent service `svc` at `now` (monotonic ms) of
+ * The real server for a new connection to persistent service `svc` at {@linkcode pickTime} of
  * the packet at `o` in `b` (family `fam`, client port `cport`): the template's if it still
  * stands, else the scheduler's, recorded in a new template. {@linkcode bindTemplate} then
  * counts the session once it exists.
@@ -63,19 +69,20 @@ export function pickServer(
   b: Uint8Array,
   o: number,
   cport: number,
-  now: number,
 ): RealServer | undefined {
   fam.clientWords(b, o, key);
   maskKey(svc);
   const tt = svc.templates;
   const c = e.counters;
+  const now = pickTime[0];
   const ttl = svc.persistence * 1000;
   const slot = tt.find(key, 0);
   if (slot >= 0) {
     const rs = tt.server(slot);
-    if (tt.expires(slot) > now || tt.controls(slot) > 0) {
+    const expiry = tt.expiry;
+    if (expiry[slot] > now || tt.controls(slot) > 0) {
       if (usable(e, rs)) {
-        tt.setExpires(slot, now + ttl);
+        expiry[slot] = now + ttl;
         c.templatesReused++;
         e.registry.templatesChanged = true;
         pickedSlot = slot;
@@ -89,7 +96,8 @@ export function pickServer(
   pickedSlot = -1;
   const rs = schedule(svc, fam, b, o, cport);
   if (rs === undefined) return undefined;
-  pickedSlot = tt.insert(key, 0, rs, now + ttl);
+  pickedSlot = tt.insert(key, 0, rs);
+  tt.expiry[pickedSlot] = now + ttl;
   c.templatesCreated++;
   e.registry.templatesChanged = true;
   return rs;

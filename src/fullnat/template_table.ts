@@ -88,12 +88,13 @@ export class TemplateTable {
 
   /**
    * Adds the template keyed `w[o, o+4)` (not present: {@linkcode find} said so) for `rs`, with
-   * no session placed yet; returns its slot.
+   * no session placed yet and an expiry time of 0; returns its slot. The caller sets the time
+   * in {@linkcode expiry} (a time passed as an argument would be boxed on the packet path).
    */
-  insert(w: Uint32Array, o: number, rs: RealServer, expires: number): number {
+  insert(w: Uint32Array, o: number, rs: RealServer): number {
     if ((this.#size + 1) * 2 > this.slots) this.#resize(this.slots * 2);
     rs.persistConns++;
-    return this.#place(w, o, rs, expires, 0);
+    return this.#place(w, o, rs, 0, 0);
   }
 
   /** Puts an entry into the first free slot of its probe run (room is known to exist). */
@@ -151,12 +152,20 @@ export class TemplateTable {
   }
 
   /** Points the template in `slot` at another real server, with no session placed yet. */
-  rebind(slot: number, rs: RealServer, expires: number): void {
+  rebind(slot: number, rs: RealServer): void {
     (this.#servers[slot] as RealServer).persistConns--;
     rs.persistConns++;
     this.#servers[slot] = rs;
-    this.#expires[slot] = expires;
     this.#controls[slot] = 0;
+  }
+
+  /**
+   * When each slot's template may be forgotten (monotonic ms), indexed by slot: read and written
+   * in place on the packet path. The array is replaced when the table grows or shrinks, so it
+   * is fetched anew after an {@linkcode insert}.
+   */
+  get expiry(): Float64Array {
+    return this.#expires;
   }
 
   /** When the template in `slot` may be forgotten (monotonic ms). */
