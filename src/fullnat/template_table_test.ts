@@ -47,7 +47,9 @@ Deno.test("TemplateTable agrees with a Map through growth, removals, sweeps and 
       assert.ok(!model.has(n), `key ${n} missing`);
       const rs = servers[next() % servers.length];
       const expires = next() % 1000;
-      table.expiry[table.insert(k, 0, rs)] = expires;
+      // The array is fetched after the insert, which may have grown the table.
+      const at = table.insert(k, 0, rs);
+      table.expiry[at] = expires;
       model.set(n, { rs, expires });
     }
     check();
