@@ -188,6 +188,11 @@ export class TemplateTable {
     this.#controls[slot] = n < 0 ? 0 : n;
   }
 
+  /** Counts no open session in any template (before counting them anew). */
+  resetControls(): void {
+    this.#controls.fill(0);
+  }
+
   /** Key word `i` (0-3) of the template in `slot`. */
   keyWord(slot: number, i: number): number {
     return this.#keys[(slot << 2) + i];
