@@ -226,3 +226,37 @@ Deno.test("applyConfig() carries IPv6 services, refuses mixed families, and name
   );
   assert.equal(await exportText(fresh.remote), text, "the refused document changed nothing");
 });
+
+Deno.test("applyConfig(): a persistence mask and a tunable are changes of their own, and export reproduces them", async () => {
+  const { ctl, remote } = engineTarget();
+  configure(ctl);
+  const doc = await readRunning(remote);
+  doc.services[1].persistenceMask = 24;
+  doc.tunables = { expireQuiescentTemplate: true };
+  const r = await applyConfig(remote, doc);
+  assert.deepEqual(r.changes, [
+    "~ tunables expireQuiescentTemplate off -> on",
+    "~ service tcp 198.51.100.11:443 persistenceMask 32 -> 24",
+  ]);
+  assert.deepEqual(ctl.getTunables(), { expireQuiescentTemplate: true });
+  assert.equal(ctl.listServices()[1].persistenceMask, 24);
+  assert.equal(await exportText(remote), formatConfig(doc));
+  // A new service with a mask says so.
+  const added = await applyConfig(remote, {
+    ...doc,
+    services: [...doc.services, { ...doc.services[1], port: 8443, localAddresses: [] }],
+  }, { dryRun: true });
+  assert.equal(
+    added.changes[0],
+    "+ service tcp 198.51.100.11:8443 wrr persistence 300 mask /24 toa off clampMss off",
+  );
+  // A mask the family cannot have is refused before anything changes.
+  await assert.rejects(
+    applyConfig(remote, {
+      ...doc,
+      services: [doc.services[0], { ...doc.services[1], persistenceMask: 64 }],
+    }),
+    /services\[1\]: Persistence mask must be a prefix length from 0 to 32/,
+  );
+  assert.equal(ctl.listServices()[1].persistenceMask, 24);
+});

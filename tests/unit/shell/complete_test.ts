@@ -45,6 +45,7 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
     "stats",
     "status",
     "timeout",
+    "tunable",
   ]);
   assert.deepEqual(offers("s"), ["service", "show", "stats", "status"]);
   assert.deepEqual(completeLine("se", TREE, NAMES), { candidates: ["service"], word: "se" });
