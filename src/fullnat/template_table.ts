@@ -1,7 +1,8 @@
 /**
- * The persistence templates of one service (seed 5.1; IPVS's connection templates, `-p`): an
- * open-addressing table keyed by the client's whole address, masked by the service's
- * granularity (`-M`), as four 32-bit words (an IPv4 address in the first word, the others 0).
+ * One service's persistence templates, keyed by the whole masked client address. Seed 5.1,
+ * IPVS's connection templates (`-p`): an open-addressing table keyed by the client's address,
+ * masked by the service's granularity (`-M`), as four 32-bit words (an IPv4 address in the
+ * first word, the others 0).
  * Two clients share a template only when their masked addresses are equal: no hash of the
  * address stands in for it, so unlike a key folded into one word no two IPv6 clients collide.
  *
