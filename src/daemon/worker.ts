@@ -216,7 +216,13 @@ function saveTemplates(r: Running): void {
   r.engine.registry.templatesChanged = false;
   if (r.config.runDir === null) return;
   try {
-    writeTemplates(templatesFile(r.config.runDir, r.config.index), exportTemplates(r.engine));
+    // No file while there is nothing to carry (most balancers have no persistent service).
+    const any = r.engine.registry.liveServices().some((s) =>
+      s.persistence > 0 && s.templates.size > 0
+    );
+    if (any) {
+      writeTemplates(templatesFile(r.config.runDir, r.config.index), exportTemplates(r.engine));
+    } else clearTemplates(r.config.runDir, r.config.index);
   } catch (e) {
     // Persistence goes on; only its carry-over across a restart is at stake.
     r.templateWriteFailures++;
