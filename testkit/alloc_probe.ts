@@ -27,6 +27,11 @@
  *   scheduled by lc, wlc, sh (sh-fallback,sh-port), dh and mh (mh-fallback,mh-port), over
  *   servers one of which has weight 0 (so the fallbacks walk), the SYN-ACK coming from the
  *   server the SYN was scheduled to.
+ * - `engine+persist`, `engine6+persist`: handshakes from 256 client addresses to two
+ *   persistent services in turn: one whose templates live an hour (each new connection finds
+ *   and renews its client's), one whose templates live a second under a clock that runs ten
+ *   thousand times fast (each new connection finds its template expired, removes it and
+ *   makes a new one), with a `-M` granularity (two clients per template).
  *
  * The engine phases use what makes values box in V8: IPv4 addresses from 128.0.0.0 up,
  * sequence numbers and a sequence delta of 2^31 or more, and the daemon's clock
@@ -77,6 +82,8 @@ const PHASES = [
   "engine6+handshake",
   "engine+sched",
   "engine6+sched",
+  "engine+persist",
+  "engine6+persist",
 ];
 /** Phases that call the engine directly, without the batch processor. */
 export const ENGINE_PHASES = PHASES.filter((p) => p.startsWith("engine"));
@@ -197,7 +204,9 @@ function engineWork(phase: string): EngineWork {
   const LIP = v6 ? "2001:db8:1::201" : "203.0.113.201";
   const RS = v6 ? "2001:db8:1::11" : "203.0.113.11";
   const CLIENT = v6 ? "2001:db8:2::2" : "198.51.100.2";
-  const engine = new Engine({ clock: () => performance.now(), capacity: 1 << 16 });
+  // The persistence phase's clock runs fast, so short templates expire between visits.
+  const pace = phase.endsWith("+persist") ? 10_000 : 1;
+  const engine = new Engine({ clock: () => performance.now() * pace, capacity: 1 << 16 });
   const ctl = new EngineControl(engine);
   const key = { protocol: "tcp" as const, address: VIP, port: 80 };
   ctl.addService(key, { scheduler: "rr", persistence: 0 });
@@ -242,6 +251,7 @@ function engineWork(phase: string): EngineWork {
   run(outPkt);
   const c = engine.counters;
   if (phase.endsWith("+sched")) return schedWork(engine, ctl, v6, { CLIENT, VIP, LIP, RS });
+  if (phase.endsWith("+persist")) return persistWork(engine, ctl, v6, { CLIENT, VIP, LIP, RS });
   if (!phase.endsWith("+handshake")) {
     let i = 0;
     return {
@@ -346,6 +356,69 @@ function schedWork(
       syn[l4 + 3] = ack[l4 + 3] = 81 + service;
       run(syn);
       for (let k = 0; k < addrLen; k++) synAck[src + k] = buf[dst + k];
+      synAck[l4 + 2] = buf[l4];
+      synAck[l4 + 3] = buf[l4 + 1];
+      run(synAck);
+      run(ack);
+      engine.removeSession(t.highWater - 1);
+    },
+    packetsPerStep: 3,
+    forwarded: () => engine.counters.forwarded,
+  };
+}
+
+/**
+ * Handshakes from 256 client addresses to two persistent services in turn (`engine+persist`):
+ * port 81's templates are found and renewed, port 82's (1 s, with `-M`: two clients each) have
+ * expired by the client's next visit and are made anew.
+ */
+function persistWork(
+  engine: Engine,
+  ctl: EngineControl,
+  v6: boolean,
+  a: { CLIENT: string; VIP: string; LIP: string; RS: string },
+): EngineWork {
+  const ip = v6 ? ipv6 : ipv4;
+  for (const [port, persistence, persistenceMask] of [[81, 3600], [82, 1, v6 ? 127 : 31]]) {
+    const key = { protocol: "tcp" as const, address: a.VIP, port };
+    ctl.addService(key, {
+      scheduler: "rr",
+      persistence,
+      ...(persistenceMask !== undefined && { persistenceMask }),
+    });
+    ctl.addRealServer(key, { address: a.RS, port: 80, weight: 1, method: "fullnat" });
+    ctl.addLocalAddress(key, a.LIP);
+  }
+  const buf = new Uint8Array(4096);
+  const run = (p: Uint8Array): Verdict => {
+    buf.set(p);
+    return engine.handle(buf, 0, p.length, buf.length);
+  };
+  const CSEQ = 0xf0000000;
+  const RSEQ = 0xe0000000;
+  const syn = ip({ src: a.CLIENT, dst: a.VIP })
+    .tcp({ sport: 1025, dport: 81, flags: "S", seq: CSEQ }).mss(1460).sackPermitted().build();
+  const synAck = ip({ src: a.RS, dst: a.LIP }).tcp({ sport: 80, dport: 1, flags: "SA", seq: RSEQ })
+    .mss(1460).sackPermitted().build();
+  const ack = ip({ src: a.CLIENT, dst: a.VIP })
+    .tcp({ sport: 1025, dport: 81, flags: "A", seq: CSEQ + 1, ack: RSEQ + 1 }).build();
+  const l4 = v6 ? 40 : 20;
+  // The last byte of the client's address.
+  const lastSrc = v6 ? 23 : 15;
+  let port = 1024;
+  let client = 0;
+  let service = 0;
+  const t = engine.table;
+  return {
+    step: () => {
+      port = port >= 39999 ? 1025 : port + 1;
+      service ^= 1;
+      if (service === 0) client = (client + 1) & 255;
+      syn[l4] = ack[l4] = port >>> 8;
+      syn[l4 + 1] = ack[l4 + 1] = port & 255;
+      syn[l4 + 3] = ack[l4 + 3] = 81 + service;
+      syn[lastSrc] = ack[lastSrc] = client;
+      run(syn);
       synAck[l4 + 2] = buf[l4];
       synAck[l4 + 3] = buf[l4 + 1];
       run(synAck);

@@ -23,7 +23,9 @@ import type {
   ServiceKey,
   ServiceOptions,
   Timeouts,
+  Tunables,
 } from "../fullnat/types.ts";
+import { TUNABLE_KEYS } from "../fullnat/tunables.ts";
 import type { ControlMethod, OpArgs } from "./remote.ts";
 
 /** The checked and copied arguments of contract method `K`, or why they were refused. */
@@ -115,6 +117,8 @@ const flag = (what: string) => (v: unknown) => {
   if (typeof v !== "boolean") throw new ShapeError(`${what} must be true or false`);
   return v;
 };
+/** Which lengths fit which family is the engine's to say; here only the shape is checked. */
+const persistenceMask = (v: unknown) => integer(v, "persistenceMask", 0, 128);
 /** The per-service TCP tweaks and scheduler settings, optional in every service request. */
 const TWEAKS = {
   toa: flag("toa"),
@@ -122,6 +126,7 @@ const TWEAKS = {
   clampMss: flag("clampMss"),
   schedulerFlags,
   mhTableSize,
+  persistenceMask,
 };
 
 function serviceOptions(value: unknown): ServiceOptions {
@@ -178,6 +183,16 @@ function timeouts(value: unknown): Partial<Timeouts> {
   return out;
 }
 
+function tunables(value: unknown): Partial<Tunables> {
+  const o = object(value, "tunables");
+  const known: readonly string[] = TUNABLE_KEYS;
+  const unknown = Object.keys(o).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw new ShapeError(`unknown tunable '${unknown[0]}'`);
+  const out: Partial<Tunables> = {};
+  for (const f of TUNABLE_KEYS) if (o[f] !== undefined) out[f] = flag(f)(o[f]);
+  return out;
+}
+
 const address = (v: unknown) => text(v, "address");
 
 /** How the arguments of one method are checked: how many are required, and each one's check. */
@@ -202,6 +217,8 @@ const SHAPES: { [K in ControlMethod]: ArgsShape<OpArgs<K>> } = {
   listConnections: { min: 0, checks: [] },
   getTimeouts: { min: 0, checks: [] },
   setTimeouts: { min: 1, checks: [timeouts] },
+  getTunables: { min: 0, checks: [] },
+  setTunables: { min: 1, checks: [tunables] },
   diversion: { min: 0, checks: [] },
 };
 

@@ -55,6 +55,7 @@ export class ConnectionJsonWriter {
     this.#endpoint(c.local);
     this.#raw(',"real":');
     this.#endpoint(c.real);
+    if (c.template) this.#raw(',"template":true');
     this.#byte(0x7d);
   }
 

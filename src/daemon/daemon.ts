@@ -86,6 +86,16 @@ function logResume(r: ResumeReport): void {
         `${r.counters.services} service(s), ${r.counters.servers} real server(s)`,
     );
   }
+  if (r.templatesProblem) {
+    log(`${w}: persistence templates not carried over: ${r.templatesProblem}`);
+  }
+  if (r.templates) {
+    const left = Object.entries(r.templates.dropped).map(([why, n]) => `${n} (${why})`);
+    log(
+      `${w}: took over ${r.templates.kept} persistence template(s)` +
+        (left.length ? `; left ${left.join(", ")}` : ""),
+    );
+  }
   const dropped = Object.entries(r.dropped).map(([why, n]) => `${n} (${why})`);
   if (r.kept > 0 || dropped.length > 0) {
     log(

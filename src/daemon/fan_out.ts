@@ -78,6 +78,7 @@ type ChangeMethod = Extract<
   | "clear"
   | "zeroStats"
   | "setTimeouts"
+  | "setTunables"
 >;
 
 /**
@@ -152,6 +153,7 @@ export function fanOutControl(
     clear: () => change("clear", []),
     zeroStats: (...a) => change("zeroStats", a),
     setTimeouts: (...a) => change("setTimeouts", a),
+    setTunables: (...a) => change("setTunables", a),
     listServices: async () => mergeServices(await w.all("listServices", [])),
     listConnections: async () => {
       const all: ConnectionView[] = [];
@@ -159,6 +161,7 @@ export function fanOutControl(
       return all;
     },
     getTimeouts: () => w.call(0, "getTimeouts", []),
+    getTunables: () => w.call(0, "getTunables", []),
     diversion: () => collectDiversion(workers),
     connectionPages,
     connectionJson,

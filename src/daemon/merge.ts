@@ -68,6 +68,7 @@ function mergeServer(into: RealServerView[], rs: RealServerView): void {
   }
   have.activeConns += rs.activeConns;
   have.inactiveConns += rs.inactiveConns;
+  if (rs.persistConns !== undefined) have.persistConns = (have.persistConns ?? 0) + rs.persistConns;
   have.stats = addStats(have.stats, rs.stats);
 }
 

@@ -23,6 +23,8 @@ export type KernelTotals = Pick<
 export interface StatusReport {
   sessions: number;
   sessionCapacity: number;
+  /** Persistence templates held, all workers. */
+  templates: number;
   engine: EngineCounters;
   /** Summed queue counters; `queueNum` is worker 0's queue, `queues` how many there are. */
   queue: NfQueueCounters & { queueNum: number; queues: number };
@@ -50,6 +52,7 @@ export function statusReport(workers: WorkerStatus[], diversion: DiversionSpec):
   return {
     sessions: workers.reduce((n, w) => n + w.sessions, 0),
     sessionCapacity: workers.reduce((n, w) => n + w.sessionCapacity, 0),
+    templates: workers.reduce((n, w) => n + (w.templates ?? 0), 0),
     engine: sumCounters(workers.map((w) => w.engine)),
     queue: {
       ...sumCounters(workers.map((w) => w.queue)),

@@ -14,7 +14,11 @@ export function formatStatus(r: StatusReport): string {
     const width = Math.max(...Object.keys(values).map((k) => k.length));
     for (const [k, v] of Object.entries(values)) lines.push(`  ${k.padEnd(width)}  ${String(v)}`);
   };
-  section("sessions", { active: r.sessions, capacity: r.sessionCapacity });
+  section("sessions", {
+    active: r.sessions,
+    capacity: r.sessionCapacity,
+    templates: r.templates ?? 0,
+  });
   section("engine", { ...r.engine });
   section("queue", { ...r.queue });
   if (r.kernel) section("kernel queue", { ...r.kernel });

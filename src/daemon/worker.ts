@@ -21,6 +21,13 @@ import { EngineOps } from "./engine_ops.ts";
 import { attachRunState, type RunState } from "../kernel/run_state.ts";
 import { boxClock } from "../kernel/shared_file.ts";
 import { restoreSessions } from "../fullnat/session_restore.ts";
+import { exportTemplates, importTemplates } from "../fullnat/template_export.ts";
+import {
+  clearTemplates,
+  readTemplates,
+  templatesFile,
+  writeTemplates,
+} from "../kernel/template_carry.ts";
 import {
   carryCounters,
   clearCounters,
@@ -53,6 +60,8 @@ interface Running {
   timer: ReturnType<typeof setInterval> | undefined;
   /** Times writing the counters for the next process failed. */
   counterWriteFailures: number;
+  /** Times writing the persistence templates for the next process failed. */
+  templateWriteFailures: number;
 }
 
 let running: Running | undefined;
@@ -110,6 +119,7 @@ function start(config: WorkerConfig): void {
     state,
     timer: undefined,
     counterWriteFailures: 0,
+    templateWriteFailures: 0,
   };
 }
 
@@ -129,6 +139,8 @@ function resume(r: Running): ResumeReport {
       : { reason: state.refused, path: state.refusedPath ?? "" },
     counters: null,
     countersProblem: null,
+    templates: null,
+    templatesProblem: null,
     ms: 0,
   };
   const runDir = config.runDir;
@@ -141,15 +153,20 @@ function resume(r: Running): ResumeReport {
     const saved = readCounters(countersFile(runDir, config.index));
     if (saved.counters !== undefined) report.counters = carryCounters(engine, saved.counters);
     report.countersProblem = saved.problem ?? null;
+    carryTemplates(engine, runDir, config.index, report);
   } else if (runDir !== null) {
-    // A table started afresh: counters of sessions that are gone do not carry over.
+    // A table started afresh: counters of sessions that are gone do not carry over, nor do
+    // the templates (a reboot forgets them, as IPVS's).
     clearCounters(runDir, config.index);
+    clearTemplates(runDir, config.index);
   }
   report.expired = engine.expire();
   saveCounters(r);
+  saveTemplates(r);
   r.timer = setInterval(() => {
     engine.expire();
     saveCounters(r);
+    if (engine.registry.templatesChanged) saveTemplates(r);
     if (engine.registry.diversionDirty) {
       engine.registry.diversionDirty = false;
       post({ type: "diversionDirty" });
@@ -181,10 +198,47 @@ function saveCounters(r: Running): void {
   }
 }
 
+/** Takes back the persistence templates the previous process wrote, into `report`. */
+function carryTemplates(engine: Engine, dir: string, index: number, report: ResumeReport): void {
+  const saved = readTemplates(templatesFile(dir, index));
+  report.templatesProblem = saved.problem ?? null;
+  if (saved.bytes === undefined) return;
+  try {
+    // The same box's monotonic clock: the time the daemon was away counts.
+    report.templates = importTemplates(engine, saved.bytes, true);
+  } catch (e) {
+    report.templatesProblem = `${templatesFile(dir, index)}: ${e instanceof Error ? e.message : e}`;
+  }
+}
+
+/** Writes the worker's persistence templates for the next process, when sessions outlive this one. */
+function saveTemplates(r: Running): void {
+  r.engine.registry.templatesChanged = false;
+  if (r.config.runDir === null) return;
+  try {
+    // No file while there is nothing to carry (most balancers have no persistent service).
+    const any = r.engine.registry.liveServices().some((s) =>
+      s.persistence > 0 && s.templates.size > 0
+    );
+    if (any) {
+      writeTemplates(templatesFile(r.config.runDir, r.config.index), exportTemplates(r.engine));
+    } else clearTemplates(r.config.runDir, r.config.index);
+  } catch (e) {
+    // Persistence goes on; only its carry-over across a restart is at stake.
+    r.templateWriteFailures++;
+    if (r.templateWriteFailures === 1) {
+      console.error(`worker ${r.config.index}: saving persistence templates failed: ${e}`);
+    }
+  }
+}
+
 function finish(): void {
   if (running === undefined) return;
   clearInterval(running.timer);
-  if (running.timer !== undefined) saveCounters(running);
+  if (running.timer !== undefined) {
+    saveCounters(running);
+    saveTemplates(running);
+  }
   running.queue.close();
   running.sender.close();
   // The mapping goes with the process; what it holds stays in the file for the next one.
@@ -200,6 +254,7 @@ function status(r: Running): WorkerStatus {
     localPorts: r.config.localPorts,
     sessions: r.engine.table.size,
     sessionCapacity: r.engine.table.capacity,
+    templates: r.engine.registry.liveServices().reduce((n, s) => n + s.templates.size, 0),
     engine: { ...r.engine.counters },
     queue: { ...r.queue.counters },
     kernel: r.queue.kernelStats() ?? null,

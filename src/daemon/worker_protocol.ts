@@ -74,6 +74,8 @@ export interface WorkerStatus {
   localPorts: [number, number];
   sessions: number;
   sessionCapacity: number;
+  /** Persistence templates held (all services). */
+  templates: number;
   engine: EngineCounters;
   queue: NfQueueCounters;
   /** The kernel's figures for this worker's queue. */
@@ -111,6 +113,13 @@ export interface ResumeReport {
   counters: { engine: number; services: number; servers: number } | null;
   /** Why the previous process's counters could not be carried over, if they could not. */
   countersProblem: string | null;
+  /**
+   * Persistence templates carried over from the previous process (`template_carry.ts`): how
+   * many were taken back and how many left, by reason; null when there were none.
+   */
+  templates: { kept: number; dropped: Record<string, number> } | null;
+  /** Why the previous process's templates could not be carried over, if they could not. */
+  templatesProblem: string | null;
   /** Milliseconds the takeover took. */
   ms: number;
 }

@@ -19,6 +19,8 @@ import {
   type ServiceOptions,
   type ServiceView,
   type Timeouts,
+  TUNABLE_KEYS,
+  type Tunables,
 } from "./types.ts";
 import {
   DEFAULT_MH_TABLE_SIZE,
@@ -28,8 +30,10 @@ import {
   formatIpv6,
   FORWARD_METHOD_TABLE,
   type ForwardMethod,
+  fullPersistenceMask,
   isForwardMethod,
   isMhTableSize,
+  isPersistenceMask,
   isPort,
   isProtocol,
   isSchedulerName,
@@ -39,6 +43,7 @@ import {
   normalizeSchedulerFlags,
   orList,
   parseAddress as parseAddressText,
+  persistenceMaskProblem,
   PORT_MAX,
   PORT_MIN,
   PROTOCOL_CHOICES,
@@ -54,6 +59,8 @@ import {
 import { rebuildSchedule, schedFlagBits, schedFlagNames } from "./scheduler_hashed.ts";
 import { A6, V6 } from "./session_table.ts";
 import { zeroStats } from "./stats.ts";
+import { clearTemplates } from "./persistence.ts";
+import { blankTemplateRow, TEMPLATE_CURSOR, templateRows } from "./template_rows.ts";
 
 /** How refusals name the implemented methods: `fullnat (-b) or nat (-m)`. */
 const METHOD_OPTIONS = orList(
@@ -166,6 +173,15 @@ function checkMhTableSize(size: unknown, scheduler: SchedulerName): number {
   return size;
 }
 
+/** A persistence granularity (prefix length) for a service of that family. */
+function checkPersistenceMask(mask: unknown, v6: boolean): number {
+  if (!isPersistenceMask(mask, v6)) {
+    const p = persistenceMaskProblem(mask, v6);
+    invalid(p[0].toUpperCase() + p.slice(1));
+  }
+  return mask;
+}
+
 function checkFlag(v: unknown, what: string): boolean {
   if (typeof v !== "boolean") invalid(`${what} must be true or false (got ${String(v)})`);
   return v;
@@ -241,6 +257,9 @@ export class EngineControl implements ControlTarget {
       ? DEFAULT_MH_TABLE_SIZE
       : checkMhTableSize(options.mhTableSize, scheduler);
     const persistence = checkPersistence(options?.persistence ?? 0);
+    const mask = options?.persistenceMask === undefined
+      ? fullPersistenceMask(addr.v6 !== undefined)
+      : checkPersistenceMask(options.persistenceMask, addr.v6 !== undefined);
     const reg = this.engine.registry;
     if (this.#find(proto, addr, port)) {
       throw new ControlError("service-exists", "Service already exists");
@@ -256,6 +275,7 @@ export class EngineControl implements ControlTarget {
       addr.v6,
     );
     applyTweaks(svc, tweaks);
+    svc.setPersistenceMask(mask);
     svc.schedFlags = flags;
     svc.mhTableSize = mhTableSize;
     rebuildSchedule(svc);
@@ -281,6 +301,9 @@ export class EngineControl implements ControlTarget {
     const persistence = options.persistence === undefined
       ? svc.persistence
       : checkPersistence(options.persistence);
+    const mask = options.persistenceMask === undefined
+      ? svc.persistenceMask
+      : checkPersistenceMask(options.persistenceMask, svc.vaddr6 !== undefined);
     const tweaks: Tweaks = {
       toa: svc.toa,
       stripTimestamps: svc.stripTimestamps,
@@ -297,8 +320,10 @@ export class EngineControl implements ControlTarget {
       svc.mhTableSize = mhTableSize;
       rebuildSchedule(svc);
     }
-    if (persistence === 0) svc.templates.clear();
+    // Templates keyed by another granularity, or of a service no longer persistent, go.
+    if (persistence === 0 || mask !== svc.persistenceMask) clearTemplates(this.engine, svc);
     svc.persistence = persistence;
+    svc.setPersistenceMask(mask);
     applyTweaks(svc, tweaks);
   }
 
@@ -380,6 +405,7 @@ export class EngineControl implements ControlTarget {
       schedulerFlags: schedFlagNames(svc.scheduler, svc.schedFlags),
       mhTableSize: svc.mhTableSize,
       persistence: svc.persistence,
+      persistenceMask: svc.persistenceMask,
       toa: svc.toa,
       stripTimestamps: svc.stripTimestamps,
       clampMss: svc.clampMss,
@@ -391,6 +417,7 @@ export class EngineControl implements ControlTarget {
         method: rs.method,
         activeConns: rs.activeConns,
         inactiveConns: rs.inactiveConns,
+        persistConns: rs.persistConns,
         stats: { ...rs.stats },
       })),
       localAddresses: svc.localAddresses.map((la) => ({
@@ -406,9 +433,11 @@ export class EngineControl implements ControlTarget {
   }
 
   /**
-   * At most `max` live sessions from slot `cursor` on, and the cursor to continue from (null
-   * when the table has no more). Sessions made or ended between pages may or may not be seen,
-   * as with any walk of a live table; none is listed twice.
+   * At most `max` live sessions from slot `cursor` on, then the persistence templates
+   * (`template_rows.ts`), and the cursor to continue from (null when there are no more).
+   * Sessions made or ended between pages may or may not be seen, as with any walk of a live
+   * table; no session is listed twice (a template table that grows between pages may list a
+   * template twice or not at all).
    *
    * With `visit`, each row is handed to it instead, in one object reused from row to row
    * (valid only during the call), and `rows` comes back empty: a caller that encodes rows as
@@ -449,7 +478,7 @@ export class EngineControl implements ControlTarget {
     const out: ConnectionView[] = [];
     let count = 0;
     let id = cursor;
-    for (; id < t.highWater && count < max; id++) {
+    for (; id < t.highWater && id < TEMPLATE_CURSOR && count < max; id++) {
       if (!t.live(id)) continue;
       const v6 = (t.proto[id] & V6) !== 0;
       const protocol = protocolOfNumber(t.proto[id] & ~V6) ?? "udp";
@@ -466,7 +495,16 @@ export class EngineControl implements ControlTarget {
       else visit(row);
       count++;
     }
-    return { rows: out, next: id < t.highWater ? id : null };
+    if (id < t.highWater && id < TEMPLATE_CURSOR) return { rows: out, next: id };
+    // Then the persistence templates, as IPVS lists them among its connections.
+    const templates = templateRows(
+      e,
+      Math.max(id, TEMPLATE_CURSOR),
+      max - count,
+      visit ?? ((row) => out.push(row)),
+      visit === undefined ? undefined : blankTemplateRow(),
+    );
+    return { rows: out, next: templates.next };
   }
 
   getTimeouts(): Timeouts {
@@ -484,6 +522,25 @@ export class EngineControl implements ControlTarget {
       next[k as keyof Timeouts] = v;
     }
     this.engine.timeouts = next;
+  }
+
+  getTunables(): Tunables {
+    return { ...this.engine.tunables };
+  }
+
+  setTunables(tunables: Partial<Tunables>): void {
+    if (tunables === null || typeof tunables !== "object") {
+      invalid("Tunables are given as an object of names and true or false");
+    }
+    const next = this.getTunables();
+    for (const [k, v] of Object.entries(tunables)) {
+      if (!(TUNABLE_KEYS as readonly string[]).includes(k)) {
+        invalid(`Unknown tunable ${k} (known: ${TUNABLE_KEYS.join(", ")})`);
+      }
+      if (v === undefined) continue;
+      next[k as keyof Tunables] = checkFlag(v, `Tunable ${k}`);
+    }
+    Object.assign(this.engine.tunables, next);
   }
 
   diversion(): DiversionSpec {

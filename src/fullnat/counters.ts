@@ -81,6 +81,17 @@ export interface EngineCounters {
   expiryResetsSkipped: number;
   sessionsCreated: number;
   sessionsExpired: number;
+  /** Persistence templates made: a client (or prefix, `-M`) scheduled afresh. */
+  templatesCreated: number;
+  /** New connections sent where a live persistence template said. */
+  templatesReused: number;
+  /**
+   * Persistence templates dropped on use because their real server was deleted, or quiesced
+   * (weight 0) with `expireQuiescentTemplate` on: the scheduler chose again.
+   */
+  templatesInvalidated: number;
+  /** Persistence templates forgotten after their timeout, with no session of theirs open. */
+  templatesExpired: number;
 }
 
 /** Zeroed counters. */
@@ -122,5 +133,9 @@ export function newEngineCounters(): EngineCounters {
     expiryResetsSkipped: 0,
     sessionsCreated: 0,
     sessionsExpired: 0,
+    templatesCreated: 0,
+    templatesReused: 0,
+    templatesInvalidated: 0,
+    templatesExpired: 0,
   };
 }

@@ -44,10 +44,12 @@ import type { OwnerLog } from "./owner_log.ts";
 import { Registry } from "./registry.ts";
 import type { RealServer } from "./service.ts";
 import { openSession } from "./session_open.ts";
+import { releaseTemplate } from "./persistence.ts";
 import { Dir, NO_SESSION, SessionFlag, SessionTable, V6 } from "./session_table.ts";
 import { writeResetReply } from "./tcp_reset.ts";
 import { TcpState, tcpTimeoutTable } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
+import { DEFAULT_TUNABLES, type Tunables } from "./tunables.ts";
 import { DEFAULT_LOCAL_PORT_RANGE, isPortRange, type PortRange } from "../vocab/port.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
 import { TCP, TCP_FLAG } from "../wire/tcp.ts";
@@ -139,6 +141,8 @@ export class Engine {
   outLength = 0;
   /** Reset both ends of ESTABLISHED sessions that expire (needs an `emit` sink). */
   resetOnExpiry: boolean;
+  /** IPVS's sysctls the engine honours (`tunables.ts`); changed through the control. */
+  readonly tunables: Tunables = { ...DEFAULT_TUNABLES };
   /** Largest packet a TOA may grow a segment to. */
   readonly mtu: number;
   /** The ISN hash's secret (for the transmit modes). */
@@ -403,7 +407,10 @@ export class Engine {
     }
     if (la) la.conns--;
     const svc = this.registry.services[t.service[id]];
-    if (svc) svc.sessions--;
+    if (svc) {
+      svc.sessions--;
+      if (rs && svc.persistence > 0) releaseTemplate(t, id, svc, rs);
+    }
     t.remove(id);
     this.registry.releaseSession(rs, la, svc);
   }

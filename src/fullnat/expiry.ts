@@ -45,7 +45,7 @@ export function expireSessions(e: Engine, emit: PacketSink | undefined, hook?: E
     }
   }
   e.counters.sessionsExpired += n;
-  forgetTemplates(e.registry.services, now);
+  forgetTemplates(e, now);
   return n;
 }
 

@@ -76,8 +76,11 @@ export interface AddressFamily {
   service(r: Registry, b: Uint8Array, o: number, proto: number, dport: number): Service | undefined;
   /** True when the packet's destination is the address of a live service. */
   isVip(r: Registry, b: Uint8Array, o: number): boolean;
-  /** The persistence-template key of the packet's source (the client). */
-  clientKey(b: Uint8Array, o: number): number;
+  /**
+   * Writes the packet's source (the client) as four words into `out[0, 4)`: an IPv6 address
+   * whole, an IPv4 one in the first word and zeros after it (a persistence template's key).
+   */
+  clientWords(b: Uint8Array, o: number, out: Uint32Array): void;
   /** The scheduler hash of the packet's source address, every bit of it (sh, mh). */
   sourceHash(b: Uint8Array, o: number): number;
   /** The scheduler hash of the packet's destination address, every bit of it (dh). */

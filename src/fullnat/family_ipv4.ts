@@ -104,8 +104,11 @@ export const INET: AddressFamily = {
     return r.isVip(get32(b, o + IPV4.DST));
   },
 
-  clientKey(b: Uint8Array, o: number): number {
-    return get32(b, o + IPV4.SRC) | 0;
+  clientWords(b: Uint8Array, o: number, out: Uint32Array): void {
+    out[0] = get32(b, o + IPV4.SRC);
+    out[1] = 0;
+    out[2] = 0;
+    out[3] = 0;
   },
 
   sourceHash(b: Uint8Array, o: number): number {

@@ -114,9 +114,8 @@ export const INET6: AddressFamily = {
     return r.isVip6(pkt, 4);
   },
 
-  clientKey(b: Uint8Array, o: number): number {
-    readAddrs(b, o);
-    return pkt[0] ^ pkt[1] ^ pkt[2] ^ pkt[3];
+  clientWords(b: Uint8Array, o: number, out: Uint32Array): void {
+    readAddr6(b, o + IPV6.SRC, out, 0);
   },
 
   sourceHash(b: Uint8Array, o: number): number {

@@ -46,6 +46,11 @@ export class Registry {
    */
   diversionDirty = false;
   /**
+   * Set when a persistence template was made, renewed, moved or forgotten: the daemon's worker
+   * writes the templates for the next process when it finds this set, and clears it.
+   */
+  templatesChanged = false;
+  /**
    * Where each id handed out is recorded, when sessions live in memory that outlives the
    * process (`owner_log.ts`).
    */
@@ -87,6 +92,7 @@ export class Registry {
     this.owners?.service(svc);
     if (vaddr6) {
       svc.vaddr6 = vaddr6;
+      svc.setPersistenceMask(128);
       const h6 = serviceHash6(proto, vaddr6, 0, key.port);
       const list6 = this.#byTuple6.get(h6);
       if (list6) list6.push(svc);
@@ -164,6 +170,10 @@ export class Registry {
   }
 
   #retireAll(svc: Service): void {
+    if (svc.templates.size > 0) {
+      svc.templates.clear();
+      this.templatesChanged = true;
+    }
     for (const rs of [...svc.servers]) this.retireServer(rs);
     for (const la of [...svc.localAddresses]) this.retireLocal(la);
     if (svc.sessions === 0) this.services[svc.id] = undefined;

@@ -6,8 +6,9 @@
  * @module
  */
 import type { ForwardMethod, SchedulerName, ServiceKey, Stats } from "./types.ts";
-import { DEFAULT_MH_TABLE_SIZE } from "../vocab/mod.ts";
+import { DEFAULT_MH_TABLE_SIZE, prefixMaskWords } from "../vocab/mod.ts";
 import { newStats } from "./stats.ts";
+import { TemplateTable } from "./template_table.ts";
 
 /** A real server of one service. */
 export class RealServer {
@@ -17,6 +18,8 @@ export class RealServer {
   removed = false;
   activeConns = 0;
   inactiveConns = 0;
+  /** Persistence templates that point here (IPVS's `persistconns`). */
+  persistConns = 0;
   /**
    * The last weight above 0 (0 if it never had one): mh keeps a quiesced server's table
    * positions by it, so setting a weight to 0 moves no other client (IPVS's `last_weight`).
@@ -70,13 +73,6 @@ export class LocalAddress {
   }
 }
 
-/** A client's sticky choice of real server (`-p`). */
-export interface PersistenceTemplate {
-  server: RealServer;
-  /** Monotonic milliseconds after which the template may be forgotten. */
-  expires: number;
-}
-
 /** A virtual service. */
 export class Service {
   removed = false;
@@ -85,8 +81,16 @@ export class Service {
   readonly servers: RealServer[] = [];
   readonly localAddresses: LocalAddress[] = [];
   readonly stats: Stats = newStats();
-  /** Persistence templates by client address. */
-  readonly templates = new Map<number, PersistenceTemplate>();
+  /** Persistence templates by masked client address (`persistence.ts`). */
+  readonly templates: TemplateTable = new TemplateTable();
+  /**
+   * Persistence granularity as a prefix length (`-M`): 32 (IPv4) or 128 (IPv6) keeps one
+   * template per client. Set with {@linkcode Service.setPersistenceMask}, which keeps
+   * `maskWords` in step.
+   */
+  persistenceMask = 32;
+  /** The mask of `persistenceMask` as four words, most significant first. */
+  readonly maskWords: Uint32Array = prefixMaskWords(32, new Uint32Array(4));
   /** Sessions that still refer to this service (it lives on after deletion until they end). */
   sessions = 0;
   /** FULLNAT TCP tweaks (seed 4.3, 4.4.1, 4.4.2; README "TCP fidelity"): TOA insertion, SYN timestamp removal, MSS clamp. */
@@ -117,4 +121,10 @@ export class Service {
     public scheduler: SchedulerName,
     public persistence: number,
   ) {}
+
+  /** Sets the persistence granularity (a prefix length valid for the service's family). */
+  setPersistenceMask(length: number): void {
+    this.persistenceMask = length;
+    prefixMaskWords(length, this.maskWords);
+  }
 }

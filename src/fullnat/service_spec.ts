@@ -44,6 +44,12 @@ export interface ServiceOptions {
   mhTableSize?: number;
   /** Client persistence in seconds (`-p`); 0 turns it off. */
   persistence: number;
+  /**
+   * Persistence granularity (`-M`) as a prefix length: clients in one prefix share a template.
+   * 0-32 for an IPv4 service, 0-128 for an IPv6 one; default the whole address (32 or 128).
+   * Changing it forgets the service's templates.
+   */
+  persistenceMask?: number;
   /** Insert the client address as a TOA option into SYN, third ACK and early data (default on). */
   toa?: boolean;
   /** Overwrite the timestamp option of client SYNs with NOPs (default on). */

@@ -7,7 +7,7 @@
  */
 import type { Engine } from "./engine.ts";
 import type { AddressFamily } from "./family.ts";
-import { pickServer } from "./persistence.ts";
+import { bindTemplate, pickServer, pickTime } from "./persistence.ts";
 import { schedule } from "./scheduler.ts";
 import type { Service } from "./service.ts";
 import { NO_SESSION } from "./session_table.ts";
@@ -31,10 +31,12 @@ export function openSession(
   const c = e.counters;
   const now = e.now();
   // The clock's fractional milliseconds would be boxed crossing a call that is not inlined:
-  // only a persistent service needs them to pick.
-  const rs = svc.persistence > 0
-    ? pickServer(svc, fam, b, o, cport, now)
-    : schedule(svc, fam, b, o, cport);
+  // a persistent service, which needs them to pick, reads them from a typed array.
+  let rs;
+  if (svc.persistence > 0) {
+    pickTime[0] = now;
+    rs = pickServer(e, svc, fam, b, o, cport);
+  } else rs = schedule(svc, fam, b, o, cport);
   if (rs === undefined || !fam.serves(rs)) {
     c.noRealServer++;
     return NO_SESSION;
@@ -48,6 +50,7 @@ export function openSession(
   t.service[id] = svc.id;
   t.server[id] = rs.id;
   t.expires[id] = now;
+  if (svc.persistence > 0) bindTemplate(svc);
   rs.inactiveConns++;
   svc.sessions++;
   svc.stats.conns++;

@@ -35,6 +35,11 @@ export interface Rates {
 export interface RealServerView extends RealServerSpec {
   activeConns: number;
   inactiveConns: number;
+  /**
+   * Persistence templates pointing at this server (IPVS's `persistconns`, the PersistConn
+   * column of `ipvsadm -L --persistent-conn`); absent from a daemon from before them.
+   */
+  persistConns?: number;
   stats: Stats;
   /** Present when the lister estimates rates (the daemon does). */
   rate?: Rates;
@@ -50,15 +55,15 @@ export interface LocalAddressView {
 }
 
 /**
- * A virtual service as listed; the TCP tweaks are always present. The scheduler flags and mh
- * table size are listed by every daemon that has them, and optional so that the listing of a
- * daemon from before them still reads (as none and the default).
+ * A virtual service as listed; the TCP tweaks are always present. The scheduler flags, mh
+ * table size and persistence mask are listed by every daemon that has them, and optional so
+ * that the listing of a daemon from before them still reads (as none and the defaults).
  */
 export interface ServiceView
   extends
     ServiceKey,
-    Required<Omit<ServiceOptions, "schedulerFlags" | "mhTableSize">>,
-    Pick<ServiceOptions, "schedulerFlags" | "mhTableSize"> {
+    Required<Omit<ServiceOptions, "schedulerFlags" | "mhTableSize" | "persistenceMask">>,
+    Pick<ServiceOptions, "schedulerFlags" | "mhTableSize" | "persistenceMask"> {
   realServers: RealServerView[];
   localAddresses: LocalAddressView[];
   stats: Stats;
@@ -66,7 +71,11 @@ export interface ServiceView
   rate?: Rates;
 }
 
-/** One session as listed by `-L -n -c`. */
+/**
+ * One session as listed by `-L -n -c`, or a persistence template (`template: true`), which
+ * IPVS lists among its connections: state `NONE`, the client's masked address with port 0 as
+ * the client, the real server it holds, and no local endpoint (`0.0.0.0:0`, `[::]:0`).
+ */
 export interface ConnectionView {
   protocol: Protocol;
   method: ForwardMethod;
@@ -79,4 +88,6 @@ export interface ConnectionView {
   /** The local address and port (the client's own endpoint in NAT mode). */
   local: Endpoint;
   real: Endpoint;
+  /** Present, and true, on persistence templates only. */
+  template?: true;
 }

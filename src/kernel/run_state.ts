@@ -21,6 +21,7 @@ import { OwnerLog, type OwnerSnapshot } from "../fullnat/owner_log.ts";
 import { SessionTable } from "../fullnat/session_table.ts";
 import { bootId, SharedFile } from "./shared_file.ts";
 import { clearCounters } from "./counter_carry.ts";
+import { clearTemplates } from "./template_carry.ts";
 
 const MAGIC = 0x464e5354; // "FNST"
 /** Raised whenever the file's layout changes; a daemon refuses another version's file. */
@@ -245,6 +246,7 @@ export function attachRunState(dir: string, shape: RunStateShape): RunState {
 export function clearRunState(dir: string, workers: number): void {
   for (let i = 0; i < workers; i++) {
     clearCounters(dir, i);
+    clearTemplates(dir, i);
     try {
       Deno.removeSync(workerFile(dir, i));
     } catch (e) {

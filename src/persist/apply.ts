@@ -53,6 +53,7 @@ export function checkOnFreshEngine(doc: ConfigDocument): string[] {
     }
   };
   attempt("timeouts", () => control.setTimeouts(doc.timeouts));
+  attempt("tunables", () => control.setTunables(doc.tunables));
   doc.services.forEach((s, i) => {
     const key = { protocol: s.protocol, address: s.address, port: s.port };
     const ok = attempt(`services[${i}]`, () =>
@@ -61,6 +62,7 @@ export function checkOnFreshEngine(doc: ConfigDocument): string[] {
         schedulerFlags: s.schedulerFlags,
         ...(s.scheduler === "mh" && { mhTableSize: s.mhTableSize }),
         persistence: s.persistence,
+        persistenceMask: s.persistenceMask,
         toa: s.toa,
         stripTimestamps: s.stripTimestamps,
         clampMss: s.clampMss,
@@ -78,8 +80,12 @@ export function checkOnFreshEngine(doc: ConfigDocument): string[] {
 
 /** The configuration a target is running now. */
 export async function readRunning(target: RemoteControl): Promise<ConfigDocument> {
-  const [services, timeouts] = await Promise.all([target.listServices(), target.getTimeouts()]);
-  return configFromViews(services, timeouts);
+  const [services, timeouts, tunables] = await Promise.all([
+    target.listServices(),
+    target.getTimeouts(),
+    target.getTunables(),
+  ]);
+  return configFromViews(services, timeouts, tunables);
 }
 
 /**

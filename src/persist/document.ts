@@ -21,13 +21,20 @@
  *
  * @module
  */
-import { ControlError, DEFAULT_TCP_TWEAKS, DEFAULT_TIMEOUTS } from "../fullnat/types.ts";
+import {
+  ControlError,
+  DEFAULT_TCP_TWEAKS,
+  DEFAULT_TIMEOUTS,
+  DEFAULT_TUNABLES,
+  TUNABLE_KEYS,
+} from "../fullnat/types.ts";
 import type {
   RealServerSpec,
   ServiceKey,
   ServiceOptions,
   ServiceView,
   Timeouts,
+  Tunables,
 } from "../fullnat/types.ts";
 import {
   DEFAULT_FORWARD_METHOD,
@@ -37,8 +44,10 @@ import {
   ENGINE_MAX_SECONDS,
   formatEndpoint,
   FORWARD_METHODS,
+  fullPersistenceMask,
   isIpv6,
   isMhTableSize,
+  isPersistenceMask,
   isUnicast,
   MH_TABLE_SIZES,
   normalizeSchedulerFlags,
@@ -62,8 +71,9 @@ export const MAX_SECONDS = ENGINE_MAX_SECONDS;
 
 /**
  * One virtual service with everything configured on it. In the text form `schedulerFlags` is
- * left out when there are none and `mhTableSize` unless the scheduler is mh (it means nothing
- * to the others), so documents of services without them read as before they existed.
+ * left out when there are none, `mhTableSize` unless the scheduler is mh (it means nothing
+ * to the others) and `persistenceMask` when it is the whole address (32 or 128), so documents
+ * of services without them read as before they existed.
  */
 export interface ServiceConfig extends ServiceKey, Required<ServiceOptions> {
   realServers: RealServerSpec[];
@@ -71,10 +81,15 @@ export interface ServiceConfig extends ServiceKey, Required<ServiceOptions> {
   localAddresses: string[];
 }
 
-/** The whole running configuration. */
+/**
+ * The whole running configuration. In the text form `tunables` is left out while every one
+ * is at its default.
+ */
 export interface ConfigDocument {
   version: typeof CONFIG_VERSION;
   timeouts: Timeouts;
+  /** IPVS's sysctls the engine honours (`src/fullnat/tunables.ts`). */
+  tunables: Tunables;
   services: ServiceConfig[];
 }
 
@@ -100,11 +115,16 @@ export class ConfigInvalidError extends ControlError {
 
 /** An empty configuration: default timeouts, no services. */
 export function emptyConfig(): ConfigDocument {
-  return { version: CONFIG_VERSION, timeouts: { ...DEFAULT_TIMEOUTS }, services: [] };
+  return {
+    version: CONFIG_VERSION,
+    timeouts: { ...DEFAULT_TIMEOUTS },
+    tunables: { ...DEFAULT_TUNABLES },
+    services: [],
+  };
 }
 
 const TIMEOUT_KEYS = Object.keys(DEFAULT_TIMEOUTS) as (keyof Timeouts)[];
-const TOP_KEYS = ["version", "timeouts", "services"];
+const TOP_KEYS = ["version", "timeouts", "tunables", "services"];
 const SERVICE_KEYS = [
   "protocol",
   "address",
@@ -113,6 +133,7 @@ const SERVICE_KEYS = [
   "schedulerFlags",
   "mhTableSize",
   "persistence",
+  "persistenceMask",
   "toa",
   "stripTimestamps",
   "clampMss",
@@ -234,6 +255,39 @@ function checkTimeouts(c: Checker, v: unknown): Timeouts | undefined {
   return ok ? out : undefined;
 }
 
+function checkTunables(c: Checker, v: unknown): Tunables | undefined {
+  if (v === undefined) return { ...DEFAULT_TUNABLES };
+  if (!isObject(v)) {
+    c.problem("tunables", `must be an object of switches (got ${show(v)})`);
+    return undefined;
+  }
+  c.unknownKeys(v, TUNABLE_KEYS, "tunables");
+  const out = { ...DEFAULT_TUNABLES };
+  let ok = true;
+  for (const k of TUNABLE_KEYS) {
+    if (v[k] === undefined) continue;
+    const f = c.flag(v[k], `tunables.${k}`);
+    if (f === undefined) ok = false;
+    else out[k] = f;
+  }
+  return ok ? out : undefined;
+}
+
+/** The persistence granularity (the whole address if left out), a prefix length of the family. */
+function checkPersistenceMask(c: Checker, v: unknown, v6: boolean, path: string) {
+  if (v === undefined) return fullPersistenceMask(v6);
+  if (!isPersistenceMask(v, v6)) {
+    c.problem(
+      `${path}.persistenceMask`,
+      `must be a prefix length from 0 to ${fullPersistenceMask(v6)} for an ${
+        v6 ? "IPv6" : "IPv4"
+      } service (got ${show(v)})`,
+    );
+    return undefined;
+  }
+  return v;
+}
+
 function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec | undefined {
   if (!isObject(v)) {
     c.problem(path, `must be an object with address and port (got ${show(v)})`);
@@ -318,6 +372,12 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
   const persistence = v.persistence === undefined
     ? 0
     : c.integer(v.persistence, `${path}.persistence`, 0, MAX_SECONDS);
+  const persistenceMask = checkPersistenceMask(
+    c,
+    v.persistenceMask,
+    typeof v.address === "string" && isIpv6(v.address),
+    path,
+  );
   const tweak = (k: keyof typeof DEFAULT_TCP_TWEAKS) =>
     v[k] === undefined ? DEFAULT_TCP_TWEAKS[k] : c.flag(v[k], `${path}.${k}`);
   const toa = tweak("toa");
@@ -360,7 +420,8 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     !ok || rsList === undefined || laList === undefined || protocol === undefined ||
     address === undefined || port === undefined || scheduler === undefined ||
     schedulerFlags === undefined || mhTableSize === undefined ||
-    persistence === undefined || toa === undefined || stripTimestamps === undefined ||
+    persistence === undefined || persistenceMask === undefined || toa === undefined ||
+    stripTimestamps === undefined ||
     clampMss === undefined
   ) return undefined;
   return {
@@ -371,6 +432,7 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     schedulerFlags,
     mhTableSize,
     persistence,
+    persistenceMask,
     toa,
     stripTimestamps,
     clampMss,
@@ -408,6 +470,7 @@ export function validateConfig(value: unknown, options: ValidateOptions = {}): C
     );
   }
   const timeouts = checkTimeouts(c, value.timeouts);
+  const tunables = checkTunables(c, value.tunables);
   const services: ServiceConfig[] = [];
   const list = c.list(value.services, "services");
   const seen = new Map<string, number>();
@@ -421,10 +484,10 @@ export function validateConfig(value: unknown, options: ValidateOptions = {}): C
     } else seen.set(key, i);
     services.push(svc);
   });
-  if (c.problems.length > 0 || timeouts === undefined) {
+  if (c.problems.length > 0 || timeouts === undefined || tunables === undefined) {
     return { ok: false, problems: c.problems };
   }
-  return { ok: true, document: { version: CONFIG_VERSION, timeouts, services } };
+  return { ok: true, document: { version: CONFIG_VERSION, timeouts, tunables, services } };
 }
 
 /**
@@ -454,6 +517,7 @@ function orderedService(s: ServiceConfig): ServiceConfig {
     schedulerFlags: [...s.schedulerFlags],
     mhTableSize: s.mhTableSize,
     persistence: s.persistence,
+    persistenceMask: s.persistenceMask,
     toa: s.toa,
     stripTimestamps: s.stripTimestamps,
     clampMss: s.clampMss,
@@ -467,10 +531,22 @@ function orderedService(s: ServiceConfig): ServiceConfig {
   };
 }
 
-/** Leaves out the service fields the text form omits (see {@linkcode ServiceConfig}). */
+/**
+ * Leaves out the fields the text form omits at their defaults (see {@linkcode ServiceConfig}
+ * and {@linkcode ConfigDocument}).
+ */
 function textField(this: unknown, key: string, value: unknown): unknown {
   if (key === "schedulerFlags" && Array.isArray(value) && value.length === 0) return undefined;
   if (key === "mhTableSize" && (this as ServiceConfig).scheduler !== "mh") return undefined;
+  if (
+    key === "persistenceMask" &&
+    value === fullPersistenceMask(isIpv6((this as ServiceConfig).address))
+  ) return undefined;
+  if (
+    key === "tunables" && TUNABLE_KEYS.every((k) => (value as Tunables)[k] === DEFAULT_TUNABLES[k])
+  ) {
+    return undefined;
+  }
   return value;
 }
 
@@ -478,25 +554,34 @@ function textField(this: unknown, key: string, value: unknown): unknown {
 export function formatConfig(doc: ConfigDocument): string {
   const timeouts = {} as Timeouts;
   for (const k of TIMEOUT_KEYS) timeouts[k] = doc.timeouts[k];
+  const tunables = {} as Tunables;
+  for (const k of TUNABLE_KEYS) tunables[k] = doc.tunables?.[k] ?? DEFAULT_TUNABLES[k];
   const ordered: ConfigDocument = {
     version: doc.version,
     timeouts,
+    tunables,
     services: doc.services.map(orderedService),
   };
   return JSON.stringify(ordered, textField, 2) + "\n";
 }
 
 /** The document describing what a running target lists (counters and sessions left out). */
-export function configFromViews(services: ServiceView[], timeouts: Timeouts): ConfigDocument {
+export function configFromViews(
+  services: ServiceView[],
+  timeouts: Timeouts,
+  tunables: Tunables = DEFAULT_TUNABLES,
+): ConfigDocument {
   return {
     version: CONFIG_VERSION,
     timeouts: { ...timeouts },
+    tunables: { ...tunables },
     services: services.map((s) =>
       orderedService({
         ...s,
-        // A daemon from before scheduler flags lists neither.
+        // A daemon from before scheduler flags, or persistence masks, lists none.
         schedulerFlags: s.schedulerFlags ?? [],
         mhTableSize: s.mhTableSize ?? DEFAULT_MH_TABLE_SIZE,
+        persistenceMask: s.persistenceMask ?? fullPersistenceMask(isIpv6(s.address)),
         realServers: s.realServers,
         localAddresses: s.localAddresses.map((l) => l.address),
       })

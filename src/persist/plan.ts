@@ -7,8 +7,15 @@
  * @module
  */
 import type { RemoteControl } from "../ctl/remote.ts";
-import type { RealServerSpec, ServiceKey, ServiceOptions, Timeouts } from "../fullnat/types.ts";
-import { formatEndpoint } from "../vocab/mod.ts";
+import type {
+  RealServerSpec,
+  ServiceKey,
+  ServiceOptions,
+  Timeouts,
+  Tunables,
+} from "../fullnat/types.ts";
+import { TUNABLE_KEYS } from "../fullnat/types.ts";
+import { formatEndpoint, fullPersistenceMask, isIpv6 } from "../vocab/mod.ts";
 import { type ConfigDocument, type ServiceConfig, serviceName } from "./document.ts";
 
 /** One step of a plan: what it does, in words, and the control call that does it. */
@@ -22,6 +29,7 @@ const OPTION_KEYS = [
   "schedulerFlags",
   "mhTableSize",
   "persistence",
+  "persistenceMask",
   "toa",
   "stripTimestamps",
   "clampMss",
@@ -39,6 +47,9 @@ function describeOptions(s: ServiceConfig): string {
   if (s.schedulerFlags.length > 0) parts.push(`flags ${s.schedulerFlags.join(",")}`);
   if (s.scheduler === "mh") parts.push(`table ${s.mhTableSize}`);
   if (s.persistence !== 0) parts.push(`persistence ${s.persistence}`);
+  if (s.persistenceMask !== fullPersistenceMask(isIpv6(s.address))) {
+    parts.push(`mask /${s.persistenceMask}`);
+  }
   for (const k of ["toa", "stripTimestamps", "clampMss"] as const) {
     if (!s[k]) parts.push(`${k} off`);
   }
@@ -51,6 +62,7 @@ function optionsOf(s: ServiceConfig): ServiceOptions {
     schedulerFlags: [...s.schedulerFlags],
     ...(s.scheduler === "mh" && { mhTableSize: s.mhTableSize }),
     persistence: s.persistence,
+    persistenceMask: s.persistenceMask,
     toa: s.toa,
     stripTimestamps: s.stripTimestamps,
     clampMss: s.clampMss,
@@ -70,6 +82,19 @@ function timeoutChange(from: Timeouts, to: Timeouts): Change | undefined {
   }
   if (words.length === 0) return undefined;
   return { text: `~ timeouts ${words.join(", ")}`, run: (t) => t.setTimeouts(changed) };
+}
+
+function tunableChange(from: Tunables, to: Tunables): Change | undefined {
+  const changed: Partial<Tunables> = {};
+  const words: string[] = [];
+  for (const k of TUNABLE_KEYS) {
+    if (from[k] !== to[k]) {
+      changed[k] = to[k];
+      words.push(`${k} ${onOff(from[k])} -> ${onOff(to[k])}`);
+    }
+  }
+  if (words.length === 0) return undefined;
+  return { text: `~ tunables ${words.join(", ")}`, run: (t) => t.setTunables(changed) };
 }
 
 function addServiceChanges(s: ServiceConfig): Change[] {
@@ -170,13 +195,15 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
 
 /**
  * The steps that turn configuration `from` into `to`, in the order they must run: timeouts,
- * removed services, then each wanted service (added whole, or edited in place). Both
+ * tunables, removed services, then each wanted service (added whole, or edited in place). Both
  * documents must be valid; the order of entries is not compared.
  */
 export function planChanges(from: ConfigDocument, to: ConfigDocument): Change[] {
   const out: Change[] = [];
   const t = timeoutChange(from.timeouts, to.timeouts);
   if (t) out.push(t);
+  const tu = tunableChange(from.tunables, to.tunables);
+  if (tu) out.push(tu);
   const before = new Map(from.services.map((s) => [serviceName(s), s]));
   const wanted = new Set(to.services.map(serviceName));
   for (const s of from.services) {

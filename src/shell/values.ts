@@ -22,6 +22,7 @@ import {
   isProtocol,
   isSchedulerName,
   MH_TABLE_SIZES,
+  netmaskPrefixLength,
   orList,
   parseEndpoint,
   PORT_MAX,
@@ -112,6 +113,28 @@ export function parseMhTableSize(text: string): number {
   const n = Number(text);
   if (/^[0-9]+$/.test(text) && isMhTableSize(n)) return n;
   bad(`'${text}' is not an mh table size: use one of ${MH_TABLE_SIZES.join(", ")}`);
+}
+
+/**
+ * A persistence granularity: a prefix length (0-32 for an IPv4 service, 0-128 for IPv6; which
+ * fits the service is the daemon's to say), or for IPv4 a netmask as ipvsadm's `-M` takes it.
+ */
+export function parsePersistenceMask(text: string): number {
+  if (/^[0-9]{1,3}$/.test(text) && Number(text) <= 128) return Number(text);
+  const length = netmaskPrefixLength(text);
+  if (length !== undefined) return length;
+  bad(
+    `'${text}' is not a persistence mask: give a prefix length (24; 0-32 for IPv4, 0-128 for ` +
+      `IPv6) or a netmask whose one bits are contiguous (255.255.255.0)`,
+  );
+}
+
+/** `on` or `off` (also `true`/`false`, `yes`/`no`, `1`/`0`). */
+export function parseOnOff(text: string): boolean {
+  const t = text.toLowerCase();
+  if (["on", "true", "yes", "1"].includes(t)) return true;
+  if (["off", "false", "no", "0"].includes(t)) return false;
+  bad(`'${text}' is not on or off`);
 }
 
 /** A forwarding method; its aliases and ipvsadm letters (`b`, `m`) are accepted too. */

@@ -5,8 +5,16 @@
  *
  * @module
  */
-import { formatEndpoint } from "../vocab/mod.ts";
-import type { ConnectionView, ServiceView, Stats, Timeouts } from "../fullnat/types.ts";
+import { formatEndpoint, fullPersistenceMask, isIpv6 } from "../vocab/mod.ts";
+import {
+  type ConnectionView,
+  type ServiceView,
+  type Stats,
+  type Timeouts,
+  TUNABLE_KEYS,
+  TUNABLE_SYSCTLS,
+  type Tunables,
+} from "../fullnat/types.ts";
 import { type Column, renderPairs, renderTable } from "./table.ts";
 import { formatServiceKey } from "./values.ts";
 
@@ -51,6 +59,10 @@ export function serviceDetail(s: ServiceView): string {
     ...(s.schedulerFlags?.length ? [["scheduler flags", s.schedulerFlags.join(",")] as const] : []),
     ...(s.scheduler === "mh" ? [["mh table size", s.mhTableSize ?? "?"] as const] : []),
     ["persistence", s.persistence === 0 ? "off" : `${s.persistence}s`],
+    ...(s.persistenceMask !== undefined &&
+        s.persistenceMask !== fullPersistenceMask(isIpv6(s.address))
+      ? [["persistence mask", `/${s.persistenceMask}`] as const]
+      : []),
     ["toa", onOff(s.toa)],
     ["strip timestamps", onOff(s.stripTimestamps)],
     ["clamp mss", onOff(s.clampMss)],
@@ -81,6 +93,7 @@ export function realServersTable(services: readonly ServiceView[], withService =
       r.weight,
       r.activeConns,
       r.inactiveConns,
+      r.persistConns ?? 0,
     ])
   );
   return renderTable(
@@ -91,6 +104,7 @@ export function realServersTable(services: readonly ServiceView[], withService =
       { title: "WEIGHT", numeric: true },
       { title: "ACTIVE", numeric: true },
       { title: "INACTIVE", numeric: true },
+      { title: "PERSIST", numeric: true },
     ],
     rows,
     "no real servers (add one with: rs add PROTO VIP:PORT RS:PORT)",
@@ -184,6 +198,19 @@ export const TIMEOUT_NAMES: readonly (readonly [keyof Timeouts, string])[] = [
   ["tcpLastAck", "tcp-last-ack"],
   ["udp", "udp"],
 ];
+
+/** Every tunable, under the name the shell takes, its IPVS sysctl and its value. */
+export function tunablesTable(t: Tunables): string {
+  return renderTable(
+    [{ title: "TUNABLE" }, { title: "IPVS SYSCTL" }, { title: "VALUE" }],
+    TUNABLE_KEYS.map((k) => [tunableName(k), TUNABLE_SYSCTLS[k], onOff(t[k])]),
+  );
+}
+
+/** `expire-quiescent-template`: how the shell names tunable `expireQuiescentTemplate`. */
+export function tunableName(key: keyof Tunables): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
 
 /** Every timeout with its value in seconds. */
 export function timeoutsTable(t: Timeouts): string {

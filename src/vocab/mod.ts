@@ -17,6 +17,7 @@
 export * from "./address.ts";
 export * from "./choices.ts";
 export * from "./forward_method.ts";
+export * from "./persistence_mask.ts";
 export * from "./port.ts";
 export * from "./prefix.ts";
 export * from "./protocol.ts";

@@ -32,6 +32,11 @@ export interface ListFormat {
   exact: boolean;
   /** `--nosort`: keep the daemon's order instead of sorting by protocol, address, port. */
   nosort: boolean;
+  /**
+   * `--persistent-conn`: real servers' persistence templates (PersistConn) beside weights and
+   * connection counts; with `-c`, the persistence engine columns in the title.
+   */
+  persistentConn: boolean;
 }
 
 /** One parsed ipvsadm command. */

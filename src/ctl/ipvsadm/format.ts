@@ -22,7 +22,9 @@ import {
   compareAddresses,
   formatEndpoint,
   forwardMethodEntry,
+  fullPersistenceMask,
   isIpv6,
+  prefixLengthNetmask,
   protocolEntry,
   protocolNumber,
 } from "../../vocab/mod.ts";
@@ -108,6 +110,12 @@ function titleLines(format: ListFormat): string {
     const columns = names.map((c) => " " + right(c, 8)).join("");
     return `${left("Prot LocalAddress:Port", 33)}${columns}\n  -> RemoteAddress:Port\n`;
   }
+  if (format.persistentConn) {
+    return `${left("Prot LocalAddress:Port", 33)} ${left("Weight", 9)} ${
+      left("PersistConn", 11)
+    } ` +
+      `${left("ActiveConn", 10)} ${left("InActConn", 10)}\n  -> RemoteAddress:Port\n`;
+  }
   return "Prot LocalAddress:Port Scheduler Flags\n" +
     "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
 }
@@ -117,6 +125,17 @@ function sortedServers(service: ServiceView, format: ListFormat): RealServerView
   return [...service.realServers].sort((a, b) =>
     compareAddresses(a.address, b.address) || a.port - b.port
   );
+}
+
+/**
+ * The persistence granularity as ipvsadm prints it (`mask` in `-L`, `-M` in `-S`): a dotted
+ * netmask for IPv4, the prefix length for IPv6; nothing at the default (the whole address).
+ */
+function netmaskText(service: ServiceView): string | undefined {
+  const v6 = isIpv6(service.address);
+  const mask = service.persistenceMask ?? fullPersistenceMask(v6);
+  if (mask === fullPersistenceMask(v6)) return undefined;
+  return v6 ? String(mask) : prefixLengthNetmask(mask);
 }
 
 function serviceEntry(service: ServiceView, format: ListFormat): string {
@@ -131,7 +150,11 @@ function serviceEntry(service: ServiceView, format: ListFormat): string {
     // As ipvsadm prints IPVS's scheduler flag bits: ` (sh-fallback,sh-port)`.
     const flags = service.schedulerFlags ?? [];
     if (flags.length > 0) out += ` (${flags.join(",")})`;
-    if (service.persistence > 0) out += ` persistent ${service.persistence}`;
+    if (service.persistence > 0) {
+      out += ` persistent ${service.persistence}`;
+      const mask = netmaskText(service);
+      if (mask !== undefined) out += ` mask ${mask}`;
+    }
     out += "\n";
   }
   for (const server of sortedServers(service, format)) {
@@ -140,6 +163,10 @@ function serviceEntry(service: ServiceView, format: ListFormat): string {
       out += `  -> ${left(dname, 28)}${statsColumns(server.stats, format.exact)}\n`;
     } else if (format.rate) {
       out += `  -> ${left(dname, 28)}${serverRateColumns(server.rate ?? NO_RATES, format.exact)}\n`;
+    } else if (format.persistentConn) {
+      out += `  -> ${left(dname, 28)} ${left(server.weight, 9)} ` +
+        `${left(server.persistConns ?? 0, 11)} ${left(server.activeConns, 10)} ` +
+        `${left(server.inactiveConns, 10)}\n`;
     } else {
       out += `  -> ${left(dname, 28)} ${left(forwardName(server.method), 7)} ` +
         `${left(server.weight, 6)} ${left(server.activeConns, 10)} ` +
@@ -173,10 +200,11 @@ function ruleService(service: ServiceView): string {
 
 /**
  * The scheduler part of an `-A` rule, the one place that says how a service's scheduling is
- * written back: `-s NAME`, then `-p TIMEOUT` when persistent, then `-b FLAGS` when the
- * scheduler has flags set. Mainline ipvsadm's print_service_entry writes `-b` after `-p`, with
- * the flags comma-separated in the order it tests them (fallback, then port), which is the
- * vocabulary's table order that listings already come in.
+ * written back: `-s NAME`, then `-p TIMEOUT` when persistent (with `-M NETMASK` when its
+ * granularity is not the whole address), then `-b FLAGS` when the scheduler has flags set.
+ * Mainline ipvsadm's print_service_entry writes `-M` right after `-p`, and `-b` after them,
+ * with the flags comma-separated in the order it tests them (fallback, then port), which is
+ * the vocabulary's table order that listings already come in.
  *
  * An mh service's table size is not written: ipvsadm has no word for it (IPVS fixes the size
  * for the whole kernel at build time, `CONFIG_IP_VS_MH_TAB_INDEX`), and a word of fullnat's own
@@ -185,7 +213,11 @@ function ruleService(service: ServiceView): string {
  */
 function ruleScheduling(service: ServiceView): string {
   let out = ` -s ${service.scheduler}`;
-  if (service.persistence > 0) out += ` -p ${service.persistence}`;
+  if (service.persistence > 0) {
+    out += ` -p ${service.persistence}`;
+    const mask = netmaskText(service);
+    if (mask !== undefined) out += ` -M ${mask}`;
+  }
   const flags = service.schedulerFlags ?? [];
   if (flags.length > 0) out += ` -b ${flags.join(",")}`;
   return out;
@@ -232,16 +264,28 @@ function expireText(ms: number): string {
  * `ipvsadm -L -n -c`. ipvsadm's layout (`%-3s %-6s %-11s %-18s %-18s %s`) with the session's
  * local address as a fourth address column between virtual and destination: the order of the
  * FULLNAT kernel's /proc/net/ip_vs_conn (FromIP, ToIP, LocalIP, DestIP) and of DPVS's ipvsadm.
+ * Persistence templates are rows too, as IPVS lists them: state `NONE`, the masked client with
+ * port 0, no local endpoint (`0.0.0.0:0`).
  */
-export function formatConnections(connections: readonly ConnectionView[]): string {
-  return connectionsTitle() + formatConnectionRows(connections);
+export function formatConnections(
+  connections: readonly ConnectionView[],
+  persistentConn = false,
+): string {
+  return connectionsTitle(persistentConn) + formatConnectionRows(connections);
 }
 
-/** The title lines of {@linkcode formatConnections}, for a listing printed as it streams. */
-export function connectionsTitle(): string {
+/**
+ * The title lines of {@linkcode formatConnections}, for a listing printed as it streams. With
+ * `--persistent-conn` ipvsadm titles two more columns, for a persistence engine's name and
+ * data; fullnat has no persistence engines, so, as ipvsadm does for rows without them, no row
+ * fills them.
+ */
+export function connectionsTitle(persistentConn = false): string {
   return "IPVS connection entries\n" +
     `pro expire ${left("state", 11)} ${left("source", 18)} ${left("virtual", 18)} ` +
-    `${left("local", 18)} destination\n`;
+    (persistentConn
+      ? `${left("local", 18)} ${left("destination", 18)} ${left("pe name", 16)} pe_data\n`
+      : `${left("local", 18)} destination\n`);
 }
 
 /** The rows of {@linkcode formatConnections}, one line each. */

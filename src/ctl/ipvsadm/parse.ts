@@ -19,8 +19,11 @@ import {
   type ForwardMethod,
   forwardMethodOfIpvsadmOption,
   isForwardMethod,
+  isIpv6,
   isSchedulerName,
+  netmaskPrefixLength,
   orList,
+  parseAddress,
   type ParsedEndpoint,
   parseEndpoint,
   type Protocol,
@@ -87,6 +90,8 @@ interface Collected {
   /** `-b` / `--sched-flags` of a service command, as given. */
   schedFlags?: string;
   persistence?: number;
+  /** `-M` as given: read once the service's family is known (ipvsadm reads it by `-t`'s). */
+  netmask?: string;
   server?: ParsedEndpoint;
   method?: AnyForwardMethod;
   weight?: number;
@@ -152,6 +157,10 @@ function applyOption(c: Collected, option: OptionSpec, value: string | undefined
       set("persistent");
       c.persistence = value === undefined ? DEFAULT_PERSISTENCE : parseTimeout(value, 1);
       return;
+    case "netmask":
+      set("netmask");
+      c.netmask = value;
+      return;
     case "real-server":
       set("real-server");
       c.server = parseEndpoint(value ?? "") ??
@@ -181,6 +190,10 @@ function applyOption(c: Collected, option: OptionSpec, value: string | undefined
     case "rate":
       set("rate");
       c.format.rate = true;
+      return;
+    case "persistent-conn":
+      set("persistent-conn");
+      c.format.persistentConn = true;
       return;
     case "exact":
       set("exact");
@@ -245,12 +258,37 @@ function parseSchedFlags(text: string, scheduler: string | undefined): Scheduler
   return flags;
 }
 
+/**
+ * `-M` as a prefix length: for an IPv4 service a dotted netmask (ipvsadm's parse_netmask), for
+ * an IPv6 one the length itself (ipvsadm's `atoi`, 1..128; 0 is taken too, so what `-S` prints
+ * of any configured length reads back). A netmask whose one bits are not contiguous, which
+ * IPVS would take, is refused: the granularity is kept as a prefix length.
+ */
+function parseNetmask(text: string, service: ParsedEndpoint): number {
+  if (isIpv6(service.address)) {
+    const n = stringToNumber(text, 0, 128);
+    return n ?? refuse("illegal ipv6 netmask specified");
+  }
+  const length = netmaskPrefixLength(text);
+  if (length !== undefined) return length;
+  if (parseAddress(text)?.family === 4) {
+    refuse(
+      `persistent mask ${text} is not contiguous: fullnat keeps the granularity as a prefix ` +
+        "length; give a netmask such as 255.255.255.0",
+    );
+  }
+  return refuse("illegal virtual server persistent mask specified");
+}
+
 function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>): IpvsadmCommand {
   const scheduler = c.scheduler as SchedulerName | undefined;
   const schedulerFlags = c.schedFlags === undefined ? undefined : parseSchedFlags(
     c.schedFlags,
     command === "add-service" ? scheduler ?? DEFAULT_SCHEDULER : scheduler,
   );
+  const persistenceMask = c.netmask === undefined
+    ? undefined
+    : parseNetmask(c.netmask, c.service as ParsedEndpoint);
   switch (command) {
     case "add-service":
       return {
@@ -260,6 +298,7 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
           scheduler: scheduler ?? DEFAULT_SCHEDULER,
           ...(schedulerFlags !== undefined && { schedulerFlags }),
           persistence: c.persistence ?? 0,
+          ...(persistenceMask !== undefined && { persistenceMask }),
         },
       };
     case "edit-service":
@@ -271,6 +310,7 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
           ...(scheduler !== undefined && { scheduler }),
           ...(schedulerFlags !== undefined && { schedulerFlags }),
           ...(c.persistence !== undefined && { persistence: c.persistence }),
+          ...(persistenceMask !== undefined && { persistenceMask }),
         },
       };
     case "delete-service":
@@ -346,6 +386,7 @@ function parseOrThrow(argv: readonly string[], program: string): IpvsadmCommand 
     rate: false,
     exact: false,
     nosort: false,
+    persistentConn: false,
   };
   // ipvsadm with no arguments lists the table.
   if (argv.length === 0) return { kind: "list-services", format };
@@ -380,8 +421,11 @@ function parseOrThrow(argv: readonly string[], program: string): IpvsadmCommand 
     refuse("Zero port specified for non-persistent service");
   }
   if (
-    command === "list" && (c.given.has("connection") || c.given.has("timeout")) &&
-    (c.given.has("stats") || c.given.has("rate"))
+    command === "list" && (
+      (c.given.has("connection") || c.given.has("timeout")) &&
+        (c.given.has("stats") || c.given.has("rate")) ||
+      c.given.has("timeout") && c.given.has("persistent-conn")
+    )
   ) {
     refuse("options conflicts in the list command");
   }

@@ -14,12 +14,14 @@ export const OPTION_NAMES = [
   "service-address",
   "scheduler",
   "persistent",
+  "netmask",
   "real-server",
   "forwarding-method",
   "weight",
   "timeout",
   "stats",
   "rate",
+  "persistent-conn",
   "nosort",
   "exact",
   "local-address",
@@ -50,25 +52,25 @@ export type CommandName =
 /** `+` required, `x` illegal, `1` at most one of the `1`s, ` ` optional. */
 type Rule = "+" | "x" | "1" | " ";
 
-// Columns follow OPTION_NAMES: -n -c svc -s -p -r fwd -w timeout stats rate nosort exact laddr
-// sched-flags. Rows are the FULLNAT ipvsadm's table restricted to the options fullnat
-// implements, with mainline ipvsadm's sched-flags column.
+// Columns follow OPTION_NAMES: -n -c svc -s -p -M -r fwd -w timeout stats rate
+// persistent-conn nosort exact laddr sched-flags. Rows are the FULLNAT ipvsadm's table
+// restricted to the options fullnat implements, with mainline ipvsadm's sched-flags column.
 const TABLE: Record<CommandName, string> = {
-  "add-service": "xx+  xxxxxxxxx ",
-  "edit-service": "xx+  xxxxxxxxx ",
-  "delete-service": "xx+xxxxxxxxxxxx",
-  "flush": "xxxxxxxxxxxxxxx",
-  "list": " 11xxxxx1    xx",
-  "add-server": "xx+xx+  xxxxxxx",
-  "delete-server": "xx+xx+xxxxxxxxx",
-  "edit-server": "xx+xx+  xxxxxxx",
-  "set": "xxxxxxxxxxxxxxx",
-  "zero": "xx xxxxxxxxxxxx",
-  "add-laddr": "xx+xxxxxxxxxx+x",
-  "del-laddr": "xx+xxxxxxxxxx+x",
-  "get-laddr": "xx xxxxxxxxxxxx",
-  "restore": "xxxxxxxxxxxxxxx",
-  "save": " xxxxxxxxxxxxxx",
+  "add-service": "xx+   xxxxxxxxxx ",
+  "edit-service": "xx+   xxxxxxxxxx ",
+  "delete-service": "xx+xxxxxxxxxxxxxx",
+  "flush": "xxxxxxxxxxxxxxxxx",
+  "list": " 11xxxxxx1     xx",
+  "add-server": "xx+xxx+  xxxxxxxx",
+  "delete-server": "xx+xxx+xxxxxxxxxx",
+  "edit-server": "xx+xxx+  xxxxxxxx",
+  "set": "xxxxxxxxxxxxxxxxx",
+  "zero": "xx xxxxxxxxxxxxxx",
+  "add-laddr": "xx+xxxxxxxxxxxx+x",
+  "del-laddr": "xx+xxxxxxxxxxxx+x",
+  "get-laddr": "xx xxxxxxxxxxxxxx",
+  "restore": "xxxxxxxxxxxxxxxxx",
+  "save": " xxxxxxxxxxxxxxxx",
 };
 
 /**

@@ -125,7 +125,7 @@ async function perform(
       // Formatted page by page; printed as it comes when there is somewhere to print it.
       // A failure part-way through still fails the command, as the whole listing would; once
       // rows are printed it also says that what was printed is not the whole table.
-      let out = connectionsTitle();
+      let out = connectionsTitle(command.format.persistentConn);
       let printed = 0;
       let pending = 0;
       try {

@@ -75,7 +75,7 @@ export function usageText(program: string): string {
   const tu = SERVICE_FLAGS;
   return versionText() +
     `Usage:
-  ${p} -A|E -${tu} service-address [-s scheduler] [-b sched-flags] [-p [timeout]]
+  ${p} -A|E -${tu} service-address [-s scheduler] [-b sched-flags] [-p [timeout]] [-M netmask]
   ${p} -D -${tu} service-address
   ${p} -C
   ${p} -R
@@ -84,7 +84,8 @@ export function usageText(program: string): string {
   ${p} -d -${tu} service-address -r server-address
   ${p} -P|Q -${tu} service-address -z local-address
   ${p} -G [-${tu} service-address]
-  ${p} -L|l [-n] [-c] [--stats|--rate [--exact]] [--timeout] [-${tu} service-address]
+  ${p} -L|l [-n] [-c] [--stats|--rate [--exact]] [--persistent-conn] [--timeout]
+        [-${tu} service-address]
   ${p} -Z [-${tu} service-address]
   ${p} --set tcp tcpfin udp
   ${p} -h | -v
@@ -114,6 +115,7 @@ ${protocolOptions()}${
     }${
       optionLine("sched-flags", "-b flags", `with -A|E: ${SCHEDULER_FLAGS.join(",")} (of sh, mh)`)
     }  --persistent   -p [timeout]         client persistence in seconds (default 300)
+  --netmask      -M netmask           persistence granularity: 255.255.255.0 (IPv6: 64)
   --real-server  -r server-address    RS[:port] (port defaults to the service's)
 ${methodOptions()}${
       optionLine(
@@ -127,6 +129,7 @@ ${methodOptions()}${
   --timeout                           list timeouts (tcp tcpfin udp)
   --stats                             list counters
   --rate                              list rates per second (2 s moving average)
+  --persistent-conn                   list persistence templates per real server
   --exact                             print counters in full
   --nosort                            keep the daemon's order
 

@@ -22,7 +22,7 @@ import {
 import type { CommandContext, ShellControl } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { serviceDetail, servicesTable } from "../views.ts";
-import { formatServiceKey, parseSeconds } from "../values.ts";
+import { formatServiceKey, parsePersistenceMask, parseSeconds } from "../values.ts";
 
 /** Services sorted as ipvsadm lists them: protocol, address, port. */
 export function sortServices(services: ServiceView[]): ServiceView[] {
@@ -98,12 +98,18 @@ function tweaksFrom(opts: Record<string, unknown>): Partial<ServiceOptions> {
   return out;
 }
 
-/** The scheduler flags and mh table size given, and nothing else. */
+/** The scheduler flags, mh table size and persistence mask given, and nothing else. */
 function schedulingFrom(opts: Record<string, unknown>): Partial<ServiceOptions> {
   const out: Partial<ServiceOptions> = {};
   if (Array.isArray(opts.schedFlags)) out.schedulerFlags = opts.schedFlags;
   if (typeof opts.mhTableSize === "number") out.mhTableSize = opts.mhTableSize;
+  if (typeof opts.persistenceMask === "number") out.persistenceMask = opts.persistenceMask;
   return out;
+}
+
+/** `--persistence-mask <mask>` (ipvsadm's `-M`). */
+function persistenceMaskOption(cmd: Command, description: string): Command {
+  return cmd.option("--persistence-mask <mask>", description, parsePersistenceMask);
 }
 
 /** Adds `service` and its verbs. */
@@ -127,20 +133,25 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
     }));
 
   tweakOptions(
-    serviceArguments(leaf(ctx, service, "add", "add a virtual service"))
-      .addOption(schedulerOption("scheduler").default(DEFAULT_SCHEDULER))
-      .addOption(schedulerFlagsOption("scheduler flags, comma-separated (of sh, mh)"))
-      .addOption(mhTableSizeOption("positions of the mh lookup table (default 4093)"))
-      .option(
-        "-p, --persistence <seconds>",
-        "keep a client on one real server (0 = off)",
-        parseSeconds,
-        0,
-      ),
+    persistenceMaskOption(
+      serviceArguments(leaf(ctx, service, "add", "add a virtual service"))
+        .addOption(schedulerOption("scheduler").default(DEFAULT_SCHEDULER))
+        .addOption(schedulerFlagsOption("scheduler flags, comma-separated (of sh, mh)"))
+        .addOption(mhTableSizeOption("positions of the mh lookup table (default 4093)"))
+        .option(
+          "-p, --persistence <seconds>",
+          "keep a client on one real server (0 = off)",
+          parseSeconds,
+          0,
+        ),
+      "clients in one prefix share a real server: prefix length or netmask (default the " +
+        "whole address)",
+    ),
   ).addHelpText(
     "after",
     "\nExamples:\n  service add tcp 192.0.2.10:80 -s rr --no-toa\n" +
-      "  service add tcp 192.0.2.10:80 -s mh -b mh-fallback,mh-port --mh-table-size 65521",
+      "  service add tcp 192.0.2.10:80 -s mh -b mh-fallback,mh-port --mh-table-size 65521\n" +
+      "  service add tcp 192.0.2.10:443 -p 600 --persistence-mask 24",
   )
     .action(action(ctx, async ({ args, opts, control }) => {
       const key = requiredServiceKey(args);
@@ -155,11 +166,14 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
     }));
 
   tweakOptions(
-    serviceArguments(leaf(ctx, service, "edit", "change a virtual service (only what is given)"))
-      .addOption(schedulerOption("new scheduler"))
-      .addOption(schedulerFlagsOption("new scheduler flags (none: no flags)"))
-      .addOption(mhTableSizeOption("new mh table size"))
-      .option("-p, --persistence <seconds>", "new persistence timeout (0 = off)", parseSeconds),
+    persistenceMaskOption(
+      serviceArguments(leaf(ctx, service, "edit", "change a virtual service (only what is given)"))
+        .addOption(schedulerOption("new scheduler"))
+        .addOption(schedulerFlagsOption("new scheduler flags (none: no flags)"))
+        .addOption(mhTableSizeOption("new mh table size"))
+        .option("-p, --persistence <seconds>", "new persistence timeout (0 = off)", parseSeconds),
+      "new persistence granularity (forgets the service's templates)",
+    ),
   ).action(action(ctx, async ({ args, opts, control }) => {
     const key = requiredServiceKey(args);
     const changes: Partial<ServiceOptions> = { ...schedulingFrom(opts), ...tweaksFrom(opts) };
@@ -170,7 +184,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
     if (Object.keys(changes).length === 0) {
       throw new UsageError(
         "nothing to change: give --scheduler, --sched-flags, --mh-table-size, --persistence, " +
-          "or --[no-]toa, " +
+          "--persistence-mask, or --[no-]toa, " +
           "--[no-]strip-timestamps, --[no-]clamp-mss",
       );
     }

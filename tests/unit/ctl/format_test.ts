@@ -28,6 +28,7 @@ const fmt = (over: Partial<ListFormat> = {}): ListFormat => ({
   rate: false,
   exact: false,
   nosort: false,
+  persistentConn: false,
   ...over,
 });
 const stats = (conns = 0, inPackets = 0, outPackets = 0, inBytes = 0, outBytes = 0): Stats => ({
@@ -364,5 +365,93 @@ Deno.test("-L -n --rate: ipvsadm's columns; a real server's CPS/InPPS/OutPPS are
   strictEqual(
     formatServiceTable(RATED, fmt({ rate: true, stats: true })).split("\n")[1],
     "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes",
+  );
+});
+
+Deno.test("-L -n: a persistence granularity as ipvsadm prints it (mask NETMASK; IPv6: mask LEN)", () => {
+  const services = [
+    svc({ address: "10.0.0.1", port: 80, persistence: 300, persistenceMask: 24 }),
+    // The default (the whole address) is not printed; nor is a mask without persistence.
+    svc({ address: "10.0.0.2", port: 80, persistence: 300, persistenceMask: 32 }),
+    svc({ address: "10.0.0.3", port: 80, persistenceMask: 16 }),
+    svc({ address: "10.0.0.4", port: 80, persistence: 60, persistenceMask: 0 }),
+    svc({ address: "2001:db8::1", port: 80, persistence: 300, persistenceMask: 64 }),
+    svc({ address: "2001:db8::2", port: 80, persistence: 300, persistenceMask: 128 }),
+  ];
+  strictEqual(
+    formatServiceTable(services, fmt()).split("\n").slice(3).join("\n"),
+    lines(
+      "TCP  10.0.0.1:80 wrr persistent 300 mask 255.255.255.0",
+      "TCP  10.0.0.2:80 wrr persistent 300",
+      "TCP  10.0.0.3:80 wrr",
+      "TCP  10.0.0.4:80 wrr persistent 60 mask 0.0.0.0",
+      "TCP  [2001:db8::1]:80 wrr persistent 300 mask 64",
+      "TCP  [2001:db8::2]:80 wrr persistent 300",
+    ),
+  );
+});
+
+Deno.test("-L -n --persistent-conn: ipvsadm's Weight PersistConn ActiveConn InActConn columns", () => {
+  const services = [svc({
+    address: "10.0.0.1",
+    port: 80,
+    scheduler: "rr",
+    persistence: 300,
+    persistenceMask: 24,
+    realServers: [
+      rs({ address: "192.168.1.2", port: 80, persistConns: 3, activeConns: 5, inactiveConns: 1 }),
+      // A daemon from before templates were counted lists none: 0.
+      rs({ address: "192.168.1.3", port: 80, weight: 0 }),
+    ],
+  })];
+  strictEqual(
+    formatServiceTable(services, fmt({ persistentConn: true })),
+    lines(
+      "IP Virtual Server version 1.2.1 (size=4096)",
+      "Prot LocalAddress:Port            Weight    PersistConn ActiveConn InActConn ",
+      "  -> RemoteAddress:Port",
+      "TCP  10.0.0.1:80 rr persistent 300 mask 255.255.255.0",
+      "  -> 192.168.1.2:80               1         3           5          1         ",
+      "  -> 192.168.1.3:80               0         0           0          0         ",
+    ),
+  );
+});
+
+Deno.test("-L -n -c: a persistence template is a row as IPVS lists it; --persistent-conn titles the pe columns", () => {
+  const template: ConnectionView = {
+    protocol: "tcp",
+    method: "fullnat",
+    state: "NONE",
+    expiresInMs: 299_400,
+    client: { address: "203.0.113.0", port: 0 },
+    virtual: { address: "10.0.0.100", port: 80 },
+    local: { address: "0.0.0.0", port: 0 },
+    real: { address: "192.168.1.2", port: 80 },
+    template: true,
+  };
+  const template6: ConnectionView = {
+    ...template,
+    protocol: "udp",
+    client: { address: "2001:db8::", port: 0 },
+    virtual: { address: "2001:db8::1", port: 53 },
+    local: { address: "::", port: 0 },
+    real: { address: "2001:db8:1::2", port: 53 },
+  };
+  strictEqual(
+    formatConnections([template, template6]),
+    lines(
+      "IPVS connection entries",
+      "pro expire state       source             virtual            local              destination",
+      "TCP 04:59  NONE        203.0.113.0:0      10.0.0.100:80      0.0.0.0:0          192.168.1.2:80",
+      "UDP 04:59  NONE        [2001:db8::]:0     [2001:db8::1]:53   [::]:0             [2001:db8:1::2]:53",
+    ),
+  );
+  strictEqual(
+    formatConnections([template], true),
+    lines(
+      "IPVS connection entries",
+      "pro expire state       source             virtual            local              destination        pe name          pe_data",
+      "TCP 04:59  NONE        203.0.113.0:0      10.0.0.100:80      0.0.0.0:0          192.168.1.2:80",
+    ),
   );
 });

@@ -1,6 +1,7 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { parseIpvsadm } from "../../../src/ctl/ipvsadm/parse.ts";
 import type { IpvsadmCommand, ListFormat } from "../../../src/ctl/ipvsadm/command.ts";
+import type { ServiceKey } from "../../../src/fullnat/types.ts";
 
 const argv = (line: string) => line === "" ? [] : line.split(/\s+/);
 
@@ -20,6 +21,7 @@ const fmt = (over: Partial<ListFormat> = {}): ListFormat => ({
   rate: false,
   exact: false,
   nosort: false,
+  persistentConn: false,
   ...over,
 });
 const tcp80 = { protocol: "tcp", address: "10.0.0.100", port: 80 } as const;
@@ -69,6 +71,69 @@ Deno.test("-p: default 300 with no value, value in the next word, glued, or with
     service: { ...tcp80, port: 0 },
     options: { scheduler: "rr", persistence: 300 },
   });
+});
+
+Deno.test("-M: a netmask for an IPv4 service, a prefix length for an IPv6 one, in any order", () => {
+  const withMask = (persistenceMask: number, service: ServiceKey = tcp80): IpvsadmCommand => ({
+    kind: "add-service",
+    service,
+    options: { scheduler: "rr", persistence: 300, persistenceMask },
+  });
+  accepts("-A -t 10.0.0.100:80 -s rr -p 300 -M 255.255.255.0", withMask(24));
+  accepts("-A -M 255.255.240.0 -t 10.0.0.100:80 -s rr -p", withMask(20));
+  accepts("-A -t 10.0.0.100:80 -s rr -p --netmask=0.0.0.0", withMask(0));
+  accepts("-A -t 10.0.0.100:80 -s rr -p -M 255.255.255.255", withMask(32));
+  const v6 = { protocol: "tcp", address: "2001:db8::10", port: 443 } as const;
+  accepts("-A -t [2001:db8::10]:443 -s rr -p 300 -M 64", withMask(64, v6));
+  // Read by the service's family whatever the order: ipvsadm would read this 64 as 0.0.0.64.
+  accepts("-A -M 48 -t [2001:db8::10]:443 -s rr -p", withMask(48, v6));
+  accepts("-E -t 10.0.0.100:80 -M 255.255.0.0", {
+    kind: "edit-service",
+    service: tcp80,
+    options: { persistenceMask: 16 },
+  });
+  refuses("-A -t 10.0.0.100:80 -p -M 24", "illegal virtual server persistent mask specified", 2);
+  refuses(
+    "-A -t 10.0.0.100:80 -p -M nonsense",
+    "illegal virtual server persistent mask specified",
+    2,
+  );
+  refuses(
+    "-A -t 10.0.0.100:80 -p -M 255.0.255.0",
+    "persistent mask 255.0.255.0 is not contiguous: fullnat keeps the granularity as a prefix " +
+      "length; give a netmask such as 255.255.255.0",
+    2,
+  );
+  refuses("-A -t [2001:db8::10]:443 -p -M 129", "illegal ipv6 netmask specified", 2);
+  refuses("-A -t [2001:db8::10]:443 -p -M ffff::", "illegal ipv6 netmask specified", 2);
+  refuses(
+    "-A -t 10.0.0.100:80 -p -M 255.255.255.0 -M 255.255.0.0",
+    "multiple 'netmask' options specified",
+    2,
+  );
+  refuses(
+    "-a -t 10.0.0.100:80 -r 1.2.3.4 -M 255.255.255.0",
+    "Illegal 'netmask' option with the 'add-server' command",
+    2,
+  );
+  refuses("-L -M 255.255.255.0", "Illegal 'netmask' option with the 'list' command", 2);
+});
+
+Deno.test("--persistent-conn: with -L, alone or with -c; not with --timeout", () => {
+  accepts("-L -n --persistent-conn", {
+    kind: "list-services",
+    format: fmt({ numeric: true, persistentConn: true }),
+  });
+  accepts("-L -n -c --persistent-conn", {
+    kind: "list-connections",
+    format: fmt({ numeric: true, persistentConn: true }),
+  });
+  refuses("-L --timeout --persistent-conn", "options conflicts in the list command", 2);
+  refuses(
+    "-A -t 10.0.0.100:80 --persistent-conn",
+    "Illegal 'persistent-conn' option with the 'add-service' command",
+    2,
+  );
 });
 
 Deno.test("edit-service changes only what is given", () => {
@@ -399,18 +464,12 @@ Deno.test("what fullnat cannot do is refused by name", () => {
   refuses("--start-daemon master", "option --start-daemon is not supported by fullnat", 2);
   refuses("-A -f 1", "option -f (--fwmark-service) is not supported by fullnat", 2);
   refuses(
-    "-A -t 10.0.0.100:80 -M 255.255.255.0",
-    "option -M (--netmask) is not supported by fullnat",
-    2,
-  );
-  refuses(
     "-a -t 10.0.0.100:80 -r 1.2.3.4 -x 10",
     "option -x (--u-threshold) is not supported by fullnat",
     2,
   );
   refuses("-L --daemon", "option --daemon is not supported by fullnat", 2);
   refuses("-L --thresholds", "option --thresholds is not supported by fullnat", 2);
-  refuses("-L --persistent-conn", "option --persistent-conn is not supported by fullnat", 2);
   refuses("-A -t 10.0.0.100:80 -j enable", "option -j (--synproxy) is not supported by fullnat", 2);
   refuses("-A -u 10.0.0.100:53 -o", "option -o (--ops) is not supported by fullnat", 2);
 });

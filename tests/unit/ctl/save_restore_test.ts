@@ -27,6 +27,7 @@ const FORMAT: ListFormat = {
   rate: false,
   exact: false,
   nosort: false,
+  persistentConn: false,
 };
 const ZERO = { conns: 0, inPackets: 0, outPackets: 0, inBytes: 0, outBytes: 0 };
 const rs = (address: string, port: number, over: Partial<RealServerView> = {}): RealServerView => ({
@@ -134,7 +135,13 @@ function engine(): { control: RemoteControl; changes: string[] } {
   const control = new Proxy(target, {
     get(t, name: string) {
       const method = t[name as keyof RemoteControl] as (...a: unknown[]) => Promise<unknown>;
-      const reads = ["listServices", "listConnections", "getTimeouts", "diversion"];
+      const reads = [
+        "listServices",
+        "listConnections",
+        "getTimeouts",
+        "getTunables",
+        "diversion",
+      ];
       return (...args: unknown[]) => {
         if (!reads.includes(name)) changes.push(name);
         return method(...args);
@@ -226,6 +233,45 @@ Deno.test("-S, -C, -R, -S with mh and sh flags: the same rules and the same conf
   deepStrictEqual(await readRunning(control), before);
   const listed = await ipvsadmOk(control, "-L -n -t 198.51.100.30:80");
   ok(listed.includes("TCP  198.51.100.30:80 mh (mh-fallback,mh-port) persistent 120\n"), listed);
+});
+
+Deno.test("-S, -C, -R, -S with -M: the granularity is written after -p and read back", async () => {
+  const { control } = engine();
+  const rules = [
+    "-A -t 198.51.100.40:80 -s sh -b sh-port -p 600 -M 255.255.255.0",
+    "-a -t 198.51.100.40:80 -r 203.0.113.21:80 -b -w 1",
+    "-A -t [2001:db8::40]:443 -M 64 -s rr -p",
+    "-a -t [2001:db8::40]:443 -r [2001:db8:1::21]:443 -b -w 1",
+    // A granularity without persistence is kept, but -S writes -M only with -p, as ipvsadm.
+    "-A -u 198.51.100.40:53 -s rr -M 255.255.0.0",
+  ];
+  for (const line of rules) await ipvsadmOk(control, line);
+  const saved = await ipvsadmOk(control, "-S -n");
+  strictEqual(
+    saved,
+    lines(
+      "-A -t 198.51.100.40:80 -s sh -p 600 -M 255.255.255.0 -b sh-port",
+      "-a -t 198.51.100.40:80 -r 203.0.113.21:80 -b -w 1",
+      "-A -u 198.51.100.40:53 -s rr",
+      "-A -t [2001:db8::40]:443 -s rr -p 300 -M 64",
+      "-a -t [2001:db8::40]:443 -r [2001:db8:1::21]:443 -b -w 1",
+    ),
+  );
+  const listed = await ipvsadmOk(control, "-L -n");
+  ok(listed.includes("TCP  198.51.100.40:80 sh (sh-port) persistent 600 mask 255.255.255.0\n"));
+  ok(listed.includes("TCP  [2001:db8::40]:443 rr persistent 300 mask 64\n"), listed);
+  await ipvsadmOk(control, "-C");
+  const r = await restore(control, saved);
+  deepStrictEqual(r, { stdout: "", stderr: "", exitCode: 0 } satisfies IpvsadmResult);
+  strictEqual(await ipvsadmOk(control, "-S -n"), saved);
+  const doc = await readRunning(control);
+  // The UDP service's /16 did not travel: -S wrote no -M for a service without -p.
+  deepStrictEqual(doc.services.map((s) => s.persistenceMask), [24, 32, 64]);
+  // -E changes the granularity alone; a netmask is no IPv6 granularity.
+  await ipvsadmOk(control, "-E -t 198.51.100.40:80 -M 255.255.0.0");
+  ok((await ipvsadmOk(control, "-S -n")).includes("-p 600 -M 255.255.0.0 -b sh-port\n"));
+  const bad = await ipvsadm(control, "-E -t [2001:db8::40]:443 -M 255.255.255.0");
+  deepStrictEqual(bad, { stdout: "", stderr: "illegal ipv6 netmask specified\n", exitCode: 2 });
 });
 
 Deno.test("-S has no word for the mh table size: a service -R creates anew gets the default", async () => {

@@ -30,3 +30,25 @@ Deno.test("checkArgs() refuses a tweak that is not a boolean", () => {
   assert.equal(r.ok, false);
   assert.match((r as { message: string }).message, /toa must be true or false/);
 });
+
+Deno.test("checkArgs() carries a persistence mask and tunables, and refuses bad shapes", () => {
+  assert.deepEqual(checkArgs("editService", [key, { persistenceMask: 24 }]), {
+    ok: true,
+    args: [key, { persistenceMask: 24 }],
+  });
+  const mask = checkArgs("editService", [key, { persistenceMask: "24" }]);
+  assert.equal(mask.ok, false);
+  assert.match(
+    (mask as { message: string }).message,
+    /persistenceMask must be an integer in 0..128/,
+  );
+  assert.deepEqual(checkArgs("setTunables", [{ expireQuiescentTemplate: true }]), {
+    ok: true,
+    args: [{ expireQuiescentTemplate: true }],
+  });
+  const unknown = checkArgs("setTunables", [{ expireEverything: true }]);
+  assert.match((unknown as { message: string }).message, /unknown tunable 'expireEverything'/);
+  const notFlag = checkArgs("setTunables", [{ expireQuiescentTemplate: "on" }]);
+  assert.match((notFlag as { message: string }).message, /must be true or false/);
+  assert.deepEqual(checkArgs("getTunables", []), { ok: true, args: [] });
+});

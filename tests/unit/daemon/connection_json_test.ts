@@ -27,6 +27,13 @@ Deno.test("ConnectionJsonWriter writes each row exactly as JSON.stringify does",
     // Nothing the engine lists needs escaping, but the writer must not break if it did.
     row({ state: 'odd "state"\\\n é', expiresInMs: 1.5 }),
     row({ expiresInMs: Number.MAX_SAFE_INTEGER }),
+    // A persistence template: the one row with a `template` field.
+    row({
+      state: "NONE",
+      client: { address: "198.51.100.0", port: 0 },
+      local: { address: "0.0.0.0", port: 0 },
+      template: true,
+    }),
   ];
   const writer = new ConnectionJsonWriter(16);
   for (const r of rows) writer.row(r);
@@ -37,16 +44,17 @@ Deno.test("ConnectionJsonWriter writes each row exactly as JSON.stringify does",
   assert.equal(writer.take().length, 0);
 });
 
-Deno.test("encodeConnectionPage() pages an engine's IPv4 and IPv6 sessions as listConnections() lists them", () => {
+Deno.test("encodeConnectionPage() pages an engine's IPv4 and IPv6 sessions and templates as listConnections() lists them", () => {
   const control = new EngineControl(
     new Engine({ clock: () => 0, localPortRange: [5000, 5999] }),
   );
   const v4 = { protocol: "tcp" as const, address: "192.0.2.10", port: 80 };
   const v6 = { protocol: "tcp" as const, address: "2001:db8:a::10", port: 80 };
-  control.addService(v4, { scheduler: "rr", persistence: 0 });
+  // Persistent: the five IPv4 clients share one template (one /24), the IPv6 ones have one each.
+  control.addService(v4, { scheduler: "rr", persistence: 300, persistenceMask: 24 });
   control.addRealServer(v4, { address: "203.0.113.11", port: 8080, weight: 1, method: "fullnat" });
   control.addLocalAddress(v4, "203.0.114.1");
-  control.addService(v6, { scheduler: "rr", persistence: 0 });
+  control.addService(v6, { scheduler: "rr", persistence: 300 });
   control.addRealServer(v6, {
     address: "2001:db8:b::11",
     port: 8080,
@@ -75,5 +83,14 @@ Deno.test("encodeConnectionPage() pages an engine's IPv4 and IPv6 sessions as li
     cursor = page.next;
   }
   assert.deepEqual(JSON.parse(`[${pages.join(",")}]`), control.listConnections());
-  assert.equal(control.listConnections().length, 10);
+  const all = control.listConnections();
+  assert.equal(all.filter((c) => !c.template).length, 10);
+  assert.deepEqual(
+    all.filter((c) => c.template).map((c) => `${c.client.address}:${c.client.port} ${c.state}`)
+      .sort(),
+    [
+      "198.51.100.0:0 NONE",
+      ...[100, 101, 102, 103, 104].map((i) => `2001:db8:a::${i}:0 NONE`),
+    ].sort(),
+  );
 });

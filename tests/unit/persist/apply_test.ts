@@ -122,11 +122,13 @@ Deno.test("applyConfig() changes only what differs and keeps untouched services'
     "+ rs 203.0.113.12:80 nat weight 2 in tcp 198.51.100.12:80",
     "+ laddr 203.0.113.204 in tcp 198.51.100.12:80",
   ]);
-  // Every session survived, service A's counters were not reset, and B's session still runs.
-  assert.equal(ctl.listConnections().length, 3);
+  // Every session survived, service A's counters were not reset, and B's session still runs
+  // (B is persistent: its client's template is listed beside the sessions, as IPVS lists it).
+  assert.equal(ctl.listConnections().filter((c) => !c.template).length, 3);
+  assert.equal(ctl.listConnections().filter((c) => c.template).length, 1);
   assert.deepEqual(ctl.listServices()[0].stats, statsA);
   assert.equal(
-    ctl.listConnections().filter((c) => c.virtual.address === B.address).length,
+    ctl.listConnections().filter((c) => !c.template && c.virtual.address === B.address).length,
     1,
   );
   assert.equal(await exportText(remote), formatConfig(next));
@@ -223,4 +225,38 @@ Deno.test("applyConfig() carries IPv6 services, refuses mixed families, and name
     /is IPv4 but the service is IPv6/,
   );
   assert.equal(await exportText(fresh.remote), text, "the refused document changed nothing");
+});
+
+Deno.test("applyConfig(): a persistence mask and a tunable are changes of their own, and export reproduces them", async () => {
+  const { ctl, remote } = engineTarget();
+  configure(ctl);
+  const doc = await readRunning(remote);
+  doc.services[1].persistenceMask = 24;
+  doc.tunables = { expireQuiescentTemplate: true };
+  const r = await applyConfig(remote, doc);
+  assert.deepEqual(r.changes, [
+    "~ tunables expireQuiescentTemplate off -> on",
+    "~ service tcp 198.51.100.11:443 persistenceMask 32 -> 24",
+  ]);
+  assert.deepEqual(ctl.getTunables(), { expireQuiescentTemplate: true });
+  assert.equal(ctl.listServices()[1].persistenceMask, 24);
+  assert.equal(await exportText(remote), formatConfig(doc));
+  // A new service with a mask says so.
+  const added = await applyConfig(remote, {
+    ...doc,
+    services: [...doc.services, { ...doc.services[1], port: 8443, localAddresses: [] }],
+  }, { dryRun: true });
+  assert.equal(
+    added.changes[0],
+    "+ service tcp 198.51.100.11:8443 wrr persistence 300 mask /24 toa off clampMss off",
+  );
+  // A mask the family cannot have is refused before anything changes.
+  await assert.rejects(
+    applyConfig(remote, {
+      ...doc,
+      services: [doc.services[0], { ...doc.services[1], persistenceMask: 64 }],
+    }),
+    /services\[1\]: Persistence mask must be a prefix length from 0 to 32/,
+  );
+  assert.equal(ctl.listServices()[1].persistenceMask, 24);
 });

@@ -29,6 +29,7 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
   assert.deepEqual(r.document, {
     version: 1,
     timeouts: { ...DEFAULT_TIMEOUTS },
+    tunables: { expireQuiescentTemplate: false },
     services: [{
       protocol: "tcp",
       address: "198.51.100.10",
@@ -37,6 +38,7 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
       schedulerFlags: [],
       mhTableSize: 4093,
       persistence: 0,
+      persistenceMask: 32,
       toa: true,
       stripTimestamps: true,
       clampMss: true,
@@ -215,5 +217,57 @@ Deno.test("scheduler flags and mh table size: validated, normalized, round-tripp
     'services[1].schedulerFlags[0]: must be one of sh-fallback, sh-port, mh-fallback, mh-port (got "sh-turbo")',
     "services[2].mhTableSize: must be one of 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071 (got 4096)",
     "services[3].mhTableSize: applies to the mh scheduler only (the scheduler is wlc)",
+  ]);
+});
+
+Deno.test("persistenceMask and tunables: validated by family, left out at their defaults, round-tripped", () => {
+  const text = JSON.stringify({
+    version: 1,
+    tunables: { expireQuiescentTemplate: true },
+    services: [
+      { ...MINIMAL.services[0], persistence: 300, persistenceMask: 24 },
+      { ...MINIMAL.services[0], port: 81, persistenceMask: 32 },
+      {
+        protocol: "tcp",
+        address: "2001:db8::10",
+        port: 443,
+        persistence: 600,
+        persistenceMask: 64,
+      },
+      { protocol: "udp", address: "2001:db8::10", port: 53, persistenceMask: 128 },
+    ],
+  });
+  const doc = parseConfig(text);
+  assert.deepEqual(doc.services.map((s) => s.persistenceMask), [24, 32, 64, 128]);
+  assert.deepEqual(doc.tunables, { expireQuiescentTemplate: true });
+  const out = formatConfig(doc);
+  assert.equal(formatConfig(parseConfig(out)), out);
+  assert.equal((out.match(/persistenceMask/g) ?? []).length, 2, "only the ones not at default");
+  assert.match(out, /"tunables": \{\n\s+"expireQuiescentTemplate": true\n\s+\},/);
+  assert.match(out, /"persistence": 300,\n\s+"persistenceMask": 24,/);
+  // At their defaults, neither is written: documents from before them read unchanged.
+  const plain = formatConfig(parseConfig(JSON.stringify(MINIMAL)));
+  assert.doesNotMatch(plain, /persistenceMask|tunables/);
+  assert.equal(
+    formatConfig(parseConfig(JSON.stringify({ ...MINIMAL, tunables: {} }))),
+    plain,
+  );
+
+  const bad = validateConfig({
+    version: 1,
+    tunables: { expireQuiescentTemplate: "yes", expireEverything: true },
+    services: [
+      { ...MINIMAL.services[0], persistenceMask: 33 },
+      { ...MINIMAL.services[0], port: 81, persistenceMask: "24" },
+      { protocol: "tcp", address: "2001:db8::10", port: 80, persistenceMask: 129 },
+    ],
+  });
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.problems, [
+    "tunables.expireEverything: unknown field (allowed: expireQuiescentTemplate)",
+    'tunables.expireQuiescentTemplate: must be true or false (got "yes")',
+    "services[0].persistenceMask: must be a prefix length from 0 to 32 for an IPv4 service (got 33)",
+    'services[1].persistenceMask: must be a prefix length from 0 to 32 for an IPv4 service (got "24")',
+    "services[2].persistenceMask: must be a prefix length from 0 to 128 for an IPv6 service (got 129)",
   ]);
 });

@@ -75,7 +75,7 @@ Deno.test("service add/list/show/edit/delete change the engine and print tables"
 
     const shown = await s.run(`service show tcp ${VIP}:80`);
     assert.match(shown.out, /^service +tcp 198\.51\.100\.10:80$/m);
-    assert.match(shown.out, /^ {2}203\.0\.113\.12:8080 +fullnat +1 +0 +0$/m);
+    assert.match(shown.out, /^ {2}203\.0\.113\.12:8080 +fullnat +1 +0 +0 +0$/m);
     assert.match(shown.out, /^ {2}203\.0\.113\.201 +0 +0$/m);
 
     const edit = await s.run(`service edit tcp ${VIP}:80 --persistence 300 -s wrr`);
@@ -107,7 +107,7 @@ Deno.test("rs edit/delete and laddr delete reach the engine; listings narrow to 
 
     const rsList = await s.run(`rs list tcp ${VIP}:80`);
     assert.equal(rsList.out.split("\n").length, 3, rsList.out);
-    assert.match(rsList.out, /^tcp 198\.51\.100\.10:80 +203\.0\.113\.11:80 +nat +0 +0 +0$/m);
+    assert.match(rsList.out, /^tcp 198\.51\.100\.10:80 +203\.0\.113\.11:80 +nat +0 +0 +0 +0$/m);
     assert.equal(JSON.parse((await s.run("rs list --json")).out).length, 2);
     assert.match((await s.run(`rs list udp ${VIP}:53`)).out, /^no real servers/);
 
@@ -184,6 +184,54 @@ Deno.test("conn list shows sessions and filters them by service and client", () 
     const byPort = JSON.parse((await s.run(`show connections --service ${VIP}:443 --json`)).out);
     assert.deepEqual(byPort.map((c: { client: { port: number } }) => c.client.port), [40002]);
     assert.equal((await s.run("conn list --client 192.0.2.99")).out, "no connections");
+  }));
+
+Deno.test("persistence: --persistence-mask, templates in conn list and rs list, tunable set", () =>
+  withShell(async (s, d) => {
+    await provision(s);
+    const edit = await s.run(`service edit tcp ${VIP}:80 -p 300 --persistence-mask 255.255.255.0`);
+    assert.deepEqual([edit.code, edit.err], [0, ""]);
+    assert.equal(d.control.listServices()[0].persistenceMask, 24);
+    assert.match((await s.run(`service show tcp ${VIP}:80`)).out, /^persistence mask +\/24$/m);
+    const bad = await s.run(`service edit tcp ${VIP}:80 --persistence-mask 64`);
+    assert.equal(bad.code, 2, bad.err);
+    assert.match(bad.err, /Persistence mask must be a prefix length from 0 to 32 for an IPv4/);
+    const notMask = await s.run(`service edit tcp ${VIP}:80 --persistence-mask 255.0.255.0`);
+    assert.equal(notMask.code, 2);
+    assert.match(notMask.err, /is not a persistence mask/);
+
+    for (const [src, sport] of [[CLIENT, 40001], ["198.51.100.77", 40002]] as const) {
+      const p = ipv4({ src, dst: VIP }).tcp({ sport, dport: 80, flags: "S", seq: 1 }).build();
+      d.engine.handle(p, 0, p.length, p.length);
+    }
+    // One template for the /24, listed as IPVS lists it, beside the two sessions.
+    const conns = await s.run("conn list");
+    assert.equal(conns.out.split("\n").length, 4, conns.out);
+    assert.match(
+      conns.out,
+      /^tcp +NONE +300s +198\.51\.100\.0:0 +198\.51\.100\.10:80 +0\.0\.0\.0:0 +203\.0\.113\.1[12]:\d+ +fullnat$/m,
+    );
+    const json = JSON.parse((await s.run("show connections --json")).out);
+    assert.deepEqual(json.filter((c: { template?: true }) => c.template).length, 1);
+    const rs = JSON.parse((await s.run(`rs list tcp ${VIP}:80 --json`)).out);
+    assert.deepEqual(
+      rs.map((r: { persistConns: number }) => r.persistConns).sort(),
+      [0, 1],
+    );
+
+    assert.match(
+      (await s.run("tunable show")).out,
+      /^expire-quiescent-template +expire_quiescent_template +off$/m,
+    );
+    assert.equal((await s.run("tunable set expire-quiescent-template on")).code, 0);
+    assert.deepEqual(d.control.getTunables(), { expireQuiescentTemplate: true });
+    assert.deepEqual(JSON.parse((await s.run("tunable show --json")).out), {
+      expireQuiescentTemplate: true,
+    });
+    const wrong = await s.run("tunable set expire-everything on");
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.err, /expire-quiescent-template/);
+    assert.equal((await s.run("tunable set expire-quiescent-template maybe")).code, 2);
   }));
 
 Deno.test("stats show/zero and timeout show/set", () =>

@@ -45,6 +45,7 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
     "stats",
     "status",
     "timeout",
+    "tunable",
   ]);
   assert.deepEqual(offers("s"), ["service", "show", "stats", "status"]);
   assert.deepEqual(completeLine("se", TREE, NAMES), { candidates: ["service"], word: "se" });
@@ -55,6 +56,8 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
   assert.deepEqual(offers("daemon restart "), ["--help", "--wait"]);
   assert.deepEqual(offers("help ser"), ["service"]);
   assert.deepEqual(offers("help rs "), ["add", "delete", "edit", "list"]);
+  assert.deepEqual(offers("tunable set "), ["expire-quiescent-template"]);
+  assert.deepEqual(offers("tunable set expire-quiescent-template "), ["off", "on"]);
   assert.deepEqual(offers("bogus "), []);
   assert.deepEqual(offers("service bogus "), []);
 });
