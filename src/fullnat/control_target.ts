@@ -7,6 +7,7 @@
 import type { DiversionSpec } from "./diversion_spec.ts";
 import type { Endpoint, RealServerSpec, ServiceKey, ServiceOptions } from "./service_spec.ts";
 import type { Timeouts } from "./timeouts.ts";
+import type { Tunables } from "./tunables.ts";
 import type { ConnectionView, ServiceView } from "./views.ts";
 
 /** Why a control operation was refused; `message` is what ipvsadm would print. */
@@ -51,5 +52,9 @@ export interface ControlTarget {
   listConnections(): ConnectionView[];
   getTimeouts(): Timeouts;
   setTimeouts(timeouts: Partial<Timeouts>): void;
+  /** The engine-wide switches IPVS keeps as sysctls (`expire_nodest_conn`, ...). */
+  getTunables(): Tunables;
+  /** Changes the switches given, leaving the others. */
+  setTunables(tunables: Partial<Tunables>): void;
   diversion(): DiversionSpec;
 }

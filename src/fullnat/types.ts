@@ -6,6 +6,7 @@
  * - `service_spec.ts`: service keys and options, real-server specs, endpoints;
  * - `views.ts`: services, real servers, local addresses and sessions as listed, with stats;
  * - `timeouts.ts`: session timeouts and their defaults;
+ * - `tunables.ts`: the engine-wide switches IPVS keeps as sysctls;
  * - `diversion_spec.ts`: what the data path diverts into the queue;
  * - `control_target.ts`: the control operations and their error.
  *
@@ -21,5 +22,6 @@ export type { ForwardMethod, Protocol, SchedulerName };
 export * from "./service_spec.ts";
 export * from "./views.ts";
 export * from "./timeouts.ts";
+export * from "./tunables.ts";
 export * from "./diversion_spec.ts";
 export * from "./control_target.ts";

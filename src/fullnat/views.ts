@@ -31,10 +31,15 @@ export interface Rates {
   outBps: number;
 }
 
+/** Service options a daemon from before them does not list. */
+type OptionalListed = "schedulerFlags" | "mhTableSize" | "timeouts" | "onePacket";
+
 /** A real server as listed, with its live counters. */
 export interface RealServerView extends RealServerSpec {
   activeConns: number;
   inactiveConns: number;
+  /** Over its upper threshold now (listed by daemons that have thresholds). */
+  overloaded?: boolean;
   stats: Stats;
   /** Present when the lister estimates rates (the daemon does). */
   rate?: Rates;
@@ -50,15 +55,16 @@ export interface LocalAddressView {
 }
 
 /**
- * A virtual service as listed; the TCP tweaks are always present. The scheduler flags and mh
- * table size are listed by every daemon that has them, and optional so that the listing of a
- * daemon from before them still reads (as none and the default).
+ * A virtual service as listed; the TCP tweaks are always present. The scheduler flags, mh
+ * table size, own timeouts and one-packet switch are listed by every daemon that has them, and
+ * optional so that the listing of a daemon from before them still reads (as none and the
+ * default).
  */
 export interface ServiceView
   extends
     ServiceKey,
-    Required<Omit<ServiceOptions, "schedulerFlags" | "mhTableSize">>,
-    Pick<ServiceOptions, "schedulerFlags" | "mhTableSize"> {
+    Required<Omit<ServiceOptions, OptionalListed>>,
+    Pick<ServiceOptions, OptionalListed> {
   realServers: RealServerView[];
   localAddresses: LocalAddressView[];
   stats: Stats;

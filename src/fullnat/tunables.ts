@@ -1,0 +1,49 @@
+/**
+ * Engine-wide switches that IPVS keeps as sysctls under `/proc/sys/net/ipv4/vs/` (set there
+ * with `sysctl`, not ipvsadm): one row per switch, with IPVS's name, the shell's name and what
+ * it does, so the configuration document (`tunables`), the control contract, the shell's
+ * `tunable set NAME on|off` and the checks all read one table.
+ *
+ * @module
+ */
+
+/** Every tunable, by its name in the configuration document. */
+export interface Tunables {
+  /**
+   * IPVS's `expire_nodest_conn`: a client packet of a session whose real server was deleted
+   * ends that session at once (and is then handled as a packet with no session) instead of
+   * being forwarded to the deleted server.
+   */
+  expireNodestConn: boolean;
+}
+
+/** IPVS's defaults: every switch off. */
+export const DEFAULT_TUNABLES: Readonly<Tunables> = Object.freeze({
+  expireNodestConn: false,
+});
+
+/** One tunable: its document key, IPVS's sysctl name, the shell's word and a summary. */
+export interface TunableEntry {
+  key: keyof Tunables;
+  sysctl: string;
+  shell: string;
+  summary: string;
+}
+
+/** The tunables in display order. */
+export const TUNABLE_TABLE: readonly TunableEntry[] = [
+  {
+    key: "expireNodestConn",
+    sysctl: "expire_nodest_conn",
+    shell: "expire-nodest-conn",
+    summary: "end a session at its next client packet when its real server was deleted",
+  },
+];
+
+/** The document keys of every tunable. */
+export const TUNABLE_KEYS: readonly (keyof Tunables)[] = TUNABLE_TABLE.map((t) => t.key);
+
+/** The entry a shell word, sysctl name or document key names, if any. */
+export function tunableEntry(name: string): TunableEntry | undefined {
+  return TUNABLE_TABLE.find((t) => t.shell === name || t.sysctl === name || t.key === name);
+}
