@@ -105,6 +105,7 @@ function wrapChanges(remote: RemoteControl, around: Around): RemoteControl {
       around("deleteLocalAddress", () => remote.deleteLocalAddress(...a)),
     clear: () => around("clear", () => remote.clear()),
     setTimeouts: (...a) => around("setTimeouts", () => remote.setTimeouts(...a)),
+    setTunables: (...a) => around("setTunables", () => remote.setTunables(...a)),
   };
 }
 

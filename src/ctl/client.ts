@@ -17,6 +17,7 @@ import type {
   ServiceOptions,
   ServiceView,
   Timeouts,
+  Tunables,
 } from "../fullnat/types.ts";
 import { Channel } from "./channel.ts";
 import {
@@ -256,6 +257,14 @@ export class ControlClient implements RemoteControl, PagedConnections {
   /** See {@linkcode ControlTarget.setTimeouts}. */
   setTimeouts(timeouts: Partial<Timeouts>): Promise<void> {
     return this.#invoke("setTimeouts", [timeouts]);
+  }
+  /** See {@linkcode ControlTarget.getTunables}. */
+  getTunables(): Promise<Tunables> {
+    return this.#invoke("getTunables", []);
+  }
+  /** See {@linkcode ControlTarget.setTunables}. */
+  setTunables(tunables: Partial<Tunables>): Promise<void> {
+    return this.#invoke("setTunables", [tunables]);
   }
   /** See {@linkcode ControlTarget.diversion}. */
   diversion(): Promise<DiversionSpec> {

@@ -30,6 +30,8 @@ const CONTROL_OP_KINDS = {
   listConnections: "read",
   getTimeouts: "read",
   setTimeouts: "change",
+  getTunables: "read",
+  setTunables: "change",
   diversion: "read",
 } as const satisfies Record<keyof ControlTarget, "change" | "read">;
 
@@ -153,6 +155,8 @@ export function forwardControl(
     listConnections: (...a) => call("listConnections", a),
     getTimeouts: (...a) => call("getTimeouts", a),
     setTimeouts: (...a) => call("setTimeouts", a),
+    getTunables: (...a) => call("getTunables", a),
+    setTunables: (...a) => call("setTunables", a),
     diversion: (...a) => call("diversion", a),
   };
 }

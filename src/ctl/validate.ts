@@ -14,6 +14,7 @@ import {
   SCHEDULER_FLAGS,
   type SchedulerFlag,
   SCHEDULERS,
+  THRESHOLD_MAX,
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
@@ -23,7 +24,9 @@ import type {
   ServiceKey,
   ServiceOptions,
   Timeouts,
+  Tunables,
 } from "../fullnat/types.ts";
+import { TUNABLE_KEYS } from "../fullnat/types.ts";
 import type { ControlMethod, OpArgs } from "./remote.ts";
 
 /** The checked and copied arguments of contract method `K`, or why they were refused. */
@@ -122,6 +125,9 @@ const TWEAKS = {
   clampMss: flag("clampMss"),
   schedulerFlags,
   mhTableSize,
+  // Which keys fit the service's protocol is the engine's to say.
+  timeouts: (v: unknown) => timeouts(v),
+  onePacket: flag("onePacket"),
 };
 
 function serviceOptions(value: unknown): ServiceOptions {
@@ -141,16 +147,28 @@ function serviceChanges(value: unknown): Partial<ServiceOptions> {
   });
 }
 
+/** ipvsadm's INT_MAX bound of `-x` / `-y`. */
+const threshold = (what: string) => (v: unknown) => integer(v, what, 0, THRESHOLD_MAX);
+const THRESHOLDS = {
+  upperThreshold: threshold("upperThreshold"),
+  lowerThreshold: threshold("lowerThreshold"),
+};
+
 function realServer(value: unknown): RealServerSpec {
   const o = object(value, "real server");
-  return { ...endpoint(o, "real server"), weight: weight(o.weight), method: method(o.method) };
+  return {
+    ...endpoint(o, "real server"),
+    weight: weight(o.weight),
+    method: method(o.method),
+    ...partial(o, THRESHOLDS),
+  };
 }
 
 function realServerChanges(value: unknown): Partial<RealServerSpec> & Endpoint {
   const o = object(value, "real server");
   return {
     ...endpoint(o, "real server"),
-    ...partial<Pick<RealServerSpec, "weight" | "method">>(o, { weight, method }),
+    ...partial<Omit<RealServerSpec, "address" | "port">>(o, { weight, method, ...THRESHOLDS }),
   };
 }
 
@@ -178,6 +196,16 @@ function timeouts(value: unknown): Partial<Timeouts> {
   return out;
 }
 
+function tunables(value: unknown): Partial<Tunables> {
+  const o = object(value, "tunables");
+  const known: readonly string[] = TUNABLE_KEYS;
+  const unknown = Object.keys(o).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw new ShapeError(`unknown tunable '${unknown[0]}'`);
+  const out: Partial<Tunables> = {};
+  for (const k of TUNABLE_KEYS) if (o[k] !== undefined) out[k] = flag(k)(o[k]);
+  return out;
+}
+
 const address = (v: unknown) => text(v, "address");
 
 /** How the arguments of one method are checked: how many are required, and each one's check. */
@@ -202,6 +230,8 @@ const SHAPES: { [K in ControlMethod]: ArgsShape<OpArgs<K>> } = {
   listConnections: { min: 0, checks: [] },
   getTimeouts: { min: 0, checks: [] },
   setTimeouts: { min: 1, checks: [timeouts] },
+  getTunables: { min: 0, checks: [] },
+  setTunables: { min: 1, checks: [tunables] },
   diversion: { min: 0, checks: [] },
 };
 

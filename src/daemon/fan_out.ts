@@ -78,6 +78,7 @@ type ChangeMethod = Extract<
   | "clear"
   | "zeroStats"
   | "setTimeouts"
+  | "setTunables"
 >;
 
 /**
@@ -152,6 +153,8 @@ export function fanOutControl(
     clear: () => change("clear", []),
     zeroStats: (...a) => change("zeroStats", a),
     setTimeouts: (...a) => change("setTimeouts", a),
+    setTunables: (...a) => change("setTunables", a),
+    getTunables: () => w.call(0, "getTunables", []),
     listServices: async () => mergeServices(await w.all("listServices", [])),
     listConnections: async () => {
       const all: ConnectionView[] = [];

@@ -53,6 +53,7 @@ export function checkOnFreshEngine(doc: ConfigDocument): string[] {
     }
   };
   attempt("timeouts", () => control.setTimeouts(doc.timeouts));
+  attempt("tunables", () => control.setTunables(doc.tunables));
   doc.services.forEach((s, i) => {
     const key = { protocol: s.protocol, address: s.address, port: s.port };
     const ok = attempt(`services[${i}]`, () =>
@@ -64,6 +65,8 @@ export function checkOnFreshEngine(doc: ConfigDocument): string[] {
         toa: s.toa,
         stripTimestamps: s.stripTimestamps,
         clampMss: s.clampMss,
+        timeouts: s.timeouts,
+        onePacket: s.onePacket,
       }));
     if (!ok) return;
     s.realServers.forEach((r, j) =>
@@ -78,8 +81,12 @@ export function checkOnFreshEngine(doc: ConfigDocument): string[] {
 
 /** The configuration a target is running now. */
 export async function readRunning(target: RemoteControl): Promise<ConfigDocument> {
-  const [services, timeouts] = await Promise.all([target.listServices(), target.getTimeouts()]);
-  return configFromViews(services, timeouts);
+  const [services, timeouts, tunables] = await Promise.all([
+    target.listServices(),
+    target.getTimeouts(),
+    target.getTunables(),
+  ]);
+  return configFromViews(services, timeouts, tunables);
 }
 
 /**

@@ -21,13 +21,20 @@
  *
  * @module
  */
-import { ControlError, DEFAULT_TCP_TWEAKS, DEFAULT_TIMEOUTS } from "../fullnat/types.ts";
+import {
+  ControlError,
+  DEFAULT_TCP_TWEAKS,
+  DEFAULT_TIMEOUTS,
+  DEFAULT_TUNABLES,
+  TUNABLE_KEYS,
+} from "../fullnat/types.ts";
 import type {
   RealServerSpec,
   ServiceKey,
   ServiceOptions,
   ServiceView,
   Timeouts,
+  Tunables,
 } from "../fullnat/types.ts";
 import {
   DEFAULT_FORWARD_METHOD,
@@ -50,6 +57,7 @@ import {
   type SchedulerFlag,
   schedulerFlagProblem,
   SCHEDULERS,
+  THRESHOLD_MAX,
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
@@ -62,10 +70,12 @@ export const MAX_SECONDS = ENGINE_MAX_SECONDS;
 
 /**
  * One virtual service with everything configured on it. In the text form `schedulerFlags` is
- * left out when there are none and `mhTableSize` unless the scheduler is mh (it means nothing
- * to the others), so documents of services without them read as before they existed.
+ * left out when there are none, `mhTableSize` unless the scheduler is mh (it means nothing
+ * to the others), `timeouts` when the service has none of its own and `onePacket` when off, so
+ * documents of services without them read as before they existed.
  */
 export interface ServiceConfig extends ServiceKey, Required<ServiceOptions> {
+  /** Real servers; `upperThreshold` / `lowerThreshold` of 0 (none) are left out of the text. */
   realServers: RealServerSpec[];
   /** Local addresses (FULLNAT source addresses), in round-robin order. */
   localAddresses: string[];
@@ -75,6 +85,8 @@ export interface ServiceConfig extends ServiceKey, Required<ServiceOptions> {
 export interface ConfigDocument {
   version: typeof CONFIG_VERSION;
   timeouts: Timeouts;
+  /** IPVS's sysctls (`tunables.ts`); left out of the text while all are off. */
+  tunables: Tunables;
   services: ServiceConfig[];
 }
 
@@ -100,11 +112,16 @@ export class ConfigInvalidError extends ControlError {
 
 /** An empty configuration: default timeouts, no services. */
 export function emptyConfig(): ConfigDocument {
-  return { version: CONFIG_VERSION, timeouts: { ...DEFAULT_TIMEOUTS }, services: [] };
+  return {
+    version: CONFIG_VERSION,
+    timeouts: { ...DEFAULT_TIMEOUTS },
+    tunables: { ...DEFAULT_TUNABLES },
+    services: [],
+  };
 }
 
 const TIMEOUT_KEYS = Object.keys(DEFAULT_TIMEOUTS) as (keyof Timeouts)[];
-const TOP_KEYS = ["version", "timeouts", "services"];
+const TOP_KEYS = ["version", "timeouts", "tunables", "services"];
 const SERVICE_KEYS = [
   "protocol",
   "address",
@@ -116,10 +133,12 @@ const SERVICE_KEYS = [
   "toa",
   "stripTimestamps",
   "clampMss",
+  "onePacket",
+  "timeouts",
   "realServers",
   "localAddresses",
 ];
-const RS_KEYS = ["address", "port", "weight", "method"];
+const RS_KEYS = ["address", "port", "weight", "method", "upperThreshold", "lowerThreshold"];
 
 type Obj = Record<string, unknown>;
 
@@ -234,6 +253,56 @@ function checkTimeouts(c: Checker, v: unknown): Timeouts | undefined {
   return ok ? out : undefined;
 }
 
+/** The top-level switches (all off if left out). */
+function checkTunables(c: Checker, v: unknown): Tunables | undefined {
+  if (v === undefined) return { ...DEFAULT_TUNABLES };
+  if (!isObject(v)) {
+    c.problem("tunables", `must be an object of switches (got ${show(v)})`);
+    return undefined;
+  }
+  c.unknownKeys(v, TUNABLE_KEYS, "tunables");
+  const out = { ...DEFAULT_TUNABLES };
+  let ok = true;
+  for (const k of TUNABLE_KEYS) {
+    if (v[k] === undefined) continue;
+    const f = c.flag(v[k], `tunables.${k}`);
+    if (f === undefined) ok = false;
+    else out[k] = f;
+  }
+  return ok ? out : undefined;
+}
+
+/** A service's own timeouts: known keys of its protocol, whole seconds (none if left out). */
+function checkServiceTimeouts(
+  c: Checker,
+  v: unknown,
+  protocol: string | undefined,
+  path: string,
+): Partial<Timeouts> | undefined {
+  if (v === undefined) return {};
+  const p = `${path}.timeouts`;
+  if (!isObject(v)) {
+    c.problem(p, `must be an object of seconds per state (got ${show(v)})`);
+    return undefined;
+  }
+  c.unknownKeys(v, TIMEOUT_KEYS, p);
+  const out: Partial<Timeouts> = {};
+  let ok = true;
+  for (const k of TIMEOUT_KEYS) {
+    if (v[k] === undefined) continue;
+    const n = c.integer(v[k], `${p}.${k}`, 1, MAX_SECONDS);
+    if (n === undefined) ok = false;
+    else if (protocol !== undefined && (k === "udp") !== (protocol === "udp")) {
+      c.problem(
+        `${p}.${k}`,
+        `applies to ${k === "udp" ? "UDP" : "TCP"} services only (this one is ${protocol})`,
+      );
+      ok = false;
+    } else out[k] = n;
+  }
+  return ok ? out : undefined;
+}
+
 function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec | undefined {
   if (!isObject(v)) {
     c.problem(path, `must be an object with address and port (got ${show(v)})`);
@@ -248,9 +317,22 @@ function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec |
   const method = v.method === undefined
     ? DEFAULT_FORWARD_METHOD
     : c.oneOf(v.method, `${path}.method`, FORWARD_METHODS);
+  const threshold = (k: "upperThreshold" | "lowerThreshold") =>
+    v[k] === undefined ? 0 : c.integer(v[k], `${path}.${k}`, 0, THRESHOLD_MAX);
+  const upperThreshold = threshold("upperThreshold");
+  const lowerThreshold = threshold("lowerThreshold");
   if (address === undefined || port === undefined || weight === undefined) return undefined;
-  if (method === undefined) return undefined;
-  return { address, port, weight, method };
+  if (method === undefined || upperThreshold === undefined || lowerThreshold === undefined) {
+    return undefined;
+  }
+  if (lowerThreshold > upperThreshold) {
+    c.problem(
+      `${path}.lowerThreshold`,
+      `must not be higher than upperThreshold (${lowerThreshold} > ${upperThreshold})`,
+    );
+    return undefined;
+  }
+  return { address, port, weight, method, upperThreshold, lowerThreshold };
 }
 
 /** The flags of a service (none if left out), each known and belonging to its scheduler. */
@@ -323,6 +405,12 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
   const toa = tweak("toa");
   const stripTimestamps = tweak("stripTimestamps");
   const clampMss = tweak("clampMss");
+  const timeouts = checkServiceTimeouts(c, v.timeouts, protocol, path);
+  let onePacket = v.onePacket === undefined ? false : c.flag(v.onePacket, `${path}.onePacket`);
+  if (onePacket === true && protocol === "tcp") {
+    c.problem(`${path}.onePacket`, "one-packet scheduling is for UDP services only");
+    onePacket = undefined;
+  }
 
   let ok = true;
   const realServers: RealServerSpec[] = [];
@@ -361,7 +449,7 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     address === undefined || port === undefined || scheduler === undefined ||
     schedulerFlags === undefined || mhTableSize === undefined ||
     persistence === undefined || toa === undefined || stripTimestamps === undefined ||
-    clampMss === undefined
+    clampMss === undefined || timeouts === undefined || onePacket === undefined
   ) return undefined;
   return {
     protocol,
@@ -374,6 +462,8 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     toa,
     stripTimestamps,
     clampMss,
+    onePacket,
+    timeouts,
     realServers,
     localAddresses,
   };
@@ -408,6 +498,7 @@ export function validateConfig(value: unknown, options: ValidateOptions = {}): C
     );
   }
   const timeouts = checkTimeouts(c, value.timeouts);
+  const tunables = checkTunables(c, value.tunables);
   const services: ServiceConfig[] = [];
   const list = c.list(value.services, "services");
   const seen = new Map<string, number>();
@@ -421,10 +512,10 @@ export function validateConfig(value: unknown, options: ValidateOptions = {}): C
     } else seen.set(key, i);
     services.push(svc);
   });
-  if (c.problems.length > 0 || timeouts === undefined) {
+  if (c.problems.length > 0 || timeouts === undefined || tunables === undefined) {
     return { ok: false, problems: c.problems };
   }
-  return { ok: true, document: { version: CONFIG_VERSION, timeouts, services } };
+  return { ok: true, document: { version: CONFIG_VERSION, timeouts, tunables, services } };
 }
 
 /**
@@ -457,46 +548,82 @@ function orderedService(s: ServiceConfig): ServiceConfig {
     toa: s.toa,
     stripTimestamps: s.stripTimestamps,
     clampMss: s.clampMss,
+    onePacket: s.onePacket,
+    timeouts: orderedTimeouts(s.timeouts),
     realServers: s.realServers.map((r) => ({
       address: r.address,
       port: r.port,
       weight: r.weight,
       method: r.method,
+      upperThreshold: r.upperThreshold ?? 0,
+      lowerThreshold: r.lowerThreshold ?? 0,
     })),
     localAddresses: [...s.localAddresses],
   };
 }
 
-/** Leaves out the service fields the text form omits (see {@linkcode ServiceConfig}). */
+/** A service's own timeouts in the fixed key order. */
+function orderedTimeouts(t: Partial<Timeouts>): Partial<Timeouts> {
+  const out: Partial<Timeouts> = {};
+  for (const k of TIMEOUT_KEYS) if (t[k] !== undefined) out[k] = t[k];
+  return out;
+}
+
+/**
+ * Leaves out the fields the text form omits (see {@linkcode ServiceConfig}; thresholds of 0,
+ * tunables all off).
+ */
 function textField(this: unknown, key: string, value: unknown): unknown {
   if (key === "schedulerFlags" && Array.isArray(value) && value.length === 0) return undefined;
   if (key === "mhTableSize" && (this as ServiceConfig).scheduler !== "mh") return undefined;
+  if (key === "onePacket" && value === false) return undefined;
+  if ((key === "upperThreshold" || key === "lowerThreshold") && value === 0) return undefined;
+  // A service's timeouts (the document's own are always written).
+  if (key === "timeouts" && "protocol" in (this as object) && isEmpty(value)) return undefined;
+  if (key === "tunables" && TUNABLE_KEYS.every((k) => (value as Tunables)[k] === false)) {
+    return undefined;
+  }
   return value;
 }
+
+const isEmpty = (v: unknown) => isObject(v) && Object.keys(v).length === 0;
 
 /** The text form: pretty-printed JSON, keys in a fixed order, ending with a newline. */
 export function formatConfig(doc: ConfigDocument): string {
   const timeouts = {} as Timeouts;
   for (const k of TIMEOUT_KEYS) timeouts[k] = doc.timeouts[k];
+  const tunables = {} as Tunables;
+  for (const k of TUNABLE_KEYS) tunables[k] = doc.tunables[k];
   const ordered: ConfigDocument = {
     version: doc.version,
     timeouts,
+    tunables,
     services: doc.services.map(orderedService),
   };
   return JSON.stringify(ordered, textField, 2) + "\n";
 }
 
-/** The document describing what a running target lists (counters and sessions left out). */
-export function configFromViews(services: ServiceView[], timeouts: Timeouts): ConfigDocument {
+/**
+ * The document describing what a running target lists (counters and sessions left out);
+ * tunables default when the target has none to tell.
+ */
+export function configFromViews(
+  services: ServiceView[],
+  timeouts: Timeouts,
+  tunables: Tunables = DEFAULT_TUNABLES,
+): ConfigDocument {
   return {
     version: CONFIG_VERSION,
     timeouts: { ...timeouts },
+    tunables: { ...DEFAULT_TUNABLES, ...tunables },
     services: services.map((s) =>
       orderedService({
         ...s,
-        // A daemon from before scheduler flags lists neither.
+        // A daemon from before scheduler flags lists neither; nor these, before them.
         schedulerFlags: s.schedulerFlags ?? [],
         mhTableSize: s.mhTableSize ?? DEFAULT_MH_TABLE_SIZE,
+        timeouts: s.timeouts ?? {},
+        onePacket: s.onePacket ?? false,
         realServers: s.realServers,
         localAddresses: s.localAddresses.map((l) => l.address),
       })

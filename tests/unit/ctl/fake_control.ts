@@ -13,6 +13,7 @@ import {
   type ControlTarget,
   DEFAULT_TCP_TWEAKS,
   DEFAULT_TIMEOUTS,
+  DEFAULT_TUNABLES,
   type DiversionSpec,
   type Endpoint,
   type RealServerSpec,
@@ -20,6 +21,7 @@ import {
   type ServiceOptions,
   type ServiceView,
   type Timeouts,
+  type Tunables,
 } from "../../../src/fullnat/types.ts";
 import type { ControlMethod, RemoteControl } from "../../../src/ctl/remote.ts";
 
@@ -35,6 +37,7 @@ export class RecordingControl implements RemoteControl {
   services: ServiceView[] = [];
   connections: ConnectionView[] = [];
   timeouts: Timeouts = { ...DEFAULT_TIMEOUTS };
+  tunables: Tunables = { ...DEFAULT_TUNABLES };
   failures = new Map<ControlMethod, Error>();
 
   #record(method: ControlMethod, args: unknown[]): Promise<void> {
@@ -88,6 +91,13 @@ export class RecordingControl implements RemoteControl {
   setTimeouts(timeouts: Partial<Timeouts>) {
     return this.#record("setTimeouts", [timeouts]);
   }
+  async getTunables() {
+    await this.#record("getTunables", []);
+    return this.tunables;
+  }
+  setTunables(tunables: Partial<Tunables>) {
+    return this.#record("setTunables", [tunables]);
+  }
   async diversion(): Promise<DiversionSpec> {
     await this.#record("diversion", []);
     return { services: [], localAddresses: [], natRealServers: [] };
@@ -102,6 +112,7 @@ const sameKey = (a: ServiceKey, b: ServiceKey) =>
 export class MemoryTarget implements ControlTarget {
   services: ServiceView[] = [];
   timeouts: Timeouts = { ...DEFAULT_TIMEOUTS };
+  tunables: Tunables = { ...DEFAULT_TUNABLES };
   /** Every argument list a mutating method received, to prove refused requests never arrive. */
   received: unknown[][] = [];
 
@@ -201,6 +212,13 @@ export class MemoryTarget implements ControlTarget {
   setTimeouts(timeouts: Partial<Timeouts>): void {
     this.received.push([timeouts]);
     Object.assign(this.timeouts, timeouts);
+  }
+  getTunables(): Tunables {
+    return { ...this.tunables };
+  }
+  setTunables(tunables: Partial<Tunables>): void {
+    this.received.push([tunables]);
+    Object.assign(this.tunables, tunables);
   }
   diversion(): DiversionSpec {
     return {

@@ -134,7 +134,7 @@ function engine(): { control: RemoteControl; changes: string[] } {
   const control = new Proxy(target, {
     get(t, name: string) {
       const method = t[name as keyof RemoteControl] as (...a: unknown[]) => Promise<unknown>;
-      const reads = ["listServices", "listConnections", "getTimeouts", "diversion"];
+      const reads = ["listServices", "listConnections", "getTimeouts", "getTunables", "diversion"];
       return (...args: unknown[]) => {
         if (!reads.includes(name)) changes.push(name);
         return method(...args);
