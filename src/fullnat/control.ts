@@ -203,7 +203,8 @@ function checkTimeout(k: string, v: unknown): number {
 
 /**
  * A service's own timeouts: known keys, whole seconds, and of the service's protocol (a TCP
- * state timeout means nothing to a UDP service, nor `udp` to a TCP one).
+ * state timeout means nothing to a UDP service, nor `udp` to a TCP one). 0 clears a key (the
+ * engine's timeout applies again) and is kept in what is returned, for the caller to apply.
  */
 function checkServiceTimeouts(v: unknown, protocol: string): Partial<Timeouts> {
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
@@ -213,6 +214,10 @@ function checkServiceTimeouts(v: unknown, protocol: string): Partial<Timeouts> {
   for (const [k, value] of Object.entries(v as Record<string, unknown>)) {
     if (value === undefined) continue;
     if (!(k in DEFAULT_TIMEOUTS)) invalid(`Unknown timeout ${k}`);
+    if (value === 0) {
+      out[k as keyof Timeouts] = 0;
+      continue;
+    }
     const udp = k === "udp";
     if (udp !== (protocol === "udp")) {
       invalid(
@@ -221,6 +226,16 @@ function checkServiceTimeouts(v: unknown, protocol: string): Partial<Timeouts> {
       );
     }
     out[k as keyof Timeouts] = checkTimeout(k, value);
+  }
+  return out;
+}
+
+/** `base` with `changes` applied: a value set, 0 taking the key out. */
+function withTimeouts(base: Partial<Timeouts>, changes: Partial<Timeouts>): Partial<Timeouts> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(changes) as [keyof Timeouts, number][]) {
+    if (v === 0) delete out[k];
+    else out[k] = v;
   }
   return out;
 }
@@ -333,7 +348,7 @@ export class EngineControl implements ControlTarget {
     svc.schedFlags = flags;
     svc.mhTableSize = mhTableSize;
     svc.onePacket = onePacket;
-    svc.timeoutOverrides = timeouts;
+    svc.timeoutOverrides = withTimeouts({}, timeouts);
     svc.applyTimeouts(this.engine.timeouts);
     rebuildSchedule(svc);
   }
@@ -386,7 +401,7 @@ export class EngineControl implements ControlTarget {
     // Sessions already open keep their way; new datagrams follow the new setting.
     svc.onePacket = onePacket;
     if (timeouts !== undefined) {
-      svc.timeoutOverrides = timeouts;
+      svc.timeoutOverrides = withTimeouts(svc.timeoutOverrides, timeouts);
       svc.applyTimeouts(this.engine.timeouts);
     }
   }

@@ -53,8 +53,9 @@ export interface ServiceOptions {
   clampMss?: boolean;
   /**
    * The service's own session timeouts in seconds (Alibaba ipvsadm's `-V` sets
-   * `tcpEstablished`); the engine's apply to the rest. An edit replaces the whole set (`{}`
-   * drops them all). TCP services take only the `tcp*` keys, UDP services only `udp`.
+   * `tcpEstablished`); the engine's apply to the rest. An edit changes only the keys given, and
+   * 0 takes a key out (the engine's timeout applies again). TCP services take only the `tcp*`
+   * keys, UDP services only `udp`.
    */
   timeouts?: Partial<Timeouts>;
   /** One-packet scheduling (ipvsadm `-o`, UDP services only; default off). */

@@ -55,6 +55,16 @@ function describeOptions(s: ServiceConfig): string {
   return parts.join(" ");
 }
 
+/** The edit from a service's timeouts `from` to `to`: changed keys, 0 for those taken out. */
+function timeoutEdit(from: Partial<Timeouts>, to: Partial<Timeouts>): Partial<Timeouts> {
+  const out: Partial<Timeouts> = {};
+  for (const k of Object.keys(from) as (keyof Timeouts)[]) if (to[k] === undefined) out[k] = 0;
+  for (const [k, v] of Object.entries(to) as [keyof Timeouts, number][]) {
+    if (from[k] !== v) out[k] = v;
+  }
+  return out;
+}
+
 /** `tcpEstablished=900,udp=30`, or `none`. */
 function timeoutWords(t: Partial<Timeouts>): string {
   return Object.entries(t).map(([k, v]) => `${k}=${v}`).join(",") || "none";
@@ -149,7 +159,9 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
     if (JSON.stringify(from[k]) === JSON.stringify(to[k])) continue;
     // Leaving mh resets the table size; only an mh service may be given one.
     if (k === "mhTableSize" && to.scheduler !== "mh") continue;
-    (edits as Record<string, unknown>)[k] = to[k];
+    (edits as Record<string, unknown>)[k] = k === "timeouts"
+      ? timeoutEdit(from.timeouts, to.timeouts)
+      : to[k];
     const show = (v: unknown) =>
       typeof v === "boolean"
         ? onOff(v)

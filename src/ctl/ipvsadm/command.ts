@@ -32,6 +32,8 @@ export interface ListFormat {
   exact: boolean;
   /** `--nosort`: keep the daemon's order instead of sorting by protocol, address, port. */
   nosort: boolean;
+  /** `--thresholds`: real servers' Uthreshold and Lthreshold instead of weights. */
+  thresholds?: boolean;
 }
 
 /** One parsed ipvsadm command. */

@@ -24,6 +24,11 @@ export const OPTION_NAMES = [
   "exact",
   "local-address",
   "sched-flags",
+  "u-threshold",
+  "l-threshold",
+  "thresholds",
+  "ops",
+  "vsestablish-timeout",
 ] as const;
 
 /** One option group. */
@@ -51,24 +56,25 @@ export type CommandName =
 type Rule = "+" | "x" | "1" | " ";
 
 // Columns follow OPTION_NAMES: -n -c svc -s -p -r fwd -w timeout stats rate nosort exact laddr
-// sched-flags. Rows are the FULLNAT ipvsadm's table restricted to the options fullnat
-// implements, with mainline ipvsadm's sched-flags column.
+// sched-flags -x -y thresholds -o -V. Rows are the FULLNAT ipvsadm's table restricted to the
+// options fullnat implements, with mainline ipvsadm's sched-flags column and Alibaba's later
+// -V column.
 const TABLE: Record<CommandName, string> = {
-  "add-service": "xx+  xxxxxxxxx ",
-  "edit-service": "xx+  xxxxxxxxx ",
-  "delete-service": "xx+xxxxxxxxxxxx",
-  "flush": "xxxxxxxxxxxxxxx",
-  "list": " 11xxxxx1    xx",
-  "add-server": "xx+xx+  xxxxxxx",
-  "delete-server": "xx+xx+xxxxxxxxx",
-  "edit-server": "xx+xx+  xxxxxxx",
-  "set": "xxxxxxxxxxxxxxx",
-  "zero": "xx xxxxxxxxxxxx",
-  "add-laddr": "xx+xxxxxxxxxx+x",
-  "del-laddr": "xx+xxxxxxxxxx+x",
-  "get-laddr": "xx xxxxxxxxxxxx",
-  "restore": "xxxxxxxxxxxxxxx",
-  "save": " xxxxxxxxxxxxxx",
+  "add-service": "xx+  xxxxxxxxx xxx  ",
+  "edit-service": "xx+  xxxxxxxxx xxx  ",
+  "delete-service": "xx+xxxxxxxxxxxxxxxxx",
+  "flush": "xxxxxxxxxxxxxxxxxxxx",
+  "list": " 11xxxxx1    xxxx xx",
+  "add-server": "xx+xx+  xxxxxxx  xxx",
+  "delete-server": "xx+xx+xxxxxxxxxxxxxx",
+  "edit-server": "xx+xx+  xxxxxxx  xxx",
+  "set": "xxxxxxxxxxxxxxxxxxxx",
+  "zero": "xx xxxxxxxxxxxxxxxxx",
+  "add-laddr": "xx+xxxxxxxxxx+xxxxxx",
+  "del-laddr": "xx+xxxxxxxxxx+xxxxxx",
+  "get-laddr": "xx xxxxxxxxxxxxxxxxx",
+  "restore": "xxxxxxxxxxxxxxxxxxxx",
+  "save": " xxxxxxxxxxxxxxxxxxx",
 };
 
 /**
