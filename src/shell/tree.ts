@@ -16,9 +16,13 @@ import { addSessionCommands } from "./commands/session.ts";
 import { addShowCommands } from "./commands/show.ts";
 import { addStatsCommands } from "./commands/stats.ts";
 import { addTimeoutCommands } from "./commands/timeout.ts";
+import { addTunableCommands } from "./commands/tunable.ts";
 import type { CommandContext } from "./context.ts";
 
-/** Adds the nouns (`service`, `rs`, `laddr`, `conn`, `stats`, `timeout`, `config`, `show`). */
+/**
+ * Adds the nouns (`service`, `rs`, `laddr`, `conn`, `stats`, `timeout`, `tunable`, `config`,
+ * `show`).
+ */
 export function addAdminCommands(root: Command, ctx: CommandContext): Command {
   addServiceCommands(ctx, root);
   addRealServerCommands(ctx, root);
@@ -26,6 +30,7 @@ export function addAdminCommands(root: Command, ctx: CommandContext): Command {
   addConnectionCommands(ctx, root);
   addStatsCommands(ctx, root);
   addTimeoutCommands(ctx, root);
+  addTunableCommands(ctx, root);
   addConfigCommands(ctx, root);
   addShowCommands(ctx, root);
   return root;

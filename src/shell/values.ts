@@ -32,6 +32,7 @@ import {
   SCHEDULER_FLAGS,
   type SchedulerFlag,
   type SchedulerName,
+  THRESHOLD_MAX,
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
@@ -149,6 +150,19 @@ export function parseWaitSeconds(text: string): number {
 /** A real server's weight 0..65535 (0 quiesces it). */
 export function parseWeight(text: string): number {
   return wholeNumber(text, "weight", WEIGHT_MIN, WEIGHT_MAX);
+}
+
+/** A connection threshold 0..INT_MAX (0: none), as ipvsadm's `-x` / `-y`. */
+export function parseThreshold(text: string): number {
+  return wholeNumber(text, "connection threshold", 0, THRESHOLD_MAX);
+}
+
+/** `on` or `off` (also `true`/`false`, `yes`/`no`, `1`/`0`), for switches. */
+export function parseOnOff(text: string): boolean {
+  const t = text.toLowerCase();
+  if (["on", "true", "yes", "1"].includes(t)) return true;
+  if (["off", "false", "no", "0"].includes(t)) return false;
+  bad(`'${text}' is not on or off`);
 }
 
 /** A service key from its two words, protocol and `vip:port`. */

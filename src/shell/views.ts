@@ -54,6 +54,16 @@ export function serviceDetail(s: ServiceView): string {
     ["toa", onOff(s.toa)],
     ["strip timestamps", onOff(s.stripTimestamps)],
     ["clamp mss", onOff(s.clampMss)],
+    ...(s.onePacket ? [["one-packet", "on"] as const] : []),
+    ...(Object.keys(s.timeouts ?? {}).length > 0
+      ? [
+        [
+          "own timeouts",
+          TIMEOUT_NAMES.filter(([f]) => s.timeouts?.[f] !== undefined)
+            .map(([f, name]) => `${name} ${s.timeouts?.[f]}s`).join(", "),
+        ] as const,
+      ]
+      : []),
     ["connections", s.stats.conns],
   ]);
   return [
@@ -71,14 +81,23 @@ function indent(text: string): string {
   return text.split("\n").map((l) => `  ${l}`).join("\n");
 }
 
-/** Real servers of the given services; `withService` adds the service column. */
+/**
+ * Real servers of the given services; `withService` adds the service column, and a server with
+ * connection thresholds the THRESHOLDS column (`upper/lower`, `overloaded` while over).
+ */
 export function realServersTable(services: readonly ServiceView[], withService = true): string {
+  const limits = services.some((s) => s.realServers.some((r) => (r.upperThreshold ?? 0) > 0));
+  const thresholds = (r: ServiceView["realServers"][number]) =>
+    (r.upperThreshold ?? 0) === 0
+      ? "-"
+      : `${r.upperThreshold}/${r.lowerThreshold ?? 0}${r.overloaded ? " overloaded" : ""}`;
   const rows = services.flatMap((s) =>
     s.realServers.map((r) => [
       ...(withService ? [formatServiceKey(s)] : []),
       formatEndpoint(r.address, r.port),
       r.method,
       r.weight,
+      ...(limits ? [thresholds(r)] : []),
       r.activeConns,
       r.inactiveConns,
     ])
@@ -89,6 +108,7 @@ export function realServersTable(services: readonly ServiceView[], withService =
       { title: "REAL SERVER" },
       { title: "METHOD" },
       { title: "WEIGHT", numeric: true },
+      ...(limits ? [{ title: "THRESHOLDS" }] : []),
       { title: "ACTIVE", numeric: true },
       { title: "INACTIVE", numeric: true },
     ],
