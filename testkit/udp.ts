@@ -178,6 +178,42 @@ export async function udpFlood(
   ]) as unknown as UdpFloodResult;
 }
 
+/** What {@linkcode udpQueries} reports. */
+export interface UdpQueriesResult {
+  sent: number;
+  answered: number;
+  /** Queries with no answer within the timeout. */
+  timeouts: number;
+  /** Answers that were wrong, or errors (ECONNREFUSED from an ICMP error). */
+  errors: number;
+  /** Distinct client source ports used. */
+  ports: number;
+  seconds: number;
+}
+
+/**
+ * `count` DNS-like queries to `host:port` as a resolver sends them: `window` outstanding at a
+ * time, each from a new socket (a new source port), answered ones matched by id, each given
+ * `timeoutSec` (default 2), no retries.
+ */
+export async function udpQueries(
+  netns: string,
+  host: string,
+  port: number,
+  count: number,
+  window: number,
+  timeoutSec = 2,
+): Promise<UdpQueriesResult> {
+  return await udpTool(netns, [
+    "dns",
+    host,
+    String(port),
+    String(count),
+    String(window),
+    String(timeoutSec),
+  ]) as unknown as UdpQueriesResult;
+}
+
 /** Parses a `REP` body: the server's endpoint and the peer it saw. */
 export function parseUdpReply(body: string): { server: string; peer: string } | null {
   const m = /^REP \S+ server (\S+) peer (\S+)$/.exec(body);

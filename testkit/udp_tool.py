@@ -14,6 +14,10 @@ Modes (every client mode prints one JSON object on stdout):
   big HOST PORT SIZE            one datagram of SIZE bytes (fragmented by the kernel if needed)
   flood HOST PORT COUNT SIZE SRC  COUNT datagrams of SIZE bytes as fast as possible from one
                                 socket bound to SRC, no answer expected (queue bursts)
+  dns HOST PORT COUNT WINDOW [TIMEOUT]  COUNT requests as a resolver sends them: WINDOW
+                                outstanding at a time, each from a new socket (a new source
+                                port), answers matched by id, TIMEOUT s each (default 2), no
+                                retransmission
 
 Datagrams the server understands (the first three bytes say which):
 
@@ -218,6 +222,46 @@ def flood(host, port, count, size, src):
     return {"sent": sent, "errors": errors, "seconds": elapsed}
 
 
+def dns(host, port, count, window, timeout=2.0):
+    sel = selectors.DefaultSelector()
+    pending = {}
+    answered = timeouts = errors = 0
+    ports = set()
+    next_id = 0
+    start = time.monotonic()
+    while next_id < count or pending:
+        while next_id < count and len(pending) < window:
+            s = connected(host, port, timeout)
+            s.setblocking(False)
+            s.send(f"REQ {next_id}".encode())
+            ports.add(s.getsockname()[1])
+            sel.register(s, selectors.EVENT_READ, next_id)
+            pending[s] = time.monotonic() + timeout
+            next_id += 1
+        for key, _ in sel.select(0.05):
+            s = key.fileobj
+            try:
+                data = s.recv(2048)
+            except OSError:
+                data = b""
+            if data.decode(errors="replace").startswith(f"REP {key.data} "):
+                answered += 1
+            else:
+                errors += 1
+            sel.unregister(s)
+            del pending[s]
+            s.close()
+        now = time.monotonic()
+        for s, deadline in list(pending.items()):
+            if now > deadline:
+                timeouts += 1
+                sel.unregister(s)
+                del pending[s]
+                s.close()
+    return {"sent": next_id, "answered": answered, "timeouts": timeouts, "errors": errors,
+            "ports": len(ports), "seconds": time.monotonic() - start}
+
+
 def main(argv):
     mode = argv[1] if len(argv) > 1 else ""
     if mode == "serve":
@@ -235,6 +279,9 @@ def main(argv):
         out = big(argv[2], int(argv[3]), int(argv[4]))
     elif mode == "flood":
         out = flood(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), argv[6])
+    elif mode == "dns":
+        out = dns(argv[2], int(argv[3]), int(argv[4]), int(argv[5]),
+                  float(argv[6]) if len(argv) > 6 else 2.0)
     else:
         print(__doc__, file=sys.stderr)
         return 2

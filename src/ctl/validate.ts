@@ -14,6 +14,7 @@ import {
   SCHEDULER_FLAGS,
   type SchedulerFlag,
   SCHEDULERS,
+  THRESHOLD_MAX,
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
@@ -127,6 +128,9 @@ const TWEAKS = {
   schedulerFlags,
   mhTableSize,
   persistenceMask,
+  // Which keys fit the service's protocol is the engine's to say.
+  timeouts: (v: unknown) => timeouts(v),
+  onePacket: flag("onePacket"),
 };
 
 function serviceOptions(value: unknown): ServiceOptions {
@@ -146,16 +150,28 @@ function serviceChanges(value: unknown): Partial<ServiceOptions> {
   });
 }
 
+/** ipvsadm's INT_MAX bound of `-x` / `-y`. */
+const threshold = (what: string) => (v: unknown) => integer(v, what, 0, THRESHOLD_MAX);
+const THRESHOLDS = {
+  upperThreshold: threshold("upperThreshold"),
+  lowerThreshold: threshold("lowerThreshold"),
+};
+
 function realServer(value: unknown): RealServerSpec {
   const o = object(value, "real server");
-  return { ...endpoint(o, "real server"), weight: weight(o.weight), method: method(o.method) };
+  return {
+    ...endpoint(o, "real server"),
+    weight: weight(o.weight),
+    method: method(o.method),
+    ...partial(o, THRESHOLDS),
+  };
 }
 
 function realServerChanges(value: unknown): Partial<RealServerSpec> & Endpoint {
   const o = object(value, "real server");
   return {
     ...endpoint(o, "real server"),
-    ...partial<Pick<RealServerSpec, "weight" | "method">>(o, { weight, method }),
+    ...partial<Omit<RealServerSpec, "address" | "port">>(o, { weight, method, ...THRESHOLDS }),
   };
 }
 

@@ -9,11 +9,13 @@
  */
 import type { DiversionSpec } from "../fullnat/types.ts";
 import { ConfigChanges } from "../ctl/changes.ts";
+import { localRemote } from "../ctl/remote.ts";
 import { ControlServer } from "../ctl/server.ts";
 import { Diversion } from "../kernel/diversion.ts";
 import { portSlices } from "../kernel/diversion_rules.ts";
 import { applyDataPathSysctls } from "../kernel/sysctl.ts";
 import { attachPersistence } from "../persist/attach.ts";
+import { Drains } from "./drains.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
 import type { DaemonOptions } from "./options.ts";
 import { daemonProcess } from "./process_info.ts";
@@ -22,6 +24,7 @@ import { statusReport } from "./status.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import {
   type ResumeReport,
+  WORKER_END_SESSIONS_OP,
   WORKER_RESUME_OP,
   WORKER_STATUS_OP,
   type WorkerConfig,
@@ -174,6 +177,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
   });
   let server: ControlServer | undefined;
   let rates: RateSampler<ReturnType<typeof fanOutControl>> | undefined;
+  let drains: Drains | undefined;
   let failure: Error | undefined;
   try {
     adopted = await diversion.adopt();
@@ -213,11 +217,27 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     });
     // A client that restarted the daemon tells the new one by its pid (src/shell daemon restart).
     server.register("daemonInfo", () => daemonProcess(options.runDir));
-    server.register("status", async () =>
-      statusReport(
-        await pool.all(WORKER_STATUS_OP) as WorkerStatus[],
-        diversion.spec,
-      ));
+    // `rs drain --within`: weight 0 now, removal when the sessions are gone or at the deadline.
+    const live = drains = new Drains({
+      control: localRemote(persisted.target),
+      endSessions: async (key, rs) => {
+        const all = await pool.all(WORKER_END_SESSIONS_OP, [key, rs]) as {
+          ended: number;
+          reset: number;
+        }[];
+        return {
+          ended: all.reduce((n, r) => n + r.ended, 0),
+          reset: all.reduce((n, r) => n + r.reset, 0),
+        };
+      },
+      log,
+    });
+    server.register("drainStart", (key, rs, opts) => live.start(key, rs, opts));
+    server.register("drainList", () => live.list());
+    server.register("status", async () => ({
+      ...statusReport(await pool.all(WORKER_STATUS_OP) as WorkerStatus[], diversion.spec),
+      drains: live.list(),
+    }));
     await server.listen({ path: options.socket, mode: 0o660 });
 
     const stop = () => stopRequested();
@@ -243,6 +263,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     throw e;
   } finally {
     clearTimeout(dirtyTimer);
+    drains?.stop();
     rates?.stop();
     await server?.close();
     await pool.stop();

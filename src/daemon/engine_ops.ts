@@ -8,7 +8,7 @@
 import type { EngineControl } from "../fullnat/control.ts";
 import { callControl, isControlMethod, type OpArgs } from "../ctl/remote.ts";
 import { ConnectionJsonWriter, encodeConnectionPage } from "./connection_json.ts";
-import { WORKER_PAGE_OP, type WorkerArgs } from "./worker_protocol.ts";
+import { WORKER_END_SESSIONS_OP, WORKER_PAGE_OP, type WorkerArgs } from "./worker_protocol.ts";
 
 /** An answer, and the buffers to transfer with it rather than copy. */
 export interface EngineReply {
@@ -31,6 +31,10 @@ export class EngineOps {
       const [cursor, max] = args as WorkerArgs<typeof WORKER_PAGE_OP>;
       const page = encodeConnectionPage(this.control, this.#writer, cursor, max);
       return { result: page, transfer: [page.json.buffer] };
+    }
+    if (op === WORKER_END_SESSIONS_OP) {
+      const [key, server] = args as WorkerArgs<typeof WORKER_END_SESSIONS_OP>;
+      return { result: this.control.endServerSessions(key, server), transfer: [] };
     }
     if (!isControlMethod(op)) return undefined;
     return { result: callControl(this.control, op, args as OpArgs<typeof op>), transfer: [] };

@@ -69,6 +69,8 @@ function mergeServer(into: RealServerView[], rs: RealServerView): void {
   have.activeConns += rs.activeConns;
   have.inactiveConns += rs.inactiveConns;
   if (rs.persistConns !== undefined) have.persistConns = (have.persistConns ?? 0) + rs.persistConns;
+  // Each worker enforces its share of a threshold: over it in one is over it.
+  if (rs.overloaded) have.overloaded = true;
   have.stats = addStats(have.stats, rs.stats);
 }
 

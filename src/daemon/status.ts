@@ -10,6 +10,7 @@ import type { DiversionSpec } from "../fullnat/types.ts";
 import type { KernelQueueStats } from "../nfqueue/proc_stats.ts";
 import type { NfQueueCounters } from "../nfqueue/counters.ts";
 import type { RawSenderCounters } from "../kernel/raw_sender.ts";
+import type { DrainView } from "./drains.ts";
 import { sumCounters } from "./merge.ts";
 import type { WorkerStatus } from "./worker_protocol.ts";
 
@@ -35,6 +36,8 @@ export interface StatusReport {
   diversion: DiversionSpec;
   /** Each worker's own figures. */
   workers: WorkerStatus[];
+  /** Drains running and recently finished (`rs drain`); left out by daemons without them. */
+  drains?: DrainView[];
 }
 
 /** Builds the report from the workers' statuses (in worker order) and the installed diversion. */

@@ -4,7 +4,28 @@
  *
  * @module
  */
+import type { DrainView } from "./drains.ts";
 import type { StatusReport } from "./status.ts";
+import { formatEndpoint } from "../vocab/mod.ts";
+
+/**
+ * One drain in a line: `#2 tcp 198.51.100.10:80 rs 203.0.113.11:80 draining 12 sessions left,
+ * deadline in 41 s` or `... done (deadline) after 300.02 s: 3 ended, 3 reset`.
+ */
+export function drainLine(d: DrainView, now = Date.now()): string {
+  const head =
+    `#${d.id} ${d.service.protocol} ${formatEndpoint(d.service.address, d.service.port)}` +
+    ` rs ${formatEndpoint(d.server.address, d.server.port)}`;
+  if (d.state === "draining") {
+    return `${head} draining: ${d.sessions} session(s) left of ${d.sessionsAtStart}, deadline in ` +
+      `${Math.max(0, Math.ceil((d.deadlineAt - now) / 1000))} s`;
+  }
+  const took = (((d.endedAt ?? now) - d.startedAt) / 1000).toFixed(2);
+  if (d.state === "failed") return `${head} failed after ${took} s: ${d.error}`;
+  return `${head} done (${d.outcome}) after ${took} s` +
+    (d.ended ? `: ${d.ended} session(s) ended, ${d.reset} reset at both ends` : "") +
+    (d.outcome === "server gone" ? " (deleted by someone else)" : "; removed");
+}
 
 /** Renders a status report as aligned `name value` lines under section headings. */
 export function formatStatus(r: StatusReport): string {
@@ -38,6 +59,11 @@ export function formatStatus(r: StatusReport): string {
           }`,
       );
     }
+  }
+  const drains = r.drains ?? [];
+  if (drains.length > 0) {
+    lines.push("drains:");
+    for (const d of drains) lines.push(`  ${drainLine(d)}`);
   }
   lines.push("diverted:");
   for (const s of r.diversion.services) {

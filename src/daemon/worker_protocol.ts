@@ -7,7 +7,7 @@
  */
 import type { EncodedConnectionPage } from "./connection_json.ts";
 import type { EngineCounters } from "../fullnat/counters.ts";
-import type { ControlTarget } from "../fullnat/types.ts";
+import type { ControlTarget, Endpoint, ServiceKey } from "../fullnat/types.ts";
 import type { NfQueueCounters } from "../nfqueue/counters.ts";
 import type { KernelQueueStats } from "../nfqueue/proc_stats.ts";
 import type { RawSenderCounters } from "../kernel/raw_sender.ts";
@@ -96,6 +96,12 @@ export const WORKER_PAGE_OP = "listConnectionsPage";
  */
 export const WORKER_RESUME_OP = "resume";
 
+/**
+ * The op that ends every session of one real server of a service at once (the end of a drain,
+ * `drains.ts`): TCP sessions reset at both ends, UDP sessions ended.
+ */
+export const WORKER_END_SESSIONS_OP = "endServerSessions";
+
 /** What a worker found in its run state when it resumed. */
 export interface ResumeReport {
   index: number;
@@ -129,6 +135,7 @@ export interface WorkerOps extends ControlTarget {
   [WORKER_STATUS_OP](): WorkerStatus;
   [WORKER_PAGE_OP](cursor: number, max: number): EncodedConnectionPage;
   [WORKER_RESUME_OP](): ResumeReport;
+  [WORKER_END_SESSIONS_OP](key: ServiceKey, server: Endpoint): { ended: number; reset: number };
 }
 
 /** One op a worker serves. */

@@ -12,6 +12,7 @@ import {
   ControlError,
   type ControlTarget,
   DEFAULT_TCP_TWEAKS,
+  DEFAULT_TIMEOUTS,
   type DiversionSpec,
   type Endpoint,
   type RealServerSpec,
@@ -37,6 +38,7 @@ import {
   isPort,
   isProtocol,
   isSchedulerName,
+  isThreshold,
   isUnicast,
   isWeight,
   mhTableSizeProblem,
@@ -53,6 +55,7 @@ import {
   type SchedulerFlag,
   schedulerFlagProblem,
   type SchedulerName,
+  THRESHOLD_MAX,
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
@@ -61,6 +64,7 @@ import { A6, V6 } from "./session_table.ts";
 import { zeroStats } from "./stats.ts";
 import { clearTemplates } from "./persistence.ts";
 import { blankTemplateRow, TEMPLATE_CURSOR, templateRows } from "./template_rows.ts";
+import { setThresholds } from "./thresholds.ts";
 
 /** How refusals name the implemented methods: `fullnat (-b) or nat (-m)`. */
 const METHOD_OPTIONS = orList(
@@ -203,6 +207,83 @@ function applyTweaks(svc: Tweaks, options: Partial<ServiceOptions>): void {
   svc.clampMss = clamp;
 }
 
+/** A timeout in whole seconds the engine keeps exact, or a refusal naming it. */
+function checkTimeout(k: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_TIMEOUT) {
+    invalid(`Timeout ${k} must be whole seconds from 1 to ${MAX_TIMEOUT} (got ${String(v)})`);
+  }
+  return v;
+}
+
+/**
+ * A service's own timeouts: known keys, whole seconds, and of the service's protocol (a TCP
+ * state timeout means nothing to a UDP service, nor `udp` to a TCP one). 0 clears a key (the
+ * engine's timeout applies again) and is kept in what is returned, for the caller to apply.
+ */
+function checkServiceTimeouts(v: unknown, protocol: string): Partial<Timeouts> {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    invalid(`A service's timeouts are an object of seconds per state (got ${String(v)})`);
+  }
+  const out: Partial<Timeouts> = {};
+  for (const [k, value] of Object.entries(v as Record<string, unknown>)) {
+    if (value === undefined) continue;
+    if (!(k in DEFAULT_TIMEOUTS)) invalid(`Unknown timeout ${k}`);
+    if (value === 0) {
+      out[k as keyof Timeouts] = 0;
+      continue;
+    }
+    const udp = k === "udp";
+    if (udp !== (protocol === "udp")) {
+      invalid(
+        `Timeout ${k} applies to ${udp ? "UDP" : "TCP"} services only; this service is ` +
+          `${protocol.toUpperCase()}` + (udp ? " (set tcpEstablished and the like)" : " (set udp)"),
+      );
+    }
+    out[k as keyof Timeouts] = checkTimeout(k, value);
+  }
+  return out;
+}
+
+/** `base` with `changes` applied: a value set, 0 taking the key out. */
+function withTimeouts(base: Partial<Timeouts>, changes: Partial<Timeouts>): Partial<Timeouts> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(changes) as [keyof Timeouts, number][]) {
+    if (v === 0) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** One-packet scheduling, which IPVS applies to UDP only: refused on TCP rather than ignored. */
+function checkOnePacket(v: unknown, protocol: string): boolean {
+  const on = checkFlag(v, "onePacket");
+  if (on && protocol !== "udp") {
+    invalid(
+      "One-packet scheduling (-o, onePacket) is for UDP services only: a TCP connection " +
+        "cannot be scheduled datagram by datagram",
+    );
+  }
+  return on;
+}
+
+/** A connection threshold: ipvsadm's 0..INT_MAX (0 is none). */
+function checkThreshold(v: unknown, what: string): number {
+  if (!isThreshold(v)) {
+    invalid(`${what} threshold must be an integer from 0 to ${THRESHOLD_MAX} (got ${String(v)})`);
+  }
+  return v;
+}
+
+/** Refuses a lower threshold above the upper one, as IPVS does (-ERANGE). */
+function checkThresholdOrder(upper: number, lower: number): void {
+  if (lower > upper) {
+    invalid(
+      `Lower threshold ${lower} is higher than upper threshold ${upper}` +
+        (upper === 0 ? " (0: none; a lower threshold needs an upper one)" : ""),
+    );
+  }
+}
+
 function checkMethod(m: unknown): ForwardMethod {
   if (!isForwardMethod(m)) {
     throw new ControlError(
@@ -260,6 +341,12 @@ export class EngineControl implements ControlTarget {
     const mask = options?.persistenceMask === undefined
       ? fullPersistenceMask(addr.v6 !== undefined)
       : checkPersistenceMask(options.persistenceMask, addr.v6 !== undefined);
+    const timeouts = options?.timeouts === undefined
+      ? {}
+      : checkServiceTimeouts(options.timeouts, key.protocol);
+    const onePacket = options?.onePacket === undefined
+      ? false
+      : checkOnePacket(options.onePacket, key.protocol);
     const reg = this.engine.registry;
     if (this.#find(proto, addr, port)) {
       throw new ControlError("service-exists", "Service already exists");
@@ -278,6 +365,9 @@ export class EngineControl implements ControlTarget {
     svc.setPersistenceMask(mask);
     svc.schedFlags = flags;
     svc.mhTableSize = mhTableSize;
+    svc.onePacket = onePacket;
+    svc.timeoutOverrides = withTimeouts({}, timeouts);
+    svc.applyTimeouts(this.engine.timeouts);
     rebuildSchedule(svc);
   }
 
@@ -304,6 +394,12 @@ export class EngineControl implements ControlTarget {
     const mask = options.persistenceMask === undefined
       ? svc.persistenceMask
       : checkPersistenceMask(options.persistenceMask, svc.vaddr6 !== undefined);
+    const timeouts = options.timeouts === undefined
+      ? undefined
+      : checkServiceTimeouts(options.timeouts, svc.key.protocol);
+    const onePacket = options.onePacket === undefined
+      ? svc.onePacket
+      : checkOnePacket(options.onePacket, svc.key.protocol);
     const tweaks: Tweaks = {
       toa: svc.toa,
       stripTimestamps: svc.stripTimestamps,
@@ -325,6 +421,12 @@ export class EngineControl implements ControlTarget {
     svc.persistence = persistence;
     svc.setPersistenceMask(mask);
     applyTweaks(svc, tweaks);
+    // Sessions already open keep their way; new datagrams follow the new setting.
+    svc.onePacket = onePacket;
+    if (timeouts !== undefined) {
+      svc.timeoutOverrides = withTimeouts(svc.timeoutOverrides, timeouts);
+      svc.applyTimeouts(this.engine.timeouts);
+    }
   }
 
   deleteService(key: ServiceKey): void {
@@ -338,10 +440,22 @@ export class EngineControl implements ControlTarget {
     const port = checkPort(server.port, "Real server");
     const weight = checkWeight(server.weight ?? DEFAULT_WEIGHT);
     const method = checkMethod(server.method);
+    const upper = checkThreshold(server.upperThreshold ?? 0, "Upper");
+    const lower = checkThreshold(server.lowerThreshold ?? 0, "Lower");
+    checkThresholdOrder(upper, lower);
     if (svc.servers.some((rs) => rs.address === addr.text && rs.port === port)) {
       throw new ControlError("dest-exists", "Destination already exists");
     }
-    this.engine.registry.addServer(svc, addr.v4, addr.text, port, weight, method, addr.v6);
+    const rs = this.engine.registry.addServer(
+      svc,
+      addr.v4,
+      addr.text,
+      port,
+      weight,
+      method,
+      addr.v6,
+    );
+    setThresholds(rs, upper, lower, this.engine.thresholdShares);
   }
 
   editRealServer(key: ServiceKey, server: Partial<RealServerSpec> & Endpoint): void {
@@ -352,6 +466,14 @@ export class EngineControl implements ControlTarget {
     if (rs === undefined) throw new ControlError("no-dest", "No such destination");
     const weight = server.weight === undefined ? rs.weight : checkWeight(server.weight);
     const method = server.method === undefined ? rs.method : checkMethod(server.method);
+    const upper = server.upperThreshold === undefined
+      ? rs.upperThreshold
+      : checkThreshold(server.upperThreshold, "Upper");
+    const lower = server.lowerThreshold === undefined
+      ? rs.lowerThreshold
+      : checkThreshold(server.lowerThreshold, "Lower");
+    checkThresholdOrder(upper, lower);
+    setThresholds(rs, upper, lower, this.engine.thresholdShares);
     rs.weight = weight;
     if (weight > 0) rs.lastWeight = weight;
     rs.method = method;
@@ -409,12 +531,17 @@ export class EngineControl implements ControlTarget {
       toa: svc.toa,
       stripTimestamps: svc.stripTimestamps,
       clampMss: svc.clampMss,
+      timeouts: { ...svc.timeoutOverrides },
+      onePacket: svc.onePacket,
       stats: { ...svc.stats },
       realServers: svc.servers.map((rs) => ({
         address: rs.address,
         port: rs.port,
         weight: rs.weight,
         method: rs.method,
+        upperThreshold: rs.upperThreshold,
+        lowerThreshold: rs.lowerThreshold,
+        overloaded: rs.overloaded,
         activeConns: rs.activeConns,
         inactiveConns: rs.inactiveConns,
         persistConns: rs.persistConns,
@@ -516,10 +643,7 @@ export class EngineControl implements ControlTarget {
     for (const [k, v] of Object.entries(timeouts ?? {})) {
       if (!(k in next)) invalid(`Unknown timeout ${k}`);
       if (v === undefined) continue;
-      if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_TIMEOUT) {
-        invalid(`Timeout ${k} must be whole seconds from 1 to ${MAX_TIMEOUT} (got ${String(v)})`);
-      }
-      next[k as keyof Timeouts] = v;
+      next[k as keyof Timeouts] = checkTimeout(k, v);
     }
     this.engine.timeouts = next;
   }
@@ -538,9 +662,33 @@ export class EngineControl implements ControlTarget {
         invalid(`Unknown tunable ${k} (known: ${TUNABLE_KEYS.join(", ")})`);
       }
       if (v === undefined) continue;
-      next[k as keyof Tunables] = checkFlag(v, `Tunable ${k}`);
+      next[k as keyof Tunables] = checkFlag(v, k);
     }
-    Object.assign(this.engine.tunables, next);
+    this.engine.tunables = next;
+  }
+
+  /**
+   * Ends every session of one real server of a service now, the server listed or already
+   * deleted (a drain's deadline: `Engine.endServerSessions`). Returns how many sessions ended
+   * and how many TCP ones were reset at both ends.
+   */
+  endServerSessions(key: ServiceKey, server: Endpoint): { ended: number; reset: number } {
+    const { proto, addr: vaddr, port: vport } = this.#parseKey(key);
+    const addr = parseAddr(server?.address, "Real server address").text;
+    const port = checkPort(server?.port, "Real server");
+    let ended = 0;
+    let reset = 0;
+    for (const rs of this.engine.registry.servers) {
+      const svc = rs?.service;
+      if (
+        rs === undefined || rs.address !== addr || rs.port !== port || svc === undefined ||
+        svc.proto !== proto || svc.key.port !== vport || svc.key.address !== vaddr.text
+      ) continue;
+      const r = this.engine.endServerSessions(rs);
+      ended += r.ended;
+      reset += r.reset;
+    }
+    return { ended, reset };
   }
 
   diversion(): DiversionSpec {

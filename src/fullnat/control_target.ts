@@ -52,8 +52,9 @@ export interface ControlTarget {
   listConnections(): ConnectionView[];
   getTimeouts(): Timeouts;
   setTimeouts(timeouts: Partial<Timeouts>): void;
+  /** The engine-wide switches IPVS keeps as sysctls (`expire_nodest_conn`, ...). */
   getTunables(): Tunables;
-  /** Sets the tunables given (`tunables.ts`), leaving the others. */
+  /** Changes the switches given, leaving the others. */
   setTunables(tunables: Partial<Tunables>): void;
   diversion(): DiversionSpec;
 }

@@ -92,6 +92,22 @@ export interface EngineCounters {
   templatesInvalidated: number;
   /** Persistence templates forgotten after their timeout, with no session of theirs open. */
   templatesExpired: number;
+  /** Times a real server reached its upper connection threshold (`-x`) and was passed over. */
+  overloads: number;
+  /** New connections refused while a server of their service was over its threshold. */
+  overloadRefused: number;
+  /** New connections scheduled elsewhere while a server of their service was over its threshold. */
+  overloadRedirected: number;
+  /** Datagrams of one-packet services (`-o`) each given a session of their own. */
+  onePacketScheduled: number;
+  /** Of those, sessions ended by the reply they were waiting for (their local port freed). */
+  onePacketAnswered: number;
+  /** Sessions ended at a client packet because their real server was deleted (`expireNodestConn`). */
+  nodestExpired: number;
+  /** Sessions ended by the end of a drain (`rs drain --within`), or by a control call. */
+  serverSessionsEnded: number;
+  /** Of those, TCP sessions reset at both ends. */
+  serverSessionResets: number;
 }
 
 /** Zeroed counters. */
@@ -137,5 +153,13 @@ export function newEngineCounters(): EngineCounters {
     templatesReused: 0,
     templatesInvalidated: 0,
     templatesExpired: 0,
+    overloads: 0,
+    overloadRefused: 0,
+    overloadRedirected: 0,
+    onePacketScheduled: 0,
+    onePacketAnswered: 0,
+    nodestExpired: 0,
+    serverSessionsEnded: 0,
+    serverSessionResets: 0,
   };
 }

@@ -34,7 +34,7 @@
 import { get16 } from "../wire/bytes.ts";
 import { type PacketSink, Verdict } from "../nfqueue/handler.ts";
 import { type EngineCounters, newEngineCounters } from "./counters.ts";
-import { expireSessions, type ExpiryHook } from "./expiry.ts";
+import { endServerSessions, expireSessions, type ExpiryHook } from "./expiry.ts";
 import type { AddressFamily, PacketView } from "./family.ts";
 import { INET } from "./family_ipv4.ts";
 import { INET6 } from "./family_ipv6.ts";
@@ -49,6 +49,7 @@ import { Dir, NO_SESSION, SessionFlag, SessionTable, V6 } from "./session_table.
 import { writeResetReply } from "./tcp_reset.ts";
 import { TcpState, tcpTimeoutTable } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
+import { unbindOverload } from "./thresholds.ts";
 import { DEFAULT_TUNABLES, type Tunables } from "./tunables.ts";
 import { DEFAULT_LOCAL_PORT_RANGE, isPortRange, type PortRange } from "../vocab/port.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
@@ -114,6 +115,14 @@ export interface EngineOptions {
   sessionMemory?: { buffer: ArrayBuffer; offset: number };
   /** Where the registry records the owner ids sessions store (`owner_log.ts`). */
   owners?: OwnerLog;
+  /** Engine-wide switches (IPVS's sysctls); missing ones take {@linkcode DEFAULT_TUNABLES}. */
+  tunables?: Partial<Tunables>;
+  /**
+   * How many engines share one configuration (a daemon's packet workers, default 1): each
+   * counts only its own sessions, so each enforces this share of a server's connection
+   * thresholds (`thresholds.ts`).
+   */
+  thresholdShares?: number;
 }
 
 /** The FULLNAT/NAT engine. */
@@ -141,8 +150,6 @@ export class Engine {
   outLength = 0;
   /** Reset both ends of ESTABLISHED sessions that expire (needs an `emit` sink). */
   resetOnExpiry: boolean;
-  /** IPVS's sysctls the engine honours (`tunables.ts`); changed through the control. */
-  readonly tunables: Tunables = { ...DEFAULT_TUNABLES };
   /** Largest packet a TOA may grow a segment to. */
   readonly mtu: number;
   /** The ISN hash's secret (for the transmit modes). */
@@ -151,6 +158,12 @@ export class Engine {
   tcpTimeoutMs: Float64Array;
   /** Idle timeout of UDP sessions in milliseconds (for the protocol handlers). */
   udpTimeoutMs: number;
+  /** IPVS's `expire_nodest_conn` (see {@linkcode Tunables}); a field for the packet path. */
+  expireNodestConn: boolean;
+  /** IPVS's `expire_quiescent_template` (see {@linkcode Tunables}); a field for new connections. */
+  expireQuiescentTemplate: boolean;
+  /** How many engines share the configuration (see {@linkcode EngineOptions.thresholdShares}). */
+  readonly thresholdShares: number;
   #emit: PacketSink | undefined;
   #clock: () => number;
   #timeouts: Timeouts;
@@ -183,6 +196,14 @@ export class Engine {
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.tcpTimeoutMs = tcpTimeoutTable(this.#timeouts);
     this.udpTimeoutMs = this.#timeouts.udp * 1000;
+    this.registry.timeouts = this.#timeouts;
+    const tunables = { ...DEFAULT_TUNABLES, ...options.tunables };
+    this.expireNodestConn = tunables.expireNodestConn;
+    this.expireQuiescentTemplate = tunables.expireQuiescentTemplate;
+    this.thresholdShares = options.thresholdShares ?? 1;
+    if (!(Number.isInteger(this.thresholdShares) && this.thresholdShares >= 1)) {
+      throw new RangeError(`thresholdShares ${this.thresholdShares} is invalid: use 1 or more`);
+    }
   }
 
   /** Current timeouts in seconds. */
@@ -190,11 +211,30 @@ export class Engine {
     return { ...this.#timeouts };
   }
 
-  /** Replaces the timeouts; sessions pick up the new values on their next packet. */
+  /**
+   * Replaces the timeouts; services without their own take them, and sessions pick up the new
+   * values on their next packet.
+   */
   set timeouts(t: Timeouts) {
     this.#timeouts = { ...t };
     this.tcpTimeoutMs = tcpTimeoutTable(t);
     this.udpTimeoutMs = t.udp * 1000;
+    this.registry.timeouts = this.#timeouts;
+    for (const svc of this.registry.services) svc?.applyTimeouts(this.#timeouts);
+  }
+
+  /** The engine-wide switches. */
+  get tunables(): Tunables {
+    return {
+      expireNodestConn: this.expireNodestConn,
+      expireQuiescentTemplate: this.expireQuiescentTemplate,
+    };
+  }
+
+  /** Replaces the engine-wide switches; they apply from the next packet. */
+  set tunables(t: Tunables) {
+    this.expireNodestConn = t.expireNodestConn;
+    this.expireQuiescentTemplate = t.expireQuiescentTemplate;
   }
 
   /** The engine's notion of now, in monotonic milliseconds. */
@@ -240,6 +280,11 @@ export class Engine {
     const sport = get16(b, l4);
     const dport = get16(b, l4 + 2);
     let e = fam.lookup(this.table, b, o, proto, sport, dport);
+    // IPVS's expire_nodest_conn: a client packet of a deleted server's session ends it and is
+    // then taken as a packet with no session (a new datagram or SYN is scheduled afresh).
+    if (this.expireNodestConn && e !== NO_SESSION && (e & 1) === Dir.In && this.#nodest(e >> 1)) {
+      e = NO_SESSION;
+    }
     if (e === NO_SESSION) {
       const svc = fam.service(this.registry, b, o, proto, dport);
       if (svc === undefined) {
@@ -268,6 +313,19 @@ export class Engine {
     // because the client's MSS was lowered by the TOA length in the SYN-ACK.
     const limit = (skbInfo & SKB_GSO) !== 0 ? cap : Math.min(cap, this.mtu);
     return this.#forward(fam, ph, b, o, l4, total, limit, e);
+  }
+
+  /**
+   * True, having ended session `id`, when its real server was deleted: `expireNodestConn`. The
+   * session goes without resets, as in IPVS; the packet in hand meets the no-session path.
+   */
+  #nodest(id: number): boolean {
+    const rs = this.registry.servers[this.table.server[id]];
+    if (rs !== undefined && !rs.removed) return false;
+    this.removeSession(id);
+    this.counters.nodestExpired++;
+    this.counters.sessionsExpired++;
+    return true;
   }
 
   /** The verdict for a packet the engine cannot parse, per malformed policy. */
@@ -392,7 +450,15 @@ export class Engine {
     }
     this.counters.forwarded++;
     this.outLength = out;
+    // A one-packet session's reply is the one it waited for: the session ends with it.
+    if (dir === Dir.Out && (t.flags[id] & SessionFlag.ONE_PACKET) !== 0) this.#answered(id);
     return Verdict.Rewritten;
+  }
+
+  /** Ends one-packet session `id`, answered: its local port is free again. */
+  #answered(id: number): void {
+    this.removeSession(id);
+    this.counters.onePacketAnswered++;
   }
 
   /** Removes session `id`, keeping server and local-address accounting right. */
@@ -404,6 +470,7 @@ export class Engine {
     if (rs) {
       if (t.state[id] === TcpState.ESTABLISHED) rs.activeConns--;
       else rs.inactiveConns--;
+      if (rs.overloaded) unbindOverload(rs);
     }
     if (la) la.conns--;
     const svc = this.registry.services[t.service[id]];
@@ -422,6 +489,15 @@ export class Engine {
    */
   expire(hook?: ExpiryHook): number {
     return expireSessions(this, this.#emit, hook);
+  }
+
+  /**
+   * Ends every session of real server `rs` now (the end of a drain): TCP sessions the server
+   * has spoken in are reset at both ends, as on expiry; the rest just end. Returns how many
+   * sessions ended and how many were reset.
+   */
+  endServerSessions(rs: RealServer): { ended: number; reset: number } {
+    return endServerSessions(this, this.#emit, rs);
   }
 
   /** Milliseconds a session may stay idle in its current state. */

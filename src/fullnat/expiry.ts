@@ -15,6 +15,7 @@ import type { AddressFamily } from "./family.ts";
 import { INET } from "./family_ipv4.ts";
 import { INET6 } from "./family_ipv6.ts";
 import { forgetTemplates } from "./persistence.ts";
+import type { RealServer } from "./service.ts";
 import { Dir, SessionFlag, V6 } from "./session_table.ts";
 import { writeSessionReset } from "./tcp_reset.ts";
 import { TcpState } from "./tcp_state.ts";
@@ -49,6 +50,37 @@ export function expireSessions(e: Engine, emit: PacketSink | undefined, hook?: E
   return n;
 }
 
+/**
+ * Ends every session of real server `rs` at once (a drain's deadline): each TCP session the
+ * server has spoken in gets the two resets of an expiry (whatever its state: both ends may
+ * still hold the connection), when `emit` allows; UDP sessions and TCP ones the server never
+ * answered just end.
+ */
+export function endServerSessions(
+  e: Engine,
+  emit: PacketSink | undefined,
+  rs: RealServer,
+): { ended: number; reset: number } {
+  const t = e.table;
+  let ended = 0;
+  let reset = 0;
+  for (let id = 0, hw = t.highWater; id < hw; id++) {
+    if (t.proto[id] === 0 || e.registry.servers[t.server[id]] !== rs) continue;
+    if (
+      (t.proto[id] & ~V6) === IPPROTO.TCP && emit !== undefined &&
+      (t.flags[id] & SessionFlag.RS_SEEN) !== 0
+    ) {
+      sendResets(emit, t, id);
+      reset++;
+    }
+    e.removeSession(id);
+    ended++;
+  }
+  e.counters.serverSessionsEnded += ended;
+  e.counters.serverSessionResets += reset;
+  return { ended, reset };
+}
+
 /** Sends the two resets of expiring ESTABLISHED session `id`, if the real server ever spoke. */
 function resetBothEnds(e: Engine, emit: PacketSink, id: number): void {
   const t = e.table;
@@ -57,9 +89,14 @@ function resetBothEnds(e: Engine, emit: PacketSink, id: number): void {
     e.counters.expiryResetsSkipped++;
     return;
   }
+  sendResets(emit, t, id);
+  e.counters.expiryResets++;
+}
+
+/** The RST to the real server at its last ack, and the one to the client at its last byte. */
+function sendResets(emit: PacketSink, t: Engine["table"], id: number): void {
   const fam: AddressFamily = (t.proto[id] & V6) !== 0 ? INET6 : INET;
   const buf = resetBuf;
   emit(buf, 0, writeSessionReset(fam, buf, 0, t, id, Dir.In, t.rsAck[id]));
   emit(buf, 0, writeSessionReset(fam, buf, 0, t, id, Dir.Out, t.rsSeqEnd[id]));
-  e.counters.expiryResets++;
 }

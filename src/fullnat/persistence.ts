@@ -53,7 +53,7 @@ function maskKey(svc: Service): void {
 
 /** True when a template pointing at `rs` may still be followed (`ip_vs_check_template`). */
 function usable(e: Engine, rs: RealServer): boolean {
-  return !rs.removed && (rs.weight > 0 || !e.tunables.expireQuiescentTemplate);
+  return !rs.removed && (rs.weight > 0 || !e.expireQuiescentTemplate);
 }
 
 /**

@@ -55,8 +55,9 @@ export const TCP_HANDLER: ProtocolHandler = {
       clientSyn(e, fam, xmit, b, l4, id, st, ns, Math.floor(now * ISN_TICKS_PER_MS) | 0);
     }
     if (ns !== st) setState(t, id, rs, st, ns);
-    t.expires[id] = now + e.tcpTimeoutMs[ns];
     const svc = rs.service;
+    // The service's timeouts: the engine's, or its own where it has them.
+    t.expires[id] = now + svc.tcpTimeoutMs[ns];
     if (dir === Dir.In) return xmit.tcpIn(e, fam, b, o, l4, total, limit, id, svc, flags);
     trackServer(t, b, l4, o + total - l4, id, flags);
     xmit.tcpOut(e, fam, b, l4, id, svc, flags);
@@ -64,7 +65,8 @@ export const TCP_HANDLER: ProtocolHandler = {
   },
 
   timeoutMs(e: Engine, id: number): number {
-    return e.tcpTimeoutMs[e.table.state[id]];
+    const svc = e.registry.services[e.table.service[id]];
+    return (svc?.tcpTimeoutMs ?? e.tcpTimeoutMs)[e.table.state[id]];
   },
 };
 

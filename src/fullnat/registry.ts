@@ -9,7 +9,14 @@ import { protocolNumber } from "../vocab/mod.ts";
 import type { OwnerLog } from "./owner_log.ts";
 import { rebuildSchedule } from "./scheduler_hashed.ts";
 import { LocalAddress, RealServer, Service } from "./service.ts";
-import type { DiversionSpec, Protocol, ServiceKey } from "./types.ts";
+import { clearOverload } from "./thresholds.ts";
+import {
+  DEFAULT_TIMEOUTS,
+  type DiversionSpec,
+  type Protocol,
+  type ServiceKey,
+  type Timeouts,
+} from "./types.ts";
 
 /** Protocol name to IP protocol number (the vocabulary's table). */
 export function protoNumber(p: Protocol): number {
@@ -55,6 +62,8 @@ export class Registry {
    * process (`owner_log.ts`).
    */
   owners: OwnerLog | undefined;
+  /** The engine's timeouts, which every service starts from (the engine keeps this current). */
+  timeouts: Timeouts = DEFAULT_TIMEOUTS;
 
   /** The live service for a packet's protocol, destination address and port. */
   find(proto: number, vaddr: number, vport: number): Service | undefined {
@@ -89,6 +98,7 @@ export class Registry {
       persistence,
     );
     this.services[svc.id] = svc;
+    svc.applyTimeouts(this.timeouts);
     this.owners?.service(svc);
     if (vaddr6) {
       svc.vaddr6 = vaddr6;
@@ -200,6 +210,7 @@ export class Registry {
   /** Marks a server removed; it is released now if idle, else when its last session ends. */
   retireServer(rs: RealServer): void {
     rs.removed = true;
+    clearOverload(rs);
     const i = rs.service.servers.indexOf(rs);
     if (i >= 0) rs.service.servers.splice(i, 1);
     rs.service.schedIndex = -1;

@@ -1,6 +1,7 @@
 /**
  * Schedulers: pick the real server for a new connection. Servers with weight 0 are quiesced
- * and never picked. None allocates. rr, wrr, lc and wlc are here; the hashing ones (sh, dh,
+ * and never picked; nor are servers over their upper connection threshold (`thresholds.ts`),
+ * as every IPVS scheduler skips `IP_VS_DEST_F_OVERLOAD`. None allocates. rr, wrr, lc and wlc are here; the hashing ones (sh, dh,
  * mh), which read the packet's addresses through its family, in `scheduler_hashed.ts`.
  *
  * @module
@@ -8,7 +9,7 @@
 import type { SchedulerName } from "../vocab/mod.ts";
 import type { AddressFamily } from "./family.ts";
 import { clientHash, scheduleHashed } from "./scheduler_hashed.ts";
-import type { RealServer, Service } from "./service.ts";
+import { type RealServer, schedulable, type Service } from "./service.ts";
 import { gcd } from "./weight_gcd.ts";
 
 /** Round robin over servers with a positive weight. */
@@ -17,7 +18,7 @@ export function scheduleRr(svc: Service): RealServer | undefined {
   const n = list.length;
   for (let k = 1; k <= n; k++) {
     const i = (svc.schedIndex + k) % n;
-    if (list[i].weight > 0) {
+    if (schedulable(list[i])) {
       svc.schedIndex = i;
       return list[i];
     }
@@ -49,7 +50,7 @@ export function scheduleWrr(svc: Service): RealServer | undefined {
       if (svc.schedWeight <= 0) svc.schedWeight = maxW;
     }
     const s = list[svc.schedIndex];
-    if (s.weight >= svc.schedWeight) return s;
+    if (s.weight >= svc.schedWeight && !s.overloaded) return s;
   }
   return undefined;
 }
@@ -69,7 +70,7 @@ export function scheduleLc(svc: Service): RealServer | undefined {
   let leastLoad = 0;
   for (let i = 0; i < list.length; i++) {
     const s = list[i];
-    if (s.weight <= 0) continue;
+    if (!schedulable(s)) continue;
     const load = overhead(s);
     if (least === undefined || load < leastLoad) {
       least = s;
@@ -91,7 +92,7 @@ export function scheduleWlc(svc: Service): RealServer | undefined {
   let leastLoad = 0;
   for (let i = 0; i < list.length; i++) {
     const s = list[i];
-    if (s.weight <= 0) continue;
+    if (!schedulable(s)) continue;
     const load = overhead(s);
     if (least === undefined || leastLoad * s.weight > load * least.weight) {
       least = s;

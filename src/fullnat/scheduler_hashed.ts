@@ -6,9 +6,10 @@
  * scheduler, flags or table size edited), never per packet, and looking one up allocates
  * nothing.
  *
- * A table entry whose server has weight 0 gives no server, unless the service has the fallback
- * flag: then the client tries entries in its own pseudo-random order ({@linkcode probeBucket})
- * until one has a server of positive weight, so the clients of a quiesced server spread over
+ * A table entry whose server has weight 0, or is over its upper connection threshold (IPVS's
+ * `is_unavailable()` of sh and mh, dh's overload check), gives no server, unless the service
+ * has the fallback flag: then the client tries entries in its own pseudo-random order
+ * ({@linkcode probeBucket}) until one has a server it may use, so the clients of a quiesced server spread over
  * all the others in proportion to their entries and no other client moves. After
  * {@linkcode PROBES} tries (when almost every entry is unavailable) it takes the next available
  * entry in table order, so a fallback finds a server whenever one is available.
@@ -27,7 +28,7 @@ import {
   SEED_SKIP,
   withPort,
 } from "./scheduler_hash.ts";
-import type { RealServer, Service } from "./service.ts";
+import { type RealServer, schedulable, type Service } from "./service.ts";
 
 /** `Service.schedFlags` bit: send the clients of an unavailable server elsewhere. */
 export const SCHED_FALLBACK = 1;
@@ -95,18 +96,18 @@ export function scheduleHashed(svc: Service, h: number): RealServer | undefined 
   const first = table[bucketOf(h, size)];
   if (first < 0) return undefined;
   const servers = svc.servers;
-  if (servers[first].weight > 0) return servers[first];
+  if (schedulable(servers[first])) return servers[first];
   if ((svc.schedFlags & SCHED_FALLBACK) === 0) return undefined;
   let at = 0;
   for (let k = 1; k <= PROBES; k++) {
     at = probeBucket(h, k, size);
     const i = table[at];
-    if (i >= 0 && servers[i].weight > 0) return servers[i];
+    if (i >= 0 && schedulable(servers[i])) return servers[i];
   }
   for (let k = 1; k < size; k++) {
     if (++at === size) at = 0;
     const i = table[at];
-    if (i >= 0 && servers[i].weight > 0) return servers[i];
+    if (i >= 0 && schedulable(servers[i])) return servers[i];
   }
   return undefined;
 }

@@ -9,6 +9,15 @@ import type { ForwardMethod, SchedulerName, ServiceKey, Stats } from "./types.ts
 import { DEFAULT_MH_TABLE_SIZE, prefixMaskWords } from "../vocab/mod.ts";
 import { newStats } from "./stats.ts";
 import { TemplateTable } from "./template_table.ts";
+import { tcpTimeoutTable } from "./tcp_state.ts";
+import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
+
+/**
+ * How long a one-packet session waits for its reply when the service sets no UDP timeout of
+ * its own, in milliseconds: long enough for a DNS answer, short enough that datagrams nobody
+ * answers (syslog, lost queries) hold few local ports.
+ */
+export const OPS_REPLY_WINDOW_MS = 2000;
 
 /** A real server of one service. */
 export class RealServer {
@@ -26,6 +35,20 @@ export class RealServer {
    */
   lastWeight: number;
   readonly stats: Stats = newStats();
+  /** Connection thresholds as configured (ipvsadm `-x`, `-y`); 0 is none. */
+  upperThreshold = 0;
+  lowerThreshold = 0;
+  /**
+   * This engine's share of the thresholds: a daemon's packet workers each count their own
+   * sessions, so each holds its part of the configured figure (`thresholds.ts`).
+   */
+  upperLimit = 0;
+  lowerLimit = 0;
+  /**
+   * Over its upper threshold (IPVS's `IP_VS_DEST_F_OVERLOAD`): every scheduler passes it over
+   * until its sessions fall below the lower threshold.
+   */
+  overloaded = false;
   constructor(
     readonly id: number,
     readonly service: Service,
@@ -113,6 +136,21 @@ export class Service {
   schedTable: Int32Array = new Int32Array(0);
   /** Servers with a positive weight when `schedTable` was built. */
   schedAvailable = 0;
+  /** Servers over their upper threshold now (so a refusal or a pass-over is counted as theirs). */
+  overloadedServers = 0;
+  /** One-packet scheduling (ipvsadm `-o`, UDP only): every datagram is scheduled on its own. */
+  onePacket = false;
+  /** This service's own timeouts (seconds); the engine's apply to the rest. */
+  timeoutOverrides: Partial<Timeouts> = {};
+  /** Idle timeout per TCP state in milliseconds: the engine's, with the overrides applied. */
+  tcpTimeoutMs: Float64Array = tcpTimeoutTable(DEFAULT_TIMEOUTS);
+  /** Idle timeout of UDP sessions in milliseconds, likewise. */
+  udpTimeoutMs: number = DEFAULT_TIMEOUTS.udp * 1000;
+  /**
+   * How long a one-packet session waits for its reply: the service's UDP timeout when it sets
+   * one, else {@linkcode OPS_REPLY_WINDOW_MS} (at most the engine's UDP timeout).
+   */
+  opsWindowMs: number = OPS_REPLY_WINDOW_MS;
   constructor(
     readonly id: number,
     readonly key: ServiceKey,
@@ -127,4 +165,18 @@ export class Service {
     this.persistenceMask = length;
     prefixMaskWords(length, this.maskWords);
   }
+  /** Recomputes the session timeouts from the engine's (`global`) and this service's own. */
+  applyTimeouts(global: Timeouts): void {
+    const t = { ...global, ...this.timeoutOverrides };
+    this.tcpTimeoutMs = tcpTimeoutTable(t);
+    this.udpTimeoutMs = t.udp * 1000;
+    this.opsWindowMs = this.timeoutOverrides.udp !== undefined
+      ? t.udp * 1000
+      : Math.min(OPS_REPLY_WINDOW_MS, t.udp * 1000);
+  }
+}
+
+/** True when the schedulers may pick `rs`: a positive weight and not over its threshold. */
+export function schedulable(rs: RealServer): boolean {
+  return rs.weight > 0 && !rs.overloaded;
 }

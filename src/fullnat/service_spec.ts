@@ -6,6 +6,7 @@
  * @module
  */
 import type { ForwardMethod, Protocol, SchedulerFlag, SchedulerName } from "../vocab/mod.ts";
+import type { Timeouts } from "./timeouts.ts";
 
 /** An address and port, as shown to people and scripts. */
 export interface Endpoint {
@@ -56,6 +57,15 @@ export interface ServiceOptions {
   stripTimestamps?: boolean;
   /** Lower the MSS of real-server SYN-ACKs by the TOA length (default on). */
   clampMss?: boolean;
+  /**
+   * The service's own session timeouts in seconds (Alibaba ipvsadm's `-V` sets
+   * `tcpEstablished`); the engine's apply to the rest. An edit changes only the keys given, and
+   * 0 takes a key out (the engine's timeout applies again). TCP services take only the `tcp*`
+   * keys, UDP services only `udp`.
+   */
+  timeouts?: Partial<Timeouts>;
+  /** One-packet scheduling (ipvsadm `-o`, UDP services only; default off). */
+  onePacket?: boolean;
 }
 
 /** The per-service TCP tweaks, all on unless switched off. */
@@ -70,4 +80,11 @@ export interface RealServerSpec {
   /** 0 quiesces the server: existing connections go on, new ones go elsewhere. */
   weight: number;
   method: ForwardMethod;
+  /**
+   * Connection thresholds (ipvsadm `-x`, `-y`; 0 or left out: none): at `upperThreshold`
+   * sessions the server takes no new ones until it is back under `lowerThreshold` (or, with
+   * none, under 3/4 of the upper one).
+   */
+  upperThreshold?: number;
+  lowerThreshold?: number;
 }

@@ -10,8 +10,10 @@ import type { AddressFamily } from "./family.ts";
 import { bindTemplate, pickServer, pickTime } from "./persistence.ts";
 import { schedule } from "./scheduler.ts";
 import type { Service } from "./service.ts";
-import { NO_SESSION } from "./session_table.ts";
+import { NO_SESSION, SessionFlag } from "./session_table.ts";
 import { TcpState } from "./tcp_state.ts";
+import { bindOverload } from "./thresholds.ts";
+import { METHOD_FULLNAT } from "./xmit.ts";
 import { TRANSMIT_BY_METHOD } from "./xmit_modes.ts";
 
 /**
@@ -39,8 +41,10 @@ export function openSession(
   } else rs = schedule(svc, fam, b, o, cport);
   if (rs === undefined || !fam.serves(rs)) {
     c.noRealServer++;
+    if (svc.overloadedServers > 0) c.overloadRefused++;
     return NO_SESSION;
   }
+  if (svc.overloadedServers > 0) c.overloadRedirected++;
   const xmit = TRANSMIT_BY_METHOD[rs.method];
   const id = xmit.connect(e, fam, svc, rs, proto, b, o, cport, vport);
   if (id === NO_SESSION) return NO_SESSION;
@@ -52,9 +56,23 @@ export function openSession(
   t.expires[id] = now;
   if (svc.persistence > 0) bindTemplate(svc);
   rs.inactiveConns++;
+  if (rs.upperLimit !== 0) bindOverload(rs, c);
+  if (svc.onePacket && xmit.code === METHOD_FULLNAT) onePacket(e, id);
   svc.sessions++;
   svc.stats.conns++;
   rs.stats.conns++;
   c.sessionsCreated++;
   return id;
+}
+
+/**
+ * Makes session `id` a one-packet session (ipvsadm `-o`): unindexed for the client, so its
+ * next datagram is scheduled on its own with a port of its own, and ended by the reply
+ * (`Engine`), so no local port is held past the reply. NAT sessions, which hold no local port
+ * and whose real-server tuple is the client's own, stay ordinary sessions with the short wait.
+ */
+function onePacket(e: Engine, id: number): void {
+  e.table.flags[id] |= SessionFlag.ONE_PACKET;
+  e.table.unlinkIn(id);
+  e.counters.onePacketScheduled++;
 }

@@ -18,7 +18,7 @@ import { INET } from "./family_ipv4.ts";
 import { INET6 } from "./family_ipv6.ts";
 import type { OwnerSnapshot } from "./owner_log.ts";
 import type { LocalAddress, RealServer, Service } from "./service.ts";
-import { V6 } from "./session_table.ts";
+import { SessionFlag, V6 } from "./session_table.ts";
 import { TCP_STATE_NAMES, TcpState } from "./tcp_state.ts";
 import { serviceIdentity } from "./types.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
@@ -157,6 +157,8 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
     else rs.inactiveConns++;
     if (la !== null) la.conns++;
     (p & V6 ? INET6 : INET).relink(t, id);
+    // A one-packet session waits only for its reply.
+    if ((t.flags[id] & SessionFlag.ONE_PACKET) !== 0) t.unlinkIn(id);
     return true;
   });
   // Deleted only now that their sessions count, so they drain instead of vanishing; servers

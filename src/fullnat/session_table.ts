@@ -27,6 +27,11 @@ export const SessionFlag = {
   RS_DATA: 1,
   /** The real server has sent something, so rsAck and rsSeqEnd are meaningful. */
   RS_SEEN: 2,
+  /**
+   * A one-packet session (ipvsadm `-o`): only its out-entry is indexed, so the client's next
+   * datagram is scheduled anew, and the reply it waits for ends it.
+   */
+  ONE_PACKET: 4,
 } as const;
 
 /**
@@ -193,6 +198,15 @@ export class SessionTable {
     this.#link(id * 2 + 1, outHash);
   }
 
+  /**
+   * Unindexes the in-entry of session `id` (client->virtual packets no longer find it); its
+   * out-entry stays, so its real server's reply does. {@linkcode remove} copes with it.
+   */
+  unlinkIn(id: number): void {
+    this.#unlink(id * 2);
+    this.#bucketOf[id * 2] = -1;
+  }
+
   /** The first entry (id * 2 + direction) of the chain tuples of `hash` land in, or -1. */
   head(hash: number): number {
     return this.#buckets[hash & this.#mask];
@@ -258,6 +272,8 @@ export class SessionTable {
 
   #unlink(entry: number): void {
     const b = this.#bucketOf[entry];
+    // An entry unlinked on its own (`unlinkIn`) is in no chain.
+    if (b < 0) return;
     let e = this.#buckets[b];
     if (e === entry) {
       this.#buckets[b] = this.#next[entry];

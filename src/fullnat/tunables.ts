@@ -1,14 +1,21 @@
 /**
- * The engine's tunables: IPVS sysctls (`/proc/sys/net/ipv4/vs/`) the engine honours, under
- * the configuration's camelCase names. Each is a switch for the whole engine, off by default
- * as in IPVS. One table: the control, the configuration document and the shell take the
- * names, defaults and checks from {@linkcode DEFAULT_TUNABLES} and {@linkcode TUNABLE_KEYS}.
+ * Engine-wide switches that IPVS keeps as sysctls under `/proc/sys/net/ipv4/vs/` (set there
+ * with `sysctl`, not ipvsadm): one row per switch, with IPVS's name, the shell's name and what
+ * it does, so the configuration document (`tunables`), the control contract, the shell's
+ * `tunable set NAME on|off` and the checks all read one table. Each is off by default, as in
+ * IPVS.
  *
  * @module
  */
 
-/** The tunables and their values. */
+/** Every tunable, by its name in the configuration document. */
 export interface Tunables {
+  /**
+   * IPVS's `expire_nodest_conn`: a client packet of a session whose real server was deleted
+   * ends that session at once (and is then handled as a packet with no session) instead of
+   * being forwarded to the deleted server.
+   */
+  expireNodestConn: boolean;
   /**
    * `expire_quiescent_template`: a persistence template whose real server has weight 0 is
    * dropped on its next use, so the client is scheduled afresh (off: it stays on the quiesced
@@ -17,17 +24,48 @@ export interface Tunables {
   expireQuiescentTemplate: boolean;
 }
 
-/** IPVS's defaults: everything off. */
+/** IPVS's defaults: every switch off. */
 export const DEFAULT_TUNABLES: Readonly<Tunables> = Object.freeze({
+  expireNodestConn: false,
   expireQuiescentTemplate: false,
 });
 
-/** Every tunable's name, in table order. */
-export const TUNABLE_KEYS: readonly (keyof Tunables)[] = Object.keys(
-  DEFAULT_TUNABLES,
-) as (keyof Tunables)[];
+/** One tunable: its document key, IPVS's sysctl name, the shell's word and a summary. */
+export interface TunableEntry {
+  key: keyof Tunables;
+  sysctl: string;
+  shell: string;
+  summary: string;
+}
+
+/** The tunables in display order. */
+export const TUNABLE_TABLE: readonly TunableEntry[] = [
+  {
+    key: "expireNodestConn",
+    sysctl: "expire_nodest_conn",
+    shell: "expire-nodest-conn",
+    summary: "end a session at its next client packet when its real server was deleted",
+  },
+  {
+    key: "expireQuiescentTemplate",
+    sysctl: "expire_quiescent_template",
+    shell: "expire-quiescent-template",
+    summary: "schedule a persistent client afresh when its template's real server has weight 0",
+  },
+];
+
+/** The document keys of every tunable. */
+export const TUNABLE_KEYS: readonly (keyof Tunables)[] = TUNABLE_TABLE.map((t) => t.key);
 
 /** The IPVS sysctl of each tunable, for messages and help. */
-export const TUNABLE_SYSCTLS: Readonly<Record<keyof Tunables, string>> = Object.freeze({
-  expireQuiescentTemplate: "expire_quiescent_template",
-});
+export const TUNABLE_SYSCTLS: Readonly<Record<keyof Tunables, string>> = Object.freeze(
+  Object.fromEntries(TUNABLE_TABLE.map((t) => [t.key, t.sysctl])) as Record<
+    keyof Tunables,
+    string
+  >,
+);
+
+/** The entry a shell word, sysctl name or document key names, if any. */
+export function tunableEntry(name: string): TunableEntry | undefined {
+  return TUNABLE_TABLE.find((t) => t.shell === name || t.sysctl === name || t.key === name);
+}

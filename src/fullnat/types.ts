@@ -6,7 +6,7 @@
  * - `service_spec.ts`: service keys and options, real-server specs, endpoints;
  * - `views.ts`: services, real servers, local addresses and sessions as listed, with stats;
  * - `timeouts.ts`: session timeouts and their defaults;
- * - `tunables.ts`: the IPVS sysctls the engine honours;
+ * - `tunables.ts`: the engine-wide switches IPVS keeps as sysctls;
  * - `diversion_spec.ts`: what the data path diverts into the queue;
  * - `control_target.ts`: the control operations and their error.
  *

@@ -31,6 +31,14 @@ export interface Rates {
   outBps: number;
 }
 
+/** Service options a daemon from before them does not list. */
+type OptionalListed =
+  | "schedulerFlags"
+  | "mhTableSize"
+  | "timeouts"
+  | "onePacket"
+  | "persistenceMask";
+
 /** A real server as listed, with its live counters. */
 export interface RealServerView extends RealServerSpec {
   activeConns: number;
@@ -40,6 +48,8 @@ export interface RealServerView extends RealServerSpec {
    * column of `ipvsadm -L --persistent-conn`); absent from a daemon from before them.
    */
   persistConns?: number;
+  /** Over its upper threshold now (listed by daemons that have thresholds). */
+  overloaded?: boolean;
   stats: Stats;
   /** Present when the lister estimates rates (the daemon does). */
   rate?: Rates;
@@ -56,14 +66,15 @@ export interface LocalAddressView {
 
 /**
  * A virtual service as listed; the TCP tweaks are always present. The scheduler flags, mh
- * table size and persistence mask are listed by every daemon that has them, and optional so
- * that the listing of a daemon from before them still reads (as none and the defaults).
+ * table size, persistence mask, own timeouts and one-packet switch are listed by every daemon that has them, and
+ * optional so that the listing of a daemon from before them still reads (as none and the
+ * default).
  */
 export interface ServiceView
   extends
     ServiceKey,
-    Required<Omit<ServiceOptions, "schedulerFlags" | "mhTableSize" | "persistenceMask">>,
-    Pick<ServiceOptions, "schedulerFlags" | "mhTableSize" | "persistenceMask"> {
+    Required<Omit<ServiceOptions, OptionalListed>>,
+    Pick<ServiceOptions, OptionalListed> {
   realServers: RealServerView[];
   localAddresses: LocalAddressView[];
   stats: Stats;

@@ -66,6 +66,8 @@ export function checkOnFreshEngine(doc: ConfigDocument): string[] {
         toa: s.toa,
         stripTimestamps: s.stripTimestamps,
         clampMss: s.clampMss,
+        timeouts: s.timeouts,
+        onePacket: s.onePacket,
       }));
     if (!ok) return;
     s.realServers.forEach((r, j) =>

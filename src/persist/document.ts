@@ -59,6 +59,7 @@ import {
   type SchedulerFlag,
   schedulerFlagProblem,
   SCHEDULERS,
+  THRESHOLD_MAX,
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
@@ -72,10 +73,12 @@ export const MAX_SECONDS = ENGINE_MAX_SECONDS;
 /**
  * One virtual service with everything configured on it. In the text form `schedulerFlags` is
  * left out when there are none, `mhTableSize` unless the scheduler is mh (it means nothing
- * to the others) and `persistenceMask` when it is the whole address (32 or 128), so documents
- * of services without them read as before they existed.
+ * to the others), `persistenceMask` when it is the whole address (32 or 128), `timeouts` when
+ * the service has none of its own and `onePacket` when off, so documents of services without
+ * them read as before they existed.
  */
 export interface ServiceConfig extends ServiceKey, Required<ServiceOptions> {
+  /** Real servers; `upperThreshold` / `lowerThreshold` of 0 (none) are left out of the text. */
   realServers: RealServerSpec[];
   /** Local addresses (FULLNAT source addresses), in round-robin order. */
   localAddresses: string[];
@@ -88,7 +91,7 @@ export interface ServiceConfig extends ServiceKey, Required<ServiceOptions> {
 export interface ConfigDocument {
   version: typeof CONFIG_VERSION;
   timeouts: Timeouts;
-  /** IPVS's sysctls the engine honours (`src/fullnat/tunables.ts`). */
+  /** IPVS's sysctls (`tunables.ts`); left out of the text while all are off. */
   tunables: Tunables;
   services: ServiceConfig[];
 }
@@ -137,10 +140,12 @@ const SERVICE_KEYS = [
   "toa",
   "stripTimestamps",
   "clampMss",
+  "onePacket",
+  "timeouts",
   "realServers",
   "localAddresses",
 ];
-const RS_KEYS = ["address", "port", "weight", "method"];
+const RS_KEYS = ["address", "port", "weight", "method", "upperThreshold", "lowerThreshold"];
 
 type Obj = Record<string, unknown>;
 
@@ -255,6 +260,7 @@ function checkTimeouts(c: Checker, v: unknown): Timeouts | undefined {
   return ok ? out : undefined;
 }
 
+/** The top-level switches (all off if left out). */
 function checkTunables(c: Checker, v: unknown): Tunables | undefined {
   if (v === undefined) return { ...DEFAULT_TUNABLES };
   if (!isObject(v)) {
@@ -288,6 +294,37 @@ function checkPersistenceMask(c: Checker, v: unknown, v6: boolean, path: string)
   return v;
 }
 
+/** A service's own timeouts: known keys of its protocol, whole seconds (none if left out). */
+function checkServiceTimeouts(
+  c: Checker,
+  v: unknown,
+  protocol: string | undefined,
+  path: string,
+): Partial<Timeouts> | undefined {
+  if (v === undefined) return {};
+  const p = `${path}.timeouts`;
+  if (!isObject(v)) {
+    c.problem(p, `must be an object of seconds per state (got ${show(v)})`);
+    return undefined;
+  }
+  c.unknownKeys(v, TIMEOUT_KEYS, p);
+  const out: Partial<Timeouts> = {};
+  let ok = true;
+  for (const k of TIMEOUT_KEYS) {
+    if (v[k] === undefined) continue;
+    const n = c.integer(v[k], `${p}.${k}`, 1, MAX_SECONDS);
+    if (n === undefined) ok = false;
+    else if (protocol !== undefined && (k === "udp") !== (protocol === "udp")) {
+      c.problem(
+        `${p}.${k}`,
+        `applies to ${k === "udp" ? "UDP" : "TCP"} services only (this one is ${protocol})`,
+      );
+      ok = false;
+    } else out[k] = n;
+  }
+  return ok ? out : undefined;
+}
+
 function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec | undefined {
   if (!isObject(v)) {
     c.problem(path, `must be an object with address and port (got ${show(v)})`);
@@ -302,9 +339,22 @@ function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec |
   const method = v.method === undefined
     ? DEFAULT_FORWARD_METHOD
     : c.oneOf(v.method, `${path}.method`, FORWARD_METHODS);
+  const threshold = (k: "upperThreshold" | "lowerThreshold") =>
+    v[k] === undefined ? 0 : c.integer(v[k], `${path}.${k}`, 0, THRESHOLD_MAX);
+  const upperThreshold = threshold("upperThreshold");
+  const lowerThreshold = threshold("lowerThreshold");
   if (address === undefined || port === undefined || weight === undefined) return undefined;
-  if (method === undefined) return undefined;
-  return { address, port, weight, method };
+  if (method === undefined || upperThreshold === undefined || lowerThreshold === undefined) {
+    return undefined;
+  }
+  if (lowerThreshold > upperThreshold) {
+    c.problem(
+      `${path}.lowerThreshold`,
+      `must not be higher than upperThreshold (${lowerThreshold} > ${upperThreshold})`,
+    );
+    return undefined;
+  }
+  return { address, port, weight, method, upperThreshold, lowerThreshold };
 }
 
 /** The flags of a service (none if left out), each known and belonging to its scheduler. */
@@ -383,6 +433,12 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
   const toa = tweak("toa");
   const stripTimestamps = tweak("stripTimestamps");
   const clampMss = tweak("clampMss");
+  const timeouts = checkServiceTimeouts(c, v.timeouts, protocol, path);
+  let onePacket = v.onePacket === undefined ? false : c.flag(v.onePacket, `${path}.onePacket`);
+  if (onePacket === true && protocol === "tcp") {
+    c.problem(`${path}.onePacket`, "one-packet scheduling is for UDP services only");
+    onePacket = undefined;
+  }
 
   let ok = true;
   const realServers: RealServerSpec[] = [];
@@ -421,8 +477,8 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     address === undefined || port === undefined || scheduler === undefined ||
     schedulerFlags === undefined || mhTableSize === undefined ||
     persistence === undefined || persistenceMask === undefined || toa === undefined ||
-    stripTimestamps === undefined ||
-    clampMss === undefined
+    stripTimestamps === undefined || clampMss === undefined || timeouts === undefined ||
+    onePacket === undefined
   ) return undefined;
   return {
     protocol,
@@ -436,6 +492,8 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     toa,
     stripTimestamps,
     clampMss,
+    onePacket,
+    timeouts,
     realServers,
     localAddresses,
   };
@@ -521,19 +579,30 @@ function orderedService(s: ServiceConfig): ServiceConfig {
     toa: s.toa,
     stripTimestamps: s.stripTimestamps,
     clampMss: s.clampMss,
+    onePacket: s.onePacket,
+    timeouts: orderedTimeouts(s.timeouts),
     realServers: s.realServers.map((r) => ({
       address: r.address,
       port: r.port,
       weight: r.weight,
       method: r.method,
+      upperThreshold: r.upperThreshold ?? 0,
+      lowerThreshold: r.lowerThreshold ?? 0,
     })),
     localAddresses: [...s.localAddresses],
   };
 }
 
+/** A service's own timeouts in the fixed key order. */
+function orderedTimeouts(t: Partial<Timeouts>): Partial<Timeouts> {
+  const out: Partial<Timeouts> = {};
+  for (const k of TIMEOUT_KEYS) if (t[k] !== undefined) out[k] = t[k];
+  return out;
+}
+
 /**
- * Leaves out the fields the text form omits at their defaults (see {@linkcode ServiceConfig}
- * and {@linkcode ConfigDocument}).
+ * Leaves out the fields the text form omits (see {@linkcode ServiceConfig} and
+ * {@linkcode ConfigDocument}; thresholds of 0, tunables at their defaults).
  */
 function textField(this: unknown, key: string, value: unknown): unknown {
   if (key === "schedulerFlags" && Array.isArray(value) && value.length === 0) return undefined;
@@ -542,6 +611,10 @@ function textField(this: unknown, key: string, value: unknown): unknown {
     key === "persistenceMask" &&
     value === fullPersistenceMask(isIpv6((this as ServiceConfig).address))
   ) return undefined;
+  if (key === "onePacket" && value === false) return undefined;
+  if ((key === "upperThreshold" || key === "lowerThreshold") && value === 0) return undefined;
+  // A service's timeouts (the document's own are always written).
+  if (key === "timeouts" && "protocol" in (this as object) && isEmpty(value)) return undefined;
   if (
     key === "tunables" && TUNABLE_KEYS.every((k) => (value as Tunables)[k] === DEFAULT_TUNABLES[k])
   ) {
@@ -549,6 +622,8 @@ function textField(this: unknown, key: string, value: unknown): unknown {
   }
   return value;
 }
+
+const isEmpty = (v: unknown) => isObject(v) && Object.keys(v).length === 0;
 
 /** The text form: pretty-printed JSON, keys in a fixed order, ending with a newline. */
 export function formatConfig(doc: ConfigDocument): string {
@@ -565,7 +640,10 @@ export function formatConfig(doc: ConfigDocument): string {
   return JSON.stringify(ordered, textField, 2) + "\n";
 }
 
-/** The document describing what a running target lists (counters and sessions left out). */
+/**
+ * The document describing what a running target lists (counters and sessions left out);
+ * tunables default when the target has none to tell.
+ */
 export function configFromViews(
   services: ServiceView[],
   timeouts: Timeouts,
@@ -574,14 +652,16 @@ export function configFromViews(
   return {
     version: CONFIG_VERSION,
     timeouts: { ...timeouts },
-    tunables: { ...tunables },
+    tunables: { ...DEFAULT_TUNABLES, ...tunables },
     services: services.map((s) =>
       orderedService({
         ...s,
-        // A daemon from before scheduler flags, or persistence masks, lists none.
+        // A daemon from before scheduler flags lists neither; nor these, before them.
         schedulerFlags: s.schedulerFlags ?? [],
         mhTableSize: s.mhTableSize ?? DEFAULT_MH_TABLE_SIZE,
         persistenceMask: s.persistenceMask ?? fullPersistenceMask(isIpv6(s.address)),
+        timeouts: s.timeouts ?? {},
+        onePacket: s.onePacket ?? false,
         realServers: s.realServers,
         localAddresses: s.localAddresses.map((l) => l.address),
       })

@@ -33,6 +33,8 @@ const OPTION_KEYS = [
   "toa",
   "stripTimestamps",
   "clampMss",
+  "onePacket",
+  "timeouts",
 ] as const satisfies readonly (keyof ServiceOptions)[];
 
 const onOff = (v: boolean) => (v ? "on" : "off");
@@ -53,7 +55,30 @@ function describeOptions(s: ServiceConfig): string {
   for (const k of ["toa", "stripTimestamps", "clampMss"] as const) {
     if (!s[k]) parts.push(`${k} off`);
   }
+  if (s.onePacket) parts.push("onePacket on");
+  if (Object.keys(s.timeouts).length > 0) parts.push(`timeouts ${timeoutWords(s.timeouts)}`);
   return parts.join(" ");
+}
+
+/** The edit from a service's timeouts `from` to `to`: changed keys, 0 for those taken out. */
+function timeoutEdit(from: Partial<Timeouts>, to: Partial<Timeouts>): Partial<Timeouts> {
+  const out: Partial<Timeouts> = {};
+  for (const k of Object.keys(from) as (keyof Timeouts)[]) if (to[k] === undefined) out[k] = 0;
+  for (const [k, v] of Object.entries(to) as [keyof Timeouts, number][]) {
+    if (from[k] !== v) out[k] = v;
+  }
+  return out;
+}
+
+/** `tcpEstablished=900,udp=30`, or `none`. */
+function timeoutWords(t: Partial<Timeouts>): string {
+  return Object.entries(t).map(([k, v]) => `${k}=${v}`).join(",") || "none";
+}
+
+/** ` thresholds 100/75` when the server has any, else nothing. */
+function thresholdWords(r: RealServerSpec): string {
+  const [u, l] = [r.upperThreshold ?? 0, r.lowerThreshold ?? 0];
+  return u === 0 && l === 0 ? "" : ` thresholds ${u}/${l}`;
 }
 
 function optionsOf(s: ServiceConfig): ServiceOptions {
@@ -66,10 +91,23 @@ function optionsOf(s: ServiceConfig): ServiceOptions {
     toa: s.toa,
     stripTimestamps: s.stripTimestamps,
     clampMss: s.clampMss,
+    // Left out at their defaults, so a daemon from before them is asked nothing new.
+    ...(s.onePacket && { onePacket: true }),
+    ...(Object.keys(s.timeouts).length > 0 && { timeouts: { ...s.timeouts } }),
   };
 }
 
 const rsName = (r: { address: string; port: number }) => formatEndpoint(r.address, r.port);
+
+/** The add call's spec: thresholds only when set, so a daemon from before them reads it. */
+function rsSpec(r: RealServerSpec): RealServerSpec {
+  const { upperThreshold = 0, lowerThreshold = 0, ...rest } = r;
+  return {
+    ...rest,
+    ...(upperThreshold !== 0 && { upperThreshold }),
+    ...(lowerThreshold !== 0 && { lowerThreshold }),
+  };
+}
 
 function timeoutChange(from: Timeouts, to: Timeouts): Change | undefined {
   const changed: Partial<Timeouts> = {};
@@ -106,8 +144,8 @@ function addServiceChanges(s: ServiceConfig): Change[] {
       run: (t) => t.addService(key, optionsOf(s)),
     },
     ...s.realServers.map((r): Change => ({
-      text: `+ rs ${rsName(r)} ${r.method} weight ${r.weight} in ${name}`,
-      run: (t) => t.addRealServer(key, { ...r }),
+      text: `+ rs ${rsName(r)} ${r.method} weight ${r.weight}${thresholdWords(r)} in ${name}`,
+      run: (t) => t.addRealServer(key, rsSpec(r)),
     })),
     ...s.localAddresses.map((l): Change => ({
       text: `+ laddr ${l} in ${name}`,
@@ -124,12 +162,20 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
   const edits: Partial<ServiceOptions> = {};
   const words: string[] = [];
   for (const k of OPTION_KEYS) {
-    if (String(from[k]) === String(to[k])) continue;
+    if (JSON.stringify(from[k]) === JSON.stringify(to[k])) continue;
     // Leaving mh resets the table size; only an mh service may be given one.
     if (k === "mhTableSize" && to.scheduler !== "mh") continue;
-    (edits as Record<string, unknown>)[k] = to[k];
+    (edits as Record<string, unknown>)[k] = k === "timeouts"
+      ? timeoutEdit(from.timeouts, to.timeouts)
+      : to[k];
     const show = (v: unknown) =>
-      typeof v === "boolean" ? onOff(v) : Array.isArray(v) ? v.join(",") || "none" : String(v);
+      typeof v === "boolean"
+        ? onOff(v)
+        : Array.isArray(v)
+        ? v.join(",") || "none"
+        : typeof v === "object" && v !== null
+        ? timeoutWords(v as Partial<Timeouts>)
+        : String(v);
     words.push(`${k} ${show(from[k])} -> ${show(to[k])}`);
   }
   if (words.length > 0) {
@@ -154,8 +200,8 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
     const before = oldRs.get(rsName(r));
     if (before === undefined) {
       out.push({
-        text: `+ rs ${rsName(r)} ${r.method} weight ${r.weight} in ${name}`,
-        run: (t) => t.addRealServer(key, { ...r }),
+        text: `+ rs ${rsName(r)} ${r.method} weight ${r.weight}${thresholdWords(r)} in ${name}`,
+        run: (t) => t.addRealServer(key, rsSpec(r)),
       });
       continue;
     }
@@ -171,6 +217,13 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
     if (before.method !== r.method) {
       edit.method = r.method;
       rsWords.push(`method ${before.method} -> ${r.method}`);
+    }
+    for (const k of ["upperThreshold", "lowerThreshold"] as const) {
+      const [was, is] = [before[k] ?? 0, r[k] ?? 0];
+      if (was !== is) {
+        edit[k] = is;
+        rsWords.push(`${k} ${was} -> ${is}`);
+      }
     }
     if (rsWords.length > 0) {
       out.push({

@@ -33,6 +33,7 @@ import {
   SCHEDULER_FLAGS,
   type SchedulerFlag,
   type SchedulerName,
+  THRESHOLD_MAX,
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
@@ -172,6 +173,11 @@ export function parseWaitSeconds(text: string): number {
 /** A real server's weight 0..65535 (0 quiesces it). */
 export function parseWeight(text: string): number {
   return wholeNumber(text, "weight", WEIGHT_MIN, WEIGHT_MAX);
+}
+
+/** A connection threshold 0..INT_MAX (0: none), as ipvsadm's `-x` / `-y`. */
+export function parseThreshold(text: string): number {
+  return wholeNumber(text, "connection threshold", 0, THRESHOLD_MAX);
 }
 
 /** A service key from its two words, protocol and `vip:port`. */

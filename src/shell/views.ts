@@ -11,9 +11,6 @@ import {
   type ServiceView,
   type Stats,
   type Timeouts,
-  TUNABLE_KEYS,
-  TUNABLE_SYSCTLS,
-  type Tunables,
 } from "../fullnat/types.ts";
 import { type Column, renderPairs, renderTable } from "./table.ts";
 import { formatServiceKey } from "./values.ts";
@@ -66,6 +63,16 @@ export function serviceDetail(s: ServiceView): string {
     ["toa", onOff(s.toa)],
     ["strip timestamps", onOff(s.stripTimestamps)],
     ["clamp mss", onOff(s.clampMss)],
+    ...(s.onePacket ? [["one-packet", "on"] as const] : []),
+    ...(Object.keys(s.timeouts ?? {}).length > 0
+      ? [
+        [
+          "own timeouts",
+          TIMEOUT_NAMES.filter(([f]) => s.timeouts?.[f] !== undefined)
+            .map(([f, name]) => `${name} ${s.timeouts?.[f]}s`).join(", "),
+        ] as const,
+      ]
+      : []),
     ["connections", s.stats.conns],
   ]);
   return [
@@ -83,14 +90,23 @@ function indent(text: string): string {
   return text.split("\n").map((l) => `  ${l}`).join("\n");
 }
 
-/** Real servers of the given services; `withService` adds the service column. */
+/**
+ * Real servers of the given services; `withService` adds the service column, and a server with
+ * connection thresholds the THRESHOLDS column (`upper/lower`, `overloaded` while over).
+ */
 export function realServersTable(services: readonly ServiceView[], withService = true): string {
+  const limits = services.some((s) => s.realServers.some((r) => (r.upperThreshold ?? 0) > 0));
+  const thresholds = (r: ServiceView["realServers"][number]) =>
+    (r.upperThreshold ?? 0) === 0
+      ? "-"
+      : `${r.upperThreshold}/${r.lowerThreshold ?? 0}${r.overloaded ? " overloaded" : ""}`;
   const rows = services.flatMap((s) =>
     s.realServers.map((r) => [
       ...(withService ? [formatServiceKey(s)] : []),
       formatEndpoint(r.address, r.port),
       r.method,
       r.weight,
+      ...(limits ? [thresholds(r)] : []),
       r.activeConns,
       r.inactiveConns,
       r.persistConns ?? 0,
@@ -102,6 +118,7 @@ export function realServersTable(services: readonly ServiceView[], withService =
       { title: "REAL SERVER" },
       { title: "METHOD" },
       { title: "WEIGHT", numeric: true },
+      ...(limits ? [{ title: "THRESHOLDS" }] : []),
       { title: "ACTIVE", numeric: true },
       { title: "INACTIVE", numeric: true },
       { title: "PERSIST", numeric: true },
@@ -198,19 +215,6 @@ export const TIMEOUT_NAMES: readonly (readonly [keyof Timeouts, string])[] = [
   ["tcpLastAck", "tcp-last-ack"],
   ["udp", "udp"],
 ];
-
-/** Every tunable, under the name the shell takes, its IPVS sysctl and its value. */
-export function tunablesTable(t: Tunables): string {
-  return renderTable(
-    [{ title: "TUNABLE" }, { title: "IPVS SYSCTL" }, { title: "VALUE" }],
-    TUNABLE_KEYS.map((k) => [tunableName(k), TUNABLE_SYSCTLS[k], onOff(t[k])]),
-  );
-}
-
-/** `expire-quiescent-template`: how the shell names tunable `expireQuiescentTemplate`. */
-export function tunableName(key: keyof Tunables): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
 
 /** Every timeout with its value in seconds. */
 export function timeoutsTable(t: Timeouts): string {

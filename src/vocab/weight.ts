@@ -62,3 +62,30 @@ export function isWeight(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= WEIGHT_MIN &&
     value <= WEIGHT_MAX;
 }
+
+/**
+ * The largest connection threshold (`ipvsadm -x`, `-y`): ipvsadm's INT_MAX; 0 is none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { THRESHOLD_MAX } from "./weight.ts";
+ * assert.ok(THRESHOLD_MAX === 2147483647);
+ * ```
+ */
+export const THRESHOLD_MAX = 2 ** 31 - 1;
+
+/**
+ * True when `value` is a whole number from 0 to {@linkcode THRESHOLD_MAX}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isThreshold } from "./weight.ts";
+ * assert.ok(isThreshold(0) && isThreshold(100) && !isThreshold(-1));
+ * ```
+ */
+export function isThreshold(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 &&
+    value <= THRESHOLD_MAX;
+}

@@ -37,6 +37,8 @@ export interface ListFormat {
    * connection counts; with `-c`, the persistence engine columns in the title.
    */
   persistentConn: boolean;
+  /** `--thresholds`: real servers' Uthreshold and Lthreshold instead of weights. */
+  thresholds?: boolean;
 }
 
 /** One parsed ipvsadm command. */

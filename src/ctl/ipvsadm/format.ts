@@ -116,6 +116,11 @@ function titleLines(format: ListFormat): string {
     } ` +
       `${left("ActiveConn", 10)} ${left("InActConn", 10)}\n  -> RemoteAddress:Port\n`;
   }
+  if (format.thresholds) {
+    const columns = ["Uthreshold", "Lthreshold", "ActiveConn", "InActConn"]
+      .map((c) => " " + left(c, 10)).join("");
+    return `${left("Prot LocalAddress:Port", 33)}${columns}\n  -> RemoteAddress:Port\n`;
+  }
   return "Prot LocalAddress:Port Scheduler Flags\n" +
     "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
 }
@@ -155,6 +160,8 @@ function serviceEntry(service: ServiceView, format: ListFormat): string {
       const mask = netmaskText(service);
       if (mask !== undefined) out += ` mask ${mask}`;
     }
+    // As mainline ipvsadm marks IP_VS_SVC_F_ONEPACKET.
+    if (service.onePacket) out += " ops";
     out += "\n";
   }
   for (const server of sortedServers(service, format)) {
@@ -166,6 +173,10 @@ function serviceEntry(service: ServiceView, format: ListFormat): string {
     } else if (format.persistentConn) {
       out += `  -> ${left(dname, 28)} ${left(server.weight, 9)} ` +
         `${left(server.persistConns ?? 0, 11)} ${left(server.activeConns, 10)} ` +
+        `${left(server.inactiveConns, 10)}\n`;
+    } else if (format.thresholds) {
+      out += `  -> ${left(dname, 28)} ${left(server.upperThreshold ?? 0, 10)} ` +
+        `${left(server.lowerThreshold ?? 0, 10)} ${left(server.activeConns, 10)} ` +
         `${left(server.inactiveConns, 10)}\n`;
     } else {
       out += `  -> ${left(dname, 28)} ${left(forwardName(server.method), 7)} ` +
@@ -220,7 +231,19 @@ function ruleScheduling(service: ServiceView): string {
   }
   const flags = service.schedulerFlags ?? [];
   if (flags.length > 0) out += ` -b ${flags.join(",")}`;
+  // Mainline ipvsadm's -o; Alibaba's later release's -V, the only per-service timeout an
+  // ipvsadm can say (the others stay in the configuration document).
+  if (service.onePacket) out += " -o";
+  const est = service.timeouts?.tcpEstablished;
+  if (est !== undefined) out += ` -V ${est}`;
   return out;
+}
+
+/** `-x N -y N` of an `-a` rule, each when set (mainline ipvsadm's print of the thresholds). */
+function ruleThresholds(server: RealServerView): string {
+  const u = server.upperThreshold ?? 0;
+  const l = server.lowerThreshold ?? 0;
+  return (u > 0 ? ` -x ${u}` : "") + (l > 0 ? ` -y ${l}` : "");
 }
 
 /**
@@ -238,7 +261,8 @@ export function formatRules(services: readonly ServiceView[], format: ListFormat
     out += `-A ${name}${ruleScheduling(service)}\n`;
     for (const server of sortedServers(service, format)) {
       out += `-a ${name} -r ${formatEndpoint(server.address, server.port)} ` +
-        `-${forwardMethodEntry(server.method).ipvsadm.short} -w ${server.weight}\n`;
+        `-${forwardMethodEntry(server.method).ipvsadm.short} -w ${server.weight}` +
+        `${ruleThresholds(server)}\n`;
     }
   }
   for (const service of ordered) {

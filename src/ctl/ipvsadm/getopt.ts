@@ -35,8 +35,8 @@ const spec = (
 
 /**
  * Every option ipvsadm knows. Options of ipvsadm that fullnat cannot honour (fwmark services,
- * sync daemons, thresholds, SNAT gateway rules) are listed as `unsupported` so
- * they are refused by name instead of being reported as unknown.
+ * sync daemons, SNAT gateway rules) are listed as `unsupported` so they are refused by name
+ * instead of being reported as unknown.
  */
 export const OPTION_TABLE: readonly OptionSpec[] = [
   spec("add-service", "A", "none", "command"),
@@ -78,20 +78,25 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   spec("nosort", undefined, "none", "option"),
   spec("sort", undefined, "none", "option"),
   spec("laddr", "z", "required", "option"),
+  spec("u-threshold", "x", "required", "option"),
+  spec("l-threshold", "y", "required", "option"),
+  spec("thresholds", undefined, "none", "option"),
+  spec("ops", "o", "none", "option"),
+  // Alibaba LVS's later ipvsadm: a service's own ESTABLISHED timeout; keepalived's word for it
+  // (est_timeout) is taken as a long name too.
+  spec("vsestablish-timeout", "V", "required", "option"),
+  spec("vsestablish-timeout", undefined, "required", "option", "est_timeout"),
+  spec("vsestablish-timeout", undefined, "required", "option", "est-timeout"),
   spec("start-daemon", undefined, "required", "unsupported"),
   spec("stop-daemon", undefined, "required", "unsupported"),
   spec("add-snat", "K", "none", "unsupported"),
   spec("edit-snat", "k", "none", "unsupported"),
   spec("delete-snat", "H", "none", "unsupported"),
   spec("fwmark-service", "f", "required", "unsupported"),
-  spec("u-threshold", "x", "required", "unsupported"),
-  spec("l-threshold", "y", "required", "unsupported"),
   spec("mcast-interface", undefined, "required", "unsupported"),
   spec("syncid", undefined, "required", "unsupported"),
   spec("daemon", undefined, "none", "unsupported"),
-  spec("thresholds", undefined, "none", "unsupported"),
   spec("ipv6", "6", "none", "unsupported"),
-  spec("ops", "o", "none", "unsupported"),
   spec("pe", undefined, "required", "unsupported"),
   spec("synproxy", "j", "required", "unsupported"),
   spec("from", "F", "required", "unsupported"),

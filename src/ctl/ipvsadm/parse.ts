@@ -1,6 +1,6 @@
 /**
  * Parses an ipvsadm command line (with Alibaba's FULLNAT extensions `-b`, `-P`, `-Q`, `-G`,
- * `-z`) into a typed {@linkcode IpvsadmCommand}, or into the message and exit status ipvsadm
+ * `-z`, and `-V` of its later release) into a typed {@linkcode IpvsadmCommand}, or into the message and exit status ipvsadm
  * itself would give. The checks run in ipvsadm's order: the first option must be a command;
  * values are checked as their options are read; then `--set`'s values, stray words, the
  * command/option table, zero ports, list conflicts; and last the refusals that are fullnat's
@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { ServiceKey, Timeouts } from "../../fullnat/types.ts";
+import type { ServiceKey, ServiceOptions, Timeouts } from "../../fullnat/types.ts";
 import {
   type AnyForwardMethod,
   COMMAND_MAX_SECONDS,
@@ -34,6 +34,7 @@ import {
   type SchedulerFlag,
   type SchedulerName,
   SCHEDULERS,
+  THRESHOLD_MAX,
   UNSUPPORTED_FORWARDING,
   WEIGHT_MAX,
   WEIGHT_MIN,
@@ -96,6 +97,13 @@ interface Collected {
   method?: AnyForwardMethod;
   weight?: number;
   laddr?: string;
+  /** `-x`, `-y`: a real server's connection thresholds. */
+  upperThreshold?: number;
+  lowerThreshold?: number;
+  /** `-o`: one-packet scheduling. */
+  ops?: boolean;
+  /** `-V`: the service's own ESTABLISHED timeout. */
+  estTimeout?: number;
   format: ListFormat;
 }
 
@@ -175,6 +183,32 @@ function applyOption(c: Collected, option: OptionSpec, value: string | undefined
       set("local-address");
       c.laddr = parseEndpoint(value ?? "")?.address ?? refuse("illegal local address");
       return;
+    case "u-threshold":
+      set("u-threshold");
+      c.upperThreshold = stringToNumber(value ?? "", 0, THRESHOLD_MAX) ??
+        refuse("illegal u_threshold specified");
+      return;
+    case "l-threshold":
+      set("l-threshold");
+      c.lowerThreshold = stringToNumber(value ?? "", 0, THRESHOLD_MAX) ??
+        refuse("illegal l_threshold specified");
+      return;
+    case "thresholds":
+      set("thresholds");
+      c.format.thresholds = true;
+      return;
+    case "ops":
+      set("ops");
+      c.ops = true;
+      return;
+    case "vsestablish-timeout":
+      set("vsestablish-timeout");
+      // Alibaba's ipvsadm refuses 0 with this message; a value that is no number gets
+      // ipvsadm's usual timeout message.
+      c.estTimeout = value?.trim() === "0"
+        ? refuse("vsestablish-timeout should not be zero")
+        : parseTimeout(value ?? "", 1);
+      return;
     case "numeric":
       set("numeric");
       c.format.numeric = true;
@@ -223,6 +257,10 @@ function optionalService(c: Collected): { service?: ServiceKey } {
 /** fullnat's own refusals, checked after everything ipvsadm checks. */
 function checkFullnatLimits(c: Collected): void {
   if (c.method !== undefined && !isForwardMethod(c.method)) refuse(UNSUPPORTED_FORWARDING);
+  // IPVS ignores -o on a TCP service; said rather than ignored here.
+  if (c.ops && c.protocol === "tcp") {
+    refuse("one-packet scheduling (-o) is for UDP services (-u) only");
+  }
   if (c.scheduler !== undefined && !isSchedulerName(c.scheduler)) {
     // A scheduler IPVS knows is named as not supported here rather than as not found.
     if (schedulerEntry(c.scheduler) !== undefined) {
@@ -280,6 +318,25 @@ function parseNetmask(text: string, service: ParsedEndpoint): number {
   return refuse("illegal virtual server persistent mask specified");
 }
 
+/**
+ * `-o` and `-V` of a service command, as options: `-V` sets the service's own ESTABLISHED
+ * timeout and leaves its others (an edit changes only the key given).
+ */
+function serviceExtras(c: Collected): Partial<ServiceOptions> {
+  return {
+    ...(c.ops && { onePacket: true }),
+    ...(c.estTimeout !== undefined && { timeouts: { tcpEstablished: c.estTimeout } }),
+  };
+}
+
+/** `-x` and `-y` of a real-server command, those given. */
+function thresholds(c: Collected): { upperThreshold?: number; lowerThreshold?: number } {
+  return {
+    ...(c.upperThreshold !== undefined && { upperThreshold: c.upperThreshold }),
+    ...(c.lowerThreshold !== undefined && { lowerThreshold: c.lowerThreshold }),
+  };
+}
+
 function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>): IpvsadmCommand {
   const scheduler = c.scheduler as SchedulerName | undefined;
   const schedulerFlags = c.schedFlags === undefined ? undefined : parseSchedFlags(
@@ -299,6 +356,7 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
           ...(schedulerFlags !== undefined && { schedulerFlags }),
           persistence: c.persistence ?? 0,
           ...(persistenceMask !== undefined && { persistenceMask }),
+          ...serviceExtras(c),
         },
       };
     case "edit-service":
@@ -311,6 +369,7 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
           ...(schedulerFlags !== undefined && { schedulerFlags }),
           ...(c.persistence !== undefined && { persistence: c.persistence }),
           ...(persistenceMask !== undefined && { persistenceMask }),
+          ...serviceExtras(c),
         },
       };
     case "delete-service":
@@ -338,6 +397,7 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
             ...endpoint,
             weight: c.weight ?? DEFAULT_WEIGHT,
             method: method ?? DEFAULT_FORWARD_METHOD,
+            ...thresholds(c),
           },
         };
       }
@@ -348,6 +408,7 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
           ...endpoint,
           ...(c.weight !== undefined && { weight: c.weight }),
           ...(method !== undefined && { method }),
+          ...thresholds(c),
         },
       };
     }
@@ -423,7 +484,7 @@ function parseOrThrow(argv: readonly string[], program: string): IpvsadmCommand 
   if (
     command === "list" && (
       (c.given.has("connection") || c.given.has("timeout")) &&
-        (c.given.has("stats") || c.given.has("rate")) ||
+        (c.given.has("stats") || c.given.has("rate") || c.given.has("thresholds")) ||
       c.given.has("timeout") && c.given.has("persistent-conn")
     )
   ) {

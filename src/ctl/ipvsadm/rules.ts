@@ -26,6 +26,11 @@ export const OPTION_NAMES = [
   "exact",
   "local-address",
   "sched-flags",
+  "u-threshold",
+  "l-threshold",
+  "thresholds",
+  "ops",
+  "vsestablish-timeout",
 ] as const;
 
 /** One option group. */
@@ -52,25 +57,26 @@ export type CommandName =
 /** `+` required, `x` illegal, `1` at most one of the `1`s, ` ` optional. */
 type Rule = "+" | "x" | "1" | " ";
 
-// Columns follow OPTION_NAMES: -n -c svc -s -p -M -r fwd -w timeout stats rate
-// persistent-conn nosort exact laddr sched-flags. Rows are the FULLNAT ipvsadm's table
-// restricted to the options fullnat implements, with mainline ipvsadm's sched-flags column.
+// Columns follow OPTION_NAMES: -n -c svc -s -p -M -r fwd -w timeout stats rate persistent-conn
+// nosort exact laddr sched-flags -x -y thresholds -o -V. Rows are the FULLNAT ipvsadm's table
+// restricted to the options fullnat implements, with mainline ipvsadm's sched-flags column and
+// Alibaba's later -V column.
 const TABLE: Record<CommandName, string> = {
-  "add-service": "xx+   xxxxxxxxxx ",
-  "edit-service": "xx+   xxxxxxxxxx ",
-  "delete-service": "xx+xxxxxxxxxxxxxx",
-  "flush": "xxxxxxxxxxxxxxxxx",
-  "list": " 11xxxxxx1     xx",
-  "add-server": "xx+xxx+  xxxxxxxx",
-  "delete-server": "xx+xxx+xxxxxxxxxx",
-  "edit-server": "xx+xxx+  xxxxxxxx",
-  "set": "xxxxxxxxxxxxxxxxx",
-  "zero": "xx xxxxxxxxxxxxxx",
-  "add-laddr": "xx+xxxxxxxxxxxx+x",
-  "del-laddr": "xx+xxxxxxxxxxxx+x",
-  "get-laddr": "xx xxxxxxxxxxxxxx",
-  "restore": "xxxxxxxxxxxxxxxxx",
-  "save": " xxxxxxxxxxxxxxxx",
+  "add-service": "xx+   xxxxxxxxxx xxx  ",
+  "edit-service": "xx+   xxxxxxxxxx xxx  ",
+  "delete-service": "xx+xxxxxxxxxxxxxxxxxxx",
+  "flush": "xxxxxxxxxxxxxxxxxxxxxx",
+  "list": " 11xxxxxx1     xxxx xx",
+  "add-server": "xx+xxx+  xxxxxxxx  xxx",
+  "delete-server": "xx+xxx+xxxxxxxxxxxxxxx",
+  "edit-server": "xx+xxx+  xxxxxxxx  xxx",
+  "set": "xxxxxxxxxxxxxxxxxxxxxx",
+  "zero": "xx xxxxxxxxxxxxxxxxxxx",
+  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxx",
+  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxx",
+  "get-laddr": "xx xxxxxxxxxxxxxxxxxxx",
+  "restore": "xxxxxxxxxxxxxxxxxxxxxx",
+  "save": " xxxxxxxxxxxxxxxxxxxxx",
 };
 
 /**

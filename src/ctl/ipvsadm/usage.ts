@@ -76,15 +76,16 @@ export function usageText(program: string): string {
   return versionText() +
     `Usage:
   ${p} -A|E -${tu} service-address [-s scheduler] [-b sched-flags] [-p [timeout]] [-M netmask]
+        [-o] [-V timeout]
   ${p} -D -${tu} service-address
   ${p} -C
   ${p} -R
   ${p} -S [-n]
-  ${p} -a|e -${tu} service-address -r server-address [-b|-m] [-w weight]
+  ${p} -a|e -${tu} service-address -r server-address [-b|-m] [-w weight] [-x upper] [-y lower]
   ${p} -d -${tu} service-address -r server-address
   ${p} -P|Q -${tu} service-address -z local-address
   ${p} -G [-${tu} service-address]
-  ${p} -L|l [-n] [-c] [--stats|--rate [--exact]] [--persistent-conn] [--timeout]
+  ${p} -L|l [-n] [-c] [--stats|--rate [--exact]|--thresholds] [--persistent-conn] [--timeout]
         [-${tu} service-address]
   ${p} -Z [-${tu} service-address]
   ${p} --set tcp tcpfin udp
@@ -123,7 +124,11 @@ ${methodOptions()}${
         "-w weight",
         `${WEIGHT_MIN}..${WEIGHT_MAX} (default ${DEFAULT_WEIGHT}; 0 quiesces the server)`,
       )
-    }  --laddr        -z local-address     a local address owned by this box
+    }  --u-threshold  -x uthreshold        upper threshold of connections (0: none)
+  --l-threshold  -y lthreshold        lower threshold of connections (0: 3/4 of upper)
+  --ops          -o                   one-packet scheduling (UDP services only)
+  --vsestablish-timeout -V timeout    the service's own ESTABLISHED timeout in seconds
+  --laddr        -z local-address     a local address owned by this box
   --numeric      -n                   numeric output (output is always numeric here)
   --connection   -c                   list sessions
   --timeout                           list timeouts (tcp tcpfin udp)
@@ -132,8 +137,9 @@ ${methodOptions()}${
   --persistent-conn                   list persistence templates per real server
   --exact                             print counters in full
   --nosort                            keep the daemon's order
+  --thresholds                        list real servers' connection thresholds
 
 Not available with fullnat: ${REFUSED_METHODS}, fwmark services,
-sync daemons, thresholds and the SNAT gateway rules.
+sync daemons and the SNAT gateway rules.
 `;
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import type { RealServerSpec } from "../../fullnat/types.ts";
 import {
   action,
@@ -18,7 +18,11 @@ import {
 } from "../command_kit.ts";
 import type { CommandContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
-import { parseWeight } from "../values.ts";
+import { parseThreshold, parseWaitSeconds, parseWeight } from "../values.ts";
+import { MAX_SECONDS } from "../values.ts";
+import { callOptional } from "../errors.ts";
+import { type DrainView } from "../../daemon/drains.ts";
+import { drainLine } from "../../daemon/status_text.ts";
 import {
   DEFAULT_FORWARD_METHOD,
   DEFAULT_WEIGHT,
@@ -33,6 +37,39 @@ import { perServiceRows, selectedServices } from "./service.ts";
 const METHOD_EFFECTS = FORWARD_METHOD_TABLE.filter((m) => m.supported).map((m) => m.effect)
   .join("; ");
 
+/** Adds `-x, --upper-threshold` and `-y, --lower-threshold` (ipvsadm's words). */
+function thresholdOptions(cmd: Command, what: string): Command {
+  return cmd.option(
+    "-x, --upper-threshold <n>",
+    `${what}connections at which the server takes no new ones (0 = none)`,
+    parseThreshold,
+  ).option(
+    "-y, --lower-threshold <n>",
+    `${what}connections under which it takes them again (0 = 3/4 of upper)`,
+    parseThreshold,
+  );
+}
+
+/** The thresholds given, and nothing else. */
+function thresholdsFrom(opts: Record<string, unknown>): Partial<RealServerSpec> {
+  const out: Partial<RealServerSpec> = {};
+  if (typeof opts.upperThreshold === "number") out.upperThreshold = opts.upperThreshold;
+  if (typeof opts.lowerThreshold === "number") out.lowerThreshold = opts.lowerThreshold;
+  return out;
+}
+
+/** A drain's deadline: whole seconds 0..31 days. */
+function parseWithin(text: string): number {
+  if (!/^[0-9]+$/.test(text) || Number(text) > MAX_SECONDS) {
+    throw new InvalidArgumentError(
+      `'${text}' is not a number of seconds: give a whole number from 0 to ${MAX_SECONDS}`,
+    );
+  }
+  return Number(text);
+}
+
+const asDrains = (v: unknown) => (Array.isArray(v) ? v : []) as DrainView[];
+
 /** Adds `rs` and its verbs. */
 export function addRealServerCommands(ctx: CommandContext, root: Command): void {
   const rs = root.command("rs").description("real servers of a service: weight, method");
@@ -45,39 +82,50 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
     else ctx.io.out(realServersTable(services));
   }));
 
-  endpointArgument(
-    serviceArguments(leaf(ctx, rs, "add", "add a real server to a service")),
-    "rs:port",
-    "real server address and port",
-    false,
-  ).option("-w, --weight <n>", "share of new connections (0 = none)", parseWeight, DEFAULT_WEIGHT)
-    .addOption(methodOption(METHOD_EFFECTS).default(DEFAULT_FORWARD_METHOD))
-    .addHelpText("after", "\nExample:\n  rs add tcp 192.0.2.10:80 10.0.1.11:8080 -w 2")
+  thresholdOptions(
+    endpointArgument(
+      serviceArguments(leaf(ctx, rs, "add", "add a real server to a service")),
+      "rs:port",
+      "real server address and port",
+      false,
+    ).option("-w, --weight <n>", "share of new connections (0 = none)", parseWeight, DEFAULT_WEIGHT)
+      .addOption(methodOption(METHOD_EFFECTS).default(DEFAULT_FORWARD_METHOD)),
+    "",
+  )
+    .addHelpText("after", "\nExample:\n  rs add tcp 192.0.2.10:80 10.0.1.11:8080 -w 2 -x 1000")
     .action(action(ctx, async ({ args, opts, control }) => {
       const server = args[2] as Endpoint;
       const spec: RealServerSpec = {
         ...server,
         weight: opts.weight as number,
         method: opts.method as RealServerSpec["method"],
+        ...thresholdsFrom(opts),
       };
       await (await control()).addRealServer(requiredServiceKey(args), spec);
       ctx.changed();
     }));
 
-  endpointArgument(
-    serviceArguments(leaf(ctx, rs, "edit", "change a real server (only what is given)")),
-    "rs:port",
-    "real server address and port",
-    true,
-  ).option("-w, --weight <n>", "new weight (0 = no new connections)", parseWeight)
-    .addOption(methodOption("new forwarding method"))
+  thresholdOptions(
+    endpointArgument(
+      serviceArguments(leaf(ctx, rs, "edit", "change a real server (only what is given)")),
+      "rs:port",
+      "real server address and port",
+      true,
+    ).option("-w, --weight <n>", "new weight (0 = no new connections)", parseWeight)
+      .addOption(methodOption("new forwarding method")),
+    "new: ",
+  )
     .action(action(ctx, async ({ args, opts, control }) => {
-      const server: Partial<RealServerSpec> & Endpoint = { ...(args[2] as Endpoint) };
+      const server: Partial<RealServerSpec> & Endpoint = {
+        ...(args[2] as Endpoint),
+        ...thresholdsFrom(opts),
+      };
       if (opts.weight !== undefined) server.weight = opts.weight as number;
       if (opts.method !== undefined) server.method = opts.method as RealServerSpec["method"];
-      if (server.weight === undefined && server.method === undefined) {
+      if (Object.keys(server).length === 2) {
         throw new UsageError(
-          `nothing to change: give --weight N and/or --method ${FORWARD_METHODS.join("|")}`,
+          `nothing to change: give --weight N, --method ${FORWARD_METHODS.join("|")}, ` +
+            "--upper-threshold N and/or --lower-threshold N",
         );
       }
       await (await control()).editRealServer(requiredServiceKey(args), server);
@@ -95,4 +143,66 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
     await (await control()).deleteRealServer(requiredServiceKey(args), args[2] as Endpoint);
     ctx.changed();
   }));
+
+  jsonOption(endpointArgument(
+    serviceArguments(
+      leaf(
+        ctx,
+        rs,
+        "drain",
+        "weight 0 now; remove the server when its sessions are gone or at the deadline, " +
+          "resetting what is left",
+      ),
+    ),
+    "rs:port",
+    "real server address and port",
+    true,
+  )).option(
+    "--within <seconds>",
+    "deadline: then the remaining TCP sessions are reset at both ends and UDP ones ended",
+    parseWithin,
+    300,
+  ).option(
+    "--wait [seconds]",
+    "wait for the drain to end (at most this long; default its deadline)",
+    parseWaitSeconds,
+  ).addHelpText(
+    "after",
+    "\nThe daemon runs the drain: this command returns at once unless --wait is given; " +
+      "'rs drains' and 'status' show its progress.\nExample:\n" +
+      "  rs drain tcp 192.0.2.10:80 10.0.1.11:8080 --within 300 --wait",
+  ).action(action(ctx, async ({ args, opts, control }) => {
+    const c = await control();
+    const key = requiredServiceKey(args);
+    const started = await callOptional(
+      c.call.bind(c),
+      "'rs drain'",
+      "drainStart",
+      key,
+      args[2] as Endpoint,
+      { within: opts.within as number },
+    ) as DrainView;
+    ctx.changed();
+    let view = started;
+    if (opts.wait !== undefined) {
+      const limit = typeof opts.wait === "number" ? opts.wait : started.withinSeconds + 5;
+      const until = Date.now() + limit * 1000;
+      while (view.state === "draining" && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 200));
+        view = asDrains(await c.call("drainList")).find((d) => d.id === started.id) ?? view;
+      }
+    }
+    if (view.state === "failed") throw new Error(drainLine(view));
+    if (opts.json) printJson(ctx, view);
+    else ctx.io.out(drainLine(view));
+  }));
+
+  jsonOption(leaf(ctx, rs, "drains", "drains running and recently finished")).action(
+    action(ctx, async ({ opts, control }) => {
+      const c = await control();
+      const list = asDrains(await callOptional(c.call.bind(c), "'rs drains'", "drainList"));
+      if (opts.json) printJson(ctx, list);
+      else ctx.io.out(list.length === 0 ? "no drains" : list.map((d) => drainLine(d)).join("\n"));
+    }),
+  );
 }

@@ -6,7 +6,7 @@
  */
 import { type Command, Option } from "commander";
 import { compareAddresses, DEFAULT_SCHEDULER } from "../../vocab/mod.ts";
-import type { ServiceKey, ServiceOptions, ServiceView } from "../../fullnat/types.ts";
+import type { ServiceKey, ServiceOptions, ServiceView, Timeouts } from "../../fullnat/types.ts";
 import {
   action,
   jsonOption,
@@ -21,8 +21,8 @@ import {
 } from "../command_kit.ts";
 import type { CommandContext, ShellControl } from "../context.ts";
 import { UsageError } from "../errors.ts";
-import { serviceDetail, servicesTable } from "../views.ts";
-import { formatServiceKey, parsePersistenceMask, parseSeconds } from "../values.ts";
+import { serviceDetail, servicesTable, TIMEOUT_NAMES } from "../views.ts";
+import { formatServiceKey, parsePersistenceMask, parseSeconds, parseTimeout } from "../values.ts";
 
 /** Services sorted as ipvsadm lists them: protocol, address, port. */
 export function sortServices(services: ServiceView[]): ServiceView[] {
@@ -112,6 +112,45 @@ function persistenceMaskOption(cmd: Command, description: string): Command {
   return cmd.option("--persistence-mask <mask>", description, parsePersistenceMask);
 }
 
+/**
+ * The service's own timeouts as options: `--timeout-established`, `--timeout-syn-sent`, ...,
+ * `--timeout-udp` (the `timeout set` names without `tcp-`), with commander's attribute name.
+ */
+const SERVICE_TIMEOUTS = TIMEOUT_NAMES.map(([field, name]) => {
+  const flag = `timeout-${name.replace(/^tcp-/, "")}`;
+  return { field, flag, attr: flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) };
+});
+
+/** Adds the per-service timeouts and one-packet scheduling; in an edit 0 clears a timeout. */
+function limitOptions(cmd: Command, edit: boolean): Command {
+  for (const { flag } of SERVICE_TIMEOUTS) {
+    cmd.option(
+      `--${flag} <seconds>`,
+      edit
+        ? "this service's own timeout (0: back to the global one)"
+        : "this service's own timeout",
+      edit ? parseSeconds : parseTimeout,
+    );
+  }
+  cmd.addOption(
+    new Option("--one-packet", "UDP: schedule every datagram on its own (ipvsadm -o)"),
+  );
+  cmd.addOption(new Option("--no-one-packet", "turn the above off"));
+  return cmd;
+}
+
+/** The timeouts and one-packet switch given, and nothing else. */
+function limitsFrom(opts: Record<string, unknown>): Partial<ServiceOptions> {
+  const out: Partial<ServiceOptions> = {};
+  const timeouts: Partial<Timeouts> = {};
+  for (const { field, attr } of SERVICE_TIMEOUTS) {
+    if (typeof opts[attr] === "number") timeouts[field] = opts[attr] as number;
+  }
+  if (Object.keys(timeouts).length > 0) out.timeouts = timeouts;
+  if (typeof opts.onePacket === "boolean") out.onePacket = opts.onePacket;
+  return out;
+}
+
 /** Adds `service` and its verbs. */
 export function addServiceCommands(ctx: CommandContext, root: Command): void {
   const service = root.command("service").description(
@@ -132,26 +171,31 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       else ctx.io.out(serviceDetail(one));
     }));
 
-  tweakOptions(
-    persistenceMaskOption(
-      serviceArguments(leaf(ctx, service, "add", "add a virtual service"))
-        .addOption(schedulerOption("scheduler").default(DEFAULT_SCHEDULER))
-        .addOption(schedulerFlagsOption("scheduler flags, comma-separated (of sh, mh)"))
-        .addOption(mhTableSizeOption("positions of the mh lookup table (default 4093)"))
-        .option(
-          "-p, --persistence <seconds>",
-          "keep a client on one real server (0 = off)",
-          parseSeconds,
-          0,
-        ),
-      "clients in one prefix share a real server: prefix length or netmask (default the " +
-        "whole address)",
+  limitOptions(
+    tweakOptions(
+      persistenceMaskOption(
+        serviceArguments(leaf(ctx, service, "add", "add a virtual service"))
+          .addOption(schedulerOption("scheduler").default(DEFAULT_SCHEDULER))
+          .addOption(schedulerFlagsOption("scheduler flags, comma-separated (of sh, mh)"))
+          .addOption(mhTableSizeOption("positions of the mh lookup table (default 4093)"))
+          .option(
+            "-p, --persistence <seconds>",
+            "keep a client on one real server (0 = off)",
+            parseSeconds,
+            0,
+          ),
+        "clients in one prefix share a real server: prefix length or netmask (default the " +
+          "whole address)",
+      ),
     ),
+    false,
   ).addHelpText(
     "after",
     "\nExamples:\n  service add tcp 192.0.2.10:80 -s rr --no-toa\n" +
       "  service add tcp 192.0.2.10:80 -s mh -b mh-fallback,mh-port --mh-table-size 65521\n" +
-      "  service add tcp 192.0.2.10:443 -p 600 --persistence-mask 24",
+      "  service add tcp 192.0.2.10:443 -p 600 --persistence-mask 24\n" +
+      "  service add tcp 192.0.2.10:22 --timeout-established 900\n" +
+      "  service add udp 192.0.2.10:53 -s rr --one-packet",
   )
     .action(action(ctx, async ({ args, opts, control }) => {
       const key = requiredServiceKey(args);
@@ -160,23 +204,36 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
         ...schedulingFrom(opts),
         persistence: opts.persistence as number,
         ...tweaksFrom(opts),
+        ...limitsFrom(opts),
       };
       await (await control()).addService(key, options);
       ctx.changed();
     }));
 
-  tweakOptions(
-    persistenceMaskOption(
-      serviceArguments(leaf(ctx, service, "edit", "change a virtual service (only what is given)"))
-        .addOption(schedulerOption("new scheduler"))
-        .addOption(schedulerFlagsOption("new scheduler flags (none: no flags)"))
-        .addOption(mhTableSizeOption("new mh table size"))
-        .option("-p, --persistence <seconds>", "new persistence timeout (0 = off)", parseSeconds),
-      "new persistence granularity (forgets the service's templates)",
+  limitOptions(
+    tweakOptions(
+      persistenceMaskOption(
+        serviceArguments(
+          leaf(ctx, service, "edit", "change a virtual service (only what is given)"),
+        )
+          .addOption(schedulerOption("new scheduler"))
+          .addOption(schedulerFlagsOption("new scheduler flags (none: no flags)"))
+          .addOption(mhTableSizeOption("new mh table size"))
+          .option("-p, --persistence <seconds>", "new persistence timeout (0 = off)", parseSeconds),
+        "new persistence granularity (forgets the service's templates)",
+      ),
     ),
+    true,
+  ).addHelpText(
+    "after",
+    "\nExample:\n  service edit tcp 192.0.2.10:22 --timeout-established 900 (0: the global one again)",
   ).action(action(ctx, async ({ args, opts, control }) => {
     const key = requiredServiceKey(args);
-    const changes: Partial<ServiceOptions> = { ...schedulingFrom(opts), ...tweaksFrom(opts) };
+    const changes: Partial<ServiceOptions> = {
+      ...schedulingFrom(opts),
+      ...tweaksFrom(opts),
+      ...limitsFrom(opts),
+    };
     if (opts.scheduler !== undefined) {
       changes.scheduler = opts.scheduler as ServiceOptions["scheduler"];
     }
@@ -184,7 +241,8 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
     if (Object.keys(changes).length === 0) {
       throw new UsageError(
         "nothing to change: give --scheduler, --sched-flags, --mh-table-size, --persistence, " +
-          "--persistence-mask, or --[no-]toa, " +
+          "--persistence-mask, --timeout-established (or another --timeout-*), " +
+          "--[no-]one-packet, or --[no-]toa, " +
           "--[no-]strip-timestamps, --[no-]clamp-mss",
       );
     }

@@ -1,42 +1,51 @@
 /**
- * `tunable show|set`: the IPVS sysctls the engine honours (`src/fullnat/tunables.ts`), such as
- * `expire_quiescent_template`, named as the shell writes options (`expire-quiescent-template`).
+ * `tunable show|set`: the engine-wide switches IPVS keeps as sysctls (`expire_nodest_conn`,
+ * ...), by the names of `src/fullnat/tunables.ts`: `tunable set expire-nodest-conn on`.
  *
  * @module
  */
 import { Argument, type Command } from "commander";
-import { TUNABLE_KEYS, type Tunables } from "../../fullnat/types.ts";
+import { TUNABLE_TABLE, tunableEntry, type Tunables } from "../../fullnat/types.ts";
 import { action, jsonOption, leaf, printJson } from "../command_kit.ts";
 import type { CommandContext } from "../context.ts";
+import { UsageError } from "../errors.ts";
+import { renderTable } from "../table.ts";
 import { parseOnOff } from "../values.ts";
-import { tunableName, tunablesTable } from "../views.ts";
+
+const NAMES = TUNABLE_TABLE.map((t) => t.shell);
+
+/** Every switch, on or off, with IPVS's sysctl name and what it does. */
+function tunablesTable(t: Tunables): string {
+  return renderTable(
+    [{ title: "TUNABLE" }, { title: "VALUE" }, { title: "SYSCTL" }, { title: "WHAT" }],
+    TUNABLE_TABLE.map((e) => [e.shell, t[e.key] ? "on" : "off", e.sysctl, e.summary]),
+  );
+}
 
 /** Adds `tunable`. */
 export function addTunableCommands(ctx: CommandContext, root: Command): void {
   const tunable = root.command("tunable").description(
-    "IPVS sysctls the balancer honours (expire_quiescent_template)",
+    "engine-wide switches (IPVS sysctls: expire-nodest-conn, expire-quiescent-template)",
   );
-  jsonOption(leaf(ctx, tunable, "show", "show every tunable")).action(
+  jsonOption(leaf(ctx, tunable, "show", "show every switch")).action(
     action(ctx, async ({ opts, control }) => {
       const t = await (await control()).getTunables();
       if (opts.json) printJson(ctx, t);
       else ctx.io.out(tunablesTable(t));
     }),
   );
-  const names = TUNABLE_KEYS.map(tunableName);
-  leaf(ctx, tunable, "set", "switch one tunable on or off")
-    .addArgument(new Argument("<name>", "the tunable").choices(names))
-    .addArgument(new Argument("<value>", "on or off").choices(["on", "off"]).argParser(parseOnOff))
+  leaf(ctx, tunable, "set", "turn a switch on or off")
+    .addArgument(new Argument("<name>", "the switch").choices(NAMES))
+    .addArgument(new Argument("<value>", "on or off").argParser(parseOnOff))
     .addHelpText(
       "after",
-      "\nExample:\n  tunable set expire-quiescent-template on\n\n" +
-        "expire-quiescent-template: a persistent client whose real server has weight 0 is\n" +
-        "scheduled again on its next connection (off: it stays on the quiesced server).",
+      "\nExamples:\n  tunable set expire-nodest-conn on\n  tunable set expire-quiescent-template on",
     )
     .action(action(ctx, async ({ args, control }) => {
-      const key = TUNABLE_KEYS[names.indexOf(args[0] as string)];
-      const change: Partial<Tunables> = { [key]: args[1] as boolean };
-      await (await control()).setTunables(change);
+      const [name, value] = args as [string, boolean];
+      const entry = tunableEntry(name);
+      if (entry === undefined) throw new UsageError(`no tunable ${name}: use ${NAMES.join(", ")}`);
+      await (await control()).setTunables({ [entry.key]: value });
       ctx.changed();
     }));
 }

@@ -464,14 +464,12 @@ Deno.test("what fullnat cannot do is refused by name", () => {
   refuses("--start-daemon master", "option --start-daemon is not supported by fullnat", 2);
   refuses("-A -f 1", "option -f (--fwmark-service) is not supported by fullnat", 2);
   refuses(
-    "-a -t 10.0.0.100:80 -r 1.2.3.4 -x 10",
-    "option -x (--u-threshold) is not supported by fullnat",
+    "-A -t 10.0.0.100:80 --mcast-interface eth0",
+    "option --mcast-interface is not supported by fullnat",
     2,
   );
   refuses("-L --daemon", "option --daemon is not supported by fullnat", 2);
-  refuses("-L --thresholds", "option --thresholds is not supported by fullnat", 2);
   refuses("-A -t 10.0.0.100:80 -j enable", "option -j (--synproxy) is not supported by fullnat", 2);
-  refuses("-A -u 10.0.0.100:53 -o", "option -o (--ops) is not supported by fullnat", 2);
 });
 
 Deno.test("errors are reported in argument order", () => {

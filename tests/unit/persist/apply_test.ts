@@ -232,7 +232,7 @@ Deno.test("applyConfig(): a persistence mask and a tunable are changes of their 
   configure(ctl);
   const doc = await readRunning(remote);
   doc.services[1].persistenceMask = 24;
-  doc.tunables = { expireQuiescentTemplate: true };
+  doc.tunables = { ...doc.tunables, expireQuiescentTemplate: true };
   const r = await applyConfig(remote, doc);
   assert.deepEqual(r.changes, [
     "~ tunables expireQuiescentTemplate off -> on",

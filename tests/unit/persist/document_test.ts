@@ -29,7 +29,7 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
   assert.deepEqual(r.document, {
     version: 1,
     timeouts: { ...DEFAULT_TIMEOUTS },
-    tunables: { expireQuiescentTemplate: false },
+    tunables: { expireNodestConn: false, expireQuiescentTemplate: false },
     services: [{
       protocol: "tcp",
       address: "198.51.100.10",
@@ -42,7 +42,16 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
       toa: true,
       stripTimestamps: true,
       clampMss: true,
-      realServers: [{ address: "203.0.113.11", port: 8080, weight: 1, method: "fullnat" }],
+      onePacket: false,
+      timeouts: {},
+      realServers: [{
+        address: "203.0.113.11",
+        port: 8080,
+        weight: 1,
+        method: "fullnat",
+        upperThreshold: 0,
+        lowerThreshold: 0,
+      }],
       localAddresses: ["203.0.113.201"],
     }],
   });

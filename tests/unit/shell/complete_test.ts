@@ -55,8 +55,8 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
   assert.deepEqual(offers("daemon "), ["restart"]);
   assert.deepEqual(offers("daemon restart "), ["--help", "--wait"]);
   assert.deepEqual(offers("help ser"), ["service"]);
-  assert.deepEqual(offers("help rs "), ["add", "delete", "edit", "list"]);
-  assert.deepEqual(offers("tunable set "), ["expire-quiescent-template"]);
+  assert.deepEqual(offers("help rs "), ["add", "delete", "drain", "drains", "edit", "list"]);
+  assert.deepEqual(offers("tunable set "), ["expire-nodest-conn", "expire-quiescent-template"]);
   assert.deepEqual(offers("tunable set expire-quiescent-template "), ["off", "on"]);
   assert.deepEqual(offers("bogus "), []);
   assert.deepEqual(offers("service bogus "), []);
@@ -85,7 +85,18 @@ Deno.test("completeLine() offers a service's real servers and local addresses wh
     "203.0.113.202",
   ]);
   // Adding takes a new address: existing ones are not offered, options are.
-  assert.deepEqual(offers("rs add tcp 198.51.100.10:80 "), ["--help", "--method", "--weight"]);
+  assert.deepEqual(offers("rs add tcp 198.51.100.10:80 "), [
+    "--help",
+    "--lower-threshold",
+    "--method",
+    "--upper-threshold",
+    "--weight",
+  ]);
+  // A drain names an existing server.
+  assert.deepEqual(offers("rs drain tcp 198.51.100.10:80 "), [
+    "203.0.113.11:80",
+    "203.0.113.12:8080",
+  ]);
   // All arguments given: only options remain.
   assert.deepEqual(offers("rs delete tcp 198.51.100.10:80 203.0.113.11:80 "), ["--help"]);
 });
@@ -98,6 +109,7 @@ Deno.test("completeLine() offers options not yet used, and the choices of an opt
   ]);
   assert.deepEqual(offers("service add tcp 198.51.100.20:80 --no-"), [
     "--no-clamp-mss",
+    "--no-one-packet",
     "--no-strip-timestamps",
     "--no-toa",
   ]);
@@ -115,8 +127,11 @@ Deno.test("completeLine() offers options not yet used, and the choices of an opt
   assert.deepEqual(offers("rs add tcp 198.51.100.10:80 203.0.113.9:80 -m "), ["fullnat", "nat"]);
   assert.deepEqual(offers("rs add tcp 198.51.100.10:80 203.0.113.9:80 --weight 3 --"), [
     "--help",
+    "--lower-threshold",
     "--method",
+    "--upper-threshold",
   ]);
+  assert.deepEqual(offers("tunable set "), ["expire-nodest-conn"]);
   assert.deepEqual(offers("conn list --protocol "), ["tcp", "udp"]);
   assert.deepEqual(offers("timeout set --tcp-e"), ["--tcp-established"]);
   // An option's value is not mistaken for a positional argument.
