@@ -306,7 +306,10 @@ Deno.test("expireNodestConn: a UDP flow to a deleted server ends and moves; with
 Deno.test("expireNodestConn: a TCP segment of a deleted server's session ends it, answered with a RST", () => {
   const fx = setup();
   fx.ctl.setTunables({ expireNodestConn: true });
-  assert.deepEqual(fx.ctl.getTunables(), { expireNodestConn: true });
+  assert.deepEqual(fx.ctl.getTunables(), {
+    expireNodestConn: true,
+    expireQuiescentTemplate: false,
+  });
   const k = twoServers(fx, "tcp", "rr");
   const s = send(fx, tcp(C, VIP, 40000, 80, "S", 1000).build()).out;
   send(fx, tcp(dst(s), LIP, RS_PORT, get16(s, 20), "SA", 5000, 1001).build());

@@ -105,7 +105,7 @@ engineTest(
     assert.equal(engine.counters.templatesInvalidated, 1);
     assert.deepEqual(templates(ctl), [`${C}:0 -> ${RS2}:80`, `198.51.100.3:0 -> ${RS2}:80`]);
     assert.deepEqual(persistConns(ctl), { [RS]: 0, [RS2]: 2 });
-    assert.deepEqual(ctl.getTunables(), { expireQuiescentTemplate: true });
+    assert.deepEqual(ctl.getTunables(), { expireNodestConn: false, expireQuiescentTemplate: true });
   },
 );
 
@@ -177,5 +177,5 @@ engineTest("Engine: tunables are refused unless known and true or false", () => 
     () => ctl.setTunables({ expireQuiescentTemplate: 1 } as never),
     /must be true or false/,
   );
-  assert.deepEqual(ctl.getTunables(), { expireQuiescentTemplate: false });
+  assert.deepEqual(ctl.getTunables(), { expireNodestConn: false, expireQuiescentTemplate: false });
 });

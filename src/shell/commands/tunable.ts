@@ -36,7 +36,7 @@ export function addTunableCommands(ctx: CommandContext, root: Command): void {
   );
   leaf(ctx, tunable, "set", "turn a switch on or off")
     .addArgument(new Argument("<name>", "the switch").choices(NAMES))
-    .addArgument(new Argument("<value>", "on or off").argParser(parseOnOff))
+    .addArgument(new Argument("<value>", "on or off").choices(["on", "off"]).argParser(parseOnOff))
     .addHelpText(
       "after",
       "\nExamples:\n  tunable set expire-nodest-conn on\n  tunable set expire-quiescent-template on",

@@ -238,7 +238,7 @@ Deno.test("applyConfig(): a persistence mask and a tunable are changes of their 
     "~ tunables expireQuiescentTemplate off -> on",
     "~ service tcp 198.51.100.11:443 persistenceMask 32 -> 24",
   ]);
-  assert.deepEqual(ctl.getTunables(), { expireQuiescentTemplate: true });
+  assert.deepEqual(ctl.getTunables(), { expireNodestConn: false, expireQuiescentTemplate: true });
   assert.equal(ctl.listServices()[1].persistenceMask, 24);
   assert.equal(await exportText(remote), formatConfig(doc));
   // A new service with a mask says so.

@@ -248,11 +248,14 @@ Deno.test("persistenceMask and tunables: validated by family, left out at their 
   });
   const doc = parseConfig(text);
   assert.deepEqual(doc.services.map((s) => s.persistenceMask), [24, 32, 64, 128]);
-  assert.deepEqual(doc.tunables, { expireQuiescentTemplate: true });
+  assert.deepEqual(doc.tunables, { expireNodestConn: false, expireQuiescentTemplate: true });
   const out = formatConfig(doc);
   assert.equal(formatConfig(parseConfig(out)), out);
   assert.equal((out.match(/persistenceMask/g) ?? []).length, 2, "only the ones not at default");
-  assert.match(out, /"tunables": \{\n\s+"expireQuiescentTemplate": true\n\s+\},/);
+  assert.match(
+    out,
+    /"tunables": \{\n\s+"expireNodestConn": false,\n\s+"expireQuiescentTemplate": true\n\s+\},/,
+  );
   assert.match(out, /"persistence": 300,\n\s+"persistenceMask": 24,/);
   // At their defaults, neither is written: documents from before them read unchanged.
   const plain = formatConfig(parseConfig(JSON.stringify(MINIMAL)));
@@ -273,7 +276,7 @@ Deno.test("persistenceMask and tunables: validated by family, left out at their 
   });
   assert.ok(!bad.ok);
   assert.deepEqual(bad.problems, [
-    "tunables.expireEverything: unknown field (allowed: expireQuiescentTemplate)",
+    "tunables.expireEverything: unknown field (allowed: expireNodestConn, expireQuiescentTemplate)",
     'tunables.expireQuiescentTemplate: must be true or false (got "yes")',
     "services[0].persistenceMask: must be a prefix length from 0 to 32 for an IPv4 service (got 33)",
     'services[1].persistenceMask: must be a prefix length from 0 to 32 for an IPv4 service (got "24")',

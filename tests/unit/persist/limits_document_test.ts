@@ -46,7 +46,10 @@ Deno.test("the limits round-trip: text, engine, export; defaults are left out", 
   const doc = parseConfig(JSON.stringify(DOC));
   const text = formatConfig(doc);
   assert.equal(formatConfig(parseConfig(text)), text, "fixed point");
-  assert.match(text, /"tunables": \{\n {4}"expireNodestConn": true\n {2}\},/);
+  assert.match(
+    text,
+    /"tunables": \{\n {4}"expireNodestConn": true,\n {4}"expireQuiescentTemplate": false\n {2}\},/,
+  );
   assert.match(text, /"timeouts": \{\n {8}"tcpEstablished": 900\n {6}\},/);
   assert.match(text, /"onePacket": true,/);
   assert.match(text, /"upperThreshold": 200,\n {10}"lowerThreshold": 150/);
@@ -102,7 +105,7 @@ Deno.test("the limits' problems are reported with their paths", () => {
   const r = validateConfig(bad);
   assert.ok(!r.ok);
   assert.deepEqual(r.problems, [
-    "tunables.expireEverything: unknown field (allowed: expireNodestConn)",
+    "tunables.expireEverything: unknown field (allowed: expireNodestConn, expireQuiescentTemplate)",
     'tunables.expireNodestConn: must be true or false (got "yes")',
     "services[0].timeouts.tcpEstablished: must be an integer from 1 to 2000000 (got 0)",
     "services[0].timeouts.udp: applies to UDP services only (this one is tcp)",

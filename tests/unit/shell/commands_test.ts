@@ -221,11 +221,15 @@ Deno.test("persistence: --persistence-mask, templates in conn list and rs list, 
 
     assert.match(
       (await s.run("tunable show")).out,
-      /^expire-quiescent-template +expire_quiescent_template +off$/m,
+      /^expire-quiescent-template +off +expire_quiescent_template /m,
     );
     assert.equal((await s.run("tunable set expire-quiescent-template on")).code, 0);
-    assert.deepEqual(d.control.getTunables(), { expireQuiescentTemplate: true });
+    assert.deepEqual(d.control.getTunables(), {
+      expireNodestConn: false,
+      expireQuiescentTemplate: true,
+    });
     assert.deepEqual(JSON.parse((await s.run("tunable show --json")).out), {
+      expireNodestConn: false,
       expireQuiescentTemplate: true,
     });
     const wrong = await s.run("tunable set expire-everything on");

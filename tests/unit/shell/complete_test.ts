@@ -131,7 +131,7 @@ Deno.test("completeLine() offers options not yet used, and the choices of an opt
     "--method",
     "--upper-threshold",
   ]);
-  assert.deepEqual(offers("tunable set "), ["expire-nodest-conn"]);
+  assert.deepEqual(offers("tunable set "), ["expire-nodest-conn", "expire-quiescent-template"]);
   assert.deepEqual(offers("conn list --protocol "), ["tcp", "udp"]);
   assert.deepEqual(offers("timeout set --tcp-e"), ["--tcp-established"]);
   // An option's value is not mistaken for a positional argument.

@@ -85,8 +85,8 @@ Deno.test("rs -x/-y set thresholds; rs list shows them; a lower above the upper 
     await ok(s, `rs add tcp ${VIP}:80 203.0.113.11:80 -x 100 -y 50`);
     await ok(s, `rs add tcp ${VIP}:80 203.0.113.12:80`);
     const listed = await ok(s, `rs list tcp ${VIP}:80`);
-    assert.match(listed, / 203\.0\.113\.11:80 +fullnat +1 +100\/50 +0 +0$/m);
-    assert.match(listed, / 203\.0\.113\.12:80 +fullnat +1 +- +0 +0$/m);
+    assert.match(listed, / 203\.0\.113\.11:80 +fullnat +1 +100\/50 +0 +0 +0$/m);
+    assert.match(listed, / 203\.0\.113\.12:80 +fullnat +1 +- +0 +0 +0$/m);
     await ok(s, `rs edit tcp ${VIP}:80 203.0.113.11:80 --upper-threshold 200`);
     const rs = ctl.listServices()[0].realServers[0];
     assert.deepEqual([rs.upperThreshold, rs.lowerThreshold], [200, 50]);
@@ -103,9 +103,15 @@ Deno.test("tunable show and set", () =>
     assert.match(await ok(s, "tunable show"), /^expire-nodest-conn +off +expire_nodest_conn /m);
     await ok(s, "tunable set expire-nodest-conn on");
     assert.equal(engine.expireNodestConn, true);
-    assert.deepEqual(JSON.parse(await ok(s, "tunable show --json")), { expireNodestConn: true });
+    assert.deepEqual(JSON.parse(await ok(s, "tunable show --json")), {
+      expireNodestConn: true,
+      expireQuiescentTemplate: false,
+    });
     const exported = await ok(s, "config export");
-    assert.match(exported, /"tunables": \{\n\s+"expireNodestConn": true\n\s+\}/);
+    assert.match(
+      exported,
+      /"tunables": \{\n\s+"expireNodestConn": true,\n\s+"expireQuiescentTemplate": false\n\s+\}/,
+    );
     const bad = await s.run("tunable set expire-nodest-conn maybe");
     assert.equal(bad.code, 2);
     assert.match(bad.err, /'maybe' is not on or off/);
