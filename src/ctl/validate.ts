@@ -17,13 +17,17 @@ import {
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
-import type {
-  Endpoint,
-  RealServerSpec,
-  ServiceKey,
-  ServiceOptions,
-  Timeouts,
+import {
+  type Endpoint,
+  MAX_CHECKS_PER_SERVER,
+  QUORUM_MAX,
+  type RealServerSpec,
+  type ServiceKey,
+  type ServiceOptions,
+  type SorryServerSpec,
+  type Timeouts,
 } from "../fullnat/types.ts";
+import { type CheckSpec, checkSpecProblems } from "../health/spec.ts";
 import type { ControlMethod, OpArgs } from "./remote.ts";
 
 /** The checked and copied arguments of contract method `K`, or why they were refused. */
@@ -115,13 +119,25 @@ const flag = (what: string) => (v: unknown) => {
   if (typeof v !== "boolean") throw new ShapeError(`${what} must be true or false`);
   return v;
 };
-/** The per-service TCP tweaks and scheduler settings, optional in every service request. */
+/** A sorry server (null: none); whether it fits the service is the engine's to say. */
+const sorryServer = (v: unknown): SorryServerSpec | null => {
+  if (v === null) return null;
+  const o = object(v, "sorryServer");
+  return {
+    ...endpoint(o, "sorryServer"),
+    method: o.method === undefined ? "fullnat" : method(o.method),
+  };
+};
+/** The per-service TCP tweaks, scheduler and health settings, optional in every service request. */
 const TWEAKS = {
   toa: flag("toa"),
   stripTimestamps: flag("stripTimestamps"),
   clampMss: flag("clampMss"),
   schedulerFlags,
   mhTableSize,
+  quorum: (v: unknown) => integer(v, "quorum", 1, QUORUM_MAX),
+  hysteresis: (v: unknown) => integer(v, "hysteresis", 0, QUORUM_MAX),
+  sorryServer,
 };
 
 function serviceOptions(value: unknown): ServiceOptions {
@@ -141,16 +157,42 @@ function serviceChanges(value: unknown): Partial<ServiceOptions> {
   });
 }
 
+/**
+ * Health checks: each copied field by field by the check's own validator (so nothing else
+ * reaches the engine), the first problems named.
+ */
+const checks = (v: unknown): CheckSpec[] => {
+  if (!Array.isArray(v) || v.length > MAX_CHECKS_PER_SERVER) {
+    throw new ShapeError(`checks must be a list of at most ${MAX_CHECKS_PER_SERVER} checks`);
+  }
+  return v.map((c, i) => {
+    const r = checkSpecProblems(c, `checks[${i}]`);
+    if (r.spec === undefined) throw new ShapeError(r.problems.slice(0, 3).join("; "));
+    return r.spec;
+  });
+};
+/** The health fields of a real server, optional in every real-server request. */
+const RS_HEALTH = { checks, inhibitOnFailure: flag("inhibitOnFailure") };
+
 function realServer(value: unknown): RealServerSpec {
   const o = object(value, "real server");
-  return { ...endpoint(o, "real server"), weight: weight(o.weight), method: method(o.method) };
+  return {
+    ...endpoint(o, "real server"),
+    weight: weight(o.weight),
+    method: method(o.method),
+    ...partial(o, RS_HEALTH),
+  };
 }
 
 function realServerChanges(value: unknown): Partial<RealServerSpec> & Endpoint {
   const o = object(value, "real server");
   return {
     ...endpoint(o, "real server"),
-    ...partial<Pick<RealServerSpec, "weight" | "method">>(o, { weight, method }),
+    ...partial<Pick<RealServerSpec, "weight" | "method" | "checks" | "inhibitOnFailure">>(o, {
+      weight,
+      method,
+      ...RS_HEALTH,
+    }),
   };
 }
 

@@ -8,7 +8,7 @@
 import type { EngineControl } from "../fullnat/control.ts";
 import { callControl, isControlMethod, type OpArgs } from "../ctl/remote.ts";
 import { ConnectionJsonWriter, encodeConnectionPage } from "./connection_json.ts";
-import { WORKER_PAGE_OP, type WorkerArgs } from "./worker_protocol.ts";
+import { WORKER_HEALTH_OP, WORKER_PAGE_OP, type WorkerArgs } from "./worker_protocol.ts";
 
 /** An answer, and the buffers to transfer with it rather than copy. */
 export interface EngineReply {
@@ -31,6 +31,11 @@ export class EngineOps {
       const [cursor, max] = args as WorkerArgs<typeof WORKER_PAGE_OP>;
       const page = encodeConnectionPage(this.control, this.#writer, cursor, max);
       return { result: page, transfer: [page.json.buffer] };
+    }
+    if (op === WORKER_HEALTH_OP) {
+      const [key, update] = args as WorkerArgs<typeof WORKER_HEALTH_OP>;
+      this.control.setHealth(key, update);
+      return { result: null, transfer: [] };
     }
     if (!isControlMethod(op)) return undefined;
     return { result: callControl(this.control, op, args as OpArgs<typeof op>), transfer: [] };
