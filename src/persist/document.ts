@@ -21,14 +21,23 @@
  *
  * @module
  */
-import { ControlError, DEFAULT_TCP_TWEAKS, DEFAULT_TIMEOUTS } from "../fullnat/types.ts";
+import {
+  ControlError,
+  DEFAULT_QUORUM,
+  DEFAULT_TCP_TWEAKS,
+  DEFAULT_TIMEOUTS,
+  MAX_CHECKS_PER_SERVER,
+  QUORUM_MAX,
+} from "../fullnat/types.ts";
 import type {
   RealServerSpec,
   ServiceKey,
   ServiceOptions,
   ServiceView,
+  SorryServerSpec,
   Timeouts,
 } from "../fullnat/types.ts";
+import { type CheckSpec, checkSpecProblems, formatCheck } from "../health/spec.ts";
 import {
   DEFAULT_FORWARD_METHOD,
   DEFAULT_MH_TABLE_SIZE,
@@ -62,10 +71,21 @@ export const MAX_SECONDS = ENGINE_MAX_SECONDS;
 
 /**
  * One virtual service with everything configured on it. In the text form `schedulerFlags` is
- * left out when there are none and `mhTableSize` unless the scheduler is mh (it means nothing
- * to the others), so documents of services without them read as before they existed.
+ * left out when there are none, `mhTableSize` unless the scheduler is mh (it means nothing
+ * to the others), `quorum` at 1, `hysteresis` at 0 and `sorryServer` when there is none, so
+ * documents of services without them read as before they existed.
  */
-export interface ServiceConfig extends ServiceKey, Required<ServiceOptions> {
+export interface ServiceConfig
+  extends
+    ServiceKey,
+    Required<Omit<ServiceOptions, "sorryServer" | "quorum" | "hysteresis">>,
+    Pick<ServiceOptions, "quorum" | "hysteresis"> {
+  /** Absent when the service has none. */
+  sorryServer?: SorryServerSpec;
+  /**
+   * Real servers. A validated document gives every one its `checks` (left out of the text
+   * when none) and `inhibitOnFailure` (left out when false); other code may leave them out.
+   */
   realServers: RealServerSpec[];
   /** Local addresses (FULLNAT source addresses), in round-robin order. */
   localAddresses: string[];
@@ -116,10 +136,14 @@ const SERVICE_KEYS = [
   "toa",
   "stripTimestamps",
   "clampMss",
+  "quorum",
+  "hysteresis",
+  "sorryServer",
   "realServers",
   "localAddresses",
 ];
-const RS_KEYS = ["address", "port", "weight", "method"];
+const RS_KEYS = ["address", "port", "weight", "method", "inhibitOnFailure", "checks"];
+const SORRY_KEYS = ["address", "port", "method"];
 
 type Obj = Record<string, unknown>;
 
@@ -234,6 +258,38 @@ function checkTimeouts(c: Checker, v: unknown): Timeouts | undefined {
   return ok ? out : undefined;
 }
 
+/** The health checks of a real server at `address` (none if left out). */
+function checkChecks(
+  c: Checker,
+  v: unknown,
+  address: string | undefined,
+  path: string,
+): CheckSpec[] | undefined {
+  const list = c.list(v, `${path}.checks`);
+  if (list === undefined) return undefined;
+  if (list.length > MAX_CHECKS_PER_SERVER) {
+    c.problem(
+      `${path}.checks`,
+      `a real server takes at most ${MAX_CHECKS_PER_SERVER} checks (got ${list.length})`,
+    );
+    return undefined;
+  }
+  const out: CheckSpec[] = [];
+  let ok = true;
+  list.forEach((item, i) => {
+    const r = checkSpecProblems(
+      item,
+      c.at(`${path}.checks[${i}]`),
+      address === undefined ? {} : { rsAddress: address },
+    );
+    if (r.spec === undefined) {
+      c.problems.push(...r.problems);
+      ok = false;
+    } else out.push(r.spec);
+  });
+  return ok ? out : undefined;
+}
+
 function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec | undefined {
   if (!isObject(v)) {
     c.problem(path, `must be an object with address and port (got ${show(v)})`);
@@ -248,9 +304,58 @@ function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec |
   const method = v.method === undefined
     ? DEFAULT_FORWARD_METHOD
     : c.oneOf(v.method, `${path}.method`, FORWARD_METHODS);
+  const inhibitOnFailure = v.inhibitOnFailure === undefined
+    ? false
+    : c.flag(v.inhibitOnFailure, `${path}.inhibitOnFailure`);
+  const checks = checkChecks(c, v.checks, address, path);
   if (address === undefined || port === undefined || weight === undefined) return undefined;
-  if (method === undefined) return undefined;
-  return { address, port, weight, method };
+  if (method === undefined || inhibitOnFailure === undefined || checks === undefined) {
+    return undefined;
+  }
+  return { address, port, weight, method, inhibitOnFailure, checks };
+}
+
+/** keepalived's quorum (default 1) or hysteresis (default 0) of a service. */
+function checkQuorum(
+  c: Checker,
+  v: unknown,
+  path: string,
+  field: "quorum" | "hysteresis",
+): number | undefined {
+  if (v === undefined) return field === "quorum" ? DEFAULT_QUORUM : 0;
+  return c.integer(v, `${path}.${field}`, field === "quorum" ? 1 : 0, QUORUM_MAX);
+}
+
+/** A service's sorry server (null when left out): of the service's family. */
+function checkSorryServer(
+  c: Checker,
+  v: unknown,
+  serviceAddress: string | undefined,
+  path: string,
+): SorryServerSpec | null | undefined {
+  if (v === undefined) return null;
+  const at = `${path}.sorryServer`;
+  if (!isObject(v)) {
+    c.problem(at, `must be an object with address, port and method (got ${show(v)})`);
+    return undefined;
+  }
+  c.unknownKeys(v, SORRY_KEYS, at);
+  const address = c.address(v.address, `${at}.address`);
+  const port = c.integer(v.port, `${at}.port`, PORT_MIN, PORT_MAX);
+  const method = v.method === undefined
+    ? DEFAULT_FORWARD_METHOD
+    : c.oneOf(v.method, `${at}.method`, FORWARD_METHODS);
+  if (address === undefined || port === undefined || method === undefined) return undefined;
+  if (serviceAddress !== undefined && isIpv6(serviceAddress) !== isIpv6(address)) {
+    c.problem(
+      `${at}.address`,
+      `${address} is IPv${isIpv6(address) ? 6 : 4} but the service is IPv${
+        isIpv6(serviceAddress) ? 6 : 4
+      }`,
+    );
+    return undefined;
+  }
+  return { address, port, method };
 }
 
 /** The flags of a service (none if left out), each known and belonging to its scheduler. */
@@ -323,6 +428,9 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
   const toa = tweak("toa");
   const stripTimestamps = tweak("stripTimestamps");
   const clampMss = tweak("clampMss");
+  const quorum = checkQuorum(c, v.quorum, path, "quorum");
+  const hysteresis = checkQuorum(c, v.hysteresis, path, "hysteresis");
+  const sorryServer = checkSorryServer(c, v.sorryServer, address, path);
 
   let ok = true;
   const realServers: RealServerSpec[] = [];
@@ -340,6 +448,17 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     } else seenRs.set(key, i);
     realServers.push(rs);
   });
+  if (sorryServer) {
+    const key = formatEndpoint(sorryServer.address, sorryServer.port);
+    const at = seenRs.get(key);
+    if (at !== undefined) {
+      c.problem(
+        `${path}.sorryServer`,
+        `${key} is also realServers[${at}]: the sorry server must be another server`,
+      );
+      ok = false;
+    }
+  }
 
   const localAddresses: string[] = [];
   const laList = c.list(v.localAddresses, `${path}.localAddresses`);
@@ -361,7 +480,8 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     address === undefined || port === undefined || scheduler === undefined ||
     schedulerFlags === undefined || mhTableSize === undefined ||
     persistence === undefined || toa === undefined || stripTimestamps === undefined ||
-    clampMss === undefined
+    clampMss === undefined || quorum === undefined || hysteresis === undefined ||
+    sorryServer === undefined
   ) return undefined;
   return {
     protocol,
@@ -374,6 +494,9 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     toa,
     stripTimestamps,
     clampMss,
+    quorum,
+    hysteresis,
+    ...(sorryServer !== null && { sorryServer }),
     realServers,
     localAddresses,
   };
@@ -457,20 +580,40 @@ function orderedService(s: ServiceConfig): ServiceConfig {
     toa: s.toa,
     stripTimestamps: s.stripTimestamps,
     clampMss: s.clampMss,
+    quorum: s.quorum ?? DEFAULT_QUORUM,
+    hysteresis: s.hysteresis ?? 0,
+    ...(s.sorryServer !== undefined && {
+      sorryServer: {
+        address: s.sorryServer.address,
+        port: s.sorryServer.port,
+        method: s.sorryServer.method,
+      },
+    }),
     realServers: s.realServers.map((r) => ({
       address: r.address,
       port: r.port,
       weight: r.weight,
       method: r.method,
+      inhibitOnFailure: r.inhibitOnFailure ?? false,
+      checks: (r.checks ?? []).map((k) => structuredClone(k)),
     })),
     localAddresses: [...s.localAddresses],
   };
 }
 
-/** Leaves out the service fields the text form omits (see {@linkcode ServiceConfig}). */
+/**
+ * Leaves out the service and real-server fields the text form omits (see
+ * {@linkcode ServiceConfig}); checks are written without their defaults.
+ */
 function textField(this: unknown, key: string, value: unknown): unknown {
   if (key === "schedulerFlags" && Array.isArray(value) && value.length === 0) return undefined;
   if (key === "mhTableSize" && (this as ServiceConfig).scheduler !== "mh") return undefined;
+  if (key === "quorum" && value === DEFAULT_QUORUM) return undefined;
+  if (key === "hysteresis" && value === 0) return undefined;
+  if (key === "inhibitOnFailure" && value === false) return undefined;
+  if (key === "checks" && Array.isArray(value)) {
+    return value.length === 0 ? undefined : (value as CheckSpec[]).map(formatCheck);
+  }
   return value;
 }
 
@@ -497,7 +640,15 @@ export function configFromViews(services: ServiceView[], timeouts: Timeouts): Co
         // A daemon from before scheduler flags lists neither.
         schedulerFlags: s.schedulerFlags ?? [],
         mhTableSize: s.mhTableSize ?? DEFAULT_MH_TABLE_SIZE,
-        realServers: s.realServers,
+        // A daemon from before health checks lists none of these.
+        quorum: s.quorum ?? DEFAULT_QUORUM,
+        hysteresis: s.hysteresis ?? 0,
+        sorryServer: s.sorryServer,
+        realServers: s.realServers.map((r) => ({
+          ...r,
+          checks: r.checks ?? [],
+          inhibitOnFailure: r.inhibitOnFailure ?? false,
+        })),
         localAddresses: s.localAddresses.map((l) => l.address),
       })
     ),

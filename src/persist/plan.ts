@@ -7,7 +7,15 @@
  * @module
  */
 import type { RemoteControl } from "../ctl/remote.ts";
-import type { RealServerSpec, ServiceKey, ServiceOptions, Timeouts } from "../fullnat/types.ts";
+import {
+  DEFAULT_QUORUM,
+  type RealServerSpec,
+  type ServiceKey,
+  type ServiceOptions,
+  type SorryServerSpec,
+  type Timeouts,
+} from "../fullnat/types.ts";
+import { checkKey, type CheckSpec, formatCheck, isHttpCheck } from "../health/spec.ts";
 import { formatEndpoint } from "../vocab/mod.ts";
 import { type ConfigDocument, type ServiceConfig, serviceName } from "./document.ts";
 
@@ -25,6 +33,8 @@ const OPTION_KEYS = [
   "toa",
   "stripTimestamps",
   "clampMss",
+  "quorum",
+  "hysteresis",
 ] as const satisfies readonly (keyof ServiceOptions)[];
 
 const onOff = (v: boolean) => (v ? "on" : "off");
@@ -42,10 +52,14 @@ function describeOptions(s: ServiceConfig): string {
   for (const k of ["toa", "stripTimestamps", "clampMss"] as const) {
     if (!s[k]) parts.push(`${k} off`);
   }
+  if (quorumOf(s) !== DEFAULT_QUORUM) parts.push(`quorum ${quorumOf(s)}`);
+  if (hysteresisOf(s) !== 0) parts.push(`hysteresis ${hysteresisOf(s)}`);
+  if (s.sorryServer) parts.push(`sorryServer ${sorryName(s.sorryServer)}`);
   return parts.join(" ");
 }
 
-function optionsOf(s: ServiceConfig): ServiceOptions {
+/** The options that create service `s` as configured (the control call's form of them). */
+export function serviceOptionsOf(s: ServiceConfig): ServiceOptions {
   return {
     scheduler: s.scheduler,
     schedulerFlags: [...s.schedulerFlags],
@@ -54,10 +68,58 @@ function optionsOf(s: ServiceConfig): ServiceOptions {
     toa: s.toa,
     stripTimestamps: s.stripTimestamps,
     clampMss: s.clampMss,
+    quorum: quorumOf(s),
+    hysteresis: hysteresisOf(s),
+    ...(s.sorryServer && { sorryServer: { ...s.sorryServer } }),
   };
 }
 
 const rsName = (r: { address: string; port: number }) => formatEndpoint(r.address, r.port);
+
+/** `203.0.113.99:80` (`... nat` when not FULLNAT), or `none`. */
+function sorryName(s: SorryServerSpec | undefined): string {
+  if (s === undefined) return "none";
+  return rsName(s) + (s.method === "fullnat" ? "" : ` ${s.method}`);
+}
+
+/**
+ * A check in a few words: its type, what it fetches or runs, and the fields not at their
+ * defaults (`http /health delayLoop 5 fall 3`).
+ */
+export function describeCheck(c: CheckSpec): string {
+  const parts: string[] = [c.type];
+  if (isHttpCheck(c.type)) parts.push((c.urls ?? []).map((u) => u.path).join(","));
+  if (c.type === "misc") parts.push(JSON.stringify(c.command ?? ""));
+  for (const [k, v] of Object.entries(formatCheck(c))) {
+    if (k === "type" || k === "urls" || k === "command") continue;
+    parts.push(`${k} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+  }
+  return parts.join(" ");
+}
+
+/** Every check of a server in brackets: `[tcp; http /health]`, `[]` for none. */
+function describeChecks(checks: readonly CheckSpec[]): string {
+  return `[${checks.map(describeCheck).join("; ")}]`;
+}
+
+/** The added server's line: `+ rs 203.0.113.11:80 fullnat weight 1 [checks ...] in ...`. */
+function addServerText(r: RealServerSpec, name: string): string {
+  const checks = r.checks ?? [];
+  const extra = (checks.length > 0 ? ` checks ${describeChecks(checks)}` : "") +
+    (r.inhibitOnFailure ? " inhibitOnFailure" : "");
+  return `+ rs ${rsName(r)} ${r.method} weight ${r.weight}${extra} in ${name}`;
+}
+
+const quorumOf = (s: ServiceConfig) => s.quorum ?? DEFAULT_QUORUM;
+const hysteresisOf = (s: ServiceConfig) => s.hysteresis ?? 0;
+
+const sameChecks = (a: readonly CheckSpec[], b: readonly CheckSpec[]) =>
+  a.length === b.length && a.every((c, i) => checkKey(c) === checkKey(b[i]));
+
+const sameSorry = (a: SorryServerSpec | undefined, b: SorryServerSpec | undefined) =>
+  a === undefined || b === undefined
+    ? a === b
+    : a.address === b.address && a.port === b.port && a.method === b.method;
 
 function timeoutChange(from: Timeouts, to: Timeouts): Change | undefined {
   const changed: Partial<Timeouts> = {};
@@ -78,10 +140,10 @@ function addServiceChanges(s: ServiceConfig): Change[] {
   return [
     {
       text: `+ service ${name} ${describeOptions(s)}`,
-      run: (t) => t.addService(key, optionsOf(s)),
+      run: (t) => t.addService(key, serviceOptionsOf(s)),
     },
     ...s.realServers.map((r): Change => ({
-      text: `+ rs ${rsName(r)} ${r.method} weight ${r.weight} in ${name}`,
+      text: addServerText(r, name),
       run: (t) => t.addRealServer(key, { ...r }),
     })),
     ...s.localAddresses.map((l): Change => ({
@@ -99,13 +161,36 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
   const edits: Partial<ServiceOptions> = {};
   const words: string[] = [];
   for (const k of OPTION_KEYS) {
-    if (String(from[k]) === String(to[k])) continue;
+    const before = k === "quorum"
+      ? quorumOf(from)
+      : k === "hysteresis"
+      ? hysteresisOf(from)
+      : from[k];
+    const after = k === "quorum" ? quorumOf(to) : k === "hysteresis" ? hysteresisOf(to) : to[k];
+    if (String(before) === String(after)) continue;
     // Leaving mh resets the table size; only an mh service may be given one.
     if (k === "mhTableSize" && to.scheduler !== "mh") continue;
-    (edits as Record<string, unknown>)[k] = to[k];
+    (edits as Record<string, unknown>)[k] = after;
     const show = (v: unknown) =>
       typeof v === "boolean" ? onOff(v) : Array.isArray(v) ? v.join(",") || "none" : String(v);
-    words.push(`${k} ${show(from[k])} -> ${show(to[k])}`);
+    words.push(`${k} ${show(before)} -> ${show(after)}`);
+  }
+  // A sorry server that takes the place of a real server leaving the service changes after
+  // the server has left (the two may not share an endpoint); any other goes first, so a
+  // former sorry server may come back as a real server.
+  let lateSorry: Change | undefined;
+  if (!sameSorry(from.sorryServer, to.sorryServer)) {
+    const sorry = to.sorryServer === undefined ? null : { ...to.sorryServer };
+    const text = `sorryServer ${sorryName(from.sorryServer)} -> ${sorryName(to.sorryServer)}`;
+    if (sorry !== null && from.realServers.some((r) => rsName(r) === rsName(sorry))) {
+      lateSorry = {
+        text: `~ service ${name} ${text}`,
+        run: (t) => t.editService(key, { sorryServer: sorry }),
+      };
+    } else {
+      edits.sorryServer = sorry;
+      words.push(text);
+    }
   }
   if (words.length > 0) {
     out.push({
@@ -128,10 +213,7 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
   for (const r of to.realServers) {
     const before = oldRs.get(rsName(r));
     if (before === undefined) {
-      out.push({
-        text: `+ rs ${rsName(r)} ${r.method} weight ${r.weight} in ${name}`,
-        run: (t) => t.addRealServer(key, { ...r }),
-      });
+      out.push({ text: addServerText(r, name), run: (t) => t.addRealServer(key, { ...r }) });
       continue;
     }
     const edit: Partial<RealServerSpec> & { address: string; port: number } = {
@@ -146,6 +228,19 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
     if (before.method !== r.method) {
       edit.method = r.method;
       rsWords.push(`method ${before.method} -> ${r.method}`);
+    }
+    const [inhibitBefore, inhibit] = [
+      before.inhibitOnFailure ?? false,
+      r.inhibitOnFailure ?? false,
+    ];
+    if (inhibitBefore !== inhibit) {
+      edit.inhibitOnFailure = inhibit;
+      rsWords.push(`inhibitOnFailure ${onOff(inhibitBefore)} -> ${onOff(inhibit)}`);
+    }
+    const [checksBefore, checks] = [before.checks ?? [], r.checks ?? []];
+    if (!sameChecks(checksBefore, checks)) {
+      edit.checks = checks.map((c) => structuredClone(c));
+      rsWords.push(`checks ${describeChecks(checksBefore)} -> ${describeChecks(checks)}`);
     }
     if (rsWords.length > 0) {
       out.push({
@@ -165,6 +260,7 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
       out.push({ text: `- laddr ${l} in ${name}`, run: (t) => t.deleteLocalAddress(key, l) });
     }
   }
+  if (lateSorry) out.push(lateSorry);
   return out;
 }
 

@@ -40,7 +40,16 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
       toa: true,
       stripTimestamps: true,
       clampMss: true,
-      realServers: [{ address: "203.0.113.11", port: 8080, weight: 1, method: "fullnat" }],
+      quorum: 1,
+      hysteresis: 0,
+      realServers: [{
+        address: "203.0.113.11",
+        port: 8080,
+        weight: 1,
+        method: "fullnat",
+        inhibitOnFailure: false,
+        checks: [],
+      }],
       localAddresses: ["203.0.113.201"],
     }],
   });
