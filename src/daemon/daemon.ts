@@ -15,6 +15,7 @@ import { portSlices } from "../kernel/diversion_rules.ts";
 import { applyDataPathSysctls } from "../kernel/sysctl.ts";
 import { attachPersistence } from "../persist/attach.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
+import { HealthMonitor } from "./health_monitor.ts";
 import type { DaemonOptions } from "./options.ts";
 import { daemonProcess } from "./process_info.ts";
 import { type RateSampler, startRateSampler } from "./rates.ts";
@@ -164,6 +165,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
   });
   let server: ControlServer | undefined;
   let rates: RateSampler<ReturnType<typeof fanOutControl>> | undefined;
+  let health: HealthMonitor | undefined;
   let failure: Error | undefined;
   try {
     adopted = await diversion.adopt();
@@ -177,10 +179,9 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       if (JSON.stringify(spec) !== JSON.stringify(diversion.spec)) await diversion.update(spec);
     });
 
+    const workers = fanOutControl(pool, (reason) => changes.announce(reason), log);
     // `ipvsadm -L --rate`: estimated here, from the workers' merged counters.
-    rates = startRateSampler(fanOutControl(pool, (reason) => changes.announce(reason), log), {
-      log,
-    });
+    rates = startRateSampler(workers, { log });
     const target = rates.target;
     // Restores the stored configuration, then saves on every change event (src/persist).
     const persisted = await attachPersistence(target, {
@@ -192,6 +193,13 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       onError: (e) => log(`control: ${errText(e)}`),
     });
     persisted.register(server);
+    // Health checks run here, on the main thread, and follow every configuration change (the
+    // "start" announcement below brings up those of the restored configuration). Sessions
+    // ending (expiry) change no configuration.
+    const monitor = health = new HealthMonitor({ target: workers, log });
+    changes.on(async (change) => {
+      if (change.reason !== "expiry") monitor.sync(await workers.listServices());
+    });
     // The configuration is back: take the sessions over, then read the queues.
     for (const r of await pool.all(WORKER_RESUME_OP) as ResumeReport[]) logResume(r);
     await changes.exclusive(() => changes.announce("start", false));
@@ -207,7 +215,9 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       statusReport(
         await pool.all(WORKER_STATUS_OP) as WorkerStatus[],
         diversion.spec,
+        monitor.counters(),
       ));
+    server.register("healthStatus", () => monitor.report());
     await server.listen({ path: options.socket, mode: 0o660 });
 
     const stop = () => stopRequested();
@@ -233,6 +243,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     throw e;
   } finally {
     clearTimeout(dirtyTimer);
+    health?.stop();
     rates?.stop();
     await server?.close();
     await pool.stop();
