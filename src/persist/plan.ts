@@ -88,7 +88,18 @@ function sorryName(s: SorryServerSpec | undefined): string {
  */
 export function describeCheck(c: CheckSpec): string {
   const parts: string[] = [c.type];
-  if (isHttpCheck(c.type)) parts.push((c.urls ?? []).map((u) => u.path).join(","));
+  if (isHttpCheck(c.type)) {
+    // `/health`, `/health (200,301)`, `/ (md5 6f5902ac...)`.
+    parts.push(
+      (c.urls ?? []).map((u) => {
+        const what = [
+          ...(u.statusCodes ? [u.statusCodes.join(",")] : []),
+          ...(u.digest ? [`md5 ${u.digest}`] : []),
+        ];
+        return what.length > 0 ? `${u.path} (${what.join(" ")})` : u.path;
+      }).join(", "),
+    );
+  }
   if (c.type === "misc") parts.push(JSON.stringify(c.command ?? ""));
   for (const [k, v] of Object.entries(formatCheck(c))) {
     if (k === "type" || k === "urls" || k === "command") continue;
