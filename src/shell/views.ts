@@ -9,6 +9,7 @@ import { formatEndpoint } from "../vocab/mod.ts";
 import type { ConnectionView, ServiceView, Stats, Timeouts } from "../fullnat/types.ts";
 import { type Column, renderPairs, renderTable } from "./table.ts";
 import { formatServiceKey } from "./values.ts";
+import { listedState } from "./health_views.ts";
 
 const onOff = (v: boolean) => (v ? "on" : "off");
 
@@ -54,6 +55,18 @@ export function serviceDetail(s: ServiceView): string {
     ["toa", onOff(s.toa)],
     ["strip timestamps", onOff(s.stripTimestamps)],
     ["clamp mss", onOff(s.clampMss)],
+    ...(s.quorum !== undefined && s.quorum !== 1 ? [["quorum", s.quorum] as const] : []),
+    ...(s.hysteresis ? [["hysteresis", s.hysteresis] as const] : []),
+    ...(s.quorumUp === false ? [["quorum state", "LOST"] as const] : []),
+    ...(s.sorryServer
+      ? [
+        [
+          "sorry server",
+          `${formatEndpoint(s.sorryServer.address, s.sorryServer.port)} ${s.sorryServer.method}` +
+          (s.sorryServer.active ? " (serving)" : " (standing by)"),
+        ] as const,
+      ]
+      : []),
     ["connections", s.stats.conns],
   ]);
   return [
@@ -71,14 +84,35 @@ function indent(text: string): string {
   return text.split("\n").map((l) => `  ${l}`).join("\n");
 }
 
-/** Real servers of the given services; `withService` adds the service column. */
+/**
+ * True when any of these servers has something to say about health (checks, a state other
+ * than up, a scheduling weight other than the configured one): the real-server table then
+ * has its health columns.
+ */
+function healthMatters(services: readonly ServiceView[]): boolean {
+  return services.some((s) =>
+    s.realServers.some((r) =>
+      (r.checks ?? []).length > 0 || r.up === false || r.listed === false ||
+      (r.currentWeight ?? r.weight) !== r.weight
+    )
+  );
+}
+
+/**
+ * Real servers of the given services; `withService` adds the service column. When health
+ * matters (see {@linkcode healthMatters}) it also shows the weight new connections are
+ * scheduled by, the health state and the number of checks; the WEIGHT column stays the
+ * configured weight.
+ */
 export function realServersTable(services: readonly ServiceView[], withService = true): string {
+  const health = healthMatters(services);
   const rows = services.flatMap((s) =>
     s.realServers.map((r) => [
       ...(withService ? [formatServiceKey(s)] : []),
       formatEndpoint(r.address, r.port),
       r.method,
       r.weight,
+      ...(health ? [r.currentWeight ?? r.weight, listedState(r), (r.checks ?? []).length] : []),
       r.activeConns,
       r.inactiveConns,
     ])
@@ -89,6 +123,12 @@ export function realServersTable(services: readonly ServiceView[], withService =
       { title: "REAL SERVER" },
       { title: "METHOD" },
       { title: "WEIGHT", numeric: true },
+      ...(health
+        ? [{ title: "CURRENT", numeric: true }, { title: "HEALTH" }, {
+          title: "CHECKS",
+          numeric: true,
+        }]
+        : []),
       { title: "ACTIVE", numeric: true },
       { title: "INACTIVE", numeric: true },
     ],

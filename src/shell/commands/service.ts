@@ -23,6 +23,7 @@ import type { CommandContext, ShellControl } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { serviceDetail, servicesTable } from "../views.ts";
 import { formatServiceKey, parseSeconds } from "../values.ts";
+import { quorumFrom, quorumOptions } from "./health.ts";
 
 /** Services sorted as ipvsadm lists them: protocol, address, port. */
 export function sortServices(services: ServiceView[]): ServiceView[] {
@@ -126,7 +127,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       else ctx.io.out(serviceDetail(one));
     }));
 
-  tweakOptions(
+  quorumOptions(tweakOptions(
     serviceArguments(leaf(ctx, service, "add", "add a virtual service"))
       .addOption(schedulerOption("scheduler").default(DEFAULT_SCHEDULER))
       .addOption(schedulerFlagsOption("scheduler flags, comma-separated (of sh, mh)"))
@@ -137,7 +138,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
         parseSeconds,
         0,
       ),
-  ).addHelpText(
+  )).addHelpText(
     "after",
     "\nExamples:\n  service add tcp 192.0.2.10:80 -s rr --no-toa\n" +
       "  service add tcp 192.0.2.10:80 -s mh -b mh-fallback,mh-port --mh-table-size 65521",
@@ -149,20 +150,25 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
         ...schedulingFrom(opts),
         persistence: opts.persistence as number,
         ...tweaksFrom(opts),
+        ...quorumFrom(opts),
       };
       await (await control()).addService(key, options);
       ctx.changed();
     }));
 
-  tweakOptions(
+  quorumOptions(tweakOptions(
     serviceArguments(leaf(ctx, service, "edit", "change a virtual service (only what is given)"))
       .addOption(schedulerOption("new scheduler"))
       .addOption(schedulerFlagsOption("new scheduler flags (none: no flags)"))
       .addOption(mhTableSizeOption("new mh table size"))
       .option("-p, --persistence <seconds>", "new persistence timeout (0 = off)", parseSeconds),
-  ).action(action(ctx, async ({ args, opts, control }) => {
+  )).action(action(ctx, async ({ args, opts, control }) => {
     const key = requiredServiceKey(args);
-    const changes: Partial<ServiceOptions> = { ...schedulingFrom(opts), ...tweaksFrom(opts) };
+    const changes: Partial<ServiceOptions> = {
+      ...schedulingFrom(opts),
+      ...tweaksFrom(opts),
+      ...quorumFrom(opts),
+    };
     if (opts.scheduler !== undefined) {
       changes.scheduler = opts.scheduler as ServiceOptions["scheduler"];
     }
@@ -170,7 +176,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
     if (Object.keys(changes).length === 0) {
       throw new UsageError(
         "nothing to change: give --scheduler, --sched-flags, --mh-table-size, --persistence, " +
-          "or --[no-]toa, " +
+          "--quorum, --hysteresis, --sorry-server, or --[no-]toa, " +
           "--[no-]strip-timestamps, --[no-]clamp-mss",
       );
     }

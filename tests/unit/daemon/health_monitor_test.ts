@@ -256,7 +256,10 @@ Deno.test("HealthMonitor: quorum with hysteresis puts the sorry server in and ta
   r3.round(true, "ok");
   await b.monitor.settled();
   assert.equal(b.sent.at(-1)?.update.quorumUp, true);
-  assert.match(b.logs.at(-1)!, /quorum regained: live weight 4 >= quorum 3 \+ hysteresis 1; sorry server 203\.0\.113\.99:80 out of rotation/);
+  assert.match(
+    b.logs.at(-1)!,
+    /quorum regained: live weight 4 >= quorum 3 \+ hysteresis 1; sorry server 203\.0\.113\.99:80 out of rotation/,
+  );
   void r4;
   const report = b.monitor.report();
   assert.equal(report.services[0].quorumUp, true);
@@ -279,7 +282,10 @@ Deno.test("HealthMonitor: every server down loses the quorum even at quorum 1; a
   b.runners[0].round(false, "connection refused");
   await b.monitor.settled();
   assert.equal(b.sent.at(-1)?.update.quorumUp, false);
-  assert.match(b.logs.at(-1)!, /quorum lost: live weight 0 < quorum 1 - hysteresis 0; no sorry server/);
+  assert.match(
+    b.logs.at(-1)!,
+    /quorum lost: live weight 0 < quorum 1 - hysteresis 0; no sorry server/,
+  );
   // Port 81: all weight 0 but no checks, no sorry server: no quorum to lose.
   assert.ok(b.sent.every((s) => s.key.port === 80));
 });
@@ -321,7 +327,10 @@ Deno.test("HealthMonitor: a refused update for a deleted server is dropped quiet
   b.runners[0].round(true, "ok");
   await b.monitor.settled();
   assert.equal(b.monitor.counters().updateErrors, 1);
-  assert.match(b.logs.at(-1)!, /updating tcp 198\.51\.100\.10:80 on the workers failed: worker 1 refused/);
+  assert.match(
+    b.logs.at(-1)!,
+    /updating tcp 198\.51\.100\.10:80 on the workers failed: worker 1 refused/,
+  );
 });
 
 Deno.test("HealthMonitor.report() gives each server's state, reason, checks and counts", () => {
