@@ -284,6 +284,10 @@ Deno.test("rs health / show health print each server's state; rs list shows the 
     const l = await s.run("ipvsadm -L -n");
     assert.ok(!l.out.includes(`${RS1}:80`), l.out);
     assert.match(l.out, new RegExp(`-> ${RS2}:80 +FullNat +0 `));
+    // -S writes the configuration: every server, its configured weight.
+    const saved = await s.run("ipvsadm -S -n");
+    assert.match(saved.out, new RegExp(`-a -t ${VIP}:80 -r ${RS1}:80 -b -w 1$`, "m"));
+    assert.match(saved.out, new RegExp(`-a -t ${VIP}:80 -r ${RS2}:80 -b -w 1$`, "m"));
     const unknown = await s.run("rs health tcp 198.51.100.10:81");
     assert.equal(unknown.code, 2);
     assert.match(unknown.err, /no service tcp 198\.51\.100\.10:81/);
