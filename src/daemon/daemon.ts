@@ -197,8 +197,9 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     // "start" announcement below brings up those of the restored configuration). Sessions
     // ending (expiry) change no configuration.
     const monitor = health = new HealthMonitor({ target: workers, log });
-    changes.on(async (change) => {
-      if (change.reason !== "expiry") monitor.sync(await workers.listServices());
+    changes.on((change) => {
+      // Not awaited: a change does not wait for the checks to follow it.
+      if (change.reason !== "expiry") monitor.follow(() => workers.listServices());
     });
     // The configuration is back: take the sessions over, then read the queues.
     for (const r of await pool.all(WORKER_RESUME_OP) as ResumeReport[]) logResume(r);

@@ -193,6 +193,8 @@ export class HealthMonitor {
   readonly #now: () => number;
   readonly #services = new Map<string, ServiceState>();
   #updates: Promise<void> = Promise.resolve();
+  #following: Promise<void> | undefined;
+  #again = false;
   #stopped = false;
   /** Rounds and failures of runners already stopped (their counts stay in the totals). */
   #retired = { rounds: 0, failures: 0 };
@@ -307,6 +309,38 @@ export class HealthMonitor {
           (stopped > 0 ? `, ${stopped} stopped` : ""),
       );
     }
+  }
+
+  /**
+   * Syncs with what `list` answers, soon and without making the caller wait: the daemon calls
+   * this on every configuration change, and a listing of many services takes a while. Calls
+   * while one sync runs are folded into one more after it; a failed listing is logged.
+   */
+  follow(list: () => Promise<readonly ServiceView[]>): void {
+    if (this.#stopped) return;
+    if (this.#following !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#following = (async () => {
+      do {
+        this.#again = false;
+        try {
+          this.sync(await list());
+        } catch (e) {
+          this.#log(
+            `health: reading the configuration failed, checks not updated: ${
+              e instanceof Error ? e.message : String(e)
+            }`,
+          );
+        }
+      } while (this.#again && !this.#stopped);
+    })().finally(() => this.#following = undefined);
+  }
+
+  /** Resolves when the syncs {@linkcode follow} started have run (tests). */
+  async followed(): Promise<void> {
+    while (this.#following !== undefined) await this.#following;
   }
 
   /** Starts the runners `checks` asks for that `rs` lacks, stops those it no longer has. */

@@ -349,3 +349,30 @@ Deno.test("HealthMonitor.report() gives each server's state, reason, checks and 
   assert.ok(b.runners.every((x) => x.stopped));
   assert.equal(b.monitor.counters().checksRun, 1, "stopped runners still count");
 });
+
+Deno.test("HealthMonitor.follow() syncs without blocking, folds calls during a sync into one, logs a failed listing", async () => {
+  const b = bed();
+  let lists = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  const list = async () => {
+    lists++;
+    await gate;
+    return [view([rs("203.0.113.11", [TCP])])];
+  };
+  b.monitor.follow(list);
+  b.monitor.follow(list);
+  b.monitor.follow(list);
+  assert.equal(lists, 1, "one listing at a time");
+  release();
+  await b.monitor.followed();
+  assert.equal(lists, 2, "the calls made meanwhile became one more sync");
+  assert.equal(b.runners.length, 1);
+  b.monitor.follow(() => Promise.reject(new Error("worker 0 is gone")));
+  await b.monitor.followed();
+  assert.match(
+    b.logs.at(-1)!,
+    /health: reading the configuration failed, checks not updated: worker 0 is gone/,
+  );
+  assert.equal(b.runners[0].stopped, false, "a failed listing stops nothing");
+});
