@@ -26,7 +26,13 @@ import { createHash } from "node:crypto";
 import type net from "node:net";
 import { formatEndpoint } from "../vocab/mod.ts";
 import { ResponseReader } from "./http_response.ts";
-import { connectSocket, describeSocketError, formatMs, formatSeconds } from "./probe_socket.ts";
+import {
+  closeSocket,
+  connectSocket,
+  describeSocketError,
+  formatMs,
+  formatSeconds,
+} from "./probe_socket.ts";
 import {
   type CheckSpec,
   checkTarget,
@@ -89,7 +95,9 @@ async function fetchUrl(
     `Accept: */*\r\nConnection: close\r\n\r\n`;
   const hash = url.digest === undefined ? undefined : createHash("md5");
   const reader = new ResponseReader(hash !== undefined, (b) => hash?.update(b));
-  const failure = await exchange(connected.socket, request, reader, deadline, signal);
+  const failure = await exchange(connected.socket, request, reader, deadline, signal, {
+    localPort: spec.bindPort,
+  });
   if (failure !== undefined) {
     return {
       ok: false,
@@ -124,6 +132,7 @@ function exchange(
   reader: ResponseReader,
   deadline: number,
   signal: AbortSignal,
+  source: { localPort?: number },
 ): Promise<string | undefined> {
   return new Promise((resolve) => {
     let settled = false;
@@ -132,7 +141,7 @@ function exchange(
       settled = true;
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
-      socket.destroy();
+      closeSocket(socket, source.localPort !== undefined);
       resolve(failure);
     };
     const check = () => {
@@ -156,7 +165,7 @@ function exchange(
       if (settled) return;
       reader.end();
       if (reader.done) finish(undefined);
-      else finish(describeSocketError(e));
+      else finish(describeSocketError(e, source));
     });
     const timer = setTimeout(() => finish("timeout"), Math.max(0, deadline - performance.now()));
     if (signal.aborted) return onAbort();

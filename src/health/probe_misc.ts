@@ -1,15 +1,18 @@
 /**
  * The misc check (keepalived's MISC_CHECK): runs the check's command and judges its exit
  * status. 0 is up; 1 is down; 2-255 is up with weight `code - 2` when the check is dynamic
- * (keepalived's misc_dynamic), down otherwise. A command still running after `timeout` seconds
- * (default delayLoop) is killed, with everything it started, and counts as down.
+ * (keepalived's misc_dynamic), down otherwise. Exit 0 carries no weight: the runner keeps the
+ * last one, as keepalived does. A command still running after `timeout` seconds (default
+ * delayLoop) is killed, with everything it started, and counts as down.
  *
- * The command line is run by `/bin/sh -c`, so quoting, arguments and `$VARIABLES` work as a
- * keepalived user writes them in misc_path. It runs in a session of its own (setsid), so the
- * timeout kills the shell and its children together (SIGKILL to the process group). Standard
- * input is empty; only the first line of output is kept, for the reason
- * (`exit 1: backend not ready`); the rest is read and dropped so the command never blocks on a
- * full pipe.
+ * The command line is run by `/bin/sh -c`, so quoting and arguments work as a keepalived user
+ * writes them in misc_path (keepalived splits misc_path itself, honouring quotes, and execs it
+ * without a shell; a shell reads such lines the same way and also takes `$VARIABLES`, pipes and
+ * `&&`). It runs in a session of its own (setsid), so the timeout kills the shell and its
+ * children together (SIGKILL to the process group; keepalived sends SIGTERM first and SIGKILL 2 s
+ * later, which only delays the verdict). Standard input is empty; only the first line of output
+ * is kept, for the reason (`exit 1: backend not ready`); the rest is read and dropped so the
+ * command never blocks on a full pipe.
  *
  * @example
  * ```ts

@@ -50,6 +50,13 @@ export function describeSocketError(
     if (err.code === "EADDRINUSE") return `cannot bind to ${source}: address in use`;
     return `cannot bind to ${source}: not a local address (${err.code ?? "error"})`;
   }
+  if (
+    target?.localPort !== undefined && target.localPort !== 0 &&
+    (err?.code === "EINVAL" || err?.code === "EADDRINUSE")
+  ) {
+    // The same source port to the same server again while the last connection lingers.
+    return `cannot connect from source port ${target.localPort}: in use (${err.code})`;
+  }
   switch (err?.code) {
     case "ECONNREFUSED":
       return "connection refused";
@@ -70,6 +77,16 @@ export function describeSocketError(
   return err?.code !== undefined && !message.includes(err.code)
     ? `${err.code}: ${message}`
     : message;
+}
+
+/**
+ * Closes a probe's connection. With a fixed source port (bind_port) it resets instead: a
+ * normal close from this side leaves the connection in TIME_WAIT for a minute, and the next
+ * probe from the same port to the same server could not connect until it ends.
+ */
+export function closeSocket(socket: net.Socket, fixedSourcePort: boolean): void {
+  if (fixedSourcePort && !socket.destroyed) socket.resetAndDestroy();
+  else socket.destroy();
 }
 
 /** Seconds as reasons write them: `5 s`, `0.5 s`. */

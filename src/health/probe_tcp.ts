@@ -1,6 +1,7 @@
 /**
  * The tcp check (keepalived's TCP_CHECK): the real server is up when a TCP connection to it
- * completes within connectTimeout. The connection is closed at once; nothing is sent.
+ * completes within connectTimeout. The connection is closed at once (reset when bindPort fixes
+ * the source port, see closeSocket); nothing is sent.
  *
  * @example
  * ```ts
@@ -13,7 +14,7 @@
  *
  * @module
  */
-import { connectSocket, formatMs, formatSeconds } from "./probe_socket.ts";
+import { closeSocket, connectSocket, formatMs, formatSeconds } from "./probe_socket.ts";
 import { type CheckSpec, checkTarget, type ProbeResult, type RsTarget } from "./spec.ts";
 
 /** One tcp attempt. Never rejects. */
@@ -32,6 +33,6 @@ export async function probeTcp(
   );
   const ms = performance.now() - start;
   if (!outcome.ok) return { ok: false, reason: outcome.reason, ms };
-  outcome.socket.destroy();
+  closeSocket(outcome.socket, spec.bindPort !== undefined);
   return { ok: true, reason: `connected in ${formatMs(ms)}`, ms };
 }

@@ -27,13 +27,7 @@
  * @module
  */
 import { probe as realProbe, type ProbeFn } from "./probe.ts";
-import type {
-  CheckSpec,
-  CheckStatus,
-  ProbeResult,
-  RsTarget,
-  RunnerOptions as BaseRunnerOptions,
-} from "./spec.ts";
+import type { BaseRunnerOptions, CheckSpec, CheckStatus, ProbeResult, RsTarget } from "./spec.ts";
 
 export type { CheckStatus } from "./spec.ts";
 
@@ -211,9 +205,9 @@ export class CheckRunner {
     }
     // The reason explains the state: it follows the results that agree with it.
     if (result.ok === s.up) s.reason = result.reason;
-    if (result.ok && this.#spec.dynamic === true && s.weight !== result.weight) {
+    // keepalived: exit 2-255 sets the weight, exit 0 leaves it where the last one set it.
+    if (result.ok && result.weight !== undefined && s.weight !== result.weight) {
       s.weight = result.weight;
-      if (result.weight === undefined) delete s.weight;
       changed = true;
     }
     if (changed) this.#notify();

@@ -3,10 +3,10 @@
  * document (`services[i].realServers[j].checks`), keepalived's defaults for it, the validator
  * the document calls for each check, and the text form that leaves defaults out.
  *
- * The names and defaults are keepalived's (delay_loop 60, connect_timeout 5, retry 1,
- * delay_before_retry 1, rise 1, fall 1; misc_timeout defaults to delay_loop; HTTP_GET accepts
- * any 2xx unless status codes are given), so a keepalived user can carry a check over by
- * renaming fields only.
+ * The names and defaults are keepalived's (delay_loop 60, connect_timeout 5, retry 1 (0 for
+ * MISC_CHECK, as keepalived), delay_before_retry 1, rise 1, fall 1; misc_timeout defaults to
+ * delay_loop; HTTP_GET accepts any 2xx unless status codes are given), so a keepalived user can
+ * carry a check over by renaming fields only.
  *
  * A checked spec is normalized: every timing field is filled in, optional fields are present
  * only when they say something (a `timeout` equal to `delayLoop`, `dynamic: false`, `bindPort:
@@ -77,19 +77,39 @@ export interface CheckSpec {
   command?: string;
   /** misc: seconds before the command is killed; default delayLoop. */
   timeout?: number;
-  /** misc: exit codes 2-255 mean up with weight code - 2 (keepalived's misc_dynamic). */
+  /**
+   * misc: exit codes 2-255 mean up with weight code - 2 (keepalived's misc_dynamic); exit 0 is
+   * up and leaves the weight as the last such code set it.
+   */
   dynamic?: boolean;
 }
 
-/** keepalived's defaults for the timing fields of every check. */
-export const CHECK_DEFAULTS = {
+/** The timing fields every check has. */
+export type CheckTiming = Pick<
+  CheckSpec,
+  "delayLoop" | "connectTimeout" | "retry" | "delayBeforeRetry" | "rise" | "fall"
+>;
+
+/** keepalived's defaults for the timing fields of tcp, http and https checks. */
+export const CHECK_DEFAULTS: Readonly<CheckTiming> = {
   delayLoop: 60,
   connectTimeout: 5,
   retry: 1,
   delayBeforeRetry: 1,
   rise: 1,
   fall: 1,
-} as const;
+};
+
+/**
+ * keepalived's defaults for a check of the given type: those of {@linkcode CHECK_DEFAULTS},
+ * except that a misc check makes no retry unless told (keepalived's MISC_CHECK sets its
+ * default retry to 0: a script that fails is believed at once).
+ */
+export function checkDefaults(type: CheckType): Readonly<CheckTiming> {
+  return type === "misc" ? MISC_DEFAULTS : CHECK_DEFAULTS;
+}
+
+const MISC_DEFAULTS: Readonly<CheckTiming> = { ...CHECK_DEFAULTS, retry: 0 };
 
 /** Longest duration a check takes, in seconds: one day (well inside what a timer can wait). */
 export const CHECK_MAX_SECONDS = 86400;
@@ -222,8 +242,9 @@ export function checkSpecProblems(
     }
     return x;
   };
-  const timing = (field: keyof typeof CHECK_DEFAULTS, read: () => number | undefined) =>
-    v[field] === undefined ? CHECK_DEFAULTS[field] : read();
+  const defaults = checkDefaults(type ?? "tcp");
+  const timing = (field: keyof CheckTiming, read: () => number | undefined) =>
+    v[field] === undefined ? defaults[field] : read();
 
   const delayLoop = timing("delayLoop", () => seconds("delayLoop", CHECK_MIN_SECONDS));
   const connectTimeout = timing(
@@ -435,8 +456,9 @@ export function normalizeCheck(v: unknown, path = "check", context: CheckContext
  */
 export function formatCheck(spec: CheckSpec): Record<string, unknown> {
   const out: Record<string, unknown> = { type: spec.type };
-  for (const k of Object.keys(CHECK_DEFAULTS) as (keyof typeof CHECK_DEFAULTS)[]) {
-    if (spec[k] !== CHECK_DEFAULTS[k]) out[k] = spec[k];
+  const defaults = checkDefaults(spec.type);
+  for (const k of Object.keys(defaults) as (keyof CheckTiming)[]) {
+    if (spec[k] !== defaults[k]) out[k] = spec[k];
   }
   if (spec.connectIp !== undefined) out.connectIp = spec.connectIp;
   if (spec.connectPort !== undefined) out.connectPort = spec.connectPort;
@@ -496,12 +518,12 @@ export interface CheckStatus {
   failures: number;
   /** Times `up` changed. */
   transitions: number;
-  /** misc with dynamic: the weight the last good exit code asked for. */
+  /** misc with dynamic: the weight the last exit code 2-255 asked for (absent before any). */
   weight?: number;
 }
 
-/** Options of a runner. */
-export interface RunnerOptions {
+/** Options of a runner the schema names (runner.ts adds what tests replace). */
+export interface BaseRunnerOptions {
   /** Milliseconds before the first round (spread checks over delayLoop); default 0. */
   firstDelayMs?: number;
   /** The state before the first verdict; default true (keepalived assumes up). */

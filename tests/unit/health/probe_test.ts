@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import tls from "node:tls";
 import { probe } from "../../../src/health/probe.ts";
 import { type CheckSpec, normalizeCheck } from "../../../src/health/spec.ts";
 import {
@@ -68,6 +69,24 @@ Deno.test("tcp: bindTo and bindPort set the source the server sees", async () =>
     assert.deepEqual([peer.hostname, peer.port], ["127.0.0.2", bindPort]);
   } finally {
     listener.close();
+  }
+});
+
+Deno.test("tcp and http: a fixed bindPort works round after round (no TIME_WAIT left behind)", async () => {
+  const l = startSilentListener();
+  const s = startCheckServer({ status: 200, body: "ok".repeat(10_000) });
+  try {
+    const tcp = check({ type: "tcp", bindPort: refusedPort() });
+    const http = check({ type: "http", bindPort: refusedPort(), urls: [{ path: "/" }] });
+    for (let i = 0; i < 3; i++) {
+      const t = await probe(tcp, { address: LO, port: l.port }, never());
+      assert.ok(t.ok, `tcp round ${i}: ${t.reason}`);
+      const h = await probe(http, { address: LO, port: s.port }, never());
+      assert.ok(h.ok, `http round ${i}: ${h.reason}`);
+    }
+  } finally {
+    l.stop();
+    await s.stop();
   }
 });
 
@@ -355,4 +374,27 @@ Deno.test("misc: abort kills the command", async () => {
   );
   assert.deepEqual([r.ok, r.reason], [false, "aborted"]);
   assert.ok(r.ms < 2000);
+});
+
+Deno.test({
+  name: "https: virtualHost is sent as the TLS server name (SNI); none without it",
+  ignore: !hasOpenssl(),
+  async fn() {
+    const { cert, key } = await selfSignedCert();
+    const names: unknown[] = [];
+    const server = tls.createServer({ cert, key }, (s) => {
+      names.push((s as unknown as { servername?: string | false }).servername ?? null);
+      s.end("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    });
+    await new Promise<void>((resolve) => server.listen(0, LO, resolve));
+    const rs = { address: LO, port: (server.address() as { port: number }).port };
+    try {
+      const named = check({ type: "https", virtualHost: "sni.example", urls: [{ path: "/" }] });
+      assert.ok((await probe(named, rs, never())).ok);
+      assert.ok((await probe(check({ type: "https", urls: [{ path: "/" }] }), rs, never())).ok);
+      assert.deepEqual(names.map((n) => n || null), ["sni.example", null]);
+    } finally {
+      server.close();
+    }
+  },
 });

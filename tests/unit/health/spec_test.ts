@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   CHECK_DEFAULTS,
+  checkDefaults,
   checkKey,
   checkSpecProblems,
   formatCheck,
@@ -38,6 +39,14 @@ Deno.test("spec: keepalived's defaults are filled in", () => {
     fall: 1,
   });
   const misc = normalizeCheck({ type: "misc", command: "/bin/true", delayLoop: 7 });
+  assert.equal(misc.retry, 0, "keepalived's MISC_CHECK makes no retry by default");
+  assert.deepEqual(checkDefaults("misc"), { ...CHECK_DEFAULTS, retry: 0 });
+  assert.deepEqual(checkDefaults("https"), CHECK_DEFAULTS);
+  assert.deepEqual(formatCheck(normalizeCheck({ type: "misc", command: "x", retry: 1 })), {
+    type: "misc",
+    retry: 1,
+    command: "x",
+  });
   assert.equal(misc.timeout, undefined);
   assert.equal(miscTimeout(misc), 7, "misc timeout defaults to delayLoop");
   const http = normalizeCheck({ type: "http", urls: [{ path: "/" }] });
