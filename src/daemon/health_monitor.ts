@@ -24,8 +24,8 @@
  *
  * @module
  */
-import { CheckRunner, type CheckStatus } from "../health/runner.ts";
-import { checkKey, type CheckSpec, type RsTarget, type RunnerOptions } from "../health/spec.ts";
+import { CheckRunner, type CheckStatus, type RunnerOptions } from "../health/runner.ts";
+import { checkKey, type CheckSpec, type RsTarget } from "../health/spec.ts";
 import { ControlError } from "../fullnat/types.ts";
 import type { HealthUpdate, ServiceKey, ServiceView, SorryServerSpec } from "../fullnat/types.ts";
 import { describeCheck } from "../persist/plan.ts";

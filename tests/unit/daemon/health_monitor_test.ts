@@ -10,8 +10,8 @@ import {
   type Runner,
   type RunnerFactory,
 } from "../../../src/daemon/health_monitor.ts";
-import type { CheckStatus } from "../../../src/health/runner.ts";
-import { type CheckSpec, normalizeCheck, type RunnerOptions } from "../../../src/health/spec.ts";
+import type { CheckStatus, RunnerOptions } from "../../../src/health/runner.ts";
+import { type CheckSpec, normalizeCheck } from "../../../src/health/spec.ts";
 import {
   ControlError,
   type HealthUpdate,
@@ -209,7 +209,7 @@ Deno.test("HealthMonitor: inhibitOnFailure is said in the log; a dynamic weight 
   ]);
   assert.match(b.logs.at(-1)!, /rs 203\.0\.113\.11:80 weight 5 \(exit 7\)/);
   b.runners[0].round(false, "exit 1");
-  assert.match(b.logs.at(-2)!, /DOWN \(exit 1 after 2 tries\): weight 0$/);
+  assert.match(b.logs.at(-2)!, /DOWN \(exit 1\): weight 0$/);
   assert.match(b.logs.at(-1)!, /quorum lost/);
 });
 
