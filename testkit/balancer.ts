@@ -16,6 +16,8 @@ export interface Balancer {
   ipvsadm(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Like {@linkcode ipvsadm} but throws unless the command succeeded. */
   ipvsadmOk(...args: string[]): Promise<string>;
+  /** Runs any one-shot `fullnat ARGS` (`config apply FILE`, `rs health --json`, ...). */
+  cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** The daemon's `status` report. */
   status(): Promise<StatusJson>;
   /** What the daemon logged so far. */
@@ -93,9 +95,9 @@ export async function startBalancer(
   const statusP = child.status.then((s) => (exited = s));
 
   const env = { FULLNAT_SOCKET: socket };
-  const ipvsadm = async (...args: string[]) => {
+  const cli = async (...args: string[]) => {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", main, "ipvsadm", ...args],
+      args: ["run", "-A", main, ...args],
       env,
       stdout: "piped",
       stderr: "piped",
@@ -106,6 +108,7 @@ export async function startBalancer(
       stderr: decoder.decode(out.stderr),
     };
   };
+  const ipvsadm = (...args: string[]) => cli("ipvsadm", ...args);
   const stop = async () => {
     if (!exited) {
       try {
@@ -137,6 +140,7 @@ export async function startBalancer(
   return {
     socket,
     ipvsadm,
+    cli,
     async ipvsadmOk(...args) {
       const r = await ipvsadm(...args);
       if (r.code !== 0) {

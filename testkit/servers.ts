@@ -37,6 +37,11 @@ export interface NginxOptions {
   workerConnections?: number;
   /** How long to wait for every listener to appear (default 5000 ms). */
   startTimeoutMs?: number;
+  /**
+   * More `location` blocks for the server (nginx syntax), e.g. a health endpoint that a test
+   * switches by creating or removing a file under {@linkcode NginxServer.dir}`/www`.
+   */
+  extraLocations?: string;
 }
 
 /** One parsed access-log line (`$remote_addr:$remote_port $request $status $body_bytes_sent`). */
@@ -177,6 +182,7 @@ ${listens}
       default_type text/plain;
       return 200 "server $server_addr:$server_port peer $remote_addr:$remote_port\\n";
     }
+${opts.extraLocations ?? ""}
   }
 }
 `;

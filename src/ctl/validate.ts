@@ -18,15 +18,19 @@ import {
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
-import type {
-  Endpoint,
-  RealServerSpec,
-  ServiceKey,
-  ServiceOptions,
-  Timeouts,
-  Tunables,
+import {
+  type Endpoint,
+  MAX_CHECKS_PER_SERVER,
+  QUORUM_MAX,
+  type RealServerSpec,
+  type ServiceKey,
+  type ServiceOptions,
+  type SorryServerSpec,
+  type Timeouts,
+  type Tunables,
 } from "../fullnat/types.ts";
 import { TUNABLE_KEYS } from "../fullnat/tunables.ts";
+import { type CheckSpec, checkSpecProblems } from "../health/spec.ts";
 import type { ControlMethod, OpArgs } from "./remote.ts";
 
 /** The checked and copied arguments of contract method `K`, or why they were refused. */
@@ -120,7 +124,16 @@ const flag = (what: string) => (v: unknown) => {
 };
 /** Which lengths fit which family is the engine's to say; here only the shape is checked. */
 const persistenceMask = (v: unknown) => integer(v, "persistenceMask", 0, 128);
-/** The per-service TCP tweaks and scheduler settings, optional in every service request. */
+/** A sorry server (null: none); whether it fits the service is the engine's to say. */
+const sorryServer = (v: unknown): SorryServerSpec | null => {
+  if (v === null) return null;
+  const o = object(v, "sorryServer");
+  return {
+    ...endpoint(o, "sorryServer"),
+    method: o.method === undefined ? "fullnat" : method(o.method),
+  };
+};
+/** The per-service TCP tweaks, scheduler and health settings, optional in every service request. */
 const TWEAKS = {
   toa: flag("toa"),
   stripTimestamps: flag("stripTimestamps"),
@@ -131,6 +144,9 @@ const TWEAKS = {
   // Which keys fit the service's protocol is the engine's to say.
   timeouts: (v: unknown) => timeouts(v),
   onePacket: flag("onePacket"),
+  quorum: (v: unknown) => integer(v, "quorum", 1, QUORUM_MAX),
+  hysteresis: (v: unknown) => integer(v, "hysteresis", 0, QUORUM_MAX),
+  sorryServer,
 };
 
 function serviceOptions(value: unknown): ServiceOptions {
@@ -156,6 +172,22 @@ const THRESHOLDS = {
   upperThreshold: threshold("upperThreshold"),
   lowerThreshold: threshold("lowerThreshold"),
 };
+/**
+ * Health checks: each copied field by field by the check's own validator (so nothing else
+ * reaches the engine), the first problems named.
+ */
+const checks = (v: unknown): CheckSpec[] => {
+  if (!Array.isArray(v) || v.length > MAX_CHECKS_PER_SERVER) {
+    throw new ShapeError(`checks must be a list of at most ${MAX_CHECKS_PER_SERVER} checks`);
+  }
+  return v.map((c, i) => {
+    const r = checkSpecProblems(c, `checks[${i}]`);
+    if (r.spec === undefined) throw new ShapeError(r.problems.slice(0, 3).join("; "));
+    return r.spec;
+  });
+};
+/** The health fields of a real server, optional in every real-server request. */
+const RS_HEALTH = { checks, inhibitOnFailure: flag("inhibitOnFailure") };
 
 function realServer(value: unknown): RealServerSpec {
   const o = object(value, "real server");
@@ -164,6 +196,7 @@ function realServer(value: unknown): RealServerSpec {
     weight: weight(o.weight),
     method: method(o.method),
     ...partial(o, THRESHOLDS),
+    ...partial(o, RS_HEALTH),
   };
 }
 
@@ -171,7 +204,12 @@ function realServerChanges(value: unknown): Partial<RealServerSpec> & Endpoint {
   const o = object(value, "real server");
   return {
     ...endpoint(o, "real server"),
-    ...partial<Omit<RealServerSpec, "address" | "port">>(o, { weight, method, ...THRESHOLDS }),
+    ...partial<Omit<RealServerSpec, "address" | "port">>(o, {
+      weight,
+      method,
+      ...THRESHOLDS,
+      ...RS_HEALTH,
+    }),
   };
 }
 

@@ -17,6 +17,7 @@ import { applyDataPathSysctls } from "../kernel/sysctl.ts";
 import { attachPersistence } from "../persist/attach.ts";
 import { Drains } from "./drains.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
+import { HealthMonitor } from "./health_monitor.ts";
 import type { DaemonOptions } from "./options.ts";
 import { daemonProcess } from "./process_info.ts";
 import { type RateSampler, startRateSampler } from "./rates.ts";
@@ -178,6 +179,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
   let server: ControlServer | undefined;
   let rates: RateSampler<ReturnType<typeof fanOutControl>> | undefined;
   let drains: Drains | undefined;
+  let health: HealthMonitor | undefined;
   let failure: Error | undefined;
   try {
     adopted = await diversion.adopt();
@@ -191,10 +193,9 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       if (JSON.stringify(spec) !== JSON.stringify(diversion.spec)) await diversion.update(spec);
     });
 
+    const workers = fanOutControl(pool, (reason) => changes.announce(reason), log);
     // `ipvsadm -L --rate`: estimated here, from the workers' merged counters.
-    rates = startRateSampler(fanOutControl(pool, (reason) => changes.announce(reason), log), {
-      log,
-    });
+    rates = startRateSampler(workers, { log });
     const target = rates.target;
     // Restores the stored configuration, then saves on every change event (src/persist).
     const persisted = await attachPersistence(target, {
@@ -206,6 +207,14 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       onError: (e) => log(`control: ${errText(e)}`),
     });
     persisted.register(server);
+    // Health checks run here, on the main thread, and follow every configuration change (the
+    // "start" announcement below brings up those of the restored configuration). Sessions
+    // ending (expiry) change no configuration.
+    const monitor = health = new HealthMonitor({ target: workers, log });
+    changes.on((change) => {
+      // Not awaited: a change does not wait for the checks to follow it.
+      if (change.reason !== "expiry") monitor.follow(() => workers.listServices());
+    });
     // The configuration is back: take the sessions over, then read the queues.
     for (const r of await pool.all(WORKER_RESUME_OP) as ResumeReport[]) logResume(r);
     await changes.exclusive(() => changes.announce("start", false));
@@ -235,9 +244,14 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     server.register("drainStart", (key, rs, opts) => live.start(key, rs, opts));
     server.register("drainList", () => live.list());
     server.register("status", async () => ({
-      ...statusReport(await pool.all(WORKER_STATUS_OP) as WorkerStatus[], diversion.spec),
+      ...statusReport(
+        await pool.all(WORKER_STATUS_OP) as WorkerStatus[],
+        diversion.spec,
+        monitor.counters(),
+      ),
       drains: live.list(),
     }));
+    server.register("healthStatus", () => monitor.report());
     await server.listen({ path: options.socket, mode: 0o660 });
 
     const stop = () => stopRequested();
@@ -264,6 +278,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
   } finally {
     clearTimeout(dirtyTimer);
     drains?.stop();
+    health?.stop();
     rates?.stop();
     await server?.close();
     await pool.stop();

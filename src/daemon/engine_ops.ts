@@ -8,7 +8,12 @@
 import type { EngineControl } from "../fullnat/control.ts";
 import { callControl, isControlMethod, type OpArgs } from "../ctl/remote.ts";
 import { ConnectionJsonWriter, encodeConnectionPage } from "./connection_json.ts";
-import { WORKER_END_SESSIONS_OP, WORKER_PAGE_OP, type WorkerArgs } from "./worker_protocol.ts";
+import {
+  WORKER_END_SESSIONS_OP,
+  WORKER_HEALTH_OP,
+  WORKER_PAGE_OP,
+  type WorkerArgs,
+} from "./worker_protocol.ts";
 
 /** An answer, and the buffers to transfer with it rather than copy. */
 export interface EngineReply {
@@ -35,6 +40,11 @@ export class EngineOps {
     if (op === WORKER_END_SESSIONS_OP) {
       const [key, server] = args as WorkerArgs<typeof WORKER_END_SESSIONS_OP>;
       return { result: this.control.endServerSessions(key, server), transfer: [] };
+    }
+    if (op === WORKER_HEALTH_OP) {
+      const [key, update] = args as WorkerArgs<typeof WORKER_HEALTH_OP>;
+      this.control.setHealth(key, update);
+      return { result: null, transfer: [] };
     }
     if (!isControlMethod(op)) return undefined;
     return { result: callControl(this.control, op, args as OpArgs<typeof op>), transfer: [] };

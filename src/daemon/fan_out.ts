@@ -21,10 +21,11 @@ import type {
   PagedConnections,
   RemoteControl,
 } from "../ctl/remote.ts";
-import type { ConnectionView, DiversionSpec } from "../fullnat/types.ts";
+import type { ConnectionView, DiversionSpec, HealthUpdate, ServiceKey } from "../fullnat/types.ts";
 import { mergeServices, unionDiversion } from "./merge.ts";
 import {
   CONNECTION_PAGE_ROWS,
+  WORKER_HEALTH_OP,
   WORKER_PAGE_OP,
   type WorkerArgs,
   type WorkerOp,
@@ -64,6 +65,14 @@ export async function collectDiversion(workers: WorkerCalls): Promise<DiversionS
   return unionDiversion(await typed(workers).all("diversion", []));
 }
 
+/**
+ * What the daemon's health monitor drives: a service's health found by its checks, applied on
+ * every worker (not a configuration change: nothing is saved or re-diverted).
+ */
+export interface HealthControl {
+  setHealth(key: ServiceKey, update: HealthUpdate): Promise<void>;
+}
+
 /** The methods that go to every worker: the configuration changes and zeroing counters. */
 type ChangeMethod = Extract<
   ControlMethod,
@@ -90,7 +99,7 @@ export function fanOutControl(
   workers: WorkerCalls,
   announce: (reason: string) => Promise<void>,
   log: (message: string) => void,
-): RemoteControl & PagedConnections & EncodedConnections {
+): RemoteControl & PagedConnections & EncodedConnections & HealthControl {
   const w = typed(workers);
   let changes: Promise<unknown> = Promise.resolve();
   const serial = <T>(op: () => Promise<T>): Promise<T> => {
@@ -110,6 +119,27 @@ export function fanOutControl(
       if (failed >= 0) {
         const reason = (settled[failed] as PromiseRejectedResult).reason;
         const text = `worker ${failed + 1} refused ${op} that worker 0 accepted: ${
+          reason instanceof Error ? reason.message : reason
+        }; the workers' configurations differ, restart the daemon`;
+        log(text);
+        throw new Error(text);
+      }
+    });
+
+  /**
+   * A health update, in line with the configuration changes (so it never lands between a
+   * change's worker 0 and the others): worker 0 first, then the others, as a change.
+   */
+  const setHealth = (key: ServiceKey, update: HealthUpdate): Promise<void> =>
+    serial(async () => {
+      await w.call(0, WORKER_HEALTH_OP, [key, update]);
+      const rest = [];
+      for (let i = 1; i < w.size; i++) rest.push(w.call(i, WORKER_HEALTH_OP, [key, update]));
+      const settled = await Promise.allSettled(rest);
+      const failed = settled.findIndex((s) => s.status === "rejected");
+      if (failed >= 0) {
+        const reason = (settled[failed] as PromiseRejectedResult).reason;
+        const text = `worker ${failed + 1} refused a health update that worker 0 accepted: ${
           reason instanceof Error ? reason.message : reason
         }; the workers' configurations differ, restart the daemon`;
         log(text);
@@ -165,5 +195,6 @@ export function fanOutControl(
     diversion: () => collectDiversion(workers),
     connectionPages,
     connectionJson,
+    setHealth,
   };
 }

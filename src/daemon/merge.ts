@@ -49,10 +49,18 @@ export function mergeServices(lists: readonly ServiceView[][]): ServiceView[] {
           stats: { ...svc.stats },
           realServers: svc.realServers.map((rs) => ({ ...rs, stats: { ...rs.stats } })),
           localAddresses: svc.localAddresses.map((la) => ({ ...la })),
+          ...(svc.sorryServer !== undefined &&
+            { sorryServer: { ...svc.sorryServer, stats: { ...svc.sorryServer.stats } } }),
         });
         continue;
       }
       have.stats = addStats(have.stats, svc.stats);
+      const sorry = svc.sorryServer;
+      if (have.sorryServer !== undefined && sorry !== undefined) {
+        have.sorryServer.activeConns += sorry.activeConns;
+        have.sorryServer.inactiveConns += sorry.inactiveConns;
+        have.sorryServer.stats = addStats(have.sorryServer.stats, sorry.stats);
+      }
       for (const rs of svc.realServers) mergeServer(have.realServers, rs);
       for (const la of svc.localAddresses) mergeLocal(have.localAddresses, la);
     }

@@ -79,6 +79,11 @@ export class RateEstimator {
         const rid = `${id}|${r.address}|${r.port}`;
         next.set(rid, this.#fold(rid, r.stats, nowMs));
       }
+      const sorry = s.sorryServer;
+      if (sorry !== undefined) {
+        const sid = `${id}|sorry|${sorry.address}|${sorry.port}`;
+        next.set(sid, this.#fold(sid, sorry.stats, nowMs));
+      }
     }
     this.#estimates = next;
   }
@@ -113,6 +118,12 @@ export class RateEstimator {
           ...r,
           rate: rateOf(`${id}|${r.address}|${r.port}`),
         })),
+        ...(s.sorryServer !== undefined && {
+          sorryServer: {
+            ...s.sorryServer,
+            rate: rateOf(`${id}|sorry|${s.sorryServer.address}|${s.sorryServer.port}`),
+          },
+        }),
       };
     });
   }

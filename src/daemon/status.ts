@@ -13,6 +13,7 @@ import type { RawSenderCounters } from "../kernel/raw_sender.ts";
 import type { DrainView } from "./drains.ts";
 import { sumCounters } from "./merge.ts";
 import type { WorkerStatus } from "./worker_protocol.ts";
+import type { HealthCounters } from "./health_monitor.ts";
 
 /** The kernel's queue figures that add up across queues. */
 export type KernelTotals = Pick<
@@ -34,6 +35,8 @@ export interface StatusReport {
   /** Packets the engines originated (expiry RSTs): sent, and sends that failed. */
   emitter: Pick<RawSenderCounters, "sent" | "sendErrors">;
   diversion: DiversionSpec;
+  /** The health checks' counters (absent from a daemon before health checks). */
+  health?: HealthCounters;
   /** Each worker's own figures. */
   workers: WorkerStatus[];
   /** Drains running and recently finished (`rs drain`); left out by daemons without them. */
@@ -41,7 +44,11 @@ export interface StatusReport {
 }
 
 /** Builds the report from the workers' statuses (in worker order) and the installed diversion. */
-export function statusReport(workers: WorkerStatus[], diversion: DiversionSpec): StatusReport {
+export function statusReport(
+  workers: WorkerStatus[],
+  diversion: DiversionSpec,
+  health?: HealthCounters,
+): StatusReport {
   const kernels = workers.map((w) => w.kernel).filter((k): k is KernelQueueStats => k !== null);
   const kernel: KernelTotals | null = kernels.length === 0 ? null : sumCounters(
     kernels.map((k) => ({
@@ -65,6 +72,7 @@ export function statusReport(workers: WorkerStatus[], diversion: DiversionSpec):
     kernel,
     emitter: { sent: emitted.sent ?? 0, sendErrors: emitted.sendErrors ?? 0 },
     diversion,
+    ...(health !== undefined && { health }),
     workers,
   };
 }

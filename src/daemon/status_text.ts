@@ -44,6 +44,7 @@ export function formatStatus(r: StatusReport): string {
   section("queue", { ...r.queue });
   if (r.kernel) section("kernel queue", { ...r.kernel });
   section("emitted packets", { ...r.emitter });
+  if (r.health) section("health checks", { ...r.health });
   const workers = r.workers ?? [];
   if (workers.length > 1) {
     lines.push("workers:");

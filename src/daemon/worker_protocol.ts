@@ -7,7 +7,7 @@
  */
 import type { EncodedConnectionPage } from "./connection_json.ts";
 import type { EngineCounters } from "../fullnat/counters.ts";
-import type { ControlTarget, Endpoint, ServiceKey } from "../fullnat/types.ts";
+import type { ControlTarget, Endpoint, HealthUpdate, ServiceKey } from "../fullnat/types.ts";
 import type { NfQueueCounters } from "../nfqueue/counters.ts";
 import type { KernelQueueStats } from "../nfqueue/proc_stats.ts";
 import type { RawSenderCounters } from "../kernel/raw_sender.ts";
@@ -102,6 +102,13 @@ export const WORKER_RESUME_OP = "resume";
  */
 export const WORKER_END_SESSIONS_OP = "endServerSessions";
 
+/**
+ * The op that applies what the daemon's health checks found to one service (`setHealth` of
+ * the engine's control). Not part of the control socket's contract: only the daemon's health
+ * monitor sends it, to every worker, so no client can forge a server's health.
+ */
+export const WORKER_HEALTH_OP = "setHealth";
+
 /** What a worker found in its run state when it resumed. */
 export interface ResumeReport {
   index: number;
@@ -136,6 +143,7 @@ export interface WorkerOps extends ControlTarget {
   [WORKER_PAGE_OP](cursor: number, max: number): EncodedConnectionPage;
   [WORKER_RESUME_OP](): ResumeReport;
   [WORKER_END_SESSIONS_OP](key: ServiceKey, server: Endpoint): { ended: number; reset: number };
+  [WORKER_HEALTH_OP](key: ServiceKey, update: HealthUpdate): void;
 }
 
 /** One op a worker serves. */

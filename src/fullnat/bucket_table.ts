@@ -26,18 +26,24 @@ export function bucketTurns(weights: readonly number[]): number[] {
   return turns.map((t, i) => (weights[i] > 0 ? Math.max(1, Math.floor((t * BUCKETS) / round)) : 1));
 }
 
-/** The table: bucket to index in `servers`, or -1 for every bucket when there is none. */
+/**
+ * The table: bucket to index in `servers`, or -1 for every bucket when there is none. A server
+ * out of its service (`listed` false: down by its health checks, or displaced by the sorry
+ * server) takes no bucket, as if it were deleted.
+ */
 export function buildBucketTable(servers: readonly RealServer[]): Int32Array {
   const table = new Int32Array(BUCKETS).fill(-1);
-  if (servers.length === 0) return table;
-  const turns = bucketTurns(servers.map((s) => s.weight));
+  const dealt: number[] = [];
+  servers.forEach((s, i) => s.listed && dealt.push(i));
+  if (dealt.length === 0) return table;
+  const turns = bucketTurns(dealt.map((i) => servers[i].weight));
   let server = 0;
   let taken = 0;
   for (let b = 0; b < BUCKETS; b++) {
-    table[b] = server;
+    table[b] = dealt[server];
     if (++taken >= turns[server]) {
       taken = 0;
-      server = (server + 1) % servers.length;
+      server = (server + 1) % dealt.length;
     }
   }
   return table;

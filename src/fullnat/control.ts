@@ -27,6 +27,7 @@ import {
   DEFAULT_MH_TABLE_SIZE,
   DEFAULT_WEIGHT,
   ENGINE_MAX_SECONDS,
+  formatEndpoint as formatEndpointText,
   formatIpv4,
   formatIpv6,
   FORWARD_METHOD_TABLE,
@@ -60,6 +61,16 @@ import {
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
 import { rebuildSchedule, schedFlagBits, schedFlagNames } from "./scheduler_hashed.ts";
+import { applyHealth } from "./health_state.ts";
+import { type CheckSpec, checkSpecProblems } from "../health/spec.ts";
+import type { RealServer } from "./service.ts";
+import {
+  DEFAULT_QUORUM,
+  MAX_CHECKS_PER_SERVER,
+  QUORUM_MAX,
+  type SorryServerSpec,
+} from "./service_spec.ts";
+import type { HealthUpdate, SorryServerView } from "./views.ts";
 import { A6, V6 } from "./session_table.ts";
 import { zeroStats } from "./stats.ts";
 import { clearTemplates } from "./persistence.ts";
@@ -294,6 +305,75 @@ function checkMethod(m: unknown): ForwardMethod {
   return m;
 }
 
+/** The health checks of a real server at `rsAddress`, each checked and with its defaults. */
+function checkHealthChecks(v: unknown, rsAddress: string): CheckSpec[] {
+  if (!Array.isArray(v)) invalid(`Health checks must be a list of checks (got ${String(v)})`);
+  if (v.length > MAX_CHECKS_PER_SERVER) {
+    invalid(
+      `A real server takes at most ${MAX_CHECKS_PER_SERVER} health checks (got ${v.length})`,
+    );
+  }
+  const out: CheckSpec[] = [];
+  const problems: string[] = [];
+  v.forEach((c, i) => {
+    const r = checkSpecProblems(c, `checks[${i}]`, { rsAddress });
+    if (r.spec !== undefined) out.push(r.spec);
+    else problems.push(...r.problems);
+  });
+  if (problems.length > 0) invalid(`Invalid health check: ${problems.join("; ")}`);
+  return out;
+}
+
+/** keepalived's quorum (at least 1) or hysteresis (at least 0). */
+function checkQuorumCount(v: unknown, what: "Quorum" | "Hysteresis"): number {
+  const min = what === "Quorum" ? 1 : 0;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > QUORUM_MAX) {
+    invalid(`${what} must be an integer from ${min} to ${QUORUM_MAX} (got ${String(v)})`);
+  }
+  return v;
+}
+
+/** A sorry server checked for a service of the given family (v6 or not). */
+interface SorryChoice {
+  addr: Addr;
+  port: number;
+  method: ForwardMethod;
+}
+
+function checkSorryServer(v: SorryServerSpec, v6: boolean): SorryChoice {
+  if (v === null || typeof v !== "object") {
+    invalid("A sorry server is given as address, port and method");
+  }
+  const addr = parseAddr(v.address, "Sorry server address");
+  if (v6 !== (addr.v6 !== undefined)) {
+    invalid(
+      `Sorry server ${addr.text} is ${addr.v6 ? "IPv6" : "IPv4"} but the service is ${
+        v6 ? "IPv6" : "IPv4"
+      }`,
+    );
+  }
+  const port = checkPort(v.port, "Sorry server");
+  const method = checkMethod(v.method ?? "fullnat");
+  return { addr, port, method };
+}
+
+/** The weight a sorry server serves with (keepalived's). */
+const SORRY_WEIGHT = 1;
+
+/** How a sorry server is listed. */
+function sorryView(rs: RealServer): SorryServerView {
+  return {
+    address: rs.address,
+    port: rs.port,
+    method: rs.method,
+    active: rs.listed,
+    currentWeight: rs.weight,
+    activeConns: rs.activeConns,
+    inactiveConns: rs.inactiveConns,
+    stats: { ...rs.stats },
+  };
+}
+
 /** One page of {@linkcode EngineControl.listConnectionsPage}. */
 export interface ConnectionPage {
   rows: ConnectionView[];
@@ -330,6 +410,49 @@ export class EngineControl implements ControlTarget {
     return svc;
   }
 
+  /** The real server (not the sorry server) of `svc` at `address`:`port`. */
+  #server(svc: Service, address: string, port: number): RealServer | undefined {
+    return svc.servers.find((r) => !r.sorry && r.address === address && r.port === port);
+  }
+
+  /** Refuses a sorry server on the endpoint of one of the service's real servers. */
+  #sorryClash(svc: Service | undefined, sorry: SorryChoice): void {
+    if (svc !== undefined && this.#server(svc, sorry.addr.text, sorry.port) !== undefined) {
+      invalid(
+        `Sorry server ${formatEndpointText(sorry.addr.text, sorry.port)} is one of the ` +
+          `service's real servers: it must be another server`,
+      );
+    }
+  }
+
+  /** Makes `choice` the sorry server of `svc` (none for null), draining the one it replaces. */
+  #setSorry(svc: Service, choice: SorryChoice | null): void {
+    const old = svc.sorryServer;
+    if (
+      old !== undefined && choice !== null && old.address === choice.addr.text &&
+      old.port === choice.port
+    ) {
+      old.method = choice.method;
+      return;
+    }
+    if (old !== undefined) {
+      svc.sorryServer = undefined;
+      this.engine.registry.retireServer(old);
+    }
+    if (choice === null) return;
+    const rs = this.engine.registry.addServer(
+      svc,
+      choice.addr.v4,
+      choice.addr.text,
+      choice.port,
+      SORRY_WEIGHT,
+      choice.method,
+      choice.addr.v6,
+    );
+    rs.sorry = true;
+    svc.sorryServer = rs;
+  }
+
   addService(key: ServiceKey, options: ServiceOptions): void {
     const { proto, addr, port } = this.#parseKey(key);
     const scheduler = checkScheduler(options?.scheduler);
@@ -347,6 +470,11 @@ export class EngineControl implements ControlTarget {
     const onePacket = options?.onePacket === undefined
       ? false
       : checkOnePacket(options.onePacket, key.protocol);
+    const quorum = checkQuorumCount(options?.quorum ?? DEFAULT_QUORUM, "Quorum");
+    const hysteresis = checkQuorumCount(options?.hysteresis ?? 0, "Hysteresis");
+    const sorry = options?.sorryServer == null
+      ? null
+      : checkSorryServer(options.sorryServer, addr.v6 !== undefined);
     const reg = this.engine.registry;
     if (this.#find(proto, addr, port)) {
       throw new ControlError("service-exists", "Service already exists");
@@ -368,7 +496,10 @@ export class EngineControl implements ControlTarget {
     svc.onePacket = onePacket;
     svc.timeoutOverrides = withTimeouts({}, timeouts);
     svc.applyTimeouts(this.engine.timeouts);
-    rebuildSchedule(svc);
+    svc.quorum = quorum;
+    svc.hysteresis = hysteresis;
+    this.#setSorry(svc, sorry);
+    applyHealth(svc);
   }
 
   editService(key: ServiceKey, options: Partial<ServiceOptions>): void {
@@ -406,6 +537,18 @@ export class EngineControl implements ControlTarget {
       clampMss: svc.clampMss,
     };
     applyTweaks(tweaks, options);
+    const quorum = options.quorum === undefined
+      ? svc.quorum
+      : checkQuorumCount(options.quorum, "Quorum");
+    const hysteresis = options.hysteresis === undefined
+      ? svc.hysteresis
+      : checkQuorumCount(options.hysteresis, "Hysteresis");
+    const sorry = options.sorryServer === undefined
+      ? undefined
+      : options.sorryServer === null
+      ? null
+      : checkSorryServer(options.sorryServer, svc.vaddr6 !== undefined);
+    if (sorry) this.#sorryClash(svc, sorry);
     if (changed) {
       svc.schedIndex = -1;
       svc.schedWeight = 0;
@@ -427,6 +570,12 @@ export class EngineControl implements ControlTarget {
       svc.timeoutOverrides = withTimeouts(svc.timeoutOverrides, timeouts);
       svc.applyTimeouts(this.engine.timeouts);
     }
+    svc.quorum = quorum;
+    svc.hysteresis = hysteresis;
+    if (sorry !== undefined) {
+      this.#setSorry(svc, sorry);
+      applyHealth(svc);
+    }
   }
 
   deleteService(key: ServiceKey): void {
@@ -443,7 +592,18 @@ export class EngineControl implements ControlTarget {
     const upper = checkThreshold(server.upperThreshold ?? 0, "Upper");
     const lower = checkThreshold(server.lowerThreshold ?? 0, "Lower");
     checkThresholdOrder(upper, lower);
-    if (svc.servers.some((rs) => rs.address === addr.text && rs.port === port)) {
+    const checks = server.checks === undefined ? [] : checkHealthChecks(server.checks, addr.text);
+    const inhibit = server.inhibitOnFailure === undefined
+      ? false
+      : checkFlag(server.inhibitOnFailure, "inhibitOnFailure");
+    const sorry = svc.sorryServer;
+    if (sorry !== undefined && sorry.address === addr.text && sorry.port === port) {
+      invalid(
+        `Real server ${formatEndpointText(addr.text, port)} is the service's sorry server: ` +
+          `it cannot be a real server too`,
+      );
+    }
+    if (this.#server(svc, addr.text, port) !== undefined) {
       throw new ControlError("dest-exists", "Destination already exists");
     }
     const rs = this.engine.registry.addServer(
@@ -456,15 +616,18 @@ export class EngineControl implements ControlTarget {
       addr.v6,
     );
     setThresholds(rs, upper, lower, this.engine.thresholdShares);
+    rs.checks = checks;
+    rs.inhibitOnFailure = inhibit;
+    applyHealth(svc);
   }
 
   editRealServer(key: ServiceKey, server: Partial<RealServerSpec> & Endpoint): void {
     const svc = this.#service(key);
     const addr = parseAddr(server?.address, "Real server address").text;
     const port = checkPort(server.port, "Real server");
-    const rs = svc.servers.find((r) => r.address === addr && r.port === port);
+    const rs = this.#server(svc, addr, port);
     if (rs === undefined) throw new ControlError("no-dest", "No such destination");
-    const weight = server.weight === undefined ? rs.weight : checkWeight(server.weight);
+    const weight = server.weight === undefined ? rs.configWeight : checkWeight(server.weight);
     const method = server.method === undefined ? rs.method : checkMethod(server.method);
     const upper = server.upperThreshold === undefined
       ? rs.upperThreshold
@@ -473,20 +636,62 @@ export class EngineControl implements ControlTarget {
       ? rs.lowerThreshold
       : checkThreshold(server.lowerThreshold, "Lower");
     checkThresholdOrder(upper, lower);
+    const checks = server.checks === undefined
+      ? rs.checks
+      : checkHealthChecks(server.checks, rs.address);
+    const inhibit = server.inhibitOnFailure === undefined
+      ? rs.inhibitOnFailure
+      : checkFlag(server.inhibitOnFailure, "inhibitOnFailure");
     setThresholds(rs, upper, lower, this.engine.thresholdShares);
-    rs.weight = weight;
-    if (weight > 0) rs.lastWeight = weight;
+    rs.configWeight = weight;
     rs.method = method;
-    rebuildSchedule(svc);
+    rs.checks = checks;
+    rs.inhibitOnFailure = inhibit;
+    applyHealth(svc);
   }
 
   deleteRealServer(key: ServiceKey, server: Endpoint): void {
     const svc = this.#service(key);
     const addr = parseAddr(server?.address, "Real server address").text;
     const port = checkPort(server.port, "Real server");
-    const rs = svc.servers.find((r) => r.address === addr && r.port === port);
+    const rs = this.#server(svc, addr, port);
     if (rs === undefined) throw new ControlError("no-dest", "No such destination");
     this.engine.registry.retireServer(rs);
+  }
+
+  /**
+   * Applies what the daemon's health checks found for one service: each listed real server's
+   * health (and a dynamic weight, null to drop it) and whether the quorum holds. Every entry is
+   * checked before anything changes. Not a configuration change: nothing of it is exported.
+   */
+  setHealth(key: ServiceKey, update: HealthUpdate): void {
+    const svc = this.#service(key);
+    if (update === null || typeof update !== "object") {
+      invalid("A health update is given as { servers?, quorumUp? }");
+    }
+    const quorumUp = update.quorumUp === undefined
+      ? svc.quorumUp
+      : checkFlag(update.quorumUp, "quorumUp");
+    const servers = update.servers ?? [];
+    if (!Array.isArray(servers)) invalid("A health update's servers must be a list");
+    const found = servers.map((s) => {
+      if (s === null || typeof s !== "object") {
+        invalid("A server's health is { address, port, up }");
+      }
+      const addr = parseAddr(s.address, "Real server address").text;
+      const port = checkPort(s.port, "Real server");
+      const rs = this.#server(svc, addr, port);
+      if (rs === undefined) throw new ControlError("no-dest", "No such destination");
+      const up = checkFlag(s.up, "up");
+      const weight = s.weight == null ? undefined : checkWeight(s.weight);
+      return { rs, up, weight };
+    });
+    for (const { rs, up, weight } of found) {
+      rs.healthy = up;
+      rs.healthWeight = weight;
+    }
+    svc.quorumUp = quorumUp;
+    applyHealth(svc);
   }
 
   addLocalAddress(key: ServiceKey, address: string): void {
@@ -533,15 +738,25 @@ export class EngineControl implements ControlTarget {
       clampMss: svc.clampMss,
       timeouts: { ...svc.timeoutOverrides },
       onePacket: svc.onePacket,
+      quorum: svc.quorum,
+      hysteresis: svc.hysteresis,
+      quorumUp: svc.quorumUp,
+      ...(svc.sorryServer !== undefined && { sorryServer: sorryView(svc.sorryServer) }),
       stats: { ...svc.stats },
-      realServers: svc.servers.map((rs) => ({
+      realServers: svc.servers.filter((rs) => !rs.sorry).map((rs) => ({
         address: rs.address,
         port: rs.port,
-        weight: rs.weight,
+        weight: rs.configWeight,
         method: rs.method,
         upperThreshold: rs.upperThreshold,
         lowerThreshold: rs.lowerThreshold,
         overloaded: rs.overloaded,
+        checks: rs.checks.map((c) => structuredClone(c)),
+        inhibitOnFailure: rs.inhibitOnFailure,
+        up: rs.healthy,
+        ...(rs.healthWeight !== undefined && { healthWeight: rs.healthWeight }),
+        currentWeight: rs.weight,
+        listed: rs.listed,
         activeConns: rs.activeConns,
         inactiveConns: rs.inactiveConns,
         persistConns: rs.persistConns,

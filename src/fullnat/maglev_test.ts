@@ -49,7 +49,7 @@ Deno.test("maglev turns: weight / gcd, capped at 2^6 per turn by a shift, at lea
 
 Deno.test("sh/dh buckets: weight-many consecutive buckets per round (after the gcd), one for weight 0", () => {
   assert.deepEqual(bucketTurns([2, 4, 0]), [1, 2, 1]);
-  const t = buildBucketTable([{ weight: 1 }, { weight: 3 }] as never);
+  const t = buildBucketTable([{ weight: 1, listed: true }, { weight: 3, listed: true }] as never);
   assert.deepEqual([...t.slice(0, 8)], [0, 1, 1, 1, 0, 1, 1, 1]);
   assert.deepEqual(counts(t, 2), [64, 192]);
   // A round longer than the table is scaled down so every server keeps its share.

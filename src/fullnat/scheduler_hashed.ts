@@ -78,7 +78,8 @@ export function rebuildSchedule(svc: Service): void {
         servers.map((rs) => ({
           offsetHash: serverHash(rs, SEED_OFFSET),
           skipHash: serverHash(rs, SEED_SKIP),
-          weight: rs.lastWeight,
+          // A server out of its service (health, sorry server) holds no place, as if deleted.
+          weight: rs.listed ? rs.lastWeight : 0,
         })),
         svc.mhTableSize,
       );

@@ -6,6 +6,7 @@
  * @module
  */
 import type { ForwardMethod, SchedulerName, ServiceKey, Stats } from "./types.ts";
+import type { CheckSpec } from "../health/spec.ts";
 import { DEFAULT_MH_TABLE_SIZE, prefixMaskWords } from "../vocab/mod.ts";
 import { newStats } from "./stats.ts";
 import { TemplateTable } from "./template_table.ts";
@@ -49,6 +50,32 @@ export class RealServer {
    * until its sessions fall below the lower threshold.
    */
   overloaded = false;
+  /**
+   * The weight the operator configured. `weight` is the one the schedulers use: the same
+   * unless health checks hold the server down (0), a dynamic check set another, or the sorry
+   * server stands in (`health_state.ts` derives it).
+   */
+  configWeight: number;
+  /** Health checks as configured (run by the daemon, kept here with the configuration). */
+  checks: readonly CheckSpec[] = [];
+  /** Listed with weight 0 (true) or left out of the listing (false) while down. */
+  inhibitOnFailure = false;
+  /** What the daemon's checks last said; true until they say otherwise (keepalived's start). */
+  healthy = true;
+  /** A weight a dynamic misc check asked for, replacing `configWeight` while set. */
+  healthWeight: number | undefined = undefined;
+  /**
+   * False while the server is out of the service as keepalived would have it out of IPVS: down
+   * and not inhibited, or displaced by the sorry server. It is then not listed, holds no place
+   * in the hashing tables, and gets no new connections; its sessions go on.
+   *
+   * HOOK (tunables.expireNodestConn, H3): a session whose server is `removed || !listed`
+   * (`outOfService()` in health_state.ts) is to a destination IPVS no longer has; with
+   * expire_nodest_conn on it is to be reset on its next packet, as for a deleted server.
+   */
+  listed = true;
+  /** True on the object that is its service's sorry server, not one of its real servers. */
+  sorry = false;
   constructor(
     readonly id: number,
     readonly service: Service,
@@ -59,6 +86,7 @@ export class RealServer {
     public method: ForwardMethod,
   ) {
     this.lastWeight = weight;
+    this.configWeight = weight;
   }
 
   /** Sessions that still refer to this server. */
@@ -151,6 +179,16 @@ export class Service {
    * one, else {@linkcode OPS_REPLY_WINDOW_MS} (at most the engine's UDP timeout).
    */
   opsWindowMs: number = OPS_REPLY_WINDOW_MS;
+  /** keepalived's quorum and hysteresis (`health_state.ts`; the daemon decides `quorumUp`). */
+  quorum = 1;
+  hysteresis = 0;
+  /** False while the daemon's health monitor says the quorum is lost. */
+  quorumUp = true;
+  /**
+   * The sorry server, when one is configured: an entry of `servers` (so sessions, counters and
+   * takeover treat it as any server) marked `sorry`, with weight 0 unless it stands in.
+   */
+  sorryServer: RealServer | undefined = undefined;
   constructor(
     readonly id: number,
     readonly key: ServiceKey,

@@ -7,6 +7,7 @@
  */
 import type { ForwardMethod, Protocol, SchedulerFlag, SchedulerName } from "../vocab/mod.ts";
 import type { Timeouts } from "./timeouts.ts";
+import type { CheckSpec } from "../health/spec.ts";
 
 /** An address and port, as shown to people and scripts. */
 export interface Endpoint {
@@ -66,7 +67,35 @@ export interface ServiceOptions {
   timeouts?: Partial<Timeouts>;
   /** One-packet scheduling (ipvsadm `-o`, UDP services only; default off). */
   onePacket?: boolean;
+  /**
+   * keepalived's `quorum` (default 1): the service has its quorum while the weights of its live
+   * real servers add up to at least this much; below it the sorry server stands in.
+   */
+  quorum?: number;
+  /** keepalived's `hysteresis` (default 0): the margin around `quorum` that damps flapping. */
+  hysteresis?: number;
+  /**
+   * keepalived's `sorry_server`: serves the service alone while the quorum is lost (all real
+   * servers down, or too little live weight). In an edit, null removes it.
+   */
+  sorryServer?: SorryServerSpec | null;
 }
+
+/** The default quorum of a service (keepalived's). */
+export const DEFAULT_QUORUM = 1;
+
+/** Largest quorum or hysteresis accepted (a sum of weights; well inside a 32-bit integer). */
+export const QUORUM_MAX = 0x7fffffff;
+
+/** A service's sorry server: where new connections go while the quorum is lost. */
+export interface SorryServerSpec {
+  address: string;
+  port: number;
+  method: ForwardMethod;
+}
+
+/** Most health checks one real server may carry. */
+export const MAX_CHECKS_PER_SERVER = 16;
 
 /** The per-service TCP tweaks, all on unless switched off. */
 export const DEFAULT_TCP_TWEAKS: Readonly<
@@ -87,4 +116,15 @@ export interface RealServerSpec {
    */
   upperThreshold?: number;
   lowerThreshold?: number;
+  /**
+   * Health checks (default none: always up). All must be up for the server to be up; the
+   * daemon runs them, the engine only keeps them with the server's configuration.
+   */
+  checks?: CheckSpec[];
+  /**
+   * keepalived's `inhibit_on_failure` (default false). When the checks take the server down:
+   * true keeps it listed with weight 0; false takes it out of the listing until it recovers.
+   * Either way it gets no new connections and its established ones go on.
+   */
+  inhibitOnFailure?: boolean;
 }

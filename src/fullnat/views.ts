@@ -5,7 +5,13 @@
  * @module
  */
 import type { ForwardMethod, Protocol } from "./types.ts";
-import type { Endpoint, RealServerSpec, ServiceKey, ServiceOptions } from "./service_spec.ts";
+import type {
+  Endpoint,
+  RealServerSpec,
+  ServiceKey,
+  ServiceOptions,
+  SorryServerSpec,
+} from "./service_spec.ts";
 
 /** Traffic counters, as `ipvsadm -L --stats` shows them. */
 export interface Stats {
@@ -39,7 +45,10 @@ type OptionalListed =
   | "onePacket"
   | "persistenceMask";
 
-/** A real server as listed, with its live counters. */
+/**
+ * A real server as listed, with its live counters. `weight` is the configured weight; the
+ * health fields (listed by daemons with health checks) say what the checks made of it.
+ */
 export interface RealServerView extends RealServerSpec {
   activeConns: number;
   inactiveConns: number;
@@ -53,6 +62,36 @@ export interface RealServerView extends RealServerSpec {
   stats: Stats;
   /** Present when the lister estimates rates (the daemon does). */
   rate?: Rates;
+  /** What the health checks last said (true without checks). */
+  up?: boolean;
+  /** A weight a dynamic misc check set, in place of the configured one. */
+  healthWeight?: number;
+  /** The weight new connections are scheduled by: 0 while down or displaced by the sorry server. */
+  currentWeight?: number;
+  /**
+   * False while the server is out of the service (down and not inhibited, or displaced by the
+   * sorry server): `ipvsadm -L` leaves it out, as keepalived removes it from IPVS.
+   */
+  listed?: boolean;
+}
+
+/** A service's sorry server as listed. */
+export interface SorryServerView extends SorryServerSpec {
+  /** True while it stands in for the real servers (the quorum is lost). */
+  active: boolean;
+  currentWeight: number;
+  activeConns: number;
+  inactiveConns: number;
+  stats: Stats;
+  rate?: Rates;
+}
+
+/** What the daemon's health monitor tells the engine about one service (`setHealth`). */
+export interface HealthUpdate {
+  /** Real servers whose health is set; the others keep theirs. */
+  servers?: { address: string; port: number; up: boolean; weight?: number | null }[];
+  /** Whether the service has its quorum (the sorry server stands in while it has not). */
+  quorumUp?: boolean;
 }
 
 /** A local address of a service as listed (`-G`). */
@@ -73,8 +112,12 @@ export interface LocalAddressView {
 export interface ServiceView
   extends
     ServiceKey,
-    Required<Omit<ServiceOptions, OptionalListed>>,
-    Pick<ServiceOptions, OptionalListed> {
+    Required<Omit<ServiceOptions, OptionalListed | "quorum" | "hysteresis" | "sorryServer">>,
+    Pick<ServiceOptions, OptionalListed | "quorum" | "hysteresis"> {
+  /** Present when one is configured. */
+  sorryServer?: SorryServerView;
+  /** False while the daemon's health monitor has found the quorum lost. */
+  quorumUp?: boolean;
   realServers: RealServerView[];
   localAddresses: LocalAddressView[];
   stats: Stats;

@@ -11,7 +11,7 @@ import { EngineControl } from "../fullnat/control.ts";
 import { Engine } from "../fullnat/engine.ts";
 import { ControlError } from "../fullnat/types.ts";
 import { type ConfigDocument, configFromViews, ConfigInvalidError } from "./document.ts";
-import { planChanges } from "./plan.ts";
+import { planChanges, serviceOptionsOf } from "./plan.ts";
 
 /** What {@linkcode applyConfig} did (or, for a dry run, would do). */
 export interface ApplyResult {
@@ -56,19 +56,7 @@ export function checkOnFreshEngine(doc: ConfigDocument): string[] {
   attempt("tunables", () => control.setTunables(doc.tunables));
   doc.services.forEach((s, i) => {
     const key = { protocol: s.protocol, address: s.address, port: s.port };
-    const ok = attempt(`services[${i}]`, () =>
-      control.addService(key, {
-        scheduler: s.scheduler,
-        schedulerFlags: s.schedulerFlags,
-        ...(s.scheduler === "mh" && { mhTableSize: s.mhTableSize }),
-        persistence: s.persistence,
-        persistenceMask: s.persistenceMask,
-        toa: s.toa,
-        stripTimestamps: s.stripTimestamps,
-        clampMss: s.clampMss,
-        timeouts: s.timeouts,
-        onePacket: s.onePacket,
-      }));
+    const ok = attempt(`services[${i}]`, () => control.addService(key, serviceOptionsOf(s)));
     if (!ok) return;
     s.realServers.forEach((r, j) =>
       attempt(`services[${i}].realServers[${j}]`, () => control.addRealServer(key, { ...r }))

@@ -23,9 +23,12 @@
  */
 import {
   ControlError,
+  DEFAULT_QUORUM,
   DEFAULT_TCP_TWEAKS,
   DEFAULT_TIMEOUTS,
   DEFAULT_TUNABLES,
+  MAX_CHECKS_PER_SERVER,
+  QUORUM_MAX,
   TUNABLE_KEYS,
 } from "../fullnat/types.ts";
 import type {
@@ -33,9 +36,11 @@ import type {
   ServiceKey,
   ServiceOptions,
   ServiceView,
+  SorryServerSpec,
   Timeouts,
   Tunables,
 } from "../fullnat/types.ts";
+import { type CheckSpec, checkSpecProblems, formatCheck } from "../health/spec.ts";
 import {
   DEFAULT_FORWARD_METHOD,
   DEFAULT_MH_TABLE_SIZE,
@@ -74,11 +79,22 @@ export const MAX_SECONDS = ENGINE_MAX_SECONDS;
  * One virtual service with everything configured on it. In the text form `schedulerFlags` is
  * left out when there are none, `mhTableSize` unless the scheduler is mh (it means nothing
  * to the others), `persistenceMask` when it is the whole address (32 or 128), `timeouts` when
- * the service has none of its own and `onePacket` when off, so documents of services without
- * them read as before they existed.
+ * the service has none of its own, `onePacket` when off, `quorum` at 1, `hysteresis` at 0 and
+ * `sorryServer` when there is none, so documents of services without them read as before they
+ * existed.
  */
-export interface ServiceConfig extends ServiceKey, Required<ServiceOptions> {
-  /** Real servers; `upperThreshold` / `lowerThreshold` of 0 (none) are left out of the text. */
+export interface ServiceConfig
+  extends
+    ServiceKey,
+    Required<Omit<ServiceOptions, "sorryServer" | "quorum" | "hysteresis">>,
+    Pick<ServiceOptions, "quorum" | "hysteresis"> {
+  /** Absent when the service has none. */
+  sorryServer?: SorryServerSpec;
+  /**
+   * Real servers. A validated document gives every one its `checks` (left out of the text
+   * when none) and `inhibitOnFailure` (left out when false); other code may leave them out.
+   * `upperThreshold` / `lowerThreshold` of 0 (none) are left out of the text.
+   */
   realServers: RealServerSpec[];
   /** Local addresses (FULLNAT source addresses), in round-robin order. */
   localAddresses: string[];
@@ -142,10 +158,23 @@ const SERVICE_KEYS = [
   "clampMss",
   "onePacket",
   "timeouts",
+  "quorum",
+  "hysteresis",
+  "sorryServer",
   "realServers",
   "localAddresses",
 ];
-const RS_KEYS = ["address", "port", "weight", "method", "upperThreshold", "lowerThreshold"];
+const RS_KEYS = [
+  "address",
+  "port",
+  "weight",
+  "method",
+  "upperThreshold",
+  "lowerThreshold",
+  "inhibitOnFailure",
+  "checks",
+];
+const SORRY_KEYS = ["address", "port", "method"];
 
 type Obj = Record<string, unknown>;
 
@@ -325,6 +354,38 @@ function checkServiceTimeouts(
   return ok ? out : undefined;
 }
 
+/** The health checks of a real server at `address` (none if left out). */
+function checkChecks(
+  c: Checker,
+  v: unknown,
+  address: string | undefined,
+  path: string,
+): CheckSpec[] | undefined {
+  const list = c.list(v, `${path}.checks`);
+  if (list === undefined) return undefined;
+  if (list.length > MAX_CHECKS_PER_SERVER) {
+    c.problem(
+      `${path}.checks`,
+      `a real server takes at most ${MAX_CHECKS_PER_SERVER} checks (got ${list.length})`,
+    );
+    return undefined;
+  }
+  const out: CheckSpec[] = [];
+  let ok = true;
+  list.forEach((item, i) => {
+    const r = checkSpecProblems(
+      item,
+      c.at(`${path}.checks[${i}]`),
+      address === undefined ? {} : { rsAddress: address },
+    );
+    if (r.spec === undefined) {
+      c.problems.push(...r.problems);
+      ok = false;
+    } else out.push(r.spec);
+  });
+  return ok ? out : undefined;
+}
+
 function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec | undefined {
   if (!isObject(v)) {
     c.problem(path, `must be an object with address and port (got ${show(v)})`);
@@ -343,10 +404,15 @@ function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec |
     v[k] === undefined ? 0 : c.integer(v[k], `${path}.${k}`, 0, THRESHOLD_MAX);
   const upperThreshold = threshold("upperThreshold");
   const lowerThreshold = threshold("lowerThreshold");
+  const inhibitOnFailure = v.inhibitOnFailure === undefined
+    ? false
+    : c.flag(v.inhibitOnFailure, `${path}.inhibitOnFailure`);
+  const checks = checkChecks(c, v.checks, address, path);
   if (address === undefined || port === undefined || weight === undefined) return undefined;
   if (method === undefined || upperThreshold === undefined || lowerThreshold === undefined) {
     return undefined;
   }
+  if (inhibitOnFailure === undefined || checks === undefined) return undefined;
   if (lowerThreshold > upperThreshold) {
     c.problem(
       `${path}.lowerThreshold`,
@@ -354,7 +420,59 @@ function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec |
     );
     return undefined;
   }
-  return { address, port, weight, method, upperThreshold, lowerThreshold };
+  return {
+    address,
+    port,
+    weight,
+    method,
+    upperThreshold,
+    lowerThreshold,
+    inhibitOnFailure,
+    checks,
+  };
+}
+
+/** keepalived's quorum (default 1) or hysteresis (default 0) of a service. */
+function checkQuorum(
+  c: Checker,
+  v: unknown,
+  path: string,
+  field: "quorum" | "hysteresis",
+): number | undefined {
+  if (v === undefined) return field === "quorum" ? DEFAULT_QUORUM : 0;
+  return c.integer(v, `${path}.${field}`, field === "quorum" ? 1 : 0, QUORUM_MAX);
+}
+
+/** A service's sorry server (null when left out): of the service's family. */
+function checkSorryServer(
+  c: Checker,
+  v: unknown,
+  serviceAddress: string | undefined,
+  path: string,
+): SorryServerSpec | null | undefined {
+  if (v === undefined) return null;
+  const at = `${path}.sorryServer`;
+  if (!isObject(v)) {
+    c.problem(at, `must be an object with address, port and method (got ${show(v)})`);
+    return undefined;
+  }
+  c.unknownKeys(v, SORRY_KEYS, at);
+  const address = c.address(v.address, `${at}.address`);
+  const port = c.integer(v.port, `${at}.port`, PORT_MIN, PORT_MAX);
+  const method = v.method === undefined
+    ? DEFAULT_FORWARD_METHOD
+    : c.oneOf(v.method, `${at}.method`, FORWARD_METHODS);
+  if (address === undefined || port === undefined || method === undefined) return undefined;
+  if (serviceAddress !== undefined && isIpv6(serviceAddress) !== isIpv6(address)) {
+    c.problem(
+      `${at}.address`,
+      `${address} is IPv${isIpv6(address) ? 6 : 4} but the service is IPv${
+        isIpv6(serviceAddress) ? 6 : 4
+      }`,
+    );
+    return undefined;
+  }
+  return { address, port, method };
 }
 
 /** The flags of a service (none if left out), each known and belonging to its scheduler. */
@@ -439,6 +557,9 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     c.problem(`${path}.onePacket`, "one-packet scheduling is for UDP services only");
     onePacket = undefined;
   }
+  const quorum = checkQuorum(c, v.quorum, path, "quorum");
+  const hysteresis = checkQuorum(c, v.hysteresis, path, "hysteresis");
+  const sorryServer = checkSorryServer(c, v.sorryServer, address, path);
 
   let ok = true;
   const realServers: RealServerSpec[] = [];
@@ -456,6 +577,17 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     } else seenRs.set(key, i);
     realServers.push(rs);
   });
+  if (sorryServer) {
+    const key = formatEndpoint(sorryServer.address, sorryServer.port);
+    const at = seenRs.get(key);
+    if (at !== undefined) {
+      c.problem(
+        `${path}.sorryServer`,
+        `${key} is also realServers[${at}]: the sorry server must be another server`,
+      );
+      ok = false;
+    }
+  }
 
   const localAddresses: string[] = [];
   const laList = c.list(v.localAddresses, `${path}.localAddresses`);
@@ -478,7 +610,8 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     schedulerFlags === undefined || mhTableSize === undefined ||
     persistence === undefined || persistenceMask === undefined || toa === undefined ||
     stripTimestamps === undefined || clampMss === undefined || timeouts === undefined ||
-    onePacket === undefined
+    onePacket === undefined || quorum === undefined || hysteresis === undefined ||
+    sorryServer === undefined
   ) return undefined;
   return {
     protocol,
@@ -494,6 +627,9 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     clampMss,
     onePacket,
     timeouts,
+    quorum,
+    hysteresis,
+    ...(sorryServer !== null && { sorryServer }),
     realServers,
     localAddresses,
   };
@@ -581,6 +717,15 @@ function orderedService(s: ServiceConfig): ServiceConfig {
     clampMss: s.clampMss,
     onePacket: s.onePacket,
     timeouts: orderedTimeouts(s.timeouts),
+    quorum: s.quorum ?? DEFAULT_QUORUM,
+    hysteresis: s.hysteresis ?? 0,
+    ...(s.sorryServer !== undefined && {
+      sorryServer: {
+        address: s.sorryServer.address,
+        port: s.sorryServer.port,
+        method: s.sorryServer.method,
+      },
+    }),
     realServers: s.realServers.map((r) => ({
       address: r.address,
       port: r.port,
@@ -588,6 +733,8 @@ function orderedService(s: ServiceConfig): ServiceConfig {
       method: r.method,
       upperThreshold: r.upperThreshold ?? 0,
       lowerThreshold: r.lowerThreshold ?? 0,
+      inhibitOnFailure: r.inhibitOnFailure ?? false,
+      checks: (r.checks ?? []).map((k) => structuredClone(k)),
     })),
     localAddresses: [...s.localAddresses],
   };
@@ -602,7 +749,8 @@ function orderedTimeouts(t: Partial<Timeouts>): Partial<Timeouts> {
 
 /**
  * Leaves out the fields the text form omits (see {@linkcode ServiceConfig} and
- * {@linkcode ConfigDocument}; thresholds of 0, tunables at their defaults).
+ * {@linkcode ConfigDocument}; thresholds of 0, tunables at their defaults); checks are written
+ * without their defaults.
  */
 function textField(this: unknown, key: string, value: unknown): unknown {
   if (key === "schedulerFlags" && Array.isArray(value) && value.length === 0) return undefined;
@@ -615,6 +763,12 @@ function textField(this: unknown, key: string, value: unknown): unknown {
   if ((key === "upperThreshold" || key === "lowerThreshold") && value === 0) return undefined;
   // A service's timeouts (the document's own are always written).
   if (key === "timeouts" && "protocol" in (this as object) && isEmpty(value)) return undefined;
+  if (key === "quorum" && value === DEFAULT_QUORUM) return undefined;
+  if (key === "hysteresis" && value === 0) return undefined;
+  if (key === "inhibitOnFailure" && value === false) return undefined;
+  if (key === "checks" && Array.isArray(value)) {
+    return value.length === 0 ? undefined : (value as CheckSpec[]).map(formatCheck);
+  }
   if (
     key === "tunables" && TUNABLE_KEYS.every((k) => (value as Tunables)[k] === DEFAULT_TUNABLES[k])
   ) {
@@ -662,7 +816,15 @@ export function configFromViews(
         persistenceMask: s.persistenceMask ?? fullPersistenceMask(isIpv6(s.address)),
         timeouts: s.timeouts ?? {},
         onePacket: s.onePacket ?? false,
-        realServers: s.realServers,
+        // A daemon from before health checks lists none of these.
+        quorum: s.quorum ?? DEFAULT_QUORUM,
+        hysteresis: s.hysteresis ?? 0,
+        sorryServer: s.sorryServer,
+        realServers: s.realServers.map((r) => ({
+          ...r,
+          checks: r.checks ?? [],
+          inhibitOnFailure: r.inhibitOnFailure ?? false,
+        })),
         localAddresses: s.localAddresses.map((l) => l.address),
       })
     ),

@@ -7,14 +7,17 @@
  * @module
  */
 import type { RemoteControl } from "../ctl/remote.ts";
-import type {
-  RealServerSpec,
-  ServiceKey,
-  ServiceOptions,
-  Timeouts,
-  Tunables,
+import {
+  DEFAULT_QUORUM,
+  type RealServerSpec,
+  type ServiceKey,
+  type ServiceOptions,
+  type SorryServerSpec,
+  type Timeouts,
+  type Tunables,
 } from "../fullnat/types.ts";
 import { TUNABLE_KEYS } from "../fullnat/types.ts";
+import { checkKey, type CheckSpec, formatCheck, isHttpCheck } from "../health/spec.ts";
 import { formatEndpoint, fullPersistenceMask, isIpv6 } from "../vocab/mod.ts";
 import { type ConfigDocument, type ServiceConfig, serviceName } from "./document.ts";
 
@@ -35,6 +38,8 @@ const OPTION_KEYS = [
   "clampMss",
   "onePacket",
   "timeouts",
+  "quorum",
+  "hysteresis",
 ] as const satisfies readonly (keyof ServiceOptions)[];
 
 const onOff = (v: boolean) => (v ? "on" : "off");
@@ -57,6 +62,9 @@ function describeOptions(s: ServiceConfig): string {
   }
   if (s.onePacket) parts.push("onePacket on");
   if (Object.keys(s.timeouts).length > 0) parts.push(`timeouts ${timeoutWords(s.timeouts)}`);
+  if (quorumOf(s) !== DEFAULT_QUORUM) parts.push(`quorum ${quorumOf(s)}`);
+  if (hysteresisOf(s) !== 0) parts.push(`hysteresis ${hysteresisOf(s)}`);
+  if (s.sorryServer) parts.push(`sorryServer ${sorryName(s.sorryServer)}`);
   return parts.join(" ");
 }
 
@@ -81,7 +89,8 @@ function thresholdWords(r: RealServerSpec): string {
   return u === 0 && l === 0 ? "" : ` thresholds ${u}/${l}`;
 }
 
-function optionsOf(s: ServiceConfig): ServiceOptions {
+/** The options that create service `s` as configured (the control call's form of them). */
+export function serviceOptionsOf(s: ServiceConfig): ServiceOptions {
   return {
     scheduler: s.scheduler,
     schedulerFlags: [...s.schedulerFlags],
@@ -94,20 +103,85 @@ function optionsOf(s: ServiceConfig): ServiceOptions {
     // Left out at their defaults, so a daemon from before them is asked nothing new.
     ...(s.onePacket && { onePacket: true }),
     ...(Object.keys(s.timeouts).length > 0 && { timeouts: { ...s.timeouts } }),
+    quorum: quorumOf(s),
+    hysteresis: hysteresisOf(s),
+    ...(s.sorryServer && { sorryServer: { ...s.sorryServer } }),
   };
 }
 
 const rsName = (r: { address: string; port: number }) => formatEndpoint(r.address, r.port);
 
-/** The add call's spec: thresholds only when set, so a daemon from before them reads it. */
+/**
+ * The add call's spec: thresholds and health fields only when set, so a daemon from before them
+ * reads it.
+ */
 function rsSpec(r: RealServerSpec): RealServerSpec {
-  const { upperThreshold = 0, lowerThreshold = 0, ...rest } = r;
+  const { upperThreshold = 0, lowerThreshold = 0, checks = [], inhibitOnFailure = false, ...rest } =
+    r;
   return {
     ...rest,
     ...(upperThreshold !== 0 && { upperThreshold }),
     ...(lowerThreshold !== 0 && { lowerThreshold }),
+    ...(checks.length > 0 && { checks: checks.map((c) => structuredClone(c)) }),
+    ...(inhibitOnFailure && { inhibitOnFailure }),
   };
 }
+
+/** `203.0.113.99:80` (`... nat` when not FULLNAT), or `none`. */
+function sorryName(s: SorryServerSpec | undefined): string {
+  if (s === undefined) return "none";
+  return rsName(s) + (s.method === "fullnat" ? "" : ` ${s.method}`);
+}
+
+/**
+ * A check in a few words: its type, what it fetches or runs, and the fields not at their
+ * defaults (`http /health delayLoop 5 fall 3`).
+ */
+export function describeCheck(c: CheckSpec): string {
+  const parts: string[] = [c.type];
+  if (isHttpCheck(c.type)) {
+    // `/health`, `/health (200,301)`, `/ (md5 6f5902ac...)`.
+    parts.push(
+      (c.urls ?? []).map((u) => {
+        const what = [
+          ...(u.statusCodes ? [u.statusCodes.join(",")] : []),
+          ...(u.digest ? [`md5 ${u.digest}`] : []),
+        ];
+        return what.length > 0 ? `${u.path} (${what.join(" ")})` : u.path;
+      }).join(", "),
+    );
+  }
+  if (c.type === "misc") parts.push(JSON.stringify(c.command ?? ""));
+  for (const [k, v] of Object.entries(formatCheck(c))) {
+    if (k === "type" || k === "urls" || k === "command") continue;
+    parts.push(`${k} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+  }
+  return parts.join(" ");
+}
+
+/** Every check of a server in brackets: `[tcp; http /health]`, `[]` for none. */
+function describeChecks(checks: readonly CheckSpec[]): string {
+  return `[${checks.map(describeCheck).join("; ")}]`;
+}
+
+/** The added server's line: `+ rs 203.0.113.11:80 fullnat weight 1 [checks ...] in ...`. */
+function addServerText(r: RealServerSpec, name: string): string {
+  const checks = r.checks ?? [];
+  const extra = (checks.length > 0 ? ` checks ${describeChecks(checks)}` : "") +
+    (r.inhibitOnFailure ? " inhibitOnFailure" : "");
+  return `+ rs ${rsName(r)} ${r.method} weight ${r.weight}${thresholdWords(r)}${extra} in ${name}`;
+}
+
+const quorumOf = (s: ServiceConfig) => s.quorum ?? DEFAULT_QUORUM;
+const hysteresisOf = (s: ServiceConfig) => s.hysteresis ?? 0;
+
+const sameChecks = (a: readonly CheckSpec[], b: readonly CheckSpec[]) =>
+  a.length === b.length && a.every((c, i) => checkKey(c) === checkKey(b[i]));
+
+const sameSorry = (a: SorryServerSpec | undefined, b: SorryServerSpec | undefined) =>
+  a === undefined || b === undefined
+    ? a === b
+    : a.address === b.address && a.port === b.port && a.method === b.method;
 
 function timeoutChange(from: Timeouts, to: Timeouts): Change | undefined {
   const changed: Partial<Timeouts> = {};
@@ -141,10 +215,10 @@ function addServiceChanges(s: ServiceConfig): Change[] {
   return [
     {
       text: `+ service ${name} ${describeOptions(s)}`,
-      run: (t) => t.addService(key, optionsOf(s)),
+      run: (t) => t.addService(key, serviceOptionsOf(s)),
     },
     ...s.realServers.map((r): Change => ({
-      text: `+ rs ${rsName(r)} ${r.method} weight ${r.weight}${thresholdWords(r)} in ${name}`,
+      text: addServerText(r, name),
       run: (t) => t.addRealServer(key, rsSpec(r)),
     })),
     ...s.localAddresses.map((l): Change => ({
@@ -162,12 +236,18 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
   const edits: Partial<ServiceOptions> = {};
   const words: string[] = [];
   for (const k of OPTION_KEYS) {
-    if (JSON.stringify(from[k]) === JSON.stringify(to[k])) continue;
+    const before = k === "quorum"
+      ? quorumOf(from)
+      : k === "hysteresis"
+      ? hysteresisOf(from)
+      : from[k];
+    const after = k === "quorum" ? quorumOf(to) : k === "hysteresis" ? hysteresisOf(to) : to[k];
+    if (JSON.stringify(before) === JSON.stringify(after)) continue;
     // Leaving mh resets the table size; only an mh service may be given one.
     if (k === "mhTableSize" && to.scheduler !== "mh") continue;
     (edits as Record<string, unknown>)[k] = k === "timeouts"
       ? timeoutEdit(from.timeouts, to.timeouts)
-      : to[k];
+      : after;
     const show = (v: unknown) =>
       typeof v === "boolean"
         ? onOff(v)
@@ -176,7 +256,24 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
         : typeof v === "object" && v !== null
         ? timeoutWords(v as Partial<Timeouts>)
         : String(v);
-    words.push(`${k} ${show(from[k])} -> ${show(to[k])}`);
+    words.push(`${k} ${show(before)} -> ${show(after)}`);
+  }
+  // A sorry server that takes the place of a real server leaving the service changes after
+  // the server has left (the two may not share an endpoint); any other goes first, so a
+  // former sorry server may come back as a real server.
+  let lateSorry: Change | undefined;
+  if (!sameSorry(from.sorryServer, to.sorryServer)) {
+    const sorry = to.sorryServer === undefined ? null : { ...to.sorryServer };
+    const text = `sorryServer ${sorryName(from.sorryServer)} -> ${sorryName(to.sorryServer)}`;
+    if (sorry !== null && from.realServers.some((r) => rsName(r) === rsName(sorry))) {
+      lateSorry = {
+        text: `~ service ${name} ${text}`,
+        run: (t) => t.editService(key, { sorryServer: sorry }),
+      };
+    } else {
+      edits.sorryServer = sorry;
+      words.push(text);
+    }
   }
   if (words.length > 0) {
     out.push({
@@ -199,10 +296,7 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
   for (const r of to.realServers) {
     const before = oldRs.get(rsName(r));
     if (before === undefined) {
-      out.push({
-        text: `+ rs ${rsName(r)} ${r.method} weight ${r.weight}${thresholdWords(r)} in ${name}`,
-        run: (t) => t.addRealServer(key, rsSpec(r)),
-      });
+      out.push({ text: addServerText(r, name), run: (t) => t.addRealServer(key, rsSpec(r)) });
       continue;
     }
     const edit: Partial<RealServerSpec> & { address: string; port: number } = {
@@ -225,6 +319,19 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
         rsWords.push(`${k} ${was} -> ${is}`);
       }
     }
+    const [inhibitBefore, inhibit] = [
+      before.inhibitOnFailure ?? false,
+      r.inhibitOnFailure ?? false,
+    ];
+    if (inhibitBefore !== inhibit) {
+      edit.inhibitOnFailure = inhibit;
+      rsWords.push(`inhibitOnFailure ${onOff(inhibitBefore)} -> ${onOff(inhibit)}`);
+    }
+    const [checksBefore, checks] = [before.checks ?? [], r.checks ?? []];
+    if (!sameChecks(checksBefore, checks)) {
+      edit.checks = checks.map((c) => structuredClone(c));
+      rsWords.push(`checks ${describeChecks(checksBefore)} -> ${describeChecks(checks)}`);
+    }
     if (rsWords.length > 0) {
       out.push({
         text: `~ rs ${rsName(r)} ${rsWords.join(", ")} in ${name}`,
@@ -243,6 +350,7 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
       out.push({ text: `- laddr ${l} in ${name}`, run: (t) => t.deleteLocalAddress(key, l) });
     }
   }
+  if (lateSorry) out.push(lateSorry);
   return out;
 }
 

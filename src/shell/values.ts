@@ -189,3 +189,40 @@ export function serviceKey(protocol: Protocol, vip: Endpoint): ServiceKey {
 export function formatServiceKey(key: ServiceKey): string {
   return `${key.protocol} ${formatEndpoint(key.address, key.port)}`;
 }
+
+/** Seconds of a health check, fractions allowed (`0.5`); the check's own rules bound them. */
+export function parseCheckSeconds(text: string): number {
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text)) {
+    bad(`'${text}' is not a number of seconds: write e.g. 5 or 0.5`);
+  }
+  return Number(text);
+}
+
+/** A count (retries, rise, fall, a check's number): a whole number. */
+export function parseCount(text: string): number {
+  if (!/^[0-9]+$/.test(text)) bad(`'${text}' is not a whole number`);
+  return Number(text);
+}
+
+/** HTTP status codes, comma-separated (`200,301`). */
+export function parseStatusCodes(text: string): number[] {
+  return text.split(",").map((c) => {
+    if (!/^[1-5][0-9][0-9]$/.test(c)) {
+      bad(`'${c}' is not an HTTP status code: give codes from 100 to 599, e.g. 200,301`);
+    }
+    return Number(c);
+  });
+}
+
+/** A quorum (at least 1) or hysteresis (at least 0): a sum of weights. */
+export function parseQuorum(text: string): number {
+  return wholeNumber(text, "sum of weights", 0, 0x7fffffff);
+}
+
+/**
+ * A sorry server's `address:port`, or `none` to remove it (the word itself: commander turns a
+ * parsed null into an empty string).
+ */
+export function parseSorryServer(text: string): Endpoint | "none" {
+  return text === "none" ? "none" : parseEndpointText(text);
+}

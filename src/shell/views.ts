@@ -14,6 +14,7 @@ import {
 } from "../fullnat/types.ts";
 import { type Column, renderPairs, renderTable } from "./table.ts";
 import { formatServiceKey } from "./values.ts";
+import { listedState } from "./health_views.ts";
 
 const onOff = (v: boolean) => (v ? "on" : "off");
 
@@ -73,6 +74,18 @@ export function serviceDetail(s: ServiceView): string {
         ] as const,
       ]
       : []),
+    ...(s.quorum !== undefined && s.quorum !== 1 ? [["quorum", s.quorum] as const] : []),
+    ...(s.hysteresis ? [["hysteresis", s.hysteresis] as const] : []),
+    ...(s.quorumUp === false ? [["quorum state", "LOST"] as const] : []),
+    ...(s.sorryServer
+      ? [
+        [
+          "sorry server",
+          `${formatEndpoint(s.sorryServer.address, s.sorryServer.port)} ${s.sorryServer.method}` +
+          (s.sorryServer.active ? " (serving)" : " (standing by)"),
+        ] as const,
+      ]
+      : []),
     ["connections", s.stats.conns],
   ]);
   return [
@@ -91,10 +104,28 @@ function indent(text: string): string {
 }
 
 /**
- * Real servers of the given services; `withService` adds the service column, and a server with
- * connection thresholds the THRESHOLDS column (`upper/lower`, `overloaded` while over).
+ * True when any of these servers has something to say about health (checks, a state other
+ * than up, a scheduling weight other than the configured one): the real-server table then
+ * has its health columns.
+ */
+function healthMatters(services: readonly ServiceView[]): boolean {
+  return services.some((s) =>
+    s.realServers.some((r) =>
+      (r.checks ?? []).length > 0 || r.up === false || r.listed === false ||
+      (r.currentWeight ?? r.weight) !== r.weight
+    )
+  );
+}
+
+/**
+ * Real servers of the given services; `withService` adds the service column. When health
+ * matters (see {@linkcode healthMatters}) it also shows the weight new connections are
+ * scheduled by, the health state and the number of checks; the WEIGHT column stays the
+ * configured weight. A server with connection thresholds adds the THRESHOLDS column
+ * (`upper/lower`, `overloaded` while over).
  */
 export function realServersTable(services: readonly ServiceView[], withService = true): string {
+  const health = healthMatters(services);
   const limits = services.some((s) => s.realServers.some((r) => (r.upperThreshold ?? 0) > 0));
   const thresholds = (r: ServiceView["realServers"][number]) =>
     (r.upperThreshold ?? 0) === 0
@@ -107,6 +138,7 @@ export function realServersTable(services: readonly ServiceView[], withService =
       r.method,
       r.weight,
       ...(limits ? [thresholds(r)] : []),
+      ...(health ? [r.currentWeight ?? r.weight, listedState(r), (r.checks ?? []).length] : []),
       r.activeConns,
       r.inactiveConns,
       r.persistConns ?? 0,
@@ -119,6 +151,12 @@ export function realServersTable(services: readonly ServiceView[], withService =
       { title: "METHOD" },
       { title: "WEIGHT", numeric: true },
       ...(limits ? [{ title: "THRESHOLDS" }] : []),
+      ...(health
+        ? [{ title: "CURRENT", numeric: true }, { title: "HEALTH" }, {
+          title: "CHECKS",
+          numeric: true,
+        }]
+        : []),
       { title: "ACTIVE", numeric: true },
       { title: "INACTIVE", numeric: true },
       { title: "PERSIST", numeric: true },

@@ -125,11 +125,28 @@ function titleLines(format: ListFormat): string {
     "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
 }
 
-function sortedServers(service: ServiceView, format: ListFormat): RealServerView[] {
-  if (format.nosort) return service.realServers;
-  return [...service.realServers].sort((a, b) =>
-    compareAddresses(a.address, b.address) || a.port - b.port
-  );
+function sortedServers(
+  service: ServiceView,
+  format: ListFormat,
+  servers: readonly RealServerView[] = service.realServers,
+): RealServerView[] {
+  if (format.nosort) return [...servers];
+  return [...servers].sort((a, b) => compareAddresses(a.address, b.address) || a.port - b.port);
+}
+
+/**
+ * The servers `-L` shows, as IPVS would hold them under keepalived: a server its health checks
+ * took out (without inhibit_on_failure) or the sorry server displaced is left out, the others
+ * show the weight they are scheduled by (0 while down and inhibited), and the sorry server is
+ * listed while it stands in. `-S` writes the configuration instead (every server, its
+ * configured weight, no sorry server).
+ */
+function listedServers(service: ServiceView): RealServerView[] {
+  const out = service.realServers.filter((r) => r.listed !== false)
+    .map((r) => ({ ...r, weight: r.currentWeight ?? r.weight }));
+  const sorry = service.sorryServer;
+  if (sorry?.active) out.push({ ...sorry, weight: sorry.currentWeight });
+  return out;
 }
 
 /**
@@ -164,7 +181,7 @@ function serviceEntry(service: ServiceView, format: ListFormat): string {
     if (service.onePacket) out += " ops";
     out += "\n";
   }
-  for (const server of sortedServers(service, format)) {
+  for (const server of sortedServers(service, format, listedServers(service))) {
     const dname = serverName(service, server);
     if (format.stats) {
       out += `  -> ${left(dname, 28)}${statsColumns(server.stats, format.exact)}\n`;

@@ -32,6 +32,7 @@ import {
 import type { Endpoint } from "../../fullnat/types.ts";
 import { realServersTable } from "../views.ts";
 import { perServiceRows, selectedServices } from "./service.ts";
+import { addRealServerHealthCommands, inhibitOption } from "./health.ts";
 
 /** What each implemented method rewrites: `fullnat rewrites both addresses; nat only ...`. */
 const METHOD_EFFECTS = FORWARD_METHOD_TABLE.filter((m) => m.supported).map((m) => m.effect)
@@ -72,7 +73,9 @@ const asDrains = (v: unknown) => (Array.isArray(v) ? v : []) as DrainView[];
 
 /** Adds `rs` and its verbs. */
 export function addRealServerCommands(ctx: CommandContext, root: Command): void {
-  const rs = root.command("rs").description("real servers of a service: weight, method");
+  const rs = root.command("rs").description(
+    "real servers of a service: weight, method, health checks",
+  );
 
   jsonOption(
     serviceArguments(leaf(ctx, rs, "list", "list real servers (of one service, or all)"), true),
@@ -89,7 +92,12 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
       "real server address and port",
       false,
     ).option("-w, --weight <n>", "share of new connections (0 = none)", parseWeight, DEFAULT_WEIGHT)
-      .addOption(methodOption(METHOD_EFFECTS).default(DEFAULT_FORWARD_METHOD)),
+      .addOption(methodOption(METHOD_EFFECTS).default(DEFAULT_FORWARD_METHOD))
+      .addOption(
+        inhibitOption(
+          "when its checks fail: on keeps it listed at weight 0, off (default) removes it",
+        ),
+      ),
     "",
   )
     .addHelpText("after", "\nExample:\n  rs add tcp 192.0.2.10:80 10.0.1.11:8080 -w 2 -x 1000")
@@ -100,6 +108,8 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
         weight: opts.weight as number,
         method: opts.method as RealServerSpec["method"],
         ...thresholdsFrom(opts),
+        ...(opts.inhibitOnFailure !== undefined &&
+          { inhibitOnFailure: opts.inhibitOnFailure === "on" }),
       };
       await (await control()).addRealServer(requiredServiceKey(args), spec);
       ctx.changed();
@@ -112,7 +122,8 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
       "real server address and port",
       true,
     ).option("-w, --weight <n>", "new weight (0 = no new connections)", parseWeight)
-      .addOption(methodOption("new forwarding method")),
+      .addOption(methodOption("new forwarding method"))
+      .addOption(inhibitOption("on: a failed server stays listed at weight 0; off: it is removed")),
     "new: ",
   )
     .action(action(ctx, async ({ args, opts, control }) => {
@@ -122,10 +133,14 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
       };
       if (opts.weight !== undefined) server.weight = opts.weight as number;
       if (opts.method !== undefined) server.method = opts.method as RealServerSpec["method"];
+      if (opts.inhibitOnFailure !== undefined) {
+        server.inhibitOnFailure = opts.inhibitOnFailure === "on";
+      }
       if (Object.keys(server).length === 2) {
         throw new UsageError(
           `nothing to change: give --weight N, --method ${FORWARD_METHODS.join("|")}, ` +
-            "--upper-threshold N and/or --lower-threshold N",
+            "--upper-threshold N, --lower-threshold N and/or --inhibit-on-failure on|off " +
+            "(checks: rs check add|delete)",
         );
       }
       await (await control()).editRealServer(requiredServiceKey(args), server);
@@ -205,4 +220,6 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
       else ctx.io.out(list.length === 0 ? "no drains" : list.map((d) => drainLine(d)).join("\n"));
     }),
   );
+
+  addRealServerHealthCommands(ctx, rs);
 }

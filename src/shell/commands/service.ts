@@ -23,6 +23,7 @@ import type { CommandContext, ShellControl } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { serviceDetail, servicesTable, TIMEOUT_NAMES } from "../views.ts";
 import { formatServiceKey, parsePersistenceMask, parseSeconds, parseTimeout } from "../values.ts";
+import { quorumFrom, quorumOptions } from "./health.ts";
 
 /** Services sorted as ipvsadm lists them: protocol, address, port. */
 export function sortServices(services: ServiceView[]): ServiceView[] {
@@ -171,7 +172,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       else ctx.io.out(serviceDetail(one));
     }));
 
-  limitOptions(
+  quorumOptions(limitOptions(
     tweakOptions(
       persistenceMaskOption(
         serviceArguments(leaf(ctx, service, "add", "add a virtual service"))
@@ -189,7 +190,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       ),
     ),
     false,
-  ).addHelpText(
+  )).addHelpText(
     "after",
     "\nExamples:\n  service add tcp 192.0.2.10:80 -s rr --no-toa\n" +
       "  service add tcp 192.0.2.10:80 -s mh -b mh-fallback,mh-port --mh-table-size 65521\n" +
@@ -205,12 +206,13 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
         persistence: opts.persistence as number,
         ...tweaksFrom(opts),
         ...limitsFrom(opts),
+        ...quorumFrom(opts),
       };
       await (await control()).addService(key, options);
       ctx.changed();
     }));
 
-  limitOptions(
+  quorumOptions(limitOptions(
     tweakOptions(
       persistenceMaskOption(
         serviceArguments(
@@ -224,7 +226,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       ),
     ),
     true,
-  ).addHelpText(
+  )).addHelpText(
     "after",
     "\nExample:\n  service edit tcp 192.0.2.10:22 --timeout-established 900 (0: the global one again)",
   ).action(action(ctx, async ({ args, opts, control }) => {
@@ -233,6 +235,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       ...schedulingFrom(opts),
       ...tweaksFrom(opts),
       ...limitsFrom(opts),
+      ...quorumFrom(opts),
     };
     if (opts.scheduler !== undefined) {
       changes.scheduler = opts.scheduler as ServiceOptions["scheduler"];
@@ -242,7 +245,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       throw new UsageError(
         "nothing to change: give --scheduler, --sched-flags, --mh-table-size, --persistence, " +
           "--persistence-mask, --timeout-established (or another --timeout-*), " +
-          "--[no-]one-packet, or --[no-]toa, " +
+          "--[no-]one-packet, --quorum, --hysteresis, --sorry-server, or --[no-]toa, " +
           "--[no-]strip-timestamps, --[no-]clamp-mss",
       );
     }

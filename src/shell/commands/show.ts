@@ -10,13 +10,14 @@ import type { CommandContext } from "../context.ts";
 import { servicesTable } from "../views.ts";
 import { connectionFilterOptions, listConnections } from "./conn.ts";
 import { fetchServices } from "./service.ts";
+import { addHealthCommand } from "./health.ts";
 import { showStats } from "./stats.ts";
 import { showTimeouts } from "./timeout.ts";
 
 /** Adds `show`. */
 export function addShowCommands(ctx: CommandContext, root: Command): void {
   const show = root.command("show").description(
-    "read-only views: services, connections, stats, timeouts",
+    "read-only views: services, connections, stats, timeouts, health",
   );
   jsonOption(leaf(ctx, show, "services", "same as: service list")).action(
     action(ctx, async ({ opts, control }) => {
@@ -30,4 +31,5 @@ export function addShowCommands(ctx: CommandContext, root: Command): void {
     .action(action(ctx, (input) => showStats(ctx, { ...input, args: [] })));
   jsonOption(leaf(ctx, show, "timeouts", "same as: timeout show"))
     .action(action(ctx, (input) => showTimeouts(ctx, input)));
+  addHealthCommand(ctx, show, "health", "same as: rs health", false);
 }

@@ -127,9 +127,20 @@ export class MemoryTarget implements ControlTarget {
     if (this.services.some((s) => sameKey(s, key))) {
       throw new ControlError("service-exists", "Service already exists");
     }
+    const { sorryServer, ...rest } = options;
     this.services.push({
       ...key,
-      ...options,
+      ...rest,
+      ...(sorryServer && {
+        sorryServer: {
+          ...sorryServer,
+          active: false,
+          currentWeight: 0,
+          activeConns: 0,
+          inactiveConns: 0,
+          stats: { ...ZERO_STATS },
+        },
+      }),
       toa: options.toa ?? DEFAULT_TCP_TWEAKS.toa,
       stripTimestamps: options.stripTimestamps ?? DEFAULT_TCP_TWEAKS.stripTimestamps,
       clampMss: options.clampMss ?? DEFAULT_TCP_TWEAKS.clampMss,

@@ -84,6 +84,48 @@ Deno.test("fanOutControl() reports workers that diverge from worker 0", async ()
   assert.equal(logged.length, 1);
 });
 
+Deno.test("fanOutControl().setHealth() reaches every worker, worker 0 first, and is no configuration change", async () => {
+  const w = engines(3);
+  let syncs = 0;
+  const remote = fanOutControl(w, () => {
+    syncs++;
+    return Promise.resolve();
+  }, () => {});
+  await remote.addService(svc, {
+    scheduler: "rr",
+    persistence: 0,
+    sorryServer: { address: "10.1.0.9", port: 80, method: "fullnat" },
+  });
+  await remote.addRealServer(svc, { address: "10.1.0.1", port: 80, weight: 1, method: "fullnat" });
+  w.log.length = 0;
+  syncs = 0;
+  await remote.setHealth(svc, {
+    servers: [{ address: "10.1.0.1", port: 80, up: false }],
+    quorumUp: false,
+  });
+  assert.deepEqual(w.log, ["0:setHealth", "1:setHealth", "2:setHealth"]);
+  assert.equal(syncs, 0, "not announced: nothing to save or re-divert");
+  for (const c of w.controls) {
+    const [view] = c.listServices();
+    assert.deepEqual([view.realServers[0].up, view.quorumUp, view.sorryServer?.active], [
+      false,
+      false,
+      true,
+    ]);
+  }
+  // The merged listing sums the sorry server's counters like a real server's.
+  w.controls[0].engine.registry.liveServices()[0].sorryServer!.stats.conns = 2;
+  w.controls[2].engine.registry.liveServices()[0].sorryServer!.stats.conns = 3;
+  assert.equal((await remote.listServices())[0].sorryServer?.stats.conns, 5);
+  // A refusal of worker 0 reaches no other worker.
+  w.log.length = 0;
+  await assert.rejects(
+    remote.setHealth(svc, { servers: [{ address: "10.1.0.7", port: 80, up: false }] }),
+    (e) => e instanceof ControlError && e.code === "no-dest",
+  );
+  assert.deepEqual(w.log, ["0:setHealth"]);
+});
+
 Deno.test("fanOutControl() merges listings: services with summed counters, connections concatenated", async () => {
   const w = engines(2);
   const remote = fanOutControl(w, () => Promise.resolve(), () => {});

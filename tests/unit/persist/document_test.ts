@@ -44,6 +44,8 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
       clampMss: true,
       onePacket: false,
       timeouts: {},
+      quorum: 1,
+      hysteresis: 0,
       realServers: [{
         address: "203.0.113.11",
         port: 8080,
@@ -51,6 +53,8 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
         method: "fullnat",
         upperThreshold: 0,
         lowerThreshold: 0,
+        inhibitOnFailure: false,
+        checks: [],
       }],
       localAddresses: ["203.0.113.201"],
     }],

@@ -55,9 +55,20 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
   assert.deepEqual(offers("daemon "), ["restart"]);
   assert.deepEqual(offers("daemon restart "), ["--help", "--wait"]);
   assert.deepEqual(offers("help ser"), ["service"]);
-  assert.deepEqual(offers("help rs "), ["add", "delete", "drain", "drains", "edit", "list"]);
+  assert.deepEqual(offers("help rs "), [
+    "add",
+    "check",
+    "delete",
+    "drain",
+    "drains",
+    "edit",
+    "health",
+    "list",
+  ]);
   assert.deepEqual(offers("tunable set "), ["expire-nodest-conn", "expire-quiescent-template"]);
   assert.deepEqual(offers("tunable set expire-quiescent-template "), ["off", "on"]);
+  assert.deepEqual(offers("rs check "), ["add", "delete", "list"]);
+  assert.deepEqual(offers("show h"), ["health"]);
   assert.deepEqual(offers("bogus "), []);
   assert.deepEqual(offers("service bogus "), []);
 });
@@ -87,10 +98,16 @@ Deno.test("completeLine() offers a service's real servers and local addresses wh
   // Adding takes a new address: existing ones are not offered, options are.
   assert.deepEqual(offers("rs add tcp 198.51.100.10:80 "), [
     "--help",
+    "--inhibit-on-failure",
     "--lower-threshold",
     "--method",
     "--upper-threshold",
     "--weight",
+  ]);
+  // A check goes to an existing server.
+  assert.deepEqual(offers("rs check add tcp 198.51.100.10:80 203.0.113.1"), [
+    "203.0.113.11:80",
+    "203.0.113.12:8080",
   ]);
   // A drain names an existing server.
   assert.deepEqual(offers("rs drain tcp 198.51.100.10:80 "), [
@@ -105,6 +122,8 @@ Deno.test("completeLine() offers options not yet used, and the choices of an opt
   assert.deepEqual(offers("service add tcp 198.51.100.20:80 --s"), [
     "--sched-flags",
     "--scheduler",
+    "--sorry-method",
+    "--sorry-server",
     "--strip-timestamps",
   ]);
   assert.deepEqual(offers("service add tcp 198.51.100.20:80 --no-"), [
@@ -127,11 +146,26 @@ Deno.test("completeLine() offers options not yet used, and the choices of an opt
   assert.deepEqual(offers("rs add tcp 198.51.100.10:80 203.0.113.9:80 -m "), ["fullnat", "nat"]);
   assert.deepEqual(offers("rs add tcp 198.51.100.10:80 203.0.113.9:80 --weight 3 --"), [
     "--help",
+    "--inhibit-on-failure",
     "--lower-threshold",
     "--method",
     "--upper-threshold",
   ]);
   assert.deepEqual(offers("tunable set "), ["expire-nodest-conn", "expire-quiescent-template"]);
+  assert.deepEqual(offers("rs edit tcp 198.51.100.10:80 203.0.113.11:80 --inhibit-on-failure "), [
+    "off",
+    "on",
+  ]);
+  assert.deepEqual(offers("rs check add tcp 198.51.100.10:80 203.0.113.11:80 --type "), [
+    "http",
+    "https",
+    "misc",
+    "tcp",
+  ]);
+  assert.deepEqual(offers("service edit tcp 198.51.100.10:80 --so"), [
+    "--sorry-method",
+    "--sorry-server",
+  ]);
   assert.deepEqual(offers("conn list --protocol "), ["tcp", "udp"]);
   assert.deepEqual(offers("timeout set --tcp-e"), ["--tcp-established"]);
   // An option's value is not mistaken for a positional argument.

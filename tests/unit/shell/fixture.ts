@@ -32,6 +32,8 @@ export interface TestDaemon {
 export interface DaemonFixtureOptions {
   /** Serve configExport / configApply (default true); false plays an older daemon. */
   configOps?: boolean;
+  /** Extra ops to serve (e.g. `healthStatus`), given the engine's control. */
+  ops?: (control: EngineControl) => Record<string, (...args: unknown[]) => unknown>;
 }
 
 /** Starts the daemon; dispose() stops it and removes its directory. */
@@ -42,6 +44,9 @@ export async function startDaemon(options: DaemonFixtureOptions = {}): Promise<T
   const persistence = await attachPersistence(control, { stateDir: null, log: () => {} });
   const server = new ControlServer(persistence.target, { onError: (e) => console.error(e) });
   if (options.configOps !== false) persistence.register(server);
+  for (const [op, handler] of Object.entries(options.ops?.(control) ?? {})) {
+    server.register(op, handler);
+  }
   const dir = await Deno.makeTempDir({ prefix: "fullnat-shell-" });
   const socket = `${dir}/control.sock`;
   await server.listen({ path: socket });
