@@ -49,6 +49,7 @@ import { Dir, NO_SESSION, SessionFlag, SessionTable, V6 } from "./session_table.
 import { writeResetReply } from "./tcp_reset.ts";
 import { TcpState, tcpTimeoutTable } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
+import { outOfService } from "./health_state.ts";
 import { unbindOverload } from "./thresholds.ts";
 import { DEFAULT_TUNABLES, type Tunables } from "./tunables.ts";
 import { DEFAULT_LOCAL_PORT_RANGE, isPortRange, type PortRange } from "../vocab/port.ts";
@@ -316,12 +317,14 @@ export class Engine {
   }
 
   /**
-   * True, having ended session `id`, when its real server was deleted: `expireNodestConn`. The
-   * session goes without resets, as in IPVS; the packet in hand meets the no-session path.
+   * True, having ended session `id`, when its real server was deleted or taken out of the
+   * service by its health checks (not inhibited; keepalived would have removed it from IPVS):
+   * `expireNodestConn`. The session goes without resets, as in IPVS; the packet in hand meets
+   * the no-session path.
    */
   #nodest(id: number): boolean {
     const rs = this.registry.servers[this.table.server[id]];
-    if (rs !== undefined && !rs.removed) return false;
+    if (rs !== undefined && !outOfService(rs)) return false;
     this.removeSession(id);
     this.counters.nodestExpired++;
     this.counters.sessionsExpired++;

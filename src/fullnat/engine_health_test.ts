@@ -202,3 +202,37 @@ Deno.test("Engine health: checks and inhibitOnFailure are validated and listed a
     /Quorum must be an integer from 1/,
   );
 });
+
+Deno.test("Engine health: a persistent client leaves a server its checks hold down, inhibited or not", () => {
+  for (const inhibit of [true, false]) {
+    const fx = setup();
+    const key = service(fx);
+    fx.ctl.editService(key, { persistence: 300 });
+    fx.ctl.editRealServer(key, { address: RS, port: RS_PORT, inhibitOnFailure: inhibit });
+    const [first] = connect(fx, 43000, 1);
+    // The template sticks while the server is up...
+    assert.deepEqual(connect(fx, 43100, 3), [first, first, first], `inhibit ${inhibit}`);
+    fx.ctl.setHealth(key, { servers: [down(first)] });
+    // ...and is not followed once its checks take it down (IPVS would follow a quiesced
+    // server's template with expire_quiescent_template off; a failed server must get none).
+    const after = connect(fx, 43200, 3);
+    assert.ok(!after.includes(first), `inhibit ${inhibit}: ${after}`);
+    assert.equal(new Set(after).size, 1, "a new template holds the client again");
+  }
+});
+
+Deno.test("Engine health: expireNodestConn ends a session of a server its checks took out", () => {
+  const fx = setup();
+  const key = service(fx);
+  fx.ctl.setTunables({ expireNodestConn: true });
+  const [first] = connect(fx, 44000, 1);
+  const before = fx.engine.counters.nodestExpired;
+  // Up: the session's next packet is forwarded as usual.
+  assert.equal(send(fx, 44000, "A", 1001), Verdict.Rewritten);
+  assert.equal(fx.engine.counters.nodestExpired, before);
+  fx.ctl.setHealth(key, { servers: [down(first)] });
+  // Out of the service (not inhibited): the next client packet ends the session.
+  send(fx, 44000, "A", 1002);
+  assert.equal(fx.engine.counters.nodestExpired, before + 1);
+  assert.ok(!fx.ctl.listConnections().some((c) => c.client.port === 44000 && !c.template));
+});

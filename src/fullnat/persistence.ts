@@ -51,9 +51,16 @@ function maskKey(svc: Service): void {
   key[3] &= m[3];
 }
 
-/** True when a template pointing at `rs` may still be followed (`ip_vs_check_template`). */
+/**
+ * True when a template pointing at `rs` may still be followed (`ip_vs_check_template`): not
+ * deleted, not out of the service (health checks or a sorry server standing in: keepalived
+ * would have removed it from IPVS), and not held down by its checks even when inhibited (IPVS
+ * would follow a quiesced server's template; a failed server must get no new connection), and
+ * quiesced only while `expireQuiescentTemplate` is off.
+ */
 function usable(e: Engine, rs: RealServer): boolean {
-  return !rs.removed && (rs.weight > 0 || !e.expireQuiescentTemplate);
+  return !rs.removed && rs.listed && rs.healthy &&
+    (rs.weight > 0 || !e.expireQuiescentTemplate);
 }
 
 /**

@@ -69,9 +69,9 @@ export class RealServer {
    * and not inhibited, or displaced by the sorry server. It is then not listed, holds no place
    * in the hashing tables, and gets no new connections; its sessions go on.
    *
-   * HOOK (tunables.expireNodestConn, H3): a session whose server is `removed || !listed`
-   * (`outOfService()` in health_state.ts) is to a destination IPVS no longer has; with
-   * expire_nodest_conn on it is to be reset on its next packet, as for a deleted server.
+   * A session whose server is `removed || !listed` (`outOfService()` in health_state.ts) is
+   * to a destination IPVS no longer has: with `expireNodestConn` on it ends at its next client
+   * packet, as for a deleted server (`Engine.#nodest`).
    */
   listed = true;
   /** True on the object that is its service's sorry server, not one of its real servers. */
