@@ -5,9 +5,8 @@
  * `.golden` file beside it. `UPDATE_GOLDEN=1 deno test -A tests/unit/keepalived/golden_test.ts`
  * rewrites the golden files after a deliberate change; review the diff.
  *
- * The documents use the fields issue 18 adds (checks, thresholds, per-service timeouts, quorum,
- * sorry server...), which `validateConfig` learns when the other helpers' work is merged; the
- * test that runs each document through it is skipped until then (see MERGED below).
+ * Each converted document must then validate, apply to an engine and export byte for byte as
+ * converted (checks, thresholds, per-service timeouts, quorum, sorry server...).
  *
  * @module
  */
@@ -15,7 +14,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatImportReport, fsSource, importKeepalived } from "../../../src/keepalived/mod.ts";
-import { validateConfig } from "../../../src/persist/document.ts";
+import { applyConfig, scratchEngine } from "../../../src/persist/apply.ts";
+import { configFromViews, formatConfig, validateConfig } from "../../../src/persist/document.ts";
+import { localRemote } from "../../../src/ctl/remote.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const DIALECTS = ["mainline", "alibaba", "dpvs"];
@@ -45,21 +46,6 @@ function fixtures(): { main: string; golden: string }[] {
   return out;
 }
 
-/**
- * True once document.ts validates the issue 18 fields (the coordinator's merge): then every
- * converted document must validate as it is.
- */
-const MERGED = validateConfig({
-  version: 1,
-  services: [{
-    protocol: "tcp",
-    address: "192.0.2.1",
-    port: 80,
-    quorum: 1,
-    realServers: [{ address: "192.0.2.2", port: 80, checks: [], inhibitOnFailure: false }],
-  }],
-}).ok;
-
 const all = fixtures();
 
 Deno.test("keepalived fixtures: at least three of each dialect, failing ones among them", () => {
@@ -85,15 +71,21 @@ for (const { main, golden } of all) {
     assert.equal(result.document !== undefined, result.problems.length === 0);
   });
 
-  // Needs the issue 18 merge: validateConfig must know checks, quorum, sorryServer, ...
-  Deno.test({
-    name: `validateConfig() accepts the document converted from ${main} (after the merge)`,
-    ignore: !MERGED,
-    async fn() {
-      const result = await importKeepalived(main, fsSource(FIXTURES));
-      if (result.text === undefined) return;
-      const checked = validateConfig(JSON.parse(result.text));
-      assert.deepEqual(checked.ok ? [] : checked.problems, []);
-    },
+  // The converted document is one this fullnat takes as it is, runs, and exports unchanged:
+  // every field the import writes (checks, thresholds, quorum, ...) round-trips.
+  Deno.test(`${main}: the converted document validates, applies and exports unchanged`, async () => {
+    const result = await importKeepalived(main, fsSource(FIXTURES));
+    if (result.text === undefined) return;
+    const checked = validateConfig(JSON.parse(result.text));
+    assert.deepEqual(checked.ok ? [] : checked.problems, []);
+    if (!checked.ok) return;
+    const engine = scratchEngine();
+    await applyConfig(localRemote(engine), checked.document);
+    const exported = configFromViews(
+      engine.listServices(),
+      engine.getTimeouts(),
+      engine.getTunables(),
+    );
+    assert.equal(formatConfig(exported), formatConfig(checked.document));
   });
 }

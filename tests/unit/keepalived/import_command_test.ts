@@ -5,7 +5,7 @@
  * value, problems are listed at their lines with exit 1.
  */
 import assert from "node:assert/strict";
-import { formatConfig, parseConfig, validateConfig } from "../../../src/persist/document.ts";
+import { formatConfig, parseConfig } from "../../../src/persist/document.ts";
 import { shellSession, startDaemon, type TestDaemon } from "../shell/fixture.ts";
 
 const VIP = "198.51.100.10";
@@ -162,18 +162,7 @@ Deno.test("config import keepalived refuses a missing file with exit 2", () =>
     ]);
   }));
 
-/** True once document.ts validates the issue 18 fields (the coordinator's merge). */
-const MERGED = validateConfig({
-  version: 1,
-  services: [{
-    protocol: "tcp",
-    address: "192.0.2.1",
-    port: 80,
-    realServers: [{ address: "192.0.2.2", port: 80, checks: [{ type: "tcp" }] }],
-  }],
-}).ok;
-
-Deno.test("config import keepalived with checks: applied after the issue 18 merge, refused before", () =>
+Deno.test("config import keepalived with checks: applied, the check listed in the configuration", () =>
   withShell(async (s, d) => {
     const file = `${d.dir}/keepalived.conf`;
     await Deno.writeTextFile(
@@ -184,19 +173,12 @@ Deno.test("config import keepalived with checks: applied after the issue 18 merg
       ),
     );
     const r = await s.run(`config import keepalived ${file}`);
-    if (MERGED) {
-      assert.equal(r.code, 0, r.err);
-      assert.equal(d.control.listServices().length, 1);
-    } else {
-      // This fullnat's document does not know checks yet: refused, nothing applied.
-      assert.equal(r.code, 1);
-      assert.match(
-        r.err,
-        /converted document: services\[0\]\.realServers\[0\]\.checks: unknown field/,
-      );
-      assert.match(r.err, /error: nothing imported: this fullnat refuses the converted document/);
-      assert.equal(d.control.listServices().length, 0);
-    }
+    assert.equal(r.code, 0, r.err);
+    const services = d.control.listServices();
+    assert.equal(services.length, 1);
+    assert.deepEqual(services[0].realServers[0].checks?.map((c) => [c.type, c.connectTimeout]), [
+      ["tcp", 3],
+    ]);
   }));
 
 Deno.test("fullnat config import keepalived runs as a one-shot command", async () => {
