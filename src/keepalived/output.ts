@@ -1,8 +1,7 @@
 /**
- * The configuration document an import produces, typed after the shared contract of issue 18
+ * The configuration document an import produces, with the fields a keepalived.conf can set
  * (checks, thresholds, per-service timeouts, one-packet scheduling, persistence mask, quorum,
- * sorry server beside what `src/persist/document.ts` already knows), and its JSON text with the
- * keys in a fixed order and every field at its default left out, as `formatConfig` leaves out
+ * sorry server), and its JSON text with the keys in a fixed order and every field at its default left out, as `formatConfig` leaves out
  * defaults. The text is what the running daemon is asked to apply, through `validateConfig`.
  *
  * @example
@@ -18,36 +17,14 @@
  * @module
  */
 import type { Timeouts } from "../fullnat/timeouts.ts";
+import type { CheckSpec, UrlSpec } from "../health/spec.ts";
 import type { ForwardMethod, Protocol, SchedulerFlag, SchedulerName } from "../vocab/mod.ts";
 
-/** A health check (the contract's CheckSpec; fields at their defaults left out). */
-export interface ImportedCheck {
-  type: "tcp" | "http" | "https" | "misc";
-  delayLoop?: number;
-  connectTimeout?: number;
-  retry?: number;
-  delayBeforeRetry?: number;
-  rise?: number;
-  fall?: number;
-  connectIp?: string;
-  connectPort?: number;
-  bindTo?: string;
-  bindPort?: number;
-  urls?: ImportedUrl[];
-  virtualHost?: string;
-  command?: string;
-  timeout?: number;
-  dynamic?: boolean;
-}
+/** A health check as `src/health/spec.ts` has it, the fields at their defaults left out. */
+export type ImportedCheck = Partial<Omit<CheckSpec, "type">> & Pick<CheckSpec, "type">;
 
-/** One URL of an HTTP or HTTPS check. */
-export interface ImportedUrl {
-  path: string;
-  /** Left out for keepalived's default, every code from 200 to 299. */
-  statusCodes?: number[];
-  /** MD5 of the body, lowercase hex. */
-  digest?: string;
-}
+/** One URL of an HTTP or HTTPS check (`statusCodes` left out for any code from 200 to 299). */
+export type ImportedUrl = UrlSpec;
 
 /** A real server. */
 export interface ImportedRealServer {
