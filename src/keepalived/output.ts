@@ -17,7 +17,7 @@
  * @module
  */
 import type { Timeouts } from "../fullnat/timeouts.ts";
-import type { CheckSpec, UrlSpec } from "../health/spec.ts";
+import { CHECK_FIELDS, type CheckSpec, type UrlSpec } from "../health/spec.ts";
 import type { ForwardMethod, Protocol, SchedulerFlag, SchedulerName } from "../vocab/mod.ts";
 
 /** A health check as `src/health/spec.ts` has it, the fields at their defaults left out. */
@@ -70,24 +70,7 @@ export interface ImportedDocument {
   services: ImportedService[];
 }
 
-const CHECK_KEYS: (keyof ImportedCheck)[] = [
-  "type",
-  "delayLoop",
-  "connectTimeout",
-  "retry",
-  "delayBeforeRetry",
-  "rise",
-  "fall",
-  "connectIp",
-  "connectPort",
-  "bindTo",
-  "bindPort",
-  "urls",
-  "virtualHost",
-  "command",
-  "timeout",
-  "dynamic",
-];
+const CHECK_KEYS: readonly (keyof ImportedCheck)[] = CHECK_FIELDS;
 const URL_KEYS: (keyof ImportedUrl)[] = ["path", "statusCodes", "digest"];
 const RS_KEYS: (keyof ImportedRealServer)[] = [
   "address",

@@ -9,7 +9,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { HealthReport } from "../../daemon/health_monitor.ts";
 import type { Endpoint, ServiceOptions, ServiceView } from "../../fullnat/types.ts";
-import { CHECK_TYPES, type CheckSpec, checkSpecProblems } from "../../health/spec.ts";
+import { CHECK_FIELDS, CHECK_TYPES, type CheckSpec, checkSpecProblems } from "../../health/spec.ts";
 import { describeCheck } from "../../persist/plan.ts";
 import {
   action,
@@ -101,21 +101,8 @@ const OPTION_OF: Record<string, string> = {
 /** The check the options describe, as a document would spell it (unset fields left out). */
 export function checkFromOptions(opts: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { type: opts.type };
-  const copy = [
-    "delayLoop",
-    "connectTimeout",
-    "retry",
-    "delayBeforeRetry",
-    "rise",
-    "fall",
-    "connectIp",
-    "connectPort",
-    "bindTo",
-    "bindPort",
-    "virtualHost",
-    "command",
-    "timeout",
-  ];
+  // Every scalar field of a check has an option of the same name; urls and dynamic are built.
+  const copy = CHECK_FIELDS.filter((k) => k !== "type" && k !== "urls" && k !== "dynamic");
   for (const k of copy) if (opts[k] !== undefined) out[k] = opts[k];
   if (opts.dynamic === true) out.dynamic = true;
   const paths = opts.url as string[] | undefined;
