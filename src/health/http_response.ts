@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { concatBytes } from "../wire/bytes.ts";
 
 /** Most bytes the status line and headers may take. */
 export const MAX_HEAD_BYTES = 65536;
@@ -71,7 +72,7 @@ export class ResponseReader {
   #pushHead(bytes: Uint8Array): Uint8Array | undefined {
     this.#head.push(bytes);
     this.#headBytes += bytes.length;
-    const all = concat(this.#head, this.#headBytes);
+    const all = concatBytes(this.#head, this.#headBytes);
     const end = headEnd(all);
     if (end === undefined) {
       if (this.#headBytes > MAX_HEAD_BYTES) {
@@ -176,17 +177,6 @@ export class ResponseReader {
     } else if (line === "") this.done = true; // end of trailers
     return rest;
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Where the head ends (the blank line, CRLF or bare LF) and the body starts. */

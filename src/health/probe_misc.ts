@@ -27,6 +27,7 @@
  */
 import { formatSeconds } from "./probe_socket.ts";
 import { type CheckSpec, miscTimeout, type ProbeResult, type RsTarget } from "./spec.ts";
+import { concatBytes } from "../wire/bytes.ts";
 
 /** The shell that runs misc commands. */
 export const MISC_SHELL = "/bin/sh";
@@ -140,16 +141,6 @@ function settleSoon(p: Promise<unknown>, ms: number): Promise<unknown> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([p, new Promise((resolve) => timer = setTimeout(resolve, ms))])
     .finally(() => clearTimeout(timer));
-}
-
-function concatBytes(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** The first non-empty line, trimmed and shortened for a reason. */

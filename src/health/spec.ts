@@ -26,6 +26,7 @@
  * @module
  */
 import { isIpv6, parseAddress, PORT_MAX, PORT_MIN } from "../vocab/mod.ts";
+import { isJsonObject, type JsonObject, showValue } from "../vocab/json_value.ts";
 
 /** The kinds of check: keepalived's TCP_CHECK, HTTP_GET, SSL_GET and MISC_CHECK. */
 export type CheckType = "tcp" | "http" | "https" | "misc";
@@ -174,18 +175,9 @@ export function checkTarget(
   return { address: spec.connectIp ?? rs.address, port: spec.connectPort ?? rs.port };
 }
 
-type Obj = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-
-const show = (v: unknown): string => {
-  if (v === undefined) return "nothing";
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
-};
+type Obj = JsonObject;
+const isObject = isJsonObject;
+const show = showValue;
 
 const ALL_2XX = Array.from({ length: 100 }, (_, i) => 200 + i);
 

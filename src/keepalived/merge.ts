@@ -23,12 +23,13 @@
  */
 import { canonicalAddress } from "../vocab/mod.ts";
 import { type ImportedDocument, orderedDocument } from "./output.ts";
+import { isJsonObject, type JsonObject } from "../vocab/json_value.ts";
 
 /** Service fields a keepalived.conf cannot set, kept from the running service. */
 export const KEPT_SERVICE_FIELDS: readonly string[] = ["toa", "stripTimestamps", "clampMss"];
 
-type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+type Obj = JsonObject;
+const isObject = isJsonObject;
 
 const keyOf = (s: Obj) =>
   `${s.protocol} ${canonicalAddress(String(s.address)) ?? String(s.address)} ${s.port}`;

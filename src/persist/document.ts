@@ -68,6 +68,7 @@ import {
   WEIGHT_MAX,
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
+import { isJsonObject, type JsonObject, showValue } from "../vocab/json_value.ts";
 
 /** The document version this code reads and writes. */
 export const CONFIG_VERSION = 1;
@@ -176,18 +177,9 @@ const RS_KEYS = [
 ];
 const SORRY_KEYS = ["address", "port", "method"];
 
-type Obj = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-
-const show = (v: unknown): string => {
-  if (v === undefined) return "nothing";
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
-};
+type Obj = JsonObject;
+const isObject = isJsonObject;
+const show = showValue;
 
 /** Collects problems while the checker walks the value, each prefixed with its path. */
 class Checker {

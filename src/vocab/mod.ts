@@ -24,3 +24,4 @@ export * from "./protocol.ts";
 export * from "./scheduler.ts";
 export * from "./seconds.ts";
 export * from "./weight.ts";
+export * from "./json_value.ts";
