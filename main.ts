@@ -26,6 +26,7 @@ import {
   parsePortRange,
 } from "./src/daemon/options.ts";
 import { formatStatus } from "./src/daemon/status_text.ts";
+import { parseTunnelSources } from "./src/fullnat/engine.ts";
 import { DEFAULT_QUEUE_BUFFER_BYTES, DEFAULT_QUEUE_MAXLEN } from "./src/nfqueue/constants.ts";
 import { registerProvision } from "./src/provision/cli.ts";
 import { DEFAULT_LOCAL_PORT_RANGE, formatPortRange } from "./src/vocab/port.ts";
@@ -121,6 +122,13 @@ function program(admin: Runtime): Command {
       "1500",
     )
     .option(
+      "--tunnel-source <address>",
+      "address of this box that tunnelled (-i) packets leave from, one IPv4 and/or one " +
+        "IPv6 (repeat the option); the real servers' tunnel devices receive from it",
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option(
       "--queue-maxlen <packets>",
       "packets each queue holds while its worker is busy; a burst past it is dropped " +
         "(counted as queueDropped)",
@@ -160,6 +168,8 @@ function program(admin: Runtime): Command {
       d.workers = parseIntStrict(o.workers, "--workers", 1, 64);
       d.expiryReset = o.expiryReset !== false;
       d.mtu = parseIntStrict(o.mtu, "--mtu", 576, 65535);
+      d.tunnelSources = o.tunnelSource;
+      parseTunnelSources(d.tunnelSources);
       d.queueMaxLen = parseIntStrict(o.queueMaxlen, "--queue-maxlen", 1, 1 << 24);
       d.queueBufferBytes = parseIntStrict(o.queueBuffer, "--queue-buffer", 1, 1024) << 20;
       if (o.stateDir) d.stateDir = o.stateDir;

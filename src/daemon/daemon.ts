@@ -63,6 +63,7 @@ export function workerConfigs(options: DaemonOptions): WorkerConfig[] {
     resetOnExpiry: options.expiryReset,
     expiryIntervalMs: options.expiryIntervalMs,
     mtu: options.mtu,
+    tunnelSources: options.tunnelSources,
     queueMaxLen: options.queueMaxLen,
     queueBufferBytes: options.queueBufferBytes,
     workers: n,

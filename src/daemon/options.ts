@@ -57,6 +57,11 @@ export interface DaemonOptions {
   /** Largest packet a TOA may grow a client segment to (the real-server side's MTU). */
   mtu: number;
   /**
+   * The balancer's addresses TUNNEL packets' outer headers leave from (at most one IPv4 and
+   * one IPv6): `--tunnel-source`.
+   */
+  tunnelSources: string[];
+  /**
    * Packets each queue holds while its worker is busy (the kernel's `queue_maxlen`); a burst
    * beyond it is dropped and counted in `queueDropped`.
    */
@@ -87,6 +92,7 @@ export function defaultDaemonOptions(
     workers: 1,
     expiryReset: true,
     mtu: 1500,
+    tunnelSources: [],
     queueMaxLen: DEFAULT_QUEUE_MAXLEN,
     queueBufferBytes: DEFAULT_QUEUE_BUFFER_BYTES,
   };

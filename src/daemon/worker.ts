@@ -103,6 +103,7 @@ function start(config: WorkerConfig): void {
     emit: sender.send,
     resetOnExpiry: config.resetOnExpiry,
     mtu: config.mtu,
+    tunnelSources: config.tunnelSources,
     thresholdShares: config.workers,
     isnSecret: state?.isnSecret,
     sessionMemory: state?.sessionMemory,

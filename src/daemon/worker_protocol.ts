@@ -31,6 +31,8 @@ export interface WorkerConfig {
   expiryIntervalMs: number;
   /** Largest packet a TOA may grow a client segment to. */
   mtu: number;
+  /** Outer source addresses of TUNNEL packets (`--tunnel-source`). */
+  tunnelSources: string[];
   /** Kernel queue length limit of this worker's queue. */
   queueMaxLen: number;
   /** Receive buffer of this worker's queue socket, bytes. */

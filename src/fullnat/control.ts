@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Engine, METHOD_NAT } from "./engine.ts";
+import type { Engine } from "./engine.ts";
+import { methodOfCode } from "./xmit_modes.ts";
 import type { Service } from "./service.ts";
 import { TCP_STATE_NAMES } from "./tcp_state.ts";
 import {
@@ -295,6 +296,19 @@ function checkThresholdOrder(upper: number, lower: number): void {
   }
 }
 
+/**
+ * Refuses a TUNNEL server on another port than the service's: the packet reaches it
+ * unchanged, so it is served on the virtual port (ipvsadm `-i` copies the service's port).
+ */
+function checkMethodPort(method: ForwardMethod, port: number, vport: number, what: string): void {
+  if (method === "tunnel" && port !== vport) {
+    invalid(
+      `${what} port ${port} cannot differ from the service's port ${vport} with tunnelling: ` +
+        `the packet reaches the real server unchanged`,
+    );
+  }
+}
+
 function checkMethod(m: unknown): ForwardMethod {
   if (!isForwardMethod(m)) {
     throw new ControlError(
@@ -340,7 +354,7 @@ interface SorryChoice {
   method: ForwardMethod;
 }
 
-function checkSorryServer(v: SorryServerSpec, v6: boolean): SorryChoice {
+function checkSorryServer(v: SorryServerSpec, v6: boolean, vport: number): SorryChoice {
   if (v === null || typeof v !== "object") {
     invalid("A sorry server is given as address, port and method");
   }
@@ -354,6 +368,7 @@ function checkSorryServer(v: SorryServerSpec, v6: boolean): SorryChoice {
   }
   const port = checkPort(v.port, "Sorry server");
   const method = checkMethod(v.method ?? "fullnat");
+  checkMethodPort(method, port, vport, "Sorry server");
   return { addr, port, method };
 }
 
@@ -474,7 +489,7 @@ export class EngineControl implements ControlTarget {
     const hysteresis = checkQuorumCount(options?.hysteresis ?? 0, "Hysteresis");
     const sorry = options?.sorryServer == null
       ? null
-      : checkSorryServer(options.sorryServer, addr.v6 !== undefined);
+      : checkSorryServer(options.sorryServer, addr.v6 !== undefined, port);
     const reg = this.engine.registry;
     if (this.#find(proto, addr, port)) {
       throw new ControlError("service-exists", "Service already exists");
@@ -547,7 +562,7 @@ export class EngineControl implements ControlTarget {
       ? undefined
       : options.sorryServer === null
       ? null
-      : checkSorryServer(options.sorryServer, svc.vaddr6 !== undefined);
+      : checkSorryServer(options.sorryServer, svc.vaddr6 !== undefined, svc.key.port);
     if (sorry) this.#sorryClash(svc, sorry);
     if (changed) {
       svc.schedIndex = -1;
@@ -589,6 +604,7 @@ export class EngineControl implements ControlTarget {
     const port = checkPort(server.port, "Real server");
     const weight = checkWeight(server.weight ?? DEFAULT_WEIGHT);
     const method = checkMethod(server.method);
+    checkMethodPort(method, port, svc.key.port, "Real server");
     const upper = checkThreshold(server.upperThreshold ?? 0, "Upper");
     const lower = checkThreshold(server.lowerThreshold ?? 0, "Lower");
     checkThresholdOrder(upper, lower);
@@ -629,6 +645,7 @@ export class EngineControl implements ControlTarget {
     if (rs === undefined) throw new ControlError("no-dest", "No such destination");
     const weight = server.weight === undefined ? rs.configWeight : checkWeight(server.weight);
     const method = server.method === undefined ? rs.method : checkMethod(server.method);
+    checkMethodPort(method, port, svc.key.port, "Real server");
     const upper = server.upperThreshold === undefined
       ? rs.upperThreshold
       : checkThreshold(server.upperThreshold, "Upper");
@@ -826,7 +843,7 @@ export class EngineControl implements ControlTarget {
       const protocol = protocolOfNumber(t.proto[id] & ~V6) ?? "udp";
       const row = reused ?? blank();
       row.protocol = protocol;
-      row.method = t.method[id] === METHOD_NAT ? "nat" : "fullnat";
+      row.method = methodOfCode(t.method[id]);
       row.state = protocol === "tcp" ? TCP_STATE_NAMES[t.state[id]] : "UDP";
       row.expiresInMs = Math.max(0, Math.round(t.expires[id] - now));
       set(row.client, id, v6, t.caddr, A6.C, t.cport[id]);

@@ -108,6 +108,16 @@ export interface EngineCounters {
   serverSessionsEnded: number;
   /** Of those, TCP sessions reset at both ends. */
   serverSessionResets: number;
+  /** TUNNEL client packets wrapped in IPIP / IPv6-in-IPv6 and sent to their real server. */
+  tunnelEncapsulated: number;
+  /** TUNNEL packets that no longer fit the MTU once wrapped: answered "fragmentation needed" / "packet too big". */
+  tunnelFragNeeded: number;
+  /** TUNNEL packets that were GSO super-packets: the kernel cannot segment them once wrapped, dropped. */
+  tunnelGsoDropped: number;
+  /** TUNNEL packets dropped because the daemon has no tunnel source address of their family (`--tunnel-source`). */
+  tunnelNoSource: number;
+  /** Packets from a TUNNEL session's real server that crossed the balancer (replies should not): passed on unchanged. */
+  tunnelReplySeen: number;
 }
 
 /** Zeroed counters. */
@@ -161,5 +171,10 @@ export function newEngineCounters(): EngineCounters {
     nodestExpired: 0,
     serverSessionsEnded: 0,
     serverSessionResets: 0,
+    tunnelEncapsulated: 0,
+    tunnelFragNeeded: 0,
+    tunnelGsoDropped: 0,
+    tunnelNoSource: 0,
+    tunnelReplySeen: 0,
   };
 }

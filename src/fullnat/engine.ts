@@ -53,11 +53,12 @@ import { outOfService } from "./health_state.ts";
 import { unbindOverload } from "./thresholds.ts";
 import { DEFAULT_TUNABLES, type Tunables } from "./tunables.ts";
 import { DEFAULT_LOCAL_PORT_RANGE, isPortRange, type PortRange } from "../vocab/port.ts";
+import { isUnicast, parseAddress } from "../vocab/address.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
 import { TCP, TCP_FLAG } from "../wire/tcp.ts";
 import { TRANSMITS } from "./xmit_modes.ts";
 
-export { METHOD_FULLNAT, METHOD_NAT } from "./xmit.ts";
+export { METHOD_FULLNAT, METHOD_NAT, METHOD_TUNNEL } from "./xmit.ts";
 export type { ExpiryHook } from "./expiry.ts";
 
 /** `NFQA_SKB_GSO` of the queue's skb info: the packet is a GSO super-packet. */
@@ -105,6 +106,12 @@ export interface EngineOptions {
    */
   mtu?: number;
   /**
+   * The balancer's addresses TUNNEL sessions' outer headers leave from, at most one IPv4 and
+   * one IPv6 (the daemon's `--tunnel-source`). A TUNNEL packet of a family without one is
+   * dropped and counted (`tunnelNoSource`).
+   */
+  tunnelSources?: readonly string[];
+  /**
    * 64-bit secret of the ISN hash (two words). Defaults to random words drawn once here, so a
    * daemon that forgets to pass one still gets unpredictable ISNs; tests pass a fixed one.
    */
@@ -151,8 +158,15 @@ export class Engine {
   outLength = 0;
   /** Reset both ends of ESTABLISHED sessions that expire (needs an `emit` sink). */
   resetOnExpiry: boolean;
-  /** Largest packet a TOA may grow a segment to. */
+  /**
+   * Largest packet a TOA may grow a segment to, and a TUNNEL packet with its outer header:
+   * the MTU of the real-server side.
+   */
   readonly mtu: number;
+  /** Outer source of IPv4 TUNNEL packets (IPIP), if the daemon was given one. */
+  readonly tunnelSource4: number | undefined;
+  /** Outer source of IPv6 TUNNEL packets, as four words, if the daemon was given one. */
+  readonly tunnelSource6: Uint32Array | undefined;
   /** The ISN hash's secret (for the transmit modes). */
   readonly isnSecret: Uint32Array;
   /** Idle timeout per TCP state in milliseconds (for the protocol handlers). */
@@ -168,6 +182,7 @@ export class Engine {
   #emit: PacketSink | undefined;
   #clock: () => number;
   #timeouts: Timeouts;
+  #tunnelIpId = 0;
 
   constructor(options: EngineOptions) {
     this.#clock = options.clock;
@@ -192,6 +207,9 @@ export class Engine {
     if (!(Number.isInteger(this.mtu) && this.mtu >= 576 && this.mtu <= 65535)) {
       throw new RangeError(`MTU ${this.mtu} is invalid: use 576 to 65535`);
     }
+    const sources = parseTunnelSources(options.tunnelSources ?? []);
+    this.tunnelSource4 = sources.v4;
+    this.tunnelSource6 = sources.v6;
     this.isnSecret = options.isnSecret ?? crypto.getRandomValues(new Uint32Array(2));
     if (this.isnSecret.length !== 2) throw new RangeError("isnSecret must hold two 32-bit words");
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
@@ -236,6 +254,12 @@ export class Engine {
   set tunables(t: Tunables) {
     this.expireNodestConn = t.expireNodestConn;
     this.expireQuiescentTemplate = t.expireQuiescentTemplate;
+  }
+
+  /** The IPv4 identification of the next IPIP outer header (TUNNEL), wrapping at 16 bits. */
+  nextTunnelIpId(): number {
+    this.#tunnelIpId = (this.#tunnelIpId + 1) & 0xffff;
+    return this.#tunnelIpId;
   }
 
   /** The engine's notion of now, in monotonic milliseconds. */
@@ -307,13 +331,14 @@ export class Engine {
       const t = this.table;
       if (
         t.state[id] === TcpState.SYN_RECV && (t.flags[id] & SessionFlag.RS_SEEN) === 0 &&
-        (b[l4 + TCP.FLAGS] & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === TCP_FLAG.ACK
+        (b[l4 + TCP.FLAGS] & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === TCP_FLAG.ACK &&
+        TRANSMITS[t.method[id]].noOutput !== true
       ) return this.#resetOrphan(fam, b, o, l4, total);
     }
     // A GSO super-packet may grow up to the buffer; the kernel's segments of it fit the MTU
     // because the client's MSS was lowered by the TOA length in the SYN-ACK.
     const limit = (skbInfo & SKB_GSO) !== 0 ? cap : Math.min(cap, this.mtu);
-    return this.#forward(fam, ph, b, o, l4, total, limit, e);
+    return this.#forward(fam, ph, b, o, l4, total, limit, e, cap, skbInfo);
   }
 
   /**
@@ -412,9 +437,19 @@ export class Engine {
   }
 
   /**
+   * A packet on the reply tuple of a session whose replies bypass the balancer (TUNNEL):
+   * not the session's to rewrite or to move its state; passed on as the kernel routes it.
+   */
+  #bypassingReply(): Verdict {
+    this.counters.tunnelReplySeen++;
+    return Verdict.Accept;
+  }
+
+  /**
    * The per-session part of {@linkcode handle}: the protocol's state and the mode's edits,
    * then the mode's transmit and the counters, for the packet at `o` whose session entry is
-   * `e`. The packet may grow to `limit` bytes.
+   * `e`. The packet may grow to `limit` bytes; a mode that wraps it (TUNNEL) has `cap` bytes
+   * and the queue's `skbInfo`.
    */
   #forward(
     fam: AddressFamily,
@@ -425,12 +460,15 @@ export class Engine {
     total: number,
     limit: number,
     e: number,
+    cap: number,
+    skbInfo: number,
   ): Verdict {
     const t = this.table;
     const id = e >> 1;
     const dir = (e & 1) as Dir;
     const rs = this.registry.servers[t.server[id]] as RealServer;
     const xmit = TRANSMITS[t.method[id]];
+    if (dir === Dir.Out && xmit.noOutput === true) return this.#bypassingReply();
     const out = ph.conn(this, fam, xmit, b, o, l4, total, limit, id, dir, rs);
     if (out < 0) {
       // The segment became a reply to its sender: an ICMP error back to the client, or a RST
@@ -439,6 +477,15 @@ export class Engine {
       return Verdict.Rewritten;
     }
     xmit.xmit(fam, b, o, l4, ph.proto, t, id, dir);
+    let length = out;
+    if (xmit.wrap !== undefined) {
+      length = xmit.wrap(this, fam, b, o, l4, out, cap, (skbInfo & SKB_GSO) !== 0, id);
+      if (length <= 0) {
+        if (length === 0) return Verdict.Drop;
+        this.outLength = -length;
+        return Verdict.Rewritten;
+      }
+    }
     const svcStats = rs.service.stats;
     if (dir === Dir.In) {
       svcStats.inPackets++;
@@ -452,7 +499,7 @@ export class Engine {
       rs.stats.outBytes += out;
     }
     this.counters.forwarded++;
-    this.outLength = out;
+    this.outLength = length;
     // A one-packet session's reply is the one it waited for: the session ends with it.
     if (dir === Dir.Out && (t.flags[id] & SessionFlag.ONE_PACKET) !== 0) this.#answered(id);
     return Verdict.Rewritten;
@@ -507,4 +554,29 @@ export class Engine {
   timeoutMs(id: number): number {
     return PROTOCOLS[this.table.proto[id] & ~V6]!.timeoutMs(this, id);
   }
+}
+
+/**
+ * Reads the tunnel source addresses (`--tunnel-source`): at most one per family, each a
+ * unicast address; throws a RangeError saying what is wrong.
+ */
+export function parseTunnelSources(
+  texts: readonly string[],
+): { v4: number | undefined; v6: Uint32Array | undefined } {
+  let v4: number | undefined;
+  let v6: Uint32Array | undefined;
+  for (const text of texts) {
+    const a = parseAddress(text);
+    if (a === undefined || !isUnicast(a)) {
+      throw new RangeError(`Tunnel source ${text} is not a unicast IPv4 or IPv6 address`);
+    }
+    if ((a.family === 4 ? v4 : v6) !== undefined) {
+      throw new RangeError(
+        `Tunnel source ${text}: one IPv${a.family} tunnel source already given (one per family)`,
+      );
+    }
+    if (a.family === 4) v4 = a.v4;
+    else v6 = Uint32Array.from(a.v6);
+  }
+  return { v4, v6 };
 }

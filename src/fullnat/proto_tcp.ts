@@ -17,6 +17,7 @@ import type { ProtocolHandler } from "./proto.ts";
 import type { RealServer } from "./service.ts";
 import { Dir, SessionFlag, type SessionTable } from "./session_table.ts";
 import { nextTcpState, tcpEvent, TcpState } from "./tcp_state.ts";
+import { nextTcpStateClientOnly } from "./tcp_state_client_only.ts";
 import type { Transmit } from "./xmit.ts";
 
 /** The TCP handler. */
@@ -48,7 +49,10 @@ export const TCP_HANDLER: ProtocolHandler = {
     const now = e.now();
     const flags = b[l4 + TCP.FLAGS];
     const st = t.state[id] as TcpState;
-    const ns = nextTcpState(st, tcpEvent(flags), dir === Dir.In);
+    // Replies of a NOOUTPUT mode (TUNNEL, DR) never reach the engine (engine.ts passes them).
+    const ns = xmit.noOutput === true
+      ? nextTcpStateClientOnly(st, tcpEvent(flags))
+      : nextTcpState(st, tcpEvent(flags), dir === Dir.In);
     if (dir === Dir.In && (flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) {
       // The ISN clock in 4-microsecond ticks, computed here: a double passed to a call that
       // is not inlined is boxed into a new heap number.

@@ -22,8 +22,8 @@ import { SessionFlag, V6 } from "./session_table.ts";
 import { TCP_STATE_NAMES, TcpState } from "./tcp_state.ts";
 import { serviceIdentity } from "./types.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
-import { METHOD_NAT } from "./xmit.ts";
-import { TRANSMITS } from "./xmit_modes.ts";
+import type { ForwardMethod } from "./types.ts";
+import { methodOfCode, TRANSMITS } from "./xmit_modes.ts";
 
 /** What {@linkcode restoreSessions} found. */
 export interface RestoreReport {
@@ -78,7 +78,7 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
     return svc;
   };
 
-  const serverOf = (oldId: number, nat: boolean): RealServer | null => {
+  const serverOf = (oldId: number, method: ForwardMethod): RealServer | null => {
     let rs = servers.get(oldId);
     if (rs !== undefined) return rs;
     const rec = old.servers.get(oldId);
@@ -92,8 +92,8 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
           address: rec.address,
           port: rec.port,
           weight: 0,
-          method: nat ? "nat" : "fullnat",
-        } as const;
+          method,
+        };
         rs = attempt(() => control.addRealServer(svc.key, spec), find);
         if (rs !== null && !svc.removed) {
           report.standIns++;
@@ -134,13 +134,12 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
     const p = t.proto[id];
     const base = p & ~V6;
     if (base !== IPPROTO.TCP && base !== IPPROTO.UDP) return drop("unknown protocol");
-    if (t.method[id] >= TRANSMITS.length) return drop("unknown forwarding method");
+    if (TRANSMITS[t.method[id]] === undefined) return drop("unknown forwarding method");
     if (base === IPPROTO.TCP && t.state[id] >= TCP_STATE_NAMES.length) {
       return drop("unknown TCP state");
     }
     if (!Number.isFinite(t.expires[id])) return drop("no expiry time");
-    const nat = t.method[id] === METHOD_NAT;
-    const rs = serverOf(t.server[id], nat);
+    const rs = serverOf(t.server[id], methodOfCode(t.method[id]));
     if (rs === null) return drop("real server unknown");
     const svc = rs.service;
     if (svc.id !== serviceOf(t.service[id])?.id) return drop("service unknown");

@@ -19,11 +19,41 @@ import type { Dir, SessionTable } from "./session_table.ts";
 export const METHOD_FULLNAT = 0;
 /** NAT mode: only the destination is translated; the client address is kept. */
 export const METHOD_NAT = 1;
+/**
+ * TUNNEL mode (ipvsadm `-i`): the client's packet, unchanged, is wrapped in IPIP (IPv6 in
+ * IPv6) to the real server, which answers the client directly. Code 3: 2 is left to DR.
+ */
+export const METHOD_TUNNEL = 3;
 
 /** One forwarding mode. Every method allocates nothing. */
 export interface Transmit {
   /** The code sessions of this mode carry in `SessionTable.method`. */
   readonly code: number;
+  /**
+   * IPVS's `IP_VS_CONN_F_NOOUTPUT` (DR, TUNNEL): replies go from the real server to the client
+   * without crossing the balancer, so TCP state advances on the client's packets alone
+   * (`tcp_state_client_only.ts`) and a packet that matches the session's reply tuple is not
+   * the session's to rewrite.
+   */
+  readonly noOutput?: boolean;
+  /**
+   * Modes that wrap the client's packet in an outer header (TUNNEL), after the protocol's
+   * edits, for the packet at `o` (transport at `l4`, `total` bytes): `room` bytes are free
+   * from `o`, `gso` says the packet is a GSO super-packet. Returns
+   * the wrapped packet's length (it then starts at `o`), minus the length of the ICMP error
+   * that replaced it, or 0 when it must be dropped (counted).
+   */
+  wrap?(
+    e: Engine,
+    fam: AddressFamily,
+    b: Uint8Array,
+    o: number,
+    l4: number,
+    total: number,
+    room: number,
+    gso: boolean,
+    id: number,
+  ): number;
   /**
    * Creates the session of the new connection in the packet at `o` (client `cport`, virtual
    * `vport`) to `rs`: binds its local endpoint and sets `t.local[id]`. Returns the id, or

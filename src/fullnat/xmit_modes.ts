@@ -8,12 +8,29 @@ import type { ForwardMethod } from "./types.ts";
 import type { Transmit } from "./xmit.ts";
 import { FULLNAT } from "./xmit_fullnat.ts";
 import { NAT } from "./xmit_nat.ts";
+import { TUNNEL } from "./xmit_tunnel.ts";
 
-/** Modes indexed by method code (`SessionTable.method`). */
-export const TRANSMITS: readonly Transmit[] = [FULLNAT, NAT];
+/** Every mode, in no particular order: {@linkcode TRANSMITS} indexes them by code. */
+const MODES: readonly Transmit[] = [FULLNAT, NAT, TUNNEL];
+
+/** Modes indexed by method code (`SessionTable.method`); a code no mode has is a hole. */
+export const TRANSMITS: readonly Transmit[] = (() => {
+  const byCode: Transmit[] = [];
+  for (const m of MODES) byCode[m.code] = m;
+  return byCode;
+})();
 
 /** The mode of a real server's forwarding method. */
 export const TRANSMIT_BY_METHOD: Readonly<Record<ForwardMethod, Transmit>> = {
   fullnat: FULLNAT,
   nat: NAT,
+  tunnel: TUNNEL,
 };
+
+/** The method name of a session's method code (`fullnat` for a code no mode has). */
+export function methodOfCode(code: number): ForwardMethod {
+  for (const [name, m] of Object.entries(TRANSMIT_BY_METHOD)) {
+    if (m.code === code) return name as ForwardMethod;
+  }
+  return "fullnat";
+}

@@ -9,7 +9,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { FORWARD_METHODS, forwardMethodEntry } from "./forward_method.ts";
- * assert.ok(FORWARD_METHODS.join(",") === "fullnat,nat");
+ * assert.ok(FORWARD_METHODS.join(",") === "fullnat,nat,tunnel");
  * assert.ok(forwardMethodEntry("nat").display === "Masq");
  * ```
  *
@@ -77,8 +77,9 @@ export const FORWARD_METHOD_TABLE = [
     title: "tunnelling",
     ipvsadm: { short: "i", long: "ipip" },
     display: "Tunnel",
-    aliases: [],
-    supported: false,
+    aliases: ["tun", "ipip"],
+    effect: "tunnel wraps the packet in IPIP",
+    supported: true,
   },
 ] as const satisfies readonly ForwardMethodEntry[];
 
@@ -137,7 +138,7 @@ export const DEFAULT_FORWARD_METHOD: ForwardMethod = "fullnat";
  * ```ts
  * import assert from "node:assert/strict";
  * import { FORWARD_METHOD_CHOICES } from "./forward_method.ts";
- * assert.ok(FORWARD_METHOD_CHOICES === "fullnat or nat");
+ * assert.ok(FORWARD_METHOD_CHOICES === "fullnat, nat or tunnel");
  * ```
  */
 export const FORWARD_METHOD_CHOICES: string = orList(FORWARD_METHODS);
@@ -150,7 +151,7 @@ export const FORWARD_METHOD_CHOICES: string = orList(FORWARD_METHODS);
  * ```ts
  * import assert from "node:assert/strict";
  * import { UNSUPPORTED_FORWARDING } from "./forward_method.ts";
- * assert.ok(UNSUPPORTED_FORWARDING.endsWith("use -b (FULLNAT) or -m (NAT)"));
+ * assert.ok(UNSUPPORTED_FORWARDING.endsWith("use -b (FULLNAT), -m (NAT) or -i (tunnelling)"));
  * ```
  */
 export const UNSUPPORTED_FORWARDING: string = "forwarding method not supported by fullnat: use " +

@@ -23,7 +23,16 @@ export const IPV4 = {
 } as const;
 
 /** IP protocol numbers the engine knows. */
-export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ESP: 50, AH: 51, ICMPV6: 58 } as const;
+export const IPPROTO = {
+  ICMP: 1,
+  IPIP: 4,
+  TCP: 6,
+  UDP: 17,
+  IPV6: 41,
+  ESP: 50,
+  AH: 51,
+  ICMPV6: 58,
+} as const;
 
 /** Header length in bytes (IHL * 4). */
 export function ipv4HeaderLength(b: Uint8Array, o: number): number {
