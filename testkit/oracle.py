@@ -51,6 +51,12 @@ def l4_checksum_ok(proto, ip_layer, seg, at):
     return computed == stored
 
 
+def tunnelled_ok(inner):
+    """An encapsulated packet is right when its own header and transport checksums are."""
+    return inner.get("ipChecksumOk") in (True, None) and inner.get("l4ChecksumOk") is True \
+        and not inner.get("truncated")
+
+
 def decode_tcp(layer, seg):
     """TCP fields scapy dissected; `complete` is False when the header is cut short."""
     present = {name: layer.fields[name] for name in TCP_FIELDS if name in layer.fields}
@@ -107,6 +113,10 @@ def decode_ip(raw):
                       "chksum": udp.chksum, "payload": seg[8:].hex()}
         if whole:
             out["l4ChecksumOk"] = l4_checksum_ok(17, pkt, seg, 6)
+    elif pkt.proto == 4 and whole:
+        # IPIP (a TUNNEL packet): the inner IPv4 packet is judged whole.
+        out["inner"] = decode_ip(seg)
+        out["l4ChecksumOk"] = tunnelled_ok(out["inner"])
     elif pkt.proto == 1 and pkt.haslayer(ICMP) and len(seg) >= 8:
         icmp = pkt[ICMP]
         dec = {"type": icmp.type, "code": icmp.code, "chksum": icmp.chksum,
@@ -168,6 +178,10 @@ def decode_ip6(raw):
                       "chksum": udp.chksum, "payload": seg[8:].hex()}
         if whole:
             out["l4ChecksumOk"] = ok(6)
+    elif nh == 41 and whole:
+        # IPv6 in IPv6 (a TUNNEL packet): the inner IPv6 packet is judged whole.
+        out["inner"] = decode_ip6(seg)
+        out["l4ChecksumOk"] = tunnelled_ok(out["inner"])
     elif nh == 58 and len(seg) >= 8:
         dec = {"type": seg[0], "code": seg[1], "chksum": int.from_bytes(seg[2:4], "big"),
                "rest": int.from_bytes(seg[4:8], "big")}

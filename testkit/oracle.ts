@@ -125,6 +125,11 @@ export interface Decoded {
   l4ChecksumOk?: boolean | null;
   /** Transport bytes that were not decoded (other protocols, later fragments), hex. */
   payload?: string;
+  /**
+   * The packet an IPIP (protocol 4) or IPv6-in-IPv6 (next header 41) packet carries; the
+   * outer `l4ChecksumOk` then says whether the inner packet's checksums are all right.
+   */
+  inner?: Decoded;
 }
 
 function toHex(bytes: Uint8Array): string {

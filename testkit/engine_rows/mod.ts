@@ -38,6 +38,7 @@ import { SYN_RETRANSMIT_AND_RENEW } from "./sequence.ts";
 import { OPTIONS_SWITCHED_OFF } from "./timestamps_mss.ts";
 import { TOA_GSO, TOA_SKIPS, TOA_SPOOF } from "./toa.ts";
 import { UDP_FULLNAT, UDP_FULLNAT_V6 } from "./udp.ts";
+import { TUNNEL_IPV4, TUNNEL_IPV6, TUNNEL_MTU_V4, TUNNEL_UDP_AND_DROPS } from "./tunnel.ts";
 
 export type { Scenario } from "./scenario.ts";
 
@@ -49,6 +50,10 @@ export const SCENARIOS: readonly Scenario[] = [
   MALFORMED_ACCEPTED,
   NAT_ADDRESSES,
   NAT_NO_SEQUENCE,
+  TUNNEL_IPV4,
+  TUNNEL_MTU_V4,
+  TUNNEL_IPV6,
+  TUNNEL_UDP_AND_DROPS,
   FULLNAT_HANDSHAKE,
   FULLNAT_HANDSHAKE_V6,
   TOA_SPOOF,

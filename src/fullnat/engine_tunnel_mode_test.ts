@@ -1,0 +1,77 @@
+/**
+ * TUNNEL mode (ipvsadm `-i`) on the rows of testkit/engine_rows/tunnel.ts, byte by byte, each
+ * packet then judged by the scapy oracle (inner checksums included), and the control plane's
+ * refusals and counters around it.
+ */
+import assert from "node:assert/strict";
+import {
+  TUN_SRC,
+  TUN_SRC6,
+  TUNNEL_IPV4,
+  TUNNEL_IPV6,
+  TUNNEL_MTU_V4,
+  TUNNEL_UDP_AND_DROPS,
+} from "../../testkit/engine_rows/tunnel.ts";
+import { engineTest, RS, setup, VIP } from "../../testkit/engine_fixture.ts";
+
+engineTest(
+  "Engine.handle() TUNNEL wraps client packets in IPIP and leaves replies alone",
+  (run) => {
+    const { engine, ctl } = run.scenario(TUNNEL_IPV4);
+    const c = engine.counters;
+    assert.equal(c.tunnelEncapsulated, 5);
+    assert.equal(c.tunnelReplySeen, 1);
+    assert.equal(c.toaInserted, 0, "no TOA in TUNNEL mode, though the service has TOA on");
+    const [conn] = ctl.listConnections();
+    assert.equal(conn.method, "tunnel");
+    // Client-only state (IPVS's INPUT-ONLY table): the client's FIN leads to FIN_WAIT.
+    assert.equal(conn.state, "FIN_WAIT");
+    assert.equal(conn.local.address, conn.client.address, "no local address: the client's own");
+    const [svc] = ctl.listServices();
+    assert.equal(svc.realServers[0].method, "tunnel");
+    assert.equal(svc.stats.inPackets, 5);
+    assert.equal(svc.stats.outPackets, 0);
+  },
+);
+
+engineTest("Engine.handle() TUNNEL answers fragmentation needed past the MTU (IPv4)", (run) => {
+  const { engine } = run.scenario(TUNNEL_MTU_V4);
+  assert.equal(engine.counters.tunnelFragNeeded, 1);
+  assert.equal(engine.counters.tunnelEncapsulated, 2);
+});
+
+engineTest("Engine.handle() TUNNEL wraps IPv6 in IPv6, packet too big past the MTU", (run) => {
+  const { engine } = run.scenario(TUNNEL_IPV6);
+  assert.equal(engine.counters.tunnelFragNeeded, 1);
+  assert.equal(engine.counters.tunnelEncapsulated, 2);
+});
+
+engineTest("Engine.handle() TUNNEL wraps UDP; drops GSO and sourceless families", (run) => {
+  const { engine } = run.scenario(TUNNEL_UDP_AND_DROPS);
+  assert.equal(engine.counters.tunnelGsoDropped, 1);
+  assert.equal(engine.counters.tunnelNoSource, 1);
+});
+
+Deno.test("EngineControl refuses a TUNNEL server on another port than the service's", () => {
+  const { ctl } = setup({ tunnelSources: [TUN_SRC] });
+  const key = { protocol: "tcp" as const, address: VIP, port: 80 };
+  ctl.addService(key, { scheduler: "rr", persistence: 0 });
+  assert.throws(
+    () => ctl.addRealServer(key, { address: RS, port: 8080, weight: 1, method: "tunnel" }),
+    /port 8080 cannot differ from the service's port 80 with tunnelling/,
+  );
+  ctl.addRealServer(key, { address: RS, port: 8080, weight: 1, method: "fullnat" });
+  assert.throws(
+    () => ctl.editRealServer(key, { address: RS, port: 8080, method: "tunnel" }),
+    /with tunnelling/,
+  );
+  assert.equal(ctl.listServices()[0].realServers[0].method, "fullnat", "nothing changed");
+});
+
+Deno.test("Engine refuses tunnel sources that are not one unicast address per family", () => {
+  assert.throws(() => setup({ tunnelSources: ["nope"] }), /not a unicast IPv4 or IPv6/);
+  assert.throws(() => setup({ tunnelSources: [TUN_SRC, "192.0.2.1"] }), /one per family/);
+  assert.throws(() => setup({ tunnelSources: ["224.0.0.1"] }), /not a unicast/);
+  const { engine } = setup({ tunnelSources: [TUN_SRC, TUN_SRC6] });
+  assert.ok(engine.tunnelSource4 !== undefined && engine.tunnelSource6 !== undefined);
+});
