@@ -8,12 +8,21 @@
  */
 
 import assert from "node:assert/strict";
-import { ENGINE_PHASES, runProbe } from "../../testkit/alloc_probe.ts";
+import { ENGINE_PHASES, runProbe, TUNNEL_PHASES } from "../../testkit/alloc_probe.ts";
 
 Deno.test("Engine.handle() allocates nothing per packet: established, handshake, IPv4 and IPv6", async () => {
+  await probe(ENGINE_PHASES);
+});
+
+Deno.test("Engine.handle() allocates nothing per packet in TUNNEL mode, IPv4 and IPv6", async () => {
+  await probe(TUNNEL_PHASES);
+});
+
+/** Runs `phases` in one child and checks each forwarded every packet without allocating. */
+async function probe(phases: string[]): Promise<void> {
   const packets = 200_000;
-  const results = await runProbe(packets, ENGINE_PHASES);
-  assert.deepEqual(results.map((r) => r.phase), ENGINE_PHASES);
+  const results = await runProbe(packets, phases);
+  assert.deepEqual(results.map((r) => r.phase), phases);
   for (const r of results) {
     assert.ok(r.packets >= packets, `${r.phase}: ${r.packets} packets`);
     // Every packet was forwarded: the rewrite path under test really ran.
@@ -21,4 +30,4 @@ Deno.test("Engine.handle() allocates nothing per packet: established, handshake,
     // Under 1 B per packet: a few KiB of constant noise (memoryUsage() itself) is not per packet.
     assert.ok(r.bytesPerPacket < 1, `${r.phase}: ${r.bytesPerPacket} B/packet`);
   }
-});
+}

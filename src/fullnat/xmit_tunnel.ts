@@ -167,8 +167,18 @@ function wrap4(
   set16(b, o + IPV4.FLAGS_FRAG, get16(b, inner + IPV4.FLAGS_FRAG) & DF);
   b[o + IPV4.TTL] = OUTER_TTL;
   b[o + IPV4.PROTOCOL] = IPPROTO.IPIP;
-  set32(b, o + IPV4.SRC, src as number);
-  set32(b, o + IPV4.DST, e.table.daddr[id]);
+  // Written byte by byte here: an address of 128.0.0.0 or above passed to a call that is not
+  // inlined is boxed into a new heap number.
+  const s = src as number;
+  b[o + IPV4.SRC] = s >>> 24;
+  b[o + IPV4.SRC + 1] = s >>> 16;
+  b[o + IPV4.SRC + 2] = s >>> 8;
+  b[o + IPV4.SRC + 3] = s;
+  const d = e.table.daddr[id];
+  b[o + IPV4.DST] = d >>> 24;
+  b[o + IPV4.DST + 1] = d >>> 16;
+  b[o + IPV4.DST + 2] = d >>> 8;
+  b[o + IPV4.DST + 3] = d;
   ipv4FillChecksum(b, o);
   e.counters.tunnelEncapsulated++;
   return total + outer;
