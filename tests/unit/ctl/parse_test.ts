@@ -438,12 +438,26 @@ Deno.test("command/option table: ipvsadm's messages, exit 2", () => {
   refuses("-E -t 10.0.0.100:0 -s rr", "Zero port specified for non-persistent service", 2);
 });
 
+Deno.test("-i (tunnelling) is accepted and, as in ipvsadm, serves the service's port", () => {
+  const server = { address: "1.2.3.4", port: 80, weight: 1, method: "tunnel" } as const;
+  accepts("-a -t 10.0.0.100:80 -r 1.2.3.4 -i", { kind: "add-server", service: tcp80, server });
+  accepts("-a -t 10.0.0.100:80 -r 1.2.3.4:8080 --ipip", {
+    kind: "add-server",
+    service: tcp80,
+    server,
+  });
+  accepts("-e -t 10.0.0.100:80 -r 1.2.3.4:8080 -i -w 3", {
+    kind: "edit-server",
+    service: tcp80,
+    server: { address: "1.2.3.4", port: 80, weight: 3, method: "tunnel" },
+  });
+});
+
 Deno.test("what fullnat cannot do is refused by name", () => {
-  const fwd = "forwarding method not supported by fullnat: use -b (FULLNAT) or -m (NAT)";
+  const fwd =
+    "forwarding method not supported by fullnat: use -b (FULLNAT), -m (NAT) or -i (tunnelling)";
   refuses("-a -t 10.0.0.100:80 -r 1.2.3.4 -g", fwd, 2);
   refuses("-a -t 10.0.0.100:80 -r 1.2.3.4 --gatewaying", fwd, 2);
-  refuses("-e -t 10.0.0.100:80 -r 1.2.3.4 -i", fwd, 2);
-  refuses("-a -t 10.0.0.100:80 -r 1.2.3.4 --ipip", fwd, 2);
   // The table check comes first, as in ipvsadm.
   refuses(
     "-A -t 10.0.0.100:80 -g",

@@ -65,7 +65,7 @@ Deno.test("a refused command line makes no call", async () => {
   const cases: [string, string, number][] = [
     [
       "-a -t 10.0.0.100:80 -r 192.168.1.2 -g",
-      "forwarding method not supported by fullnat: use -b (FULLNAT) or -m (NAT)",
+      "forwarding method not supported by fullnat: use -b (FULLNAT), -m (NAT) or -i (tunnelling)",
       2,
     ],
     [

@@ -203,6 +203,32 @@ Deno.test("-S, -C, -R, -S: the same rules and the same configuration", async () 
   deepStrictEqual(await readRunning(control), before);
 });
 
+Deno.test("-i: listed as Tunnel, -S writes -i, -C and -R bring back the same rules", async () => {
+  const { control } = engine();
+  // Mixed modes in one service, as in IPVS; -r's port is replaced by the service's for -i.
+  for (
+    const line of [
+      "-A -t 198.51.100.40:80 -s wrr",
+      "-a -t 198.51.100.40:80 -r 203.0.113.41:8080 -i -w 2",
+      "-a -t 198.51.100.40:80 -r 203.0.113.42:8080 -b -w 1",
+      "-P -t 198.51.100.40:80 -z 203.0.113.240",
+      "-A -t [2001:db8::40]:443 -s rr",
+      "-a -t [2001:db8::40]:443 -r [2001:db8:1::41]:8443 --ipip",
+    ]
+  ) await ipvsadmOk(control, line);
+  const listed = await ipvsadmOk(control, "-L -n");
+  ok(/-> 203\.0\.113\.41:80 +Tunnel +2 /.test(listed), listed);
+  ok(/-> \[2001:db8:1::41\]:443 +Tunnel +1 /.test(listed), listed);
+  const saved = await ipvsadmOk(control, "-S -n");
+  ok(saved.includes("-a -t 198.51.100.40:80 -r 203.0.113.41:80 -i -w 2\n"), saved);
+  ok(saved.includes("-a -t [2001:db8::40]:443 -r [2001:db8:1::41]:443 -i -w 1\n"), saved);
+  const before = await readRunning(control);
+  await ipvsadmOk(control, "-C");
+  deepStrictEqual(await restore(control, saved), { stdout: "", stderr: "", exitCode: 0 });
+  strictEqual(await ipvsadmOk(control, "-S -n"), saved);
+  deepStrictEqual(await readRunning(control), before);
+});
+
 // Services in -S's order, so the restored ones are created (and listed) in the same order.
 const HASHED = [
   // Flags given in another order than ipvsadm prints them: the engine keeps ipvsadm's.
@@ -347,7 +373,7 @@ Deno.test("-R with bad lines: every one reported with its number and ipvsadm's m
     r.stderr,
     lines(
       "line 4: illegal weight specified",
-      "line 6: forwarding method not supported by fullnat: use -b (FULLNAT) or -m (NAT)",
+      "line 6: forwarding method not supported by fullnat: use -b (FULLNAT), -m (NAT) or -i (tunnelling)",
       "line 7: Service already exists",
       "line 8: Service not defined",
       "line 9: -L does not change the configuration; a restore input holds only -A, -E, -D, " +
