@@ -32,6 +32,7 @@ import {
   type SchedulerName,
 } from "../vocab/mod.ts";
 import type { Timeouts } from "../fullnat/timeouts.ts";
+import type { ForwardMethod } from "../vocab/forward_method.ts";
 import { resolveCheck } from "./checks.ts";
 import type { Findings, Where } from "./findings.ts";
 import type { GroupAddress, LaddrGroup, VsGroup } from "./groups.ts";
@@ -237,16 +238,17 @@ export function buildServices(vs: VsDraft, groups: Groups, f: Findings): Importe
       (vs.granularity !== undefined ? IPVS_DEFAULT_PERSISTENCE : undefined);
     const sorryServer = vs.sorry === undefined ? undefined : ((): ImportedSorryServer => {
       sameFamily(`sorry_server ${vs.sorry.address}`, vs.sorry.family, service, vs.sorry.at, f);
+      const method = vs.sorryMethod?.value ?? vsMethod;
       return {
         address: vs.sorry.address,
-        port: vs.sorry.port ?? m.port,
-        method: vs.sorryMethod?.value ?? vsMethod,
+        port: tunnelPort(method, vs.sorry.address, vs.sorry.port, m.port, vs.sorry.at, f),
+        method,
       };
     })();
     const seen = new Map<string, Where>();
     const realServers = vs.realServers.map((r): ImportedRealServer => {
       sameFamily(`real_server ${r.address}`, r.family, service, r.at, f);
-      const port = r.port ?? m.port;
+      const port = tunnelPort(r.method?.value ?? vsMethod, r.address, r.port, m.port, r.at, f);
       const key = formatEndpoint(r.address, port);
       const before = seen.get(key);
       if (before !== undefined) {
@@ -284,4 +286,26 @@ export function buildServices(vs: VsDraft, groups: Groups, f: Findings): Importe
     }));
   }
   return out;
+}
+
+/**
+ * The port a real server is imported with: its own, or the service's when it names none, and
+ * always the service's for TUN (IPVS leaves a tunnelled packet's port alone, so a different
+ * one is noted and dropped, as ipvsadm does with `-i`).
+ */
+function tunnelPort(
+  method: ForwardMethod,
+  address: string,
+  port: number | undefined,
+  vport: number,
+  at: Where,
+  f: Findings,
+): number {
+  if (method !== "tunnel" || port === undefined || port === vport) return port ?? vport;
+  f.note(
+    at,
+    `${formatEndpoint(address, port)}: TUN reaches the real server on the service's port ` +
+      `${vport} (the packet is not rewritten); imported as ${formatEndpoint(address, vport)}`,
+  );
+  return vport;
 }

@@ -111,8 +111,7 @@ export function readMethod(st: Statement, f: Findings): ForwardMethod | undefine
       f.problem(st.at, `${st.keyword} DR: not supported yet (fullnat forwards with FNAT and NAT)`);
       return undefined;
     case "TUN":
-      f.problem(st.at, `${st.keyword} TUN: not supported yet (fullnat forwards with FNAT and NAT)`);
-      return undefined;
+      return "tunnel";
     case "SNAT":
       f.problem(st.at, `${st.keyword} SNAT (DPVS): not supported (fullnat balances services)`);
       return undefined;
