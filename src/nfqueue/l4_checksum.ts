@@ -14,6 +14,9 @@ import type { SimdChecksum } from "../wire/checksum_simd.ts";
 
 const TCP = 6;
 const UDP = 17;
+/** IPv4 in IPv4 and IPv6 in IPv6: a TUNNEL packet, whose inner packet carries the checksum. */
+const IPIP = 4;
+const IPV6_IN = 41;
 const HOP_BY_HOP = 0;
 const ROUTING = 43;
 const FRAGMENT = 44;
@@ -23,13 +26,16 @@ const DEST_OPTS = 60;
  * Writes the full, correct TCP or UDP checksum of the IPv4 or IPv6 packet at
  * `buf[off, off + len)`, summing with `summer`. Returns false, changing nothing, when the
  * packet is not one whose checksum can be completed here: not TCP/UDP, a fragment, an IPv6
- * jumbogram or routing header with segments left, or lengths that do not add up.
+ * jumbogram or routing header with segments left, or lengths that do not add up. A packet the
+ * engine wrapped (TUNNEL: IPIP, IPv6 in IPv6) has its inner packet's checksum completed: the
+ * client's offload left that one pending.
  */
 export function completeL4Checksum(
   buf: Uint8Array,
   off: number,
   len: number,
   summer: SimdChecksum,
+  wrapped = false,
 ): boolean {
   if (len < 1) return false;
   const version = buf[off] >> 4;
@@ -68,6 +74,9 @@ export function completeL4Checksum(
     pseudo = sumWords(buf, off + 8, 32, proto + l4Len);
   } else {
     return false;
+  }
+  if ((proto === IPIP || proto === IPV6_IN) && !wrapped) {
+    return completeL4Checksum(buf, l4, l4Len, summer, true);
   }
   let field: number;
   if (proto === TCP) {

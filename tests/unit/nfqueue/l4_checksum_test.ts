@@ -166,3 +166,30 @@ Deno.test("completeL4Checksum() refuses what it cannot complete and leaves it un
     assert.deepEqual(pkt, before, what);
   }
 });
+
+Deno.test("completeL4Checksum() completes the inner packet of an IPIP / IPv6-in-IPv6 one (TUNNEL)", () => {
+  // IPv4 in IPv4: the inner TCP checksum holds the pseudo-header sum only.
+  const inner = ipv4({ src: "198.51.100.2", dst: "198.51.100.10", df: true })
+    .tcp({ sport: 40000, dport: 80, flags: "PA", seq: 1 }).payload(randomBytes(999)).build();
+  const good = inner[36] << 8 | inner[37];
+  pseudoOnly(inner, 36, v4Pseudo(inner, 6));
+  const outer = ipv4({ src: "203.0.113.1", dst: "203.0.113.11" }).rawProto(4).payload(inner)
+    .build();
+  assert.ok(completeL4Checksum(outer, 0, outer.length, summer));
+  assert.equal(outer[56] << 8 | outer[57], good);
+  // IPv6 in IPv6.
+  const tcp = ipv4({ src: "198.51.100.2", dst: "198.51.100.10" })
+    .tcp({ sport: 1, dport: 80, flags: "S" }).build().subarray(20);
+  const in6 = ipv6(6, Uint8Array.from(tcp));
+  in6[56] = 0;
+  in6[57] = 0;
+  const want = internetChecksum(in6.subarray(40), v6Pseudo(in6, 6, tcp.length));
+  pseudoOnly(in6, 56, v6Pseudo(in6, 6, tcp.length));
+  const out6 = ipv6(41, in6);
+  assert.ok(completeL4Checksum(out6, 0, out6.length, summer));
+  assert.equal(out6[96] << 8 | out6[97], want);
+  // One level only: IPIP in IPIP is left alone.
+  const twice = ipv4({ src: "203.0.113.1", dst: "203.0.113.11" }).rawProto(4).payload(outer)
+    .build();
+  assert.equal(completeL4Checksum(twice, 0, twice.length, summer), false);
+});

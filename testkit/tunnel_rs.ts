@@ -1,0 +1,227 @@
+/**
+ * A real server set up for fullnat's TUNNEL mode inside a topology's `rs` namespace: the VIPs
+ * on `lo`, a tunnel device that receives what the balancer's tunnel source wraps (`ipip` for
+ * IPv4, `ip6tnl` for IPv6, per real-server address), `rp_filter` off on it (the unwrapped
+ * packet's source, the client, is routed elsewhere), `arp_ignore=1` / `arp_announce=2` so the
+ * VIP on `lo` is never announced, and a return path to the client that does not cross the
+ * balancer: a veth link between `client` and `rs` with host routes to the client over it.
+ *
+ * Kernels built without IPIP and ip6tnl (CONFIG_NET_IPIP, CONFIG_IPV6_TUNNEL unset, as on
+ * some CI machines) get `ipip_decap.py` instead: raw sockets and a TUN device, accepting the
+ * same packets (outer source the tunnel source, outer destination a real server's address).
+ *
+ * @module
+ */
+import type { Topology } from "./netns.ts";
+
+const DECAP = new URL("./ipip_decap.py", import.meta.url).pathname;
+
+/** The return link's addresses (client side, rs side). */
+export const RETURN_LINK = {
+  v4: ["192.0.2.1", "192.0.2.2"],
+  v6: ["2001:db8:ff::1", "2001:db8:ff::2"],
+} as const;
+
+/** A tunnel real server; {@linkcode stop} undoes nothing (the namespaces go), it reports. */
+export interface TunnelRealServer {
+  /** "kernel" (ipip / ip6tnl devices) or "user" (ipip_decap.py). */
+  readonly kind: "kernel" | "user";
+  /** Packets unwrapped per real-server address. */
+  unwrapped(): Promise<Record<string, number>>;
+  /** Stops the user-space decapsulator, if any. */
+  stop(): Promise<void>;
+}
+
+/** What the real servers of a TUNNEL service need. */
+export interface TunnelRsOptions {
+  /** The balancer's tunnel sources (`--tunnel-source`), IPv4 and maybe IPv6. */
+  source4: string;
+  source6?: string;
+  /** VIPs to put on `lo`. */
+  vips: readonly string[];
+  /** Real-server addresses that receive tunnelled packets (already on rs's eth0). */
+  servers4: readonly string[];
+  servers6?: readonly string[];
+}
+
+/** Sets up `topo.rs` as TUNNEL real servers (see the module doc). */
+export async function setupTunnelRs(
+  topo: Topology,
+  o: TunnelRsOptions,
+): Promise<TunnelRealServer> {
+  const sh = (ns: string, ...cmd: string[]) => topo.exec(ns, cmd, { check: true });
+  // The return path: client <-> rs directly.
+  const [c4, r4] = RETURN_LINK.v4;
+  const [c6, r6] = RETURN_LINK.v6;
+  await sh(
+    "client",
+    "ip",
+    "link",
+    "add",
+    "ret0",
+    "type",
+    "veth",
+    "peer",
+    "name",
+    "ret0",
+    "netns",
+    topo.rs,
+  );
+  await sh("client", "ip", "addr", "add", `${c4}/30`, "dev", "ret0");
+  await sh("rs", "ip", "addr", "add", `${r4}/30`, "dev", "ret0");
+  await sh("client", "ip", "-6", "addr", "add", `${c6}/64`, "dev", "ret0", "nodad");
+  await sh("rs", "ip", "-6", "addr", "add", `${r6}/64`, "dev", "ret0", "nodad");
+  await sh("client", "ip", "link", "set", "ret0", "up");
+  await sh("rs", "ip", "link", "set", "ret0", "up");
+  await sh("rs", "ip", "route", "add", `${topo.addrs.client}/32`, "via", c4);
+  if (topo.addrs.v6) {
+    await sh("rs", "ip", "-6", "route", "add", `${topo.addrs.v6.client}/128`, "via", c6);
+  }
+  // Replies from a VIP arrive on ret0, while the client routes the VIP via the balancer.
+  await sh(
+    "client",
+    "sysctl",
+    "-qw",
+    "net.ipv4.conf.all.rp_filter=0",
+    "net.ipv4.conf.ret0.rp_filter=0",
+  );
+  for (const v of o.vips) {
+    await sh("rs", "ip", "addr", "add", v.includes(":") ? `${v}/128` : `${v}/32`, "dev", "lo");
+  }
+  await sh(
+    "rs",
+    "sysctl",
+    "-qw",
+    "net.ipv4.conf.all.rp_filter=0",
+    "net.ipv4.conf.default.rp_filter=0",
+    "net.ipv4.conf.all.arp_ignore=1",
+    "net.ipv4.conf.all.arp_announce=2",
+  );
+  const kernel = await topo.exec("rs", [
+    "ip",
+    "link",
+    "add",
+    "tun0",
+    "type",
+    "ipip",
+    "local",
+    o.servers4[0],
+    "remote",
+    o.source4,
+  ]);
+  if (kernel.code === 0) return kernelTunnels(topo, o);
+  return await userTunnel(topo, o);
+}
+
+/** One `ipip` (and `ip6tnl`) device per real-server address (tun0 exists already). */
+async function kernelTunnels(topo: Topology, o: TunnelRsOptions): Promise<TunnelRealServer> {
+  const devs: [string, string][] = [];
+  for (const [i, a] of o.servers4.entries()) {
+    const dev = `tun${i}`;
+    if (i > 0) {
+      await topo.exec("rs", [
+        "ip",
+        "link",
+        "add",
+        dev,
+        "type",
+        "ipip",
+        "local",
+        a,
+        "remote",
+        o.source4,
+      ], {
+        check: true,
+      });
+    }
+    devs.push([dev, a]);
+  }
+  for (const [i, a] of (o.servers6 ?? []).entries()) {
+    const dev = `tun6_${i}`;
+    await topo.exec("rs", [
+      "ip",
+      "link",
+      "add",
+      dev,
+      "type",
+      "ip6tnl",
+      "mode",
+      "ip6ip6",
+      "local",
+      a,
+      "remote",
+      o.source6!,
+    ], { check: true });
+    devs.push([dev, a]);
+  }
+  for (const [dev] of devs) {
+    await topo.exec("rs", ["ip", "link", "set", dev, "up"], { check: true });
+    if (!dev.startsWith("tun6")) {
+      await topo.exec("rs", ["sysctl", "-qw", `net.ipv4.conf.${dev}.rp_filter=0`], { check: true });
+    }
+  }
+  return {
+    kind: "kernel",
+    async unwrapped() {
+      const out: Record<string, number> = {};
+      for (const [dev, a] of devs) {
+        const r = await topo.exec("rs", ["cat", `/sys/class/net/${dev}/statistics/rx_packets`], {
+          check: true,
+        });
+        out[a] = Number(r.stdout.trim());
+      }
+      return out;
+    },
+    stop: () => Promise.resolve(),
+  };
+}
+
+/** `ipip_decap.py` and its TUN device `tunfn`. */
+async function userTunnel(topo: Topology, o: TunnelRsOptions): Promise<TunnelRealServer> {
+  const child = topo.spawn("rs", [
+    "/usr/bin/python3",
+    "-u",
+    DECAP,
+    "tunfn",
+    o.source4,
+    o.source6 ?? "-",
+    ...o.servers4,
+    ...(o.servers6 ?? []),
+  ], { stdout: "piped", stderr: "piped" });
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("ready\n")) {
+    const { value, done } = await reader.read();
+    if (done) {
+      const err = await new Response(child.stderr).text();
+      throw new Error(`ipip_decap.py ended before it was ready: ${err}`);
+    }
+    text += value;
+  }
+  await topo.exec("rs", ["ip", "link", "set", "tunfn", "up"], { check: true });
+  await topo.exec("rs", ["sysctl", "-qw", "net.ipv4.conf.tunfn.rp_filter=0"], { check: true });
+  let final: Record<string, number> | undefined;
+  const stderr = new Response(child.stderr).text();
+  const stop = async () => {
+    if (final !== undefined) return;
+    child.kill("SIGTERM");
+    let rest = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      rest += value;
+    }
+    await child.status;
+    const line = rest.trim().split("\n").pop() ?? "";
+    if (!line.startsWith("{")) throw new Error(`ipip_decap.py: ${rest} ${await stderr}`);
+    final = (JSON.parse(line) as { unwrapped: Record<string, number> }).unwrapped;
+  };
+  return {
+    kind: "user",
+    async unwrapped() {
+      await stop();
+      return final!;
+    },
+    stop,
+  };
+}
