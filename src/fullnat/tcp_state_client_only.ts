@@ -10,7 +10,7 @@
  */
 import { type TcpEvent, TcpState } from "./tcp_state.ts";
 
-const { NONE: NO, ESTABLISHED: ES, SYN_SENT: SS, SYN_RECV: SR, FIN_WAIT: FW } = TcpState;
+const { ESTABLISHED: ES, SYN_SENT: SS, SYN_RECV: SR, FIN_WAIT: FW } = TcpState;
 const { TIME_WAIT: TW, CLOSE: CL, CLOSE_WAIT: CW, LAST_ACK: LA } = TcpState;
 
 // Rows are events (SYN, FIN, ACK, RST); columns are the current state in TcpState order:
