@@ -325,7 +325,7 @@ Deno.test("mistakes: usage errors exit 2 with the fix, refusals exit 1, nothing 
       [
         `rs add tcp ${VIP}:80 ${RS1}:81 -m dr`,
         2,
-        /'dr' is not a forwarding method: use fullnat or nat/,
+        /'dr' is not a forwarding method: use fullnat, nat or tunnel/,
       ],
       [`rs add tcp ${VIP}:80 ${RS1}:81 -w -1`, 2, /./],
       [`laddr add tcp ${VIP}:80 lb.example`, 2, /names are not looked up/],
