@@ -2,14 +2,14 @@
  * Forwarding methods: how a real server is reached. One table with each method's name (as the
  * control contract, the shell and the configuration document spell it), its ipvsadm option
  * (`-b`, `-m`, `-g`, `-i`), the word ipvsadm listings print in the Forward column, and whether
- * this build implements it. Direct routing and tunnelling are listed so ipvsadm's `-g` and `-i`
- * are refused with a message that names what to use instead.
+ * this build implements it. A method listed but not implemented is refused by ipvsadm's parser
+ * with a message that names what to use instead.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { FORWARD_METHODS, forwardMethodEntry } from "./forward_method.ts";
- * assert.ok(FORWARD_METHODS.join(",") === "fullnat,nat");
+ * assert.ok(FORWARD_METHODS.join(",").startsWith("fullnat,nat,dr"));
  * assert.ok(forwardMethodEntry("nat").display === "Masq");
  * ```
  *
@@ -42,7 +42,7 @@ export interface ForwardMethodEntry {
  * ```ts
  * import assert from "node:assert/strict";
  * import { FORWARD_METHOD_TABLE } from "./forward_method.ts";
- * assert.ok(FORWARD_METHOD_TABLE.find((m) => m.ipvsadm.short === "g")?.supported === false);
+ * assert.ok(FORWARD_METHOD_TABLE.find((m) => m.ipvsadm.short === "g")?.supported === true);
  * ```
  */
 export const FORWARD_METHOD_TABLE = [
@@ -69,8 +69,9 @@ export const FORWARD_METHOD_TABLE = [
     title: "direct routing",
     ipvsadm: { short: "g", long: "gatewaying" },
     display: "Route",
-    aliases: [],
-    supported: false,
+    aliases: ["route", "direct"],
+    effect: "dr forwards the packet unchanged to the server on an attached segment",
+    supported: true,
   },
   {
     name: "tunnel",
@@ -163,7 +164,7 @@ export const UNSUPPORTED_FORWARDING: string = "forwarding method not supported b
  * ```ts
  * import assert from "node:assert/strict";
  * import { isForwardMethod } from "./forward_method.ts";
- * assert.ok(isForwardMethod("nat") && !isForwardMethod("dr"));
+ * assert.ok(isForwardMethod("nat") && isForwardMethod("dr") && !isForwardMethod("ipip"));
  * ```
  */
 export function isForwardMethod(value: unknown): value is ForwardMethod {
@@ -207,7 +208,7 @@ export function forwardMethodOfIpvsadmOption(long: string): AnyForwardMethod | u
  * import assert from "node:assert/strict";
  * import { forwardMethodOfWord } from "./forward_method.ts";
  * assert.ok(forwardMethodOfWord("M") === "nat" && forwardMethodOfWord("masq") === "nat");
- * assert.ok(forwardMethodOfWord("dr") === undefined);
+ * assert.ok(forwardMethodOfWord("g") === "dr" && forwardMethodOfWord("ipip") === undefined);
  * ```
  */
 export function forwardMethodOfWord(word: string): ForwardMethod | undefined {
