@@ -69,7 +69,7 @@ export const FORWARD_METHOD_TABLE = [
     title: "direct routing",
     ipvsadm: { short: "g", long: "gatewaying" },
     display: "Route",
-    aliases: ["route", "direct"],
+    aliases: [],
     effect: "dr forwards the packet unchanged to the server on an attached segment",
     supported: true,
   },
