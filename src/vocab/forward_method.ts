@@ -132,26 +132,25 @@ export const FORWARD_METHODS: readonly ForwardMethod[] = SUPPORTED.map((m) =>
 export const DEFAULT_FORWARD_METHOD: ForwardMethod = "fullnat";
 
 /**
- * The implemented methods as a sentence names them: `fullnat or nat`.
+ * The implemented methods as a sentence names them: `fullnat, nat or dr`.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { FORWARD_METHOD_CHOICES } from "./forward_method.ts";
- * assert.ok(FORWARD_METHOD_CHOICES === "fullnat or nat");
+ * assert.ok(FORWARD_METHOD_CHOICES.startsWith("fullnat, nat"));
  * ```
  */
 export const FORWARD_METHOD_CHOICES: string = orList(FORWARD_METHODS);
 
 /**
- * ipvsadm's refusal of a method this build does not implement (`-g`, `-i`), naming the options
- * that work.
+ * ipvsadm's refusal of a method this build does not implement, naming the options that work.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { UNSUPPORTED_FORWARDING } from "./forward_method.ts";
- * assert.ok(UNSUPPORTED_FORWARDING.endsWith("use -b (FULLNAT) or -m (NAT)"));
+ * assert.ok(UNSUPPORTED_FORWARDING.includes("use -b (FULLNAT), -m (NAT)"));
  * ```
  */
 export const UNSUPPORTED_FORWARDING: string = "forwarding method not supported by fullnat: use " +
