@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Engine, METHOD_NAT } from "./engine.ts";
+import type { Engine } from "./engine.ts";
+import { METHOD_NAMES } from "./xmit_modes.ts";
 import type { Service } from "./service.ts";
 import { TCP_STATE_NAMES } from "./tcp_state.ts";
 import {
@@ -295,6 +296,19 @@ function checkThresholdOrder(upper: number, lower: number): void {
   }
 }
 
+/**
+ * Refuses a port translation the method cannot do: DR leaves the packet as it is, so its real
+ * server listens on the virtual port (ipvsadm sets it so for `-g`).
+ */
+function checkMethodPort(svc: Service, method: ForwardMethod, port: number, what: string): void {
+  if (method === "dr" && port !== svc.key.port) {
+    invalid(
+      `${what} port ${port} cannot be used with direct routing (dr): the packet keeps its ` +
+        `destination, so the real server must listen on the virtual port ${svc.key.port}`,
+    );
+  }
+}
+
 function checkMethod(m: unknown): ForwardMethod {
   if (!isForwardMethod(m)) {
     throw new ControlError(
@@ -417,6 +431,7 @@ export class EngineControl implements ControlTarget {
 
   /** Refuses a sorry server on the endpoint of one of the service's real servers. */
   #sorryClash(svc: Service | undefined, sorry: SorryChoice): void {
+    if (svc !== undefined) checkMethodPort(svc, sorry.method, sorry.port, "Sorry server");
     if (svc !== undefined && this.#server(svc, sorry.addr.text, sorry.port) !== undefined) {
       invalid(
         `Sorry server ${formatEndpointText(sorry.addr.text, sorry.port)} is one of the ` +
@@ -589,6 +604,7 @@ export class EngineControl implements ControlTarget {
     const port = checkPort(server.port, "Real server");
     const weight = checkWeight(server.weight ?? DEFAULT_WEIGHT);
     const method = checkMethod(server.method);
+    checkMethodPort(svc, method, port, "Real server");
     const upper = checkThreshold(server.upperThreshold ?? 0, "Upper");
     const lower = checkThreshold(server.lowerThreshold ?? 0, "Lower");
     checkThresholdOrder(upper, lower);
@@ -629,6 +645,7 @@ export class EngineControl implements ControlTarget {
     if (rs === undefined) throw new ControlError("no-dest", "No such destination");
     const weight = server.weight === undefined ? rs.configWeight : checkWeight(server.weight);
     const method = server.method === undefined ? rs.method : checkMethod(server.method);
+    checkMethodPort(svc, method, port, "Real server");
     const upper = server.upperThreshold === undefined
       ? rs.upperThreshold
       : checkThreshold(server.upperThreshold, "Upper");
@@ -826,7 +843,7 @@ export class EngineControl implements ControlTarget {
       const protocol = protocolOfNumber(t.proto[id] & ~V6) ?? "udp";
       const row = reused ?? blank();
       row.protocol = protocol;
-      row.method = t.method[id] === METHOD_NAT ? "nat" : "fullnat";
+      row.method = METHOD_NAMES[t.method[id]] ?? "fullnat";
       row.state = protocol === "tcp" ? TCP_STATE_NAMES[t.state[id]] : "UDP";
       row.expiresInMs = Math.max(0, Math.round(t.expires[id] - now));
       set(row.client, id, v6, t.caddr, A6.C, t.cport[id]);

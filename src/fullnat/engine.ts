@@ -57,7 +57,7 @@ import { IPPROTO } from "../wire/ipv4.ts";
 import { TCP, TCP_FLAG } from "../wire/tcp.ts";
 import { TRANSMITS } from "./xmit_modes.ts";
 
-export { METHOD_FULLNAT, METHOD_NAT } from "./xmit.ts";
+export { METHOD_DR, METHOD_FULLNAT, METHOD_NAT } from "./xmit.ts";
 export type { ExpiryHook } from "./expiry.ts";
 
 /** `NFQA_SKB_GSO` of the queue's skb info: the packet is a GSO super-packet. */
@@ -149,6 +149,8 @@ export class Engine {
   noSessionPolicy: NoSessionPolicy;
   /** After `handle()` returned `Verdict.Rewritten`: the packet's new length. */
   outLength = 0;
+  /** After `handle()` returned `Verdict.Marked`: the mark of the packet's real server (DR). */
+  outMark = 0;
   /** Reset both ends of ESTABLISHED sessions that expire (needs an `emit` sink). */
   resetOnExpiry: boolean;
   /** Largest packet a TOA may grow a segment to. */
@@ -440,6 +442,8 @@ export class Engine {
     }
     xmit.xmit(fam, b, o, l4, ph.proto, t, id, dir);
     const svcStats = rs.service.stats;
+    // DR: unchanged, with the mark of the server's policy route (xmit_dr.ts).
+    const verdict = xmit.marks ? this.#marked(rs) : Verdict.Rewritten;
     if (dir === Dir.In) {
       svcStats.inPackets++;
       svcStats.inBytes += out;
@@ -455,7 +459,14 @@ export class Engine {
     this.outLength = out;
     // A one-packet session's reply is the one it waited for: the session ends with it.
     if (dir === Dir.Out && (t.flags[id] & SessionFlag.ONE_PACKET) !== 0) this.#answered(id);
-    return Verdict.Rewritten;
+    return verdict;
+  }
+
+  /** Sets the verdict's mark to real server `rs`'s (DR) and counts the packet. */
+  #marked(rs: RealServer): Verdict {
+    this.outMark = rs.mark;
+    this.counters.drRouted++;
+    return Verdict.Marked;
   }
 
   /** Ends one-packet session `id`, answered: its local port is free again. */

@@ -22,8 +22,8 @@ import { SessionFlag, V6 } from "./session_table.ts";
 import { TCP_STATE_NAMES, TcpState } from "./tcp_state.ts";
 import { serviceIdentity } from "./types.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
-import { METHOD_NAT } from "./xmit.ts";
-import { TRANSMITS } from "./xmit_modes.ts";
+import type { ForwardMethod } from "./types.ts";
+import { METHOD_NAMES, TRANSMITS } from "./xmit_modes.ts";
 
 /** What {@linkcode restoreSessions} found. */
 export interface RestoreReport {
@@ -78,7 +78,7 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
     return svc;
   };
 
-  const serverOf = (oldId: number, nat: boolean): RealServer | null => {
+  const serverOf = (oldId: number, method: ForwardMethod): RealServer | null => {
     let rs = servers.get(oldId);
     if (rs !== undefined) return rs;
     const rec = old.servers.get(oldId);
@@ -92,7 +92,7 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
           address: rec.address,
           port: rec.port,
           weight: 0,
-          method: nat ? "nat" : "fullnat",
+          method,
         } as const;
         rs = attempt(() => control.addRealServer(svc.key, spec), find);
         if (rs !== null && !svc.removed) {
@@ -139,8 +139,7 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
       return drop("unknown TCP state");
     }
     if (!Number.isFinite(t.expires[id])) return drop("no expiry time");
-    const nat = t.method[id] === METHOD_NAT;
-    const rs = serverOf(t.server[id], nat);
+    const rs = serverOf(t.server[id], METHOD_NAMES[t.method[id]]);
     if (rs === null) return drop("real server unknown");
     const svc = rs.service;
     if (svc.id !== serviceOf(t.service[id])?.id) return drop("service unknown");

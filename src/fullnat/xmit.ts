@@ -19,11 +19,23 @@ import type { Dir, SessionTable } from "./session_table.ts";
 export const METHOD_FULLNAT = 0;
 /** NAT mode: only the destination is translated; the client address is kept. */
 export const METHOD_NAT = 1;
+/** DR mode: the packet goes on unchanged, routed to the real server by its mark. */
+export const METHOD_DR = 2;
 
 /** One forwarding mode. Every method allocates nothing. */
 export interface Transmit {
   /** The code sessions of this mode carry in `SessionTable.method`. */
   readonly code: number;
+  /**
+   * True when the real server's replies never cross the balancer (DR, TUNNEL): the session
+   * sees the client's segments only, and TCP follows IPVS's input-only state table.
+   */
+  readonly inputOnly: boolean;
+  /**
+   * True when the packet leaves unchanged with the real server's mark in its verdict
+   * (`RealServer.mark`), for the policy route that takes it to the server (DR).
+   */
+  readonly marks: boolean;
   /**
    * Creates the session of the new connection in the packet at `o` (client `cport`, virtual
    * `vport`) to `rs`: binds its local endpoint and sets `t.local[id]`. Returns the id, or

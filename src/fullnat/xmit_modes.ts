@@ -8,12 +8,17 @@ import type { ForwardMethod } from "./types.ts";
 import type { Transmit } from "./xmit.ts";
 import { FULLNAT } from "./xmit_fullnat.ts";
 import { NAT } from "./xmit_nat.ts";
+import { DR } from "./xmit_dr.ts";
 
 /** Modes indexed by method code (`SessionTable.method`). */
-export const TRANSMITS: readonly Transmit[] = [FULLNAT, NAT];
+export const TRANSMITS: readonly Transmit[] = [FULLNAT, NAT, DR];
 
 /** The mode of a real server's forwarding method. */
 export const TRANSMIT_BY_METHOD: Readonly<Record<ForwardMethod, Transmit>> = {
   fullnat: FULLNAT,
   nat: NAT,
+  dr: DR,
 };
+
+/** The method name of each code (`SessionTable.method`), for listings and takeover. */
+export const METHOD_NAMES: readonly ForwardMethod[] = ["fullnat", "nat", "dr"];

@@ -27,6 +27,7 @@
 import {
   DEFAULT_SCHEDULER,
   formatEndpoint,
+  type ForwardMethod,
   normalizeSchedulerFlags,
   type SchedulerFlag,
   type SchedulerName,
@@ -237,22 +238,23 @@ export function buildServices(vs: VsDraft, groups: Groups, f: Findings): Importe
       (vs.granularity !== undefined ? IPVS_DEFAULT_PERSISTENCE : undefined);
     const sorryServer = vs.sorry === undefined ? undefined : ((): ImportedSorryServer => {
       sameFamily(`sorry_server ${vs.sorry.address}`, vs.sorry.family, service, vs.sorry.at, f);
+      const method = vs.sorryMethod?.value ?? vsMethod;
       return {
         address: vs.sorry.address,
-        port: vs.sorry.port ?? m.port,
-        method: vs.sorryMethod?.value ?? vsMethod,
+        port: drPort(vs.sorry.address, vs.sorry.port, method, m.port, vs.sorry.at, f),
+        method,
       };
     })();
     const seen = new Map<string, Where>();
     const realServers = vs.realServers.map((r): ImportedRealServer => {
       sameFamily(`real_server ${r.address}`, r.family, service, r.at, f);
-      const port = r.port ?? m.port;
+      const method = r.method?.value ?? vsMethod;
+      const port = drPort(r.address, r.port, method, m.port, r.at, f);
       const key = formatEndpoint(r.address, port);
       const before = seen.get(key);
       if (before !== undefined) {
         f.problem(r.at, `real_server ${key} is already listed (line ${before.line})`);
       } else seen.set(key, r.at);
-      const method = r.method?.value ?? vsMethod;
       const weight = r.weight ?? vs.weight ?? 1;
       const inhibit = r.inhibitOnFailure ?? vs.inhibitOnFailure ?? false;
       return dropUndefined({
@@ -284,4 +286,28 @@ export function buildServices(vs: VsDraft, groups: Groups, f: Findings): Importe
     }));
   }
   return out;
+}
+
+/**
+ * A real server's port: its own, or the service's when it names none; always the service's for
+ * direct routing, as IPVS sets it (the packet keeps its destination port), with a note when the
+ * configuration said another.
+ */
+function drPort(
+  address: string,
+  port: number | undefined,
+  method: ForwardMethod,
+  servicePort: number,
+  at: Where,
+  f: Findings,
+): number {
+  if (method !== "dr") return port ?? servicePort;
+  if (port !== undefined && port !== servicePort) {
+    f.note(
+      at,
+      `real_server ${formatEndpoint(address, port)}: direct routing keeps the virtual port ` +
+        `${servicePort} (IPVS ignores the real server's port for DR)`,
+    );
+  }
+  return servicePort;
 }

@@ -9,7 +9,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { FORWARD_METHODS, PROTOCOLS, SCHEDULERS } from "./mod.ts";
- * assert.ok(PROTOCOLS.length === 2 && SCHEDULERS.length === 7 && FORWARD_METHODS.length === 2);
+ * assert.ok(PROTOCOLS.length === 2 && SCHEDULERS.length === 7 && FORWARD_METHODS.includes("dr"));
  * ```
  *
  * @module

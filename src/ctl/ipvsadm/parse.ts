@@ -385,10 +385,12 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
     case "delete-server": {
       const service = serviceKey(c);
       const rs = c.server as ParsedEndpoint;
-      // ipvsadm copies the service port when -r names none.
-      const endpoint = { address: rs.address, port: rs.port ?? service.port };
-      if (command === "delete-server") return { kind: "delete-server", service, server: endpoint };
       const method = c.method as ForwardMethod | undefined;
+      // ipvsadm copies the service port when -r names none, and for -g (and -i) always: the
+      // packet keeps its destination port, so the server's is the service's.
+      const port = method === "dr" ? service.port : rs.port ?? service.port;
+      const endpoint = { address: rs.address, port };
+      if (command === "delete-server") return { kind: "delete-server", service, server: endpoint };
       if (command === "add-server") {
         return {
           kind: "add-server",

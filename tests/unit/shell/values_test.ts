@@ -49,7 +49,8 @@ Deno.test("scheduler, method, seconds, timeouts and weights name their valid ran
   assert.equal(parseMethod("nat"), "nat");
   assert.equal(parseMethod("b"), "fullnat");
   assert.equal(parseMethod("m"), "nat");
-  refuses(() => parseMethod("dr"), /use fullnat or nat/);
+  assert.equal(parseMethod("dr"), "dr");
+  refuses(() => parseMethod("ipip"), /use fullnat, nat or dr/);
   assert.equal(parseSeconds("0"), 0);
   refuses(() => parseSeconds("2678401"), /from 0 to 2678400/);
   refuses(() => parseSeconds("1.5"), /whole number/);

@@ -76,7 +76,7 @@ Deno.test("SCHEDULER_TABLE: rr, wrr, lc, wlc, dh, sh and mh supported, the other
   assert.ok(SCHEDULERS.includes(DEFAULT_SCHEDULER));
 });
 
-Deno.test("FORWARD_METHOD_TABLE: -b and -m supported, -g and -i named and refused", () => {
+Deno.test("FORWARD_METHOD_TABLE: -b, -m and -g supported, -i named and refused", () => {
   assert.deepEqual(
     FORWARD_METHOD_TABLE.map((m) => [m.name, `-${m.ipvsadm.short}`, m.ipvsadm.long, m.display]),
     [
@@ -86,17 +86,17 @@ Deno.test("FORWARD_METHOD_TABLE: -b and -m supported, -g and -i named and refuse
       ["tunnel", "-i", "ipip", "Tunnel"],
     ],
   );
-  assert.deepEqual(FORWARD_METHODS, ["fullnat", "nat"]);
+  assert.deepEqual(FORWARD_METHODS, ["fullnat", "nat", "dr"]);
   assert.equal(DEFAULT_FORWARD_METHOD, "fullnat");
-  assert.equal(FORWARD_METHOD_CHOICES, "fullnat or nat");
-  assert.ok(isForwardMethod("nat") && !isForwardMethod("dr") && !isForwardMethod("tunnel"));
+  assert.equal(FORWARD_METHOD_CHOICES, "fullnat, nat or dr");
+  assert.ok(isForwardMethod("nat") && isForwardMethod("dr") && !isForwardMethod("tunnel"));
   assert.equal(forwardMethodEntry("tunnel").display, "Tunnel");
 });
 
 Deno.test("UNSUPPORTED_FORWARDING names the options that work", () => {
   assert.equal(
     UNSUPPORTED_FORWARDING,
-    "forwarding method not supported by fullnat: use -b (FULLNAT) or -m (NAT)",
+    "forwarding method not supported by fullnat: use -b (FULLNAT), -m (NAT) or -g (direct routing)",
   );
 });
 
@@ -107,14 +107,22 @@ Deno.test("forwardMethodOfIpvsadmOption() knows all four; forwardMethodOfWord() 
   assert.equal(forwardMethodOfIpvsadmOption("ipip"), "tunnel");
   assert.equal(forwardMethodOfIpvsadmOption("weight"), undefined);
   for (
-    const [word, method] of [["FULLNAT", "fullnat"], ["b", "fullnat"], ["nat", "nat"], [
-      "Masq",
-      "nat",
-    ], ["m", "nat"]]
+    const [word, method] of [
+      ["FULLNAT", "fullnat"],
+      ["b", "fullnat"],
+      ["nat", "nat"],
+      [
+        "Masq",
+        "nat",
+      ],
+      ["m", "nat"],
+      ["dr", "dr"],
+      ["G", "dr"],
+    ]
   ) {
     assert.equal(forwardMethodOfWord(word), method, word);
   }
-  for (const word of ["dr", "g", "tunnel", "i", "route", ""]) {
+  for (const word of ["tunnel", "i", ""]) {
     assert.equal(forwardMethodOfWord(word), undefined, word);
   }
 });
