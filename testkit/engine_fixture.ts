@@ -53,6 +53,8 @@ export interface Row {
   /** The queue's `NFQA_SKB_*` bits handed to `handle()` (2: a GSO super-packet). */
   skbInfo?: number;
   verdict: Verdict;
+  /** The mark expected in a Marked verdict (DR). */
+  mark?: number;
   /** Expected bytes out, for Rewritten rows (omitted: only the checksums are re-checked). */
   output?: PacketBuilder;
 }
@@ -130,6 +132,9 @@ export function runRows(fx: Fixture, rows: readonly Row[], written?: Uint8Array[
       if (row.output) assert.deepEqual(hex(got), hex(row.output.build()), `${row.what}: bytes`);
       written?.push(got);
     } else {
+      if (v === Verdict.Marked && row.mark !== undefined) {
+        assert.equal(engine.outMark, row.mark, `${row.what}: mark`);
+      }
       assert.deepEqual(hex(buf.slice(32, 32 + pkt.length)), hex(pkt), `${row.what}: untouched`);
     }
   }

@@ -12,6 +12,7 @@ import { ConfigChanges } from "../ctl/changes.ts";
 import { localRemote } from "../ctl/remote.ts";
 import { ControlServer } from "../ctl/server.ts";
 import { Diversion } from "../kernel/diversion.ts";
+import { DrRoutes } from "../kernel/dr_routes.ts";
 import { portSlices } from "../kernel/diversion_rules.ts";
 import { applyDataPathSysctls } from "../kernel/sysctl.ts";
 import { attachPersistence } from "../persist/attach.ts";
@@ -136,6 +137,10 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     localPorts: options.localPorts,
   });
 
+  // DR servers' policy rules and routes, beside the chains (src/kernel/dr_routes.ts).
+  const drRoutes = new DrRoutes();
+  let drSynced = "[]";
+
   if (!options.skipSysctl) {
     const changed = applyDataPathSysctls();
     if (changed.length) {
@@ -192,6 +197,11 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     changes.on(async () => {
       const spec: DiversionSpec = await collectDiversion(pool);
       if (JSON.stringify(spec) !== JSON.stringify(diversion.spec)) await diversion.update(spec);
+      const dr = JSON.stringify(spec.drRealServers ?? []);
+      if (dr !== drSynced) {
+        drSynced = dr;
+        for (const p of await drRoutes.sync(spec.drRealServers ?? [])) log(p);
+      }
     });
 
     const workers = fanOutControl(pool, (reason) => changes.announce(reason), log);
@@ -285,6 +295,9 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     await pool.stop();
     if (end === "stop") {
       await diversion.remove().catch((e) => log(`removing iptables chains failed: ${errText(e)}`));
+      await drRoutes.remove().catch((e) =>
+        log(`removing DR rules and routes failed: ${errText(e)}`)
+      );
       if (options.runDir !== null) {
         try {
           clearRunState(options.runDir, options.workers);

@@ -104,6 +104,9 @@ export function unionDiversion(specs: readonly DiversionSpec[]): DiversionSpec {
     for (const r of s.natRealServers) {
       if (once(`n|${r.protocol}|${r.address}|${r.port}`)) out.natRealServers.push({ ...r });
     }
+    for (const r of s.drRealServers ?? []) {
+      if (once(`d|${r.address}`)) (out.drRealServers ??= []).push({ ...r });
+    }
   }
   return out;
 }

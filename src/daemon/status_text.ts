@@ -74,5 +74,8 @@ export function formatStatus(r: StatusReport): string {
   for (const n of r.diversion.natRealServers) {
     lines.push(`  nat real server ${n.protocol} ${n.address}:${n.port}`);
   }
+  for (const d of r.diversion.drRealServers ?? []) {
+    lines.push(`  dr real server ${d.address} (mark 0x${d.mark.toString(16)})`);
+  }
   return lines.join("\n");
 }

@@ -297,14 +297,16 @@ function checkThresholdOrder(upper: number, lower: number): void {
 }
 
 /**
- * Refuses a TUNNEL server on another port than the service's: the packet reaches it
- * unchanged, so it is served on the virtual port (ipvsadm `-i` copies the service's port).
+ * Refuses a port translation the method cannot do: DR and TUNNEL leave the packet as it is
+ * (TUNNEL wraps it whole), so their real server listens on the virtual port (ipvsadm sets it
+ * so for `-g` and `-i`).
  */
 function checkMethodPort(method: ForwardMethod, port: number, vport: number, what: string): void {
-  if (method === "tunnel" && port !== vport) {
+  if ((method === "dr" || method === "tunnel") && port !== vport) {
+    const mode = method === "dr" ? "direct routing (dr)" : "tunnelling (tunnel)";
     invalid(
-      `${what} port ${port} cannot differ from the service's port ${vport} with tunnelling: ` +
-        `the packet reaches the real server unchanged`,
+      `${what} port ${port} cannot be used with ${mode}: the packet keeps its ` +
+        `destination, so the real server must listen on the virtual port ${vport}`,
     );
   }
 }

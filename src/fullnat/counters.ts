@@ -11,6 +11,8 @@ export interface EngineCounters {
   packets: number;
   /** Packets rewritten and forwarded. */
   forwarded: number;
+  /** Of those, DR packets forwarded unchanged with their real server's mark. */
+  drRouted: number;
   /** Packets for no service and no session: passed on unchanged. */
   passedThrough: number;
   /** IPv4 header unsound: dropped or passed per policy. */
@@ -145,6 +147,7 @@ export function newEngineCounters(): EngineCounters {
     portExhausted: 0,
     tableFull: 0,
     natTupleInUse: 0,
+    drRouted: 0,
     resetsSent: 0,
     toaInserted: 0,
     toaNoOptionSpace: 0,

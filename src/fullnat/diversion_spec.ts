@@ -15,4 +15,9 @@ export interface DiversionSpec {
   localAddresses: string[];
   /** NAT-mode return traffic: everything from these real servers' address, port and protocol. */
   natRealServers: Array<{ protocol: Protocol; address: string; port: number }>;
+  /**
+   * DR real servers by address, with the mark their packets carry (`dr_mark.ts`): the daemon
+   * gives each a policy rule and a route (`src/kernel/dr_routes.ts`). Absent: none.
+   */
+  drRealServers?: Array<{ address: string; mark: number }>;
 }

@@ -58,7 +58,7 @@ import { IPPROTO } from "../wire/ipv4.ts";
 import { TCP, TCP_FLAG } from "../wire/tcp.ts";
 import { TRANSMITS } from "./xmit_modes.ts";
 
-export { METHOD_FULLNAT, METHOD_NAT, METHOD_TUNNEL } from "./xmit.ts";
+export { METHOD_DR, METHOD_FULLNAT, METHOD_NAT, METHOD_TUNNEL } from "./xmit.ts";
 export type { ExpiryHook } from "./expiry.ts";
 
 /** `NFQA_SKB_GSO` of the queue's skb info: the packet is a GSO super-packet. */
@@ -156,6 +156,8 @@ export class Engine {
   noSessionPolicy: NoSessionPolicy;
   /** After `handle()` returned `Verdict.Rewritten`: the packet's new length. */
   outLength = 0;
+  /** After `handle()` returned `Verdict.Marked`: the mark of the packet's real server (DR). */
+  outMark = 0;
   /** Reset both ends of ESTABLISHED sessions that expire (needs an `emit` sink). */
   resetOnExpiry: boolean;
   /**
@@ -332,7 +334,7 @@ export class Engine {
       if (
         t.state[id] === TcpState.SYN_RECV && (t.flags[id] & SessionFlag.RS_SEEN) === 0 &&
         (b[l4 + TCP.FLAGS] & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) === TCP_FLAG.ACK &&
-        TRANSMITS[t.method[id]].noOutput !== true
+        !TRANSMITS[t.method[id]].inputOnly
       ) return this.#resetOrphan(fam, b, o, l4, total);
     }
     // A GSO super-packet may grow up to the buffer; the kernel's segments of it fit the MTU
@@ -468,7 +470,7 @@ export class Engine {
     const dir = (e & 1) as Dir;
     const rs = this.registry.servers[t.server[id]] as RealServer;
     const xmit = TRANSMITS[t.method[id]];
-    if (dir === Dir.Out && xmit.noOutput === true) return this.#bypassingReply();
+    if (dir === Dir.Out && xmit.inputOnly) return this.#bypassingReply();
     const out = ph.conn(this, fam, xmit, b, o, l4, total, limit, id, dir, rs);
     if (out < 0) {
       // The segment became a reply to its sender: an ICMP error back to the client, or a RST
@@ -487,6 +489,8 @@ export class Engine {
       }
     }
     const svcStats = rs.service.stats;
+    // DR: unchanged, with the mark of the server's policy route (xmit_dr.ts).
+    const verdict = xmit.marks ? this.#marked(rs) : Verdict.Rewritten;
     if (dir === Dir.In) {
       svcStats.inPackets++;
       svcStats.inBytes += out;
@@ -502,7 +506,14 @@ export class Engine {
     this.outLength = length;
     // A one-packet session's reply is the one it waited for: the session ends with it.
     if (dir === Dir.Out && (t.flags[id] & SessionFlag.ONE_PACKET) !== 0) this.#answered(id);
-    return Verdict.Rewritten;
+    return verdict;
+  }
+
+  /** Sets the verdict's mark to real server `rs`'s (DR) and counts the packet. */
+  #marked(rs: RealServer): Verdict {
+    this.outMark = rs.mark;
+    this.counters.drRouted++;
+    return Verdict.Marked;
   }
 
   /** Ends one-packet session `id`, answered: its local port is free again. */

@@ -16,8 +16,7 @@ import { ISN_TICKS_PER_MS } from "./isn.ts";
 import type { ProtocolHandler } from "./proto.ts";
 import type { RealServer } from "./service.ts";
 import { Dir, SessionFlag, type SessionTable } from "./session_table.ts";
-import { nextTcpState, tcpEvent, TcpState } from "./tcp_state.ts";
-import { nextTcpStateClientOnly } from "./tcp_state_client_only.ts";
+import { nextTcpState, nextTcpStateInputOnly, tcpEvent, TcpState } from "./tcp_state.ts";
 import type { Transmit } from "./xmit.ts";
 
 /** The TCP handler. */
@@ -49,9 +48,9 @@ export const TCP_HANDLER: ProtocolHandler = {
     const now = e.now();
     const flags = b[l4 + TCP.FLAGS];
     const st = t.state[id] as TcpState;
-    // Replies of a NOOUTPUT mode (TUNNEL, DR) never reach the engine (engine.ts passes them).
-    const ns = xmit.noOutput === true
-      ? nextTcpStateClientOnly(st, tcpEvent(flags))
+    // Replies of an input-only mode (DR, TUNNEL) never reach the engine (engine.ts passes them).
+    const ns = xmit.inputOnly
+      ? nextTcpStateInputOnly(st, tcpEvent(flags))
       : nextTcpState(st, tcpEvent(flags), dir === Dir.In);
     if (dir === Dir.In && (flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) === TCP_FLAG.SYN) {
       // The ISN clock in 4-microsecond ticks, computed here: a double passed to a call that

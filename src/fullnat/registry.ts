@@ -270,7 +270,9 @@ export class Registry {
     const locals = new Set<string>();
     for (const la of this.locals) if (la) locals.add(la.address);
     const nat = new Map<string, { protocol: Protocol; address: string; port: number }>();
+    const dr = new Map<string, { address: string; mark: number }>();
     for (const rs of this.servers) {
+      if (rs && rs.method === "dr") dr.set(rs.address, { address: rs.address, mark: rs.mark });
       if (rs && rs.method === "nat") {
         const protocol = rs.service.key.protocol;
         nat.set(`${protocol} ${rs.address} ${rs.port}`, {
@@ -280,7 +282,13 @@ export class Registry {
         });
       }
     }
-    return { services, localAddresses: [...locals], natRealServers: [...nat.values()] };
+    const spec: DiversionSpec = {
+      services,
+      localAddresses: [...locals],
+      natRealServers: [...nat.values()],
+    };
+    if (dr.size > 0) spec.drRealServers = [...dr.values()];
+    return spec;
   }
 }
 

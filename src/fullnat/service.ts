@@ -8,6 +8,7 @@
 import type { ForwardMethod, SchedulerName, ServiceKey, Stats } from "./types.ts";
 import type { CheckSpec } from "../health/spec.ts";
 import { DEFAULT_MH_TABLE_SIZE, prefixMaskWords } from "../vocab/mod.ts";
+import { drMark } from "./dr_mark.ts";
 import { newStats } from "./stats.ts";
 import { TemplateTable } from "./template_table.ts";
 import { tcpTimeoutTable } from "./tcp_state.ts";
@@ -76,6 +77,8 @@ export class RealServer {
   listed = true;
   /** True on the object that is its service's sorry server, not one of its real servers. */
   sorry = false;
+  /** The mark of DR packets to this server (`dr_mark.ts`); set for every method, used by DR. */
+  readonly mark: number;
   constructor(
     readonly id: number,
     readonly service: Service,
@@ -87,6 +90,7 @@ export class RealServer {
   ) {
     this.lastWeight = weight;
     this.configWeight = weight;
+    this.mark = drMark(address);
   }
 
   /** Sessions that still refer to this server. */

@@ -93,7 +93,7 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
           port: rec.port,
           weight: 0,
           method,
-        };
+        } as const;
         rs = attempt(() => control.addRealServer(svc.key, spec), find);
         if (rs !== null && !svc.removed) {
           report.standIns++;

@@ -72,9 +72,27 @@ const FROM_SERVER: readonly (readonly TcpState[])[] = [
   /* RST */ [CL, CL, SS, CL, CL, TW, CL, CL, CL],
 ];
 
+/**
+ * Transitions for client segments of a session whose real server answers the client directly
+ * (DR, TUNNEL: IPVS's `IP_VS_CONN_F_NOOUTPUT`, its "INPUT-ONLY" rows of `tcp_states`). The
+ * server's FIN is never seen, so the client's FIN from ESTABLISHED leads to FIN_WAIT (short
+ * timeout) rather than CLOSE_WAIT, and a FIN in FIN_WAIT stays there.
+ */
+const CLIENT_ONLY: readonly (readonly TcpState[])[] = [
+  /* SYN */ [SR, ES, ES, SR, SR, SR, SR, SR, SR],
+  /* FIN */ [CL, FW, SS, TW, FW, TW, CL, CW, LA],
+  /* ACK */ [ES, ES, SS, ES, FW, TW, CL, CW, CL],
+  /* RST */ [CL, CL, CL, SR, CL, CL, CL, CL, LA],
+];
+
 /** The next state after a segment of event `ev` travelling in the given direction. */
 export function nextTcpState(state: TcpState, ev: TcpEvent, fromClient: boolean): TcpState {
   return (fromClient ? FROM_CLIENT : FROM_SERVER)[ev][state];
+}
+
+/** The next state after a client segment of a session that sees no replies (DR). */
+export function nextTcpStateInputOnly(state: TcpState, ev: TcpEvent): TcpState {
+  return CLIENT_ONLY[ev][state];
 }
 
 /** Timeout table in milliseconds indexed by state, derived from the configured seconds. */

@@ -19,9 +19,11 @@ import type { Dir, SessionTable } from "./session_table.ts";
 export const METHOD_FULLNAT = 0;
 /** NAT mode: only the destination is translated; the client address is kept. */
 export const METHOD_NAT = 1;
+/** DR mode: the packet goes on unchanged, routed to the real server by its mark. */
+export const METHOD_DR = 2;
 /**
  * TUNNEL mode (ipvsadm `-i`): the client's packet, unchanged, is wrapped in IPIP (IPv6 in
- * IPv6) to the real server, which answers the client directly. Code 3: 2 is left to DR.
+ * IPv6) to the real server, which answers the client directly.
  */
 export const METHOD_TUNNEL = 3;
 
@@ -30,12 +32,15 @@ export interface Transmit {
   /** The code sessions of this mode carry in `SessionTable.method`. */
   readonly code: number;
   /**
-   * IPVS's `IP_VS_CONN_F_NOOUTPUT` (DR, TUNNEL): replies go from the real server to the client
-   * without crossing the balancer, so TCP state advances on the client's packets alone
-   * (`tcp_state_client_only.ts`) and a packet that matches the session's reply tuple is not
-   * the session's to rewrite.
+   * True when the real server's replies never cross the balancer (DR, TUNNEL): the session
+   * sees the client's segments only, and TCP follows IPVS's input-only state table.
    */
-  readonly noOutput?: boolean;
+  readonly inputOnly: boolean;
+  /**
+   * True when the packet leaves unchanged with the real server's mark in its verdict
+   * (`RealServer.mark`), for the policy route that takes it to the server (DR).
+   */
+  readonly marks: boolean;
   /**
    * Modes that wrap the client's packet in an outer header (TUNNEL), after the protocol's
    * edits, for the packet at `o` (transport at `l4`, `total` bytes): `room` bytes are free

@@ -24,6 +24,8 @@ import { METHOD_FULLNAT, type Transmit } from "./xmit.ts";
 /** FULLNAT (ipvsadm `-b`). */
 export const FULLNAT: Transmit = {
   code: METHOD_FULLNAT,
+  inputOnly: false,
+  marks: false,
 
   connect(
     e: Engine,

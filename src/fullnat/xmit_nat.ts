@@ -19,6 +19,8 @@ import { METHOD_NAT, type Transmit } from "./xmit.ts";
 /** NAT (ipvsadm `-m`). */
 export const NAT: Transmit = {
   code: METHOD_NAT,
+  inputOnly: false,
+  marks: false,
 
   connect(
     e: Engine,

@@ -4,7 +4,7 @@
  * tunnel device) and wrapped in an outer header from the balancer's tunnel source address to
  * the real server: IPIP (IPv4 in IPv4, protocol 4) for IPv4 services, IPv6 in IPv6 (next
  * header 41) for IPv6 ones. The real server unwraps it and answers the client directly, so
- * the session sees only client packets (`noOutput`, `tcp_state_client_only.ts`). There is no
+ * the session sees only client packets (`inputOnly`, `nextTcpStateInputOnly`). There is no
  * local address, no sequence translation and no TOA (the real server sees the client
  * itself); a TOA the client forged is blanked, as in NAT.
  *
@@ -36,7 +36,8 @@ const OUTER_TTL = 64;
 /** TUNNEL (ipvsadm `-i`). */
 export const TUNNEL: Transmit = {
   code: METHOD_TUNNEL,
-  noOutput: true,
+  inputOnly: true,
+  marks: false,
 
   connect(
     e: Engine,

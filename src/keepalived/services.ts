@@ -27,12 +27,12 @@
 import {
   DEFAULT_SCHEDULER,
   formatEndpoint,
+  type ForwardMethod,
   normalizeSchedulerFlags,
   type SchedulerFlag,
   type SchedulerName,
 } from "../vocab/mod.ts";
 import type { Timeouts } from "../fullnat/timeouts.ts";
-import type { ForwardMethod } from "../vocab/forward_method.ts";
 import { resolveCheck } from "./checks.ts";
 import type { Findings, Where } from "./findings.ts";
 import type { GroupAddress, LaddrGroup, VsGroup } from "./groups.ts";
@@ -241,20 +241,20 @@ export function buildServices(vs: VsDraft, groups: Groups, f: Findings): Importe
       const method = vs.sorryMethod?.value ?? vsMethod;
       return {
         address: vs.sorry.address,
-        port: tunnelPort(method, vs.sorry.address, vs.sorry.port, m.port, vs.sorry.at, f),
+        port: modePort(method, vs.sorry.address, vs.sorry.port, m.port, vs.sorry.at, f),
         method,
       };
     })();
     const seen = new Map<string, Where>();
     const realServers = vs.realServers.map((r): ImportedRealServer => {
       sameFamily(`real_server ${r.address}`, r.family, service, r.at, f);
-      const port = tunnelPort(r.method?.value ?? vsMethod, r.address, r.port, m.port, r.at, f);
+      const method = r.method?.value ?? vsMethod;
+      const port = modePort(method, r.address, r.port, m.port, r.at, f);
       const key = formatEndpoint(r.address, port);
       const before = seen.get(key);
       if (before !== undefined) {
         f.problem(r.at, `real_server ${key} is already listed (line ${before.line})`);
       } else seen.set(key, r.at);
-      const method = r.method?.value ?? vsMethod;
       const weight = r.weight ?? vs.weight ?? 1;
       const inhibit = r.inhibitOnFailure ?? vs.inhibitOnFailure ?? false;
       return dropUndefined({
@@ -289,11 +289,11 @@ export function buildServices(vs: VsDraft, groups: Groups, f: Findings): Importe
 }
 
 /**
- * The port a real server is imported with: its own, or the service's when it names none, and
- * always the service's for TUN (IPVS leaves a tunnelled packet's port alone, so a different
- * one is noted and dropped, as ipvsadm does with `-i`).
+ * A real server's port: its own, or the service's when it names none; always the service's for
+ * direct routing and TUN, as IPVS sets it (the packet keeps its destination port, or is wrapped
+ * whole), with a note when the configuration said another.
  */
-function tunnelPort(
+function modePort(
   method: ForwardMethod,
   address: string,
   port: number | undefined,
@@ -301,11 +301,16 @@ function tunnelPort(
   at: Where,
   f: Findings,
 ): number {
-  if (method !== "tunnel" || port === undefined || port === vport) return port ?? vport;
-  f.note(
-    at,
-    `${formatEndpoint(address, port)}: TUN reaches the real server on the service's port ` +
-      `${vport} (the packet is not rewritten); imported as ${formatEndpoint(address, vport)}`,
-  );
+  if (method !== "dr" && method !== "tunnel") return port ?? vport;
+  if (port !== undefined && port !== vport) {
+    f.note(
+      at,
+      method === "dr"
+        ? `real_server ${formatEndpoint(address, port)}: direct routing keeps the virtual port ` +
+          `${vport} (IPVS ignores the real server's port for DR)`
+        : `${formatEndpoint(address, port)}: TUN reaches the real server on the service's port ` +
+          `${vport} (the packet is not rewritten); imported as ${formatEndpoint(address, vport)}`,
+    );
+  }
   return vport;
 }

@@ -13,9 +13,9 @@
  * const at = { file: "k.conf", line: 1 };
  * const f = new Findings();
  * const vs = readVirtualServer({ keyword: "virtual_server", args: ["192.0.2.10", "80"], at,
- *   block: [{ keyword: "lb_kind", args: ["DR"], at: { file: "k.conf", line: 2 } }] }, f);
+ *   block: [{ keyword: "lb_kind", args: ["TUN"], at: { file: "k.conf", line: 2 } }] }, f);
  * assert.equal(vs?.head.kind, "address");
- * assert.deepEqual(f.problemLines(), ["k.conf:2: lb_kind DR: not supported yet (fullnat forwards with FNAT and NAT)"]);
+ * assert.deepEqual(f.problemLines(), ["k.conf:2: lb_kind TUN: not supported yet (fullnat forwards with FNAT, NAT and DR)"]);
  * ```
  *
  * @module
@@ -108,8 +108,7 @@ export function readMethod(st: Statement, f: Findings): ForwardMethod | undefine
     case "FULLNAT":
       return "fullnat";
     case "DR":
-      f.problem(st.at, `${st.keyword} DR: not supported yet (fullnat forwards with FNAT and NAT)`);
-      return undefined;
+      return "dr";
     case "TUN":
       return "tunnel";
     case "SNAT":

@@ -246,6 +246,10 @@ export class BatchProcessor {
         writer.acceptWithPayload(info.id, buf, off, outLen);
       }
       counters.rewritten++;
+    } else if (verdict === Verdict.Marked) {
+      if (!writer.fitsMark()) this.flush();
+      writer.acceptWithMark(info.id, handler.outMark ?? 0);
+      counters.marked++;
     } else {
       counters.handlerErrors++;
       this.#accept(info.id);

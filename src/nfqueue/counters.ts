@@ -14,6 +14,8 @@ export interface NfQueueCounters {
   accepted: number;
   /** Packets let through with rewritten bytes. */
   rewritten: number;
+  /** Packets let through unchanged with a new mark (DR). */
+  marked: number;
   /** Packets dropped. */
   dropped: number;
   /** Receive calls that failed other than by timing out or finding nothing to read. */
@@ -56,6 +58,7 @@ export function newCounters(): NfQueueCounters {
     batches: 0,
     accepted: 0,
     rewritten: 0,
+    marked: 0,
     dropped: 0,
     recvErrors: 0,
     sendErrors: 0,

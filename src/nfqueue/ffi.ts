@@ -53,6 +53,7 @@ const nfqSymbols = {
   nfq_nlmsg_cfg_put_qmaxlen: { parameters: ["buffer", "u32"], result: "void" },
   nfq_nlmsg_verdict_put: { parameters: ["buffer", "i32", "i32"], result: "void" },
   nfq_nlmsg_verdict_put_pkt: { parameters: ["buffer", "buffer", "u32"], result: "void" },
+  nfq_nlmsg_verdict_put_mark: { parameters: ["buffer", "u32"], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened libraries' symbols. */

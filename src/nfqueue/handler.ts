@@ -14,6 +14,11 @@ export const Verdict = {
   Rewritten: 1,
   /** Drop the packet; the handler has counted why. */
   Drop: 2,
+  /**
+   * Let the packet continue unchanged with the mark `outMark` (`NFQA_MARK`), for a policy
+   * route that takes it on (DR).
+   */
+  Marked: 3,
 } as const;
 /** One of the {@linkcode Verdict} values. */
 export type Verdict = typeof Verdict[keyof typeof Verdict];
@@ -39,6 +44,8 @@ export interface PacketHandler {
   handle(buf: Uint8Array, off: number, len: number, cap: number, skbInfo: number): Verdict;
   /** After handle() returned Verdict.Rewritten: the new length of the packet at off. */
   readonly outLength: number;
+  /** After handle() returned Verdict.Marked: the packet's new mark (handlers that mark only). */
+  readonly outMark?: number;
 }
 
 /**

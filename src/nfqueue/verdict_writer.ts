@@ -15,6 +15,7 @@ import {
   NF_ACCEPT,
   NF_DROP,
   NFQ_TYPE_VERDICT,
+  NFQA_MARK,
   NFQA_PAYLOAD,
   NFQA_VERDICT_HDR,
   NLM_F_REQUEST,
@@ -22,6 +23,8 @@ import {
 
 /** Bytes of a verdict message without payload: nlmsghdr 16 + nfgenmsg 4 + verdict attr 12. */
 export const VERDICT_MSG_LEN = 32;
+/** Bytes the `NFQA_MARK` attribute adds to a verdict: header 4 + big-endian u32. */
+export const MARK_ATTR_LEN = 8;
 /** Largest packet a verdict can carry: `nla_len` is 16 bits and includes its 4-byte header. */
 export const MAX_VERDICT_PAYLOAD = 0xffff - 4;
 
@@ -79,6 +82,27 @@ export class VerdictWriter {
   accept(id: number): void {
     this.#header(id, NF_ACCEPT, VERDICT_MSG_LEN);
     this.length += VERDICT_MSG_LEN;
+    this.count++;
+  }
+
+  /** Whether a verdict with a mark ({@linkcode acceptWithMark}) still fits. */
+  fitsMark(): boolean {
+    return this.length + VERDICT_MSG_LEN + MARK_ATTR_LEN <= this.buf.length;
+  }
+
+  /**
+   * Appends an NF_ACCEPT verdict that sets the packet's mark (`NFQA_MARK`, as
+   * `nfq_nlmsg_verdict_put_mark` writes it) and leaves its bytes as they are.
+   */
+  acceptWithMark(id: number, mark: number): void {
+    const at = this.length;
+    const total = VERDICT_MSG_LEN + MARK_ATTR_LEN;
+    this.#header(id, NF_ACCEPT, total);
+    const view = this.#view;
+    view.setUint16(at + 32, MARK_ATTR_LEN, true);
+    view.setUint16(at + 34, NFQA_MARK, true);
+    view.setUint32(at + 36, mark >>> 0, false);
+    this.length += total;
     this.count++;
   }
 

@@ -2,14 +2,14 @@
  * Forwarding methods: how a real server is reached. One table with each method's name (as the
  * control contract, the shell and the configuration document spell it), its ipvsadm option
  * (`-b`, `-m`, `-g`, `-i`), the word ipvsadm listings print in the Forward column, and whether
- * this build implements it. Direct routing and tunnelling are listed so ipvsadm's `-g` and `-i`
- * are refused with a message that names what to use instead.
+ * this build implements it. A method listed but not implemented is refused by ipvsadm's parser
+ * with a message that names what to use instead.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { FORWARD_METHODS, forwardMethodEntry } from "./forward_method.ts";
- * assert.ok(FORWARD_METHODS.join(",") === "fullnat,nat,tunnel");
+ * assert.ok(FORWARD_METHODS.join(",") === "fullnat,nat,dr,tunnel");
  * assert.ok(forwardMethodEntry("nat").display === "Masq");
  * ```
  *
@@ -42,7 +42,7 @@ export interface ForwardMethodEntry {
  * ```ts
  * import assert from "node:assert/strict";
  * import { FORWARD_METHOD_TABLE } from "./forward_method.ts";
- * assert.ok(FORWARD_METHOD_TABLE.find((m) => m.ipvsadm.short === "g")?.supported === false);
+ * assert.ok(FORWARD_METHOD_TABLE.find((m) => m.ipvsadm.short === "g")?.supported === true);
  * ```
  */
 export const FORWARD_METHOD_TABLE = [
@@ -70,7 +70,8 @@ export const FORWARD_METHOD_TABLE = [
     ipvsadm: { short: "g", long: "gatewaying" },
     display: "Route",
     aliases: [],
-    supported: false,
+    effect: "dr forwards the packet unchanged to the server on an attached segment",
+    supported: true,
   },
   {
     name: "tunnel",
@@ -132,26 +133,25 @@ export const FORWARD_METHODS: readonly ForwardMethod[] = SUPPORTED.map((m) =>
 export const DEFAULT_FORWARD_METHOD: ForwardMethod = "fullnat";
 
 /**
- * The implemented methods as a sentence names them: `fullnat or nat`.
+ * The implemented methods as a sentence names them: `fullnat, nat or dr`.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { FORWARD_METHOD_CHOICES } from "./forward_method.ts";
- * assert.ok(FORWARD_METHOD_CHOICES === "fullnat, nat or tunnel");
+ * assert.ok(FORWARD_METHOD_CHOICES === "fullnat, nat, dr or tunnel");
  * ```
  */
 export const FORWARD_METHOD_CHOICES: string = orList(FORWARD_METHODS);
 
 /**
- * ipvsadm's refusal of a method this build does not implement (`-g`, `-i`), naming the options
- * that work.
+ * ipvsadm's refusal of a method this build does not implement, naming the options that work.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { UNSUPPORTED_FORWARDING } from "./forward_method.ts";
- * assert.ok(UNSUPPORTED_FORWARDING.endsWith("use -b (FULLNAT), -m (NAT) or -i (tunnelling)"));
+ * assert.ok(UNSUPPORTED_FORWARDING.includes("use -b (FULLNAT), -m (NAT)"));
  * ```
  */
 export const UNSUPPORTED_FORWARDING: string = "forwarding method not supported by fullnat: use " +
@@ -164,7 +164,7 @@ export const UNSUPPORTED_FORWARDING: string = "forwarding method not supported b
  * ```ts
  * import assert from "node:assert/strict";
  * import { isForwardMethod } from "./forward_method.ts";
- * assert.ok(isForwardMethod("nat") && !isForwardMethod("dr"));
+ * assert.ok(isForwardMethod("nat") && isForwardMethod("dr") && !isForwardMethod("ipip"));
  * ```
  */
 export function isForwardMethod(value: unknown): value is ForwardMethod {
@@ -208,7 +208,7 @@ export function forwardMethodOfIpvsadmOption(long: string): AnyForwardMethod | u
  * import assert from "node:assert/strict";
  * import { forwardMethodOfWord } from "./forward_method.ts";
  * assert.ok(forwardMethodOfWord("M") === "nat" && forwardMethodOfWord("masq") === "nat");
- * assert.ok(forwardMethodOfWord("dr") === undefined);
+ * assert.ok(forwardMethodOfWord("g") === "dr" && forwardMethodOfWord("ipip") === undefined);
  * ```
  */
 export function forwardMethodOfWord(word: string): ForwardMethod | undefined {

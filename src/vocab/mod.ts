@@ -9,7 +9,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { FORWARD_METHODS, PROTOCOLS, SCHEDULERS } from "./mod.ts";
- * assert.ok(PROTOCOLS.length === 2 && SCHEDULERS.length === 7 && FORWARD_METHODS.length === 3);
+ * assert.ok(PROTOCOLS.length === 2 && SCHEDULERS.length === 7 && FORWARD_METHODS.length === 4);
  * ```
  *
  * @module

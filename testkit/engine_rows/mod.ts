@@ -4,6 +4,7 @@
  * @module
  */
 import { DELETED_LOCAL_ADDRESS, DELETED_SERVICE } from "./drain.ts";
+import { DR_CLIENT_STATES, DR_UNCHANGED } from "./dr_mode.ts";
 import { EXPIRY_ESTABLISHED, EXPIRY_SILENT_SERVER, EXPIRY_TIMEOUTS } from "./expiry.ts";
 import { FULLNAT_HANDSHAKE, FULLNAT_HANDSHAKE_V6 } from "./fullnat_transmit.ts";
 import {
@@ -50,6 +51,8 @@ export const SCENARIOS: readonly Scenario[] = [
   MALFORMED_ACCEPTED,
   NAT_ADDRESSES,
   NAT_NO_SEQUENCE,
+  DR_UNCHANGED,
+  DR_CLIENT_STATES,
   TUNNEL_IPV4,
   TUNNEL_MTU_V4,
   TUNNEL_IPV6,

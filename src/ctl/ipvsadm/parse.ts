@@ -386,9 +386,9 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
       const service = serviceKey(c);
       const rs = c.server as ParsedEndpoint;
       const method = c.method as ForwardMethod | undefined;
-      // ipvsadm copies the service port when -r names none, and always for -i (the packet
-      // reaches a tunnelled server unchanged).
-      const port = method === "tunnel" ? service.port : rs.port ?? service.port;
+      // ipvsadm copies the service port when -r names none, and for -g and -i always: the
+      // packet keeps its destination port, so the server's is the service's.
+      const port = method === "dr" || method === "tunnel" ? service.port : rs.port ?? service.port;
       const endpoint = { address: rs.address, port };
       if (command === "delete-server") return { kind: "delete-server", service, server: endpoint };
       if (command === "add-server") {

@@ -246,7 +246,7 @@ loadBalancer:
     assert.deepEqual(report.slice(at + 1, at + 4), [
       `fullnat-provision:   network.vips.eth7 (line 10): this box has no interface "eth7" (it has: eth0, eth1, lo)`,
       "fullnat-provision:   loadBalancer.services[0].port (line 16): must be an integer from 1 to 65535 (got 0)",
-      "fullnat-provision:   loadBalancer.services[0].realServers[0].wieght (line 18): unknown field (allowed: address, port, weight, method)",
+      "fullnat-provision:   loadBalancer.services[0].realServers[0].wieght (line 18): unknown field (allowed: address, port, weight, method, upperThreshold, lowerThreshold, inhibitOnFailure, checks)",
     ]);
     assert.match(
       r.console,

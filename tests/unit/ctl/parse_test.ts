@@ -171,6 +171,17 @@ Deno.test("add-server: -b, -m, default method fullnat, weight, port copied from 
     service: tcp80,
     server: { address: "192.168.1.2", port: 80, weight: 1, method: "nat" },
   });
+  // -g, as in ipvsadm: the real server's port is the service's, whatever -r says.
+  accepts("-a -t 10.0.0.100:80 -r 192.168.1.2:8080 -g -w 2", {
+    kind: "add-server",
+    service: tcp80,
+    server: { address: "192.168.1.2", port: 80, weight: 2, method: "dr" },
+  });
+  accepts("-a -t 10.0.0.100:80 -r 192.168.1.2 --gatewaying", {
+    kind: "add-server",
+    service: tcp80,
+    server: { address: "192.168.1.2", port: 80, weight: 1, method: "dr" },
+  });
   accepts("-a -t 10.0.0.100:80 -r 192.168.1.2", {
     kind: "add-server",
     service: tcp80,
@@ -454,10 +465,6 @@ Deno.test("-i (tunnelling) is accepted and, as in ipvsadm, serves the service's 
 });
 
 Deno.test("what fullnat cannot do is refused by name", () => {
-  const fwd =
-    "forwarding method not supported by fullnat: use -b (FULLNAT), -m (NAT) or -i (tunnelling)";
-  refuses("-a -t 10.0.0.100:80 -r 1.2.3.4 -g", fwd, 2);
-  refuses("-a -t 10.0.0.100:80 -r 1.2.3.4 --gatewaying", fwd, 2);
   // The table check comes first, as in ipvsadm.
   refuses(
     "-A -t 10.0.0.100:80 -g",

@@ -64,8 +64,8 @@ Deno.test("mutating commands make exactly one call with the parsed arguments", a
 Deno.test("a refused command line makes no call", async () => {
   const cases: [string, string, number][] = [
     [
-      "-a -t 10.0.0.100:80 -r 192.168.1.2 -g",
-      "forwarding method not supported by fullnat: use -b (FULLNAT), -m (NAT) or -i (tunnelling)",
+      "-A -t 10.0.0.100:80 -f 1",
+      "option -f (--fwmark-service) is not supported by fullnat",
       2,
     ],
     [

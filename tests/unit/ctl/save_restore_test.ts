@@ -168,6 +168,7 @@ const CONFIGURE = [
   "-a -t 198.51.100.10:80 -r 203.0.113.11:80 -b -w 1",
   "-a -t 198.51.100.10:80 -r 203.0.113.12:8080 -b -w 3",
   "-a -t 198.51.100.10:80 -r 203.0.113.13:80 -m -w 0",
+  "-a -t 198.51.100.10:80 -r 203.0.113.14:80 -g -w 2",
   "-P -t 198.51.100.10:80 -z 203.0.113.202",
   "-P -t 198.51.100.10:80 -z 203.0.113.201",
   "-A -t 198.51.100.10:443 -s wrr -p 1800",
@@ -194,6 +195,7 @@ Deno.test("-S, -C, -R, -S: the same rules and the same configuration", async () 
   strictEqual(saved.split("\n").filter((l) => l.startsWith("-P ")).length, 5);
   ok(saved.includes("-A -t [2001:db8::10]:80 -s wrr -p 300\n"), saved);
   ok(saved.includes("-a -t 198.51.100.10:80 -r 203.0.113.13:80 -m -w 0\n"), saved);
+  ok(saved.includes("-a -t 198.51.100.10:80 -r 203.0.113.14:80 -g -w 2\n"), saved);
   await ipvsadmOk(control, "-C");
   strictEqual(await ipvsadmOk(control, "-S"), "");
   const r = await restore(control, saved);
@@ -359,7 +361,7 @@ Deno.test("-R with bad lines: every one reported with its number and ipvsadm's m
     "-A -t 198.51.100.20:80 -s rr", //                                 3 fine
     "-a -t 198.51.100.20:80 -r 203.0.113.11 -w 70000", //              4 parse
     "", //                                                             5 blank
-    "-a -t 198.51.100.20:80 -r 203.0.113.12 -g", //                    6 fullnat's refusal
+    "-A -f 1 -s rr", //                                               6 fullnat's refusal
     "-A -t 198.51.100.20:80 -s wrr", //                                7 engine: exists
     "-a -t 198.51.100.30:80 -r 203.0.113.11", //                       8 engine: no service
     "-L -n", //                                                        9 not a change
@@ -373,7 +375,7 @@ Deno.test("-R with bad lines: every one reported with its number and ipvsadm's m
     r.stderr,
     lines(
       "line 4: illegal weight specified",
-      "line 6: forwarding method not supported by fullnat: use -b (FULLNAT), -m (NAT) or -i (tunnelling)",
+      "line 6: option -f (--fwmark-service) is not supported by fullnat",
       "line 7: Service already exists",
       "line 8: Service not defined",
       "line 9: -L does not change the configuration; a restore input holds only -A, -E, -D, " +

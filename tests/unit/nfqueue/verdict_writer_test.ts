@@ -7,11 +7,18 @@ import {
 } from "../../../src/nfqueue/verdict_writer.ts";
 
 /** The same verdict built by libnetfilter_queue's own helpers. */
-function libVerdict(queueNum: number, id: number, verdict: number, payload?: Uint8Array) {
+function libVerdict(
+  queueNum: number,
+  id: number,
+  verdict: number,
+  payload?: Uint8Array,
+  mark?: number,
+) {
   const { nfq } = loadNative();
   const buf = new Uint8Array(70000);
   nfq.nfq_nlmsg_put(buf, 1, queueNum);
   nfq.nfq_nlmsg_verdict_put(buf, id | 0, verdict); // the C int takes the id bits as is
+  if (mark !== undefined) nfq.nfq_nlmsg_verdict_put_mark(buf, mark);
   if (payload !== undefined) nfq.nfq_nlmsg_verdict_put_pkt(buf, payload, payload.length);
   const len = new DataView(buf.buffer).getUint32(0, true);
   return buf.slice(0, len);
@@ -47,6 +54,21 @@ Deno.test("verdicts are byte-identical to libnetfilter_queue's", () => {
   assert.equal(w.count, 5);
   assert.equal(verdictSize(p1.length), expected[2].length);
   assert.equal(VERDICT_MSG_LEN, expected[0].length);
+});
+
+Deno.test("a marked verdict is byte-identical to nfq_nlmsg_verdict_put_mark's", () => {
+  const w = new VerdictWriter(7, 1 << 20);
+  w.buf.fill(0xee);
+  w.acceptWithMark(11, 0xcb00710b);
+  w.accept(12);
+  const expected = [libVerdict(7, 11, 1, undefined, 0xcb00710b), libVerdict(7, 12, 1)];
+  assert.deepEqual(w.buf.slice(0, expected[0].length), expected[0]);
+  assert.deepEqual(
+    w.buf.slice(expected[0].length, expected[0].length + expected[1].length),
+    expected[1],
+  );
+  assert.equal(w.count, 2);
+  assert.ok(w.fitsMark());
 });
 
 Deno.test("fits() accounts for the payload and reset() empties the batch", () => {

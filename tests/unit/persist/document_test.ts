@@ -98,7 +98,7 @@ Deno.test("validateConfig() reports every problem with its path, not only the fi
         realServers: [
           { address: "203.0.113.11", port: 0 },
           { address: "2001:db8::x", port: 80, wieght: 2 },
-          { address: "203.0.113.12", port: 80, method: "dr", weight: -1 },
+          { address: "203.0.113.12", port: 80, method: "ipip", weight: -1 },
         ],
         localAddresses: ["203.0.113.201", "224.0.0.1", "203.0.113.201"],
       },
@@ -119,7 +119,7 @@ Deno.test("validateConfig() reports every problem with its path, not only the fi
     "services[1].realServers[0].port: must be an integer from 1 to 65535 (got 0)",
     "services[1].realServers[1].wieght: unknown field",
     'services[1].realServers[1].address: must be an IPv6 address like 2001:db8::1 (got "2001:db8::x")',
-    'services[1].realServers[2].method: must be one of fullnat, nat, tunnel (got "dr")',
+    'services[1].realServers[2].method: must be one of fullnat, nat, dr, tunnel (got "ipip")',
     "services[1].realServers[2].weight: must be an integer from 0 to 65535 (got -1)",
     "services[1].localAddresses[1]: 224.0.0.1 is not a unicast address",
     "services[1].localAddresses[2]: local address 203.0.113.201 is already listed at localAddresses[0]",

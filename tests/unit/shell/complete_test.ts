@@ -144,6 +144,7 @@ Deno.test("completeLine() offers options not yet used, and the choices of an opt
   assert.deepEqual(offers("service add tcp 198.51.100.20:80 -b mh-"), ["mh-fallback", "mh-port"]);
   assert.deepEqual(offers("service add tcp 198.51.100.20:80 --scheduler w"), ["wlc", "wrr"]);
   assert.deepEqual(offers("rs add tcp 198.51.100.10:80 203.0.113.9:80 -m "), [
+    "dr",
     "fullnat",
     "nat",
     "tunnel",

@@ -49,7 +49,9 @@ Deno.test("scheduler, method, seconds, timeouts and weights name their valid ran
   assert.equal(parseMethod("nat"), "nat");
   assert.equal(parseMethod("b"), "fullnat");
   assert.equal(parseMethod("m"), "nat");
-  refuses(() => parseMethod("dr"), /use fullnat, nat or tunnel/);
+  assert.equal(parseMethod("dr"), "dr");
+  assert.equal(parseMethod("tunnel"), "tunnel");
+  refuses(() => parseMethod("route"), /use fullnat, nat, dr or tunnel/);
   assert.equal(parseSeconds("0"), 0);
   refuses(() => parseSeconds("2678401"), /from 0 to 2678400/);
   refuses(() => parseSeconds("1.5"), /whole number/);

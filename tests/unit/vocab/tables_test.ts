@@ -76,7 +76,7 @@ Deno.test("SCHEDULER_TABLE: rr, wrr, lc, wlc, dh, sh and mh supported, the other
   assert.ok(SCHEDULERS.includes(DEFAULT_SCHEDULER));
 });
 
-Deno.test("FORWARD_METHOD_TABLE: -b, -m and -i supported, -g named and refused", () => {
+Deno.test("FORWARD_METHOD_TABLE: -b, -m, -g and -i all supported", () => {
   assert.deepEqual(
     FORWARD_METHOD_TABLE.map((m) => [m.name, `-${m.ipvsadm.short}`, m.ipvsadm.long, m.display]),
     [
@@ -86,17 +86,17 @@ Deno.test("FORWARD_METHOD_TABLE: -b, -m and -i supported, -g named and refused",
       ["tunnel", "-i", "ipip", "Tunnel"],
     ],
   );
-  assert.deepEqual(FORWARD_METHODS, ["fullnat", "nat", "tunnel"]);
+  assert.deepEqual(FORWARD_METHODS, ["fullnat", "nat", "dr", "tunnel"]);
   assert.equal(DEFAULT_FORWARD_METHOD, "fullnat");
-  assert.equal(FORWARD_METHOD_CHOICES, "fullnat, nat or tunnel");
-  assert.ok(isForwardMethod("nat") && !isForwardMethod("dr") && isForwardMethod("tunnel"));
+  assert.equal(FORWARD_METHOD_CHOICES, "fullnat, nat, dr or tunnel");
+  assert.ok(isForwardMethod("nat") && isForwardMethod("dr") && isForwardMethod("tunnel"));
   assert.equal(forwardMethodEntry("tunnel").display, "Tunnel");
 });
 
 Deno.test("UNSUPPORTED_FORWARDING names the options that work", () => {
   assert.equal(
     UNSUPPORTED_FORWARDING,
-    "forwarding method not supported by fullnat: use -b (FULLNAT), -m (NAT) or -i (tunnelling)",
+    "forwarding method not supported by fullnat: use -b (FULLNAT), -m (NAT), -g (direct routing) or -i (tunnelling)",
   );
 });
 
@@ -120,11 +120,13 @@ Deno.test("forwardMethodOfIpvsadmOption() knows all four; forwardMethodOfWord() 
       ["i", "tunnel"],
       ["TUN", "tunnel"],
       ["ipip", "tunnel"],
+      ["dr", "dr"],
+      ["G", "dr"],
     ]
   ) {
     assert.equal(forwardMethodOfWord(word), method, word);
   }
-  for (const word of ["dr", "g", "route", ""]) {
+  for (const word of ["route", "x", ""]) {
     assert.equal(forwardMethodOfWord(word), undefined, word);
   }
 });

@@ -1,0 +1,67 @@
+/**
+ * DR transmit (ipvsadm `-g`, direct routing): the client's packet goes on exactly as it came,
+ * still addressed to the VIP; the verdict carries the real server's mark
+ * (`RealServer.mark`, `dr_mark.ts`) and the daemon's policy route for that mark
+ * (`src/kernel/dr_routes.ts`) hands it to the server's MAC address on the attached segment.
+ * The server holds the VIP on a loopback and answers the client itself, so the session sees
+ * client segments only: no local address, no sequence mapping, no TOA (the server sees the
+ * client's own address), and TCP state follows IPVS's input-only table (`tcp_state.ts`).
+ *
+ * @module
+ */
+import type { Engine } from "./engine.ts";
+import type { AddressFamily } from "./family.ts";
+import type { RealServer, Service } from "./service.ts";
+import { NO_SESSION } from "./session_table.ts";
+import { METHOD_DR, type Transmit } from "./xmit.ts";
+
+/** DR (ipvsadm `-g`). */
+export const DR: Transmit = {
+  code: METHOD_DR,
+  inputOnly: true,
+  marks: true,
+
+  connect(
+    e: Engine,
+    fam: AddressFamily,
+    _svc: Service,
+    rs: RealServer,
+    proto: number,
+    b: Uint8Array,
+    o: number,
+    cport: number,
+    vport: number,
+  ): number {
+    // The session's out-entry is the tuple the server would answer on, as in NAT: two
+    // sessions of one client tuple to one server would be indistinguishable.
+    if (fam.clientTaken(e.table, proto, rs, b, o, cport)) {
+      e.counters.natTupleInUse++;
+      return NO_SESSION;
+    }
+    const id = fam.insert(e.table, proto, b, o, cport, vport, undefined, cport, rs);
+    if (id === NO_SESSION) {
+      e.counters.tableFull++;
+      return NO_SESSION;
+    }
+    e.table.local[id] = -1;
+    return id;
+  },
+
+  mapSequence(): void {},
+
+  tcpIn(
+    _e: Engine,
+    _fam: AddressFamily,
+    _b: Uint8Array,
+    _o: number,
+    _l4: number,
+    total: number,
+  ): number {
+    return total;
+  },
+
+  tcpOut(): void {},
+
+  // The packet is not touched: the mark in the verdict does the forwarding.
+  xmit(): void {},
+};
