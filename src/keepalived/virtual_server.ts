@@ -13,9 +13,11 @@
  * const at = { file: "k.conf", line: 1 };
  * const f = new Findings();
  * const vs = readVirtualServer({ keyword: "virtual_server", args: ["192.0.2.10", "80"], at,
- *   block: [{ keyword: "lb_kind", args: ["TUN"], at: { file: "k.conf", line: 2 } }] }, f);
+ *   block: [{ keyword: "lb_kind", args: ["SNAT"], at: { file: "k.conf", line: 2 } }] }, f);
  * assert.equal(vs?.head.kind, "address");
- * assert.deepEqual(f.problemLines(), ["k.conf:2: lb_kind TUN: not supported yet (fullnat forwards with FNAT, NAT and DR)"]);
+ * assert.deepEqual(f.problemLines(), [
+ *   "k.conf:2: lb_kind SNAT (DPVS): not supported (fullnat balances services)",
+ * ]);
  * ```
  *
  * @module

@@ -208,7 +208,8 @@ export function forwardMethodOfIpvsadmOption(long: string): AnyForwardMethod | u
  * import assert from "node:assert/strict";
  * import { forwardMethodOfWord } from "./forward_method.ts";
  * assert.ok(forwardMethodOfWord("M") === "nat" && forwardMethodOfWord("masq") === "nat");
- * assert.ok(forwardMethodOfWord("g") === "dr" && forwardMethodOfWord("ipip") === undefined);
+ * assert.ok(forwardMethodOfWord("g") === "dr" && forwardMethodOfWord("ipip") === "tunnel");
+ * assert.ok(forwardMethodOfWord("route") === undefined);
  * ```
  */
 export function forwardMethodOfWord(word: string): ForwardMethod | undefined {

@@ -134,7 +134,7 @@ Deno.test("config import keepalived lists every problem at its line and applies 
     const file = `${d.dir}/keepalived.conf`;
     await Deno.writeTextFile(
       file,
-      PLAIN.replace("lb_kind FNAT", "lb_kind TUN").replace("lb_algo rr", "lb_algo sed")
+      PLAIN.replace("lb_kind FNAT", "lb_kind SNAT").replace("lb_algo rr", "lb_algo sed")
         .replace("    weight 3", "    weight 3\n        notify_up /bin/true"),
     );
     const r = await s.run(`config import keepalived ${file}`);
@@ -143,14 +143,14 @@ Deno.test("config import keepalived lists every problem at its line and applies 
     assert.deepEqual(r.err.split("\n").filter((l) => !l.startsWith("note: ")), [
       `${file}:19: lb_algo sed (shortest expected delay): not supported; fullnat schedules ` +
       "with rr, wrr, lc, wlc, dh, sh or mh",
-      `${file}:20: lb_kind TUN: not supported yet (fullnat forwards with FNAT, NAT and DR)`,
+      `${file}:20: lb_kind SNAT (DPVS): not supported (fullnat balances services)`,
       `${file}:27: notify_up /bin/true: not supported yet (no scripts run on state changes)`,
       `error: nothing imported: 3 problems in ${file}`,
     ]);
     assert.equal(d.control.listServices().length, 0);
     const dry = await s.run(`config import keepalived ${file} --dry-run`);
     assert.deepEqual([dry.code, dry.out], [1, ""], "a dry run with problems shows them, exit 1");
-    assert.match(dry.err, /lb_kind TUN: not supported yet/);
+    assert.match(dry.err, /lb_kind SNAT \(DPVS\): not supported/);
   }));
 
 Deno.test("config import keepalived refuses a missing file with exit 2", () =>

@@ -323,9 +323,9 @@ Deno.test("mistakes: usage errors exit 2 with the fix, refusals exit 1, nothing 
       ],
       [`service add tcp ${VIP}:81 -p soon`, 2, /give a whole number from 0 to 2678400/],
       [
-        `rs add tcp ${VIP}:80 ${RS1}:81 -m ipip`,
+        `rs add tcp ${VIP}:80 ${RS1}:81 -m route`,
         2,
-        /'ipip' is not a forwarding method: use fullnat, nat, dr or tunnel/,
+        /'route' is not a forwarding method: use fullnat, nat, dr or tunnel/,
       ],
       [`rs add tcp ${VIP}:80 ${RS1}:81 -w -1`, 2, /./],
       [`laddr add tcp ${VIP}:80 lb.example`, 2, /names are not looked up/],
