@@ -4,7 +4,8 @@
  * IPv4, `ip6tnl` for IPv6, per real-server address), `rp_filter` off on it (the unwrapped
  * packet's source, the client, is routed elsewhere), `arp_ignore=1` / `arp_announce=2` so the
  * VIP on `lo` is never announced, and a return path to the client that does not cross the
- * balancer: a veth link between `client` and `rs` with host routes to the client over it.
+ * balancer: all but the tunnel devices are DR's real-server set-up (`direct_return.ts`), so
+ * one `rs` namespace can hold DR and TUNNEL real servers at once.
  *
  * Kernels built without IPIP and ip6tnl (CONFIG_NET_IPIP, CONFIG_IPV6_TUNNEL unset, as on
  * some CI machines) get `ipip_decap.py` instead: raw sockets and a TUN device, accepting the
@@ -13,19 +14,16 @@
  * @module
  */
 import type { Topology } from "./netns.ts";
+import { addDirectReturn } from "./direct_return.ts";
 
 const DECAP = new URL("./ipip_decap.py", import.meta.url).pathname;
-
-/** The return link's addresses (client side, rs side). */
-export const RETURN_LINK = {
-  v4: ["192.0.2.1", "192.0.2.2"],
-  v6: ["2001:db8:ff::1", "2001:db8:ff::2"],
-} as const;
 
 /** A tunnel real server; {@linkcode stop} undoes nothing (the namespaces go), it reports. */
 export interface TunnelRealServer {
   /** "kernel" (ipip / ip6tnl devices) or "user" (ipip_decap.py). */
   readonly kind: "kernel" | "user";
+  /** The devices unwrapped packets arrive on (to match them in the server's rules). */
+  readonly ifaces: readonly string[];
   /** Packets unwrapped per real-server address. */
   unwrapped(): Promise<Record<string, number>>;
   /** Stops the user-space decapsulator, if any. */
@@ -49,54 +47,8 @@ export async function setupTunnelRs(
   topo: Topology,
   o: TunnelRsOptions,
 ): Promise<TunnelRealServer> {
-  const sh = (ns: string, ...cmd: string[]) => topo.exec(ns, cmd, { check: true });
-  // The return path: client <-> rs directly.
-  const [c4, r4] = RETURN_LINK.v4;
-  const [c6, r6] = RETURN_LINK.v6;
-  await sh(
-    "client",
-    "ip",
-    "link",
-    "add",
-    "ret0",
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "ret0",
-    "netns",
-    topo.rs,
-  );
-  await sh("client", "ip", "addr", "add", `${c4}/30`, "dev", "ret0");
-  await sh("rs", "ip", "addr", "add", `${r4}/30`, "dev", "ret0");
-  await sh("client", "ip", "-6", "addr", "add", `${c6}/64`, "dev", "ret0", "nodad");
-  await sh("rs", "ip", "-6", "addr", "add", `${r6}/64`, "dev", "ret0", "nodad");
-  await sh("client", "ip", "link", "set", "ret0", "up");
-  await sh("rs", "ip", "link", "set", "ret0", "up");
-  await sh("rs", "ip", "route", "add", `${topo.addrs.client}/32`, "via", c4);
-  if (topo.addrs.v6) {
-    await sh("rs", "ip", "-6", "route", "add", `${topo.addrs.v6.client}/128`, "via", c6);
-  }
-  // Replies from a VIP arrive on ret0, while the client routes the VIP via the balancer.
-  await sh(
-    "client",
-    "sysctl",
-    "-qw",
-    "net.ipv4.conf.all.rp_filter=0",
-    "net.ipv4.conf.ret0.rp_filter=0",
-  );
-  for (const v of o.vips) {
-    await sh("rs", "ip", "addr", "add", v.includes(":") ? `${v}/128` : `${v}/32`, "dev", "lo");
-  }
-  await sh(
-    "rs",
-    "sysctl",
-    "-qw",
-    "net.ipv4.conf.all.rp_filter=0",
-    "net.ipv4.conf.default.rp_filter=0",
-    "net.ipv4.conf.all.arp_ignore=1",
-    "net.ipv4.conf.all.arp_announce=2",
-  );
+  // The VIPs on lo, the ARP settings and the direct way back to the client are DR's.
+  await addDirectReturn(topo, o.vips);
   const kernel = await topo.exec("rs", [
     "ip",
     "link",
@@ -162,6 +114,7 @@ async function kernelTunnels(topo: Topology, o: TunnelRsOptions): Promise<Tunnel
   }
   return {
     kind: "kernel",
+    ifaces: devs.map(([dev]) => dev),
     async unwrapped() {
       const out: Record<string, number> = {};
       for (const [dev, a] of devs) {
@@ -218,6 +171,7 @@ async function userTunnel(topo: Topology, o: TunnelRsOptions): Promise<TunnelRea
   };
   return {
     kind: "user",
+    ifaces: ["tunfn"],
     async unwrapped() {
       await stop();
       return final!;

@@ -15,39 +15,10 @@ import { createTopology, type Topology } from "../../../testkit/netns.ts";
 import { curl, parseRootBody, sha256Hex, startNginx } from "../../../testkit/servers.ts";
 import { newConnectionsCommand } from "../../../testkit/curl.ts";
 import { setupTunnelRs } from "../../../testkit/tunnel_rs.ts";
+import { lbState } from "../../../testkit/lb_state.ts";
 
 const BULK = 100 * 1000 * 1000;
 const CONNS = 300;
-
-/**
- * The balancer's rules, routes and marks, without counters or timestamps, nor the kernel's
- * subnet-router anycast routes: those follow IPv6 forwarding, which the daemon turns on and
- * leaves on (README: the kernel settings the data path needs), in every mode.
- */
-async function lbState(topo: Topology): Promise<string> {
-  const parts: string[] = [];
-  for (
-    const cmd of [
-      ["iptables-save"],
-      ["ip6tables-save"],
-      ["ip", "rule"],
-      ["ip", "-6", "rule"],
-      ["ip", "route", "show", "table", "all"],
-      ["ip", "-6", "route", "show", "table", "all"],
-    ]
-  ) {
-    const r = await topo.exec("lb", cmd, { check: true });
-    parts.push(
-      `## ${cmd.join(" ")}\n` + r.stdout.split("\n")
-        .filter((l) => !l.startsWith("#") && !l.startsWith("anycast "))
-        // Built-in chains at their default policy, and so a table with nothing else in it
-        // (loaded by the daemon's rules, empty again once they are gone), say nothing.
-        .filter((l) => !/^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ACCEPT /.test(l))
-        .map((l) => l.replace(/\[\d+:\d+\]/g, "")).join("\n").replace(/^\*\w+\nCOMMIT\n/gm, ""),
-    );
-  }
-  return parts.join("\n");
-}
 
 /**
  * A counting rule at the top of lb's raw PREROUTING, before the daemon's diversion (later
