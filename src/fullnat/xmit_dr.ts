@@ -11,9 +11,8 @@
  */
 import type { Engine } from "./engine.ts";
 import type { AddressFamily } from "./family.ts";
-import type { RealServer, Service } from "./service.ts";
-import { NO_SESSION } from "./session_table.ts";
 import { METHOD_DR, type Transmit } from "./xmit.ts";
+import { NAT } from "./xmit_nat.ts";
 
 /** DR (ipvsadm `-g`). */
 export const DR: Transmit = {
@@ -21,31 +20,9 @@ export const DR: Transmit = {
   inputOnly: true,
   marks: true,
 
-  connect(
-    e: Engine,
-    fam: AddressFamily,
-    _svc: Service,
-    rs: RealServer,
-    proto: number,
-    b: Uint8Array,
-    o: number,
-    cport: number,
-    vport: number,
-  ): number {
-    // The session's out-entry is the tuple the server would answer on, as in NAT: two
-    // sessions of one client tuple to one server would be indistinguishable.
-    if (fam.clientTaken(e.table, proto, rs, b, o, cport)) {
-      e.counters.natTupleInUse++;
-      return NO_SESSION;
-    }
-    const id = fam.insert(e.table, proto, b, o, cport, vport, undefined, cport, rs);
-    if (id === NO_SESSION) {
-      e.counters.tableFull++;
-      return NO_SESSION;
-    }
-    e.table.local[id] = -1;
-    return id;
-  },
+  // Indexed by the client's own tuple, as in NAT: two sessions of one client tuple to one
+  // server would be indistinguishable.
+  connect: NAT.connect,
 
   mapSequence(): void {},
 

@@ -20,13 +20,11 @@
 import { get16, get32, set16, set32 } from "../wire/bytes.ts";
 import { IPPROTO, IPV4, ipv4FillChecksum } from "../wire/ipv4.ts";
 import { IPV6, writeAddr6 } from "../wire/ipv6.ts";
-import { TCP, tcpHeaderLength } from "../wire/tcp.ts";
 import type { Engine } from "./engine.ts";
 import type { AddressFamily } from "./family.ts";
-import type { RealServer, Service } from "./service.ts";
-import { A6, NO_SESSION } from "./session_table.ts";
-import { stripToa } from "./toa.ts";
+import { A6 } from "./session_table.ts";
 import { METHOD_TUNNEL, type Transmit } from "./xmit.ts";
+import { NAT } from "./xmit_nat.ts";
 
 /** IPv4's DF bit in the flags and fragment offset word. */
 const DF = 0x4000;
@@ -39,48 +37,14 @@ export const TUNNEL: Transmit = {
   inputOnly: true,
   marks: false,
 
-  connect(
-    e: Engine,
-    fam: AddressFamily,
-    _svc: Service,
-    rs: RealServer,
-    proto: number,
-    b: Uint8Array,
-    o: number,
-    cport: number,
-    vport: number,
-  ): number {
-    // The session's reply tuple (real server -> client) is indexed as in NAT: it must be free
-    // so a NAT session's replies are never taken for this session's.
-    if (fam.clientTaken(e.table, proto, rs, b, o, cport)) {
-      e.counters.natTupleInUse++;
-      return NO_SESSION;
-    }
-    const id = fam.insert(e.table, proto, b, o, cport, vport, undefined, cport, rs);
-    if (id === NO_SESSION) {
-      e.counters.tableFull++;
-      return NO_SESSION;
-    }
-    e.table.local[id] = -1;
-    return id;
-  },
+  // Indexed by the client's own tuple, as in NAT: the reply tuple (real server -> client)
+  // must be free so a NAT session's replies are never taken for this session's.
+  connect: NAT.connect,
 
   mapSequence(): void {},
 
-  tcpIn(
-    e: Engine,
-    _fam: AddressFamily,
-    b: Uint8Array,
-    _o: number,
-    l4: number,
-    total: number,
-  ): number {
-    if (tcpHeaderLength(b, l4) > TCP.MIN_HEADER) {
-      const spoofed = stripToa(b, l4);
-      if (spoofed !== 0) e.counters.toaSpoofRemoved += spoofed;
-    }
-    return total;
-  },
+  // A TOA the client forged is blanked, as in NAT: the server sees the client itself.
+  tcpIn: NAT.tcpIn,
 
   tcpOut(): void {},
 
