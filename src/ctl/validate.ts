@@ -29,7 +29,7 @@ import {
   type Timeouts,
   type Tunables,
 } from "../fullnat/types.ts";
-import { TUNABLE_KEYS } from "../fullnat/tunables.ts";
+import { TIMEOUT_KEYS, TUNABLE_KEYS } from "../fullnat/types.ts";
 import { type CheckSpec, checkSpecProblems } from "../health/spec.ts";
 import type { ControlMethod, OpArgs } from "./remote.ts";
 
@@ -213,25 +213,13 @@ function realServerChanges(value: unknown): Partial<RealServerSpec> & Endpoint {
   };
 }
 
-const TIMEOUT_FIELDS: readonly (keyof Timeouts)[] = [
-  "tcpEstablished",
-  "tcpSynSent",
-  "tcpSynRecv",
-  "tcpFinWait",
-  "tcpTimeWait",
-  "tcpClose",
-  "tcpCloseWait",
-  "tcpLastAck",
-  "udp",
-];
-
 function timeouts(value: unknown): Partial<Timeouts> {
   const o = object(value, "timeouts");
-  const known: readonly string[] = TIMEOUT_FIELDS;
+  const known: readonly string[] = TIMEOUT_KEYS;
   const unknown = Object.keys(o).filter((k) => !known.includes(k));
   if (unknown.length > 0) throw new ShapeError(`unknown timeout '${unknown[0]}'`);
   const out: Partial<Timeouts> = {};
-  for (const f of TIMEOUT_FIELDS) {
+  for (const f of TIMEOUT_KEYS) {
     if (o[f] !== undefined) out[f] = integer(o[f], f, 0, U32_MAX);
   }
   return out;

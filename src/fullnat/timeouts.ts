@@ -28,3 +28,8 @@ export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
   tcpLastAck: 7,
   udp: 300,
 });
+
+/** Every timeout's name, in the order of {@linkcode Timeouts} (and of every listing of them). */
+export const TIMEOUT_KEYS: readonly (keyof Timeouts)[] = Object.keys(
+  DEFAULT_TIMEOUTS,
+) as (keyof Timeouts)[];

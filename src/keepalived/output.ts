@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { Timeouts } from "../fullnat/timeouts.ts";
+import { TIMEOUT_KEYS, type Timeouts } from "../fullnat/timeouts.ts";
 import { CHECK_FIELDS, type CheckSpec, type UrlSpec } from "../health/spec.ts";
 import type { ForwardMethod, Protocol, SchedulerFlag, SchedulerName } from "../vocab/mod.ts";
 
@@ -98,17 +98,6 @@ const SERVICE_KEYS: (keyof ImportedService)[] = [
   "sorryServer",
   "realServers",
   "localAddresses",
-];
-const TIMEOUT_KEYS: (keyof Timeouts)[] = [
-  "tcpEstablished",
-  "tcpSynSent",
-  "tcpSynRecv",
-  "tcpFinWait",
-  "tcpTimeWait",
-  "tcpClose",
-  "tcpCloseWait",
-  "tcpLastAck",
-  "udp",
 ];
 
 /** `o` without its undefined fields (the drafts fill every field, set or not). */

@@ -29,6 +29,7 @@ import {
   DEFAULT_TUNABLES,
   MAX_CHECKS_PER_SERVER,
   QUORUM_MAX,
+  TIMEOUT_KEYS,
   TUNABLE_KEYS,
 } from "../fullnat/types.ts";
 import type {
@@ -143,7 +144,6 @@ export function emptyConfig(): ConfigDocument {
   };
 }
 
-const TIMEOUT_KEYS = Object.keys(DEFAULT_TIMEOUTS) as (keyof Timeouts)[];
 const TOP_KEYS = ["version", "timeouts", "tunables", "services"];
 const SERVICE_KEYS = [
   "protocol",
