@@ -14,43 +14,26 @@ import {
   RS,
   RS2,
   RS6,
-  SECRET,
   VIP,
   VIP6,
 } from "../../../testkit/engine_fixture.ts";
-import { EngineControl } from "../../../src/fullnat/control.ts";
 import { Engine } from "../../../src/fullnat/engine.ts";
-import { OwnerLog } from "../../../src/fullnat/owner_log.ts";
 import { restoreSessions } from "../../../src/fullnat/session_restore.ts";
-import { SessionTable } from "../../../src/fullnat/session_table.ts";
 import { Verdict } from "../../../src/nfqueue/handler.ts";
+import {
+  engineOver as restartEngine,
+  type SurvivingMemory,
+  survivingMemory,
+} from "../../../testkit/engine_restart.ts";
 
-const CAPACITY = 64;
 const TCP = "tcp" as const;
 const svc4 = { protocol: TCP, address: VIP, port: 80 };
 const svc6 = { protocol: TCP, address: VIP6, port: 80 };
 const udp4 = { protocol: "udp" as const, address: VIP, port: 53 };
 
-/** Memory that "outlives" an engine: the owner records and the session fields. */
-function memory() {
-  const ownerBytes = OwnerLog.bytes();
-  const buffer = new ArrayBuffer(ownerBytes + SessionTable.bytes(CAPACITY));
-  return { buffer, owners: () => new OwnerLog(new Uint8Array(buffer, 0, ownerBytes)) };
-}
-
-function engineOver(mem: ReturnType<typeof memory>, clock: Clock) {
-  const owners = mem.owners();
-  const previous = owners.snapshot();
-  const engine = new Engine({
-    clock: clock.fn,
-    capacity: CAPACITY,
-    localPortRange: [5000, 5010],
-    isnSecret: SECRET,
-    sessionMemory: { buffer: mem.buffer, offset: OwnerLog.bytes() },
-    owners,
-  });
-  return { engine, ctl: new EngineControl(engine), previous };
-}
+/** An engine over `mem`, with the fixture's small local port range. */
+const engineOver = (mem: SurvivingMemory, clock: Clock) =>
+  restartEngine(mem, clock, { localPortRange: [5000, 5010] });
 
 function run(engine: Engine, pkt: Uint8Array): { verdict: Verdict; out: Uint8Array } {
   const buf = new Uint8Array(2048);
@@ -60,7 +43,7 @@ function run(engine: Engine, pkt: Uint8Array): { verdict: Verdict; out: Uint8Arr
 }
 
 Deno.test("a new engine takes over sessions left in memory, with its own owner ids", () => {
-  const mem = memory();
+  const mem = survivingMemory();
   const clock = new Clock();
   const a = engineOver(mem, clock);
   a.ctl.addService(svc4, { scheduler: "rr", persistence: 0 });
@@ -142,7 +125,7 @@ Deno.test("a new engine takes over sessions left in memory, with its own owner i
 });
 
 Deno.test("sessions whose owners cannot be told are dropped with the reason, the rest kept", () => {
-  const mem = memory();
+  const mem = survivingMemory();
   const clock = new Clock();
   const a = engineOver(mem, clock);
   a.ctl.addService(svc4, { scheduler: "rr", persistence: 0 });

@@ -8,12 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { ipv4, ipv6 } from "../../../testkit/packet_builder.ts";
-import { Clock, RS, RS2, SECRET, VIP, VIP6 } from "../../../testkit/engine_fixture.ts";
+import { Clock, RS, RS2, VIP, VIP6 } from "../../../testkit/engine_fixture.ts";
 import { EngineControl } from "../../../src/fullnat/control.ts";
 import { Engine } from "../../../src/fullnat/engine.ts";
-import { OwnerLog } from "../../../src/fullnat/owner_log.ts";
 import { restoreSessions } from "../../../src/fullnat/session_restore.ts";
-import { SessionTable } from "../../../src/fullnat/session_table.ts";
 import {
   exportTemplates,
   importTemplates,
@@ -28,31 +26,11 @@ import {
 } from "../../../src/kernel/template_carry.ts";
 import { clearRunState } from "../../../src/kernel/run_state.ts";
 import { Verdict } from "../../../src/nfqueue/handler.ts";
+import { engineOver, survivingMemory } from "../../../testkit/engine_restart.ts";
 
-const CAPACITY = 64;
 const web = { protocol: "tcp" as const, address: VIP, port: 80 };
 const web6 = { protocol: "tcp" as const, address: VIP6, port: 443 };
 const RS6 = ["2001:db8:b::11", "2001:db8:b::12"];
-
-/** Memory that outlives an engine: the owner records and the session fields. */
-function memory() {
-  const ownerBytes = OwnerLog.bytes();
-  const buffer = new ArrayBuffer(ownerBytes + SessionTable.bytes(CAPACITY));
-  return { buffer, owners: () => new OwnerLog(new Uint8Array(buffer, 0, ownerBytes)) };
-}
-
-function engineOver(mem: ReturnType<typeof memory>, clock: Clock) {
-  const owners = mem.owners();
-  const previous = owners.snapshot();
-  const engine = new Engine({
-    clock: clock.fn,
-    capacity: CAPACITY,
-    isnSecret: SECRET,
-    sessionMemory: { buffer: mem.buffer, offset: OwnerLog.bytes() },
-    owners,
-  });
-  return { engine, ctl: new EngineControl(engine), previous };
-}
 
 /** The IPv4 web service (a /24 per template) and the IPv6 one, servers in `order`. */
 function configure(ctl: EngineControl, order: "forward" | "reverse") {
@@ -93,7 +71,7 @@ const CLIENTS = ["198.51.100.2", "198.51.101.2", "2001:db8:a::2", "2001:db8:a::3
 Deno.test("templates written by one engine are taken back by the next, by what they name", () => {
   const dir = Deno.makeTempDirSync();
   try {
-    const mem = memory();
+    const mem = survivingMemory();
     const clock = new Clock();
     const a = engineOver(mem, clock);
     configure(a.ctl, "forward");
@@ -136,7 +114,7 @@ Deno.test("templates written by one engine are taken back by the next, by what t
 });
 
 Deno.test("a template whose restored session is still open outlives its timeout", () => {
-  const mem = memory();
+  const mem = survivingMemory();
   const clock = new Clock();
   const a = engineOver(mem, clock);
   a.ctl.addService(web, { scheduler: "rr", persistence: 10 });
@@ -164,12 +142,12 @@ Deno.test("a template whose restored session is still open outlives its timeout"
 
 Deno.test("templates that no longer mean the same are left, by reason; times are cut to the timeout", () => {
   const clock = new Clock();
-  const a = engineOver(memory(), clock);
+  const a = engineOver(survivingMemory(), clock);
   configure(a.ctl, "forward");
   for (const [i, c] of CLIENTS.entries()) synTo(a.engine, c, 40000 + i);
   const bytes = exportTemplates(a.engine);
 
-  const b = engineOver(memory(), clock);
+  const b = engineOver(survivingMemory(), clock);
   // IPv4: another granularity. IPv6: a server gone, and a shorter timeout.
   b.ctl.addService(web, { scheduler: "rr", persistence: 300, persistenceMask: 16 });
   b.ctl.addService(web6, { scheduler: "rr", persistence: 60 });
@@ -180,7 +158,7 @@ Deno.test("templates that no longer mean the same are left, by reason; times are
   });
   assert.deepEqual(listed(b.ctl), [`2001:db8:a::2 -> ${RS6[0]} 60s`]);
 
-  const c = engineOver(memory(), clock);
+  const c = engineOver(survivingMemory(), clock);
   c.ctl.addService(web6, { scheduler: "rr", persistence: 0 });
   assert.deepEqual(importTemplates(c.engine, bytes, true), {
     kept: 0,
@@ -189,7 +167,7 @@ Deno.test("templates that no longer mean the same are left, by reason; times are
 
   // Read long after (on this box's clock): every template has run out.
   clock.ms += 700_000;
-  const d = engineOver(memory(), clock);
+  const d = engineOver(survivingMemory(), clock);
   configure(d.ctl, "forward");
   assert.deepEqual(importTemplates(d.engine, bytes, true), { kept: 0, dropped: { expired: 4 } });
   // The same bytes from another box's clock: times count from now.
@@ -198,11 +176,11 @@ Deno.test("templates that no longer mean the same are left, by reason; times are
 
 Deno.test("damaged template bytes are refused whole; a deliberate stop removes the file", () => {
   const clock = new Clock();
-  const a = engineOver(memory(), clock);
+  const a = engineOver(survivingMemory(), clock);
   configure(a.ctl, "forward");
   synTo(a.engine, CLIENTS[0], 40000);
   const good = exportTemplates(a.engine);
-  const b = engineOver(memory(), clock);
+  const b = engineOver(survivingMemory(), clock);
   configure(b.ctl, "forward");
   for (
     const bad of [
