@@ -26,7 +26,7 @@
  */
 import { CheckRunner, type CheckStatus, type RunnerOptions } from "../health/runner.ts";
 import { checkKey, type CheckSpec, type RsTarget } from "../health/spec.ts";
-import { ControlError } from "../fullnat/types.ts";
+import { ControlError, DEFAULT_QUORUM } from "../fullnat/types.ts";
 import type { HealthUpdate, ServiceKey, ServiceView, SorryServerSpec } from "../fullnat/types.ts";
 import { describeCheck } from "../persist/plan.ts";
 import { serviceName } from "../persist/document.ts";
@@ -231,7 +231,7 @@ export class HealthMonitor {
       if (svc === undefined) {
         svc = {
           key: { protocol: view.protocol, address: view.address, port: view.port },
-          quorum: 1,
+          quorum: DEFAULT_QUORUM,
           hysteresis: 0,
           sorry: undefined,
           quorumUp: view.quorumUp ?? true,
@@ -239,7 +239,7 @@ export class HealthMonitor {
         };
         this.#services.set(id, svc);
       }
-      svc.quorum = view.quorum ?? 1;
+      svc.quorum = view.quorum ?? DEFAULT_QUORUM;
       svc.hysteresis = view.hysteresis ?? 0;
       svc.sorry = view.sorryServer === undefined ? undefined : {
         address: view.sorryServer.address,
@@ -472,7 +472,8 @@ export class HealthMonitor {
    * others keep theirs, whatever their weights.
    */
   #judgeQuorum(svc: ServiceState): void {
-    const tracked = svc.sorry !== undefined || svc.quorum !== 1 || svc.hysteresis !== 0 ||
+    const tracked = svc.sorry !== undefined || svc.quorum !== DEFAULT_QUORUM ||
+      svc.hysteresis !== 0 ||
       [...svc.servers.values()].some((rs) => rs.checks.length > 0);
     const live = this.#liveWeight(svc);
     const next = tracked ? nextQuorumUp(svc.quorumUp, live, svc.quorum, svc.hysteresis) : true;

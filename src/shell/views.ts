@@ -8,6 +8,7 @@
 import { formatEndpoint, fullPersistenceMask, isIpv6 } from "../vocab/mod.ts";
 import {
   type ConnectionView,
+  DEFAULT_QUORUM,
   type ServiceView,
   type Stats,
   type Timeouts,
@@ -74,7 +75,9 @@ export function serviceDetail(s: ServiceView): string {
         ] as const,
       ]
       : []),
-    ...(s.quorum !== undefined && s.quorum !== 1 ? [["quorum", s.quorum] as const] : []),
+    ...(s.quorum !== undefined && s.quorum !== DEFAULT_QUORUM
+      ? [["quorum", s.quorum] as const]
+      : []),
     ...(s.hysteresis ? [["hysteresis", s.hysteresis] as const] : []),
     ...(s.quorumUp === false ? [["quorum state", "LOST"] as const] : []),
     ...(s.sorryServer
