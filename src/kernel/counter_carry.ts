@@ -16,6 +16,7 @@ import type { Engine } from "../fullnat/engine.ts";
 import { newStats } from "../fullnat/stats.ts";
 import type { RealServer } from "../fullnat/service.ts";
 import { serviceIdentity, type Stats } from "../fullnat/types.ts";
+import { readIfPresent, removeWhole, writeWhole } from "./whole_file.ts";
 
 /** The file's content. */
 export interface CarriedCounters {
@@ -93,9 +94,7 @@ export function carryCounters(engine: Engine, saved: CarriedCounters): CarryRepo
 
 /** Writes `counters` to `path` whole or not at all (a new file renamed over the old one). */
 export function writeCounters(path: string, counters: CarriedCounters): void {
-  const tmp = `${path}.new`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(counters), { mode: 0o600 });
-  Deno.renameSync(tmp, path);
+  writeWhole(path, new TextEncoder().encode(JSON.stringify(counters)));
 }
 
 /**
@@ -105,15 +104,10 @@ export function writeCounters(path: string, counters: CarriedCounters): void {
 export function readCounters(
   path: string,
 ): { counters?: CarriedCounters; problem?: string } {
-  let text: string;
+  const read = readIfPresent(path);
+  if (read.bytes === undefined) return read.problem === undefined ? {} : { problem: read.problem };
   try {
-    text = Deno.readTextFileSync(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return {};
-    return { problem: `cannot read ${path}: ${e instanceof Error ? e.message : e}` };
-  }
-  try {
-    const v = JSON.parse(text);
+    const v = JSON.parse(new TextDecoder().decode(read.bytes));
     if (v?.version !== 1 || typeof v.engine !== "object") {
       return { problem: `${path} is not a counters file of this version` };
     }
@@ -125,11 +119,5 @@ export function readCounters(
 
 /** Removes worker `index`'s counters file (after a deliberate stop). */
 export function clearCounters(dir: string, index: number): void {
-  for (const p of [countersFile(dir, index), `${countersFile(dir, index)}.new`]) {
-    try {
-      Deno.removeSync(p);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
+  removeWhole(countersFile(dir, index));
 }

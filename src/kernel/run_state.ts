@@ -22,6 +22,7 @@ import { SessionTable } from "../fullnat/session_table.ts";
 import { bootId, SharedFile } from "./shared_file.ts";
 import { clearCounters } from "./counter_carry.ts";
 import { clearTemplates } from "./template_carry.ts";
+import { removeIfPresent } from "./whole_file.ts";
 
 const MAGIC = 0x464e5354; // "FNST"
 /** Raised whenever the file's layout changes; a daemon refuses another version's file. */
@@ -247,10 +248,6 @@ export function clearRunState(dir: string, workers: number): void {
   for (let i = 0; i < workers; i++) {
     clearCounters(dir, i);
     clearTemplates(dir, i);
-    try {
-      Deno.removeSync(workerFile(dir, i));
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
+    removeIfPresent(workerFile(dir, i));
   }
 }

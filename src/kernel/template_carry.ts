@@ -9,17 +9,16 @@
  *
  * @module
  */
+import { readIfPresent, removeWhole, writeWhole } from "./whole_file.ts";
 
 /** The templates file of worker `index`. */
 export function templatesFile(dir: string, index: number): string {
   return `${dir}/worker-${index}.templates`;
 }
 
-/** Writes `bytes` to `path` whole or not at all (a new file renamed over the old one). */
+/** Writes `bytes` to `path` whole or not at all. */
 export function writeTemplates(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.new`;
-  Deno.writeFileSync(tmp, bytes, { mode: 0o600 });
-  Deno.renameSync(tmp, path);
+  writeWhole(path, bytes);
 }
 
 /**
@@ -27,21 +26,10 @@ export function writeTemplates(path: string, bytes: Uint8Array): void {
  * read (then the reason is in `problem`).
  */
 export function readTemplates(path: string): { bytes?: Uint8Array; problem?: string } {
-  try {
-    return { bytes: Deno.readFileSync(path) };
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return {};
-    return { problem: `cannot read ${path}: ${e instanceof Error ? e.message : e}` };
-  }
+  return readIfPresent(path);
 }
 
 /** Removes worker `index`'s templates file (after a deliberate stop, or a table started afresh). */
 export function clearTemplates(dir: string, index: number): void {
-  for (const p of [templatesFile(dir, index), `${templatesFile(dir, index)}.new`]) {
-    try {
-      Deno.removeSync(p);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
+  removeWhole(templatesFile(dir, index));
 }
