@@ -116,6 +116,8 @@ export interface EngineCounters {
   tunnelFragNeeded: number;
   /** TUNNEL packets that were GSO super-packets: the kernel cannot segment them once wrapped, dropped. */
   tunnelGsoDropped: number;
+  /** TUNNEL packets with no room left in the queue's buffer for the outer header: dropped. */
+  tunnelNoRoom: number;
   /** TUNNEL packets dropped because the daemon has no tunnel source address of their family (`--tunnel-source`). */
   tunnelNoSource: number;
   /** Packets from a TUNNEL session's real server that crossed the balancer (replies should not): passed on unchanged. */
@@ -177,6 +179,7 @@ export function newEngineCounters(): EngineCounters {
     tunnelEncapsulated: 0,
     tunnelFragNeeded: 0,
     tunnelGsoDropped: 0,
+    tunnelNoRoom: 0,
     tunnelNoSource: 0,
     tunnelReplySeen: 0,
   };

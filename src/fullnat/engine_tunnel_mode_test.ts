@@ -12,7 +12,8 @@ import {
   TUNNEL_MTU_V4,
   TUNNEL_UDP_AND_DROPS,
 } from "../../testkit/engine_rows/tunnel.ts";
-import { engineTest, RS, setup, VIP } from "../../testkit/engine_fixture.ts";
+import { C, engineTest, RS, setup, tcp, VIP } from "../../testkit/engine_fixture.ts";
+import { Verdict } from "../nfqueue/handler.ts";
 
 engineTest(
   "Engine.handle() TUNNEL wraps client packets in IPIP and leaves replies alone",
@@ -74,4 +75,19 @@ Deno.test("Engine refuses tunnel sources that are not one unicast address per fa
   assert.throws(() => setup({ tunnelSources: ["224.0.0.1"] }), /not a unicast/);
   const { engine } = setup({ tunnelSources: [TUN_SRC, TUN_SRC6] });
   assert.ok(engine.tunnelSource4 !== undefined && engine.tunnelSource6 !== undefined);
+});
+
+Deno.test("Engine.handle() TUNNEL drops a packet with no room for the outer header, counted", () => {
+  const { engine, ctl } = setup({ tunnelSources: [TUN_SRC] });
+  const key = { protocol: "tcp" as const, address: VIP, port: 80 };
+  ctl.addService(key, { scheduler: "rr", persistence: 0 });
+  ctl.addRealServer(key, { address: RS, port: 80, weight: 1, method: "tunnel" });
+  const syn = tcp(C, VIP, 40000, 80, "S", 5).build();
+  // The queue's buffer ends 10 bytes past the packet: the 20-byte IPIP header cannot fit.
+  const buf = new Uint8Array(syn.length + 10);
+  buf.set(syn);
+  assert.equal(engine.handle(buf, 0, syn.length, buf.length), Verdict.Drop);
+  assert.equal(engine.counters.tunnelNoRoom, 1);
+  assert.equal(engine.counters.tunnelGsoDropped, 0, "not a GSO packet");
+  assert.deepEqual(buf.subarray(0, syn.length), syn, "the packet is left as it was");
 });

@@ -71,7 +71,8 @@ export const TUNNEL: Transmit = {
 /**
  * The outcome of a packet that cannot be wrapped as it is, or 1 when it can: 0 (drop,
  * counted) for a GSO super-packet (the kernel could not segment it once wrapped: its GSO type
- * says TCP, not IPIP) or a family without a tunnel source, minus the length of the "too big"
+ * says TCP, not IPIP), a packet with no room for the outer header, or a family without a
+ * tunnel source, minus the length of the "too big"
  * error that replaced a packet that no longer fits `e.mtu` with `outer` more bytes.
  */
 function unwrappable(
@@ -92,8 +93,12 @@ function unwrappable(
     c.tunnelNoSource++;
     return 0;
   }
-  if (gso || total + outer > room) {
+  if (gso) {
     c.tunnelGsoDropped++;
+    return 0;
+  }
+  if (total + outer > room) {
+    c.tunnelNoRoom++;
     return 0;
   }
   if (total + outer > e.mtu && fam.dontFragment(b, o)) {
@@ -117,7 +122,7 @@ function wrap4(
 ): number {
   const outer = IPV4.MIN_HEADER;
   const src = e.tunnelSource4;
-  if (gso || total + outer > e.mtu || src === undefined) {
+  if (gso || total + outer > e.mtu || total + outer > room || src === undefined) {
     const r = unwrappable(e, fam, b, o, l4, total, room, gso, id, outer, src !== undefined);
     if (r !== 1) return r;
   }
@@ -163,7 +168,7 @@ function wrap6(
 ): number {
   const outer = IPV6.HEADER;
   const src = e.tunnelSource6;
-  if (gso || total + outer > e.mtu || src === undefined) {
+  if (gso || total + outer > e.mtu || total + outer > room || src === undefined) {
     const r = unwrappable(e, fam, b, o, l4, total, room, gso, id, outer, src !== undefined);
     if (r !== 1) return r;
   }
