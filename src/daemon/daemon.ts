@@ -14,7 +14,8 @@ import { ControlServer } from "../ctl/server.ts";
 import { Diversion } from "../kernel/diversion.ts";
 import { DrRoutes } from "../kernel/dr_routes.ts";
 import { portSlices } from "../kernel/diversion_rules.ts";
-import { applyDataPathSysctls } from "../kernel/sysctl.ts";
+import { applyDataPathSysctls, restoreSysctls, type SysctlChange } from "../kernel/sysctl.ts";
+import { carrySysctls, clearSysctlCarry } from "../kernel/sysctl_carry.ts";
 import { attachPersistence } from "../persist/attach.ts";
 import { Drains } from "./drains.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
@@ -141,6 +142,8 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
   const drRoutes = new DrRoutes();
   let drSynced = "[]";
 
+  // What the box had before the data path's settings, put back at the final stop.
+  let sysctlsBefore: SysctlChange[] = [];
   if (!options.skipSysctl) {
     const changed = applyDataPathSysctls();
     if (changed.length) {
@@ -149,6 +152,12 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
           changed.map((c) => `${c.key}=${c.to} (was ${c.from})`).join(", ")
         }`,
       );
+    }
+    sysctlsBefore = changed;
+    if (options.runDir !== null) {
+      const carry = carrySysctls(options.runDir, changed);
+      if (carry.problem !== undefined) log(`kernel settings to restore lost: ${carry.problem}`);
+      sysctlsBefore = carry.changes;
     }
   }
 
@@ -304,6 +313,19 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
         } catch (e) {
           log(`removing the session tables failed: ${errText(e)}`);
         }
+      }
+      try {
+        restoreSysctls(sysctlsBefore);
+        if (options.runDir !== null) clearSysctlCarry(options.runDir);
+        if (sysctlsBefore.length > 0) {
+          log(
+            `kernel settings restored: ${
+              sysctlsBefore.map((c) => `${c.key}=${c.from}`).join(", ")
+            }`,
+          );
+        }
+      } catch (e) {
+        log(`restoring kernel settings failed: ${errText(e)}`);
       }
     }
   }

@@ -10,6 +10,13 @@
  * - `accept_local=1` on `all`, `default` and every interface: a rewritten packet arrives
  *   carrying a source address the box owns (VIP or local address); without this it is a
  *   silently dropped martian.
+ * - `send_redirects=0` on `all`, `default` and every interface (the effective value is
+ *   all OR interface): a DR packet, or any packet of a one-armed balancer, leaves by the
+ *   interface it came in on, and an ICMP redirect would tell the sender's router to bypass
+ *   the balancer (the LVS HOWTO's advice for DR). IPv6 has no such switch.
+ *
+ * The daemon puts back what it changed when it stops for good; `sysctl_carry.ts` keeps the
+ * values it found across restarts.
  *
  * @module
  */
@@ -61,6 +68,7 @@ export function wantedSysctls(root = "/proc/sys"): Array<[string, string]> {
   const wanted: Array<[string, string]> = [["net/ipv4/ip_forward", "1"]];
   for (const c of conf) wanted.push([`net/ipv4/conf/${c}/rp_filter`, "0"]);
   for (const c of conf) wanted.push([`net/ipv4/conf/${c}/accept_local`, "1"]);
+  for (const c of conf) wanted.push([`net/ipv4/conf/${c}/send_redirects`, "0"]);
   wanted.push(["net/ipv6/conf/all/forwarding", "1"]);
   return wanted;
 }
