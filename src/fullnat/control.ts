@@ -6,6 +6,7 @@
  */
 import type { Engine } from "./engine.ts";
 import { methodOfCode } from "./xmit_modes.ts";
+import { type FullnatSettings, unusedSettingsProblem } from "./mode_settings.ts";
 import type { Service } from "./service.ts";
 import { TCP_STATE_NAMES } from "./tcp_state.ts";
 import {
@@ -204,6 +205,16 @@ function checkFlag(v: unknown, what: string): boolean {
 }
 
 type Tweaks = Pick<Service, "toa" | "stripTimestamps" | "clampMss">;
+
+/** The FULLNAT-only switches `options` turns on by name. */
+function switchedOn(options: Partial<ServiceOptions> | undefined): FullnatSettings["switchedOn"] {
+  return (["toa", "stripTimestamps", "clampMss"] as const).filter((k) => options?.[k] === true);
+}
+
+/** The methods of `svc`'s servers and sorry server, `rs` left out. */
+function methodsWithout(svc: Service, rs?: RealServer): ForwardMethod[] {
+  return svc.servers.filter((r) => r !== rs).map((r) => r.method);
+}
 
 /** Copies the TCP tweaks given in `options` onto `svc` (all validated before any is set). */
 function applyTweaks(svc: Tweaks, options: Partial<ServiceOptions>): void {
@@ -442,6 +453,29 @@ export class EngineControl implements ControlTarget {
     }
   }
 
+  /**
+   * Refuses a change that would leave `svc` (undefined: one being added), whose servers would
+   * then have `methods`, with a FULLNAT-only setting none of them uses (`mode_settings.ts`):
+   * its local addresses (or, with `localAddresses`, the ones it would have), or a switch the
+   * change turns on.
+   */
+  #checkModeSettings(
+    svc: Service | undefined,
+    methods: readonly ForwardMethod[],
+    switchedOn: FullnatSettings["switchedOn"] = [],
+    localAddresses = (svc?.localAddresses.length ?? 0) > 0,
+  ): void {
+    const problem = unusedSettingsProblem(methods, { localAddresses, switchedOn });
+    if (problem !== undefined) {
+      const name = svc === undefined
+        ? "The service"
+        : `Service ${svc.key.protocol.toUpperCase()} ${
+          formatEndpointText(svc.key.address, svc.key.port)
+        }`;
+      invalid(`${name}: ${problem}`);
+    }
+  }
+
   /** Makes `choice` the sorry server of `svc` (none for null), draining the one it replaces. */
   #setSorry(svc: Service, choice: SorryChoice | null): void {
     const old = svc.sorryServer;
@@ -499,6 +533,7 @@ export class EngineControl implements ControlTarget {
     // Validate the tweaks on a scratch copy first so a bad flag adds nothing.
     const tweaks: Tweaks = { ...DEFAULT_TCP_TWEAKS };
     applyTweaks(tweaks, options);
+    this.#checkModeSettings(undefined, sorry === null ? [] : [sorry.method], switchedOn(options));
     const svc = reg.addService(
       { protocol: key.protocol, address: addr.text, port },
       addr.v4,
@@ -566,6 +601,16 @@ export class EngineControl implements ControlTarget {
       ? null
       : checkSorryServer(options.sorryServer, svc.vaddr6 !== undefined, svc.key.port);
     if (sorry) this.#sorryClash(svc, sorry);
+    const sorryMethods = sorry === undefined
+      ? (svc.sorryServer === undefined ? [] : [svc.sorryServer.method])
+      : sorry === null
+      ? []
+      : [sorry.method];
+    this.#checkModeSettings(
+      svc,
+      [...svc.servers.filter((r) => !r.sorry).map((r) => r.method), ...sorryMethods],
+      switchedOn(options),
+    );
     if (changed) {
       svc.schedIndex = -1;
       svc.schedWeight = 0;
@@ -624,6 +669,7 @@ export class EngineControl implements ControlTarget {
     if (this.#server(svc, addr.text, port) !== undefined) {
       throw new ControlError("dest-exists", "Destination already exists");
     }
+    this.#checkModeSettings(svc, [...methodsWithout(svc), method]);
     const rs = this.engine.registry.addServer(
       svc,
       addr.v4,
@@ -661,6 +707,7 @@ export class EngineControl implements ControlTarget {
     const inhibit = server.inhibitOnFailure === undefined
       ? rs.inhibitOnFailure
       : checkFlag(server.inhibitOnFailure, "inhibitOnFailure");
+    this.#checkModeSettings(svc, [...methodsWithout(svc, rs), method]);
     setThresholds(rs, upper, lower, this.engine.thresholdShares);
     rs.configWeight = weight;
     rs.method = method;
@@ -675,6 +722,7 @@ export class EngineControl implements ControlTarget {
     const port = checkPort(server.port, "Real server");
     const rs = this.#server(svc, addr, port);
     if (rs === undefined) throw new ControlError("no-dest", "No such destination");
+    this.#checkModeSettings(svc, methodsWithout(svc, rs));
     this.engine.registry.retireServer(rs);
   }
 
@@ -720,6 +768,7 @@ export class EngineControl implements ControlTarget {
     if (svc.localAddresses.some((la) => la.address === addr.text)) {
       throw new ControlError("laddr-exists", "Local address already exists");
     }
+    this.#checkModeSettings(svc, methodsWithout(svc), [], true);
     const [lo, hi] = this.engine.localPortRange;
     this.engine.registry.addLocal(svc, addr.v4, addr.text, lo, hi, addr.v6);
   }

@@ -228,10 +228,40 @@ function addServiceChanges(s: ServiceConfig): Change[] {
   ];
 }
 
+/** Whether a FULLNAT server (or sorry server) of `s` uses its local addresses. */
+function hasFullnat(s: ServiceConfig): boolean {
+  return s.realServers.some((r) => r.method === "fullnat") || s.sorryServer?.method === "fullnat";
+}
+
 function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
   const key = keyOf(to);
   const name = serviceName(to);
   const out: Change[] = [];
+
+  // New local addresses and servers go in before old ones leave, so the service never has
+  // fewer of either in between than at both ends. Local addresses serve FULLNAT servers only,
+  // and a service whose servers are all DR or TUNNEL may not hold any (mode_settings.ts): so
+  // they leave first when no FULLNAT server stays, and come last when none was there.
+  const oldLa = new Set(from.localAddresses);
+  const newLa = new Set(to.localAddresses);
+  const laddrsIn: Change[] = [];
+  for (const l of to.localAddresses) {
+    if (!oldLa.has(l)) {
+      laddrsIn.push({ text: `+ laddr ${l} in ${name}`, run: (t) => t.addLocalAddress(key, l) });
+    }
+  }
+  const laddrsOut: Change[] = [];
+  for (const l of from.localAddresses) {
+    if (!newLa.has(l)) {
+      laddrsOut.push({
+        text: `- laddr ${l} in ${name}`,
+        run: (t) => t.deleteLocalAddress(key, l),
+      });
+    }
+  }
+  const early = hasFullnat(from);
+  const kept = hasFullnat(to);
+  if (!kept) out.push(...laddrsOut);
 
   const edits: Partial<ServiceOptions> = {};
   const words: string[] = [];
@@ -281,16 +311,8 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
       run: (t) => t.editService(key, edits),
     });
   }
+  if (early) out.push(...laddrsIn);
 
-  // New local addresses and servers go in before old ones leave, so the service never has
-  // fewer of either in between than at both ends.
-  const oldLa = new Set(from.localAddresses);
-  const newLa = new Set(to.localAddresses);
-  for (const l of to.localAddresses) {
-    if (!oldLa.has(l)) {
-      out.push({ text: `+ laddr ${l} in ${name}`, run: (t) => t.addLocalAddress(key, l) });
-    }
-  }
   const oldRs = new Map(from.realServers.map((r) => [rsName(r), r]));
   const newRs = new Set(to.realServers.map(rsName));
   for (const r of to.realServers) {
@@ -345,11 +367,8 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
       out.push({ text: `- rs ${rsName(r)} in ${name}`, run: (t) => t.deleteRealServer(key, ep) });
     }
   }
-  for (const l of from.localAddresses) {
-    if (!newLa.has(l)) {
-      out.push({ text: `- laddr ${l} in ${name}`, run: (t) => t.deleteLocalAddress(key, l) });
-    }
-  }
+  if (!early) out.push(...laddrsIn);
+  if (kept) out.push(...laddrsOut);
   if (lateSorry) out.push(lateSorry);
   return out;
 }
