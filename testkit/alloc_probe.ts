@@ -303,7 +303,8 @@ function engineWork(phase: string): EngineWork {
 
 /**
  * TUNNEL (`engine+tunnel`): per step, a data segment of an established session and a fresh
- * connection's SYN and ACK, each wrapped in IPIP (IPv6 in IPv6); the new session then ends.
+ * connection's SYN and ACK, each wrapped in IPIP (IPv6 in IPv6), and a data segment each to a
+ * GUE and a GRE server with checksums; the new session then ends.
  */
 function tunnelWork(v6: boolean): EngineWork {
   const ip = v6 ? ipv6 : ipv4;
@@ -319,6 +320,17 @@ function tunnelWork(v6: boolean): EngineWork {
   const key = { protocol: "tcp" as const, address: VIP, port: 80 };
   ctl.addService(key, { scheduler: "rr", persistence: 0 });
   ctl.addRealServer(key, { address: RS, port: 80, weight: 1, method: "tunnel" });
+  // GUE and GRE, with their checksums (the longest paths), on services of their own.
+  const encaps = [
+    { port: 443, tunnelType: "gue" as const, tunnelPort: 6080 },
+    { port: 8080, tunnelType: "gre" as const },
+  ];
+  for (const { port, ...tunnel } of encaps) {
+    const k = { ...key, port };
+    ctl.addService(k, { scheduler: "rr", persistence: 0 });
+    ctl.addRealServer(k, { address: RS, port, weight: 1, method: "tunnel", ...tunnel });
+    ctl.editRealServer(k, { address: RS, port, tunnelChecksum: true });
+  }
   const buf = new Uint8Array(4096);
   const run = (p: Uint8Array): Verdict => {
     buf.set(p);
@@ -328,13 +340,22 @@ function tunnelWork(v6: boolean): EngineWork {
   run(
     ip({ src: CLIENT, dst: VIP }).tcp({ sport: 40000, dport: 80, flags: "S", seq: CSEQ }).build(),
   );
-  const data = ip({ src: CLIENT, dst: VIP }).tcp({
-    sport: 40000,
-    dport: 80,
-    flags: "PA",
-    seq: CSEQ + 1,
-    ack: 0xe0000001,
-  }).payload(new Uint8Array(1400)).build();
+  const dataTo = (dport: number) =>
+    ip({ src: CLIENT, dst: VIP }).tcp({
+      sport: 40000,
+      dport,
+      flags: "PA",
+      seq: CSEQ + 1,
+      ack: 0xe0000001,
+    }).payload(new Uint8Array(1200)).build(); // fits the MTU behind IPv6, UDP and GUE
+  const data = dataTo(80);
+  const encapData = encaps.map(({ port }) => {
+    run(
+      ip({ src: CLIENT, dst: VIP }).tcp({ sport: 40000, dport: port, flags: "S", seq: CSEQ })
+        .build(),
+    );
+    return dataTo(port);
+  });
   const syn = ip({ src: CLIENT, dst: VIP }).tcp({ sport: 1025, dport: 80, flags: "S", seq: CSEQ })
     .mss(1460).build();
   const ack = ip({ src: CLIENT, dst: VIP })
@@ -345,6 +366,7 @@ function tunnelWork(v6: boolean): EngineWork {
   return {
     step: () => {
       run(data);
+      for (const d of encapData) run(d);
       port = port >= 39999 ? 1025 : port + 1;
       syn[l4] = ack[l4] = port >>> 8;
       syn[l4 + 1] = ack[l4 + 1] = port & 255;
@@ -352,7 +374,7 @@ function tunnelWork(v6: boolean): EngineWork {
       run(ack);
       engine.removeSession(t.highWater - 1);
     },
-    packetsPerStep: 3,
+    packetsPerStep: 3 + encaps.length,
     forwarded: () => engine.counters.tunnelEncapsulated,
   };
 }

@@ -57,6 +57,43 @@ def tunnelled_ok(inner):
         and not inner.get("truncated")
 
 
+def gue_inner(payload):
+    """The packet behind a GUE header (version 0, no options: what TUNNEL's gue sends), or None
+    when the UDP payload is not one. Only tunnel tests send UDP payloads shaped like this."""
+    if len(payload) < 4 + 20 or payload[0] != 0 or payload[2:4] != b"\0\0":
+        return None
+    if payload[1] == 4 and payload[4] >> 4 == 4:
+        return decode_ip(payload[4:])
+    if payload[1] == 41 and payload[4] >> 4 == 6:
+        return decode_ip6(payload[4:])
+    return None
+
+
+def decode_gre(seg):
+    """A GRE packet (RFC 2784): its header, its checksum when present, and the inner packet."""
+    if len(seg) < 4:
+        return {"error": "shorter than a GRE header"}, False
+    flags = int.from_bytes(seg[0:2], "big")
+    proto = int.from_bytes(seg[2:4], "big")
+    has_csum = bool(flags & 0x8000)
+    hlen = 8 if has_csum else 4
+    gre = {"flags": flags, "proto": proto}
+    ok = flags & 0x7FFF == 0  # no key, sequence or routing; version 0
+    if has_csum:
+        zeroed = bytearray(seg)
+        zeroed[4:6] = b"\0\0"
+        gre["chksum"] = int.from_bytes(seg[4:6], "big")
+        ok = ok and checksum(bytes(zeroed)) == gre["chksum"]
+    inner_raw = seg[hlen:]
+    if proto == 0x0800:
+        gre["inner"] = decode_ip(inner_raw)
+    elif proto == 0x86DD:
+        gre["inner"] = decode_ip6(inner_raw)
+    else:
+        return gre, False
+    return gre, ok and tunnelled_ok(gre["inner"])
+
+
 def decode_tcp(layer, seg):
     """TCP fields scapy dissected; `complete` is False when the header is cut short."""
     present = {name: layer.fields[name] for name in TCP_FIELDS if name in layer.fields}
@@ -113,6 +150,13 @@ def decode_ip(raw):
                       "chksum": udp.chksum, "payload": seg[8:].hex()}
         if whole:
             out["l4ChecksumOk"] = l4_checksum_ok(17, pkt, seg, 6)
+            inner = gue_inner(seg[8:])
+            if inner is not None:
+                # GUE (a TUNNEL packet): the UDP checksum and the inner packet's must hold.
+                out["inner"] = inner
+                out["l4ChecksumOk"] = out["l4ChecksumOk"] and tunnelled_ok(inner)
+    elif pkt.proto == 47 and whole:
+        out["gre"], out["l4ChecksumOk"] = decode_gre(seg)
     elif pkt.proto == 4 and whole:
         # IPIP (a TUNNEL packet): the inner IPv4 packet is judged whole.
         out["inner"] = decode_ip(seg)
@@ -177,7 +221,14 @@ def decode_ip6(raw):
         out["udp"] = {"sport": udp.sport, "dport": udp.dport, "len": udp.len,
                       "chksum": udp.chksum, "payload": seg[8:].hex()}
         if whole:
-            out["l4ChecksumOk"] = ok(6)
+            # A zero UDP checksum over IPv6 is allowed for tunnels only (RFC 6935): GUE.
+            inner = gue_inner(seg[8:])
+            out["l4ChecksumOk"] = ok(6) or (inner is not None and udp.chksum == 0)
+            if inner is not None:
+                out["inner"] = inner
+                out["l4ChecksumOk"] = out["l4ChecksumOk"] and tunnelled_ok(inner)
+    elif nh == 47 and whole:
+        out["gre"], out["l4ChecksumOk"] = decode_gre(seg)
     elif nh == 41 and whole:
         # IPv6 in IPv6 (a TUNNEL packet): the inner IPv6 packet is judged whole.
         out["inner"] = decode_ip6(seg)

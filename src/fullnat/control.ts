@@ -7,6 +7,15 @@
 import type { Engine } from "./engine.ts";
 import { methodOfCode } from "./xmit_modes.ts";
 import { type FullnatSettings, unusedSettingsProblem } from "./mode_settings.ts";
+import {
+  DEFAULT_TUNNEL_TYPE,
+  isTunnelType,
+  TUNNEL_TYPE_CHOICES,
+  TUNNEL_TYPES,
+  type TunnelOptions,
+  tunnelOptionsProblem,
+  tunnelTypeCode,
+} from "../vocab/tunnel_type.ts";
 import type { Service } from "./service.ts";
 import { TCP_STATE_NAMES } from "./tcp_state.ts";
 import {
@@ -320,6 +329,59 @@ function checkMethodPort(method: ForwardMethod, port: number, vport: number, wha
         `destination, so the real server must listen on the virtual port ${vport}`,
     );
   }
+}
+
+/**
+ * A real server's tunnel options as the engine keeps them, checked against its `method`
+ * (`tunnel_type.ts`); `base` holds the server's current ones for an edit that gives none.
+ */
+function checkTunnelOptions(
+  method: ForwardMethod,
+  given: Partial<RealServerSpec>,
+  base: TunnelOptions = {},
+): { type: number; port: number; csum: boolean; options: TunnelOptions } {
+  const givenOptions: TunnelOptions = {
+    ...(given.tunnelType !== undefined && { tunnelType: given.tunnelType }),
+    ...(given.tunnelPort !== undefined && { tunnelPort: checkPort(given.tunnelPort, "Tunnel") }),
+    ...(given.tunnelChecksum !== undefined && {
+      tunnelChecksum: checkFlag(given.tunnelChecksum, "tunnelChecksum"),
+    }),
+  };
+  // An edit keeps the server's other tunnel options, unless it leaves tunnelling or changes
+  // the type (a gue port means nothing to gre).
+  const sameType = given.tunnelType === undefined ||
+    given.tunnelType === (base.tunnelType ?? DEFAULT_TUNNEL_TYPE);
+  const options: TunnelOptions = method === "tunnel" && sameType
+    ? { ...base, ...givenOptions }
+    : givenOptions;
+  if (options.tunnelType !== undefined && !isTunnelType(options.tunnelType)) {
+    invalid(`Tunnel type ${String(options.tunnelType)} is not ${TUNNEL_TYPE_CHOICES}`);
+  }
+  const problem = tunnelOptionsProblem(method, options);
+  if (problem !== undefined) invalid(problem[0].toUpperCase() + problem.slice(1));
+  return {
+    type: tunnelTypeCode(options.tunnelType ?? DEFAULT_TUNNEL_TYPE),
+    port: options.tunnelPort ?? 0,
+    csum: options.tunnelChecksum ?? false,
+    options,
+  };
+}
+
+/** The tunnel options of `rs` as given to the control (none at their default). */
+function tunnelOptionsOf(rs: RealServer): TunnelOptions {
+  if (rs.method !== "tunnel") return {};
+  return {
+    ...(rs.tunType !== 0 && { tunnelType: TUNNEL_TYPES[rs.tunType] }),
+    ...(rs.tunPort !== 0 && { tunnelPort: rs.tunPort }),
+    ...(rs.tunCsum && { tunnelChecksum: true }),
+  };
+}
+
+/** Sets the tunnel options `t` on `rs`. */
+function setTunnel(rs: RealServer, t: { type: number; port: number; csum: boolean }): void {
+  rs.tunType = t.type;
+  rs.tunPort = t.port;
+  rs.tunCsum = t.csum;
 }
 
 function checkMethod(m: unknown): ForwardMethod {
@@ -652,6 +714,7 @@ export class EngineControl implements ControlTarget {
     const weight = checkWeight(server.weight ?? DEFAULT_WEIGHT);
     const method = checkMethod(server.method);
     checkMethodPort(method, port, svc.key.port, "Real server");
+    const tunnel = checkTunnelOptions(method, server);
     const upper = checkThreshold(server.upperThreshold ?? 0, "Upper");
     const lower = checkThreshold(server.lowerThreshold ?? 0, "Lower");
     checkThresholdOrder(upper, lower);
@@ -680,6 +743,7 @@ export class EngineControl implements ControlTarget {
       addr.v6,
     );
     setThresholds(rs, upper, lower, this.engine.thresholdShares);
+    setTunnel(rs, tunnel);
     rs.checks = checks;
     rs.inhibitOnFailure = inhibit;
     applyHealth(svc);
@@ -694,6 +758,7 @@ export class EngineControl implements ControlTarget {
     const weight = server.weight === undefined ? rs.configWeight : checkWeight(server.weight);
     const method = server.method === undefined ? rs.method : checkMethod(server.method);
     checkMethodPort(method, port, svc.key.port, "Real server");
+    const tunnel = checkTunnelOptions(method, server, tunnelOptionsOf(rs));
     const upper = server.upperThreshold === undefined
       ? rs.upperThreshold
       : checkThreshold(server.upperThreshold, "Upper");
@@ -711,6 +776,7 @@ export class EngineControl implements ControlTarget {
     setThresholds(rs, upper, lower, this.engine.thresholdShares);
     rs.configWeight = weight;
     rs.method = method;
+    setTunnel(rs, tunnel);
     rs.checks = checks;
     rs.inhibitOnFailure = inhibit;
     applyHealth(svc);
@@ -821,6 +887,7 @@ export class EngineControl implements ControlTarget {
         overloaded: rs.overloaded,
         checks: rs.checks.map((c) => structuredClone(c)),
         inhibitOnFailure: rs.inhibitOnFailure,
+        ...tunnelOptionsOf(rs),
         up: rs.healthy,
         ...(rs.healthWeight !== undefined && { healthWeight: rs.healthWeight }),
         currentWeight: rs.weight,

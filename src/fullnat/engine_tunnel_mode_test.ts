@@ -12,6 +12,13 @@ import {
   TUNNEL_MTU_V4,
   TUNNEL_UDP_AND_DROPS,
 } from "../../testkit/engine_rows/tunnel.ts";
+import {
+  GUE_PORT,
+  TUNNEL_ENCAP_V6,
+  TUNNEL_GRE_V4,
+  TUNNEL_GUE_V4,
+} from "../../testkit/engine_rows/tunnel_encap.ts";
+import type { RealServerSpec } from "./service_spec.ts";
 import { C, engineTest, RS, setup, tcp, VIP } from "../../testkit/engine_fixture.ts";
 import { Verdict } from "../nfqueue/handler.ts";
 
@@ -90,4 +97,72 @@ Deno.test("Engine.handle() TUNNEL drops a packet with no room for the outer head
   assert.equal(engine.counters.tunnelNoRoom, 1);
   assert.equal(engine.counters.tunnelGsoDropped, 0, "not a GSO packet");
   assert.deepEqual(buf.subarray(0, syn.length), syn, "the packet is left as it was");
+});
+
+engineTest(
+  "Engine.handle() TUNNEL gue: UDP to the tunnel port, GUE header, flow-stable source port",
+  (run) => {
+    const { engine, ctl } = run.scenario(TUNNEL_GUE_V4);
+    assert.equal(engine.counters.tunnelEncapsulated, 4);
+    const servers = ctl.listServices().map((s) => s.realServers[0]);
+    assert.deepEqual(servers.map((r) => [r.tunnelType, r.tunnelPort, r.tunnelChecksum]), [
+      ["gue", GUE_PORT, undefined],
+      ["gue", GUE_PORT, true],
+    ]);
+  },
+);
+
+engineTest("Engine.handle() TUNNEL gre: protocol 47 with and without its checksum", (run) => {
+  const { engine } = run.scenario(TUNNEL_GRE_V4);
+  assert.equal(engine.counters.tunnelEncapsulated, 2);
+});
+
+engineTest("Engine.handle() TUNNEL gue and gre over IPv6; the MTU less their headers", (run) => {
+  const { engine } = run.scenario(TUNNEL_ENCAP_V6);
+  assert.equal(engine.counters.tunnelEncapsulated, 3);
+  assert.equal(engine.counters.tunnelFragNeeded, 1);
+});
+
+Deno.test("EngineControl checks tunnel options as ipvsadm does, and an edit keeps or drops them", () => {
+  const { ctl } = setup({ tunnelSources: [TUN_SRC] });
+  const key = { protocol: "tcp" as const, address: VIP, port: 80 };
+  ctl.addService(key, { scheduler: "rr", persistence: 0 });
+  const rs = { address: RS, port: 80, weight: 1 };
+  const refusals: [Partial<RealServerSpec>, RegExp][] = [
+    [{ method: "fullnat", tunnelType: "gue" }, /apply to tunnel real servers only, not fullnat/],
+    [{ method: "tunnel", tunnelType: "gue" }, /A gue tunnel needs its UDP port/],
+    [{ method: "tunnel", tunnelPort: 6080 }, /An ipip tunnel takes no port/],
+    [{ method: "tunnel", tunnelType: "gre", tunnelPort: 6080 }, /A gre tunnel takes no port/],
+    [{ method: "tunnel", tunnelChecksum: true }, /An ipip tunnel has no checksum/],
+    [
+      { method: "tunnel", tunnelType: "vxlan" as "gre" },
+      /Tunnel type vxlan is not ipip, gue or gre/,
+    ],
+    [
+      { method: "tunnel", tunnelType: "gue", tunnelPort: 0 },
+      /Tunnel port must be an integer from 1 to 65535/,
+    ],
+  ];
+  for (const [extra, pattern] of refusals) {
+    assert.throws(() => ctl.addRealServer(key, { ...rs, method: "tunnel", ...extra }), pattern);
+  }
+  assert.equal(ctl.listServices()[0].realServers.length, 0, "nothing added");
+  ctl.addRealServer(key, { ...rs, method: "tunnel", tunnelType: "gue", tunnelPort: 6080 });
+  const view = () => {
+    const r = ctl.listServices()[0].realServers[0];
+    return [r.method, r.tunnelType, r.tunnelPort, r.tunnelChecksum];
+  };
+  // Another option alone keeps the type and port.
+  ctl.editRealServer(key, { address: RS, port: 80, tunnelChecksum: true });
+  assert.deepEqual(view(), ["tunnel", "gue", 6080, true]);
+  // Another type starts from its own defaults: gre takes no port.
+  ctl.editRealServer(key, { address: RS, port: 80, tunnelType: "gre" });
+  assert.deepEqual(view(), ["tunnel", "gre", undefined, undefined]);
+  // Leaving tunnelling drops them.
+  ctl.editRealServer(key, { address: RS, port: 80, method: "dr" });
+  assert.deepEqual(view(), ["dr", undefined, undefined, undefined]);
+  assert.throws(
+    () => ctl.editRealServer(key, { address: RS, port: 80, tunnelChecksum: true }),
+    /apply to tunnel real servers only, not dr/,
+  );
 });

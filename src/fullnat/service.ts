@@ -77,6 +77,13 @@ export class RealServer {
   listed = true;
   /** True on the object that is its service's sorry server, not one of its real servers. */
   sorry = false;
+  /**
+   * TUNNEL's encapsulation (`tunnelTypeCode`: 0 ipip, 1 gue, 2 gre), GUE's UDP port and
+   * whether the GUE or GRE header carries a checksum (`xmit_tunnel.ts`).
+   */
+  tunType = 0;
+  tunPort = 0;
+  tunCsum = false;
   /** The mark of DR packets to this server (`dr_mark.ts`); set for every method, used by DR. */
   readonly mark: number;
   constructor(

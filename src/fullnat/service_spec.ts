@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { TunnelType } from "../vocab/tunnel_type.ts";
 import type { ForwardMethod, Protocol, SchedulerFlag, SchedulerName } from "../vocab/mod.ts";
 import type { Timeouts } from "./timeouts.ts";
 import type { CheckSpec } from "../health/spec.ts";
@@ -127,4 +128,12 @@ export interface RealServerSpec {
    * Either way it gets no new connections and its established ones go on.
    */
   inhibitOnFailure?: boolean;
+  /**
+   * TUNNEL only: the encapsulation (ipvsadm `--tun-type`; default ipip), GUE's UDP port
+   * (`--tun-port`, required for gue) and a checksum in the GUE or GRE header (`--tun-csum`;
+   * default off). Which go together: `src/vocab/tunnel_type.ts`.
+   */
+  tunnelType?: TunnelType;
+  tunnelPort?: number;
+  tunnelChecksum?: boolean;
 }

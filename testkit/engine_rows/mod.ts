@@ -40,6 +40,7 @@ import { OPTIONS_SWITCHED_OFF } from "./timestamps_mss.ts";
 import { TOA_GSO, TOA_SKIPS, TOA_SPOOF } from "./toa.ts";
 import { UDP_FULLNAT, UDP_FULLNAT_V6 } from "./udp.ts";
 import { TUNNEL_IPV4, TUNNEL_IPV6, TUNNEL_MTU_V4, TUNNEL_UDP_AND_DROPS } from "./tunnel.ts";
+import { TUNNEL_ENCAP_V6, TUNNEL_GRE_V4, TUNNEL_GUE_V4 } from "./tunnel_encap.ts";
 
 export type { Scenario } from "./scenario.ts";
 
@@ -57,6 +58,9 @@ export const SCENARIOS: readonly Scenario[] = [
   TUNNEL_MTU_V4,
   TUNNEL_IPV6,
   TUNNEL_UDP_AND_DROPS,
+  TUNNEL_GUE_V4,
+  TUNNEL_GRE_V4,
+  TUNNEL_ENCAP_V6,
   FULLNAT_HANDSHAKE,
   FULLNAT_HANDSHAKE_V6,
   TOA_SPOOF,
