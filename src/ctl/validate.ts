@@ -6,6 +6,7 @@
  * @module
  */
 
+import { TUNNEL_TYPES } from "../vocab/tunnel_type.ts";
 import {
   FORWARD_METHODS,
   MH_TABLE_SIZES,
@@ -188,6 +189,12 @@ const checks = (v: unknown): CheckSpec[] => {
 };
 /** The health fields of a real server, optional in every real-server request. */
 const RS_HEALTH = { checks, inhibitOnFailure: flag("inhibitOnFailure") };
+/** A TUNNEL server's encapsulation; which options fit which type is the engine's to say. */
+const RS_TUNNEL = {
+  tunnelType: (v: unknown) => oneOf(v, "tunnelType", TUNNEL_TYPES),
+  tunnelPort: (v: unknown) => integer(v, "tunnelPort", 1, 65535),
+  tunnelChecksum: flag("tunnelChecksum"),
+};
 
 function realServer(value: unknown): RealServerSpec {
   const o = object(value, "real server");
@@ -197,6 +204,7 @@ function realServer(value: unknown): RealServerSpec {
     method: method(o.method),
     ...partial(o, THRESHOLDS),
     ...partial(o, RS_HEALTH),
+    ...partial(o, RS_TUNNEL),
   };
 }
 
@@ -209,6 +217,7 @@ function realServerChanges(value: unknown): Partial<RealServerSpec> & Endpoint {
       method,
       ...THRESHOLDS,
       ...RS_HEALTH,
+      ...RS_TUNNEL,
     }),
   };
 }
