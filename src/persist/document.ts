@@ -22,6 +22,12 @@
  * @module
  */
 import {
+  DEFAULT_TUNNEL_TYPE,
+  TUNNEL_TYPES,
+  type TunnelOptions,
+  tunnelOptionsProblem,
+} from "../vocab/tunnel_type.ts";
+import {
   ControlError,
   DEFAULT_QUORUM,
   DEFAULT_TCP_TWEAKS,
@@ -95,7 +101,8 @@ export interface ServiceConfig
   /**
    * Real servers. A validated document gives every one its `checks` (left out of the text
    * when none) and `inhibitOnFailure` (left out when false); other code may leave them out.
-   * `upperThreshold` / `lowerThreshold` of 0 (none) are left out of the text.
+   * `upperThreshold` / `lowerThreshold` of 0 (none), `tunnelType` ipip and `tunnelChecksum`
+   * false are left out of the text, and the tunnel options of other methods are refused.
    */
   realServers: RealServerSpec[];
   /** Local addresses (FULLNAT source addresses), in round-robin order. */
@@ -170,6 +177,9 @@ const RS_KEYS = [
   "port",
   "weight",
   "method",
+  "tunnelType",
+  "tunnelPort",
+  "tunnelChecksum",
   "upperThreshold",
   "lowerThreshold",
   "inhibitOnFailure",
@@ -400,7 +410,9 @@ function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec |
     ? false
     : c.flag(v.inhibitOnFailure, `${path}.inhibitOnFailure`);
   const checks = checkChecks(c, v.checks, address, path);
+  const tunnel = checkTunnel(c, v, method, path);
   if (address === undefined || port === undefined || weight === undefined) return undefined;
+  if (tunnel === undefined) return undefined;
   if (method === undefined || upperThreshold === undefined || lowerThreshold === undefined) {
     return undefined;
   }
@@ -417,11 +429,48 @@ function checkRealServer(c: Checker, v: unknown, path: string): RealServerSpec |
     port,
     weight,
     method,
+    ...tunnel,
     upperThreshold,
     lowerThreshold,
     inhibitOnFailure,
     checks,
   };
+}
+
+/**
+ * A real server's tunnel options (only those given), checked against its method as ipvsadm
+ * does (`tunnel_type.ts`); undefined after a problem.
+ */
+function checkTunnel(
+  c: Checker,
+  v: Obj,
+  method: string | undefined,
+  path: string,
+): TunnelOptions | undefined {
+  const out: TunnelOptions = {};
+  let ok = true;
+  if (v.tunnelType !== undefined) {
+    const t = c.oneOf(v.tunnelType, `${path}.tunnelType`, TUNNEL_TYPES);
+    if (t === undefined) ok = false;
+    else out.tunnelType = t;
+  }
+  if (v.tunnelPort !== undefined) {
+    const p = c.integer(v.tunnelPort, `${path}.tunnelPort`, 1, PORT_MAX);
+    if (p === undefined) ok = false;
+    else out.tunnelPort = p;
+  }
+  if (v.tunnelChecksum !== undefined) {
+    const f = c.flag(v.tunnelChecksum, `${path}.tunnelChecksum`);
+    if (f === undefined) ok = false;
+    else out.tunnelChecksum = f;
+  }
+  if (!ok || method === undefined) return undefined;
+  const problem = tunnelOptionsProblem(method, out);
+  if (problem !== undefined) {
+    c.problem(path, problem);
+    return undefined;
+  }
+  return out;
 }
 
 /** keepalived's quorum (default 1) or hysteresis (default 0) of a service. */
@@ -723,6 +772,9 @@ function orderedService(s: ServiceConfig): ServiceConfig {
       port: r.port,
       weight: r.weight,
       method: r.method,
+      ...(r.tunnelType !== undefined && { tunnelType: r.tunnelType }),
+      ...(r.tunnelPort !== undefined && { tunnelPort: r.tunnelPort }),
+      ...(r.tunnelChecksum !== undefined && { tunnelChecksum: r.tunnelChecksum }),
       upperThreshold: r.upperThreshold ?? 0,
       lowerThreshold: r.lowerThreshold ?? 0,
       inhibitOnFailure: r.inhibitOnFailure ?? false,
@@ -758,6 +810,8 @@ function textField(this: unknown, key: string, value: unknown): unknown {
   if (key === "quorum" && value === DEFAULT_QUORUM) return undefined;
   if (key === "hysteresis" && value === 0) return undefined;
   if (key === "inhibitOnFailure" && value === false) return undefined;
+  if (key === "tunnelType" && value === DEFAULT_TUNNEL_TYPE) return undefined;
+  if (key === "tunnelChecksum" && value === false) return undefined;
   if (key === "checks" && Array.isArray(value)) {
     return value.length === 0 ? undefined : (value as CheckSpec[]).map(formatCheck);
   }

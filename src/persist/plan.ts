@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { DEFAULT_TUNNEL_TYPE } from "../vocab/tunnel_type.ts";
 import type { RemoteControl } from "../ctl/remote.ts";
 import {
   DEFAULT_QUORUM,
@@ -169,7 +170,17 @@ function addServerText(r: RealServerSpec, name: string): string {
   const checks = r.checks ?? [];
   const extra = (checks.length > 0 ? ` checks ${describeChecks(checks)}` : "") +
     (r.inhibitOnFailure ? " inhibitOnFailure" : "");
-  return `+ rs ${rsName(r)} ${r.method} weight ${r.weight}${thresholdWords(r)}${extra} in ${name}`;
+  const tunnel = r.method === "tunnel" && tunnelWords(r) !== DEFAULT_TUNNEL_TYPE
+    ? ` ${tunnelWords(r)}`
+    : "";
+  return `+ rs ${rsName(r)} ${r.method}${tunnel} weight ${r.weight}${thresholdWords(r)}${extra} ` +
+    `in ${name}`;
+}
+
+/** A TUNNEL server's encapsulation in a change line: `ipip`, `gue:6080`, `gre+csum`. */
+function tunnelWords(r: RealServerSpec): string {
+  return (r.tunnelType ?? DEFAULT_TUNNEL_TYPE) +
+    (r.tunnelPort !== undefined ? `:${r.tunnelPort}` : "") + (r.tunnelChecksum ? "+csum" : "");
 }
 
 const quorumOf = (s: ServiceConfig) => s.quorum ?? DEFAULT_QUORUM;
@@ -333,6 +344,14 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
     if (before.method !== r.method) {
       edit.method = r.method;
       rsWords.push(`method ${before.method} -> ${r.method}`);
+    }
+    // The whole encapsulation is given: the engine keeps a server's other tunnel options
+    // only while the type stays.
+    if (r.method === "tunnel" && tunnelWords(before) !== tunnelWords(r)) {
+      edit.tunnelType = r.tunnelType ?? DEFAULT_TUNNEL_TYPE;
+      if (r.tunnelPort !== undefined) edit.tunnelPort = r.tunnelPort;
+      edit.tunnelChecksum = r.tunnelChecksum ?? false;
+      rsWords.push(`tunnel ${tunnelWords(before)} -> ${tunnelWords(r)}`);
     }
     for (const k of ["upperThreshold", "lowerThreshold"] as const) {
       const [was, is] = [before[k] ?? 0, r[k] ?? 0];
