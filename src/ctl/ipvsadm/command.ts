@@ -39,6 +39,8 @@ export interface ListFormat {
   persistentConn: boolean;
   /** `--thresholds`: real servers' Uthreshold and Lthreshold instead of weights. */
   thresholds?: boolean;
+  /** `--tun-info`: a TunnelInfo column (`gue:6080:-c`) beside Forward. */
+  tunInfo?: boolean;
 }
 
 /** One parsed ipvsadm command. */

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { DEFAULT_TUNNEL_TYPE } from "../../vocab/tunnel_type.ts";
 import type {
   ConnectionView,
   ForwardMethod,
@@ -121,8 +122,33 @@ function titleLines(format: ListFormat): string {
       .map((c) => " " + left(c, 10)).join("");
     return `${left("Prot LocalAddress:Port", 33)}${columns}\n  -> RemoteAddress:Port\n`;
   }
+  if (format.tunInfo) {
+    return "Prot LocalAddress:Port Scheduler Flags\n" +
+      "  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n";
+  }
   return "Prot LocalAddress:Port Scheduler Flags\n" +
     "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
+}
+
+/**
+ * ipvsadm 1.31's TunnelInfo column (`fwd_tun_info`): `ipip`, `gue:PORT:-c` (`+c` with a
+ * checksum), `gre:-c`; `n/a` for servers that are not tunnelled.
+ */
+function tunnelInfo(server: RealServerView): string {
+  if (server.method !== "tunnel") return "n/a";
+  const type = server.tunnelType ?? DEFAULT_TUNNEL_TYPE;
+  const csum = server.tunnelChecksum ? "+c" : "-c";
+  if (type === "gue") return `gue:${server.tunnelPort ?? 0}:${csum}`;
+  return type === "gre" ? `gre:${csum}` : type;
+}
+
+/** ipvsadm 1.31's `--tun-type ...` of a tunnelled server's `-a` rule (`print_tunnel_rule`). */
+function ruleTunnel(server: RealServerView): string {
+  if (server.method !== "tunnel") return "";
+  const type = server.tunnelType ?? DEFAULT_TUNNEL_TYPE;
+  const csum = server.tunnelChecksum ? "--tun-csum" : "--tun-nocsum";
+  if (type === "gue") return ` --tun-type gue --tun-port ${server.tunnelPort ?? 0} ${csum}`;
+  return type === "gre" ? ` --tun-type gre ${csum}` : ` --tun-type ${type}`;
 }
 
 function sortedServers(
@@ -195,6 +221,10 @@ function serviceEntry(service: ServiceView, format: ListFormat): string {
       out += `  -> ${left(dname, 28)} ${left(server.upperThreshold ?? 0, 10)} ` +
         `${left(server.lowerThreshold ?? 0, 10)} ${left(server.activeConns, 10)} ` +
         `${left(server.inactiveConns, 10)}\n`;
+    } else if (format.tunInfo) {
+      out += `  -> ${left(dname, 28)} ${left(forwardName(server.method), 7)} ` +
+        `${left(tunnelInfo(server), 13)} ${left(server.weight, 6)} ` +
+        `${left(server.activeConns, 10)} ${left(server.inactiveConns, 10)}\n`;
     } else {
       out += `  -> ${left(dname, 28)} ${left(forwardName(server.method), 7)} ` +
         `${left(server.weight, 6)} ${left(server.activeConns, 10)} ` +
@@ -279,7 +309,7 @@ export function formatRules(services: readonly ServiceView[], format: ListFormat
     for (const server of sortedServers(service, format)) {
       out += `-a ${name} -r ${formatEndpoint(server.address, server.port)} ` +
         `-${forwardMethodEntry(server.method).ipvsadm.short} -w ${server.weight}` +
-        `${ruleThresholds(server)}\n`;
+        `${ruleTunnel(server)}${ruleThresholds(server)}\n`;
     }
   }
   for (const service of ordered) {

@@ -87,6 +87,13 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   spec("vsestablish-timeout", "V", "required", "option"),
   spec("vsestablish-timeout", undefined, "required", "option", "est_timeout"),
   spec("vsestablish-timeout", undefined, "required", "option", "est-timeout"),
+  // ipvsadm 1.31's tunnel encapsulation of a TUNNEL real server, and its listing.
+  spec("tun-info", undefined, "none", "option"),
+  spec("tun-type", undefined, "required", "option"),
+  spec("tun-port", undefined, "required", "option"),
+  spec("tun-nocsum", undefined, "none", "option"),
+  spec("tun-csum", undefined, "none", "option"),
+  spec("tun-remcsum", undefined, "none", "option"),
   spec("start-daemon", undefined, "required", "unsupported"),
   spec("stop-daemon", undefined, "required", "unsupported"),
   spec("add-snat", "K", "none", "unsupported"),

@@ -48,6 +48,12 @@ import {
 } from "./command.ts";
 import { displayName, type OptionSpec, tokenize } from "./getopt.ts";
 import { checkOptions, type CommandName, type OptionName } from "./rules.ts";
+import {
+  DEFAULT_TUNNEL_TYPE,
+  isTunnelType,
+  type TunnelOptions,
+  type TunnelType,
+} from "../../vocab/tunnel_type.ts";
 import { tryHelpText } from "./usage.ts";
 
 /** ipvsadm's upper bound for any timeout: 31 days. */
@@ -104,6 +110,9 @@ interface Collected {
   ops?: boolean;
   /** `-V`: the service's own ESTABLISHED timeout. */
   estTimeout?: number;
+  /** `--tun-type`, `--tun-port`: a TUNNEL server's encapsulation. */
+  tunnelType?: TunnelType;
+  tunnelPort?: number;
   format: ListFormat;
 }
 
@@ -240,6 +249,25 @@ function applyOption(c: Collected, option: OptionSpec, value: string | undefined
     case "sort":
       // ipvsadm keeps --sort as a no-op for old scripts.
       return;
+    case "tun-info":
+      set("tun-info");
+      c.format.tunInfo = true;
+      return;
+    case "tun-type":
+      set("tun-type");
+      c.tunnelType = isTunnelType(value) ? value : refuse("illegal tunnel type specified");
+      return;
+    case "tun-port":
+      set("tun-port");
+      c.tunnelPort = stringToNumber(value ?? "", 1, 65535) ??
+        refuse("illegal tunnel port specified");
+      return;
+    case "tun-nocsum":
+      return set("tun-nocsum");
+    case "tun-csum":
+      return set("tun-csum");
+    case "tun-remcsum":
+      return set("tun-remcsum");
   }
   unsupported(option);
 }
@@ -252,6 +280,57 @@ function serviceKey(c: Collected): ServiceKey {
 /** `{ service }` when a service was named, else nothing (no `service: undefined` key). */
 function optionalService(c: Collected): { service?: ServiceKey } {
   return c.service === undefined ? {} : { service: serviceKey(c) };
+}
+
+/** The tunnel options, as ipvsadm 1.31 names them in `tunnel_opt_check`'s messages. */
+const TUNNEL_OPTIONS = ["tun-port", "tun-nocsum", "tun-csum", "tun-remcsum"] as const;
+/** ipvsadm's `tunnel_types_v_options`: per type, per option of {@linkcode TUNNEL_OPTIONS}. */
+const TUNNEL_RULES: Record<TunnelType, string> = { ipip: "xxxx", gue: "+111", gre: "x11x" };
+
+/**
+ * ipvsadm 1.31's checks of a real server's tunnel options, with its messages: only with
+ * `-i`, then the type's table. Remote checksum offload is then refused as fullnat's own.
+ */
+function checkTunnelOptions(c: Collected): void {
+  const any = c.given.has("tun-type") || TUNNEL_OPTIONS.some((o) => c.given.has(o));
+  if (any && c.method !== "tunnel") refuse("Tunnel options conflict with forward method");
+  if (c.method !== "tunnel") return;
+  const type = c.tunnelType ?? DEFAULT_TUNNEL_TYPE;
+  let first: OptionName | undefined;
+  TUNNEL_OPTIONS.forEach((name, j) => {
+    const rule = TUNNEL_RULES[type][j];
+    if (!c.given.has(name)) {
+      if (rule === "+") {
+        refuse(`You need to supply the '${name}' option for the '${type}' tunnel type`);
+      }
+      return;
+    }
+    if (rule === "x") refuse(`Illegal '${name}' option with the '${type}' tunnel type`);
+    if (rule === "1") {
+      if (first === undefined) first = name;
+      else {
+        refuse(
+          `The option '${name}' conflicts with the '${first}' option in the '${type}' tunnel type`,
+        );
+      }
+    }
+  });
+  if (c.given.has("tun-remcsum")) {
+    refuse(
+      "remote checksum offload (--tun-remcsum) is not supported by fullnat: the queue hands " +
+        "it packets whose checksums are complete; use --tun-csum or --tun-nocsum",
+    );
+  }
+}
+
+/** `--tun-type`, `--tun-port` and the checksum switch of a real-server command, those given. */
+function tunnelOptions(c: Collected): TunnelOptions {
+  return {
+    ...(c.tunnelType !== undefined && { tunnelType: c.tunnelType }),
+    ...(c.tunnelPort !== undefined && { tunnelPort: c.tunnelPort }),
+    ...(c.given.has("tun-csum") && { tunnelChecksum: true }),
+    ...(c.given.has("tun-nocsum") && { tunnelChecksum: false }),
+  };
 }
 
 /** fullnat's own refusals, checked after everything ipvsadm checks. */
@@ -391,6 +470,7 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
       const port = method === "dr" || method === "tunnel" ? service.port : rs.port ?? service.port;
       const endpoint = { address: rs.address, port };
       if (command === "delete-server") return { kind: "delete-server", service, server: endpoint };
+      checkTunnelOptions(c);
       if (command === "add-server") {
         return {
           kind: "add-server",
@@ -399,6 +479,7 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
             ...endpoint,
             weight: c.weight ?? DEFAULT_WEIGHT,
             method: method ?? DEFAULT_FORWARD_METHOD,
+            ...tunnelOptions(c),
             ...thresholds(c),
           },
         };
@@ -410,6 +491,7 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
           ...endpoint,
           ...(c.weight !== undefined && { weight: c.weight }),
           ...(method !== undefined && { method }),
+          ...tunnelOptions(c),
           ...thresholds(c),
         },
       };

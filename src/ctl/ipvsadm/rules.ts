@@ -31,6 +31,12 @@ export const OPTION_NAMES = [
   "thresholds",
   "ops",
   "vsestablish-timeout",
+  "tun-info",
+  "tun-type",
+  "tun-port",
+  "tun-nocsum",
+  "tun-csum",
+  "tun-remcsum",
 ] as const;
 
 /** One option group. */
@@ -58,25 +64,26 @@ export type CommandName =
 type Rule = "+" | "x" | "1" | " ";
 
 // Columns follow OPTION_NAMES: -n -c svc -s -p -M -r fwd -w timeout stats rate persistent-conn
-// nosort exact laddr sched-flags -x -y thresholds -o -V. Rows are the FULLNAT ipvsadm's table
-// restricted to the options fullnat implements, with mainline ipvsadm's sched-flags column and
-// Alibaba's later -V column.
+// nosort exact laddr sched-flags -x -y thresholds -o -V tun-info tun-type tun-port tun-nocsum
+// tun-csum tun-remcsum. Rows are the FULLNAT ipvsadm's table restricted to the options fullnat
+// implements, with mainline ipvsadm's sched-flags and tunnel columns (1.31) and Alibaba's
+// later -V column.
 const TABLE: Record<CommandName, string> = {
-  "add-service": "xx+   xxxxxxxxxx xxx  ",
-  "edit-service": "xx+   xxxxxxxxxx xxx  ",
-  "delete-service": "xx+xxxxxxxxxxxxxxxxxxx",
-  "flush": "xxxxxxxxxxxxxxxxxxxxxx",
-  "list": " 11xxxxxx1     xxxx xx",
-  "add-server": "xx+xxx+  xxxxxxxx  xxx",
-  "delete-server": "xx+xxx+xxxxxxxxxxxxxxx",
-  "edit-server": "xx+xxx+  xxxxxxxx  xxx",
-  "set": "xxxxxxxxxxxxxxxxxxxxxx",
-  "zero": "xx xxxxxxxxxxxxxxxxxxx",
-  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxx",
-  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxx",
-  "get-laddr": "xx xxxxxxxxxxxxxxxxxxx",
-  "restore": "xxxxxxxxxxxxxxxxxxxxxx",
-  "save": " xxxxxxxxxxxxxxxxxxxxx",
+  "add-service": "xx+   xxxxxxxxxx xxx  xxxxxx",
+  "edit-service": "xx+   xxxxxxxxxx xxx  xxxxxx",
+  "delete-service": "xx+xxxxxxxxxxxxxxxxxxxxxxxxx",
+  "flush": "xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "list": " 11xxxxxx1     xxxx xx xxxxx",
+  "add-server": "xx+xxx+  xxxxxxxx  xxxx     ",
+  "delete-server": "xx+xxx+xxxxxxxxxxxxxxxxxxxxx",
+  "edit-server": "xx+xxx+  xxxxxxxx  xxxx     ",
+  "set": "xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "zero": "xx xxxxxxxxxxxxxxxxxxxxxxxxx",
+  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxx",
+  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxx",
+  "get-laddr": "xx xxxxxxxxxxxxxxxxxxxxxxxxx",
+  "restore": "xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "save": " xxxxxxxxxxxxxxxxxxxxxxxxxxx",
 };
 
 /**

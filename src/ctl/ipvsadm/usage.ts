@@ -65,9 +65,15 @@ function methodOptions(): string {
 }
 
 /** `-g (direct routing) and -i (tunnelling)`: the methods ipvsadm names that are refused. */
-const REFUSED_METHODS = andList(
-  FORWARD_METHOD_TABLE.filter((m) => !m.supported).map((m) => `-${m.ipvsadm.short} (${m.title})`),
-);
+/** What ipvsadm does that fullnat refuses (every forwarding method is implemented now). */
+const NOT_AVAILABLE = andList([
+  ...FORWARD_METHOD_TABLE.filter((m) => !m.supported).map((m) =>
+    `-${m.ipvsadm.short} (${m.title})`
+  ),
+  "fwmark services",
+  "sync daemons",
+  "the SNAT gateway rules",
+]);
 
 /** The `-h` text: the forms and options fullnat accepts. */
 export function usageText(program: string): string {
@@ -81,11 +87,13 @@ export function usageText(program: string): string {
   ${p} -C
   ${p} -R
   ${p} -S [-n]
-  ${p} -a|e -${tu} service-address -r server-address [-b|-m] [-w weight] [-x upper] [-y lower]
+  ${p} -a|e -${tu} service-address -r server-address [-b|-m|-g|-i] [-w weight] [-x upper] [-y lower]
+        [--tun-type ipip|gue|gre [--tun-port port] [--tun-nocsum|--tun-csum]]
   ${p} -d -${tu} service-address -r server-address
   ${p} -P|Q -${tu} service-address -z local-address
   ${p} -G [-${tu} service-address]
-  ${p} -L|l [-n] [-c] [--stats|--rate [--exact]|--thresholds] [--persistent-conn] [--timeout]
+  ${p} -L|l [-n] [-c] [--stats|--rate [--exact]|--thresholds|--tun-info] [--persistent-conn]
+        [--timeout]
         [-${tu} service-address]
   ${p} -Z [-${tu} service-address]
   ${p} --set tcp tcpfin udp
@@ -126,6 +134,10 @@ ${methodOptions()}${
       )
     }  --u-threshold  -x uthreshold        upper threshold of connections (0: none)
   --l-threshold  -y lthreshold        lower threshold of connections (0: 3/4 of upper)
+  --tun-type     ipip|gue|gre         a tunnel server's encapsulation (-i; default ipip)
+  --tun-port     port                 the UDP port of a gue tunnel (required for gue)
+  --tun-nocsum                        no checksum in the gue or gre header (the default)
+  --tun-csum                          a checksum in the gue or gre header
   --ops          -o                   one-packet scheduling (UDP services only)
   --vsestablish-timeout -V timeout    the service's own ESTABLISHED timeout in seconds
   --laddr        -z local-address     a local address owned by this box
@@ -138,8 +150,8 @@ ${methodOptions()}${
   --exact                             print counters in full
   --nosort                            keep the daemon's order
   --thresholds                        list real servers' connection thresholds
+  --tun-info                          list real servers' tunnel encapsulation
 
-Not available with fullnat: ${REFUSED_METHODS}, fwmark services,
-sync daemons and the SNAT gateway rules.
+Not available with fullnat: ${NOT_AVAILABLE}.
 `;
 }

@@ -464,6 +464,69 @@ Deno.test("-i (tunnelling) is accepted and, as in ipvsadm, serves the service's 
   });
 });
 
+Deno.test("--tun-type, --tun-port, --tun-csum: ipvsadm 1.31's tunnel options and its refusals", () => {
+  const base = { address: "1.2.3.4", port: 80, weight: 1, method: "tunnel" } as const;
+  accepts("-a -t 10.0.0.100:80 -r 1.2.3.4 -i --tun-type gue --tun-port 6080", {
+    kind: "add-server",
+    service: tcp80,
+    server: { ...base, tunnelType: "gue", tunnelPort: 6080 },
+  });
+  accepts("-a -t 10.0.0.100:80 -r 1.2.3.4 -i --tun-type=gre --tun-csum", {
+    kind: "add-server",
+    service: tcp80,
+    server: { ...base, tunnelType: "gre", tunnelChecksum: true },
+  });
+  accepts("-e -t 10.0.0.100:80 -r 1.2.3.4 -i --tun-type gue --tun-port 6080 --tun-nocsum", {
+    kind: "edit-server",
+    service: tcp80,
+    server: {
+      address: "1.2.3.4",
+      port: 80,
+      method: "tunnel",
+      tunnelType: "gue",
+      tunnelPort: 6080,
+      tunnelChecksum: false,
+    },
+  });
+  accepts("-L -n --tun-info", {
+    kind: "list-services",
+    format: fmt({ numeric: true, tunInfo: true }),
+  });
+  const a = "-a -t 10.0.0.100:80 -r 1.2.3.4";
+  refuses(`${a} -b --tun-type gue --tun-port 1`, "Tunnel options conflict with forward method", 2);
+  refuses(`${a} -g --tun-csum`, "Tunnel options conflict with forward method", 2);
+  refuses(
+    `${a} -i --tun-type gue`,
+    "You need to supply the 'tun-port' option for the 'gue' tunnel type",
+    2,
+  );
+  refuses(`${a} -i --tun-port 6080`, "Illegal 'tun-port' option with the 'ipip' tunnel type", 2);
+  refuses(`${a} -i --tun-csum`, "Illegal 'tun-csum' option with the 'ipip' tunnel type", 2);
+  refuses(
+    `${a} -i --tun-type gre --tun-port 1`,
+    "Illegal 'tun-port' option with the 'gre' tunnel type",
+    2,
+  );
+  refuses(
+    `${a} -i --tun-type gre --tun-csum --tun-nocsum`,
+    "The option 'tun-csum' conflicts with the 'tun-nocsum' option in the 'gre' tunnel type",
+    2,
+  );
+  refuses(`${a} -i --tun-type vxlan`, "illegal tunnel type specified", 2);
+  refuses(`${a} -i --tun-type gue --tun-port 0`, "illegal tunnel port specified", 2);
+  refuses(
+    `${a} -i --tun-type gue --tun-port 6080 --tun-remcsum`,
+    "remote checksum offload (--tun-remcsum) is not supported by fullnat: the queue hands it packets whose checksums are complete; use --tun-csum or --tun-nocsum",
+    2,
+  );
+  refuses(
+    "-A -t 10.0.0.100:80 --tun-type gue",
+    "Illegal 'tun-type' option with the 'add-service' command",
+    2,
+  );
+  refuses(`${a} -i --tun-info`, "Illegal 'tun-info' option with the 'add-server' command", 2);
+});
+
 Deno.test("what fullnat cannot do is refused by name", () => {
   // The table check comes first, as in ipvsadm.
   refuses(

@@ -205,7 +205,7 @@ Deno.test("-S, -C, -R, -S: the same rules and the same configuration", async () 
   deepStrictEqual(await readRunning(control), before);
 });
 
-Deno.test("-i: listed as Tunnel, -S writes -i, -C and -R bring back the same rules", async () => {
+Deno.test("-i: listed as Tunnel, -S writes -i --tun-type ipip, -C and -R bring back the same rules", async () => {
   const { control } = engine();
   // Mixed modes in one service, as in IPVS; -r's port is replaced by the service's for -i.
   for (
@@ -222,13 +222,60 @@ Deno.test("-i: listed as Tunnel, -S writes -i, -C and -R bring back the same rul
   ok(/-> 203\.0\.113\.41:80 +Tunnel +2 /.test(listed), listed);
   ok(/-> \[2001:db8:1::41\]:443 +Tunnel +1 /.test(listed), listed);
   const saved = await ipvsadmOk(control, "-S -n");
-  ok(saved.includes("-a -t 198.51.100.40:80 -r 203.0.113.41:80 -i -w 2\n"), saved);
-  ok(saved.includes("-a -t [2001:db8::40]:443 -r [2001:db8:1::41]:443 -i -w 1\n"), saved);
+  // As ipvsadm 1.31's print_tunnel_rule.
+  ok(saved.includes("-a -t 198.51.100.40:80 -r 203.0.113.41:80 -i -w 2 --tun-type ipip\n"), saved);
+  ok(
+    saved.includes("-a -t [2001:db8::40]:443 -r [2001:db8:1::41]:443 -i -w 1 --tun-type ipip\n"),
+    saved,
+  );
   const before = await readRunning(control);
   await ipvsadmOk(control, "-C");
   deepStrictEqual(await restore(control, saved), { stdout: "", stderr: "", exitCode: 0 });
   strictEqual(await ipvsadmOk(control, "-S -n"), saved);
   deepStrictEqual(await readRunning(control), before);
+});
+
+Deno.test("--tun-type gue|gre: -L --tun-info and -S as ipvsadm 1.31, -R brings them back", async () => {
+  const { control } = engine();
+  for (
+    const line of [
+      "-A -t 198.51.100.40:80 -s rr",
+      "-a -t 198.51.100.40:80 -r 203.0.113.41 -i --tun-type gue --tun-port 6080",
+      "-a -t 198.51.100.40:80 -r 203.0.113.42 -i --tun-type gue --tun-port 6078 --tun-csum",
+      "-a -t 198.51.100.40:80 -r 203.0.113.43 -i --tun-type gre --tun-csum -w 3",
+      "-a -t 198.51.100.40:80 -r 203.0.113.44 -i",
+      "-a -t 198.51.100.40:80 -r 203.0.113.45 -g",
+    ]
+  ) await ipvsadmOk(control, line);
+  const info = await ipvsadmOk(control, "-L -n --tun-info");
+  ok(info.includes("Forward TunnelInfo    Weight ActiveConn InActConn\n"), info);
+  ok(
+    info.includes("  -> 203.0.113.41:80              Tunnel  gue:6080:-c   1      0          0"),
+    info,
+  );
+  ok(info.includes("  -> 203.0.113.42:80              Tunnel  gue:6078:+c   1 "), info);
+  ok(info.includes("  -> 203.0.113.43:80              Tunnel  gre:+c        3 "), info);
+  ok(info.includes("  -> 203.0.113.44:80              Tunnel  ipip          1 "), info);
+  ok(info.includes("  -> 203.0.113.45:80              Route   n/a           1 "), info);
+  const saved = await ipvsadmOk(control, "-S -n");
+  for (
+    const line of [
+      "-a -t 198.51.100.40:80 -r 203.0.113.41:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum",
+      "-a -t 198.51.100.40:80 -r 203.0.113.42:80 -i -w 1 --tun-type gue --tun-port 6078 --tun-csum",
+      "-a -t 198.51.100.40:80 -r 203.0.113.43:80 -i -w 3 --tun-type gre --tun-csum",
+      "-a -t 198.51.100.40:80 -r 203.0.113.44:80 -i -w 1 --tun-type ipip",
+    ]
+  ) ok(saved.includes(line + "\n"), saved);
+  const before = await readRunning(control);
+  await ipvsadmOk(control, "-C");
+  deepStrictEqual(await restore(control, saved), { stdout: "", stderr: "", exitCode: 0 });
+  deepStrictEqual(await readRunning(control), before);
+  // -e changes the port alone, keeping the type.
+  await ipvsadmOk(
+    control,
+    "-e -t 198.51.100.40:80 -r 203.0.113.41 -i --tun-type gue --tun-port 7000",
+  );
+  ok((await ipvsadmOk(control, "-L -n --tun-info")).includes("gue:7000:-c"));
 });
 
 // Services in -S's order, so the restored ones are created (and listed) in the same order.
