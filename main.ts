@@ -50,7 +50,10 @@ async function ipvsadm(args: string[]): Promise<number> {
       program: "fullnat ipvsadm",
       write: (text) => writeAll(Deno.stdout, text),
       stdin: () => new Response(Deno.stdin.readable).text(),
-      ...(client !== undefined && { applyDocument: applyThroughDaemon(client) }),
+      ...(client !== undefined && {
+        applyDocument: applyThroughDaemon(client),
+        call: (op: string, ...a: unknown[]) => client!.call(op, ...a),
+      }),
     });
     if (result.stdout) await writeAll(Deno.stdout, result.stdout);
     if (result.stderr) await writeAll(Deno.stderr, result.stderr);

@@ -31,6 +31,13 @@ export const OPTION_NAMES = [
   "thresholds",
   "ops",
   "vsestablish-timeout",
+  "mcast-interface",
+  "daemon",
+  "syncid",
+  "sync-maxlen",
+  "mcast-group",
+  "mcast-port",
+  "mcast-ttl",
 ] as const;
 
 /** One option group. */
@@ -52,31 +59,36 @@ export type CommandName =
   | "del-laddr"
   | "get-laddr"
   | "restore"
-  | "save";
+  | "save"
+  | "start-daemon"
+  | "stop-daemon";
 
 /** `+` required, `x` illegal, `1` at most one of the `1`s, ` ` optional. */
 type Rule = "+" | "x" | "1" | " ";
 
 // Columns follow OPTION_NAMES: -n -c svc -s -p -M -r fwd -w timeout stats rate persistent-conn
-// nosort exact laddr sched-flags -x -y thresholds -o -V. Rows are the FULLNAT ipvsadm's table
+// nosort exact laddr sched-flags -x -y thresholds -o -V, then the sync daemon's mcast-interface
+// daemon syncid sync-maxlen mcast-group mcast-port mcast-ttl. Rows are the FULLNAT ipvsadm's table
 // restricted to the options fullnat implements, with mainline ipvsadm's sched-flags column and
 // Alibaba's later -V column.
 const TABLE: Record<CommandName, string> = {
-  "add-service": "xx+   xxxxxxxxxx xxx  ",
-  "edit-service": "xx+   xxxxxxxxxx xxx  ",
-  "delete-service": "xx+xxxxxxxxxxxxxxxxxxx",
-  "flush": "xxxxxxxxxxxxxxxxxxxxxx",
-  "list": " 11xxxxxx1     xxxx xx",
-  "add-server": "xx+xxx+  xxxxxxxx  xxx",
-  "delete-server": "xx+xxx+xxxxxxxxxxxxxxx",
-  "edit-server": "xx+xxx+  xxxxxxxx  xxx",
-  "set": "xxxxxxxxxxxxxxxxxxxxxx",
-  "zero": "xx xxxxxxxxxxxxxxxxxxx",
-  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxx",
-  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxx",
-  "get-laddr": "xx xxxxxxxxxxxxxxxxxxx",
-  "restore": "xxxxxxxxxxxxxxxxxxxxxx",
-  "save": " xxxxxxxxxxxxxxxxxxxxx",
+  "add-service": "xx+   xxxxxxxxxx xxx  xxxxxxx",
+  "edit-service": "xx+   xxxxxxxxxx xxx  xxxxxxx",
+  "delete-service": "xx+xxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "flush": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "list": " 11xxxxxx1     xxxx xxx1xxxxx",
+  "add-server": "xx+xxx+  xxxxxxxx  xxxxxxxxxx",
+  "delete-server": "xx+xxx+xxxxxxxxxxxxxxxxxxxxxx",
+  "edit-server": "xx+xxx+  xxxxxxxx  xxxxxxxxxx",
+  "set": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "zero": "xx xxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxxx",
+  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxxx",
+  "get-laddr": "xx xxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "restore": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "save": " xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "start-daemon": "xxxxxxxxxxxxxxxxxxxxxx+x     ",
+  "stop-daemon": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 };
 
 /**

@@ -107,6 +107,8 @@ Commands:
   --list            -L|-l  list services, connections (-c) or timeouts (--timeout)
   --zero            -Z   zero the counters of one service or of all
   --set tcp tcpfin udp   set session timeouts in seconds (0 leaves one unchanged)
+  --start-daemon state   start the master or backup session sync daemon
+  --stop-daemon state    stop the master or backup session sync daemon
   --help            -h   show this text
   --version         -v   show the version
 
@@ -138,8 +140,15 @@ ${methodOptions()}${
   --exact                             print counters in full
   --nosort                            keep the daemon's order
   --thresholds                        list real servers' connection thresholds
+  --daemon                            list the session sync daemons
+  --mcast-interface interface         sync daemon's interface (required to start one)
+  --syncid sid                        sync daemon's syncid, 0-255 (default 0: a backup takes all)
+  --sync-maxlen length                largest sync message (default: MTU less IP and UDP headers)
+  --mcast-group address               group (default 224.0.0.81), or the peer's unicast address
+  --mcast-port port                   UDP port (default 8848)
+  --mcast-ttl ttl                     multicast TTL (default 1)
 
-Not available with fullnat: ${REFUSED_METHODS}, fwmark services,
-sync daemons and the SNAT gateway rules.
+Not available with fullnat: ${REFUSED_METHODS}, fwmark services
+and the SNAT gateway rules.
 `;
 }
