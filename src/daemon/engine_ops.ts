@@ -61,7 +61,7 @@ export class EngineOps {
       const [conns] = args as WorkerArgs<typeof WORKER_SYNC_INSTALL_OP>;
       const outcomes: Partial<Record<InstallOutcome, number>> = {};
       for (const c of conns) {
-        const o = installSession(this.control.engine, c);
+        const o = installSession(this.control.engine, c, (id) => this.#scanner?.markSent(id));
         outcomes[o] = (outcomes[o] ?? 0) + 1;
       }
       return { result: outcomes, transfer: [] };

@@ -36,7 +36,7 @@ import { WORKER_SYNC_INSTALL_OP, WORKER_SYNC_SCAN_OP } from "./worker_protocol.t
 /** Milliseconds between a master's scans of its workers (IPVS flushes within 2 s). */
 export const SYNC_TICK_MS = 200;
 /** Table slots one scan of one worker walks, and entries it returns at most. */
-const SCAN_SLOTS = 1 << 16;
+const SCAN_SLOTS = 1 << 18;
 const SCAN_ENTRIES = 4096;
 
 /** What the daemon's sync needs of the worker pool. */

@@ -124,6 +124,14 @@ export class SyncScanner {
     this.#expiresAtSend = new Float64Array(n);
   }
 
+  /**
+   * Records session `id` as sent as it is now: installed from a sync message, it is sent on
+   * only once traffic here changes it.
+   */
+  markSent(id: number): void {
+    this.#record(id, this.engine.now());
+  }
+
   /** Forgets what was sent: every live session is sent again (a master that starts anew). */
   reset(): void {
     this.#state.fill(255);
@@ -154,15 +162,20 @@ export class SyncScanner {
       }
       if (this.#due(id, now)) {
         conns.push(exportSession(e, id));
-        this.#state[id] = t.state[id];
-        this.#cport[id] = t.cport[id];
-        this.#caddr[id] = t.caddr[id];
-        this.#sentAt[id] = now;
-        this.#leftAtSend[id] = t.expires[id] - now;
-        this.#expiresAtSend[id] = t.expires[id];
+        this.#record(id, now);
       }
     }
     return { conns, wrapped };
+  }
+
+  #record(id: number, now: number): void {
+    const t = this.engine.table;
+    this.#state[id] = t.state[id];
+    this.#cport[id] = t.cport[id];
+    this.#caddr[id] = t.caddr[id];
+    this.#sentAt[id] = now;
+    this.#leftAtSend[id] = t.expires[id] - now;
+    this.#expiresAtSend[id] = t.expires[id];
   }
 
   #due(id: number, now: number): boolean {
@@ -172,7 +185,10 @@ export class SyncScanner {
     const sent = this.#state[id];
     // A new session, or another one in the slot since.
     if (sent === 255 || this.#cport[id] !== t.cport[id] || this.#caddr[id] !== t.caddr[id]) {
-      return true;
+      // One that came by sync is where its master is: sent on once it changes here.
+      if ((t.flags[id] & SessionFlag.SYNCED) === 0) return true;
+      this.#record(id, now);
+      return false;
     }
     if (tcp && sent !== t.state[id]) return true;
     return t.expires[id] > this.#expiresAtSend[id] &&
@@ -199,8 +215,15 @@ export type InstallOutcome =
 const probe = new Uint8Array(40);
 const probeView = new DataView(probe.buffer);
 
-/** Installs (or updates) the session of `conn` in `e`; says what happened. */
-export function installSession(e: Engine, conn: SyncConn): InstallOutcome {
+/**
+ * Installs (or updates) the session of `conn` in `e`; says what happened. `installed` hears
+ * the id of a session installed or updated (the worker's scanner records it as sent).
+ */
+export function installSession(
+  e: Engine,
+  conn: SyncConn,
+  installed?: (id: number) => void,
+): InstallOutcome {
   if ((conn.flags & ConnFlag.TEMPLATE) !== 0) return "template";
   const method = METHOD_OF_FWD[conn.flags & ConnFlag.FWD_MASK];
   if (method === undefined) return "unknown forwarding method";
@@ -241,6 +264,7 @@ export function installSession(e: Engine, conn: SyncConn): InstallOutcome {
         : t.local[existing] === la.id && t.lport[existing] === lport);
     if (same) {
       update(e, existing, rs, conn, fn, now + timeLeft, false);
+      installed?.(existing);
       return "updated";
     }
     // The master placed the client elsewhere since: its word replaces the old session.
@@ -270,6 +294,7 @@ export function installSession(e: Engine, conn: SyncConn): InstallOutcome {
   if (la !== undefined) la.conns++;
   placeUnderTemplate(e, svc, rs, id);
   if ((t.flags[id] & SessionFlag.ONE_PACKET) !== 0) t.unlinkIn(id);
+  installed?.(id);
   return "installed";
 }
 
@@ -304,13 +329,13 @@ function update(
   if (fn !== undefined) {
     // The one-packet bit follows the index the session was linked with, not the message.
     t.flags[id] = (fn.sessionFlags & ~SessionFlag.ONE_PACKET) |
-      (t.flags[id] & SessionFlag.ONE_PACKET) |
-      (fresh ? fn.sessionFlags & SessionFlag.ONE_PACKET : 0);
+      (fresh ? fn.sessionFlags : t.flags[id]) & SessionFlag.ONE_PACKET;
     t.seqDelta[id] = fn.seqDelta;
     t.clientIsn[id] = fn.clientIsn;
     t.rsAck[id] = fn.rsAck;
     t.rsSeqEnd[id] = fn.rsSeqEnd;
   }
+  t.flags[id] |= SessionFlag.SYNCED;
 }
 
 /** A persistent service's template for the client, if the backup has one for `rs`, counts the session. */

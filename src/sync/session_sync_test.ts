@@ -202,3 +202,25 @@ Deno.test("session sync: IPv6 sessions go over too", () => {
   assert.deepEqual(sent.map((c) => installSession(backup.engine, c)), ["installed"]);
   assert.deepEqual(views(backup), views(master));
 });
+
+Deno.test("session sync: a synced session is not echoed back until traffic on this box changes it", () => {
+  const master = setup();
+  const backup = setup();
+  fullnatService(master.ctl);
+  fullnatService(backup.ctl);
+  established(master);
+  const sent = wire(new SyncScanner(master.engine).scan(100, 100).conns);
+  // The backup's own master, running before the session came (markSent) or started after it.
+  const before = new SyncScanner(backup.engine);
+  assert.deepEqual(
+    sent.map((c) => installSession(backup.engine, c, (id) => before.markSent(id))),
+    ["installed"],
+  );
+  const after = new SyncScanner(backup.engine);
+  assert.equal(before.scan(100, 100).conns.length, 0);
+  assert.equal(after.scan(100, 100).conns.length, 0);
+  // Failed over: the client's FIN now goes through the backup, which sends the change on.
+  push(backup, tcp(C, VIP, 40000, 80, "FA", 1001, 7001));
+  assert.equal(before.scan(100, 100).conns.length, 1);
+  assert.equal(after.scan(100, 100).conns.length, 1);
+});
