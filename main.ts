@@ -50,7 +50,10 @@ async function ipvsadm(args: string[]): Promise<number> {
       program: "fullnat ipvsadm",
       write: (text) => writeAll(Deno.stdout, text),
       stdin: () => new Response(Deno.stdin.readable).text(),
-      ...(client !== undefined && { applyDocument: applyThroughDaemon(client) }),
+      ...(client !== undefined && {
+        applyDocument: applyThroughDaemon(client),
+        call: (op: string, ...a: unknown[]) => client!.call(op, ...a),
+      }),
     });
     if (result.stdout) await writeAll(Deno.stdout, result.stdout);
     if (result.stderr) await writeAll(Deno.stderr, result.stderr);
@@ -153,6 +156,11 @@ function program(admin: Runtime): Command {
       "--no-run-dir",
       "keep the sessions in process memory: a restart of the daemon ends every connection",
     )
+    .option(
+      "--sync-key-file <file>",
+      "shared key (16 bytes or more) that signs session-sync messages and that received ones " +
+        "must carry (env FULLNAT_SYNC_KEY_FILE; default: unsigned, as IPVS)",
+    )
     .action(async (o) => {
       const d: DaemonOptions = defaultDaemonOptions();
       if (o.socket) d.socket = o.socket;
@@ -176,6 +184,7 @@ function program(admin: Runtime): Command {
       if (o.persist === false) d.stateDir = null;
       if (o.runDir) d.runDir = o.runDir;
       if (o.runDir === false) d.runDir = null;
+      if (o.syncKeyFile) d.syncKeyFile = o.syncKeyFile;
       await runDaemon(d);
     });
 

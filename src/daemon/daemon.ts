@@ -20,7 +20,9 @@ import { attachPersistence } from "../persist/attach.ts";
 import { Drains } from "./drains.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
 import { HealthMonitor } from "./health_monitor.ts";
-import type { DaemonOptions } from "./options.ts";
+import { type DaemonOptions, readSyncKey } from "./options.ts";
+import { SyncDaemons } from "./sync_daemon.ts";
+import { checkSyncRole, checkSyncSpec } from "../sync/sync_config.ts";
 import { daemonProcess } from "./process_info.ts";
 import { type RateSampler, startRateSampler } from "./rates.ts";
 import { statusReport } from "./status.ts";
@@ -120,6 +122,7 @@ function logResume(r: ResumeReport): void {
  */
 export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
   const configs = workerConfigs(options);
+  const syncKey = options.syncKeyFile === null ? undefined : readSyncKey(options.syncKeyFile);
   if (options.runDir !== null) {
     if (options.failOpen) {
       throw new Error(
@@ -195,6 +198,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
   let rates: RateSampler<ReturnType<typeof fanOutControl>> | undefined;
   let drains: Drains | undefined;
   let health: HealthMonitor | undefined;
+  let sync: SyncDaemons | undefined;
   let failure: Error | undefined;
   try {
     adopted = await diversion.adopt();
@@ -270,8 +274,19 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
         monitor.counters(),
       ),
       drains: live.list(),
+      sync: daemons.list(),
     }));
     server.register("healthStatus", () => monitor.report());
+    // `ipvsadm --start-daemon` / `--stop-daemon` / `-L --daemon` (src/daemon/sync_daemon.ts).
+    const daemons = sync = new SyncDaemons({
+      workers: pool,
+      localPorts: configs.map((c) => c.localPorts),
+      key: syncKey,
+      log,
+    });
+    server.register("syncStart", (spec) => daemons.start(checkSyncSpec(spec)));
+    server.register("syncStop", (role) => daemons.stop(checkSyncRole(role)));
+    server.register("syncList", () => daemons.list());
     await server.listen({ path: options.socket, mode: 0o660 });
 
     const stop = () => stopRequested();
@@ -297,6 +312,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     throw e;
   } finally {
     clearTimeout(dirtyTimer);
+    sync?.close();
     drains?.stop();
     health?.stop();
     rates?.stop();

@@ -12,8 +12,11 @@ import {
   WORKER_END_SESSIONS_OP,
   WORKER_HEALTH_OP,
   WORKER_PAGE_OP,
+  WORKER_SYNC_INSTALL_OP,
+  WORKER_SYNC_SCAN_OP,
   type WorkerArgs,
 } from "./worker_protocol.ts";
+import { type InstallOutcome, installSession, SyncScanner } from "../sync/session_sync.ts";
 
 /** An answer, and the buffers to transfer with it rather than copy. */
 export interface EngineReply {
@@ -24,6 +27,8 @@ export interface EngineReply {
 /** The ops an engine answers, with the one reusable buffer its session pages are written in. */
 export class EngineOps {
   readonly #writer = new ConnectionJsonWriter();
+  /** What this engine last sent to the sync backups, made when a master first asks. */
+  #scanner: SyncScanner | undefined;
 
   constructor(readonly control: EngineControl) {}
 
@@ -45,6 +50,21 @@ export class EngineOps {
       const [key, update] = args as WorkerArgs<typeof WORKER_HEALTH_OP>;
       this.control.setHealth(key, update);
       return { result: null, transfer: [] };
+    }
+    if (op === WORKER_SYNC_SCAN_OP) {
+      const [maxSlots, maxEntries, restart] = args as WorkerArgs<typeof WORKER_SYNC_SCAN_OP>;
+      this.#scanner ??= new SyncScanner(this.control.engine);
+      if (restart) this.#scanner.reset();
+      return { result: this.#scanner.scan(maxSlots, maxEntries).conns, transfer: [] };
+    }
+    if (op === WORKER_SYNC_INSTALL_OP) {
+      const [conns] = args as WorkerArgs<typeof WORKER_SYNC_INSTALL_OP>;
+      const outcomes: Partial<Record<InstallOutcome, number>> = {};
+      for (const c of conns) {
+        const o = installSession(this.control.engine, c, (id) => this.#scanner?.markSent(id));
+        outcomes[o] = (outcomes[o] ?? 0) + 1;
+      }
+      return { result: outcomes, transfer: [] };
     }
     if (!isControlMethod(op)) return undefined;
     return { result: callControl(this.control, op, args as OpArgs<typeof op>), transfer: [] };

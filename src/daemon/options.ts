@@ -68,6 +68,12 @@ export interface DaemonOptions {
   queueMaxLen: number;
   /** Receive buffer of each queue's netlink socket, bytes (the kernel doubles it). */
   queueBufferBytes: number;
+  /**
+   * File holding the key that signs session-sync messages (HMAC-SHA256) and that received
+   * ones must be signed with; null: sync messages are neither signed nor checked
+   * (`--sync-key-file`, env `FULLNAT_SYNC_KEY_FILE`).
+   */
+  syncKeyFile: string | null;
 }
 
 /** Defaults, with the environment applied. */
@@ -95,6 +101,7 @@ export function defaultDaemonOptions(
     tunnelSources: [],
     queueMaxLen: DEFAULT_QUEUE_MAXLEN,
     queueBufferBytes: DEFAULT_QUEUE_BUFFER_BYTES,
+    syncKeyFile: env("FULLNAT_SYNC_KEY_FILE") || null,
   };
 }
 
@@ -136,4 +143,23 @@ export function checkChainPrefix(p: string): string {
     );
   }
   return p;
+}
+
+/**
+ * Reads the session-sync key file: its bytes, surrounding white space trimmed (a key written
+ * with `echo` has a newline). Throws an Error naming the file when it cannot be read or holds
+ * fewer than 16 bytes (a short key is a guessable one).
+ */
+export function readSyncKey(path: string): Uint8Array {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path).trim();
+  } catch (e) {
+    throw new Error(`--sync-key-file ${path}: ${e instanceof Error ? e.message : e}`);
+  }
+  const key = new TextEncoder().encode(text);
+  if (key.length < 16) {
+    throw new Error(`--sync-key-file ${path}: the key must be at least 16 bytes`);
+  }
+  return key;
 }

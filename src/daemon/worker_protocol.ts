@@ -11,6 +11,8 @@ import type { ControlTarget, Endpoint, HealthUpdate, ServiceKey } from "../fulln
 import type { NfQueueCounters } from "../nfqueue/counters.ts";
 import type { KernelQueueStats } from "../nfqueue/proc_stats.ts";
 import type { RawSenderCounters } from "../kernel/raw_sender.ts";
+import type { SyncConn } from "../sync/wire.ts";
+import type { InstallOutcome } from "../sync/session_sync.ts";
 
 /** What a worker needs to start. */
 export interface WorkerConfig {
@@ -111,6 +113,16 @@ export const WORKER_END_SESSIONS_OP = "endServerSessions";
  */
 export const WORKER_HEALTH_OP = "setHealth";
 
+/**
+ * The op by which a sync master collects the sessions due to be sent (`src/sync/session_sync.ts`
+ * `SyncScanner`): up to `maxSlots` slots of the table further, at most `maxEntries` entries;
+ * `restart` forgets what was sent before (a master daemon that starts).
+ */
+export const WORKER_SYNC_SCAN_OP = "syncScan";
+
+/** The op by which a sync backup installs received sessions; answers the outcomes counted. */
+export const WORKER_SYNC_INSTALL_OP = "syncInstall";
+
 /** What a worker found in its run state when it resumed. */
 export interface ResumeReport {
   index: number;
@@ -146,6 +158,8 @@ export interface WorkerOps extends ControlTarget {
   [WORKER_RESUME_OP](): ResumeReport;
   [WORKER_END_SESSIONS_OP](key: ServiceKey, server: Endpoint): { ended: number; reset: number };
   [WORKER_HEALTH_OP](key: ServiceKey, update: HealthUpdate): void;
+  [WORKER_SYNC_SCAN_OP](maxSlots: number, maxEntries: number, restart: boolean): SyncConn[];
+  [WORKER_SYNC_INSTALL_OP](conns: SyncConn[]): Partial<Record<InstallOutcome, number>>;
 }
 
 /** One op a worker serves. */

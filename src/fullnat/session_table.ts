@@ -32,6 +32,12 @@ export const SessionFlag = {
    * datagram is scheduled anew, and the reply it waits for ends it.
    */
   ONE_PACKET: 4,
+  /**
+   * Installed from a session-sync message (`src/sync/session_sync.ts`), as IPVS marks such a
+   * connection `IP_VS_CONN_F_SYNC`: this box's own sync master sends it only once traffic here
+   * changes it, so two boxes that sync each other do not echo each other's sessions back.
+   */
+  SYNCED: 8,
 } as const;
 
 /**

@@ -41,6 +41,7 @@ async function ipvsadm(args: string[], ctx: CommandContext): Promise<number> {
       // `ssh admin@lb 'ipvsadm -R' < rules` restores; at the prompt there is no input to read.
       stdin: () => ctx.readInput("-"),
       applyDocument: async (doc) => await applyThroughDaemon(await ctx.control())(doc),
+      call: async (op, ...a) => (await ctx.control()).call(op, ...a),
     });
     if (result.stdout) ctx.io.out(result.stdout.replace(/\n$/, ""));
     if (result.stderr) ctx.io.err(result.stderr.replace(/\n$/, ""));

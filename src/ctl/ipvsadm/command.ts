@@ -12,6 +12,7 @@ import type {
   ServiceOptions,
   Timeouts,
 } from "../../fullnat/types.ts";
+import type { SyncDaemonSpec, SyncRole } from "../../sync/sync_config.ts";
 
 /** Exit status of ipvsadm's `fail(2, ...)`: a command line it refused before acting. */
 export const EXIT_USAGE = 2;
@@ -62,6 +63,9 @@ export type IpvsadmCommand =
   | { kind: "get-laddr"; service?: ServiceKey }
   | { kind: "save"; format: ListFormat }
   | { kind: "restore" }
+  | { kind: "start-daemon"; spec: SyncDaemonSpec }
+  | { kind: "stop-daemon"; role: SyncRole }
+  | { kind: "list-daemon" }
   | { kind: "help" }
   | { kind: "version" };
 

@@ -28,7 +28,10 @@ export type ControlCommandKind =
   | "list-connections"
   | "list-timeouts"
   | "save"
-  | "restore";
+  | "restore"
+  | "start-daemon"
+  | "stop-daemon"
+  | "list-daemon";
 
 /** libipvs's messages for "the kernel said no", per command and error. */
 const MESSAGES: Partial<Record<ControlCommandKind, Partial<Record<ControlErrorCode, string>>>> = {

@@ -35,7 +35,7 @@ const spec = (
 
 /**
  * Every option ipvsadm knows. Options of ipvsadm that fullnat cannot honour (fwmark services,
- * sync daemons, SNAT gateway rules) are listed as `unsupported` so they are refused by name
+ * SNAT gateway rules) are listed as `unsupported` so they are refused by name
  * instead of being reported as unknown.
  */
 export const OPTION_TABLE: readonly OptionSpec[] = [
@@ -94,15 +94,19 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   spec("tun-nocsum", undefined, "none", "option"),
   spec("tun-csum", undefined, "none", "option"),
   spec("tun-remcsum", undefined, "none", "option"),
-  spec("start-daemon", undefined, "required", "unsupported"),
-  spec("stop-daemon", undefined, "required", "unsupported"),
+  spec("start-daemon", undefined, "required", "command"),
+  spec("stop-daemon", undefined, "required", "command"),
   spec("add-snat", "K", "none", "unsupported"),
   spec("edit-snat", "k", "none", "unsupported"),
   spec("delete-snat", "H", "none", "unsupported"),
   spec("fwmark-service", "f", "required", "unsupported"),
-  spec("mcast-interface", undefined, "required", "unsupported"),
-  spec("syncid", undefined, "required", "unsupported"),
-  spec("daemon", undefined, "none", "unsupported"),
+  spec("mcast-interface", undefined, "required", "option"),
+  spec("syncid", undefined, "required", "option"),
+  spec("daemon", undefined, "none", "option"),
+  spec("sync-maxlen", undefined, "required", "option"),
+  spec("mcast-group", undefined, "required", "option"),
+  spec("mcast-port", undefined, "required", "option"),
+  spec("mcast-ttl", undefined, "required", "option"),
   spec("ipv6", "6", "none", "unsupported"),
   spec("pe", undefined, "required", "unsupported"),
   spec("synproxy", "j", "required", "unsupported"),

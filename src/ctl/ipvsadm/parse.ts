@@ -55,6 +55,7 @@ import {
   type TunnelType,
 } from "../../vocab/tunnel_type.ts";
 import { tryHelpText } from "./usage.ts";
+import { SYNC_DEFAULTS, type SyncRole } from "../../sync/sync_config.ts";
 
 /** ipvsadm's upper bound for any timeout: 31 days. */
 export const MAX_TIMEOUT = COMMAND_MAX_SECONDS;
@@ -84,6 +85,8 @@ const COMMANDS: Record<string, CommandName | "help" | "version"> = {
   "get-laddr": "get-laddr",
   "save": "save",
   "restore": "restore",
+  "start-daemon": "start-daemon",
+  "stop-daemon": "stop-daemon",
   "help": "help",
   "version": "version",
 };
@@ -113,6 +116,14 @@ interface Collected {
   /** `--tun-type`, `--tun-port`: a TUNNEL server's encapsulation. */
   tunnelType?: TunnelType;
   tunnelPort?: number;
+  /** `--start-daemon` / `--stop-daemon`'s state. */
+  syncRole?: SyncRole;
+  mcastInterface?: string;
+  syncid?: number;
+  syncMaxlen?: number;
+  mcastGroup?: string;
+  mcastPort?: number;
+  mcastTtl?: number;
   format: ListFormat;
 }
 
@@ -268,6 +279,35 @@ function applyOption(c: Collected, option: OptionSpec, value: string | undefined
       return set("tun-csum");
     case "tun-remcsum":
       return set("tun-remcsum");
+    case "daemon":
+      return set("daemon");
+    case "mcast-interface":
+      set("mcast-interface");
+      c.mcastInterface = /^[^\s/]{1,15}$/.test(value ?? "")
+        ? value
+        : refuse("illegal mcast-interface specified");
+      return;
+    case "syncid":
+      set("syncid");
+      c.syncid = stringToNumber(value ?? "", 0, 255) ?? refuse("illegal syncid specified");
+      return;
+    case "sync-maxlen":
+      set("sync-maxlen");
+      c.syncMaxlen = stringToNumber(value ?? "", 1, 65535 - 28) ??
+        refuse("illegal sync-maxlen specified");
+      return;
+    case "mcast-group":
+      set("mcast-group");
+      c.mcastGroup = parseAddress(value ?? "")?.address ?? refuse("illegal mcast-group specified");
+      return;
+    case "mcast-port":
+      set("mcast-port");
+      c.mcastPort = stringToNumber(value ?? "", 1, 65535) ?? refuse("illegal mcast-port specified");
+      return;
+    case "mcast-ttl":
+      set("mcast-ttl");
+      c.mcastTtl = stringToNumber(value ?? "", 1, 255) ?? refuse("illegal mcast-ttl specified");
+      return;
   }
   unsupported(option);
 }
@@ -455,7 +495,23 @@ function build(command: CommandName, c: Collected, timeouts: Partial<Timeouts>):
       return { kind: "delete-service", service: serviceKey(c) };
     case "flush":
       return { kind: "clear" };
+    case "start-daemon":
+      return {
+        kind: "start-daemon",
+        spec: {
+          role: c.syncRole as SyncRole,
+          mcastInterface: c.mcastInterface as string,
+          syncid: c.syncid ?? SYNC_DEFAULTS.syncid,
+          maxlen: c.syncMaxlen ?? SYNC_DEFAULTS.maxlen,
+          group: c.mcastGroup ?? SYNC_DEFAULTS.group,
+          port: c.mcastPort ?? SYNC_DEFAULTS.port,
+          ttl: c.mcastTtl ?? SYNC_DEFAULTS.ttl,
+        },
+      };
+    case "stop-daemon":
+      return { kind: "stop-daemon", role: c.syncRole as SyncRole };
     case "list":
+      if (c.given.has("daemon")) return { kind: "list-daemon" };
       if (c.given.has("connection")) return { kind: "list-connections", format: c.format };
       if (c.given.has("timeout")) return { kind: "list-timeouts" };
       return { kind: "list-services", ...optionalService(c), format: c.format };
@@ -547,6 +603,18 @@ function parseOrThrow(argv: readonly string[], program: string): IpvsadmCommand 
   if (command === "version") return { kind: "version" };
 
   const c: Collected = { given: new Set(), format };
+  if (command === "start-daemon" || command === "stop-daemon") {
+    // ipvsadm's words, its underscore included.
+    const state = first.type === "option" ? first.value : undefined;
+    if (state !== "master" && state !== "backup") {
+      refuse(
+        `illegal ${
+          command === "start-daemon" ? "start-daemon" : "stop_daemon"
+        } parameter specified`,
+      );
+    }
+    c.syncRole = state as SyncRole;
+  }
   for (const token of tokens.slice(1)) {
     if (token.type === "error") refuse(`${token.text}: ${token.error}`, EXIT_REFUSED);
     else if (token.spec.role === "command") refuse("multiple commands specified");

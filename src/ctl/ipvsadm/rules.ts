@@ -31,6 +31,13 @@ export const OPTION_NAMES = [
   "thresholds",
   "ops",
   "vsestablish-timeout",
+  "mcast-interface",
+  "daemon",
+  "syncid",
+  "sync-maxlen",
+  "mcast-group",
+  "mcast-port",
+  "mcast-ttl",
   "tun-info",
   "tun-type",
   "tun-port",
@@ -58,32 +65,37 @@ export type CommandName =
   | "del-laddr"
   | "get-laddr"
   | "restore"
-  | "save";
+  | "save"
+  | "start-daemon"
+  | "stop-daemon";
 
 /** `+` required, `x` illegal, `1` at most one of the `1`s, ` ` optional. */
 type Rule = "+" | "x" | "1" | " ";
 
 // Columns follow OPTION_NAMES: -n -c svc -s -p -M -r fwd -w timeout stats rate persistent-conn
-// nosort exact laddr sched-flags -x -y thresholds -o -V tun-info tun-type tun-port tun-nocsum
-// tun-csum tun-remcsum. Rows are the FULLNAT ipvsadm's table restricted to the options fullnat
-// implements, with mainline ipvsadm's sched-flags and tunnel columns (1.31) and Alibaba's
-// later -V column.
+// nosort exact laddr sched-flags -x -y thresholds -o -V, then the sync daemon's mcast-interface
+// daemon syncid sync-maxlen mcast-group mcast-port mcast-ttl, then the tunnel options tun-info
+// tun-type tun-port tun-nocsum tun-csum tun-remcsum. Rows are the FULLNAT ipvsadm's table
+// restricted to the options fullnat implements, with mainline ipvsadm's sched-flags, sync and
+// tunnel (1.31) columns and Alibaba's later -V column.
 const TABLE: Record<CommandName, string> = {
-  "add-service": "xx+   xxxxxxxxxx xxx  xxxxxx",
-  "edit-service": "xx+   xxxxxxxxxx xxx  xxxxxx",
-  "delete-service": "xx+xxxxxxxxxxxxxxxxxxxxxxxxx",
-  "flush": "xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "list": " 11xxxxxx1     xxxx xx xxxxx",
-  "add-server": "xx+xxx+  xxxxxxxx  xxxx     ",
-  "delete-server": "xx+xxx+xxxxxxxxxxxxxxxxxxxxx",
-  "edit-server": "xx+xxx+  xxxxxxxx  xxxx     ",
-  "set": "xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "zero": "xx xxxxxxxxxxxxxxxxxxxxxxxxx",
-  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxx",
-  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxx",
-  "get-laddr": "xx xxxxxxxxxxxxxxxxxxxxxxxxx",
-  "restore": "xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "save": " xxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "add-service": "xx+   xxxxxxxxxx xxx  xxxxxxxxxxxxx",
+  "edit-service": "xx+   xxxxxxxxxx xxx  xxxxxxxxxxxxx",
+  "delete-service": "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "flush": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "list": " 11xxxxxx1     xxxx xxx1xxxxx xxxxx",
+  "add-server": "xx+xxx+  xxxxxxxx  xxxxxxxxxxx     ",
+  "delete-server": "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "edit-server": "xx+xxx+  xxxxxxxx  xxxxxxxxxxx     ",
+  "set": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "zero": "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxxxxxxxxx",
+  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxxxxxxxxx",
+  "get-laddr": "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "restore": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "save": " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "start-daemon": "xxxxxxxxxxxxxxxxxxxxxx+x     xxxxxx",
+  "stop-daemon": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 };
 
 /**

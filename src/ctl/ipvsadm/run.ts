@@ -51,6 +51,11 @@ export interface RunOptions {
    * planned apply runs from this process through `control`.
    */
   applyDocument?: (doc: ConfigDocument) => Promise<unknown>;
+  /**
+   * Calls one of the daemon's own ops beside the control contract: the sync daemon commands
+   * (`--start-daemon`, `--stop-daemon`, `-L --daemon`) need it, and are refused without it.
+   */
+  call?: (op: string, ...args: unknown[]) => Promise<unknown>;
 }
 
 const ok = (stdout = ""): IpvsadmResult => ({ stdout, stderr: "", exitCode: 0 });
@@ -107,12 +112,27 @@ async function perform(
   command: Exclude<IpvsadmCommand, { kind: "help" | "version" | "restore" }>,
   control: RemoteControl,
   write: RunOptions["write"],
+  call: RunOptions["call"],
 ): Promise<IpvsadmResult> {
   if (isChangeCommand(command)) {
     await applyChange(command, control);
     return ok();
   }
   switch (command.kind) {
+    case "start-daemon":
+    case "stop-daemon":
+    case "list-daemon": {
+      if (call === undefined) {
+        return failed({ message: "sync daemons run in the fullnat daemon", exitCode: EXIT_USAGE });
+      }
+      if (command.kind === "start-daemon") await call("syncStart", command.spec);
+      else if (command.kind === "stop-daemon") await call("syncStop", command.role);
+      else {
+        const list = await call("syncList") as { line: string }[];
+        return ok(list.map((d) => d.line + "\n").join(""));
+      }
+      return ok();
+    }
     case "zero":
       // No argument at all (not `undefined`) so "all services" survives a JSON round trip.
       await (command.service === undefined
@@ -188,7 +208,7 @@ export async function runIpvsadm(
   if (command.kind === "version") return ok(versionText());
   try {
     if (command.kind === "restore") return await restore(control, options, program);
-    return await perform(command, control, options.write);
+    return await perform(command, control, options.write, options.call);
   } catch (e) {
     return failed(describeFailure(command.kind satisfies ControlCommandKind, e));
   }

@@ -71,7 +71,6 @@ const NOT_AVAILABLE = andList([
     `-${m.ipvsadm.short} (${m.title})`
   ),
   "fwmark services",
-  "sync daemons",
   "the SNAT gateway rules",
 ]);
 
@@ -115,6 +114,8 @@ Commands:
   --list            -L|-l  list services, connections (-c) or timeouts (--timeout)
   --zero            -Z   zero the counters of one service or of all
   --set tcp tcpfin udp   set session timeouts in seconds (0 leaves one unchanged)
+  --start-daemon state   start the master or backup session sync daemon
+  --stop-daemon state    stop the master or backup session sync daemon
   --help            -h   show this text
   --version         -v   show the version
 
@@ -151,6 +152,13 @@ ${methodOptions()}${
   --nosort                            keep the daemon's order
   --thresholds                        list real servers' connection thresholds
   --tun-info                          list real servers' tunnel encapsulation
+  --daemon                            list the session sync daemons
+  --mcast-interface interface         sync daemon's interface (required to start one)
+  --syncid sid                        sync daemon's syncid, 0-255 (default 0: a backup takes all)
+  --sync-maxlen length                largest sync message (default: MTU less IP and UDP headers)
+  --mcast-group address               group (default 224.0.0.81), or the peer's unicast address
+  --mcast-port port                   UDP port (default 8848)
+  --mcast-ttl ttl                     multicast TTL (default 1)
 
 Not available with fullnat: ${NOT_AVAILABLE}.
 `;

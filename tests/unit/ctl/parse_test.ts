@@ -545,14 +545,12 @@ Deno.test("what fullnat cannot do is refused by name", () => {
     2,
   );
   refuses("-A -t 10.0.0.100:80 -s nonesuch", "Scheduler or persistence engine not found", 255);
-  refuses("--start-daemon master", "option --start-daemon is not supported by fullnat", 2);
   refuses("-A -f 1", "option -f (--fwmark-service) is not supported by fullnat", 2);
   refuses(
     "-A -t 10.0.0.100:80 --mcast-interface eth0",
-    "option --mcast-interface is not supported by fullnat",
+    "Illegal 'mcast-interface' option with the 'add-service' command",
     2,
   );
-  refuses("-L --daemon", "option --daemon is not supported by fullnat", 2);
   refuses("-A -t 10.0.0.100:80 -j enable", "option -j (--synproxy) is not supported by fullnat", 2);
 });
 
@@ -637,4 +635,97 @@ Deno.test("-S [-n], -R and -L --rate parse; what ipvsadm refuses with them is re
   refuses("-S -R", "multiple commands specified", 2);
   refuses("-L -c --rate", "options conflicts in the list command", 2);
   refuses("-L --timeout --rate", "options conflicts in the list command", 2);
+});
+
+Deno.test("sync daemons: ipvsadm's --start-daemon, --stop-daemon and -L --daemon", () => {
+  deepStrictEqual(parseIpvsadm(argv("--start-daemon master --mcast-interface eth0")), {
+    ok: true,
+    command: {
+      kind: "start-daemon",
+      spec: {
+        role: "master",
+        mcastInterface: "eth0",
+        syncid: 0,
+        maxlen: 0,
+        group: "224.0.0.81",
+        port: 8848,
+        ttl: 1,
+      },
+    },
+  });
+  deepStrictEqual(
+    parseIpvsadm(argv(
+      "--start-daemon backup --mcast-interface=eth1 --syncid 9 --sync-maxlen 1400 " +
+        "--mcast-group 10.0.0.2 --mcast-port 9000 --mcast-ttl 3",
+    )),
+    {
+      ok: true,
+      command: {
+        kind: "start-daemon",
+        spec: {
+          role: "backup",
+          mcastInterface: "eth1",
+          syncid: 9,
+          maxlen: 1400,
+          group: "10.0.0.2",
+          port: 9000,
+          ttl: 3,
+        },
+      },
+    },
+  );
+  deepStrictEqual(parseIpvsadm(argv("--stop-daemon backup")), {
+    ok: true,
+    command: { kind: "stop-daemon", role: "backup" },
+  });
+  deepStrictEqual(parseIpvsadm(argv("-L --daemon")), {
+    ok: true,
+    command: { kind: "list-daemon" },
+  });
+  refuses(
+    "--start-daemon primary --mcast-interface eth0",
+    "illegal start-daemon parameter specified",
+    2,
+  );
+  refuses("--stop-daemon both", "illegal stop_daemon parameter specified", 2);
+  refuses(
+    "--start-daemon master",
+    "You need to supply the 'mcast-interface' option for the 'start-daemon' command",
+    2,
+  );
+  refuses(
+    "--start-daemon master --mcast-interface eth0 --syncid 256",
+    "illegal syncid specified",
+    2,
+  );
+  refuses(
+    "--start-daemon master --mcast-interface eth0 --mcast-ttl 0",
+    "illegal mcast-ttl specified",
+    2,
+  );
+  refuses(
+    "--start-daemon master --mcast-interface eth0 --mcast-port x",
+    "illegal mcast-port specified",
+    2,
+  );
+  refuses(
+    "--start-daemon master --mcast-interface eth0 --mcast-group nowhere",
+    "illegal mcast-group specified",
+    2,
+  );
+  refuses(
+    "--start-daemon master --mcast-interface eth0 -n",
+    "Illegal 'numeric' option with the 'start-daemon' command",
+    2,
+  );
+  refuses(
+    "--stop-daemon master --mcast-interface eth0",
+    "Illegal 'mcast-interface' option with the 'stop-daemon' command",
+    2,
+  );
+  refuses(
+    "-L -c --daemon",
+    "The option 'daemon' conflicts with 'connection' option in the 'list' command",
+    2,
+  );
 });

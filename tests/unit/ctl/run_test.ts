@@ -346,3 +346,44 @@ Deno.test("-L -n -c that fails after printing rows ends with an incomplete-listi
     exitCode: 2,
   });
 });
+
+Deno.test("sync daemon commands call the daemon's own ops and print ipvsadm's -L --daemon", async () => {
+  const calls: unknown[][] = [];
+  const line = "master sync daemon (mcast=eth0, syncid=3, maxlen=1472, group=224.0.0.81, " +
+    "port=8848, ttl=1)";
+  const call = (op: string, ...args: unknown[]) => {
+    calls.push([op, ...args]);
+    if (op === "syncStop") {
+      return Promise.reject(new ControlError("invalid-argument", "No daemon is running"));
+    }
+    return Promise.resolve(op === "syncList" ? [{ line }] : null);
+  };
+  const control = new RecordingControl();
+  const go = (l: string) => runIpvsadm(l.split(" "), control, { call });
+  deepStrictEqual(await go("--start-daemon master --mcast-interface eth0 --syncid 3"), {
+    stdout: "",
+    stderr: "",
+    exitCode: 0,
+  });
+  deepStrictEqual(await go("-L --daemon"), { stdout: line + "\n", stderr: "", exitCode: 0 });
+  deepStrictEqual(await go("--stop-daemon backup"), {
+    stdout: "",
+    stderr: "No daemon is running\n",
+    exitCode: 255,
+  });
+  deepStrictEqual(calls, [
+    ["syncStart", {
+      role: "master",
+      mcastInterface: "eth0",
+      syncid: 3,
+      maxlen: 0,
+      group: "224.0.0.81",
+      port: 8848,
+      ttl: 1,
+    }],
+    ["syncList"],
+    ["syncStop", "backup"],
+  ]);
+  strictEqual(control.calls.length, 0);
+  strictEqual((await runIpvsadm(["-L", "--daemon"], control)).exitCode, 2);
+});
