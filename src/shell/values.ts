@@ -175,6 +175,11 @@ export function parseWeight(text: string): number {
   return wholeNumber(text, "weight", WEIGHT_MIN, WEIGHT_MAX);
 }
 
+/** A gue tunnel's UDP port, 1..65535 (ipvsadm's `--tun-port`). */
+export function parseTunnelPort(text: string): number {
+  return wholeNumber(text, "tunnel port", 1, 65535);
+}
+
 /** A connection threshold 0..INT_MAX (0: none), as ipvsadm's `-x` / `-y`. */
 export function parseThreshold(text: string): number {
   return wholeNumber(text, "connection threshold", 0, THRESHOLD_MAX);

@@ -127,6 +127,16 @@ function healthMatters(services: readonly ServiceView[]): boolean {
  * configured weight. A server with connection thresholds adds the THRESHOLDS column
  * (`upper/lower`, `overloaded` while over).
  */
+/**
+ * A real server's METHOD cell: the method, and a tunnel server's encapsulation when it is not
+ * plain ipip (`tunnel gue:6080+csum`).
+ */
+function methodText(r: ServiceView["realServers"][number]): string {
+  if (r.method !== "tunnel" || (r.tunnelType ?? "ipip") === "ipip") return r.method;
+  return `tunnel ${r.tunnelType}${r.tunnelPort !== undefined ? `:${r.tunnelPort}` : ""}` +
+    (r.tunnelChecksum ? "+csum" : "");
+}
+
 export function realServersTable(services: readonly ServiceView[], withService = true): string {
   const health = healthMatters(services);
   const limits = services.some((s) => s.realServers.some((r) => (r.upperThreshold ?? 0) > 0));
@@ -138,7 +148,7 @@ export function realServersTable(services: readonly ServiceView[], withService =
     s.realServers.map((r) => [
       ...(withService ? [formatServiceKey(s)] : []),
       formatEndpoint(r.address, r.port),
-      r.method,
+      methodText(r),
       r.weight,
       ...(limits ? [thresholds(r)] : []),
       ...(health ? [r.currentWeight ?? r.weight, listedState(r), (r.checks ?? []).length] : []),

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { TUNNEL_TYPES, type TunnelType } from "../../vocab/tunnel_type.ts";
 import type { RealServerSpec } from "../../fullnat/types.ts";
 import {
   action,
@@ -18,7 +19,7 @@ import {
 } from "../command_kit.ts";
 import type { CommandContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
-import { parseThreshold, parseWaitSeconds, parseWeight } from "../values.ts";
+import { parseThreshold, parseTunnelPort, parseWaitSeconds, parseWeight } from "../values.ts";
 import { MAX_SECONDS } from "../values.ts";
 import { callOptional } from "../errors.ts";
 import { type DrainView } from "../../daemon/drains.ts";
@@ -49,6 +50,31 @@ function thresholdOptions(cmd: Command, what: string): Command {
     `${what}connections under which it takes them again (0 = 3/4 of upper)`,
     parseThreshold,
   );
+}
+
+/** Adds `--tunnel-type`, `--tunnel-port` and `--tunnel-checksum` (ipvsadm's `--tun-*`). */
+function tunnelOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option(
+        "--tunnel-type <type>",
+        "a tunnel server's encapsulation (default ipip; gue needs --tunnel-port)",
+      ).choices(TUNNEL_TYPES),
+    )
+    .option("--tunnel-port <port>", "the UDP port a gue tunnel server listens on", parseTunnelPort)
+    .addOption(
+      new Option("--tunnel-checksum <on|off>", "a checksum in the gue or gre header (default off)")
+        .choices(["on", "off"]),
+    );
+}
+
+/** The tunnel options given, and nothing else. */
+function tunnelFrom(opts: Record<string, unknown>): Partial<RealServerSpec> {
+  return {
+    ...(opts.tunnelType !== undefined && { tunnelType: opts.tunnelType as TunnelType }),
+    ...(opts.tunnelPort !== undefined && { tunnelPort: opts.tunnelPort as number }),
+    ...(opts.tunnelChecksum !== undefined && { tunnelChecksum: opts.tunnelChecksum === "on" }),
+  };
 }
 
 /** The thresholds given, and nothing else. */
@@ -85,7 +111,7 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
     else ctx.io.out(realServersTable(services));
   }));
 
-  thresholdOptions(
+  tunnelOptions(thresholdOptions(
     endpointArgument(
       serviceArguments(leaf(ctx, rs, "add", "add a real server to a service")),
       "rs:port",
@@ -99,14 +125,20 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
         ),
       ),
     "",
-  )
-    .addHelpText("after", "\nExample:\n  rs add tcp 192.0.2.10:80 10.0.1.11:8080 -w 2 -x 1000")
+  ))
+    .addHelpText(
+      "after",
+      "\nExamples:\n  rs add tcp 192.0.2.10:80 10.0.1.11:8080 -w 2 -x 1000\n" +
+        "  rs add tcp 192.0.2.10:80 10.0.1.12:80 --method tunnel --tunnel-type gue " +
+        "--tunnel-port 6080",
+    )
     .action(action(ctx, async ({ args, opts, control }) => {
       const server = args[2] as Endpoint;
       const spec: RealServerSpec = {
         ...server,
         weight: opts.weight as number,
         method: opts.method as RealServerSpec["method"],
+        ...tunnelFrom(opts),
         ...thresholdsFrom(opts),
         ...(opts.inhibitOnFailure !== undefined &&
           { inhibitOnFailure: opts.inhibitOnFailure === "on" }),
@@ -115,7 +147,7 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
       ctx.changed();
     }));
 
-  thresholdOptions(
+  tunnelOptions(thresholdOptions(
     endpointArgument(
       serviceArguments(leaf(ctx, rs, "edit", "change a real server (only what is given)")),
       "rs:port",
@@ -125,10 +157,11 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
       .addOption(methodOption("new forwarding method"))
       .addOption(inhibitOption("on: a failed server stays listed at weight 0; off: it is removed")),
     "new: ",
-  )
+  ))
     .action(action(ctx, async ({ args, opts, control }) => {
       const server: Partial<RealServerSpec> & Endpoint = {
         ...(args[2] as Endpoint),
+        ...tunnelFrom(opts),
         ...thresholdsFrom(opts),
       };
       if (opts.weight !== undefined) server.weight = opts.weight as number;
@@ -139,7 +172,8 @@ export function addRealServerCommands(ctx: CommandContext, root: Command): void 
       if (Object.keys(server).length === 2) {
         throw new UsageError(
           `nothing to change: give --weight N, --method ${FORWARD_METHODS.join("|")}, ` +
-            "--upper-threshold N, --lower-threshold N and/or --inhibit-on-failure on|off " +
+            "--upper-threshold N, --lower-threshold N, --tunnel-type/--tunnel-port/" +
+            "--tunnel-checksum and/or --inhibit-on-failure on|off " +
             "(checks: rs check add|delete)",
         );
       }

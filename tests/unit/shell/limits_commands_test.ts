@@ -144,3 +144,38 @@ Deno.test("rs drain --within --wait: weight 0, then removed at the deadline; rs 
     assert.equal(missing.code, 1);
     assert.match(missing.err, /No such destination/);
   }));
+
+Deno.test("rs add|edit --tunnel-type/--tunnel-port/--tunnel-checksum reach the engine, are listed and refused where wrong", () =>
+  withDaemon(async (s, _engine, ctl) => {
+    await ok(s, `service add tcp ${VIP}:80 -s rr`);
+    await ok(
+      s,
+      `rs add tcp ${VIP}:80 203.0.113.11:80 --method tunnel --tunnel-type gue --tunnel-port 6080`,
+    );
+    await ok(s, `rs add tcp ${VIP}:80 203.0.113.12:80 --method tunnel`);
+    await ok(s, `rs edit tcp ${VIP}:80 203.0.113.11:80 --tunnel-checksum on`);
+    const [a, b] = ctl.listServices()[0].realServers;
+    assert.deepEqual([a.tunnelType, a.tunnelPort, a.tunnelChecksum], ["gue", 6080, true]);
+    assert.deepEqual([b.tunnelType, b.tunnelPort, b.tunnelChecksum], [
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    const listed = await ok(s, `rs list tcp ${VIP}:80`);
+    assert.match(listed, /203\.0\.113\.11:80 +tunnel gue:6080\+csum /);
+    assert.match(listed, /203\.0\.113\.12:80 +tunnel +1 /);
+    const noPort = await s.run(
+      `rs add tcp ${VIP}:80 203.0.113.13:80 --method tunnel --tunnel-type gue`,
+    );
+    assert.notEqual(noPort.code, 0);
+    assert.match(noPort.err, /A gue tunnel needs its UDP port/);
+    const wrongMethod = await s.run(
+      `rs edit tcp ${VIP}:80 203.0.113.12:80 --method dr --tunnel-type gre`,
+    );
+    assert.match(wrongMethod.err, /apply to tunnel real servers only, not dr/);
+    const unknown = await s.run(
+      `rs add tcp ${VIP}:80 203.0.113.13:80 --method tunnel --tunnel-type vxlan`,
+    );
+    assert.match(unknown.err, /vxlan.*ipip, gue, gre/s);
+    assert.equal(ctl.listServices()[0].realServers.length, 2, "nothing added by a refusal");
+  }));
