@@ -16,6 +16,7 @@
  *
  * @module
  */
+import type { TunnelType } from "../vocab/tunnel_type.ts";
 import { TIMEOUT_KEYS, type Timeouts } from "../fullnat/timeouts.ts";
 import { CHECK_FIELDS, type CheckSpec, type UrlSpec } from "../health/spec.ts";
 import type { ForwardMethod, Protocol, SchedulerFlag, SchedulerName } from "../vocab/mod.ts";
@@ -32,6 +33,9 @@ export interface ImportedRealServer {
   port: number;
   weight?: number;
   method?: ForwardMethod;
+  tunnelType?: TunnelType;
+  tunnelPort?: number;
+  tunnelChecksum?: boolean;
   upperThreshold?: number;
   lowerThreshold?: number;
   inhibitOnFailure?: boolean;
@@ -77,6 +81,9 @@ const RS_KEYS: (keyof ImportedRealServer)[] = [
   "port",
   "weight",
   "method",
+  "tunnelType",
+  "tunnelPort",
+  "tunnelChecksum",
   "upperThreshold",
   "lowerThreshold",
   "inhibitOnFailure",

@@ -249,6 +249,8 @@ export function buildServices(vs: VsDraft, groups: Groups, f: Findings): Importe
     const realServers = vs.realServers.map((r): ImportedRealServer => {
       sameFamily(`real_server ${r.address}`, r.family, service, r.at, f);
       const method = r.method?.value ?? vsMethod;
+      // A real server's own lvs_method brings its own encapsulation; else the service's.
+      const tunnel = method === "tunnel" ? (r.method !== undefined ? r.tunnel : vs.tunnel) : {};
       const port = modePort(method, r.address, r.port, m.port, r.at, f);
       const key = formatEndpoint(r.address, port);
       const before = seen.get(key);
@@ -262,6 +264,7 @@ export function buildServices(vs: VsDraft, groups: Groups, f: Findings): Importe
         port,
         weight: weight === 1 ? undefined : weight,
         method: method === "fullnat" ? undefined : method,
+        ...tunnel,
         upperThreshold: r.upperThreshold || undefined,
         lowerThreshold: r.lowerThreshold || undefined,
         inhibitOnFailure: inhibit || undefined,

@@ -23,6 +23,12 @@
  * @module
  */
 import {
+  isTunnelType,
+  TUNNEL_TYPE_CHOICES,
+  type TunnelOptions,
+  tunnelOptionsProblem,
+} from "../vocab/tunnel_type.ts";
+import {
   type ForwardMethod,
   isSchedulerName,
   type Protocol,
@@ -61,6 +67,8 @@ export interface RsDraft extends Timing {
   port?: number;
   weight?: number;
   method?: Placed<ForwardMethod>;
+  /** TUN's encapsulation, when `lvs_method TUN type ...` gave one. */
+  tunnel?: TunnelOptions;
   upperThreshold?: number;
   lowerThreshold?: number;
   inhibitOnFailure?: boolean;
@@ -83,6 +91,8 @@ export interface VsDraft extends Timing {
   /** Scheduler flag keywords (`sh-port`, `flag-1`, ...) in the order given. */
   flags: Placed<string>[];
   method?: Placed<ForwardMethod>;
+  /** TUN's encapsulation, when `lb_kind TUN type ...` gave one. */
+  tunnel?: TunnelOptions;
   family?: Placed<4 | 6>;
   persistence?: number;
   granularity?: Placed<string>;
@@ -99,20 +109,36 @@ export interface VsDraft extends Timing {
   realServers: RsDraft[];
 }
 
-/** The methods `lb_kind` / `lvs_method` name, and what fullnat does with each. */
-export function readMethod(st: Statement, f: Findings): ForwardMethod | undefined {
+/** A forwarding method as `lb_kind` / `lvs_method` gives it, with TUN's encapsulation. */
+export interface MethodChoice {
+  method: ForwardMethod;
+  /** `TUN type gue port 6080 csum`: the options given after TUN. */
+  tunnel?: TunnelOptions;
+}
+
+/**
+ * The methods `lb_kind` / `lvs_method` name, and what fullnat does with each. After TUN,
+ * keepalived's `type ipip|gue|gre`, `port N` and `nocsum|csum|remcsum` are read with its rules
+ * (gue needs a port and only gue takes one; ipip takes no checksum); remote checksum offload
+ * is refused as ipvsadm's `--tun-remcsum` is.
+ */
+export function readMethodChoice(st: Statement, f: Findings): MethodChoice | undefined {
+  if (st.args.length > 1 && st.args[0] === "TUN" && st.block === undefined) {
+    const tunnel = readTunnelWords(st, f);
+    return tunnel === undefined ? undefined : { method: "tunnel", tunnel };
+  }
   const word = readOne(st, f, "NAT, FNAT, DR or TUN");
   if (word === undefined) return undefined;
   switch (word) {
     case "NAT":
-      return "nat";
+      return { method: "nat" };
     case "FNAT":
     case "FULLNAT":
-      return "fullnat";
+      return { method: "fullnat" };
     case "DR":
-      return "dr";
+      return { method: "dr" };
     case "TUN":
-      return "tunnel";
+      return { method: "tunnel" };
     case "SNAT":
       f.problem(st.at, `${st.keyword} SNAT (DPVS): not supported (fullnat balances services)`);
       return undefined;
@@ -120,6 +146,64 @@ export function readMethod(st: Statement, f: Findings): ForwardMethod | undefine
       f.problem(st.at, `${spelled(st)}: unknown forwarding method (NAT, FNAT, DR or TUN)`);
       return undefined;
   }
+}
+
+/** The forwarding method alone (for `sorry_server_lvs_method`, which has no tunnel words). */
+export function readMethod(st: Statement, f: Findings): ForwardMethod | undefined {
+  return readMethodChoice(st, f)?.method;
+}
+
+/** The words after `TUN`, as keepalived's `svr_forwarding_handler` reads them. */
+function readTunnelWords(st: Statement, f: Findings): TunnelOptions | undefined {
+  const out: TunnelOptions = {};
+  const words = st.args.slice(1);
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (w === "type" || w === "port") {
+      const v = words[++i];
+      if (v === undefined) {
+        f.problem(
+          st.at,
+          `${spelled(st)}: ${w === "type" ? "missing tunnel type" : "missing port"}`,
+        );
+        return undefined;
+      }
+      if (w === "type") {
+        if (!isTunnelType(v)) {
+          f.problem(st.at, `${spelled(st)}: unknown tunnel type ${v} (${TUNNEL_TYPE_CHOICES})`);
+          return undefined;
+        }
+        out.tunnelType = v;
+      } else {
+        const port = /^[0-9]+$/.test(v) ? Number(v) : NaN;
+        if (!(port >= 1 && port <= 65535)) {
+          f.problem(st.at, `${spelled(st)}: invalid gue tunnel port ${v}`);
+          return undefined;
+        }
+        out.tunnelPort = port;
+      }
+    } else if (w === "nocsum" || w === "csum") out.tunnelChecksum = w === "csum";
+    else if (w === "remcsum") {
+      f.problem(
+        st.at,
+        `${spelled(st)}: remcsum not supported (remote checksum offload needs the sender's ` +
+          "checksum-offload state); use csum or nocsum",
+      );
+      return undefined;
+    } else {
+      f.problem(st.at, `${spelled(st)}: invalid tunnel option ${w}`);
+      return undefined;
+    }
+  }
+  const problem = tunnelOptionsProblem("tunnel", out);
+  if (problem !== undefined) {
+    f.problem(st.at, `${spelled(st)}: ${problem}`);
+    return undefined;
+  }
+  // keepalived's nocsum and ipip are the defaults: said or not, nothing to carry.
+  if (out.tunnelChecksum === false) delete out.tunnelChecksum;
+  if (out.tunnelType === "ipip") delete out.tunnelType;
+  return out;
 }
 
 /** virtual_server keywords refused, with the reason. */
@@ -286,8 +370,11 @@ function readVsKeyword(vs: VsDraft, s: Statement, f: Findings): void {
       return;
     case "lb_kind":
     case "lvs_method": {
-      const m = readMethod(s, f);
-      if (m !== undefined) vs.method = { value: m, at: s.at };
+      const m = readMethodChoice(s, f);
+      if (m !== undefined) {
+        vs.method = { value: m.method, at: s.at };
+        vs.tunnel = m.tunnel;
+      }
       return;
     }
     case "ip_family": {
@@ -408,8 +495,11 @@ export function readRealServer(st: Statement, f: Findings): RsDraft | undefined 
     if (readTiming(rs, s, f)) continue;
     if (k === "weight") rs.weight = readInteger(s, f, WEIGHT_MIN, WEIGHT_MAX);
     else if (k === "lvs_method") {
-      const m = readMethod(s, f);
-      if (m !== undefined) rs.method = { value: m, at: s.at };
+      const m = readMethodChoice(s, f);
+      if (m !== undefined) {
+        rs.method = { value: m.method, at: s.at };
+        rs.tunnel = m.tunnel;
+      }
     } else if (k === "uthreshold") rs.upperThreshold = readInteger(s, f, 0, 2 ** 31 - 1);
     else if (k === "lthreshold") rs.lowerThreshold = readInteger(s, f, 0, 2 ** 31 - 1);
     else if (k === "inhibit_on_failure") rs.inhibitOnFailure = readFlag(s, f);

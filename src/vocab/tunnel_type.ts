@@ -69,7 +69,7 @@ export function tunnelOptionsProblem(
   }
   if (!isTunnelType(type)) return `tunnel type ${String(type)} is not ${TUNNEL_TYPE_CHOICES}`;
   if (type === "gue" && options.tunnelPort === undefined) {
-    return "a gue tunnel needs its UDP port (--tun-port)";
+    return "a gue tunnel needs its UDP port";
   }
   if (type !== "gue" && options.tunnelPort !== undefined) {
     return `${type === "ipip" ? "an" : "a"} ${type} tunnel takes no port (only gue does)`;
