@@ -19,7 +19,7 @@ Deno.test("fuzzed engine: 120,000 packets keep every invariant and reach every p
   const r = fuzzEngine({ seed: SEED, packets: 120_000 });
   const c = r.counters;
   // Every verdict, and the paths the generator exists to reach, were reached.
-  for (const [k, v] of Object.entries(r.verdicts)) assert.ok(v > 1000, `${k} verdicts: ${v}`);
+  for (const [k, v] of Object.entries(r.verdicts)) assert.ok(v > 100, `${k} verdicts: ${v}`);
   for (
     const k of [
       "forwarded",

@@ -244,10 +244,29 @@ export function planEngine(capacity = 2048, extra: Partial<EngineOptions> = {}):
 
 /**
  * One configuration change, as an operator makes them while traffic flows: a real server's
- * weight to 0 (quiesced: refusals when it is the only one) or back to 1, or a local address
- * taken away from a FULLNAT service (its sessions keep it until they end) or given back.
+ * weight to 0 (quiesced: refusals when it is the only one) or back to 1, a local address
+ * taken away from a FULLNAT service (its sessions keep it until they end) or given back, or
+ * one of the engine's policies (malformed, reject, no-session) or `expireNodestConn` flipped.
  */
 export function churn(fx: FuzzEngine, rng: Prng): void {
+  const e = fx.engine;
+  if (rng.chance(0.25)) {
+    // A policy or switch flipped: every verdict path of each gets its turn.
+    switch (rng.int(4)) {
+      case 0:
+        e.malformedPolicy = e.malformedPolicy === "drop" ? "accept" : "drop";
+        return;
+      case 1:
+        e.rejectPolicy = e.rejectPolicy === "drop" ? "reset" : "drop";
+        return;
+      case 2:
+        e.noSessionPolicy = e.noSessionPolicy === "drop" ? "reset" : "drop";
+        return;
+      default:
+        e.tunables = { ...e.tunables, expireNodestConn: !e.expireNodestConn };
+        return;
+    }
+  }
   const r = rng.pick(ROWS);
   const key = { protocol: r.protocol, address: r.vip, port: r.port };
   if (r.locals !== undefined && rng.chance(0.4)) {
