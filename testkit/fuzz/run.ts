@@ -3,7 +3,8 @@
  * (`plan.ts`), each one placed between guard bytes in a larger buffer, with the invariants
  * checked after every packet: `handle()` does not throw; nothing is written outside the
  * bytes the engine was lent; Accept and Marked leave the packet untouched; a Rewritten packet
- * parses, its IP length is the length the engine reported, and every checksum it has that
+ * parses, its IP length is the length the engine reported, it grew past the MTU only if it is
+ * a GSO super-packet or may be fragmented, and every checksum it has that
  * the packet it came from had right is right (the replies the engine writes, always); the
  * counters add up (`counter_identities.ts`). The clock moves, sessions expire (their resets
  * checked like any packet the engine wrote). The first violation stops the run with the
@@ -198,6 +199,13 @@ export function fuzzEngine(options: FuzzOptions): FuzzReport {
       const outLen = engine.outLength;
       if (!(outLen >= 1 && outLen <= cap)) fail(`outLength ${outLen} outside 1..${cap}`);
       const out = buf.slice(o, o + outLen);
+      // Only a GSO super-packet may grow past the MTU (TOA, a tunnel's outer header), or an
+      // IPv4 packet without DF, which the kernel fragments on its way out.
+      const inEnd = locate(input, 0, len)?.end ?? len;
+      const fragmentable = out[0] >>> 4 === 4 && (out[6] & 0x40) === 0;
+      if ((gen.skbInfo & 2) === 0 && outLen > inEnd && outLen > engine.mtu && !fragmentable) {
+        fail(`grew from ${inEnd} to ${outLen} bytes, past the MTU ${engine.mtu}`, out);
+      }
       const problems = outputProblems(input, out);
       if (problems.length > 0) fail(problems.join("; "), out);
       const c = checksums(out, 0, out.length)!;
