@@ -127,6 +127,8 @@ export function outputProblems(inp: Uint8Array, out: Uint8Array): string[] {
   if (fresh) {
     if (o.ip === false) problems.push("engine-written reply: IPv4 header checksum wrong");
     if (o.l4 === false) problems.push("engine-written reply: transport checksum wrong");
+    // An ICMP error the engine writes quotes the packet it answers, as it came.
+    kept(i.ip, o.innerIp, "IPv4 header quoted by an engine-written error", problems);
     return problems;
   }
   kept(i.ip, o.ip, "IPv4 header", problems);
