@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { fuzzEngine, FuzzFailure, type FuzzOptions } from "../../testkit/fuzz/run.ts";
+import { locate, repair } from "../../testkit/fuzz/packet_check.ts";
 import { Verdict } from "../nfqueue/handler.ts";
 import type { Engine } from "./engine.ts";
 
@@ -123,6 +124,21 @@ Deno.test("fuzzer: catches a rewrite with a broken checksum or length", () => {
     return v;
   }));
   assert.match(length.reason, /does not parse|IP length says/);
+});
+
+Deno.test("fuzzer: catches a payload changed under right checksums", () => {
+  const f = failureOf(afterHandle((e, v, b, o) => {
+    const at = v === Verdict.Rewritten ? locate(b, o, e.outLength) : undefined;
+    if (at !== undefined && at.proto === 6 && !at.fragment) {
+      const data = at.l4 + ((b[at.l4 + 12] >>> 4) << 2);
+      if (data < at.end) {
+        b[data] ^= 0x20;
+        repair(b, o, e.outLength);
+      }
+    }
+    return v;
+  }));
+  assert.match(f.reason, /payload byte 0 changed/);
 });
 
 Deno.test("fuzzer: catches an accepted packet that was changed", () => {

@@ -4,7 +4,8 @@
  * checked after every packet: `handle()` does not throw; nothing is written outside the
  * bytes the engine was lent; Accept and Marked leave the packet untouched; a Rewritten packet
  * parses, its IP length is the length the engine reported, it grew past the MTU only if it is
- * a GSO super-packet or may be fragmented, and every checksum it has that
+ * a GSO super-packet or may be fragmented, a forwarded segment's payload is the one it came
+ * with, and every checksum it has that
  * the packet it came from had right is right (the replies the engine writes, always); the
  * counters add up (`counter_identities.ts`). The clock moves, sessions expire (their resets
  * checked like any packet the engine wrote). The first violation stops the run with the
@@ -16,7 +17,13 @@ import type { Engine } from "../../src/fullnat/engine.ts";
 import { Verdict } from "../../src/nfqueue/handler.ts";
 import { counterProblems, sessionProblems, type VerdictTally } from "./counter_identities.ts";
 import { type GeneratedKinds, Generator } from "./generate.ts";
-import { type Check, type ChecksumReport, checksums, locate } from "./packet_check.ts";
+import {
+  type Check,
+  type ChecksumReport,
+  checksums,
+  locate,
+  type Located,
+} from "./packet_check.ts";
 import { churn, type FuzzEngine, planEngine } from "./plan.ts";
 import { Prng } from "./prng.ts";
 
@@ -133,9 +140,37 @@ export function outputProblems(inp: Uint8Array, out: Uint8Array): string[] {
   }
   kept(i.ip, o.ip, "IPv4 header", problems);
   kept(i.l4, o.l4, "transport", problems);
+  const moved = payloadProblem(inp, inAt, out, at);
+  if (moved !== undefined) problems.push(moved);
   kept(i.innerIp, o.innerIp, "quoted IPv4 header", problems);
   kept(i.innerL4, o.innerL4, "quoted transport", problems);
   return problems;
+}
+
+/**
+ * A forwarded TCP segment or UDP datagram carries the very payload it came with (a TOA only
+ * grows the header before it): undefined, or what differs.
+ */
+function payloadProblem(
+  inp: Uint8Array,
+  a: Located,
+  out: Uint8Array,
+  b: Located,
+): string | undefined {
+  if (a.proto !== b.proto || a.fragment || b.fragment || (a.proto !== 6 && a.proto !== 17)) {
+    return undefined;
+  }
+  const header = (p: Uint8Array, at: Located) => at.proto === 17 ? 8 : (p[at.l4 + 12] >>> 4) << 2;
+  const from = a.l4 + header(inp, a);
+  const to = b.l4 + header(out, b);
+  if (from > a.end || to > b.end) return undefined;
+  if (a.end - from !== b.end - to) {
+    return `payload of ${a.end - from} bytes forwarded as ${b.end - to}`;
+  }
+  for (let k = 0; from + k < a.end; k++) {
+    if (inp[from + k] !== out[to + k]) return `payload byte ${k} changed`;
+  }
+  return undefined;
 }
 
 /** Problems with a packet the engine emitted on its own: it parses, every checksum right. */
