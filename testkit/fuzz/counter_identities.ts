@@ -9,6 +9,7 @@
  */
 import type { EngineCounters } from "../../src/fullnat/counters.ts";
 import type { Engine } from "../../src/fullnat/engine.ts";
+import type { RealServer } from "../../src/fullnat/service.ts";
 
 /** The counters of which each packet handled increments exactly one. */
 export const OUTCOMES: readonly (keyof EngineCounters)[] = [
@@ -80,9 +81,11 @@ export function counterProblems(e: Engine, v: VerdictTally): string[] {
 /**
  * Problems with the session accounting (empty: none): the table's size against sessions made
  * and ended, and against each server's, service's and local address's own counts, and the
- * traffic counted per service and per server against the packets forwarded.
+ * traffic counted per service and per server against the packets forwarded. `everServer`
+ * gathers every server seen (the caller passes it again each time, and adds servers it
+ * deletes), so the packets of servers deleted since still count.
  */
-export function sessionProblems(e: Engine): string[] {
+export function sessionProblems(e: Engine, everServer: Set<RealServer> = new Set()): string[] {
   const c = e.counters;
   const out: string[] = [];
   const size = e.table.size;
@@ -104,8 +107,10 @@ export function sessionProblems(e: Engine): string[] {
       out.push(`server ${rs.id} counts ${rs.activeConns} active, ${rs.inactiveConns} inactive`);
     }
     byServer += rs.activeConns + rs.inactiveConns;
-    rsPackets += rs.stats.inPackets + rs.stats.outPackets;
+    everServer.add(rs);
   }
+  // A deleted server leaves the registry with its last session; its packets stay counted.
+  for (const rs of everServer) rsPackets += rs.stats.inPackets + rs.stats.outPackets;
   for (const svc of e.registry.services) {
     if (svc === undefined) continue;
     bySvc += svc.sessions;

@@ -244,7 +244,8 @@ export function planEngine(capacity = 2048, extra: Partial<EngineOptions> = {}):
 
 /**
  * One configuration change, as an operator makes them while traffic flows: a real server's
- * weight to 0 (quiesced: refusals when it is the only one) or back to 1, a local address
+ * weight to 0 (quiesced: refusals when it is the only one) or back to 1, a real server
+ * deleted (with live sessions) or added back, a local address
  * taken away from a FULLNAT service (its sessions keep it until they end) or given back, or
  * one of the engine's policies (malformed, reject, no-session) or `expireNodestConn` flipped.
  */
@@ -280,5 +281,18 @@ export function churn(fx: FuzzEngine, rng: Prng): void {
     return;
   }
   const rs = rng.pick(r.servers);
-  fx.ctl.editRealServer(key, { address: rs, port: r.rsPort, weight: rng.chance(0.5) ? 0 : 1 });
+  const endpoint = { address: rs, port: r.rsPort };
+  const listed =
+    fx.ctl.listServices().find((s) =>
+      s.protocol === r.protocol && s.address === r.vip && s.port === r.port
+    )?.realServers.some((s) => s.address === rs && s.port === r.rsPort) ?? false;
+  if (!listed) {
+    fx.ctl.addRealServer(key, { ...endpoint, weight: 1, method: r.method });
+  } else if (rng.chance(0.2)) {
+    // Deleted while its sessions live: they go on (or end at their next packet with
+    // expireNodestConn), templates pointing at it are invalidated, its slot is freed last.
+    fx.ctl.deleteRealServer(key, endpoint);
+  } else {
+    fx.ctl.editRealServer(key, { ...endpoint, weight: rng.chance(0.5) ? 0 : 1 });
+  }
 }

@@ -14,6 +14,7 @@
  * @module
  */
 import type { Engine } from "../../src/fullnat/engine.ts";
+import type { RealServer } from "../../src/fullnat/service.ts";
 import { Verdict } from "../../src/nfqueue/handler.ts";
 import { counterProblems, sessionProblems, type VerdictTally } from "./counter_identities.ts";
 import { type GeneratedKinds, Generator } from "./generate.ts";
@@ -201,6 +202,7 @@ export function fuzzEngine(options: FuzzOptions): FuzzReport {
   const { engine, clock } = fx;
   options.tamper?.(engine);
   let verified = 0;
+  const everServer = new Set<RealServer>();
   const buf = new Uint8Array(GUARD + gen.buf.length + 512 + GUARD);
   const verdicts: VerdictTally = { accept: 0, drop: 0, rewritten: 0, marked: 0 };
   const every = options.progressEvery ?? 100_000;
@@ -267,15 +269,18 @@ export function fuzzEngine(options: FuzzOptions): FuzzReport {
     // Time: mostly milliseconds between packets, sometimes minutes (sessions expire).
     clock.ms += rng.chance(0.001) ? rng.int(900_000) : rng.int(20);
     if (n % 2000 === 1999) {
-      if (rng.chance(0.5)) churn(fx, rng);
+      if (rng.chance(0.5)) {
+        for (const rs of engine.registry.servers) if (rs !== undefined) everServer.add(rs);
+        churn(fx, rng);
+      }
       engine.expire();
       if (emittedBad.length > 0) fail(emittedBad.join("; "));
-      const s = sessionProblems(engine);
+      const s = sessionProblems(engine, everServer);
       if (s.length > 0) fail(s.join("; "));
     }
     if (options.progress && n % every === every - 1) options.progress(n + 1);
   }
-  const s = sessionProblems(engine);
+  const s = sessionProblems(engine, everServer);
   if (s.length > 0) {
     throw new FuzzFailure(seed, packets, s.join("; "), new Uint8Array(0), undefined);
   }
