@@ -35,6 +35,7 @@ export const OUTCOMES: readonly (keyof EngineCounters)[] = [
   "toaFragNeeded",
   "tunnelFragNeeded",
   "tunnelGsoDropped",
+  "tunnelNoRoom",
   "tunnelNoSource",
   "forwarded",
 ];
