@@ -10,6 +10,8 @@
  * Kernels built without IPIP and ip6tnl (CONFIG_NET_IPIP, CONFIG_IPV6_TUNNEL unset, as on
  * some CI machines) get `ipip_decap.py` instead: raw sockets and a TUN device, accepting the
  * same packets (outer source the tunnel source, outer destination a real server's address).
+ * GUE and GRE real servers (`encap`) always get it, with its UDP socket on the GUE port and its
+ * GRE socket: one decapsulator for every type keeps the test bed the same on every kernel.
  *
  * @module
  */
@@ -26,6 +28,8 @@ export interface TunnelRealServer {
   readonly ifaces: readonly string[];
   /** Packets unwrapped per real-server address. */
   unwrapped(): Promise<Record<string, number>>;
+  /** Packets unwrapped per encapsulation (`ipip`, `gue`, `gre`; user-space only, else {}). */
+  kinds(): Promise<Record<string, number>>;
   /** Stops the user-space decapsulator, if any. */
   stop(): Promise<void>;
 }
@@ -40,6 +44,8 @@ export interface TunnelRsOptions {
   /** Real-server addresses that receive tunnelled packets (already on rs's eth0). */
   servers4: readonly string[];
   servers6?: readonly string[];
+  /** Also take GUE on this UDP port and GRE (user-space decapsulation, whatever the kernel). */
+  encap?: { guePort?: number; gre?: boolean };
 }
 
 /** Sets up `topo.rs` as TUNNEL real servers (see the module doc). */
@@ -49,6 +55,7 @@ export async function setupTunnelRs(
 ): Promise<TunnelRealServer> {
   // The VIPs on lo, the ARP settings and the direct way back to the client are DR's.
   await addDirectReturn(topo, o.vips);
+  if (o.encap !== undefined) return await userTunnel(topo, o);
   const kernel = await topo.exec("rs", [
     "ip",
     "link",
@@ -125,6 +132,7 @@ async function kernelTunnels(topo: Topology, o: TunnelRsOptions): Promise<Tunnel
       }
       return out;
     },
+    kinds: () => Promise.resolve({}),
     stop: () => Promise.resolve(),
   };
 }
@@ -135,6 +143,8 @@ async function userTunnel(topo: Topology, o: TunnelRsOptions): Promise<TunnelRea
     "/usr/bin/python3",
     "-u",
     DECAP,
+    ...(o.encap?.guePort !== undefined ? ["--gue", String(o.encap.guePort)] : []),
+    ...(o.encap?.gre ? ["--gre"] : []),
     "tunfn",
     o.source4,
     o.source6 ?? "-",
@@ -153,7 +163,7 @@ async function userTunnel(topo: Topology, o: TunnelRsOptions): Promise<TunnelRea
   }
   await topo.exec("rs", ["ip", "link", "set", "tunfn", "up"], { check: true });
   await topo.exec("rs", ["sysctl", "-qw", "net.ipv4.conf.tunfn.rp_filter=0"], { check: true });
-  let final: Record<string, number> | undefined;
+  let final: { unwrapped: Record<string, number>; kinds: Record<string, number> } | undefined;
   const stderr = new Response(child.stderr).text();
   const stop = async () => {
     if (final !== undefined) return;
@@ -167,14 +177,18 @@ async function userTunnel(topo: Topology, o: TunnelRsOptions): Promise<TunnelRea
     await child.status;
     const line = rest.trim().split("\n").pop() ?? "";
     if (!line.startsWith("{")) throw new Error(`ipip_decap.py: ${rest} ${await stderr}`);
-    final = (JSON.parse(line) as { unwrapped: Record<string, number> }).unwrapped;
+    final = JSON.parse(line);
   };
   return {
     kind: "user",
     ifaces: ["tunfn"],
     async unwrapped() {
       await stop();
-      return final!;
+      return final!.unwrapped;
+    },
+    async kinds() {
+      await stop();
+      return final!.kinds;
     },
     stop,
   };

@@ -158,6 +158,12 @@ export class Engine {
   outLength = 0;
   /** After `handle()` returned `Verdict.Marked`: the mark of the packet's real server (DR). */
   outMark = 0;
+  /**
+   * After `handle()` returned `Verdict.Rewritten`: where the client's packet starts in it when
+   * TUNNEL wrapped it (the outer headers' length), else 0. A checksum the client's offload left
+   * pending is the inner packet's, so the queue completes it there, then the encapsulation's.
+   */
+  outInner = 0;
   /** Reset both ends of ESTABLISHED sessions that expire (needs an `emit` sink). */
   resetOnExpiry: boolean;
   /**
@@ -381,6 +387,7 @@ export class Engine {
       const r = handleIcmp(fam, b, o, l4, end, this.table, this.registry, c);
       if (r === IcmpOutcome.Translated) {
         this.outLength = end - o;
+        this.outInner = 0;
         return Verdict.Rewritten;
       }
       return r === IcmpOutcome.Passed ? Verdict.Accept : this.#malformed();
@@ -412,6 +419,7 @@ export class Engine {
   /** Replaces the TCP segment in hand with the RST that answers it, back to its sender. */
   #resetReply(fam: AddressFamily, b: Uint8Array, o: number, l4: number, total: number): Verdict {
     this.outLength = writeResetReply(fam, b, o, l4, total);
+    this.outInner = 0;
     return Verdict.Rewritten;
   }
 
@@ -476,6 +484,7 @@ export class Engine {
       // The segment became a reply to its sender: an ICMP error back to the client, or a RST
       // to a real server's orphan.
       this.outLength = -out;
+      this.outInner = 0;
       return Verdict.Rewritten;
     }
     xmit.xmit(fam, b, o, l4, ph.proto, t, id, dir);
@@ -485,6 +494,7 @@ export class Engine {
       if (length <= 0) {
         if (length === 0) return Verdict.Drop;
         this.outLength = -length;
+        this.outInner = 0;
         return Verdict.Rewritten;
       }
     }
@@ -504,6 +514,7 @@ export class Engine {
     }
     this.counters.forwarded++;
     this.outLength = length;
+    this.outInner = length - out;
     // A one-packet session's reply is the one it waited for: the session ends with it.
     if (dir === Dir.Out && (t.flags[id] & SessionFlag.ONE_PACKET) !== 0) this.#answered(id);
     return verdict;

@@ -21,7 +21,7 @@ import {
 import type { NfQueueCounters } from "./counters.ts";
 import type { PacketHandler } from "./handler.ts";
 import type { VerdictGather } from "./gather.ts";
-import { completeL4Checksum } from "./l4_checksum.ts";
+import { completeL4Checksum, completeWrapped } from "./l4_checksum.ts";
 import { newPacketInfo, nlAlign, type PacketInfo, parsePacketMessage } from "./netlink_parse.ts";
 import {
   MAX_VERDICT_PAYLOAD,
@@ -234,7 +234,9 @@ export class BatchProcessor {
         this.#accept(info.id);
         return;
       }
-      if ((skbInfo & NFQA_SKB_CSUMNOTREADY) !== 0) this.#completeChecksum(buf, off, outLen);
+      if ((skbInfo & NFQA_SKB_CSUMNOTREADY) !== 0) {
+        this.#completeChecksum(buf, off, outLen, handler.outInner ?? 0);
+      }
       const head = off - (VERDICT_MSG_LEN + 4);
       if (
         outLen >= IN_PLACE_MIN_PAYLOAD && head >= msg && head + verdictSize(outLen) <= slotEnd &&
@@ -294,10 +296,13 @@ export class BatchProcessor {
    * The kernel will take the payload's checksum as complete; the handler kept it up to date
    * incrementally, but it started as a pseudo-header sum, so only a full sum is right.
    */
-  #completeChecksum(buf: Uint8Array, off: number, len: number): void {
+  #completeChecksum(buf: Uint8Array, off: number, len: number, inner: number): void {
     const summer = this.#summer;
     if (summer === undefined) return;
-    if (completeL4Checksum(buf, off, len, summer)) this.counters.checksumsCompleted++;
+    const done = inner > 0 && inner < len
+      ? completeWrapped(buf, off, len, inner, summer)
+      : completeL4Checksum(buf, off, len, summer);
+    if (done) this.counters.checksumsCompleted++;
     else this.counters.checksumsNotCompleted++;
   }
 

@@ -46,6 +46,13 @@ export interface PacketHandler {
   readonly outLength: number;
   /** After handle() returned Verdict.Marked: the packet's new mark (handlers that mark only). */
   readonly outMark?: number;
+  /**
+   * After handle() returned Verdict.Rewritten: the length of the headers the handler put in
+   * front of the packet it was given (a tunnel), else 0 or absent. A pending checksum is then
+   * completed in the packet behind them, and the encapsulation's own checksum (UDP, GRE)
+   * refreshed over it.
+   */
+  readonly outInner?: number;
 }
 
 /**

@@ -97,3 +97,42 @@ export function completeL4Checksum(
   buf[field + 1] = check & 0xff;
   return true;
 }
+
+/** GRE's protocol number and its header's checksum-present bit. */
+const GRE = 47;
+const GRE_C = 0x80;
+
+/**
+ * Completes the pending checksum of a packet a handler wrapped: the packet at `off + inner`
+ * (the client's, whose offload left its checksum pending) gets its full TCP/UDP checksum, then
+ * the encapsulation in front of it is made right over it: a UDP checksum (GUE) that is not
+ * zero ("none") is recomputed, a GRE header with its checksum bit gets its checksum again;
+ * IPIP has none. Returns false, changing nothing past the inner packet, when the inner one
+ * cannot be completed or the outer header does not read.
+ */
+export function completeWrapped(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  inner: number,
+  summer: SimdChecksum,
+): boolean {
+  if (!completeL4Checksum(buf, off + inner, len - inner, summer, true)) return false;
+  const version = buf[off] >> 4;
+  const l4 = version === 4 ? off + (buf[off] & 15) * 4 : off + 40;
+  const proto = version === 4 ? buf[off + 9] : buf[off + 6];
+  if (l4 >= off + inner) return true;
+  if (proto === UDP) {
+    // A zero field says "no checksum" (GUE's default): it stays so.
+    if (buf[l4 + 6] === 0 && buf[l4 + 7] === 0) return true;
+    return completeL4Checksum(buf, off, len, summer, true);
+  }
+  if (proto === GRE && (buf[l4] & GRE_C) !== 0) {
+    buf[l4 + 4] = 0;
+    buf[l4 + 5] = 0;
+    const check = finish(summer.sum(buf, l4, off + len - l4, 0));
+    buf[l4 + 4] = check >>> 8;
+    buf[l4 + 5] = check & 0xff;
+  }
+  return true;
+}

@@ -174,3 +174,102 @@ Deno.test("e2e TUNNEL: IPIP and IPv6-in-IPv6 to the real servers, replies bypass
     await topo.destroy();
   }
 });
+
+Deno.test("e2e TUNNEL gue and gre: UDP and GRE encapsulation to the real servers, with and without checksums", async () => {
+  const topo = await createTopology({ ipv6: true });
+  const a = topo.addrs;
+  const v6 = a.v6!;
+  const vip = a.vips[0];
+  const vip6 = v6.vips[0];
+  const [rs1, rs2] = a.realServers;
+  const [rs61, rs62] = v6.realServers;
+  const GUE_PORT = 6080;
+  let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
+  let tun: Awaited<ReturnType<typeof setupTunnelRs>> | undefined;
+  let lb: Awaited<ReturnType<typeof startBalancer>> | undefined;
+  try {
+    tun = await setupTunnelRs(topo, {
+      source4: a.lbB,
+      source6: v6.lbB,
+      vips: [vip, vip6],
+      servers4: [rs1, rs2],
+      servers6: [rs61, rs62],
+      encap: { guePort: GUE_PORT, gre: true },
+    });
+    nginx = await startNginx({
+      netns: topo.rs,
+      addrs: [vip, `[${vip6}]`],
+      bulkBytes: BULK,
+      startTimeoutMs: 30_000,
+    });
+    const before = await lbState(topo);
+    lb = await startBalancer(topo, ["--tunnel-source", a.lbB, "--tunnel-source", v6.lbB]);
+    const replies4 = await replyCounter(topo, false, ["-s", vip], "encap-replies");
+    const replies6 = await replyCounter(topo, true, ["-s", vip6], "encap-replies6");
+    for (
+      const line of [
+        `-A -t ${vip}:80 -s rr`,
+        `-a -t ${vip}:80 -r ${rs1} -i --tun-type gue --tun-port ${GUE_PORT}`,
+        `-a -t ${vip}:80 -r ${rs2} -i --tun-type gre --tun-csum`,
+        `-A -t [${vip6}]:80 -s rr`,
+        `-a -t [${vip6}]:80 -r [${rs61}]:80 -i --tun-type gue --tun-port ${GUE_PORT} --tun-csum`,
+        `-a -t [${vip6}]:80 -r [${rs62}]:80 -i --tun-type gre`,
+      ]
+    ) await lb.ipvsadmOk(...line.split(" "));
+    const info = await lb.ipvsadmOk("-L", "-n", "--tun-info");
+    assert.match(info, new RegExp(`-> ${rs1.replaceAll(".", "\\.")}:80 +Tunnel +gue:6080:-c `));
+    assert.match(info, new RegExp(`-> ${rs2.replaceAll(".", "\\.")}:80 +Tunnel +gre:\\+c `));
+
+    // HTTP through each server of each family (rr alternates): the server sees the client.
+    for (const [url, client] of [[`http://${vip}/`, a.client], [`http://[${vip6}]/`, v6.client]]) {
+      for (let i = 0; i < 4; i++) {
+        const r = await curl(topo.client, url);
+        assert.equal(r.status, 200, r.stderr);
+        assert.equal(parseRootBody(r.body)?.peer, client, r.body);
+      }
+    }
+    // 100 MB byte-identical through each IPv4 server (gue, then gre with its checksum), and
+    // one through IPv6 gue with the UDP checksum.
+    const bulk = async (url: string) => {
+      const t0 = performance.now();
+      const r = await curl(topo.client, url, { maxTimeSec: 120 });
+      const s = (performance.now() - t0) / 1000;
+      assert.equal(r.status, 200, r.stderr);
+      assert.equal(r.bytes.length, BULK);
+      assert.equal(sha256Hex(r.bytes), nginx!.bulkSha256);
+      return s;
+    };
+    const bulkGue = await bulk(`http://${vip}${nginx.bulkPath}`);
+    const bulkGre = await bulk(`http://${vip}${nginx.bulkPath}`);
+    const bulkGue6 = await bulk(`http://[${vip6}]${nginx.bulkPath}`);
+
+    assert.equal(await replies4.count(), 0, "no IPv4 reply from the VIP crossed the balancer");
+    assert.equal(await replies6.count(), 0, "no IPv6 reply from the VIP crossed the balancer");
+    const st = await lb.status();
+    assert.ok(st.engine.tunnelEncapsulated > 1000, JSON.stringify(st.engine));
+    await replies4.remove();
+    await replies6.remove();
+    assert.equal(await lb.stop(), 0);
+    lb = undefined;
+    assert.equal(await lbState(topo), before, "rules, routes and settings after stop as before");
+
+    const unwrapped = await tun.unwrapped();
+    const kinds = await tun.kinds();
+    for (const s of [rs1, rs2, rs61, rs62]) {
+      assert.ok((unwrapped[s] ?? 0) > 0, `tunnel to ${s} used: ${JSON.stringify(unwrapped)}`);
+    }
+    assert.ok((kinds.gue ?? 0) > 100 && (kinds.gre ?? 0) > 100, JSON.stringify(kinds));
+    assert.equal(kinds.ipip ?? 0, 0, "nothing went out as plain IPIP");
+    const mbps = (s: number) => ((BULK * 8) / s / 1e6).toFixed(0);
+    console.log(
+      `TUNNEL encapsulations (user-space decapsulation on the RS), 100 MB down:\n` +
+        `  gue ${mbps(bulkGue)} Mbit/s, gre+csum ${mbps(bulkGre)} Mbit/s, ` +
+        `IPv6 gue+csum ${mbps(bulkGue6)} Mbit/s`,
+    );
+  } finally {
+    await lb?.stop();
+    await tun?.stop().catch(() => {});
+    await nginx?.stop();
+    await topo.destroy();
+  }
+});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SimdChecksum } from "../../../src/wire/checksum_simd.ts";
-import { completeL4Checksum } from "../../../src/nfqueue/l4_checksum.ts";
+import { completeL4Checksum, completeWrapped } from "../../../src/nfqueue/l4_checksum.ts";
 import { internetChecksum, onesComplementSum } from "../../../testkit/inet_checksum.ts";
 import { ipv4 } from "../../../testkit/packet_builder.ts";
 
@@ -192,4 +192,47 @@ Deno.test("completeL4Checksum() completes the inner packet of an IPIP / IPv6-in-
   const twice = ipv4({ src: "203.0.113.1", dst: "203.0.113.11" }).rawProto(4).payload(outer)
     .build();
   assert.equal(completeL4Checksum(twice, 0, twice.length, summer), false);
+});
+
+Deno.test("completeWrapped() completes the inner packet of GUE and GRE, then their own checksums", () => {
+  const inner = ipv4({ src: "198.51.100.2", dst: "198.51.100.10", df: true })
+    .tcp({ sport: 40000, dport: 80, flags: "PA", seq: 1 }).payload(randomBytes(777)).build();
+  const good = inner[36] << 8 | inner[37];
+  pseudoOnly(inner, 36, v4Pseudo(inner, 6));
+  const gue = (csum: boolean) => {
+    const body = new Uint8Array(4 + inner.length);
+    body[1] = 4;
+    body.set(inner, 4);
+    // The UDP checksum as the engine wrote it over the still-pending inner packet: wrong.
+    return ipv4({ src: "203.0.113.1", dst: "203.0.113.11" })
+      .udp({ sport: 50000, dport: 6080, ...(csum ? { checksum: 0x1234 } : { checksum: 0 }) })
+      .payload(body).build();
+  };
+  for (const csum of [false, true]) {
+    const pkt = gue(csum);
+    assert.ok(completeWrapped(pkt, 0, pkt.length, 32, summer));
+    assert.equal(pkt[32 + 36] << 8 | pkt[32 + 37], good, "inner TCP checksum completed");
+    const udp = pkt[26] << 8 | pkt[27];
+    if (!csum) assert.equal(udp, 0, "no checksum stays none");
+    else {
+      // The outer UDP checksum now verifies over the completed inner packet.
+      const sum = onesComplementSum(pkt.subarray(12, 20), 17 + pkt.length - 20);
+      assert.equal(internetChecksum(pkt.subarray(20), sum), 0);
+    }
+  }
+  // GRE with its checksum: recomputed over the completed inner packet.
+  const greBody = new Uint8Array(8 + inner.length);
+  greBody.set([0x80, 0, 0x08, 0x00, 0xde, 0xad, 0, 0]);
+  greBody.set(inner, 8);
+  const gre = ipv4({ src: "203.0.113.1", dst: "203.0.113.11" }).rawProto(47).payload(greBody)
+    .build();
+  assert.ok(completeWrapped(gre, 0, gre.length, 28, summer));
+  assert.equal(gre[28 + 36] << 8 | gre[28 + 37], good);
+  assert.equal(internetChecksum(gre.subarray(20)), 0, "GRE checksum right");
+  // An inner packet that cannot be completed leaves the outer one alone.
+  const bad = gue(true);
+  bad[32 + 9] = 99; // inner protocol neither TCP nor UDP
+  const before = Uint8Array.from(bad);
+  assert.equal(completeWrapped(bad, 0, bad.length, 32, summer), false);
+  assert.deepEqual(bad, before);
 });
