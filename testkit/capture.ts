@@ -58,6 +58,8 @@ export async function startCapture(
 
 const LINKTYPE_ETHERNET = 1;
 const LINKTYPE_LINUX_SLL = 113;
+/** What tcpdump writes for `-i any` (a 20-byte cooked header). */
+const LINKTYPE_LINUX_SLL2 = 276;
 const LINKTYPE_RAW = 101;
 
 /** The IP packets of a classic pcap file (either byte order, microsecond or nanosecond). */
@@ -73,6 +75,8 @@ export function readPcap(file: Uint8Array): Uint8Array[] {
     ? 14
     : link === LINKTYPE_LINUX_SLL
     ? 16
+    : link === LINKTYPE_LINUX_SLL2
+    ? 20
     : link === LINKTYPE_RAW
     ? 0
     : -1;

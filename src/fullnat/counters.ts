@@ -29,6 +29,15 @@ export interface EngineCounters {
   otherProtocolDropped: number;
   /** ICMP errors about a session, rewritten into the other end's view and forwarded. */
   icmpErrorsTranslated: number;
+  /**
+   * ICMP errors about a DR session's replies (quoting VIP -> client, which the real server
+   * sent): passed unchanged to the real server by its DR route, as IPVS does.
+   */
+  icmpErrorsRouted: number;
+  /** The same about a TUNNEL session's replies: wrapped unchanged to the real server. */
+  icmpErrorsTunnelled: number;
+  /** Of those for TUNNEL, dropped because they would outgrow the MTU once wrapped. */
+  icmpErrorsNotForwarded: number;
   /** ICMP errors quoting no known session (about the box's own traffic): passed on. */
   icmpNoSession: number;
   /** ICMP errors whose quoted datagram is too short to identify a session. */
@@ -137,6 +146,9 @@ export function newEngineCounters(): EngineCounters {
     otherProtocol: 0,
     otherProtocolDropped: 0,
     icmpErrorsTranslated: 0,
+    icmpErrorsRouted: 0,
+    icmpErrorsTunnelled: 0,
+    icmpErrorsNotForwarded: 0,
     icmpNoSession: 0,
     icmpMalformedQuote: 0,
     icmpPassed: 0,

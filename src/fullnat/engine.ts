@@ -38,7 +38,8 @@ import { endServerSessions, expireSessions, type ExpiryHook } from "./expiry.ts"
 import type { AddressFamily, PacketView } from "./family.ts";
 import { INET } from "./family_ipv4.ts";
 import { INET6 } from "./family_ipv6.ts";
-import { handleIcmp, IcmpOutcome } from "./icmp_translate.ts";
+import { handleIcmp, IcmpOutcome, icmpSession } from "./icmp_translate.ts";
+import { tunnelOverhead } from "./xmit_tunnel.ts";
 import { type ProtocolHandler, PROTOCOLS } from "./proto.ts";
 import type { OwnerLog } from "./owner_log.ts";
 import { Registry } from "./registry.ts";
@@ -304,7 +305,7 @@ export class Engine {
     const proto = p.proto;
     const l4 = p.l4;
     const ph = PROTOCOLS[proto];
-    if (ph === undefined) return this.#sessionlessProtocol(fam, b, o, proto, l4, p.end);
+    if (ph === undefined) return this.#sessionlessProtocol(fam, b, o, proto, l4, p.end, cap);
     if (!ph.sound(b, l4, p.end - l4)) {
       c.malformedL4++;
       return this.#malformed();
@@ -381,6 +382,7 @@ export class Engine {
     proto: number,
     l4: number,
     end: number,
+    cap: number,
   ): Verdict {
     const c = this.counters;
     if (proto === fam.icmpProto) {
@@ -390,6 +392,7 @@ export class Engine {
         this.outInner = 0;
         return Verdict.Rewritten;
       }
+      if (r === IcmpOutcome.Forward) return this.#forwardIcmp(fam, b, o, l4, end, cap);
       return r === IcmpOutcome.Passed ? Verdict.Accept : this.#malformed();
     }
     if (fam.isVip(this.registry, b, o)) {
@@ -398,6 +401,41 @@ export class Engine {
     }
     c.otherProtocol++;
     return Verdict.Accept;
+  }
+
+  /**
+   * An ICMP error about the replies of a DR or TUNNEL session (`icmpSession`), sent on whole
+   * to its real server: DR with the server's mark, TUNNEL wrapped. An error is never answered
+   * with another, so one that would outgrow the MTU once wrapped is dropped, counted.
+   */
+  #forwardIcmp(
+    fam: AddressFamily,
+    b: Uint8Array,
+    o: number,
+    l4: number,
+    end: number,
+    cap: number,
+  ): Verdict {
+    const id = icmpSession.id;
+    const rs = this.registry.servers[this.table.server[id]] as RealServer;
+    const xmit = TRANSMITS[this.table.method[id]];
+    const c = this.counters;
+    if (xmit.marks) {
+      this.outMark = rs.mark;
+      c.icmpErrorsRouted++;
+      return Verdict.Marked;
+    }
+    const total = end - o;
+    if (total + tunnelOverhead(rs, fam.name === "ipv6") > this.mtu) {
+      c.icmpErrorsNotForwarded++;
+      return Verdict.Drop;
+    }
+    const length = xmit.wrap!(this, fam, b, o, l4, total, cap, false, id);
+    if (length <= 0) return Verdict.Drop;
+    c.icmpErrorsTunnelled++;
+    this.outLength = length;
+    this.outInner = length - total;
+    return Verdict.Rewritten;
   }
 
   /** Answers or drops a connection attempt the engine could not place, per reject policy. */

@@ -11,6 +11,7 @@ import {
   ICMP_UDP_UNREACHABLE,
 } from "../../testkit/engine_rows/icmp.ts";
 import { ipv6 } from "../../testkit/packet_builder.ts";
+import { ICMP_TO_DIRECT_SERVERS } from "../../testkit/engine_rows/icmp_direct.ts";
 import { C6, engineTest, isn6, LIP6, RS6, VIP6 } from "../../testkit/engine_fixture.ts";
 
 engineTest(
@@ -69,5 +70,18 @@ engineTest(
       [c.toaFragNeeded, c.icmpErrorsTranslated, c.icmpPassed, c.otherProtocolDropped],
       [1, 2, 1, 1],
     );
+  },
+);
+
+engineTest(
+  "Engine.handle() sends errors about DR and TUNNEL replies to their real server unchanged",
+  (run) => {
+    const { engine } = run.scenario(ICMP_TO_DIRECT_SERVERS);
+    const c = engine.counters;
+    assert.deepEqual(
+      [c.icmpErrorsRouted, c.icmpErrorsTunnelled, c.icmpErrorsNotForwarded, c.icmpErrorsTranslated],
+      [1, 1, 1, 0],
+    );
+    assert.equal(c.drRouted, 1, "the DR SYN only: an error is not a forwarded packet");
   },
 );

@@ -9,7 +9,9 @@
  *
  * Translated: IPv4 destination unreachable (fragmentation needed included), source quench and
  * time exceeded; IPv6 destination unreachable, packet too big and time exceeded (as Alibaba LVS's
- * `ip_vs_core.c` does). Everything else ICMP goes on to the kernel unchanged.
+ * `ip_vs_core.c` does). Everything else ICMP goes on to the kernel unchanged. Errors about the
+ * replies of DR and TUNNEL sessions are not translated but forwarded whole to the real server
+ * that sent them (`Forward`).
  *
  * @module
  */
@@ -23,7 +25,7 @@ import type { EngineCounters } from "./counters.ts";
 import { type AddressFamily, type QuoteView, Slot } from "./family.ts";
 import type { Registry } from "./registry.ts";
 import { Dir, NO_SESSION, type SessionTable } from "./session_table.ts";
-import { METHOD_FULLNAT } from "./xmit.ts";
+import { METHOD_DR, METHOD_FULLNAT, METHOD_TUNNEL } from "./xmit.ts";
 
 /** What {@linkcode handleIcmp} says about a message. */
 export const IcmpOutcome = {
@@ -33,12 +35,21 @@ export const IcmpOutcome = {
   Passed: 1,
   /** Cut short or quoting nothing usable (counted). */
   Malformed: 2,
+  /**
+   * About the replies of a DR or TUNNEL session (which its real server sent from the VIP
+   * itself): to go to that server unchanged, by the session's mode ({@linkcode icmpSession}).
+   * Not counted yet.
+   */
+  Forward: 3,
 } as const;
 /** One of the {@linkcode IcmpOutcome} values. */
 export type IcmpOutcome = typeof IcmpOutcome[keyof typeof IcmpOutcome];
 
 /** Where the quote of the ICMP error in hand lies; reused for every error. */
 const quote: QuoteView = { ip: 0, l4: 0, end: 0 };
+
+/** After {@linkcode handleIcmp} said `Forward`: the session the error is about. */
+export const icmpSession = { id: 0 };
 
 /**
  * The ICMP message at `icmp` of the packet at `o` (ending at `end`): an error about a session
@@ -80,6 +91,14 @@ export function handleIcmp(
     return IcmpOutcome.Passed;
   }
   const id = e >> 1;
+  const method = t.method[id];
+  if ((e & 1) === Dir.In && (method === METHOD_DR || method === METHOD_TUNNEL)) {
+    // The real server answered from the VIP itself, so the quote is its own datagram as it
+    // sent it: the error is for it, unchanged (IPVS's ip_vs_in_icmp hands it to the mode's
+    // transmit), which PMTU discovery on its replies needs.
+    icmpSession.id = id;
+    return IcmpOutcome.Forward;
+  }
   let mtuDelta = 0;
   if ((e & 1) === Dir.Out && proto === IPPROTO.TCP && t.method[id] === METHOD_FULLNAT) {
     // The client's segments grow by the TOA on the way in, so it must aim lower.

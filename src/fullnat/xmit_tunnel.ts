@@ -54,6 +54,11 @@ const GUE_LENGTH = 12;
 /** GUE's UDP source ports: the flow hash picks one of the top 16,384 (49152-65535). */
 const GUE_SPORT_BASE = 0xc000;
 
+/** The bytes wrapping puts in front of a packet to `rs` (IPv6 when `v6`): IP and encapsulation. */
+export function tunnelOverhead(rs: RealServer, v6: boolean): number {
+  return (v6 ? IPV6.HEADER : IPV4.MIN_HEADER) + encapLength(rs);
+}
+
 /** The bytes `rs`'s encapsulation puts between the outer IP header and the packet. */
 function encapLength(rs: RealServer): number {
   return rs.tunType === TUN_GUE ? GUE_LENGTH : rs.tunType === TUN_GRE ? (rs.tunCsum ? 8 : 4) : 0;

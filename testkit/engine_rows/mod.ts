@@ -41,6 +41,7 @@ import { TOA_GSO, TOA_SKIPS, TOA_SPOOF } from "./toa.ts";
 import { UDP_FULLNAT, UDP_FULLNAT_V6 } from "./udp.ts";
 import { TUNNEL_IPV4, TUNNEL_IPV6, TUNNEL_MTU_V4, TUNNEL_UDP_AND_DROPS } from "./tunnel.ts";
 import { TUNNEL_ENCAP_V6, TUNNEL_GRE_V4, TUNNEL_GUE_V4 } from "./tunnel_encap.ts";
+import { ICMP_TO_DIRECT_SERVERS } from "./icmp_direct.ts";
 
 export type { Scenario } from "./scenario.ts";
 
@@ -73,6 +74,7 @@ export const SCENARIOS: readonly Scenario[] = [
   ICMP_TCP_BOTH_WAYS,
   ICMP_NO_SESSION_AND_IPSEC,
   ICMP6_BOTH_WAYS,
+  ICMP_TO_DIRECT_SERVERS,
   EXPIRY_TIMEOUTS,
   EXPIRY_ESTABLISHED,
   EXPIRY_SILENT_SERVER,

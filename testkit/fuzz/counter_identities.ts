@@ -21,6 +21,9 @@ export const OUTCOMES: readonly (keyof EngineCounters)[] = [
   "icmpMalformedQuote",
   "icmpNoSession",
   "icmpErrorsTranslated",
+  "icmpErrorsRouted",
+  "icmpErrorsTunnelled",
+  "icmpErrorsNotForwarded",
   "otherProtocol",
   "otherProtocolDropped",
   "passedThrough",
@@ -66,9 +69,12 @@ export function counterProblems(e: Engine, v: VerdictTally): string[] {
   if (sum !== c.packets) out.push(`outcome counters sum to ${sum}, packets ${c.packets}`);
   const seen = v.accept + v.drop + v.rewritten + v.marked;
   if (seen !== c.packets) out.push(`verdicts ${seen}, packets ${c.packets}`);
-  if (v.marked !== c.drRouted) out.push(`Marked verdicts ${v.marked}, drRouted ${c.drRouted}`);
+  if (v.marked !== c.drRouted + c.icmpErrorsRouted) {
+    out.push(`Marked verdicts ${v.marked}, drRouted ${c.drRouted} + ${c.icmpErrorsRouted} ICMP`);
+  }
   // Rewritten: forwarded (not DR), ICMP translated, and the replies the engine writes.
-  const rewritten = c.forwarded - c.drRouted + c.icmpErrorsTranslated + c.resetsSent +
+  const rewritten = c.forwarded - c.drRouted + c.icmpErrorsTranslated + c.icmpErrorsTunnelled +
+    c.resetsSent +
     c.noSessionResets + c.orphansReset + c.toaFragNeeded + c.tunnelFragNeeded;
   if (v.rewritten !== rewritten) {
     out.push(`Rewritten verdicts ${v.rewritten}, counters say ${rewritten}`);

@@ -14,24 +14,12 @@ import { curl, type NginxServer, startNginx } from "../../../testkit/servers.ts"
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
 import { addDirectReturn } from "../../../testkit/direct_return.ts";
 import { newConnectionsCommand } from "../../../testkit/curl.ts";
+import { lbState } from "../../../testkit/lb_state.ts";
+import { clientPort, errorReachesServer } from "../../../testkit/icmp_about_reply.ts";
 
 const VIP_DR = "198.51.100.10";
 const VIP_FN = "198.51.100.11";
 const BULK = 100 << 20;
-
-/** The balancer's policy rules and every routing table, both families. */
-async function routing(topo: Topology): Promise<string> {
-  const parts: string[] = [];
-  for (
-    const cmd of [
-      ["ip", "-4", "rule", "show"],
-      ["ip", "-6", "rule", "show"],
-      ["ip", "-4", "route", "show", "table", "all"],
-      ["ip", "-6", "route", "show", "table", "all"],
-    ]
-  ) parts.push((await topo.exec("lb", cmd, { check: true })).stdout);
-  return parts.join("----\n");
-}
 
 /** Counts packets from `vip`:80 arriving at the balancer (replies that should never come). */
 async function replyCounter(
@@ -112,15 +100,7 @@ Deno.test("e2e DR: unchanged packets to a server on the segment, replies direct,
       addrs: [VIP_DR, `[${vip6}]`, rs],
       bulkBytes: BULK,
     });
-    // The daemon turns forwarding on and, as documented, leaves kernel settings as it set
-    // them; a box that forwards already is the "before" that rules and routes compare with.
-    await topo.exec("lb", [
-      "sysctl",
-      "-qw",
-      "net.ipv4.ip_forward=1",
-      "net.ipv6.conf.all.forwarding=1",
-    ], { check: true });
-    const before = await routing(topo);
+    const before = await lbState(topo);
     lb = await startBalancer(topo);
     await lb.ipvsadmOk("-A", "-t", `${VIP_DR}:80`, "-s", "rr");
     // As ipvsadm does for -g, the port given is replaced by the service's.
@@ -151,6 +131,16 @@ Deno.test("e2e DR: unchanged packets to a server on the segment, replies direct,
     const log = await nginx.accessLog();
     assert.deepEqual(log.map((e) => e.remoteAddr), [topo.addrs.client, v6.client]);
 
+    // A router's "fragmentation needed" / "packet too big" about a reply the server sent from
+    // the VIP reaches the balancer, which routes it on to the server unchanged.
+    const sessions = await lb.ipvsadmOk("-L", "-n", "-c");
+    for (const [vip, client] of [[VIP_DR, topo.addrs.client], [vip6, v6.client]]) {
+      const cport = clientPort(sessions, client, vip, 80);
+      const arrived = await errorReachesServer(topo, { vip, vport: 80, client, cport }, "eth0");
+      assert.equal(arrived.length, 1, `the error about ${vip}:80 -> ${client}:${cport} arrived`);
+    }
+    assert.equal((await lb.status()).engine.icmpErrorsRouted, 2);
+
     const dr = await download(topo, `http://${VIP_DR}${nginx.bulkPath}`);
     assert.equal(dr.sha, nginx.bulkSha256, "100 MB through DR byte for byte");
     const dr6 = await download(topo, `http://[${vip6}]${nginx.bulkPath}`);
@@ -160,7 +150,7 @@ Deno.test("e2e DR: unchanged packets to a server on the segment, replies direct,
 
     const status = await lb.status();
     assert.ok(status.engine.drRouted > 2 * (BULK / 1e6), `${status.engine.drRouted} marked`);
-    assert.equal(status.queue.marked, status.engine.drRouted);
+    assert.equal(status.queue.marked, status.engine.drRouted + status.engine.icmpErrorsRouted);
 
     // Side by side, for the record: FULLNAT carries both directions, DR only the client's.
     const fn = await download(topo, `http://${VIP_FN}${nginx.bulkPath}`);
@@ -184,7 +174,7 @@ Deno.test("e2e DR: unchanged packets to a server on the segment, replies direct,
     lb = undefined;
     await topo.exec("lb", ["iptables", "-w", "-t", "mangle", "-F", "PREROUTING"], { check: true });
     await topo.exec("lb", ["ip6tables", "-w", "-t", "mangle", "-F", "PREROUTING"], { check: true });
-    assert.equal(await routing(topo), before, "rules and routes as before the daemon");
+    assert.equal(await lbState(topo), before, "rules, routes and settings as before the daemon");
   } finally {
     await lb?.stop();
     await nginx?.stop();

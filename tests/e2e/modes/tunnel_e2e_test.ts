@@ -16,6 +16,7 @@ import { curl, parseRootBody, sha256Hex, startNginx } from "../../../testkit/ser
 import { newConnectionsCommand } from "../../../testkit/curl.ts";
 import { setupTunnelRs } from "../../../testkit/tunnel_rs.ts";
 import { lbState } from "../../../testkit/lb_state.ts";
+import { clientPort, errorReachesServer } from "../../../testkit/icmp_about_reply.ts";
 
 const BULK = 100 * 1000 * 1000;
 const CONNS = 300;
@@ -117,6 +118,14 @@ Deno.test("e2e TUNNEL: IPIP and IPv6-in-IPv6 to the real servers, replies bypass
         assert.equal(body.peer, client, `the real server saw ${body.peer}, not the client`);
       }
     }
+    // An error about a reply the server sent from the VIP goes to it wrapped, unchanged.
+    const sessions = await lb.ipvsadmOk("-L", "-n", "-c");
+    for (const [v, client] of [[vip, a.client], [vip6, v6.client]]) {
+      const cport = clientPort(sessions, client, v, 80);
+      const arrived = await errorReachesServer(topo, { vip: v, vport: 80, client, cport }, "any");
+      assert.equal(arrived.length, 1, `the error about ${v}:80 -> ${client}:${cport} arrived`);
+    }
+    assert.equal((await lb.status()).engine.icmpErrorsTunnelled, 2);
     // 100 MB byte-identical, through each mode.
     const bulk = async (url: string) => {
       const t0 = performance.now();
