@@ -287,8 +287,9 @@ function engineWork(phase: string): EngineWork {
   return {
     step: () => {
       port = port >= 39999 ? 1025 : port + 1;
-      syn[l4] = ack[l4] = port >>> 8;
-      syn[l4 + 1] = ack[l4 + 1] = port & 255;
+      setSynPort(syn, l4, port);
+      ack[l4] = port >>> 8;
+      ack[l4 + 1] = port & 255;
       run(syn);
       synAck[l4 + 2] = buf[l4];
       synAck[l4 + 3] = buf[l4 + 1];
@@ -346,8 +347,9 @@ function tunnelWork(v6: boolean): EngineWork {
     step: () => {
       run(data);
       port = port >= 39999 ? 1025 : port + 1;
-      syn[l4] = ack[l4] = port >>> 8;
-      syn[l4 + 1] = ack[l4 + 1] = port & 255;
+      setSynPort(syn, l4, port);
+      ack[l4] = port >>> 8;
+      ack[l4 + 1] = port & 255;
       run(syn);
       run(ack);
       engine.removeSession(t.highWater - 1);
@@ -355,6 +357,28 @@ function tunnelWork(v6: boolean): EngineWork {
     packetsPerStep: 3,
     forwarded: () => engine.counters.tunnelEncapsulated,
   };
+}
+
+/**
+ * Writes the 16-bit word at even offset `at` of the SYN whose TCP header is at `l4`, updating
+ * its TCP checksum (RFC 1624; a port, or an address word of the pseudo-header): the engine
+ * drops a SYN whose checksum is wrong.
+ */
+function setSynWord(p: Uint8Array, l4: number, at: number, value: number): void {
+  const old = (p[at] << 8) | p[at + 1];
+  p[at] = value >>> 8;
+  p[at + 1] = value & 255;
+  let sum = (~((p[l4 + 16] << 8) | p[l4 + 17]) & 0xffff) + (~old & 0xffff) + value;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  const check = ~sum & 0xffff;
+  p[l4 + 16] = check >>> 8;
+  p[l4 + 17] = check & 255;
+}
+
+/** Writes client port `port` into the SYN at `l4`, checksum updated. */
+function setSynPort(p: Uint8Array, l4: number, port: number): void {
+  setSynWord(p, l4, l4, port);
 }
 
 /** Handshakes to services of every scheduler but rr and wrr, in turn (`engine+sched`). */
@@ -421,9 +445,11 @@ function schedWork(
     step: () => {
       port = port >= 39999 ? 1025 : port + 1;
       service = service === services.length - 1 ? 0 : service + 1;
-      syn[l4] = ack[l4] = port >>> 8;
-      syn[l4 + 1] = ack[l4 + 1] = port & 255;
-      syn[l4 + 3] = ack[l4 + 3] = 81 + service;
+      setSynPort(syn, l4, port);
+      ack[l4] = port >>> 8;
+      ack[l4 + 1] = port & 255;
+      setSynWord(syn, l4, l4 + 2, 81 + service);
+      ack[l4 + 3] = 81 + service;
       run(syn);
       for (let k = 0; k < addrLen; k++) synAck[src + k] = buf[dst + k];
       synAck[l4 + 2] = buf[l4];
@@ -484,10 +510,13 @@ function persistWork(
       port = port >= 39999 ? 1025 : port + 1;
       service ^= 1;
       if (service === 0) client = (client + 1) & 255;
-      syn[l4] = ack[l4] = port >>> 8;
-      syn[l4 + 1] = ack[l4 + 1] = port & 255;
-      syn[l4 + 3] = ack[l4 + 3] = 81 + service;
-      syn[lastSrc] = ack[lastSrc] = client;
+      setSynPort(syn, l4, port);
+      ack[l4] = port >>> 8;
+      ack[l4 + 1] = port & 255;
+      setSynWord(syn, l4, l4 + 2, 81 + service);
+      ack[l4 + 3] = 81 + service;
+      setSynWord(syn, l4, lastSrc - 1, (syn[lastSrc - 1] << 8) | client);
+      ack[lastSrc] = client;
       run(syn);
       synAck[l4 + 2] = buf[l4];
       synAck[l4 + 3] = buf[l4 + 1];

@@ -32,6 +32,11 @@ export const SessionFlag = {
    * datagram is scheduled anew, and the reply it waits for ends it.
    */
   ONE_PACKET: 4,
+  /**
+   * Counted against its client address in its service's per-source table
+   * (`--source-sessions`, `admission.ts`): its end gives the count back.
+   */
+  SOURCE_COUNTED: 8,
 } as const;
 
 /**
