@@ -26,8 +26,8 @@ import {
   type RealServerSpec,
   type ServiceKey,
   type ServiceOptions,
-  SOURCE_LIMIT_MAX,
   type SorryServerSpec,
+  SOURCE_LIMIT_MAX,
   type Timeouts,
   type Tunables,
 } from "../fullnat/types.ts";

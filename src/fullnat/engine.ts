@@ -43,7 +43,7 @@ import { type ProtocolHandler, PROTOCOLS } from "./proto.ts";
 import type { OwnerLog } from "./owner_log.ts";
 import { Registry } from "./registry.ts";
 import type { RealServer, Service } from "./service.ts";
-import { ADMITTED, admit, countSource, NOT_ADMITTED, releaseSource } from "./admission.ts";
+import { admit, ADMITTED, countSource, NOT_ADMITTED, releaseSource } from "./admission.ts";
 import { openSession } from "./session_open.ts";
 import { releaseTemplate } from "./persistence.ts";
 import { Dir, NO_SESSION, SessionFlag, SessionTable, V6 } from "./session_table.ts";

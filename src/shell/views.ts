@@ -92,19 +92,19 @@ export function serviceDetail(s: ServiceView): string {
     ...((s.allow ?? []).length > 0 ? [["allow", (s.allow ?? []).join(", ")] as const] : []),
     ...((s.deny ?? []).length > 0 ? [["deny", (s.deny ?? []).join(", ")] as const] : []),
     ...(s.sourceRate ? [["source rate", `${s.sourceRate}/s per source`] as const] : []),
-    ...(s.sourceSessions
-      ? [["source sessions", `${s.sourceSessions} per source`] as const]
-      : []),
+    ...(s.sourceSessions ? [["source sessions", `${s.sourceSessions} per source`] as const] : []),
     ["connections", s.stats.conns],
     ...(s.refused !== undefined &&
         (s.refused.aclDenied + s.refused.sourceRate + s.refused.sourceSessions > 0 ||
           (s.allow ?? []).length + (s.deny ?? []).length > 0 || s.sourceRate ||
           s.sourceSessions)
-      ? [[
-        "refused",
-        `${s.refused.aclDenied} by allow/deny, ${s.refused.sourceRate} over source rate, ` +
-        `${s.refused.sourceSessions} over source sessions`,
-      ] as const]
+      ? [
+        [
+          "refused",
+          `${s.refused.aclDenied} by allow/deny, ${s.refused.sourceRate} over source rate, ` +
+          `${s.refused.sourceSessions} over source sessions`,
+        ] as const,
+      ]
       : []),
   ]);
   return [

@@ -172,7 +172,8 @@ export function parseSourcePrefix(
     const netText = f === 4 ? formatIpv4(Number(net)) : formatIpv6(bigintWords(net));
     return {
       ok: false,
-      message: `${text} has bits set past its length: write the network, ${netText}/${prefixLength}`,
+      message:
+        `${text} has bits set past its length: write the network, ${netText}/${prefixLength}`,
     };
   }
   return { ok: true, prefix: { text: `${address}/${prefixLength}`, words, length: prefixLength } };
