@@ -87,6 +87,9 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   spec("vsestablish-timeout", "V", "required", "option"),
   spec("vsestablish-timeout", undefined, "required", "option", "est_timeout"),
   spec("vsestablish-timeout", undefined, "required", "option", "est-timeout"),
+  // fullnat's own (issue 16): per-source limits of a service; no ipvsadm has them.
+  spec("source-rate", undefined, "required", "option"),
+  spec("source-sessions", undefined, "required", "option"),
   spec("start-daemon", undefined, "required", "unsupported"),
   spec("stop-daemon", undefined, "required", "unsupported"),
   spec("add-snat", "K", "none", "unsupported"),

@@ -31,6 +31,8 @@ export const OPTION_NAMES = [
   "thresholds",
   "ops",
   "vsestablish-timeout",
+  "source-rate",
+  "source-sessions",
 ] as const;
 
 /** One option group. */
@@ -58,25 +60,26 @@ export type CommandName =
 type Rule = "+" | "x" | "1" | " ";
 
 // Columns follow OPTION_NAMES: -n -c svc -s -p -M -r fwd -w timeout stats rate persistent-conn
-// nosort exact laddr sched-flags -x -y thresholds -o -V. Rows are the FULLNAT ipvsadm's table
-// restricted to the options fullnat implements, with mainline ipvsadm's sched-flags column and
-// Alibaba's later -V column.
+// nosort exact laddr sched-flags -x -y thresholds -o -V source-rate source-sessions. Rows are
+// the FULLNAT ipvsadm's table restricted to the options fullnat implements, with mainline
+// ipvsadm's sched-flags column, Alibaba's later -V column and fullnat's own per-source limits
+// (service commands only).
 const TABLE: Record<CommandName, string> = {
-  "add-service": "xx+   xxxxxxxxxx xxx  ",
-  "edit-service": "xx+   xxxxxxxxxx xxx  ",
-  "delete-service": "xx+xxxxxxxxxxxxxxxxxxx",
-  "flush": "xxxxxxxxxxxxxxxxxxxxxx",
-  "list": " 11xxxxxx1     xxxx xx",
-  "add-server": "xx+xxx+  xxxxxxxx  xxx",
-  "delete-server": "xx+xxx+xxxxxxxxxxxxxxx",
-  "edit-server": "xx+xxx+  xxxxxxxx  xxx",
-  "set": "xxxxxxxxxxxxxxxxxxxxxx",
-  "zero": "xx xxxxxxxxxxxxxxxxxxx",
-  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxx",
-  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxx",
-  "get-laddr": "xx xxxxxxxxxxxxxxxxxxx",
-  "restore": "xxxxxxxxxxxxxxxxxxxxxx",
-  "save": " xxxxxxxxxxxxxxxxxxxxx",
+  "add-service": "xx+   xxxxxxxxxx xxx    ",
+  "edit-service": "xx+   xxxxxxxxxx xxx    ",
+  "delete-service": "xx+xxxxxxxxxxxxxxxxxxxxx",
+  "flush": "xxxxxxxxxxxxxxxxxxxxxxxx",
+  "list": " 11xxxxxx1     xxxx xxxx",
+  "add-server": "xx+xxx+  xxxxxxxx  xxxxx",
+  "delete-server": "xx+xxx+xxxxxxxxxxxxxxxxx",
+  "edit-server": "xx+xxx+  xxxxxxxx  xxxxx",
+  "set": "xxxxxxxxxxxxxxxxxxxxxxxx",
+  "zero": "xx xxxxxxxxxxxxxxxxxxxxx",
+  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxxxx",
+  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxxxx",
+  "get-laddr": "xx xxxxxxxxxxxxxxxxxxxxx",
+  "restore": "xxxxxxxxxxxxxxxxxxxxxxxx",
+  "save": " xxxxxxxxxxxxxxxxxxxxxxx",
 };
 
 /**
