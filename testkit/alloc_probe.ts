@@ -20,6 +20,8 @@
  *   see allocations;
  * - `engine`, `engine6`: `Engine.handle()` called directly on established TCP packets of one
  *   session, client->server and server->client alternately (IPv4, IPv6);
+ * - `engine+guard`, `engine6+guard`: the handshakes of `engine+handshake` to a service with
+ *   allow and deny lists and per-source limits (never reached), so every SYN is checked by all;
  * - `engine+handshake`, `engine6+handshake`: a client SYN from a fresh port (new session,
  *   TOA, timestamp strip, ISN), the real server's SYN-ACK (MSS clamp) and the client's ACK
  *   (TOA again); the session is removed after the ACK, so the table stays small.
@@ -84,6 +86,8 @@ const PHASES = [
   "engine6+sched",
   "engine+persist",
   "engine6+persist",
+  "engine+guard",
+  "engine6+guard",
   "engine+tunnel",
   "engine6+tunnel",
 ];
@@ -266,7 +270,17 @@ function engineWork(phase: string): EngineWork {
   const c = engine.counters;
   if (phase.endsWith("+sched")) return schedWork(engine, ctl, v6, { CLIENT, VIP, LIP, RS });
   if (phase.endsWith("+persist")) return persistWork(engine, ctl, v6, { CLIENT, VIP, LIP, RS });
-  if (!phase.endsWith("+handshake")) {
+  if (phase.endsWith("+guard")) {
+    // Handshakes to a service with allow and deny lists and per-source limits it never reaches
+    // (`admission.ts`): every SYN passes the checksum, both lists and the per-source table.
+    ctl.editService(key, {
+      allow: v6 ? ["2001:db8:2::/48", "2001:db8:3::1"] : ["198.51.100.0/24", "192.0.2.7"],
+      deny: v6 ? ["2001:db8:2:1::/64"] : ["198.51.100.66"],
+      sourceRate: 1_000_000_000,
+      sourceSessions: 1_000_000,
+    });
+  }
+  if (!phase.endsWith("+handshake") && !phase.endsWith("+guard")) {
     let i = 0;
     return {
       step: () => void run((i++ & 1) === 0 ? inPkt : outPkt),

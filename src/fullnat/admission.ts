@@ -23,7 +23,7 @@ import type { EngineCounters } from "./counters.ts";
 import type { AddressFamily } from "./family.ts";
 import type { Service } from "./service.ts";
 import { A6, SessionFlag, type SessionTable, V6 } from "./session_table.ts";
-import { OVER_RATE, OVER_SESSIONS, sourceTime } from "./source_table.ts";
+import { OVER_RATE, OVER_SESSIONS } from "./source_table.ts";
 
 /** `NFQA_SKB_CSUMNOTREADY`: the transport checksum holds only the pseudo-header's sum. */
 const SKB_CSUM_NOT_READY = 1;
@@ -62,7 +62,8 @@ export function l4ChecksumOk(
  * Checks the opening packet at `o` (transport at `l4`, ending at `end`) for service `svc`.
  * Returns {@linkcode NOT_ADMITTED} having counted why, {@linkcode ADMITTED}, or the slot of
  * the source in the service's per-source table, to count the session in once it exists
- * ({@linkcode countSource}). `now` is the engine's clock.
+ * ({@linkcode countSource}). The caller has set {@linkcode sourceTime} when the service keeps
+ * per-source counts.
  */
 export function admit(
   c: EngineCounters,
@@ -74,7 +75,6 @@ export function admit(
   end: number,
   proto: number,
   skbInfo: number,
-  now: () => number,
 ): number {
   if ((skbInfo & SKB_CSUM_NOT_READY) === 0 && !l4ChecksumOk(fam, b, o, l4, end, proto)) {
     c.badChecksum++;
@@ -92,7 +92,6 @@ export function admit(
   }
   const sources = svc.sources;
   if (sources === undefined) return ADMITTED;
-  sourceTime[0] = now();
   const r = sources.admit(client, svc.sourceRateLimit, svc.sourceSessionsLimit, c);
   if (r === OVER_RATE) {
     c.sourceRateRefused++;

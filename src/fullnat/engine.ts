@@ -44,6 +44,7 @@ import type { OwnerLog } from "./owner_log.ts";
 import { Registry } from "./registry.ts";
 import type { RealServer, Service } from "./service.ts";
 import { admit, ADMITTED, countSource, NOT_ADMITTED, releaseSource } from "./admission.ts";
+import { sourceTime } from "./source_table.ts";
 import { openSession } from "./session_open.ts";
 import { releaseTemplate } from "./persistence.ts";
 import { Dir, NO_SESSION, SessionFlag, SessionTable, V6 } from "./session_table.ts";
@@ -365,7 +366,9 @@ export class Engine {
     dport: number,
     skbInfo: number,
   ): number {
-    const slot = admit(this.counters, fam, svc, b, o, l4, end, proto, skbInfo, this.#clock);
+    // The clock read here, not in a call: its fractional milliseconds would be boxed crossing one.
+    if (svc.sources !== undefined) sourceTime[0] = this.#clock();
+    const slot = admit(this.counters, fam, svc, b, o, l4, end, proto, skbInfo);
     if (slot === NOT_ADMITTED) return NOT_ADMITTED;
     const id = openSession(this, fam, svc, proto, b, o, sport, dport);
     if (id !== NO_SESSION && slot !== ADMITTED) countSource(this.table, svc, id, slot);

@@ -20,16 +20,19 @@ export interface PrefixWords {
   length: number;
 }
 
-/** Where a key's probe starts: the four masked words and the length mixed. */
-function hashKey(a: number, b: number, c: number, d: number, length: number): number {
-  let h = Math.imul(a ^ 0x9e3779b9 ^ length, 0xcc9e2d51);
-  h = Math.imul((h << 15) | (h >>> 17), 0x1b873593) ^ b;
-  h = Math.imul((h << 13) | (h >>> 19), 0xe6546b64) ^ c;
-  h = Math.imul((h << 15) | (h >>> 17), 0x85ebca6b) ^ d;
+/**
+ * Where a key's probe starts: the four masked words `k[0, 4)` and the length mixed; 30 bits, a
+ * small integer that is never boxed when returned from a call that is not inlined.
+ */
+function hashKey(k: Int32Array, length: number): number {
+  let h = Math.imul(k[0] ^ 0x9e3779b9 ^ length, 0xcc9e2d51);
+  h = Math.imul((h << 15) | (h >>> 17), 0x1b873593) ^ k[1];
+  h = Math.imul((h << 13) | (h >>> 19), 0xe6546b64) ^ k[2];
+  h = Math.imul((h << 15) | (h >>> 17), 0x85ebca6b) ^ k[3];
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  return (h ^ (h >>> 16)) >>> 0;
+  return (h ^ (h >>> 16)) & 0x3fffffff;
 }
 
 /** An immutable set of prefixes of one family. */
@@ -46,6 +49,11 @@ export class PrefixSet {
   /** Each slot's prefix length plus one; 0 marks a free slot. */
   readonly #used: Int32Array;
   readonly #slotMask: number;
+  /**
+   * The masked address being looked up: words travel in this array, not as arguments (a word
+   * of 2^30 or more passed to a call that is not inlined would be boxed).
+   */
+  readonly #probe: Int32Array = new Int32Array(4);
   /** Prefixes held (duplicates counted once). */
   readonly size: number;
 
@@ -63,29 +71,31 @@ export class PrefixSet {
     for (const p of prefixes) {
       const m = new Uint32Array(4);
       prefixMaskWords(p.length, m);
-      const w = [0, 1, 2, 3].map((i) => p.words[i] & m[i]);
-      if (this.#find(w[0], w[1], w[2], w[3], p.length) >= 0) continue;
-      let i = hashKey(w[0], w[1], w[2], w[3], p.length) & this.#slotMask;
+      const probe = this.#probe;
+      for (let i = 0; i < 4; i++) probe[i] = p.words[i] & m[i];
+      if (this.#find(p.length) >= 0) continue;
+      let i = hashKey(probe, p.length) & this.#slotMask;
       while (this.#used[i] !== 0) i = (i + 1) & this.#slotMask;
-      this.#keys.set(w, i * 4);
+      this.#keys.set(probe, i * 4);
       this.#used[i] = p.length + 1;
       size++;
     }
     this.size = size;
   }
 
-  /** The slot of the prefix of `length` whose masked words are `a..d`, or -1. */
-  #find(a: number, b: number, c: number, d: number, length: number): number {
+  /** The slot of the prefix of `length` whose masked words are in `#probe`, or -1. */
+  #find(length: number): number {
     const keys = this.#keys;
     const used = this.#used;
     const mask = this.#slotMask;
-    for (let i = hashKey(a, b, c, d, length) & mask;; i = (i + 1) & mask) {
+    const p = this.#probe;
+    for (let i = hashKey(p, length) & mask;; i = (i + 1) & mask) {
       const u = used[i];
       if (u === 0) return -1;
       const k = i << 2;
       if (
-        u === length + 1 && keys[k] === a && keys[k + 1] === b && keys[k + 2] === c &&
-        keys[k + 3] === d
+        u === length + 1 && keys[k] === p[0] && keys[k + 1] === p[1] && keys[k + 2] === p[2] &&
+        keys[k + 3] === p[3]
       ) return i;
     }
   }
@@ -94,17 +104,14 @@ export class PrefixSet {
   has(w: Uint32Array): boolean {
     const lengths = this.#lengths;
     const m = this.#masks;
+    const p = this.#probe;
     for (let j = 0; j < lengths.length; j++) {
       const k = j << 2;
-      if (
-        this.#find(
-          w[0] & m[k],
-          w[1] & m[k + 1],
-          w[2] & m[k + 2],
-          w[3] & m[k + 3],
-          lengths[j],
-        ) >= 0
-      ) return true;
+      p[0] = w[0] & m[k];
+      p[1] = w[1] & m[k + 1];
+      p[2] = w[2] & m[k + 2];
+      p[3] = w[3] & m[k + 3];
+      if (this.#find(lengths[j]) >= 0) return true;
     }
     return false;
   }

@@ -39,7 +39,8 @@ function hashKey(w: Uint32Array): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  return h ^ (h >>> 16);
+  // 30 bits: a small integer, never boxed when returned from a call that is not inlined.
+  return (h ^ (h >>> 16)) & 0x3fffffff;
 }
 
 /** One service's per-source counts. */
