@@ -23,7 +23,7 @@ import type { EngineCounters } from "./counters.ts";
 import type { AddressFamily } from "./family.ts";
 import type { Service } from "./service.ts";
 import { A6, SessionFlag, type SessionTable, V6 } from "./session_table.ts";
-import { OVER_RATE, OVER_SESSIONS } from "./source_table.ts";
+import { OVER_RATE, OVER_SESSIONS, sourceTime } from "./source_table.ts";
 
 /** `NFQA_SKB_CSUMNOTREADY`: the transport checksum holds only the pseudo-header's sum. */
 const SKB_CSUM_NOT_READY = 1;
@@ -117,6 +117,31 @@ export function countSource(t: SessionTable, svc: Service, id: number, slot: num
 export function releaseSource(t: SessionTable, svc: Service, id: number): void {
   const sources = svc.sources;
   if (sources === undefined) return;
+  sessionClient(t, id);
+  sources.release(client);
+}
+
+/**
+ * Counts session `id` of `svc`, taken over from a previous process, against its client in
+ * this engine's per-source table, whatever the limits (it is open already).
+ */
+export function recountSource(
+  t: SessionTable,
+  svc: Service,
+  id: number,
+  c: EngineCounters,
+  now: number,
+): void {
+  t.flags[id] &= ~SessionFlag.SOURCE_COUNTED;
+  const sources = svc.sources;
+  if (sources === undefined) return;
+  sessionClient(t, id);
+  sourceTime[0] = now;
+  countSource(t, svc, id, sources.slotOf(client, svc.sourceRateLimit, c));
+}
+
+/** Writes the client address of session `id` into `client`. */
+function sessionClient(t: SessionTable, id: number): void {
   if ((t.proto[id] & V6) !== 0) {
     const at = id * 16 + A6.C;
     for (let i = 0; i < 4; i++) client[i] = t.addr6[at + i];
@@ -126,5 +151,4 @@ export function releaseSource(t: SessionTable, svc: Service, id: number): void {
     client[2] = 0;
     client[3] = 0;
   }
-  sources.release(client);
 }

@@ -106,8 +106,7 @@ export class SourceTable {
    */
   admit(w: Uint32Array, rate: number, limit: number, c: EngineCounters): number {
     const now = sourceTime[0];
-    let i = this.find(w);
-    if (i < 0) i = this.#insert(w, rate, c);
+    const i = this.slotOf(w, rate, c);
     if (limit !== 0 && this.#sessions[i] >= limit) return OVER_SESSIONS;
     if (rate !== 0) {
       const tokens = Math.min(rate, this.#tokens[i] + (now - this.#stamps[i]) * rate / 1000);
@@ -119,6 +118,15 @@ export class SourceTable {
       this.#tokens[i] = tokens - 1;
     }
     return i;
+  }
+
+  /**
+   * The slot of source `w[0, 4)`, taken for it (a full bucket for `rate`, no session) if it has
+   * none, at {@linkcode sourceTime}.
+   */
+  slotOf(w: Uint32Array, rate: number, c: EngineCounters): number {
+    const i = this.find(w);
+    return i >= 0 ? i : this.#insert(w, rate, c);
   }
 
   /** A session of the source in `slot` (just admitted) was opened. */
