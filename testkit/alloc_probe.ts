@@ -20,6 +20,8 @@
  *   see allocations;
  * - `engine`, `engine6`: `Engine.handle()` called directly on established TCP packets of one
  *   session, client->server and server->client alternately (IPv4, IPv6);
+ * - `engine+guard`, `engine6+guard`: the handshakes of `engine+handshake` to a service with
+ *   allow and deny lists and per-source limits (never reached), so every SYN is checked by all;
  * - `engine+handshake`, `engine6+handshake`: a client SYN from a fresh port (new session,
  *   TOA, timestamp strip, ISN), the real server's SYN-ACK (MSS clamp) and the client's ACK
  *   (TOA again); the session is removed after the ACK, so the table stays small.
@@ -84,6 +86,8 @@ const PHASES = [
   "engine6+sched",
   "engine+persist",
   "engine6+persist",
+  "engine+guard",
+  "engine6+guard",
   "engine+tunnel",
   "engine6+tunnel",
 ];
@@ -266,7 +270,17 @@ function engineWork(phase: string): EngineWork {
   const c = engine.counters;
   if (phase.endsWith("+sched")) return schedWork(engine, ctl, v6, { CLIENT, VIP, LIP, RS });
   if (phase.endsWith("+persist")) return persistWork(engine, ctl, v6, { CLIENT, VIP, LIP, RS });
-  if (!phase.endsWith("+handshake")) {
+  if (phase.endsWith("+guard")) {
+    // Handshakes to a service with allow and deny lists and per-source limits it never reaches
+    // (`admission.ts`): every SYN passes the checksum, both lists and the per-source table.
+    ctl.editService(key, {
+      allow: v6 ? ["2001:db8:2::/48", "2001:db8:3::1"] : ["198.51.100.0/24", "192.0.2.7"],
+      deny: v6 ? ["2001:db8:2:1::/64"] : ["198.51.100.66"],
+      sourceRate: 1_000_000_000,
+      sourceSessions: 1_000_000,
+    });
+  }
+  if (!phase.endsWith("+handshake") && !phase.endsWith("+guard")) {
     let i = 0;
     return {
       step: () => void run((i++ & 1) === 0 ? inPkt : outPkt),
@@ -287,8 +301,9 @@ function engineWork(phase: string): EngineWork {
   return {
     step: () => {
       port = port >= 39999 ? 1025 : port + 1;
-      syn[l4] = ack[l4] = port >>> 8;
-      syn[l4 + 1] = ack[l4 + 1] = port & 255;
+      setSynPort(syn, l4, port);
+      ack[l4] = port >>> 8;
+      ack[l4 + 1] = port & 255;
       run(syn);
       synAck[l4 + 2] = buf[l4];
       synAck[l4 + 3] = buf[l4 + 1];
@@ -368,8 +383,9 @@ function tunnelWork(v6: boolean): EngineWork {
       run(data);
       for (const d of encapData) run(d);
       port = port >= 39999 ? 1025 : port + 1;
-      syn[l4] = ack[l4] = port >>> 8;
-      syn[l4 + 1] = ack[l4 + 1] = port & 255;
+      setSynPort(syn, l4, port);
+      ack[l4] = port >>> 8;
+      ack[l4 + 1] = port & 255;
       run(syn);
       run(ack);
       engine.removeSession(t.highWater - 1);
@@ -377,6 +393,28 @@ function tunnelWork(v6: boolean): EngineWork {
     packetsPerStep: 3 + encaps.length,
     forwarded: () => engine.counters.tunnelEncapsulated,
   };
+}
+
+/**
+ * Writes the 16-bit word at even offset `at` of the SYN whose TCP header is at `l4`, updating
+ * its TCP checksum (RFC 1624; a port, or an address word of the pseudo-header): the engine
+ * drops a SYN whose checksum is wrong.
+ */
+function setSynWord(p: Uint8Array, l4: number, at: number, value: number): void {
+  const old = (p[at] << 8) | p[at + 1];
+  p[at] = value >>> 8;
+  p[at + 1] = value & 255;
+  let sum = (~((p[l4 + 16] << 8) | p[l4 + 17]) & 0xffff) + (~old & 0xffff) + value;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  const check = ~sum & 0xffff;
+  p[l4 + 16] = check >>> 8;
+  p[l4 + 17] = check & 255;
+}
+
+/** Writes client port `port` into the SYN at `l4`, checksum updated. */
+function setSynPort(p: Uint8Array, l4: number, port: number): void {
+  setSynWord(p, l4, l4, port);
 }
 
 /** Handshakes to services of every scheduler but rr and wrr, in turn (`engine+sched`). */
@@ -443,9 +481,11 @@ function schedWork(
     step: () => {
       port = port >= 39999 ? 1025 : port + 1;
       service = service === services.length - 1 ? 0 : service + 1;
-      syn[l4] = ack[l4] = port >>> 8;
-      syn[l4 + 1] = ack[l4 + 1] = port & 255;
-      syn[l4 + 3] = ack[l4 + 3] = 81 + service;
+      setSynPort(syn, l4, port);
+      ack[l4] = port >>> 8;
+      ack[l4 + 1] = port & 255;
+      setSynWord(syn, l4, l4 + 2, 81 + service);
+      ack[l4 + 3] = 81 + service;
       run(syn);
       for (let k = 0; k < addrLen; k++) synAck[src + k] = buf[dst + k];
       synAck[l4 + 2] = buf[l4];
@@ -506,10 +546,13 @@ function persistWork(
       port = port >= 39999 ? 1025 : port + 1;
       service ^= 1;
       if (service === 0) client = (client + 1) & 255;
-      syn[l4] = ack[l4] = port >>> 8;
-      syn[l4 + 1] = ack[l4 + 1] = port & 255;
-      syn[l4 + 3] = ack[l4 + 3] = 81 + service;
-      syn[lastSrc] = ack[lastSrc] = client;
+      setSynPort(syn, l4, port);
+      ack[l4] = port >>> 8;
+      ack[l4 + 1] = port & 255;
+      setSynWord(syn, l4, l4 + 2, 81 + service);
+      ack[l4 + 3] = 81 + service;
+      setSynWord(syn, l4, lastSrc - 1, (syn[lastSrc - 1] << 8) | client);
+      ack[lastSrc] = client;
       run(syn);
       synAck[l4 + 2] = buf[l4];
       synAck[l4 + 3] = buf[l4 + 1];

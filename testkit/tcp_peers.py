@@ -8,7 +8,9 @@ is printed on stdout as one line, flushed at once, so a test can wait for it.
                       Every line received is echoed back. Stdin: "poke PEERPORT" writes a line on
                       that connection (to see what the network answers); "list" prints the open
                       connections' peer ports.
-  client HOST PORT    stdin: "open NAME" connects (prints "opened NAME MS" or "failed NAME ERR"),
+  client HOST PORT    stdin: "open NAME [FROM [SECONDS]]" connects, from address FROM when given,
+                      giving up after SECONDS (default 15; prints "opened NAME MS" or
+                      "failed NAME ERR"),
                       "send NAME TEXT" writes a line and waits up to 10 s for the echo (prints
                       "reply NAME TEXT MS", "reset NAME MS", "closed NAME MS" or "timeout NAME").
 """
@@ -100,7 +102,9 @@ def client(host, port):
         if words[:1] == ["open"]:
             name = words[1]
             s = socket.socket(family, socket.SOCK_STREAM)
-            s.settimeout(15)
+            if len(words) > 2:
+                s.bind((words[2], 0))
+            s.settimeout(float(words[3]) if len(words) > 3 else 15)
             t0 = time.monotonic()
             try:
                 s.connect((host, port))

@@ -22,11 +22,13 @@ import {
 import {
   type Endpoint,
   MAX_CHECKS_PER_SERVER,
+  MAX_SOURCE_PREFIXES,
   QUORUM_MAX,
   type RealServerSpec,
   type ServiceKey,
   type ServiceOptions,
   type SorryServerSpec,
+  SOURCE_LIMIT_MAX,
   type Timeouts,
   type Tunables,
 } from "../fullnat/types.ts";
@@ -134,6 +136,13 @@ const sorryServer = (v: unknown): SorryServerSpec | null => {
     method: o.method === undefined ? "fullnat" : method(o.method),
   };
 };
+/** An allow or deny list: strings; which prefixes fit the service is the engine's to say. */
+const prefixList = (what: string) => (v: unknown): string[] => {
+  if (!Array.isArray(v) || v.length > MAX_SOURCE_PREFIXES) {
+    throw new ShapeError(`${what} must be a list of at most ${MAX_SOURCE_PREFIXES} prefixes`);
+  }
+  return v.map((p) => text(p, `${what}[]`));
+};
 /** The per-service TCP tweaks, scheduler and health settings, optional in every service request. */
 const TWEAKS = {
   toa: flag("toa"),
@@ -148,6 +157,10 @@ const TWEAKS = {
   quorum: (v: unknown) => integer(v, "quorum", 1, QUORUM_MAX),
   hysteresis: (v: unknown) => integer(v, "hysteresis", 0, QUORUM_MAX),
   sorryServer,
+  allow: prefixList("allow"),
+  deny: prefixList("deny"),
+  sourceRate: (v: unknown) => integer(v, "sourceRate", 0, SOURCE_LIMIT_MAX),
+  sourceSessions: (v: unknown) => integer(v, "sourceSessions", 0, SOURCE_LIMIT_MAX),
 };
 
 function serviceOptions(value: unknown): ServiceOptions {

@@ -47,6 +47,7 @@ export function mergeServices(lists: readonly ServiceView[][]): ServiceView[] {
         services.set(key, {
           ...svc,
           stats: { ...svc.stats },
+          ...(svc.refused !== undefined && { refused: { ...svc.refused } }),
           realServers: svc.realServers.map((rs) => ({ ...rs, stats: { ...rs.stats } })),
           localAddresses: svc.localAddresses.map((la) => ({ ...la })),
           ...(svc.sorryServer !== undefined &&
@@ -55,6 +56,11 @@ export function mergeServices(lists: readonly ServiceView[][]): ServiceView[] {
         continue;
       }
       have.stats = addStats(have.stats, svc.stats);
+      if (svc.refused !== undefined) {
+        have.refused = have.refused === undefined
+          ? { ...svc.refused }
+          : addCounters({ ...have.refused }, svc.refused);
+      }
       const sorry = svc.sorryServer;
       if (have.sorryServer !== undefined && sorry !== undefined) {
         have.sorryServer.activeConns += sorry.activeConns;

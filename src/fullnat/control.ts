@@ -74,7 +74,7 @@ import {
 import { rebuildSchedule, schedFlagBits, schedFlagNames } from "./scheduler_hashed.ts";
 import { applyHealth } from "./health_state.ts";
 import { type CheckSpec, checkSpecProblems } from "../health/spec.ts";
-import type { RealServer } from "./service.ts";
+import { newServiceRefusals, type RealServer } from "./service.ts";
 import {
   DEFAULT_QUORUM,
   MAX_CHECKS_PER_SERVER,
@@ -87,6 +87,7 @@ import { zeroStats } from "./stats.ts";
 import { clearTemplates } from "./persistence.ts";
 import { blankTemplateRow, TEMPLATE_CURSOR, templateRows } from "./template_rows.ts";
 import { setThresholds } from "./thresholds.ts";
+import { applySourceGuard, checkSourceGuard, currentGuard, NO_GUARD } from "./source_guard.ts";
 
 /** How refusals name the implemented methods: `fullnat (-b) or nat (-m)`. */
 const METHOD_OPTIONS = orList(
@@ -588,6 +589,7 @@ export class EngineControl implements ControlTarget {
     const sorry = options?.sorryServer == null
       ? null
       : checkSorryServer(options.sorryServer, addr.v6 !== undefined, port);
+    const guard = checkSourceGuard(options, addr.v6 !== undefined, NO_GUARD);
     const reg = this.engine.registry;
     if (this.#find(proto, addr, port)) {
       throw new ControlError("service-exists", "Service already exists");
@@ -612,6 +614,7 @@ export class EngineControl implements ControlTarget {
     svc.applyTimeouts(this.engine.timeouts);
     svc.quorum = quorum;
     svc.hysteresis = hysteresis;
+    applySourceGuard(svc, guard, this.engine.thresholdShares);
     this.#setSorry(svc, sorry);
     applyHealth(svc);
   }
@@ -673,6 +676,7 @@ export class EngineControl implements ControlTarget {
       [...svc.servers.filter((r) => !r.sorry).map((r) => r.method), ...sorryMethods],
       switchedOn(options),
     );
+    const guard = checkSourceGuard(options, svc.vaddr6 !== undefined, currentGuard(svc));
     if (changed) {
       svc.schedIndex = -1;
       svc.schedWeight = 0;
@@ -696,6 +700,8 @@ export class EngineControl implements ControlTarget {
     }
     svc.quorum = quorum;
     svc.hysteresis = hysteresis;
+    // Lists and limits apply to new connections; sessions already open go on.
+    applySourceGuard(svc, guard, this.engine.thresholdShares);
     if (sorry !== undefined) {
       this.#setSorry(svc, sorry);
       applyHealth(svc);
@@ -855,6 +861,7 @@ export class EngineControl implements ControlTarget {
     const list = key === undefined ? this.engine.registry.liveServices() : [this.#service(key)];
     for (const svc of list) {
       zeroStats(svc.stats);
+      Object.assign(svc.refused, newServiceRefusals());
       for (const rs of svc.servers) zeroStats(rs.stats);
     }
   }
@@ -875,6 +882,11 @@ export class EngineControl implements ControlTarget {
       quorum: svc.quorum,
       hysteresis: svc.hysteresis,
       quorumUp: svc.quorumUp,
+      allow: [...svc.allow],
+      deny: [...svc.deny],
+      sourceRate: svc.sourceRate,
+      sourceSessions: svc.sourceSessions,
+      refused: { ...svc.refused },
       ...(svc.sorryServer !== undefined && { sorryServer: sorryView(svc.sorryServer) }),
       stats: { ...svc.stats },
       realServers: svc.servers.filter((rs) => !rs.sorry).map((rs) => ({

@@ -56,6 +56,23 @@ export interface EngineCounters {
    * client's SYN retransmission then connects.
    */
   orphansReset: number;
+  /**
+   * Packets that would open a session (TCP SYN, UDP datagram with none) whose transport
+   * checksum is wrong: dropped with no session made, as the real server would drop them. Not
+   * checked when the kernel says the checksum is not filled in yet (offload).
+   */
+  badChecksum: number;
+  /** New connections refused by their service's deny or allow list (dropped). */
+  aclDenied: number;
+  /** New connections refused: their source is over its service's `--source-rate` (dropped). */
+  sourceRateRefused: number;
+  /** New connections refused: their source holds its service's `--source-sessions` (dropped). */
+  sourceSessionsRefused: number;
+  /**
+   * Sources forgotten by a full per-source table while they held sessions or a spent bucket:
+   * their counts start again from zero (`source_table.ts`).
+   */
+  sourceEvictions: number;
   /** New connections refused because no real server has a positive weight. */
   noRealServer: number;
   /** New FULLNAT connections refused because the service has no local address. */
@@ -156,6 +173,11 @@ export function newEngineCounters(): EngineCounters {
     tcpNoSession: 0,
     noSessionResets: 0,
     orphansReset: 0,
+    badChecksum: 0,
+    aclDenied: 0,
+    sourceRateRefused: 0,
+    sourceSessionsRefused: 0,
+    sourceEvictions: 0,
     noRealServer: 0,
     noLocalAddress: 0,
     portExhausted: 0,

@@ -12,8 +12,11 @@ import { locate, repair } from "../../testkit/fuzz/packet_check.ts";
 import { Verdict } from "../nfqueue/handler.ts";
 import type { Engine } from "./engine.ts";
 
-/** The suite's seed; `FULLNAT_FUZZ_SEED` replays another. */
-const SEED = Number(Deno.env.get("FULLNAT_FUZZ_SEED") ?? 0x5eed);
+/**
+ * The suite's seed, one whose 120,000 packets reach every path listed below (the reject
+ * policy flips rarely, so some seeds never send a reset); `FULLNAT_FUZZ_SEED` replays another.
+ */
+const SEED = Number(Deno.env.get("FULLNAT_FUZZ_SEED") ?? 1);
 
 Deno.test("fuzzed engine: 120,000 packets keep every invariant and reach every path", () => {
   console.log(`fuzz seed ${SEED}`);

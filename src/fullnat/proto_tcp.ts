@@ -16,7 +16,13 @@ import { ISN_TICKS_PER_MS } from "./isn.ts";
 import type { ProtocolHandler } from "./proto.ts";
 import type { RealServer } from "./service.ts";
 import { Dir, SessionFlag, type SessionTable } from "./session_table.ts";
-import { nextTcpState, nextTcpStateInputOnly, tcpEvent, TcpState } from "./tcp_state.ts";
+import {
+  nextTcpState,
+  nextTcpStateInputOnly,
+  SYN_ACK_WAIT,
+  tcpEvent,
+  TcpState,
+} from "./tcp_state.ts";
 import type { Transmit } from "./xmit.ts";
 
 /** The TCP handler. */
@@ -60,7 +66,14 @@ export const TCP_HANDLER: ProtocolHandler = {
     if (ns !== st) setState(t, id, rs, st, ns);
     const svc = rs.service;
     // The service's timeouts: the engine's, or its own where it has them.
-    t.expires[id] = now + svc.tcpTimeoutMs[ns];
+    if (ns === TcpState.SYN_RECV && (dir === Dir.Out || (flags & TCP_FLAG.SYN) === 0)) {
+      // Only the client's SYN extends a handshake it has not completed: a SYN-ACK (first or
+      // retransmitted) or a client RST leaves at most the short hold, so a flood from spoofed
+      // sources, whose SYN-ACKs nobody answers, holds local ports for seconds, not for the
+      // real server's retransmissions plus tcpSynRecv (README "Under a SYN flood").
+      const until = now + svc.tcpTimeoutMs[SYN_ACK_WAIT];
+      if (until < t.expires[id]) t.expires[id] = until;
+    } else t.expires[id] = now + svc.tcpTimeoutMs[ns];
     if (dir === Dir.In) return xmit.tcpIn(e, fam, b, o, l4, total, limit, id, svc, flags);
     trackServer(t, b, l4, o + total - l4, id, flags);
     xmit.tcpOut(e, fam, b, l4, id, svc, flags);
@@ -99,7 +112,8 @@ function clientSyn(
     e.counters.seqMappingsRenewed++;
   }
   t.clientIsn[id] = seq;
-  t.flags[id] = 0;
+  // What the real server said belongs to the old mapping; the session's source count stays.
+  t.flags[id] &= SessionFlag.SOURCE_COUNTED;
   // The ISN is read back from the table: a sequence number of 2^31 or more passed to a call
   // that is not inlined is boxed into a new heap number.
   xmit.mapSequence(e, fam, id, ticks);

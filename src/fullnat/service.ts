@@ -10,6 +10,8 @@ import type { CheckSpec } from "../health/spec.ts";
 import { DEFAULT_MH_TABLE_SIZE, prefixMaskWords } from "../vocab/mod.ts";
 import { drMark } from "./dr_mark.ts";
 import { newStats } from "./stats.ts";
+import type { PrefixSet } from "./prefix_set.ts";
+import type { SourceTable } from "./source_table.ts";
 import { TemplateTable } from "./template_table.ts";
 import { tcpTimeoutTable } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
@@ -196,6 +198,28 @@ export class Service {
   /** False while the daemon's health monitor says the quorum is lost. */
   quorumUp = true;
   /**
+   * The allow and deny lists of client prefixes as configured (canonical `address/length`);
+   * empty: no list. A new connection from a denied source, or from one outside a non-empty
+   * allow list, is refused (`admission.ts`).
+   */
+  allow: readonly string[] = [];
+  deny: readonly string[] = [];
+  /** The lists as prefix sets (undefined while empty), for the packet path. */
+  allowSet: PrefixSet | undefined = undefined;
+  denySet: PrefixSet | undefined = undefined;
+  /** Per-source limits as configured (`--source-rate`, `--source-sessions`); 0 is none. */
+  sourceRate = 0;
+  sourceSessions = 0;
+  /** This engine's share of them (a daemon's packet workers each count their own). */
+  sourceRateLimit = 0;
+  sourceSessionsLimit = 0;
+  /** Per-source counts, while a per-source limit is set. */
+  sources: SourceTable | undefined = undefined;
+  /** True when new connections pass a list or a per-source limit (`admission.ts`). */
+  guarded = false;
+  /** New connections this service refused before making a session, by cause. */
+  readonly refused: ServiceRefusals = newServiceRefusals();
+  /**
    * The sorry server, when one is configured: an entry of `servers` (so sessions, counters and
    * takeover treat it as any server) marked `sorry`, with weight 0 unless it stands in.
    */
@@ -223,6 +247,21 @@ export class Service {
       ? t.udp * 1000
       : Math.min(OPS_REPLY_WINDOW_MS, t.udp * 1000);
   }
+}
+
+/** New connections a service refused before making a session, by cause. */
+export interface ServiceRefusals {
+  /** From a source its deny list holds, or that its non-empty allow list does not. */
+  aclDenied: number;
+  /** From a source over its rate of new connections (`--source-rate`). */
+  sourceRate: number;
+  /** From a source holding its limit of sessions (`--source-sessions`). */
+  sourceSessions: number;
+}
+
+/** Zeroed refusal counters. */
+export function newServiceRefusals(): ServiceRefusals {
+  return { aclDenied: 0, sourceRate: 0, sourceSessions: 0 };
 }
 
 /** True when the schedulers may pick `rs`: a positive weight and not over its threshold. */

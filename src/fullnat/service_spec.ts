@@ -76,6 +76,24 @@ export interface ServiceOptions {
   /** keepalived's `hysteresis` (default 0): the margin around `quorum` that damps flapping. */
   hysteresis?: number;
   /**
+   * Client prefixes (`address/length`, or an address for one host) allowed to open
+   * connections, DPVS's whitelist: when not empty, a new connection from any other source is
+   * refused. Default none. In an edit, the list given replaces the service's.
+   */
+  allow?: string[];
+  /**
+   * Client prefixes refused new connections, DPVS's blacklist; it wins over `allow`. Default
+   * none. Lists apply to new connections only: sessions already open go on.
+   */
+  deny?: string[];
+  /**
+   * New connections per second one client address may open (a burst of one second's worth);
+   * 0 or left out: no limit.
+   */
+  sourceRate?: number;
+  /** Sessions one client address may hold open at once; 0 or left out: no limit. */
+  sourceSessions?: number;
+  /**
    * keepalived's `sorry_server`: serves the service alone while the quorum is lost (all real
    * servers down, or too little live weight). In an edit, null removes it.
    */
@@ -94,6 +112,17 @@ export interface SorryServerSpec {
   port: number;
   method: ForwardMethod;
 }
+
+/** The service options of {@linkcode ServiceOptions} that guard new connections by source. */
+export const SOURCE_GUARD_KEYS = ["allow", "deny", "sourceRate", "sourceSessions"] as const;
+/** One of {@linkcode SOURCE_GUARD_KEYS}. */
+export type SourceGuardKey = typeof SOURCE_GUARD_KEYS[number];
+
+/** Largest `sourceRate` or `sourceSessions` accepted. */
+export const SOURCE_LIMIT_MAX = 0x7fffffff;
+
+/** Most prefixes one allow or deny list may hold. */
+export const MAX_SOURCE_PREFIXES = 65536;
 
 /** Most health checks one real server may carry. */
 export const MAX_CHECKS_PER_SERVER = 16;

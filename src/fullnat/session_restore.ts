@@ -14,6 +14,7 @@
  */
 import { EngineControl } from "./control.ts";
 import type { Engine } from "./engine.ts";
+import { recountSource } from "./admission.ts";
 import { INET } from "./family_ipv4.ts";
 import { INET6 } from "./family_ipv6.ts";
 import type { OwnerSnapshot } from "./owner_log.ts";
@@ -41,6 +42,7 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
   const control = new EngineControl(engine);
   const reg = engine.registry;
   const t = engine.table;
+  const now = engine.now();
   const services = new Map<number, Service | null>();
   const servers = new Map<number, RealServer | null>();
   const locals = new Map<number, LocalAddress | null>();
@@ -155,6 +157,8 @@ export function restoreSessions(engine: Engine, old: OwnerSnapshot): RestoreRepo
     if (base === IPPROTO.TCP && t.state[id] === TcpState.ESTABLISHED) rs.activeConns++;
     else rs.inactiveConns++;
     if (la !== null) la.conns++;
+    // Counted against its client again in this engine's per-source table, if its service keeps one.
+    recountSource(t, svc, id, engine.counters, now);
     (p & V6 ? INET6 : INET).relink(t, id);
     // A one-packet session waits only for its reply.
     if ((t.flags[id] & SessionFlag.ONE_PACKET) !== 0) t.unlinkIn(id);

@@ -38,6 +38,11 @@ export const SessionFlag = {
    * changes it, so two boxes that sync each other do not echo each other's sessions back.
    */
   SYNCED: 8,
+  /**
+   * Counted against its client address in its service's per-source table
+   * (`--source-sessions`, `admission.ts`): its end gives the count back.
+   */
+  SOURCE_COUNTED: 16,
 } as const;
 
 /**

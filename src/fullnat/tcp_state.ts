@@ -95,9 +95,19 @@ export function nextTcpStateInputOnly(state: TcpState, ev: TcpEvent): TcpState {
   return CLIENT_ONLY[ev][state];
 }
 
-/** Timeout table in milliseconds indexed by state, derived from the configured seconds. */
+/**
+ * The slot after the states' in a timeout table: the `tcpSynAck` hold of a SYN_RECV session
+ * whose real server answered and whose client has not (yet) completed the handshake.
+ */
+export const SYN_ACK_WAIT: number = TCP_STATE_NAMES.length;
+
+/**
+ * Timeout table in milliseconds indexed by state, derived from the configured seconds, with
+ * the `tcpSynAck` hold at {@linkcode SYN_ACK_WAIT}.
+ */
 export function tcpTimeoutTable(t: Timeouts): Float64Array {
-  const ms = new Float64Array(TCP_STATE_NAMES.length);
+  const ms = new Float64Array(TCP_STATE_NAMES.length + 1);
+  ms[SYN_ACK_WAIT] = t.tcpSynAck * 1000;
   ms[NO] = t.tcpClose * 1000;
   ms[ES] = t.tcpEstablished * 1000;
   ms[SS] = t.tcpSynSent * 1000;

@@ -8,6 +8,12 @@ export interface Timeouts {
   tcpEstablished: number;
   tcpSynSent: number;
   tcpSynRecv: number;
+  /**
+   * How long a SYN_RECV session whose real server has answered (SYN-ACK) waits for its client's
+   * ACK, counted from the client's last SYN: the real server's SYN-ACK retransmissions do not
+   * extend it (README "Under a SYN flood"). Not a state of IPVS's; fullnat's own.
+   */
+  tcpSynAck: number;
   tcpFinWait: number;
   tcpTimeWait: number;
   tcpClose: number;
@@ -21,6 +27,7 @@ export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
   tcpEstablished: 90,
   tcpSynSent: 3,
   tcpSynRecv: 30,
+  tcpSynAck: 5,
   tcpFinWait: 7,
   tcpTimeWait: 7,
   tcpClose: 3,

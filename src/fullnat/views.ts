@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { ServiceRefusals } from "./service.ts";
+export type { ServiceRefusals };
 import type { ForwardMethod, Protocol } from "./types.ts";
 import type {
   Endpoint,
@@ -39,6 +41,10 @@ export interface Rates {
 
 /** Service options a daemon from before them does not list. */
 type OptionalListed =
+  | "allow"
+  | "deny"
+  | "sourceRate"
+  | "sourceSessions"
   | "schedulerFlags"
   | "mhTableSize"
   | "timeouts"
@@ -118,6 +124,11 @@ export interface ServiceView
   sorryServer?: SorryServerView;
   /** False while the daemon's health monitor has found the quorum lost. */
   quorumUp?: boolean;
+  /**
+   * New connections refused before a session was made, by cause (lists, per-source limits);
+   * listed by every daemon that has them.
+   */
+  refused?: ServiceRefusals;
   realServers: RealServerView[];
   localAddresses: LocalAddressView[];
   stats: Stats;

@@ -34,7 +34,10 @@ import {
   DEFAULT_TIMEOUTS,
   DEFAULT_TUNABLES,
   MAX_CHECKS_PER_SERVER,
+  MAX_SOURCE_PREFIXES,
   QUORUM_MAX,
+  SOURCE_LIMIT_MAX,
+  type SourceGuardKey,
   TIMEOUT_KEYS,
   TUNABLE_KEYS,
 } from "../fullnat/types.ts";
@@ -64,6 +67,7 @@ import {
   MH_TABLE_SIZES,
   normalizeSchedulerFlags,
   parseAddress,
+  parseSourcePrefix,
   PORT_MAX,
   PORT_MIN,
   PROTOCOLS,
@@ -88,14 +92,15 @@ export const MAX_SECONDS = ENGINE_MAX_SECONDS;
  * left out when there are none, `mhTableSize` unless the scheduler is mh (it means nothing
  * to the others), `persistenceMask` when it is the whole address (32 or 128), `timeouts` when
  * the service has none of its own, `onePacket` when off, `quorum` at 1, `hysteresis` at 0 and
- * `sorryServer` when there is none, so documents of services without them read as before they
- * existed.
+ * `sorryServer` when there is none, `allow` and `deny` when empty and `sourceRate` and
+ * `sourceSessions` at 0, so documents of services without them read as before they existed.
+ * A validated document has all four; other code may leave them out (none).
  */
 export interface ServiceConfig
   extends
     ServiceKey,
-    Required<Omit<ServiceOptions, "sorryServer" | "quorum" | "hysteresis">>,
-    Pick<ServiceOptions, "quorum" | "hysteresis"> {
+    Required<Omit<ServiceOptions, "sorryServer" | "quorum" | "hysteresis" | SourceGuardKey>>,
+    Pick<ServiceOptions, "quorum" | "hysteresis" | SourceGuardKey> {
   /** Absent when the service has none. */
   sorryServer?: SorryServerSpec;
   /**
@@ -169,6 +174,10 @@ const SERVICE_KEYS = [
   "quorum",
   "hysteresis",
   "sorryServer",
+  "allow",
+  "deny",
+  "sourceRate",
+  "sourceSessions",
   "realServers",
   "localAddresses",
 ];
@@ -484,6 +493,54 @@ function checkQuorum(
   return c.integer(v, `${path}.${field}`, field === "quorum" ? 1 : 0, QUORUM_MAX);
 }
 
+/** An allow or deny list of a service (empty if left out): prefixes of the service's family. */
+function checkSourcePrefixes(
+  c: Checker,
+  v: unknown,
+  serviceAddress: string | undefined,
+  path: string,
+  field: "allow" | "deny",
+): string[] | undefined {
+  if (v === undefined) return [];
+  const list = c.list(v, `${path}.${field}`);
+  if (list === undefined) return undefined;
+  if (list.length > MAX_SOURCE_PREFIXES) {
+    c.problem(`${path}.${field}`, `holds ${list.length} prefixes: at most ${MAX_SOURCE_PREFIXES}`);
+    return undefined;
+  }
+  const family = serviceAddress !== undefined && isIpv6(serviceAddress) ? 6 : 4;
+  const out: string[] = [];
+  const seen = new Map<string, number>();
+  let ok = true;
+  list.forEach((item, i) => {
+    const at = `${path}.${field}[${i}]`;
+    const r = parseSourcePrefix(item, family);
+    if (!r.ok) {
+      c.problem(at, r.message);
+      return void (ok = false);
+    }
+    const first = seen.get(r.prefix.text);
+    if (first !== undefined) {
+      c.problem(at, `${r.prefix.text} is already listed at ${field}[${first}]`);
+      return void (ok = false);
+    }
+    seen.set(r.prefix.text, i);
+    out.push(r.prefix.text);
+  });
+  return ok ? out : undefined;
+}
+
+/** A per-source limit of a service (0, none, if left out). */
+function checkSourceLimit(
+  c: Checker,
+  v: unknown,
+  path: string,
+  field: "sourceRate" | "sourceSessions",
+): number | undefined {
+  if (v === undefined) return 0;
+  return c.integer(v, `${path}.${field}`, 0, SOURCE_LIMIT_MAX);
+}
+
 /** A service's sorry server (null when left out): of the service's family. */
 function checkSorryServer(
   c: Checker,
@@ -601,6 +658,10 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
   const quorum = checkQuorum(c, v.quorum, path, "quorum");
   const hysteresis = checkQuorum(c, v.hysteresis, path, "hysteresis");
   const sorryServer = checkSorryServer(c, v.sorryServer, address, path);
+  const allow = checkSourcePrefixes(c, v.allow, address, path, "allow");
+  const deny = checkSourcePrefixes(c, v.deny, address, path, "deny");
+  const sourceRate = checkSourceLimit(c, v.sourceRate, path, "sourceRate");
+  const sourceSessions = checkSourceLimit(c, v.sourceSessions, path, "sourceSessions");
 
   let ok = true;
   const realServers: RealServerSpec[] = [];
@@ -652,7 +713,8 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     persistence === undefined || persistenceMask === undefined || toa === undefined ||
     stripTimestamps === undefined || clampMss === undefined || timeouts === undefined ||
     onePacket === undefined || quorum === undefined || hysteresis === undefined ||
-    sorryServer === undefined
+    sorryServer === undefined || allow === undefined || deny === undefined ||
+    sourceRate === undefined || sourceSessions === undefined
   ) return undefined;
   return {
     protocol,
@@ -671,6 +733,10 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     quorum,
     hysteresis,
     ...(sorryServer !== null && { sorryServer }),
+    allow,
+    deny,
+    sourceRate,
+    sourceSessions,
     realServers,
     localAddresses,
   };
@@ -767,6 +833,10 @@ function orderedService(s: ServiceConfig): ServiceConfig {
         method: s.sorryServer.method,
       },
     }),
+    allow: [...(s.allow ?? [])],
+    deny: [...(s.deny ?? [])],
+    sourceRate: s.sourceRate ?? 0,
+    sourceSessions: s.sourceSessions ?? 0,
     realServers: s.realServers.map((r) => ({
       address: r.address,
       port: r.port,
@@ -809,6 +879,10 @@ function textField(this: unknown, key: string, value: unknown): unknown {
   if (key === "timeouts" && "protocol" in (this as object) && isEmpty(value)) return undefined;
   if (key === "quorum" && value === DEFAULT_QUORUM) return undefined;
   if (key === "hysteresis" && value === 0) return undefined;
+  if ((key === "allow" || key === "deny") && Array.isArray(value) && value.length === 0) {
+    return undefined;
+  }
+  if ((key === "sourceRate" || key === "sourceSessions") && value === 0) return undefined;
   if (key === "inhibitOnFailure" && value === false) return undefined;
   if (key === "tunnelType" && value === DEFAULT_TUNNEL_TYPE) return undefined;
   if (key === "tunnelChecksum" && value === false) return undefined;
@@ -866,6 +940,11 @@ export function configFromViews(
         quorum: s.quorum ?? DEFAULT_QUORUM,
         hysteresis: s.hysteresis ?? 0,
         sorryServer: s.sorryServer,
+        // A daemon from before source guards lists none.
+        allow: s.allow ?? [],
+        deny: s.deny ?? [],
+        sourceRate: s.sourceRate ?? 0,
+        sourceSessions: s.sourceSessions ?? 0,
         realServers: s.realServers.map((r) => ({
           ...r,
           checks: r.checks ?? [],

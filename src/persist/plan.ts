@@ -41,6 +41,10 @@ const OPTION_KEYS = [
   "timeouts",
   "quorum",
   "hysteresis",
+  "allow",
+  "deny",
+  "sourceRate",
+  "sourceSessions",
 ] as const satisfies readonly (keyof ServiceOptions)[];
 
 const onOff = (v: boolean) => (v ? "on" : "off");
@@ -66,6 +70,13 @@ function describeOptions(s: ServiceConfig): string {
   if (quorumOf(s) !== DEFAULT_QUORUM) parts.push(`quorum ${quorumOf(s)}`);
   if (hysteresisOf(s) !== 0) parts.push(`hysteresis ${hysteresisOf(s)}`);
   if (s.sorryServer) parts.push(`sorryServer ${sorryName(s.sorryServer)}`);
+  for (const k of ["allow", "deny"] as const) {
+    const list = s[k] ?? [];
+    if (list.length > 0) parts.push(`${k} ${list.join(",")}`);
+  }
+  for (const k of ["sourceRate", "sourceSessions"] as const) {
+    if ((s[k] ?? 0) !== 0) parts.push(`${k} ${s[k]}`);
+  }
   return parts.join(" ");
 }
 
@@ -107,6 +118,10 @@ export function serviceOptionsOf(s: ServiceConfig): ServiceOptions {
     quorum: quorumOf(s),
     hysteresis: hysteresisOf(s),
     ...(s.sorryServer && { sorryServer: { ...s.sorryServer } }),
+    ...((s.allow ?? []).length > 0 && { allow: [...(s.allow ?? [])] }),
+    ...((s.deny ?? []).length > 0 && { deny: [...(s.deny ?? [])] }),
+    ...((s.sourceRate ?? 0) !== 0 && { sourceRate: s.sourceRate }),
+    ...((s.sourceSessions ?? 0) !== 0 && { sourceSessions: s.sourceSessions }),
   };
 }
 
@@ -181,6 +196,23 @@ function addServerText(r: RealServerSpec, name: string): string {
 function tunnelWords(r: RealServerSpec): string {
   return (r.tunnelType ?? DEFAULT_TUNNEL_TYPE) +
     (r.tunnelPort !== undefined ? `:${r.tunnelPort}` : "") + (r.tunnelChecksum ? "+csum" : "");
+}
+
+/** Option `k` of `s`, with the default of one a service may leave out. */
+function optionOf(s: ServiceConfig, k: typeof OPTION_KEYS[number]): unknown {
+  switch (k) {
+    case "quorum":
+      return quorumOf(s);
+    case "hysteresis":
+      return hysteresisOf(s);
+    case "allow":
+    case "deny":
+      return s[k] ?? [];
+    case "sourceRate":
+    case "sourceSessions":
+      return s[k] ?? 0;
+  }
+  return s[k];
 }
 
 const quorumOf = (s: ServiceConfig) => s.quorum ?? DEFAULT_QUORUM;
@@ -277,12 +309,8 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
   const edits: Partial<ServiceOptions> = {};
   const words: string[] = [];
   for (const k of OPTION_KEYS) {
-    const before = k === "quorum"
-      ? quorumOf(from)
-      : k === "hysteresis"
-      ? hysteresisOf(from)
-      : from[k];
-    const after = k === "quorum" ? quorumOf(to) : k === "hysteresis" ? hysteresisOf(to) : to[k];
+    const before = optionOf(from, k);
+    const after = optionOf(to, k);
     if (JSON.stringify(before) === JSON.stringify(after)) continue;
     // Leaving mh resets the table size; only an mh service may be given one.
     if (k === "mhTableSize" && to.scheduler !== "mh") continue;

@@ -219,6 +219,11 @@ export function parseStatusCodes(text: string): number[] {
   });
 }
 
+/** A per-source limit of a service (`--source-rate`, `--source-sessions`); 0 is none. */
+export function parseSourceLimit(text: string): number {
+  return wholeNumber(text, "per-source limit", 0, 0x7fffffff);
+}
+
 /** A quorum (at least 1) or hysteresis (at least 0): a sum of weights. */
 export function parseQuorum(text: string): number {
   return wholeNumber(text, "sum of weights", 0, 0x7fffffff);

@@ -89,7 +89,23 @@ export function serviceDetail(s: ServiceView): string {
         ] as const,
       ]
       : []),
+    ...((s.allow ?? []).length > 0 ? [["allow", (s.allow ?? []).join(", ")] as const] : []),
+    ...((s.deny ?? []).length > 0 ? [["deny", (s.deny ?? []).join(", ")] as const] : []),
+    ...(s.sourceRate ? [["source rate", `${s.sourceRate}/s per source`] as const] : []),
+    ...(s.sourceSessions ? [["source sessions", `${s.sourceSessions} per source`] as const] : []),
     ["connections", s.stats.conns],
+    ...(s.refused !== undefined &&
+        (s.refused.aclDenied + s.refused.sourceRate + s.refused.sourceSessions > 0 ||
+          (s.allow ?? []).length + (s.deny ?? []).length > 0 || s.sourceRate ||
+          s.sourceSessions)
+      ? [
+        [
+          "refused",
+          `${s.refused.aclDenied} by allow/deny, ${s.refused.sourceRate} over source rate, ` +
+          `${s.refused.sourceSessions} over source sessions`,
+        ] as const,
+      ]
+      : []),
   ]);
   return [
     head,
@@ -259,6 +275,7 @@ export const TIMEOUT_NAMES: readonly (readonly [keyof Timeouts, string])[] = [
   ["tcpEstablished", "tcp-established"],
   ["tcpSynSent", "tcp-syn-sent"],
   ["tcpSynRecv", "tcp-syn-recv"],
+  ["tcpSynAck", "tcp-syn-ack"],
   ["tcpFinWait", "tcp-fin-wait"],
   ["tcpTimeWait", "tcp-time-wait"],
   ["tcpClose", "tcp-close"],

@@ -327,9 +327,11 @@ function update(
   t.state[id] = state;
   t.expires[id] = expires;
   if (fn !== undefined) {
-    // The one-packet bit follows the index the session was linked with, not the message.
-    t.flags[id] = (fn.sessionFlags & ~SessionFlag.ONE_PACKET) |
-      (fresh ? fn.sessionFlags : t.flags[id]) & SessionFlag.ONE_PACKET;
+    // The one-packet bit follows the index the session was linked with, not the message; the
+    // per-source count is this box's own (the master's says nothing of this box's table).
+    const local = SessionFlag.ONE_PACKET | SessionFlag.SOURCE_COUNTED;
+    t.flags[id] = (fn.sessionFlags & ~local) | (fresh ? 0 : t.flags[id] & local) |
+      (fresh ? fn.sessionFlags & SessionFlag.ONE_PACKET : 0);
     t.seqDelta[id] = fn.seqDelta;
     t.clientIsn[id] = fn.clientIsn;
     t.rsAck[id] = fn.rsAck;

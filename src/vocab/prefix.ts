@@ -12,7 +12,13 @@
  *
  * @module
  */
-import { type IpFamily, parseAddress, type ParsedAddress } from "./address.ts";
+import {
+  formatIpv4,
+  formatIpv6,
+  type IpFamily,
+  parseAddress,
+  type ParsedAddress,
+} from "./address.ts";
 
 /**
  * An address with its prefix length.
@@ -111,4 +117,71 @@ export function isNetworkAddress(prefix: Prefix): boolean {
   if (parsed === undefined) return false;
   const hostBits = BigInt(WIDTH[parsed.family] - prefix.prefixLength);
   return (addressBits(parsed) & ((1n << hostBits) - 1n)) === 0n;
+}
+
+/** A client prefix of a service's allow or deny list, read by {@linkcode parseSourcePrefix}. */
+export interface SourcePrefix {
+  /** Canonical `address/length` text. */
+  text: string;
+  /** The network address as four words, most significant first (IPv4 in the first word). */
+  words: Uint32Array;
+  length: number;
+}
+
+/**
+ * Reads one entry of a service's allow or deny list: `address/length`, or a bare address for
+ * that one host, of family `family` (the service's), with no bit set past the length. The
+ * message says what is wrong and how to write it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSourcePrefix } from "./prefix.ts";
+ * const r = parseSourcePrefix("192.0.2.7", 4);
+ * assert.ok(r.ok && r.prefix.text === "192.0.2.7/32");
+ * const bad = parseSourcePrefix("10.0.0.1/8", 4);
+ * assert.ok(!bad.ok && bad.message.includes("10.0.0.0/8"));
+ * ```
+ */
+export function parseSourcePrefix(
+  text: unknown,
+  family: IpFamily,
+): { ok: true; prefix: SourcePrefix } | { ok: false; message: string } {
+  if (typeof text !== "string") {
+    return { ok: false, message: `must be an address/length text (got ${JSON.stringify(text)})` };
+  }
+  const full = text.includes("/") ? text : `${text}/${WIDTH[family]}`;
+  const r = parsePrefix(full);
+  if (!r.ok) return r;
+  const { address, prefixLength, family: f } = r.prefix;
+  if (f !== family) {
+    return {
+      ok: false,
+      message: `${text} is IPv${f} but the service is IPv${family}: a list holds prefixes of ` +
+        "the service's family",
+    };
+  }
+  const parsed = parseAddress(address) as ParsedAddress;
+  const words = new Uint32Array(4);
+  if (parsed.family === 4) words[0] = parsed.v4;
+  else words.set(parsed.v6);
+  if (!isNetworkAddress(r.prefix)) {
+    const bits = addressBits(parsed);
+    const host = BigInt(WIDTH[f] - prefixLength);
+    const net = (bits >> host) << host;
+    const netText = f === 4 ? formatIpv4(Number(net)) : formatIpv6(bigintWords(net));
+    return {
+      ok: false,
+      message:
+        `${text} has bits set past its length: write the network, ${netText}/${prefixLength}`,
+    };
+  }
+  return { ok: true, prefix: { text: `${address}/${prefixLength}`, words, length: prefixLength } };
+}
+
+/** The four words of a 128-bit value, most significant first. */
+function bigintWords(v: bigint): Uint32Array {
+  const w = new Uint32Array(4);
+  for (let i = 0; i < 4; i++) w[i] = Number((v >> BigInt(96 - 32 * i)) & 0xffffffffn);
+  return w;
 }

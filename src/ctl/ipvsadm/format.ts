@@ -283,6 +283,9 @@ function ruleScheduling(service: ServiceView): string {
   if (service.onePacket) out += " -o";
   const est = service.timeouts?.tcpEstablished;
   if (est !== undefined) out += ` -V ${est}`;
+  // fullnat's own per-source limits (its allow and deny lists are in the config document only).
+  if (service.sourceRate) out += ` --source-rate ${service.sourceRate}`;
+  if (service.sourceSessions) out += ` --source-sessions ${service.sourceSessions}`;
   return out;
 }
 

@@ -94,6 +94,9 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   spec("tun-nocsum", undefined, "none", "option"),
   spec("tun-csum", undefined, "none", "option"),
   spec("tun-remcsum", undefined, "none", "option"),
+  // fullnat's own (issue 16): per-source limits of a service; no ipvsadm has them.
+  spec("source-rate", undefined, "required", "option"),
+  spec("source-sessions", undefined, "required", "option"),
   spec("start-daemon", undefined, "required", "command"),
   spec("stop-daemon", undefined, "required", "command"),
   spec("add-snat", "K", "none", "unsupported"),

@@ -9,7 +9,12 @@
  * @module
  */
 
-import type { ServiceKey, ServiceOptions, Timeouts } from "../../fullnat/types.ts";
+import {
+  type ServiceKey,
+  type ServiceOptions,
+  SOURCE_LIMIT_MAX,
+  type Timeouts,
+} from "../../fullnat/types.ts";
 import {
   type AnyForwardMethod,
   COMMAND_MAX_SECONDS,
@@ -124,6 +129,9 @@ interface Collected {
   mcastGroup?: string;
   mcastPort?: number;
   mcastTtl?: number;
+  /** `--source-rate`, `--source-sessions`: the service's per-source limits (fullnat's own). */
+  sourceRate?: number;
+  sourceSessions?: number;
   format: ListFormat;
 }
 
@@ -228,6 +236,16 @@ function applyOption(c: Collected, option: OptionSpec, value: string | undefined
       c.estTimeout = value?.trim() === "0"
         ? refuse("vsestablish-timeout should not be zero")
         : parseTimeout(value ?? "", 1);
+      return;
+    case "source-rate":
+      set("source-rate");
+      c.sourceRate = stringToNumber(value ?? "", 0, SOURCE_LIMIT_MAX) ??
+        refuse(`illegal source-rate specified: give 0 (none) to ${SOURCE_LIMIT_MAX}`);
+      return;
+    case "source-sessions":
+      set("source-sessions");
+      c.sourceSessions = stringToNumber(value ?? "", 0, SOURCE_LIMIT_MAX) ??
+        refuse(`illegal source-sessions specified: give 0 (none) to ${SOURCE_LIMIT_MAX}`);
       return;
     case "numeric":
       set("numeric");
@@ -438,13 +456,15 @@ function parseNetmask(text: string, service: ParsedEndpoint): number {
 }
 
 /**
- * `-o` and `-V` of a service command, as options: `-V` sets the service's own ESTABLISHED
+ * `-o`, `-V`, `--source-rate` and `--source-sessions` of a service command, as options: `-V` sets the service's own ESTABLISHED
  * timeout and leaves its others (an edit changes only the key given).
  */
 function serviceExtras(c: Collected): Partial<ServiceOptions> {
   return {
     ...(c.ops && { onePacket: true }),
     ...(c.estTimeout !== undefined && { timeouts: { tcpEstablished: c.estTimeout } }),
+    ...(c.sourceRate !== undefined && { sourceRate: c.sourceRate }),
+    ...(c.sourceSessions !== undefined && { sourceSessions: c.sourceSessions }),
   };
 }
 

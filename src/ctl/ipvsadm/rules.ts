@@ -44,6 +44,8 @@ export const OPTION_NAMES = [
   "tun-nocsum",
   "tun-csum",
   "tun-remcsum",
+  "source-rate",
+  "source-sessions",
 ] as const;
 
 /** One option group. */
@@ -75,27 +77,28 @@ type Rule = "+" | "x" | "1" | " ";
 // Columns follow OPTION_NAMES: -n -c svc -s -p -M -r fwd -w timeout stats rate persistent-conn
 // nosort exact laddr sched-flags -x -y thresholds -o -V, then the sync daemon's mcast-interface
 // daemon syncid sync-maxlen mcast-group mcast-port mcast-ttl, then the tunnel options tun-info
-// tun-type tun-port tun-nocsum tun-csum tun-remcsum. Rows are the FULLNAT ipvsadm's table
-// restricted to the options fullnat implements, with mainline ipvsadm's sched-flags, sync and
-// tunnel (1.31) columns and Alibaba's later -V column.
+// tun-type tun-port tun-nocsum tun-csum tun-remcsum, then fullnat's own source-rate
+// source-sessions. Rows are the FULLNAT ipvsadm's table restricted to the options fullnat
+// implements, with mainline ipvsadm's sched-flags, sync and tunnel (1.31) columns, Alibaba's
+// later -V column and fullnat's per-source limits (service commands only).
 const TABLE: Record<CommandName, string> = {
-  "add-service": "xx+   xxxxxxxxxx xxx  xxxxxxxxxxxxx",
-  "edit-service": "xx+   xxxxxxxxxx xxx  xxxxxxxxxxxxx",
-  "delete-service": "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "flush": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "list": " 11xxxxxx1     xxxx xxx1xxxxx xxxxx",
-  "add-server": "xx+xxx+  xxxxxxxx  xxxxxxxxxxx     ",
-  "delete-server": "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "edit-server": "xx+xxx+  xxxxxxxx  xxxxxxxxxxx     ",
-  "set": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "zero": "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxxxxxxxxx",
-  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxxxxxxxxx",
-  "get-laddr": "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "restore": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "save": " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "start-daemon": "xxxxxxxxxxxxxxxxxxxxxx+x     xxxxxx",
-  "stop-daemon": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "add-service": "xx+   xxxxxxxxxx xxx  xxxxxxxxxxxxx  ",
+  "edit-service": "xx+   xxxxxxxxxx xxx  xxxxxxxxxxxxx  ",
+  "delete-service": "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "flush": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "list": " 11xxxxxx1     xxxx xxx1xxxxx xxxxxxx",
+  "add-server": "xx+xxx+  xxxxxxxx  xxxxxxxxxxx     xx",
+  "delete-server": "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "edit-server": "xx+xxx+  xxxxxxxx  xxxxxxxxxxx     xx",
+  "set": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "zero": "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxxxxxxxxxxx",
+  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxxxxxxxxxxx",
+  "get-laddr": "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "restore": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "save": " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "start-daemon": "xxxxxxxxxxxxxxxxxxxxxx+x     xxxxxxxx",
+  "stop-daemon": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 };
 
 /**

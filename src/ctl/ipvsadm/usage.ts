@@ -141,6 +141,8 @@ ${methodOptions()}${
   --tun-csum                          a checksum in the gue or gre header
   --ops          -o                   one-packet scheduling (UDP services only)
   --vsestablish-timeout -V timeout    the service's own ESTABLISHED timeout in seconds
+  --source-rate n                     new connections per second per client address (0: none)
+  --source-sessions n                 open sessions per client address (0: none)
   --laddr        -z local-address     a local address owned by this box
   --numeric      -n                   numeric output (output is always numeric here)
   --connection   -c                   list sessions

@@ -24,6 +24,7 @@ import { UsageError } from "../errors.ts";
 import { serviceDetail, servicesTable, TIMEOUT_NAMES } from "../views.ts";
 import { formatServiceKey, parsePersistenceMask, parseSeconds, parseTimeout } from "../values.ts";
 import { quorumFrom, quorumOptions } from "./health.ts";
+import { sourceGuardFrom, sourceGuardOptions } from "./source_guard.ts";
 
 /** Services sorted as ipvsadm lists them: protocol, address, port. */
 export function sortServices(services: ServiceView[]): ServiceView[] {
@@ -172,7 +173,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       else ctx.io.out(serviceDetail(one));
     }));
 
-  quorumOptions(limitOptions(
+  sourceGuardOptions(quorumOptions(limitOptions(
     tweakOptions(
       persistenceMaskOption(
         serviceArguments(leaf(ctx, service, "add", "add a virtual service"))
@@ -190,13 +191,15 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       ),
     ),
     false,
-  )).addHelpText(
+  ))).addHelpText(
     "after",
     "\nExamples:\n  service add tcp 192.0.2.10:80 -s rr --no-toa\n" +
       "  service add tcp 192.0.2.10:80 -s mh -b mh-fallback,mh-port --mh-table-size 65521\n" +
       "  service add tcp 192.0.2.10:443 -p 600 --persistence-mask 24\n" +
       "  service add tcp 192.0.2.10:22 --timeout-established 900\n" +
-      "  service add udp 192.0.2.10:53 -s rr --one-packet",
+      "  service add udp 192.0.2.10:53 -s rr --one-packet\n" +
+      "  service add tcp 192.0.2.10:80 --deny 203.0.113.0/24 --source-rate 20 " +
+      "--source-sessions 100",
   )
     .action(action(ctx, async ({ args, opts, control }) => {
       const key = requiredServiceKey(args);
@@ -207,12 +210,13 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
         ...tweaksFrom(opts),
         ...limitsFrom(opts),
         ...quorumFrom(opts),
+        ...sourceGuardFrom(opts),
       };
       await (await control()).addService(key, options);
       ctx.changed();
     }));
 
-  quorumOptions(limitOptions(
+  sourceGuardOptions(quorumOptions(limitOptions(
     tweakOptions(
       persistenceMaskOption(
         serviceArguments(
@@ -226,7 +230,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       ),
     ),
     true,
-  )).addHelpText(
+  ))).addHelpText(
     "after",
     "\nExample:\n  service edit tcp 192.0.2.10:22 --timeout-established 900 (0: the global one again)",
   ).action(action(ctx, async ({ args, opts, control }) => {
@@ -236,6 +240,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       ...tweaksFrom(opts),
       ...limitsFrom(opts),
       ...quorumFrom(opts),
+      ...sourceGuardFrom(opts),
     };
     if (opts.scheduler !== undefined) {
       changes.scheduler = opts.scheduler as ServiceOptions["scheduler"];
@@ -245,7 +250,8 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       throw new UsageError(
         "nothing to change: give --scheduler, --sched-flags, --mh-table-size, --persistence, " +
           "--persistence-mask, --timeout-established (or another --timeout-*), " +
-          "--[no-]one-packet, --quorum, --hysteresis, --sorry-server, or --[no-]toa, " +
+          "--[no-]one-packet, --quorum, --hysteresis, --sorry-server, --allow, --deny, " +
+          "--source-rate, --source-sessions, or --[no-]toa, " +
           "--[no-]strip-timestamps, --[no-]clamp-mss",
       );
     }

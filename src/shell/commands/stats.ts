@@ -26,6 +26,7 @@ export async function showStats(ctx: CommandContext, input: ActionInput): Promis
         address: s.address,
         port: s.port,
         stats: s.stats,
+        ...(s.refused !== undefined && { refused: s.refused }),
         realServers: s.realServers.map((r) => ({
           address: r.address,
           port: r.port,

@@ -25,7 +25,10 @@ export function addTimeoutCommands(ctx: CommandContext, root: Command): void {
 
   const set = leaf(ctx, timeout, "set", "change timeouts (only those given)");
   for (const [, name] of TIMEOUT_NAMES) {
-    set.option(`--${name} <seconds>`, `${name.replaceAll("-", " ")} timeout`, parseTimeout);
+    const what = name === "tcp-syn-ack"
+      ? "tcp syn recv timeout once the real server answered (SYN-ACK), from the client's last SYN"
+      : `${name.replaceAll("-", " ")} timeout`;
+    set.option(`--${name} <seconds>`, what, parseTimeout);
   }
   set.addHelpText("after", "\nExample:\n  timeout set --tcp-established 900 --udp 60")
     .action(action(ctx, async ({ opts, control }) => {

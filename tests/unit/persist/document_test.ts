@@ -46,6 +46,10 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
       timeouts: {},
       quorum: 1,
       hysteresis: 0,
+      allow: [],
+      deny: [],
+      sourceRate: 0,
+      sourceSessions: 0,
       realServers: [{
         address: "203.0.113.11",
         port: 8080,

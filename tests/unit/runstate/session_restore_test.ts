@@ -145,3 +145,29 @@ Deno.test("sessions whose owners cannot be told are dropped with the reason, the
   assert.equal(report.kept, 0);
   assert.equal(b.engine.table.size, 0);
 });
+
+Deno.test("sessions taken over count against their source's --source-sessions in the new engine", () => {
+  const mem = survivingMemory();
+  const clock = new Clock();
+  const setup = (e: ReturnType<typeof engineOver>) => {
+    e.ctl.addService(svc4, { scheduler: "rr", persistence: 0, sourceSessions: 2 });
+    e.ctl.addRealServer(svc4, { address: RS, port: 8080, weight: 1, method: "fullnat" });
+    e.ctl.addLocalAddress(svc4, LIP);
+  };
+  const syn = (sport: number) =>
+    ipv4({ src: C, dst: VIP }).tcp({ sport, dport: 80, flags: "S", seq: 100 }).build();
+  const a = engineOver(mem, clock);
+  setup(a);
+  assert.equal(run(a.engine, syn(1111)).verdict, Verdict.Rewritten);
+  assert.equal(run(a.engine, syn(2222)).verdict, Verdict.Rewritten);
+  assert.equal(run(a.engine, syn(3333)).verdict, Verdict.Drop, "at the limit");
+
+  const b = engineOver(mem, clock);
+  setup(b);
+  assert.equal(restoreSessions(b.engine, b.previous).kept, 2);
+  assert.equal(run(b.engine, syn(3333)).verdict, Verdict.Drop, "the two taken over count");
+  assert.equal(b.engine.counters.sourceSessionsRefused, 1);
+  // One of them ends: the source may open one more.
+  b.engine.removeSession(0);
+  assert.equal(run(b.engine, syn(3333)).verdict, Verdict.Rewritten);
+});

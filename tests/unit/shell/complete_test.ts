@@ -124,6 +124,8 @@ Deno.test("completeLine() offers options not yet used, and the choices of an opt
     "--scheduler",
     "--sorry-method",
     "--sorry-server",
+    "--source-rate",
+    "--source-sessions",
     "--strip-timestamps",
   ]);
   assert.deepEqual(offers("service add tcp 198.51.100.20:80 --no-"), [
@@ -170,6 +172,8 @@ Deno.test("completeLine() offers options not yet used, and the choices of an opt
   assert.deepEqual(offers("service edit tcp 198.51.100.10:80 --so"), [
     "--sorry-method",
     "--sorry-server",
+    "--source-rate",
+    "--source-sessions",
   ]);
   assert.deepEqual(offers("conn list --protocol "), ["tcp", "udp"]);
   assert.deepEqual(offers("timeout set --tcp-e"), ["--tcp-established"]);
