@@ -1,6 +1,7 @@
 /**
  * End to end with two packet workers: the real daemon (`--workers 2`) in the `lb` namespace,
- * FULLNAT and NAT services, clients on two addresses (one per worker), real curl and nginx.
+ * FULLNAT and NAT services, then DR and TUNNEL ones, clients on two addresses (one per
+ * worker), real curl and nginx.
  * Every connection must succeed, both workers must carry sessions, and no packet may land on
  * a worker that does not own its session (it would be counted as tcpNoSession or
  * passedThrough there).
@@ -11,6 +12,7 @@ import { createTopology } from "../../../testkit/netns.ts";
 import { type NginxServer, startNginx, waitFor } from "../../../testkit/servers.ts";
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
 import { newConnectionsCommand } from "../../../testkit/curl.ts";
+import { setupTunnelRs } from "../../../testkit/tunnel_rs.ts";
 
 const PER_CLIENT = 110;
 
@@ -146,4 +148,59 @@ except ConnectionResetError:
     await nginx?.stop();
     await topo.destroy();
   }
+});
+
+Deno.test("daemon --workers 2: DR and TUNNEL connections from both worker buckets succeed on their own worker", async () => {
+  const topo = await createTopology();
+  let lb: Balancer | undefined;
+  let nginx: NginxServer | undefined;
+  let tun: Awaited<ReturnType<typeof setupTunnelRs>> | undefined;
+  let code: number | undefined;
+  try {
+    const clients = [topo.addrs.client, "198.51.100.3"];
+    assert.deepEqual(clients.map((c) => workerOfAddress(c, 2)), [0, 1], "one client per worker");
+    await topo.exec("client", ["ip", "addr", "add", `${clients[1]}/24`, "dev", "eth0"], {
+      check: true,
+    });
+    const vip = topo.addrs.vips[0];
+    const [rs1, rs2] = topo.addrs.realServers;
+    // rs1 by DR, rs2 by an IPIP tunnel: one namespace holds both, serving the VIP from lo.
+    tun = await setupTunnelRs(topo, { source4: topo.addrs.lbB, vips: [vip], servers4: [rs2] });
+    nginx = await startNginx({ netns: topo.rs, addrs: [vip] });
+    lb = await startBalancer(topo, ["--workers", "2", "--tunnel-source", topo.addrs.lbB]);
+    await lb.ipvsadmOk("-A", "-t", `${vip}:80`, "-s", "rr");
+    await lb.ipvsadmOk("-a", "-t", `${vip}:80`, "-r", rs1, "-g", "-w", "1");
+    await lb.ipvsadmOk("-a", "-t", `${vip}:80`, "-r", rs2, "-i", "-w", "1");
+
+    const exec = (cmd: string[]) => topo.exec("client", cmd);
+    const results = await Promise.all(
+      clients.map((c) => requests(exec, c, `http://${vip}/`, PER_CLIENT)),
+    );
+    for (const codes of results) {
+      assert.equal(codes.filter((c) => c === "200").length, PER_CLIENT, codes.join(","));
+    }
+    // The server saw each client itself, every request.
+    const log = await nginx.accessLog();
+    assert.equal(log.length, 2 * PER_CLIENT);
+    for (const c of clients) {
+      assert.equal(log.filter((e) => e.remoteAddr === c).length, PER_CLIENT, `requests of ${c}`);
+    }
+    const status = await lb.status() as unknown as { workers: WorkerJson[] };
+    for (const w of status.workers) {
+      const e = w.engine;
+      assert.equal(e.sessionsCreated, PER_CLIENT, `worker ${w.index} sessions`);
+      assert.equal(e.tcpNoSession, 0, `worker ${w.index}: packets of another worker`);
+      assert.equal(e.passedThrough, 0, `worker ${w.index}: packets of another worker`);
+      assert.ok(e.drRouted > PER_CLIENT && e.tunnelEncapsulated > PER_CLIENT, JSON.stringify(e));
+      assert.equal(w.queue.marked, e.drRouted, `worker ${w.index}: every DR verdict marked`);
+    }
+    const unwrapped = await tun.unwrapped();
+    assert.ok((unwrapped[rs2] ?? 0) > 2 * PER_CLIENT, JSON.stringify(unwrapped));
+  } finally {
+    code = await lb?.stop();
+    await tun?.stop().catch(() => {});
+    await nginx?.stop();
+    await topo.destroy();
+  }
+  assert.equal(code, 0, `daemon exit code:\n${lb?.log()}`);
 });

@@ -101,6 +101,9 @@ Deno.test("completeLine() offers a service's real servers and local addresses wh
     "--inhibit-on-failure",
     "--lower-threshold",
     "--method",
+    "--tunnel-checksum",
+    "--tunnel-port",
+    "--tunnel-type",
     "--upper-threshold",
     "--weight",
   ]);
@@ -156,6 +159,9 @@ Deno.test("completeLine() offers options not yet used, and the choices of an opt
     "--inhibit-on-failure",
     "--lower-threshold",
     "--method",
+    "--tunnel-checksum",
+    "--tunnel-port",
+    "--tunnel-type",
     "--upper-threshold",
   ]);
   assert.deepEqual(offers("tunable set "), ["expire-nodest-conn", "expire-quiescent-template"]);
