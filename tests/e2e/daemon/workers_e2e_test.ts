@@ -13,6 +13,7 @@ import { type NginxServer, startNginx, waitFor } from "../../../testkit/servers.
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
 import { newConnectionsCommand } from "../../../testkit/curl.ts";
 import { setupTunnelRs } from "../../../testkit/tunnel_rs.ts";
+import { RETURN_IFACE, RETURN_PLAN } from "../../../testkit/direct_return.ts";
 
 const PER_CLIENT = 110;
 
@@ -166,6 +167,17 @@ Deno.test("daemon --workers 2: DR and TUNNEL connections from both worker bucket
     const [rs1, rs2] = topo.addrs.realServers;
     // rs1 by DR, rs2 by an IPIP tunnel: one namespace holds both, serving the VIP from lo.
     tun = await setupTunnelRs(topo, { source4: topo.addrs.lbB, vips: [vip], servers4: [rs2] });
+    // The direct way back (direct_return.ts) knows the first client; the second too.
+    await topo.exec("rs", [
+      "ip",
+      "route",
+      "add",
+      `${clients[1]}/32`,
+      "via",
+      RETURN_PLAN.client,
+      "dev",
+      RETURN_IFACE,
+    ], { check: true });
     nginx = await startNginx({ netns: topo.rs, addrs: [vip] });
     lb = await startBalancer(topo, ["--workers", "2", "--tunnel-source", topo.addrs.lbB]);
     await lb.ipvsadmOk("-A", "-t", `${vip}:80`, "-s", "rr");
