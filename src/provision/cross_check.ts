@@ -1,7 +1,7 @@
 /**
  * Consistency between the `network` and `loadBalancer` sections: a VIP or local address the
  * balancer uses but the file never assigns to an interface is most likely a slip (the box would
- * not answer ARP for it). These are warnings, not problems: the address may be assigned some
+ * not answer ARP for it), as is a sync daemon on an interface the file does not configure. These are warnings, not problems: the address may be assigned some
  * other way, so nothing is held back because of them.
  *
  * @module
@@ -37,6 +37,15 @@ export function crossCheck(p: Provisioning): Problem[] {
         message: `local address ${la} is not under network.localAddresses (nor an interface ` +
           `address); real servers' replies to it will not reach the box`,
       });
+    });
+  });
+  const named = new Set(p.network.interfaces.map((i) => i.name));
+  (checked.document.sync ?? []).forEach((d, i) => {
+    if (named.has(d.mcastInterface)) return;
+    warnings.push({
+      path: ["loadBalancer", "sync", i, "mcastInterface"],
+      message: `sync interface ${d.mcastInterface} is not under network.interfaces; the ` +
+        `${d.role} sync daemon starts only once it has an address`,
     });
   });
   return warnings;
