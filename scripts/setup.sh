@@ -14,6 +14,7 @@ DENO_VERSION="2.9.6"
 #   tcpdump tshark               - captures when a test needs to see the wire
 #   iputils-ping                 - reachability checks of the topology
 #   haproxy wrk                  - peers and load tool of the side-by-side benchmark (bench/peers)
+#   keepalived                   - VRRP of the HA pair's failover test (tests/e2e/ha)
 #   mtools dosfstools util-linux - provisioning seed images: mkfs.vfat, mcopy, blkid (src/provision)
 #   e2fsprogs                    - mkfs.ext4 for the non-FAT seed test (tests/unit/provision)
 #   gcc libc6-dev                - build the RS-side TOA shim from source (rs/build.sh)
@@ -22,7 +23,7 @@ DENO_VERSION="2.9.6"
 #   fdisk                        - sfdisk writes the appliance disk's partition table (image/build.sh)
 PACKAGES=(
   libnetfilter-queue1 libmnl0 iptables iproute2 curl nginx-light python3-scapy tcpdump
-  tshark iperf3 procps kmod ca-certificates iputils-ping haproxy wrk
+  tshark iperf3 procps kmod ca-certificates iputils-ping haproxy wrk keepalived
   mtools dosfstools util-linux e2fsprogs
   gcc libc6-dev
   mmdebstrap podman qemu-utils qemu-system-x86 openssh-client

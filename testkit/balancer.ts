@@ -47,9 +47,12 @@ export interface BalancerOptions {
   main?: string;
 }
 
-/** Starts `fullnat daemon` in `topo.lb` and waits until its control socket answers. */
+/**
+ * Starts `fullnat daemon` in `topo.lb` (any namespace given as `{ lb: name }`: an HA pair has
+ * two) and waits until its control socket answers.
+ */
 export async function startBalancer(
-  topo: Topology,
+  topo: Pick<Topology, "lb">,
   extraArgs: string[] = [],
   opts: BalancerOptions = {},
 ): Promise<Balancer> {

@@ -9,7 +9,8 @@
  * - `send HOST PORT BYTES SEED`: connects, sends the stream, half-closes, prints the sink's
  *   hash and the local hash as `sent <hex> got <hex>`.
  * - `fetch HOST PORT BYTES SEED`: connects, asks the source for the stream, reads it to the
- *   end, prints `expected <hex> got <hex>`.
+ *   end, prints `expected <hex> got <hex> bytes N gap MS at B` (the longest wait between two
+ *   reads once data flowed, and the bytes received before it).
  *
  * The stream is xorshift32 output, so both ends can produce or check it without storing it.
  *
@@ -26,7 +27,7 @@ export const HASH_STREAM = decodeURIComponent(new URL(import.meta.url).pathname)
  * namespace; resolves once it listens. The topology's teardown kills it.
  */
 export async function startHashServer(
-  topo: Topology,
+  topo: Pick<Topology, "spawn">,
   mode: "sink" | "source",
   host: string,
   port: number,
@@ -57,7 +58,7 @@ export interface HashUpload {
 
 /** Runs this tool's client side (`send` or `fetch`) in the topology's `client` namespace. */
 function clientRun(
-  topo: Topology,
+  topo: Pick<Topology, "exec">,
   mode: "send" | "fetch",
   host: string,
   port: number,
@@ -85,7 +86,7 @@ function clientRun(
  * `sink` at `host:port`, bounded by `timeoutSec`.
  */
 export async function sendHashStream(
-  topo: Topology,
+  topo: Pick<Topology, "exec">,
   host: string,
   port: number,
   bytes: number,
@@ -103,6 +104,12 @@ export interface HashDownload {
   expected?: string;
   /** SHA-256 hex of what the client received. */
   got?: string;
+  /** Bytes received. */
+  bytes?: number;
+  /** The longest time between two reads (ms): a failover's gap as the transfer saw it. */
+  gapMs?: number;
+  /** Bytes received before that gap began. */
+  gapAt?: number;
   /** Exit code and output, for the assertion message. */
   output: string;
 }
@@ -112,7 +119,7 @@ export interface HashDownload {
  * topology's `client` namespace, bounded by `timeoutSec`.
  */
 export async function fetchHashStream(
-  topo: Topology,
+  topo: Pick<Topology, "exec">,
   host: string,
   port: number,
   bytes: number,
@@ -120,8 +127,14 @@ export async function fetchHashStream(
   timeoutSec = 60,
 ): Promise<HashDownload> {
   const r = await clientRun(topo, "fetch", host, port, bytes, seed, timeoutSec);
-  const m = /^expected ([0-9a-f]{64}) got ([0-9a-f]{64})/m.exec(r.stdout);
-  return { expected: m?.[1], got: m?.[2], output: `(${r.code}) ${r.stdout} ${r.stderr}` };
+  const m = /^expected ([0-9a-f]{64}) got ([0-9a-f]{64}) bytes (\d+) gap (\d+) at (\d+)/m
+    .exec(r.stdout);
+  return {
+    expected: m?.[1],
+    got: m?.[2],
+    ...(m && { bytes: Number(m[3]), gapMs: Number(m[4]), gapAt: Number(m[5]) }),
+    output: `(${r.code}) ${r.stdout} ${r.stderr}`,
+  };
 }
 
 /** Fills `buf` with the next bytes of the xorshift32 stream whose state is `s[0]`. */
@@ -156,17 +169,26 @@ async function writeStream(conn: Deno.Conn, bytes: number, seed: number): Promis
   return h.digest("hex");
 }
 
-async function readAllHash(conn: Deno.Conn): Promise<{ hex: string; bytes: number }> {
+async function readAllHash(
+  conn: Deno.Conn,
+): Promise<{ hex: string; bytes: number; gapMs: number; gapAt: number }> {
   const h = createHash("sha256");
   const buf = new Uint8Array(CHUNK);
   let bytes = 0;
+  // The longest wait for data once it started flowing, and where in the stream it was.
+  let last = 0;
+  let gapMs = 0;
+  let gapAt = 0;
   for (;;) {
     const n = await conn.read(buf);
     if (n === null) break;
+    const now = performance.now();
+    if (bytes > 0 && now - last > gapMs) [gapMs, gapAt] = [now - last, bytes];
+    last = now;
     h.update(buf.subarray(0, n));
     bytes += n;
   }
-  return { hex: h.digest("hex"), bytes };
+  return { hex: h.digest("hex"), bytes, gapMs: Math.round(gapMs), gapAt };
 }
 
 async function readLine(conn: Deno.Conn): Promise<string> {
@@ -217,7 +239,7 @@ async function main(args: string[]): Promise<void> {
     console.log(`sent ${sent} got ${got}`);
   } else if (mode === "fetch") {
     await conn.write(new TextEncoder().encode(`${bytes} ${seed}\n`));
-    const { hex, bytes: n } = await readAllHash(conn);
+    const { hex, bytes: n, gapMs, gapAt } = await readAllHash(conn);
     // The expected hash is recomputed locally from the same stream.
     const h = createHash("sha256");
     const s = Uint32Array.of(seed || 1);
@@ -226,7 +248,7 @@ async function main(args: string[]): Promise<void> {
       fillStream(buf, s);
       h.update(buf.subarray(0, Math.min(left, CHUNK)));
     }
-    console.log(`expected ${h.digest("hex")} got ${hex} bytes ${n}`);
+    console.log(`expected ${h.digest("hex")} got ${hex} bytes ${n} gap ${gapMs} at ${gapAt}`);
   } else {
     throw new Error(`unknown mode ${mode}`);
   }

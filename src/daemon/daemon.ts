@@ -23,6 +23,7 @@ import { HealthMonitor } from "./health_monitor.ts";
 import { type DaemonOptions, readSyncKey } from "./options.ts";
 import { SyncDaemons } from "./sync_daemon.ts";
 import { checkSyncRole, checkSyncSpec } from "../sync/sync_config.ts";
+import type { SyncOps } from "../persist/sync_section.ts";
 import { daemonProcess } from "./process_info.ts";
 import { type RateSampler, startRateSampler } from "./rates.ts";
 import { statusReport } from "./status.ts";
@@ -221,11 +222,31 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     // `ipvsadm -L --rate`: estimated here, from the workers' merged counters.
     rates = startRateSampler(workers, { log });
     const target = rates.target;
+    // The sync daemons (src/daemon/sync_daemon.ts), before the stored configuration that
+    // may start them; starting or stopping one is a configuration change (its `sync` section).
+    const daemons = sync = new SyncDaemons({
+      workers: pool,
+      localPorts: configs.map((c) => c.localPorts),
+      key: syncKey,
+      log,
+    });
+    const syncOps: SyncOps = {
+      list: () => Promise.resolve(daemons.list().map((d) => d.spec)),
+      start: async (spec) => {
+        await daemons.start(spec);
+        await changes.announce("syncStart");
+      },
+      stop: async (role) => {
+        daemons.stop(role);
+        await changes.announce("syncStop");
+      },
+    };
     // Restores the stored configuration, then saves on every change event (src/persist).
     const persisted = await attachPersistence(target, {
       stateDir: options.stateDir,
       log,
       changes,
+      sync: syncOps,
     });
     server = new ControlServer(persisted.target, {
       onError: (e) => log(`control: ${errText(e)}`),
@@ -277,15 +298,15 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       sync: daemons.list(),
     }));
     server.register("healthStatus", () => monitor.report());
-    // `ipvsadm --start-daemon` / `--stop-daemon` / `-L --daemon` (src/daemon/sync_daemon.ts).
-    const daemons = sync = new SyncDaemons({
-      workers: pool,
-      localPorts: configs.map((c) => c.localPorts),
-      key: syncKey,
-      log,
+    // `ipvsadm --start-daemon` / `--stop-daemon` / `-L --daemon`: one change at a time, saved.
+    server.register("syncStart", (spec) => {
+      const checked = checkSyncSpec(spec);
+      return changes.exclusive(() => syncOps.start(checked));
     });
-    server.register("syncStart", (spec) => daemons.start(checkSyncSpec(spec)));
-    server.register("syncStop", (role) => daemons.stop(checkSyncRole(role)));
+    server.register("syncStop", (role) => {
+      const checked = checkSyncRole(role);
+      return changes.exclusive(() => syncOps.stop(checked));
+    });
     server.register("syncList", () => daemons.list());
     await server.listen({ path: options.socket, mode: 0o660 });
 

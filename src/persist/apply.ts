@@ -12,6 +12,7 @@ import { Engine } from "../fullnat/engine.ts";
 import { ControlError } from "../fullnat/types.ts";
 import { type ConfigDocument, configFromViews, ConfigInvalidError } from "./document.ts";
 import { planChanges, serviceOptionsOf } from "./plan.ts";
+import type { SyncOps } from "./sync_section.ts";
 
 /** What {@linkcode applyConfig} did (or, for a dry run, would do). */
 export interface ApplyResult {
@@ -23,6 +24,12 @@ export interface ApplyResult {
 export interface ApplyOptions {
   /** Validate and report the changes without applying any. */
   dryRun?: boolean;
+  /**
+   * The box's sync daemons. Without them the document's `sync` section is neither read nor
+   * applied: the running configuration reads as running none, and a document naming some
+   * fails at its first sync step.
+   */
+  sync?: SyncOps;
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -68,14 +75,15 @@ export function checkOnFreshEngine(doc: ConfigDocument): string[] {
   return problems;
 }
 
-/** The configuration a target is running now. */
-export async function readRunning(target: RemoteControl): Promise<ConfigDocument> {
-  const [services, timeouts, tunables] = await Promise.all([
+/** The configuration a target is running now, with its sync daemons when `sync` is given. */
+export async function readRunning(target: RemoteControl, sync?: SyncOps): Promise<ConfigDocument> {
+  const [services, timeouts, tunables, daemons] = await Promise.all([
     target.listServices(),
     target.getTimeouts(),
     target.getTunables(),
+    sync?.list() ?? [],
   ]);
-  return configFromViews(services, timeouts, tunables);
+  return configFromViews(services, timeouts, tunables, daemons);
 }
 
 /**
@@ -93,15 +101,16 @@ export async function applyConfig(
 ): Promise<ApplyResult> {
   const problems = checkOnFreshEngine(doc);
   if (problems.length > 0) throw new ConfigInvalidError(problems);
-  const before = await readRunning(target);
+  const { sync } = options;
+  const before = await readRunning(target, sync);
   const plan = planChanges(before, doc);
   const changes = plan.map((c) => c.text);
   if (options.dryRun) return { changes };
   for (const step of plan) {
     try {
-      await step.run(target);
+      await step.run(target, sync);
     } catch (e) {
-      const undo = await rollBack(target, before);
+      const undo = await rollBack(target, before, sync);
       const code = e instanceof ControlError ? e.code : "invalid-argument";
       throw new ControlError(
         code,
@@ -116,17 +125,21 @@ export async function applyConfig(
 }
 
 /** Plans from whatever runs now back to `previous` and runs every step; returns failures. */
-async function rollBack(target: RemoteControl, previous: ConfigDocument): Promise<string[]> {
+async function rollBack(
+  target: RemoteControl,
+  previous: ConfigDocument,
+  sync: SyncOps | undefined,
+): Promise<string[]> {
   let now: ConfigDocument;
   try {
-    now = await readRunning(target);
+    now = await readRunning(target, sync);
   } catch (e) {
     return [`cannot read the running configuration: ${message(e)}`];
   }
   const failures: string[] = [];
   for (const step of planChanges(now, previous)) {
     try {
-      await step.run(target);
+      await step.run(target, sync);
     } catch (e) {
       failures.push(`${step.text}: ${message(e)}`);
     }

@@ -23,6 +23,8 @@ import { ControlError } from "../fullnat/types.ts";
 import { applyConfig, type ApplyResult, readRunning } from "./apply.ts";
 import { type ConfigDocument, formatConfig, parseConfig } from "./document.ts";
 import { ConfigStore, setAside, STORE_FILE, StoreUnreadableError } from "./store.ts";
+import { describeSync, type SyncOps } from "./sync_section.ts";
+import type { SyncDaemonSpec } from "../sync/sync_config.ts";
 
 /** Options of {@linkcode attachPersistence}. */
 export interface PersistenceOptions {
@@ -36,6 +38,11 @@ export interface PersistenceOptions {
    * target is announced on an event of its own.
    */
   changes?: ConfigChanges;
+  /**
+   * The daemon's sync daemons: the document's `sync` section is read from and applied to
+   * them. They must announce their own changes on `changes` (as the fan-out does).
+   */
+  sync?: SyncOps;
 }
 
 /** Anything that can serve extra ops (the daemon's `ControlServer`). */
@@ -96,7 +103,7 @@ export async function attachPersistence(
   target: PersistedTarget,
   options: PersistenceOptions,
 ): Promise<Persistence> {
-  const { log } = options;
+  const { log, sync } = options;
   const changes = options.changes ?? new ConfigChanges();
   // What restoring, applying and saving call: changes go straight to the target (they run
   // inside a batch or an exclusive section already) and are announced on the event.
@@ -126,12 +133,15 @@ export async function attachPersistence(
       }
       if (doc !== undefined) {
         try {
-          // Not durable: the store already holds it. The diversion still follows.
-          await changes.batch("restore", () => applyConfig(remote, doc!), false);
+          // Not durable: the store already holds it. The diversion still follows. The sync
+          // daemons come after, each on its own: one that cannot start (its interface is not
+          // up yet) costs no service.
+          await changes.batch("restore", () => applyConfig(remote, { ...doc!, sync: [] }), false);
           log(
             `restored configuration version ${stored.id} saved ${stored.savedAt} ` +
               `(${stored.reason}) from ${path}: ${summary(doc)}`,
           );
+          if (sync !== undefined) await restoreSync(sync, doc.sync ?? [], changes, log);
         } catch (e) {
           log(
             `restoring the stored configuration version ${stored.id} from ${path} failed, ` +
@@ -144,12 +154,12 @@ export async function attachPersistence(
 
   let lastText: string | undefined = store === undefined
     ? undefined
-    : formatConfig(await readRunning(remote));
+    : formatConfig(await readRunning(remote, sync));
 
   const save = async (reason: string): Promise<void> => {
     if (store === undefined) return;
     try {
-      const text = formatConfig(await readRunning(remote));
+      const text = formatConfig(await readRunning(remote, sync));
       if (text === lastText) return;
       store.save(text, reason);
       lastText = text;
@@ -179,12 +189,12 @@ export async function attachPersistence(
     register(server: OpRegistry) {
       server.register(
         "configExport",
-        () => changes.exclusive(async () => formatConfig(await readRunning(remote))),
+        () => changes.exclusive(async () => formatConfig(await readRunning(remote, sync))),
       );
       server.register("configApply", (text: unknown, opts: unknown) => {
         const { dryRun } = checkApplyArgs(text, opts);
         const run = (): Promise<ApplyResult> =>
-          applyConfig(remote, parseConfig(text as string), { dryRun });
+          applyConfig(remote, parseConfig(text as string), { dryRun, sync });
         return dryRun ? changes.exclusive(run) : changes.batch("configApply", run);
       });
     },
@@ -193,6 +203,27 @@ export async function attachPersistence(
       store?.close();
     },
   };
+}
+
+/** Starts the stored sync daemons one by one; one that fails is logged, the others still run. */
+async function restoreSync(
+  sync: SyncOps,
+  specs: readonly SyncDaemonSpec[],
+  changes: ConfigChanges,
+  log: (m: string) => void,
+): Promise<void> {
+  for (const spec of specs) {
+    await changes.batch("restore", async () => {
+      try {
+        await sync.start(spec);
+      } catch (e) {
+        log(
+          `the stored ${describeSync(spec)} sync daemon did not start (start it with ` +
+            `ipvsadm --start-daemon or config apply; the next save leaves it out): ${message(e)}`,
+        );
+      }
+    }, false);
+  }
 }
 
 function checkApplyArgs(text: unknown, opts: unknown): { dryRun: boolean } {

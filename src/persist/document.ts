@@ -80,6 +80,8 @@ import {
   WEIGHT_MIN,
 } from "../vocab/mod.ts";
 import { isJsonObject, type JsonObject, showValue } from "../vocab/json_value.ts";
+import type { SyncDaemonSpec } from "../sync/sync_config.ts";
+import { checkSyncSection, orderedSync, sortSync, syncText } from "./sync_section.ts";
 
 /** The document version this code reads and writes. */
 export const CONFIG_VERSION = 1;
@@ -123,6 +125,11 @@ export interface ConfigDocument {
   timeouts: Timeouts;
   /** IPVS's sysctls (`tunables.ts`); left out of the text while all are off. */
   tunables: Tunables;
+  /**
+   * The sync daemons (`sync_section.ts`), master first; left out of the text when none runs.
+   * A validated document always has it; other code may leave it out (none).
+   */
+  sync?: SyncDaemonSpec[];
   services: ServiceConfig[];
 }
 
@@ -152,11 +159,12 @@ export function emptyConfig(): ConfigDocument {
     version: CONFIG_VERSION,
     timeouts: { ...DEFAULT_TIMEOUTS },
     tunables: { ...DEFAULT_TUNABLES },
+    sync: [],
     services: [],
   };
 }
 
-const TOP_KEYS = ["version", "timeouts", "tunables", "services"];
+const TOP_KEYS = ["version", "timeouts", "tunables", "sync", "services"];
 const SERVICE_KEYS = [
   "protocol",
   "address",
@@ -201,7 +209,7 @@ const isObject = isJsonObject;
 const show = showValue;
 
 /** Collects problems while the checker walks the value, each prefixed with its path. */
-class Checker {
+export class Checker {
   readonly problems: string[] = [];
   constructor(readonly root: string) {}
 
@@ -772,6 +780,7 @@ export function validateConfig(value: unknown, options: ValidateOptions = {}): C
   }
   const timeouts = checkTimeouts(c, value.timeouts);
   const tunables = checkTunables(c, value.tunables);
+  const sync = checkSyncSection(c, value.sync);
   const services: ServiceConfig[] = [];
   const list = c.list(value.services, "services");
   const seen = new Map<string, number>();
@@ -785,10 +794,13 @@ export function validateConfig(value: unknown, options: ValidateOptions = {}): C
     } else seen.set(key, i);
     services.push(svc);
   });
-  if (c.problems.length > 0 || timeouts === undefined || tunables === undefined) {
+  if (
+    c.problems.length > 0 || timeouts === undefined || tunables === undefined ||
+    sync === undefined
+  ) {
     return { ok: false, problems: c.problems };
   }
-  return { ok: true, document: { version: CONFIG_VERSION, timeouts, tunables, services } };
+  return { ok: true, document: { version: CONFIG_VERSION, timeouts, tunables, sync, services } };
 }
 
 /**
@@ -905,10 +917,12 @@ export function formatConfig(doc: ConfigDocument): string {
   for (const k of TIMEOUT_KEYS) timeouts[k] = doc.timeouts[k];
   const tunables = {} as Tunables;
   for (const k of TUNABLE_KEYS) tunables[k] = doc.tunables?.[k] ?? DEFAULT_TUNABLES[k];
-  const ordered: ConfigDocument = {
+  const sync = sortSync(doc.sync ?? []).map((d) => syncText(orderedSync(d)));
+  const ordered = {
     version: doc.version,
     timeouts,
     tunables,
+    ...(sync.length > 0 && { sync }),
     services: doc.services.map(orderedService),
   };
   return JSON.stringify(ordered, textField, 2) + "\n";
@@ -922,11 +936,13 @@ export function configFromViews(
   services: ServiceView[],
   timeouts: Timeouts,
   tunables: Tunables = DEFAULT_TUNABLES,
+  sync: readonly SyncDaemonSpec[] = [],
 ): ConfigDocument {
   return {
     version: CONFIG_VERSION,
     timeouts: { ...timeouts },
     tunables: { ...DEFAULT_TUNABLES, ...tunables },
+    sync: sortSync(sync).map(orderedSync),
     services: services.map((s) =>
       orderedService({
         ...s,

@@ -21,11 +21,15 @@ import { TUNABLE_KEYS } from "../fullnat/types.ts";
 import { checkKey, type CheckSpec, formatCheck, isHttpCheck } from "../health/spec.ts";
 import { formatEndpoint, fullPersistenceMask, isIpv6 } from "../vocab/mod.ts";
 import { type ConfigDocument, type ServiceConfig, serviceName } from "./document.ts";
+import { needSync, planSync, type SyncOps } from "./sync_section.ts";
 
-/** One step of a plan: what it does, in words, and the control call that does it. */
+/**
+ * One step of a plan: what it does, in words, and the control call that does it. A step of
+ * the `sync` section calls `sync`, and fails on a target without one.
+ */
 export interface Change {
   readonly text: string;
-  run(target: RemoteControl): Promise<unknown>;
+  run(target: RemoteControl, sync?: SyncOps): Promise<unknown>;
 }
 
 const OPTION_KEYS = [
@@ -422,8 +426,9 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
 
 /**
  * The steps that turn configuration `from` into `to`, in the order they must run: timeouts,
- * tunables, removed services, then each wanted service (added whole, or edited in place). Both
- * documents must be valid; the order of entries is not compared.
+ * tunables, removed services, then each wanted service (added whole, or edited in place), then
+ * the sync daemons (so a backup finds its services in place). Both documents must be valid;
+ * the order of entries is not compared.
  */
 export function planChanges(from: ConfigDocument, to: ConfigDocument): Change[] {
   const out: Change[] = [];
@@ -442,6 +447,9 @@ export function planChanges(from: ConfigDocument, to: ConfigDocument): Change[] 
   for (const s of to.services) {
     const old = before.get(serviceName(s));
     out.push(...(old === undefined ? addServiceChanges(s) : editServiceChanges(old, s)));
+  }
+  for (const c of planSync(from.sync ?? [], to.sync ?? [])) {
+    out.push({ text: c.text, run: (_t, sync) => c.run(needSync(sync)) });
   }
   return out;
 }

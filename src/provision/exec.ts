@@ -21,6 +21,7 @@ const PACKAGE_OF: Record<string, string> = {
   mount: "mount",
   umount: "mount",
   ip: "iproute2",
+  systemctl: "systemd",
 };
 
 /** Runs `cmd args...` to completion; throws only when the tool is not installed. */

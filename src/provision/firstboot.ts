@@ -1,6 +1,7 @@
 /**
  * First boot: find the seed volume, read the provisioning file, validate it, and apply each
- * valid section (host name, admin SSH keys, network, load-balancer configuration) on its own.
+ * valid section (host name, admin SSH keys, network, load-balancer configuration, keepalived's
+ * VRRP for an HA pair) on its own.
  * An invalid section is reported with every problem and not touched at all; the others still
  * apply, so the box comes up reachable. The same seed is processed once; a changed seed again.
  *
@@ -9,6 +10,7 @@
 
 import { ControlClient } from "../ctl/client.ts";
 import type { ConfigDocument } from "../persist/document.ts";
+import { applyHa } from "./apply_ha.ts";
 import { applyAdminKeys, applyHostname, checkAdminTarget, type HostTarget } from "./apply_host.ts";
 import { applyNetwork, checkNetworkTarget, type NetworkTarget } from "./apply_network.ts";
 import { findSeed } from "./find_seed.ts";
@@ -197,6 +199,14 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
         await client.close();
       }
     });
+    await attempt(
+      "ha",
+      () =>
+        applyHa(
+          { root: opts.root, restartService: opts.root === "/", routerId: p.hostname },
+          p.ha!,
+        ),
+    );
     const notApplied = SECTION_ORDER.filter((s) =>
       result.sections[s] === "invalid" || result.sections[s] === "failed"
     );

@@ -11,6 +11,7 @@ import type { ControlClient } from "../ctl/client.ts";
 import { PROTOCOL_ERROR, RemoteError } from "../ctl/protocol.ts";
 import { applyConfig, checkOnFreshEngine } from "../persist/apply.ts";
 import { type ConfigDocument, formatConfig, validateConfig } from "../persist/document.ts";
+import { syncOpsOver } from "../persist/sync_section.ts";
 import type { PathStep, Problem } from "./problems.ts";
 
 /** Turns the persist layer's `path: message` text back into a path and a message. */
@@ -60,6 +61,10 @@ export async function applyLoadBalancer(
   } catch (e) {
     if (!(e instanceof RemoteError && e.code === PROTOCOL_ERROR.unknownOp)) throw e;
   }
-  // A daemon without persistence serves no configApply; the same planned apply runs from here.
-  return (await applyConfig(client, doc)).changes;
+  // A daemon without persistence serves no configApply; the same planned apply runs from here,
+  // its sync daemons through the sync ops.
+  return (await applyConfig(client, doc, {
+    sync: syncOpsOver((op, ...a) => client.call(op, ...a)),
+  }))
+    .changes;
 }

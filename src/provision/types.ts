@@ -17,6 +17,13 @@
  *   localAddresses: { eth1: [203.0.113.201, 203.0.113.202] }
  * loadBalancer:   # the configuration document of src/persist, as `fullnat config export` writes it
  *   ...
+ * ha:             # keepalived's VRRP moves these addresses to the active box of a pair
+ *   interface: eth0
+ *   virtualRouterId: 51
+ *   priority: 150
+ *   peer: 198.51.100.2
+ *   vips: { eth0: [198.51.100.10] }
+ *   localAddresses: { eth1: [203.0.113.201] }
  * ```
  *
  * Every top-level section is optional and applied on its own: a section that is absent leaves
@@ -77,15 +84,47 @@ export interface AdminConfig {
   sshKeys: string[];
 }
 
-/** The names of the sections that are applied independently. */
-export type SectionName = "hostname" | "admin" | "network" | "loadBalancer";
+/**
+ * The `ha` section: one VRRP instance run by keepalived (`keepalived_conf.ts`), which moves the
+ * VIPs and the local addresses to whichever box of the pair is active.
+ */
+export interface HaConfig {
+  /** The interface VRRP advertisements go out of (keepalived's `interface`). */
+  interface: string;
+  /** 1-255, the same on both boxes and unique on the segment (`virtual_router_id`). */
+  virtualRouterId: number;
+  /** 1-254; the higher one becomes master when both start (`priority`, default 100). */
+  priority: number;
+  /** Seconds between advertisements, 1-255 (`advert_int`, default 1). */
+  advertInterval: number;
+  /** The other box's address: VRRP by unicast to it (`unicast_peer`); multicast when absent. */
+  peer?: string;
+  /** VRRP's simple password, 1-8 characters (`authentication { auth_type PASS }`). */
+  authPass?: string;
+  /**
+   * Whether a box coming back takes the addresses over from the one that runs them (false:
+   * keepalived's `nopreempt`, so a failback never cuts connections mid-flow).
+   */
+  preempt: boolean;
+  /** The VIPs that float, each on its interface. */
+  vips: HostAddress[];
+  /** The local addresses that float with them, so the real servers' replies follow. */
+  localAddresses: HostAddress[];
+}
 
-/** Every section in the order first boot applies them. */
+/** The names of the sections that are applied independently. */
+export type SectionName = "hostname" | "admin" | "network" | "loadBalancer" | "ha";
+
+/**
+ * Every section in the order first boot applies them: `ha` last, so a box takes over addresses
+ * only once its services are configured.
+ */
 export const SECTION_ORDER: readonly SectionName[] = [
   "hostname",
   "admin",
   "network",
   "loadBalancer",
+  "ha",
 ];
 
 /** A validated provisioning file; a section is undefined when absent or invalid. */
@@ -96,4 +135,5 @@ export interface Provisioning {
   network?: NetworkConfig;
   /** The load-balancer configuration document, as it appeared in the file. */
   loadBalancer?: unknown;
+  ha?: HaConfig;
 }

@@ -13,6 +13,7 @@ import { describe, list, mapping, text } from "./shape.ts";
 import { parseSource } from "./source.ts";
 import type { AdminConfig, Provisioning, SectionName } from "./types.ts";
 import { SECTION_ORDER } from "./types.ts";
+import { validateHa } from "./validate_ha.ts";
 import { validateNetwork } from "./validate_network.ts";
 
 const TOP_KEYS = ["version", ...SECTION_ORDER] as const;
@@ -111,6 +112,7 @@ export function validateProvisioning(
     if (section === "hostname") provisioning.hostname = validateHostname(v, p);
     else if (section === "admin") provisioning.admin = validateAdmin(v, p);
     else if (section === "network") provisioning.network = validateNetwork(v, p);
+    else if (section === "ha") provisioning.ha = validateHa(v, p);
     else {
       for (const problem of validateLoadBalancer(v)) p.add(problem.path, problem.message);
       provisioning.loadBalancer = v;

@@ -113,8 +113,11 @@ function validateRoute(value: unknown, problems: Problems): RouteConfig | undefi
   };
 }
 
-/** `vips` and `localAddresses`: interface name to a list of bare addresses. */
-function validateHostAddresses(
+/**
+ * `vips` and `localAddresses` (here and in the `ha` section): interface name to a list of bare
+ * addresses; `seen` holds the addresses listed before, each with where.
+ */
+export function validateHostAddresses(
   value: unknown,
   problems: Problems,
   what: string,

@@ -16,12 +16,13 @@ import { addSessionCommands } from "./commands/session.ts";
 import { addShowCommands } from "./commands/show.ts";
 import { addStatsCommands } from "./commands/stats.ts";
 import { addTimeoutCommands } from "./commands/timeout.ts";
+import { addSyncCommands } from "./commands/sync.ts";
 import { addTunableCommands } from "./commands/tunable.ts";
 import type { CommandContext } from "./context.ts";
 
 /**
- * Adds the nouns (`service`, `rs`, `laddr`, `conn`, `stats`, `timeout`, `tunable`, `config`,
- * `show`).
+ * Adds the nouns (`service`, `rs`, `laddr`, `conn`, `stats`, `timeout`, `tunable`, `sync`,
+ * `config`, `show`).
  */
 export function addAdminCommands(root: Command, ctx: CommandContext): Command {
   addServiceCommands(ctx, root);
@@ -31,6 +32,7 @@ export function addAdminCommands(root: Command, ctx: CommandContext): Command {
   addStatsCommands(ctx, root);
   addTimeoutCommands(ctx, root);
   addTunableCommands(ctx, root);
+  addSyncCommands(ctx, root);
   addConfigCommands(ctx, root);
   addShowCommands(ctx, root);
   return root;

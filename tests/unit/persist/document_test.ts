@@ -30,6 +30,7 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
     version: 1,
     timeouts: { ...DEFAULT_TIMEOUTS },
     tunables: { expireNodestConn: false, expireQuiescentTemplate: false },
+    sync: [],
     services: [{
       protocol: "tcp",
       address: "198.51.100.10",

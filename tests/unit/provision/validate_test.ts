@@ -81,7 +81,7 @@ loadBalancer:
   const r = check(text);
   assert.deepEqual(r.problems.map(formatProblem), [
     `hostname (line 2): "-bad-" is not a valid host name: use letters, digits and '-' (not first or last), dot-separated, at most 64 characters`,
-    `hostnme (line 3): unknown setting; did you mean "hostname"? (allowed here: version, hostname, admin, network, loadBalancer)`,
+    `hostnme (line 3): unknown setting; did you mean "hostname"? (allowed here: version, hostname, admin, network, loadBalancer, ha)`,
     "admin.sshKeys[0] (line 6): SSH key data is not valid base64 (truncated paste?)",
     `network.interfaces.eth0.addresses[0] (line 10): "198.51.100.300" is not an IPv4 or IPv6 address`,
     `network.interfaces.eth0.addresses[1] (line 10): "10.0.0.1" has no prefix length; write it as 10.0.0.1/24 or similar`,

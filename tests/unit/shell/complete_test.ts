@@ -44,10 +44,12 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
     "show",
     "stats",
     "status",
+    "sync",
     "timeout",
     "tunable",
   ]);
-  assert.deepEqual(offers("s"), ["service", "show", "stats", "status"]);
+  assert.deepEqual(offers("s"), ["service", "show", "stats", "status", "sync"]);
+  assert.deepEqual(offers("sync "), ["show", "start", "stop"]);
   assert.deepEqual(completeLine("se", TREE, NAMES), { candidates: ["service"], word: "se" });
   assert.deepEqual(offers("service "), ["add", "delete", "edit", "list", "show"]);
   assert.deepEqual(offers("show c"), ["connections"]);

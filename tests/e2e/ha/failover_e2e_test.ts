@@ -1,0 +1,259 @@
+/**
+ * End to end, an HA pair failing over with real traffic (issue 14 point 4): the HA bed
+ * (testkit/ha_bed.ts: client, lb1, lb2, real server on bridges), the real daemon in each
+ * balancer with the same configuration document (a FULLNAT service and a `sync` section that
+ * runs a master and a backup sync daemon on sync0, signed), and keepalived in each balancer
+ * running the VRRP instance that provisioning's generator writes (src/provision/
+ * keepalived_conf.ts: the VIP on eth0 and the local address on eth1 float, nopreempt, unicast
+ * to the peer).
+ *
+ * While a rate-limited download runs through lb1 and 100 idle connections sit established,
+ * every process of lb1 (its daemon and keepalived) is killed with SIGKILL. The download must
+ * complete byte-identical through lb2 and each idle connection must still exchange a line;
+ * the gap the transfer saw and keepalived's takeover time are printed.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { keepalivedConf } from "../../../src/provision/keepalived_conf.ts";
+import type { HaConfig } from "../../../src/provision/types.ts";
+import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
+import { createHaBed, HA_ADDRS, type HaBed } from "../../../testkit/ha_bed.ts";
+import { fetchHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
+import { IDLE_FLEET } from "../../../testkit/idle_fleet.ts";
+import { netnsPids } from "../../../testkit/netns.ts";
+import { waitFor } from "../../../testkit/wait.ts";
+
+const BULK_PORT = 9400;
+const IDLE_PORT = 9401;
+const IDLE = 100;
+/** 200 MB at 160 Mbit/s: about 10 s, so the kill lands mid-transfer. */
+const BYTES = 200 * 1024 * 1024;
+const RATE = "160mbit";
+
+const A = HA_ADDRS;
+
+/** The document both balancers run (what `config export` would write). */
+function configDocument(): string {
+  const service = (port: number) => ({
+    protocol: "tcp",
+    address: A.vip,
+    port,
+    scheduler: "rr",
+    realServers: [{ address: A.rs, port }],
+    localAddresses: [A.laddr],
+  });
+  return JSON.stringify({
+    version: 1,
+    sync: [
+      { role: "master", mcastInterface: "sync0", syncid: 7 },
+      { role: "backup", mcastInterface: "sync0", syncid: 7 },
+    ],
+    services: [service(BULK_PORT), service(IDLE_PORT)],
+  });
+}
+
+/** The `ha` section of one box, as its provisioning file would give it. */
+function haSection(priority: number, peer: string): HaConfig {
+  return {
+    interface: "eth0",
+    virtualRouterId: 51,
+    priority,
+    advertInterval: 1,
+    peer,
+    authPass: "e2e-ha",
+    preempt: false,
+    vips: [{ address: A.vip, family: 4, interface: "eth0" }],
+    localAddresses: [{ address: A.laddr, family: 4, interface: "eth1" }],
+  };
+}
+
+/** Starts keepalived (VRRP only, in the foreground, its files in `dir`) in a balancer. */
+async function startKeepalived(
+  bed: HaBed,
+  role: "lb1" | "lb2",
+  dir: string,
+  ha: HaConfig,
+): Promise<{ log: () => string }> {
+  const conf = `${dir}/${role}-keepalived.conf`;
+  await Deno.writeTextFile(conf, keepalivedConf(ha, { routerId: role }));
+  const child = bed.spawn(role, [
+    "keepalived",
+    "--vrrp",
+    "--dont-fork",
+    "--log-console",
+    "--log-detail",
+    "--no-syslog",
+    "-f",
+    conf,
+    "-p",
+    `${dir}/${role}-keepalived.pid`,
+    "-r",
+    `${dir}/${role}-vrrp.pid`,
+    "-c",
+    `${dir}/${role}-checkers.pid`,
+  ], { stdout: "piped", stderr: "piped" });
+  let text = "";
+  const dec = new TextDecoder();
+  for (const s of [child.stdout, child.stderr]) {
+    (async () => {
+      for await (const chunk of s) text += dec.decode(chunk, { stream: true });
+    })().catch(() => {});
+  }
+  return { log: () => text };
+}
+
+async function holds(bed: HaBed, role: "lb1" | "lb2", address: string): Promise<boolean> {
+  const r = await bed.exec(role, ["ip", "-o", "addr", "show"]);
+  return r.stdout.includes(` ${address}/`);
+}
+
+/** Reads a child's stdout line by line. */
+function lines(child: Deno.ChildProcess): () => Promise<string> {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  return async () => {
+    while (!buffered.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended: ${buffered}`);
+      buffered += value;
+    }
+    const i = buffered.indexOf("\n");
+    const line = buffered.slice(0, i);
+    buffered = buffered.slice(i + 1);
+    return line;
+  };
+}
+
+Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identical via lb2, idle connections live on", async () => {
+  const bed = await createHaBed();
+  const dir = await Deno.makeTempDir({ prefix: "fullnat-ha-" });
+  let lb1: Balancer | undefined;
+  let lb2: Balancer | undefined;
+  let fleet: Deno.ChildProcess | undefined;
+  const kas: { log: () => string }[] = [];
+  try {
+    await Deno.writeTextFile(`${dir}/sync.key`, "an e2e shared sync key for the pair\n");
+    await Deno.writeTextFile(`${dir}/config.json`, configDocument());
+    const args = ["--sync-key-file", `${dir}/sync.key`];
+    lb1 = await startBalancer({ lb: bed.names.lb1 }, args);
+    lb2 = await startBalancer({ lb: bed.names.lb2 }, args);
+    for (const lb of [lb1, lb2]) {
+      const r = await lb.cli("config", "apply", `${dir}/config.json`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((await lb.ipvsadmOk("-L", "--daemon")).split("\n").length, 3);
+    }
+
+    // The real server: the bulk source behind a rate limit, and the idle fleet's echo server.
+    await bed.exec("rs", [
+      "tc",
+      "qdisc",
+      "add",
+      "dev",
+      "eth0",
+      "root",
+      "tbf",
+      "rate",
+      RATE,
+      "burst",
+      "64kb",
+      "latency",
+      "100ms",
+    ], { check: true });
+    await startHashServer(bed, "source", A.rs, BULK_PORT);
+    const server = bed.spawn("rs", [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--unstable-net",
+      IDLE_FLEET,
+      "server",
+      A.rs,
+      `${IDLE_PORT}`,
+    ], { stdout: "piped" });
+    assert.equal(await lines(server)(), "listening");
+
+    // lb1 first, so it wins the election; lb2 joins as backup.
+    kas.push(await startKeepalived(bed, "lb1", dir, haSection(150, A.front.lb2)));
+    await waitFor(() => holds(bed, "lb1", A.vip), { timeoutMs: 15_000, intervalMs: 100 });
+    assert.ok(await holds(bed, "lb1", A.laddr), "the local address floats with the VIP");
+    kas.push(await startKeepalived(bed, "lb2", dir, haSection(100, A.front.lb1)));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await holds(bed, "lb2", A.vip), false, "lb2 stays backup");
+
+    // 100 idle connections through lb1, synced to lb2.
+    fleet = bed.spawn("client", [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--unstable-net",
+      IDLE_FLEET,
+      "client",
+      "tcp",
+      A.vip,
+      `${IDLE_PORT}`,
+      `${IDLE}`,
+    ], { stdin: "piped", stdout: "piped" });
+    const fleetLine = lines(fleet);
+    assert.equal(await fleetLine(), `open ${IDLE}`);
+    await waitFor(async () => (await lb2!.status()).sessions >= IDLE, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+
+    // The download, through lb1; once lb2 holds its session too, lb1 dies whole.
+    const started = performance.now();
+    let done = false;
+    const download = fetchHashStream(bed, A.vip, BULK_PORT, BYTES, 1234, 120).finally(() =>
+      done = true
+    );
+    await waitFor(async () => (await lb2!.status()).sessions >= IDLE + 1, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal(done, false, "the download was still running at the kill");
+    const killedAt = performance.now();
+    const pids = await netnsPids(bed.names.lb1);
+    for (const pid of pids) Deno.kill(pid, "SIGKILL");
+    await waitFor(() => holds(bed, "lb2", A.vip), { timeoutMs: 15_000, intervalMs: 50 });
+    const takeoverMs = performance.now() - killedAt;
+    assert.ok(await holds(bed, "lb2", A.laddr));
+
+    const d = await download;
+    const totalMs = performance.now() - started;
+    assert.ok(d.got !== undefined && d.got === d.expected, d.output);
+    assert.equal(d.bytes, BYTES);
+    console.log(
+      `ha failover: killed ${pids.length} process(es) of lb1 ${
+        Math.round(killedAt - started)
+      } ms ` +
+        `into the download; lb2 held the addresses ${Math.round(takeoverMs)} ms later; the ` +
+        `download saw its longest gap of ${d.gapMs} ms after ${d.gapAt} bytes and completed ` +
+        `${BYTES} bytes byte-identical in ${Math.round(totalMs)} ms`,
+    );
+    assert.ok(d.gapAt! > 0 && d.gapAt! < BYTES, "the gap was mid-transfer");
+
+    // Each idle connection answers again, now through lb2.
+    const w = fleet.stdin.getWriter();
+    await w.write(new TextEncoder().encode("go\n"));
+    w.releaseLock();
+    const again = await fleetLine();
+    console.log(`ha failover: idle connections after the failover: ${again} of ${IDLE}`);
+    assert.equal(again, `again ${IDLE}`);
+    const st = JSON.parse((await lb2.cli("status", "--json")).stdout);
+    const backup = st.sync.find((s: { backup?: unknown }) => s.backup).backup;
+    console.log(`ha failover: lb2's backup sync counters: ${JSON.stringify(backup)}`);
+  } catch (e) {
+    for (const [i, k] of kas.entries()) console.error(`--- keepalived lb${i + 1} ---\n${k.log()}`);
+    if (lb2) console.error(`--- lb2 daemon ---\n${lb2.log()}`);
+    throw e;
+  } finally {
+    await fleet?.stdin.close().catch(() => {});
+    await fleet?.stdout.cancel().catch(() => {});
+    await lb2?.stop();
+    await lb1?.stop();
+    await bed.destroy();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
