@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { listNetns, netnsPids } from "./netns.ts";
+import { deleteNetns, listNetns } from "./netns.ts";
 import { type ExecResult, run, type RunOptions, spawnIn, type SpawnOptions } from "./proc.ts";
 
 /** The bed's address plan (RFC 5737 TEST-NET-2 for the front, TEST-NET-3 for the back). */
@@ -36,20 +36,6 @@ export interface HaBed {
   exec(role: string, cmd: readonly string[], opts?: Omit<RunOptions, "netns">): Promise<ExecResult>;
   spawn(role: string, cmd: readonly string[], opts?: SpawnOptions): Deno.ChildProcess;
   destroy(): Promise<void>;
-}
-
-async function deleteNetns(name: string): Promise<void> {
-  for (let round = 0; round < 50; round++) {
-    const pids = await netnsPids(name);
-    if (pids.length === 0) break;
-    for (const pid of pids) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch { /* gone */ }
-    }
-    await new Promise((r) => setTimeout(r, 40));
-  }
-  await run(["ip", "netns", "del", name]);
 }
 
 /** Builds the bed under a name unique to this process; tears down what it made on failure. */

@@ -191,7 +191,7 @@ export async function netnsPids(name: string): Promise<number[]> {
 }
 
 /** Kills every process in the namespace, waits for them to go, then deletes it. */
-async function deleteNetns(name: string): Promise<void> {
+export async function deleteNetns(name: string): Promise<void> {
   for (let round = 0; round < 50; round++) {
     const pids = await netnsPids(name);
     if (pids.length === 0) break;

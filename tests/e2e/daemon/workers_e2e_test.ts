@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { workerOfAddress } from "../../../src/kernel/diversion_rules.ts";
-import { createTopology } from "../../../testkit/netns.ts";
+import { createTopology, type Topology } from "../../../testkit/netns.ts";
 import { type NginxServer, startNginx, waitFor } from "../../../testkit/servers.ts";
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
 import { newConnectionsCommand } from "../../../testkit/curl.ts";
@@ -24,6 +24,16 @@ interface WorkerJson {
   engine: Record<string, number>;
   queue: Record<string, number>;
   emitter: { sent: number; sendErrors: number };
+}
+
+/** The client's address and a second one on its interface: one client per worker of two. */
+async function clientPerWorker(topo: Topology): Promise<string[]> {
+  const clients = [topo.addrs.client, "198.51.100.3"];
+  assert.deepEqual(clients.map((c) => workerOfAddress(c, 2)), [0, 1], "one client per worker");
+  await topo.exec("client", ["ip", "addr", "add", `${clients[1]}/24`, "dev", "eth0"], {
+    check: true,
+  });
+  return clients;
 }
 
 /** `count` new connections (Connection: close) from source address `from`; the status codes. */
@@ -43,11 +53,7 @@ Deno.test("daemon --workers 2: FULLNAT and NAT connections from both worker buck
   let nginx: NginxServer | undefined;
   let code: number | undefined;
   try {
-    const clients = [topo.addrs.client, "198.51.100.3"];
-    assert.deepEqual(clients.map((c) => workerOfAddress(c, 2)), [0, 1], "one client per worker");
-    await topo.exec("client", ["ip", "addr", "add", `${clients[1]}/24`, "dev", "eth0"], {
-      check: true,
-    });
+    const clients = await clientPerWorker(topo);
     nginx = await startNginx({ netns: topo.rs, addrs: topo.addrs.realServers });
     lb = await startBalancer(topo, ["--workers", "2"]);
     const vip = topo.addrs.vips[0];
@@ -158,11 +164,7 @@ Deno.test("daemon --workers 2: DR and TUNNEL connections from both worker bucket
   let tun: Awaited<ReturnType<typeof setupTunnelRs>> | undefined;
   let code: number | undefined;
   try {
-    const clients = [topo.addrs.client, "198.51.100.3"];
-    assert.deepEqual(clients.map((c) => workerOfAddress(c, 2)), [0, 1], "one client per worker");
-    await topo.exec("client", ["ip", "addr", "add", `${clients[1]}/24`, "dev", "eth0"], {
-      check: true,
-    });
+    const clients = await clientPerWorker(topo);
     const vip = topo.addrs.vips[0];
     const [rs1, rs2] = topo.addrs.realServers;
     // rs1 by DR, rs2 by an IPIP tunnel: one namespace holds both, serving the VIP from lo.

@@ -61,6 +61,30 @@ async function timed(topo: Topology, cmd: string[], expect: number): Promise<num
   return s;
 }
 
+/** Four requests to each `[url, client]`: all 200, and the real server saw the client itself. */
+async function clientSeen(topo: Topology, pairs: [string, string][]): Promise<void> {
+  for (const [url, client] of pairs) {
+    for (let i = 0; i < 4; i++) {
+      const r = await curl(topo.client, url);
+      assert.equal(r.status, 200, r.stderr);
+      const body = parseRootBody(r.body);
+      assert.ok(body, r.body);
+      assert.equal(body.peer, client, `the real server saw ${body.peer}, not the client`);
+    }
+  }
+}
+
+/** Seconds to download the bulk file through `url`, checked whole and byte-identical. */
+async function bulkSeconds(topo: Topology, url: string, sha: string): Promise<number> {
+  const t0 = performance.now();
+  const r = await curl(topo.client, url, { maxTimeSec: 120 });
+  const s = (performance.now() - t0) / 1000;
+  assert.equal(r.status, 200, r.stderr);
+  assert.equal(r.bytes.length, BULK);
+  assert.equal(sha256Hex(r.bytes), sha);
+  return s;
+}
+
 Deno.test("e2e TUNNEL: IPIP and IPv6-in-IPv6 to the real servers, replies bypass the balancer", async () => {
   const topo = await createTopology({ ipv6: true });
   const a = topo.addrs;
@@ -109,15 +133,7 @@ Deno.test("e2e TUNNEL: IPIP and IPv6-in-IPv6 to the real servers, replies bypass
     assert.match(listed, new RegExp(`-> ${rs1.replaceAll(".", "\\.")}:80 +Tunnel `));
 
     // HTTP: the real server answers from the VIP and sees the client itself.
-    for (const [url, client] of [[`http://${vip}/`, a.client], [`http://[${vip6}]/`, v6.client]]) {
-      for (let i = 0; i < 4; i++) {
-        const r = await curl(topo.client, url);
-        assert.equal(r.status, 200, r.stderr);
-        const body = parseRootBody(r.body);
-        assert.ok(body, r.body);
-        assert.equal(body.peer, client, `the real server saw ${body.peer}, not the client`);
-      }
-    }
+    await clientSeen(topo, [[`http://${vip}/`, a.client], [`http://[${vip6}]/`, v6.client]]);
     // An error about a reply the server sent from the VIP goes to it wrapped, unchanged.
     const sessions = await lb.ipvsadmOk("-L", "-n", "-c");
     for (const [v, client] of [[vip, a.client], [vip6, v6.client]]) {
@@ -127,15 +143,7 @@ Deno.test("e2e TUNNEL: IPIP and IPv6-in-IPv6 to the real servers, replies bypass
     }
     assert.equal((await lb.status()).engine.icmpErrorsTunnelled, 2);
     // 100 MB byte-identical, through each mode.
-    const bulk = async (url: string) => {
-      const t0 = performance.now();
-      const r = await curl(topo.client, url, { maxTimeSec: 120 });
-      const s = (performance.now() - t0) / 1000;
-      assert.equal(r.status, 200, r.stderr);
-      assert.equal(r.bytes.length, BULK);
-      assert.equal(sha256Hex(r.bytes), nginx!.bulkSha256);
-      return s;
-    };
+    const bulk = (url: string) => bulkSeconds(topo, url, nginx!.bulkSha256);
     const bulkTun = await bulk(`http://${vip}${nginx.bulkPath}`);
     const bulkTun6 = await bulk(`http://[${vip6}]${nginx.bulkPath}`);
     const bulkFull = await bulk(`http://${vip}:8080${nginx.bulkPath}`);
@@ -230,24 +238,10 @@ Deno.test("e2e TUNNEL gue and gre: UDP and GRE encapsulation to the real servers
     assert.match(info, new RegExp(`-> ${rs2.replaceAll(".", "\\.")}:80 +Tunnel +gre:\\+c `));
 
     // HTTP through each server of each family (rr alternates): the server sees the client.
-    for (const [url, client] of [[`http://${vip}/`, a.client], [`http://[${vip6}]/`, v6.client]]) {
-      for (let i = 0; i < 4; i++) {
-        const r = await curl(topo.client, url);
-        assert.equal(r.status, 200, r.stderr);
-        assert.equal(parseRootBody(r.body)?.peer, client, r.body);
-      }
-    }
+    await clientSeen(topo, [[`http://${vip}/`, a.client], [`http://[${vip6}]/`, v6.client]]);
     // 100 MB byte-identical through each IPv4 server (gue, then gre with its checksum), and
     // one through IPv6 gue with the UDP checksum.
-    const bulk = async (url: string) => {
-      const t0 = performance.now();
-      const r = await curl(topo.client, url, { maxTimeSec: 120 });
-      const s = (performance.now() - t0) / 1000;
-      assert.equal(r.status, 200, r.stderr);
-      assert.equal(r.bytes.length, BULK);
-      assert.equal(sha256Hex(r.bytes), nginx!.bulkSha256);
-      return s;
-    };
+    const bulk = (url: string) => bulkSeconds(topo, url, nginx!.bulkSha256);
     const bulkGue = await bulk(`http://${vip}${nginx.bulkPath}`);
     const bulkGre = await bulk(`http://${vip}${nginx.bulkPath}`);
     const bulkGue6 = await bulk(`http://[${vip6}]${nginx.bulkPath}`);
