@@ -168,8 +168,13 @@ async function idleFleetRestart(workers: number): Promise<void> {
     // Each worker has its table; sessions sit where the steering put their first packet.
     assert.deepEqual(
       [...Deno.readDirSync(`${dir}/run`)].map((e) => e.name).sort(),
-      Array.from({ length: workers }, (_, i) => [`worker-${i}.counters`, `worker-${i}.sessions`])
-        .flat(),
+      [
+        "sysctls.json",
+        ...Array.from(
+          { length: workers },
+          (_, i) => [`worker-${i}.counters`, `worker-${i}.sessions`],
+        ).flat(),
+      ],
     );
     assert.ok(total >= TOTAL, `took over ${total}: ${lb.log()}`);
     assert.deepEqual(

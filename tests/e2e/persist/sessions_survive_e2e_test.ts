@@ -48,7 +48,11 @@ Deno.test("e2e: kill -9 mid-transfer and start again: 200 MB down and up complet
     lb = await startBalancer(topo, args);
     await fullnatService(lb, vip, 9000, rs, lip);
     await fullnatService(lb, vip, 9001, rs, lip);
-    assert.deepEqual(runDirFiles(runDir), ["worker-0.counters", "worker-0.sessions"]);
+    assert.deepEqual(runDirFiles(runDir), [
+      "sysctls.json",
+      "worker-0.counters",
+      "worker-0.sessions",
+    ]);
 
     const started = performance.now();
     let finishedAt = 0;
@@ -121,7 +125,8 @@ Deno.test("e2e: a session table the daemon cannot trust is moved aside, logged, 
       /worker 0: session table not taken over: it is not a fullnat session table; moved to \S+worker-0\.sessions\.refused-/,
     );
     const files = runDirFiles(runDir);
-    assert.equal(files.length, 3, files.join(" "));
+    // The kernel settings to put back at the final stop (kernel/sysctl_carry.ts) are there too.
+    assert.equal(files.length, 4, files.join(" "));
     assert.ok(files.includes("worker-0.counters"));
     assert.ok(files.some((n) => n.startsWith("worker-0.sessions.refused-")));
     for (let i = 0; i < 3; i++) {
@@ -150,7 +155,11 @@ Deno.test("e2e: --workers other than the run directory's is refused, naming what
       () => startBalancer(topo, [...args, "--workers", "2"]),
       /holds the live sessions of 1 worker\(s\), and this daemon was started with --workers 2.*Start with --workers 1/s,
     );
-    assert.deepEqual(runDirFiles(runDir), ["worker-0.counters", "worker-0.sessions"]);
+    assert.deepEqual(runDirFiles(runDir), [
+      "sysctls.json",
+      "worker-0.counters",
+      "worker-0.sessions",
+    ]);
     lb = await startBalancer(topo, args);
   } finally {
     if (lb) await lb.stop();

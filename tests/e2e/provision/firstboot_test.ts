@@ -243,11 +243,15 @@ loadBalancer:
     const report = r.console.split("\r\n");
     const at = report.indexOf("fullnat-provision: the provisioning file has 3 problems:");
     assert.ok(at > 0, r.console);
-    assert.deepEqual(report.slice(at + 1, at + 4), [
+    assert.deepEqual(report.slice(at + 1, at + 3), [
       `fullnat-provision:   network.vips.eth7 (line 10): this box has no interface "eth7" (it has: eth0, eth1, lo)`,
       "fullnat-provision:   loadBalancer.services[0].port (line 16): must be an integer from 1 to 65535 (got 0)",
-      "fullnat-provision:   loadBalancer.services[0].realServers[0].wieght (line 18): unknown field (allowed: address, port, weight, method, upperThreshold, lowerThreshold, inhibitOnFailure, checks)",
     ]);
+    // The field list grows with the document; what matters is the line, the field and the cause.
+    assert.match(
+      report[at + 3],
+      /^fullnat-provision: {3}loadBalancer\.services\[0\]\.realServers\[0\]\.wieght \(line 18\): unknown field \(allowed: address, port, weight, method, /,
+    );
     assert.match(
       r.console,
       /done: applied hostname, admin; NOT applied: network \(invalid\), loadBalancer \(invalid\)/,
