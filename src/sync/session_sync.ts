@@ -9,7 +9,10 @@
  * message), when it is first seen there, when its state changes, and again while it lives:
  * IPVS counts packets (sync_threshold 3, sync_period 50); fullnat counts time, sending a
  * session again once half the time it had left when last sent has passed and traffic has
- * moved its expiry since, so the backup's copy never runs out while the master's lives.
+ * moved its expiry since, so the backup's copy never runs out while the master's lives. And,
+ * unlike IPVS, every session of this box's own is sent again at least every `refreshMs`
+ * (`fullnat daemon --sync-refresh`), even idle: a peer that was down or cut off when a session
+ * was made learns it within that time once it is back (failback).
  *
  * A received entry is installed only where it means the same session: its service (protocol,
  * virtual address and port) and real server are configured, with the same forwarding method,
@@ -142,7 +145,11 @@ export class SyncScanner {
    * Up to `maxSlots` slots further, the sessions due, as entries (at most `maxEntries`).
    * Returns the entries and whether the scan wrapped around the table.
    */
-  scan(maxSlots: number, maxEntries: number): { conns: SyncConn[]; wrapped: boolean } {
+  scan(
+    maxSlots: number,
+    maxEntries: number,
+    refreshMs = 0,
+  ): { conns: SyncConn[]; wrapped: boolean } {
     const e = this.engine;
     const t = e.table;
     const now = e.now();
@@ -160,7 +167,7 @@ export class SyncScanner {
         this.#state[id] = 255;
         continue;
       }
-      if (this.#due(id, now)) {
+      if (this.#due(id, now, refreshMs)) {
         conns.push(exportSession(e, id));
         this.#record(id, now);
       }
@@ -178,7 +185,7 @@ export class SyncScanner {
     this.#expiresAtSend[id] = t.expires[id];
   }
 
-  #due(id: number, now: number): boolean {
+  #due(id: number, now: number, refreshMs: number): boolean {
     const t = this.engine.table;
     const tcp = (t.proto[id] & ~V6) === IPPROTO.TCP;
     if (tcp && (SYNCED_TCP_STATES & (1 << t.state[id])) === 0) return false;
@@ -191,8 +198,14 @@ export class SyncScanner {
       return false;
     }
     if (tcp && sent !== t.state[id]) return true;
-    return t.expires[id] > this.#expiresAtSend[id] &&
-      now - this.#sentAt[id] >= this.#leftAtSend[id] / 2;
+    const moved = t.expires[id] > this.#expiresAtSend[id];
+    // The refresh: a session of this box's own (made here, or carried here since it came),
+    // never one that only came by sync, which its master refreshes.
+    if (
+      refreshMs > 0 && now - this.#sentAt[id] >= refreshMs &&
+      (moved || (t.flags[id] & SessionFlag.SYNCED) === 0)
+    ) return true;
+    return moved && now - this.#sentAt[id] >= this.#leftAtSend[id] / 2;
   }
 }
 

@@ -224,3 +224,27 @@ Deno.test("session sync: a synced session is not echoed back until traffic on th
   assert.equal(before.scan(100, 100).conns.length, 1);
   assert.equal(after.scan(100, 100).conns.length, 1);
 });
+
+Deno.test("session sync: --sync-refresh sends an idle session of its own again, not a synced one", () => {
+  const master = setup();
+  const backup = setup();
+  fullnatService(master.ctl);
+  fullnatService(backup.ctl);
+  established(master);
+  const scanner = new SyncScanner(master.engine);
+  const sent = wire(scanner.scan(100, 100, 10_000).conns);
+  assert.equal(sent.length, 1);
+  master.clock.ms += 9_999;
+  assert.equal(scanner.scan(100, 100, 10_000).conns.length, 0, "not yet the refresh period");
+  assert.equal(scanner.scan(100, 100, 0).conns.length, 0);
+  master.clock.ms += 1;
+  assert.equal(scanner.scan(100, 100, 0).conns.length, 0, "no refresh: idle stays unsent");
+  const again = wire(scanner.scan(100, 100, 10_000).conns);
+  assert.equal(again.length, 1, "idle, sent again after the refresh period");
+  assert.equal(scanner.scan(100, 100, 10_000).conns.length, 0, "and then not at once again");
+  // On the backup the session came by sync: its master refreshes it, the backup does not echo.
+  const peer = new SyncScanner(backup.engine);
+  sent.forEach((c) => installSession(backup.engine, c, (id) => peer.markSent(id)));
+  backup.clock.ms += 60_000;
+  assert.equal(peer.scan(100, 100, 10_000).conns.length, 0, "a synced idle session is not echoed");
+});
