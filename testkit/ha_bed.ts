@@ -11,8 +11,16 @@
  * hash_stream.ts and the other client tools run on it unchanged. `destroy` kills everything in
  * the namespaces and deletes them.
  *
+ * Beside the bed, what the HA tests do to it: the `ha` section of each box and keepalived run
+ * from provisioning's generator ({@linkcode startKeepalived}), who holds an address, a box's
+ * links taken down and up, a box killed whole, and fleets of idle connections
+ * (idle_fleet.ts) driven across a failover ({@linkcode startIdleFleet}).
+ *
  * @module
  */
+import { keepalivedConf } from "../src/provision/keepalived_conf.ts";
+import type { HaConfig } from "../src/provision/types.ts";
+import { IDLE_FLEET } from "./idle_fleet.ts";
 import { listNetns, netnsPids } from "./netns.ts";
 import { type ExecResult, run, type RunOptions, spawnIn, type SpawnOptions } from "./proc.ts";
 
@@ -130,5 +138,219 @@ export async function createHaBed(prefix = "fnha"): Promise<HaBed> {
       return c;
     },
     destroy,
+  };
+}
+
+/**
+ * The configuration document both balancers run (what `config export` would write): FULLNAT
+ * services on the VIP to the real server, same port, through the floating local address, and
+ * a master and a backup sync daemon on sync0 (syncid 7).
+ */
+export function haDocument(services: readonly { protocol: "tcp" | "udp"; port: number }[]): string {
+  return JSON.stringify({
+    version: 1,
+    sync: [
+      { role: "master", mcastInterface: "sync0", syncid: 7 },
+      { role: "backup", mcastInterface: "sync0", syncid: 7 },
+    ],
+    services: services.map(({ protocol, port }) => ({
+      protocol,
+      address: HA_ADDRS.vip,
+      port,
+      scheduler: "rr",
+      realServers: [{ address: HA_ADDRS.rs, port }],
+      localAddresses: [HA_ADDRS.laddr],
+    })),
+  });
+}
+
+/** The balancers of the bed. */
+export type HaBox = "lb1" | "lb2";
+
+/** The interfaces of a balancer: the front, the back and the sync link. */
+export const HA_LINKS = ["eth0", "eth1", "sync0"] as const;
+
+/**
+ * The `ha` section of one box, as its provisioning file would give it: VRRP on eth0, unicast
+ * to `peer`, advert 1 s, nopreempt; the VIP floats on eth0, the local address on eth1.
+ */
+export function haSection(priority: number, peer: string): HaConfig {
+  return {
+    interface: "eth0",
+    virtualRouterId: 51,
+    priority,
+    advertInterval: 1,
+    peer,
+    authPass: "e2e-ha",
+    preempt: false,
+    vips: [{ address: HA_ADDRS.vip, family: 4, interface: "eth0" }],
+    localAddresses: [{ address: HA_ADDRS.laddr, family: 4, interface: "eth1" }],
+  };
+}
+
+/** A keepalived running in a box. */
+export interface Keepalived {
+  /** What it printed so far. */
+  log(): string;
+  /** Stops it with SIGTERM (it gives its addresses up) and waits. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts keepalived (VRRP only, in the foreground, its files in `dir`) in `box` with the
+ * configuration provisioning's generator writes from `ha`.
+ */
+export async function startKeepalived(
+  bed: HaBed,
+  box: HaBox,
+  dir: string,
+  ha: HaConfig,
+): Promise<Keepalived> {
+  const conf = `${dir}/${box}-keepalived.conf`;
+  await Deno.writeTextFile(conf, keepalivedConf(ha, { routerId: box }));
+  const child = bed.spawn(box, [
+    "keepalived",
+    "--vrrp",
+    "--dont-fork",
+    "--log-console",
+    "--log-detail",
+    "--no-syslog",
+    "-f",
+    conf,
+    "-p",
+    `${dir}/${box}-keepalived.pid`,
+    "-r",
+    `${dir}/${box}-vrrp.pid`,
+    "-c",
+    `${dir}/${box}-checkers.pid`,
+  ], { stdout: "piped", stderr: "piped" });
+  let text = "";
+  const dec = new TextDecoder();
+  const pumps = [child.stdout, child.stderr].map(async (s) => {
+    for await (const chunk of s) text += dec.decode(chunk, { stream: true });
+  });
+  return {
+    log: () => text,
+    stop: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      await child.status;
+      await Promise.allSettled(pumps);
+    },
+  };
+}
+
+/** Whether `box` holds `address` on any interface. */
+export async function holds(bed: HaBed, box: HaBox, address: string): Promise<boolean> {
+  const r = await bed.exec(box, ["ip", "-o", "addr", "show"]);
+  return r.stdout.includes(` ${address}/`);
+}
+
+/** Sets every link of `box` (front, back, sync) down or up: a box cut off, or back. */
+export async function setLinks(bed: HaBed, box: HaBox, up: boolean): Promise<void> {
+  for (const dev of HA_LINKS) {
+    await bed.exec(box, ["ip", "link", "set", dev, up ? "up" : "down"], { check: true });
+  }
+}
+
+/** Kills every process of `box` with SIGKILL (its daemon and keepalived: a dead box); how many. */
+export async function killBox(bed: HaBed, box: HaBox): Promise<number> {
+  const pids = await netnsPids(bed.names[box]);
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+  return pids.length;
+}
+
+/** Reads a child's stdout line by line. */
+function lineReader(child: Deno.ChildProcess): () => Promise<string> {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  return async () => {
+    while (!buffered.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended: ${buffered}`);
+      buffered += value;
+    }
+    const i = buffered.indexOf("\n");
+    const line = buffered.slice(0, i);
+    buffered = buffered.slice(i + 1);
+    return line;
+  };
+}
+
+/** Starts idle_fleet.ts's TCP and UDP echo server on the real server; resolves once it listens. */
+export async function startFleetServer(bed: HaBed, port: number): Promise<void> {
+  const server = bed.spawn("rs", [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--unstable-net",
+    IDLE_FLEET,
+    "server",
+    HA_ADDRS.rs,
+    `${port}`,
+  ], { stdout: "piped" });
+  const line = await lineReader(server)();
+  if (line !== "listening") throw new Error(`idle fleet server: ${line}`);
+}
+
+/** A fleet of idle connections (or UDP flows) from the client to the VIP. */
+export interface IdleFleet {
+  /** How many answered when opened. */
+  readonly opened: number;
+  /** Has each exchange a line again; how many answered (within 20 s). */
+  again(): Promise<number>;
+  /** Ends the client (idempotent). */
+  close(): Promise<void>;
+}
+
+/** Opens `n` idle connections (`tcp`) or flows (`udp`) from the client to the VIP's `port`. */
+export async function startIdleFleet(
+  bed: HaBed,
+  proto: "tcp" | "udp",
+  port: number,
+  n: number,
+): Promise<IdleFleet> {
+  const child = bed.spawn("client", [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--unstable-net",
+    IDLE_FLEET,
+    "client",
+    proto,
+    HA_ADDRS.vip,
+    `${port}`,
+    `${n}`,
+  ], { stdin: "piped", stdout: "piped" });
+  const next = lineReader(child);
+  const count = (line: string, word: string) => {
+    const m = new RegExp(`^${word} (\\d+)$`).exec(line);
+    if (!m) throw new Error(`idle fleet: expected '${word} N', got '${line}'`);
+    return Number(m[1]);
+  };
+  const opened = count(await next(), "open");
+  let closed = false;
+  return {
+    opened,
+    again: async () => {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode("go\n"));
+      w.releaseLock();
+      return count(await next(), "again");
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await child.stdin.close().catch(() => {});
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+    },
   };
 }

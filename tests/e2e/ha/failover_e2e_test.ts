@@ -15,13 +15,21 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { keepalivedConf } from "../../../src/provision/keepalived_conf.ts";
-import type { HaConfig } from "../../../src/provision/types.ts";
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
-import { createHaBed, HA_ADDRS, type HaBed } from "../../../testkit/ha_bed.ts";
+import {
+  createHaBed,
+  HA_ADDRS,
+  haDocument,
+  haSection,
+  holds,
+  type IdleFleet,
+  type Keepalived,
+  killBox,
+  startFleetServer,
+  startIdleFleet,
+  startKeepalived,
+} from "../../../testkit/ha_bed.ts";
 import { fetchHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
-import { IDLE_FLEET } from "../../../testkit/idle_fleet.ts";
-import { netnsPids } from "../../../testkit/netns.ts";
 import { waitFor } from "../../../testkit/wait.ts";
 
 const BULK_PORT = 9400;
@@ -33,108 +41,22 @@ const RATE = "160mbit";
 
 const A = HA_ADDRS;
 
-/** The document both balancers run (what `config export` would write). */
-function configDocument(): string {
-  const service = (port: number) => ({
-    protocol: "tcp",
-    address: A.vip,
-    port,
-    scheduler: "rr",
-    realServers: [{ address: A.rs, port }],
-    localAddresses: [A.laddr],
-  });
-  return JSON.stringify({
-    version: 1,
-    sync: [
-      { role: "master", mcastInterface: "sync0", syncid: 7 },
-      { role: "backup", mcastInterface: "sync0", syncid: 7 },
-    ],
-    services: [service(BULK_PORT), service(IDLE_PORT)],
-  });
-}
-
-/** The `ha` section of one box, as its provisioning file would give it. */
-function haSection(priority: number, peer: string): HaConfig {
-  return {
-    interface: "eth0",
-    virtualRouterId: 51,
-    priority,
-    advertInterval: 1,
-    peer,
-    authPass: "e2e-ha",
-    preempt: false,
-    vips: [{ address: A.vip, family: 4, interface: "eth0" }],
-    localAddresses: [{ address: A.laddr, family: 4, interface: "eth1" }],
-  };
-}
-
-/** Starts keepalived (VRRP only, in the foreground, its files in `dir`) in a balancer. */
-async function startKeepalived(
-  bed: HaBed,
-  role: "lb1" | "lb2",
-  dir: string,
-  ha: HaConfig,
-): Promise<{ log: () => string }> {
-  const conf = `${dir}/${role}-keepalived.conf`;
-  await Deno.writeTextFile(conf, keepalivedConf(ha, { routerId: role }));
-  const child = bed.spawn(role, [
-    "keepalived",
-    "--vrrp",
-    "--dont-fork",
-    "--log-console",
-    "--log-detail",
-    "--no-syslog",
-    "-f",
-    conf,
-    "-p",
-    `${dir}/${role}-keepalived.pid`,
-    "-r",
-    `${dir}/${role}-vrrp.pid`,
-    "-c",
-    `${dir}/${role}-checkers.pid`,
-  ], { stdout: "piped", stderr: "piped" });
-  let text = "";
-  const dec = new TextDecoder();
-  for (const s of [child.stdout, child.stderr]) {
-    (async () => {
-      for await (const chunk of s) text += dec.decode(chunk, { stream: true });
-    })().catch(() => {});
-  }
-  return { log: () => text };
-}
-
-async function holds(bed: HaBed, role: "lb1" | "lb2", address: string): Promise<boolean> {
-  const r = await bed.exec(role, ["ip", "-o", "addr", "show"]);
-  return r.stdout.includes(` ${address}/`);
-}
-
-/** Reads a child's stdout line by line. */
-function lines(child: Deno.ChildProcess): () => Promise<string> {
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  return async () => {
-    while (!buffered.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`stream ended: ${buffered}`);
-      buffered += value;
-    }
-    const i = buffered.indexOf("\n");
-    const line = buffered.slice(0, i);
-    buffered = buffered.slice(i + 1);
-    return line;
-  };
-}
-
 Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identical via lb2, idle connections live on", async () => {
   const bed = await createHaBed();
   const dir = await Deno.makeTempDir({ prefix: "fullnat-ha-" });
   let lb1: Balancer | undefined;
   let lb2: Balancer | undefined;
-  let fleet: Deno.ChildProcess | undefined;
-  const kas: { log: () => string }[] = [];
+  let fleet: IdleFleet | undefined;
+  const kas: Keepalived[] = [];
   try {
     await Deno.writeTextFile(`${dir}/sync.key`, "an e2e shared sync key for the pair\n");
-    await Deno.writeTextFile(`${dir}/config.json`, configDocument());
+    await Deno.writeTextFile(
+      `${dir}/config.json`,
+      haDocument([
+        { protocol: "tcp", port: BULK_PORT },
+        { protocol: "tcp", port: IDLE_PORT },
+      ]),
+    );
     const args = ["--sync-key-file", `${dir}/sync.key`];
     lb1 = await startBalancer({ lb: bed.names.lb1 }, args);
     lb2 = await startBalancer({ lb: bed.names.lb2 }, args);
@@ -161,17 +83,7 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
       "100ms",
     ], { check: true });
     await startHashServer(bed, "source", A.rs, BULK_PORT);
-    const server = bed.spawn("rs", [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--unstable-net",
-      IDLE_FLEET,
-      "server",
-      A.rs,
-      `${IDLE_PORT}`,
-    ], { stdout: "piped" });
-    assert.equal(await lines(server)(), "listening");
+    await startFleetServer(bed, IDLE_PORT);
 
     // lb1 first, so it wins the election; lb2 joins as backup.
     kas.push(await startKeepalived(bed, "lb1", dir, haSection(150, A.front.lb2)));
@@ -182,20 +94,8 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
     assert.equal(await holds(bed, "lb2", A.vip), false, "lb2 stays backup");
 
     // 100 idle connections through lb1, synced to lb2.
-    fleet = bed.spawn("client", [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--unstable-net",
-      IDLE_FLEET,
-      "client",
-      "tcp",
-      A.vip,
-      `${IDLE_PORT}`,
-      `${IDLE}`,
-    ], { stdin: "piped", stdout: "piped" });
-    const fleetLine = lines(fleet);
-    assert.equal(await fleetLine(), `open ${IDLE}`);
+    fleet = await startIdleFleet(bed, "tcp", IDLE_PORT, IDLE);
+    assert.equal(fleet.opened, IDLE);
     await waitFor(async () => (await lb2!.status()).sessions >= IDLE, {
       timeoutMs: 10_000,
       intervalMs: 100,
@@ -214,8 +114,7 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(done, false, "the download was still running at the kill");
     const killedAt = performance.now();
-    const pids = await netnsPids(bed.names.lb1);
-    for (const pid of pids) Deno.kill(pid, "SIGKILL");
+    const killed = await killBox(bed, "lb1");
     await waitFor(() => holds(bed, "lb2", A.vip), { timeoutMs: 15_000, intervalMs: 50 });
     const takeoverMs = performance.now() - killedAt;
     assert.ok(await holds(bed, "lb2", A.laddr));
@@ -225,9 +124,7 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
     assert.ok(d.got !== undefined && d.got === d.expected, d.output);
     assert.equal(d.bytes, BYTES);
     console.log(
-      `ha failover: killed ${pids.length} process(es) of lb1 ${
-        Math.round(killedAt - started)
-      } ms ` +
+      `ha failover: killed ${killed} process(es) of lb1 ${Math.round(killedAt - started)} ms ` +
         `into the download; lb2 held the addresses ${Math.round(takeoverMs)} ms later; the ` +
         `download saw its longest gap of ${d.gapMs} ms after ${d.gapAt} bytes and completed ` +
         `${BYTES} bytes byte-identical in ${Math.round(totalMs)} ms`,
@@ -235,12 +132,9 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
     assert.ok(d.gapAt! > 0 && d.gapAt! < BYTES, "the gap was mid-transfer");
 
     // Each idle connection answers again, now through lb2.
-    const w = fleet.stdin.getWriter();
-    await w.write(new TextEncoder().encode("go\n"));
-    w.releaseLock();
-    const again = await fleetLine();
+    const again = await fleet.again();
     console.log(`ha failover: idle connections after the failover: ${again} of ${IDLE}`);
-    assert.equal(again, `again ${IDLE}`);
+    assert.equal(again, IDLE);
     const st = JSON.parse((await lb2.cli("status", "--json")).stdout);
     const backup = st.sync.find((s: { backup?: unknown }) => s.backup).backup;
     console.log(`ha failover: lb2's backup sync counters: ${JSON.stringify(backup)}`);
@@ -249,8 +143,7 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
     if (lb2) console.error(`--- lb2 daemon ---\n${lb2.log()}`);
     throw e;
   } finally {
-    await fleet?.stdin.close().catch(() => {});
-    await fleet?.stdout.cancel().catch(() => {});
+    await fleet?.close();
     await lb2?.stop();
     await lb1?.stop();
     await bed.destroy();
