@@ -31,6 +31,8 @@ export const HA_ADDRS = {
   vip: "198.51.100.10",
   back: { lb1: "203.0.113.1", lb2: "203.0.113.2" },
   laddr: "203.0.113.201",
+  /** The real server's default gateway, floating too: a NAT service's replies go back through it. */
+  gateway: "203.0.113.254",
   rs: "203.0.113.11",
   sync: { lb1: "192.0.2.1", lb2: "192.0.2.2" },
 } as const;
@@ -125,6 +127,7 @@ export async function createHaBed(prefix = "fnha"): Promise<HaBed> {
     await port("lb1", "sync0", a.sync.lb1, "sync");
     await port("lb2", "sync0", a.sync.lb2, "sync");
     for (const n of Object.values(names)) await ok(n, ["ip", "link", "set", "lo", "up"]);
+    await ok(names.rs, ["ip", "route", "add", "default", "via", a.gateway]);
   } catch (e) {
     await destroy();
     throw e;
@@ -142,24 +145,28 @@ export async function createHaBed(prefix = "fnha"): Promise<HaBed> {
 }
 
 /**
- * The configuration document both balancers run (what `config export` would write): FULLNAT
- * services on the VIP to the real server, same port, through the floating local address, and
- * a master and a backup sync daemon on sync0 (syncid 7).
+ * The configuration document both balancers run (what `config export` would write): services
+ * on the VIP to the real server, same port, FULLNAT through the floating local address (or
+ * NAT, the real server's replies through the floating gateway), and a master and a backup
+ * sync daemon on sync0 (syncid 7).
  */
-export function haDocument(services: readonly { protocol: "tcp" | "udp"; port: number }[]): string {
+export function haDocument(
+  services: readonly { protocol: "tcp" | "udp"; port: number; method?: "fullnat" | "nat" }[],
+): string {
   return JSON.stringify({
     version: 1,
     sync: [
       { role: "master", mcastInterface: "sync0", syncid: 7 },
       { role: "backup", mcastInterface: "sync0", syncid: 7 },
     ],
-    services: services.map(({ protocol, port }) => ({
+    services: services.map(({ protocol, port, method }) => ({
       protocol,
       address: HA_ADDRS.vip,
       port,
       scheduler: "rr",
-      realServers: [{ address: HA_ADDRS.rs, port }],
-      localAddresses: [HA_ADDRS.laddr],
+      ...(method === "nat"
+        ? { realServers: [{ address: HA_ADDRS.rs, port, method: "nat" }] }
+        : { realServers: [{ address: HA_ADDRS.rs, port }], localAddresses: [HA_ADDRS.laddr] }),
     })),
   });
 }
@@ -172,7 +179,8 @@ export const HA_LINKS = ["eth0", "eth1", "sync0"] as const;
 
 /**
  * The `ha` section of one box, as its provisioning file would give it: VRRP on eth0, unicast
- * to `peer`, advert 1 s, nopreempt; the VIP floats on eth0, the local address on eth1.
+ * to `peer`, advert 1 s, nopreempt; the VIP floats on eth0, the local address and the real
+ * server's gateway on eth1.
  */
 export function haSection(priority: number, peer: string): HaConfig {
   return {
@@ -184,7 +192,10 @@ export function haSection(priority: number, peer: string): HaConfig {
     authPass: "e2e-ha",
     preempt: false,
     vips: [{ address: HA_ADDRS.vip, family: 4, interface: "eth0" }],
-    localAddresses: [{ address: HA_ADDRS.laddr, family: 4, interface: "eth1" }],
+    localAddresses: [
+      { address: HA_ADDRS.laddr, family: 4, interface: "eth1" },
+      { address: HA_ADDRS.gateway, family: 4, interface: "eth1" },
+    ],
   };
 }
 

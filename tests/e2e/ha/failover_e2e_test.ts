@@ -7,10 +7,12 @@
  * keepalived_conf.ts: the VIP on eth0 and the local address on eth1 float, nopreempt, unicast
  * to the peer).
  *
- * While a rate-limited download runs through lb1 and 100 idle connections sit established,
- * every process of lb1 (its daemon and keepalived) is killed with SIGKILL. The download must
- * complete byte-identical through lb2 and each idle connection must still exchange a line;
- * the gap the transfer saw and keepalived's takeover time are printed.
+ * While a rate-limited download and a rate-limited upload run through lb1, and 1,000 idle
+ * FULLNAT connections, 100 idle NAT connections (the real server's replies through the floating
+ * gateway) and 100 UDP flows sit established, every process of lb1 (its daemon and
+ * keepalived) is killed with SIGKILL. Both transfers must complete byte-identical through lb2
+ * and each idle connection and flow must still exchange a line; the gaps the transfers saw and
+ * keepalived's takeover time are printed.
  *
  * @module
  */
@@ -29,24 +31,30 @@ import {
   startIdleFleet,
   startKeepalived,
 } from "../../../testkit/ha_bed.ts";
-import { fetchHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
+import { fetchHashStream, sendHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
 import { waitFor } from "../../../testkit/wait.ts";
 
 const BULK_PORT = 9400;
 const IDLE_PORT = 9401;
-const IDLE = 100;
+const NAT_PORT = 9402;
+const UPLOAD_PORT = 9403;
+const IDLE = 1000;
+const NAT_IDLE = 100;
+const UDP_FLOWS = 100;
 /** 200 MB at 160 Mbit/s: about 10 s, so the kill lands mid-transfer. */
 const BYTES = 200 * 1024 * 1024;
+/** 150 MB up at 160 Mbit/s (the client's link limited): about 8 s. */
+const UP_BYTES = 150 * 1024 * 1024;
 const RATE = "160mbit";
 
 const A = HA_ADDRS;
 
-Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identical via lb2, idle connections live on", async () => {
+Deno.test("e2e: ha: lb1 killed mid-transfer; a download and an upload complete byte-identical via lb2; idle FULLNAT, NAT and UDP sessions live on", async () => {
   const bed = await createHaBed();
   const dir = await Deno.makeTempDir({ prefix: "fullnat-ha-" });
   let lb1: Balancer | undefined;
   let lb2: Balancer | undefined;
-  let fleet: IdleFleet | undefined;
+  const fleets: IdleFleet[] = [];
   const kas: Keepalived[] = [];
   try {
     await Deno.writeTextFile(`${dir}/sync.key`, "an e2e shared sync key for the pair\n");
@@ -55,6 +63,9 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
       haDocument([
         { protocol: "tcp", port: BULK_PORT },
         { protocol: "tcp", port: IDLE_PORT },
+        { protocol: "udp", port: IDLE_PORT },
+        { protocol: "tcp", port: NAT_PORT, method: "nat" },
+        { protocol: "tcp", port: UPLOAD_PORT },
       ]),
     );
     const args = ["--sync-key-file", `${dir}/sync.key`];
@@ -66,24 +77,29 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
       assert.equal((await lb.ipvsadmOk("-L", "--daemon")).split("\n").length, 3);
     }
 
-    // The real server: the bulk source behind a rate limit, and the idle fleet's echo server.
-    await bed.exec("rs", [
-      "tc",
-      "qdisc",
-      "add",
-      "dev",
-      "eth0",
-      "root",
-      "tbf",
-      "rate",
-      RATE,
-      "burst",
-      "64kb",
-      "latency",
-      "100ms",
-    ], { check: true });
+    // The real server: the bulk source and sink, each way behind a rate limit (the real
+    // server's link down, the client's up), and the idle fleets' echo servers.
+    for (const role of ["rs", "client"]) {
+      await bed.exec(role, [
+        "tc",
+        "qdisc",
+        "add",
+        "dev",
+        "eth0",
+        "root",
+        "tbf",
+        "rate",
+        RATE,
+        "burst",
+        "64kb",
+        "latency",
+        "100ms",
+      ], { check: true });
+    }
     await startHashServer(bed, "source", A.rs, BULK_PORT);
+    await startHashServer(bed, "sink", A.rs, UPLOAD_PORT);
     await startFleetServer(bed, IDLE_PORT);
+    await startFleetServer(bed, NAT_PORT);
 
     // lb1 first, so it wins the election; lb2 joins as backup.
     kas.push(await startKeepalived(bed, "lb1", dir, haSection(150, A.front.lb2)));
@@ -93,26 +109,44 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(await holds(bed, "lb2", A.vip), false, "lb2 stays backup");
 
-    // 100 idle connections through lb1, synced to lb2.
-    fleet = await startIdleFleet(bed, "tcp", IDLE_PORT, IDLE);
-    assert.equal(fleet.opened, IDLE);
-    await waitFor(async () => (await lb2!.status()).sessions >= IDLE, {
-      timeoutMs: 10_000,
+    // The idle fleets through lb1, synced to lb2.
+    const kinds = [
+      { what: "idle FULLNAT connections", proto: "tcp", port: IDLE_PORT, n: IDLE },
+      { what: "idle NAT connections", proto: "tcp", port: NAT_PORT, n: NAT_IDLE },
+      { what: "UDP flows", proto: "udp", port: IDLE_PORT, n: UDP_FLOWS },
+    ] as const;
+    const fleetsStarted = performance.now();
+    for (const k of kinds) {
+      const f = await startIdleFleet(bed, k.proto, k.port, k.n);
+      fleets.push(f);
+      assert.equal(f.opened, k.n, k.what);
+    }
+    const idleAll = IDLE + NAT_IDLE + UDP_FLOWS;
+    await waitFor(async () => (await lb2!.status()).sessions >= idleAll, {
+      timeoutMs: 20_000,
       intervalMs: 100,
     });
+    console.log(
+      `ha failover: ${idleAll} idle sessions opened through lb1 and on lb2 in ` +
+        `${Math.round(performance.now() - fleetsStarted)} ms`,
+    );
 
-    // The download, through lb1; once lb2 holds its session too, lb1 dies whole.
+    // The download and the upload, through lb1; once lb2 holds their sessions too, lb1 dies
+    // whole.
     const started = performance.now();
     let done = false;
     const download = fetchHashStream(bed, A.vip, BULK_PORT, BYTES, 1234, 120).finally(() =>
       done = true
     );
-    await waitFor(async () => (await lb2!.status()).sessions >= IDLE + 1, {
+    const upload = sendHashStream(bed, A.vip, UPLOAD_PORT, UP_BYTES, 5678, 120).finally(() =>
+      done = true
+    );
+    await waitFor(async () => (await lb2!.status()).sessions >= idleAll + 2, {
       timeoutMs: 10_000,
       intervalMs: 100,
     });
     await new Promise((r) => setTimeout(r, 2000));
-    assert.equal(done, false, "the download was still running at the kill");
+    assert.equal(done, false, "both transfers were still running at the kill");
     const killedAt = performance.now();
     const killed = await killBox(bed, "lb1");
     await waitFor(() => holds(bed, "lb2", A.vip), { timeoutMs: 15_000, intervalMs: 50 });
@@ -130,11 +164,19 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
         `${BYTES} bytes byte-identical in ${Math.round(totalMs)} ms`,
     );
     assert.ok(d.gapAt! > 0 && d.gapAt! < BYTES, "the gap was mid-transfer");
+    const u = await upload;
+    assert.ok(u.sent !== undefined && u.sent === u.got, u.output);
+    console.log(
+      `ha failover: the ${UP_BYTES}-byte upload completed byte-identical ` +
+        `${Math.round(performance.now() - started)} ms after it began`,
+    );
 
-    // Each idle connection answers again, now through lb2.
-    const again = await fleet.again();
-    console.log(`ha failover: idle connections after the failover: ${again} of ${IDLE}`);
-    assert.equal(again, IDLE);
+    // Each idle connection and flow answers again, now through lb2.
+    const again = await Promise.all(fleets.map((f) => f.again()));
+    for (const [i, k] of kinds.entries()) {
+      console.log(`ha failover: ${k.what} after the failover: ${again[i]} of ${k.n}`);
+    }
+    assert.deepEqual(again, kinds.map((k) => k.n));
     const st = JSON.parse((await lb2.cli("status", "--json")).stdout);
     const backup = st.sync.find((s: { backup?: unknown }) => s.backup).backup;
     console.log(`ha failover: lb2's backup sync counters: ${JSON.stringify(backup)}`);
@@ -143,7 +185,7 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
     if (lb2) console.error(`--- lb2 daemon ---\n${lb2.log()}`);
     throw e;
   } finally {
-    await fleet?.close();
+    for (const f of fleets) await f.close();
     await lb2?.stop();
     await lb1?.stop();
     await bed.destroy();
