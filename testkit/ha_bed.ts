@@ -5,7 +5,8 @@
  * `back` both balancers' eth1 and the real server (the local address floats there), `sync`
  * the balancers' sync0 (session sync and nothing else). Unlike netns.ts's topology, the client
  * and the real server reach the floating addresses by ARP on their segment, so whichever
- * balancer holds them (keepalived decides) gets the traffic.
+ * balancer holds them (keepalived decides) gets the traffic. The front and the back carry
+ * IPv6 too (`HA_ADDRS.v6`, no DAD), reached by neighbour discovery the same way.
  *
  * The bed answers `exec` and `spawn` for `client` and `rs` as a topology does, so
  * hash_stream.ts and the other client tools run on it unchanged. `destroy` kills everything in
@@ -35,6 +36,15 @@ export const HA_ADDRS = {
   gateway: "203.0.113.254",
   rs: "203.0.113.11",
   sync: { lb1: "192.0.2.1", lb2: "192.0.2.2" },
+  /** The same plan in IPv6 (RFC 3849), on the same segments: the front and the back. */
+  v6: {
+    client: "2001:db8:f::50",
+    front: { lb1: "2001:db8:f::1", lb2: "2001:db8:f::2" },
+    vip: "2001:db8:f::10",
+    back: { lb1: "2001:db8:b::1", lb2: "2001:db8:b::2" },
+    laddr: "2001:db8:b::201",
+    rs: "2001:db8:b::11",
+  },
 } as const;
 
 /** The namespaces of the bed, by role. */
@@ -97,8 +107,18 @@ export async function createHaBed(prefix = "fnha"): Promise<HaBed> {
       await ok(sw, ["ip", "link", "add", br, "type", "bridge", "forward_delay", "0"]);
       await ok(sw, ["ip", "link", "set", br, "up"]);
     }
-    /** A veth from `role`'s `dev` (with `addr`/24) to a port of bridge `br`. */
-    const port = async (role: HaRole, dev: string, addr: string, br: string) => {
+    // No duplicate address detection: a tentative address cannot be used yet, and a floating
+    // one would wait a second each time it moves.
+    for (const n of Object.values(names)) {
+      await ok(n, [
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.all.accept_dad=0",
+        "net.ipv6.conf.default.accept_dad=0",
+      ]);
+    }
+    /** A veth from `role`'s `dev` (with `addr`/24, and `addr6`/64 when given) to bridge `br`. */
+    const port = async (role: HaRole, dev: string, addr: string, br: string, addr6?: string) => {
       const peer = `${role}-${dev}`.slice(0, 15);
       await ok(sw, [
         "ip",
@@ -115,15 +135,19 @@ export async function createHaBed(prefix = "fnha"): Promise<HaBed> {
       ]);
       await ok(sw, ["ip", "link", "set", peer, "master", br, "up"]);
       await ok(names[role], ["ip", "addr", "add", `${addr}/24`, "dev", dev]);
+      if (addr6 !== undefined) {
+        await ok(names[role], ["ip", "addr", "add", `${addr6}/64`, "dev", dev, "nodad"]);
+      }
       await ok(names[role], ["ip", "link", "set", dev, "up"]);
     };
     const a = HA_ADDRS;
-    await port("client", "eth0", a.client, "front");
-    await port("lb1", "eth0", a.front.lb1, "front");
-    await port("lb2", "eth0", a.front.lb2, "front");
-    await port("lb1", "eth1", a.back.lb1, "back");
-    await port("lb2", "eth1", a.back.lb2, "back");
-    await port("rs", "eth0", a.rs, "back");
+    const b = a.v6;
+    await port("client", "eth0", a.client, "front", b.client);
+    await port("lb1", "eth0", a.front.lb1, "front", b.front.lb1);
+    await port("lb2", "eth0", a.front.lb2, "front", b.front.lb2);
+    await port("lb1", "eth1", a.back.lb1, "back", b.back.lb1);
+    await port("lb2", "eth1", a.back.lb2, "back", b.back.lb2);
+    await port("rs", "eth0", a.rs, "back", b.rs);
     await port("lb1", "sync0", a.sync.lb1, "sync");
     await port("lb2", "sync0", a.sync.lb2, "sync");
     for (const n of Object.values(names)) await ok(n, ["ip", "link", "set", "lo", "up"]);
@@ -151,7 +175,13 @@ export async function createHaBed(prefix = "fnha"): Promise<HaBed> {
  * sync daemon on sync0 (syncid 7).
  */
 export function haDocument(
-  services: readonly { protocol: "tcp" | "udp"; port: number; method?: "fullnat" | "nat" }[],
+  services: readonly {
+    protocol: "tcp" | "udp";
+    port: number;
+    method?: "fullnat" | "nat";
+    /** On the IPv6 VIP, to the real server's IPv6 address (FULLNAT only). */
+    v6?: boolean;
+  }[],
 ): string {
   return JSON.stringify({
     version: 1,
@@ -159,15 +189,18 @@ export function haDocument(
       { role: "master", mcastInterface: "sync0", syncid: 7 },
       { role: "backup", mcastInterface: "sync0", syncid: 7 },
     ],
-    services: services.map(({ protocol, port, method }) => ({
-      protocol,
-      address: HA_ADDRS.vip,
-      port,
-      scheduler: "rr",
-      ...(method === "nat"
-        ? { realServers: [{ address: HA_ADDRS.rs, port, method: "nat" }] }
-        : { realServers: [{ address: HA_ADDRS.rs, port }], localAddresses: [HA_ADDRS.laddr] }),
-    })),
+    services: services.map(({ protocol, port, method, v6 }) => {
+      const a = v6 ? HA_ADDRS.v6 : HA_ADDRS;
+      return {
+        protocol,
+        address: a.vip,
+        port,
+        scheduler: "rr",
+        ...(method === "nat"
+          ? { realServers: [{ address: a.rs, port, method: "nat" }] }
+          : { realServers: [{ address: a.rs, port }], localAddresses: [a.laddr] }),
+      };
+    }),
   });
 }
 
@@ -179,8 +212,9 @@ export const HA_LINKS = ["eth0", "eth1", "sync0"] as const;
 
 /**
  * The `ha` section of one box, as its provisioning file would give it: VRRP on eth0, unicast
- * to `peer`, advert 1 s, nopreempt; the VIP floats on eth0, the local address and the real
- * server's gateway on eth1.
+ * to `peer`, advert 1 s, nopreempt; the VIPs (IPv4 and IPv6) float on eth0, the local
+ * addresses and the real server's gateway on eth1 (the IPv6 ones in keepalived's
+ * `virtual_ipaddress_excluded`, an IPv4 advertisement carrying IPv4 only).
  */
 export function haSection(priority: number, peer: string): HaConfig {
   return {
@@ -191,10 +225,14 @@ export function haSection(priority: number, peer: string): HaConfig {
     peer,
     authPass: "e2e-ha",
     preempt: false,
-    vips: [{ address: HA_ADDRS.vip, family: 4, interface: "eth0" }],
+    vips: [
+      { address: HA_ADDRS.vip, family: 4, interface: "eth0" },
+      { address: HA_ADDRS.v6.vip, family: 6, interface: "eth0" },
+    ],
     localAddresses: [
       { address: HA_ADDRS.laddr, family: 4, interface: "eth1" },
       { address: HA_ADDRS.gateway, family: 4, interface: "eth1" },
+      { address: HA_ADDRS.v6.laddr, family: 6, interface: "eth1" },
     ],
   };
 }
@@ -293,8 +331,12 @@ function lineReader(child: Deno.ChildProcess): () => Promise<string> {
   };
 }
 
-/** Starts idle_fleet.ts's TCP and UDP echo server on the real server; resolves once it listens. */
-export async function startFleetServer(bed: HaBed, port: number): Promise<void> {
+/** Starts idle_fleet.ts's TCP and UDP echo server on the real server's `host`; resolves once it listens. */
+export async function startFleetServer(
+  bed: HaBed,
+  port: number,
+  host: string = HA_ADDRS.rs,
+): Promise<void> {
   const server = bed.spawn("rs", [
     Deno.execPath(),
     "run",
@@ -302,7 +344,7 @@ export async function startFleetServer(bed: HaBed, port: number): Promise<void> 
     "--unstable-net",
     IDLE_FLEET,
     "server",
-    HA_ADDRS.rs,
+    host,
     `${port}`,
   ], { stdout: "piped" });
   const line = await lineReader(server)();
@@ -319,12 +361,13 @@ export interface IdleFleet {
   close(): Promise<void>;
 }
 
-/** Opens `n` idle connections (`tcp`) or flows (`udp`) from the client to the VIP's `port`. */
+/** Opens `n` idle connections (`tcp`) or flows (`udp`) from the client to `host:port` (the VIP). */
 export async function startIdleFleet(
   bed: HaBed,
   proto: "tcp" | "udp",
   port: number,
   n: number,
+  host: string = HA_ADDRS.vip,
 ): Promise<IdleFleet> {
   const child = bed.spawn("client", [
     Deno.execPath(),
@@ -334,7 +377,7 @@ export async function startIdleFleet(
     IDLE_FLEET,
     "client",
     proto,
-    HA_ADDRS.vip,
+    host,
     `${port}`,
     `${n}`,
   ], { stdin: "piped", stdout: "piped" });

@@ -8,8 +8,8 @@
  * to the peer).
  *
  * While a rate-limited download and a rate-limited upload run through lb1, and 1,000 idle
- * FULLNAT connections, 100 idle NAT connections (the real server's replies through the floating
- * gateway) and 100 UDP flows sit established, every process of lb1 (its daemon and
+ * FULLNAT connections, 100 idle IPv6 FULLNAT connections, 100 idle NAT connections (the real
+ * server's replies through the floating gateway) and 100 UDP flows sit established, every process of lb1 (its daemon and
  * keepalived) is killed with SIGKILL. Both transfers must complete byte-identical through lb2
  * and each idle connection and flow must still exchange a line; the gaps the transfers saw and
  * keepalived's takeover time are printed.
@@ -41,6 +41,7 @@ const UPLOAD_PORT = 9403;
 const IDLE = 1000;
 const NAT_IDLE = 100;
 const UDP_FLOWS = 100;
+const V6_IDLE = 100;
 /** 200 MB at 160 Mbit/s: about 10 s, so the kill lands mid-transfer. */
 const BYTES = 200 * 1024 * 1024;
 /** 150 MB up at 160 Mbit/s (the client's link limited): about 8 s. */
@@ -49,7 +50,7 @@ const RATE = "160mbit";
 
 const A = HA_ADDRS;
 
-Deno.test("e2e: ha: lb1 killed mid-transfer; a download and an upload complete byte-identical via lb2; idle FULLNAT, NAT and UDP sessions live on", async () => {
+Deno.test("e2e: ha: lb1 killed mid-transfer; a download and an upload complete byte-identical via lb2; idle FULLNAT (IPv4 and IPv6), NAT and UDP sessions live on", async () => {
   const bed = await createHaBed();
   const dir = await Deno.makeTempDir({ prefix: "fullnat-ha-" });
   let lb1: Balancer | undefined;
@@ -63,6 +64,7 @@ Deno.test("e2e: ha: lb1 killed mid-transfer; a download and an upload complete b
       haDocument([
         { protocol: "tcp", port: BULK_PORT },
         { protocol: "tcp", port: IDLE_PORT },
+        { protocol: "tcp", port: IDLE_PORT, v6: true },
         { protocol: "udp", port: IDLE_PORT },
         { protocol: "tcp", port: NAT_PORT, method: "nat" },
         { protocol: "tcp", port: UPLOAD_PORT },
@@ -99,6 +101,7 @@ Deno.test("e2e: ha: lb1 killed mid-transfer; a download and an upload complete b
     await startHashServer(bed, "source", A.rs, BULK_PORT);
     await startHashServer(bed, "sink", A.rs, UPLOAD_PORT);
     await startFleetServer(bed, IDLE_PORT);
+    await startFleetServer(bed, IDLE_PORT, A.v6.rs);
     await startFleetServer(bed, NAT_PORT);
 
     // lb1 first, so it wins the election; lb2 joins as backup.
@@ -114,14 +117,21 @@ Deno.test("e2e: ha: lb1 killed mid-transfer; a download and an upload complete b
       { what: "idle FULLNAT connections", proto: "tcp", port: IDLE_PORT, n: IDLE },
       { what: "idle NAT connections", proto: "tcp", port: NAT_PORT, n: NAT_IDLE },
       { what: "UDP flows", proto: "udp", port: IDLE_PORT, n: UDP_FLOWS },
+      {
+        what: "idle IPv6 FULLNAT connections",
+        proto: "tcp",
+        port: IDLE_PORT,
+        n: V6_IDLE,
+        host: A.v6.vip,
+      },
     ] as const;
     const fleetsStarted = performance.now();
     for (const k of kinds) {
-      const f = await startIdleFleet(bed, k.proto, k.port, k.n);
+      const f = await startIdleFleet(bed, k.proto, k.port, k.n, "host" in k ? k.host : A.vip);
       fleets.push(f);
       assert.equal(f.opened, k.n, k.what);
     }
-    const idleAll = IDLE + NAT_IDLE + UDP_FLOWS;
+    const idleAll = IDLE + NAT_IDLE + UDP_FLOWS + V6_IDLE;
     await waitFor(async () => (await lb2!.status()).sessions >= idleAll, {
       timeoutMs: 20_000,
       intervalMs: 100,
@@ -152,6 +162,7 @@ Deno.test("e2e: ha: lb1 killed mid-transfer; a download and an upload complete b
     await waitFor(() => holds(bed, "lb2", A.vip), { timeoutMs: 15_000, intervalMs: 50 });
     const takeoverMs = performance.now() - killedAt;
     assert.ok(await holds(bed, "lb2", A.laddr));
+    assert.ok(await holds(bed, "lb2", A.v6.vip) && await holds(bed, "lb2", A.v6.laddr));
 
     const d = await download;
     const totalMs = performance.now() - started;
