@@ -112,6 +112,8 @@ export class SyncScanner {
   readonly #state: Uint8Array;
   readonly #cport: Uint16Array;
   readonly #caddr: Uint32Array;
+  /** The client's ISN when sent: a session reopened by a new SYN is another connection. */
+  readonly #isn: Uint32Array;
   readonly #sentAt: Float64Array;
   readonly #leftAtSend: Float64Array;
   readonly #expiresAtSend: Float64Array;
@@ -122,6 +124,7 @@ export class SyncScanner {
     this.#state = new Uint8Array(n).fill(255);
     this.#cport = new Uint16Array(n);
     this.#caddr = new Uint32Array(n);
+    this.#isn = new Uint32Array(n);
     this.#sentAt = new Float64Array(n);
     this.#leftAtSend = new Float64Array(n);
     this.#expiresAtSend = new Float64Array(n);
@@ -180,6 +183,7 @@ export class SyncScanner {
     this.#state[id] = t.state[id];
     this.#cport[id] = t.cport[id];
     this.#caddr[id] = t.caddr[id];
+    this.#isn[id] = t.clientIsn[id];
     this.#sentAt[id] = now;
     this.#leftAtSend[id] = t.expires[id] - now;
     this.#expiresAtSend[id] = t.expires[id];
@@ -190,8 +194,12 @@ export class SyncScanner {
     const tcp = (t.proto[id] & ~V6) === IPPROTO.TCP;
     if (tcp && (SYNCED_TCP_STATES & (1 << t.state[id])) === 0) return false;
     const sent = this.#state[id];
-    // A new session, or another one in the slot since.
-    if (sent === 255 || this.#cport[id] !== t.cport[id] || this.#caddr[id] !== t.caddr[id]) {
+    // A new session, another one in the slot since, or the same tuple reopened by a new SYN
+    // (new sequence mapping) that may have come back to the state last sent.
+    if (
+      sent === 255 || this.#cport[id] !== t.cport[id] || this.#caddr[id] !== t.caddr[id] ||
+      this.#isn[id] !== t.clientIsn[id]
+    ) {
       // One that came by sync is where its master is: sent on once it changes here.
       if ((t.flags[id] & SessionFlag.SYNCED) === 0) return true;
       this.#record(id, now);
