@@ -21,6 +21,7 @@ import { runDaemon } from "./src/daemon/daemon.ts";
 import {
   checkChainPrefix,
   type DaemonOptions,
+  DEFAULT_SYNC_REFRESH_S,
   defaultDaemonOptions,
   parseIntStrict,
   parsePortRange,
@@ -161,6 +162,12 @@ function program(admin: Runtime): Command {
       "shared key (16 bytes or more) that signs session-sync messages and that received ones " +
         "must carry (env FULLNAT_SYNC_KEY_FILE; default: unsigned, as IPVS)",
     )
+    .option(
+      "--sync-refresh <seconds>",
+      "a master sync daemon sends each session of its own again at least this often, so a " +
+        "peer that was away learns the sessions made meanwhile (0: only on change, as IPVS)",
+      String(DEFAULT_SYNC_REFRESH_S),
+    )
     .action(async (o) => {
       const d: DaemonOptions = defaultDaemonOptions();
       if (o.socket) d.socket = o.socket;
@@ -185,6 +192,7 @@ function program(admin: Runtime): Command {
       if (o.runDir) d.runDir = o.runDir;
       if (o.runDir === false) d.runDir = null;
       if (o.syncKeyFile) d.syncKeyFile = o.syncKeyFile;
+      d.syncRefreshMs = parseIntStrict(o.syncRefresh, "--sync-refresh", 0, 3600) * 1000;
       await runDaemon(d);
     });
 

@@ -228,6 +228,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       workers: pool,
       localPorts: configs.map((c) => c.localPorts),
       key: syncKey,
+      refreshMs: options.syncRefreshMs,
       log,
     });
     const syncOps: SyncOps = {

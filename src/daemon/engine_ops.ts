@@ -52,10 +52,12 @@ export class EngineOps {
       return { result: null, transfer: [] };
     }
     if (op === WORKER_SYNC_SCAN_OP) {
-      const [maxSlots, maxEntries, restart] = args as WorkerArgs<typeof WORKER_SYNC_SCAN_OP>;
+      const [maxSlots, maxEntries, restart, refreshMs] = args as WorkerArgs<
+        typeof WORKER_SYNC_SCAN_OP
+      >;
       this.#scanner ??= new SyncScanner(this.control.engine);
       if (restart) this.#scanner.reset();
-      return { result: this.#scanner.scan(maxSlots, maxEntries).conns, transfer: [] };
+      return { result: this.#scanner.scan(maxSlots, maxEntries, refreshMs).conns, transfer: [] };
     }
     if (op === WORKER_SYNC_INSTALL_OP) {
       const [conns] = args as WorkerArgs<typeof WORKER_SYNC_INSTALL_OP>;

@@ -74,7 +74,16 @@ export interface DaemonOptions {
    * (`--sync-key-file`, env `FULLNAT_SYNC_KEY_FILE`).
    */
   syncKeyFile: string | null;
+  /**
+   * How often (ms) a master sync daemon sends each session of this box again even when
+   * nothing changed, so a peer back from a failure learns the sessions made while it was
+   * away; 0: only on change (`--sync-refresh SECONDS`).
+   */
+  syncRefreshMs: number;
 }
+
+/** `--sync-refresh`'s default, seconds. */
+export const DEFAULT_SYNC_REFRESH_S = 30;
 
 /** Defaults, with the environment applied. */
 export function defaultDaemonOptions(
@@ -102,6 +111,7 @@ export function defaultDaemonOptions(
     queueMaxLen: DEFAULT_QUEUE_MAXLEN,
     queueBufferBytes: DEFAULT_QUEUE_BUFFER_BYTES,
     syncKeyFile: env("FULLNAT_SYNC_KEY_FILE") || null,
+    syncRefreshMs: DEFAULT_SYNC_REFRESH_S * 1000,
   };
 }
 

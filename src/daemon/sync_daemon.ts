@@ -50,6 +50,8 @@ export interface SyncDaemonsOptions {
   workers: SyncWorkers;
   /** Each worker's local port slice, in worker order. */
   localPorts: readonly (readonly [number, number])[];
+  /** How often (ms) each session of this box's own is sent again unchanged; 0 or absent: never. */
+  refreshMs?: number;
   /** The shared key that signs (master) and must sign (backup) every message; none: unsigned. */
   key?: Uint8Array;
   log: (message: string) => void;
@@ -231,6 +233,7 @@ export class SyncDaemons {
           SCAN_SLOTS,
           SCAN_ENTRIES,
           restart,
+          this.#o.refreshMs ?? 0,
         ]) as SyncConn[];
       } catch (e) {
         if (c.scanErrors++ === 0) this.#o.log(`sync: collecting sessions failed: ${e}`);

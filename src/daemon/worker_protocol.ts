@@ -116,7 +116,8 @@ export const WORKER_HEALTH_OP = "setHealth";
 /**
  * The op by which a sync master collects the sessions due to be sent (`src/sync/session_sync.ts`
  * `SyncScanner`): up to `maxSlots` slots of the table further, at most `maxEntries` entries;
- * `restart` forgets what was sent before (a master daemon that starts).
+ * `restart` forgets what was sent before (a master daemon that starts); `refreshMs` sends each
+ * session of its own again at least that often (0: never unchanged).
  */
 export const WORKER_SYNC_SCAN_OP = "syncScan";
 
@@ -158,7 +159,12 @@ export interface WorkerOps extends ControlTarget {
   [WORKER_RESUME_OP](): ResumeReport;
   [WORKER_END_SESSIONS_OP](key: ServiceKey, server: Endpoint): { ended: number; reset: number };
   [WORKER_HEALTH_OP](key: ServiceKey, update: HealthUpdate): void;
-  [WORKER_SYNC_SCAN_OP](maxSlots: number, maxEntries: number, restart: boolean): SyncConn[];
+  [WORKER_SYNC_SCAN_OP](
+    maxSlots: number,
+    maxEntries: number,
+    restart: boolean,
+    refreshMs: number,
+  ): SyncConn[];
   [WORKER_SYNC_INSTALL_OP](conns: SyncConn[]): Partial<Record<InstallOutcome, number>>;
 }
 

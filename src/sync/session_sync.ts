@@ -9,7 +9,10 @@
  * message), when it is first seen there, when its state changes, and again while it lives:
  * IPVS counts packets (sync_threshold 3, sync_period 50); fullnat counts time, sending a
  * session again once half the time it had left when last sent has passed and traffic has
- * moved its expiry since, so the backup's copy never runs out while the master's lives.
+ * moved its expiry since, so the backup's copy never runs out while the master's lives. And,
+ * unlike IPVS, every session of this box's own is sent again at least every `refreshMs`
+ * (`fullnat daemon --sync-refresh`), even idle: a peer that was down or cut off when a session
+ * was made learns it within that time once it is back (failback).
  *
  * A received entry is installed only where it means the same session: its service (protocol,
  * virtual address and port) and real server are configured, with the same forwarding method,
@@ -109,6 +112,8 @@ export class SyncScanner {
   readonly #state: Uint8Array;
   readonly #cport: Uint16Array;
   readonly #caddr: Uint32Array;
+  /** The client's ISN when sent: a session reopened by a new SYN is another connection. */
+  readonly #isn: Uint32Array;
   readonly #sentAt: Float64Array;
   readonly #leftAtSend: Float64Array;
   readonly #expiresAtSend: Float64Array;
@@ -119,6 +124,7 @@ export class SyncScanner {
     this.#state = new Uint8Array(n).fill(255);
     this.#cport = new Uint16Array(n);
     this.#caddr = new Uint32Array(n);
+    this.#isn = new Uint32Array(n);
     this.#sentAt = new Float64Array(n);
     this.#leftAtSend = new Float64Array(n);
     this.#expiresAtSend = new Float64Array(n);
@@ -142,7 +148,11 @@ export class SyncScanner {
    * Up to `maxSlots` slots further, the sessions due, as entries (at most `maxEntries`).
    * Returns the entries and whether the scan wrapped around the table.
    */
-  scan(maxSlots: number, maxEntries: number): { conns: SyncConn[]; wrapped: boolean } {
+  scan(
+    maxSlots: number,
+    maxEntries: number,
+    refreshMs = 0,
+  ): { conns: SyncConn[]; wrapped: boolean } {
     const e = this.engine;
     const t = e.table;
     const now = e.now();
@@ -160,7 +170,7 @@ export class SyncScanner {
         this.#state[id] = 255;
         continue;
       }
-      if (this.#due(id, now)) {
+      if (this.#due(id, now, refreshMs)) {
         conns.push(exportSession(e, id));
         this.#record(id, now);
       }
@@ -173,26 +183,37 @@ export class SyncScanner {
     this.#state[id] = t.state[id];
     this.#cport[id] = t.cport[id];
     this.#caddr[id] = t.caddr[id];
+    this.#isn[id] = t.clientIsn[id];
     this.#sentAt[id] = now;
     this.#leftAtSend[id] = t.expires[id] - now;
     this.#expiresAtSend[id] = t.expires[id];
   }
 
-  #due(id: number, now: number): boolean {
+  #due(id: number, now: number, refreshMs: number): boolean {
     const t = this.engine.table;
     const tcp = (t.proto[id] & ~V6) === IPPROTO.TCP;
     if (tcp && (SYNCED_TCP_STATES & (1 << t.state[id])) === 0) return false;
     const sent = this.#state[id];
-    // A new session, or another one in the slot since.
-    if (sent === 255 || this.#cport[id] !== t.cport[id] || this.#caddr[id] !== t.caddr[id]) {
+    // A new session, another one in the slot since, or the same tuple reopened by a new SYN
+    // (new sequence mapping) that may have come back to the state last sent.
+    if (
+      sent === 255 || this.#cport[id] !== t.cport[id] || this.#caddr[id] !== t.caddr[id] ||
+      this.#isn[id] !== t.clientIsn[id]
+    ) {
       // One that came by sync is where its master is: sent on once it changes here.
       if ((t.flags[id] & SessionFlag.SYNCED) === 0) return true;
       this.#record(id, now);
       return false;
     }
     if (tcp && sent !== t.state[id]) return true;
-    return t.expires[id] > this.#expiresAtSend[id] &&
-      now - this.#sentAt[id] >= this.#leftAtSend[id] / 2;
+    const moved = t.expires[id] > this.#expiresAtSend[id];
+    // The refresh: a session of this box's own (made here, or carried here since it came),
+    // never one that only came by sync, which its master refreshes.
+    if (
+      refreshMs > 0 && now - this.#sentAt[id] >= refreshMs &&
+      (moved || (t.flags[id] & SessionFlag.SYNCED) === 0)
+    ) return true;
+    return moved && now - this.#sentAt[id] >= this.#leftAtSend[id] / 2;
   }
 }
 

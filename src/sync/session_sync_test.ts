@@ -224,3 +224,49 @@ Deno.test("session sync: a synced session is not echoed back until traffic on th
   assert.equal(before.scan(100, 100).conns.length, 1);
   assert.equal(after.scan(100, 100).conns.length, 1);
 });
+
+Deno.test("session sync: --sync-refresh sends an idle session of its own again, not a synced one", () => {
+  const master = setup();
+  const backup = setup();
+  fullnatService(master.ctl);
+  fullnatService(backup.ctl);
+  established(master);
+  const scanner = new SyncScanner(master.engine);
+  const sent = wire(scanner.scan(100, 100, 10_000).conns);
+  assert.equal(sent.length, 1);
+  master.clock.ms += 9_999;
+  assert.equal(scanner.scan(100, 100, 10_000).conns.length, 0, "not yet the refresh period");
+  assert.equal(scanner.scan(100, 100, 0).conns.length, 0);
+  master.clock.ms += 1;
+  assert.equal(scanner.scan(100, 100, 0).conns.length, 0, "no refresh: idle stays unsent");
+  const again = wire(scanner.scan(100, 100, 10_000).conns);
+  assert.equal(again.length, 1, "idle, sent again after the refresh period");
+  assert.equal(scanner.scan(100, 100, 10_000).conns.length, 0, "and then not at once again");
+  // On the backup the session came by sync: its master refreshes it, the backup does not echo.
+  const peer = new SyncScanner(backup.engine);
+  sent.forEach((c) => installSession(backup.engine, c, (id) => peer.markSent(id)));
+  backup.clock.ms += 60_000;
+  assert.equal(peer.scan(100, 100, 10_000).conns.length, 0, "a synced idle session is not echoed");
+});
+
+Deno.test("session sync: a session reopened by a new SYN is sent again even in the state last sent", () => {
+  const master = setup();
+  fullnatService(master.ctl);
+  const lport = established(master);
+  const scanner = new SyncScanner(master.engine);
+  assert.equal(scanner.scan(100, 100).conns.length, 1);
+  push(master, tcp(C, VIP, 40000, 80, "R", 1001));
+  assert.equal(scanner.scan(100, 100).conns.length, 1, "CLOSE");
+  // Between two scans: the tuple reopened with a new ISN, established and reset again.
+  push(master, tcp(C, VIP, 40000, 80, "S", 90_000));
+  assert.equal(master.engine.table.lport[0], lport);
+  const syn = (90_000 + master.engine.table.seqDelta[0]) >>> 0;
+  push(master, tcp(RS, LIP, RS_PORT, lport, "SA", 50_000, syn + 1));
+  push(master, tcp(C, VIP, 40000, 80, "A", 90_001, 50_001));
+  push(master, tcp(C, VIP, 40000, 80, "R", 90_001));
+  const again = wire(scanner.scan(100, 100).conns);
+  assert.equal(again.length, 1, "the new connection's mapping goes over");
+  const fn = decodeFullnat(again[0].params[0].data);
+  assert(typeof fn !== "string" && fn !== undefined);
+  assert.equal(fn.clientIsn, 90_000);
+});

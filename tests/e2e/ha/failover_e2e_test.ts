@@ -7,134 +7,69 @@
  * keepalived_conf.ts: the VIP on eth0 and the local address on eth1 float, nopreempt, unicast
  * to the peer).
  *
- * While a rate-limited download runs through lb1 and 100 idle connections sit established,
- * every process of lb1 (its daemon and keepalived) is killed with SIGKILL. The download must
- * complete byte-identical through lb2 and each idle connection must still exchange a line;
- * the gap the transfer saw and keepalived's takeover time are printed.
+ * While a rate-limited download and a rate-limited upload run through lb1, and 1,000 idle
+ * FULLNAT connections, 100 idle IPv6 FULLNAT connections, 100 idle NAT connections (the real
+ * server's replies through the floating gateway) and 100 UDP flows sit established, every process of lb1 (its daemon and
+ * keepalived) is killed with SIGKILL. Both transfers must complete byte-identical through lb2
+ * and each idle connection and flow must still exchange a line; the gaps the transfers saw and
+ * keepalived's takeover time are printed.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { keepalivedConf } from "../../../src/provision/keepalived_conf.ts";
-import type { HaConfig } from "../../../src/provision/types.ts";
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
-import { createHaBed, HA_ADDRS, type HaBed } from "../../../testkit/ha_bed.ts";
-import { fetchHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
-import { IDLE_FLEET } from "../../../testkit/idle_fleet.ts";
-import { netnsPids } from "../../../testkit/netns.ts";
+import {
+  createHaBed,
+  HA_ADDRS,
+  haDocument,
+  haSection,
+  holds,
+  type IdleFleet,
+  type Keepalived,
+  killBox,
+  startFleetServer,
+  startIdleFleet,
+  startKeepalived,
+} from "../../../testkit/ha_bed.ts";
+import { fetchHashStream, sendHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
 import { waitFor } from "../../../testkit/wait.ts";
 
 const BULK_PORT = 9400;
 const IDLE_PORT = 9401;
-const IDLE = 100;
+const NAT_PORT = 9402;
+const UPLOAD_PORT = 9403;
+const IDLE = 1000;
+const NAT_IDLE = 100;
+const UDP_FLOWS = 100;
+const V6_IDLE = 100;
 /** 200 MB at 160 Mbit/s: about 10 s, so the kill lands mid-transfer. */
 const BYTES = 200 * 1024 * 1024;
+/** 150 MB up at 160 Mbit/s (the client's link limited): about 8 s. */
+const UP_BYTES = 150 * 1024 * 1024;
 const RATE = "160mbit";
 
 const A = HA_ADDRS;
 
-/** The document both balancers run (what `config export` would write). */
-function configDocument(): string {
-  const service = (port: number) => ({
-    protocol: "tcp",
-    address: A.vip,
-    port,
-    scheduler: "rr",
-    realServers: [{ address: A.rs, port }],
-    localAddresses: [A.laddr],
-  });
-  return JSON.stringify({
-    version: 1,
-    sync: [
-      { role: "master", mcastInterface: "sync0", syncid: 7 },
-      { role: "backup", mcastInterface: "sync0", syncid: 7 },
-    ],
-    services: [service(BULK_PORT), service(IDLE_PORT)],
-  });
-}
-
-/** The `ha` section of one box, as its provisioning file would give it. */
-function haSection(priority: number, peer: string): HaConfig {
-  return {
-    interface: "eth0",
-    virtualRouterId: 51,
-    priority,
-    advertInterval: 1,
-    peer,
-    authPass: "e2e-ha",
-    preempt: false,
-    vips: [{ address: A.vip, family: 4, interface: "eth0" }],
-    localAddresses: [{ address: A.laddr, family: 4, interface: "eth1" }],
-  };
-}
-
-/** Starts keepalived (VRRP only, in the foreground, its files in `dir`) in a balancer. */
-async function startKeepalived(
-  bed: HaBed,
-  role: "lb1" | "lb2",
-  dir: string,
-  ha: HaConfig,
-): Promise<{ log: () => string }> {
-  const conf = `${dir}/${role}-keepalived.conf`;
-  await Deno.writeTextFile(conf, keepalivedConf(ha, { routerId: role }));
-  const child = bed.spawn(role, [
-    "keepalived",
-    "--vrrp",
-    "--dont-fork",
-    "--log-console",
-    "--log-detail",
-    "--no-syslog",
-    "-f",
-    conf,
-    "-p",
-    `${dir}/${role}-keepalived.pid`,
-    "-r",
-    `${dir}/${role}-vrrp.pid`,
-    "-c",
-    `${dir}/${role}-checkers.pid`,
-  ], { stdout: "piped", stderr: "piped" });
-  let text = "";
-  const dec = new TextDecoder();
-  for (const s of [child.stdout, child.stderr]) {
-    (async () => {
-      for await (const chunk of s) text += dec.decode(chunk, { stream: true });
-    })().catch(() => {});
-  }
-  return { log: () => text };
-}
-
-async function holds(bed: HaBed, role: "lb1" | "lb2", address: string): Promise<boolean> {
-  const r = await bed.exec(role, ["ip", "-o", "addr", "show"]);
-  return r.stdout.includes(` ${address}/`);
-}
-
-/** Reads a child's stdout line by line. */
-function lines(child: Deno.ChildProcess): () => Promise<string> {
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  return async () => {
-    while (!buffered.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`stream ended: ${buffered}`);
-      buffered += value;
-    }
-    const i = buffered.indexOf("\n");
-    const line = buffered.slice(0, i);
-    buffered = buffered.slice(i + 1);
-    return line;
-  };
-}
-
-Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identical via lb2, idle connections live on", async () => {
+Deno.test("e2e: ha: lb1 killed mid-transfer; a download and an upload complete byte-identical via lb2; idle FULLNAT (IPv4 and IPv6), NAT and UDP sessions live on", async () => {
   const bed = await createHaBed();
   const dir = await Deno.makeTempDir({ prefix: "fullnat-ha-" });
   let lb1: Balancer | undefined;
   let lb2: Balancer | undefined;
-  let fleet: Deno.ChildProcess | undefined;
-  const kas: { log: () => string }[] = [];
+  const fleets: IdleFleet[] = [];
+  const kas: Keepalived[] = [];
   try {
     await Deno.writeTextFile(`${dir}/sync.key`, "an e2e shared sync key for the pair\n");
-    await Deno.writeTextFile(`${dir}/config.json`, configDocument());
+    await Deno.writeTextFile(
+      `${dir}/config.json`,
+      haDocument([
+        { protocol: "tcp", port: BULK_PORT },
+        { protocol: "tcp", port: IDLE_PORT },
+        { protocol: "tcp", port: IDLE_PORT, v6: true },
+        { protocol: "udp", port: IDLE_PORT },
+        { protocol: "tcp", port: NAT_PORT, method: "nat" },
+        { protocol: "tcp", port: UPLOAD_PORT },
+      ]),
+    );
     const args = ["--sync-key-file", `${dir}/sync.key`];
     lb1 = await startBalancer({ lb: bed.names.lb1 }, args);
     lb2 = await startBalancer({ lb: bed.names.lb2 }, args);
@@ -144,34 +79,30 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
       assert.equal((await lb.ipvsadmOk("-L", "--daemon")).split("\n").length, 3);
     }
 
-    // The real server: the bulk source behind a rate limit, and the idle fleet's echo server.
-    await bed.exec("rs", [
-      "tc",
-      "qdisc",
-      "add",
-      "dev",
-      "eth0",
-      "root",
-      "tbf",
-      "rate",
-      RATE,
-      "burst",
-      "64kb",
-      "latency",
-      "100ms",
-    ], { check: true });
+    // The real server: the bulk source and sink, each way behind a rate limit (the real
+    // server's link down, the client's up), and the idle fleets' echo servers.
+    for (const role of ["rs", "client"]) {
+      await bed.exec(role, [
+        "tc",
+        "qdisc",
+        "add",
+        "dev",
+        "eth0",
+        "root",
+        "tbf",
+        "rate",
+        RATE,
+        "burst",
+        "64kb",
+        "latency",
+        "100ms",
+      ], { check: true });
+    }
     await startHashServer(bed, "source", A.rs, BULK_PORT);
-    const server = bed.spawn("rs", [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--unstable-net",
-      IDLE_FLEET,
-      "server",
-      A.rs,
-      `${IDLE_PORT}`,
-    ], { stdout: "piped" });
-    assert.equal(await lines(server)(), "listening");
+    await startHashServer(bed, "sink", A.rs, UPLOAD_PORT);
+    await startFleetServer(bed, IDLE_PORT);
+    await startFleetServer(bed, IDLE_PORT, A.v6.rs);
+    await startFleetServer(bed, NAT_PORT);
 
     // lb1 first, so it wins the election; lb2 joins as backup.
     kas.push(await startKeepalived(bed, "lb1", dir, haSection(150, A.front.lb2)));
@@ -181,66 +112,82 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(await holds(bed, "lb2", A.vip), false, "lb2 stays backup");
 
-    // 100 idle connections through lb1, synced to lb2.
-    fleet = bed.spawn("client", [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--unstable-net",
-      IDLE_FLEET,
-      "client",
-      "tcp",
-      A.vip,
-      `${IDLE_PORT}`,
-      `${IDLE}`,
-    ], { stdin: "piped", stdout: "piped" });
-    const fleetLine = lines(fleet);
-    assert.equal(await fleetLine(), `open ${IDLE}`);
-    await waitFor(async () => (await lb2!.status()).sessions >= IDLE, {
-      timeoutMs: 10_000,
+    // The idle fleets through lb1, synced to lb2.
+    const kinds = [
+      { what: "idle FULLNAT connections", proto: "tcp", port: IDLE_PORT, n: IDLE },
+      { what: "idle NAT connections", proto: "tcp", port: NAT_PORT, n: NAT_IDLE },
+      { what: "UDP flows", proto: "udp", port: IDLE_PORT, n: UDP_FLOWS },
+      {
+        what: "idle IPv6 FULLNAT connections",
+        proto: "tcp",
+        port: IDLE_PORT,
+        n: V6_IDLE,
+        host: A.v6.vip,
+      },
+    ] as const;
+    const fleetsStarted = performance.now();
+    for (const k of kinds) {
+      const f = await startIdleFleet(bed, k.proto, k.port, k.n, "host" in k ? k.host : A.vip);
+      fleets.push(f);
+      assert.equal(f.opened, k.n, k.what);
+    }
+    const idleAll = IDLE + NAT_IDLE + UDP_FLOWS + V6_IDLE;
+    await waitFor(async () => (await lb2!.status()).sessions >= idleAll, {
+      timeoutMs: 20_000,
       intervalMs: 100,
     });
+    console.log(
+      `ha failover: ${idleAll} idle sessions opened through lb1 and on lb2 in ` +
+        `${Math.round(performance.now() - fleetsStarted)} ms`,
+    );
 
-    // The download, through lb1; once lb2 holds its session too, lb1 dies whole.
+    // The download and the upload, through lb1; once lb2 holds their sessions too, lb1 dies
+    // whole.
     const started = performance.now();
     let done = false;
     const download = fetchHashStream(bed, A.vip, BULK_PORT, BYTES, 1234, 120).finally(() =>
       done = true
     );
-    await waitFor(async () => (await lb2!.status()).sessions >= IDLE + 1, {
+    const upload = sendHashStream(bed, A.vip, UPLOAD_PORT, UP_BYTES, 5678, 120).finally(() =>
+      done = true
+    );
+    await waitFor(async () => (await lb2!.status()).sessions >= idleAll + 2, {
       timeoutMs: 10_000,
       intervalMs: 100,
     });
     await new Promise((r) => setTimeout(r, 2000));
-    assert.equal(done, false, "the download was still running at the kill");
+    assert.equal(done, false, "both transfers were still running at the kill");
     const killedAt = performance.now();
-    const pids = await netnsPids(bed.names.lb1);
-    for (const pid of pids) Deno.kill(pid, "SIGKILL");
+    const killed = await killBox(bed, "lb1");
     await waitFor(() => holds(bed, "lb2", A.vip), { timeoutMs: 15_000, intervalMs: 50 });
     const takeoverMs = performance.now() - killedAt;
     assert.ok(await holds(bed, "lb2", A.laddr));
+    assert.ok(await holds(bed, "lb2", A.v6.vip) && await holds(bed, "lb2", A.v6.laddr));
 
     const d = await download;
     const totalMs = performance.now() - started;
     assert.ok(d.got !== undefined && d.got === d.expected, d.output);
     assert.equal(d.bytes, BYTES);
     console.log(
-      `ha failover: killed ${pids.length} process(es) of lb1 ${
-        Math.round(killedAt - started)
-      } ms ` +
+      `ha failover: killed ${killed} process(es) of lb1 ${Math.round(killedAt - started)} ms ` +
         `into the download; lb2 held the addresses ${Math.round(takeoverMs)} ms later; the ` +
         `download saw its longest gap of ${d.gapMs} ms after ${d.gapAt} bytes and completed ` +
         `${BYTES} bytes byte-identical in ${Math.round(totalMs)} ms`,
     );
     assert.ok(d.gapAt! > 0 && d.gapAt! < BYTES, "the gap was mid-transfer");
+    const u = await upload;
+    assert.ok(u.sent !== undefined && u.sent === u.got, u.output);
+    console.log(
+      `ha failover: the ${UP_BYTES}-byte upload completed byte-identical ` +
+        `${Math.round(performance.now() - started)} ms after it began`,
+    );
 
-    // Each idle connection answers again, now through lb2.
-    const w = fleet.stdin.getWriter();
-    await w.write(new TextEncoder().encode("go\n"));
-    w.releaseLock();
-    const again = await fleetLine();
-    console.log(`ha failover: idle connections after the failover: ${again} of ${IDLE}`);
-    assert.equal(again, `again ${IDLE}`);
+    // Each idle connection and flow answers again, now through lb2.
+    const again = await Promise.all(fleets.map((f) => f.again()));
+    for (const [i, k] of kinds.entries()) {
+      console.log(`ha failover: ${k.what} after the failover: ${again[i]} of ${k.n}`);
+    }
+    assert.deepEqual(again, kinds.map((k) => k.n));
     const st = JSON.parse((await lb2.cli("status", "--json")).stdout);
     const backup = st.sync.find((s: { backup?: unknown }) => s.backup).backup;
     console.log(`ha failover: lb2's backup sync counters: ${JSON.stringify(backup)}`);
@@ -249,8 +196,7 @@ Deno.test("e2e: ha: lb1 killed mid-download; the transfer completes byte-identic
     if (lb2) console.error(`--- lb2 daemon ---\n${lb2.log()}`);
     throw e;
   } finally {
-    await fleet?.stdin.close().catch(() => {});
-    await fleet?.stdout.cancel().catch(() => {});
+    for (const f of fleets) await f.close();
     await lb2?.stop();
     await lb1?.stop();
     await bed.destroy();
