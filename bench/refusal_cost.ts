@@ -64,14 +64,19 @@ interface Row {
   badChecksum?: boolean;
 }
 
-/** SYNs until `counter` moves: a table, or a service's local ports, is full. */
+/**
+ * SYNs until `counter` has moved for 10,000 in a row with no session made: a table, or a
+ * service's local ports, is full (a full hash bucket can refuse while other buckets have room).
+ */
 function fillUntil(counter: keyof EngineCounters) {
   return (send: () => void, engine: Engine) => {
     const c = engine.counters;
-    const before = c[counter];
-    for (let i = 0; c[counter] === before; i++) {
-      if (i > 2_000_000) throw new Error(`${counter} never moved`);
+    let streak = 0;
+    for (let i = 0; streak < 10_000; i++) {
+      if (i > 5_000_000) throw new Error(`${counter} never settled`);
+      const [refused, made] = [c[counter], c.sessionsCreated];
       send();
+      streak = c[counter] > refused && c.sessionsCreated === made ? streak + 1 : 0;
     }
   };
 }
@@ -155,6 +160,14 @@ const ROWS: Row[] = [
     counter: "tableFull",
     verdict: Verdict.Rewritten,
     engine: { capacity: 4096 },
+    prime: fillUntil("tableFull"),
+  },
+  {
+    name: "table-full-drop",
+    what: "refused: session table full, --reject drop (dropped)",
+    counter: "tableFull",
+    verdict: Verdict.Drop,
+    engine: { capacity: 4096, rejectPolicy: "drop" },
     prime: fillUntil("tableFull"),
   },
   {
