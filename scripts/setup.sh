@@ -15,6 +15,7 @@ DENO_VERSION="2.9.6"
 #   iputils-ping                 - reachability checks of the topology
 #   haproxy wrk                  - peers and load tool of the side-by-side benchmark (bench/peers)
 #   keepalived                   - VRRP of the HA pair's failover test (tests/e2e/ha)
+#   hping3                       - the full-speed spoofed SYN flood (tests/e2e/limits/flood_memory_e2e_test.ts)
 #   mtools dosfstools util-linux - provisioning seed images: mkfs.vfat, mcopy, blkid (src/provision)
 #   e2fsprogs                    - mkfs.ext4 for the non-FAT seed test (tests/unit/provision)
 #   gcc libc6-dev                - build the RS-side TOA shim from source (rs/build.sh)
@@ -23,7 +24,7 @@ DENO_VERSION="2.9.6"
 #   fdisk                        - sfdisk writes the appliance disk's partition table (image/build.sh)
 PACKAGES=(
   libnetfilter-queue1 libmnl0 iptables iproute2 curl nginx-light python3-scapy tcpdump
-  tshark iperf3 procps kmod ca-certificates iputils-ping haproxy wrk keepalived
+  tshark iperf3 procps kmod ca-certificates iputils-ping haproxy wrk keepalived hping3
   mtools dosfstools util-linux e2fsprogs
   gcc libc6-dev
   mmdebstrap podman qemu-utils qemu-system-x86 openssh-client
