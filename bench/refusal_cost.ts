@@ -142,6 +142,9 @@ const ROWS: Row[] = [
     counter: "sourceRateRefused",
     verdict: Verdict.Drop,
     service: (ctl) => ctl.editService(KEY, { sourceRate: 1 }),
+    // A clock that stands still: on a loaded machine a second can pass between priming and
+    // measuring, and every bucket would refill (the row would then measure new sessions).
+    engine: { clock: () => 1_000 },
     sources: LIMITED_SOURCES,
     prime: oneEach,
   },
