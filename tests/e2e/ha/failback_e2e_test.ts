@@ -2,8 +2,9 @@
  * End to end, both directions of an HA pair's failure (issue 14 point 3) on the HA bed
  * (testkit/ha_bed.ts), with the daemons, sync and keepalived as in failover_e2e_test.ts:
  *
- * 1. lb1's links (front, back, sync) are taken down mid-download instead of a kill: keepalived
- *    on lb2 takes the addresses and the download completes byte-identical through lb2.
+ * 1. lb1's links (front, back, sync) are taken down mid-transfer instead of a kill: keepalived
+ *    on lb2 takes the addresses, and a 500 MB download and a 500 MB upload complete
+ *    byte-identical through lb2.
  * 2. While lb1 is away, a fleet of idle connections is made through lb2.
  * 3. lb1 comes back (links up, its daemon and keepalived restarted, empty): it does not take the
  *    addresses back (nopreempt, though its priority is higher), and it learns the sessions made
@@ -30,16 +31,18 @@ import {
   startIdleFleet,
   startKeepalived,
 } from "../../../testkit/ha_bed.ts";
-import { fetchHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
+import { fetchHashStream, sendHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
 import { waitFor } from "../../../testkit/wait.ts";
 
 const BULK_PORT = 9410;
 const IDLE_PORT = 9411;
 /** Connections made through lb2 while lb1 is away. */
 const IDLE = 50;
-/** 100 MB at 160 Mbit/s: about 5 s, so the links go down mid-transfer. */
-const BYTES = 100 * 1024 * 1024;
-const RATE = "160mbit";
+/** The issue's 500 MB each way at 400 Mbit/s: about 11 s, so the links go down mid-transfer. */
+const BYTES = 500 * 1024 * 1024;
+const RATE = "400mbit";
+/** The upload's port (a hashing sink on the real server). */
+const UPLOAD_PORT = 9412;
 /** Seconds between refreshes of a master's own sessions (`--sync-refresh`) in this test. */
 const REFRESH_S = 2;
 
@@ -65,7 +68,11 @@ Deno.test("e2e: ha: lb1's links down mid-download, lb1 back without taking the V
     await Deno.writeTextFile(`${dir}/sync.key`, "an e2e shared sync key for the pair\n");
     await Deno.writeTextFile(
       `${dir}/config.json`,
-      haDocument([{ protocol: "tcp", port: BULK_PORT }, { protocol: "tcp", port: IDLE_PORT }]),
+      haDocument([
+        { protocol: "tcp", port: BULK_PORT },
+        { protocol: "tcp", port: IDLE_PORT },
+        { protocol: "tcp", port: UPLOAD_PORT },
+      ]),
     );
     const start = async (box: HaBox) => {
       const lb = await startBalancer({ lb: bed.names[box] }, [
@@ -82,22 +89,26 @@ Deno.test("e2e: ha: lb1's links down mid-download, lb1 back without taking the V
     let lb1 = await start("lb1");
     const lb2 = await start("lb2");
 
-    await bed.exec("rs", [
-      "tc",
-      "qdisc",
-      "add",
-      "dev",
-      "eth0",
-      "root",
-      "tbf",
-      "rate",
-      RATE,
-      "burst",
-      "64kb",
-      "latency",
-      "100ms",
-    ], { check: true });
+    // Each way behind a rate limit: the real server's link down, the client's up.
+    for (const role of ["rs", "client"]) {
+      await bed.exec(role, [
+        "tc",
+        "qdisc",
+        "add",
+        "dev",
+        "eth0",
+        "root",
+        "tbf",
+        "rate",
+        RATE,
+        "burst",
+        "64kb",
+        "latency",
+        "100ms",
+      ], { check: true });
+    }
     await startHashServer(bed, "source", A.rs, BULK_PORT);
+    await startHashServer(bed, "sink", A.rs, UPLOAD_PORT);
     await startFleetServer(bed, IDLE_PORT);
 
     kas.lb1 = await startKeepalived(bed, "lb1", dir, haSection(150, A.front.lb2));
@@ -109,10 +120,13 @@ Deno.test("e2e: ha: lb1's links down mid-download, lb1 back without taking the V
     // 1. The download through lb1; once lb2 holds its session, lb1's links go down.
     const started = performance.now();
     let done = false;
-    const download = fetchHashStream(bed, A.vip, BULK_PORT, BYTES, 4321, 90).finally(() =>
+    const download = fetchHashStream(bed, A.vip, BULK_PORT, BYTES, 4321, 120).finally(() =>
       done = true
     );
-    await waitFor(async () => (await lb2.status()).sessions >= 1, {
+    const upload = sendHashStream(bed, A.vip, UPLOAD_PORT, BYTES, 8765, 120).finally(() =>
+      done = true
+    );
+    await waitFor(async () => (await lb2.status()).sessions >= 2, {
       timeoutMs: 10_000,
       intervalMs: 100,
     });
@@ -127,10 +141,13 @@ Deno.test("e2e: ha: lb1's links down mid-download, lb1 back without taking the V
     assert.ok(d.got !== undefined && d.got === d.expected, d.output);
     assert.equal(d.bytes, BYTES);
     assert.ok(d.gapAt! > 0 && d.gapAt! < BYTES, "the gap was mid-transfer");
+    const u = await upload;
+    assert.ok(u.sent, `upload: ${u.output}`);
+    assert.equal(u.got, u.sent, "the real server hashed exactly what the client sent");
     console.log(
       `ha links down: lb1's links went down ${Math.round(downAt - started)} ms into the ` +
         `download; lb2 held the addresses ${Math.round(takeoverMs)} ms later; longest gap ` +
-        `${d.gapMs} ms after ${d.gapAt} bytes; ${BYTES} bytes byte-identical in ` +
+        `${d.gapMs} ms after ${d.gapAt} bytes; ${BYTES} bytes each way byte-identical in ` +
         `${Math.round(performance.now() - started)} ms`,
     );
 

@@ -42,11 +42,11 @@ const IDLE = 1000;
 const NAT_IDLE = 100;
 const UDP_FLOWS = 100;
 const V6_IDLE = 100;
-/** 200 MB at 160 Mbit/s: about 10 s, so the kill lands mid-transfer. */
-const BYTES = 200 * 1024 * 1024;
-/** 150 MB up at 160 Mbit/s (the client's link limited): about 8 s. */
-const UP_BYTES = 150 * 1024 * 1024;
-const RATE = "160mbit";
+/** The 500 MB each way at 400 Mbit/s: about 11 s, so the kill lands mid-transfer. */
+const BYTES = 500 * 1024 * 1024;
+/** 500 MB up at 400 Mbit/s (the client's link limited). */
+const UP_BYTES = 500 * 1024 * 1024;
+const RATE = "400mbit";
 
 const A = HA_ADDRS;
 
