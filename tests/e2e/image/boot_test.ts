@@ -22,6 +22,9 @@
  *   (same local address and port) before and after, the download carries data after the
  *   restart and completes byte-identical on its one connection, and new connections work.
  *
+ * - The provisioning's `ha` section made the appliance write keepalived's configuration and
+ *   start it: alone, the box becomes VRRP master and answers on the floating address.
+ *
  * It prints the accelerator, boot-to-SSH time, the restart's output (how long the daemon was
  * away) and the image's build figures. Direct kernel boot of the same image is checked by
  * direct_boot_test.ts; that the unit restarts within a second, by tests/unit/image.
@@ -49,6 +52,11 @@ const VIP = "198.51.100.10";
 const LB_B = "203.0.113.1";
 const LOCAL_ADDR = "203.0.113.201";
 const RS = "203.0.113.11";
+/**
+ * An address the `ha` section floats (issue 14): keepalived, which the appliance configures and
+ * starts from it, makes this lone box VRRP master and puts the address on eth0.
+ */
+const FLOATING = "198.51.100.20";
 /** The held download's size: at 160 KiB/s it would run 2.5 min, far past the restart. */
 const BULK_BYTES = 24 << 20;
 /** How long `daemon restart` may wait for the new daemon: Deno starts slowly under TCG. */
@@ -76,6 +84,11 @@ loadBalancer:
       scheduler: rr
       realServers: [{ address: ${RS}, port: 80 }]
       localAddresses: [${LOCAL_ADDR}]
+ha:
+  interface: eth0
+  virtualRouterId: 51
+  vips: { eth0: [${FLOATING}] }
+  localAddresses: {}
 `;
 }
 
@@ -240,6 +253,24 @@ Deno.test({
         `nginx saw ${log.map((e) => e.remoteAddr).join(", ")}, not only ${LOCAL_ADDR}`,
       );
       console.log(`nginx access log: ${log.map((e) => e.line).join(" | ")}`);
+
+      // keepalived, configured and started by first boot from the `ha` section, holds the
+      // floating address (master after 3 adverts with no peer heard).
+      await waitFor(async () => {
+        const r = await run([
+          "ip",
+          "netns",
+          "exec",
+          clientNs,
+          "ping",
+          "-c",
+          "1",
+          "-W",
+          "2",
+          FLOATING,
+        ]);
+        return r.code === 0;
+      }, { timeoutMs: 60_000, intervalMs: 1000, what: `keepalived's address ${FLOATING}` });
 
       // Restart in place (issue 13) with one connection open through the VIP: a download
       // read slowly, which cannot finish before it is told to.
