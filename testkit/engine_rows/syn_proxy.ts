@@ -3,7 +3,8 @@
  * its ACK turned into the SYN to the real server (client options from the cookie, TOA), the
  * real server's SYN-ACK answered by the held ACK (emitted, not a row: the tests look at the
  * sink), then data both ways through both sequence deltas, the timestamp delta and the window
- * rescaled from the server's scale to the balancer's, and SACK. IPv4 and IPv6.
+ * rescaled from the server's scale to the balancer's, SACK, and ICMP quotes both ways. IPv4 and
+ * IPv6.
  *
  * @module
  */
@@ -137,6 +138,22 @@ export const SYN_PROXY_V4: Scenario = {
         verdict: Verdict.Rewritten,
         output: tcp(LIP, RS, 5000, 8080, "A", up(104), RS_ISN + 5).nop(2)
           .timestamp(558, RS_TSVAL + 1).nop(2).sack([[RS_ISN + 7, RS_ISN + 9]]),
+      },
+      {
+        what: "a router before the server: the quote's seq and ack back in the client's view",
+        input: ipv4({ src: "203.0.113.99", dst: LIP, ttl: 63 }).icmp({ type: 11, code: 0 })
+          .embed(tcp(LIP, RS, 5000, 8080, "A", up(104), RS_ISN + 9), 28),
+        verdict: Verdict.Rewritten,
+        output: ipv4({ src: VIP, dst: C, ttl: 63 }).icmp({ type: 11, code: 0 })
+          .embed(tcp(C, VIP, 40000, 80, "A", 104, c(9)), 28),
+      },
+      {
+        what: "a router on the client side: the quote's seq and ack in the server's view",
+        input: ipv4({ src: "198.51.100.99", dst: VIP, ttl: 63 }).icmp({ type: 3, code: 1 })
+          .embed(tcp(VIP, C, 80, 40000, "PA", c(9), 104).payload("y".repeat(10))),
+        verdict: Verdict.Rewritten,
+        output: ipv4({ src: LIP, dst: RS, ttl: 63 }).icmp({ type: 3, code: 1 })
+          .embed(tcp(RS, LIP, 8080, 5000, "PA", RS_ISN + 9, up(104)).payload("y".repeat(10))),
       },
     ];
   },
