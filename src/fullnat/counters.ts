@@ -170,6 +170,11 @@ export interface EngineCounters {
   synProxyHoldFull: number;
   /** SYN proxy: held packets sent on once the real server answered. */
   synProxyReplayed: number;
+  /**
+   * SYN proxy: client SYNs on the tuple of a proxied session (a port used again): the old
+   * session ended and the SYN was answered with a cookie.
+   */
+  synProxyReused: number;
   /** SYN proxy: bare third ACKs sent to a real server because no client ACK was held. */
   synProxyAcksSent: number;
 }
@@ -252,5 +257,6 @@ export function newEngineCounters(): EngineCounters {
     synProxyHoldFull: 0,
     synProxyReplayed: 0,
     synProxyAcksSent: 0,
+    synProxyReused: 0,
   };
 }

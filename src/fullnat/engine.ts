@@ -82,6 +82,10 @@ export type { ExpiryHook } from "./expiry.ts";
 const SKB_GSO = 2;
 /** `NFQA_SKB_CSUMNOTREADY`: the transport checksum holds only the pseudo-header's sum. */
 const SKB_CSUM_NOT_READY = 1;
+/** Session flags that send a packet through {@linkcode Engine}'s SYN proxy checks first. */
+const PROXIED = SessionFlag.SYN_PROXY | SessionFlag.PROXY_WAIT;
+/** `#proxied`: the packet goes on the session's ordinary way. */
+const PROXY_PASS = -1;
 /** Scratch space of the SYN proxy's bare third ACK (an IPv6 one is 60 bytes). */
 const proxyAckBuf = new Uint8Array(64);
 
@@ -362,8 +366,9 @@ export class Engine {
         return id === NO_SESSION ? this.#refuse(fam, b, o, l4, total, proto) : Verdict.Drop;
       }
       e = id * 2;
-    } else if ((this.table.flags[e >> 1] & SessionFlag.PROXY_WAIT) !== 0) {
-      return this.#proxyWait(fam, b, o, l4, total, e);
+    } else if ((this.table.flags[e >> 1] & PROXIED) !== 0) {
+      const v = this.#proxied(fam, b, o, l4, p.end, e, sport, dport, cap, skbInfo);
+      if (v !== PROXY_PASS) return v as Verdict;
     } else if ((e & 1) === Dir.Out && proto === IPPROTO.TCP) {
       // A real server that answers a new session's SYN with a bare ACK, before any SYN-ACK,
       // still holds a connection on this tuple that the balancer lost: RFC 5961 4.2's
@@ -486,6 +491,41 @@ export class Engine {
     // After the forward: a client SYN clears the session's flags but these.
     t.flags[id] |= SessionFlag.SYN_PROXY | SessionFlag.PROXY_WAIT;
     return v;
+  }
+
+  /**
+   * A packet of SYN proxy session entry `e`: while the server has not answered, see
+   * `#proxyWait`; a client's SYN on the tuple of a proxied session (a new connection from a
+   * port the client used before, the old session closing) is a new connection: the old session
+   * ends and the SYN gets its cookie, as Alibaba's `synproxy_conn_reuse`. Anything else:
+   * {@linkcode PROXY_PASS}.
+   */
+  #proxied(
+    fam: AddressFamily,
+    b: Uint8Array,
+    o: number,
+    l4: number,
+    end: number,
+    e: number,
+    sport: number,
+    dport: number,
+    cap: number,
+    skbInfo: number,
+  ): number {
+    const id = e >> 1;
+    const t = this.table;
+    if ((t.flags[id] & SessionFlag.PROXY_WAIT) !== 0) {
+      return this.#proxyWait(fam, b, o, l4, end - o, e);
+    }
+    if (
+      (e & 1) !== Dir.In ||
+      (b[l4 + TCP.FLAGS] & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) !== TCP_FLAG.SYN
+    ) return PROXY_PASS;
+    const svc = this.registry.services[t.service[id]];
+    if (svc === undefined || !svc.synProxy) return PROXY_PASS;
+    this.counters.synProxyReused++;
+    this.removeSession(id);
+    return this.#synProxy(fam, svc, b, o, l4, end, sport, dport, cap, skbInfo);
   }
 
   /**

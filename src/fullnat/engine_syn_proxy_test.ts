@@ -193,3 +193,21 @@ engineTest("SYN proxy: a server's RST resets the client; no held ACK means a bar
   run.keep(...s.sent);
   assert.equal(fx.engine.table.size, 1);
 });
+
+engineTest("SYN proxy: a new SYN on a proxied session's tuple ends it and gets a cookie", (run) => {
+  const s = sink();
+  const fx = run.scenario(SYN_PROXY_V4, { emit: s.emit });
+  run.keep(...s.sent);
+  assert.equal(fx.engine.table.size, 1);
+  const cookie = expectedCookie(false, 40000, 900, 3);
+  run.rows(fx, [{
+    what: "the client's port used again for a new connection: a cookie SYN-ACK",
+    input: tcp(C, VIP, 40000, 80, "S", 900).mss(1460),
+    verdict: Verdict.Rewritten,
+    output: ipv4({ src: VIP, dst: C, ttl: 64, id: 0, df: true })
+      .tcp({ sport: 80, dport: 40000, flags: "SA", seq: cookie, ack: 901, window: 65535 })
+      .mss(1452),
+  }]);
+  assert.equal(fx.engine.table.size, 0);
+  assert.equal(fx.engine.counters.synProxyReused, 1);
+});
