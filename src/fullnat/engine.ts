@@ -53,7 +53,14 @@ import {
   NOT_ADMITTED,
   releaseSource,
 } from "./admission.ts";
-import { ackToSyn, answerSyn, checkCookieAck, cookieKey, learnServer } from "./syn_proxy.ts";
+import {
+  ackToSyn,
+  answerSyn,
+  checkCookieAck,
+  cookieKey,
+  fillTcpChecksum,
+  learnServer,
+} from "./syn_proxy.ts";
 import { NO_SLOT, ProxyHold } from "./syn_proxy_hold.ts";
 import { BAD_COOKIE } from "./syn_cookie.ts";
 import { writeSessionSegment } from "./tcp_reset.ts";
@@ -472,8 +479,7 @@ export class Engine {
       return Verdict.Drop;
     }
     // The ACK itself goes to the server as the third ACK once the server answered.
-    if (this.proxyHold.put(id, b, o, total, 128)) c.synProxyHeld++;
-    else c.synProxyHoldFull++;
+    this.#hold(fam, id, b, o, l4, total, skbInfo);
     const length = ackToSyn(fam, t, id, b, o, l4, mssIndex);
     const limit = (skbInfo & SKB_GSO) !== 0 ? cap : Math.min(cap, this.mtu);
     const v = this.#forward(
@@ -515,7 +521,7 @@ export class Engine {
     const id = e >> 1;
     const t = this.table;
     if ((t.flags[id] & SessionFlag.PROXY_WAIT) !== 0) {
-      return this.#proxyWait(fam, b, o, l4, end - o, e);
+      return this.#proxyWait(fam, b, o, l4, end - o, e, skbInfo);
     }
     if (
       (e & 1) !== Dir.In ||
@@ -540,13 +546,13 @@ export class Engine {
     l4: number,
     total: number,
     e: number,
+    skbInfo: number,
   ): Verdict {
     const c = this.counters;
     const t = this.table;
     const id = e >> 1;
     if ((e & 1) === Dir.In) {
-      if (this.proxyHold.put(id, b, o, total, 128)) c.synProxyHeld++;
-      else c.synProxyHoldFull++;
+      this.#hold(fam, id, b, o, l4, total, skbInfo);
       return Verdict.Drop;
     }
     const flags = b[l4 + TCP.FLAGS];
@@ -573,6 +579,33 @@ export class Engine {
     t.flags[id] = (t.flags[id] & ~SessionFlag.PROXY_WAIT) | SessionFlag.RS_SEEN;
     this.#replay(fam, id, rsIsn);
     return Verdict.Drop;
+  }
+
+  /**
+   * Holds a copy of the client packet at `o` (transport at `l4`) for proxy session `id`, its
+   * checksum completed when the queue says the client's offload left it pending; counted.
+   */
+  #hold(
+    fam: AddressFamily,
+    id: number,
+    b: Uint8Array,
+    o: number,
+    l4: number,
+    total: number,
+    skbInfo: number,
+  ): void {
+    const hold = this.proxyHold;
+    const c = this.counters;
+    const s = hold.put(id, b, o, total, 128);
+    if (s === NO_SLOT) {
+      c.synProxyHoldFull++;
+      return;
+    }
+    c.synProxyHeld++;
+    if ((skbInfo & SKB_CSUM_NOT_READY) !== 0) {
+      const at = s * hold.slotSize;
+      fillTcpChecksum(fam, hold.buf, at, at + (l4 - o), at + total);
+    }
   }
 
   /**

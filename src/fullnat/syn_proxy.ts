@@ -262,6 +262,27 @@ export function answerSyn(
 }
 
 /**
+ * Fills in the TCP checksum of the segment `b[l4, end)` of the packet at `o` from scratch: a
+ * held packet whose checksum the client's offload left pending (`NFQA_SKB_CSUMNOTREADY`)
+ * leaves through the raw socket later, where nothing completes it.
+ */
+export function fillTcpChecksum(
+  fam: AddressFamily,
+  b: Uint8Array,
+  o: number,
+  l4: number,
+  end: number,
+): void {
+  const len = end - l4;
+  set16(b, l4 + TCP.CHECKSUM, 0);
+  set16(
+    b,
+    l4 + TCP.CHECKSUM,
+    finish(sumWords(b, l4, len, fam.sumAddrs(b, o) + IPPROTO.TCP + len)),
+  );
+}
+
+/**
  * The MSS index the client ACK at `o` (transport at `l4`) proves with its cookie, or
  * `BAD_COOKIE` (`syn_cookie.ts`): `nowMs` is the engine's clock.
  */

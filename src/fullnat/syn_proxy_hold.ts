@@ -41,11 +41,12 @@ export class ProxyHold {
   }
 
   /**
-   * Copies the packet `b[o, o+len)` for session `id`; false when no slot is free, the session
-   * holds its share, or the packet leaves less than `room` bytes to grow by.
+   * Copies the packet `b[o, o+len)` for session `id`; its slot, or {@linkcode NO_SLOT} when
+   * no slot is free, the session holds its share, or the packet would leave less than `room`
+   * bytes to grow by.
    */
-  put(id: number, b: Uint8Array, o: number, len: number, room: number): boolean {
-    if (len + room > this.slotSize) return false;
+  put(id: number, b: Uint8Array, o: number, len: number, room: number): number {
+    if (len + room > this.slotSize) return NO_SLOT;
     const owner = this.#owner;
     let free = -1;
     let mine = 0;
@@ -53,7 +54,7 @@ export class ProxyHold {
       if (owner[s] === id) mine++;
       else if (owner[s] === -1 && free === -1) free = s;
     }
-    if (free === -1 || mine >= HOLD_PER_SESSION) return false;
+    if (free === -1 || mine >= HOLD_PER_SESSION) return NO_SLOT;
     const at = free * this.slotSize;
     const buf = this.buf;
     for (let i = 0; i < len; i++) buf[at + i] = b[o + i];
@@ -61,7 +62,7 @@ export class ProxyHold {
     this.#length[free] = len;
     this.#stamp[free] = this.#next++;
     this.count++;
-    return true;
+    return free;
   }
 
   /** The slot of session `id`'s oldest held packet, or {@linkcode NO_SLOT}. */

@@ -111,9 +111,10 @@ export const SYN_PROXY_V4: Scenario = {
           .toa(C, 40000).mss(1460).sackPermitted().timestamp(556, 0).nop().wscale(7),
       },
       {
-        what: "client data before the server answered: held",
+        what: "client data before the server answered, checksum left to offload: held, completed",
         input: tcp(C, VIP, 40000, 80, "PA", 101, c(1)).nop(2).timestamp(557, COOKIE_TSVAL)
-          .payload("GET"),
+          .payload("GET").badL4Checksum(),
+        skbInfo: 1,
         verdict: Verdict.Drop,
       },
       {
