@@ -62,7 +62,7 @@ import {
   learnServer,
 } from "./syn_proxy.ts";
 import { NO_SLOT, ProxyHold } from "./syn_proxy_hold.ts";
-import { BAD_COOKIE } from "./syn_cookie.ts";
+import { BAD_COOKIE, COOKIE_TICK_MS } from "./syn_cookie.ts";
 import { writeSessionSegment } from "./tcp_reset.ts";
 import { TCP_HANDLER } from "./proto_tcp.ts";
 import { METHOD_FULLNAT } from "./xmit.ts";
@@ -453,7 +453,19 @@ export class Engine {
         return Verdict.Drop;
       }
       c.synProxyCookiesSent++;
-      this.outLength = answerSyn(fam, svc, this.#cookieKey, b, o, l4, this.now(), this.mtu);
+      // Whole numbers from the clock here: a fraction crossing a call would be boxed.
+      const now = this.now();
+      this.outLength = answerSyn(
+        fam,
+        svc,
+        this.#cookieKey,
+        b,
+        o,
+        l4,
+        Math.floor(now / COOKIE_TICK_MS) | 0,
+        Math.floor(now) | 0,
+        this.mtu,
+      );
       this.outInner = 0;
       return Verdict.Rewritten;
     }
@@ -461,7 +473,14 @@ export class Engine {
       c.tcpNoSession++;
       return this.#noSession(fam, b, o, l4, total);
     }
-    const mssIndex = checkCookieAck(fam, this.#cookieKey, b, o, l4, this.now());
+    const mssIndex = checkCookieAck(
+      fam,
+      this.#cookieKey,
+      b,
+      o,
+      l4,
+      Math.floor(this.now() / COOKIE_TICK_MS) | 0,
+    );
     if (mssIndex === BAD_COOKIE) {
       c.synProxyCookieInvalid++;
       return Verdict.Drop;
@@ -573,11 +592,12 @@ export class Engine {
       return Verdict.Drop;
     }
     c.synProxyServerAnswered++;
-    const rsIsn = get32(b, l4 + TCP.SEQ);
-    t.rsSeqEnd[id] = (rsIsn + 1) >>> 0;
+    t.rsSeqEnd[id] = (get32(b, l4 + TCP.SEQ) + 1) >>> 0;
     t.rsAck[id] = get32(b, l4 + TCP.ACK);
     t.flags[id] = (t.flags[id] & ~SessionFlag.PROXY_WAIT) | SessionFlag.RS_SEEN;
-    this.#replay(fam, id, rsIsn);
+    // The server's ISN is read back from the table: a value of 2^31 or more passed to a call
+    // that is not inlined is boxed.
+    this.#replay(fam, id);
     return Verdict.Drop;
   }
 
@@ -610,9 +630,9 @@ export class Engine {
 
   /**
    * Sends on the packets proxy session `id` held, oldest first, through the engine again; with
-   * none (the hold was full), a bare ACK of the server's ISN `rsIsn`.
+   * none (the hold was full), a bare ACK of the server's SYN-ACK.
    */
-  #replay(fam: AddressFamily, id: number, rsIsn: number): void {
+  #replay(fam: AddressFamily, id: number): void {
     const emit = this.#emit;
     const hold = this.proxyHold;
     const c = this.counters;
@@ -640,7 +660,7 @@ export class Engine {
         id,
         Dir.In,
         seq,
-        (rsIsn + 1) >>> 0,
+        t.rsSeqEnd[id],
         TCP_FLAG.ACK,
         // A modest window: the client's next segment brings its own.
         1024,

@@ -51,7 +51,6 @@ import type { SessionTable } from "./session_table.ts";
 import {
   checkCookie,
   COOKIE_MSS,
-  COOKIE_TICK_MS,
   cookieMssIndex,
   cookieTsval,
   makeCookie,
@@ -203,8 +202,8 @@ function writeSegment(
 
 /**
  * Rewrites the client SYN at `o` (transport at `l4`) to service `svc` into the cookie SYN-ACK
- * that answers it, from the VIP; `nowMs` is the engine's clock, `mtu` its MTU. Returns the
- * new length.
+ * that answers it, from the VIP; `count` is the cookie clock's minute (`COOKIE_TICK_MS`), `tsNow` the engine's clock in whole milliseconds (signed 32-bit),
+ * `mtu` its MTU. Returns the new length.
  */
 export function answerSyn(
   fam: AddressFamily,
@@ -213,7 +212,8 @@ export function answerSyn(
   b: Uint8Array,
   o: number,
   l4: number,
-  nowMs: number,
+  count: number,
+  tsNow: number,
   mtu: number,
 ): number {
   readOptions(b, l4);
@@ -222,7 +222,6 @@ export function answerSyn(
   const isn = get32(b, l4 + TCP.SEQ) | 0;
   const src = addrOffset(fam, o);
   const words = addrWords(fam);
-  const count = Math.floor(nowMs / COOKIE_TICK_MS) | 0;
   const cookie = makeCookie(
     key,
     b,
@@ -238,7 +237,7 @@ export function answerSyn(
   const ts = opt.ts;
   const sack = ts && opt.sack;
   const wscale = ts && opt.wscale >= 0 ? PROXY_WSCALE : -1;
-  const tsval = ts ? cookieTsval(Math.floor(nowMs) | 0, opt.wscale, sack, false) : 0;
+  const tsval = ts ? cookieTsval(tsNow, opt.wscale, sack, false) : 0;
   const ourMss = mtu - fam.headerLength - TCP.MIN_HEADER -
     (svc.toa && svc.clampMss ? fam.toaLength : 0);
   fam.swapAddrs(b, o);
@@ -284,7 +283,7 @@ export function fillTcpChecksum(
 
 /**
  * The MSS index the client ACK at `o` (transport at `l4`) proves with its cookie, or
- * `BAD_COOKIE` (`syn_cookie.ts`): `nowMs` is the engine's clock.
+ * `BAD_COOKIE` (`syn_cookie.ts`): `count` is the cookie clock's minute now.
  */
 export function checkCookieAck(
   fam: AddressFamily,
@@ -292,7 +291,7 @@ export function checkCookieAck(
   b: Uint8Array,
   o: number,
   l4: number,
-  nowMs: number,
+  count: number,
 ): number {
   const src = addrOffset(fam, o);
   const words = addrWords(fam);
@@ -305,7 +304,7 @@ export function checkCookieAck(
     (get16(b, l4 + TCP.SPORT) << 16) | get16(b, l4 + TCP.DPORT),
     (get32(b, l4 + TCP.SEQ) - 1) | 0,
     (get32(b, l4 + TCP.ACK) - 1) | 0,
-    Math.floor(nowMs / COOKIE_TICK_MS) | 0,
+    count,
   );
 }
 
