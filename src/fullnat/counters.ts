@@ -164,12 +164,20 @@ export interface EngineCounters {
   synProxyServerRefused: number;
   /** SYN proxy: other real-server packets before its SYN-ACK: dropped. */
   synProxyServerDropped: number;
-  /** SYN proxy: client packets held while the real server had not answered. */
+  /**
+   * SYN proxy: client packets after the cookie ACK held while the real server had not
+   * answered (the cookie ACK itself is held too, uncounted: its outcome is the SYN it became).
+   */
   synProxyHeld: number;
   /** SYN proxy: client packets dropped for want of a hold slot (the client retransmits). */
   synProxyHoldFull: number;
-  /** SYN proxy: held packets sent on once the real server answered. */
+  /**
+   * SYN proxy: held packets sent on once the real server answered. Each went through the
+   * engine again (counted in `packets` and its outcome a second time, without a verdict).
+   */
   synProxyReplayed: number;
+  /** SYN proxy: held packets that went through the engine again and did not come out. */
+  synProxyReplayDropped: number;
   /**
    * SYN proxy: client SYNs on the tuple of a proxied session (a port used again): the old
    * session ended and the SYN was answered with a cookie.
@@ -256,6 +264,7 @@ export function newEngineCounters(): EngineCounters {
     synProxyHeld: 0,
     synProxyHoldFull: 0,
     synProxyReplayed: 0,
+    synProxyReplayDropped: 0,
     synProxyAcksSent: 0,
     synProxyReused: 0,
   };

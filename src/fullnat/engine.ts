@@ -495,9 +495,11 @@ export class Engine {
     if (t.method[id] !== METHOD_FULLNAT) {
       this.removeSession(id);
       c.synProxyNotFullnat++;
+      c.sessionsExpired++;
       return Verdict.Drop;
     }
-    // The ACK itself goes to the server as the third ACK once the server answered.
+    // The ACK itself goes to the server as the third ACK once the server answered (without a
+    // slot, a bare ACK does: `#replay`). Not counted as held: this packet's outcome is the SYN.
     this.#hold(fam, id, b, o, l4, total, skbInfo);
     const length = ackToSyn(fam, t, id, b, o, l4, mssIndex);
     const limit = (skbInfo & SKB_GSO) !== 0 ? cap : Math.min(cap, this.mtu);
@@ -549,6 +551,7 @@ export class Engine {
     const svc = this.registry.services[t.service[id]];
     if (svc === undefined || !svc.synProxy) return PROXY_PASS;
     this.counters.synProxyReused++;
+    this.counters.sessionsExpired++;
     this.removeSession(id);
     return this.#synProxy(fam, svc, b, o, l4, end, sport, dport, cap, skbInfo);
   }
@@ -571,7 +574,8 @@ export class Engine {
     const t = this.table;
     const id = e >> 1;
     if ((e & 1) === Dir.In) {
-      this.#hold(fam, id, b, o, l4, total, skbInfo);
+      if (this.#hold(fam, id, b, o, l4, total, skbInfo)) c.synProxyHeld++;
+      else c.synProxyHoldFull++;
       return Verdict.Drop;
     }
     const flags = b[l4 + TCP.FLAGS];
@@ -582,6 +586,7 @@ export class Engine {
       this.outLength = writeSessionSegment(fam, b, o, t, id, Dir.Out, seq, 0, TCP_FLAG.RST, 0);
       this.outInner = 0;
       this.removeSession(id);
+      c.sessionsExpired++;
       return Verdict.Rewritten;
     }
     if (
@@ -603,7 +608,8 @@ export class Engine {
 
   /**
    * Holds a copy of the client packet at `o` (transport at `l4`) for proxy session `id`, its
-   * checksum completed when the queue says the client's offload left it pending; counted.
+   * checksum completed when the queue says the client's offload left it pending; false when
+   * no slot took it.
    */
   #hold(
     fam: AddressFamily,
@@ -613,19 +619,15 @@ export class Engine {
     l4: number,
     total: number,
     skbInfo: number,
-  ): void {
+  ): boolean {
     const hold = this.proxyHold;
-    const c = this.counters;
     const s = hold.put(id, b, o, total, 128);
-    if (s === NO_SLOT) {
-      c.synProxyHoldFull++;
-      return;
-    }
-    c.synProxyHeld++;
+    if (s === NO_SLOT) return false;
     if ((skbInfo & SKB_CSUM_NOT_READY) !== 0) {
       const at = s * hold.slotSize;
       fillTcpChecksum(fam, hold.buf, at, at + (l4 - o), at + total);
     }
+    return true;
   }
 
   /**
@@ -646,7 +648,7 @@ export class Engine {
           emit(hold.buf, at, this.outLength);
           c.synProxyReplayed++;
           sent++;
-        }
+        } else c.synProxyReplayDropped++;
       }
       hold.release(s);
     }

@@ -43,7 +43,7 @@ engineTest("SYN proxy over IPv4: cookie handshake, held packets, both deltas", (
   const c = engine.counters;
   assert.deepEqual(
     [c.synProxyCookiesSent, c.synProxyCookieValid, c.synProxyServerAnswered, c.synProxyHeld],
-    [1, 1, 1, 2],
+    [1, 1, 1, 1],
   );
   assert.equal(c.synProxyReplayed, 2);
 });
@@ -175,7 +175,7 @@ engineTest("SYN proxy: a server's RST resets the client; no held ACK means a bar
     },
   ]);
   const c = fx.engine.counters;
-  assert.deepEqual([c.synProxyServerRefused, c.synProxyHoldFull, c.synProxyAcksSent], [1, 2, 1]);
+  assert.deepEqual([c.synProxyServerRefused, c.synProxyHoldFull, c.synProxyAcksSent], [1, 0, 1]);
   assert.deepEqual(s.sent.map(hex), [
     hex(
       ipv4({ src: LIP, dst: RS, ttl: 64, id: 0, df: true })
