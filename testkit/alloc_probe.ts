@@ -34,6 +34,10 @@
  *   and renews its client's), one whose templates live a second under a clock that runs ten
  *   thousand times fast (each new connection finds its template expired, removes it and
  *   makes a new one), with a `-M` granularity (two clients per template).
+ * - `engine+synproxy`, `engine6+synproxy`: SYN proxy handshakes (`syn_proxy.ts`): a client SYN
+ *   answered with a cookie SYN-ACK, the client's ACK with that cookie (a session, the ACK held,
+ *   the SYN to the server), the server's SYN-ACK (the held ACK replayed through the engine to
+ *   a sink that keeps nothing); the session is then removed.
  *
  * The engine phases use what makes values box in V8: IPv4 addresses from 128.0.0.0 up,
  * sequence numbers and a sequence delta of 2^31 or more, and the daemon's clock
@@ -88,6 +92,8 @@ const PHASES = [
   "engine6+persist",
   "engine+guard",
   "engine6+guard",
+  "engine+synproxy",
+  "engine6+synproxy",
   "engine+tunnel",
   "engine6+tunnel",
 ];
@@ -224,7 +230,12 @@ function engineWork(phase: string): EngineWork {
   const CLIENT = v6 ? "2001:db8:2::2" : "198.51.100.2";
   // The persistence phase's clock runs fast, so short templates expire between visits.
   const pace = phase.endsWith("+persist") ? 10_000 : 1;
-  const engine = new Engine({ clock: () => performance.now() * pace, capacity: 1 << 16 });
+  const engine = new Engine({
+    clock: () => performance.now() * pace,
+    capacity: 1 << 16,
+    // The SYN proxy's replays go out through the sink; this one keeps nothing.
+    ...(phase.endsWith("+synproxy") && { emit: () => {} }),
+  });
   const ctl = new EngineControl(engine);
   const key = { protocol: "tcp" as const, address: VIP, port: 80 };
   ctl.addService(key, { scheduler: "rr", persistence: 0 });
@@ -279,6 +290,10 @@ function engineWork(phase: string): EngineWork {
       sourceRate: 1_000_000_000,
       sourceSessions: 1_000_000,
     });
+  }
+  if (phase.endsWith("+synproxy")) {
+    ctl.editService(key, { synProxy: true });
+    return synProxyWork(engine, v6, run, buf, { CLIENT, VIP, LIP, RS });
   }
   if (!phase.endsWith("+handshake") && !phase.endsWith("+guard")) {
     let i = 0;
@@ -410,6 +425,65 @@ function setSynWord(p: Uint8Array, l4: number, at: number, value: number): void 
   const check = ~sum & 0xffff;
   p[l4 + 16] = check >>> 8;
   p[l4 + 17] = check & 255;
+}
+
+/**
+ * SYN proxy handshakes (`engine+synproxy`): per step a client SYN from a fresh port (answered
+ * with a cookie), its cookie ACK (the SYN to the server), the server's SYN-ACK (the held ACK
+ * replayed); the cookie, the local port and the balancer's ISN are read back from what the
+ * engine wrote. Counts as forwarded: cookie SYN-ACKs, SYNs to the server and answered
+ * handshakes.
+ */
+function synProxyWork(
+  engine: Engine,
+  v6: boolean,
+  run: (p: Uint8Array) => Verdict,
+  buf: Uint8Array,
+  a: { CLIENT: string; VIP: string; LIP: string; RS: string },
+): EngineWork {
+  const ip = v6 ? ipv6 : ipv4;
+  const CSEQ = 0xf0000000;
+  const syn = ip({ src: a.CLIENT, dst: a.VIP })
+    .tcp({ sport: 1025, dport: 80, flags: "S", seq: CSEQ })
+    .mss(1460).sackPermitted().timestamp(12345, 0).nop().wscale(7).build();
+  const ack = ip({ src: a.CLIENT, dst: a.VIP })
+    .tcp({ sport: 1025, dport: 80, flags: "A", seq: CSEQ + 1, ack: 0 }).nop(2)
+    .timestamp(12346, 0).build();
+  const synAck = ip({ src: a.RS, dst: a.LIP })
+    .tcp({ sport: 80, dport: 1, flags: "SA", seq: 0xe0000000, ack: 0 })
+    .mss(1460).sackPermitted().timestamp(999, 12346).nop().wscale(9).build();
+  const l4 = v6 ? 40 : 20;
+  const c = engine.counters;
+  const t = engine.table;
+  /** The 16-bit word at `at` of what the engine wrote. */
+  const word = (at: number) => (buf[at] << 8) | buf[at + 1];
+  let port = 1024;
+  return {
+    step: () => {
+      port = port >= 39999 ? 1025 : port + 1;
+      setSynPort(syn, l4, port);
+      run(syn);
+      // The ACK: its port, the cookie + 1 as its ack, the cookie TSval echoed.
+      setSynPort(ack, l4, port);
+      const hi = word(l4 + 4);
+      const lo = word(l4 + 6) + 1;
+      setSynWord(ack, l4, l4 + 8, (hi + (lo >>> 16)) & 0xffff);
+      setSynWord(ack, l4, l4 + 10, lo & 0xffff);
+      setSynWord(ack, l4, l4 + 20 + 8, word(l4 + 20 + 8));
+      setSynWord(ack, l4, l4 + 20 + 10, word(l4 + 20 + 10));
+      run(ack);
+      // The server's SYN-ACK to the local port, acking the balancer's ISN + 1.
+      setSynWord(synAck, l4, l4 + 2, word(l4));
+      const ihi = word(l4 + 4);
+      const ilo = word(l4 + 6) + 1;
+      setSynWord(synAck, l4, l4 + 8, (ihi + (ilo >>> 16)) & 0xffff);
+      setSynWord(synAck, l4, l4 + 10, ilo & 0xffff);
+      run(synAck);
+      engine.removeSession(t.highWater - 1);
+    },
+    packetsPerStep: 3,
+    forwarded: () => c.synProxyCookiesSent + c.synProxyCookieValid + c.synProxyServerAnswered,
+  };
 }
 
 /** Writes client port `port` into the SYN at `l4`, checksum updated. */

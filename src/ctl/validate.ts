@@ -154,6 +154,7 @@ const TWEAKS = {
   // Which keys fit the service's protocol is the engine's to say.
   timeouts: (v: unknown) => timeouts(v),
   onePacket: flag("onePacket"),
+  synProxy: flag("synProxy"),
   quorum: (v: unknown) => integer(v, "quorum", 1, QUORUM_MAX),
   hysteresis: (v: unknown) => integer(v, "hysteresis", 0, QUORUM_MAX),
   sorryServer,

@@ -288,6 +288,15 @@ function withTimeouts(base: Partial<Timeouts>, changes: Partial<Timeouts>): Part
 }
 
 /** One-packet scheduling, which IPVS applies to UDP only: refused on TCP rather than ignored. */
+/** The SYN proxy switch (ipvsadm `-j`), for TCP services only. */
+function checkSynProxy(v: unknown, protocol: string): boolean {
+  const on = checkFlag(v, "synProxy");
+  if (on && protocol !== "tcp") {
+    invalid("The SYN proxy (-j, synProxy) is for TCP services only: it answers TCP SYNs");
+  }
+  return on;
+}
+
 function checkOnePacket(v: unknown, protocol: string): boolean {
   const on = checkFlag(v, "onePacket");
   if (on && protocol !== "udp") {
@@ -584,6 +593,9 @@ export class EngineControl implements ControlTarget {
     const onePacket = options?.onePacket === undefined
       ? false
       : checkOnePacket(options.onePacket, key.protocol);
+    const synProxy = options.synProxy === undefined
+      ? false
+      : checkSynProxy(options.synProxy, key.protocol);
     const quorum = checkQuorumCount(options?.quorum ?? DEFAULT_QUORUM, "Quorum");
     const hysteresis = checkQuorumCount(options?.hysteresis ?? 0, "Hysteresis");
     const sorry = options?.sorryServer == null
@@ -610,6 +622,7 @@ export class EngineControl implements ControlTarget {
     svc.schedFlags = flags;
     svc.mhTableSize = mhTableSize;
     svc.onePacket = onePacket;
+    svc.synProxy = synProxy;
     svc.timeoutOverrides = withTimeouts({}, timeouts);
     svc.applyTimeouts(this.engine.timeouts);
     svc.quorum = quorum;
@@ -648,6 +661,9 @@ export class EngineControl implements ControlTarget {
     const onePacket = options.onePacket === undefined
       ? svc.onePacket
       : checkOnePacket(options.onePacket, svc.key.protocol);
+    const synProxy = options.synProxy === undefined
+      ? svc.synProxy
+      : checkSynProxy(options.synProxy, svc.key.protocol);
     const tweaks: Tweaks = {
       toa: svc.toa,
       stripTimestamps: svc.stripTimestamps,
@@ -694,6 +710,8 @@ export class EngineControl implements ControlTarget {
     applyTweaks(svc, tweaks);
     // Sessions already open keep their way; new datagrams follow the new setting.
     svc.onePacket = onePacket;
+    // Sessions already open keep their translation; new connections follow the switch.
+    svc.synProxy = synProxy;
     if (timeouts !== undefined) {
       svc.timeoutOverrides = withTimeouts(svc.timeoutOverrides, timeouts);
       svc.applyTimeouts(this.engine.timeouts);
@@ -877,6 +895,7 @@ export class EngineControl implements ControlTarget {
       toa: svc.toa,
       stripTimestamps: svc.stripTimestamps,
       clampMss: svc.clampMss,
+      synProxy: svc.synProxy,
       timeouts: { ...svc.timeoutOverrides },
       onePacket: svc.onePacket,
       quorum: svc.quorum,

@@ -148,6 +148,43 @@ export interface EngineCounters {
   tunnelNoSource: number;
   /** Packets from a TUNNEL session's real server that crossed the balancer (replies should not): passed on unchanged. */
   tunnelReplySeen: number;
+  /** SYN proxy: client SYNs answered with a cookie SYN-ACK (no state kept). */
+  synProxyCookiesSent: number;
+  /** SYN proxy: client ACKs with a good cookie: a connection to a real server is opened. */
+  synProxyCookieValid: number;
+  /** SYN proxy: ACKs with no session and no good cookie (forged, too old, other secret): dropped. */
+  synProxyCookieInvalid: number;
+  /** SYN proxy: good cookies whose connection was refused (admission, no server, no port). */
+  synProxyOpenRefused: number;
+  /** SYN proxy: good cookies scheduled to a server not in FULLNAT mode: refused. */
+  synProxyNotFullnat: number;
+  /** SYN proxy: real servers' SYN-ACKs that completed a proxied connection. */
+  synProxyServerAnswered: number;
+  /** SYN proxy: real servers that refused the connection with a RST: the client is reset. */
+  synProxyServerRefused: number;
+  /** SYN proxy: other real-server packets before its SYN-ACK: dropped. */
+  synProxyServerDropped: number;
+  /**
+   * SYN proxy: client packets after the cookie ACK held while the real server had not
+   * answered (the cookie ACK itself is held too, uncounted: its outcome is the SYN it became).
+   */
+  synProxyHeld: number;
+  /** SYN proxy: client packets dropped for want of a hold slot (the client retransmits). */
+  synProxyHoldFull: number;
+  /**
+   * SYN proxy: held packets sent on once the real server answered. Each went through the
+   * engine again (counted in `packets` and its outcome a second time, without a verdict).
+   */
+  synProxyReplayed: number;
+  /** SYN proxy: held packets that went through the engine again and did not come out. */
+  synProxyReplayDropped: number;
+  /**
+   * SYN proxy: client SYNs on the tuple of a proxied session (a port used again): the old
+   * session ended and the SYN was answered with a cookie.
+   */
+  synProxyReused: number;
+  /** SYN proxy: bare third ACKs sent to a real server because no client ACK was held. */
+  synProxyAcksSent: number;
 }
 
 /** Zeroed counters. */
@@ -216,5 +253,19 @@ export function newEngineCounters(): EngineCounters {
     tunnelNoRoom: 0,
     tunnelNoSource: 0,
     tunnelReplySeen: 0,
+    synProxyCookiesSent: 0,
+    synProxyCookieValid: 0,
+    synProxyCookieInvalid: 0,
+    synProxyOpenRefused: 0,
+    synProxyNotFullnat: 0,
+    synProxyServerAnswered: 0,
+    synProxyServerRefused: 0,
+    synProxyServerDropped: 0,
+    synProxyHeld: 0,
+    synProxyHoldFull: 0,
+    synProxyReplayed: 0,
+    synProxyReplayDropped: 0,
+    synProxyAcksSent: 0,
+    synProxyReused: 0,
   };
 }

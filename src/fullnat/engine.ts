@@ -10,7 +10,8 @@
  * (`session_open.ts`); then the protocol handler advances the state and applies the session's
  * forwarding mode's edits (`xmit_fullnat.ts`, `xmit_nat.ts`), and the mode writes it out.
  * ICMP errors about sessions are translated (`icmp_translate.ts`); expiry and its resets are
- * `expiry.ts`.
+ * `expiry.ts`. A service with the SYN proxy answers SYNs itself and opens sessions on cookie
+ * ACKs (`syn_proxy.ts`, whose doc comment draws the packet flow).
  *
  * @example
  * ```ts
@@ -31,7 +32,7 @@
  *
  * @module
  */
-import { get16 } from "../wire/bytes.ts";
+import { get16, get32 } from "../wire/bytes.ts";
 import { type PacketSink, Verdict } from "../nfqueue/handler.ts";
 import { type EngineCounters, newEngineCounters } from "./counters.ts";
 import { endServerSessions, expireSessions, type ExpiryHook } from "./expiry.ts";
@@ -44,7 +45,27 @@ import { type ProtocolHandler, PROTOCOLS } from "./proto.ts";
 import type { OwnerLog } from "./owner_log.ts";
 import { Registry } from "./registry.ts";
 import type { RealServer, Service } from "./service.ts";
-import { admit, ADMITTED, countSource, NOT_ADMITTED, releaseSource } from "./admission.ts";
+import {
+  admit,
+  ADMITTED,
+  countSource,
+  l4ChecksumOk,
+  NOT_ADMITTED,
+  releaseSource,
+} from "./admission.ts";
+import {
+  ackToSyn,
+  answerSyn,
+  checkCookieAck,
+  cookieKey,
+  fillTcpChecksum,
+  learnServer,
+} from "./syn_proxy.ts";
+import { NO_SLOT, ProxyHold } from "./syn_proxy_hold.ts";
+import { BAD_COOKIE, COOKIE_TICK_MS } from "./syn_cookie.ts";
+import { writeSessionSegment } from "./tcp_reset.ts";
+import { TCP_HANDLER } from "./proto_tcp.ts";
+import { METHOD_FULLNAT } from "./xmit.ts";
 import { sourceTime } from "./source_table.ts";
 import { openSession } from "./session_open.ts";
 import { releaseTemplate } from "./persistence.ts";
@@ -66,6 +87,14 @@ export type { ExpiryHook } from "./expiry.ts";
 
 /** `NFQA_SKB_GSO` of the queue's skb info: the packet is a GSO super-packet. */
 const SKB_GSO = 2;
+/** `NFQA_SKB_CSUMNOTREADY`: the transport checksum holds only the pseudo-header's sum. */
+const SKB_CSUM_NOT_READY = 1;
+/** Session flags that send a packet through {@linkcode Engine}'s SYN proxy checks first. */
+const PROXIED = SessionFlag.SYN_PROXY | SessionFlag.PROXY_WAIT;
+/** `#proxied`: the packet goes on the session's ordinary way. */
+const PROXY_PASS = -1;
+/** Scratch space of the SYN proxy's bare third ACK (an IPv6 one is 60 bytes). */
+const proxyAckBuf = new Uint8Array(64);
 
 /** Where the packet in hand has its transport header; reused for every packet. */
 const packet: PacketView = { proto: 0, l4: 0, end: 0, fragment: false };
@@ -191,6 +220,10 @@ export class Engine {
   /** How many engines share the configuration (see {@linkcode EngineOptions.thresholdShares}). */
   readonly thresholdShares: number;
   #emit: PacketSink | undefined;
+  /** The SYN cookies' secret, derived from the ISN secret (`syn_proxy.ts`). */
+  #cookieKey: Uint32Array;
+  /** Client packets of SYN proxy sessions whose real server has not answered yet. */
+  readonly proxyHold: ProxyHold = new ProxyHold();
   #clock: () => number;
   #timeouts: Timeouts;
   #tunnelIpId = 0;
@@ -223,6 +256,7 @@ export class Engine {
     this.tunnelSource6 = sources.v6;
     this.isnSecret = options.isnSecret ?? crypto.getRandomValues(new Uint32Array(2));
     if (this.isnSecret.length !== 2) throw new RangeError("isnSecret must hold two 32-bit words");
+    this.#cookieKey = cookieKey(this.isnSecret);
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.tcpTimeoutMs = tcpTimeoutTable(this.#timeouts);
     this.udpTimeoutMs = this.#timeouts.udp * 1000;
@@ -327,6 +361,9 @@ export class Engine {
         c.passedThrough++;
         return Verdict.Accept;
       }
+      if (svc.synProxy && proto === IPPROTO.TCP) {
+        return this.#synProxy(fam, svc, b, o, l4, p.end, sport, dport, cap, skbInfo);
+      }
       if (!ph.opens(b, l4)) {
         c.tcpNoSession++;
         return this.#noSession(fam, b, o, l4, total);
@@ -336,6 +373,9 @@ export class Engine {
         return id === NO_SESSION ? this.#refuse(fam, b, o, l4, total, proto) : Verdict.Drop;
       }
       e = id * 2;
+    } else if ((this.table.flags[e >> 1] & PROXIED) !== 0) {
+      const v = this.#proxied(fam, b, o, l4, p.end, e, sport, dport, cap, skbInfo);
+      if (v !== PROXY_PASS) return v as Verdict;
     } else if ((e & 1) === Dir.Out && proto === IPPROTO.TCP) {
       // A real server that answers a new session's SYN with a bare ACK, before any SYN-ACK,
       // still holds a connection on this tuple that the balancer lost: RFC 5961 4.2's
@@ -382,6 +422,254 @@ export class Engine {
     const id = openSession(this, fam, svc, proto, b, o, sport, dport);
     if (id !== NO_SESSION && slot !== ADMITTED) countSource(this.table, svc, id, slot);
     return id;
+  }
+
+  /**
+   * A TCP segment with no session to SYN proxy service `svc` (`syn_proxy.ts`): a SYN is
+   * answered with a cookie SYN-ACK; an ACK with a good cookie opens the session and becomes
+   * the SYN to its real server; a bad cookie is dropped; anything else meets the no-session
+   * path.
+   */
+  #synProxy(
+    fam: AddressFamily,
+    svc: Service,
+    b: Uint8Array,
+    o: number,
+    l4: number,
+    end: number,
+    sport: number,
+    dport: number,
+    cap: number,
+    skbInfo: number,
+  ): Verdict {
+    const c = this.counters;
+    const flags = b[l4 + TCP.FLAGS] & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST | TCP_FLAG.FIN);
+    const total = end - o;
+    if (flags === TCP_FLAG.SYN) {
+      if (
+        (skbInfo & SKB_CSUM_NOT_READY) === 0 && !l4ChecksumOk(fam, b, o, l4, end, IPPROTO.TCP)
+      ) {
+        c.badChecksum++;
+        return Verdict.Drop;
+      }
+      c.synProxyCookiesSent++;
+      // Whole numbers from the clock here: a fraction crossing a call would be boxed.
+      const now = this.now();
+      this.outLength = answerSyn(
+        fam,
+        svc,
+        this.#cookieKey,
+        b,
+        o,
+        l4,
+        Math.floor(now / COOKIE_TICK_MS) | 0,
+        Math.floor(now) | 0,
+        this.mtu,
+      );
+      this.outInner = 0;
+      return Verdict.Rewritten;
+    }
+    if (flags !== TCP_FLAG.ACK) {
+      c.tcpNoSession++;
+      return this.#noSession(fam, b, o, l4, total);
+    }
+    const mssIndex = checkCookieAck(
+      fam,
+      this.#cookieKey,
+      b,
+      o,
+      l4,
+      Math.floor(this.now() / COOKIE_TICK_MS) | 0,
+    );
+    if (mssIndex === BAD_COOKIE) {
+      c.synProxyCookieInvalid++;
+      return Verdict.Drop;
+    }
+    c.synProxyCookieValid++;
+    const id = this.#open(fam, svc, IPPROTO.TCP, b, o, l4, end, sport, dport, skbInfo);
+    if (id < 0) {
+      c.synProxyOpenRefused++;
+      return id === NO_SESSION ? this.#refuse(fam, b, o, l4, total, IPPROTO.TCP) : Verdict.Drop;
+    }
+    const t = this.table;
+    if (t.method[id] !== METHOD_FULLNAT) {
+      this.removeSession(id);
+      c.synProxyNotFullnat++;
+      c.sessionsExpired++;
+      return Verdict.Drop;
+    }
+    // The ACK itself goes to the server as the third ACK once the server answered (without a
+    // slot, a bare ACK does: `#replay`). Not counted as held: this packet's outcome is the SYN.
+    this.#hold(fam, id, b, o, l4, total, skbInfo);
+    const length = ackToSyn(fam, t, id, b, o, l4, mssIndex);
+    const limit = (skbInfo & SKB_GSO) !== 0 ? cap : Math.min(cap, this.mtu);
+    const v = this.#forward(
+      fam,
+      TCP_HANDLER,
+      b,
+      o,
+      o + fam.headerLength,
+      length,
+      limit,
+      id * 2,
+      cap,
+      skbInfo,
+    );
+    // After the forward: a client SYN clears the session's flags but these.
+    t.flags[id] |= SessionFlag.SYN_PROXY | SessionFlag.PROXY_WAIT;
+    return v;
+  }
+
+  /**
+   * A packet of SYN proxy session entry `e`: while the server has not answered, see
+   * `#proxyWait`; a client's SYN on the tuple of a proxied session (a new connection from a
+   * port the client used before, the old session closing) is a new connection: the old session
+   * ends and the SYN gets its cookie, as Alibaba's `synproxy_conn_reuse`. Anything else:
+   * {@linkcode PROXY_PASS}.
+   */
+  #proxied(
+    fam: AddressFamily,
+    b: Uint8Array,
+    o: number,
+    l4: number,
+    end: number,
+    e: number,
+    sport: number,
+    dport: number,
+    cap: number,
+    skbInfo: number,
+  ): number {
+    const id = e >> 1;
+    const t = this.table;
+    if ((t.flags[id] & SessionFlag.PROXY_WAIT) !== 0) {
+      return this.#proxyWait(fam, b, o, l4, end - o, e, skbInfo);
+    }
+    if (
+      (e & 1) !== Dir.In ||
+      (b[l4 + TCP.FLAGS] & (TCP_FLAG.SYN | TCP_FLAG.ACK | TCP_FLAG.RST)) !== TCP_FLAG.SYN
+    ) return PROXY_PASS;
+    const svc = this.registry.services[t.service[id]];
+    if (svc === undefined || !svc.synProxy) return PROXY_PASS;
+    this.counters.synProxyReused++;
+    this.counters.sessionsExpired++;
+    this.removeSession(id);
+    return this.#synProxy(fam, svc, b, o, l4, end, sport, dport, cap, skbInfo);
+  }
+
+  /**
+   * A packet of SYN proxy session `e >> 1` before its real server answered: the client's are
+   * held; the server's SYN-ACK completes the connection (the held packets go on, or a bare
+   * ACK), its RST resets the client; anything else from it is dropped.
+   */
+  #proxyWait(
+    fam: AddressFamily,
+    b: Uint8Array,
+    o: number,
+    l4: number,
+    total: number,
+    e: number,
+    skbInfo: number,
+  ): Verdict {
+    const c = this.counters;
+    const t = this.table;
+    const id = e >> 1;
+    if ((e & 1) === Dir.In) {
+      if (this.#hold(fam, id, b, o, l4, total, skbInfo)) c.synProxyHeld++;
+      else c.synProxyHoldFull++;
+      return Verdict.Drop;
+    }
+    const flags = b[l4 + TCP.FLAGS];
+    if ((flags & TCP_FLAG.RST) !== 0) {
+      c.synProxyServerRefused++;
+      // The client's view: the server's sequence space is the cookie's.
+      const seq = (t.proxySeq[id] + 1) >>> 0;
+      this.outLength = writeSessionSegment(fam, b, o, t, id, Dir.Out, seq, 0, TCP_FLAG.RST, 0);
+      this.outInner = 0;
+      this.removeSession(id);
+      c.sessionsExpired++;
+      return Verdict.Rewritten;
+    }
+    if (
+      (flags & (TCP_FLAG.SYN | TCP_FLAG.ACK)) !== (TCP_FLAG.SYN | TCP_FLAG.ACK) ||
+      !learnServer(t, id, b, l4)
+    ) {
+      c.synProxyServerDropped++;
+      return Verdict.Drop;
+    }
+    c.synProxyServerAnswered++;
+    t.rsSeqEnd[id] = (get32(b, l4 + TCP.SEQ) + 1) >>> 0;
+    t.rsAck[id] = get32(b, l4 + TCP.ACK);
+    t.flags[id] = (t.flags[id] & ~SessionFlag.PROXY_WAIT) | SessionFlag.RS_SEEN;
+    // The server's ISN is read back from the table: a value of 2^31 or more passed to a call
+    // that is not inlined is boxed.
+    this.#replay(fam, id);
+    return Verdict.Drop;
+  }
+
+  /**
+   * Holds a copy of the client packet at `o` (transport at `l4`) for proxy session `id`, its
+   * checksum completed when the queue says the client's offload left it pending; false when
+   * no slot took it.
+   */
+  #hold(
+    fam: AddressFamily,
+    id: number,
+    b: Uint8Array,
+    o: number,
+    l4: number,
+    total: number,
+    skbInfo: number,
+  ): boolean {
+    const hold = this.proxyHold;
+    const s = hold.put(id, b, o, total, 128);
+    if (s === NO_SLOT) return false;
+    if ((skbInfo & SKB_CSUM_NOT_READY) !== 0) {
+      const at = s * hold.slotSize;
+      fillTcpChecksum(fam, hold.buf, at, at + (l4 - o), at + total);
+    }
+    return true;
+  }
+
+  /**
+   * Sends on the packets proxy session `id` held, oldest first, through the engine again; with
+   * none (the hold was full), a bare ACK of the server's SYN-ACK.
+   */
+  #replay(fam: AddressFamily, id: number): void {
+    const emit = this.#emit;
+    const hold = this.proxyHold;
+    const c = this.counters;
+    const t = this.table;
+    let sent = 0;
+    for (let s = hold.first(id); s !== NO_SLOT; s = hold.first(id)) {
+      const at = s * hold.slotSize;
+      if (emit !== undefined && t.live(id)) {
+        const v = this.handle(hold.buf, at, hold.length(s), hold.slotSize);
+        if (v === Verdict.Rewritten) {
+          emit(hold.buf, at, this.outLength);
+          c.synProxyReplayed++;
+          sent++;
+        } else c.synProxyReplayDropped++;
+      }
+      hold.release(s);
+    }
+    if (sent === 0 && emit !== undefined && t.live(id)) {
+      const seq = (t.clientIsn[id] + 1 + t.seqDelta[id]) >>> 0;
+      const len = writeSessionSegment(
+        fam,
+        proxyAckBuf,
+        0,
+        t,
+        id,
+        Dir.In,
+        seq,
+        t.rsSeqEnd[id],
+        TCP_FLAG.ACK,
+        // A modest window: the client's next segment brings its own.
+        1024,
+      );
+      emit(proxyAckBuf, 0, len);
+      c.synProxyAcksSent++;
+    }
   }
 
   /**
@@ -617,6 +905,7 @@ export class Engine {
       if (rs.overloaded) unbindOverload(rs);
     }
     if (la) la.conns--;
+    if ((t.flags[id] & SessionFlag.PROXY_WAIT) !== 0) this.proxyHold.forget(id);
     const svc = this.registry.services[t.service[id]];
     if (svc) {
       svc.sessions--;

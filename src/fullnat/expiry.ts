@@ -98,5 +98,6 @@ function sendResets(emit: PacketSink, t: Engine["table"], id: number): void {
   const fam: AddressFamily = (t.proto[id] & V6) !== 0 ? INET6 : INET;
   const buf = resetBuf;
   emit(buf, 0, writeSessionReset(fam, buf, 0, t, id, Dir.In, t.rsAck[id]));
-  emit(buf, 0, writeSessionReset(fam, buf, 0, t, id, Dir.Out, t.rsSeqEnd[id]));
+  // A SYN proxy session's client knows the server's sequence numbers moved to the cookie's.
+  emit(buf, 0, writeSessionReset(fam, buf, 0, t, id, Dir.Out, t.rsSeqEnd[id] - t.proxySeq[id]));
 }

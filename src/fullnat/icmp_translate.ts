@@ -132,6 +132,8 @@ export function translateIcmpError(
   const proto = fam.quoteProto(b, q);
   const l4 = q.l4;
   const delta = proto === IPPROTO.TCP ? t.seqDelta[id] : 0;
+  // The SYN proxy's second delta: the real server's sequence space against the cookie's.
+  const proxy = proto === IPPROTO.TCP ? t.proxySeq[id] : 0;
   // The quoted L4 checksum, if quoted, sees the same address, port and sequence changes.
   const oldSum = fam.sumAddrs(b, q.ip) + get16(b, l4) + get16(b, l4 + 2);
   let newSum: number;
@@ -139,12 +141,12 @@ export function translateIcmpError(
     newSum = fam.writeAddrs(b, q.ip, t, id, Slot.C, Slot.V) + t.cport[id] + t.vport[id];
     set16(b, l4, t.cport[id]);
     set16(b, l4 + 2, t.vport[id]);
-    fixQuotedL4(b, q, proto, oldSum, newSum, -delta | 0, 0);
+    fixQuotedL4(b, q, proto, oldSum, newSum, -delta | 0, -proxy | 0);
   } else {
     newSum = fam.writeAddrs(b, q.ip, t, id, Slot.D, Slot.L) + t.dport[id] + t.lport[id];
     set16(b, l4, t.dport[id]);
     set16(b, l4 + 2, t.lport[id]);
-    fixQuotedL4(b, q, proto, oldSum, newSum, 0, delta);
+    fixQuotedL4(b, q, proto, oldSum, newSum, proxy, delta);
   }
   fam.fillHeaderChecksum(b, q.ip);
   if (mtuDelta !== 0) fam.shrinkMtu(b, icmp, mtuDelta);

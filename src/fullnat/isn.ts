@@ -31,11 +31,29 @@ function round(): void {
   v2 = rotl(v2, 16);
 }
 
+/** Absorbs one 32-bit word into the running hash ({@linkcode hashStart} first). */
+export function hashAbsorb(m: number): void {
+  absorb(m);
+}
+
 function absorb(m: number): void {
   v3 ^= m;
   round();
   round();
   v0 ^= m;
+}
+
+/**
+ * Starts a keyed hash of any number of words (the SYN cookies' hash, `syn_cookie.ts`): then
+ * {@linkcode hashAbsorb} each word and {@linkcode hashFinish} with the byte count.
+ */
+export function hashStart(k0: number, k1: number): void {
+  start(k0, k1);
+}
+
+/** Ends the hash begun by {@linkcode hashStart}; a signed 32-bit value. */
+export function hashFinish(bytes: number): number {
+  return finish(bytes);
 }
 
 function start(k0: number, k1: number): void {

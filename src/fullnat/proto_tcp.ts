@@ -113,7 +113,7 @@ function clientSyn(
   }
   t.clientIsn[id] = seq;
   // What the real server said belongs to the old mapping; the session's source count stays.
-  t.flags[id] &= SessionFlag.SOURCE_COUNTED;
+  t.flags[id] &= SessionFlag.SOURCE_COUNTED | SessionFlag.SYN_PROXY | SessionFlag.PROXY_WAIT;
   // The ISN is read back from the table: a sequence number of 2^31 or more passed to a call
   // that is not inlined is boxed into a new heap number.
   xmit.mapSequence(e, fam, id, ticks);

@@ -161,6 +161,12 @@ export class Service {
   toa = true;
   stripTimestamps = true;
   clampMss = true;
+  /**
+   * SYN proxy (ipvsadm `-j enable`, `syn_proxy.ts`): the balancer answers SYNs with cookies
+   * and opens the connection to the real server only for a client that completed the
+   * handshake. Off by default, as in Alibaba's LVS.
+   */
+  synProxy = false;
   /** Round-robin cursor over local addresses. */
   localCursor = 0;
   /** Scheduler state: index of the last server chosen and, for wrr, the current weight. */

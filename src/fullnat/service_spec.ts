@@ -66,6 +66,12 @@ export interface ServiceOptions {
    * keys, UDP services only `udp`.
    */
   timeouts?: Partial<Timeouts>;
+  /**
+   * SYN proxy (ipvsadm `-j enable`, Alibaba LVS's `--synproxy`, TCP services only; default
+   * off): SYNs are answered with cookies and only clients that complete the handshake reach a
+   * real server (`syn_proxy.ts`).
+   */
+  synProxy?: boolean;
   /** One-packet scheduling (ipvsadm `-o`, UDP services only; default off). */
   onePacket?: boolean;
   /**

@@ -43,6 +43,18 @@ export const SessionFlag = {
    * (`--source-sessions`, `admission.ts`): its end gives the count back.
    */
   SOURCE_COUNTED: 16,
+  /**
+   * Opened by the SYN proxy (`syn_proxy.ts`): the client's view of the real server's sequence
+   * numbers (from the cookie) and timestamps differ from the real server's own, so both are
+   * translated with `proxySeq`, `proxyTs` and `proxyWscale`.
+   */
+  SYN_PROXY: 32,
+  /**
+   * A SYN proxy session whose real server has not answered its SYN yet: the client's packets
+   * are held (`syn_proxy_hold.ts`) and `proxySeq` holds the cookie, `proxyTs` the cookie
+   * TSval, until the real server's SYN-ACK gives the deltas.
+   */
+  PROXY_WAIT: 64,
 } as const;
 
 /**
@@ -87,6 +99,18 @@ export class SessionTable {
   readonly clientIsn: Uint32Array;
   /** TCP FULLNAT: our ISN minus the client's, added to client->RS seq (0 means none). */
   readonly seqDelta: Uint32Array;
+  /**
+   * SYN proxy: the real server's ISN minus the cookie: subtracted from RS->client seq, added
+   * to client->RS ack and SACK edges (`syn_proxy.ts`).
+   */
+  readonly proxySeq: Uint32Array;
+  /** SYN proxy: the real server's TSval minus the cookie TSval (0 without timestamps). */
+  readonly proxyTs: Uint32Array;
+  /**
+   * SYN proxy: the real server's window scale plus one (0: no window scaling), against the
+   * balancer's announced `PROXY_WSCALE`.
+   */
+  readonly proxyWscale: Uint8Array;
   /** TCP: the last ack the real server sent, in its own space (seq of a RST to it). */
   readonly rsAck: Uint32Array;
   /** TCP: end of the real server's last segment (seq of a RST to the client). */
@@ -146,6 +170,8 @@ export class SessionTable {
     this.seqDelta = m.u32(capacity);
     this.rsAck = m.u32(capacity);
     this.rsSeqEnd = m.u32(capacity);
+    this.proxySeq = m.u32(capacity);
+    this.proxyTs = m.u32(capacity);
     this.addr6 = m.u32(capacity * 16);
     this.cport = m.u16(capacity);
     this.vport = m.u16(capacity);
@@ -155,6 +181,7 @@ export class SessionTable {
     this.state = m.u8(capacity);
     this.method = m.u8(capacity);
     this.flags = m.u8(capacity);
+    this.proxyWscale = m.u8(capacity);
     this.addrBySlot = [this.caddr, this.vaddr, this.laddr, this.daddr];
     this.portBySlot = [this.cport, this.vport, this.lport, this.dport];
     let nb = 1;
@@ -198,6 +225,9 @@ export class SessionTable {
     this.seqDelta[id] = 0;
     this.rsAck[id] = 0;
     this.rsSeqEnd[id] = 0;
+    this.proxySeq[id] = 0;
+    this.proxyTs[id] = 0;
+    this.proxyWscale[id] = 0;
     this.flags[id] = 0;
     this.#count++;
     return id;
@@ -230,8 +260,8 @@ export class SessionTable {
 
   /** Bytes the per-session fields of a table of `capacity` sessions take. */
   static bytes(capacity: number): number {
-    // expires; 4 addresses, 3 owners, 4 TCP words; 16 IPv6 words; 4 ports; 4 bytes.
-    return capacity * (8 + 11 * 4 + 16 * 4 + 4 * 2 + 4);
+    // expires; 4 addresses, 3 owners, 6 TCP words; 16 IPv6 words; 4 ports; 5 bytes.
+    return capacity * (8 + 13 * 4 + 16 * 4 + 4 * 2 + 5);
   }
 
   /**

@@ -27,6 +27,7 @@ function writeBareTcp(
   dport: number,
   flags: number,
   pseudo: number,
+  window = 0,
 ): void {
   set16(b, r + TCP.SPORT, sport);
   set16(b, r + TCP.DPORT, dport);
@@ -34,7 +35,7 @@ function writeBareTcp(
   set32(b, r + TCP.ACK, seqAck[1]);
   b[r + TCP.DATA_OFFSET] = 5 << 4;
   b[r + TCP.FLAGS] = flags;
-  set16(b, r + TCP.WINDOW, 0);
+  set16(b, r + TCP.WINDOW, window);
   set16(b, r + TCP.CHECKSUM, 0);
   set16(b, r + TCP.URGENT, 0);
   set16(b, r + TCP.CHECKSUM, finish(sumWords(b, r, TCP.MIN_HEADER, pseudo)));
@@ -54,6 +55,27 @@ export function writeSessionReset(
   dir: Dir,
   seq: number,
 ): number {
+  return writeSessionSegment(fam, b, o, t, id, dir, seq, 0, TCP_FLAG.RST, 0);
+}
+
+/**
+ * Writes at `b[o]` a bare segment of session `id` (no options, no payload) as a packet of
+ * direction `dir` would leave the balancer, with the given sequence, ack, flags and window:
+ * {@linkcode writeSessionReset}'s, and the SYN proxy's third ACK to a real server when it
+ * held no client ACK (`syn_proxy.ts`). Returns its length.
+ */
+export function writeSessionSegment(
+  fam: AddressFamily,
+  b: Uint8Array,
+  o: number,
+  t: SessionTable,
+  id: number,
+  dir: Dir,
+  seq: number,
+  ack: number,
+  flags: number,
+  window: number,
+): number {
   let sport: number, dport: number;
   if (dir === Dir.In) {
     fam.writeAddrs(b, o, t, id, Slot.L, Slot.D);
@@ -66,8 +88,8 @@ export function writeSessionReset(
   }
   const pseudo = fam.writeHeader(b, o, IPPROTO.TCP, TCP.MIN_HEADER);
   seqAck[0] = seq;
-  seqAck[1] = 0;
-  writeBareTcp(b, o + fam.headerLength, sport, dport, TCP_FLAG.RST, pseudo);
+  seqAck[1] = ack;
+  writeBareTcp(b, o + fam.headerLength, sport, dport, flags, pseudo, window);
   return fam.headerLength + TCP.MIN_HEADER;
 }
 

@@ -49,6 +49,7 @@ type OptionalListed =
   | "mhTableSize"
   | "timeouts"
   | "onePacket"
+  | "synProxy"
   | "persistenceMask";
 
 /**

@@ -15,6 +15,7 @@ import { chosen, takeLocal } from "./local_address.ts";
 import { clampMss } from "./mss_clamp.ts";
 import { rewrite } from "./rewrite.ts";
 import { shiftSeq, unshiftAck } from "./seq_translate.ts";
+import { proxyIn, proxyOut } from "./syn_proxy.ts";
 import type { RealServer, Service } from "./service.ts";
 import { NO_SESSION, SessionFlag } from "./session_table.ts";
 import { stripTimestamp } from "./timestamp_strip.ts";
@@ -83,6 +84,10 @@ export const FULLNAT: Transmit = {
     }
     const delta = t.seqDelta[id];
     if (delta !== 0) shiftSeq(b, l4, delta | 0);
+    if ((t.flags[id] & SessionFlag.SYN_PROXY) !== 0) {
+      const blocks = proxyIn(t, b, l4, id);
+      if (blocks !== 0) c.sackBlocksTranslated += blocks;
+    }
     if (tcpHeaderLength(b, l4) > TCP.MIN_HEADER) {
       const spoofed = stripToa(b, l4);
       if (spoofed !== 0) c.toaSpoofRemoved += spoofed;
@@ -111,6 +116,7 @@ export const FULLNAT: Transmit = {
     flags: number,
   ): void {
     const delta = e.table.seqDelta[id];
+    if ((e.table.flags[id] & SessionFlag.SYN_PROXY) !== 0) proxyOut(e.table, b, l4, id);
     if (delta !== 0) {
       const blocks = unshiftAck(b, l4, delta | 0);
       if (blocks !== 0) e.counters.sackBlocksTranslated += blocks;

@@ -60,6 +60,7 @@ export interface ImportedService {
   persistenceMask?: number;
   timeouts?: Partial<Timeouts>;
   onePacket?: boolean;
+  synProxy?: boolean;
   quorum?: number;
   hysteresis?: number;
   sorryServer?: ImportedSorryServer;
@@ -100,6 +101,7 @@ const SERVICE_KEYS: (keyof ImportedService)[] = [
   "persistenceMask",
   "timeouts",
   "onePacket",
+  "synProxy",
   "quorum",
   "hysteresis",
   "sorryServer",

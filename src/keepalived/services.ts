@@ -208,6 +208,9 @@ export function buildServices(vs: VsDraft, groups: Groups, f: Findings): Importe
   if (vs.onePacket !== undefined && vs.protocol !== "udp") {
     f.problem(vs.onePacket, "ops: one-packet scheduling applies to UDP services only");
   }
+  if (vs.synProxy !== undefined && vs.protocol !== "tcp") {
+    f.problem(vs.synProxy, "syn_proxy: the SYN proxy applies to TCP services only");
+  }
   const scheduler = vs.scheduler ?? KEEPALIVED_DEFAULT_SCHEDULER;
   const flags = schedulerFlags(vs, scheduler, f);
   const vsMethod = vs.method?.value ?? "nat";
@@ -222,6 +225,15 @@ export function buildServices(vs: VsDraft, groups: Groups, f: Findings): Importe
       vs.at,
       `${vs.title}: FULLNAT without laddr_group_name: the service has no local addresses yet ` +
         `(add them with laddr add)`,
+    );
+  }
+  if (
+    vs.synProxy !== undefined && vs.protocol === "tcp" &&
+    vs.realServers.some((r) => (r.method?.value ?? vsMethod) !== "fullnat")
+  ) {
+    f.problem(
+      vs.synProxy,
+      "syn_proxy: the SYN proxy proxies to FULLNAT real servers only (lb_kind FNAT)",
     );
   }
   for (const m of members(vs, groups, f)) {
@@ -281,6 +293,7 @@ export function buildServices(vs: VsDraft, groups: Groups, f: Findings): Importe
       persistenceMask: mask ?? undefined,
       timeouts: serviceTimeouts(vs, f),
       onePacket: vs.onePacket !== undefined && vs.protocol === "udp" ? true : undefined,
+      synProxy: vs.synProxy !== undefined && vs.protocol === "tcp" ? true : undefined,
       quorum: vs.quorum === undefined || vs.quorum === 1 ? undefined : vs.quorum,
       hysteresis: vs.hysteresis || undefined,
       sorryServer,

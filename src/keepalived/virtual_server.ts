@@ -99,6 +99,8 @@ export interface VsDraft extends Timing {
   /** Alibaba's `est_timeout` or DPVS's `establish_timeout`, which differ for UDP. */
   estTimeout?: { value: number; keyword: string; at: Where };
   onePacket?: Where;
+  /** Alibaba's `syn_proxy`. */
+  synProxy?: Where;
   quorum?: number;
   hysteresis?: number;
   sorry?: { address: string; family: 4 | 6; port?: number; at: Where };
@@ -218,7 +220,6 @@ const REFUSED_IN_VS: Readonly<Record<string, string>> = {
   quorum_up: "not supported yet (no scripts run on quorum changes)",
   quorum_down: "not supported yet (no scripts run on quorum changes)",
   sorry_server_inhibit: "not supported yet (the sorry server is in the listing only while used)",
-  syn_proxy: "not supported yet (SYN proxy)",
   vip_bind_dev: "not supported (assign the VIP with ip addr add, as for any VIP)",
   daddr_group_name: "not supported yet (client deny lists)",
   waddr_group_name: "not supported yet (client allow lists)",
@@ -403,6 +404,9 @@ function readVsKeyword(vs: VsDraft, s: Statement, f: Findings): void {
     }
     case "ops":
       if (readNone(s, f)) vs.onePacket = s.at;
+      return;
+    case "syn_proxy":
+      if (readNone(s, f)) vs.synProxy = s.at;
       return;
     case "quorum":
       vs.quorum = readInteger(s, f, 1, 2 ** 31 - 1);

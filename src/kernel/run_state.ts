@@ -26,7 +26,7 @@ import { removeIfPresent } from "./whole_file.ts";
 
 const MAGIC = 0x464e5354; // "FNST"
 /** Raised whenever the file's layout changes; a daemon refuses another version's file. */
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 const HEADER = 4096;
 const H = {
   MAGIC: 0,

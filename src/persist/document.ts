@@ -93,7 +93,7 @@ export const MAX_SECONDS = ENGINE_MAX_SECONDS;
  * One virtual service with everything configured on it. In the text form `schedulerFlags` is
  * left out when there are none, `mhTableSize` unless the scheduler is mh (it means nothing
  * to the others), `persistenceMask` when it is the whole address (32 or 128), `timeouts` when
- * the service has none of its own, `onePacket` when off, `quorum` at 1, `hysteresis` at 0 and
+ * the service has none of its own, `onePacket` and `synProxy` when off, `quorum` at 1, `hysteresis` at 0 and
  * `sorryServer` when there is none, `allow` and `deny` when empty and `sourceRate` and
  * `sourceSessions` at 0, so documents of services without them read as before they existed.
  * A validated document has all four; other code may leave them out (none).
@@ -178,6 +178,7 @@ const SERVICE_KEYS = [
   "stripTimestamps",
   "clampMss",
   "onePacket",
+  "synProxy",
   "timeouts",
   "quorum",
   "hysteresis",
@@ -663,6 +664,11 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     c.problem(`${path}.onePacket`, "one-packet scheduling is for UDP services only");
     onePacket = undefined;
   }
+  let synProxy = v.synProxy === undefined ? false : c.flag(v.synProxy, `${path}.synProxy`);
+  if (synProxy === true && protocol !== "tcp") {
+    c.problem(`${path}.synProxy`, "the SYN proxy is for TCP services only");
+    synProxy = undefined;
+  }
   const quorum = checkQuorum(c, v.quorum, path, "quorum");
   const hysteresis = checkQuorum(c, v.hysteresis, path, "hysteresis");
   const sorryServer = checkSorryServer(c, v.sorryServer, address, path);
@@ -720,7 +726,8 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     schedulerFlags === undefined || mhTableSize === undefined ||
     persistence === undefined || persistenceMask === undefined || toa === undefined ||
     stripTimestamps === undefined || clampMss === undefined || timeouts === undefined ||
-    onePacket === undefined || quorum === undefined || hysteresis === undefined ||
+    onePacket === undefined || synProxy === undefined || quorum === undefined ||
+    hysteresis === undefined ||
     sorryServer === undefined || allow === undefined || deny === undefined ||
     sourceRate === undefined || sourceSessions === undefined
   ) return undefined;
@@ -737,6 +744,7 @@ function checkService(c: Checker, v: unknown, path: string): ServiceConfig | und
     stripTimestamps,
     clampMss,
     onePacket,
+    synProxy,
     timeouts,
     quorum,
     hysteresis,
@@ -835,6 +843,7 @@ function orderedService(s: ServiceConfig): ServiceConfig {
     stripTimestamps: s.stripTimestamps,
     clampMss: s.clampMss,
     onePacket: s.onePacket,
+    synProxy: s.synProxy,
     timeouts: orderedTimeouts(s.timeouts),
     quorum: s.quorum ?? DEFAULT_QUORUM,
     hysteresis: s.hysteresis ?? 0,
@@ -885,7 +894,7 @@ function textField(this: unknown, key: string, value: unknown): unknown {
     key === "persistenceMask" &&
     value === fullPersistenceMask(isIpv6((this as ServiceConfig).address))
   ) return undefined;
-  if (key === "onePacket" && value === false) return undefined;
+  if ((key === "onePacket" || key === "synProxy") && value === false) return undefined;
   if ((key === "upperThreshold" || key === "lowerThreshold") && value === 0) return undefined;
   // A service's timeouts (the document's own are always written).
   if (key === "timeouts" && "protocol" in (this as object) && isEmpty(value)) return undefined;
@@ -952,6 +961,7 @@ export function configFromViews(
         persistenceMask: s.persistenceMask ?? fullPersistenceMask(isIpv6(s.address)),
         timeouts: s.timeouts ?? {},
         onePacket: s.onePacket ?? false,
+        synProxy: s.synProxy ?? false,
         // A daemon from before health checks lists none of these.
         quorum: s.quorum ?? DEFAULT_QUORUM,
         hysteresis: s.hysteresis ?? 0,

@@ -42,6 +42,7 @@ const OPTION_KEYS = [
   "stripTimestamps",
   "clampMss",
   "onePacket",
+  "synProxy",
   "timeouts",
   "quorum",
   "hysteresis",
@@ -70,6 +71,7 @@ function describeOptions(s: ServiceConfig): string {
     if (!s[k]) parts.push(`${k} off`);
   }
   if (s.onePacket) parts.push("onePacket on");
+  if (s.synProxy) parts.push("synProxy on");
   if (Object.keys(s.timeouts).length > 0) parts.push(`timeouts ${timeoutWords(s.timeouts)}`);
   if (quorumOf(s) !== DEFAULT_QUORUM) parts.push(`quorum ${quorumOf(s)}`);
   if (hysteresisOf(s) !== 0) parts.push(`hysteresis ${hysteresisOf(s)}`);
@@ -118,6 +120,7 @@ export function serviceOptionsOf(s: ServiceConfig): ServiceOptions {
     clampMss: s.clampMss,
     // Left out at their defaults, so a daemon from before them is asked nothing new.
     ...(s.onePacket && { onePacket: true }),
+    ...(s.synProxy && { synProxy: true }),
     ...(Object.keys(s.timeouts).length > 0 && { timeouts: { ...s.timeouts } }),
     quorum: quorumOf(s),
     hysteresis: hysteresisOf(s),

@@ -66,6 +66,7 @@ export function serviceDetail(s: ServiceView): string {
     ["strip timestamps", onOff(s.stripTimestamps)],
     ["clamp mss", onOff(s.clampMss)],
     ...(s.onePacket ? [["one-packet", "on"] as const] : []),
+    ...(s.synProxy ? [["syn proxy", "on"] as const] : []),
     ...(Object.keys(s.timeouts ?? {}).length > 0
       ? [
         [

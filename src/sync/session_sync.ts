@@ -84,6 +84,9 @@ export function exportSession(e: Engine, id: number): SyncConn {
     rsAck: t.rsAck[id],
     rsSeqEnd: t.rsSeqEnd[id],
     timeLeftMs: Math.max(0, t.expires[id] - now),
+    ...((t.flags[id] & SessionFlag.SYN_PROXY) !== 0 && {
+      proxy: { seq: t.proxySeq[id], ts: t.proxyTs[id], wscale: t.proxyWscale[id] },
+    }),
   };
   return {
     v6: (t.proto[id] & V6) !== 0,
@@ -357,6 +360,9 @@ function update(
     t.clientIsn[id] = fn.clientIsn;
     t.rsAck[id] = fn.rsAck;
     t.rsSeqEnd[id] = fn.rsSeqEnd;
+    t.proxySeq[id] = fn.proxy?.seq ?? 0;
+    t.proxyTs[id] = fn.proxy?.ts ?? 0;
+    t.proxyWscale[id] = fn.proxy?.wscale ?? 0;
   }
   t.flags[id] |= SessionFlag.SYNCED;
 }

@@ -28,6 +28,7 @@ import { Verdict } from "../nfqueue/handler.ts";
 import { installSession, SyncScanner } from "./session_sync.ts";
 import { decodeMessage, encodeMessages, type SyncConn } from "./wire.ts";
 import { decodeFullnat } from "./fullnat_param.ts";
+import { SYN_PROXY_V4 } from "../../testkit/engine_rows/syn_proxy.ts";
 
 /** Pushes one packet through `fx`'s engine; the verdict and the bytes it wrote. */
 function push(fx: Fixture, p: PacketBuilder): { verdict: Verdict; out: Uint8Array } {
@@ -269,4 +270,39 @@ Deno.test("session sync: a session reopened by a new SYN is sent again even in t
   const fn = decodeFullnat(again[0].params[0].data);
   assert(typeof fn !== "string" && fn !== undefined);
   assert.equal(fn.clientIsn, 90_000);
+});
+
+Deno.test("session sync: a SYN proxy session carries its second delta, timestamps and window scale", () => {
+  const sent: Uint8Array[] = [];
+  const emit = (b: Uint8Array, o: number, n: number) => void sent.push(b.slice(o, o + n));
+  const master = setup({ emit });
+  const backup = setup({ emit });
+  for (const fx of [master, backup]) {
+    const key = fullnatService(fx.ctl);
+    fx.ctl.editService(key, { synProxy: true, stripTimestamps: false });
+  }
+  // The scenario's handshake and first data on the master (its rows are checked elsewhere).
+  for (const row of SYN_PROXY_V4.rows(master.clock.ms)) {
+    row.before?.(master);
+    push(master, row.input);
+  }
+  const scan = new SyncScanner(master.engine).scan(1000, 1000).conns;
+  assert.equal(scan.length, 1);
+  const fn = decodeFullnat(scan[0].params[0].data);
+  assert(typeof fn !== "string");
+  const t = master.engine.table;
+  assert.deepEqual(fn.proxy, { seq: t.proxySeq[0], ts: t.proxyTs[0], wscale: t.proxyWscale[0] });
+  assert.deepEqual(wire(scan).map((c) => installSession(backup.engine, c)), ["installed"]);
+  const lport = t.lport[0];
+  for (
+    const p of [
+      tcp(RS, LIP, RS_PORT, lport, "PA", 7009, 0).payload(new Uint8Array(5)),
+      tcp(C, VIP, 40000, 80, "PA", 104, 12345).payload(new Uint8Array(10)),
+    ]
+  ) {
+    const m = push(master, p);
+    const b = push(backup, p);
+    assert.equal(b.verdict, Verdict.Rewritten);
+    assert.deepEqual(b.out, m.out);
+  }
 });

@@ -36,6 +36,7 @@ import {
 } from "./refusals.ts";
 import type { Scenario } from "./scenario.ts";
 import { SYN_RETRANSMIT_AND_RENEW } from "./sequence.ts";
+import { SYN_PROXY_V4, SYN_PROXY_V6 } from "./syn_proxy.ts";
 import { OPTIONS_SWITCHED_OFF } from "./timestamps_mss.ts";
 import { TOA_GSO, TOA_SKIPS, TOA_SPOOF } from "./toa.ts";
 import { UDP_FULLNAT, UDP_FULLNAT_V6 } from "./udp.ts";
@@ -93,4 +94,6 @@ export const SCENARIOS: readonly Scenario[] = [
   PERSISTENT_DELETED,
   PERSISTENT_EXPIRY,
   PERSISTENT_LINGER,
+  SYN_PROXY_V4,
+  SYN_PROXY_V6,
 ];

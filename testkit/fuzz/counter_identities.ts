@@ -44,6 +44,14 @@ export const OUTCOMES: readonly (keyof EngineCounters)[] = [
   "tunnelGsoDropped",
   "tunnelNoRoom",
   "tunnelNoSource",
+  "synProxyCookiesSent",
+  "synProxyCookieInvalid",
+  "synProxyNotFullnat",
+  "synProxyServerAnswered",
+  "synProxyServerRefused",
+  "synProxyServerDropped",
+  "synProxyHeld",
+  "synProxyHoldFull",
   "forwarded",
 ];
 
@@ -71,7 +79,9 @@ export function counterProblems(e: Engine, v: VerdictTally): string[] {
   const out: string[] = [];
   const sum = outcomes(c);
   if (sum !== c.packets) out.push(`outcome counters sum to ${sum}, packets ${c.packets}`);
-  const seen = v.accept + v.drop + v.rewritten + v.marked;
+  // Packets the SYN proxy held and ran through the engine again got no verdict of their own.
+  const seen = v.accept + v.drop + v.rewritten + v.marked + c.synProxyReplayed +
+    c.synProxyReplayDropped;
   if (seen !== c.packets) out.push(`verdicts ${seen}, packets ${c.packets}`);
   if (v.marked !== c.drRouted + c.icmpErrorsRouted) {
     out.push(`Marked verdicts ${v.marked}, drRouted ${c.drRouted} + ${c.icmpErrorsRouted} ICMP`);
@@ -79,7 +89,8 @@ export function counterProblems(e: Engine, v: VerdictTally): string[] {
   // Rewritten: forwarded (not DR), ICMP translated, and the replies the engine writes.
   const rewritten = c.forwarded - c.drRouted + c.icmpErrorsTranslated + c.icmpErrorsTunnelled +
     c.resetsSent +
-    c.noSessionResets + c.orphansReset + c.toaFragNeeded + c.tunnelFragNeeded;
+    c.noSessionResets + c.orphansReset + c.toaFragNeeded + c.tunnelFragNeeded +
+    c.synProxyCookiesSent + c.synProxyServerRefused - c.synProxyReplayed;
   if (v.rewritten !== rewritten) {
     out.push(`Rewritten verdicts ${v.rewritten}, counters say ${rewritten}`);
   }

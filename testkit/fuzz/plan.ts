@@ -43,6 +43,7 @@ interface ServiceRow {
   locals?: string[];
   persistence?: number;
   onePacket?: boolean;
+  synProxy?: boolean;
 }
 
 /** The services: the first of each mode per family is what most traffic goes to. */
@@ -84,6 +85,16 @@ const ROWS: ServiceRow[] = [
     rsPort: 53,
     locals: ["203.0.113.204"],
     onePacket: true,
+  },
+  {
+    protocol: "tcp",
+    vip: "198.51.100.15",
+    port: 80,
+    method: "fullnat",
+    servers: ["203.0.113.11", "203.0.113.12"],
+    rsPort: 8080,
+    locals: ["203.0.113.205"],
+    synProxy: true,
   },
   {
     protocol: "tcp",
@@ -233,6 +244,7 @@ export function planEngine(capacity = 2048, extra: Partial<EngineOptions> = {}):
       scheduler: "rr",
       persistence: r.persistence ?? 0,
       ...(r.onePacket ? { onePacket: true } : {}),
+      ...(r.synProxy ? { synProxy: true } : {}),
     });
     for (const s of r.servers) {
       ctl.addRealServer(key, { address: s, port: r.rsPort, weight: 1, method: r.method });

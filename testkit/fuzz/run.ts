@@ -150,7 +150,8 @@ export function outputProblems(inp: Uint8Array, out: Uint8Array): string[] {
 
 /**
  * A forwarded TCP segment or UDP datagram carries the very payload it came with (a TOA only
- * grows the header before it): undefined, or what differs.
+ * grows the header before it), but for the SYN proxy's SYN made of a cookie ACK: undefined, or
+ * what differs.
  */
 function payloadProblem(
   inp: Uint8Array,
@@ -161,6 +162,9 @@ function payloadProblem(
   if (a.proto !== b.proto || a.fragment || b.fragment || (a.proto !== 6 && a.proto !== 17)) {
     return undefined;
   }
+  // The SYN proxy turns a client's cookie ACK into the SYN to the real server; what the ACK
+  // carried is held and sent on after the server's SYN-ACK.
+  if (a.proto === 6 && (out[b.l4 + 13] & 2) !== 0 && (inp[a.l4 + 13] & 2) === 0) return undefined;
   const header = (p: Uint8Array, at: Located) => at.proto === 17 ? 8 : (p[at.l4 + 12] >>> 4) << 2;
   const from = a.l4 + header(inp, a);
   const to = b.l4 + header(out, b);

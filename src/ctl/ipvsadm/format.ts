@@ -205,6 +205,8 @@ function serviceEntry(service: ServiceView, format: ListFormat): string {
     }
     // As mainline ipvsadm marks IP_VS_SVC_F_ONEPACKET.
     if (service.onePacket) out += " ops";
+    // As Alibaba's ipvsadm marks IP_VS_SVC_F_SYNPROXY.
+    if (service.synProxy) out += " synproxy";
     out += "\n";
   }
   for (const server of sortedServers(service, format, listedServers(service))) {
@@ -286,6 +288,7 @@ function ruleScheduling(service: ServiceView): string {
   // fullnat's own per-source limits (its allow and deny lists are in the config document only).
   if (service.sourceRate) out += ` --source-rate ${service.sourceRate}`;
   if (service.sourceSessions) out += ` --source-sessions ${service.sourceSessions}`;
+  if (service.synProxy) out += " -j enable";
   return out;
 }
 

@@ -97,6 +97,8 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   // fullnat's own (issue 16): per-source limits of a service; no ipvsadm has them.
   spec("source-rate", undefined, "required", "option"),
   spec("source-sessions", undefined, "required", "option"),
+  // Alibaba LVS's ipvsadm: a service's SYN proxy, `-j enable|disable`.
+  spec("synproxy", "j", "required", "option"),
   spec("start-daemon", undefined, "required", "command"),
   spec("stop-daemon", undefined, "required", "command"),
   spec("add-snat", "K", "none", "unsupported"),
@@ -112,7 +114,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   spec("mcast-ttl", undefined, "required", "option"),
   spec("ipv6", "6", "none", "unsupported"),
   spec("pe", undefined, "required", "unsupported"),
-  spec("synproxy", "j", "required", "unsupported"),
+
   spec("from", "F", "required", "unsupported"),
   spec("to", "T", "required", "unsupported"),
   spec("gw", "W", "required", "unsupported"),

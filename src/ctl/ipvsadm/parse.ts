@@ -132,6 +132,8 @@ interface Collected {
   /** `--source-rate`, `--source-sessions`: the service's per-source limits (fullnat's own). */
   sourceRate?: number;
   sourceSessions?: number;
+  /** `-j enable|disable`: the service's SYN proxy (Alibaba LVS's ipvsadm). */
+  synProxy?: boolean;
   format: ListFormat;
 }
 
@@ -247,6 +249,15 @@ function applyOption(c: Collected, option: OptionSpec, value: string | undefined
       c.sourceSessions = stringToNumber(value ?? "", 0, SOURCE_LIMIT_MAX) ??
         refuse(`illegal source-sessions specified: give 0 (none) to ${SOURCE_LIMIT_MAX}`);
       return;
+    case "synproxy": {
+      set("synproxy");
+      const v = (value ?? "").trim().toLowerCase();
+      if (v !== "enable" && v !== "disable") {
+        refuse(`illegal synproxy specified: give enable or disable (got '${value ?? ""}')`);
+      }
+      c.synProxy = v === "enable";
+      return;
+    }
     case "numeric":
       set("numeric");
       c.format.numeric = true;
@@ -398,6 +409,9 @@ function checkFullnatLimits(c: Collected): void {
   if (c.ops && c.protocol === "tcp") {
     refuse("one-packet scheduling (-o) is for UDP services (-u) only");
   }
+  if (c.synProxy && c.protocol !== undefined && c.protocol !== "tcp") {
+    refuse("the SYN proxy (-j) is for TCP services (-t) only");
+  }
   if (c.scheduler !== undefined && !isSchedulerName(c.scheduler)) {
     // A scheduler IPVS knows is named as not supported here rather than as not found.
     if (schedulerEntry(c.scheduler) !== undefined) {
@@ -456,7 +470,7 @@ function parseNetmask(text: string, service: ParsedEndpoint): number {
 }
 
 /**
- * `-o`, `-V`, `--source-rate` and `--source-sessions` of a service command, as options: `-V` sets the service's own ESTABLISHED
+ * `-o`, `-V`, `-j`, `--source-rate` and `--source-sessions` of a service command, as options: `-V` sets the service's own ESTABLISHED
  * timeout and leaves its others (an edit changes only the key given).
  */
 function serviceExtras(c: Collected): Partial<ServiceOptions> {
@@ -465,6 +479,7 @@ function serviceExtras(c: Collected): Partial<ServiceOptions> {
     ...(c.estTimeout !== undefined && { timeouts: { tcpEstablished: c.estTimeout } }),
     ...(c.sourceRate !== undefined && { sourceRate: c.sourceRate }),
     ...(c.sourceSessions !== undefined && { sourceSessions: c.sourceSessions }),
+    ...(c.synProxy !== undefined && { synProxy: c.synProxy }),
   };
 }
 

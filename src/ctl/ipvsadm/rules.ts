@@ -46,6 +46,7 @@ export const OPTION_NAMES = [
   "tun-remcsum",
   "source-rate",
   "source-sessions",
+  "synproxy",
 ] as const;
 
 /** One option group. */
@@ -78,27 +79,27 @@ type Rule = "+" | "x" | "1" | " ";
 // nosort exact laddr sched-flags -x -y thresholds -o -V, then the sync daemon's mcast-interface
 // daemon syncid sync-maxlen mcast-group mcast-port mcast-ttl, then the tunnel options tun-info
 // tun-type tun-port tun-nocsum tun-csum tun-remcsum, then fullnat's own source-rate
-// source-sessions. Rows are the FULLNAT ipvsadm's table restricted to the options fullnat
+// source-sessions, then Alibaba's synproxy (-j). Rows are the FULLNAT ipvsadm's table restricted to the options fullnat
 // implements, with mainline ipvsadm's sched-flags, sync and tunnel (1.31) columns, Alibaba's
-// later -V column and fullnat's per-source limits (service commands only).
+// later -V column, fullnat's per-source limits and Alibaba's -j (service commands only).
 const TABLE: Record<CommandName, string> = {
-  "add-service": "xx+   xxxxxxxxxx xxx  xxxxxxxxxxxxx  ",
-  "edit-service": "xx+   xxxxxxxxxx xxx  xxxxxxxxxxxxx  ",
-  "delete-service": "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "flush": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "list": " 11xxxxxx1     xxxx xxx1xxxxx xxxxxxx",
-  "add-server": "xx+xxx+  xxxxxxxx  xxxxxxxxxxx     xx",
-  "delete-server": "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "edit-server": "xx+xxx+  xxxxxxxx  xxxxxxxxxxx     xx",
-  "set": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "zero": "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxxxxxxxxxxx",
-  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxxxxxxxxxxx",
-  "get-laddr": "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "restore": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "save": " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-  "start-daemon": "xxxxxxxxxxxxxxxxxxxxxx+x     xxxxxxxx",
-  "stop-daemon": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "add-service": "xx+   xxxxxxxxxx xxx  xxxxxxxxxxxxx   ",
+  "edit-service": "xx+   xxxxxxxxxx xxx  xxxxxxxxxxxxx   ",
+  "delete-service": "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "flush": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "list": " 11xxxxxx1     xxxx xxx1xxxxx xxxxxxxx",
+  "add-server": "xx+xxx+  xxxxxxxx  xxxxxxxxxxx     xxx",
+  "delete-server": "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "edit-server": "xx+xxx+  xxxxxxxx  xxxxxxxxxxx     xxx",
+  "set": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "zero": "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "add-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxxxxxxxxxxxx",
+  "del-laddr": "xx+xxxxxxxxxxxx+xxxxxxxxxxxxxxxxxxxxxx",
+  "get-laddr": "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "restore": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "save": " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+  "start-daemon": "xxxxxxxxxxxxxxxxxxxxxx+x     xxxxxxxxx",
+  "stop-daemon": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 };
 
 /**

@@ -143,6 +143,7 @@ ${methodOptions()}${
   --vsestablish-timeout -V timeout    the service's own ESTABLISHED timeout in seconds
   --source-rate n                     new connections per second per client address (0: none)
   --source-sessions n                 open sessions per client address (0: none)
+  --synproxy     -j enable|disable    answer SYNs with cookies (TCP, FULLNAT servers)
   --laddr        -z local-address     a local address owned by this box
   --numeric      -n                   numeric output (output is always numeric here)
   --connection   -c                   list sessions

@@ -138,10 +138,18 @@ function limitOptions(cmd: Command, edit: boolean): Command {
     new Option("--one-packet", "UDP: schedule every datagram on its own (ipvsadm -o)"),
   );
   cmd.addOption(new Option("--no-one-packet", "turn the above off"));
+  cmd.addOption(
+    new Option(
+      "--syn-proxy",
+      "TCP: answer SYNs with cookies; only clients that complete the handshake reach a real " +
+        "server (ipvsadm -j enable)",
+    ),
+  );
+  cmd.addOption(new Option("--no-syn-proxy", "turn the above off"));
   return cmd;
 }
 
-/** The timeouts and one-packet switch given, and nothing else. */
+/** The timeouts, one-packet and SYN proxy switches given, and nothing else. */
 function limitsFrom(opts: Record<string, unknown>): Partial<ServiceOptions> {
   const out: Partial<ServiceOptions> = {};
   const timeouts: Partial<Timeouts> = {};
@@ -150,6 +158,7 @@ function limitsFrom(opts: Record<string, unknown>): Partial<ServiceOptions> {
   }
   if (Object.keys(timeouts).length > 0) out.timeouts = timeouts;
   if (typeof opts.onePacket === "boolean") out.onePacket = opts.onePacket;
+  if (typeof opts.synProxy === "boolean") out.synProxy = opts.synProxy;
   return out;
 }
 
@@ -250,7 +259,7 @@ export function addServiceCommands(ctx: CommandContext, root: Command): void {
       throw new UsageError(
         "nothing to change: give --scheduler, --sched-flags, --mh-table-size, --persistence, " +
           "--persistence-mask, --timeout-established (or another --timeout-*), " +
-          "--[no-]one-packet, --quorum, --hysteresis, --sorry-server, --allow, --deny, " +
+          "--[no-]one-packet, --[no-]syn-proxy, --quorum, --hysteresis, --sorry-server, --allow, --deny, " +
           "--source-rate, --source-sessions, or --[no-]toa, " +
           "--[no-]strip-timestamps, --[no-]clamp-mss",
       );

@@ -551,7 +551,7 @@ Deno.test("what fullnat cannot do is refused by name", () => {
     "Illegal 'mcast-interface' option with the 'add-service' command",
     2,
   );
-  refuses("-A -t 10.0.0.100:80 -j enable", "option -j (--synproxy) is not supported by fullnat", 2);
+  refuses("-A -t 10.0.0.100:80 --pe sip", "option --pe is not supported by fullnat", 2);
 });
 
 Deno.test("errors are reported in argument order", () => {

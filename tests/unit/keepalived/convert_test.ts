@@ -281,7 +281,7 @@ Deno.test("refused: unknown groups, duplicates, families, missing protocol or re
 Deno.test("refused keywords name the reason; harmless ones are notes", async () => {
   const r = await run(vs(`
     ha_suspend
-    syn_proxy
+    warmup 5
     hashed
     nat_mask 255.255.255.0
     snmp_name web
@@ -298,7 +298,7 @@ Deno.test("refused keywords name the reason; harmless ones are notes", async () 
     }`));
   assert.deepEqual(r.problems, [
     "k.conf:5: ha_suspend: not supported yet (checks run whether or not this box holds the VIP)",
-    "k.conf:6: syn_proxy: not supported yet (SYN proxy)",
+    "k.conf:6: warmup 5: not supported yet (the first check runs within one delay_loop)",
     "k.conf:7: hashed: not supported (an old IPVS flag with no effect on scheduling)",
     "k.conf:12: weight 70000: must be an integer from 0 to 65535",
     "k.conf:15: bind_if eth0: not supported yet (use bindto with an address of that interface)",
@@ -383,5 +383,30 @@ Deno.test("expandAddressRange() and netmaskPrefixLength() read keepalived's form
       netmaskPrefixLength,
     ),
     [24, 32, 0, 23, undefined, undefined],
+  );
+});
+
+Deno.test("syn_proxy: Alibaba's SYN proxy of a FULLNAT TCP service; refused on UDP or NAT", async () => {
+  const [svc] = await services(vs(`
+    lb_kind FNAT
+    syn_proxy
+    real_server 10.0.0.1 80 {
+    }`));
+  assert.equal(svc.synProxy, true);
+  assert.deepEqual(
+    await problems(vs(`
+    protocol UDP
+    lb_kind FNAT
+    syn_proxy
+    real_server 10.0.0.1 53 {
+    }`)),
+    ["k.conf:5: syn_proxy: the SYN proxy applies to TCP services only"],
+  );
+  assert.deepEqual(
+    await problems(vs(`
+    syn_proxy
+    real_server 10.0.0.1 80 {
+    }`)),
+    ["k.conf:5: syn_proxy: the SYN proxy proxies to FULLNAT real servers only (lb_kind FNAT)"],
   );
 });

@@ -44,6 +44,7 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
       stripTimestamps: true,
       clampMss: true,
       onePacket: false,
+      synProxy: false,
       timeouts: {},
       quorum: 1,
       hysteresis: 0,

@@ -132,11 +132,13 @@ Deno.test("completeLine() offers options not yet used, and the choices of an opt
     "--source-rate",
     "--source-sessions",
     "--strip-timestamps",
+    "--syn-proxy",
   ]);
   assert.deepEqual(offers("service add tcp 198.51.100.20:80 --no-"), [
     "--no-clamp-mss",
     "--no-one-packet",
     "--no-strip-timestamps",
+    "--no-syn-proxy",
     "--no-toa",
   ]);
   assert.deepEqual(offers("service add tcp 198.51.100.20:80 -s "), [
