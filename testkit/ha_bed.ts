@@ -394,3 +394,27 @@ export async function startIdleFleet(
     },
   };
 }
+
+/**
+ * Limits what `roles` send out of their `eth0` to `rate` (tc's token bucket): a transfer then
+ * lasts long enough for a failover to land in its middle.
+ */
+export async function limitRate(bed: HaBed, roles: readonly string[], rate: string): Promise<void> {
+  for (const role of roles) {
+    await bed.exec(role, [
+      "tc",
+      "qdisc",
+      "add",
+      "dev",
+      "eth0",
+      "root",
+      "tbf",
+      "rate",
+      rate,
+      "burst",
+      "64kb",
+      "latency",
+      "100ms",
+    ], { check: true });
+  }
+}

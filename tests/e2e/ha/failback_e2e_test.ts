@@ -26,6 +26,7 @@ import {
   type IdleFleet,
   type Keepalived,
   killBox,
+  limitRate,
   setLinks,
   startFleetServer,
   startIdleFleet,
@@ -90,23 +91,7 @@ Deno.test("e2e: ha: lb1's links down mid-download, lb1 back without taking the V
     const lb2 = await start("lb2");
 
     // Each way behind a rate limit: the real server's link down, the client's up.
-    for (const role of ["rs", "client"]) {
-      await bed.exec(role, [
-        "tc",
-        "qdisc",
-        "add",
-        "dev",
-        "eth0",
-        "root",
-        "tbf",
-        "rate",
-        RATE,
-        "burst",
-        "64kb",
-        "latency",
-        "100ms",
-      ], { check: true });
-    }
+    await limitRate(bed, ["rs", "client"], RATE);
     await startHashServer(bed, "source", A.rs, BULK_PORT);
     await startHashServer(bed, "sink", A.rs, UPLOAD_PORT);
     await startFleetServer(bed, IDLE_PORT);

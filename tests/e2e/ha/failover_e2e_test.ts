@@ -27,6 +27,7 @@ import {
   type IdleFleet,
   type Keepalived,
   killBox,
+  limitRate,
   startFleetServer,
   startIdleFleet,
   startKeepalived,
@@ -81,23 +82,7 @@ Deno.test("e2e: ha: lb1 killed mid-transfer; a download and an upload complete b
 
     // The real server: the bulk source and sink, each way behind a rate limit (the real
     // server's link down, the client's up), and the idle fleets' echo servers.
-    for (const role of ["rs", "client"]) {
-      await bed.exec(role, [
-        "tc",
-        "qdisc",
-        "add",
-        "dev",
-        "eth0",
-        "root",
-        "tbf",
-        "rate",
-        RATE,
-        "burst",
-        "64kb",
-        "latency",
-        "100ms",
-      ], { check: true });
-    }
+    await limitRate(bed, ["rs", "client"], RATE);
     await startHashServer(bed, "source", A.rs, BULK_PORT);
     await startHashServer(bed, "sink", A.rs, UPLOAD_PORT);
     await startFleetServer(bed, IDLE_PORT);

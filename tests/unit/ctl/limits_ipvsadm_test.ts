@@ -10,8 +10,7 @@ import { localRemote, type RemoteControl } from "../../../src/ctl/remote.ts";
 import { EngineControl } from "../../../src/fullnat/control.ts";
 import { Engine } from "../../../src/fullnat/engine.ts";
 import { readRunning } from "../../../src/persist/apply.ts";
-
-const argv = (line: string) => line.split(/\s+/);
+import { argv, ok0, refused } from "./ipvsadm_kit.ts";
 
 function parsed(line: string) {
   const r = parseIpvsadm(argv(line));
@@ -19,20 +18,8 @@ function parsed(line: string) {
   return r.command;
 }
 
-function refused(line: string, message: string, exitCode = 2): void {
-  deepStrictEqual(parseIpvsadm(argv(line)), { ok: false, error: { message, exitCode } }, line);
-}
-
 function target(): RemoteControl {
   return localRemote(new EngineControl(new Engine({ clock: () => 0, capacity: 16 })));
-}
-
-async function ok0(control: RemoteControl, line: string, stdin?: string): Promise<string> {
-  const r = await runIpvsadm(argv(line), control, {
-    ...(stdin !== undefined && { stdin: () => Promise.resolve(stdin) }),
-  });
-  deepStrictEqual({ code: r.exitCode, stderr: r.stderr }, { code: 0, stderr: "" }, line);
-  return r.stdout;
 }
 
 Deno.test("ipvsadm -x/-y, -o, -V parse into the contract's fields", () => {

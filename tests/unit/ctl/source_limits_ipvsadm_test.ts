@@ -5,24 +5,10 @@
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { parseIpvsadm } from "../../../src/ctl/ipvsadm/parse.ts";
-import { runIpvsadm } from "../../../src/ctl/ipvsadm/run.ts";
-import { localRemote, type RemoteControl } from "../../../src/ctl/remote.ts";
+import { localRemote } from "../../../src/ctl/remote.ts";
 import { EngineControl } from "../../../src/fullnat/control.ts";
 import { Engine } from "../../../src/fullnat/engine.ts";
-
-const argv = (line: string) => line.split(/\s+/);
-
-function refused(line: string, message: string, exitCode = 2): void {
-  deepStrictEqual(parseIpvsadm(argv(line)), { ok: false, error: { message, exitCode } }, line);
-}
-
-async function ok0(control: RemoteControl, line: string, stdin?: string): Promise<string> {
-  const r = await runIpvsadm(argv(line), control, {
-    ...(stdin !== undefined && { stdin: () => Promise.resolve(stdin) }),
-  });
-  deepStrictEqual({ code: r.exitCode, stderr: r.stderr }, { code: 0, stderr: "" }, line);
-  return r.stdout;
-}
+import { argv, ok0, refused } from "./ipvsadm_kit.ts";
 
 Deno.test("ipvsadm --source-rate and --source-sessions parse into the service's options", () => {
   const r = parseIpvsadm(argv("-A -t 10.0.0.1:80 -s rr --source-rate 20 --source-sessions 100"));
