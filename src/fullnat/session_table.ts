@@ -170,8 +170,6 @@ export class SessionTable {
     this.seqDelta = m.u32(capacity);
     this.rsAck = m.u32(capacity);
     this.rsSeqEnd = m.u32(capacity);
-    this.proxySeq = m.u32(capacity);
-    this.proxyTs = m.u32(capacity);
     this.addr6 = m.u32(capacity * 16);
     this.cport = m.u16(capacity);
     this.vport = m.u16(capacity);
@@ -181,6 +179,11 @@ export class SessionTable {
     this.state = m.u8(capacity);
     this.method = m.u8(capacity);
     this.flags = m.u8(capacity);
+    // Fields added since layout version 1 come after all of its fields (which end 4-aligned:
+    // 132 bytes a session), so a version-1 table grows into this layout by its zero-filled
+    // end (`run_state.ts`): an upgrade keeps the sessions, none of which is proxied.
+    this.proxySeq = m.u32(capacity);
+    this.proxyTs = m.u32(capacity);
     this.proxyWscale = m.u8(capacity);
     this.addrBySlot = [this.caddr, this.vaddr, this.laddr, this.daddr];
     this.portBySlot = [this.cport, this.vport, this.lport, this.dport];
@@ -260,8 +263,14 @@ export class SessionTable {
 
   /** Bytes the per-session fields of a table of `capacity` sessions take. */
   static bytes(capacity: number): number {
-    // expires; 4 addresses, 3 owners, 6 TCP words; 16 IPv6 words; 4 ports; 5 bytes.
-    return capacity * (8 + 13 * 4 + 16 * 4 + 4 * 2 + 5);
+    // Layout version 1's fields, then the SYN proxy's two words and one byte.
+    return SessionTable.bytesV1(capacity) + capacity * (2 * 4 + 1);
+  }
+
+  /** What the fields took in layout version 1 (before the SYN proxy's), for an upgrade. */
+  static bytesV1(capacity: number): number {
+    // expires; 4 addresses, 3 owners, 4 TCP words; 16 IPv6 words; 4 ports; 4 bytes.
+    return capacity * (8 + 11 * 4 + 16 * 4 + 4 * 2 + 4);
   }
 
   /**

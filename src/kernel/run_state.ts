@@ -25,7 +25,10 @@ import { clearTemplates } from "./template_carry.ts";
 import { removeIfPresent } from "./whole_file.ts";
 
 const MAGIC = 0x464e5354; // "FNST"
-/** Raised whenever the file's layout changes; a daemon refuses another version's file. */
+/**
+ * Raised whenever the file's layout changes; a daemon refuses another version's file, except
+ * version 1, whose fields all come first in version 2 (the file grows by the rest).
+ */
 export const LAYOUT_VERSION = 2;
 const HEADER = 4096;
 const H = {
@@ -67,6 +70,8 @@ export interface RunState {
   refused: string | undefined;
   /** Where the refused file was moved. */
   refusedPath: string | undefined;
+  /** Set when a file of an older layout was grown into this one, its sessions kept. */
+  upgraded?: string;
 }
 
 /** The file of worker `index`. */
@@ -161,8 +166,8 @@ function distrust(path: string, shape: RunStateShape, boot: string): string | un
   const h = readHeader(path);
   if (h === undefined) return "it is shorter than its header";
   if (h.magic !== MAGIC) return "it is not a fullnat session table";
-  if (h.version !== LAYOUT_VERSION) {
-    return `its layout version is ${h.version}, this daemon reads version ${LAYOUT_VERSION}`;
+  if (h.version !== LAYOUT_VERSION && h.version !== 1) {
+    return `its layout version is ${h.version}, this daemon reads versions 1 and ${LAYOUT_VERSION}`;
   }
   if (h.sealed !== 1) return "its header was never completed";
   if (h.boot !== boot) return "it was written before the box restarted (its clock is gone)";
@@ -178,10 +183,14 @@ function distrust(path: string, shape: RunStateShape, boot: string): string | un
       `${shape.localPorts[0]}-${shape.localPorts[1]} (--local-ports changed)`;
   }
   const size = Deno.statSync(path).size;
-  if (size !== runStateBytes(shape.capacity)) {
-    return `it is ${size} bytes long, not ${runStateBytes(shape.capacity)}`;
-  }
+  const want = h.version === 1 ? runStateBytesV1(shape.capacity) : runStateBytes(shape.capacity);
+  if (size !== want) return `it is ${size} bytes long, not ${want}`;
   return undefined;
+}
+
+/** A version-1 file's length: its session fields end before the SYN proxy's. */
+function runStateBytesV1(capacity: number): number {
+  return HEADER + OwnerLog.bytes() + SessionTable.bytesV1(capacity);
 }
 
 /**
@@ -194,6 +203,7 @@ export function attachRunState(dir: string, shape: RunStateShape): RunState {
   const boot = bootId();
   let refused: string | undefined;
   let refusedPath: string | undefined;
+  let upgraded: string | undefined;
   let exists = true;
   try {
     Deno.statSync(path);
@@ -209,6 +219,12 @@ export function attachRunState(dir: string, shape: RunStateShape): RunState {
     }
   }
   const size = runStateBytes(shape.capacity);
+  // A version-1 table (the previous release's) grows by the fields added since, zero-filled:
+  // they are the SYN proxy's, and none of its sessions is proxied. Its sessions are kept.
+  if (exists && readHeader(path)?.version === 1) {
+    Deno.truncateSync(path, size);
+    upgraded = `layout version 1 -> ${LAYOUT_VERSION}`;
+  }
   const file = SharedFile.open(path, size);
   const bytes = new Uint8Array(file.bytes);
   const view = new DataView(file.bytes);
@@ -217,6 +233,7 @@ export function attachRunState(dir: string, shape: RunStateShape): RunState {
   let previous: OwnerSnapshot | undefined;
   if (exists) {
     previous = owners.snapshot();
+    if (upgraded !== undefined) view.setUint32(H.VERSION, LAYOUT_VERSION, true);
   } else {
     crypto.getRandomValues(isnSecret);
     view.setUint32(H.MAGIC, MAGIC, true);
@@ -240,6 +257,7 @@ export function attachRunState(dir: string, shape: RunStateShape): RunState {
     previous,
     refused,
     refusedPath,
+    upgraded,
   };
 }
 
