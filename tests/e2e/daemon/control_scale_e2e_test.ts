@@ -26,7 +26,7 @@ async function seconds<T>(what: string, fn: () => Promise<T>): Promise<T> {
   return r;
 }
 
-Deno.test("daemon: 10,000 services apply, list and export in one piece; 1,200 connections leave memory alone", async () => {
+Deno.test("daemon: 10,000 services apply, list and export in one piece; rounds of 1,200 connections leave memory alone", async () => {
   const ns = `fnscale${Deno.pid}`;
   const dir = await Deno.makeTempDir({ prefix: "fullnat-scale-" });
   const socket = `${dir}/control.sock`;
@@ -84,16 +84,28 @@ Deno.test("daemon: 10,000 services apply, list and export in one piece; 1,200 co
           .stdout,
       ).trim().split("\n").at(-1),
     );
-    const before = rssMiB(pid);
-    for (let i = 0; i < 1200; i++) {
-      const c = await ControlClient.connect(socket);
-      await c.getTimeouts();
-      await c.close();
+    const connections = async () => {
+      for (let i = 0; i < 1200; i++) {
+        const c = await ControlClient.connect(socket);
+        await c.getTimeouts();
+        await c.close();
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+    };
+    // The daemon's RSS saws up and down by some 60 MiB with V8's collections (measured: 492-552
+    // MiB over five rounds), so one sample before and one after read noise as growth (once 55
+    // MiB). The lowest of two rounds against the lowest of the next two: a leak of even 20 KB
+    // a connection would lift it by 45 MiB.
+    const rounds: number[] = [];
+    for (let k = 0; k < 4; k++) {
+      await connections();
+      rounds.push(rssMiB(pid));
     }
-    await new Promise((r) => setTimeout(r, 1500));
-    const after = rssMiB(pid);
+    const before = Math.min(rounds[0], rounds[1]);
+    const after = Math.min(rounds[2], rounds[3]);
     console.log(
-      `  daemon RSS around 1,200 connections: ${before.toFixed(1)} -> ${after.toFixed(1)} MiB`,
+      `  daemon RSS after each of 4 rounds of 1,200 connections: ` +
+        `${rounds.map((r) => r.toFixed(1)).join(", ")} MiB`,
     );
     assert.ok(after - before < 40, `grew ${(after - before).toFixed(1)} MiB`);
   } finally {
