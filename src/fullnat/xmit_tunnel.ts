@@ -202,7 +202,7 @@ function wrap4(
   id: number,
 ): number {
   const rs = e.registry.servers[e.table.server[id]] as RealServer;
-  const encap = rs.tunType === 0 ? 0 : encapLength(rs);
+  const encap = encapLength(rs);
   const outer = IPV4.MIN_HEADER + encap;
   const src = e.tunnelSource4;
   if (gso || total + outer > e.mtu || total + outer > room || src === undefined) {
@@ -263,7 +263,7 @@ function wrap6(
   id: number,
 ): number {
   const rs = e.registry.servers[e.table.server[id]] as RealServer;
-  const encap = rs.tunType === 0 ? 0 : encapLength(rs);
+  const encap = encapLength(rs);
   const outer = IPV6.HEADER + encap;
   const src = e.tunnelSource6;
   if (gso || total + outer > e.mtu || total + outer > room || src === undefined) {
