@@ -52,7 +52,7 @@ import {
   type ParseResult,
 } from "./command.ts";
 import { displayName, type OptionSpec, tokenize } from "./getopt.ts";
-import { checkOptions, type CommandName, type OptionName } from "./rules.ts";
+import { checkOptions, checkRow, type CommandName, type OptionName } from "./rules.ts";
 import {
   DEFAULT_TUNNEL_TYPE,
   isTunnelType,
@@ -365,25 +365,13 @@ function checkTunnelOptions(c: Collected): void {
   if (any && c.method !== "tunnel") refuse("Tunnel options conflict with forward method");
   if (c.method !== "tunnel") return;
   const type = c.tunnelType ?? DEFAULT_TUNNEL_TYPE;
-  let first: OptionName | undefined;
-  TUNNEL_OPTIONS.forEach((name, j) => {
-    const rule = TUNNEL_RULES[type][j];
-    if (!c.given.has(name)) {
-      if (rule === "+") {
-        refuse(`You need to supply the '${name}' option for the '${type}' tunnel type`);
-      }
-      return;
-    }
-    if (rule === "x") refuse(`Illegal '${name}' option with the '${type}' tunnel type`);
-    if (rule === "1") {
-      if (first === undefined) first = name;
-      else {
-        refuse(
-          `The option '${name}' conflicts with the '${first}' option in the '${type}' tunnel type`,
-        );
-      }
-    }
+  const problem = checkRow(TUNNEL_OPTIONS, TUNNEL_RULES[type], c.given, {
+    missing: (name) => `You need to supply the '${name}' option for the '${type}' tunnel type`,
+    illegal: (name) => `Illegal '${name}' option with the '${type}' tunnel type`,
+    conflict: (name, first) =>
+      `The option '${name}' conflicts with the '${first}' option in the '${type}' tunnel type`,
   });
+  if (problem !== undefined) refuse(problem);
   if (c.given.has("tun-remcsum")) {
     refuse(
       "remote checksum offload (--tun-remcsum) is not supported by fullnat: the queue hands " +

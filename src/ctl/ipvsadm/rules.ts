@@ -110,24 +110,47 @@ export function checkOptions(
   command: CommandName,
   given: ReadonlySet<OptionName>,
 ): string | undefined {
-  const row = TABLE[command];
+  return checkRow(OPTION_NAMES, TABLE[command], given, {
+    missing: (name) => `You need to supply the '${name}' option for the '${command}' command`,
+    illegal: (name) => `Illegal '${name}' option with the '${command}' command`,
+    conflict: (name, first) =>
+      `The option '${name}' conflicts with '${first}' option in the '${command}' command`,
+  });
+}
+
+/** The messages of a rule row's violations (ipvsadm words them a little differently per table). */
+export interface RowMessages {
+  missing(name: OptionName): string;
+  illegal(name: OptionName): string;
+  conflict(name: OptionName, first: OptionName): string;
+}
+
+/**
+ * Checks the options `given` against one row of a rule table whose columns are `names`
+ * (`+` required, `x` illegal, `1` at most one of the `1`s), in column order, as ipvsadm's
+ * `generic_opt_check` and `tunnel_opt_check` do; returns the first violation's message.
+ */
+export function checkRow(
+  names: readonly OptionName[],
+  row: string,
+  given: ReadonlySet<OptionName>,
+  messages: RowMessages,
+): string | undefined {
   let firstExclusive: OptionName | undefined;
-  for (let j = 0; j < OPTION_NAMES.length; j++) {
-    const name = OPTION_NAMES[j];
+  for (let j = 0; j < names.length; j++) {
+    const name = names[j];
     const rule = row[j] as Rule;
     if (!given.has(name)) {
-      if (rule === "+") {
-        return `You need to supply the '${name}' option for the '${command}' command`;
-      }
+      if (rule === "+") return messages.missing(name);
       continue;
     }
-    if (rule === "x") return `Illegal '${name}' option with the '${command}' command`;
+    if (rule === "x") return messages.illegal(name);
     if (rule === "1") {
       if (firstExclusive === undefined) {
         firstExclusive = name;
         continue;
       }
-      return `The option '${name}' conflicts with '${firstExclusive}' option in the '${command}' command`;
+      return messages.conflict(name, firstExclusive);
     }
   }
   return undefined;
