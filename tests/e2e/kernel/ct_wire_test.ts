@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { LinePeer } from "../../../testkit/line_peer.ts";
 import { createTopology } from "../../../testkit/netns.ts";
 import { startCapture } from "../../../testkit/capture.ts";
+import { startUdpServer, type UdpServer } from "../../../testkit/udp.ts";
 import type { CtEntry } from "../../../src/kernel/conntrack/types.ts";
 
 const PROBE = new URL("./conntrack_probe.ts", import.meta.url).pathname;
@@ -338,6 +339,70 @@ Deno.test("conntrack wire: an ESTABLISHED entry with a sequence delta carries TC
     assert.match(await listed(), /sport=33334/, "it is picked up as an entry instead");
   } finally {
     for (const p of peers) await p.close();
+    await topo.destroy();
+  }
+});
+
+Deno.test("conntrack wire: an injected entry is used only with both a rule using conntrack state and a nat-table chain (UDP, NAT both ways)", async () => {
+  const topo = await createTopology({ prefix: "fnctu", lbForwarding: true });
+  let server: UdpServer | undefined;
+  const probe = new LinePeer(
+    topo.spawn("lb", [Deno.execPath(), "run", "-A", PROBE], { stdin: "piped", stdout: "piped" }),
+  );
+  try {
+    const { vips, localAddrs, realServers, client } = topo.addrs;
+    const vip = vips[0];
+    const lb = async (...cmd: string[]) => await topo.exec("lb", cmd, { check: true });
+    for (const s of ["all", "eth0", "eth1"]) {
+      await lb("sysctl", "-qw", `net.ipv4.conf.${s}.rp_filter=0`);
+    }
+    await probe.expect(/\{"ready":true\}/, 20_000);
+    server = await startUdpServer(topo.rs, [realServers[0]], 5353);
+    // One entry per attempt (a fresh client port each), then one request from that port.
+    const attempt = async (sport: number): Promise<string> => {
+      const lport = 7000 + sport % 1000;
+      await probe.say(JSON.stringify({
+        op: "create",
+        entries: [{
+          orig: { protocol: "udp", src: client, dst: vip, srcPort: sport, dstPort: 53 },
+          dnat: { address: realServers[0], port: 5353 },
+          snat: { address: localAddrs[0], port: lport },
+          timeout: 60,
+          mark: 1,
+        }],
+      }));
+      const r = await json(probe);
+      assert.equal(r.results[0].ok, true, JSON.stringify(r));
+      const out = await topo.exec("client", [
+        "/usr/bin/python3",
+        "-c",
+        "import socket\n" +
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n" +
+        `s.bind(("0.0.0.0", ${sport})); s.settimeout(1.0)\n` +
+        `s.sendto(b"REQ 1", ("${vip}", 53))\n` +
+        "try:\n  d, a = s.recvfrom(2000); print(d.decode(), a[0], a[1])\n" +
+        "except OSError as e:\n  print('no answer', e)\n",
+      ], { check: true });
+      return out.stdout.trim();
+    };
+    const state = ["PREROUTING", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"];
+    // A rule that uses conntrack state, no nat table: conntrack finds the entry, but no NAT
+    // hook applies its translation.
+    await lb("iptables", "-t", "mangle", "-A", ...state);
+    assert.match(await attempt(40100), /^no answer/, "the NAT hooks need a nat-table chain");
+    // Both: the entry carries the request and the answer, translated both ways.
+    await lb("iptables", "-t", "nat", "-A", "PREROUTING", "-j", "RETURN");
+    await lb("iptables", "-t", "nat", "-A", "POSTROUTING", "-j", "RETURN");
+    assert.match(
+      await attempt(40101),
+      new RegExp(`^REP 1 server ${realServers[0]}:5353 peer ${localAddrs[0]}:7101 ${vip} 53$`),
+    );
+    // nat chains only (iptables-nft), the state rule removed: conntrack's hooks are gone.
+    await lb("iptables", "-t", "mangle", "-D", ...state);
+    assert.match(await attempt(40102), /^no answer/, "nat chains alone do not make packets use it");
+  } finally {
+    await probe.close();
+    await server?.stop();
     await topo.destroy();
   }
 });
