@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parseAddress } from "../../vocab/address.ts";
+import { parseIpv4, parseIpv6 } from "../../vocab/address.ts";
 import { NLA_HDRLEN, NLMSG_HDRLEN } from "../../nfqueue/constants.ts";
 import {
   AF_INET,
@@ -124,19 +124,37 @@ export class NlWriter {
   }
 }
 
+/** Parsed addresses by text: VIPs, real servers and local addresses repeat in every entry. */
+const addressCache = new Map<string, { family: 4 | 6; bytes: Uint8Array } | undefined>();
+const ADDRESS_CACHE_LIMIT = 4096;
+
 /** The address bytes and family of a textual address; undefined when it is not one. */
 export function addressBytes(text: string): { family: 4 | 6; bytes: Uint8Array } | undefined {
-  const a = parseAddress(text);
-  if (a === undefined) return undefined;
-  if (a.family === 4) {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, a.v4, false);
-    return { family: 4, bytes: b };
+  if (typeof text !== "string") return undefined;
+  const hit = addressCache.get(text);
+  if (hit !== undefined || addressCache.has(text)) return hit;
+  let out: { family: 4 | 6; bytes: Uint8Array } | undefined;
+  if (!text.includes(":")) {
+    const v4 = parseIpv4(text);
+    if (v4 !== undefined) {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, v4, false);
+      out = { family: 4, bytes: b };
+    }
+  } else {
+    const v6 = parseIpv6(text);
+    if (v6 !== undefined) {
+      const b = new Uint8Array(16);
+      const v = new DataView(b.buffer);
+      for (let i = 0; i < 4; i++) v.setUint32(i * 4, v6[i], false);
+      out = { family: 6, bytes: b };
+    }
   }
-  const b = new Uint8Array(16);
-  const v = new DataView(b.buffer);
-  for (let i = 0; i < 4; i++) v.setUint32(i * 4, a.v6[i], false);
-  return { family: 6, bytes: b };
+  // Client addresses are many and seldom repeat within a short time: the cache is only for
+  // the few that do, so it is simply cleared when it fills.
+  if (addressCache.size >= ADDRESS_CACHE_LIMIT) addressCache.clear();
+  addressCache.set(text, out);
+  return out;
 }
 
 function familyOf(text: string): 4 | 6 | undefined {
