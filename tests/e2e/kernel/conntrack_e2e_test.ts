@@ -5,14 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { LinePeer } from "../../../testkit/line_peer.ts";
-import { createTopology, type Topology } from "../../../testkit/netns.ts";
 import { run } from "../../../testkit/proc.ts";
-import { startCapture } from "../../../testkit/capture.ts";
 import type { CtEntry, CtEvent, OffloadEntry } from "../../../src/kernel/conntrack/types.ts";
 
 const PROBE = new URL("./conntrack_probe.ts", import.meta.url).pathname;
-const HANDSHAKE = new URL("./ct_handshake.py", import.meta.url).pathname;
-const PEERS = new URL("./ct_peers.py", import.meta.url).pathname;
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
