@@ -21,7 +21,7 @@ import {
   IPPROTO_TCP,
   IPPROTO_UDP,
 } from "./constants.ts";
-import type { CtCounters, CtEntry, CtSeqAdj, CtTuple } from "./types.ts";
+import type { CtCounters, CtEntry, CtSeqAdj, CtTupleText } from "./types.ts";
 
 /** Attribute offsets by type within one nest (value offset, value length). */
 type Attrs = Map<number, [at: number, len: number]>;
@@ -62,7 +62,7 @@ function addr(v: DataView, a: Attrs, type: number, bytes: 4 | 16): string | unde
   return formatIpv6(w);
 }
 
-function tuple(v: DataView, a: Attrs | undefined): CtTuple | undefined {
+function tuple(v: DataView, a: Attrs | undefined): CtTupleText | undefined {
   if (a === undefined) return undefined;
   const ip = nest(v, a, CTA_TUPLE.IP);
   const proto = nest(v, a, CTA_TUPLE.PROTO);

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parseIpv4, parseIpv6 } from "../../vocab/address.ts";
+import { formatIpv6, parseIpv4, parseIpv6 } from "../../vocab/address.ts";
 import { NLA_HDRLEN, NLMSG_HDRLEN } from "../../nfqueue/constants.ts";
 import {
   AF_INET,
@@ -35,7 +35,7 @@ import {
   NLM_F,
   TCP_CONNTRACK_ESTABLISHED,
 } from "./constants.ts";
-import type { CtNatTarget, CtSeqAdj, CtTuple, OffloadEntry } from "./types.ts";
+import type { CtAddress, CtNatTarget, CtSeqAdj, CtTuple, OffloadEntry } from "./types.ts";
 
 const NLA_F_NESTED = 0x8000;
 /** Room one CT_NEW message can take at most (IPv6, every attribute): 336 bytes, rounded up. */
@@ -128,8 +128,18 @@ export class NlWriter {
 const addressCache = new Map<string, { family: 4 | 6; bytes: Uint8Array } | undefined>();
 const ADDRESS_CACHE_LIMIT = 4096;
 
-/** The address bytes and family of a textual address; undefined when it is not one. */
-export function addressBytes(text: string): { family: 4 | 6; bytes: Uint8Array } | undefined {
+/**
+ * The address bytes and family of an address given as numeric text or as its 4 or 16
+ * network-order bytes (the engine's form, taken as is); undefined when it is neither.
+ */
+export function addressBytes(
+  text: CtAddress,
+): { family: 4 | 6; bytes: Uint8Array } | undefined {
+  if (text instanceof Uint8Array) {
+    if (text.length === 4) return { family: 4, bytes: text };
+    if (text.length === 16) return { family: 6, bytes: text };
+    return undefined;
+  }
   if (typeof text !== "string") return undefined;
   const hit = addressCache.get(text);
   if (hit !== undefined || addressCache.has(text)) return hit;
@@ -157,7 +167,20 @@ export function addressBytes(text: string): { family: 4 | 6; bytes: Uint8Array }
   return out;
 }
 
-function familyOf(text: string): 4 | 6 | undefined {
+/** An address for a message: its text, or its bytes' text, or what was wrong with it. */
+function show(a: CtAddress): string {
+  if (a instanceof Uint8Array) {
+    if (a.length === 4) return Array.from(a).join(".");
+    if (a.length === 16) {
+      const v = new DataView(a.buffer, a.byteOffset, 16);
+      return formatIpv6(Uint32Array.from([0, 4, 8, 12], (o) => v.getUint32(o, false)));
+    }
+    return `a ${a.length}-byte array (4 or 16 expected)`;
+  }
+  return typeof a === "string" ? a : JSON.stringify(a);
+}
+
+function familyOf(text: CtAddress): 4 | 6 | undefined {
   return addressBytes(text)?.family;
 }
 
@@ -165,8 +188,9 @@ const isPort = (p: unknown): boolean =>
   Number.isInteger(p) && (p as number) >= 0 && (p as number) <= 65535;
 const isU32 = (n: unknown): boolean =>
   Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffffffff;
+// Offsets are 32-bit on the wire: signed or unsigned notation, the same bits.
 const isS32 = (n: unknown): boolean =>
-  Number.isInteger(n) && (n as number) >= -0x80000000 && (n as number) <= 0x7fffffff;
+  Number.isInteger(n) && (n as number) >= -0x80000000 && (n as number) <= 0xffffffff;
 
 /** What is wrong with a tuple, or undefined; `what` names it in the message. */
 export function tupleProblem(t: CtTuple, what: string): string | undefined {
@@ -174,11 +198,11 @@ export function tupleProblem(t: CtTuple, what: string): string | undefined {
   if (t.protocol !== "tcp" && t.protocol !== "udp") {
     return `${what}.protocol must be "tcp" or "udp", got ${JSON.stringify(t.protocol)}`;
   }
-  const fs = familyOf(String(t.src));
-  if (fs === undefined) return `${what}.src is not a numeric IP address: ${JSON.stringify(t.src)}`;
-  const fd = familyOf(String(t.dst));
-  if (fd === undefined) return `${what}.dst is not a numeric IP address: ${JSON.stringify(t.dst)}`;
-  if (fs !== fd) return `${what} mixes IPv${fs} ${t.src} and IPv${fd} ${t.dst}`;
+  const fs = familyOf(t.src);
+  if (fs === undefined) return `${what}.src is not a numeric IP address: ${show(t.src)}`;
+  const fd = familyOf(t.dst);
+  if (fd === undefined) return `${what}.dst is not a numeric IP address: ${show(t.dst)}`;
+  if (fs !== fd) return `${what} mixes IPv${fs} ${show(t.src)} and IPv${fd} ${show(t.dst)}`;
   if (!isPort(t.srcPort)) return `${what}.srcPort must be 0..65535, got ${t.srcPort}`;
   if (!isPort(t.dstPort)) return `${what}.dstPort must be 0..65535, got ${t.dstPort}`;
   return undefined;
@@ -186,11 +210,13 @@ export function tupleProblem(t: CtTuple, what: string): string | undefined {
 
 function natProblem(n: CtNatTarget, family: 4 | 6, what: string): string | undefined {
   if (n === null || typeof n !== "object") return `${what} must be {address, port}`;
-  const f = familyOf(String(n.address));
+  const f = familyOf(n.address);
   if (f === undefined) {
-    return `${what}.address is not a numeric IP address: ${JSON.stringify(n.address)}`;
+    return `${what}.address is not a numeric IP address: ${show(n.address)}`;
   }
-  if (f !== family) return `${what}.address ${n.address} is IPv${f}, the tuple is IPv${family}`;
+  if (f !== family) {
+    return `${what}.address ${show(n.address)} is IPv${f}, the tuple is IPv${family}`;
+  }
   if (!isPort(n.port) || n.port === 0) return `${what}.port must be 1..65535, got ${n.port}`;
   return undefined;
 }
@@ -203,10 +229,10 @@ function seqAdjProblem(s: CtSeqAdj, what: string): string | undefined {
     return `${what}.correctionPos must be 0..2^32-1, got ${s.correctionPos}`;
   }
   if (!isS32(s.offsetBefore)) {
-    return `${what}.offsetBefore must be a signed 32-bit integer, got ${s.offsetBefore}`;
+    return `${what}.offsetBefore must be a 32-bit integer (-2^31..2^32-1), got ${s.offsetBefore}`;
   }
   if (!isS32(s.offsetAfter)) {
-    return `${what}.offsetAfter must be a signed 32-bit integer, got ${s.offsetAfter}`;
+    return `${what}.offsetAfter must be a 32-bit integer (-2^31..2^32-1), got ${s.offsetAfter}`;
   }
   return undefined;
 }

@@ -44,8 +44,8 @@
  * - On the wire, an ESTABLISHED entry with a non-zero delta (0x9e3779b9, wrapping), created
  *   between the server's SYN-ACK and the client's third ACK: every client packet reaches the
  *   server with seq + delta and ack unchanged; every server packet reaches the client with
- *   ack - delta and each SACK edge - delta; 2 MB up and 200 KB down byte-identical with 3 %
- *   loss at the server; the FINs go through the entry (TIME_WAIT afterwards); no packet of
+ *   ack - delta and each SACK edge - delta; 2 MB up and 200 KB down byte-identical with every
+ *   8th data packet dropped at the server (retransmissions, SACKs); the FINs go through the entry (TIME_WAIT afterwards); no packet of
  *   the transfer was INVALID (BE_LIBERAL; the windows are initialised from the third ACK).
  * - With `nf_conntrack_tcp_loose=0` a mid-stream packet without an entry is INVALID (seen by
  *   `-m conntrack --ctstate INVALID`) and leaves no entry; with 1 it is picked up as a new
@@ -75,6 +75,7 @@ export {
 export { entryProblem, invertTuple, tupleProblem } from "./encode.ts";
 export { parseEntry } from "./decode.ts";
 export type {
+  CtAddress,
   CtCounters,
   CtEntry,
   CtEvent,
@@ -84,6 +85,7 @@ export type {
   CtSeqAdj,
   CtTcpInfo,
   CtTuple,
+  CtTupleText,
   OffloadEntry,
   OffloadResult,
 } from "./types.ts";

@@ -3,11 +3,16 @@
  * ({@linkcode OffloadEntry}), what the kernel answers per entry ({@linkcode OffloadResult}),
  * and what dumps and destroy events give back ({@linkcode CtEntry}, {@linkcode CtEvent}).
  *
- * Addresses are numeric text (`198.51.100.2`, `2001:db8::1`), as everywhere in the project;
- * both ends of one tuple are of the same family. Sequence numbers are unsigned 32-bit values.
+ * Addresses given to the kernel are numeric text (`198.51.100.2`, `2001:db8::1`) or the 4 or
+ * 16 network-order bytes the engine keeps ({@linkcode CtAddress}); addresses read back (dumps,
+ * events) are always canonical text. Both ends of one tuple are of the same family. Sequence
+ * numbers are unsigned 32-bit values.
  *
  * @module
  */
+
+/** An address: numeric text, or 4 (IPv4) / 16 (IPv6) bytes in network order. */
+export type CtAddress = string | Uint8Array;
 
 /** IP protocols the fast path hands to the kernel. */
 export type CtProtocol = "tcp" | "udp";
@@ -16,10 +21,10 @@ export type CtProtocol = "tcp" | "udp";
 export interface CtTuple {
   /** `tcp` or `udp`. */
   protocol: CtProtocol;
-  /** Source address. */
-  src: string;
-  /** Destination address. */
-  dst: string;
+  /** Source address (text when read back). */
+  src: CtAddress;
+  /** Destination address (text when read back). */
+  dst: CtAddress;
   /** Source port, 0..65535. */
   srcPort: number;
   /** Destination port, 0..65535. */
@@ -29,7 +34,7 @@ export interface CtTuple {
 /** An address and port a NAT rewrites to (the kernel's range with min = max). */
 export interface CtNatTarget {
   /** Address, of the tuple's family. */
-  address: string;
+  address: CtAddress;
   /** Port, 1..65535. */
   port: number;
 }
@@ -45,9 +50,12 @@ export interface CtNatTarget {
 export interface CtSeqAdj {
   /** `correction_pos`, unsigned 32-bit. */
   correctionPos: number;
-  /** `offset_before`, signed 32-bit (e.g. RS-side ISN minus client ISN, wrapped). */
+  /**
+   * `offset_before`: 32 bits, given signed or unsigned (RS-side ISN minus client ISN, either
+   * wrapped to uint32 or as a signed value: the same bits); read back signed.
+   */
   offsetBefore: number;
-  /** `offset_after`, signed 32-bit. */
+  /** `offset_after`, as `offsetBefore`. */
   offsetAfter: number;
 }
 
@@ -102,7 +110,8 @@ export interface OffloadResult {
    * 0 when created, else the errno: `EEXIST` (17) clash with an existing entry (same
    * original or reply tuple), `ENOMEM` (12) / `ENOSPC` (28) table full or out of memory,
    * `EINVAL` (22) rejected attributes, `EPERM` (1) no CAP_NET_ADMIN. `ETIMEDOUT` (110) when
-   * no acknowledgement came back at all.
+   * no acknowledgement came back (our receive queue overran, which the default buffers make
+   * practically impossible): the entry may exist then; a dump or a delete settles it.
    */
   errno: number;
   /** Short reason: `created`, `exists`, `table-full`, `invalid`, `error`. */
@@ -117,12 +126,18 @@ export interface CtCounters {
   bytes: bigint;
 }
 
+/** A tuple read back from the kernel: addresses are canonical text. */
+export interface CtTupleText extends CtTuple {
+  src: string;
+  dst: string;
+}
+
 /** A conntrack entry as a dump or an event shows it. */
 export interface CtEntry {
   /** Original direction (client to virtual service). */
-  orig: CtTuple;
+  orig: CtTupleText;
   /** Reply direction (for FULLNAT: real server to local address). */
-  reply: CtTuple;
+  reply: CtTupleText;
   /** `IPS_*` status bits. */
   status: number;
   /** Mark, 0 when none was set. */

@@ -196,11 +196,15 @@ Deno.test("entryProblem names the field that is wrong", () => {
       /dnat\.address 2001:db8::1 is IPv6, the tuple is IPv4/,
     ],
     [{ snat: { address: "203.0.113.201", port: 0 } }, /snat\.port must be 1\.\.65535, got 0/],
+    [
+      { dnat: { address: new Uint8Array(5), port: 80 } },
+      /dnat\.address is not a numeric IP address: a 5-byte array \(4 or 16 expected\)/,
+    ],
     [{ timeout: 0 }, /timeout must be 1\.\.2147483647 seconds, got 0/],
     [{ mark: -1 }, /mark must be 0\.\.4294967295, got -1/],
     [
-      { seqAdjOrig: { correctionPos: 0, offsetBefore: 2 ** 31, offsetAfter: 0 } },
-      /seqAdjOrig\.offsetBefore must be a signed 32-bit/,
+      { seqAdjOrig: { correctionPos: 0, offsetBefore: 2 ** 32, offsetAfter: 0 } },
+      /seqAdjOrig\.offsetBefore must be a 32-bit integer \(-2\^31\.\.2\^32-1\), got 4294967296/,
     ],
     [{ tcp: undefined }, /tcp \(the handshake's window scales\) is required/],
     [
@@ -290,4 +294,26 @@ Deno.test("parseEntry reads a dump reply's counters, id and protoinfo (kernel la
     countersOrig: { packets: 3n, bytes: 180n },
     countersReply: { packets: 2n, bytes: 2n ** 40n },
   });
+});
+
+Deno.test("addresses as network-order bytes (the engine's form) and offsets as uint32 encode the same bytes as text and signed offsets", () => {
+  const b = (...n: number[]) => new Uint8Array(n);
+  const asBytes: OffloadEntry = {
+    ...v4,
+    orig: { ...v4.orig, src: b(198, 51, 100, 2), dst: b(198, 51, 100, 10) },
+    dnat: { address: b(203, 0, 113, 11), port: 8080 },
+    snat: { address: b(203, 0, 113, 201), port: 5000 },
+    seqAdjOrig: { correctionPos: 0xfffffff0, offsetBefore: 0x9e3779b9, offsetAfter: 0x9e3779b9 },
+  };
+  assert.equal(entryProblem(asBytes), undefined);
+  assert.deepEqual(encode([asBytes]), encode([v4]));
+  const six = new Uint8Array(16);
+  six.set([0x20, 0x01, 0x0d, 0xb8, 0, 0x0a], 0);
+  six[15] = 2;
+  const v6b: OffloadEntry = { ...v6, orig: { ...v6.orig, src: six } };
+  assert.deepEqual(encode([v6b]), encode([v6]));
+  assert.match(
+    entryProblem({ ...v4, orig: { ...v4.orig, src: six } }) ?? "",
+    /orig mixes IPv6 2001:db8:a::2 and IPv4 198\.51\.100\.10/,
+  );
 });
