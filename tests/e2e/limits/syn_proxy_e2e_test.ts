@@ -12,12 +12,22 @@
  *
  * Prints the figures measured: SYNs/s answered by the proxy, the client's connections/s and
  * success rate during the flood with the proxy and without, and without a flood.
+ *
+ * Then the proxy with two packet workers (`--workers 2`, clients of both workers' buckets) and
+ * over IPv6: real downloads (curl, nginx's bulk file) and uploads (the hash stream, whose
+ * first bytes ride the held packets) byte-identical, every segment at the real server one hop
+ * from the client, held ones included (they leave by the raw socket, which takes none), and a
+ * lost session's segment reset from the VIP.
  */
 import assert from "node:assert/strict";
 import { addFullnatService, withFamilyBed } from "../../../testkit/family_bed.ts";
 import { addInputCounter } from "../../../testkit/iptables_counter.ts";
 import { newConnectionsCommand } from "../../../testkit/curl.ts";
-import { curl } from "../../../testkit/servers.ts";
+import { curl, sha256Hex } from "../../../testkit/servers.ts";
+import { startCapture } from "../../../testkit/capture.ts";
+import { sendHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
+import { workerOfAddress } from "../../../src/kernel/diversion_rules.ts";
+import { formatEndpoint } from "../../../src/vocab/mod.ts";
 
 const FLOOD = new URL("../../../testkit/syn_flood.py", import.meta.url).pathname;
 
@@ -181,4 +191,178 @@ Deno.test("e2e SYN proxy: curl through -j enable; a spoofed flood reaches no rea
     assert.ok(rsOff > off.ok + 1000, `${rsOff} SYNs at the real servers without the proxy`);
     assert.ok(afterOff.engine.portExhausted > beforeOff.engine.portExhausted);
   });
+});
+
+/** The hash stream's sink port on the real servers. */
+const SINK_PORT = 9000;
+/** Bytes each upload sends. */
+const UPLOAD_BYTES = 4 << 20;
+
+/** URL host text of an address. */
+const urlHost = (a: string) => a.includes(":") ? `[${a}]` : a;
+
+/**
+ * Every TCP segment the capture at the real servers saw from the balancer: its hop limit
+ * (IPv4 TTL, IPv6 hop limit) must be one less than the client's 64, those the proxy held and
+ * sent on by the raw socket included. Returns how many were looked at.
+ */
+function checkHops(packets: Uint8Array[]): number {
+  const off: string[] = [];
+  for (const p of packets) {
+    const v6 = p[0] >>> 4 === 6;
+    const hops = v6 ? p[7] : p[8];
+    if (hops !== 63) off.push(`${v6 ? "hop limit" : "TTL"} ${hops}`);
+  }
+  assert.deepEqual(off, [], `${off.length} of ${packets.length} segments not one hop on`);
+  return packets.length;
+}
+
+/**
+ * Proxied downloads from each client address (bound with curl's `--interface`) and an upload
+ * from each (the client's route to the VIP given that source), all byte-identical; the
+ * segments at the real servers one hop on. `ns` is the capture's view of the real servers.
+ */
+async function proxiedTransfers(
+  bed: Bed,
+  vip: string,
+  clients: readonly string[],
+  rsAddr: string,
+  v6: boolean,
+): Promise<{ segments: number; downloads: number; uploads: number }> {
+  const { topo, lb, nginx } = bed;
+  await lb.ipvsadmOk("-E", "-t", formatEndpoint(vip, 80), "-j", "enable");
+  await addFullnatService(
+    lb,
+    "tcp",
+    vip,
+    SINK_PORT,
+    [rsAddr],
+    v6 ? topo.addrs.v6!.localAddrs.slice(0, 2) : topo.addrs.localAddrs.slice(0, 2),
+  );
+  await lb.ipvsadmOk("-E", "-t", formatEndpoint(vip, SINK_PORT), "-j", "enable");
+  await startHashServer(topo, "sink", rsAddr, SINK_PORT);
+  const cap = await startCapture(topo.rs, "eth0", [
+    v6 ? "ip6" : "ip",
+    "and",
+    "tcp",
+    "and",
+    "(dst port 80 or dst port 9000)",
+  ]);
+  let downloads = 0, uploads = 0;
+  for (const [i, from] of clients.entries()) {
+    for (let n = 0; n < 3; n++) {
+      const r = await curl(topo.client, `http://${urlHost(vip)}${nginx!.bulkPath}`, {
+        maxTimeSec: 60,
+        args: ["--interface", from],
+      });
+      assert.equal(r.status, 200, `${from}: ${r.code} ${r.stderr}`);
+      assert.equal(sha256Hex(r.bytes), nginx!.bulkSha256, `${from}: download ${n}`);
+      downloads++;
+    }
+    // The upload's source: a host route to the VIP that prefers this client's address.
+    const ip = v6 ? ["ip", "-6"] : ["ip"];
+    const route = [`${vip}/${v6 ? 128 : 32}`, "dev", "eth0", "src", from];
+    await topo.exec("client", [...ip, "route", "replace", ...route], { check: true });
+    const up = await sendHashStream(topo, vip, SINK_PORT, UPLOAD_BYTES, 21 + i);
+    await topo.exec("client", [...ip, "route", "del", ...route], { check: true });
+    assert.ok(up.sent, `upload from ${from} did not complete ${up.output}`);
+    assert.equal(up.got, up.sent, `the RS received exactly what ${from} sent`);
+    uploads++;
+  }
+  const segments = checkHops(await cap.stop());
+  return { segments, downloads, uploads };
+}
+
+type Worker = { index: number; engine: Record<string, number> };
+
+Deno.test("e2e SYN proxy with --workers 2: downloads and uploads byte-identical from both workers' clients, held segments one hop on", async () => {
+  await withFamilyBed(
+    { nginx: { bulkBytes: 2 << 20 }, daemonArgs: ["--workers", "2"] },
+    async (bed) => {
+      const { topo, lb } = bed;
+      const vip = topo.addrs.vips[0];
+      const clients = [topo.addrs.client, "198.51.100.3"];
+      assert.deepEqual(clients.map((c) => workerOfAddress(c, 2)), [0, 1], "one per worker");
+      await topo.exec("client", ["ip", "addr", "add", `${clients[1]}/24`, "dev", "eth0"], {
+        check: true,
+      });
+      await addFullnatService(
+        lb,
+        "tcp",
+        vip,
+        80,
+        topo.addrs.realServers,
+        topo.addrs.localAddrs.slice(0, 2),
+      );
+      const t = await proxiedTransfers(bed, vip, clients, topo.addrs.realServers[0], false);
+      const status = await lb.status() as unknown as { workers: Worker[] };
+      const workers = status.workers;
+      assert.equal(workers.length, 2);
+      for (const w of workers) {
+        const e = w.engine;
+        const what = `worker ${w.index}: ${JSON.stringify(e)}`;
+        // Per worker: its client's 3 downloads and 1 upload, each through a cookie.
+        assert.equal(e.synProxyCookieValid, 4, what);
+        assert.equal(e.synProxyServerAnswered, 4, what);
+        assert.equal(e.sessionsCreated, 4, what);
+        assert.ok(e.synProxyReplayed >= 4, what);
+        assert.equal(e.synProxyCookieInvalid, 0, what);
+        assert.equal(e.synProxyHopLimitExceeded, 0, what);
+        assert.equal(e.tcpNoSession, 0, `${what}: packets of the other worker`);
+        assert.equal(e.passedThrough, 0, what);
+      }
+      console.log(
+        `SYN proxy, 2 workers: ${t.downloads} downloads (2 MiB) and ${t.uploads} uploads ` +
+          `(${UPLOAD_BYTES >> 20} MiB) byte-identical; ${t.segments} segments at the real ` +
+          `servers, all TTL 63; per worker ` +
+          workers.map((w) =>
+            `${w.index}: cookies ${w.engine.synProxyCookiesSent}, valid ` +
+            `${w.engine.synProxyCookieValid}, replayed ${w.engine.synProxyReplayed}`
+          ).join("; "),
+      );
+    },
+  );
+});
+
+Deno.test("e2e SYN proxy over IPv6 with --workers 2: downloads and an upload byte-identical, held segments one hop on, a lost session's segment reset", async () => {
+  await withFamilyBed(
+    { ipv6: true, nginx: { bulkBytes: 2 << 20 }, daemonArgs: ["--workers", "2"] },
+    async (bed) => {
+      const { topo, lb } = bed;
+      const v6 = topo.addrs.v6!;
+      const vip = v6.vips[0];
+      await addFullnatService(lb, "tcp", vip, 80, v6.realServers, v6.localAddrs.slice(0, 2));
+      const t = await proxiedTransfers(bed, vip, [v6.client], v6.realServers[0], true);
+      const e = (await lb.status()).engine;
+      const what = JSON.stringify(e);
+      assert.equal(e.synProxyCookieValid, 4, what);
+      assert.equal(e.synProxyServerAnswered, 4, what);
+      assert.equal(e.sessionsCreated, 4, what);
+      assert.ok(e.synProxyReplayed >= 4, what);
+      assert.equal(e.synProxyCookieInvalid, 0, what);
+
+      // A segment of a connection the balancer does not know (no session, no cookie): the VIP
+      // answers with a RST, as on a service without the proxy, and the client gives up at once.
+      const lost = await topo.exec("client", [
+        "/usr/bin/python3",
+        "-c",
+        `
+from scapy.all import IPv6, TCP, sr1, conf
+conf.verb = 0
+r = sr1(IPv6(src="${v6.client}", dst="${vip}")/TCP(sport=45678, dport=80, flags="PA", seq=1000, ack=123456789)/b"lost", timeout=3)
+print("none" if r is None else f"{r[TCP].flags} {r[TCP].seq}")
+`,
+      ], { check: true });
+      assert.equal(lost.stdout.trim(), "R 123456789", lost.stderr);
+      const after = (await lb.status()).engine;
+      assert.equal(after.synProxyCookieInvalid, 1);
+      assert.equal(after.noSessionResets, 1);
+      console.log(
+        `SYN proxy over IPv6, 2 workers: ${t.downloads} downloads (2 MiB) and ${t.uploads} ` +
+          `upload (${UPLOAD_BYTES >> 20} MiB) byte-identical; ${t.segments} segments at the ` +
+          `real server, all hop limit 63; cookies ${e.synProxyCookiesSent}, replayed ` +
+          `${e.synProxyReplayed}; a lost session's segment reset from the VIP`,
+      );
+    },
+  );
 });
