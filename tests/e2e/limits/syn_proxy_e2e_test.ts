@@ -28,6 +28,7 @@ import { startCapture } from "../../../testkit/capture.ts";
 import { sendHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
 import { workerOfAddress } from "../../../src/kernel/diversion_rules.ts";
 import { formatEndpoint } from "../../../src/vocab/mod.ts";
+import { ControlClient } from "../../../src/ctl/client.ts";
 
 const FLOOD = new URL("../../../testkit/syn_flood.py", import.meta.url).pathname;
 
@@ -38,10 +39,10 @@ const FLOOD_SECONDS = 10;
 type Bed = Parameters<Parameters<typeof withFamilyBed>[1]>[0];
 
 /** `count` new connections back to back from the client: how many got a 200, in how long. */
-async function connections(bed: Bed, url: string, count: number) {
+async function connections(bed: Bed, url: string, count: number, args: string[] = []) {
   const cmd = newConnectionsCommand(url, count);
   // Each connection gives up after 2 s, so a refused one costs the run little.
-  cmd.splice(1, 0, "--connect-timeout", "2", "--max-time", "3");
+  cmd.splice(1, 0, "--connect-timeout", "2", "--max-time", "3", ...args);
   const t0 = performance.now();
   const r = await bed.topo.exec("client", cmd);
   const seconds = (performance.now() - t0) / 1000;
@@ -365,4 +366,71 @@ print("none" if r is None else f"{r[TCP].flags} {r[TCP].seq}")
       );
     },
   );
+});
+
+/** New connections per round of the cost measurement, and rounds per mode. */
+const COST_CONNECTIONS = 2000;
+const COST_ROUNDS = 3;
+
+/** CPU time (user + system, all threads) process `pid` has used, in seconds. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command name's closing parenthesis; utime and stime are the 14th and 15th.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(f[11]) + Number(f[12]);
+  // USER_HZ is 100 on Linux.
+  return ticks / 100;
+}
+
+/** The median of `xs`. */
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+Deno.test("e2e SYN proxy cost on normal connections: new connections/s and daemon CPU per connection, off and on side by side", async () => {
+  await withFamilyBed({ nginx: {} }, async (bed) => {
+    const { topo, lb } = bed;
+    const vip = topo.addrs.vips[0];
+    await addFullnatService(lb, "tcp", vip, 80, topo.addrs.realServers, topo.addrs.localAddrs);
+    const control = await ControlClient.connect(lb.socket);
+    try {
+      const { pid } = await control.call("daemonInfo") as { pid: number };
+      const rounds: Record<"off" | "on", { perS: number; cpuUs: number }[]> = { off: [], on: [] };
+      // Alternating, so the machine's other load falls on both alike; off first, then on first.
+      const order: ("off" | "on")[] = [];
+      for (let i = 0; i < COST_ROUNDS; i++) {
+        order.push(...(i % 2 ? ["on", "off"] : ["off", "on"]) as ("off" | "on")[]);
+      }
+      for (const [i, mode] of order.entries()) {
+        await lb.ipvsadmOk("-E", "-t", `${vip}:80`, "-j", mode === "on" ? "enable" : "disable");
+        const before = await lb.status();
+        const cpu0 = await cpuSeconds(pid);
+        // Each round from ports of its own: a SYN on the tuple of a session still closing
+        // from the round before would reopen that session instead of meeting the mode.
+        const ports = `${10000 + i * 3000}-${10000 + i * 3000 + 2999}`;
+        const r = await connections(bed, `http://${vip}/`, COST_CONNECTIONS, [
+          "--local-port",
+          ports,
+        ]);
+        const cpu = await cpuSeconds(pid) - cpu0;
+        const after = await lb.status();
+        assert.equal(r.ok, COST_CONNECTIONS, `proxy ${mode}: ${r.ok} of ${r.count} served`);
+        const valid = after.engine.synProxyCookieValid - before.engine.synProxyCookieValid;
+        assert.equal(valid, mode === "on" ? COST_CONNECTIONS : 0, `proxy ${mode}: cookies`);
+        rounds[mode].push({ perS: r.ok / r.seconds, cpuUs: cpu * 1e6 / r.ok });
+      }
+      const fmt = (m: "off" | "on") =>
+        `${median(rounds[m].map((x) => x.perS)).toFixed(0)} conn/s, daemon CPU ` +
+        `${median(rounds[m].map((x) => x.cpuUs)).toFixed(0)} µs/connection (rounds: ` +
+        rounds[m].map((x) => `${x.perS.toFixed(0)}/s ${x.cpuUs.toFixed(0)} µs`).join(", ") + ")";
+      console.log(
+        `SYN proxy cost, ${COST_ROUNDS} alternating rounds of ${COST_CONNECTIONS} new ` +
+          `connections (curl, one at a time, Connection: close; medians): proxy off ` +
+          `${fmt("off")}; proxy on ${fmt("on")}`,
+      );
+      for (const m of ["off", "on"] as const) {
+        assert.ok(rounds[m].every((x) => x.cpuUs > 0), `the daemon's CPU was measured (${m})`);
+      }
+    } finally {
+      control.close();
+    }
+  });
 });
