@@ -170,6 +170,14 @@ async function floodRun(opts: FloodOptions, check: (r: FloodRun) => void): Promi
     );
     assert.equal(edit.code, 0, edit.stderr);
     if (opts.synProxy) await lb.ipvsadmOk("-E", "-t", `${vip}:80`, "-j", "enable");
+    // Replies to the spoofed sources (cookie SYN-ACKs, the servers' SYN-ACKs) leave lb as they
+    // would toward the internet, by a default route: to the client namespace, which does not
+    // forward and drops them. Without one lb's kernel dropped them unroutable, before they
+    // cost a transmit.
+    await topo.exec("client", ["sysctl", "-qw", "net.ipv4.ip_forward=0"], { check: true });
+    await topo.exec("lb", ["ip", "route", "add", "default", "via", topo.addrs.client], {
+      check: true,
+    });
     const rsSynCounter = await addInputCounter(
       topo,
       "rs",
