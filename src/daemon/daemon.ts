@@ -297,6 +297,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       ),
       drains: live.list(),
       sync: daemons.list(),
+      config: persisted.versions.status(),
     }));
     server.register("healthStatus", () => monitor.report());
     // `ipvsadm --start-daemon` / `--stop-daemon` / `-L --daemon`: one change at a time, saved.

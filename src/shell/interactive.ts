@@ -60,6 +60,8 @@ export function runInteractive(o: InteractiveOptions): Promise<number> {
     for (const s of IGNORED_SIGNALS) Deno.addSignalListener(s, noop);
     // In raw mode these keys arrive as readline events, not signals.
     rl.on("SIGINT", () => {
+      // A command that runs until stopped (show log --follow, ping) stops; the prompt follows.
+      if (o.ctx.interrupt()) return;
       rl.write("", { ctrl: true, name: "e" });
       rl.write("", { ctrl: true, name: "u" });
       process.stdout.write("^C\n");

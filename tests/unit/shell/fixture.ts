@@ -32,6 +32,8 @@ export interface TestDaemon {
 export interface DaemonFixtureOptions {
   /** Serve configExport / configApply (default true); false plays an older daemon. */
   configOps?: boolean;
+  /** Keep versions in a store in this directory (default: no persistence). */
+  stateDir?: string;
   /** Extra ops to serve (e.g. `healthStatus`), given the engine's control. */
   ops?: (control: EngineControl) => Record<string, (...args: unknown[]) => unknown>;
 }
@@ -41,7 +43,10 @@ export async function startDaemon(options: DaemonFixtureOptions = {}): Promise<T
   const now = { ms: 0 };
   const engine = new Engine({ clock: () => now.ms, capacity: 1024, localPortRange: [5000, 5999] });
   const control = new EngineControl(engine);
-  const persistence = await attachPersistence(control, { stateDir: null, log: () => {} });
+  const persistence = await attachPersistence(control, {
+    stateDir: options.stateDir ?? null,
+    log: () => {},
+  });
   const server = new ControlServer(persistence.target, { onError: (e) => console.error(e) });
   if (options.configOps !== false) persistence.register(server);
   for (const [op, handler] of Object.entries(options.ops?.(control) ?? {})) {
