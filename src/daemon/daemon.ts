@@ -25,6 +25,7 @@ import { SyncDaemons } from "./sync_daemon.ts";
 import { checkSyncRole, checkSyncSpec } from "../sync/sync_config.ts";
 import type { SyncOps } from "../persist/sync_section.ts";
 import { daemonProcess } from "./process_info.ts";
+import { hostPowerOp } from "./host_power.ts";
 import { type RateSampler, startRateSampler } from "./rates.ts";
 import { statusReport } from "./status.ts";
 import { WorkerPool } from "./worker_pool.ts";
@@ -272,6 +273,8 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     });
     // A client that restarted the daemon tells the new one by its pid (src/shell daemon restart).
     server.register("daemonInfo", () => daemonProcess(options.runDir));
+    // `reboot` / `shutdown` of the admin shell, whose user is not root.
+    server.register("hostPower", hostPowerOp(log));
     // `rs drain --within`: weight 0 now, removal when the sessions are gone or at the deadline.
     const live = drains = new Drains({
       control: localRemote(persisted.target),

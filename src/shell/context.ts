@@ -49,6 +49,11 @@ export interface CommandContext {
   interruptible<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T>;
   /** Aborts what {@linkcode interruptible} runs; true when something was running. */
   interrupt(): boolean;
+  /**
+   * Asks the person at the terminal and resolves with the answer; absent when nobody can be
+   * asked (one-shot, `-c`, a script), so commands that need a yes take `--yes` instead.
+   */
+  ask?: (question: string) => Promise<string>;
   /** Columns for help text. */
   readonly helpWidth: number;
   /** Status of the last command; actions set it. */

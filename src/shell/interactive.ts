@@ -72,6 +72,8 @@ export function runInteractive(o: InteractiveOptions): Promise<number> {
     if (o.banner) process.stdout.write(`${o.banner}\n`);
   }
   rl.setPrompt(o.prompt);
+  // Only a person at a terminal is asked (reboot, shutdown); a script must say --yes.
+  if (terminal) o.ctx.ask = (q) => new Promise((r) => rl.question(q, r));
 
   return new Promise((resolve) => {
     let chain: Promise<void> = Promise.resolve();
@@ -106,6 +108,7 @@ export function runInteractive(o: InteractiveOptions): Promise<number> {
           for (const s of IGNORED_SIGNALS) Deno.removeSignalListener(s, noop);
         }
         o.names.invalidate();
+        o.ctx.ask = undefined;
         resolve(terminal ? 0 : last);
       });
     });

@@ -10,6 +10,8 @@ import { addConfigCommands } from "./commands/config.ts";
 import { addConnectionCommands } from "./commands/conn.ts";
 import { addDaemonCommands } from "./commands/daemon.ts";
 import { addLocalAddressCommands } from "./commands/laddr.ts";
+import { addPowerCommands } from "./commands/power.ts";
+import { addProbeCommands } from "./commands/probe.ts";
 import { addRealServerCommands } from "./commands/rs.ts";
 import { addServiceCommands } from "./commands/service.ts";
 import { addSessionCommands } from "./commands/session.ts";
@@ -22,7 +24,7 @@ import type { CommandContext } from "./context.ts";
 
 /**
  * Adds the nouns (`service`, `rs`, `laddr`, `conn`, `stats`, `timeout`, `tunable`, `sync`,
- * `config`, `show`).
+ * `config`, `show`) and the box's own commands (`ping`, `traceroute`, `reboot`, `shutdown`).
  */
 export function addAdminCommands(root: Command, ctx: CommandContext): Command {
   addServiceCommands(ctx, root);
@@ -35,6 +37,8 @@ export function addAdminCommands(root: Command, ctx: CommandContext): Command {
   addSyncCommands(ctx, root);
   addConfigCommands(ctx, root);
   addShowCommands(ctx, root);
+  addProbeCommands(ctx, root);
+  addPowerCommands(ctx, root);
   return root;
 }
 

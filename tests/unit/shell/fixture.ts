@@ -11,6 +11,7 @@ import { EngineControl } from "../../../src/fullnat/control.ts";
 import { Engine } from "../../../src/fullnat/engine.ts";
 import { attachPersistence } from "../../../src/persist/attach.ts";
 import type { Output } from "../../../src/shell/context.ts";
+import type { ByteSink, Host, HostPaths } from "../../../src/shell/host.ts";
 import { runLine } from "../../../src/shell/dispatch.ts";
 import { type Connector, createContext, type Runtime } from "../../../src/shell/runtime.ts";
 import { localRemote } from "../../../src/ctl/remote.ts";
@@ -107,9 +108,9 @@ export class Captured implements Output {
 }
 
 /** A shell-mode session on `socket` with captured output. */
-export function shellSession(socket: string, stdin?: () => Promise<string>) {
+export function shellSession(socket: string, stdin?: () => Promise<string>, host?: Host) {
   const io = new Captured();
-  const ctx: Runtime = createContext({ mode: "shell", socket, io, helpWidth: 80, stdin });
+  const ctx: Runtime = createContext({ mode: "shell", socket, io, helpWidth: 80, stdin, host });
   return {
     io,
     ctx,
@@ -120,4 +121,46 @@ export function shellSession(socket: string, stdin?: () => Promise<string>) {
     },
     close: () => ctx.close(),
   };
+}
+
+/** A machine that runs nothing: it records each argv and answers as told. */
+export class FakeHost implements Host {
+  readonly runs: string[][] = [];
+  /** What each program prints and its status, by argv[0]. */
+  answers = new Map<string, { out?: string | Uint8Array; err?: string; status?: number }>();
+  files = new Map<string, string>();
+  readonly paths: HostPaths = {
+    release: "/fake/fullnat-release",
+    osRelease: "/fake/os-release",
+    uptime: "/fake/uptime",
+    codeVersion: "/fake/VERSION",
+    codeDir: "/fake/code/",
+  };
+  /** Resolves a run that waits for its signal (a follow): set to make runs wait. */
+  waitForAbort = false;
+
+  async run(argv: readonly string[], sink: ByteSink, signal?: AbortSignal): Promise<number> {
+    this.runs.push([...argv]);
+    const a = this.answers.get(argv[0]) ?? {};
+    const enc = new TextEncoder();
+    if (a.out !== undefined) {
+      await sink(typeof a.out === "string" ? enc.encode(a.out) : a.out, "out");
+    }
+    if (a.err !== undefined) await sink(enc.encode(a.err), "err");
+    if (this.waitForAbort && signal) {
+      await new Promise((r) => signal.addEventListener("abort", r, { once: true }));
+      return 130;
+    }
+    return a.status ?? 0;
+  }
+
+  output(argv: readonly string[]): Promise<{ code: number; stdout: string }> {
+    this.runs.push([...argv]);
+    const a = this.answers.get(argv[0]);
+    return Promise.resolve({ code: a?.status ?? 127, stdout: String(a?.out ?? "") });
+  }
+
+  readText(path: string): Promise<string | undefined> {
+    return Promise.resolve(this.files.get(path));
+  }
 }
