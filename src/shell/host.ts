@@ -39,6 +39,10 @@ export interface Host {
   output(argv: readonly string[]): Promise<{ code: number; stdout: string }>;
   /** A text file, or undefined when it is not there or cannot be read. */
   readText(path: string): Promise<string | undefined>;
+  /** A file's bytes as they are read (`capture show`). */
+  openRead(path: string): Promise<ReadableStream<Uint8Array>>;
+  /** True when standard output is a terminal (binary output would garble it). */
+  stdoutIsTerminal(): boolean;
 }
 
 const codeDir = new URL("../../", import.meta.url).pathname;
@@ -128,6 +132,16 @@ export function systemHost(paths: HostPaths = SYSTEM_PATHS): Host {
         return await Deno.readTextFile(path);
       } catch {
         return undefined;
+      }
+    },
+    async openRead(path) {
+      return (await Deno.open(path, { read: true })).readable;
+    },
+    stdoutIsTerminal() {
+      try {
+        return Deno.stdout.isTerminal();
+      } catch {
+        return false;
       }
     },
   };

@@ -6,6 +6,7 @@
  * @module
  */
 import { Command, Help } from "commander";
+import { addCaptureCommands } from "./commands/capture.ts";
 import { addConfigCommands } from "./commands/config.ts";
 import { addConnectionCommands } from "./commands/conn.ts";
 import { addDaemonCommands } from "./commands/daemon.ts";
@@ -24,7 +25,8 @@ import type { CommandContext } from "./context.ts";
 
 /**
  * Adds the nouns (`service`, `rs`, `laddr`, `conn`, `stats`, `timeout`, `tunable`, `sync`,
- * `config`, `show`) and the box's own commands (`ping`, `traceroute`, `reboot`, `shutdown`).
+ * `config`, `show`) and the box's own commands (`ping`, `traceroute`, `capture`, `reboot`,
+ * `shutdown`).
  */
 export function addAdminCommands(root: Command, ctx: CommandContext): Command {
   addServiceCommands(ctx, root);
@@ -38,6 +40,7 @@ export function addAdminCommands(root: Command, ctx: CommandContext): Command {
   addConfigCommands(ctx, root);
   addShowCommands(ctx, root);
   addProbeCommands(ctx, root);
+  addCaptureCommands(ctx, root);
   addPowerCommands(ctx, root);
   return root;
 }

@@ -92,6 +92,16 @@ export function inProcessConnector(target: ControlTarget): Connector {
 export class Captured implements Output {
   stdout: string[] = [];
   stderr: string[] = [];
+  /** What `bytes` wrote to stdout, unchanged. */
+  raw: Uint8Array[] = [];
+  bytes(chunk: Uint8Array, stream: "out" | "err"): Promise<void> {
+    if (stream === "out") this.raw.push(chunk.slice());
+    // Programs' text output lands in the lines as well, as a terminal would show it.
+    const text = new TextDecoder().decode(chunk).replace(/\n$/, "");
+    if (stream === "out") this.stdout.push(text);
+    else this.stderr.push(text);
+    return Promise.resolve();
+  }
   out(text: string): void {
     this.stdout.push(text);
   }
@@ -162,5 +172,15 @@ export class FakeHost implements Host {
 
   readText(path: string): Promise<string | undefined> {
     return Promise.resolve(this.files.get(path));
+  }
+
+  /** Real files: capture tests read what the daemon wrote. */
+  async openRead(path: string): Promise<ReadableStream<Uint8Array>> {
+    return (await Deno.open(path)).readable;
+  }
+
+  terminal = false;
+  stdoutIsTerminal(): boolean {
+    return this.terminal;
   }
 }
