@@ -242,3 +242,62 @@ Deno.test("the daemon's hostPower op checks its argument and runs systemctl afte
   assert.deepEqual(ran, [["systemctl", "poweroff"]]);
   assert.match(logs[0], /poweroff asked for/);
 });
+
+Deno.test("capture: values checked in the shell, show writes the file unchanged, never to a terminal", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fullnat-capture-show-" });
+  const bytes = new Uint8Array(70_000).map((_, i) => (i * 7) & 0xff);
+  await Deno.writeFile(`${dir}/a.pcap`, bytes);
+  const started: unknown[] = [];
+  try {
+    await withHost(async (s, host) => {
+      const r = await s.run(
+        'capture start -i eth1 --count 100 --size 2 "tcp port 80" and host 192.0.2.1',
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(started, [{
+        interface: "eth1",
+        filter: ["tcp", "port", "80", "and", "host", "192.0.2.1"],
+        packets: 100,
+        megabytes: 2,
+      }]);
+      for (
+        const bad of [
+          "capture start",
+          "capture start -i ../eth0",
+          "capture start -i eth0 --size 0",
+          "capture start -i eth0 --name ../x",
+          "capture show ../../etc/shadow",
+          "capture show a/b",
+          "capture delete ..",
+        ]
+      ) {
+        assert.equal((await s.run(bad)).code, 2, bad);
+      }
+      assert.equal(started.length, 1);
+
+      s.io.raw = [];
+      const shown = await s.run("capture show a");
+      assert.equal(shown.code, 0, shown.err);
+      const out = new Uint8Array(s.io.raw.reduce((n, b) => n + b.length, 0));
+      let o = 0;
+      for (const b of s.io.raw) out.set(b, (o += b.length) - b.length);
+      assert.deepEqual(out, bytes);
+      assert.match((await s.run("capture show b.pcap")).err, /no capture file b\.pcap/);
+      host.terminal = true;
+      const tty = await s.run("capture show a.pcap");
+      assert.equal(tty.code, 2);
+      assert.match(tty.err, /binary \(pcap\): send it to a file/);
+    }, {
+      captureStart: (req) => {
+        started.push(req);
+        return { name: "eth1-x.pcap", interface: "eth1", running: true, bytes: 0 };
+      },
+      captureList: () => ({
+        dir,
+        files: [{ name: "a.pcap", bytes: bytes.length, running: false, modified: "" }],
+      }),
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
