@@ -15,9 +15,6 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { ControlClient } from "./src/ctl/client.ts";
-import { applyThroughDaemon } from "./src/ctl/ipvsadm/restore.ts";
-import { runIpvsadm } from "./src/ctl/ipvsadm/run.ts";
-import { runDaemon } from "./src/daemon/daemon.ts";
 import {
   checkChainPrefix,
   type DaemonOptions,
@@ -27,9 +24,7 @@ import {
   parsePortRange,
 } from "./src/daemon/options.ts";
 import { formatStatus } from "./src/daemon/status_text.ts";
-import { parseTunnelSources } from "./src/fullnat/engine.ts";
 import { DEFAULT_QUEUE_BUFFER_BYTES, DEFAULT_QUEUE_MAXLEN } from "./src/nfqueue/constants.ts";
-import { registerProvision } from "./src/provision/cli.ts";
 import { DEFAULT_LOCAL_PORT_RANGE, formatPortRange } from "./src/vocab/port.ts";
 import {
   addAdminCommands,
@@ -46,6 +41,9 @@ async function ipvsadm(args: string[]): Promise<number> {
   );
   let client: ControlClient | undefined;
   try {
+    // Loaded only here: an admin command's start-up does not pay for the ipvsadm front end.
+    const { runIpvsadm } = await import("./src/ctl/ipvsadm/run.ts");
+    const { applyThroughDaemon } = await import("./src/ctl/ipvsadm/restore.ts");
     if (wantsDaemon) client = await ControlClient.connect(defaultDaemonOptions().socket);
     const result = await runIpvsadm(args, client ?? offline, {
       program: "fullnat ipvsadm",
@@ -77,7 +75,14 @@ async function writeAll(w: { write(p: Uint8Array): Promise<number> }, text: stri
   for (let off = 0; off < bytes.length;) off += await w.write(bytes.subarray(off));
 }
 
-function program(admin: Runtime): Command {
+/**
+ * Builds the program. The daemon, the engine and provisioning are loaded only by the commands
+ * that run them (`daemon`'s action, `provision`): an admin command's start-up does not pay for
+ * them, which is most of a one-shot command's time (README "Admin shell"). `provision` is
+ * added only when the first word is not another command, so help, `help provision` and the
+ * suggestion for a typo still list it.
+ */
+async function program(admin: Runtime, first: string | undefined): Promise<Command> {
   const cmd = new Command("fullnat")
     .description("LVS FULLNAT load balancer on NFQUEUE")
     .exitOverride()
@@ -184,6 +189,7 @@ function program(admin: Runtime): Command {
       d.expiryReset = o.expiryReset !== false;
       d.mtu = parseIntStrict(o.mtu, "--mtu", 576, 65535);
       d.tunnelSources = o.tunnelSource;
+      const { parseTunnelSources } = await import("./src/fullnat/engine.ts");
       parseTunnelSources(d.tunnelSources);
       d.queueMaxLen = parseIntStrict(o.queueMaxlen, "--queue-maxlen", 1, 1 << 24);
       d.queueBufferBytes = parseIntStrict(o.queueBuffer, "--queue-buffer", 1, 1024) << 20;
@@ -193,6 +199,7 @@ function program(admin: Runtime): Command {
       if (o.runDir === false) d.runDir = null;
       if (o.syncKeyFile) d.syncKeyFile = o.syncKeyFile;
       d.syncRefreshMs = parseIntStrict(o.syncRefresh, "--sync-refresh", 0, 3600) * 1000;
+      const { runDaemon } = await import("./src/daemon/daemon.ts");
       await runDaemon(d);
     });
 
@@ -219,9 +226,17 @@ function program(admin: Runtime): Command {
     .allowUnknownOption()
     .helpOption(false)
     .argument("[args...]");
-  registerProvision(cmd);
+  // Where `provision` goes in the help's list, if it is added below.
+  const provisionAt = cmd.commands.length;
   // service, rs, laddr, conn, stats, timeout, config, show, shell: src/shell.
   addShellCommand(addAdminCommands(cmd, admin), admin);
+  const known = cmd.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+  if (first === undefined || !known.includes(first)) {
+    const { registerProvision } = await import("./src/provision/cli.ts");
+    registerProvision(cmd);
+    const commands = cmd.commands as Command[];
+    commands.splice(provisionAt, 0, ...commands.splice(-1));
+  }
   return cmd;
 }
 
@@ -231,7 +246,7 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "ipvsadm") return await ipvsadm(argv.slice(1));
   const admin = oneShotRuntime();
   try {
-    await program(admin).parseAsync(argv, { from: "user" });
+    await (await program(admin, argv[0])).parseAsync(argv, { from: "user" });
     return admin.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;

@@ -135,7 +135,9 @@ secret=()
 if [[ -s /etc/ssl/certs/ca-certificates.crt ]]; then
   secret=(--secret id=extra-ca,src=/etc/ssl/certs/ca-certificates.crt)
 fi
+version="$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
 "${podman_cmd[@]}" build --isolation chroot --pull=never --layers --network host "${secret[@]}" \
+  --build-arg "FULLNAT_VERSION=$version" \
   -f "$ctx/image/Dockerfile" -t "$image_ref" "$ctx" >"$work/podman-build.log" 2>&1 ||
   { tail -n 40 "$work/podman-build.log" >&2; die "podman build failed (log above)"; }
 mkdir -p "$out"

@@ -13,6 +13,13 @@ useradd --create-home --shell /usr/local/bin/fullnat-login-shell --groups fullna
 # "*": no password can match, yet the account is not locked, which sshd would refuse.
 usermod -p '*' admin
 echo /usr/local/bin/fullnat-login-shell >>/etc/shells
+# `show log` reads the journal as the admin.
+usermod -a -G systemd-journal admin
+
+# `show version`: what this image is (FULLNAT_VERSION is a build argument of the Dockerfile).
+printf 'NAME=fullnat\nVERSION=%s\nBUILT=%s\n' "${FULLNAT_VERSION:-unknown}" \
+  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >/etc/fullnat-release
+echo "${FULLNAT_VERSION:-unknown}" >/opt/fullnat/VERSION
 
 # Provisioning units (image/provision/*.service), enabled as shipped.
 for unit in provision/*.service; do

@@ -17,6 +17,7 @@ import { portSlices } from "../kernel/diversion_rules.ts";
 import { applyDataPathSysctls, restoreSysctls, type SysctlChange } from "../kernel/sysctl.ts";
 import { carrySysctls, clearSysctlCarry } from "../kernel/sysctl_carry.ts";
 import { attachPersistence } from "../persist/attach.ts";
+import { DEFAULT_STATE_DIR } from "../persist/store.ts";
 import { Drains } from "./drains.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
 import { HealthMonitor } from "./health_monitor.ts";
@@ -25,6 +26,8 @@ import { SyncDaemons } from "./sync_daemon.ts";
 import { checkSyncRole, checkSyncSpec } from "../sync/sync_config.ts";
 import type { SyncOps } from "../persist/sync_section.ts";
 import { daemonProcess } from "./process_info.ts";
+import { hostPowerOp } from "./host_power.ts";
+import { Captures } from "./capture.ts";
 import { type RateSampler, startRateSampler } from "./rates.ts";
 import { statusReport } from "./status.ts";
 import { WorkerPool } from "./worker_pool.ts";
@@ -118,6 +121,20 @@ function logResume(r: ResumeReport): void {
 }
 
 /**
+ * Where `capture` files go: env `FULLNAT_CAPTURE_DIR`, else `captures` in the state directory
+ * (the default one with --no-persist), so the admin's group can read them.
+ */
+function captureDir(stateDir: string | null): string {
+  let fromEnv: string | undefined;
+  try {
+    fromEnv = Deno.env.get("FULLNAT_CAPTURE_DIR");
+  } catch {
+    // No env access: the default.
+  }
+  return fromEnv || `${stateDir ?? DEFAULT_STATE_DIR}/captures`;
+}
+
+/**
  * Runs the daemon until SIGINT or SIGTERM (or a restart request). Throws (having cleaned up)
  * if it cannot start.
  */
@@ -201,6 +218,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
   let health: HealthMonitor | undefined;
   let sync: SyncDaemons | undefined;
   let failure: Error | undefined;
+  let captures: Captures | undefined;
   try {
     adopted = await diversion.adopt();
     if (adopted) {
@@ -272,6 +290,14 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     });
     // A client that restarted the daemon tells the new one by its pid (src/shell daemon restart).
     server.register("daemonInfo", () => daemonProcess(options.runDir));
+    // `reboot` / `shutdown` of the admin shell, whose user is not root.
+    server.register("hostPower", hostPowerOp(log));
+    // `capture`: tcpdump run as root for the admin, files in the state directory.
+    const pcaps = captures = new Captures({ dir: captureDir(options.stateDir), log });
+    server.register("captureStart", (req) => pcaps.start(req));
+    server.register("captureStop", (name) => pcaps.stop(name));
+    server.register("captureList", () => pcaps.list());
+    server.register("captureDelete", (name) => pcaps.delete(name));
     // `rs drain --within`: weight 0 now, removal when the sessions are gone or at the deadline.
     const live = drains = new Drains({
       control: localRemote(persisted.target),
@@ -297,6 +323,8 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       ),
       drains: live.list(),
       sync: daemons.list(),
+      config: persisted.versions.status(),
+      captures: pcaps.counters,
     }));
     server.register("healthStatus", () => monitor.report());
     // `ipvsadm --start-daemon` / `--stop-daemon` / `-L --daemon`: one change at a time, saved.
@@ -335,6 +363,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
   } finally {
     clearTimeout(dirtyTimer);
     sync?.close();
+    await captures?.close();
     drains?.stop();
     health?.stop();
     rates?.stop();

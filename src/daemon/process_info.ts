@@ -18,6 +18,8 @@ export interface DaemonProcess {
   systemdUnit: string | null;
   /** Where the sessions are kept (`--run-dir`); null: in process memory, lost on a restart. */
   runDir: string | null;
+  /** When this process started, ISO 8601 UTC (`show version`'s daemon uptime). */
+  startedAt: string;
 }
 
 /**
@@ -51,5 +53,10 @@ export function daemonProcess(runDir: string | null): DaemonProcess {
   } catch {
     // Without env access the daemon cannot tell; it says it is not a unit.
   }
-  return { pid: Deno.pid, systemdUnit: systemdUnitOf(invocationId, readCgroup()), runDir };
+  return {
+    pid: Deno.pid,
+    systemdUnit: systemdUnitOf(invocationId, readCgroup()),
+    runDir,
+    startedAt: new Date(performance.timeOrigin).toISOString(),
+  };
 }

@@ -11,6 +11,7 @@ import type { KernelQueueStats } from "../nfqueue/proc_stats.ts";
 import type { NfQueueCounters } from "../nfqueue/counters.ts";
 import type { RawSenderCounters } from "../kernel/raw_sender.ts";
 import type { DrainView } from "./drains.ts";
+import type { VersionsStatus } from "../persist/versions.ts";
 import { sumCounters } from "./merge.ts";
 import type { WorkerStatus } from "./worker_protocol.ts";
 import type { HealthCounters } from "./health_monitor.ts";
@@ -41,6 +42,8 @@ export interface StatusReport {
   workers: WorkerStatus[];
   /** Drains running and recently finished (`rs drain`); left out by daemons without them. */
   drains?: DrainView[];
+  /** Commit-confirm and rollbacks (src/persist/versions.ts); absent from older daemons. */
+  config?: VersionsStatus;
 }
 
 /** Builds the report from the workers' statuses (in worker order) and the installed diversion. */

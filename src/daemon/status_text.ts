@@ -61,6 +61,17 @@ export function formatStatus(r: StatusReport): string {
       );
     }
   }
+  if (r.config) {
+    const p = r.config.pendingConfirm;
+    section("configuration", {
+      pendingConfirm: p === null
+        ? "none"
+        : `version ${p.appliedId ?? "?"} rolls back to ${p.previousId ?? "the one before"} ` +
+          `in ${p.secondsLeft} s unless 'config confirm' (deadline ${p.deadline})`,
+      confirmRollbacks: r.config.confirmRollbacks,
+      rollbacks: r.config.rollbacks,
+    });
+  }
   const drains = r.drains ?? [];
   if (drains.length > 0) {
     lines.push("drains:");

@@ -24,6 +24,7 @@ import { applyConfig, type ApplyResult, readRunning } from "./apply.ts";
 import { type ConfigDocument, formatConfig, parseConfig } from "./document.ts";
 import { ConfigStore, setAside, STORE_FILE, StoreUnreadableError } from "./store.ts";
 import { describeSync, type SyncOps } from "./sync_section.ts";
+import { checkConfirmSeconds, ConfigVersions } from "./versions.ts";
 import type { SyncDaemonSpec } from "../sync/sync_config.ts";
 
 /** Options of {@linkcode attachPersistence}. */
@@ -62,7 +63,12 @@ export interface Persistence {
   readonly target: PersistedTarget;
   /** The store, or undefined when persistence is off. */
   readonly store: ConfigStore | undefined;
-  /** Adds `configExport` and `configApply` to the daemon's control server. */
+  /** History, rollback and commit-confirm (src/persist/versions.ts). */
+  readonly versions: ConfigVersions;
+  /**
+   * Adds `configExport`, `configApply`, `configHistory`, `configShow`, `configRollback` and
+   * `configConfirm` to the daemon's control server.
+   */
   register(server: OpRegistry): void;
   /** Waits for a save in progress and closes the store. */
   close(): Promise<void>;
@@ -173,6 +179,16 @@ export async function attachPersistence(
   };
 
   changes.on((change) => change.durable ? save(change.reason) : undefined);
+  const applyText = (text: string) => applyConfig(remote, parseConfig(text), { sync });
+  const versions = new ConfigVersions({
+    store: () => store,
+    batch: (reason, fn) => changes.batch(reason, fn),
+    applyText,
+    runningText: async () => formatConfig(await readRunning(remote, sync)),
+    log,
+  });
+  // A change applied with --confirm-within that a stopped daemon never saw confirmed.
+  await versions.resumeAtStart();
   const guarded = exclusiveChanges(remote, changes);
   // Listings are reads: they pass by the serialized changes.
   const served: PersistedTarget = {
@@ -186,19 +202,28 @@ export async function attachPersistence(
     get store() {
       return store;
     },
+    versions,
     register(server: OpRegistry) {
       server.register(
         "configExport",
         () => changes.exclusive(async () => formatConfig(await readRunning(remote, sync))),
       );
       server.register("configApply", (text: unknown, opts: unknown) => {
-        const { dryRun } = checkApplyArgs(text, opts);
+        const { dryRun, confirmWithin } = checkApplyArgs(text, opts);
+        if (confirmWithin !== undefined) {
+          return versions.applyConfirmed(text as string, confirmWithin);
+        }
         const run = (): Promise<ApplyResult> =>
           applyConfig(remote, parseConfig(text as string), { dryRun, sync });
         return dryRun ? changes.exclusive(run) : changes.batch("configApply", run);
       });
+      server.register("configHistory", () => versions.history());
+      server.register("configShow", (id: unknown) => versions.show(id));
+      server.register("configRollback", (id: unknown) => versions.rollback(id));
+      server.register("configConfirm", () => versions.confirm());
     },
     async close() {
+      versions.stop();
       await changes.drain();
       store?.close();
     },
@@ -226,18 +251,31 @@ async function restoreSync(
   }
 }
 
-function checkApplyArgs(text: unknown, opts: unknown): { dryRun: boolean } {
+const APPLY_OPTIONS = "configApply options must be { dryRun?: boolean, confirmWithin?: seconds }";
+
+function checkApplyArgs(
+  text: unknown,
+  opts: unknown,
+): { dryRun: boolean; confirmWithin?: number } {
   if (typeof text !== "string") {
     throw new ControlError("invalid-argument", "configApply takes the document text as a string");
   }
   if (opts === undefined || opts === null) return { dryRun: false };
   if (typeof opts !== "object" || Array.isArray(opts)) {
-    throw new ControlError("invalid-argument", "configApply options must be { dryRun?: boolean }");
+    throw new ControlError("invalid-argument", APPLY_OPTIONS);
   }
   const o = opts as Record<string, unknown>;
-  const unknown = Object.keys(o).filter((k) => k !== "dryRun");
+  const unknown = Object.keys(o).filter((k) => k !== "dryRun" && k !== "confirmWithin");
   if (unknown.length > 0 || (o.dryRun !== undefined && typeof o.dryRun !== "boolean")) {
-    throw new ControlError("invalid-argument", "configApply options must be { dryRun?: boolean }");
+    throw new ControlError("invalid-argument", APPLY_OPTIONS);
   }
-  return { dryRun: o.dryRun === true };
+  const dryRun = o.dryRun === true;
+  if (o.confirmWithin === undefined) return { dryRun };
+  if (dryRun) {
+    throw new ControlError(
+      "invalid-argument",
+      "a dry run changes nothing, so there is nothing to confirm: leave out confirmWithin",
+    );
+  }
+  return { dryRun, confirmWithin: checkConfirmSeconds(o.confirmWithin) };
 }

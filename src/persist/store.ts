@@ -39,6 +39,22 @@ export interface StoredDocument extends StoredVersion {
   text: string;
 }
 
+/**
+ * A change applied with `--confirm-within` that is not confirmed yet: what to go back to, and
+ * when. Kept in the store (table `pending_confirm`, at most one row) so a daemon that restarts
+ * inside the window still knows to roll back.
+ */
+export interface PendingConfirm {
+  /** The version that was current before the change (its text is kept here too). */
+  previousId: number | null;
+  /** The document to go back to. */
+  previousText: string;
+  /** The version the unconfirmed change was saved as. */
+  appliedId: number | null;
+  /** ISO 8601, UTC: when the change rolls back unless confirmed. */
+  deadline: string;
+}
+
 /** The store file exists but cannot be used (not a database, damaged, or from a newer fullnat). */
 export class StoreUnreadableError extends Error {
   constructor(readonly path: string, detail: string) {
@@ -103,6 +119,14 @@ export class ConfigStore {
         reason TEXT NOT NULL,
         document TEXT NOT NULL
       )`);
+      // Added beside version 1's table: an older fullnat ignores it.
+      db.exec(`CREATE TABLE IF NOT EXISTS pending_confirm (
+        only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+        previous_id INTEGER,
+        previous_text TEXT NOT NULL,
+        applied_id INTEGER,
+        deadline TEXT NOT NULL
+      )`);
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     } catch (e) {
       db.close();
@@ -158,6 +182,42 @@ export class ConfigStore {
       }
       throw e;
     }
+  }
+
+  /** The change waiting for confirmation, if any. */
+  pending(): PendingConfirm | undefined {
+    const row = this.#db.prepare(
+      "SELECT previous_id, previous_text, applied_id, deadline FROM pending_confirm",
+    ).get() as Record<string, unknown> | undefined;
+    if (row === undefined) return undefined;
+    const id = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    return {
+      previousId: id(row.previous_id),
+      previousText: String(row.previous_text),
+      appliedId: id(row.applied_id),
+      deadline: String(row.deadline),
+    };
+  }
+
+  /** Records (replacing any) the change waiting for confirmation; durable when it returns. */
+  setPending(p: PendingConfirm): void {
+    this.#db.prepare(
+      "INSERT OR REPLACE INTO pending_confirm " +
+        "(only_row, previous_id, previous_text, applied_id, deadline) VALUES (1, ?, ?, ?, ?)",
+    ).run(p.previousId, p.previousText, p.appliedId, p.deadline);
+  }
+
+  /** Forgets the change waiting for confirmation (confirmed, or rolled back). */
+  clearPending(): void {
+    this.#db.exec("DELETE FROM pending_confirm");
+  }
+
+  /** The id of the newest version, or undefined when nothing was ever saved. */
+  currentId(): number | undefined {
+    const row = this.#db.prepare("SELECT MAX(id) AS id FROM config_versions").get() as
+      | Record<string, unknown>
+      | undefined;
+    return row?.id === null || row?.id === undefined ? undefined : Number(row.id);
   }
 
   /** Closes the file. */

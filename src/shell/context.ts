@@ -6,6 +6,7 @@
  * @module
  */
 import type { RemoteControl } from "../ctl/remote.ts";
+import type { Host } from "./host.ts";
 
 /** The control contract plus the daemon's extra ops (`status`, `configExport`, ...). */
 export interface ShellControl extends RemoteControl {
@@ -17,6 +18,11 @@ export interface ShellControl extends RemoteControl {
 export interface Output {
   out(text: string): void;
   err(text: string): void;
+  /**
+   * Writes bytes unchanged (a program's output as it streams, a pcap file): no newline added,
+   * nothing decoded. Without it the bytes are decoded as text and written as lines.
+   */
+  bytes?(chunk: Uint8Array, stream: "out" | "err"): Promise<void>;
 }
 
 /** Whether the commands run once from the command line or inside `fullnat shell`. */
@@ -34,6 +40,20 @@ export interface CommandContext {
   readInput(path: string): Promise<string>;
   /** Told after a command changed the configuration (completion caches refresh). */
   changed(): void;
+  /** The machine the shell runs on: programs (journalctl, ping, ...) and files it reads. */
+  readonly host: Host;
+  /**
+   * Runs `fn` with a signal that Ctrl-C at the interactive prompt aborts (a `show log
+   * --follow`, a long ping); elsewhere the signal is never aborted.
+   */
+  interruptible<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  /** Aborts what {@linkcode interruptible} runs; true when something was running. */
+  interrupt(): boolean;
+  /**
+   * Asks the person at the terminal and resolves with the answer; absent when nobody can be
+   * asked (one-shot, `-c`, a script), so commands that need a yes take `--yes` instead.
+   */
+  ask?: (question: string) => Promise<string>;
   /** Columns for help text. */
   readonly helpWidth: number;
   /** Status of the last command; actions set it. */

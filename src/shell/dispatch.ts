@@ -6,8 +6,6 @@
  * @module
  */
 import { type Command, CommanderError } from "commander";
-import { applyThroughDaemon } from "../ctl/ipvsadm/restore.ts";
-import { runIpvsadm } from "../ctl/ipvsadm/run.ts";
 import {
   connectionPages,
   forwardControl,
@@ -34,6 +32,10 @@ function lazyRemote(ctx: CommandContext): RemoteControl & PagedConnections {
 
 async function ipvsadm(args: string[], ctx: CommandContext): Promise<number> {
   try {
+    // Loaded on first use: the ipvsadm front end is a third of the shell's modules, and a
+    // one-shot `ssh admin@box 'service list'` should not wait for it.
+    const { runIpvsadm } = await import("../ctl/ipvsadm/run.ts");
+    const { applyThroughDaemon } = await import("../ctl/ipvsadm/restore.ts");
     const result = await runIpvsadm(args, lazyRemote(ctx), {
       program: "ipvsadm",
       // A connection listing prints page by page as it streams in (pages are whole lines).

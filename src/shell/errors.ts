@@ -55,12 +55,21 @@ export class InputRefusedError extends Error {
   }
 }
 
+/** A program of the host that ran and failed (its own output said why): exit status 1. */
+export class ProgramFailedError extends Error {
+  constructor(readonly program: string, readonly status: number) {
+    super(`${program} exited with status ${status}`);
+    this.name = "ProgramFailedError";
+  }
+}
+
 /** True for failures of the connection itself, after which a new connection is needed. */
 export function isConnectionFailure(error: unknown): boolean {
   if (error instanceof IncompleteListingError) return isConnectionFailure(error.reason);
   return error instanceof Error && !(error instanceof ControlError) &&
     !(error instanceof RemoteError) && !(error instanceof UsageError) &&
-    !(error instanceof UnsupportedOpError) && !(error instanceof InputRefusedError);
+    !(error instanceof UnsupportedOpError) && !(error instanceof InputRefusedError) &&
+    !(error instanceof ProgramFailedError);
 }
 
 /** The message and exit status for an error thrown while running a command. */

@@ -60,6 +60,8 @@ export function runInteractive(o: InteractiveOptions): Promise<number> {
     for (const s of IGNORED_SIGNALS) Deno.addSignalListener(s, noop);
     // In raw mode these keys arrive as readline events, not signals.
     rl.on("SIGINT", () => {
+      // A command that runs until stopped (show log --follow, ping) stops; the prompt follows.
+      if (o.ctx.interrupt()) return;
       rl.write("", { ctrl: true, name: "e" });
       rl.write("", { ctrl: true, name: "u" });
       process.stdout.write("^C\n");
@@ -70,6 +72,8 @@ export function runInteractive(o: InteractiveOptions): Promise<number> {
     if (o.banner) process.stdout.write(`${o.banner}\n`);
   }
   rl.setPrompt(o.prompt);
+  // Only a person at a terminal is asked (reboot, shutdown); a script must say --yes.
+  if (terminal) o.ctx.ask = (q) => new Promise((r) => rl.question(q, r));
 
   return new Promise((resolve) => {
     let chain: Promise<void> = Promise.resolve();
@@ -104,6 +108,7 @@ export function runInteractive(o: InteractiveOptions): Promise<number> {
           for (const s of IGNORED_SIGNALS) Deno.removeSignalListener(s, noop);
         }
         o.names.invalidate();
+        o.ctx.ask = undefined;
         resolve(terminal ? 0 : last);
       });
     });

@@ -8,6 +8,7 @@
 import { ControlClient } from "../ctl/client.ts";
 import { readConfigFile } from "./commands/config.ts";
 import type { CommandContext, Mode, Output, ShellControl } from "./context.ts";
+import { type Host, systemHost } from "./host.ts";
 
 /** Opens a control connection (tests pass an in-process one). */
 export type Connector = (path: string) => Promise<ShellControl & { close(): unknown }>;
@@ -24,6 +25,8 @@ export interface RuntimeOptions {
   helpWidth?: number;
   /** Told when a command changed the configuration. */
   onChange?: () => void;
+  /** The machine (tests pass a fake); default the real one. */
+  host?: Host;
 }
 
 /** A context plus the means to release its connections. */
@@ -32,10 +35,19 @@ export interface Runtime extends CommandContext {
   close(): Promise<void>;
 }
 
-/** Writes lines to the process's stdout and stderr. */
+/** Writes all of `bytes` to a Deno writer. */
+async function writeAll(w: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
+  for (let off = 0; off < bytes.length;) off += await w.write(bytes.subarray(off));
+}
+
+/**
+ * Writes lines to the process's stdout and stderr, and bytes unchanged (console.log writes
+ * synchronously, so lines and bytes come out in the order they were written).
+ */
 export const processOutput: Output = {
   out: (text) => console.log(text),
   err: (text) => console.error(text),
+  bytes: (chunk, stream) => writeAll(stream === "out" ? Deno.stdout : Deno.stderr, chunk),
 };
 
 /** Builds a context whose connection opens on first use and stays open until `close`. */
@@ -52,7 +64,22 @@ export function createContext(options: RuntimeOptions): Runtime {
     }
     return c;
   };
+  let running: AbortController | undefined;
   const runtime: Runtime = {
+    host: options.host ?? systemHost(),
+    async interruptible(fn) {
+      const controller = running = new AbortController();
+      try {
+        return await fn(controller.signal);
+      } finally {
+        if (running === controller) running = undefined;
+      }
+    },
+    interrupt() {
+      if (running === undefined) return false;
+      running.abort();
+      return true;
+    },
     mode: options.mode,
     io: options.io ?? processOutput,
     helpWidth: options.helpWidth ?? 80,

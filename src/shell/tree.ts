@@ -6,10 +6,13 @@
  * @module
  */
 import { Command, Help } from "commander";
+import { addCaptureCommands } from "./commands/capture.ts";
 import { addConfigCommands } from "./commands/config.ts";
 import { addConnectionCommands } from "./commands/conn.ts";
 import { addDaemonCommands } from "./commands/daemon.ts";
 import { addLocalAddressCommands } from "./commands/laddr.ts";
+import { addPowerCommands } from "./commands/power.ts";
+import { addProbeCommands } from "./commands/probe.ts";
 import { addRealServerCommands } from "./commands/rs.ts";
 import { addServiceCommands } from "./commands/service.ts";
 import { addSessionCommands } from "./commands/session.ts";
@@ -22,7 +25,8 @@ import type { CommandContext } from "./context.ts";
 
 /**
  * Adds the nouns (`service`, `rs`, `laddr`, `conn`, `stats`, `timeout`, `tunable`, `sync`,
- * `config`, `show`).
+ * `config`, `show`) and the box's own commands (`ping`, `traceroute`, `capture`, `reboot`,
+ * `shutdown`).
  */
 export function addAdminCommands(root: Command, ctx: CommandContext): Command {
   addServiceCommands(ctx, root);
@@ -35,6 +39,9 @@ export function addAdminCommands(root: Command, ctx: CommandContext): Command {
   addSyncCommands(ctx, root);
   addConfigCommands(ctx, root);
   addShowCommands(ctx, root);
+  addProbeCommands(ctx, root);
+  addCaptureCommands(ctx, root);
+  addPowerCommands(ctx, root);
   return root;
 }
 

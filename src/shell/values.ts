@@ -152,6 +152,15 @@ function wholeNumber(text: string, what: string, min: number, max: number): numb
   return Number(text);
 }
 
+/** A parser of whole numbers from `min` to `max`, its errors naming `what`. */
+export function wholeNumberParser(
+  what: string,
+  min: number,
+  max: number,
+): (text: string) => number {
+  return (text) => wholeNumber(text, what, min, max);
+}
+
 /** Seconds 0..31 days (persistence: 0 turns it off). */
 export function parseSeconds(text: string): number {
   return wholeNumber(text, "number of seconds", 0, MAX_SECONDS);

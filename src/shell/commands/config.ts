@@ -1,5 +1,6 @@
 /**
- * `config export|apply|check|import`: the running configuration as a declarative file. The
+ * `config export|apply|check|import|history|show|rollback|confirm`: the running configuration
+ * as a declarative file, and the versions the daemon keeps of it (config_versions.ts). The
  * daemon validates a file as a whole before it changes anything; `check` asks what applying
  * would change without changing it; `import keepalived` converts a keepalived.conf first
  * (config_import.ts).
@@ -11,10 +12,13 @@ import { action, type ActionInput, leaf } from "../command_kit.ts";
 import type { CommandContext } from "../context.ts";
 import { callOptional, UsageError } from "../errors.ts";
 import { addImportCommands } from "./config_import.ts";
+import { addVersionCommands, parseConfirmSeconds } from "./config_versions.ts";
 
 /** What the daemon's `configApply` op answers. */
 interface ApplyResult {
   changes: string[];
+  /** With `confirmWithin`: when the change rolls back unless confirmed. */
+  confirmBy?: string;
 }
 
 function changesOf(result: unknown): string[] {
@@ -38,13 +42,23 @@ export function addConfigCommands(ctx: CommandContext, root: Command): void {
     }),
   );
 
-  const apply = async (file: string, dryRun: boolean, control: ActionInput["control"]) => {
+  const apply = async (
+    file: string,
+    dryRun: boolean,
+    control: ActionInput["control"],
+    confirmWithin?: number,
+  ) => {
     const text = await ctx.readInput(file);
     const c = await control();
     const feature = dryRun ? "'config check'" : "'config apply'";
-    const changes = changesOf(
-      await callOptional(c.call.bind(c), feature, "configApply", text, { dryRun }),
+    const answer = await callOptional(
+      c.call.bind(c),
+      feature,
+      "configApply",
+      text,
+      confirmWithin === undefined ? { dryRun } : { dryRun, confirmWithin },
     );
+    const changes = changesOf(answer);
     if (changes.length === 0) {
       ctx.io.out(
         dryRun ? `${file} is valid; it matches the running configuration` : "nothing to change",
@@ -55,17 +69,32 @@ export function addConfigCommands(ctx: CommandContext, root: Command): void {
       (dryRun ? `${file} is valid; applying it would:\n` : "applied:\n") +
         changes.map((c) => `  ${c}`).join("\n"),
     );
+    const confirmBy = (answer as ApplyResult).confirmBy;
+    if (typeof confirmBy === "string") {
+      ctx.io.out(
+        `run 'config confirm' by ${confirmBy} (within ${confirmWithin} s) to keep it; ` +
+          `otherwise the daemon rolls it back by itself`,
+      );
+    }
     if (!dryRun) ctx.changed();
   };
 
   leaf(ctx, config, "apply", "make the running configuration match FILE (all or nothing)")
     .argument("<file>", "configuration file ('-' reads standard input)")
     .option("--dry-run", "only say what would change")
+    .option(
+      "--confirm-within <seconds>",
+      "roll the change back by itself unless 'config confirm' follows within SECONDS",
+      parseConfirmSeconds,
+    )
     .action(
-      action(
-        ctx,
-        ({ args, opts, control }) => apply(args[0] as string, opts.dryRun === true, control),
-      ),
+      action(ctx, ({ args, opts, control }) => {
+        const within = opts.confirmWithin as number | undefined;
+        if (within !== undefined && opts.dryRun === true) {
+          throw new UsageError("--dry-run changes nothing, so there is nothing to confirm");
+        }
+        return apply(args[0] as string, opts.dryRun === true, control, within);
+      }),
     );
 
   leaf(ctx, config, "check", "validate FILE and say what applying it would change")
@@ -73,6 +102,7 @@ export function addConfigCommands(ctx: CommandContext, root: Command): void {
     .action(action(ctx, ({ args, control }) => apply(args[0] as string, true, control)));
 
   addImportCommands(ctx, config);
+  addVersionCommands(ctx, config);
 }
 
 /** Reads a configuration file for `config apply|check`; missing files are usage errors. */

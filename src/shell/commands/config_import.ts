@@ -10,10 +10,8 @@
  * @module
  */
 import type { Command } from "commander";
-import { type ConfigDocument, formatConfig, validateConfig } from "../../persist/document.ts";
-import { importKeepalived, type ImportResult } from "../../keepalived/import.ts";
-import { mergeWithRunning } from "../../keepalived/merge.ts";
-import { fsSource } from "../../keepalived/source.ts";
+import type { ConfigDocument } from "../../persist/document.ts";
+import type { ImportResult } from "../../keepalived/import.ts";
 import { action, type ActionInput, leaf } from "../command_kit.ts";
 import type { CommandContext } from "../context.ts";
 import { callOptional, InputRefusedError, UsageError } from "../errors.ts";
@@ -24,6 +22,9 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** Reads and converts FILE ('-': standard input, includes relative to the current directory). */
 async function convert(ctx: CommandContext, file: string): Promise<ImportResult> {
+  // The importer is loaded when used: every other command starts without it.
+  const { importKeepalived } = await import("../../keepalived/import.ts");
+  const { fsSource } = await import("../../keepalived/source.ts");
   if (file === "-") {
     const text = await ctx.readInput("-");
     return await importKeepalived("stdin", fsSource(), { text });
@@ -51,6 +52,8 @@ async function documentToApply(
   const c = await control();
   const exported = await callOptional(c.call.bind(c), FEATURE, "configExport");
   if (typeof exported !== "string") throw new Error("the daemon's configExport answer is not text");
+  const { mergeWithRunning } = await import("../../keepalived/merge.ts");
+  const { validateConfig } = await import("../../persist/document.ts");
   const merged = mergeWithRunning(result.document!, JSON.parse(exported));
   const checked = validateConfig(merged);
   if (!checked.ok) {
@@ -80,6 +83,7 @@ async function run(
     );
   }
   const doc = await documentToApply(ctx, file, result, control);
+  const { formatConfig } = await import("../../persist/document.ts");
   const text = formatConfig(doc);
   const c = await control();
   const answer = await callOptional(c.call.bind(c), FEATURE, "configApply", text, { dryRun });

@@ -1,5 +1,5 @@
 /**
- * `show services|connections|stats|timeouts`: the read-only views under the names router and
+ * `show services|connections|stats|timeouts|health|version|log`: the read-only views under the names router and
  * appliance operators type first.
  *
  * @module
@@ -13,11 +13,13 @@ import { fetchServices } from "./service.ts";
 import { addHealthCommand } from "./health.ts";
 import { showStats } from "./stats.ts";
 import { showTimeouts } from "./timeout.ts";
+import { addLogCommand } from "./log.ts";
+import { addVersionCommand } from "./version.ts";
 
 /** Adds `show`. */
 export function addShowCommands(ctx: CommandContext, root: Command): void {
   const show = root.command("show").description(
-    "read-only views: services, connections, stats, timeouts, health",
+    "read-only views: services, connections, stats, timeouts, health, version, log",
   );
   jsonOption(leaf(ctx, show, "services", "same as: service list")).action(
     action(ctx, async ({ opts, control }) => {
@@ -32,4 +34,6 @@ export function addShowCommands(ctx: CommandContext, root: Command): void {
   jsonOption(leaf(ctx, show, "timeouts", "same as: timeout show"))
     .action(action(ctx, (input) => showTimeouts(ctx, input)));
   addHealthCommand(ctx, show, "health", "same as: rs health", false);
+  addVersionCommand(ctx, show);
+  addLogCommand(ctx, show);
 }

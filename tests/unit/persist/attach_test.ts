@@ -160,3 +160,35 @@ Deno.test("attachPersistence() says how to fix a state directory it cannot use",
     );
     assert.equal(existsSync(`${dir}/file/config.db`), false);
   }));
+
+Deno.test("a change applied with confirmWithin rolls back when the daemon restarts unconfirmed", () =>
+  withDir(async (dir) => {
+    const one = daemonParts();
+    const p1 = await attachPersistence(one.ctl, { stateDir: dir, log: one.log });
+    p1.register(one.server);
+    await one.ops.get("configApply")!(DOC, {});
+    const changed = DOC.replace('"rr"', '"wlc"');
+    const r = await one.ops.get("configApply")!(changed, { confirmWithin: 600 }) as {
+      confirmBy: string;
+    };
+    assert.equal(typeof r.confirmBy, "string");
+    assert.equal(p1.versions.status().pendingConfirm?.previousId, 1);
+    // The daemon stops inside the window (a crash, a restart, a reboot).
+    await p1.close();
+
+    const two = daemonParts();
+    const p2 = await attachPersistence(two.ctl, { stateDir: dir, log: two.log });
+    assert.equal(two.ctl.listServices()[0].scheduler, "rr");
+    assert.match(two.lines.join("\n"), /rolled back to version 1 \(the daemon restarted/);
+    assert.equal(
+      p2.store!.history()[0].reason,
+      "rollback to 1: the daemon restarted before it was confirmed",
+    );
+    assert.equal(p2.versions.status().confirmRollbacks, 1);
+    assert.equal(p2.versions.status().pendingConfirm, null);
+    await assert.rejects(
+      async () => await one.ops.get("configApply")!(DOC, { dryRun: true, confirmWithin: 5 }),
+      /nothing to confirm/,
+    );
+    await p2.close();
+  }));

@@ -31,6 +31,7 @@ const offers = (line: string, names = NAMES) => completeLine(line, TREE, names).
 
 Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
   assert.deepEqual(offers(""), [
+    "capture",
     "config",
     "conn",
     "daemon",
@@ -38,17 +39,35 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
     "help",
     "ipvsadm",
     "laddr",
+    "ping",
     "quit",
+    "reboot",
     "rs",
     "service",
     "show",
+    "shutdown",
     "stats",
     "status",
     "sync",
     "timeout",
+    "traceroute",
     "tunable",
   ]);
-  assert.deepEqual(offers("s"), ["service", "show", "stats", "status", "sync"]);
+  assert.deepEqual(offers("s"), ["service", "show", "shutdown", "stats", "status", "sync"]);
+  assert.deepEqual(offers("capture "), ["delete", "list", "show", "start", "stop"]);
+  assert.deepEqual(offers("config "), [
+    "apply",
+    "check",
+    "confirm",
+    "export",
+    "history",
+    "import",
+    "rollback",
+    "show",
+  ]);
+  assert.deepEqual(offers("config apply x --"), ["--confirm-within", "--dry-run", "--help"]);
+  assert.deepEqual(offers("show log --unit "), ["all", "daemon", "keepalived", "provision"]);
+  assert.deepEqual(offers("reboot "), ["--help", "--yes"]);
   assert.deepEqual(offers("sync "), ["show", "start", "stop"]);
   assert.deepEqual(completeLine("se", TREE, NAMES), { candidates: ["service"], word: "se" });
   assert.deepEqual(offers("service "), ["add", "delete", "edit", "list", "show"]);

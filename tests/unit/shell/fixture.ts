@@ -11,6 +11,7 @@ import { EngineControl } from "../../../src/fullnat/control.ts";
 import { Engine } from "../../../src/fullnat/engine.ts";
 import { attachPersistence } from "../../../src/persist/attach.ts";
 import type { Output } from "../../../src/shell/context.ts";
+import type { ByteSink, Host, HostPaths } from "../../../src/shell/host.ts";
 import { runLine } from "../../../src/shell/dispatch.ts";
 import { type Connector, createContext, type Runtime } from "../../../src/shell/runtime.ts";
 import { localRemote } from "../../../src/ctl/remote.ts";
@@ -32,6 +33,8 @@ export interface TestDaemon {
 export interface DaemonFixtureOptions {
   /** Serve configExport / configApply (default true); false plays an older daemon. */
   configOps?: boolean;
+  /** Keep versions in a store in this directory (default: no persistence). */
+  stateDir?: string;
   /** Extra ops to serve (e.g. `healthStatus`), given the engine's control. */
   ops?: (control: EngineControl) => Record<string, (...args: unknown[]) => unknown>;
 }
@@ -41,7 +44,10 @@ export async function startDaemon(options: DaemonFixtureOptions = {}): Promise<T
   const now = { ms: 0 };
   const engine = new Engine({ clock: () => now.ms, capacity: 1024, localPortRange: [5000, 5999] });
   const control = new EngineControl(engine);
-  const persistence = await attachPersistence(control, { stateDir: null, log: () => {} });
+  const persistence = await attachPersistence(control, {
+    stateDir: options.stateDir ?? null,
+    log: () => {},
+  });
   const server = new ControlServer(persistence.target, { onError: (e) => console.error(e) });
   if (options.configOps !== false) persistence.register(server);
   for (const [op, handler] of Object.entries(options.ops?.(control) ?? {})) {
@@ -86,6 +92,16 @@ export function inProcessConnector(target: ControlTarget): Connector {
 export class Captured implements Output {
   stdout: string[] = [];
   stderr: string[] = [];
+  /** What `bytes` wrote to stdout, unchanged. */
+  raw: Uint8Array[] = [];
+  bytes(chunk: Uint8Array, stream: "out" | "err"): Promise<void> {
+    if (stream === "out") this.raw.push(chunk.slice());
+    // Programs' text output lands in the lines as well, as a terminal would show it.
+    const text = new TextDecoder().decode(chunk).replace(/\n$/, "");
+    if (stream === "out") this.stdout.push(text);
+    else this.stderr.push(text);
+    return Promise.resolve();
+  }
   out(text: string): void {
     this.stdout.push(text);
   }
@@ -102,9 +118,9 @@ export class Captured implements Output {
 }
 
 /** A shell-mode session on `socket` with captured output. */
-export function shellSession(socket: string, stdin?: () => Promise<string>) {
+export function shellSession(socket: string, stdin?: () => Promise<string>, host?: Host) {
   const io = new Captured();
-  const ctx: Runtime = createContext({ mode: "shell", socket, io, helpWidth: 80, stdin });
+  const ctx: Runtime = createContext({ mode: "shell", socket, io, helpWidth: 80, stdin, host });
   return {
     io,
     ctx,
@@ -115,4 +131,56 @@ export function shellSession(socket: string, stdin?: () => Promise<string>) {
     },
     close: () => ctx.close(),
   };
+}
+
+/** A machine that runs nothing: it records each argv and answers as told. */
+export class FakeHost implements Host {
+  readonly runs: string[][] = [];
+  /** What each program prints and its status, by argv[0]. */
+  answers = new Map<string, { out?: string | Uint8Array; err?: string; status?: number }>();
+  files = new Map<string, string>();
+  readonly paths: HostPaths = {
+    release: "/fake/fullnat-release",
+    osRelease: "/fake/os-release",
+    uptime: "/fake/uptime",
+    codeVersion: "/fake/VERSION",
+    codeDir: "/fake/code/",
+  };
+  /** Resolves a run that waits for its signal (a follow): set to make runs wait. */
+  waitForAbort = false;
+
+  async run(argv: readonly string[], sink: ByteSink, signal?: AbortSignal): Promise<number> {
+    this.runs.push([...argv]);
+    const a = this.answers.get(argv[0]) ?? {};
+    const enc = new TextEncoder();
+    if (a.out !== undefined) {
+      await sink(typeof a.out === "string" ? enc.encode(a.out) : a.out, "out");
+    }
+    if (a.err !== undefined) await sink(enc.encode(a.err), "err");
+    if (this.waitForAbort && signal) {
+      await new Promise((r) => signal.addEventListener("abort", r, { once: true }));
+      return 130;
+    }
+    return a.status ?? 0;
+  }
+
+  output(argv: readonly string[]): Promise<{ code: number; stdout: string }> {
+    this.runs.push([...argv]);
+    const a = this.answers.get(argv[0]);
+    return Promise.resolve({ code: a?.status ?? 127, stdout: String(a?.out ?? "") });
+  }
+
+  readText(path: string): Promise<string | undefined> {
+    return Promise.resolve(this.files.get(path));
+  }
+
+  /** Real files: capture tests read what the daemon wrote. */
+  async openRead(path: string): Promise<ReadableStream<Uint8Array>> {
+    return (await Deno.open(path)).readable;
+  }
+
+  terminal = false;
+  stdoutIsTerminal(): boolean {
+    return this.terminal;
+  }
 }

@@ -148,6 +148,41 @@ Deno.test("fullnat shell on a terminal: completion, refusals, Ctrl-C/Ctrl-Z, his
   }
 });
 
+Deno.test("fullnat shell on a terminal: reboot asks first, Ctrl-C stops a running ping", async () => {
+  const d = await startDaemon();
+  const home = await Deno.makeTempDir({ prefix: "fullnat-home-" });
+  const term = new Terminal(`'${Deno.execPath()}' run -A '${MAIN}' shell`, {
+    HOME: home,
+    DENO_DIR: await denoDir(),
+    FULLNAT_SOCKET: d.socket,
+  });
+  try {
+    const prompt = /fullnat@[^>]*> $/;
+    await term.expect(prompt);
+    // The answer goes to the question, not to the command line: "n" runs nothing.
+    await term.type("reboot\r");
+    await term.expect(/reboot .* now\? .*\[y\/N\] $/);
+    await term.type("n\r");
+    assert.match(await term.expect(prompt), /nothing done/);
+    await term.type("shutdown\r");
+    await term.expect(/\[y\/N\] $/);
+    await term.type("\r");
+    assert.match(await term.expect(prompt), /nothing done/);
+
+    await term.type("ping 127.0.0.1 -c 100\r");
+    await term.expect(/icmp_seq=2/);
+    await term.type("\x03");
+    const stopped = await term.expect(/packets transmitted[\s\S]*> $/);
+    assert.doesNotMatch(stopped, /icmp_seq=20/);
+    await term.type("exit\r");
+    assert.equal((await term.close()).code, 0);
+  } finally {
+    await term.close();
+    await d.dispose();
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
 Deno.test("fullnat shell with piped input runs the lines, stops at exit, returns the status", async () => {
   const d = await startDaemon();
   try {
