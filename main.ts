@@ -8,6 +8,7 @@
  *   fullnat service|rs|laddr|conn|stats|timeout|config|show ...   admin commands (src/shell)
  *   fullnat shell [-c CMD]     the interactive admin shell (the admin user's login shell)
  *   fullnat provision check|seed|firstboot ...   provisioning files and seed images
+ *   fullnat mgmt apply|show|firewall-off         management access (sshd, host firewall)
  *
  * Client commands find the daemon through `FULLNAT_SOCKET` (default /run/fullnat/control.sock).
  *
@@ -29,6 +30,7 @@ import {
 import { formatStatus } from "./src/daemon/status_text.ts";
 import { parseTunnelSources } from "./src/fullnat/engine.ts";
 import { DEFAULT_QUEUE_BUFFER_BYTES, DEFAULT_QUEUE_MAXLEN } from "./src/nfqueue/constants.ts";
+import { registerMgmt } from "./src/mgmt/cli.ts";
 import { registerProvision } from "./src/provision/cli.ts";
 import { DEFAULT_LOCAL_PORT_RANGE, formatPortRange } from "./src/vocab/port.ts";
 import {
@@ -220,6 +222,7 @@ function program(admin: Runtime): Command {
     .helpOption(false)
     .argument("[args...]");
   registerProvision(cmd);
+  registerMgmt(cmd);
   // service, rs, laddr, conn, stats, timeout, config, show, shell: src/shell.
   addShellCommand(addAdminCommands(cmd, admin), admin);
   return cmd;
