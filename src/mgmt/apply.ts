@@ -5,7 +5,8 @@
  * 2. the management port up, with its fallback link-local addresses (`link_local.ts`): put
  *    there always, beside whatever is configured, so a wrong or missing configuration never
  *    leaves the port without an address someone on the link can reach;
- * 3. the sshd drop-in (`sshd_config.ts`), and sshd reloaded when the file changed;
+ * 3. the sshd drop-in (`sshd_config.ts`), and sshd reloaded when the file changed, and the
+ *    admin shell's idle timeout (`/etc/fullnat/idle-timeout`, src/shell/idle.ts);
  * 4. the host firewall (`firewall.ts`).
  *
  * Each step is attempted even when an earlier one failed; the failures are returned, so the
@@ -20,6 +21,7 @@ import { readTextIfExists, underRoot, writeFileAtomic } from "../provision/files
 import { installFirewall } from "./firewall.ts";
 import { type ManagementPlan, planManagement } from "./plan.ts";
 import { SSHD_DROP_IN, sshdDropIn } from "./sshd_config.ts";
+import { IDLE_TIMEOUT_FILE } from "../shell/idle.ts";
 import type { ManagementInput } from "./types.ts";
 
 /** Where and how to apply. */
@@ -121,6 +123,14 @@ export async function applyManagement(
       if (out.code !== 0) throw new Error(`sshd reload failed: ${out.stderr.trim()}`);
     }
     return `sshd listens on ${listen}${target.reloadSshd ? " (reloaded)" : ""}`;
+  });
+  await step("idle timeout", async () => {
+    const path = underRoot(target.root, IDLE_TIMEOUT_FILE);
+    await Deno.mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    await writeFileAtomic(path, `${plan.idleTimeoutS}\n`, { mode: 0o644 });
+    return plan.idleTimeoutS === 0
+      ? "admin sessions never time out"
+      : `admin sessions end after ${plan.idleTimeoutS} s idle`;
   });
   if (!target.noFirewall) {
     await step("firewall", async () => {

@@ -9,7 +9,7 @@
 
 import type { ConfigDocument } from "../persist/document.ts";
 import { formatPrefix } from "../vocab/mod.ts";
-import type { HaConfig, NetworkConfig } from "../provision/types.ts";
+import type { AdminConfig, HaConfig, NetworkConfig } from "../provision/types.ts";
 import { DEFAULT_MANAGEMENT_INTERFACE, type ManagementInput } from "./types.ts";
 
 /** What provisioning knows; every part optional (a box without a seed has none). */
@@ -17,6 +17,7 @@ export interface ProvisionedParts {
   /** The management interface (default eth0). */
   management?: string;
   network?: NetworkConfig;
+  admin?: AdminConfig;
   ha?: HaConfig;
   loadBalancer?: ConfigDocument;
 }
@@ -34,6 +35,7 @@ export function managementInputOf(parts: ProvisionedParts): ManagementInput {
     ...(parts.ha !== undefined && {
       ha: { interface: parts.ha.interface, ...(parts.ha.peer && { peer: parts.ha.peer }) },
     }),
+    ...(parts.admin?.idleTimeout !== undefined && { idleTimeoutS: parts.admin.idleTimeout }),
     ...((parts.loadBalancer?.sync?.length ?? 0) > 0 && {
       sync: parts.loadBalancer!.sync!.map((s) => ({ interface: s.mcastInterface, port: s.port })),
     }),

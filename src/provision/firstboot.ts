@@ -232,6 +232,7 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
   if (opts.mgmt ?? opts.root === "/") {
     await applyMgmtAfter(opts, report, {
       network: result.sections.network === "applied" ? p.network : previous?.network,
+      admin: result.sections.admin === "applied" ? p.admin : undefined,
       ha: result.sections.ha === "applied" ? p.ha : undefined,
       loadBalancer: result.sections.loadBalancer === "applied" ? appliedLb : undefined,
     });

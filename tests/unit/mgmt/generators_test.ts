@@ -216,3 +216,22 @@ ha:
   // No seed at all: eth0, nothing configured (the fallback alone).
   assert.deepEqual(managementInputOf({}), { management: "eth0", interfaces: [] });
 });
+
+Deno.test("admin.idleTimeout: checked by provisioning, carried to the management input", () => {
+  const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+  const ok = checkProvisioning(
+    `admin: { sshKeys: ["${key}"], idleTimeout: 300 }\n`,
+    "box.yaml",
+    loadBalancerProblems,
+  );
+  assert.deepEqual(ok.problems.map((p) => p.message), []);
+  assert.equal(managementInputOf({ admin: ok.provisioning.admin }).idleTimeoutS, 300);
+  const bad = checkProvisioning(
+    `admin: { sshKeys: ["${key}"], idleTimeout: 1.5 }\n`,
+    "box.yaml",
+    loadBalancerProblems,
+  );
+  assert.deepEqual(bad.problems.map((p) => `${p.path.join(".")}: ${p.message}`), [
+    "admin.idleTimeout: must be whole seconds from 0 (never) to 86400, not 1.5",
+  ]);
+});
