@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { showFirewall } from "../mgmt/firewall.ts";
 import type { DiversionSpec } from "../fullnat/types.ts";
 import { ConfigChanges } from "../ctl/changes.ts";
 import { localRemote } from "../ctl/remote.ts";
@@ -309,6 +310,8 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       return changes.exclusive(() => syncOps.stop(checked));
     });
     server.register("syncList", () => daemons.list());
+    // `show firewall`: the host firewall's counters (src/mgmt), read as root for the admin.
+    server.register("hostFirewall", () => showFirewall({}));
     await server.listen({ path: options.socket, mode: 0o660 });
 
     const stop = () => stopRequested();

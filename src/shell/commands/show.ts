@@ -1,5 +1,5 @@
 /**
- * `show services|connections|stats|timeouts`: the read-only views under the names router and
+ * `show services|connections|stats|timeouts|health|firewall`: the read-only views under the names router and
  * appliance operators type first.
  *
  * @module
@@ -17,7 +17,7 @@ import { showTimeouts } from "./timeout.ts";
 /** Adds `show`. */
 export function addShowCommands(ctx: CommandContext, root: Command): void {
   const show = root.command("show").description(
-    "read-only views: services, connections, stats, timeouts, health",
+    "read-only views: services, connections, stats, timeouts, health, firewall",
   );
   jsonOption(leaf(ctx, show, "services", "same as: service list")).action(
     action(ctx, async ({ opts, control }) => {
@@ -32,4 +32,8 @@ export function addShowCommands(ctx: CommandContext, root: Command): void {
   jsonOption(leaf(ctx, show, "timeouts", "same as: timeout show"))
     .action(action(ctx, (input) => showTimeouts(ctx, input)));
   addHealthCommand(ctx, show, "health", "same as: rs health", false);
+  leaf(ctx, show, "firewall", "the host firewall's rules with packet and byte counters")
+    .action(action(ctx, async ({ control }) => {
+      ctx.io.out(String(await (await control()).call("hostFirewall")).trimEnd());
+    }));
 }

@@ -11,7 +11,8 @@
  * - 198.51.100.5, listed before it existed, answers once added, without an sshd restart
  *   (net.ipv4.ip_nonlocal_bind);
  * - SSH is refused on the VIP, on the data interface's address and on a local address, and
- *   the firewall's SSH DROP counter (`fullnat mgmt show`) counted those attempts;
+ *   the firewall's SSH DROP counter (`fullnat mgmt show`, and the shell's `show firewall`)
+ *   counted those attempts;
  * - with the firewall on, curl through the FULLNAT and the NAT service gets every answer, and
  *   the health checks keep passing (no round failed, no server went down): their replies are
  *   ESTABLISHED, or, from the NAT server, untracked (diverted by source) and admitted so;
@@ -210,6 +211,10 @@ Deno.test({
       // Four refused attempts; ssh-keyscan's SYN is retransmitted within its 3 s, so more.
       assert.ok(drops >= 4, `the firewall dropped ${drops} SSH packets:\n${after.out}`);
       assert.match(after.out, /fallback addresses: 169\.254\./);
+      // The admin shell's view of the same counters, read by the daemon (root) for it.
+      const shown = await lb.cli("show", "firewall");
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.ok(sshDrops(shown.stdout, "IPv4") >= drops0 + drops, shown.stdout);
 
       // The balancer's traffic and its health checks are untouched by the firewall.
       const checksBefore = await healthCounters(lb);
