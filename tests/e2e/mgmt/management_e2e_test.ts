@@ -16,6 +16,8 @@
  * - with the firewall on, curl through the FULLNAT and the NAT service gets every answer, and
  *   the health checks keep passing (no round failed, no server went down): their replies are
  *   ESTABLISHED, or, from the NAT server, untracked (diverted by source) and admitted so;
+ * - a sync daemon started with `ipvsadm --start-daemon` gets its UDP port opened on its
+ *   interface at once (and stored for the next boot), and closed again when it stops;
  * - `fullnat mgmt firewall-off` removes the chain and its INPUT hook in both families.
  */
 import assert from "node:assert/strict";
@@ -93,7 +95,10 @@ Deno.test({
       const vip = topo.addrs.vips[0];
       const lip = topo.addrs.localAddrs[0];
       for (const a of [rs1, rs2, rs3]) nginx.push(await startNginx({ netns: topo.rs, addrs: [a] }));
-      lb = await startBalancer(topo);
+      // The daemon's state directory holds the management input, as on the appliance
+      // (/var/lib/fullnat/mgmt): its sync daemons then open the firewall for themselves.
+      const daemonState = join(root, "state");
+      lb = await startBalancer(topo, ["--state-dir", daemonState]);
       const check = { type: "tcp", delayLoop: 1, connectTimeout: 1, retry: 0, fall: 1, rise: 1 };
       const doc = {
         version: 1,
@@ -125,9 +130,18 @@ Deno.test({
         management: "eth0",
         interfaces: [{ name: "eth0", addresses: ["198.51.100.1/24", "198.51.100.5/24"] }],
       };
-      const stateDir = join(root, "var/lib/fullnat/mgmt");
+      const stateDir = join(daemonState, "mgmt");
       await writeInput(stateDir, input);
-      const apply = await fullnat("mgmt", "apply", "--root", root, "--netns", topo.lb);
+      const apply = await fullnat(
+        "mgmt",
+        "apply",
+        "--root",
+        root,
+        "--netns",
+        topo.lb,
+        "--state-dir",
+        stateDir,
+      );
       assert.equal(apply.code, 0, apply.err + apply.out);
       assert.match(apply.out, /host firewall installed/);
       const macOut = await topo.exec("lb", ["cat", "/sys/class/net/eth0/address"]);
@@ -208,6 +222,7 @@ Deno.test({
       assert.equal(await keyscan(topo, "rs", lip), "", "nor on a local address");
       const after = await fullnat("mgmt", "show", "--root", root, "--netns", topo.lb);
       const drops = sshDrops(after.out, "IPv4") - drops0;
+      console.log(`SSH packets the firewall dropped for 4 refused attempts: ${drops}`);
       // Four refused attempts; ssh-keyscan's SYN is retransmitted within its 3 s, so more.
       assert.ok(drops >= 4, `the firewall dropped ${drops} SSH packets:\n${after.out}`);
       assert.match(after.out, /fallback addresses: 169\.254\./);
@@ -244,6 +259,19 @@ Deno.test({
       assert.equal(checksAfter.transitionsDown, 0, JSON.stringify(checksAfter));
       const listing = await lb.ipvsadmOk("-L", "-n");
       for (const a of [rs1, rs2, rs3]) assert.ok(listing.includes(`${a}:80`), listing);
+
+      // A sync daemon started from the shell is admitted at once, and stays so across boots.
+      const syncRule = "-A FULLNAT-HOST-IN -i eth1 -p udp -m udp --dport 8848 -j ACCEPT";
+      const rules = async () =>
+        (await topo.exec("lb", ["iptables", "-S", "FULLNAT-HOST-IN"])).stdout;
+      assert.ok(!(await rules()).includes(syncRule));
+      await lb.ipvsadmOk("--start-daemon", "backup", "--mcast-interface", "eth1", "--syncid", "7");
+      assert.ok((await rules()).includes(syncRule), await rules());
+      assert.deepEqual(JSON.parse(await Deno.readTextFile(join(stateDir, "input.json"))).sync, [
+        { interface: "eth1", port: 8848 },
+      ]);
+      await lb.ipvsadmOk("--stop-daemon", "backup");
+      assert.ok(!(await rules()).includes(syncRule), await rules());
 
       const off = await fullnat("mgmt", "firewall-off", "--netns", topo.lb);
       assert.equal(off.code, 0, off.err);

@@ -13,7 +13,9 @@ import {
   parseInstalledFirewall,
 } from "../../../src/mgmt/firewall_rules.ts";
 import { managementInputOf } from "../../../src/mgmt/from_provisioning.ts";
+import { readInput, writeInput } from "../../../src/mgmt/input_store.ts";
 import { planManagement } from "../../../src/mgmt/plan.ts";
+import { refreshSyncOpenings } from "../../../src/mgmt/sync_openings.ts";
 import { clientAlive, sshdDropIn } from "../../../src/mgmt/sshd_config.ts";
 import type { ManagementInput } from "../../../src/mgmt/types.ts";
 import { checkProvisioning } from "../../../src/provision/validate.ts";
@@ -234,4 +236,28 @@ Deno.test("admin.idleTimeout: checked by provisioning, carried to the management
   assert.deepEqual(bad.problems.map((p) => `${p.path.join(".")}: ${p.message}`), [
     "admin.idleTimeout: must be whole seconds from 0 (never) to 86400, not 1.5",
   ]);
+});
+
+Deno.test("sync openings: a daemon without the management side leaves the firewall alone", async () => {
+  // No state directory, or one without a management input (a test daemon, a box whose
+  // operator runs another firewall): nothing is read from or done to iptables.
+  assert.equal(await refreshSyncOpenings(null, [{ interface: "eth2", port: 8848 }]), undefined);
+  const dir = await Deno.makeTempDir({ prefix: "fullnat-mgmt-" });
+  try {
+    assert.equal(await refreshSyncOpenings(dir, [{ interface: "eth2", port: 8848 }]), undefined);
+    // Stored already with the same openings: nothing to do either.
+    await writeInput(`${dir}/mgmt`, {
+      management: "eth0",
+      interfaces: [],
+      sync: [{ interface: "eth2", port: 8848 }],
+    });
+    assert.equal(await refreshSyncOpenings(dir, [{ interface: "eth2", port: 8848 }]), undefined);
+    assert.deepEqual(await readInput(`${dir}/mgmt`), {
+      management: "eth0",
+      interfaces: [],
+      sync: [{ interface: "eth2", port: 8848 }],
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
