@@ -80,8 +80,9 @@ export function registerMgmt(program: Command): void {
     .description("the management port's fallback addresses, sshd's drop-in, firewall counters")
     .option("--root <dir>", "the box's root directory", "/")
     .option("--netns <name>", "network namespace (tests)")
-    .action(async (o: { root: string; netns?: string }) => {
-      const input = await storedInput(defaultMgmtStateDir(o.root));
+    .option("--state-dir <dir>", "where the input is stored (default ROOT/var/lib/fullnat/mgmt)")
+    .action(async (o: { root: string; netns?: string; stateDir?: string }) => {
+      const input = await storedInput(o.stateDir ?? defaultMgmtStateDir(o.root));
       const mac = await readMac(
         { root: o.root, netns: o.netns, reloadSshd: false },
         input.management,

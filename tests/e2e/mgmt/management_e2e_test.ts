@@ -213,14 +213,32 @@ Deno.test({
         "bound before the address existed (ip_nonlocal_bind), answers once it is there",
       );
 
-      const before = await fullnat("mgmt", "show", "--root", root, "--netns", topo.lb);
+      const before = await fullnat(
+        "mgmt",
+        "show",
+        "--root",
+        root,
+        "--netns",
+        topo.lb,
+        "--state-dir",
+        stateDir,
+      );
       assert.equal(before.code, 0, before.err);
       const drops0 = sshDrops(before.out, "IPv4");
       assert.equal(await keyscan(topo, "client", vip), "", "no SSH on the VIP");
       assert.equal(await keyscan(topo, "client", topo.addrs.lbB), "", "none on a data address");
       assert.equal(await keyscan(topo, "rs", topo.addrs.lbB), "", "nor from the data side");
       assert.equal(await keyscan(topo, "rs", lip), "", "nor on a local address");
-      const after = await fullnat("mgmt", "show", "--root", root, "--netns", topo.lb);
+      const after = await fullnat(
+        "mgmt",
+        "show",
+        "--root",
+        root,
+        "--netns",
+        topo.lb,
+        "--state-dir",
+        stateDir,
+      );
       const drops = sshDrops(after.out, "IPv4") - drops0;
       console.log(`SSH packets the firewall dropped for 4 refused attempts: ${drops}`);
       // Four refused attempts; ssh-keyscan's SYN is retransmitted within its 3 s, so more.
