@@ -12,8 +12,10 @@
  * address the box does not own, is nothing on an appliance whose only local user is the
  * admin shell.
  *
- * Idle sessions: `ChannelTimeout session=N` (OpenSSH 9.2, Debian 12's) closes a session in
- * which nothing was typed or printed for N seconds, whatever runs in it; the admin shell has
+ * Idle sessions: `ChannelTimeout` (since OpenSSH 9.2, Debian 12's) closes a session in which
+ * nothing was typed or printed for N seconds, whatever runs in it. 9.2 names session channels
+ * `session:shell`, `session:command`, ... (so `session:*`), later releases `session`; both
+ * patterns are written, a pattern matching no channel type being harmless; the admin shell has
  * the same timeout of its own (src/shell/interactive.ts), which also covers the serial
  * console. `ClientAliveInterval`/`ClientAliveCountMax` are the other half: they end a
  * session whose client stopped answering (a laptop gone to sleep, a cut link), which no
@@ -60,7 +62,7 @@ export function sshdDropIn(plan: ManagementPlan): string {
   lines.push(
     plan.idleTimeoutS === 0
       ? "# Idle timeout off: a session lives as long as its client answers."
-      : `# A session idle for ${plan.idleTimeoutS} s is closed.\nChannelTimeout session=${plan.idleTimeoutS}`,
+      : `# A session idle for ${plan.idleTimeoutS} s is closed.\nChannelTimeout session:*=${plan.idleTimeoutS} session=${plan.idleTimeoutS}`,
     "# A client that stops answering is dropped after three unanswered probes.",
     `ClientAliveInterval ${alive.interval}`,
     `ClientAliveCountMax ${alive.countMax}`,

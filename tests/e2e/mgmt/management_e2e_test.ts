@@ -10,6 +10,8 @@
  *   IPv4 link-local fallback address and on the IPv6 link-local one (`fe80::...%eth0`);
  * - 198.51.100.5, listed before it existed, answers once added, without an sshd restart
  *   (net.ipv4.ip_nonlocal_bind);
+ * - the idle timeout (3 s here): an SSH session with nothing going on is closed by sshd
+ *   (`ChannelTimeout`), one printing every second outlives it;
  * - SSH is refused on the VIP, on the data interface's address and on a local address, and
  *   the firewall's SSH DROP counter (`fullnat mgmt show`, and the shell's `show firewall`)
  *   counted those attempts;
@@ -129,6 +131,8 @@ Deno.test({
       const input = {
         management: "eth0",
         interfaces: [{ name: "eth0", addresses: ["198.51.100.1/24", "198.51.100.5/24"] }],
+        // Short, so the test sees sshd close an idle session (900 s on a box by default).
+        idleTimeoutS: 3,
       };
       const stateDir = join(daemonState, "mgmt");
       await writeInput(stateDir, input);
@@ -165,6 +169,13 @@ Deno.test({
         args: ["-q", "-t", "ed25519", "-N", "", "-f", hostKey],
       }).output();
       assert.equal(kg.code, 0);
+      // A login key: root in the test, whose keys sshd reads from the temporary directory.
+      const clientKey = join(root, "client_key");
+      const ck = await new Deno.Command("ssh-keygen", {
+        args: ["-q", "-t", "ed25519", "-N", "", "-f", clientKey],
+      }).output();
+      assert.equal(ck.code, 0);
+      await Deno.copyFile(`${clientKey}.pub`, join(root, "authorized_keys"));
       await Deno.mkdir("/run/sshd", { recursive: true });
       const dropIn = join(root, "etc/ssh/sshd_config.d/fullnat-listen.conf");
       const config = join(root, "sshd_config");
@@ -175,6 +186,9 @@ Deno.test({
           `HostKey ${hostKey}`,
           `PidFile ${join(root, "sshd.pid")}`,
           "UsePAM no",
+          `AuthorizedKeysFile ${join(root, "authorized_keys")}`,
+          "StrictModes no",
+          "PermitRootLogin prohibit-password",
           "PasswordAuthentication no",
           "KbdInteractiveAuthentication no",
           "",
@@ -207,10 +221,15 @@ Deno.test({
       await topo.exec("lb", ["ip", "addr", "add", "198.51.100.5/24", "dev", "eth0"], {
         check: true,
       });
-      assert.match(
-        await keyscan(topo, "client", "198.51.100.5"),
-        /ssh-ed25519 AAAA/,
-        "bound before the address existed (ip_nonlocal_bind), answers once it is there",
+      // Bound before the address existed (ip_nonlocal_bind), it answers once it is there. The
+      // client's neighbour entry for it failed a moment ago: allow for its re-resolution.
+      const added = performance.now();
+      await waitFor(
+        "sshd on 198.51.100.5 without a restart",
+        async () => /ssh-ed25519 AAAA/.test(await keyscan(topo, "client", "198.51.100.5")),
+      );
+      console.log(
+        `198.51.100.5 answered SSH ${(performance.now() - added).toFixed(0)} ms after it was added`,
       );
 
       const before = await fullnat(
@@ -277,6 +296,40 @@ Deno.test({
       assert.equal(checksAfter.transitionsDown, 0, JSON.stringify(checksAfter));
       const listing = await lb.ipvsadmOk("-L", "-n");
       for (const a of [rs1, rs2, rs3]) assert.ok(listing.includes(`${a}:80`), listing);
+
+      // Idle timeout (ChannelTimeout session=3): a silent session is closed, a talking one not.
+      const ssh = (command: string) =>
+        topo.exec("client", [
+          "ssh",
+          "-F",
+          "/dev/null",
+          "-i",
+          clientKey,
+          "-o",
+          "BatchMode=yes",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "LogLevel=ERROR",
+          "root@198.51.100.1",
+          command,
+        ]);
+      let t0 = performance.now();
+      const silent = await ssh("sleep 20; echo late");
+      const silentS = (performance.now() - t0) / 1000;
+      assert.ok(!silent.stdout.includes("late"), `the idle session went on: ${silent.stdout}`);
+      assert.ok(silentS < 12, `idle session closed after ${silentS.toFixed(1)} s`);
+      t0 = performance.now();
+      const talking = await ssh("for i in 1 2 3 4 5 6; do echo tick; sleep 1; done; echo end");
+      const talkingS = (performance.now() - t0) / 1000;
+      assert.equal(talking.code, 0, talking.stderr);
+      assert.ok(talking.stdout.trim().endsWith("end"), talking.stdout);
+      console.log(
+        `idle timeout 3 s: a silent session closed after ${silentS.toFixed(1)} s; ` +
+          `one printing every second lived its ${talkingS.toFixed(1)} s`,
+      );
 
       // A sync daemon started from the shell is admitted at once, and stays so across boots.
       const syncRule = "-A FULLNAT-HOST-IN -i eth1 -p udp -m udp --dport 8848 -j ACCEPT";
