@@ -8,6 +8,7 @@
  *   fullnat service|rs|laddr|conn|stats|timeout|config|show ...   admin commands (src/shell)
  *   fullnat shell [-c CMD]     the interactive admin shell (the admin user's login shell)
  *   fullnat provision check|seed|firstboot ...   provisioning files and seed images
+ *   fullnat mgmt apply|show|firewall-off         management access (sshd, host firewall)
  *
  * Client commands find the daemon through `FULLNAT_SOCKET` (default /run/fullnat/control.sock).
  *
@@ -226,16 +227,20 @@ async function program(admin: Runtime, first: string | undefined): Promise<Comma
     .allowUnknownOption()
     .helpOption(false)
     .argument("[args...]");
-  // Where `provision` goes in the help's list, if it is added below.
+  // Where `provision` and `mgmt` go in the help's list, if they are added below.
   const provisionAt = cmd.commands.length;
   // service, rs, laddr, conn, stats, timeout, config, show, shell: src/shell.
   addShellCommand(addAdminCommands(cmd, admin), admin);
   const known = cmd.commands.flatMap((c) => [c.name(), ...c.aliases()]);
   if (first === undefined || !known.includes(first)) {
-    const { registerProvision } = await import("./src/provision/cli.ts");
+    const [{ registerProvision }, { registerMgmt }] = await Promise.all([
+      import("./src/provision/cli.ts"),
+      import("./src/mgmt/cli.ts"),
+    ]);
     registerProvision(cmd);
+    registerMgmt(cmd);
     const commands = cmd.commands as Command[];
-    commands.splice(provisionAt, 0, ...commands.splice(-1));
+    commands.splice(provisionAt, 0, ...commands.splice(-2));
   }
   return cmd;
 }

@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")"
 
 cp -a rootfs/. /
-chmod 0755 /usr/local/bin/fullnat /usr/local/bin/fullnat-login-shell
+chmod 0755 /usr/local/bin/fullnat /usr/local/bin/fullnat-login-shell /usr/local/bin/fullnat-ssh-fingerprints
 
 # The daemon's control socket belongs to group fullnat (fullnat.service); the admin is in it.
 groupadd --system fullnat
@@ -35,6 +35,9 @@ rm -f /etc/ssh/ssh_host_*
 ln -sf /dev/null /etc/systemd/network/99-default.link
 
 systemctl enable fullnat.service fullnat-ssh-hostkeys.service ssh.service
+# Management access (sshd's addresses, host firewall, fallback address) and the host keys'
+# fingerprints on the console: src/mgmt, README "Management access".
+systemctl enable fullnat-mgmt.service fullnat-ssh-fingerprints.service
 # Nothing on the box needs these; they only cost boot time and disk writes.
 systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service \
   systemd-timesyncd.service fstrim.timer

@@ -23,13 +23,15 @@ DENO_VERSION="2.9.6"
 #   qemu-system-x86 openssh-client - the appliance boot test (tests/e2e/image/boot_test.ts)
 #   fdisk                        - sfdisk writes the appliance disk's partition table (image/build.sh)
 #   conntrack                    - `conntrack -L` cross-checks the ctnetlink module (tests/e2e/kernel)
+#   openssh-server               - a real sshd behind the host firewall (tests/e2e/mgmt); the test
+#                                  starts its own, the package's service is not needed
 PACKAGES=(
   libnetfilter-queue1 libmnl0 iptables iproute2 curl nginx-light python3-scapy tcpdump
   tshark iperf3 procps kmod ca-certificates iputils-ping haproxy wrk keepalived hping3
   mtools dosfstools util-linux e2fsprogs
   gcc libc6-dev
   mmdebstrap podman qemu-utils qemu-system-x86 openssh-client
-  fdisk conntrack
+  fdisk conntrack openssh-server
 )
 
 log="$(mktemp -t fullnat-setup.XXXXXX.log)"

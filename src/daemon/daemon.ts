@@ -7,6 +7,8 @@
  *
  * @module
  */
+import { showFirewall } from "../mgmt/firewall.ts";
+import { refreshSyncOpenings } from "../mgmt/sync_openings.ts";
 import type { DiversionSpec } from "../fullnat/types.ts";
 import { ConfigChanges } from "../ctl/changes.ts";
 import { localRemote } from "../ctl/remote.ts";
@@ -249,15 +251,23 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       refreshMs: options.syncRefreshMs,
       log,
     });
+    // The host firewall admits sync datagrams on the running daemons' interfaces (src/mgmt).
+    const openSync = () =>
+      refreshSyncOpenings(
+        options.stateDir,
+        daemons.list().map((d) => ({ interface: d.spec.mcastInterface, port: d.spec.port })),
+      ).then((done) => done && log(done), (e) => log(`host firewall: ${errText(e)}`));
     const syncOps: SyncOps = {
       list: () => Promise.resolve(daemons.list().map((d) => d.spec)),
       start: async (spec) => {
         await daemons.start(spec);
         await changes.announce("syncStart");
+        await openSync();
       },
       stop: async (role) => {
         daemons.stop(role);
         await changes.announce("syncStop");
+        await openSync();
       },
     };
     // Restores the stored configuration, then saves on every change event (src/persist).
@@ -337,6 +347,8 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       return changes.exclusive(() => syncOps.stop(checked));
     });
     server.register("syncList", () => daemons.list());
+    // `show firewall`: the host firewall's counters (src/mgmt), read as root for the admin.
+    server.register("hostFirewall", () => showFirewall({}));
     await server.listen({ path: options.socket, mode: 0o660 });
 
     const stop = () => stopRequested();

@@ -126,6 +126,7 @@ export function registerProvision(program: Command): void {
     .option("--console <path>", "console to report on", "/dev/console")
     .option("--no-console", "report in the log only")
     .option("--force", "apply even if this seed was applied before")
+    .option("--mgmt", "apply the management plane too (the default when --root is /)")
     .action(async (o) => {
       const result = await firstboot({
         seed: o.seed,
@@ -137,6 +138,7 @@ export function registerProvision(program: Command): void {
         stateDir: o.stateDir,
         console: o.console === false ? undefined : o.console,
         force: Boolean(o.force),
+        mgmt: o.mgmt ? true : undefined,
       });
       if (result.problems.length > 0 || result.failures.length > 0) await fail();
     });

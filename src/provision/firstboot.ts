@@ -10,6 +10,9 @@
 
 import { ControlClient } from "../ctl/client.ts";
 import type { ConfigDocument } from "../persist/document.ts";
+import { applyManagement } from "../mgmt/apply.ts";
+import { managementInputOf } from "../mgmt/from_provisioning.ts";
+import { defaultMgmtStateDir, writeInput } from "../mgmt/input_store.ts";
 import { applyHa } from "./apply_ha.ts";
 import { applyAdminKeys, applyHostname, checkAdminTarget, type HostTarget } from "./apply_host.ts";
 import { applyNetwork, checkNetworkTarget, type NetworkTarget } from "./apply_network.ts";
@@ -48,6 +51,12 @@ export interface FirstbootOptions {
   console?: string;
   /** Apply even when this seed was applied before. */
   force: boolean;
+  /**
+   * Then apply the management plane (src/mgmt: sshd's listen addresses, the host firewall, the
+   * fallback address) for what the seed left on the box. On by default only on the box itself
+   * (`root` is `/`); tests turn it on with a namespace.
+   */
+  mgmt?: boolean;
 }
 
 /** What a run did, for the exit code and for tests. */
@@ -154,6 +163,7 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
   if (checked.warnings.length > 0) {
     await report.say(...checked.warnings.map((w) => `warning: ${formatProblem(w)}`));
   }
+  let appliedLb: ConfigDocument | undefined;
   if (checked.fatal) {
     result.sections = allSections("invalid");
     await report.say("nothing was applied; fix the file and build a new seed");
@@ -191,6 +201,7 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
       const checkedLb = checkLoadBalancer(p.loadBalancer);
       if (!checkedLb.ok) throw new Error("invalid (reported above)");
       const doc: ConfigDocument = checkedLb.document;
+      appliedLb = doc;
       const client = await connectWhenUp(opts.socket, opts.daemonWaitMs);
       try {
         const changes = await applyLoadBalancer(client, doc);
@@ -218,6 +229,14 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
           : ""),
     );
   }
+  if (opts.mgmt ?? opts.root === "/") {
+    await applyMgmtAfter(opts, report, {
+      network: result.sections.network === "applied" ? p.network : previous?.network,
+      admin: result.sections.admin === "applied" ? p.admin : undefined,
+      ha: result.sections.ha === "applied" ? p.ha : undefined,
+      loadBalancer: result.sections.loadBalancer === "applied" ? appliedLb : undefined,
+    });
+  }
   const state: ProvisionState = {
     sha256,
     seed: device,
@@ -233,4 +252,30 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
     await report.say(`cannot record the applied seed in ${stateDir}: ${message(e)}`);
   }
   return result;
+}
+
+/**
+ * Stores the management input of what the box now carries and applies it (fullnat-mgmt.service
+ * applies the stored one at every boot). Its problems are reported, never fatal: the sections
+ * were applied, and the management side falls back rather than fails.
+ */
+async function applyMgmtAfter(
+  opts: FirstbootOptions,
+  report: Reporter,
+  parts: Parameters<typeof managementInputOf>[0],
+): Promise<void> {
+  const input = managementInputOf(parts);
+  try {
+    await writeInput(defaultMgmtStateDir(opts.root), input);
+    const r = await applyManagement(
+      { root: opts.root, netns: opts.netns, reloadSshd: opts.root === "/" },
+      input,
+    );
+    await report.say(
+      ...r.done.map((d) => `management: ${d}`),
+      ...r.problems.map((x) => `management: PROBLEM: ${x}`),
+    );
+  } catch (e) {
+    await report.say(`management: FAILED: ${message(e)}`);
+  }
 }

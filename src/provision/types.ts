@@ -82,6 +82,11 @@ export interface AdminConfig {
   user: string;
   /** authorized_keys lines, normalised to `type base64 [comment]`. */
   sshKeys: string[];
+  /**
+   * Seconds an admin session may sit idle before it is closed (sshd and the admin shell,
+   * src/mgmt); 0 never. Absent: 900.
+   */
+  idleTimeout?: number;
 }
 
 /**

@@ -55,7 +55,7 @@ function validateHostname(value: unknown, problems: Problems): string | undefine
 }
 
 function validateAdmin(value: unknown, problems: Problems): AdminConfig | undefined {
-  const m = mapping(value, problems, ["user", "sshKeys"]);
+  const m = mapping(value, problems, ["user", "sshKeys", "idleTimeout"]);
   if (m === undefined) return undefined;
   let user = "admin";
   if (m.user !== undefined) {
@@ -81,7 +81,17 @@ function validateAdmin(value: unknown, problems: Problems): AdminConfig | undefi
       else p.add([], parsed.message);
     });
   }
-  return { user, sshKeys: keys };
+  let idleTimeout: number | undefined;
+  if (m.idleTimeout !== undefined) {
+    const t = m.idleTimeout;
+    if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t > 86400) {
+      problems.add(
+        ["idleTimeout"],
+        `must be whole seconds from 0 (never) to 86400, not ${JSON.stringify(t)}`,
+      );
+    } else idleTimeout = t;
+  }
+  return { user, sshKeys: keys, ...(idleTimeout !== undefined && { idleTimeout }) };
 }
 
 /**

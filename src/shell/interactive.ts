@@ -2,7 +2,8 @@
  * The interactive loop of `fullnat shell` on node:readline: prompt, history, Tab completion,
  * one command at a time. It is an admin's login shell, so it offers no way out to a system
  * shell: lines go only to the fullnat command tree, Ctrl-C clears the line, Ctrl-Z and Ctrl-\
- * are ignored, Ctrl-D on an empty line or `exit` logs out.
+ * are ignored, Ctrl-D on an empty line or `exit` logs out, and so does an idle timeout
+ * (`idle.ts`) on a terminal.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import { completeLine } from "./complete.ts";
 import type { CommandContext } from "./context.ts";
 import { runLine } from "./dispatch.ts";
 import { HISTORY_LIMIT, loadHistory, saveHistory } from "./history.ts";
+import { IdleTimer } from "./idle.ts";
 import type { NameCache } from "./names.ts";
 import { describeTree } from "./spec.ts";
 
@@ -27,6 +29,8 @@ export interface InteractiveOptions {
   historyFile?: string;
   /** Printed once before the first prompt (terminals only). */
   banner?: string;
+  /** Log out after this many seconds without a key pressed (terminals only; 0: never). */
+  idleTimeoutS?: number;
 }
 
 /** Signals a terminal can raise that must neither stop nor suspend the login shell. */
@@ -74,6 +78,13 @@ export function runInteractive(o: InteractiveOptions): Promise<number> {
   rl.setPrompt(o.prompt);
   // Only a person at a terminal is asked (reboot, shutdown); a script must say --yes.
   if (terminal) o.ctx.ask = (q) => new Promise((r) => rl.question(q, r));
+  const idleS = terminal ? o.idleTimeoutS ?? 0 : 0;
+  const idle = new IdleTimer(idleS * 1000, () => {
+    process.stdout.write(`\nidle for ${idleS} s: logged out\n`);
+    rl.close();
+  });
+  const typed = () => idle.activity();
+  if (idleS > 0) process.stdin.on("keypress", typed);
 
   return new Promise((resolve) => {
     let chain: Promise<void> = Promise.resolve();
@@ -89,9 +100,11 @@ export function runInteractive(o: InteractiveOptions): Promise<number> {
         if (clean === "") history.shift();
         else history[0] = clean;
       }
+      idle.busy(true);
       chain = chain.then(async () => {
         if (done) return;
         last = await runLine(line, o.ctx, o.build);
+        idle.busy(false);
         if (terminal && history) saveHistory(o.historyFile, history);
         if (o.ctx.exitRequested) {
           done = true;
@@ -101,6 +114,8 @@ export function runInteractive(o: InteractiveOptions): Promise<number> {
       });
     });
     rl.on("close", () => {
+      idle.stop();
+      process.stdin.off("keypress", typed);
       chain.then(() => {
         done = true;
         if (terminal) {

@@ -10,6 +10,7 @@ import { defaultSocketPath } from "../ctl/socket_path.ts";
 import type { CommandContext } from "./context.ts";
 import { runLine } from "./dispatch.ts";
 import { historyPath } from "./history.ts";
+import { configuredIdleTimeout } from "./idle.ts";
 import { runInteractive } from "./interactive.ts";
 import { NameCache } from "./names.ts";
 import { type Connector, createContext, type Runtime } from "./runtime.ts";
@@ -78,6 +79,7 @@ export async function runShell(options: ShellOptions = {}): Promise<number> {
       historyFile: historyPath(env("HOME")),
       banner: `fullnat admin shell on ${host}. 'help' lists the commands, Tab completes, ` +
         `'exit' or Ctrl-D leaves.`,
+      idleTimeoutS: configuredIdleTimeout(),
     });
   } finally {
     await ctx.close();

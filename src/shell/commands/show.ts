@@ -1,5 +1,5 @@
 /**
- * `show services|connections|stats|timeouts|health|version|log`: the read-only views under the names router and
+ * `show services|connections|stats|timeouts|health|version|log|firewall`: the read-only views under the names router and
  * appliance operators type first.
  *
  * @module
@@ -19,7 +19,7 @@ import { addVersionCommand } from "./version.ts";
 /** Adds `show`. */
 export function addShowCommands(ctx: CommandContext, root: Command): void {
   const show = root.command("show").description(
-    "read-only views: services, connections, stats, timeouts, health, version, log",
+    "read-only views: services, connections, stats, timeouts, health, version, log, firewall",
   );
   jsonOption(leaf(ctx, show, "services", "same as: service list")).action(
     action(ctx, async ({ opts, control }) => {
@@ -36,4 +36,8 @@ export function addShowCommands(ctx: CommandContext, root: Command): void {
   addHealthCommand(ctx, show, "health", "same as: rs health", false);
   addVersionCommand(ctx, show);
   addLogCommand(ctx, show);
+  leaf(ctx, show, "firewall", "the host firewall's rules with packet and byte counters")
+    .action(action(ctx, async ({ control }) => {
+      ctx.io.out(String(await (await control()).call("hostFirewall")).trimEnd());
+    }));
 }

@@ -1,0 +1,78 @@
+/**
+ * The appliance's management-access files (src/mgmt, README "Management access"): the boot
+ * units are enabled by configure.sh and nothing waits for them (boot-to-SSH does not pay for
+ * the Deno start), the sysctl file lets sshd bind addresses not yet up, and the fingerprint
+ * script prints every host key's SHA-256 fingerprint, exactly as ssh-keygen computes it, on
+ * the console and in /etc/issue.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+
+const IMAGE = new URL("../../../image/", import.meta.url);
+const read = (path: string) => Deno.readTextFile(new URL(path, IMAGE));
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, `${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  return text;
+}
+
+Deno.test("image: the management units are enabled and order nothing before sshd", async () => {
+  const configure = await read("configure.sh");
+  assert.match(
+    configure,
+    /systemctl enable fullnat-mgmt\.service fullnat-ssh-fingerprints\.service/,
+  );
+  const mgmt = await read("rootfs/etc/systemd/system/fullnat-mgmt.service");
+  assert.match(mgmt, /^ExecStart=\/usr\/local\/bin\/fullnat mgmt apply /m);
+  assert.doesNotMatch(mgmt, /^Before=.*ssh/m, "sshd must not wait for a Deno start-up");
+  assert.match(mgmt, /^WantedBy=multi-user\.target$/m);
+  const fp = await read("rootfs/etc/systemd/system/fullnat-ssh-fingerprints.service");
+  assert.match(fp, /^After=fullnat-ssh-hostkeys\.service$/m);
+  assert.match(
+    fp,
+    /^ExecStart=\/usr\/local\/bin\/fullnat-ssh-fingerprints \/etc\/ssh \/etc\/issue \/dev\/console$/m,
+  );
+  const sysctl = await read("rootfs/etc/sysctl.d/60-fullnat.conf");
+  assert.match(sysctl, /^net\.ipv4\.ip_nonlocal_bind = 1$/m);
+  assert.match(sysctl, /^net\.ipv6\.ip_nonlocal_bind = 1$/m);
+  // The static drop-in must not set what the generated one sets: sshd keeps the first value.
+  const fixed = await read("rootfs/etc/ssh/sshd_config.d/fullnat.conf");
+  assert.doesNotMatch(fixed, /^(ListenAddress|ClientAlive|ChannelTimeout)/m);
+});
+
+Deno.test("image: host key fingerprints go to the console and /etc/issue", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fullnat-fp-" });
+  try {
+    const keys = join(dir, "ssh");
+    await Deno.mkdir(keys);
+    for (const t of ["ed25519", "ecdsa"]) {
+      await run("ssh-keygen", ["-q", "-t", t, "-N", "", "-f", join(keys, `ssh_host_${t}_key`)]);
+    }
+    const script = new URL("rootfs/usr/local/bin/fullnat-ssh-fingerprints", IMAGE).pathname;
+    const issue = join(dir, "issue");
+    const consoleFile = join(dir, "console");
+    await Deno.writeTextFile(consoleFile, "");
+    await run("sh", [script, keys, issue, consoleFile]);
+    const expected = await Promise.all(["ecdsa", "ed25519"].map(async (t) => {
+      const f =
+        (await run("ssh-keygen", ["-l", "-E", "sha256", "-f", join(keys, `ssh_host_${t}_key.pub`)]))
+          .split(/\s+/);
+      return `  ${t.toUpperCase()} ${f[1]}`;
+    }));
+    const shown = await Deno.readTextFile(consoleFile);
+    assert.equal(
+      shown,
+      `fullnat: SSH host key fingerprints of this box:\n${expected.join("\n")}\n`,
+    );
+    const banner = await Deno.readTextFile(issue);
+    assert.ok(banner.includes(shown), banner);
+    assert.ok(banner.startsWith("Debian GNU/Linux with fullnat \\n \\l\n"), banner);
+    // Run again (every boot): the banner is rewritten, not appended to.
+    await run("sh", [script, keys, issue, consoleFile]);
+    assert.equal(await Deno.readTextFile(issue), banner);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
