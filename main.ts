@@ -168,6 +168,21 @@ function program(admin: Runtime): Command {
         "peer that was away learns the sessions made meanwhile (0: only on change, as IPVS)",
       String(DEFAULT_SYNC_REFRESH_S),
     )
+    .option(
+      "--manage-host-network",
+      "apply the configuration's network section to this box's interfaces and put the " +
+        "services' VIPs and local addresses on them (the appliance's unit sets it; without it " +
+        "no interface is touched)",
+    )
+    .option(
+      "--host-network-dir <dir>",
+      "write the network section as systemd-networkd files into DIR (e.g. /etc/systemd/network; " +
+        "resolved and timesyncd drop-ins beside it) so the box's network comes up at boot",
+    )
+    .option(
+      "--keepalived-conf <file>",
+      "keepalived's configuration: the addresses it floats are never bound by the daemon",
+    )
     .action(async (o) => {
       const d: DaemonOptions = defaultDaemonOptions();
       if (o.socket) d.socket = o.socket;
@@ -193,6 +208,9 @@ function program(admin: Runtime): Command {
       if (o.runDir === false) d.runDir = null;
       if (o.syncKeyFile) d.syncKeyFile = o.syncKeyFile;
       d.syncRefreshMs = parseIntStrict(o.syncRefresh, "--sync-refresh", 0, 3600) * 1000;
+      d.manageHostNetwork = o.manageHostNetwork === true;
+      if (o.hostNetworkDir) d.hostNetworkDir = o.hostNetworkDir;
+      if (o.keepalivedConf) d.keepalivedConf = o.keepalivedConf;
       await runDaemon(d);
     });
 

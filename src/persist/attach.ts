@@ -21,12 +21,7 @@ import {
 } from "../ctl/remote.ts";
 import { ControlError } from "../fullnat/types.ts";
 import { applyConfig, type ApplyResult, readRunning } from "./apply.ts";
-import {
-  type ConfigDocument,
-  ConfigInvalidError,
-  formatConfig,
-  parseConfig,
-} from "./document.ts";
+import { type ConfigDocument, ConfigInvalidError, formatConfig, parseConfig } from "./document.ts";
 import { ConfigStore, setAside, STORE_FILE, StoreUnreadableError } from "./store.ts";
 import { describeSync, type SyncOps } from "./sync_section.ts";
 import { type NetworkOps, networkText } from "./network_section.ts";
@@ -227,8 +222,7 @@ export async function attachPersistence(
     register(server: OpRegistry) {
       server.register(
         "configExport",
-        () =>
-          changes.exclusive(async () => formatConfig(await readRunning(remote, sync, network))),
+        () => changes.exclusive(async () => formatConfig(await readRunning(remote, sync, network))),
       );
       server.register("configApply", (text: unknown, opts: unknown) => {
         const { dryRun } = checkApplyArgs(text, opts);
@@ -238,10 +232,13 @@ export async function attachPersistence(
       });
       // The `network` section alone (the shell's interface/route/dns/ntp commands): `expect`
       // is the section's text the edit was made on, so two admins' edits never undo each other.
-      server.register("networkGet", () =>
-        changes.exclusive(async () =>
-          networkText((await readRunning(remote, sync, network)).network) ?? {}
-        ));
+      server.register(
+        "networkGet",
+        () =>
+          changes.exclusive(async () =>
+            networkText((await readRunning(remote, sync, network)).network) ?? {}
+          ),
+      );
       server.register("networkApply", (section: unknown, opts: unknown) => {
         const { dryRun, expect } = checkNetworkArgs(opts);
         const run = async (): Promise<ApplyResult> => {

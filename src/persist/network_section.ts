@@ -21,7 +21,8 @@ import {
   type RouteConfig,
 } from "../provision/types.ts";
 import { validateNetwork } from "../provision/validate_network.ts";
-import { formatPrefix } from "../vocab/prefix.ts";
+import { formatPrefix, prefixContains } from "../vocab/prefix.ts";
+import { managementInterface } from "../provision/types.ts";
 import type { Checker } from "./document.ts";
 
 export type {
@@ -66,7 +67,12 @@ export interface NetworkOps {
 /** The parts of a configuration document the network checks read. */
 export interface DocumentLike {
   network?: NetworkConfig;
-  services: readonly { protocol: string; address: string; port: number; localAddresses: readonly string[] }[];
+  services: readonly {
+    protocol: string;
+    address: string;
+    port: number;
+    localAddresses: readonly string[];
+  }[];
 }
 
 /** No interface, route, name or time server, VIP or local address. */
@@ -229,7 +235,8 @@ export function describeNetworkChanges(from: NetworkConfig, to: NetworkConfig): 
       out.push(`~ route ${describeRoute(was)} -> ${describeRoute(r)}`);
     }
   }
-  const list = (v: readonly string[] | undefined) => v === undefined ? "unset" : v.join(",") || "none";
+  const list = (v: readonly string[] | undefined) =>
+    v === undefined ? "unset" : v.join(",") || "none";
   if (JSON.stringify(from.dns) !== JSON.stringify(to.dns)) {
     if (list(from.dns?.servers) !== list(to.dns?.servers)) {
       out.push(`~ dns servers ${list(from.dns?.servers)} -> ${list(to.dns?.servers)}`);
@@ -241,11 +248,13 @@ export function describeNetworkChanges(from: NetworkConfig, to: NetworkConfig): 
   if (list(from.ntp?.servers) !== list(to.ntp?.servers)) {
     out.push(`~ ntp servers ${list(from.ntp?.servers)} -> ${list(to.ntp?.servers)}`);
   }
-  for (const [kind, a, b] of [["vip", from.vips, to.vips], [
-    "local address",
-    from.localAddresses,
-    to.localAddresses,
-  ]] as const) {
+  for (
+    const [kind, a, b] of [["vip", from.vips, to.vips], [
+      "local address",
+      from.localAddresses,
+      to.localAddresses,
+    ]] as const
+  ) {
     const key = (h: HostAddress) => `${h.address} on ${h.interface}`;
     const had = new Set(a.map(key));
     const has = new Set(b.map(key));
@@ -253,6 +262,29 @@ export function describeNetworkChanges(from: NetworkConfig, to: NetworkConfig): 
     for (const k of has) if (!had.has(k)) out.push(`+ ${kind} ${k}`);
   }
   return out;
+}
+
+/**
+ * The part of `net` the management port needs, applied on its own and first: the `management`
+ * name, its interface, the routes through it (its `dev`, or a gateway on its subnets), DNS and
+ * NTP. No VIPs or local addresses.
+ */
+export function managementSlice(net: NetworkConfig): NetworkConfig {
+  const mgmt = managementInterface(net);
+  const iface = net.interfaces.find((i) => i.name === mgmt);
+  const subnets = iface?.addresses ?? [];
+  return {
+    ...(net.management !== undefined && { management: net.management }),
+    interfaces: iface === undefined ? [] : [structuredClone(iface)],
+    routes: net.routes.filter((r) =>
+      r.dev === mgmt ||
+      (r.dev === undefined && r.via !== undefined && subnets.some((a) => prefixContains(a, r.via!)))
+    ).map((r) => ({ ...r })),
+    ...(net.dns !== undefined && { dns: structuredClone(net.dns) }),
+    ...(net.ntp !== undefined && { ntp: structuredClone(net.ntp) }),
+    vips: [],
+    localAddresses: [],
+  };
 }
 
 /** The network ops, or the error of a target that has none (a bare engine, a remote client). */

@@ -42,9 +42,8 @@ const HOST_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 /** A DNS name (a search domain, an NTP server's name): dot-separated labels, 253 at most. */
 function isDnsName(name: string): boolean {
   const trimmed = name.endsWith(".") ? name.slice(0, -1) : name;
-  return trimmed.length > 0 && trimmed.length <= 253 && trimmed.split(".").every((l) =>
-    HOST_LABEL.test(l)
-  );
+  return trimmed.length > 0 && trimmed.length <= 253 &&
+    trimmed.split(".").every((l) => HOST_LABEL.test(l));
 }
 const INTERFACE_KEYS = ["addresses", "mtu", "up"] as const;
 const ROUTE_KEYS = ["to", "via", "dev", "metric"] as const;
