@@ -112,8 +112,21 @@ export async function attachPersistence(
   target: PersistedTarget,
   options: PersistenceOptions,
 ): Promise<Persistence> {
-  const { log, sync, network } = options;
+  const { log, sync } = options;
   const changes = options.changes ?? new ConfigChanges();
+  // A network change is a configuration change like any other: announced, so it is saved
+  // and the bindings follow.
+  const given = options.network;
+  const network: NetworkOps | undefined = given === undefined ? undefined : {
+    current: () => given.current(),
+    check: (next, before) => given.check(next, before),
+    restore: (net) => given.restore(net),
+    admit: (address, what) => given.admit(address, what),
+    apply: async (next) => {
+      await given.apply(next);
+      await changes.announce("network");
+    },
+  };
   // What restoring, applying and saving call: changes go straight to the target (they run
   // inside a batch or an exclusive section already) and are announced on the event.
   const remote: RemoteControl = options.changes === undefined
