@@ -70,13 +70,18 @@ function isInterfaceAddress(net: NetworkConfig, address: string): boolean {
   return net.interfaces.some((i) => i.addresses.some((a) => a.address === address));
 }
 
-/** True when the box could own `address`: floated by keepalived, named, or on a subnet. */
+/**
+ * True when the box could own `address`: floated by keepalived, named, or on a subnet. While
+ * the section configures no interface at all, the box's addresses are managed elsewhere (by
+ * hand, DHCP, a release before this one) and every address passes.
+ */
 export function canOwn(
   net: NetworkConfig,
   address: string,
   floating: ReadonlySet<string>,
 ): boolean {
-  return floating.has(address) || ownerInterface(net, address) !== undefined;
+  return net.interfaces.length === 0 || floating.has(address) ||
+    ownerInterface(net, address) !== undefined;
 }
 
 /**
