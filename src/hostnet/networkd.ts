@@ -106,6 +106,7 @@ export function networkdFiles(
       "resolved.conf.d/fullnat.conf",
       [
         ...HEADER,
+        "",
         "[Resolve]",
         `DNS=${net.dns.servers.join(" ")}`,
         `Domains=${net.dns.search.join(" ")}`,
@@ -115,7 +116,7 @@ export function networkdFiles(
   if (net.ntp !== undefined) {
     files.set(
       "timesyncd.conf.d/fullnat.conf",
-      [...HEADER, "[Time]", `NTP=${net.ntp.servers.join(" ")}`].join("\n") + "\n",
+      [...HEADER, "", "[Time]", `NTP=${net.ntp.servers.join(" ")}`].join("\n") + "\n",
     );
   }
   return files;
