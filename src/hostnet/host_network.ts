@@ -162,7 +162,7 @@ export class HostNetwork implements NetworkOps {
 
   async restore(net: NetworkConfig): Promise<void> {
     this.#net = structuredClone(net);
-    if (this.#opts.manage) {
+    if (this.#opts.manage && (net.interfaces.length > 0 || net.routes.length > 0)) {
       const mgmt = managementInterface(net);
       const slice = managementSlice(net);
       if (slice.interfaces.length > 0) {
