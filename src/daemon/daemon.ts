@@ -320,6 +320,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       ),
       drains: live.list(),
       sync: daemons.list(),
+      network: hostNet.status(),
     }));
     server.register("healthStatus", () => monitor.report());
     // `network status`, `show interfaces|routes|arp`: what is configured and what is live.

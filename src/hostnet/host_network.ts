@@ -49,6 +49,11 @@ export interface HostNetworkOptions {
   /** keepalived's configuration, whose floating addresses are never bound. */
   keepalivedConf: string;
   log(message: string): void;
+  /**
+   * Told after the section was applied or restored (with the section now in force): for what
+   * follows the management addresses (sshd's listen addresses, the host firewall).
+   */
+  onApplied?: (net: NetworkConfig) => Promise<void> | void;
 }
 
 /** Counters of what the host network did. */
@@ -158,6 +163,15 @@ export class HostNetwork implements NetworkOps {
     this.#net = structuredClone(next);
     this.#problem = undefined;
     await this.#writeFiles();
+    await this.#told();
+  }
+
+  async #told(): Promise<void> {
+    try {
+      await this.#opts.onApplied?.(this.current());
+    } catch (e) {
+      this.#opts.log(`network: a follower of the network configuration failed: ${message(e)}`);
+    }
   }
 
   async restore(net: NetworkConfig): Promise<void> {
@@ -193,6 +207,7 @@ export class HostNetwork implements NetworkOps {
       }
     }
     await this.#writeFiles();
+    await this.#told();
   }
 
   async admit(address: string, what: string): Promise<void> {

@@ -39,9 +39,18 @@ export function addInterfaceCommands(ctx: CommandContext, root: Command): void {
 
   jsonOption(leaf(ctx, iface, "list", "list the configured interfaces")).alias("ls").action(
     action(ctx, async ({ opts, control }) => {
-      const section = await fetchNetwork(await control());
-      if (opts.json) printJson(ctx, section.interfaces ?? {});
-      else ctx.io.out(configuredInterfacesTable(section));
+      const c = await control();
+      const section = await fetchNetwork(c);
+      if (opts.json) return printJson(ctx, section.interfaces ?? {});
+      const status = await c.call("networkStatus") as { managed: boolean; problem?: string };
+      ctx.io.out(configuredInterfacesTable(section));
+      if (!status.managed) {
+        ctx.io.out(
+          "note: this daemon does not manage the host network (--manage-host-network): the " +
+            "configuration is kept, not applied",
+        );
+      }
+      if (status.problem) ctx.io.out(`last problem: ${status.problem}`);
     }),
   );
 
