@@ -133,10 +133,16 @@ export async function applySeedNetwork(
     const overridden = rest.overridden.length > 0
       ? `; the seed's value replaced a shell change of: ${rest.overridden.join(", ")}`
       : "";
+    const status = await (await d.client()).call("networkStatus").catch(() => undefined) as
+      | { managed?: boolean }
+      | undefined;
+    const unmanaged = status?.managed === false
+      ? " (stored only: the daemon does not manage the host network, --manage-host-network)"
+      : "";
     return {
       report: `${seed.interfaces.length} interface(s), ${seed.routes.length} route(s), ` +
         `${seed.vips.length} VIP(s), ${seed.localAddresses.length} local address(es) configured ` +
-        `(${first.length + changes.length} change(s))${overridden}`,
+        `(${first.length + changes.length} change(s))${overridden}${unmanaged}`,
       applied: networkText(seed) ?? {},
       whole: true,
     };
