@@ -151,3 +151,31 @@ Deno.test("syncFiles(): writes what differs, removes its own stale files, leaves
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("HostNetwork without --manage-host-network: keeps, writes files, refuses nothing", async () => {
+  const { HostNetwork } = await import("../../../src/hostnet/host_network.ts");
+  const root = await Deno.makeTempDir();
+  try {
+    const logs: string[] = [];
+    const told: NetworkConfig[] = [];
+    const host = new HostNetwork({
+      manage: false,
+      filesDir: join(root, "network"),
+      keepalivedConf: join(root, "none.conf"),
+      log: (m) => logs.push(m),
+      onApplied: (net) => void told.push(net),
+    });
+    await host.apply(NET);
+    assert.deepEqual(host.current(), NET);
+    assert.equal(told.length, 1);
+    await host.admit("192.0.2.99", "the VIP of tcp 192.0.2.99:80");
+    assert.deepEqual(await host.check({ network: NET, services: SERVICES }, { services: [] }), []);
+    await host.follow(SERVICES, false);
+    const eth0 = await Deno.readTextFile(join(root, "network/10-fullnat-eth0.network"));
+    assert.match(eth0, /Address=198\.51\.100\.10\/32\n/);
+    assert.equal(host.status().managed, false);
+    assert.deepEqual(logs, []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
