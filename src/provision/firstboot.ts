@@ -117,7 +117,12 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
   const sha256 = await sha256Hex(seed.content);
   const stateDir = opts.stateDir ?? defaultStateDir(opts.root);
   const previous = await readState(stateDir);
-  if (!opts.force && previous?.sha256 === sha256 && previous.complete) {
+  // A seed applied by a release before the daemon kept the network: its network section was
+  // applied once and stored nowhere. It goes into the daemon's configuration now, alone (the
+  // other sections were applied and stay as the shell left them).
+  const migrating = !opts.force && previous?.sha256 === sha256 && previous.complete &&
+    previous.applied === undefined && previous.sections?.network === "applied";
+  if (!opts.force && previous?.sha256 === sha256 && previous.complete && !migrating) {
     result.status = "unchanged";
     result.sections = previous.sections;
     await report.say(
@@ -185,8 +190,17 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
         parsedSource.source.value !== null
       ? (parsedSource.source.value as Record<string, unknown>).network
       : undefined;
+    if (migrating) {
+      await report.say(
+        "this seed was applied by an earlier release: its network section goes into the " +
+          "daemon's configuration now; the other sections stay as they are",
+      );
+      const lb = checkLoadBalancer(p.loadBalancer);
+      if (lb.ok) appliedParts.loadBalancer = loadBalancerBase(lb.document);
+    }
     const attempt = async (s: SectionName, fn: () => Promise<string>) => {
       if (result.sections[s] !== "applied") return;
+      if (migrating && s !== "network") return;
       try {
         await report.say(`${s}: ${await fn()}`);
       } catch (e) {

@@ -2,7 +2,7 @@
 // real daemon: what a VM does at boot, without the VM.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildSeed } from "../../../src/provision/seed.ts";
+import { buildSeed, sha256Hex } from "../../../src/provision/seed.ts";
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
 import { createTopology, type Topology } from "../../../testkit/netns.ts";
 import { curl, startNginx } from "../../../testkit/servers.ts";
@@ -345,6 +345,44 @@ loadBalancer:
     // An invalid seed is not retried at every boot; it takes a new seed.
     const again = await box.firstboot();
     assert.equal(again.code, 0, again.stderr);
+    assert.match(again.console, /already applied/);
+  });
+});
+
+Deno.test("provision firstboot moves the network of a seed an earlier release applied into the daemon's configuration", async () => {
+  await withBox(async (box) => {
+    const yaml = exampleYaml();
+    await box.writeSeed(yaml);
+    // The record an earlier release left: the seed applied, the network applied once by
+    // `ip -batch` and stored nowhere.
+    const stateDir = join(box.root, "var/lib/fullnat/provision");
+    await Deno.mkdir(stateDir, { recursive: true });
+    await Deno.writeTextFile(
+      join(stateDir, "applied.json"),
+      JSON.stringify({
+        sha256: await sha256Hex(new TextEncoder().encode(yaml)),
+        seed: box.seed,
+        processedAt: "2026-01-01T00:00:00.000Z",
+        sections: {
+          hostname: "applied",
+          admin: "applied",
+          network: "applied",
+          loadBalancer: "applied",
+          ha: "absent",
+        },
+        complete: true,
+      }),
+    );
+    const r = await box.firstboot();
+    assert.equal(r.code, 0, r.stderr + r.console);
+    assert.match(r.console, /applied by an earlier release/);
+    const exported = JSON.parse((await box.lb.cli("config", "export")).stdout);
+    assert.deepEqual(Object.keys(exported.network.interfaces), ["eth0", "eth1"]);
+    // Only the network: the load balancer stays as it is (the shell may have changed it).
+    assert.deepEqual(exported.services, []);
+    assert.equal(await Deno.readTextFile(join(box.root, "etc/hostname")), "debian\n");
+    // And the next boot has nothing to do.
+    const again = await box.firstboot();
     assert.match(again.console, /already applied/);
   });
 });
