@@ -174,6 +174,21 @@ async function program(admin: Runtime, first: string | undefined): Promise<Comma
         "peer that was away learns the sessions made meanwhile (0: only on change, as IPVS)",
       String(DEFAULT_SYNC_REFRESH_S),
     )
+    .option(
+      "--manage-host-network",
+      "apply the configuration's network section to this box's interfaces and put the " +
+        "services' VIPs and local addresses on them (the appliance's unit sets it; without it " +
+        "no interface is touched)",
+    )
+    .option(
+      "--host-network-dir <dir>",
+      "write the network section as systemd-networkd files into DIR (e.g. /etc/systemd/network; " +
+        "resolved and timesyncd drop-ins beside it) so the box's network comes up at boot",
+    )
+    .option(
+      "--keepalived-conf <file>",
+      "keepalived's configuration: the addresses it floats are never bound by the daemon",
+    )
     .action(async (o) => {
       const d: DaemonOptions = defaultDaemonOptions();
       if (o.socket) d.socket = o.socket;
@@ -200,6 +215,9 @@ async function program(admin: Runtime, first: string | undefined): Promise<Comma
       if (o.runDir === false) d.runDir = null;
       if (o.syncKeyFile) d.syncKeyFile = o.syncKeyFile;
       d.syncRefreshMs = parseIntStrict(o.syncRefresh, "--sync-refresh", 0, 3600) * 1000;
+      d.manageHostNetwork = o.manageHostNetwork === true;
+      if (o.hostNetworkDir) d.hostNetworkDir = o.hostNetworkDir;
+      if (o.keepalivedConf) d.keepalivedConf = o.keepalivedConf;
       const { runDaemon } = await import("./src/daemon/daemon.ts");
       await runDaemon(d);
     });

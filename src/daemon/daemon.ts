@@ -20,6 +20,8 @@ import { applyDataPathSysctls, restoreSysctls, type SysctlChange } from "../kern
 import { carrySysctls, clearSysctlCarry } from "../kernel/sysctl_carry.ts";
 import { attachPersistence } from "../persist/attach.ts";
 import { DEFAULT_STATE_DIR } from "../persist/store.ts";
+import { HostNetwork } from "../hostnet/host_network.ts";
+import { liveNetwork } from "../hostnet/live.ts";
 import { Drains } from "./drains.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
 import { HealthMonitor } from "./health_monitor.ts";
@@ -270,12 +272,33 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
         await openSync();
       },
     };
+    // The box's own network (src/hostnet): restored before the services, and after every
+    // change the services' VIPs and local addresses are bound on its interfaces (awaited: a
+    // VIP answers ARP when the change that added it returns).
+    const hostNet = new HostNetwork({
+      manage: options.manageHostNetwork,
+      filesDir: options.hostNetworkDir,
+      keepalivedConf: options.keepalivedConf,
+      log,
+    });
+    changes.on(async (change) => {
+      if (change.reason === "expiry") return;
+      const services = (await workers.listServices()).map((s) => ({
+        protocol: s.protocol,
+        address: s.address,
+        port: s.port,
+        localAddresses: s.localAddresses.map((l) => l.address),
+      }));
+      const full = ["start", "restore", "configApply", "networkApply"].includes(change.reason);
+      await hostNet.follow(services, full);
+    });
     // Restores the stored configuration, then saves on every change event (src/persist).
     const persisted = await attachPersistence(target, {
       stateDir: options.stateDir,
       log,
       changes,
       sync: syncOps,
+      network: hostNet,
     });
     server = new ControlServer(persisted.target, {
       onError: (e) => log(`control: ${errText(e)}`),
@@ -335,8 +358,12 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       sync: daemons.list(),
       config: persisted.versions.status(),
       captures: pcaps.counters,
+      network: hostNet.status(),
     }));
     server.register("healthStatus", () => monitor.report());
+    // `network status`, `show interfaces|routes|arp`: what is configured and what is live.
+    server.register("networkStatus", () => hostNet.status());
+    server.register("networkLive", (kind) => liveNetwork(kind));
     // `ipvsadm --start-daemon` / `--stop-daemon` / `-L --daemon`: one change at a time, saved.
     server.register("syncStart", (spec) => {
       const checked = checkSyncSpec(spec);

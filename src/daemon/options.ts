@@ -13,6 +13,7 @@ import {
   PORT_MAX,
   PORT_MIN,
 } from "../vocab/port.ts";
+import { DEFAULT_KEEPALIVED_CONF } from "../hostnet/floating.ts";
 
 /** Everything `fullnat daemon` needs to start. */
 export interface DaemonOptions {
@@ -80,6 +81,19 @@ export interface DaemonOptions {
    * away; 0: only on change (`--sync-refresh SECONDS`).
    */
   syncRefreshMs: number;
+  /**
+   * Apply the configuration's `network` section to the box's interfaces and bind the services'
+   * VIPs and local addresses (`--manage-host-network`; the appliance's unit turns it on). Off,
+   * the section is kept and exported but no interface is touched.
+   */
+  manageHostNetwork: boolean;
+  /**
+   * systemd-networkd's directory, where the boot-time `.network` files go (resolved's and
+   * timesyncd's drop-ins beside it); null writes none (`--host-network-dir`).
+   */
+  hostNetworkDir: string | null;
+  /** keepalived's configuration: the addresses it floats are never bound by the daemon. */
+  keepalivedConf: string;
 }
 
 /** `--sync-refresh`'s default, seconds. */
@@ -112,6 +126,9 @@ export function defaultDaemonOptions(
     queueBufferBytes: DEFAULT_QUEUE_BUFFER_BYTES,
     syncKeyFile: env("FULLNAT_SYNC_KEY_FILE") || null,
     syncRefreshMs: DEFAULT_SYNC_REFRESH_S * 1000,
+    manageHostNetwork: false,
+    hostNetworkDir: null,
+    keepalivedConf: DEFAULT_KEEPALIVED_CONF,
   };
 }
 

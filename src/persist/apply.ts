@@ -13,6 +13,7 @@ import { ControlError } from "../fullnat/types.ts";
 import { type ConfigDocument, configFromViews, ConfigInvalidError } from "./document.ts";
 import { planChanges, serviceOptionsOf } from "./plan.ts";
 import type { SyncOps } from "./sync_section.ts";
+import { type NetworkOps, sameNetwork } from "./network_section.ts";
 
 /** What {@linkcode applyConfig} did (or, for a dry run, would do). */
 export interface ApplyResult {
@@ -30,6 +31,11 @@ export interface ApplyOptions {
    * fails at its first sync step.
    */
   sync?: SyncOps;
+  /**
+   * The box's host network. Without it the document's `network` section reads as empty and a
+   * document configuring one is refused.
+   */
+  network?: NetworkOps;
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -75,15 +81,22 @@ export function checkOnFreshEngine(doc: ConfigDocument): string[] {
   return problems;
 }
 
-/** The configuration a target is running now, with its sync daemons when `sync` is given. */
-export async function readRunning(target: RemoteControl, sync?: SyncOps): Promise<ConfigDocument> {
+/**
+ * The configuration a target is running now, with its sync daemons when `sync` is given and
+ * the box's network when `network` is.
+ */
+export async function readRunning(
+  target: RemoteControl,
+  sync?: SyncOps,
+  network?: NetworkOps,
+): Promise<ConfigDocument> {
   const [services, timeouts, tunables, daemons] = await Promise.all([
     target.listServices(),
     target.getTimeouts(),
     target.getTunables(),
     sync?.list() ?? [],
   ]);
-  return configFromViews(services, timeouts, tunables, daemons);
+  return configFromViews(services, timeouts, tunables, daemons, network?.current());
 }
 
 /**
@@ -100,17 +113,23 @@ export async function applyConfig(
   options: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const problems = checkOnFreshEngine(doc);
+  const { sync, network } = options;
+  const before = await readRunning(target, sync, network);
+  if (network !== undefined) problems.push(...await network.check(doc, before));
+  else if (!sameNetwork(before.network, doc.network)) {
+    problems.push(
+      "network: the box's network is configured by the fullnat daemon; this target has none",
+    );
+  }
   if (problems.length > 0) throw new ConfigInvalidError(problems);
-  const { sync } = options;
-  const before = await readRunning(target, sync);
   const plan = planChanges(before, doc);
-  const changes = plan.map((c) => c.text);
+  const changes = plan.flatMap((c) => [c.text, ...(c.more ?? [])]);
   if (options.dryRun) return { changes };
   for (const step of plan) {
     try {
-      await step.run(target, sync);
+      await step.run(target, sync, network);
     } catch (e) {
-      const undo = await rollBack(target, before, sync);
+      const undo = await rollBack(target, before, sync, network);
       const code = e instanceof ControlError ? e.code : "invalid-argument";
       throw new ControlError(
         code,
@@ -129,17 +148,18 @@ async function rollBack(
   target: RemoteControl,
   previous: ConfigDocument,
   sync: SyncOps | undefined,
+  network: NetworkOps | undefined,
 ): Promise<string[]> {
   let now: ConfigDocument;
   try {
-    now = await readRunning(target, sync);
+    now = await readRunning(target, sync, network);
   } catch (e) {
     return [`cannot read the running configuration: ${message(e)}`];
   }
   const failures: string[] = [];
   for (const step of planChanges(now, previous)) {
     try {
-      await step.run(target, sync);
+      await step.run(target, sync, network);
     } catch (e) {
       failures.push(`${step.text}: ${message(e)}`);
     }

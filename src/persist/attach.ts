@@ -21,10 +21,13 @@ import {
 } from "../ctl/remote.ts";
 import { ControlError } from "../fullnat/types.ts";
 import { applyConfig, type ApplyResult, readRunning } from "./apply.ts";
-import { type ConfigDocument, formatConfig, parseConfig } from "./document.ts";
+import { type ConfigDocument, ConfigInvalidError, formatConfig, parseConfig } from "./document.ts";
 import { ConfigStore, setAside, STORE_FILE, StoreUnreadableError } from "./store.ts";
 import { describeSync, type SyncOps } from "./sync_section.ts";
 import { checkConfirmSeconds, ConfigVersions } from "./versions.ts";
+import { type NetworkOps, networkText } from "./network_section.ts";
+import { checkNetworkSection } from "./network_section.ts";
+import { Checker, serviceName } from "./document.ts";
 import type { SyncDaemonSpec } from "../sync/sync_config.ts";
 
 /** Options of {@linkcode attachPersistence}. */
@@ -44,6 +47,12 @@ export interface PersistenceOptions {
    * them. They must announce their own changes on `changes` (as the fan-out does).
    */
   sync?: SyncOps;
+  /**
+   * The box's host network: the document's `network` section is read from and applied to it,
+   * restored first at start, and the VIPs and local addresses of new services are admitted by
+   * it (refused when the box could not own them).
+   */
+  network?: NetworkOps;
 }
 
 /** Anything that can serve extra ops (the daemon's `ControlServer`). */
@@ -111,6 +120,19 @@ export async function attachPersistence(
 ): Promise<Persistence> {
   const { log, sync } = options;
   const changes = options.changes ?? new ConfigChanges();
+  // A network change is a configuration change like any other: announced, so it is saved
+  // and the bindings follow.
+  const given = options.network;
+  const network: NetworkOps | undefined = given === undefined ? undefined : {
+    current: () => given.current(),
+    check: (next, before) => given.check(next, before),
+    restore: (net) => given.restore(net),
+    admit: (address, what) => given.admit(address, what),
+    apply: async (next) => {
+      await given.apply(next);
+      await changes.announce("network");
+    },
+  };
   // What restoring, applying and saving call: changes go straight to the target (they run
   // inside a batch or an exclusive section already) and are announced on the event.
   const remote: RemoteControl = options.changes === undefined
@@ -139,10 +161,21 @@ export async function attachPersistence(
       }
       if (doc !== undefined) {
         try {
+          // The box's own network first (management port on its own, never throws): the
+          // services' addresses are bound on its interfaces.
+          if (network !== undefined && doc.network !== undefined) {
+            await network.restore(doc.network);
+          }
           // Not durable: the store already holds it. The diversion still follows. The sync
           // daemons come after, each on its own: one that cannot start (its interface is not
           // up yet) costs no service.
-          await changes.batch("restore", () => applyConfig(remote, { ...doc!, sync: [] }), false);
+          await changes.batch(
+            "restore",
+            // No network ops here: the network is restored above, and a stored service is
+            // never refused for an address (bound or not, it is logged by the host network).
+            () => applyConfig(remote, { ...doc!, sync: [], network: undefined }),
+            false,
+          );
           log(
             `restored configuration version ${stored.id} saved ${stored.savedAt} ` +
               `(${stored.reason}) from ${path}: ${summary(doc)}`,
@@ -160,12 +193,12 @@ export async function attachPersistence(
 
   let lastText: string | undefined = store === undefined
     ? undefined
-    : formatConfig(await readRunning(remote, sync));
+    : formatConfig(await readRunning(remote, sync, network));
 
   const save = async (reason: string): Promise<void> => {
     if (store === undefined) return;
     try {
-      const text = formatConfig(await readRunning(remote, sync));
+      const text = formatConfig(await readRunning(remote, sync, network));
       if (text === lastText) return;
       store.save(text, reason);
       lastText = text;
@@ -179,17 +212,30 @@ export async function attachPersistence(
   };
 
   changes.on((change) => change.durable ? save(change.reason) : undefined);
-  const applyText = (text: string) => applyConfig(remote, parseConfig(text), { sync });
+  const applyText = (text: string) => applyConfig(remote, parseConfig(text), { sync, network });
   const versions = new ConfigVersions({
     store: () => store,
     batch: (reason, fn) => changes.batch(reason, fn),
     applyText,
-    runningText: async () => formatConfig(await readRunning(remote, sync)),
+    runningText: async () => formatConfig(await readRunning(remote, sync, network)),
     log,
   });
+  const exclusive = exclusiveChanges(remote, changes);
+  // A new service's VIP and a new local address must be ones the box can own (on one of its
+  // subnets, named under network.vips/localAddresses, or floated by keepalived).
+  const guarded: RemoteControl = network === undefined ? exclusive : {
+    ...exclusive,
+    addService: async (key, opts) => {
+      await network.admit(key.address, `the VIP of ${serviceName(key)}`);
+      return exclusive.addService(key, opts);
+    },
+    addLocalAddress: async (key, address) => {
+      await network.admit(address, `a local address of ${serviceName(key)}`);
+      return exclusive.addLocalAddress(key, address);
+    },
+  };
   // A change applied with --confirm-within that a stopped daemon never saw confirmed.
   await versions.resumeAtStart();
-  const guarded = exclusiveChanges(remote, changes);
   // Listings are reads: they pass by the serialized changes.
   const served: PersistedTarget = {
     ...guarded,
@@ -206,7 +252,7 @@ export async function attachPersistence(
     register(server: OpRegistry) {
       server.register(
         "configExport",
-        () => changes.exclusive(async () => formatConfig(await readRunning(remote, sync))),
+        () => changes.exclusive(async () => formatConfig(await readRunning(remote, sync, network))),
       );
       server.register("configApply", (text: unknown, opts: unknown) => {
         const { dryRun, confirmWithin } = checkApplyArgs(text, opts);
@@ -214,13 +260,40 @@ export async function attachPersistence(
           return versions.applyConfirmed(text as string, confirmWithin);
         }
         const run = (): Promise<ApplyResult> =>
-          applyConfig(remote, parseConfig(text as string), { dryRun, sync });
+          applyConfig(remote, parseConfig(text as string), { dryRun, sync, network });
         return dryRun ? changes.exclusive(run) : changes.batch("configApply", run);
       });
       server.register("configHistory", () => versions.history());
       server.register("configShow", (id: unknown) => versions.show(id));
       server.register("configRollback", (id: unknown) => versions.rollback(id));
       server.register("configConfirm", () => versions.confirm());
+      // The `network` section alone (the shell's interface/route/dns/ntp commands): `expect`
+      // is the section's text the edit was made on, so two admins' edits never undo each other.
+      server.register(
+        "networkGet",
+        () =>
+          changes.exclusive(async () =>
+            networkText((await readRunning(remote, sync, network)).network) ?? {}
+          ),
+      );
+      server.register("networkApply", (section: unknown, opts: unknown) => {
+        const { dryRun, expect } = checkNetworkArgs(opts);
+        const run = async (): Promise<ApplyResult> => {
+          const running = await readRunning(remote, sync, network);
+          const now = JSON.stringify(networkText(running.network) ?? {});
+          if (expect !== undefined && JSON.stringify(expect) !== now) {
+            throw new ControlError(
+              "invalid-argument",
+              "the network configuration changed while this edit was made; run the command again",
+            );
+          }
+          const c = new Checker("");
+          const next = checkNetworkSection(c, section);
+          if (next === undefined) throw new ConfigInvalidError(c.problems, "The network section");
+          return applyConfig(remote, { ...running, network: next }, { dryRun, sync, network });
+        };
+        return dryRun ? changes.exclusive(run) : changes.batch("networkApply", run);
+      });
     },
     async close() {
       versions.stop();
@@ -249,6 +322,18 @@ async function restoreSync(
       }
     }, false);
   }
+}
+
+function checkNetworkArgs(opts: unknown): { dryRun: boolean; expect?: unknown } {
+  if (opts === undefined || opts === null) return { dryRun: false };
+  if (typeof opts !== "object" || Array.isArray(opts)) {
+    throw new ControlError(
+      "invalid-argument",
+      "networkApply options must be { dryRun?: boolean, expect?: object }",
+    );
+  }
+  const o = opts as Record<string, unknown>;
+  return { dryRun: o.dryRun === true, ...(o.expect !== undefined && { expect: o.expect }) };
 }
 
 const APPLY_OPTIONS = "configApply options must be { dryRun?: boolean, confirmWithin?: seconds }";

@@ -82,6 +82,8 @@ import {
 import { isJsonObject, type JsonObject, showValue } from "../vocab/json_value.ts";
 import type { SyncDaemonSpec } from "../sync/sync_config.ts";
 import { checkSyncSection, orderedSync, sortSync, syncText } from "./sync_section.ts";
+import type { NetworkConfig } from "../provision/types.ts";
+import { checkNetworkSection, emptyNetwork, networkText } from "./network_section.ts";
 
 /** The document version this code reads and writes. */
 export const CONFIG_VERSION = 1;
@@ -130,6 +132,12 @@ export interface ConfigDocument {
    * A validated document always has it; other code may leave it out (none).
    */
   sync?: SyncDaemonSpec[];
+  /**
+   * The box's own network (`network_section.ts`): interfaces, addresses, routes, DNS, NTP,
+   * explicit VIPs and local addresses; left out of the text when nothing is configured. A
+   * validated document always has it; other code may leave it out (none).
+   */
+  network?: NetworkConfig;
   services: ServiceConfig[];
 }
 
@@ -160,11 +168,12 @@ export function emptyConfig(): ConfigDocument {
     timeouts: { ...DEFAULT_TIMEOUTS },
     tunables: { ...DEFAULT_TUNABLES },
     sync: [],
+    network: emptyNetwork(),
     services: [],
   };
 }
 
-const TOP_KEYS = ["version", "timeouts", "tunables", "sync", "services"];
+const TOP_KEYS = ["version", "timeouts", "tunables", "sync", "network", "services"];
 const SERVICE_KEYS = [
   "protocol",
   "address",
@@ -789,6 +798,7 @@ export function validateConfig(value: unknown, options: ValidateOptions = {}): C
   const timeouts = checkTimeouts(c, value.timeouts);
   const tunables = checkTunables(c, value.tunables);
   const sync = checkSyncSection(c, value.sync);
+  const network = checkNetworkSection(c, value.network);
   const services: ServiceConfig[] = [];
   const list = c.list(value.services, "services");
   const seen = new Map<string, number>();
@@ -804,11 +814,14 @@ export function validateConfig(value: unknown, options: ValidateOptions = {}): C
   });
   if (
     c.problems.length > 0 || timeouts === undefined || tunables === undefined ||
-    sync === undefined
+    sync === undefined || network === undefined
   ) {
     return { ok: false, problems: c.problems };
   }
-  return { ok: true, document: { version: CONFIG_VERSION, timeouts, tunables, sync, services } };
+  return {
+    ok: true,
+    document: { version: CONFIG_VERSION, timeouts, tunables, sync, network, services },
+  };
 }
 
 /**
@@ -927,11 +940,13 @@ export function formatConfig(doc: ConfigDocument): string {
   const tunables = {} as Tunables;
   for (const k of TUNABLE_KEYS) tunables[k] = doc.tunables?.[k] ?? DEFAULT_TUNABLES[k];
   const sync = sortSync(doc.sync ?? []).map((d) => syncText(orderedSync(d)));
+  const network = networkText(doc.network);
   const ordered = {
     version: doc.version,
     timeouts,
     tunables,
     ...(sync.length > 0 && { sync }),
+    ...(network !== undefined && { network }),
     services: doc.services.map(orderedService),
   };
   return JSON.stringify(ordered, textField, 2) + "\n";
@@ -946,12 +961,14 @@ export function configFromViews(
   timeouts: Timeouts,
   tunables: Tunables = DEFAULT_TUNABLES,
   sync: readonly SyncDaemonSpec[] = [],
+  network: NetworkConfig = emptyNetwork(),
 ): ConfigDocument {
   return {
     version: CONFIG_VERSION,
     timeouts: { ...timeouts },
     tunables: { ...DEFAULT_TUNABLES, ...tunables },
     sync: sortSync(sync).map(orderedSync),
+    network: structuredClone(network),
     services: services.map((s) =>
       orderedService({
         ...s,

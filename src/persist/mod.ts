@@ -9,3 +9,4 @@ export * from "./plan.ts";
 export * from "./apply.ts";
 export * from "./store.ts";
 export * from "./attach.ts";
+export * from "./network_section.ts";

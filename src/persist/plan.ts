@@ -22,6 +22,13 @@ import { checkKey, type CheckSpec, formatCheck, isHttpCheck } from "../health/sp
 import { formatEndpoint, fullPersistenceMask, isIpv6 } from "../vocab/mod.ts";
 import { type ConfigDocument, type ServiceConfig, serviceName } from "./document.ts";
 import { needSync, planSync, type SyncOps } from "./sync_section.ts";
+import {
+  describeNetworkChanges,
+  emptyNetwork,
+  needNetwork,
+  type NetworkOps,
+  sameNetwork,
+} from "./network_section.ts";
 
 /**
  * One step of a plan: what it does, in words, and the control call that does it. A step of
@@ -29,7 +36,9 @@ import { needSync, planSync, type SyncOps } from "./sync_section.ts";
  */
 export interface Change {
   readonly text: string;
-  run(target: RemoteControl, sync?: SyncOps): Promise<unknown>;
+  /** Further lines of the same step (the network's changes are applied as one). */
+  readonly more?: readonly string[];
+  run(target: RemoteControl, sync?: SyncOps, network?: NetworkOps): Promise<unknown>;
 }
 
 const OPTION_KEYS = [
@@ -428,13 +437,22 @@ function editServiceChanges(from: ServiceConfig, to: ServiceConfig): Change[] {
 }
 
 /**
- * The steps that turn configuration `from` into `to`, in the order they must run: timeouts,
+ * The steps that turn configuration `from` into `to`, in the order they must run: the box's
+ * network, timeouts,
  * tunables, removed services, then each wanted service (added whole, or edited in place), then
  * the sync daemons (so a backup finds its services in place). Both documents must be valid;
  * the order of entries is not compared.
  */
 export function planChanges(from: ConfigDocument, to: ConfigDocument): Change[] {
   const out: Change[] = [];
+  // The box's own network first, as one step (applied all or nothing by the host network):
+  // the services' VIPs and local addresses are bound on its interfaces afterwards.
+  if (!sameNetwork(from.network, to.network)) {
+    const next = to.network ?? emptyNetwork();
+    const lines = describeNetworkChanges(from.network ?? emptyNetwork(), next);
+    const [text, ...more] = lines.length > 0 ? lines : ["~ network"];
+    out.push({ text, more, run: (_t, _s, network) => needNetwork(network).apply(next) });
+  }
   const t = timeoutChange(from.timeouts, to.timeouts);
   if (t) out.push(t);
   const tu = tunableChange(from.tunables, to.tunables);

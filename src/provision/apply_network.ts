@@ -10,7 +10,12 @@
 import { formatPrefix } from "../vocab/mod.ts";
 import { exec } from "./exec.ts";
 import type { Problem } from "./problems.ts";
-import type { HostAddress, NetworkConfig, RouteConfig } from "./types.ts";
+import {
+  type HostAddress,
+  managementInterface,
+  type NetworkConfig,
+  type RouteConfig,
+} from "./types.ts";
 
 /** Where the `ip` commands act: the caller's network namespace or a named one. */
 export interface NetworkTarget {
@@ -62,7 +67,8 @@ export async function checkNetworkTarget(
   return problems;
 }
 
-function hostAddressLine(verb: "replace" | "del", a: HostAddress): string {
+/** `addr replace A/32 dev IF` (`/128 ... nodad` for IPv6), or `addr del ...`. */
+export function hostAddressLine(verb: "replace" | "del", a: HostAddress): string {
   const len = a.family === 4 ? 32 : 128;
   // A VIP must answer at once; duplicate address detection would hold an IPv6 one back.
   const nodad = verb === "replace" && a.family === 6 ? " nodad" : "";
@@ -78,10 +84,18 @@ function routeLine(verb: "replace" | "del", r: RouteConfig): string {
   return line;
 }
 
-/** The `ip -batch` lines that apply `net`, in an order the kernel accepts. */
+/**
+ * The `ip -batch` lines that apply `net`, in an order the kernel accepts, the management port
+ * first (a batch stops at its first failure: what comes before it stands).
+ */
 export function networkBatch(net: NetworkConfig): string[] {
   const lines: string[] = [];
-  for (const iface of net.interfaces) {
+  const mgmt = managementInterface(net);
+  const ordered = [
+    ...net.interfaces.filter((i) => i.name === mgmt),
+    ...net.interfaces.filter((i) => i.name !== mgmt),
+  ];
+  for (const iface of ordered) {
     if (iface.mtu !== undefined) lines.push(`link set dev ${iface.name} mtu ${iface.mtu}`);
     for (const a of iface.addresses) {
       lines.push(`addr replace ${formatPrefix(a)} dev ${iface.name}`);
@@ -116,7 +130,15 @@ export function withdrawBatch(previous: NetworkConfig, next: NetworkConfig): str
   return lines;
 }
 
-async function runBatch(target: NetworkTarget, lines: string[], force: boolean): Promise<string> {
+/**
+ * Runs `lines` through one `ip -batch` (`-force`: on past failures); returns iproute2's
+ * message, or "" when every line succeeded.
+ */
+export async function runBatch(
+  target: NetworkTarget,
+  lines: string[],
+  force: boolean,
+): Promise<string> {
   if (lines.length === 0) return "";
   const args = ipArgs(target, [...(force ? ["-force"] : []), "-batch", "-"]);
   const out = await exec("ip", args, { stdin: lines.join("\n") + "\n" });

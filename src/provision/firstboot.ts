@@ -15,9 +15,18 @@ import { managementInputOf } from "../mgmt/from_provisioning.ts";
 import { defaultMgmtStateDir, writeInput } from "../mgmt/input_store.ts";
 import { applyHa } from "./apply_ha.ts";
 import { applyAdminKeys, applyHostname, checkAdminTarget, type HostTarget } from "./apply_host.ts";
-import { applyNetwork, checkNetworkTarget, type NetworkTarget } from "./apply_network.ts";
+import { checkNetworkTarget, type NetworkTarget } from "./apply_network.ts";
 import { findSeed } from "./find_seed.ts";
-import { applyLoadBalancer, checkLoadBalancer, loadBalancerProblems } from "./load_balancer.ts";
+import { checkLoadBalancer, loadBalancerProblems } from "./load_balancer.ts";
+import {
+  applySeedLoadBalancer,
+  applySeedNetwork,
+  baseLoadBalancer,
+  baseNetwork,
+  loadBalancerBase,
+  managementPart,
+} from "./seed_network.ts";
+import { parseSource } from "./source.ts";
 import { formatProblem, type Problem } from "./problems.ts";
 import { Reporter } from "./report.ts";
 import { readSeed, sha256Hex } from "./seed.ts";
@@ -118,7 +127,12 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
   const sha256 = await sha256Hex(seed.content);
   const stateDir = opts.stateDir ?? defaultStateDir(opts.root);
   const previous = await readState(stateDir);
-  if (!opts.force && previous?.sha256 === sha256 && previous.complete) {
+  // A seed applied by a release before the daemon kept the network: its network section was
+  // applied once and stored nowhere. It goes into the daemon's configuration now, alone (the
+  // other sections were applied and stay as the shell left them).
+  const migrating = !opts.force && previous?.sha256 === sha256 && previous.complete &&
+    previous.applied === undefined && previous.sections?.network === "applied";
+  if (!opts.force && previous?.sha256 === sha256 && previous.complete && !migrating) {
     result.status = "unchanged";
     result.sections = previous.sections;
     await report.say(
@@ -128,6 +142,12 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
     return result;
   }
   result.status = "processed";
+  // One connection to the daemon for the sections that go through it, made when first needed.
+  let client: ControlClient | undefined;
+  const daemon = {
+    client: async () => client ??= await connectWhenUp(opts.socket, opts.daemonWaitMs),
+  };
+  const appliedParts: NonNullable<ProvisionState["applied"]> = { ...(previous?.applied ?? {}) };
   await report.say(`provisioning from ${device} (${seed.name}, sha256 ${sha256.slice(0, 12)})`);
 
   const text = new TextDecoder().decode(seed.content);
@@ -173,8 +193,25 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
       else if (p[s] !== undefined) result.sections[s] = "applied"; // until it fails below
     }
     const host: HostTarget = { root: opts.root, liveHostname: opts.root === "/" };
+    // The seed applied before is the base of this one's changes (--force: none, the seed's
+    // every setting is applied again over what runs).
+    const base = opts.force ? undefined : previous?.applied;
+    const parsedSource = parseSource(text, seed.name);
+    const rawNetwork = parsedSource.ok && typeof parsedSource.source.value === "object" &&
+        parsedSource.source.value !== null
+      ? (parsedSource.source.value as Record<string, unknown>).network
+      : undefined;
+    if (migrating) {
+      await report.say(
+        "this seed was applied by an earlier release: its network section goes into the " +
+          "daemon's configuration now; the other sections stay as they are",
+      );
+      const lb = checkLoadBalancer(p.loadBalancer);
+      if (lb.ok) appliedParts.loadBalancer = loadBalancerBase(lb.document);
+    }
     const attempt = async (s: SectionName, fn: () => Promise<string>) => {
       if (result.sections[s] !== "applied") return;
+      if (migrating && s !== "network") return;
       try {
         await report.say(`${s}: ${await fn()}`);
       } catch (e) {
@@ -191,24 +228,47 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
       const file = await applyAdminKeys(opts.root, p.admin!);
       return `${p.admin!.sshKeys.length} SSH key(s) written to ${file}`;
     });
+    // The network and the load balancer go through the daemon, which keeps them: each as a
+    // change from the seed applied before (seed_network.ts), so the shell's changes that
+    // this seed does not touch stay.
     await attempt("network", async () => {
-      await applyNetwork(netTarget, p.network!, previous?.network);
-      const n = p.network!;
-      return `${n.interfaces.length} interface(s), ${n.vips.length} VIP(s), ` +
-        `${n.localAddresses.length} local address(es), ${n.routes.length} route(s) applied`;
+      const outcome = await applySeedNetwork(
+        daemon,
+        baseNetwork(base?.network),
+        p.network!,
+        false,
+      );
+      if (outcome.applied !== undefined) appliedParts.network = outcome.applied;
+      if (!outcome.whole) throw new Error(outcome.report);
+      return outcome.report;
     });
+    if (result.sections.network === "invalid" && rawNetwork !== undefined) {
+      // The section is invalid, but its management port may not be: that part alone goes in,
+      // so a bad data-interface address does not cost the box its management address.
+      const part = managementPart(rawNetwork);
+      if (part !== undefined) {
+        try {
+          const outcome = await applySeedNetwork(daemon, baseNetwork(base?.network), part, true);
+          if (outcome.applied !== undefined) appliedParts.network = outcome.applied;
+          await report.say(`network: ${outcome.report}; the rest is invalid (reported above)`);
+        } catch (e) {
+          await report.say(
+            `network: the management port could not be applied either: ${message(e)}`,
+          );
+        }
+      }
+    }
     await attempt("loadBalancer", async () => {
       const checkedLb = checkLoadBalancer(p.loadBalancer);
       if (!checkedLb.ok) throw new Error("invalid (reported above)");
-      const doc: ConfigDocument = checkedLb.document;
-      appliedLb = doc;
-      const client = await connectWhenUp(opts.socket, opts.daemonWaitMs);
-      try {
-        const changes = await applyLoadBalancer(client, doc);
-        return `${doc.services.length} service(s) configured (${changes.length} change(s))`;
-      } finally {
-        await client.close();
-      }
+      appliedLb = checkedLb.document;
+      const line = await applySeedLoadBalancer(
+        daemon,
+        baseLoadBalancer(base?.loadBalancer),
+        checkedLb.document,
+      );
+      appliedParts.loadBalancer = loadBalancerBase(checkedLb.document);
+      return line;
     });
     await attempt(
       "ha",
@@ -237,14 +297,15 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
       loadBalancer: result.sections.loadBalancer === "applied" ? appliedLb : undefined,
     });
   }
+  await client?.close();
   const state: ProvisionState = {
     sha256,
     seed: device,
     processedAt: new Date().toISOString(),
     sections: result.sections,
     complete: !Object.values(result.sections).includes("failed"),
-    // What the box carries now, so that a later seed can withdraw what it drops.
-    network: result.sections.network === "applied" ? p.network : previous?.network,
+    text,
+    applied: appliedParts,
   };
   try {
     await writeState(stateDir, state);

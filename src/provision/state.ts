@@ -1,8 +1,9 @@
 /**
  * What first boot remembers between boots (`/var/lib/fullnat/provision/applied.json`): the
  * hash of the last provisioning file it processed and how each section fared, so the same seed
- * is applied once and a changed seed again; and the network section it applied, so addresses
- * and routes a new seed drops can be withdrawn.
+ * is applied once and a changed seed again; the file's text, and the `network` and
+ * `loadBalancer` sections as they were applied (text forms), the base a later seed's
+ * differences are taken from (compose.ts), so what the shell changed since is kept.
  *
  * @module
  */
@@ -25,8 +26,16 @@ export interface ProvisionState {
   sections: Record<SectionName, SectionOutcome>;
   /** True when no section failed to apply; a failed one is retried at the next boot. */
   complete: boolean;
-  /** The network section as applied, if it was. */
+  /** The network section as applied by a release before the daemon kept it (read only). */
   network?: NetworkConfig;
+  /** The provisioning file's text. */
+  text?: string;
+  /**
+   * What of the seed was applied, section by section (their `config export` text forms): the
+   * base of the next seed's three-way merge. A section that was not applied keeps the base
+   * of the seed before.
+   */
+  applied?: { network?: unknown; loadBalancer?: unknown };
 }
 
 /** The default state directory under a root. */

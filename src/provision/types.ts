@@ -68,12 +68,53 @@ export interface HostAddress {
   interface: string;
 }
 
-/** The `network` section. */
+/** Name servers and search domains (`network.dns`). */
+export interface DnsConfig {
+  /** Name server addresses, in the order they are asked. */
+  servers: string[];
+  /** Search domains (resolv.conf's `search`, networkd's `Domains=`). */
+  search: string[];
+}
+
+/** Time servers (`network.ntp`). */
+export interface NtpConfig {
+  /** Host names or addresses of NTP servers. */
+  servers: string[];
+}
+
+/** The interface taken as the management port when `network.management` is left out. */
+export const DEFAULT_MANAGEMENT_INTERFACE = "eth0";
+
+/**
+ * The `network` section: of a provisioning file and, in the same shape, of the daemon's
+ * configuration document (src/persist/network_section.ts), which keeps it and applies it at
+ * every start.
+ */
 export interface NetworkConfig {
+  /**
+   * The management port's interface name, applied on its own and first; absent means
+   * {@linkcode DEFAULT_MANAGEMENT_INTERFACE} (see {@linkcode managementInterface}).
+   */
+  management?: string;
   interfaces: InterfaceConfig[];
   routes: RouteConfig[];
+  /** Absent: the box's name servers are left as they are. */
+  dns?: DnsConfig;
+  /** Absent: the box's time servers are left as they are. */
+  ntp?: NtpConfig;
   vips: HostAddress[];
   localAddresses: HostAddress[];
+}
+
+/** The management port's interface name (the default when the section names none). */
+export function managementInterface(net: NetworkConfig): string {
+  return net.management ?? DEFAULT_MANAGEMENT_INTERFACE;
+}
+
+/** The addresses configured on the management port (what sshd and the firewall listen on). */
+export function managementAddresses(net: NetworkConfig): Cidr[] {
+  const name = managementInterface(net);
+  return net.interfaces.find((i) => i.name === name)?.addresses ?? [];
 }
 
 /** The `admin` section. */

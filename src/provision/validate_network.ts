@@ -14,9 +14,37 @@ import {
 } from "../vocab/mod.ts";
 import type { Problems } from "./problems.ts";
 import { bool, describe, isMapping, list, mapping, text, wholeNumber } from "./shape.ts";
-import type { HostAddress, InterfaceConfig, NetworkConfig, RouteConfig } from "./types.ts";
+import type {
+  DnsConfig,
+  HostAddress,
+  InterfaceConfig,
+  NetworkConfig,
+  NtpConfig,
+  RouteConfig,
+} from "./types.ts";
 
-const NETWORK_KEYS = ["interfaces", "routes", "vips", "localAddresses"] as const;
+const NETWORK_KEYS = [
+  "management",
+  "interfaces",
+  "routes",
+  "dns",
+  "ntp",
+  "vips",
+  "localAddresses",
+] as const;
+const DNS_KEYS = ["servers", "search"] as const;
+const NTP_KEYS = ["servers"] as const;
+/** resolv.conf reads at most 3 name servers and 6 search domains; more are silently ignored. */
+const MAX_DNS_SERVERS = 3;
+const MAX_SEARCH_DOMAINS = 6;
+const HOST_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+/** A DNS name (a search domain, an NTP server's name): dot-separated labels, 253 at most. */
+function isDnsName(name: string): boolean {
+  const trimmed = name.endsWith(".") ? name.slice(0, -1) : name;
+  return trimmed.length > 0 && trimmed.length <= 253 &&
+    trimmed.split(".").every((l) => HOST_LABEL.test(l));
+}
 const INTERFACE_KEYS = ["addresses", "mtu", "up"] as const;
 const ROUTE_KEYS = ["to", "via", "dev", "metric"] as const;
 
@@ -157,12 +185,75 @@ export function validateHostAddresses(
   return out;
 }
 
+function validateDns(value: unknown, problems: Problems): DnsConfig | undefined {
+  const m = mapping(value, problems, DNS_KEYS);
+  if (m === undefined) return undefined;
+  const out: DnsConfig = { servers: [], search: [] };
+  const servers = m.servers === undefined ? [] : list(m.servers, problems.at("servers")) ?? [];
+  if (servers.length > MAX_DNS_SERVERS) {
+    problems.add(
+      ["servers"],
+      `at most ${MAX_DNS_SERVERS} name servers (the resolver asks no more), not ${servers.length}`,
+    );
+  }
+  servers.forEach((item, i) => {
+    const p = problems.at("servers", i);
+    const t = text(item, p, "a name server address");
+    if (t === undefined) return;
+    const addr = parseAddress(t);
+    if (addr === undefined) return p.add([], `${JSON.stringify(t)} is not an IP address`);
+    if (out.servers.includes(addr.address)) return p.add([], `${t} is listed twice`);
+    out.servers.push(addr.address);
+  });
+  const search = m.search === undefined ? [] : list(m.search, problems.at("search")) ?? [];
+  if (search.length > MAX_SEARCH_DOMAINS) {
+    problems.add(["search"], `at most ${MAX_SEARCH_DOMAINS} search domains, not ${search.length}`);
+  }
+  search.forEach((item, i) => {
+    const p = problems.at("search", i);
+    const t = text(item, p, "a domain name");
+    if (t === undefined) return;
+    if (!isDnsName(t)) {
+      return p.add([], `${JSON.stringify(t)} is not a domain name (letters, digits, '-', dots)`);
+    }
+    out.search.push(t);
+  });
+  return out;
+}
+
+function validateNtp(value: unknown, problems: Problems): NtpConfig | undefined {
+  const m = mapping(value, problems, NTP_KEYS);
+  if (m === undefined) return undefined;
+  const out: NtpConfig = { servers: [] };
+  const servers = m.servers === undefined ? [] : list(m.servers, problems.at("servers")) ?? [];
+  servers.forEach((item, i) => {
+    const p = problems.at("servers", i);
+    const t = text(item, p, "an NTP server's name or address");
+    if (t === undefined) return;
+    const addr = parseAddress(t);
+    const name = addr?.address ?? t;
+    if (addr === undefined && !isDnsName(t)) {
+      return p.add([], `${JSON.stringify(t)} is neither an IP address nor a host name`);
+    }
+    if (out.servers.includes(name)) return p.add([], `${t} is listed twice`);
+    out.servers.push(name);
+  });
+  return out;
+}
+
 /** Validates the `network` section; undefined when it has problems (recorded in `problems`). */
 export function validateNetwork(value: unknown, problems: Problems): NetworkConfig | undefined {
   const before = problems.list.length;
   const m = mapping(value, problems, NETWORK_KEYS);
   if (m === undefined) return undefined;
   const out: NetworkConfig = { interfaces: [], routes: [], vips: [], localAddresses: [] };
+  if (m.management !== undefined) {
+    const p = problems.at("management");
+    const name = text(m.management, p, "the management port's interface name");
+    const why = name === undefined ? undefined : interfaceNameProblem(name);
+    if (why) p.add([], why);
+    else if (name !== undefined) out.management = name;
+  }
   if (m.interfaces !== undefined) {
     const p = problems.at("interfaces");
     const ifaces = m.interfaces;
@@ -182,6 +273,15 @@ export function validateNetwork(value: unknown, problems: Problems): NetworkConf
       if (r) out.routes.push(r);
     });
   }
+  if (out.management !== undefined && !out.interfaces.some((i) => i.name === out.management)) {
+    problems.add(
+      ["management"],
+      `${out.management} is not under interfaces; configure the management port there ` +
+        `(interfaces.${out.management}.addresses)`,
+    );
+  }
+  if (m.dns !== undefined) out.dns = validateDns(m.dns, problems.at("dns"));
+  if (m.ntp !== undefined) out.ntp = validateNtp(m.ntp, problems.at("ntp"));
   const seen = new Map<string, string>();
   for (const iface of out.interfaces) {
     for (const a of iface.addresses) seen.set(a.address, `under interfaces.${iface.name}`);

@@ -21,12 +21,16 @@ import { addStatsCommands } from "./commands/stats.ts";
 import { addTimeoutCommands } from "./commands/timeout.ts";
 import { addSyncCommands } from "./commands/sync.ts";
 import { addTunableCommands } from "./commands/tunable.ts";
+import { addInterfaceCommands } from "./commands/interface.ts";
+import { addRouteCommands } from "./commands/route.ts";
+import { addDnsCommands } from "./commands/dns.ts";
+import { addNtpCommands } from "./commands/ntp.ts";
 import type { CommandContext } from "./context.ts";
 
 /**
  * Adds the nouns (`service`, `rs`, `laddr`, `conn`, `stats`, `timeout`, `tunable`, `sync`,
- * `config`, `show`) and the box's own commands (`ping`, `traceroute`, `capture`, `reboot`,
- * `shutdown`).
+ * `interface`, `route`, `dns`, `ntp`, `config`, `show`) and the box's own commands (`ping`,
+ * `traceroute`, `capture`, `reboot`, `shutdown`).
  */
 export function addAdminCommands(root: Command, ctx: CommandContext): Command {
   addServiceCommands(ctx, root);
@@ -37,6 +41,10 @@ export function addAdminCommands(root: Command, ctx: CommandContext): Command {
   addTimeoutCommands(ctx, root);
   addTunableCommands(ctx, root);
   addSyncCommands(ctx, root);
+  addInterfaceCommands(ctx, root);
+  addRouteCommands(ctx, root);
+  addDnsCommands(ctx, root);
+  addNtpCommands(ctx, root);
   addConfigCommands(ctx, root);
   addShowCommands(ctx, root);
   addProbeCommands(ctx, root);

@@ -119,6 +119,26 @@ export function isNetworkAddress(prefix: Prefix): boolean {
   return (addressBits(parsed) & ((1n << hostBits) - 1n)) === 0n;
 }
 
+/**
+ * True when `address` (canonical or not) lies in the subnet of `prefix` (an interface address
+ * such as 192.0.2.1/24 names the subnet 192.0.2.0/24); false for another family.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { prefixContains } from "./prefix.ts";
+ * const p = { address: "192.0.2.1", prefixLength: 24, family: 4 } as const;
+ * assert.ok(prefixContains(p, "192.0.2.77") && !prefixContains(p, "192.0.3.1"));
+ * ```
+ */
+export function prefixContains(prefix: Prefix, address: string): boolean {
+  const net = parseAddress(prefix.address);
+  const addr = parseAddress(address);
+  if (net === undefined || addr === undefined || net.family !== addr.family) return false;
+  const hostBits = BigInt(WIDTH[net.family] - prefix.prefixLength);
+  return (addressBits(net) >> hostBits) === (addressBits(addr) >> hostBits);
+}
+
 /** A client prefix of a service's allow or deny list, read by {@linkcode parseSourcePrefix}. */
 export interface SourcePrefix {
   /** Canonical `address/length` text. */

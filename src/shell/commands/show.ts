@@ -15,11 +15,14 @@ import { showStats } from "./stats.ts";
 import { showTimeouts } from "./timeout.ts";
 import { addLogCommand } from "./log.ts";
 import { addVersionCommand } from "./version.ts";
+import { liveInterfacesTable, liveNeighboursTable, liveRoutesTable } from "../network_views.ts";
+import { printJson } from "../command_kit.ts";
 
 /** Adds `show`. */
 export function addShowCommands(ctx: CommandContext, root: Command): void {
   const show = root.command("show").description(
-    "read-only views: services, connections, stats, timeouts, health, version, log, firewall",
+    "read-only views: services, connections, stats, timeouts, health, interfaces, routes, arp, " +
+      "firewall, version, log",
   );
   jsonOption(leaf(ctx, show, "services", "same as: service list")).action(
     action(ctx, async ({ opts, control }) => {
@@ -34,10 +37,28 @@ export function addShowCommands(ctx: CommandContext, root: Command): void {
   jsonOption(leaf(ctx, show, "timeouts", "same as: timeout show"))
     .action(action(ctx, (input) => showTimeouts(ctx, input)));
   addHealthCommand(ctx, show, "health", "same as: rs health", false);
-  addVersionCommand(ctx, show);
-  addLogCommand(ctx, show);
+  const live = [
+    [
+      "interfaces",
+      "the interfaces and their addresses as the kernel has them now",
+      liveInterfacesTable,
+    ],
+    ["routes", "the routing table as the kernel has it now (IPv4, then IPv6)", liveRoutesTable],
+    ["arp", "the ARP and neighbour table", liveNeighboursTable],
+  ] as const;
+  for (const [kind, description, table] of live) {
+    jsonOption(leaf(ctx, show, kind, description)).action(
+      action(ctx, async ({ opts, control }) => {
+        const rows = await (await control()).call("networkLive", kind) as Record<string, unknown>[];
+        if (opts.json) printJson(ctx, rows);
+        else ctx.io.out(table(rows));
+      }),
+    );
+  }
   leaf(ctx, show, "firewall", "the host firewall's rules with packet and byte counters")
     .action(action(ctx, async ({ control }) => {
       ctx.io.out(String(await (await control()).call("hostFirewall")).trimEnd());
     }));
+  addVersionCommand(ctx, show);
+  addLogCommand(ctx, show);
 }

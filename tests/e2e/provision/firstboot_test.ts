@@ -2,7 +2,7 @@
 // real daemon: what a VM does at boot, without the VM.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildSeed } from "../../../src/provision/seed.ts";
+import { buildSeed, sha256Hex } from "../../../src/provision/seed.ts";
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
 import { createTopology, type Topology } from "../../../testkit/netns.ts";
 import { curl, startNginx } from "../../../testkit/servers.ts";
@@ -38,13 +38,28 @@ async function makeRoot(): Promise<string> {
   return root;
 }
 
-async function withBox(fn: (box: Box) => Promise<void>): Promise<void> {
+async function withBox(
+  fn: (box: Box) => Promise<void>,
+  opts: { bare?: boolean } = {},
+): Promise<void> {
   // No VIPs or local addresses yet: provisioning is what puts them there.
   const topo = await createTopology({ prefix: "fnprov", vips: [], localAddrs: [] });
   let lb: Balancer | undefined;
   const root = await makeRoot();
   try {
-    lb = await startBalancer(topo);
+    // A box fresh from the image has no address on its ports.
+    if (opts.bare) {
+      for (const dev of ["eth0", "eth1"]) {
+        await topo.exec("lb", ["ip", "addr", "flush", "dev", dev], { check: true });
+      }
+    }
+    // The daemon keeps and applies the box's network (as the appliance's unit runs it); no
+    // keepalived here.
+    lb = await startBalancer(topo, [
+      "--manage-host-network",
+      "--keepalived-conf",
+      join(root, "no-keepalived.conf"),
+    ]);
     const seed = join(root, "seed.img");
     const consolePath = join(root, "console");
     const box: Box = {
@@ -192,7 +207,9 @@ Deno.test("provision firstboot applies host name, keys, addresses, routes and se
     assert.equal(await lb.ipvsadmOk("-L", "-n"), listing.replace(/TCP[^]*$/, ""));
     assert.equal((await Deno.stat(keysPath)).mtime?.getTime(), keyStat.mtime?.getTime());
 
-    // A changed seed is applied, and what it no longer lists is withdrawn.
+    // A changed seed is applied as a change: what it no longer lists is withdrawn, the network
+    // is applied whole again (the VIP deleted by hand is back), and the service deleted with
+    // ipvsadm, which the new seed does not touch, stays deleted (never a silent revert).
     const [kept, dropped] = EXAMPLE.localAddresses;
     const changed = exampleYaml({ hostname: "edge-lb-9", keys: [ed25519Key(3, "carol@ops")] })
       .replaceAll(`[${kept}, ${dropped}]`, `[${kept}]`);
@@ -201,12 +218,69 @@ Deno.test("provision firstboot applies host name, keys, addresses, routes and se
     assert.equal(third.code, 0, third.stderr);
     assert.deepEqual(await box.addrs("eth0"), ["198.51.100.1/24", `${EXAMPLE.vip}/32`]);
     assert.deepEqual(await box.addrs("eth1"), ["203.0.113.1/24", `${kept}/32`]);
-    const relisted = await lb.ipvsadmOk("-G", "-t", `${EXAMPLE.vip}:80`);
-    assert.match(relisted, new RegExp(kept.replaceAll(".", "\\.")));
-    assert.doesNotMatch(relisted, new RegExp(dropped.replaceAll(".", "\\.")));
+    assert.equal(await lb.ipvsadmOk("-L", "-n"), listing.replace(/TCP[^]*$/, ""));
+    const exported = JSON.parse((await lb.cli("config", "export")).stdout);
+    assert.deepEqual(exported.network.localAddresses, { eth1: [kept] });
     assert.equal(await Deno.readTextFile(join(root, "etc/hostname")), "edge-lb-9\n");
     assert.match(await Deno.readTextFile(keysPath), /carol@ops\n$/);
   });
+});
+
+Deno.test("provision firstboot applies an edited seed as a change: shell changes it does not touch are kept", async () => {
+  await withBox(async (box) => {
+    const { topo, lb } = box;
+    await box.writeSeed(exampleYaml());
+    const first = await box.firstboot();
+    assert.equal(first.code, 0, first.stderr + first.console);
+    // The shell changes a real server's weight and adds a route and an address.
+    const [rs1] = EXAMPLE.realServers;
+    await lb.ipvsadmOk("-e", "-t", `${EXAMPLE.vip}:80`, "-r", `${rs1}:80`, "-b", "-w", "5");
+    for (
+      const cmd of [
+        ["route", "add", "10.20.0.0/16", "--via", "203.0.113.12"],
+        ["interface", "address", "add", "eth1", "203.0.113.2/24"],
+      ]
+    ) {
+      const r = await lb.cli(...cmd);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    // The edited seed changes eth0's MTU and the scheduler only.
+    await box.writeSeed(exampleYaml({ mtu: 1450 }).replace("scheduler: rr", "scheduler: wlc"));
+    const second = await box.firstboot();
+    assert.equal(second.code, 0, second.stderr + second.console);
+    assert.equal(await mtu(topo, "eth0"), 1450);
+    const listing = await lb.ipvsadmOk("-L", "-n");
+    assert.match(listing, /TCP {2}198\.51\.100\.10:80 wlc\n/);
+    assert.match(listing, new RegExp(`-> ${rs1}:80\\s+FullNat\\s+5`), listing);
+    const route = await topo.exec("lb", ["ip", "-j", "route", "show", "10.20.0.0/16"]);
+    assert.equal(JSON.parse(route.stdout)[0]?.gateway, "203.0.113.12");
+    assert.ok((await box.addrs("eth1")).includes("203.0.113.2/24"));
+  });
+});
+
+Deno.test("provision firstboot: one bad data-interface address keeps the management address", async () => {
+  await withBox(async (box) => {
+    await box.writeSeed(`version: 1
+network:
+  management: eth0
+  interfaces:
+    eth0: { addresses: [198.51.100.1/24] }
+    eth1: { addresses: [203.0.113.300/24] }
+  routes:
+    - { to: default, via: 198.51.100.254 }
+`);
+    const r = await box.firstboot();
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.console, /network\.interfaces\.eth1\.addresses\[0\] \(line 6\)/);
+    assert.match(r.console, /network: the management port eth0 applied on its own/);
+    assert.deepEqual(await box.addrs("eth0"), ["198.51.100.1/24"]);
+    assert.deepEqual(await box.addrs("eth1"), []);
+    const route = await box.topo.exec("lb", ["ip", "-j", "route", "show", "default"]);
+    assert.equal(JSON.parse(route.stdout)[0]?.gateway, "198.51.100.254");
+    // It is stored: the daemon has it in its configuration.
+    const exported = JSON.parse((await box.lb.cli("config", "export")).stdout);
+    assert.deepEqual(exported.network.interfaces, { eth0: { addresses: ["198.51.100.1/24"] } });
+  }, { bare: true });
 });
 
 Deno.test("provision firstboot reports every problem, leaves the invalid sections untouched and applies the valid ones", async () => {
@@ -271,6 +345,44 @@ loadBalancer:
     // An invalid seed is not retried at every boot; it takes a new seed.
     const again = await box.firstboot();
     assert.equal(again.code, 0, again.stderr);
+    assert.match(again.console, /already applied/);
+  });
+});
+
+Deno.test("provision firstboot moves the network of a seed an earlier release applied into the daemon's configuration", async () => {
+  await withBox(async (box) => {
+    const yaml = exampleYaml();
+    await box.writeSeed(yaml);
+    // The record an earlier release left: the seed applied, the network applied once by
+    // `ip -batch` and stored nowhere.
+    const stateDir = join(box.root, "var/lib/fullnat/provision");
+    await Deno.mkdir(stateDir, { recursive: true });
+    await Deno.writeTextFile(
+      join(stateDir, "applied.json"),
+      JSON.stringify({
+        sha256: await sha256Hex(new TextEncoder().encode(yaml)),
+        seed: box.seed,
+        processedAt: "2026-01-01T00:00:00.000Z",
+        sections: {
+          hostname: "applied",
+          admin: "applied",
+          network: "applied",
+          loadBalancer: "applied",
+          ha: "absent",
+        },
+        complete: true,
+      }),
+    );
+    const r = await box.firstboot();
+    assert.equal(r.code, 0, r.stderr + r.console);
+    assert.match(r.console, /applied by an earlier release/);
+    const exported = JSON.parse((await box.lb.cli("config", "export")).stdout);
+    assert.deepEqual(Object.keys(exported.network.interfaces), ["eth0", "eth1"]);
+    // Only the network: the load balancer stays as it is (the shell may have changed it).
+    assert.deepEqual(exported.services, []);
+    assert.equal(await Deno.readTextFile(join(box.root, "etc/hostname")), "debian\n");
+    // And the next boot has nothing to do.
+    const again = await box.firstboot();
     assert.match(again.console, /already applied/);
   });
 });

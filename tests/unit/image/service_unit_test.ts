@@ -101,4 +101,7 @@ Deno.test("the shipped unit starts the daemon again within a second, keeping /ru
   const exec = last(service, "ExecStart") ?? "";
   assert.match(exec, /\bfullnat daemon\b/);
   assert.doesNotMatch(exec, /--no-run-dir|--run-dir/, "the sessions live in /run/fullnat");
+  // The appliance's network is the daemon's to apply and to write for the next boot.
+  assert.match(exec, /--manage-host-network\b/);
+  assert.match(exec, /--host-network-dir \/etc\/systemd\/network\b/);
 });

@@ -31,6 +31,7 @@ Deno.test("validateConfig() fills in every default a person may leave out", () =
     timeouts: { ...DEFAULT_TIMEOUTS },
     tunables: { expireNodestConn: false, expireQuiescentTemplate: false },
     sync: [],
+    network: { interfaces: [], routes: [], vips: [], localAddresses: [] },
     services: [{
       protocol: "tcp",
       address: "198.51.100.10",

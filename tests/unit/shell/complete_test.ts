@@ -35,13 +35,17 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
     "config",
     "conn",
     "daemon",
+    "dns",
     "exit",
     "help",
+    "interface",
     "ipvsadm",
     "laddr",
+    "ntp",
     "ping",
     "quit",
     "reboot",
+    "route",
     "rs",
     "service",
     "show",
@@ -72,7 +76,26 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
   assert.deepEqual(completeLine("se", TREE, NAMES), { candidates: ["service"], word: "se" });
   assert.deepEqual(offers("service "), ["add", "delete", "edit", "list", "show"]);
   assert.deepEqual(offers("show c"), ["connections"]);
-  assert.deepEqual(offers("d"), ["daemon"]);
+  assert.deepEqual(offers("show "), [
+    "arp",
+    "connections",
+    "firewall",
+    "health",
+    "interfaces",
+    "log",
+    "routes",
+    "services",
+    "stats",
+    "timeouts",
+    "version",
+  ]);
+  assert.deepEqual(offers("interface "), ["address", "list", "set", "show"]);
+  assert.deepEqual(offers("interface address "), ["add", "delete"]);
+  assert.deepEqual(offers("interface set eth1 "), ["--down", "--help", "--mtu", "--up"]);
+  assert.deepEqual(offers("route "), ["add", "delete", "list"]);
+  assert.deepEqual(offers("route add default "), ["--dev", "--help", "--metric", "--via"]);
+  assert.deepEqual(offers("dns set "), ["--help", "--search"]);
+  assert.deepEqual(offers("d"), ["daemon", "dns"]);
   assert.deepEqual(offers("daemon "), ["restart"]);
   assert.deepEqual(offers("daemon restart "), ["--help", "--wait"]);
   assert.deepEqual(offers("help ser"), ["service"]);
