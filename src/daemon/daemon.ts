@@ -22,6 +22,7 @@ import { attachPersistence } from "../persist/attach.ts";
 import { DEFAULT_STATE_DIR } from "../persist/store.ts";
 import { HostNetwork } from "../hostnet/host_network.ts";
 import { liveNetwork } from "../hostnet/live.ts";
+import { followNetwork } from "../mgmt/network_follow.ts";
 import { Drains } from "./drains.ts";
 import { collectDiversion, fanOutControl } from "./fan_out.ts";
 import { HealthMonitor } from "./health_monitor.ts";
@@ -280,6 +281,8 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       filesDir: options.hostNetworkDir,
       keepalivedConf: options.keepalivedConf,
       log,
+      // sshd's listen addresses and the host firewall follow the management port (src/mgmt).
+      onApplied: async (net) => (await followNetwork(options.stateDir, net))?.forEach(log),
     });
     changes.on(async (change) => {
       if (change.reason === "expiry") return;
