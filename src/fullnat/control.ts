@@ -26,10 +26,13 @@ import {
   DEFAULT_TIMEOUTS,
   type DiversionSpec,
   type Endpoint,
+  isOffloadMode,
+  OFFLOAD_MODES,
   type RealServerSpec,
   type ServiceKey,
   type ServiceOptions,
   type ServiceView,
+  type SwitchKey,
   type Timeouts,
   TUNABLE_KEYS,
   type Tunables,
@@ -1039,11 +1042,16 @@ export class EngineControl implements ControlTarget {
     }
     const next = this.getTunables();
     for (const [k, v] of Object.entries(tunables)) {
+      if (k === "offload" && v !== undefined) {
+        if (!isOffloadMode(v)) invalid(`Offload must be ${OFFLOAD_MODES.join(" or ")}`);
+        next.offload = v;
+        continue;
+      }
       if (!(TUNABLE_KEYS as readonly string[]).includes(k)) {
-        invalid(`Unknown tunable ${k} (known: ${TUNABLE_KEYS.join(", ")})`);
+        invalid(`Unknown tunable ${k} (known: ${[...TUNABLE_KEYS, "offload"].join(", ")})`);
       }
       if (v === undefined) continue;
-      next[k as keyof Tunables] = checkFlag(v, k);
+      next[k as SwitchKey] = checkFlag(v, k);
     }
     this.engine.tunables = next;
   }
@@ -1073,6 +1081,8 @@ export class EngineControl implements ControlTarget {
   }
 
   diversion(): DiversionSpec {
-    return this.engine.registry.diversion();
+    const spec = this.engine.registry.diversion();
+    if (this.engine.offload !== "off") spec.offload = true;
+    return spec;
   }
 }

@@ -76,7 +76,7 @@ import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
 import { outOfService } from "./health_state.ts";
 import { offloadFallback, type OffloadKey, offloadKey } from "./offload.ts";
 import { unbindOverload } from "./thresholds.ts";
-import { DEFAULT_TUNABLES, type Tunables } from "./tunables.ts";
+import { DEFAULT_TUNABLES, type OffloadMode, offloadMode, type Tunables } from "./tunables.ts";
 import { DEFAULT_LOCAL_PORT_RANGE, isPortRange, type PortRange } from "../vocab/port.ts";
 import { isUnicast, parseAddress } from "../vocab/address.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
@@ -228,6 +228,11 @@ export class Engine {
   #cookieKey: Uint32Array;
   /** Client packets of SYN proxy sessions whose real server has not answered yet. */
   readonly proxyHold: ProxyHold = new ProxyHold();
+  /**
+   * The kernel fast path's mode (the tunable `offload`): the daemon's offload step runs while
+   * it is `established`, and the diversion follows it.
+   */
+  offload: OffloadMode = "off";
   /** Where the offload's candidate scan resumes (`offload.ts`). */
   offloadScanAt = 0;
   /** The packet worker this engine is, for the conntrack marks of its offloads (0..63). */
@@ -277,6 +282,7 @@ export class Engine {
     const tunables = { ...DEFAULT_TUNABLES, ...options.tunables };
     this.expireNodestConn = tunables.expireNodestConn;
     this.expireQuiescentTemplate = tunables.expireQuiescentTemplate;
+    this.offload = offloadMode(tunables);
     this.thresholdShares = options.thresholdShares ?? 1;
     if (!(Number.isInteger(this.thresholdShares) && this.thresholdShares >= 1)) {
       throw new RangeError(`thresholdShares ${this.thresholdShares} is invalid: use 1 or more`);
@@ -305,6 +311,7 @@ export class Engine {
     return {
       expireNodestConn: this.expireNodestConn,
       expireQuiescentTemplate: this.expireQuiescentTemplate,
+      ...(this.offload !== "off" && { offload: this.offload }),
     };
   }
 
@@ -312,6 +319,7 @@ export class Engine {
   set tunables(t: Tunables) {
     this.expireNodestConn = t.expireNodestConn;
     this.expireQuiescentTemplate = t.expireQuiescentTemplate;
+    this.offload = offloadMode(t);
   }
 
   /** The IPv4 identification of the next IPIP outer header (TUNNEL), wrapping at 16 bits. */
