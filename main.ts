@@ -19,6 +19,7 @@ import { applyThroughDaemon } from "./src/ctl/ipvsadm/restore.ts";
 import { runIpvsadm } from "./src/ctl/ipvsadm/run.ts";
 import { runDaemon } from "./src/daemon/daemon.ts";
 import {
+  applyOffloadFlags,
   checkChainPrefix,
   type DaemonOptions,
   DEFAULT_SYNC_REFRESH_S,
@@ -168,6 +169,19 @@ function program(admin: Runtime): Command {
         "peer that was away learns the sessions made meanwhile (0: only on change, as IPVS)",
       String(DEFAULT_SYNC_REFRESH_S),
     )
+    .addOption(
+      new Option(
+        "--offload <mode>",
+        "kernel fast path: established hands established FULLNAT/NAT TCP sessions to the " +
+          "kernel's conntrack (needs the ctnetlink module); replaces the saved configuration's " +
+          "tunable offload (default: the saved one, else off)",
+      ).choices(["off", "established"]),
+    )
+    .option(
+      "--offload-min-bytes <bytes>",
+      "bytes a session must have carried (both ways) before the fast path takes it",
+      "0",
+    )
     .action(async (o) => {
       const d: DaemonOptions = defaultDaemonOptions();
       if (o.socket) d.socket = o.socket;
@@ -193,6 +207,7 @@ function program(admin: Runtime): Command {
       if (o.runDir === false) d.runDir = null;
       if (o.syncKeyFile) d.syncKeyFile = o.syncKeyFile;
       d.syncRefreshMs = parseIntStrict(o.syncRefresh, "--sync-refresh", 0, 3600) * 1000;
+      applyOffloadFlags(d, o.offload, o.offloadMinBytes);
       await runDaemon(d);
     });
 

@@ -22,6 +22,7 @@ import {
   offloadGone,
   offloadKey,
   offloadRequest,
+  recallOffloaded,
 } from "../fullnat/offload.ts";
 import { SessionFlag } from "../fullnat/session_table.ts";
 import type { OffloadEntry, OffloadPort } from "./offload_port.ts";
@@ -170,12 +171,13 @@ export class OffloadStep {
 
   /**
    * Deletes every entry of this worker (the daemon stops and takes its rules away: entries
-   * left behind would keep matching packets the NAT hooks no longer translate). The sessions
-   * stay in the engine, whose packets reach the queue again.
+   * left behind would keep matching packets the NAT hooks no longer translate), or the fast
+   * path is switched off. The sessions stay in the engine, under its idle timer again.
    */
   withdrawAll(): number {
     let n = 0;
     try {
+      this.#withdraw();
       for (const d of this.port.dump()) {
         this.port.remove(d.key);
         n++;
@@ -183,6 +185,8 @@ export class OffloadStep {
     } catch (err) {
       this.#portError("withdraw", err);
     }
+    recallOffloaded(this.engine);
+    this.#counted.clear();
     return n;
   }
 

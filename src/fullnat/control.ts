@@ -85,7 +85,7 @@ import {
   type SorryServerSpec,
 } from "./service_spec.ts";
 import type { HealthUpdate, SorryServerView } from "./views.ts";
-import { A6, V6 } from "./session_table.ts";
+import { A6, SessionFlag, V6 } from "./session_table.ts";
 import { zeroStats } from "./stats.ts";
 import { clearTemplates } from "./persistence.ts";
 import { blankTemplateRow, TEMPLATE_CURSOR, templateRows } from "./template_rows.ts";
@@ -998,6 +998,10 @@ export class EngineControl implements ControlTarget {
       row.method = methodOfCode(t.method[id]);
       row.state = protocol === "tcp" ? TCP_STATE_NAMES[t.state[id]] : "UDP";
       row.expiresInMs = Math.max(0, Math.round(t.expires[id] - now));
+      if ((t.flags[id] & SessionFlag.OFFLOADED) !== 0) {
+        row.offloaded = true;
+        row.expiresInMs = Math.round(e.timeoutMs(id));
+      } else if (row.offloaded) delete row.offloaded;
       set(row.client, id, v6, t.caddr, A6.C, t.cport[id]);
       set(row.virtual, id, v6, t.vaddr, A6.V, t.vport[id]);
       set(row.local, id, v6, t.laddr, A6.L, t.lport[id]);

@@ -201,6 +201,8 @@ export interface EngineCounters {
   offloadGoneStale: number;
   /** Offload: offloaded sessions the engine removed (deletion, drain): their entries deleted. */
   offloadWithdrawn: number;
+  /** Offload: sessions taken back from the kernel (the fast path switched off). */
+  offloadRecalled: number;
 }
 
 /** Zeroed counters. */
@@ -291,5 +293,6 @@ export function newEngineCounters(): EngineCounters {
     offloadGone: 0,
     offloadGoneStale: 0,
     offloadWithdrawn: 0,
+    offloadRecalled: 0,
   };
 }

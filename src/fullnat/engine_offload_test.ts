@@ -252,3 +252,20 @@ engineTest("offload: a refused offload leaves the session to the engine, counted
   assert.deepEqual([c.offloadClash, c.offloadFull, c.offloadFailed, c.offloaded], [1, 1, 1, 0]);
   assert.deepEqual(candidates(fx), [0], "tried again next time");
 });
+
+engineTest("offload: listings show an offloaded session, its timeout the state's", (run) => {
+  const fx = run.scenario(OFFLOAD_FULLNAT);
+  const { engine, ctl, clock } = fx;
+  assert.equal(ctl.listConnections()[0].offloaded, undefined);
+  markOffloaded(engine, 0);
+  clock.ms += 500_000;
+  const [c] = ctl.listConnections();
+  assert.deepEqual([c.state, c.offloaded, c.expiresInMs], ["ESTABLISHED", true, 90_000]);
+  // A reused row (the paged JSON listing) loses the mark on the next, not offloaded, session.
+  run.rows(fx, [
+    { what: "SYN", input: tcp(C, VIP, 40001, 80, "S", 1), verdict: Verdict.Rewritten },
+  ]);
+  const seen: (true | undefined)[] = [];
+  ctl.listConnectionsPage(0, 10, (row) => seen.push(row.offloaded));
+  assert.deepEqual(seen, [true, undefined]);
+});

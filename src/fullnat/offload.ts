@@ -324,3 +324,31 @@ export function offloadCounted(e: Engine, id: number, delta: OffloadCounters): v
     s.outBytes += delta.outBytes;
   }
 }
+
+/**
+ * Takes every offloaded session back into the engine (the fast path was switched off, or the
+ * kernel's entries were deleted wholesale): each goes back under the idle timer from now, its
+ * packets reaching the queue again. Returns how many there were.
+ */
+export function recallOffloaded(e: Engine): number {
+  const t = e.table;
+  const now = e.now();
+  let n = 0;
+  for (let id = 0, hw = t.highWater; id < hw; id++) {
+    if (!t.live(id) || (t.flags[id] & SessionFlag.OFFLOADED) === 0) continue;
+    t.flags[id] &= ~SessionFlag.OFFLOADED;
+    t.expires[id] = now + e.timeoutMs(id);
+    n++;
+  }
+  e.counters.offloadRecalled += n;
+  return n;
+}
+
+/** True when some session of `e` is offloaded. */
+export function anyOffloaded(e: Engine): boolean {
+  const t = e.table;
+  for (let id = 0, hw = t.highWater; id < hw; id++) {
+    if (t.live(id) && (t.flags[id] & SessionFlag.OFFLOADED) !== 0) return true;
+  }
+  return false;
+}
