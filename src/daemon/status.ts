@@ -13,6 +13,7 @@ import type { RawSenderCounters } from "../kernel/raw_sender.ts";
 import type { DrainView } from "./drains.ts";
 import { sumCounters } from "./merge.ts";
 import type { WorkerStatus } from "./worker_protocol.ts";
+import type { OffloadStepCounters } from "./offload_step.ts";
 import type { HealthCounters } from "./health_monitor.ts";
 
 /** The kernel's queue figures that add up across queues. */
@@ -41,6 +42,11 @@ export interface StatusReport {
   workers: WorkerStatus[];
   /** Drains running and recently finished (`rs drain`); left out by daemons without them. */
   drains?: DrainView[];
+  /**
+   * The offload steps' counters summed over the workers running one (`--offload
+   * established`), and the first worker's reason for running none; absent while it is off.
+   */
+  offload?: { step: Partial<OffloadStepCounters>; problem: string | null };
 }
 
 /** Builds the report from the workers' statuses (in worker order) and the installed diversion. */
@@ -73,6 +79,14 @@ export function statusReport(
     emitter: { sent: emitted.sent ?? 0, sendErrors: emitted.sendErrors ?? 0 },
     diversion,
     ...(health !== undefined && { health }),
+    ...(diversion.offload === true && {
+      offload: {
+        step: sumCounters(
+          workers.map((w) => w.offload).filter((o): o is OffloadStepCounters => o != null),
+        ),
+        problem: workers.find((w) => w.offloadProblem != null)?.offloadProblem ?? null,
+      },
+    }),
     workers,
   };
 }
