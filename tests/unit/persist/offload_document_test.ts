@@ -10,6 +10,7 @@ import { EngineControl } from "../../../src/fullnat/control.ts";
 import { Engine } from "../../../src/fullnat/engine.ts";
 import { ControlError } from "../../../src/fullnat/types.ts";
 import { applyConfig, readRunning } from "../../../src/persist/apply.ts";
+import { checkLoadBalancer } from "../../../src/provision/load_balancer.ts";
 import { formatConfig, parseConfig, validateConfig } from "../../../src/persist/document.ts";
 
 const BASE = { version: 1, services: [] };
@@ -64,4 +65,15 @@ Deno.test("control: setTunables checks the offload mode and changes nothing when
     args: [{ offload: "established" }],
   });
   assert.equal(checkArgs("setTunables", [{ offload: true }]).ok, false);
+});
+
+Deno.test("provisioning: a loadBalancer section may switch the fast path on, and only to a mode", () => {
+  const on = checkLoadBalancer({ version: 1, tunables: { offload: "established" }, services: [] });
+  assert.ok(on.ok);
+  assert.equal(on.ok && on.document.tunables.offload, "established");
+  const wrong = checkLoadBalancer({ version: 1, tunables: { offload: "yes" }, services: [] });
+  assert.deepEqual(!wrong.ok && wrong.problems, [{
+    path: ["tunables", "offload"],
+    message: 'must be off or established (got "yes")',
+  }]);
 });
