@@ -22,13 +22,14 @@ DENO_VERSION="2.9.6"
 #   mmdebstrap podman qemu-utils - the daemonless appliance image build (image/build.sh)
 #   qemu-system-x86 openssh-client - the appliance boot test (tests/e2e/image/boot_test.ts)
 #   fdisk                        - sfdisk writes the appliance disk's partition table (image/build.sh)
+#   conntrack                    - `conntrack -L` cross-checks the ctnetlink module (tests/e2e/kernel)
 PACKAGES=(
   libnetfilter-queue1 libmnl0 iptables iproute2 curl nginx-light python3-scapy tcpdump
   tshark iperf3 procps kmod ca-certificates iputils-ping haproxy wrk keepalived hping3
   mtools dosfstools util-linux e2fsprogs
   gcc libc6-dev
   mmdebstrap podman qemu-utils qemu-system-x86 openssh-client
-  fdisk
+  fdisk conntrack
 )
 
 log="$(mktemp -t fullnat-setup.XXXXXX.log)"

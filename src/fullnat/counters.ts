@@ -48,7 +48,10 @@ export interface EngineCounters {
   toaFragNeeded: number;
   /** TCP segments other than a SYN for a service with no session: reset or dropped per policy. */
   tcpNoSession: number;
-  /** Of those, answered with a RST to the client (no-session policy `reset`). */
+  /**
+   * Of those and of `synProxyCookieInvalid`, answered with a RST to the client (no-session
+   * policy `reset`).
+   */
   noSessionResets: number;
   /**
    * Real servers that answered a new connection's SYN with a bare ACK: they still held a
@@ -152,7 +155,10 @@ export interface EngineCounters {
   synProxyCookiesSent: number;
   /** SYN proxy: client ACKs with a good cookie: a connection to a real server is opened. */
   synProxyCookieValid: number;
-  /** SYN proxy: ACKs with no session and no good cookie (forged, too old, other secret): dropped. */
+  /**
+   * SYN proxy: ACKs with no session and no good cookie (forged, too old, other secret, or a
+   * lost session's segment): reset or dropped per no-session policy, as `tcpNoSession`.
+   */
   synProxyCookieInvalid: number;
   /** SYN proxy: good cookies whose connection was refused (admission, no server, no port). */
   synProxyOpenRefused: number;
@@ -185,6 +191,12 @@ export interface EngineCounters {
   synProxyReused: number;
   /** SYN proxy: bare third ACKs sent to a real server because no client ACK was held. */
   synProxyAcksSent: number;
+  /**
+   * SYN proxy: held packets not sent on because their TTL (hop limit) ran out: a router
+   * forwarding them would have dropped them too (they leave by the raw socket, which does not
+   * take one from it, so the engine does).
+   */
+  synProxyHopLimitExceeded: number;
   /** Offload: sessions the kernel's conntrack took (`--offload established`, `offload.ts`). */
   offloaded: number;
   /** Offload: refused by the kernel, an entry on the tuple exists: the engine keeps the session. */
@@ -284,6 +296,7 @@ export function newEngineCounters(): EngineCounters {
     synProxyReplayed: 0,
     synProxyReplayDropped: 0,
     synProxyAcksSent: 0,
+    synProxyHopLimitExceeded: 0,
     synProxyReused: 0,
     offloaded: 0,
     offloadClash: 0,

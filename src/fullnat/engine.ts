@@ -59,6 +59,7 @@ import {
   checkCookieAck,
   cookieKey,
   fillTcpChecksum,
+  forwardHop,
   learnServer,
 } from "./syn_proxy.ts";
 import { NO_SLOT, ProxyHold } from "./syn_proxy_hold.ts";
@@ -448,8 +449,8 @@ export class Engine {
   /**
    * A TCP segment with no session to SYN proxy service `svc` (`syn_proxy.ts`): a SYN is
    * answered with a cookie SYN-ACK; an ACK with a good cookie opens the session and becomes
-   * the SYN to its real server; a bad cookie is dropped; anything else meets the no-session
-   * path.
+   * the SYN to its real server; a bad cookie (a forged ACK, or a lost session's segment) and
+   * anything else meet the no-session path.
    */
   #synProxy(
     fam: AddressFamily,
@@ -503,8 +504,12 @@ export class Engine {
       Math.floor(this.now() / COOKIE_TICK_MS) | 0,
     );
     if (mssIndex === BAD_COOKIE) {
+      // A segment of a session the balancer lost (expired, a restart without the table, a
+      // failover without sync) carries no cookie either: answered per no-session policy as a
+      // non-proxied service answers it, and as DPVS and the real server's own Linux answer an
+      // ACK whose cookie fails (a RST; Alibaba's LVS drops it): the client gives up at once.
       c.synProxyCookieInvalid++;
-      return Verdict.Drop;
+      return this.#noSession(fam, b, o, l4, total);
     }
     c.synProxyCookieValid++;
     const id = this.#open(fam, svc, IPPROTO.TCP, b, o, l4, end, sport, dport, skbInfo);
@@ -667,7 +672,9 @@ export class Engine {
     let sent = 0;
     for (let s = hold.first(id); s !== NO_SLOT; s = hold.first(id)) {
       const at = s * hold.slotSize;
-      if (emit !== undefined && t.live(id)) {
+      if (emit !== undefined && t.live(id) && !forwardHop(hold.buf, at)) {
+        c.synProxyHopLimitExceeded++;
+      } else if (emit !== undefined && t.live(id)) {
         const v = this.handle(hold.buf, at, hold.length(s), hold.slotSize);
         if (v === Verdict.Rewritten) {
           emit(hold.buf, at, this.outLength);

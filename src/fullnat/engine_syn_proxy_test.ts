@@ -14,19 +14,26 @@ import {
 } from "../../testkit/engine_rows/syn_proxy.ts";
 import {
   C,
+  C6,
   CLOCK_START,
   engineTest,
   firstIsn,
   type Fixture,
   fullnatService,
   hex,
+  isn6,
   LIP,
+  LIP6,
   RS,
+  RS6,
+  service6,
   setup,
   tcp,
+  tcp6,
   VIP,
+  VIP6,
 } from "../../testkit/engine_fixture.ts";
-import { ipv4 } from "../../testkit/packet_builder.ts";
+import { ipv4, ipv6 } from "../../testkit/packet_builder.ts";
 import { Verdict } from "../nfqueue/handler.ts";
 
 /** A sink that keeps copies of what the engine emits. */
@@ -54,7 +61,71 @@ engineTest("SYN proxy over IPv6", (run) => {
   run.keep(...s.sent);
   assert.equal(s.sent.length, 1);
   assert.equal(engine.counters.synProxyServerAnswered, 1);
+  // The held cookie ACK, to the server, its hop limit one less than the client's 61.
+  const isn = isn6(CLOCK_START);
+  assert.equal(
+    hex(s.sent[0]),
+    hex(
+      ipv6({ src: LIP6, dst: RS6, hopLimit: 60 })
+        .tcp({
+          sport: 5000,
+          dport: 8080,
+          flags: "A",
+          seq: (isn + 1) >>> 0,
+          ack: RS_ISN + 1,
+          window: 29200,
+        })
+        .toa6(C6, 40000).build(),
+    ),
+  );
 });
+
+engineTest(
+  "SYN proxy: a held packet whose TTL or hop limit is spent is not sent on; a bare ACK goes instead",
+  (run) => {
+    for (const v6 of [false, true]) {
+      const s = sink();
+      const fx = setup({ emit: s.emit });
+      const key = v6 ? service6(fx.ctl) : fullnatService(fx.ctl);
+      fx.ctl.editService(key, { synProxy: true, toa: false });
+      const isn = v6 ? isn6(CLOCK_START) : firstIsn(CLOCK_START);
+      const cookie = expectedCookie(v6, 40000, CLIENT_ISN, 0);
+      // The cookie ACK arrives with 1 hop left: the kernel forwards the SYN it becomes (and
+      // answers the spent hop itself); the copy held for the server must not leave with 0.
+      const ack = v6
+        ? ipv6({ src: C6, dst: VIP6, hopLimit: 1 })
+          .tcp({ sport: 40000, dport: 80, flags: "A", seq: 101, ack: (cookie + 1) >>> 0 })
+        : ipv4({ src: C, dst: VIP, ttl: 1, id: 0x1234, df: true })
+          .tcp({ sport: 40000, dport: 80, flags: "A", seq: 101, ack: (cookie + 1) >>> 0 });
+      run.rows(fx, [
+        { what: "cookie ACK with one hop left", input: ack, verdict: Verdict.Rewritten },
+        {
+          what: "the server's SYN-ACK: the spent ACK stays, a bare ACK goes",
+          input: v6
+            ? tcp6(RS6, LIP6, 8080, 5000, "SA", RS_ISN, (isn + 1) >>> 0)
+            : tcp(RS, LIP, 8080, 5000, "SA", RS_ISN, (isn + 1) >>> 0),
+          verdict: Verdict.Drop,
+        },
+      ]);
+      const c = fx.engine.counters;
+      assert.deepEqual(
+        [c.synProxyHopLimitExceeded, c.synProxyReplayed, c.synProxyAcksSent],
+        [1, 0, 1],
+      );
+      const bare = { sport: 5000, dport: 8080, flags: "A", seq: (isn + 1) >>> 0, ack: RS_ISN + 1 };
+      assert.deepEqual(s.sent.map(hex), [
+        hex(
+          (v6
+            ? ipv6({ src: LIP6, dst: RS6, hopLimit: 64 })
+            : ipv4({ src: LIP, dst: RS, ttl: 64, id: 0, df: true }))
+            .tcp({ ...bare, window: 1024 }).build(),
+        ),
+      ]);
+      run.keep(...s.sent);
+      assert.equal(fx.engine.proxyHold.count, 0, "the spent packet's slot is free");
+    }
+  },
+);
 
 engineTest("SYN proxy: the held ACK and data reach the server translated; expiry resets", (run) => {
   const s = sink();
@@ -62,9 +133,12 @@ engineTest("SYN proxy: the held ACK and data reach the server translated; expiry
   const isn = firstIsn(CLOCK_START);
   const up = (n: number) => (n - CLIENT_ISN + isn) >>> 0;
   const cookie = expectedCookie(false, 40000, CLIENT_ISN, 3);
+  // Forwarded, so one hop less than the client's 61, as the kernel's forwarding leaves the
+  // packets the queue lets through: the raw socket they leave by takes none.
   const held = (flags: string, ts: number) =>
-    tcp(LIP, RS, 5000, 8080, flags, up(101), RS_ISN + 1).toa(C, 40000).nop(2)
-      .timestamp(ts, RS_TSVAL);
+    ipv4({ src: LIP, dst: RS, ttl: 60, id: 0x1234, df: true })
+      .tcp({ sport: 5000, dport: 8080, flags, seq: up(101), ack: RS_ISN + 1, window: 29200 })
+      .toa(C, 40000).nop(2).timestamp(ts, RS_TSVAL);
   assert.deepEqual(s.sent.map(hex), [
     hex(held("A", 556).build()),
     hex(held("PA", 557).payload("GET").build()),
@@ -85,8 +159,13 @@ engineTest("SYN proxy: the held ACK and data reach the server translated; expiry
   assert.equal(engine.proxyHold.count, 0, "no slot left held");
 });
 
+/** The RST the VIP answers a segment of port 40000 with no session and ack `ack` with. */
+const resetAt = (ack: number) =>
+  ipv4({ src: VIP, dst: C, ttl: 64, id: 0, df: true })
+    .tcp({ sport: 80, dport: 40000, flags: "R", seq: ack >>> 0, ack: 0, window: 0 });
+
 engineTest(
-  "SYN proxy: forged and stale cookies are dropped; a SYN flood leaves no state",
+  "SYN proxy: forged and stale cookies are answered as lost sessions; a SYN flood leaves no state",
   (run) => {
     const s = sink();
     const fx = setup({ emit: s.emit });
@@ -104,21 +183,32 @@ engineTest(
     }
     assert.equal(e.table.size, 0);
     assert.equal(e.counters.synProxyCookiesSent, 1000);
+    // With no session and no good cookie an ACK is what a lost session's client sends: a RST
+    // at the sequence number it acknowledged (no-session policy reset, the default), as for a
+    // service without the proxy; one RST per segment, never more bytes than came in.
     const rows = [
       {
-        what: "an ACK with a cookie off by one: dropped, not answered",
+        what: "an ACK with a cookie off by one: a RST, no session",
         input: tcp(C, VIP, 40000, 80, "A", 101, (cookie + 2) >>> 0),
-        verdict: Verdict.Drop,
+        verdict: Verdict.Rewritten,
+        output: resetAt(cookie + 2),
       },
       {
-        what: "an ACK with a random cookie: dropped",
-        input: tcp(C, VIP, 40000, 80, "A", 101, 0x12345678),
-        verdict: Verdict.Drop,
+        what: "data of a session the balancer lost (a random ack): a RST",
+        input: tcp(C, VIP, 40000, 80, "PA", 101, 0x12345678).payload("lost"),
+        verdict: Verdict.Rewritten,
+        output: resetAt(0x12345678),
       },
       {
-        what: "the right cookie two minutes later: too old, dropped",
+        what: "the right cookie two minutes later: too old, a RST",
         before: (f: Fixture) => void (f.clock.ms += 2 * 60_000),
         input: tcp(C, VIP, 40000, 80, "A", 101, (cookie + 1) >>> 0),
+        verdict: Verdict.Rewritten,
+        output: resetAt(cookie + 1),
+      },
+      {
+        what: "a RST with no session: never answered",
+        input: tcp(C, VIP, 40000, 80, "RA", 101, 0x12345678),
         verdict: Verdict.Drop,
       },
       {
@@ -129,11 +219,34 @@ engineTest(
     ];
     run.rows(fx, rows);
     assert.equal(e.counters.synProxyCookieInvalid, 3);
+    assert.equal(e.counters.noSessionResets, 3);
+    assert.equal(e.counters.tcpNoSession, 1, "the RST");
     assert.equal(e.counters.badChecksum, 1);
     assert.equal(e.table.size, 0);
     assert.equal(s.sent.length, 0);
   },
 );
+
+engineTest("SYN proxy: with --lost-session drop a bad cookie is dropped unanswered", (run) => {
+  const fx = setup({ noSessionPolicy: "drop" });
+  const key = fullnatService(fx.ctl);
+  fx.ctl.editService(key, { synProxy: true });
+  const cookie = expectedCookie(false, 40000, CLIENT_ISN, 3);
+  run.rows(fx, [
+    {
+      what: "an ACK with a cookie off by one: dropped",
+      input: tcp(C, VIP, 40000, 80, "A", 101, (cookie + 2) >>> 0),
+      verdict: Verdict.Drop,
+    },
+    {
+      what: "the good cookie still opens the connection",
+      input: tcp(C, VIP, 40000, 80, "A", 101, (cookie + 1) >>> 0),
+      verdict: Verdict.Rewritten,
+    },
+  ]);
+  const c = fx.engine.counters;
+  assert.deepEqual([c.synProxyCookieInvalid, c.noSessionResets, c.synProxyCookieValid], [1, 0, 1]);
+});
 
 engineTest("SYN proxy: a server's RST resets the client; no held ACK means a bare one", (run) => {
   const s = sink();

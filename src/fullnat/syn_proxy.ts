@@ -41,7 +41,8 @@
  */
 import { get16, get32, set16, set32 } from "../wire/bytes.ts";
 import { adjust, finish, sum32, sumWords } from "../wire/checksum.ts";
-import { IPPROTO } from "../wire/ipv4.ts";
+import { IPPROTO, IPV4 } from "../wire/ipv4.ts";
+import { IPV6 } from "../wire/ipv6.ts";
 import { TCP, TCP_FLAG, tcpHeaderLength } from "../wire/tcp.ts";
 import { NO_OPTION, TCPOPT, tcpOptionFind } from "../wire/tcp_options.ts";
 import type { AddressFamily } from "./family.ts";
@@ -279,6 +280,28 @@ export function fillTcpChecksum(
     l4 + TCP.CHECKSUM,
     finish(sumWords(b, l4, len, fam.sumAddrs(b, o) + IPPROTO.TCP + len)),
   );
+}
+
+/**
+ * Takes one from the TTL (IPv4, header checksum kept) or hop limit (IPv6) of the held client
+ * packet at `o` before it is sent on, as the kernel's forwarding does to every packet the
+ * queue lets through: held packets leave by the raw socket, which forwards nothing. False,
+ * the packet unchanged, when it is spent (1 or less: Linux's `ip_forward` drops it there).
+ */
+export function forwardHop(b: Uint8Array, o: number): boolean {
+  if (b[o] >>> 4 === 4) {
+    const ttl = b[o + IPV4.TTL];
+    if (ttl <= 1) return false;
+    // TTL is the high byte of the header's fifth word.
+    const c = o + IPV4.CHECKSUM;
+    b[o + IPV4.TTL] = ttl - 1;
+    set16(b, c, adjust(get16(b, c), ttl << 8, (ttl - 1) << 8));
+    return true;
+  }
+  const hops = b[o + IPV6.HOP_LIMIT];
+  if (hops <= 1) return false;
+  b[o + IPV6.HOP_LIMIT] = hops - 1;
+  return true;
 }
 
 /**
