@@ -62,6 +62,8 @@ export class FakeOffloadPort implements OffloadPort {
   #events: OffloadEntry[] = [];
   /** Outcomes forced for the next requests, in order (then the map decides). */
   readonly forced: OffloadOutcome[] = [];
+  /** Called as a dump starts (a test's entry that goes while the kernel dumps). */
+  beforeDump: (() => void) | undefined;
   constructor(readonly capacity = 1 << 20) {}
 
   offload(batch: readonly OffloadRequest[]): OffloadOutcome[] {
@@ -87,6 +89,7 @@ export class FakeOffloadPort implements OffloadPort {
   }
 
   dump(): OffloadEntry[] {
+    this.beforeDump?.();
     return [...this.entries.values()].map((e) => ({ key: e.key, counters: { ...e.counters } }));
   }
 

@@ -139,7 +139,6 @@ export class OffloadStep {
     const t = e.table;
     let dumped: OffloadEntry[];
     try {
-      this.events();
       dumped = this.port.dump();
     } catch (err) {
       this.#portError("dump", err);
@@ -158,6 +157,9 @@ export class OffloadStep {
       this.#counted.set(id, { ...d.counters });
     }
     this.#baselined = true;
+    // Entries that went while the dump ran have their events queued by now: read them first,
+    // so that only a session with neither an entry nor an event counts as a lost event.
+    this.events();
     for (let id = 0, hw = t.highWater; id < hw; id++) {
       if (!t.live(id) || (t.flags[id] & SessionFlag.OFFLOADED) === 0 || held.has(id)) continue;
       this.counters.lostEvents++;

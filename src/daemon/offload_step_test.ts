@@ -105,6 +105,21 @@ Deno.test("offload step: a lost destroy event is made up for by the dump", () =>
   assert.equal(port.gone().length, 0);
 });
 
+Deno.test("offload step: an entry that goes while the dump runs is ended by its event", () => {
+  const fx = offloadable();
+  const port = new FakeOffloadPort();
+  const step = new OffloadStep(fx.engine, port, options);
+  step.step();
+  port.count(0, { inPackets: 3, inBytes: 300, outPackets: 4, outBytes: 4000 });
+  port.beforeDump = () => port.expire(0);
+  const before = svcStats(fx);
+  step.reconcile();
+  assert.equal(fx.engine.table.size, 0);
+  assert.equal(step.counters.lostEvents, 0, "its event came: not lost");
+  assert.equal(fx.engine.counters.offloadGone, 1);
+  assert.equal(svcStats(fx).outBytes, before.outBytes + 4000, "the final counts from the event");
+});
+
 Deno.test("offload step: entries of ended sessions and orphans are deleted", () => {
   const fx = offloadable();
   const port = new FakeOffloadPort();

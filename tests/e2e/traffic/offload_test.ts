@@ -88,6 +88,21 @@ Deno.test("e2e offload: a bulk download handed to conntrack mid-transfer; the st
         what: "the offloaded entry's end",
       });
       const after = await status();
+      // The service's counters add up: the engine's packets before the handover and the
+      // kernel's after it, the 40 MB body among the server's bytes.
+      const shown = await lb.cli("stats", "show", "--json");
+      assert.equal(shown.code, 0, shown.stderr);
+      const [svcStats] = JSON.parse(shown.stdout) as {
+        stats: { conns: number; outBytes: number; inPackets: number; outPackets: number };
+        realServers: { stats: { outBytes: number } }[];
+      }[];
+      assert.equal(svcStats.stats.conns, 7);
+      assert.ok(svcStats.stats.outBytes > 40 << 20, JSON.stringify(svcStats.stats));
+      assert.ok(svcStats.stats.outBytes < (40 << 20) * 1.1, JSON.stringify(svcStats.stats));
+      assert.equal(
+        svcStats.realServers.reduce((n, r) => n + r.stats.outBytes, 0),
+        svcStats.stats.outBytes,
+      );
       console.log(
         `offload e2e: 40 MB in ${seconds.toFixed(1)} s; engine ${
           JSON.stringify(
