@@ -23,9 +23,10 @@ import {
   offloadKey,
   offloadRequest,
   recallOffloaded,
+  takeBackClosing,
 } from "../fullnat/offload.ts";
 import { SessionFlag } from "../fullnat/session_table.ts";
-import type { OffloadEntry, OffloadPort } from "./offload_port.ts";
+import type { OffloadEntry, OffloadKey, OffloadPort } from "./offload_port.ts";
 
 /** Settings of one worker's offload step. */
 export interface OffloadStepOptions {
@@ -89,6 +90,10 @@ export class OffloadStep {
     this.counters.steps++;
     this.events();
     this.#withdraw();
+    for (const key of takeBackClosing(this.engine, this.options.worker)) {
+      this.#counted.delete(markSession(key.mark));
+      this.#removeKey(key);
+    }
     const e = this.engine;
     const o = this.options;
     const n = collectOffloadCandidates(e, this.#ids, o.minBytes, o.scanBudget);
@@ -223,11 +228,15 @@ export class OffloadStep {
     while (w.length > 0) {
       const key = w.shift()!;
       this.#counted.delete(markSession(key.mark));
-      try {
-        this.port.remove(key);
-      } catch (err) {
-        this.#portError("remove", err);
-      }
+      this.#removeKey(key);
+    }
+  }
+
+  #removeKey(key: OffloadKey): void {
+    try {
+      this.port.remove(key);
+    } catch (err) {
+      this.#portError("remove", err);
     }
   }
 

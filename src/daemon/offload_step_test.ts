@@ -162,3 +162,40 @@ const OFFLOAD_REQUEST_STUB = {
   mark: 0,
   sessionId: 0,
 };
+
+Deno.test("offload step: a session that closes through the queue is taken back, its entry deleted", () => {
+  const fx = offloadable();
+  const port = new FakeOffloadPort();
+  const step = new OffloadStep(fx.engine, port, options);
+  step.step();
+  // In flight when the kernel took it: the client's FIN reaches the engine.
+  runRows(fx, [{
+    what: "client FIN",
+    input: tcp(C, VIP, 40000, 80, "FA", 1101, 9006),
+    verdict: Verdict.Rewritten,
+  }]);
+  assert.equal(fx.engine.counters.offloadFallback, 1);
+  step.step();
+  assert.equal(port.entries.size, 0, "the kernel's ESTABLISHED entry is deleted");
+  assert.equal(fx.engine.table.flags[0] & SessionFlag.OFFLOADED, 0);
+  assert.equal(fx.engine.counters.offloadRecalled, 1);
+  // Back under the engine's timers: its closing state's timeout ends it.
+  fx.clock.ms += 60_000;
+  assert.equal(fx.engine.expire(), 1);
+});
+
+Deno.test("offload step: a packet back in the queue of a still open session changes nothing", () => {
+  const fx = offloadable();
+  const port = new FakeOffloadPort();
+  const step = new OffloadStep(fx.engine, port, options);
+  step.step();
+  runRows(fx, [{
+    what: "client data",
+    input: tcp(C, VIP, 40000, 80, "PA", 1101, 9006).payload("more"),
+    verdict: Verdict.Rewritten,
+  }]);
+  step.step();
+  assert.equal(port.entries.size, 1);
+  assert.ok((fx.engine.table.flags[0] & SessionFlag.OFFLOADED) !== 0);
+  assert.equal(fx.engine.counters.offloadRecalled, 0);
+});

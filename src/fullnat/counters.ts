@@ -213,7 +213,10 @@ export interface EngineCounters {
   offloadGoneStale: number;
   /** Offload: offloaded sessions the engine removed (deletion, drain): their entries deleted. */
   offloadWithdrawn: number;
-  /** Offload: sessions taken back from the kernel (the fast path switched off). */
+  /**
+   * Offload: sessions taken back from the kernel (the fast path switched off, or the session
+   * closed through the queue while the kernel's entry still read ESTABLISHED).
+   */
   offloadRecalled: number;
 }
 

@@ -243,6 +243,11 @@ export class Engine {
    * kernel's entries the daemon must delete. Filled on that rare path, emptied by the daemon.
    */
   readonly offloadWithdrawn: OffloadKey[] = [];
+  /**
+   * Offloaded sessions whose packets came back to the engine (once each): the daemon takes
+   * back those that close here (`takeBackClosing`). Filled on that rare path.
+   */
+  readonly offloadFellBack: number[] = [];
   #clock: () => number;
   #timeouts: Timeouts;
   #tunnelIpId = 0;

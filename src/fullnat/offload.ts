@@ -273,8 +273,49 @@ export function offloadFailed(e: Engine, why: OffloadFailure): void {
  * so that when the kernel's entry turns out gone the session carries on here.
  */
 export function offloadFallback(e: Engine, id: number): void {
-  e.table.handshake[id] |= Handshake.FELL_BACK;
+  const t = e.table;
+  if ((t.handshake[id] & Handshake.FELL_BACK) === 0) {
+    t.handshake[id] |= Handshake.FELL_BACK;
+    // Once per session: the daemon looks whether it is closing here (`takeBackClosing`).
+    e.offloadFellBack.push(id);
+  }
   e.counters.offloadFallback++;
+}
+
+/**
+ * The offloaded sessions whose packets came back to the engine and that the engine saw leave
+ * ESTABLISHED (their close went through the queue: packets in flight when the kernel took
+ * them, typically of a short connection offloaded as it closed): the kernel's entry, still
+ * ESTABLISHED there, would hold the local port for the whole ESTABLISHED timeout. Each is taken
+ * back ({@linkcode recallSession}) and its key returned, for the daemon to delete the entry.
+ */
+export function takeBackClosing(e: Engine, worker: number): OffloadKey[] {
+  const t = e.table;
+  const out: OffloadKey[] = [];
+  const list = e.offloadFellBack;
+  let keep = 0;
+  for (let i = 0; i < list.length; i++) {
+    const id = list[i];
+    const still = t.live(id) && (t.flags[id] & SessionFlag.OFFLOADED) !== 0 &&
+      (t.handshake[id] & Handshake.FELL_BACK) !== 0;
+    if (!still) continue;
+    if (t.state[id] === TcpState.ESTABLISHED) {
+      // Still open: the kernel's entry ends it, or a later close brings it back here.
+      list[keep++] = id;
+      continue;
+    }
+    out.push(offloadKey(e, id, worker));
+    recallSession(e, id);
+  }
+  list.length = keep;
+  return out;
+}
+
+/** Takes offloaded session `id` back into the engine, under its idle timer from now. */
+export function recallSession(e: Engine, id: number): void {
+  e.table.flags[id] &= ~SessionFlag.OFFLOADED;
+  e.table.expires[id] = e.now() + e.timeoutMs(id);
+  e.counters.offloadRecalled++;
 }
 
 /**
@@ -332,15 +373,12 @@ export function offloadCounted(e: Engine, id: number, delta: OffloadCounters): v
  */
 export function recallOffloaded(e: Engine): number {
   const t = e.table;
-  const now = e.now();
   let n = 0;
   for (let id = 0, hw = t.highWater; id < hw; id++) {
     if (!t.live(id) || (t.flags[id] & SessionFlag.OFFLOADED) === 0) continue;
-    t.flags[id] &= ~SessionFlag.OFFLOADED;
-    t.expires[id] = now + e.timeoutMs(id);
+    recallSession(e, id);
     n++;
   }
-  e.counters.offloadRecalled += n;
   return n;
 }
 
