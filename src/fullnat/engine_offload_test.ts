@@ -218,6 +218,7 @@ engineTest("offload: a session whose packets fell back carries on when the entry
   assert.equal(offloadGone(engine, offloadKey(engine, 0, 0), zero), "carried");
   assert.equal(engine.table.size, 1);
   assert.equal(engine.table.flags[0] & SessionFlag.OFFLOADED, 0);
+  assert.equal(offloadRefusal(engine, 0, 0), "came back from the kernel", "not offered again");
   run.rows(fx, [later[1]]);
   // Back under the idle timer: it expires, reset at both ends from the numbers seen since.
   clock.ms += 90_001;
@@ -269,3 +270,19 @@ engineTest("offload: listings show an offloaded session, its timeout the state's
   ctl.listConnectionsPage(0, 10, (row) => seen.push(row.offloaded));
   assert.deepEqual(seen, [true, undefined]);
 });
+
+engineTest(
+  "offload: packets only in flight at the handover do not keep a closed session",
+  (run) => {
+    const fx = run.scenario(OFFLOAD_FULLNAT);
+    const { engine, clock } = fx;
+    markOffloaded(engine, 0);
+    run.rows(fx, [laterRows(clock.ms)[0]]);
+    assert.equal(engine.counters.offloadFallback, 1);
+    // The kernel carried the rest, saw the close, and its entry went after TIME_WAIT.
+    clock.ms += 8_000;
+    const zero = { inPackets: 0, inBytes: 0, outPackets: 0, outBytes: 0 };
+    assert.equal(offloadGone(engine, offloadKey(engine, 0, 0), zero), "ended");
+    assert.equal(engine.table.size, 0);
+  },
+);

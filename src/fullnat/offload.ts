@@ -147,6 +147,7 @@ export function offloadRefusal(e: Engine, id: number, minBytes: number): string 
   if ((f & SessionFlag.ONE_PACKET) !== 0) return "one-packet session";
   if (t.state[id] !== TcpState.ESTABLISHED) return "not ESTABLISHED";
   if ((f & SessionFlag.RS_DATA) === 0) return "real server has sent no data (TOA pending)";
+  if ((t.handshake[id] & Handshake.RETURNED) !== 0) return "came back from the kernel";
   const rs = e.registry.servers[t.server[id]];
   if (rs === undefined || outOfService(rs)) return "real server out of service";
   if (e.registry.services[t.service[id]] === undefined) return "service deleted";
@@ -314,6 +315,7 @@ export function takeBackClosing(e: Engine, worker: number): OffloadKey[] {
 /** Takes offloaded session `id` back into the engine, under its idle timer from now. */
 export function recallSession(e: Engine, id: number): void {
   e.table.flags[id] &= ~SessionFlag.OFFLOADED;
+  e.table.handshake[id] |= Handshake.RETURNED;
   e.table.expires[id] = e.now() + e.timeoutMs(id);
   e.counters.offloadRecalled++;
 }
@@ -326,12 +328,19 @@ export function recallSession(e: Engine, id: number): void {
 export type GoneOutcome = "ended" | "carried" | "stale";
 
 /**
+ * How recent the last packet the engine handled of a session must be, when the kernel's entry
+ * goes, for the session to carry on in the engine: its packets are coming to the queue now.
+ */
+export const CARRY_WINDOW_MS = 2000;
+
+/**
  * The kernel's entry `key` is gone (a destroy event, or missing from a dump), having counted
  * `final` beyond what {@linkcode offloadCounted} already added: the counts go to the session's
- * service and real server. A session whose packets fell back to the queue meanwhile carries on
- * in the engine under its idle timer; any other ended with the kernel's entry (the kernel saw
- * its close, or its idle timeout) and is removed now, without resets (the engine no longer
- * knows the real server's sequence numbers).
+ * service and real server. A session whose packets are coming back to the queue (one within
+ * {@linkcode CARRY_WINDOW_MS}: the entry was deleted under a live connection) carries on in
+ * the engine under its idle timer; any other ended with the kernel's entry (the kernel saw its
+ * close, or its idle timeout) and is removed now, without resets (the engine no longer knows
+ * the real server's sequence numbers).
  */
 export function offloadGone(e: Engine, key: OffloadKey, final: OffloadCounters): GoneOutcome {
   const id = markSession(key.mark);
@@ -343,8 +352,12 @@ export function offloadGone(e: Engine, key: OffloadKey, final: OffloadCounters):
   offloadCounted(e, id, final);
   t.flags[id] &= ~SessionFlag.OFFLOADED;
   e.counters.offloadGone++;
-  if ((t.handshake[id] & Handshake.FELL_BACK) !== 0) {
+  // Every packet the engine handles sets the expiry from its state's timeout, so this is when
+  // it last saw one; packets that were only in flight at the handover are long past.
+  const lastSeen = t.expires[id] - e.timeoutMs(id);
+  if ((t.handshake[id] & Handshake.FELL_BACK) !== 0 && e.now() - lastSeen < CARRY_WINDOW_MS) {
     t.expires[id] = e.now() + e.timeoutMs(id);
+    t.handshake[id] |= Handshake.RETURNED;
     return "carried";
   }
   e.removeSession(id);

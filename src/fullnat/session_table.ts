@@ -76,6 +76,12 @@ export const Handshake = {
   RS_ISN: 0x100,
   /** An offloaded session's packet reached the engine anyway (the kernel let it through). */
   FELL_BACK: 0x200,
+  /**
+   * Came back from the kernel while its packets were already coming to the queue: not offered
+   * again (its kernel entry may have ended with the connection's close, which the engine did
+   * not see, and a new one would sit idle until the ESTABLISHED timeout).
+   */
+  RETURNED: 0x400,
 } as const;
 
 /**
