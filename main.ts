@@ -17,6 +17,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ControlClient } from "./src/ctl/client.ts";
 import {
+  applyOffloadFlags,
   checkChainPrefix,
   type DaemonOptions,
   DEFAULT_SYNC_REFRESH_S,
@@ -189,6 +190,19 @@ async function program(admin: Runtime, first: string | undefined): Promise<Comma
       "--keepalived-conf <file>",
       "keepalived's configuration: the addresses it floats are never bound by the daemon",
     )
+    .addOption(
+      new Option(
+        "--offload <mode>",
+        "kernel fast path: established hands established FULLNAT/NAT TCP sessions to the " +
+          "kernel's conntrack (needs the ctnetlink module); replaces the saved configuration's " +
+          "tunable offload (default: the saved one, else off)",
+      ).choices(["off", "established"]),
+    )
+    .option(
+      "--offload-min-bytes <bytes>",
+      "bytes a session must have carried (both ways) before the fast path takes it",
+      "0",
+    )
     .action(async (o) => {
       const d: DaemonOptions = defaultDaemonOptions();
       if (o.socket) d.socket = o.socket;
@@ -215,6 +229,7 @@ async function program(admin: Runtime, first: string | undefined): Promise<Comma
       if (o.runDir === false) d.runDir = null;
       if (o.syncKeyFile) d.syncKeyFile = o.syncKeyFile;
       d.syncRefreshMs = parseIntStrict(o.syncRefresh, "--sync-refresh", 0, 3600) * 1000;
+      applyOffloadFlags(d, o.offload, o.offloadMinBytes);
       d.manageHostNetwork = o.manageHostNetwork === true;
       if (o.hostNetworkDir) d.hostNetworkDir = o.hostNetworkDir;
       if (o.keepalivedConf) d.keepalivedConf = o.keepalivedConf;

@@ -32,7 +32,7 @@ import {
   type Timeouts,
   type Tunables,
 } from "../fullnat/types.ts";
-import { TIMEOUT_KEYS, TUNABLE_KEYS } from "../fullnat/types.ts";
+import { isOffloadMode, OFFLOAD_MODES, TIMEOUT_KEYS, TUNABLE_KEYS } from "../fullnat/types.ts";
 import { type CheckSpec, checkSpecProblems } from "../health/spec.ts";
 import type { ControlMethod, OpArgs } from "./remote.ts";
 
@@ -250,11 +250,17 @@ function timeouts(value: unknown): Partial<Timeouts> {
 
 function tunables(value: unknown): Partial<Tunables> {
   const o = object(value, "tunables");
-  const known: readonly string[] = TUNABLE_KEYS;
+  const known: readonly string[] = [...TUNABLE_KEYS, "offload"];
   const unknown = Object.keys(o).filter((k) => !known.includes(k));
   if (unknown.length > 0) throw new ShapeError(`unknown tunable '${unknown[0]}'`);
   const out: Partial<Tunables> = {};
   for (const f of TUNABLE_KEYS) if (o[f] !== undefined) out[f] = flag(f)(o[f]);
+  if (o.offload !== undefined) {
+    if (!isOffloadMode(o.offload)) {
+      throw new ShapeError(`offload must be ${OFFLOAD_MODES.join(" or ")}`);
+    }
+    out.offload = o.offload;
+  }
   return out;
 }
 

@@ -56,6 +56,7 @@ export class ConnectionJsonWriter {
     this.#raw(',"real":');
     this.#endpoint(c.real);
     if (c.template) this.#raw(',"template":true');
+    if (c.offloaded) this.#raw(',"offloaded":true');
     this.#byte(0x7d);
   }
 

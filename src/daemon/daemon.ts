@@ -9,14 +9,19 @@
  */
 import { showFirewall } from "../mgmt/firewall.ts";
 import { refreshSyncOpenings } from "../mgmt/sync_openings.ts";
-import type { DiversionSpec } from "../fullnat/types.ts";
+import type { DiversionSpec, Timeouts } from "../fullnat/types.ts";
 import { ConfigChanges } from "../ctl/changes.ts";
 import { localRemote } from "../ctl/remote.ts";
 import { ControlServer } from "../ctl/server.ts";
 import { Diversion } from "../kernel/diversion.ts";
 import { DrRoutes } from "../kernel/dr_routes.ts";
 import { portSlices } from "../kernel/diversion_rules.ts";
-import { applyDataPathSysctls, restoreSysctls, type SysctlChange } from "../kernel/sysctl.ts";
+import {
+  applyDataPathSysctls,
+  applySysctls,
+  restoreSysctls,
+  type SysctlChange,
+} from "../kernel/sysctl.ts";
 import { carrySysctls, clearSysctlCarry } from "../kernel/sysctl_carry.ts";
 import { attachPersistence } from "../persist/attach.ts";
 import { DEFAULT_STATE_DIR } from "../persist/store.ts";
@@ -24,9 +29,10 @@ import { HostNetwork } from "../hostnet/host_network.ts";
 import { liveNetwork } from "../hostnet/live.ts";
 import { followNetwork } from "../mgmt/network_follow.ts";
 import { Drains } from "./drains.ts";
-import { collectDiversion, fanOutControl } from "./fan_out.ts";
+import { collectDiversion, collectTimeouts, fanOutControl } from "./fan_out.ts";
+import { offloadSysctls } from "../kernel/offload_sysctls.ts";
 import { HealthMonitor } from "./health_monitor.ts";
-import { type DaemonOptions, readSyncKey } from "./options.ts";
+import { type DaemonOptions, OFFLOAD_INTERVAL_MS, readSyncKey } from "./options.ts";
 import { SyncDaemons } from "./sync_daemon.ts";
 import { checkSyncRole, checkSyncSpec } from "../sync/sync_config.ts";
 import type { SyncOps } from "../persist/sync_section.ts";
@@ -39,6 +45,7 @@ import { WorkerPool } from "./worker_pool.ts";
 import {
   type ResumeReport,
   WORKER_END_SESSIONS_OP,
+  WORKER_OFFLOAD_END_OP,
   WORKER_RESUME_OP,
   WORKER_STATUS_OP,
   type WorkerConfig,
@@ -81,6 +88,8 @@ export function workerConfigs(options: DaemonOptions): WorkerConfig[] {
     queueBufferBytes: options.queueBufferBytes,
     workers: n,
     runDir: options.runDir,
+    offloadMinBytes: options.offloadMinBytes,
+    offloadIntervalMs: OFFLOAD_INTERVAL_MS,
   }));
 }
 
@@ -187,6 +196,27 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     }
   }
 
+  /**
+   * Sets the fast path's kernel settings (`offload_sysctls.ts`) for `timeouts`, again on every
+   * change while it is on (so `--set` reaches the kernel); what they were before is put back
+   * with the rest at the final stop.
+   */
+  const offloadKernel = (timeouts: Timeouts) => {
+    const fresh = applySysctls(offloadSysctls(timeouts));
+    if (fresh.length === 0) return;
+    log(
+      `kernel settings changed: ${fresh.map((c) => `${c.key}=${c.to} (was ${c.from})`).join(", ")}`,
+    );
+    // A setting changed twice keeps its first original value.
+    const known = new Set(sysctlsBefore.map((c) => c.path));
+    sysctlsBefore = [...sysctlsBefore, ...fresh.filter((c) => !known.has(c.path))];
+    if (options.runDir !== null) {
+      const carry = carrySysctls(options.runDir, fresh);
+      if (carry.problem !== undefined) log(`kernel settings to restore lost: ${carry.problem}`);
+      sysctlsBefore = carry.changes;
+    }
+  };
+
   // Set by a signal, a restart request or a worker that died; the main thread waits for it.
   let end = "stop" as DaemonEnd;
   let adopted = false;
@@ -233,6 +263,9 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     // what the workers need now, and only if it differs from what is installed.
     changes.on(async () => {
       const spec: DiversionSpec = await collectDiversion(pool);
+      // The fast path's kernel settings come before its rules: with conntrack's loose pickup
+      // still on, the first mid-stream packets would leave junk entries.
+      if (spec.offload === true && !options.skipSysctl) offloadKernel(await collectTimeouts(pool));
       if (JSON.stringify(spec) !== JSON.stringify(diversion.spec)) await diversion.update(spec);
       const dr = JSON.stringify(spec.drRealServers ?? []);
       if (dr !== drSynced) {
@@ -307,6 +340,10 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
       onError: (e) => log(`control: ${errText(e)}`),
     });
     persisted.register(server);
+    // `--offload`, when given, wins over the saved configuration (and is saved with it).
+    if (options.offload !== undefined) {
+      await persisted.target.setTunables({ offload: options.offload });
+    }
     // Health checks run here, on the main thread, and follow every configuration change (the
     // "start" announcement below brings up those of the restored configuration). Sessions
     // ending (expiry) change no configuration.
@@ -410,6 +447,12 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     health?.stop();
     rates?.stop();
     await server?.close();
+    if (end === "stop") {
+      // Before the rules go: entries left behind would match packets nothing translates.
+      await pool.all(WORKER_OFFLOAD_END_OP).catch((e) =>
+        log(`deleting the kernel's offloaded entries failed: ${errText(e)}`)
+      );
+    }
     await pool.stop();
     if (end === "stop") {
       await diversion.remove().catch((e) => log(`removing iptables chains failed: ${errText(e)}`));

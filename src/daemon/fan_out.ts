@@ -21,7 +21,13 @@ import type {
   PagedConnections,
   RemoteControl,
 } from "../ctl/remote.ts";
-import type { ConnectionView, DiversionSpec, HealthUpdate, ServiceKey } from "../fullnat/types.ts";
+import type {
+  ConnectionView,
+  DiversionSpec,
+  HealthUpdate,
+  ServiceKey,
+  Timeouts,
+} from "../fullnat/types.ts";
 import { mergeServices, unionDiversion } from "./merge.ts";
 import {
   CONNECTION_PAGE_ROWS,
@@ -63,6 +69,11 @@ function typed(workers: WorkerCalls): TypedWorkers {
 /** The union of every worker's diversion spec. */
 export async function collectDiversion(workers: WorkerCalls): Promise<DiversionSpec> {
   return unionDiversion(await typed(workers).all("diversion", []));
+}
+
+/** The engine-wide timeouts (every worker has the same; worker 0's). */
+export function collectTimeouts(workers: WorkerCalls): Promise<Timeouts> {
+  return typed(workers).call(0, "getTimeouts", []);
 }
 
 /**

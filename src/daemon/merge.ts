@@ -113,6 +113,7 @@ export function unionDiversion(specs: readonly DiversionSpec[]): DiversionSpec {
     for (const r of s.drRealServers ?? []) {
       if (once(`d|${r.address}`)) (out.drRealServers ??= []).push({ ...r });
     }
+    if (s.offload === true) out.offload = true;
   }
   return out;
 }

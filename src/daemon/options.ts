@@ -6,6 +6,7 @@
  */
 
 import { DEFAULT_QUEUE_BUFFER_BYTES, DEFAULT_QUEUE_MAXLEN } from "../nfqueue/constants.ts";
+import { isOffloadMode, OFFLOAD_MODES, type OffloadMode } from "../fullnat/types.ts";
 import {
   DEFAULT_LOCAL_PORT_RANGE,
   formatPortRange,
@@ -94,7 +95,17 @@ export interface DaemonOptions {
   hostNetworkDir: string | null;
   /** keepalived's configuration: the addresses it floats are never bound by the daemon. */
   keepalivedConf: string;
+  /**
+   * The kernel fast path's mode at start (`--offload`): when given, it replaces the saved
+   * configuration's `tunables.offload` (and is saved); undefined leaves the saved one.
+   */
+  offload: OffloadMode | undefined;
+  /** Bytes a session carries (both ways) before it is offloaded (`--offload-min-bytes`). */
+  offloadMinBytes: number;
 }
+
+/** Milliseconds between a worker's offload steps. */
+export const OFFLOAD_INTERVAL_MS = 100;
 
 /** `--sync-refresh`'s default, seconds. */
 export const DEFAULT_SYNC_REFRESH_S = 30;
@@ -129,6 +140,8 @@ export function defaultDaemonOptions(
     manageHostNetwork: false,
     hostNetworkDir: null,
     keepalivedConf: DEFAULT_KEEPALIVED_CONF,
+    offload: undefined,
+    offloadMinBytes: 0,
   };
 }
 
@@ -140,6 +153,25 @@ export function parseIntStrict(text: string, what: string, min: number, max: num
   const n = Number(text);
   if (n < min || n > max) throw new Error(`${what} must be from ${min} to ${max} (got ${n})`);
   return n;
+}
+
+/**
+ * Reads `--offload MODE` (undefined: not given) and `--offload-min-bytes N` into `d`; throws
+ * an Error naming the flag when one is wrong, leaving `d` as it was.
+ */
+export function applyOffloadFlags(
+  d: DaemonOptions,
+  mode: string | undefined,
+  minBytes: string,
+): void {
+  if (mode !== undefined && !isOffloadMode(mode)) {
+    throw new Error(
+      `--offload must be ${OFFLOAD_MODES.join(" or ")} (got ${JSON.stringify(mode)})`,
+    );
+  }
+  const bytes = parseIntStrict(minBytes, "--offload-min-bytes", 0, Number.MAX_SAFE_INTEGER);
+  d.offload = mode;
+  d.offloadMinBytes = bytes;
 }
 
 /** Parses `LOW-HIGH` into a port range. */

@@ -14,6 +14,7 @@ import type { DrainView } from "./drains.ts";
 import type { VersionsStatus } from "../persist/versions.ts";
 import { sumCounters } from "./merge.ts";
 import type { WorkerStatus } from "./worker_protocol.ts";
+import type { OffloadStepCounters } from "./offload_step.ts";
 import type { HealthCounters } from "./health_monitor.ts";
 
 /** The kernel's queue figures that add up across queues. */
@@ -44,6 +45,11 @@ export interface StatusReport {
   drains?: DrainView[];
   /** Commit-confirm and rollbacks (src/persist/versions.ts); absent from older daemons. */
   config?: VersionsStatus;
+  /**
+   * The offload steps' counters summed over the workers running one (`--offload
+   * established`), and the first worker's reason for running none; absent while it is off.
+   */
+  offload?: { step: Partial<OffloadStepCounters>; problem: string | null };
 }
 
 /** Builds the report from the workers' statuses (in worker order) and the installed diversion. */
@@ -76,6 +82,14 @@ export function statusReport(
     emitter: { sent: emitted.sent ?? 0, sendErrors: emitted.sendErrors ?? 0 },
     diversion,
     ...(health !== undefined && { health }),
+    ...(diversion.offload === true && {
+      offload: {
+        step: sumCounters(
+          workers.map((w) => w.offload).filter((o): o is OffloadStepCounters => o != null),
+        ),
+        problem: workers.find((w) => w.offloadProblem != null)?.offloadProblem ?? null,
+      },
+    }),
     workers,
   };
 }

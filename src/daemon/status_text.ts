@@ -45,6 +45,12 @@ export function formatStatus(r: StatusReport): string {
   if (r.kernel) section("kernel queue", { ...r.kernel });
   section("emitted packets", { ...r.emitter });
   if (r.health) section("health checks", { ...r.health });
+  if (r.offload) {
+    section("offload", {
+      ...r.offload.step,
+      ...(r.offload.problem !== null && { problem: r.offload.problem }),
+    });
+  }
   const workers = r.workers ?? [];
   if (workers.length > 1) {
     lines.push("workers:");

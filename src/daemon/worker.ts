@@ -36,10 +36,14 @@ import {
   snapshotCounters,
   writeCounters,
 } from "../kernel/counter_carry.ts";
+import { anyOffloaded, recallOffloaded } from "../fullnat/offload.ts";
+import { openKernelOffloadPort } from "./offload_kernel.ts";
+import { OffloadStep } from "./offload_step.ts";
 import {
   type FromWorker,
   type ResumeReport,
   type ToWorker,
+  WORKER_OFFLOAD_END_OP,
   WORKER_RESUME_OP,
   WORKER_STATUS_OP,
   type WorkerConfig,
@@ -62,7 +66,20 @@ interface Running {
   counterWriteFailures: number;
   /** Times writing the persistence templates for the next process failed. */
   templateWriteFailures: number;
+  /** The fast path's step while it is on and the kernel port opened. */
+  offload: OffloadStep | undefined;
+  /** Why the port would not open (not retried until the fast path is switched off and on). */
+  offloadProblem: string | undefined;
+  offloadTimer: ReturnType<typeof setInterval> | undefined;
+  offloadTicks: number;
 }
+
+/** Offload steps between two reconciling dumps. */
+const RECONCILE_EVERY = 50;
+/** Most sessions handed to the kernel per step (one netlink batch). */
+const OFFLOAD_BATCH = 256;
+/** Most session slots one step's candidate scan looks at. */
+const OFFLOAD_SCAN_BUDGET = 65536;
 
 let running: Running | undefined;
 
@@ -122,7 +139,67 @@ function start(config: WorkerConfig): void {
     timer: undefined,
     counterWriteFailures: 0,
     templateWriteFailures: 0,
+    offload: undefined,
+    offloadProblem: undefined,
+    offloadTimer: undefined,
+    offloadTicks: 0,
   };
+}
+
+/**
+ * One tick of the fast path: while the engine's mode is `established`, an offload step (and
+ * every {@linkcode RECONCILE_EVERY} ticks a reconciling dump); once it is off, the kernel's
+ * entries are deleted and their sessions taken back (also those a previous process left).
+ */
+function offloadTick(r: Running): void {
+  const on = r.engine.offload === "established";
+  if (!on) {
+    r.offloadProblem = undefined;
+    if (r.offload === undefined && !anyOffloaded(r.engine)) return;
+    const step = r.offload ?? openStep(r);
+    if (step !== undefined) {
+      step.withdrawAll();
+      step.close();
+    } else recallOffloaded(r.engine);
+    r.offload = undefined;
+    return;
+  }
+  if (r.offload === undefined && r.offloadProblem === undefined) {
+    r.offload = openStep(r);
+    // A previous process's entries: counted from the first dump on, lost ones ended.
+    r.offload?.reconcile();
+  }
+  if (r.offload === undefined) return;
+  r.offload.step();
+  if (++r.offloadTicks % RECONCILE_EVERY === 0) r.offload.reconcile();
+}
+
+/** The offload step over a fresh kernel port, or undefined (the problem noted and logged). */
+function openStep(r: Running): OffloadStep | undefined {
+  try {
+    return new OffloadStep(r.engine, openKernelOffloadPort(r.config.index), {
+      worker: r.config.index,
+      minBytes: r.config.offloadMinBytes,
+      batch: OFFLOAD_BATCH,
+      scanBudget: OFFLOAD_SCAN_BUDGET,
+    });
+  } catch (e) {
+    r.offloadProblem = e instanceof Error ? e.message : String(e);
+    console.error(`worker ${r.config.index}: offload: ${r.offloadProblem}`);
+    return undefined;
+  }
+}
+
+/** The daemon stops for good: the kernel's entries go, their sessions come back (then end). */
+function endOffload(r: Running): number {
+  clearInterval(r.offloadTimer);
+  r.offloadTimer = undefined;
+  if (r.offload === undefined && !anyOffloaded(r.engine)) return 0;
+  const step = r.offload ?? openStep(r);
+  const n = step?.withdrawAll() ?? recallOffloaded(r.engine);
+  step?.close();
+  r.offload = undefined;
+  return n;
 }
 
 /** Takes over the run state's sessions, then starts the packet loop and the expiry timer. */
@@ -174,6 +251,7 @@ function resume(r: Running): ResumeReport {
       post({ type: "diversionDirty" });
     }
   }, config.expiryIntervalMs);
+  r.offloadTimer = setInterval(() => offloadTick(r), config.offloadIntervalMs);
   r.queue.run(engine, r.clock).then(
     () => finish(),
     (e) => {
@@ -237,6 +315,9 @@ function saveTemplates(r: Running): void {
 function finish(): void {
   if (running === undefined) return;
   clearInterval(running.timer);
+  clearInterval(running.offloadTimer);
+  // A restart keeps the kernel's entries (and the sessions' flags) for the next process.
+  running.offload?.close();
   if (running.timer !== undefined) {
     saveCounters(running);
     saveTemplates(running);
@@ -261,6 +342,8 @@ function status(r: Running): WorkerStatus {
     queue: { ...r.queue.counters },
     kernel: r.queue.kernelStats() ?? null,
     emitter: { ...r.sender.counters },
+    offload: r.offload === undefined ? null : { ...r.offload.counters },
+    offloadProblem: r.offloadProblem ?? null,
   };
 }
 
@@ -275,6 +358,10 @@ function call(id: number, op: string, args: unknown[]): void {
     if (running === undefined) throw new Error("worker is not running");
     if (op === WORKER_RESUME_OP) {
       post({ type: "reply", id, ok: true, result: resume(running) });
+      return;
+    }
+    if (op === WORKER_OFFLOAD_END_OP) {
+      post({ type: "reply", id, ok: true, result: endOffload(running) });
       return;
     }
     if (op === WORKER_STATUS_OP) {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { OffloadStepCounters } from "./offload_step.ts";
 import type { EncodedConnectionPage } from "./connection_json.ts";
 import type { EngineCounters } from "../fullnat/counters.ts";
 import type { ControlTarget, Endpoint, HealthUpdate, ServiceKey } from "../fullnat/types.ts";
@@ -46,6 +47,10 @@ export interface WorkerConfig {
    * the sessions in process memory.
    */
   runDir: string | null;
+  /** Bytes a session carries before the fast path takes it (`--offload-min-bytes`). */
+  offloadMinBytes: number;
+  /** Milliseconds between offload steps (`offload_step.ts`), while the fast path is on. */
+  offloadIntervalMs: number;
 }
 
 /** Main thread to worker. */
@@ -86,7 +91,20 @@ export interface WorkerStatus {
   kernel: KernelQueueStats | null;
   /** Packets the engine originated (expiry RSTs) and their raw-socket sends. */
   emitter: RawSenderCounters;
+  /**
+   * The offload step's own counters while the fast path runs in this worker, else null (the
+   * engine's `offload*` counters are in `engine`).
+   */
+  offload: OffloadStepCounters | null;
+  /** Why this worker cannot offload although the fast path is on, else null. */
+  offloadProblem: string | null;
 }
+
+/**
+ * The op that deletes the worker's conntrack entries and takes their sessions back, when the
+ * daemon stops for good (its rules go, so entries left behind would match untranslated).
+ */
+export const WORKER_OFFLOAD_END_OP = "offloadEnd";
 
 /** The extra op a worker serves beside the control contract. */
 export const WORKER_STATUS_OP = "workerStatus";

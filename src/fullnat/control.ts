@@ -26,10 +26,13 @@ import {
   DEFAULT_TIMEOUTS,
   type DiversionSpec,
   type Endpoint,
+  isOffloadMode,
+  OFFLOAD_MODES,
   type RealServerSpec,
   type ServiceKey,
   type ServiceOptions,
   type ServiceView,
+  type SwitchKey,
   type Timeouts,
   TUNABLE_KEYS,
   type Tunables,
@@ -82,7 +85,7 @@ import {
   type SorryServerSpec,
 } from "./service_spec.ts";
 import type { HealthUpdate, SorryServerView } from "./views.ts";
-import { A6, V6 } from "./session_table.ts";
+import { A6, SessionFlag, V6 } from "./session_table.ts";
 import { zeroStats } from "./stats.ts";
 import { clearTemplates } from "./persistence.ts";
 import { blankTemplateRow, TEMPLATE_CURSOR, templateRows } from "./template_rows.ts";
@@ -995,6 +998,10 @@ export class EngineControl implements ControlTarget {
       row.method = methodOfCode(t.method[id]);
       row.state = protocol === "tcp" ? TCP_STATE_NAMES[t.state[id]] : "UDP";
       row.expiresInMs = Math.max(0, Math.round(t.expires[id] - now));
+      if ((t.flags[id] & SessionFlag.OFFLOADED) !== 0) {
+        row.offloaded = true;
+        row.expiresInMs = Math.round(e.timeoutMs(id));
+      } else if (row.offloaded) delete row.offloaded;
       set(row.client, id, v6, t.caddr, A6.C, t.cport[id]);
       set(row.virtual, id, v6, t.vaddr, A6.V, t.vport[id]);
       set(row.local, id, v6, t.laddr, A6.L, t.lport[id]);
@@ -1039,11 +1046,16 @@ export class EngineControl implements ControlTarget {
     }
     const next = this.getTunables();
     for (const [k, v] of Object.entries(tunables)) {
+      if (k === "offload" && v !== undefined) {
+        if (!isOffloadMode(v)) invalid(`Offload must be ${OFFLOAD_MODES.join(" or ")}`);
+        next.offload = v;
+        continue;
+      }
       if (!(TUNABLE_KEYS as readonly string[]).includes(k)) {
-        invalid(`Unknown tunable ${k} (known: ${TUNABLE_KEYS.join(", ")})`);
+        invalid(`Unknown tunable ${k} (known: ${[...TUNABLE_KEYS, "offload"].join(", ")})`);
       }
       if (v === undefined) continue;
-      next[k as keyof Tunables] = checkFlag(v, k);
+      next[k as SwitchKey] = checkFlag(v, k);
     }
     this.engine.tunables = next;
   }
@@ -1073,6 +1085,8 @@ export class EngineControl implements ControlTarget {
   }
 
   diversion(): DiversionSpec {
-    return this.engine.registry.diversion();
+    const spec = this.engine.registry.diversion();
+    if (this.engine.offload !== "off") spec.offload = true;
+    return spec;
   }
 }

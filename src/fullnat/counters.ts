@@ -197,6 +197,27 @@ export interface EngineCounters {
    * take one from it, so the engine does).
    */
   synProxyHopLimitExceeded: number;
+  /** Offload: sessions the kernel's conntrack took (`--offload established`, `offload.ts`). */
+  offloaded: number;
+  /** Offload: refused by the kernel, an entry on the tuple exists: the engine keeps the session. */
+  offloadClash: number;
+  /** Offload: refused by the kernel, its conntrack table is full: the engine keeps the session. */
+  offloadFull: number;
+  /** Offload: refused for another reason (a netlink error): the engine keeps the session. */
+  offloadFailed: number;
+  /** Offload: packets of offloaded sessions that reached the engine anyway, handled as before. */
+  offloadFallback: number;
+  /** Offload: kernel entries gone (destroy event or missing from a dump); their counts added. */
+  offloadGone: number;
+  /** Offload: reports of a gone entry that named no offloaded session (already handled). */
+  offloadGoneStale: number;
+  /** Offload: offloaded sessions the engine removed (deletion, drain): their entries deleted. */
+  offloadWithdrawn: number;
+  /**
+   * Offload: sessions taken back from the kernel (the fast path switched off, or the session
+   * closed through the queue while the kernel's entry still read ESTABLISHED).
+   */
+  offloadRecalled: number;
 }
 
 /** Zeroed counters. */
@@ -280,5 +301,14 @@ export function newEngineCounters(): EngineCounters {
     synProxyAcksSent: 0,
     synProxyHopLimitExceeded: 0,
     synProxyReused: 0,
+    offloaded: 0,
+    offloadClash: 0,
+    offloadFull: 0,
+    offloadFailed: 0,
+    offloadFallback: 0,
+    offloadGone: 0,
+    offloadGoneStale: 0,
+    offloadWithdrawn: 0,
+    offloadRecalled: 0,
   };
 }

@@ -20,4 +20,10 @@ export interface DiversionSpec {
    * gives each a policy rule and a route (`src/kernel/dr_routes.ts`). Absent: none.
    */
   drRealServers?: Array<{ address: string; mark: number }>;
+  /**
+   * The kernel fast path is on (`--offload established`): TCP other than the client's SYN
+   * goes through conntrack and reaches the queue only when conntrack has no entry for it
+   * (`src/kernel/diversion_rules.ts`). Absent: off.
+   */
+  offload?: true;
 }

@@ -75,8 +75,9 @@ import { writeResetReply } from "./tcp_reset.ts";
 import { TcpState, tcpTimeoutTable } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
 import { outOfService } from "./health_state.ts";
+import { offloadFallback, type OffloadKey, offloadKey } from "./offload.ts";
 import { unbindOverload } from "./thresholds.ts";
-import { DEFAULT_TUNABLES, type Tunables } from "./tunables.ts";
+import { DEFAULT_TUNABLES, type OffloadMode, offloadMode, type Tunables } from "./tunables.ts";
 import { DEFAULT_LOCAL_PORT_RANGE, isPortRange, type PortRange } from "../vocab/port.ts";
 import { isUnicast, parseAddress } from "../vocab/address.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
@@ -90,8 +91,11 @@ export type { ExpiryHook } from "./expiry.ts";
 const SKB_GSO = 2;
 /** `NFQA_SKB_CSUMNOTREADY`: the transport checksum holds only the pseudo-header's sum. */
 const SKB_CSUM_NOT_READY = 1;
-/** Session flags that send a packet through {@linkcode Engine}'s SYN proxy checks first. */
-const PROXIED = SessionFlag.SYN_PROXY | SessionFlag.PROXY_WAIT;
+/**
+ * Session flags that send a packet through {@linkcode Engine}'s out-of-line checks first: the
+ * SYN proxy's, and the count of an offloaded session's packet that came back to the queue.
+ */
+const PROXIED = SessionFlag.SYN_PROXY | SessionFlag.PROXY_WAIT | SessionFlag.OFFLOADED;
 /** `#proxied`: the packet goes on the session's ordinary way. */
 const PROXY_PASS = -1;
 /** Scratch space of the SYN proxy's bare third ACK (an IPv6 one is 60 bytes). */
@@ -225,6 +229,25 @@ export class Engine {
   #cookieKey: Uint32Array;
   /** Client packets of SYN proxy sessions whose real server has not answered yet. */
   readonly proxyHold: ProxyHold = new ProxyHold();
+  /**
+   * The kernel fast path's mode (the tunable `offload`): the daemon's offload step runs while
+   * it is `established`, and the diversion follows it.
+   */
+  offload: OffloadMode = "off";
+  /** Where the offload's candidate scan resumes (`offload.ts`). */
+  offloadScanAt = 0;
+  /** The packet worker this engine is, for the conntrack marks of its offloads (0..63). */
+  offloadWorker = 0;
+  /**
+   * Offloaded sessions the engine removed (service or server deleted, drain, `-C`, ...): the
+   * kernel's entries the daemon must delete. Filled on that rare path, emptied by the daemon.
+   */
+  readonly offloadWithdrawn: OffloadKey[] = [];
+  /**
+   * Offloaded sessions whose packets came back to the engine (once each): the daemon takes
+   * back those that close here (`takeBackClosing`). Filled on that rare path.
+   */
+  readonly offloadFellBack: number[] = [];
   #clock: () => number;
   #timeouts: Timeouts;
   #tunnelIpId = 0;
@@ -265,6 +288,7 @@ export class Engine {
     const tunables = { ...DEFAULT_TUNABLES, ...options.tunables };
     this.expireNodestConn = tunables.expireNodestConn;
     this.expireQuiescentTemplate = tunables.expireQuiescentTemplate;
+    this.offload = offloadMode(tunables);
     this.thresholdShares = options.thresholdShares ?? 1;
     if (!(Number.isInteger(this.thresholdShares) && this.thresholdShares >= 1)) {
       throw new RangeError(`thresholdShares ${this.thresholdShares} is invalid: use 1 or more`);
@@ -293,6 +317,7 @@ export class Engine {
     return {
       expireNodestConn: this.expireNodestConn,
       expireQuiescentTemplate: this.expireQuiescentTemplate,
+      ...(this.offload !== "off" && { offload: this.offload }),
     };
   }
 
@@ -300,6 +325,7 @@ export class Engine {
   set tunables(t: Tunables) {
     this.expireNodestConn = t.expireNodestConn;
     this.expireQuiescentTemplate = t.expireQuiescentTemplate;
+    this.offload = offloadMode(t);
   }
 
   /** The IPv4 identification of the next IPIP outer header (TUNNEL), wrapping at 16 bits. */
@@ -546,6 +572,10 @@ export class Engine {
   ): number {
     const id = e >> 1;
     const t = this.table;
+    if ((t.flags[id] & SessionFlag.OFFLOADED) !== 0) {
+      offloadFallback(this, id);
+      if ((t.flags[id] & (SessionFlag.SYN_PROXY | SessionFlag.PROXY_WAIT)) === 0) return PROXY_PASS;
+    }
     if ((t.flags[id] & SessionFlag.PROXY_WAIT) !== 0) {
       return this.#proxyWait(fam, b, o, l4, end - o, e, skbInfo);
     }
@@ -913,6 +943,7 @@ export class Engine {
     }
     if (la) la.conns--;
     if ((t.flags[id] & SessionFlag.PROXY_WAIT) !== 0) this.proxyHold.forget(id);
+    if ((t.flags[id] & SessionFlag.OFFLOADED) !== 0) this.#withdraw(id);
     const svc = this.registry.services[t.service[id]];
     if (svc) {
       svc.sessions--;
@@ -921,6 +952,12 @@ export class Engine {
     }
     t.remove(id);
     this.registry.releaseSession(rs, la, svc);
+  }
+
+  /** Queues the kernel entry of offloaded session `id`, which is being removed, for deletion. */
+  #withdraw(id: number): void {
+    this.offloadWithdrawn.push(offloadKey(this, id, this.offloadWorker));
+    this.counters.offloadWithdrawn++;
   }
 
   /**

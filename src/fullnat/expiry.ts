@@ -36,7 +36,10 @@ export function expireSessions(e: Engine, emit: PacketSink | undefined, hook?: E
   const t = e.table;
   let n = 0;
   for (let id = 0, hw = t.highWater; id < hw; id++) {
-    if (t.proto[id] !== 0 && t.expires[id] <= now) {
+    // An offloaded session's time is the kernel's: it ends when the kernel's entry does.
+    if (
+      t.proto[id] !== 0 && t.expires[id] <= now && (t.flags[id] & SessionFlag.OFFLOADED) === 0
+    ) {
       hook?.(e, id);
       if ((t.proto[id] & ~V6) === IPPROTO.TCP && t.state[id] === TcpState.ESTABLISHED) {
         if (e.resetOnExpiry && emit !== undefined) resetBothEnds(e, emit, id);

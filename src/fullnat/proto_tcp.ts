@@ -13,6 +13,7 @@ import { TCP, TCP_FLAG, tcpHeaderLength, tcpProblem } from "../wire/tcp.ts";
 import type { Engine } from "./engine.ts";
 import type { AddressFamily } from "./family.ts";
 import { ISN_TICKS_PER_MS } from "./isn.ts";
+import { noteClientSyn, noteServerSyn } from "./offload.ts";
 import type { ProtocolHandler } from "./proto.ts";
 import type { RealServer } from "./service.ts";
 import { Dir, SessionFlag, type SessionTable } from "./session_table.ts";
@@ -112,6 +113,7 @@ function clientSyn(
     e.counters.seqMappingsRenewed++;
   }
   t.clientIsn[id] = seq;
+  noteClientSyn(t, b, l4, id);
   // What the real server said belongs to the old mapping; the session's source count stays.
   t.flags[id] &= SessionFlag.SOURCE_COUNTED | SessionFlag.SYN_PROXY | SessionFlag.PROXY_WAIT;
   // The ISN is read back from the table: a sequence number of 2^31 or more passed to a call
@@ -135,6 +137,8 @@ function trackServer(
   // SYN and FIN each take one sequence number.
   const span = payload + (flags & TCP_FLAG.SYN ? 1 : 0) + (flags & TCP_FLAG.FIN ? 1 : 0);
   t.rsSeqEnd[id] = (get32(b, l4 + TCP.SEQ) + span) >>> 0;
+  // The SYN-ACK's window scale and ISN, for the offload (`offload.ts`); SYNs only.
+  if (flags & TCP_FLAG.SYN) noteServerSyn(t, b, l4, id, t.rsSeqEnd[id] - 1);
   if (flags & TCP_FLAG.ACK) t.rsAck[id] = get32(b, l4 + TCP.ACK);
   t.flags[id] |= payload > 0 ? SessionFlag.RS_SEEN | SessionFlag.RS_DATA : SessionFlag.RS_SEEN;
 }

@@ -55,6 +55,33 @@ export const SessionFlag = {
    * TSval, until the real server's SYN-ACK gives the deltas.
    */
   PROXY_WAIT: 64,
+  /**
+   * Handed to the kernel's conntrack (`offload.ts`, `--offload established`): its packets
+   * normally no longer reach the queue. The session stays in the table, its local port
+   * reserved, and the idle timer leaves it alone until the kernel's entry is gone.
+   */
+  OFFLOADED: 128,
+} as const;
+
+/**
+ * Bits of {@linkcode SessionTable.handshake}: what the offload (`offload.ts`) needs of the
+ * handshake and of what came after it, known only to the process that saw it.
+ */
+export const Handshake = {
+  /** The client SYN's window scale plus one (0: none offered, or not seen). */
+  CLIENT_WSCALE: 0x0f,
+  /** The real server's SYN-ACK's window scale plus one, shifted by 4 (0: none, or not seen). */
+  RS_WSCALE: 0xf0,
+  /** The real server's SYN-ACK was seen: `rsIsn` holds its ISN. */
+  RS_ISN: 0x100,
+  /** An offloaded session's packet reached the engine anyway (the kernel let it through). */
+  FELL_BACK: 0x200,
+  /**
+   * Came back from the kernel while its packets were already coming to the queue: not offered
+   * again (its kernel entry may have ended with the connection's close, which the engine did
+   * not see, and a new one would sit idle until the ESTABLISHED timeout).
+   */
+  RETURNED: 0x400,
 } as const;
 
 /**
@@ -132,6 +159,14 @@ export class SessionTable {
   readonly addrBySlot: readonly Uint32Array[];
   /** The port arrays by slot, in the order of {@linkcode addrBySlot}. */
   readonly portBySlot: readonly Uint16Array[];
+  /**
+   * {@linkcode Handshake} bits per session. The process's own memory, not the session
+   * memory that outlives it: sessions taken over from a previous process read 0 (window
+   * scales unknown, which the offload copes with) and the run-state layout stays as it is.
+   */
+  readonly handshake: Uint16Array;
+  /** The real server's ISN (valid with `Handshake.RS_ISN`), for the offload's byte count. */
+  readonly rsIsn: Uint32Array;
 
   #buckets: Int32Array;
   #mask: number;
@@ -187,6 +222,8 @@ export class SessionTable {
     this.proxyWscale = m.u8(capacity);
     this.addrBySlot = [this.caddr, this.vaddr, this.laddr, this.daddr];
     this.portBySlot = [this.cport, this.vport, this.lport, this.dport];
+    this.handshake = new Uint16Array(capacity);
+    this.rsIsn = new Uint32Array(capacity);
     let nb = 1;
     while (nb < capacity * 2) nb <<= 1;
     this.#buckets = new Int32Array(nb).fill(-1);
@@ -232,6 +269,7 @@ export class SessionTable {
     this.proxyTs[id] = 0;
     this.proxyWscale[id] = 0;
     this.flags[id] = 0;
+    this.handshake[id] = 0;
     this.#count++;
     return id;
   }

@@ -22,17 +22,43 @@ export interface Tunables {
    * server, IPVS's default).
    */
   expireQuiescentTemplate: boolean;
+  /**
+   * The kernel fast path (`--offload`): `established` hands established FULLNAT and NAT TCP
+   * sessions to the kernel's conntrack (`offload.ts`, `src/daemon/offload_step.ts`), `off`
+   * keeps every packet in the engine. Not an IPVS sysctl, and not a switch: left out (and so
+   * absent from {@linkcode DEFAULT_TUNABLES} and every listing) while `off`.
+   */
+  offload?: OffloadMode;
 }
 
-/** IPVS's defaults: every switch off. */
+/** The fast path's modes (`--offload`, document `tunables.offload`, shell `tunable offload`). */
+export type OffloadMode = "off" | "established";
+
+/** Every {@linkcode OffloadMode}, the default first. */
+export const OFFLOAD_MODES: readonly OffloadMode[] = ["off", "established"];
+
+/** True when `v` is an {@linkcode OffloadMode}. */
+export function isOffloadMode(v: unknown): v is OffloadMode {
+  return (OFFLOAD_MODES as readonly unknown[]).includes(v);
+}
+
+/** The offload mode `t` says, `off` when it says none. */
+export function offloadMode(t: Partial<Tunables> | undefined): OffloadMode {
+  return t?.offload ?? "off";
+}
+
+/** IPVS's defaults: every switch off (and no offload). */
 export const DEFAULT_TUNABLES: Readonly<Tunables> = Object.freeze({
   expireNodestConn: false,
   expireQuiescentTemplate: false,
 });
 
+/** The keys of the on/off switches (every tunable but `offload`). */
+export type SwitchKey = Exclude<keyof Tunables, "offload">;
+
 /** One tunable: its document key, IPVS's sysctl name, the shell's word and a summary. */
 export interface TunableEntry {
-  key: keyof Tunables;
+  key: SwitchKey;
   sysctl: string;
   shell: string;
   summary: string;
@@ -55,12 +81,12 @@ export const TUNABLE_TABLE: readonly TunableEntry[] = [
 ];
 
 /** The document keys of every tunable. */
-export const TUNABLE_KEYS: readonly (keyof Tunables)[] = TUNABLE_TABLE.map((t) => t.key);
+export const TUNABLE_KEYS: readonly SwitchKey[] = TUNABLE_TABLE.map((t) => t.key);
 
 /** The IPVS sysctl of each tunable, for messages and help. */
-export const TUNABLE_SYSCTLS: Readonly<Record<keyof Tunables, string>> = Object.freeze(
+export const TUNABLE_SYSCTLS: Readonly<Record<SwitchKey, string>> = Object.freeze(
   Object.fromEntries(TUNABLE_TABLE.map((t) => [t.key, t.sysctl])) as Record<
-    keyof Tunables,
+    SwitchKey,
     string
   >,
 );

@@ -156,4 +156,10 @@ export interface ConnectionView {
   real: Endpoint;
   /** Present, and true, on persistence templates only. */
   template?: true;
+  /**
+   * Present, and true, while the kernel's conntrack carries the session (`--offload
+   * established`): its state is the one it was handed over in, and `expiresInMs` the state's
+   * whole timeout (the kernel's own timer is not read back).
+   */
+  offloaded?: true;
 }

@@ -7,14 +7,20 @@
 
 import type { DiversionSpec } from "../fullnat/types.ts";
 import {
+  buildOffloadRules,
   buildRules,
   checkPrefix,
   type Family,
   familyOf,
   type InstalledState,
   installScript,
+  OFFLOAD_HOOKS,
   parseInstalled,
+  parseTable,
   removeScript,
+  tableInstallScript,
+  tableRemoveScript,
+  type TableState,
 } from "./diversion_rules.ts";
 
 /** How to divert. */
@@ -67,6 +73,12 @@ export class Diversion {
   };
   #spec: DiversionSpec = EMPTY;
   #queue: Promise<unknown> = Promise.resolve();
+  /**
+   * The fast path's mangle and nat rules may be installed (this process installed them, or a
+   * previous one left them): updates and removal then look at those tables too. Without
+   * `--offload` ever on, the daemon runs exactly the commands it always ran.
+   */
+  #offloadTables = false;
 
   constructor(options: DiversionOptions) {
     this.prefix = options.prefix ?? "FULLNAT";
@@ -111,6 +123,8 @@ export class Diversion {
   adopt(): Promise<boolean> {
     return this.#serial(async () => {
       const state = await this.#state("ipv4");
+      const mangle = await this.#tableState("ipv4", "mangle");
+      if (typeof mangle !== "string" && mangle.chains.length > 0) this.#offloadTables = true;
       if (typeof state !== "string" && state.hooks > 0 && state.rules.length > 0) {
         // Unknown until the first update, which must therefore always apply.
         this.#spec = ADOPTED;
@@ -138,7 +152,9 @@ export class Diversion {
         }
         const script = removeScript(this.prefix, state);
         if (script !== undefined) await this.#restore(family, script);
+        if (this.#offloadTables) await this.#offload(family, EMPTY);
       }
+      this.#offloadTables = false;
       this.#spec = EMPTY;
     });
   }
@@ -162,8 +178,43 @@ export class Diversion {
         family,
         installScript(this.prefix, rules[family], state.hooks > 0, state.chains),
       );
+      if (spec.offload === true) this.#offloadTables = true;
+      if (this.#offloadTables) await this.#offload(family, spec);
     }
     this.#spec = structuredClone(spec);
+  }
+
+  /**
+   * Brings `family`'s mangle and nat tables to the fast path's rules for `spec`: installed
+   * when it is on, removed when it is not. An unavailable table (no IPv6 NAT) is skipped
+   * when nothing of ours is wanted there.
+   */
+  async #offload(family: Family, spec: DiversionSpec): Promise<void> {
+    const rules = buildOffloadRules(spec, this.#options)[family];
+    for (const table of ["mangle", "nat"] as const) {
+      const state = await this.#tableState(family, table);
+      const wanted = rules[table];
+      if (typeof state === "string") {
+        if (wanted.length === 0 || (family === "ipv6" && !hasIpv6Targets(spec))) continue;
+        throw new Error(`cannot divert ${family}: ${state}`);
+      }
+      const script = wanted.length > 0
+        ? tableInstallScript(table, this.prefix, wanted, state)
+        : tableRemoveScript(table, this.prefix, state);
+      if (script !== undefined) await this.#restore(family, script);
+    }
+  }
+
+  /** Our part of `family`'s `table` (mangle or nat), or why it cannot be read. */
+  async #tableState(
+    family: Family,
+    table: keyof typeof OFFLOAD_HOOKS,
+  ): Promise<TableState | string> {
+    const tool = TOOLS[family].list;
+    const r = await this.#run(tool, ["-w", "-t", table, "-S"]);
+    if (r === undefined) return `${tool} not found`;
+    if (r.code !== 0) return `${tool} -t ${table} -S failed (exit ${r.code}): ${r.stderr.trim()}`;
+    return parseTable(r.stdout, this.prefix);
   }
 
   #serial<T>(op: () => Promise<T>): Promise<T> {

@@ -40,6 +40,16 @@
  * own slice of the range ({@linkcode portSlices}) and the slice routes the reply home, as DPVS
  * does with per-core local port pools.
  *
+ * With the kernel fast path (`spec.offload`, `--offload established`), TCP is split: only a
+ * client's SYN to a TCP service is NOTRACK-ed and queued in `raw`; every other TCP packet to a
+ * service, a local address or from a NAT real server goes through conntrack. A packet of a
+ * session the daemon handed to conntrack finds its entry and is translated by the kernel; any
+ * other (no entry: with `nf_conntrack_tcp_loose=0` conntrack does not pick connections up, so
+ * the packet is INVALID) is queued from `mangle` PREROUTING, which runs after conntrack, with
+ * the same per-worker steering ({@linkcode buildOffloadRules}). One rule in `nat` registers
+ * the namespace's NAT hooks, which apply the entries' DNAT and SNAT. UDP, ICMP and the rest
+ * are diverted as without it.
+ *
  * @module
  */
 
@@ -248,6 +258,7 @@ export function buildRules(spec: DiversionSpec, opts: RuleOptions): Record<Famil
         : `queue numbers ${opts.queueNum}..${last} (one per worker) must lie in 0..65535`,
     );
   }
+  const offload = spec.offload === true;
   const { match, divert } = chainNames(opts.prefix);
   const steer = steeringChains(opts.prefix);
   const many = workers > 1;
@@ -259,8 +270,10 @@ export function buildRules(spec: DiversionSpec, opts: RuleOptions): Record<Famil
     checkPort(s.port);
     // Port 0 is a port-less (all ports) service, as LVS allows with persistence.
     const dport = s.port === 0 ? "" : ` --dport ${s.port}`;
+    // Offload: only the SYN skips conntrack; the rest meets it (the VIP's TCP RETURN below).
+    const syn = offload && s.protocol === "tcp" ? " --syn" : "";
     targets[familyOf(s.address)].add(
-      `-A ${match} -d ${s.address} -p ${s.protocol}${dport} ${jump(steer.client)}`,
+      `-A ${match} -d ${s.address} -p ${s.protocol}${dport}${syn} ${jump(steer.client)}`,
     );
   }
   // Everything else sent to a VIP (ICMP, AH, ESP, ...) goes to the engine too: it translates
@@ -277,6 +290,8 @@ export function buildRules(spec: DiversionSpec, opts: RuleOptions): Record<Famil
     t.add(`-A ${match} -d ${vip} ${jump(steer.client)}`);
   }
   for (const a of spec.localAddresses) {
+    // Offload: real servers' TCP to a local address meets conntrack (queued from mangle).
+    if (offload) targets[familyOf(a)].add(`-A ${match} -d ${a} -p tcp -j RETURN`);
     targets[familyOf(a)].add(`-A ${match} -d ${a} ${jump(steer.local)}`);
   }
   for (const r of spec.natRealServers) {
@@ -284,9 +299,12 @@ export function buildRules(spec: DiversionSpec, opts: RuleOptions): Record<Famil
     checkPort(r.port);
     const family = familyOf(r.address);
     const sport = r.port === 0 ? "" : ` --sport ${r.port}`;
-    targets[family].add(
-      `-A ${match} -s ${r.address} -p ${r.protocol}${sport} ${jump(steer.natReply)}`,
-    );
+    // Offload: a NAT real server's TCP replies meet conntrack (queued from mangle).
+    if (!(offload && r.protocol === "tcp")) {
+      targets[family].add(
+        `-A ${match} -s ${r.address} -p ${r.protocol}${sport} ${jump(steer.natReply)}`,
+      );
+    }
     // ICMP errors a NAT-mode real server sends the client about its traffic.
     targets[family].add(
       `-A ${match} -s ${r.address} -p ${ICMP_NAME[family]} ${jump(steer.natReply)}`,
@@ -304,49 +322,214 @@ export function buildRules(spec: DiversionSpec, opts: RuleOptions): Record<Famil
       ipv6: [...action(divert, opts.queueNum), ...nd, ...targets.ipv6],
     };
   }
-  const steering = (family: Family): string[] => {
-    const lines: string[] = [];
-    for (let i = 0; i < workers; i++) lines.push(...action(steer.worker(i), opts.queueNum + i));
-    const { mask, ranges } = addressBuckets(workers);
-    const u32 = (offset: number | string, [lo, hi]: [number, number]) =>
-      `-m u32 --u32 "${typeof offset === "number" ? hex(offset) : offset}&${hex(mask)}=${hex(lo)}${
-        lo === hi ? "" : `:${hex(hi)}`
-      }"`;
-    const word = ADDRESS_WORD[family];
-    const icmp = ICMP_NAME[family];
-    const quote = QUOTE_OFFSETS[family];
-    // An ICMP error about a session may come from a router, not the client: it is steered by
-    // the client address it quotes (the quoted datagram went to the client).
-    ranges.forEach((r, i) =>
-      lines.push(`-A ${steer.client} -p ${icmp} ${u32(quote.dst, r)} -j ${steer.worker(i)}`)
+  const steering = (family: Family) =>
+    steeringRules(
+      family,
+      opts.prefix,
+      workers,
+      slices,
+      (chain, i) => action(chain, opts.queueNum + i),
     );
-    ranges.forEach((r, i) =>
-      lines.push(`-A ${steer.client} ${u32(word.src, r)} -j ${steer.worker(i)}`)
-    );
-    ranges.forEach((r, i) =>
-      lines.push(`-A ${steer.natReply} ${u32(word.dst, r)} -j ${steer.worker(i)}`)
-    );
-    slices.forEach(([lo, hi], i) => {
-      for (const p of PROTOCOLS) {
-        lines.push(`-A ${steer.local} -p ${p} --dport ${lo}:${hi} -j ${steer.worker(i)}`);
-      }
-      // An ICMP error to a local address quotes the datagram we sent: its source port is the
-      // local port, which names the worker.
-      lines.push(
-        `-A ${steer.local} -p ${icmp} -m u32 --u32 "${quote.sport}=${lo}:${hi}" -j ${
-          steer.worker(i)
-        }`,
-      );
-    });
-    // Anything else to a local address (ICMP, a port outside the range, e.g. SSH) has no
-    // session; worker 0 passes it on.
-    lines.push(`-A ${steer.local} -j ${steer.worker(0)}`);
-    return lines;
-  };
   return {
     ipv4: [...steering("ipv4"), ...targets.ipv4],
     ipv6: [...steering("ipv6"), ...nd, ...targets.ipv6],
   };
+}
+
+/**
+ * The steering chains of `workers` (> 1) workers for `family` (see the module doc), each
+ * worker's own chain holding `action(chain, i)`.
+ */
+function steeringRules(
+  family: Family,
+  prefix: string,
+  workers: number,
+  slices: readonly [number, number][],
+  action: (chain: string, i: number) => string[],
+): string[] {
+  const steer = steeringChains(prefix);
+  const lines: string[] = [];
+  for (let i = 0; i < workers; i++) lines.push(...action(steer.worker(i), i));
+  const { mask, ranges } = addressBuckets(workers);
+  const u32 = (offset: number | string, [lo, hi]: [number, number]) =>
+    `-m u32 --u32 "${typeof offset === "number" ? hex(offset) : offset}&${hex(mask)}=${hex(lo)}${
+      lo === hi ? "" : `:${hex(hi)}`
+    }"`;
+  const word = ADDRESS_WORD[family];
+  const icmp = ICMP_NAME[family];
+  const quote = QUOTE_OFFSETS[family];
+  // An ICMP error about a session may come from a router, not the client: it is steered by
+  // the client address it quotes (the quoted datagram went to the client).
+  ranges.forEach((r, i) =>
+    lines.push(`-A ${steer.client} -p ${icmp} ${u32(quote.dst, r)} -j ${steer.worker(i)}`)
+  );
+  ranges.forEach((r, i) =>
+    lines.push(`-A ${steer.client} ${u32(word.src, r)} -j ${steer.worker(i)}`)
+  );
+  ranges.forEach((r, i) =>
+    lines.push(`-A ${steer.natReply} ${u32(word.dst, r)} -j ${steer.worker(i)}`)
+  );
+  slices.forEach(([lo, hi], i) => {
+    for (const p of PROTOCOLS) {
+      lines.push(`-A ${steer.local} -p ${p} --dport ${lo}:${hi} -j ${steer.worker(i)}`);
+    }
+    // An ICMP error to a local address quotes the datagram we sent: its source port is the
+    // local port, which names the worker.
+    lines.push(
+      `-A ${steer.local} -p ${icmp} -m u32 --u32 "${quote.sport}=${lo}:${hi}" -j ${
+        steer.worker(i)
+      }`,
+    );
+  });
+  // Anything else to a local address (ICMP, a port outside the range, e.g. SSH) has no
+  // session; worker 0 passes it on.
+  lines.push(`-A ${steer.local} -j ${steer.worker(0)}`);
+  return lines;
+}
+
+/** The rules of the fast path's other tables, per family (`spec.offload`). */
+export interface OffloadRules {
+  /** `mangle` PREROUTING: TCP of ours that conntrack found INVALID -> the worker's queue. */
+  mangle: string[];
+  /** `nat`: one rule, so the namespace's NAT hooks are registered and apply the entries. */
+  nat: string[];
+}
+
+/**
+ * The `mangle` and `nat` rules of the kernel fast path for `spec` (empty when `spec.offload`
+ * is not set): in `mangle`, the chain `PREFIX` returns every packet conntrack did not find
+ * INVALID, then matches the TCP targets of the raw rules (services, local addresses, NAT real
+ * servers) and sends them to the same steering as in `raw`, whose worker chains only queue
+ * (the packet has no conntrack entry to drop). In `nat`, `PREFIX` holds one RETURN.
+ */
+export function buildOffloadRules(
+  spec: DiversionSpec,
+  opts: RuleOptions,
+): Record<Family, OffloadRules> {
+  const none = { ipv4: { mangle: [], nat: [] }, ipv6: { mangle: [], nat: [] } };
+  if (spec.offload !== true) return none;
+  const workers = opts.workers ?? 1;
+  // The raw rules' checks (prefix, queues, workers, addresses) apply unchanged.
+  buildRules(spec, opts);
+  const { match, divert } = chainNames(opts.prefix);
+  const steer = steeringChains(opts.prefix);
+  const many = workers > 1;
+  const slices = many ? portSlices(opts.localPorts ?? DEFAULT_LOCAL_PORTS, workers) : [];
+  const jump = (chain: string) => `-j ${many ? chain : divert}`;
+  const targets: Record<Family, Set<string>> = { ipv4: new Set(), ipv6: new Set() };
+  for (const s of spec.services) {
+    if (s.protocol !== "tcp") continue;
+    const dport = s.port === 0 ? "" : ` --dport ${s.port}`;
+    targets[familyOf(s.address)].add(
+      `-A ${match} -d ${s.address} -p tcp${dport} ${jump(steer.client)}`,
+    );
+  }
+  for (const a of spec.localAddresses) {
+    targets[familyOf(a)].add(`-A ${match} -d ${a} -p tcp ${jump(steer.local)}`);
+  }
+  for (const r of spec.natRealServers) {
+    if (r.protocol !== "tcp") continue;
+    const sport = r.port === 0 ? "" : ` --sport ${r.port}`;
+    targets[familyOf(r.address)].add(
+      `-A ${match} -s ${r.address} -p tcp${sport} ${jump(steer.natReply)}`,
+    );
+  }
+  const bypass = opts.failOpen ? " --queue-bypass" : "";
+  const queue = (chain: string, i: number) => [
+    `-A ${chain} -j NFQUEUE --queue-num ${opts.queueNum + i}${bypass}`,
+  ];
+  const head = `-A ${match} -m conntrack ! --ctstate INVALID -j RETURN`;
+  const mangle = (family: Family) =>
+    targets[family].size === 0 ? [] : [
+      ...(many ? steeringRules(family, opts.prefix, workers, slices, queue) : queue(divert, 0)),
+      head,
+      ...targets[family],
+    ];
+  const nat = [`-A ${match} -j RETURN`];
+  return {
+    ipv4: { mangle: mangle("ipv4"), nat },
+    ipv6: { mangle: mangle("ipv6"), nat },
+  };
+}
+
+/** The base chains of each table of the fast path that jump to our `PREFIX` chain. */
+export const OFFLOAD_HOOKS = {
+  mangle: ["PREROUTING"],
+  nat: ["PREROUTING", "POSTROUTING"],
+} as const;
+
+/** What of ours is present in one family's `mangle` or `nat` table. */
+export interface TableState {
+  /** Our chains that exist. */
+  chains: string[];
+  /** The base chains that hold a `-j PREFIX` rule (once per rule). */
+  hooks: string[];
+  /** The rules of our chains, as `iptables -S` prints them. */
+  rules: string[];
+}
+
+/** Reads our part out of `iptables -t TABLE -S` output. */
+export function parseTable(text: string, prefix: string): TableState {
+  const state: TableState = { chains: [], hooks: [], rules: [] };
+  for (const line of text.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] === "-N" && isOurChain(prefix, f[1])) state.chains.push(f[1]);
+    else if (
+      f[0] === "-A" && !isOurChain(prefix, f[1]) && f.length === 4 && f[2] === "-j" &&
+      f[3] === prefix
+    ) state.hooks.push(f[1]);
+    else if (f[0] === "-A" && isOurChain(prefix, f[1])) state.rules.push(line.trim());
+  }
+  return state;
+}
+
+/**
+ * A restore script for `table` (`mangle` or `nat`) that (re)creates our chains with exactly
+ * `rules`, hooks them into the table's base chains ({@linkcode OFFLOAD_HOOKS}) where `state`
+ * has no hook yet, and deletes our chains the rules no longer use; one transaction.
+ */
+export function tableInstallScript(
+  table: keyof typeof OFFLOAD_HOOKS,
+  prefix: string,
+  rules: string[],
+  state: TableState,
+): string {
+  const { match } = chainNames(prefix);
+  const chains = [match];
+  for (const r of rules) {
+    const chain = r.split(/\s+/)[1];
+    if (!chains.includes(chain)) chains.push(chain);
+  }
+  const stale = state.chains.filter((c) => !chains.includes(c));
+  const lines = [
+    `*${table}`,
+    ...chains.map((c) => `:${c} - [0:0]`),
+    ...chains.map((c) => `-F ${c}`),
+    ...stale.map((c) => `-F ${c}`),
+    ...rules,
+    ...stale.map((c) => `-X ${c}`),
+  ];
+  for (const hook of OFFLOAD_HOOKS[table]) {
+    if (!state.hooks.includes(hook)) lines.push(`-I ${hook} 1 -j ${match}`);
+  }
+  lines.push("COMMIT", "");
+  return lines.join("\n");
+}
+
+/** A restore script that unhooks and deletes whatever of ours `state` says `table` holds. */
+export function tableRemoveScript(
+  table: keyof typeof OFFLOAD_HOOKS,
+  prefix: string,
+  state: TableState,
+): string | undefined {
+  if (state.hooks.length === 0 && state.chains.length === 0) return undefined;
+  const { match } = chainNames(prefix);
+  const lines = [`*${table}`];
+  for (const hook of state.hooks) lines.push(`-D ${hook} -j ${match}`);
+  for (const c of state.chains) lines.push(`-F ${c}`);
+  for (const c of state.chains) lines.push(`-X ${c}`);
+  lines.push("COMMIT", "");
+  return lines.join("\n");
 }
 
 /** What of ours is present in one family's raw table. */

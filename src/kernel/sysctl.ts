@@ -79,9 +79,20 @@ export function wantedSysctls(root = "/proc/sys"): Array<[string, string]> {
  * (not root, read-only /proc/sys).
  */
 export function applyDataPathSysctls(options: SysctlOptions = {}): SysctlChange[] {
+  return applySysctls(wantedSysctls(options.root ?? "/proc/sys"), options);
+}
+
+/**
+ * Writes every `[path relative to the root, value]` of `wanted` that differs, and returns what
+ * it changed (settings absent from this kernel are left alone). Throws if a write fails.
+ */
+export function applySysctls(
+  wanted: ReadonlyArray<readonly [string, string]>,
+  options: SysctlOptions = {},
+): SysctlChange[] {
   const root = options.root ?? "/proc/sys";
   const changes: SysctlChange[] = [];
-  for (const [rel, to] of wantedSysctls(root)) {
+  for (const [rel, to] of wanted) {
     const path = `${root}/${rel}`;
     const from = readValue(path);
     if (from === undefined || from === to) continue;

@@ -33,8 +33,10 @@ import {
   DEFAULT_TCP_TWEAKS,
   DEFAULT_TIMEOUTS,
   DEFAULT_TUNABLES,
+  isOffloadMode,
   MAX_CHECKS_PER_SERVER,
   MAX_SOURCE_PREFIXES,
+  OFFLOAD_MODES,
   QUORUM_MAX,
   SOURCE_LIMIT_MAX,
   type SourceGuardKey,
@@ -325,14 +327,24 @@ function checkTunables(c: Checker, v: unknown): Tunables | undefined {
     c.problem("tunables", `must be an object of switches (got ${show(v)})`);
     return undefined;
   }
-  c.unknownKeys(v, TUNABLE_KEYS, "tunables");
-  const out = { ...DEFAULT_TUNABLES };
+  c.unknownKeys(v, [...TUNABLE_KEYS, "offload"], "tunables");
+  const out: Tunables = { ...DEFAULT_TUNABLES };
   let ok = true;
   for (const k of TUNABLE_KEYS) {
     if (v[k] === undefined) continue;
     const f = c.flag(v[k], `tunables.${k}`);
     if (f === undefined) ok = false;
     else out[k] = f;
+  }
+  // The fast path's mode: kept only when on, as the text leaves `off` out.
+  if (v.offload !== undefined) {
+    if (!isOffloadMode(v.offload)) {
+      c.problem(
+        "tunables.offload",
+        `must be ${OFFLOAD_MODES.join(" or ")} (got ${show(v.offload)})`,
+      );
+      ok = false;
+    } else if (v.offload !== "off") out.offload = v.offload;
   }
   return ok ? out : undefined;
 }
@@ -924,11 +936,19 @@ function textField(this: unknown, key: string, value: unknown): unknown {
     return value.length === 0 ? undefined : (value as CheckSpec[]).map(formatCheck);
   }
   if (
-    key === "tunables" && TUNABLE_KEYS.every((k) => (value as Tunables)[k] === DEFAULT_TUNABLES[k])
+    key === "tunables" &&
+    TUNABLE_KEYS.every((k) => (value as Tunables)[k] === DEFAULT_TUNABLES[k]) &&
+    (value as Tunables).offload === undefined
   ) {
     return undefined;
   }
   return value;
+}
+
+/** `t` without an `offload` of `off`, which the document says by leaving it out. */
+function withoutOffloadOff(t: Tunables): Tunables {
+  if (t.offload === "off") delete t.offload;
+  return t;
 }
 
 const isEmpty = (v: unknown) => isObject(v) && Object.keys(v).length === 0;
@@ -939,6 +959,9 @@ export function formatConfig(doc: ConfigDocument): string {
   for (const k of TIMEOUT_KEYS) timeouts[k] = doc.timeouts[k];
   const tunables = {} as Tunables;
   for (const k of TUNABLE_KEYS) tunables[k] = doc.tunables?.[k] ?? DEFAULT_TUNABLES[k];
+  if (doc.tunables?.offload !== undefined && doc.tunables.offload !== "off") {
+    tunables.offload = doc.tunables.offload;
+  }
   const sync = sortSync(doc.sync ?? []).map((d) => syncText(orderedSync(d)));
   const network = networkText(doc.network);
   const ordered = {
@@ -966,7 +989,7 @@ export function configFromViews(
   return {
     version: CONFIG_VERSION,
     timeouts: { ...timeouts },
-    tunables: { ...DEFAULT_TUNABLES, ...tunables },
+    tunables: withoutOffloadOff({ ...DEFAULT_TUNABLES, ...tunables }),
     sync: sortSync(sync).map(orderedSync),
     network: structuredClone(network),
     services: services.map((s) =>

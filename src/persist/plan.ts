@@ -17,7 +17,7 @@ import {
   type Timeouts,
   type Tunables,
 } from "../fullnat/types.ts";
-import { TUNABLE_KEYS } from "../fullnat/types.ts";
+import { offloadMode, TUNABLE_KEYS } from "../fullnat/types.ts";
 import { checkKey, type CheckSpec, formatCheck, isHttpCheck } from "../health/spec.ts";
 import { formatEndpoint, fullPersistenceMask, isIpv6 } from "../vocab/mod.ts";
 import { type ConfigDocument, type ServiceConfig, serviceName } from "./document.ts";
@@ -263,6 +263,11 @@ function tunableChange(from: Tunables, to: Tunables): Change | undefined {
       changed[k] = to[k];
       words.push(`${k} ${onOff(from[k])} -> ${onOff(to[k])}`);
     }
+  }
+  const [was, now] = [offloadMode(from), offloadMode(to)];
+  if (was !== now) {
+    changed.offload = now;
+    words.push(`offload ${was} -> ${now}`);
   }
   if (words.length === 0) return undefined;
   return { text: `~ tunables ${words.join(", ")}`, run: (t) => t.setTunables(changed) };

@@ -237,7 +237,7 @@ export const NO_CONNECTIONS = "no connections";
 export function connectionCells(c: ConnectionView): string[] {
   return [
     c.protocol,
-    c.state,
+    c.offloaded ? `${c.state} (kernel)` : c.state,
     `${Math.ceil(c.expiresInMs / 1000)}s`,
     formatEndpoint(c.client.address, c.client.port),
     formatEndpoint(c.virtual.address, c.virtual.port),

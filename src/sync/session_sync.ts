@@ -352,8 +352,9 @@ function update(
   t.expires[id] = expires;
   if (fn !== undefined) {
     // The one-packet bit follows the index the session was linked with, not the message; the
-    // per-source count is this box's own (the master's says nothing of this box's table).
-    const local = SessionFlag.ONE_PACKET | SessionFlag.SOURCE_COUNTED;
+    // per-source count is this box's own (the master's says nothing of this box's table), and
+    // so is the offload: the master's kernel holding a session says nothing of this one's.
+    const local = SessionFlag.ONE_PACKET | SessionFlag.SOURCE_COUNTED | SessionFlag.OFFLOADED;
     t.flags[id] = (fn.sessionFlags & ~local) | (fresh ? 0 : t.flags[id] & local) |
       (fresh ? fn.sessionFlags & SessionFlag.ONE_PACKET : 0);
     t.seqDelta[id] = fn.seqDelta;

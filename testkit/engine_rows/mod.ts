@@ -43,6 +43,7 @@ import { UDP_FULLNAT, UDP_FULLNAT_V6 } from "./udp.ts";
 import { TUNNEL_IPV4, TUNNEL_IPV6, TUNNEL_MTU_V4, TUNNEL_UDP_AND_DROPS } from "./tunnel.ts";
 import { TUNNEL_ENCAP_V6, TUNNEL_GRE_V4, TUNNEL_GUE_V4 } from "./tunnel_encap.ts";
 import { ICMP_TO_DIRECT_SERVERS } from "./icmp_direct.ts";
+import { OFFLOAD_FULLNAT, OFFLOAD_FULLNAT_V6, OFFLOAD_NAT } from "./offload.ts";
 
 export type { Scenario } from "./scenario.ts";
 
@@ -96,4 +97,7 @@ export const SCENARIOS: readonly Scenario[] = [
   PERSISTENT_LINGER,
   SYN_PROXY_V4,
   SYN_PROXY_V6,
+  OFFLOAD_FULLNAT,
+  OFFLOAD_FULLNAT_V6,
+  OFFLOAD_NAT,
 ];

@@ -1,11 +1,19 @@
 /**
- * `tunable show|set`: the engine-wide switches IPVS keeps as sysctls (`expire_nodest_conn`,
- * ...), by the names of `src/fullnat/tunables.ts`: `tunable set expire-nodest-conn on`.
+ * `tunable show|set|offload`: the engine-wide switches IPVS keeps as sysctls
+ * (`expire_nodest_conn`, ...), by the names of `src/fullnat/tunables.ts`: `tunable set
+ * expire-nodest-conn on`; and the kernel fast path's mode, `tunable offload established`
+ * (the daemon's `--offload`, the document's `tunables.offload`).
  *
  * @module
  */
 import { Argument, type Command } from "commander";
-import { TUNABLE_TABLE, tunableEntry, type Tunables } from "../../fullnat/types.ts";
+import {
+  OFFLOAD_MODES,
+  offloadMode,
+  TUNABLE_TABLE,
+  tunableEntry,
+  type Tunables,
+} from "../../fullnat/types.ts";
 import { action, jsonOption, leaf, printJson } from "../command_kit.ts";
 import type { CommandContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
@@ -18,14 +26,20 @@ const NAMES = TUNABLE_TABLE.map((t) => t.shell);
 function tunablesTable(t: Tunables): string {
   return renderTable(
     [{ title: "TUNABLE" }, { title: "VALUE" }, { title: "SYSCTL" }, { title: "WHAT" }],
-    TUNABLE_TABLE.map((e) => [e.shell, t[e.key] ? "on" : "off", e.sysctl, e.summary]),
+    [
+      ...TUNABLE_TABLE.map((e) => [e.shell, t[e.key] ? "on" : "off", e.sysctl, e.summary]),
+      ["offload", offloadMode(t), "-", OFFLOAD_SUMMARY],
+    ],
   );
 }
+
+const OFFLOAD_SUMMARY = "hand established FULLNAT/NAT TCP sessions to the kernel's conntrack";
 
 /** Adds `tunable`. */
 export function addTunableCommands(ctx: CommandContext, root: Command): void {
   const tunable = root.command("tunable").description(
-    "engine-wide switches (IPVS sysctls: expire-nodest-conn, expire-quiescent-template)",
+    "engine-wide switches (IPVS sysctls: expire-nodest-conn, expire-quiescent-template) " +
+      "and the kernel fast path (offload)",
   );
   jsonOption(leaf(ctx, tunable, "show", "show every switch")).action(
     action(ctx, async ({ opts, control }) => {
@@ -46,6 +60,20 @@ export function addTunableCommands(ctx: CommandContext, root: Command): void {
       const entry = tunableEntry(name);
       if (entry === undefined) throw new UsageError(`no tunable ${name}: use ${NAMES.join(", ")}`);
       await (await control()).setTunables({ [entry.key]: value });
+      ctx.changed();
+    }));
+  leaf(ctx, tunable, "offload", "the kernel fast path: off, or established sessions")
+    .addArgument(new Argument("<mode>", "off or established").choices(OFFLOAD_MODES))
+    .addHelpText(
+      "after",
+      "\nestablished: once a FULLNAT or NAT TCP session is established and its real server has" +
+        "\nsent data, the kernel's conntrack carries its packets (DNAT, SNAT, sequence" +
+        "\nadjustment); the handshake and everything before stay in the engine. Default off." +
+        "\n\nExamples:\n  tunable offload established\n  tunable offload off",
+    )
+    .action(action(ctx, async ({ args, control }) => {
+      const [mode] = args as [Tunables["offload"]];
+      await (await control()).setTunables({ offload: mode });
       ctx.changed();
     }));
 }

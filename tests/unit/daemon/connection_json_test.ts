@@ -34,6 +34,8 @@ Deno.test("ConnectionJsonWriter writes each row exactly as JSON.stringify does",
       local: { address: "0.0.0.0", port: 0 },
       template: true,
     }),
+    // A session the kernel's conntrack carries (--offload established).
+    row({ offloaded: true }),
   ];
   const writer = new ConnectionJsonWriter(16);
   for (const r of rows) writer.row(r);

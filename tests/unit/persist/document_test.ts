@@ -287,7 +287,7 @@ Deno.test("persistenceMask and tunables: validated by family, left out at their 
   });
   assert.ok(!bad.ok);
   assert.deepEqual(bad.problems, [
-    "tunables.expireEverything: unknown field (allowed: expireNodestConn, expireQuiescentTemplate)",
+    "tunables.expireEverything: unknown field (allowed: expireNodestConn, expireQuiescentTemplate, offload)",
     'tunables.expireQuiescentTemplate: must be true or false (got "yes")',
     "services[0].persistenceMask: must be a prefix length from 0 to 32 for an IPv4 service (got 33)",
     'services[1].persistenceMask: must be a prefix length from 0 to 32 for an IPv4 service (got "24")',

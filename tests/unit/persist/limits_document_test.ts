@@ -105,7 +105,7 @@ Deno.test("the limits' problems are reported with their paths", () => {
   const r = validateConfig(bad);
   assert.ok(!r.ok);
   assert.deepEqual(r.problems, [
-    "tunables.expireEverything: unknown field (allowed: expireNodestConn, expireQuiescentTemplate)",
+    "tunables.expireEverything: unknown field (allowed: expireNodestConn, expireQuiescentTemplate, offload)",
     'tunables.expireNodestConn: must be true or false (got "yes")',
     "services[0].timeouts.tcpEstablished: must be an integer from 1 to 2000000 (got 0)",
     "services[0].timeouts.udp: applies to UDP services only (this one is tcp)",
