@@ -17,6 +17,7 @@ import { addShowCommands } from "./commands/show.ts";
 import { addStatsCommands } from "./commands/stats.ts";
 import { addTimeoutCommands } from "./commands/timeout.ts";
 import { addSyncCommands } from "./commands/sync.ts";
+import { addSystemCommands } from "./commands/system.ts";
 import { addTunableCommands } from "./commands/tunable.ts";
 import type { CommandContext } from "./context.ts";
 
@@ -72,6 +73,8 @@ export function buildShellTree(ctx: CommandContext): Command {
   // One-shot has `fullnat daemon` (run it) and `fullnat restart` instead (main.ts).
   addDaemonCommands(ctx, root);
   addSessionCommands(ctx, root);
+  // The appliance's slots: only in the shell (the admin's login shell on the box).
+  addSystemCommands(ctx, root);
   return root;
 }
 
