@@ -20,6 +20,9 @@ export interface SlotPaths {
   systemDir: string;
   /** This root's own image stamp (`/etc/fullnat-image`, written by image/build.sh). */
   imageStamp: string;
+  /** The link udev makes to the data partition, and where sysfs lists block devices. */
+  dataLink: string;
+  sysBlock: string;
 }
 
 export const APPLIANCE_PATHS: SlotPaths = {
@@ -27,6 +30,8 @@ export const APPLIANCE_PATHS: SlotPaths = {
   cmdline: "/proc/cmdline",
   systemDir: "/data/system",
   imageStamp: "/etc/fullnat-image",
+  dataLink: "/dev/disk/by-label/fullnat-data",
+  sysBlock: "/sys/class/block",
 };
 
 /** One slot as `system show` lists it. */
@@ -53,6 +58,8 @@ export interface SystemView {
   slots: SlotView[];
   /** The last lines of `/data/system/events` (upgrades, confirmations, fallbacks). */
   events: string[];
+  /** The data partition (grown to the disk at boot): its device and size. */
+  data?: { device: string; bytes: number };
 }
 
 /** `key=value` lines; a `#` line (grubenv's padding) and other lines are skipped. */
@@ -84,6 +91,7 @@ export function systemView(input: {
   records: Partial<Record<Slot, string>>;
   imageStamp?: string;
   events?: string;
+  data?: { device: string; bytes: number };
 }): SystemView {
   const env = parseKeyValues(input.grubenv ?? "");
   const defaultSlot: Slot = isSlot(env.fullnat_default) ? env.fullnat_default : "a";
@@ -112,6 +120,7 @@ export function systemView(input: {
     defaultSlot,
     slots,
     events,
+    ...(input.data ? { data: input.data } : {}),
   };
 }
 
@@ -130,6 +139,9 @@ export function formatSystemView(v: SystemView): string {
   const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
   if (v.running === undefined) {
     lines.push("(the running slot is unknown: no fullnat.slot= on the kernel command line)");
+  }
+  if (v.data) {
+    lines.push(`data partition ${v.data.device}: ${Math.round(v.data.bytes / 2 ** 20)} MiB`);
   }
   if (v.events.length > 0) lines.push("", "recent:", ...v.events.map((e) => `  ${e}`));
   return lines.join("\n");
@@ -154,5 +166,20 @@ export async function readSystemView(paths: SlotPaths = APPLIANCE_PATHS): Promis
     records,
     imageStamp: await readOptional(paths.imageStamp),
     events: await readOptional(`${paths.systemDir}/events`),
+    data: await dataPartition(paths),
   });
+}
+
+/** The data partition's device and size, from udev's link and sysfs; undefined off the box. */
+async function dataPartition(
+  paths: SlotPaths,
+): Promise<{ device: string; bytes: number } | undefined> {
+  try {
+    const device = await Deno.realPath(paths.dataLink);
+    const name = device.slice(device.lastIndexOf("/") + 1);
+    const sectors = Number((await Deno.readTextFile(`${paths.sysBlock}/${name}/size`)).trim());
+    return Number.isFinite(sectors) ? { device, bytes: sectors * 512 } : undefined;
+  } catch {
+    return undefined;
+  }
 }
