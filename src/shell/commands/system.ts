@@ -29,6 +29,28 @@ export function addSystemCommands(ctx: CommandContext, root: Command): void {
     if (opts.json) printJson(ctx, view);
     else ctx.io.out(formatSystemView(view));
   }));
+  system.command("boot-time").description(
+    "where the last boot's time went: systemd-analyze time, the chain to sshd, the slowest units",
+  ).action(action(ctx, async () => {
+    for (
+      const args of [
+        ["time"],
+        ["critical-chain", "ssh.service"],
+        ["blame", "--no-pager"],
+      ]
+    ) {
+      const r = await new Deno.Command("systemd-analyze", {
+        args,
+        stdout: "piped",
+        stderr: "piped",
+      })
+        .output();
+      const dec = new TextDecoder();
+      if (!r.success) throw new Error(`systemd-analyze ${args[0]}: ${dec.decode(r.stderr).trim()}`);
+      const lines = dec.decode(r.stdout).trimEnd().split("\n");
+      ctx.io.out((args[0] === "blame" ? lines.slice(0, 15) : lines).join("\n"));
+    }
+  }));
   system.command("upgrade").description(
     `install an upgrade bundle into the inactive slot and reboot into it once (${HOW})`,
   ).argument("<file>", "- (the bundle on standard input)").action(

@@ -191,6 +191,7 @@ Deno.test({
         diskBytes - dataStart,
         "the data partition grew to the disk's end",
       );
+      console.log(`where the boot went:\n${(await ssh("system boot-time")).stdout}`);
       const key1 = await hostKey();
       assert.match(key1, /ssh-ed25519/);
 
@@ -288,7 +289,9 @@ Deno.test({
         }
       }
       await run(["ip", "netns", "del", ns]);
-      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      // FULLNAT_KEEP_VM_DIR=1 keeps the disk overlay and serial log to look at afterwards.
+      if (Deno.env.get("FULLNAT_KEEP_VM_DIR") === "1") console.log(`kept ${tmp}`);
+      else await Deno.remove(tmp, { recursive: true }).catch(() => {});
     }
   },
 });
