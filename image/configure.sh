@@ -6,7 +6,8 @@ cd "$(dirname "$0")"
 
 cp -a rootfs/. /
 chmod 0755 /usr/local/bin/fullnat /usr/local/bin/fullnat-login-shell /usr/local/sbin/fullnat-slot \
-  /usr/local/sbin/fullnat-grow-data
+  /etc/initramfs-tools/hooks/fullnat-grow-data \
+  /etc/initramfs-tools/scripts/local-premount/fullnat-grow-data
 
 # The daemon's control socket belongs to group fullnat (fullnat.service); the admin is in it.
 groupadd --system fullnat
@@ -34,7 +35,7 @@ done
 ln -sf /dev/null /etc/systemd/network/99-default.link
 
 systemctl enable fullnat.service fullnat-ssh-hostkeys.service ssh.service \
-  fullnat-grow-data.service fullnat-upgrade.socket fullnat-slot-confirm.service
+  fullnat-upgrade.socket fullnat-slot-confirm.service
 # Nothing on the box needs these; they only cost boot time and disk writes.
 systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service \
   systemd-timesyncd.service fstrim.timer
@@ -43,8 +44,8 @@ systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub
 # The root is whichever slot GRUB booted (root=LABEL=fullnat-root-a or -b, mounted rw by the
 # kernel). /data is what both slots share: the daemon's state (configuration database, run
 # state, provisioning record), SSH host keys, /home (the admin's authorized_keys) and the
-# persistent journal; it grows to its partition (x-systemd.growfs), which
-# fullnat-grow-data.service grows to the disk. /boot/loader is GRUB's partition (grubenv).
+# persistent journal; it grows to its partition (x-systemd.growfs), which the initramfs grows
+# to the disk (scripts/local-premount/fullnat-grow-data). /boot/loader is GRUB's partition (grubenv).
 mkdir -p /data /boot/loader /var/log/journal
 cat >/etc/fstab <<'FSTAB'
 LABEL=fullnat-data /data ext4 defaults,noatime,x-systemd.growfs 0 2
