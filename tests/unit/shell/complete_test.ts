@@ -45,10 +45,11 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
     "stats",
     "status",
     "sync",
+    "system",
     "timeout",
     "tunable",
   ]);
-  assert.deepEqual(offers("s"), ["service", "show", "stats", "status", "sync"]);
+  assert.deepEqual(offers("s"), ["service", "show", "stats", "status", "sync", "system"]);
   assert.deepEqual(offers("sync "), ["show", "start", "stop"]);
   assert.deepEqual(completeLine("se", TREE, NAMES), { candidates: ["service"], word: "se" });
   assert.deepEqual(offers("service "), ["add", "delete", "edit", "list", "show"]);
