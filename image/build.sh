@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
 # Builds the fullnat appliance as a bootable VM disk without a Docker daemon:
 #
-#   bash image/build.sh [--out DIR] [--force] [--no-qcow2]
+#   bash image/build.sh [--out DIR] [--force] [--no-qcow2] [--version V] [--bundle-only]
+#                       [--break-daemon]
 #
 #   1. mmdebstrap makes a minimal Debian 12 base tarball (cached);
 #   2. podman imports it under the name image/Dockerfile starts FROM and builds that Dockerfile
 #      with chroot isolation (no daemon, no registry; podman's layer cache kept between runs);
 #   3. podman export gives the root filesystem, minus what the build leaks from this host;
-#   4. mkfs.ext4 -d turns it into an ext4 filesystem without mounting anything, which goes into
-#      partition 1 of an MBR disk whose first sectors get GRUB's boot.img and core.img (both made
-#      by the Dockerfile, see image/configure.sh): the disk boots on its own from BIOS;
-#   5. qemu-img makes the compressed qcow2.
+#   4. mkfs -d turns it into filesystems without mounting anything, which go into an MBR disk:
+#      partition 1 the GRUB boot partition, 2 and 3 the A and B root slots (A holds this build,
+#      B is empty until the first upgrade), 4 the data partition (configuration, state, host and
+#      admin keys, the journal; grown to the disk at first boot); the first sectors get GRUB's
+#      boot.img and core.img (both made by the Dockerfile, see image/configure.sh);
+#   5. the upgrade bundle: a header (version, size and sha256 of the root filesystem) and the
+#      root filesystem compressed with zstd, what `system upgrade -` on a box takes on stdin;
+#   6. qemu-img makes the compressed qcow2.
+#
+# --version V stamps V into the image's /etc/fullnat-image (default: dev-HASH). --bundle-only
+# makes only the bundle (an upgrade for boxes already running). --break-daemon is for the
+# upgrade test: an image whose daemon cannot start, so the box must fall back to the old slot.
 #
 # DIR (default: a directory per input hash under $FULLNAT_IMAGE_CACHE, /var/cache/fullnat-image)
-# receives fullnat.raw, fullnat.qcow2 (not with --no-qcow2), and for direct kernel boot vmlinuz,
-# initrd.img and cmdline (the command line grub.cfg uses too, image/kernel-cmdline), build-info
-# and podman-build.log. When DIR
-# already holds a build of the same inputs (Dockerfile, image/, main.ts, src/, deno.json,
-# deno.lock) nothing is rebuilt. The last line printed is DIR. Run as root.
+# receives fullnat.raw, fullnat.qcow2 (not with --no-qcow2), fullnat-upgrade.img, and for direct
+# kernel boot vmlinuz, initrd.img and cmdline (slot A's kernel command line; grub.cfg adds the
+# same, image/kernel-cmdline), build-info and podman-build.log. When DIR already holds a build
+# of the same inputs (Dockerfile, image/, main.ts, src/, deno.json, deno.lock, the options)
+# nothing is rebuilt. The last line printed is DIR. Run as root.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,12 +44,19 @@ mirrors=(
 out=""
 force=0
 qcow2=1
+version=""
+bundle_only=0
+break_daemon=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --out) out="${2:?--out needs a directory}"; shift 2 ;;
     --out=*) out="${1#--out=}"; shift ;;
     --force) force=1; shift ;;
     --no-qcow2) qcow2=0; shift ;;
+    --version) version="${2:?--version needs a string}"; shift 2 ;;
+    --version=*) version="${1#--version=}"; shift ;;
+    --bundle-only) bundle_only=1; qcow2=0; shift ;;
+    --break-daemon) break_daemon=1; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument '$1'; try: bash image/build.sh --help" >&2; exit 2 ;;
   esac
@@ -50,7 +66,8 @@ say() { echo "build.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 [[ "$(id -u)" -eq 0 ]] || die "must run as root (podman builds as root; mkfs.ext4 keeps owners)"
-for tool in mmdebstrap podman mkfs.ext4 e2fsck sfdisk qemu-img tar sha256sum flock; do
+for tool in mmdebstrap podman mkfs.ext4 mkfs.ext2 e2fsck resize2fs sfdisk qemu-img tar sha256sum \
+  flock zstd; do
   command -v "$tool" >/dev/null || die "$tool is missing; run: bash scripts/setup.sh"
 done
 
@@ -77,6 +94,7 @@ inputs_hash="$(
   cd "$ctx"
   {
     printf '%s\n' "$suite" "${mirrors[@]}"
+    printf 'version=%s bundle_only=%s break_daemon=%s\n' "$version" "$bundle_only" "$break_daemon"
     find . -type f -print0 | sort -z | xargs -0 sha256sum
     find . -type l -printf '%p -> %l\n' | sort
   } | sha256sum | cut -c1-16
@@ -84,6 +102,9 @@ inputs_hash="$(
 if [[ -z "$out" ]]; then
   out="$cache/images/$inputs_hash"
 fi
+[[ -n "$version" ]] || version="dev-$inputs_hash"
+[[ "$version" =~ ^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$ ]] ||
+  die "--version '$version': letters, digits and . _ + - only, at most 64"
 # qcow2 (compressed, for distribution) from the raw disk, unless it is there already.
 make_qcow2() {
   [[ "$qcow2" -eq 1 && ! -f "$out/fullnat.qcow2" ]] || return 0
@@ -166,18 +187,32 @@ rm -f "$rootfs/etc/resolv.conf"
 : >"$rootfs/etc/resolv.conf"
 # systemd makes a machine id on first boot when the file is empty; every copy gets its own.
 : >"$rootfs/etc/machine-id"
+# What this image is: `system show` and the upgrade read it.
+printf 'version=%s\ninputs=%s\nbuilt=%s\n' "$version" "$inputs_hash" \
+  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$rootfs/etc/fullnat-image"
+if [[ "$break_daemon" -eq 1 ]]; then
+  # The upgrade test's broken image: its daemon exits at once, so it never comes up healthy.
+  mkdir -p "$rootfs/etc/systemd/system/fullnat.service.d"
+  printf '[Service]\nExecStart=\nExecStart=/bin/false\n' \
+    >"$rootfs/etc/systemd/system/fullnat.service.d/zz-broken-for-test.conf"
+fi
 
 kernel="$(find "$rootfs/boot" -maxdepth 1 -name 'vmlinuz-*' | sort | tail -n 1)"
 initrd="$(find "$rootfs/boot" -maxdepth 1 -name 'initrd.img-*' | sort | tail -n 1)"
 [[ -n "$kernel" && -n "$initrd" ]] || die "the image has no kernel or initramfs in /boot"
 
-# --- 4. the disk --------------------------------------------------------------------------------
-# Layout (MBR): sector 0 GRUB's boot.img and the partition table; sectors 1-2047 core.img (the
-# "MBR gap" grub-install embeds into); partition 1 from 1 MiB to the end, the ext4 root.
+# --- 4. the filesystems and the disk ------------------------------------------------------------
+# Layout (MBR, 512-byte sectors): sector 0 GRUB's boot.img and the partition table; sectors
+# 1-2047 core.img (the "MBR gap" grub-install embeds into); then
+#   1 fullnat-boot    ext2, GRUB's modules, grub.cfg and grubenv (the slot to boot); bootable
+#   2 fullnat-root-a  ext4, root slot A: this build
+#   3 fullnat-root-b  ext4, root slot B: empty until the first `system upgrade`
+#   4 fullnat-data    ext4, /data: what both slots share; last, so it can grow to the disk
 grub_dir="$rootfs/boot/grub/i386-pc"
 for f in boot.img core.img; do
   [[ -s "$grub_dir/$f" ]] || die "the image has no /boot/grub/i386-pc/$f (see image/configure.sh)"
 done
+[[ -s "$rootfs/boot/grub/grub.cfg" ]] || die "the image has no /boot/grub/grub.cfg"
 part_start=2048
 core_sectors=$((($(stat -c %s "$grub_dir/core.img") + 511) / 512))
 [[ "$core_sectors" -lt "$part_start" ]] ||
@@ -193,36 +228,112 @@ bootimg_hex="$(od -An -v -tx1 "$grub_dir/boot.img" | tr -d ' \n')"
 
 mkdir -p "$out"
 rm -f "$out/build-info"
-say "making the ext4 filesystem and the disk"
+say "making the filesystems"
+# The boot partition's content: /boot/grub of the image, and a grubenv naming slot A. It never
+# changes with an upgrade (a new image's /boot/grub is not used): the bundle is the root only.
+bootfs_dir="$work/bootfs"
+mkdir -p "$bootfs_dir"
+mv "$rootfs/boot/grub" "$bootfs_dir/grub"
+mkdir -p "$rootfs/boot/grub"
+# GRUB's environment block: exactly 1024 bytes, '#'-padded (what grub-editenv writes).
+env_text=$'# GRUB Environment Block\nfullnat_default=a\n'
+{
+  printf '%s' "$env_text"
+  head -c $((1024 - ${#env_text})) /dev/zero | tr '\0' '#'
+} >"$bootfs_dir/grub/grubenv"
+[[ "$(stat -c %s "$bootfs_dir/grub/grubenv")" -eq 1024 ]] || die "grubenv is not 1024 bytes"
+
+# The data partition's first content: the directories both slots bind or link to (see
+# image/rootfs/etc/fstab.d and configure.sh), the admin's home as the image made it.
+datafs_dir="$work/datafs"
+mkdir -p "$datafs_dir"/{fullnat,ssh,system,journal}
+cp -a "$rootfs/home" "$datafs_dir/home"
+fullnat_gid="$(awk -F: '$1 == "fullnat" { print $3 }' "$rootfs/etc/group")"
+journal_gid="$(awk -F: '$1 == "systemd-journal" { print $3 }' "$rootfs/etc/group")"
+[[ -n "$fullnat_gid" ]] || die "the image has no group fullnat"
+chown "0:$fullnat_gid" "$datafs_dir/fullnat"
+chmod 0750 "$datafs_dir/fullnat"
+chmod 0755 "$datafs_dir/ssh" "$datafs_dir/system"
+if [[ -n "$journal_gid" ]]; then
+  chown "0:$journal_gid" "$datafs_dir/journal"
+  chmod 2755 "$datafs_dir/journal"
+fi
+
 used_kib="$(du -s -k "$rootfs" | cut -f1)"
-# Room for the configuration database, logs and an upgrade: a third more, plus 512 MiB.
-size_mib=$(((used_kib * 4 / 3) / 1024 + 512))
+# The root filesystem as shipped (in slot A and in the bundle): its content plus a quarter and
+# 64 MiB. A slot is half as big again plus 256 MiB, room for later, bigger versions; the
+# filesystem is grown to its slot once written there.
+fs_mib=$(((used_kib * 5 / 4) / 1024 + 64))
+slot_mib=$(((fs_mib * 3 / 2 + 256 + 63) / 64 * 64))
+boot_mib=32
+data_mib=64
 fs="$work/root.ext4"
-truncate -s "${size_mib}M" "$fs"
+truncate -s "${fs_mib}M" "$fs"
 mkfs.ext4 -q -F -L fullnat-root -d "$rootfs" "$fs" >/dev/null
 e2fsck -fn "$fs" >"$work/e2fsck.log" 2>&1 ||
-  { cat "$work/e2fsck.log" >&2; die "e2fsck found errors in the new filesystem"; }
+  { cat "$work/e2fsck.log" >&2; die "e2fsck found errors in the new root filesystem"; }
+
+# --- 5. the upgrade bundle ----------------------------------------------------------------------
+say "making the upgrade bundle"
+fs_bytes="$(stat -c %s "$fs")"
+fs_sha="$(sha256sum "$fs" | cut -d' ' -f1)"
+bundle="$out/fullnat-upgrade.img"
+{
+  printf 'fullnat-upgrade-bundle 1\nversion=%s\nimage_bytes=%s\nimage_sha256=%s\n' \
+    "$version" "$fs_bytes" "$fs_sha"
+  printf 'compression=zstd\nslot_mib=%s\n\n' "$slot_mib"
+  zstd -q -T0 -3 -c "$fs"
+} >"$bundle.partial"
+mv "$bundle.partial" "$bundle"
+printf '%s  fullnat-upgrade.img (root filesystem %s)\n' "$fs_sha" "$version" >"$out/fullnat-upgrade.sha256"
+
 raw="$out/fullnat.raw"
 rm -f "$raw" "$raw.partial"
-truncate -s "$((size_mib + part_start / 2048))M" "$raw.partial"
-# A fixed disk identifier per input hash: the same inputs make the same partition table.
-printf 'label: dos\nlabel-id: 0x%s\nstart=%d, type=83, bootable\n' "${inputs_hash:0:8}" \
-  "$part_start" | sfdisk --quiet --no-reread --no-tell-kernel "$raw.partial" >/dev/null
-# The filesystem into partition 1; sparse keeps the disk's unused blocks unallocated.
-dd if="$fs" of="$raw.partial" bs=1M seek=$((part_start / 2048)) conv=notrunc,sparse status=none
-rm -f "$fs"
-# What grub-install does on a BIOS disk with an MBR gap, by hand: boot.img's code into the first
-# 440 bytes (the disk signature, partition table and 0x55aa stay sfdisk's), the drive-check
-# jump replaced by two NOPs (a hard disk: some BIOSes pass a wrong drive number), and core.img
-# from sector 1, where boot.img's kernel sector (checked above) points; core.img's own first
-# sector (diskboot.img) loads the rest from sector 2 on, as grub-mkimage wrote it.
-dd if="$grub_dir/boot.img" of="$raw.partial" bs=440 count=1 conv=notrunc status=none
-printf '\x90\x90' | dd of="$raw.partial" bs=1 seek=$((0x66)) conv=notrunc status=none
-dd if="$grub_dir/core.img" of="$raw.partial" bs=512 seek=1 conv=notrunc status=none
-mv "$raw.partial" "$raw"
+if [[ "$bundle_only" -eq 0 ]]; then
+  say "making the disk"
+  bootfs="$work/boot.ext2"
+  truncate -s "${boot_mib}M" "$bootfs"
+  mkfs.ext2 -q -F -L fullnat-boot -d "$bootfs_dir" "$bootfs" >/dev/null
+  datafs="$work/data.ext4"
+  truncate -s "${data_mib}M" "$datafs"
+  mkfs.ext4 -q -F -L fullnat-data -d "$datafs_dir" "$datafs" >/dev/null
+  for f in "$bootfs" "$datafs"; do
+    e2fsck -fn "$f" >"$work/e2fsck.log" 2>&1 ||
+      { cat "$work/e2fsck.log" >&2; die "e2fsck found errors in $(basename "$f")"; }
+  done
+  # Slot A gets the shipped filesystem grown to the slot; label fullnat-root-a.
+  resize2fs -f "$fs" "${slot_mib}M" >/dev/null 2>&1 || die "resize2fs of the root to its slot failed"
+  e2label "$fs" fullnat-root-a
+
+  mib=2048 # sectors per MiB
+  p1=$part_start
+  p2=$((p1 + boot_mib * mib))
+  p3=$((p2 + slot_mib * mib))
+  p4=$((p3 + slot_mib * mib))
+  end=$((p4 + data_mib * mib))
+  truncate -s "$((end * 512))" "$raw.partial"
+  # A fixed disk identifier per input hash: the same inputs make the same partition table.
+  printf 'label: dos\nlabel-id: 0x%s\nstart=%d, size=%d, type=83, bootable\nstart=%d, size=%d, type=83\nstart=%d, size=%d, type=83\nstart=%d, size=%d, type=83\n' \
+    "${inputs_hash:0:8}" "$p1" "$((p2 - p1))" "$p2" "$((p3 - p2))" "$p3" "$((p4 - p3))" \
+    "$p4" "$((end - p4))" | sfdisk --quiet --no-reread --no-tell-kernel "$raw.partial" >/dev/null
+  # Each filesystem into its partition; sparse keeps the unused blocks unallocated.
+  dd if="$bootfs" of="$raw.partial" bs=1M seek=$((p1 / mib)) conv=notrunc,sparse status=none
+  dd if="$fs" of="$raw.partial" bs=1M seek=$((p2 / mib)) conv=notrunc,sparse status=none
+  dd if="$datafs" of="$raw.partial" bs=1M seek=$((p4 / mib)) conv=notrunc,sparse status=none
+  rm -f "$fs" "$bootfs" "$datafs"
+  # What grub-install does on a BIOS disk with an MBR gap, by hand: boot.img's code into the
+  # first 440 bytes (the disk signature, partition table and 0x55aa stay sfdisk's), the
+  # drive-check jump replaced by two NOPs (a hard disk: some BIOSes pass a wrong drive number),
+  # and core.img from sector 1, where boot.img's kernel sector (checked above) points;
+  # core.img's own first sector (diskboot.img) loads the rest from sector 2 on.
+  dd if="$bootfs_dir/grub/i386-pc/boot.img" of="$raw.partial" bs=440 count=1 conv=notrunc status=none
+  printf '\x90\x90' | dd of="$raw.partial" bs=1 seek=$((0x66)) conv=notrunc status=none
+  dd if="$bootfs_dir/grub/i386-pc/core.img" of="$raw.partial" bs=512 seek=1 conv=notrunc status=none
+  mv "$raw.partial" "$raw"
+fi
 cp "$kernel" "$out/vmlinuz"
 cp "$initrd" "$out/initrd.img"
-cp "$ctx/image/kernel-cmdline" "$out/cmdline"
+printf 'root=LABEL=fullnat-root-a fullnat.slot=a %s\n' "$(cat "$ctx/image/kernel-cmdline")" >"$out/cmdline"
 
 rm -f "$out/fullnat.qcow2"
 finished="$(date +%s)"
@@ -230,23 +341,32 @@ finished="$(date +%s)"
   echo "inputs=$inputs_hash"
   echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "build_seconds=$((finished - started))"
+  echo "version=$version"
   echo "kernel=$(basename "$kernel")"
   echo "rootfs_kib=$used_kib"
-  echo "raw_bytes=$(stat -c %s "$raw")"
-  echo "raw_allocated_kib=$(du -k "$raw" | cut -f1)"
-  echo "partition_start_sector=$part_start"
-  echo "core_img_sectors=$core_sectors"
+  echo "rootfs_image_bytes=$fs_bytes"
+  echo "bundle_bytes=$(stat -c %s "$bundle")"
+  echo "bundle_sha256=$fs_sha"
+  echo "slot_mib=$slot_mib"
+  if [[ "$bundle_only" -eq 0 ]]; then
+    echo "raw_bytes=$(stat -c %s "$raw")"
+    echo "raw_allocated_kib=$(du -k "$raw" | cut -f1)"
+    echo "partition_start_sector=$part_start"
+    echo "boot_mib=$boot_mib"
+    echo "data_mib=$data_mib"
+    echo "core_img_sectors=$core_sectors"
+  fi
 } >"$out/build-info.partial"
 mv "$out/build-info.partial" "$out/build-info"
 make_qcow2
 
-# Keep the three newest builds in the cache.
+# Keep the five newest builds in the cache (the upgrade test makes three variants).
 if [[ -d "$cache/images" ]]; then
   find "$cache/images" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' | sort -rn |
-    tail -n +4 | cut -d' ' -f2- | while read -r old; do
+    tail -n +6 | cut -d' ' -f2- | while read -r old; do
       [[ "$old" == "$out" ]] || rm -rf "$old"
     done
 fi
 
-say "done in $(($(date +%s) - started)) s; $(grep -E '^(raw|qcow2)_bytes=' "$out/build-info" | tr '\n' ' ')"
+say "done in $(($(date +%s) - started)) s; $(grep -E '^(raw|qcow2|bundle)_bytes=' "$out/build-info" | tr '\n' ' ')"
 echo "$out"

@@ -5,7 +5,10 @@ set -eu
 cd "$(dirname "$0")"
 
 cp -a rootfs/. /
-chmod 0755 /usr/local/bin/fullnat /usr/local/bin/fullnat-login-shell /usr/local/bin/fullnat-ssh-fingerprints
+chmod 0755 /usr/local/bin/fullnat /usr/local/bin/fullnat-login-shell /usr/local/bin/fullnat-ssh-fingerprints \
+  /usr/local/sbin/fullnat-slot \
+  /etc/initramfs-tools/hooks/fullnat-grow-data \
+  /etc/initramfs-tools/scripts/local-premount/fullnat-grow-data
 
 # The daemon's control socket belongs to group fullnat (fullnat.service); the admin is in it.
 groupadd --system fullnat
@@ -29,12 +32,18 @@ for unit in provision/*.service; do
 done
 
 # Host keys are made by each box at its first boot, never shared by every copy of the image.
+# They live on the data partition, so every root slot (an upgrade) keeps them.
 rm -f /etc/ssh/ssh_host_*
+for k in ed25519 ecdsa; do
+  ln -s "/data/ssh/ssh_host_${k}_key" "/etc/ssh/ssh_host_${k}_key"
+  ln -s "/data/ssh/ssh_host_${k}_key.pub" "/etc/ssh/ssh_host_${k}_key.pub"
+done
 
 # eth0, eth1 ... in the order the NICs appear, the names provisioning files use.
 ln -sf /dev/null /etc/systemd/network/99-default.link
 
-systemctl enable fullnat.service fullnat-ssh-hostkeys.service ssh.service
+systemctl enable fullnat.service fullnat-ssh-hostkeys.service ssh.service \
+  fullnat-upgrade.socket fullnat-slot-confirm.service
 # Management access (sshd's addresses, host firewall, fallback address) and the host keys'
 # fingerprints on the console: src/mgmt, README "Management access".
 systemctl enable fullnat-mgmt.service fullnat-ssh-fingerprints.service
@@ -42,9 +51,22 @@ systemctl enable fullnat-mgmt.service fullnat-ssh-fingerprints.service
 systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service \
   systemd-timesyncd.service fstrim.timer
 
-# /etc/fstab: the root filesystem is labelled by build.sh; a disk made another way should
-# carry the same label.
-echo 'LABEL=fullnat-root / ext4 defaults,errors=remount-ro 0 1' >/etc/fstab
+# /etc/fstab (build.sh labels the partitions; a disk made another way must carry the labels).
+# The root is whichever slot GRUB booted (root=LABEL=fullnat-root-a or -b, mounted rw by the
+# kernel). /data is what both slots share: the daemon's state (configuration database, run
+# state, provisioning record), SSH host keys, /home (the admin's authorized_keys) and the
+# persistent journal; it grows to its partition (x-systemd.growfs), which the initramfs grows
+# to the disk (scripts/local-premount/fullnat-grow-data). /boot/loader is GRUB's partition (grubenv).
+# No boot-time fsck of /data (pass 0): ext4's journal replays at mount, and e2fsck before the
+# mount sat in the chain to sshd (2.9 s under emulation).
+mkdir -p /data /boot/loader /var/log/journal
+cat >/etc/fstab <<'FSTAB'
+LABEL=fullnat-data /data ext4 defaults,noatime,x-systemd.growfs 0 0
+/data/fullnat /var/lib/fullnat none bind,x-systemd.requires-mounts-for=/data 0 0
+/data/home /home none bind,x-systemd.requires-mounts-for=/data 0 0
+/data/journal /var/log/journal none bind,x-systemd.requires-mounts-for=/data 0 0
+LABEL=fullnat-boot /boot/loader ext2 defaults,noatime 0 0
+FSTAB
 
 # Boot straight to the appliance's services, no graphical target.
 systemctl set-default multi-user.target
@@ -58,34 +80,51 @@ update-initramfs -u -k all
 
 # --- GRUB for BIOS boot, laid out as grub-install would on (hd0,msdos1) -------------------------
 # build.sh cannot run grub-install (it needs a block device); it writes boot.img and core.img
-# from /boot/grub/i386-pc to the disk's first sectors instead. The modules are copied beside
-# core.img so both stay of one GRUB version even when grub-pc-bin is upgraded later.
+# from /boot/grub/i386-pc to the disk's first sectors instead, and moves /boot/grub to the boot
+# partition (partition 1), whose root it becomes (/grub). The modules are copied beside
+# core.img so both stay of one GRUB version.
 mkdir -p /boot/grub/i386-pc
 cp /usr/lib/grub/i386-pc/*.mod /usr/lib/grub/i386-pc/*.lst /usr/lib/grub/i386-pc/boot.img \
   /boot/grub/i386-pc/
 # core.img lives in the gap between the MBR and the first partition, so it carries what it
-# needs to find /boot/grub: the BIOS disk driver, MBR partitions and ext4. The prefix names
-# partition 1 of the drive the BIOS booted from, whatever number that drive has.
+# needs to find /grub on the boot partition: the BIOS disk driver, MBR partitions and ext2. The
+# prefix names partition 1 of the drive the BIOS booted from, whatever number that drive has.
 grub-mkimage -O i386-pc -d /usr/lib/grub/i386-pc -o /boot/grub/i386-pc/core.img \
-  -p '(,msdos1)/boot/grub' biosdisk part_msdos ext2
-# The same kernel command line as direct kernel boot (build.sh's cmdline file). /vmlinuz and
-# /initrd.img are the links Debian's kernel package keeps pointing at the newest kernel in /boot,
-# so an upgraded kernel boots without rewriting this file; .old is the one before it.
+  -p '(,msdos1)/grub' biosdisk part_msdos ext2
+# Two entries, one per root slot (partition 2 = a, 3 = b), each loading the kernel from its own
+# slot's /boot: /vmlinuz and /initrd.img are the links Debian's kernel package keeps on the
+# newest kernel. Which slot boots is in grubenv: fullnat_default, and next_entry for one boot of
+# the other after `system upgrade` (cleared here before it boots, so the boot after that is the
+# default again: a new slot that hangs or panics (panic=10 reboots) is left behind by itself).
+# No menu (timeout 0): boot time counts; a slot whose kernel cannot load falls back at once.
 cmdline="$(cat kernel-cmdline)"
 cat >/boot/grub/grub.cfg <<CFG
 # fullnat appliance (written by image/configure.sh). Serial console first: a VM often has no screen.
 serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
-set default=0
-set timeout=1
-menuentry 'fullnat (Debian GNU/Linux)' {
-  echo 'fullnat: GRUB is loading Linux from /boot'
-  linux /vmlinuz ${cmdline}
-  initrd /initrd.img
+insmod regexp
+# \$root is the boot partition (hdN,msdos1): the slots are on the same disk.
+regexp --set=1:disk '^([^,]+),' "\$root"
+load_env
+if [ -z "\$fullnat_default" ]; then set fullnat_default=a; fi
+set default="slot-\$fullnat_default"
+set fallback="slot-\$fullnat_default"
+if [ -n "\$next_entry" ]; then
+  set default="\$next_entry"
+  set next_entry=
+  save_env next_entry
+fi
+set timeout=0
+set timeout_style=hidden
+menuentry 'fullnat (slot a)' --id slot-a {
+  echo 'fullnat: GRUB is loading Linux from slot a'
+  linux (\$disk,msdos2)/vmlinuz root=LABEL=fullnat-root-a fullnat.slot=a ${cmdline}
+  initrd (\$disk,msdos2)/initrd.img
 }
-menuentry 'fullnat (Debian GNU/Linux, previous kernel)' {
-  linux /vmlinuz.old ${cmdline}
-  initrd /initrd.img.old
+menuentry 'fullnat (slot b)' --id slot-b {
+  echo 'fullnat: GRUB is loading Linux from slot b'
+  linux (\$disk,msdos3)/vmlinuz root=LABEL=fullnat-root-b fullnat.slot=b ${cmdline}
+  initrd (\$disk,msdos3)/initrd.img
 }
 CFG

@@ -3,8 +3,13 @@
  * saved version, the newest row being the configuration to restore. Each save is one
  * transaction (insert the new version, prune the oldest), so a crash or a failing write leaves
  * the previous version whole: SQLite's rollback journal undoes an unfinished transaction the
- * next time the file is opened, and `synchronous=FULL` makes a finished one durable before
+ * next time the file is opened, and `synchronous=EXTRA` makes a finished one durable before
  * `save` returns.
+ *
+ * EXTRA, not FULL: in rollback-journal mode a transaction commits when its journal is unlinked,
+ * and only EXTRA makes SQLite fsync the directory after that unlink. Under FULL the unlink sat in
+ * ext4's 5 s journal commit interval: a power cut a second after an acknowledged change left the
+ * journal on disk, and the next open rolled the committed change back as a hot journal (issue 12).
  *
  * The rollback journal (not WAL) is chosen on purpose: writes are rare and single-writer, and
  * with no transaction open the `.db` file alone is the whole state, so setting a bad file aside
@@ -100,7 +105,7 @@ export class ConfigStore {
     try {
       db.exec("PRAGMA busy_timeout = 2000");
       db.exec("PRAGMA journal_mode = DELETE");
-      db.exec("PRAGMA synchronous = FULL");
+      db.exec("PRAGMA synchronous = EXTRA");
       const check = db.prepare("PRAGMA quick_check").get() as Record<string, unknown>;
       if (check?.quick_check !== "ok") {
         throw new Error(`integrity check: ${String(check?.quick_check)}`);

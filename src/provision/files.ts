@@ -12,7 +12,11 @@ export function underRoot(root: string, path: string): string {
   return join(root, path.replace(/^\/+/, ""));
 }
 
-/** Writes `text` to `path` through a temporary file in the same directory and a rename. */
+/**
+ * Writes `text` to `path` through a temporary file in the same directory and a rename, the file
+ * and then the directory fsynced: a power cut right after first boot must not lose the record
+ * of an applied seed (the next boot would apply the seed again over the shell's changes).
+ */
 export async function writeFileAtomic(
   path: string,
   text: string,
@@ -24,10 +28,22 @@ export async function writeFileAtomic(
     // writeTextFile's mode is filtered by the umask; the file must end up exactly so.
     await Deno.chmod(tmp, opts.mode ?? 0o644);
     if (opts.uid !== undefined) await Deno.chown(tmp, opts.uid, opts.gid ?? null);
+    await fsyncPath(tmp);
     await Deno.rename(tmp, path);
+    await fsyncPath(dirname(path));
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw e;
+  }
+}
+
+/** fsync of a file or a directory (opened read-only: Linux syncs a directory so). */
+async function fsyncPath(path: string): Promise<void> {
+  const f = await Deno.open(path, { read: true });
+  try {
+    await f.sync();
+  } finally {
+    f.close();
   }
 }
 

@@ -20,6 +20,7 @@ import { addShowCommands } from "./commands/show.ts";
 import { addStatsCommands } from "./commands/stats.ts";
 import { addTimeoutCommands } from "./commands/timeout.ts";
 import { addSyncCommands } from "./commands/sync.ts";
+import { addSystemCommands } from "./commands/system.ts";
 import { addTunableCommands } from "./commands/tunable.ts";
 import { addInterfaceCommands } from "./commands/interface.ts";
 import { addRouteCommands } from "./commands/route.ts";
@@ -87,6 +88,8 @@ export function buildShellTree(ctx: CommandContext): Command {
   // One-shot has `fullnat daemon` (run it) and `fullnat restart` instead (main.ts).
   addDaemonCommands(ctx, root);
   addSessionCommands(ctx, root);
+  // The appliance's slots: only in the shell (the admin's login shell on the box).
+  addSystemCommands(ctx, root);
   return root;
 }
 

@@ -10,7 +10,8 @@
  *                         eth1 203.0.113.1 + local address .201 --tap-- 203.0.113.11 nginx
  * ```
  *
- * - GRUB on the disk loaded the kernel (its message on the serial console).
+ * - GRUB on the disk loaded the kernel from root slot A (its message on the serial console;
+ *   no menu: timeout 0).
  * - SSH as `admin` with the test's own key (from the seed) lands in the admin shell, and
  *   `service list` shows the provisioned service; a system command is refused; the server
  *   offers no password login.
@@ -43,7 +44,7 @@ import { buildImage, REPO_ROOT } from "./image_build.ts";
 import { killOrphanVms, kvmWorks, moveTap, startVm, type Vm } from "./vm.ts";
 
 /** What the image's grub.cfg (image/configure.sh) prints before it loads the kernel. */
-const GRUB_LOADING = "fullnat: GRUB is loading Linux from /boot";
+const GRUB_LOADING = "fullnat: GRUB is loading Linux from slot a";
 
 const NETNS_PREFIX = "fnimg";
 const CLIENT = "198.51.100.2";
@@ -215,7 +216,6 @@ Deno.test({
       const bootToSsh = (performance.now() - vm.startedAt) / 1000;
       console.log(`boot to SSH via GRUB (${accel}): ${bootToSsh.toFixed(1)} s`);
       const serial = await Deno.readTextFile(serialLog);
-      assert.match(serial, /GNU GRUB/, "GRUB's menu on the serial console");
       assert.match(serial, new RegExp(GRUB_LOADING), "GRUB ran the image's grub.cfg entry");
 
       // Provisioning may still be applying the load-balancer section when SSH first answers.

@@ -43,6 +43,10 @@ export interface VmOptions {
   accel: "kvm" | "tcg";
   memoryMiB?: number;
   cpus?: number;
+  /** Let the guest reboot (default: qemu exits when the guest reboots, `-no-reboot`). */
+  allowReboot?: boolean;
+  /** A qemu monitor on this unix socket ({@linkcode monitorCommand}: `system_reset`). */
+  monitor?: string;
 }
 
 /** A running VM. */
@@ -75,7 +79,8 @@ export function qemuArgs(o: VmOptions): string[] {
     "-nodefaults",
     "-display",
     "none",
-    "-no-reboot",
+    ...(o.allowReboot ? [] : ["-no-reboot"]),
+    ...(o.monitor ? ["-monitor", `unix:${o.monitor},server=on,wait=off`] : []),
     "-serial",
     `file:${o.serialLog}`,
     ...(o.direct
@@ -261,4 +266,29 @@ export async function waitForSerial(
     if (vm.exited()) throw new Error(`qemu exited: ${vm.stderr().trim()}`);
     return undefined;
   }, { timeoutMs, intervalMs: 250, what: `${pattern} on the serial console` });
+}
+
+/**
+ * Sends one command to the qemu monitor at `socket` (a VM started with `monitor`) and returns
+ * what qemu answered. `system_reset` is a power cut and restart: the guest flushes nothing.
+ */
+export async function monitorCommand(socket: string, command: string): Promise<string> {
+  const conn = await Deno.connect({ transport: "unix", path: socket });
+  try {
+    await conn.write(new TextEncoder().encode(`${command}\n`));
+    // The monitor echoes the command and prints its prompt again once it has run it.
+    const dec = new TextDecoder();
+    let seen = "";
+    const buf = new Uint8Array(4096);
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      seen += dec.decode(buf.subarray(0, n), { stream: true });
+      if (seen.split("(qemu)").length > 2) break;
+    }
+    return seen;
+  } finally {
+    conn.close();
+  }
 }

@@ -53,11 +53,20 @@ Deno.test("completeLine() offers commands, then verbs, by prefix", () => {
     "stats",
     "status",
     "sync",
+    "system",
     "timeout",
     "traceroute",
     "tunable",
   ]);
-  assert.deepEqual(offers("s"), ["service", "show", "shutdown", "stats", "status", "sync"]);
+  assert.deepEqual(offers("s"), [
+    "service",
+    "show",
+    "shutdown",
+    "stats",
+    "status",
+    "sync",
+    "system",
+  ]);
   assert.deepEqual(offers("capture "), ["delete", "list", "show", "start", "stop"]);
   assert.deepEqual(offers("config "), [
     "apply",
