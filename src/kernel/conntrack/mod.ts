@@ -73,6 +73,7 @@ export {
   type CtEventsOptions,
 } from "./conntrack.ts";
 export { entryProblem, invertTuple, tupleProblem } from "./encode.ts";
+export { TCP_CONNTRACK_ESTABLISHED } from "./constants.ts";
 export { parseEntry } from "./decode.ts";
 export type {
   CtAddress,
