@@ -7,13 +7,20 @@
  * across 1% loss on the real-server link (retransmissions and SACK through the kernel's
  * seqadj) arrive byte-identical; an offloaded upload through a 1280-byte router completes
  * (the router's "fragmentation needed" reaches the engine, which translates it for the
- * client).
+ * client); listings and counters include what the kernel carried, and the stop leaves every
+ * rule, chain and conntrack setting as it found them. (Not compared: iptables-nft keeps a
+ * table the daemon created, `raw`, `mangle`, `nat`, with its built-in chains, empty and
+ * ACCEPT, after the stop; a fresh namespace had none. An empty `nat` table still registers the
+ * NAT hooks, so conntrack keeps tracking the namespace's traffic after the stop.)
  */
 import assert from "node:assert/strict";
 import { startCapture } from "../../../testkit/capture.ts";
 import { decode } from "../../../testkit/oracle.ts";
 import { waitFor } from "../../../testkit/servers.ts";
 import { withBed } from "../../../testkit/bed.ts";
+import { startBalancer } from "../../../testkit/balancer.ts";
+import { createTopology } from "../../../testkit/netns.ts";
+import { startNginx } from "../../../testkit/servers.ts";
 import { addFullnatService, withFamilyBed } from "../../../testkit/family_bed.ts";
 import { fetchHashStream, sendHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
 
@@ -261,4 +268,95 @@ Deno.test("e2e offload: an offloaded upload through a 1280-byte router completes
         `${c.icmpErrorsTranslated}; ${offloadCounters(c)}`,
     );
   });
+});
+
+Deno.test("e2e offload: listings and counters include offloaded traffic; the stop leaves the box as it was", async () => {
+  const bytes = 20 << 20;
+  const topo = await createTopology({ prefix: "h15r" });
+  const nginx = await startNginx({
+    netns: topo.rs,
+    addrs: topo.addrs.realServers,
+    bulkBytes: bytes,
+  });
+  // Every conntrack setting but the live count, and every table's rules and own chains
+  // (iptables-nft leaves a table the daemon made behind with its built-in chains, empty and
+  // ACCEPT: not compared, see the module doc).
+  const settings = async () =>
+    (await topo.exec("lb", ["sh", "-c", "grep -H . /proc/sys/net/netfilter/nf_conntrack_*"]))
+      .stdout.split("\n").filter((l) => !l.includes("nf_conntrack_count")).join("\n");
+  const rules = async () =>
+    (await topo.exec("lb", ["iptables-save"])).stdout.split("\n")
+      .filter((l) => l.startsWith("-A") || l.startsWith(":"))
+      .map((l) => l.replace(/\[\d+:\d+\]/, "").trim())
+      .filter((l) => !/^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ACCEPT$/.test(l))
+      .join("\n");
+  const ours = async () =>
+    (await topo.exec("lb", ["conntrack", "-L", "-m", "0x80000000/0xc0000000"])).stdout.trim();
+  try {
+    const before = { settings: await settings(), rules: await rules() };
+    const lb = await startBalancer(topo, OFFLOAD);
+    let code: number | undefined;
+    try {
+      const vip = topo.addrs.vips[0];
+      const rs = topo.addrs.realServers[0];
+      await addFullnatService(lb, "tcp", vip, 80, [rs], [topo.addrs.localAddrs[0]]);
+      const status = async () => (await lb.status()) as unknown as OffloadStatus;
+      const download = topo.exec("client", [
+        "sh",
+        "-c",
+        `curl -sS --max-time 60 --limit-rate 10M http://${vip}${nginx.bulkPath} | sha256sum`,
+      ]);
+      await waitFor(async () => (await status()).engine.offloaded >= 1, {
+        timeoutMs: 3000,
+        intervalMs: 50,
+        what: "the download's offload",
+      });
+      // While the kernel carries it, the session is listed as ever.
+      const conns = await lb.ipvsadmOk("-L", "-n", "-c");
+      assert.match(
+        conns,
+        new RegExp(
+          `TCP .*ESTABLISHED\\s+${topo.addrs.client}:\\d+\\s+${vip}:80\\s+\\S+\\s+${rs}:80`,
+        ),
+        conns,
+      );
+      const listed = await lb.cli("conn", "list", "--json");
+      assert.match(listed.stdout, /"offloaded": ?true/, listed.stdout);
+      const got = await download;
+      assert.equal(got.stdout.split(" ")[0], nginx.bulkSha256, got.stderr);
+      // The entry ends (FIN, TIME_WAIT) and its counts join the service's and server's.
+      await waitFor(async () => (await status()).engine.offloadGone >= 1, {
+        timeoutMs: 20_000,
+        intervalMs: 500,
+        what: "the entry's end",
+      });
+      const shown = await lb.cli("stats", "show", "--json");
+      const [svc] = JSON.parse(shown.stdout) as {
+        stats: { conns: number; inBytes: number; outBytes: number; outPackets: number };
+        realServers: { stats: { inBytes: number; outBytes: number; outPackets: number } }[];
+      }[];
+      assert.equal(svc.stats.conns, 1);
+      assert.ok(
+        svc.stats.outBytes > bytes && svc.stats.outBytes < bytes * 1.1,
+        JSON.stringify(svc),
+      );
+      // The engine alone saw a few packets: the rest of the 20 MB is the kernel's count.
+      assert.ok(svc.stats.outPackets > 300, JSON.stringify(svc));
+      assert.deepEqual(
+        [svc.realServers[0].stats.outBytes, svc.realServers[0].stats.inBytes],
+        [svc.stats.outBytes, svc.stats.inBytes],
+      );
+      const rate = await lb.ipvsadmOk("-L", "-n", "--stats", "--exact");
+      assert.match(rate, new RegExp(`\\b${svc.stats.outBytes}\\b`), rate);
+    } finally {
+      code = await lb.stop();
+    }
+    assert.equal(code, 0, lb.log());
+    assert.equal(await ours(), "", "no conntrack entry with our marks");
+    assert.equal(await settings(), before.settings, "every conntrack setting as before");
+    assert.equal(await rules(), before.rules, "every rule and chain as before");
+  } finally {
+    await nginx.stop();
+    await topo.destroy();
+  }
 });
