@@ -4,6 +4,10 @@
  *
  * - `sink HOST PORT`: accepts connections; reads each to its end, then answers the SHA-256 hex
  *   of what it read and closes. Prints `listening` once bound.
+ * - `greet-sink HOST PORT`: a `sink` that first says `ready\n`, so the server has spoken before
+ *   the upload (the kernel fast path offloads a session only once its server sent data).
+ * - `greet-send HOST PORT BYTES SEED WAIT_MS`: `send` to a `greet-sink`: reads its greeting,
+ *   waits WAIT_MS (the fast path takes the session), then sends.
  * - `source HOST PORT`: accepts connections; writes `BYTES` pseudo-random bytes from `SEED`,
  *   each connection first sending nothing until the client says `BYTES SEED\n`.
  * - `send HOST PORT BYTES SEED`: connects, sends the stream, half-closes, prints the sink's
@@ -28,7 +32,7 @@ export const HASH_STREAM = decodeURIComponent(new URL(import.meta.url).pathname)
  */
 export async function startHashServer(
   topo: Pick<Topology, "spawn">,
-  mode: "sink" | "source",
+  mode: "sink" | "source" | "greet-sink",
   host: string,
   port: number,
 ): Promise<Deno.ChildProcess> {
@@ -59,12 +63,13 @@ export interface HashUpload {
 /** Runs this tool's client side (`send` or `fetch`) in the topology's `client` namespace. */
 function clientRun(
   topo: Pick<Topology, "exec">,
-  mode: "send" | "fetch",
+  mode: "send" | "fetch" | "greet-send",
   host: string,
   port: number,
   bytes: number,
   seed: number,
   timeoutSec: number,
+  ...more: string[]
 ): Promise<ExecResult> {
   return topo.exec("client", [
     "timeout",
@@ -78,12 +83,14 @@ function clientRun(
     String(port),
     String(bytes),
     String(seed),
+    ...more,
   ]);
 }
 
 /**
  * Uploads `bytes` of the stream from `seed` from the topology's `client` namespace to a
- * `sink` at `host:port`, bounded by `timeoutSec`.
+ * `sink` at `host:port`, bounded by `timeoutSec`; with `afterGreetMs`, to a `greet-sink`,
+ * that long after its greeting.
  */
 export async function sendHashStream(
   topo: Pick<Topology, "exec">,
@@ -92,8 +99,11 @@ export async function sendHashStream(
   bytes: number,
   seed: number,
   timeoutSec = 60,
+  afterGreetMs?: number,
 ): Promise<HashUpload> {
-  const r = await clientRun(topo, "send", host, port, bytes, seed, timeoutSec);
+  const r = afterGreetMs === undefined
+    ? await clientRun(topo, "send", host, port, bytes, seed, timeoutSec)
+    : await clientRun(topo, "greet-send", host, port, bytes, seed, timeoutSec, `${afterGreetMs}`);
   const m = /^sent ([0-9a-f]{64}) got ([0-9a-f]{64})$/m.exec(r.stdout);
   return { sent: m?.[1], got: m?.[2], output: `(${r.code}) ${r.stdout} ${r.stderr}` };
 }
@@ -203,15 +213,16 @@ async function readLine(conn: Deno.Conn): Promise<string> {
 }
 
 async function main(args: string[]): Promise<void> {
-  const [mode, host, portText, bytesText, seedText] = args;
+  const [mode, host, portText, bytesText, seedText, waitText] = args;
   const port = Number(portText);
-  if (mode === "sink" || mode === "source") {
+  if (mode === "sink" || mode === "source" || mode === "greet-sink") {
     const listener = Deno.listen({ hostname: host, port });
     console.log("listening");
     for await (const conn of listener) {
       (async () => {
         try {
-          if (mode === "sink") {
+          if (mode === "greet-sink") await conn.write(new TextEncoder().encode("ready\n"));
+          if (mode !== "source") {
             const { hex } = await readAllHash(conn);
             await conn.write(new TextEncoder().encode(hex + "\n"));
           } else {
@@ -232,7 +243,11 @@ async function main(args: string[]): Promise<void> {
   const bytes = Number(bytesText);
   const seed = Number(seedText);
   const conn = await Deno.connect({ hostname: host, port });
-  if (mode === "send") {
+  if (mode === "greet-send") {
+    await readLine(conn);
+    await new Promise((r) => setTimeout(r, Number(waitText)));
+  }
+  if (mode === "send" || mode === "greet-send") {
     const sent = await writeStream(conn, bytes, seed);
     await conn.closeWrite();
     const got = (await readLine(conn)).trim();

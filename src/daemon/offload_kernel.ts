@@ -13,6 +13,7 @@ import {
   type CtEntry,
   type CtEvents,
   type OffloadEntry as CtOffloadEntry,
+  TCP_CONNTRACK_ESTABLISHED,
 } from "../kernel/conntrack/mod.ts";
 import { OFFLOAD_MARK_WORKER_MASK, offloadWorkerMark } from "../fullnat/offload.ts";
 import { parseAddress } from "../vocab/address.ts";
@@ -60,7 +61,13 @@ class KernelOffloadPort implements OffloadPort {
   gone(): OffloadEntry[] {
     const out: OffloadEntry[] = [];
     for (const e of this.#events.read()) {
-      if (e.type === "destroy" && this.#ours(e)) out.push(offloadEntry(e));
+      if (e.type !== "destroy" || !this.#ours(e)) continue;
+      const entry = offloadEntry(e);
+      // The kernel leaves the timeout out of the destroy event of an entry with none left.
+      if (e.tcpState === TCP_CONNTRACK_ESTABLISHED && !((e.timeout ?? 0) > 0)) {
+        entry.idleExpiry = true;
+      }
+      out.push(entry);
     }
     return out;
   }

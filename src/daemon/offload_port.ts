@@ -32,6 +32,12 @@ export interface OffloadEntry {
   key: OffloadKey;
   /** The entry's counters so far (conntrack accounting: `nf_conntrack_acct=1`). */
   counters: OffloadCounters;
+  /**
+   * A destroy event of an entry that ended by idle timeout while ESTABLISHED (its TCP state
+   * ESTABLISHED and no time left: a deleted entry reports the time it had left, a closed one
+   * its closing state). Such a session gets the resets of an expiry (`offload_expiry.ts`).
+   */
+  idleExpiry?: boolean;
 }
 
 /** The kernel side of one worker's offload. */
@@ -109,11 +115,18 @@ export class FakeOffloadPort implements OffloadPort {
     e.counters.outBytes += delta.outBytes;
   }
 
-  /** Session `id`'s entry times out: gone, with a destroy event. */
-  expire(id: number): void {
+  /**
+   * Session `id`'s entry goes, with a destroy event; `idleExpiry`: by idle timeout while
+   * ESTABLISHED (otherwise a close, or a deletion).
+   */
+  expire(id: number, idleExpiry = false): void {
     const e = this.#entry(id);
     this.entries.delete(e.key.mark);
-    this.#events.push({ key: e.key, counters: { ...e.counters } });
+    this.#events.push({
+      key: e.key,
+      counters: { ...e.counters },
+      ...(idleExpiry && { idleExpiry }),
+    });
   }
 
   /** Session `id`'s entry goes and its destroy event is lost (a full socket buffer). */

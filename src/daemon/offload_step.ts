@@ -25,7 +25,7 @@ import {
   recallOffloaded,
   takeBackClosing,
 } from "../fullnat/offload.ts";
-import { SessionFlag } from "../fullnat/session_table.ts";
+import { Handshake, SessionFlag } from "../fullnat/session_table.ts";
 import type { OffloadEntry, OffloadKey, OffloadPort } from "./offload_port.ts";
 
 /** Settings of one worker's offload step. */
@@ -167,6 +167,8 @@ export class OffloadStep {
     this.events();
     for (let id = 0, hw = t.highWater; id < hw; id++) {
       if (!t.live(id) || (t.flags[id] & SessionFlag.OFFLOADED) === 0 || held.has(id)) continue;
+      // Its entry went already: the engine waits for the answer to its expiry probe.
+      if ((t.handshake[id] & Handshake.PROBING) !== 0) continue;
       this.counters.lostEvents++;
       // The final counts went with the event; what the last dump saw is in already.
       this.#gone({
@@ -205,7 +207,8 @@ export class OffloadStep {
   #gone(g: OffloadEntry): void {
     const id = markSession(g.key.mark);
     // A stale report (the id serves another session now) must not touch that one's counts.
-    if (offloadGone(this.engine, g.key, this.#delta(id, g.counters)) !== "stale") {
+    const outcome = offloadGone(this.engine, g.key, this.#delta(id, g.counters), g.idleExpiry);
+    if (outcome !== "stale") {
       this.#counted.delete(id);
     }
   }

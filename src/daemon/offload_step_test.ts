@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { OFFLOAD_FULLNAT } from "../../testkit/engine_rows/offload.ts";
 import { C, type Fixture, runRows, setup, tcp, VIP } from "../../testkit/engine_fixture.ts";
 import { Verdict } from "../nfqueue/handler.ts";
-import { SessionFlag } from "../fullnat/session_table.ts";
+import { Handshake, SessionFlag } from "../fullnat/session_table.ts";
 import { FakeOffloadPort, type OffloadPort } from "./offload_port.ts";
 import { OffloadStep } from "./offload_step.ts";
 
@@ -198,4 +198,28 @@ Deno.test("offload step: a packet back in the queue of a still open session chan
   assert.equal(port.entries.size, 1);
   assert.ok((fx.engine.table.flags[0] & SessionFlag.OFFLOADED) !== 0);
   assert.equal(fx.engine.counters.offloadRecalled, 0);
+});
+
+Deno.test("offload step: an idle expiry's event sends the probe; the dump waits for it", () => {
+  const sent: Uint8Array[] = [];
+  const fx = setup({ emit: (b, o, n) => sent.push(b.slice(o, o + n)) });
+  OFFLOAD_FULLNAT.configure(fx.ctl);
+  runRows(fx, OFFLOAD_FULLNAT.rows(fx.clock.ms));
+  const port = new FakeOffloadPort();
+  const step = new OffloadStep(fx.engine, port, options);
+  assert.equal(step.step(), 1);
+  port.expire(0, true);
+  step.step();
+  assert.equal(sent.length, 1, "the probe");
+  assert.equal(fx.engine.counters.offloadExpiryProbes, 1);
+  assert.ok((fx.engine.table.handshake[0] & Handshake.PROBING) !== 0);
+  // Not in the dump, but not a lost event either: the session waits for the answer.
+  step.reconcile();
+  assert.equal(step.counters.lostEvents, 0);
+  assert.equal(fx.engine.table.size, 1);
+  assert.equal(step.step(), 0, "not offered again");
+  fx.clock.ms += 1000;
+  assert.equal(fx.engine.expire(), 1);
+  assert.equal(fx.engine.counters.offloadExpiryNoAnswer, 1);
+  assert.deepEqual(port.removed, [], "no entry to delete");
 });

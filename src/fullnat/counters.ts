@@ -218,6 +218,19 @@ export interface EngineCounters {
    * closed through the queue while the kernel's entry still read ESTABLISHED).
    */
   offloadRecalled: number;
+  /**
+   * Offload: offloaded sessions whose kernel entry ended by idle timeout while ESTABLISHED:
+   * an out-of-window ACK was sent to the real server to learn its sequence numbers
+   * (`offload_expiry.ts`).
+   */
+  offloadExpiryProbes: number;
+  /** Offload: probed sessions the real server's answer let the engine reset at both ends. */
+  offloadExpiryResets: number;
+  /**
+   * Offload: probed sessions that ended without resets: the real server did not answer in
+   * time, or answered with a RST (it holds no such connection).
+   */
+  offloadExpiryNoAnswer: number;
 }
 
 /** Zeroed counters. */
@@ -310,5 +323,8 @@ export function newEngineCounters(): EngineCounters {
     offloadGoneStale: 0,
     offloadWithdrawn: 0,
     offloadRecalled: 0,
+    offloadExpiryProbes: 0,
+    offloadExpiryResets: 0,
+    offloadExpiryNoAnswer: 0,
   };
 }

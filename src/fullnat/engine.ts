@@ -70,12 +70,13 @@ import { METHOD_FULLNAT } from "./xmit.ts";
 import { sourceTime } from "./source_table.ts";
 import { openSession } from "./session_open.ts";
 import { releaseTemplate } from "./persistence.ts";
-import { Dir, NO_SESSION, SessionFlag, SessionTable, V6 } from "./session_table.ts";
+import { Dir, Handshake, NO_SESSION, SessionFlag, SessionTable, V6 } from "./session_table.ts";
 import { writeResetReply } from "./tcp_reset.ts";
 import { TcpState, tcpTimeoutTable } from "./tcp_state.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
 import { outOfService } from "./health_state.ts";
 import { offloadFallback, type OffloadKey, offloadKey } from "./offload.ts";
+import { expiryProbeAnswer, startExpiryProbe } from "./offload_expiry.ts";
 import { unbindOverload } from "./thresholds.ts";
 import { DEFAULT_TUNABLES, type OffloadMode, offloadMode, type Tunables } from "./tunables.ts";
 import { DEFAULT_LOCAL_PORT_RANGE, isPortRange, type PortRange } from "../vocab/port.ts";
@@ -573,6 +574,9 @@ export class Engine {
     const id = e >> 1;
     const t = this.table;
     if ((t.flags[id] & SessionFlag.OFFLOADED) !== 0) {
+      if ((t.handshake[id] & Handshake.PROBING) !== 0) {
+        return expiryProbeAnswer(this, this.#emit, b, l4, end, (e & 1) as Dir, id);
+      }
       offloadFallback(this, id);
       if ((t.flags[id] & (SessionFlag.SYN_PROXY | SessionFlag.PROXY_WAIT)) === 0) return PROXY_PASS;
     }
@@ -976,6 +980,15 @@ export class Engine {
    */
   endServerSessions(rs: RealServer): { ended: number; reset: number } {
     return endServerSessions(this, this.#emit, rs);
+  }
+
+  /**
+   * Offloaded session `id`'s kernel entry ended by idle timeout: sends its real server the
+   * probe whose answer gives the numbers for the resets of an expiry (`offload_expiry.ts`).
+   * False when nothing was sent (resets on expiry off, or no `emit` sink).
+   */
+  probeOffloadExpiry(id: number): boolean {
+    return startExpiryProbe(this, this.#emit, id);
   }
 
   /** Milliseconds a session may stay idle in its current state. */

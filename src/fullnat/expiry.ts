@@ -16,7 +16,8 @@ import { INET } from "./family_ipv4.ts";
 import { INET6 } from "./family_ipv6.ts";
 import { forgetTemplates } from "./persistence.ts";
 import type { RealServer } from "./service.ts";
-import { Dir, SessionFlag, V6 } from "./session_table.ts";
+import { expiryProbeTimedOut } from "./offload_expiry.ts";
+import { Dir, Handshake, SessionFlag, V6 } from "./session_table.ts";
 import { writeSessionReset } from "./tcp_reset.ts";
 import { TcpState } from "./tcp_state.ts";
 
@@ -36,17 +37,23 @@ export function expireSessions(e: Engine, emit: PacketSink | undefined, hook?: E
   const t = e.table;
   let n = 0;
   for (let id = 0, hw = t.highWater; id < hw; id++) {
-    // An offloaded session's time is the kernel's: it ends when the kernel's entry does.
-    if (
-      t.proto[id] !== 0 && t.expires[id] <= now && (t.flags[id] & SessionFlag.OFFLOADED) === 0
-    ) {
-      hook?.(e, id);
-      if ((t.proto[id] & ~V6) === IPPROTO.TCP && t.state[id] === TcpState.ESTABLISHED) {
-        if (e.resetOnExpiry && emit !== undefined) resetBothEnds(e, emit, id);
+    if (t.proto[id] === 0 || t.expires[id] > now) continue;
+    if ((t.flags[id] & SessionFlag.OFFLOADED) !== 0) {
+      // An offloaded session's time is the kernel's: it ends when the kernel's entry does,
+      // or, when that ended by idle timeout, once the probe for its resets goes unanswered.
+      if ((t.handshake[id] & Handshake.PROBING) !== 0) {
+        hook?.(e, id);
+        expiryProbeTimedOut(e, id);
+        n++;
       }
-      e.removeSession(id);
-      n++;
+      continue;
     }
+    hook?.(e, id);
+    if ((t.proto[id] & ~V6) === IPPROTO.TCP && t.state[id] === TcpState.ESTABLISHED) {
+      if (e.resetOnExpiry && emit !== undefined) resetBothEnds(e, emit, id);
+    }
+    e.removeSession(id);
+    n++;
   }
   e.counters.sessionsExpired += n;
   forgetTemplates(e, now);
@@ -97,7 +104,7 @@ function resetBothEnds(e: Engine, emit: PacketSink, id: number): void {
 }
 
 /** The RST to the real server at its last ack, and the one to the client at its last byte. */
-function sendResets(emit: PacketSink, t: Engine["table"], id: number): void {
+export function sendResets(emit: PacketSink, t: Engine["table"], id: number): void {
   const fam: AddressFamily = (t.proto[id] & V6) !== 0 ? INET6 : INET;
   const buf = resetBuf;
   emit(buf, 0, writeSessionReset(fam, buf, 0, t, id, Dir.In, t.rsAck[id]));

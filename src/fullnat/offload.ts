@@ -315,7 +315,7 @@ export function takeBackClosing(e: Engine, worker: number): OffloadKey[] {
 /** Takes offloaded session `id` back into the engine, under its idle timer from now. */
 export function recallSession(e: Engine, id: number): void {
   e.table.flags[id] &= ~SessionFlag.OFFLOADED;
-  e.table.handshake[id] |= Handshake.RETURNED;
+  e.table.handshake[id] = (e.table.handshake[id] | Handshake.RETURNED) & ~Handshake.PROBING;
   e.table.expires[id] = e.now() + e.timeoutMs(id);
   e.counters.offloadRecalled++;
 }
@@ -325,7 +325,7 @@ export function recallSession(e: Engine, id: number): void {
  * session was removed: its local port is free), `carried` (its packets already fall back to
  * the engine: it carries on there), `stale` (the key no longer names an offloaded session).
  */
-export type GoneOutcome = "ended" | "carried" | "stale";
+export type GoneOutcome = "ended" | "carried" | "stale" | "probing";
 
 /**
  * How recent the last packet the engine handled of a session must be, when the kernel's entry
@@ -338,28 +338,43 @@ export const CARRY_WINDOW_MS = 2000;
  * `final` beyond what {@linkcode offloadCounted} already added: the counts go to the session's
  * service and real server. A session whose packets are coming back to the queue (one within
  * {@linkcode CARRY_WINDOW_MS}: the entry was deleted under a live connection) carries on in
- * the engine under its idle timer; any other ended with the kernel's entry (the kernel saw its
- * close, or its idle timeout) and is removed now, without resets (the engine no longer knows
- * the real server's sequence numbers).
+ * the engine under its idle timer. One whose entry ended by idle timeout while ESTABLISHED
+ * (`idleExpiry`: the destroy event's TCP state and no time left) is reset at both ends as an
+ * expiring session is: the engine probes the real server for the sequence numbers the kernel
+ * does not export (`offload_expiry.ts`) and keeps the session until the answer, `probing`.
+ * Any other ended with the kernel's entry (the kernel saw its close) and is removed now.
  */
-export function offloadGone(e: Engine, key: OffloadKey, final: OffloadCounters): GoneOutcome {
+export function offloadGone(
+  e: Engine,
+  key: OffloadKey,
+  final: OffloadCounters,
+  idleExpiry = false,
+): GoneOutcome {
   const id = markSession(key.mark);
   const t = e.table;
-  if (!keyMatches(e, id, key) || (t.flags[id] & SessionFlag.OFFLOADED) === 0) {
+  if (
+    !keyMatches(e, id, key) || (t.flags[id] & SessionFlag.OFFLOADED) === 0 ||
+    (t.handshake[id] & Handshake.PROBING) !== 0
+  ) {
     e.counters.offloadGoneStale++;
     return "stale";
   }
   offloadCounted(e, id, final);
-  t.flags[id] &= ~SessionFlag.OFFLOADED;
   e.counters.offloadGone++;
   // Every packet the engine handles sets the expiry from its state's timeout, so this is when
   // it last saw one; packets that were only in flight at the handover are long past.
   const lastSeen = t.expires[id] - e.timeoutMs(id);
   if ((t.handshake[id] & Handshake.FELL_BACK) !== 0 && e.now() - lastSeen < CARRY_WINDOW_MS) {
+    t.flags[id] &= ~SessionFlag.OFFLOADED;
     t.expires[id] = e.now() + e.timeoutMs(id);
     t.handshake[id] |= Handshake.RETURNED;
     return "carried";
   }
+  // Still OFFLOADED while it waits: the answer takes the engine's out-of-line path.
+  if (idleExpiry && t.state[id] === TcpState.ESTABLISHED && e.probeOffloadExpiry(id)) {
+    return "probing";
+  }
+  t.flags[id] &= ~SessionFlag.OFFLOADED;
   e.removeSession(id);
   e.counters.sessionsExpired++;
   return "ended";

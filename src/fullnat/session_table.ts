@@ -82,6 +82,12 @@ export const Handshake = {
    * not see, and a new one would sit idle until the ESTABLISHED timeout).
    */
   RETURNED: 0x400,
+  /**
+   * An offloaded session whose kernel entry ended by idle timeout: the engine sent the real
+   * server a probe for its sequence numbers and waits for the answer (`offload_expiry.ts`),
+   * the session still OFFLOADED so that its packets take the out-of-line path.
+   */
+  PROBING: 0x800,
 } as const;
 
 /**

@@ -38,7 +38,9 @@
  *   EEXIST for that entry only: the same original tuple, or the same reply tuple (an SNAT
  *   port already used towards the same server: min = max leaves the kernel no other).
  * - Destroy events (delete, expiry) carry both tuples, mark, counters, timeout and also the
- *   TCP state. An expired entry is reaped by the gc worker, whose scan interval follows the
+ *   TCP state. A deleted entry's event has the seconds it had left (`conntrack -D` of an
+ *   ESTABLISHED entry with 100 s: 99); an expired one's has no timeout at all (the kernel
+ *   skips a zero): that is how an idle expiry is told from a deletion (`offload_kernel.ts`). An expired entry is reaped by the gc worker, whose scan interval follows the
  *   table's average timeout (no event within 20 s was seen once); a dump walking over it
  *   evicts it at once and its destroy event follows, so the reconciling dump also bounds that.
  * - On the wire, an ESTABLISHED entry with a non-zero delta (0x9e3779b9, wrapping), created
@@ -73,6 +75,7 @@ export {
   type CtEventsOptions,
 } from "./conntrack.ts";
 export { entryProblem, invertTuple, tupleProblem } from "./encode.ts";
+export { TCP_CONNTRACK_ESTABLISHED } from "./constants.ts";
 export { parseEntry } from "./decode.ts";
 export type {
   CtAddress,
