@@ -22,13 +22,17 @@ const PANELS: Array<{ figure: Figure; title: string; digits: number }> = [
   { figure: "burstKpps", title: "UDP burst drained, kpkt/s", digits: 1 },
 ];
 
-/** Bar colour by peer id: kernel paths grey, HAProxy orange, queue-based blue shades. */
+/**
+ * Bar colour by peer id: kernel paths grey, HAProxy orange, queue-based blue shades, fullnat
+ * with the kernel fast path green.
+ */
 function colour(id: string): string {
   if (id === "direct" || id === "conntrack") return "#8c8c8c";
   if (id === "haproxy") return "#e8912d";
   if (id === "passthrough") return "#7fb3e0";
   if (id === "passthrough-payload") return "#a9cbeb";
   if (id === "nat") return "#3a7dc9";
+  if (id.startsWith("fullnat-offload")) return "#2e8b57";
   return "#1b4f91";
 }
 

@@ -13,6 +13,9 @@
  * | `nat`         | `fullnat daemon`, real server added with `-m`                             |
  * | `fullnat`     | `fullnat daemon`, real server added with `-b`, local addresses `-z`       |
  * | `fullnat-w2`  | as `fullnat`, daemon started with `--workers 2`                            |
+ * | `fullnat-offload` | as `fullnat` with `--offload established` (the kernel fast path)      |
+ * | `fullnat-offload-min` | as `fullnat-offload` with `--offload-min-bytes` {@linkcode OFFLOAD_MIN_BYTES} |
+ * | `fullnat-offload-w2` | as `fullnat-offload` with `--workers 2`                            |
  *
  * Only `direct`, `passthrough` and `nat` give the real server a route back to the client's
  * subnet (through lb); the others work without one, as FULLNAT deployments do.
@@ -34,6 +37,15 @@ export interface PeerInstance {
   endpoints: Partial<Record<Workload, Endpoint>>;
   /** Undoes the setup; failures are reported, the namespaces are deleted anyway. */
   teardown(): Promise<void>;
+  /** The daemon's `status --json` (fullnat peers only): counters per connection come from it. */
+  status?(): Promise<DaemonStatus>;
+}
+
+/** The part of `fullnat status --json` the benchmark reads. */
+export interface DaemonStatus {
+  engine: { sessionsCreated?: number; offloaded?: number; offloadFallback?: number };
+  queue: { received?: number; batches?: number };
+  offload?: { step: { requests?: number; steps?: number } };
 }
 
 /** What a peer's setup gets. */
@@ -330,10 +342,21 @@ function fullnatPeer(
         await teardown().catch(() => {});
         throw e;
       }
-      return { endpoints: endpointsAt(vip, { queued: true }), teardown };
+      return {
+        endpoints: endpointsAt(vip, { queued: true }),
+        teardown,
+        status: () => bal.status() as Promise<unknown> as Promise<DaemonStatus>,
+      };
     },
   };
 }
+
+/**
+ * The `--offload-min-bytes` of the `fullnat-offload-min` peer: above what a short HTTP
+ * exchange carries (about 400 bytes each way here), far below what a bulk transfer does, so
+ * short connections stay in the engine and long ones still go to the kernel.
+ */
+export const OFFLOAD_MIN_BYTES = 65536;
 
 /**
  * Every peer, in table order; `fullnat-w2` only when the daemon has `--workers`; with
@@ -361,9 +384,24 @@ export function allPeers(opts: { workers: boolean; baseline?: string }): Peer[] 
       fullnatPeer("fullnat-before", "fullnat FULLNAT (-b), before", "-b", [], main),
     );
   }
+  const offload = ["--offload", "established"];
+  peers.push(
+    fullnatPeer("fullnat-offload", "fullnat FULLNAT, offload", "-b", offload),
+    fullnatPeer(
+      "fullnat-offload-min",
+      `fullnat FULLNAT, offload past ${OFFLOAD_MIN_BYTES / 1024} KiB`,
+      "-b",
+      [...offload, "--offload-min-bytes", String(OFFLOAD_MIN_BYTES)],
+    ),
+  );
   if (opts.workers) {
     peers.push(
       fullnatPeer("fullnat-w2", "fullnat FULLNAT, 2 workers", "-b", ["--workers", "2"]),
+      fullnatPeer("fullnat-offload-w2", "fullnat FULLNAT, offload, 2 workers", "-b", [
+        ...offload,
+        "--workers",
+        "2",
+      ]),
     );
   }
   return peers;

@@ -35,12 +35,30 @@ export interface Sample {
   burstKpps?: number;
   /** Share of the drain time some queue was empty while another was not (not a figure). */
   burstUneven?: number;
+  /** What a fullnat daemon did per new session during the connection workload (not a figure). */
+  perConn?: PerConnection;
   /** CPU per workload. */
   cpu: Partial<Record<Workload, CpuUse>>;
   /** Why a workload or the whole peer failed, e.g. `conns: wrk exited 1: ...`. */
   errors: string[];
   /** Workloads the peer cannot carry (HAProxy and UDP), shown as n/a rather than failed. */
   unsupported: Workload[];
+}
+
+/** A fullnat daemon's work per new session, from its counters around the connection workload. */
+export interface PerConnection {
+  /** Sessions created (the divisor). */
+  sessions: number;
+  /** Packets the queue received. */
+  queued: number;
+  /** Batches (recvmmsg rounds) they came in. */
+  batches: number;
+  /** Sessions handed to the kernel's conntrack. */
+  offloaded: number;
+  /** Packets of offloaded sessions that reached the queue anyway. */
+  fallback: number;
+  /** Offload requests (netlink messages) sent. */
+  requests: number;
 }
 
 /** The numeric figures a {@linkcode Sample} may carry. */
