@@ -16,6 +16,7 @@ import {
 import { cell, figuresTable, ratiosTable, type Row } from "./report.ts";
 import { median, runsMeasured, type Sample, summarize } from "./results.ts";
 import { evaluateTargets, formatTargets } from "./targets.ts";
+import { perConnection } from "./bench.ts";
 import { parseIperfTcp, parseWrk } from "./workloads.ts";
 
 function sample(over: Partial<Sample>): Sample {
@@ -269,4 +270,44 @@ Deno.test("parseIdleTicks() counts idle and iowait as idle out of all ticks", ()
     { idle: 820, total: 1000 },
   );
   assert.throws(() => parseIdleTicks("intr 1\n"), /no aggregate cpu line/);
+});
+
+Deno.test("evaluateTargets() holds FULLNAT with offload to kernel conntrack NAT", () => {
+  const res = evaluateTargets(summaries({
+    conntrack: { gbps: 10, cps: 1000 },
+    "fullnat-offload": { gbps: 9.5, cps: 800 },
+  }));
+  const by = Object.fromEntries(res.map((r) => [r.name, r]));
+  const bulk = by["FULLNAT offload >= 0.9x kernel conntrack NAT on throughput"];
+  assert.deepStrictEqual([bulk.outcome, bulk.ratio], ["PASS", 0.95]);
+  const conns = by["FULLNAT offload >= 0.85x kernel conntrack NAT on connections/s"];
+  assert.deepStrictEqual([conns.outcome, conns.ratio], ["FAIL", 0.8]);
+  const skipped = evaluateTargets(summaries({ conntrack: { gbps: 10 } }))
+    .find((t) => t.name.startsWith("FULLNAT offload >= 0.9x"))!;
+  assert.deepStrictEqual([skipped.outcome, skipped.reason], [
+    "SKIP",
+    "peer fullnat-offload not run",
+  ]);
+});
+
+Deno.test("perConnection() divides the daemon's counter deltas by the sessions created", () => {
+  const before = {
+    engine: { sessionsCreated: 100, offloaded: 1 },
+    queue: { received: 1000, batches: 50 },
+  };
+  const after = {
+    engine: { sessionsCreated: 300, offloaded: 51, offloadFallback: 4 },
+    queue: { received: 3000, batches: 150 },
+    offload: { step: { requests: 60 } },
+  };
+  assert.deepStrictEqual(perConnection(before, after), {
+    sessions: 200,
+    queued: 10,
+    batches: 0.5,
+    offloaded: 0.25,
+    fallback: 0.02,
+    requests: 0.3,
+  });
+  // No session created: the deltas are per one, not a division by zero.
+  assert.deepStrictEqual(perConnection(before, before).queued, 0);
 });
