@@ -104,6 +104,8 @@ export async function runPeerOnce(
       try {
         if (w === "bulk") {
           sample.gbps = await runBulk(topo, to, opts.params);
+        } else if (w === "download") {
+          sample.gbpsDown = await runBulk(topo, to, opts.params, true);
         } else if (w === "conns") {
           const f = await runConns(topo, to, opts.params);
           sample.cps = f.requestsPerSec;
@@ -178,6 +180,7 @@ function describe(s: Sample, w: Workload): string {
     ? ` (balancer ${(cpu.proc * 100).toFixed(0)}% cpu, softirq ${(cpu.softirq * 100).toFixed(0)}%)`
     : "";
   if (w === "bulk") return `${s.gbps?.toFixed(2)} Gbit/s${c}`;
+  if (w === "download") return `${s.gbpsDown?.toFixed(2)} Gbit/s${c}`;
   if (w === "conns") {
     return `${s.cps?.toFixed(0)} conn/s, p99 ${s.p99Ms?.toFixed(2)} ms${c}${
       describePerConn(s.perConn)
@@ -200,7 +203,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
     for (const peer of opts.peers) {
       log(`run ${run}/${opts.runs}: ${peer.label}`);
       const s = await runPeerOnce(peer, opts);
-      for (const e of s.errors.filter((e) => !/^(bulk|conns|udp|burst):/.test(e))) {
+      for (const e of s.errors.filter((e) => !/^(bulk|download|conns|udp|burst):/.test(e))) {
         log(`    ${e}`);
       }
       samples.get(peer.id)!.push(s);

@@ -1,6 +1,6 @@
 /**
- * The benchmark's chart as a self-contained SVG: one panel per figure (bulk Gbit/s, new
- * connections/s, UDP kpkt/s), one horizontal bar per peer, the median written at the bar's
+ * The benchmark's chart as a self-contained SVG: one panel per figure (bulk Gbit/s both ways,
+ * new connections/s, UDP kpkt/s, queued burst), one horizontal bar per peer, the median written at the bar's
  * end and the pass-through's value marked by a dashed line. No fonts or scripts are
  * referenced, so it renders the same on GitHub and in a browser.
  *
@@ -17,6 +17,7 @@ export function escapeXml(s: string): string {
 
 const PANELS: Array<{ figure: Figure; title: string; digits: number }> = [
   { figure: "gbps", title: "bulk TCP, Gbit/s", digits: 2 },
+  { figure: "gbpsDown", title: "download (RS to client), Gbit/s", digits: 2 },
   { figure: "cps", title: "new connections/s", digits: 0 },
   { figure: "kpps", title: "UDP, kpkt/s at the RS", digits: 1 },
   { figure: "burstKpps", title: "UDP burst drained, kpkt/s", digits: 1 },

@@ -14,7 +14,6 @@
  * | `fullnat`     | `fullnat daemon`, real server added with `-b`, local addresses `-z`       |
  * | `fullnat-w2`  | as `fullnat`, daemon started with `--workers 2`                            |
  * | `fullnat-offload` | as `fullnat` with `--offload established` (the kernel fast path)      |
- * | `fullnat-offload-min` | as `fullnat-offload` with `--offload-min-bytes` {@linkcode OFFLOAD_MIN_BYTES} |
  * | `fullnat-offload-w2` | as `fullnat-offload` with `--workers 2`                            |
  *
  * Only `direct`, `passthrough` and `nat` give the real server a route back to the client's
@@ -77,6 +76,7 @@ function endpointsAt(
 ): Partial<Record<Workload, Endpoint>> {
   const e: Partial<Record<Workload, Endpoint>> = {
     bulk: { host, port: RS_PORTS.iperf },
+    download: { host, port: RS_PORTS.iperf },
     conns: { host, port: RS_PORTS.http },
     udp: { host, port: RS_PORTS.iperf },
   };
@@ -352,13 +352,6 @@ function fullnatPeer(
 }
 
 /**
- * The `--offload-min-bytes` of the `fullnat-offload-min` peer: above what a short HTTP
- * exchange carries (about 400 bytes each way here), far below what a bulk transfer does, so
- * short connections stay in the engine and long ones still go to the kernel.
- */
-export const OFFLOAD_MIN_BYTES = 65536;
-
-/**
  * Every peer, in table order; `fullnat-w2` only when the daemon has `--workers`; with
  * `baseline` (another checkout of fullnat), its NAT and FULLNAT as `nat-before` and
  * `fullnat-before`, so a change is measured against the code before it in one run.
@@ -387,12 +380,6 @@ export function allPeers(opts: { workers: boolean; baseline?: string }): Peer[] 
   const offload = ["--offload", "established"];
   peers.push(
     fullnatPeer("fullnat-offload", "fullnat FULLNAT, offload", "-b", offload),
-    fullnatPeer(
-      "fullnat-offload-min",
-      `fullnat FULLNAT, offload past ${OFFLOAD_MIN_BYTES / 1024} KiB`,
-      "-b",
-      [...offload, "--offload-min-bytes", String(OFFLOAD_MIN_BYTES)],
-    ),
   );
   if (opts.workers) {
     peers.push(

@@ -203,7 +203,7 @@ Deno.test("cell() says n/a for an unsupported workload, failed for a failed one,
   assert.deepStrictEqual(cell(h.summary, "gbps", 2), "4.00");
   assert.deepStrictEqual(
     figuresTable(rows())[2],
-    "| HAProxy <tcp> | 4.00 | 9000 | – | n/a | n/a |",
+    "| HAProxy <tcp> | 4.00 | – | 9000 | – | n/a | n/a |",
   );
 });
 
@@ -239,7 +239,7 @@ Deno.test("replaceReadmeBlock() replaces only the text between the markers", () 
   assert.ok(out.startsWith("# x\n\n## Benchmark\n\nintro\n" + README_BEGIN + "\n"));
   assert.ok(out.endsWith(`${README_END}\n\n## Next\n`));
   assert.ok(!out.includes("old table"));
-  assert.ok(out.includes("| pass-through | 8.00 | 12000 |"));
+  assert.ok(out.includes("| pass-through | 8.00 | – | 12000 |"));
   assert.throws(() => replaceReadmeBlock("# no markers\n", ["x"]), /no .* block to replace/);
 });
 
@@ -258,10 +258,11 @@ Deno.test("ratiosTable() has a column per figure and baseline, – where a basel
   ]);
   assert.deepStrictEqual(
     t[0],
-    "| peer | bulk / pass | bulk / returned | conn/s / pass | conn/s / returned | UDP / pass | " +
-      "UDP / returned | burst / pass | burst / returned |",
+    "| peer | bulk / pass | bulk / returned | download / pass | download / returned | " +
+      "conn/s / pass | conn/s / returned | UDP / pass | UDP / returned | burst / pass | " +
+      "burst / returned |",
   );
-  assert.deepStrictEqual(t[4], "| fullnat | 0.88x | 2.00x | – | – | – | – | – | – |");
+  assert.deepStrictEqual(t[4], "| fullnat | 0.88x | 2.00x | – | – | – | – | – | – | – | – |");
 });
 
 Deno.test("parseIdleTicks() counts idle and iowait as idle out of all ticks", () => {

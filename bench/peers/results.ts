@@ -5,7 +5,7 @@
  */
 
 /** The workloads, in the order they run for each peer. */
-export const WORKLOADS = ["bulk", "conns", "udp", "burst"] as const;
+export const WORKLOADS = ["bulk", "download", "conns", "udp", "burst"] as const;
 
 /** One workload name. */
 export type Workload = typeof WORKLOADS[number];
@@ -25,6 +25,12 @@ export interface CpuUse {
 export interface Sample {
   /** Bulk TCP throughput, Gbit/s, as received by the real server. */
   gbps?: number;
+  /**
+   * Bulk TCP from the real server to the client (a download), Gbit/s, as the client received
+   * it: the direction the kernel fast path takes over (an upload's session keeps TOA, and so
+   * the engine, until its server sends data).
+   */
+  gbpsDown?: number;
   /** HTTP requests per second, each on a new TCP connection. */
   cps?: number;
   /** 99th percentile request latency of the connection workload, ms. */
@@ -62,7 +68,7 @@ export interface PerConnection {
 }
 
 /** The numeric figures a {@linkcode Sample} may carry. */
-export const FIGURES = ["gbps", "cps", "p99Ms", "kpps", "burstKpps"] as const;
+export const FIGURES = ["gbps", "gbpsDown", "cps", "p99Ms", "kpps", "burstKpps"] as const;
 
 /** One numeric figure name. */
 export type Figure = typeof FIGURES[number];

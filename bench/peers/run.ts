@@ -135,11 +135,6 @@ async function main(): Promise<void> {
       "--workloads <names>",
       `comma-separated subset of workloads to run (${WORKLOADS.join(", ")})`,
     )
-    .option(
-      "--bulk-reverse",
-      "bulk TCP from the real server to the client (iperf3 -R): the direction the kernel fast " +
-        "path takes over (a session is offloaded once its real server has sent data)",
-    )
     .option("--daemon-args <flags>", "extra flags for every `fullnat daemon` peer", "")
     .option(
       "--baseline <dir>",
@@ -167,7 +162,6 @@ async function main(): Promise<void> {
     connections?: number;
     peers?: string;
     workloads?: string;
-    bulkReverse?: boolean;
     daemonArgs: string;
     baseline?: string;
     passthroughArgs: string;
@@ -201,16 +195,13 @@ async function main(): Promise<void> {
   const params = {
     seconds,
     connections,
-    bulkReverse: o.bulkReverse === true,
     threads: 2,
     udpPayload: 64,
     bursts: o.quick ? 2 : 8,
     burstPerSender: o.quick ? 10_000 : 30_000,
   };
   const setup = `${runs} run${runs > 1 ? "s" : ""} per peer, interleaved; ${seconds} s per ` +
-    `workload; ${
-      params.bulkReverse ? "bulk TCP from the real server (iperf3 -R); " : ""
-    }wrk ${connections} connections, 2 threads; UDP payload 64 bytes; ` +
+    `workload; wrk ${connections} connections, 2 threads; UDP payload 64 bytes; ` +
     `${params.bursts} bursts of 2 x ${params.burstPerSender} datagrams` +
     (daemonArgs.length > 0 ? `; daemon flags ${daemonArgs.join(" ")}` : "");
   const command = ["deno run -A bench/peers/run.ts", ...Deno.args].join(" ");
