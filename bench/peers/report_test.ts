@@ -275,15 +275,15 @@ Deno.test("parseIdleTicks() counts idle and iowait as idle out of all ticks", ()
 
 Deno.test("evaluateTargets() holds FULLNAT with offload to kernel conntrack NAT", () => {
   const res = evaluateTargets(summaries({
-    conntrack: { gbps: 10, cps: 1000 },
-    "fullnat-offload": { gbps: 9.5, cps: 800 },
+    conntrack: { gbpsDown: 10, cps: 1000 },
+    "fullnat-offload": { gbpsDown: 9.5, cps: 800 },
   }));
   const by = Object.fromEntries(res.map((r) => [r.name, r]));
-  const bulk = by["FULLNAT offload >= 0.9x kernel conntrack NAT on throughput"];
+  const bulk = by["FULLNAT offload >= 0.9x kernel conntrack NAT on download throughput"];
   assert.deepStrictEqual([bulk.outcome, bulk.ratio], ["PASS", 0.95]);
   const conns = by["FULLNAT offload >= 0.85x kernel conntrack NAT on connections/s"];
   assert.deepStrictEqual([conns.outcome, conns.ratio], ["FAIL", 0.8]);
-  const skipped = evaluateTargets(summaries({ conntrack: { gbps: 10 } }))
+  const skipped = evaluateTargets(summaries({ conntrack: { gbpsDown: 10 } }))
     .find((t) => t.name.startsWith("FULLNAT offload >= 0.9x"))!;
   assert.deepStrictEqual([skipped.outcome, skipped.reason], [
     "SKIP",
