@@ -9,9 +9,16 @@
 
 import { createTopology, type Topology } from "../../testkit/netns.ts";
 import { settle, startCpuMeter } from "./cpu.ts";
-import type { Peer, PeerInstance } from "./peers.ts";
+import type { DaemonStatus, Peer, PeerInstance } from "./peers.ts";
 import { type RealServer, startRealServer } from "./real_server.ts";
-import { type Sample, summarize, type Summary, type Workload, WORKLOADS } from "./results.ts";
+import {
+  type PerConnection,
+  type Sample,
+  summarize,
+  type Summary,
+  type Workload,
+  WORKLOADS,
+} from "./results.ts";
 import { runBurst } from "./burst.ts";
 import { runBulk, runConns, runUdp, SECOND_CLIENT_ADDR, type WorkloadParams } from "./workloads.ts";
 
@@ -90,11 +97,15 @@ export async function runPeerOnce(
         sample.unsupported.push(w);
         continue;
       }
+      // Counters are read outside the CPU meter's window (each read starts a process).
+      const before = w === "conns" ? await inst.status?.().catch(() => undefined) : undefined;
       // The burst measures its own CPU, over the drains only (the balancer is frozen between).
       const meter = w === "burst" ? undefined : await startCpuMeter(topo.lb);
       try {
         if (w === "bulk") {
           sample.gbps = await runBulk(topo, to, opts.params);
+        } else if (w === "download") {
+          sample.gbpsDown = await runBulk(topo, to, opts.params, true);
         } else if (w === "conns") {
           const f = await runConns(topo, to, opts.params);
           sample.cps = f.requestsPerSec;
@@ -117,6 +128,10 @@ export async function runPeerOnce(
           if (r.dropped > 0) sample.errors.push(`burst: the kernel dropped ${r.dropped} packets`);
         }
         if (meter !== undefined) sample.cpu[w] = await meter.stop();
+        if (before !== undefined) {
+          const after = await inst.status?.().catch(() => undefined);
+          if (after !== undefined) sample.perConn = perConnection(before, after);
+        }
       } catch (e) {
         sample.errors.push(`${w}: ${message(e)}`);
       }
@@ -134,6 +149,29 @@ export async function runPeerOnce(
   return sample;
 }
 
+/** What the daemon did per new session between two `status` reads. */
+export function perConnection(before: DaemonStatus, after: DaemonStatus): PerConnection {
+  const d = (f: (s: DaemonStatus) => number | undefined) => (f(after) ?? 0) - (f(before) ?? 0);
+  const sessions = Math.max(1, d((s) => s.engine.sessionsCreated));
+  return {
+    sessions,
+    queued: d((s) => s.queue.received) / sessions,
+    batches: d((s) => s.queue.batches) / sessions,
+    offloaded: d((s) => s.engine.offloaded) / sessions,
+    fallback: d((s) => s.engine.offloadFallback) / sessions,
+    requests: d((s) => s.offload?.step.requests) / sessions,
+  };
+}
+
+function describePerConn(p: PerConnection | undefined): string {
+  if (p === undefined) return "";
+  return `; per connection: ${p.queued.toFixed(2)} packets queued in ${
+    p.batches.toFixed(2)
+  } batches, ${p.offloaded.toFixed(3)} offloaded, ${
+    p.fallback.toFixed(2)
+  } packets of offloaded sessions queued, ${p.requests.toFixed(3)} netlink requests`;
+}
+
 function describe(s: Sample, w: Workload): string {
   const err = s.errors.find((e) => e.startsWith(`${w}:`));
   if (err) return `FAILED ${err}`;
@@ -142,7 +180,12 @@ function describe(s: Sample, w: Workload): string {
     ? ` (balancer ${(cpu.proc * 100).toFixed(0)}% cpu, softirq ${(cpu.softirq * 100).toFixed(0)}%)`
     : "";
   if (w === "bulk") return `${s.gbps?.toFixed(2)} Gbit/s${c}`;
-  if (w === "conns") return `${s.cps?.toFixed(0)} conn/s, p99 ${s.p99Ms?.toFixed(2)} ms${c}`;
+  if (w === "download") return `${s.gbpsDown?.toFixed(2)} Gbit/s${c}`;
+  if (w === "conns") {
+    return `${s.cps?.toFixed(0)} conn/s, p99 ${s.p99Ms?.toFixed(2)} ms${c}${
+      describePerConn(s.perConn)
+    }`;
+  }
   if (w === "burst") {
     const uneven = s.burstUneven === undefined
       ? ""
@@ -160,7 +203,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<BenchResult> {
     for (const peer of opts.peers) {
       log(`run ${run}/${opts.runs}: ${peer.label}`);
       const s = await runPeerOnce(peer, opts);
-      for (const e of s.errors.filter((e) => !/^(bulk|conns|udp|burst):/.test(e))) {
+      for (const e of s.errors.filter((e) => !/^(bulk|download|conns|udp|burst):/.test(e))) {
         log(`    ${e}`);
       }
       samples.get(peer.id)!.push(s);

@@ -1,6 +1,6 @@
 /**
- * The benchmark's chart as a self-contained SVG: one panel per figure (bulk Gbit/s, new
- * connections/s, UDP kpkt/s), one horizontal bar per peer, the median written at the bar's
+ * The benchmark's chart as a self-contained SVG: one panel per figure (bulk Gbit/s both ways,
+ * new connections/s, UDP kpkt/s, queued burst), one horizontal bar per peer, the median written at the bar's
  * end and the pass-through's value marked by a dashed line. No fonts or scripts are
  * referenced, so it renders the same on GitHub and in a browser.
  *
@@ -17,18 +17,23 @@ export function escapeXml(s: string): string {
 
 const PANELS: Array<{ figure: Figure; title: string; digits: number }> = [
   { figure: "gbps", title: "bulk TCP, Gbit/s", digits: 2 },
+  { figure: "gbpsDown", title: "download (RS to client), Gbit/s", digits: 2 },
   { figure: "cps", title: "new connections/s", digits: 0 },
   { figure: "kpps", title: "UDP, kpkt/s at the RS", digits: 1 },
   { figure: "burstKpps", title: "UDP burst drained, kpkt/s", digits: 1 },
 ];
 
-/** Bar colour by peer id: kernel paths grey, HAProxy orange, queue-based blue shades. */
+/**
+ * Bar colour by peer id: kernel paths grey, HAProxy orange, queue-based blue shades, fullnat
+ * with the kernel fast path green.
+ */
 function colour(id: string): string {
   if (id === "direct" || id === "conntrack") return "#8c8c8c";
   if (id === "haproxy") return "#e8912d";
   if (id === "passthrough") return "#7fb3e0";
   if (id === "passthrough-payload") return "#a9cbeb";
   if (id === "nat") return "#3a7dc9";
+  if (id.startsWith("fullnat-offload")) return "#2e8b57";
   return "#1b4f91";
 }
 

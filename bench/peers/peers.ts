@@ -13,6 +13,8 @@
  * | `nat`         | `fullnat daemon`, real server added with `-m`                             |
  * | `fullnat`     | `fullnat daemon`, real server added with `-b`, local addresses `-z`       |
  * | `fullnat-w2`  | as `fullnat`, daemon started with `--workers 2`                            |
+ * | `fullnat-offload` | as `fullnat` with `--offload established` (the kernel fast path)      |
+ * | `fullnat-offload-w2` | as `fullnat-offload` with `--workers 2`                            |
  *
  * Only `direct`, `passthrough` and `nat` give the real server a route back to the client's
  * subnet (through lb); the others work without one, as FULLNAT deployments do.
@@ -34,6 +36,15 @@ export interface PeerInstance {
   endpoints: Partial<Record<Workload, Endpoint>>;
   /** Undoes the setup; failures are reported, the namespaces are deleted anyway. */
   teardown(): Promise<void>;
+  /** The daemon's `status --json` (fullnat peers only): counters per connection come from it. */
+  status?(): Promise<DaemonStatus>;
+}
+
+/** The part of `fullnat status --json` the benchmark reads. */
+export interface DaemonStatus {
+  engine: { sessionsCreated?: number; offloaded?: number; offloadFallback?: number };
+  queue: { received?: number; batches?: number };
+  offload?: { step: { requests?: number; steps?: number } };
 }
 
 /** What a peer's setup gets. */
@@ -65,6 +76,7 @@ function endpointsAt(
 ): Partial<Record<Workload, Endpoint>> {
   const e: Partial<Record<Workload, Endpoint>> = {
     bulk: { host, port: RS_PORTS.iperf },
+    download: { host, port: RS_PORTS.iperf },
     conns: { host, port: RS_PORTS.http },
     udp: { host, port: RS_PORTS.iperf },
   };
@@ -330,7 +342,11 @@ function fullnatPeer(
         await teardown().catch(() => {});
         throw e;
       }
-      return { endpoints: endpointsAt(vip, { queued: true }), teardown };
+      return {
+        endpoints: endpointsAt(vip, { queued: true }),
+        teardown,
+        status: () => bal.status() as Promise<unknown> as Promise<DaemonStatus>,
+      };
     },
   };
 }
@@ -361,9 +377,18 @@ export function allPeers(opts: { workers: boolean; baseline?: string }): Peer[] 
       fullnatPeer("fullnat-before", "fullnat FULLNAT (-b), before", "-b", [], main),
     );
   }
+  const offload = ["--offload", "established"];
+  peers.push(
+    fullnatPeer("fullnat-offload", "fullnat FULLNAT, offload", "-b", offload),
+  );
   if (opts.workers) {
     peers.push(
       fullnatPeer("fullnat-w2", "fullnat FULLNAT, 2 workers", "-b", ["--workers", "2"]),
+      fullnatPeer("fullnat-offload-w2", "fullnat FULLNAT, offload, 2 workers", "-b", [
+        ...offload,
+        "--workers",
+        "2",
+      ]),
     );
   }
   return peers;

@@ -19,6 +19,7 @@ export interface Row {
 /** The workload that produces each figure. */
 export const WORKLOAD_OF: Record<Figure, Workload> = {
   gbps: "bulk",
+  gbpsDown: "download",
   cps: "conns",
   p99Ms: "conns",
   kpps: "udp",
@@ -57,6 +58,7 @@ export function figuresTable(rows: readonly Row[]): string[] {
     [
       "peer",
       "bulk TCP Gbit/s",
+      "download Gbit/s",
       "new conn/s",
       "p99 latency ms",
       "UDP kpkt/s",
@@ -65,6 +67,7 @@ export function figuresTable(rows: readonly Row[]): string[] {
     rows.map((r) => [
       r.label,
       cell(r.summary, "gbps", 2),
+      cell(r.summary, "gbpsDown", 2),
       cell(r.summary, "cps", 0),
       cell(r.summary, "p99Ms", 2),
       cell(r.summary, "kpps", 1),
@@ -83,6 +86,7 @@ export interface Baseline {
 export function ratiosTable(rows: readonly Row[], baselines: readonly Baseline[]): string[] {
   const figs: Array<[Figure, string]> = [
     ["gbps", "bulk"],
+    ["gbpsDown", "download"],
     ["cps", "conn/s"],
     ["kpps", "UDP"],
     ["burstKpps", "burst"],
@@ -116,6 +120,7 @@ export function cpuTable(rows: readonly Row[]): string[] {
     [
       "peer",
       "balancer bulk",
+      "balancer download",
       "balancer conns",
       "balancer UDP",
       "balancer burst",
@@ -133,6 +138,7 @@ export function cpuTable(rows: readonly Row[]): string[] {
       return [
         r.label,
         pct(c.bulk?.proc),
+        pct(c.download?.proc),
         pct(c.conns?.proc),
         pct(c.udp?.proc),
         pct(c.burst?.proc),

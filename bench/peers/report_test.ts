@@ -16,6 +16,7 @@ import {
 import { cell, figuresTable, ratiosTable, type Row } from "./report.ts";
 import { median, runsMeasured, type Sample, summarize } from "./results.ts";
 import { evaluateTargets, formatTargets } from "./targets.ts";
+import { perConnection } from "./bench.ts";
 import { parseIperfTcp, parseWrk } from "./workloads.ts";
 
 function sample(over: Partial<Sample>): Sample {
@@ -202,7 +203,7 @@ Deno.test("cell() says n/a for an unsupported workload, failed for a failed one,
   assert.deepStrictEqual(cell(h.summary, "gbps", 2), "4.00");
   assert.deepStrictEqual(
     figuresTable(rows())[2],
-    "| HAProxy <tcp> | 4.00 | 9000 | – | n/a | n/a |",
+    "| HAProxy <tcp> | 4.00 | – | 9000 | – | n/a | n/a |",
   );
 });
 
@@ -238,7 +239,7 @@ Deno.test("replaceReadmeBlock() replaces only the text between the markers", () 
   assert.ok(out.startsWith("# x\n\n## Benchmark\n\nintro\n" + README_BEGIN + "\n"));
   assert.ok(out.endsWith(`${README_END}\n\n## Next\n`));
   assert.ok(!out.includes("old table"));
-  assert.ok(out.includes("| pass-through | 8.00 | 12000 |"));
+  assert.ok(out.includes("| pass-through | 8.00 | – | 12000 |"));
   assert.throws(() => replaceReadmeBlock("# no markers\n", ["x"]), /no .* block to replace/);
 });
 
@@ -257,10 +258,11 @@ Deno.test("ratiosTable() has a column per figure and baseline, – where a basel
   ]);
   assert.deepStrictEqual(
     t[0],
-    "| peer | bulk / pass | bulk / returned | conn/s / pass | conn/s / returned | UDP / pass | " +
-      "UDP / returned | burst / pass | burst / returned |",
+    "| peer | bulk / pass | bulk / returned | download / pass | download / returned | " +
+      "conn/s / pass | conn/s / returned | UDP / pass | UDP / returned | burst / pass | " +
+      "burst / returned |",
   );
-  assert.deepStrictEqual(t[4], "| fullnat | 0.88x | 2.00x | – | – | – | – | – | – |");
+  assert.deepStrictEqual(t[4], "| fullnat | 0.88x | 2.00x | – | – | – | – | – | – | – | – |");
 });
 
 Deno.test("parseIdleTicks() counts idle and iowait as idle out of all ticks", () => {
@@ -269,4 +271,44 @@ Deno.test("parseIdleTicks() counts idle and iowait as idle out of all ticks", ()
     { idle: 820, total: 1000 },
   );
   assert.throws(() => parseIdleTicks("intr 1\n"), /no aggregate cpu line/);
+});
+
+Deno.test("evaluateTargets() holds FULLNAT with offload to kernel conntrack NAT", () => {
+  const res = evaluateTargets(summaries({
+    conntrack: { gbpsDown: 10, cps: 1000 },
+    "fullnat-offload": { gbpsDown: 9.5, cps: 800 },
+  }));
+  const by = Object.fromEntries(res.map((r) => [r.name, r]));
+  const bulk = by["FULLNAT offload >= 0.9x kernel conntrack NAT on download throughput"];
+  assert.deepStrictEqual([bulk.outcome, bulk.ratio], ["PASS", 0.95]);
+  const conns = by["FULLNAT offload >= 0.85x kernel conntrack NAT on connections/s"];
+  assert.deepStrictEqual([conns.outcome, conns.ratio], ["FAIL", 0.8]);
+  const skipped = evaluateTargets(summaries({ conntrack: { gbpsDown: 10 } }))
+    .find((t) => t.name.startsWith("FULLNAT offload >= 0.9x"))!;
+  assert.deepStrictEqual([skipped.outcome, skipped.reason], [
+    "SKIP",
+    "peer fullnat-offload not run",
+  ]);
+});
+
+Deno.test("perConnection() divides the daemon's counter deltas by the sessions created", () => {
+  const before = {
+    engine: { sessionsCreated: 100, offloaded: 1 },
+    queue: { received: 1000, batches: 50 },
+  };
+  const after = {
+    engine: { sessionsCreated: 300, offloaded: 51, offloadFallback: 4 },
+    queue: { received: 3000, batches: 150 },
+    offload: { step: { requests: 60 } },
+  };
+  assert.deepStrictEqual(perConnection(before, after), {
+    sessions: 200,
+    queued: 10,
+    batches: 0.5,
+    offloaded: 0.25,
+    fallback: 0.02,
+    requests: 0.3,
+  });
+  // No session created: the deltas are per one, not a division by zero.
+  assert.deepStrictEqual(perConnection(before, before).queued, 0);
 });

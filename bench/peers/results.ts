@@ -5,7 +5,7 @@
  */
 
 /** The workloads, in the order they run for each peer. */
-export const WORKLOADS = ["bulk", "conns", "udp", "burst"] as const;
+export const WORKLOADS = ["bulk", "download", "conns", "udp", "burst"] as const;
 
 /** One workload name. */
 export type Workload = typeof WORKLOADS[number];
@@ -25,6 +25,12 @@ export interface CpuUse {
 export interface Sample {
   /** Bulk TCP throughput, Gbit/s, as received by the real server. */
   gbps?: number;
+  /**
+   * Bulk TCP from the real server to the client (a download), Gbit/s, as the client received
+   * it: the direction the kernel fast path takes over (an upload's session keeps TOA, and so
+   * the engine, until its server sends data).
+   */
+  gbpsDown?: number;
   /** HTTP requests per second, each on a new TCP connection. */
   cps?: number;
   /** 99th percentile request latency of the connection workload, ms. */
@@ -35,6 +41,8 @@ export interface Sample {
   burstKpps?: number;
   /** Share of the drain time some queue was empty while another was not (not a figure). */
   burstUneven?: number;
+  /** What a fullnat daemon did per new session during the connection workload (not a figure). */
+  perConn?: PerConnection;
   /** CPU per workload. */
   cpu: Partial<Record<Workload, CpuUse>>;
   /** Why a workload or the whole peer failed, e.g. `conns: wrk exited 1: ...`. */
@@ -43,8 +51,24 @@ export interface Sample {
   unsupported: Workload[];
 }
 
+/** A fullnat daemon's work per new session, from its counters around the connection workload. */
+export interface PerConnection {
+  /** Sessions created (the divisor). */
+  sessions: number;
+  /** Packets the queue received. */
+  queued: number;
+  /** Batches (recvmmsg rounds) they came in. */
+  batches: number;
+  /** Sessions handed to the kernel's conntrack. */
+  offloaded: number;
+  /** Packets of offloaded sessions that reached the queue anyway. */
+  fallback: number;
+  /** Offload requests (netlink messages) sent. */
+  requests: number;
+}
+
 /** The numeric figures a {@linkcode Sample} may carry. */
-export const FIGURES = ["gbps", "cps", "p99Ms", "kpps", "burstKpps"] as const;
+export const FIGURES = ["gbps", "gbpsDown", "cps", "p99Ms", "kpps", "burstKpps"] as const;
 
 /** One numeric figure name. */
 export type Figure = typeof FIGURES[number];

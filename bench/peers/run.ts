@@ -230,6 +230,7 @@ async function main(): Promise<void> {
       { name: "pass", summary: result.summaries.get("passthrough") },
       { name: "returned", summary: result.summaries.get("passthrough-payload") },
       { name: "NAT", summary: result.summaries.get("nat") },
+      { name: "kernel NAT", summary: result.summaries.get("conntrack") },
       ...(o.baseline === undefined ? [] : [
         { name: "NAT before", summary: result.summaries.get("nat-before") },
         { name: "FULLNAT before", summary: result.summaries.get("fullnat-before") },

@@ -2,7 +2,10 @@
  * The three workloads, each run from the topology's `client` namespace against whatever
  * address and port the peer under test exposes:
  *
- * - `bulk`: one iperf3 TCP stream; the figure is what the receiver got, in Gbit/s;
+ * - `bulk`: one iperf3 TCP stream from the client; the figure is what the receiver got, in
+ *   Gbit/s;
+ * - `download`: the same from the real server to the client (`iperf3 -R`): the direction the
+ *   kernel fast path takes over, as a session is offloaded once its server has sent data;
  * - `conns`: wrk with `Connection: close`, so every request opens a new TCP connection to
  *   nginx on the real server; requests/s and wrk's 99th percentile latency (from the request
  *   being written on a connected socket to the response being read, so the handshake's own
@@ -133,8 +136,13 @@ export function parseWrk(text: string): WrkFigures {
   };
 }
 
-/** Bulk TCP throughput in Gbit/s. */
-export async function runBulk(topo: Topology, to: Endpoint, p: WorkloadParams): Promise<number> {
+/** Bulk TCP throughput in Gbit/s; `reverse`: from the real server to the client (`iperf3 -R`). */
+export async function runBulk(
+  topo: Topology,
+  to: Endpoint,
+  p: WorkloadParams,
+  reverse = false,
+): Promise<number> {
   const r = await runBounded(topo, "client", [
     "iperf3",
     "-c",
@@ -146,6 +154,7 @@ export async function runBulk(topo: Topology, to: Endpoint, p: WorkloadParams): 
     "--connect-timeout",
     "3000",
     "-J",
+    ...(reverse ? ["-R"] : []),
   ], (p.seconds + 15) * 1000);
   if (r.stdout.trim() === "") throw failure("iperf3", r);
   const gbps = parseIperfTcp(r.stdout);
