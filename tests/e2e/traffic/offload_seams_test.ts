@@ -14,17 +14,15 @@
  * NAT hooks, so conntrack keeps tracking the namespace's traffic after the stop.)
  */
 import assert from "node:assert/strict";
-import { startCapture } from "../../../testkit/capture.ts";
-import { decode } from "../../../testkit/oracle.ts";
 import { waitFor } from "../../../testkit/servers.ts";
 import { withBed } from "../../../testkit/bed.ts";
+import { idleExpiry, rstFilter } from "../../../testkit/idle_expiry_run.ts";
 import { startBalancer } from "../../../testkit/balancer.ts";
 import { createTopology } from "../../../testkit/netns.ts";
 import { startNginx } from "../../../testkit/servers.ts";
 import { addFullnatService, withFamilyBed } from "../../../testkit/family_bed.ts";
 import { fetchHashStream, sendHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
 
-const IDLE_PROBE = new URL("../../../testkit/idle_probe.ts", import.meta.url).pathname;
 const OFFLOAD = ["--offload", "established"];
 
 interface OffloadStatus {
@@ -46,53 +44,25 @@ Deno.test("e2e offload: an offloaded idle session the kernel expires is reset at
     await bed.lb.ipvsadmOk("-P", "-t", svc, "-z", lip);
     // ESTABLISHED 2 s: the engine hands the same timeout to the kernel's entry.
     await bed.lb.ipvsadmOk("--set", "2", "7", "300");
-    const server = bed.topo.spawn("rs", [
-      Deno.execPath(),
-      "run",
-      "-A",
-      IDLE_PROBE,
-      "server",
-      "0.0.0.0",
-      "9002",
-    ], { stdout: "piped" });
-    let serverOut = "";
-    const pump = (async () => {
-      const dec = new TextDecoder();
-      for await (const c of server.stdout) serverOut += dec.decode(c, { stream: true });
-    })();
-    await waitFor(() => serverOut.includes("listening"), { timeoutMs: 10_000, what: "server" });
-    const rstFilter = ["tcp", "port", "9002", "and", "tcp[tcpflags]", "&", "tcp-rst", "!=", "0"];
-    const rstAtClient = await startCapture(bed.topo.client, "eth0", rstFilter);
-    const atRs = await startCapture(bed.topo.rs, "eth0", ["tcp", "port", "9002"]);
-    const t0 = performance.now();
     // The server greets (its data makes the session offloadable), then both sides wait.
-    const client = await bed.topo.exec("client", [
-      Deno.execPath(),
-      "run",
-      "-A",
-      IDLE_PROBE,
-      "client",
-      bed.vip,
-      "9002",
-      "20000",
-    ]);
-    const waited = performance.now() - t0;
-    await waitFor(() => /server (reset|eof|error)/.test(serverOut), {
-      timeoutMs: 5000,
-      what: `server outcome (${serverOut})`,
+    const run = await idleExpiry(bed, {
+      port: 9002,
+      holdMs: 20_000,
+      clientFilter: rstFilter(9002),
+      rsFilter: ["tcp", "port", "9002"],
     });
-    server.kill();
-    await server.status;
-    await pump;
-    const [atClient, rsSide] = await Promise.all([
-      rstAtClient.stop().then(decode),
-      atRs.stop().then(decode),
-    ]);
+    const [client, serverOut, waited, atClient, rsSide] = [
+      run.client,
+      run.server,
+      run.waitedMs,
+      run.atClient,
+      run.atRs,
+    ];
     const st = (await bed.lb.status()) as unknown as OffloadStatus;
     const c = st.engine;
     // Each kernel took the RST: Linux accepts one only at exactly RCV.NXT (RFC 5961), any
     // other in the window draws a challenge ACK and the socket lives on.
-    assert.match(client.stdout, /client reset/, client.stdout + client.stderr);
+    assert.match(client, /client reset/, client);
     assert.match(serverOut, /server reset/, offloadCounters(c));
     assert.equal(c.offloaded, 1, offloadCounters(c));
     assert.deepEqual(

@@ -8,10 +8,9 @@ import assert from "node:assert/strict";
 import { startCapture } from "../../../testkit/capture.ts";
 import { HASH_STREAM, sendHashStream, startHashServer } from "../../../testkit/hash_stream.ts";
 import { decode, type Decoded, type DecodedTcp } from "../../../testkit/oracle.ts";
-import { curl, waitFor } from "../../../testkit/servers.ts";
+import { curl } from "../../../testkit/servers.ts";
 import { fullnatService, withBed } from "../../../testkit/bed.ts";
-
-const IDLE_PROBE = new URL("../../../testkit/idle_probe.ts", import.meta.url).pathname;
+import { idleExpiry, rstFilter } from "../../../testkit/idle_expiry_run.ts";
 
 /** The TOA scapy shows for `addr:port`: option 254 with port and address in hex. */
 function toaHex(addr: string, port: number): string {
@@ -157,53 +156,20 @@ Deno.test("e2e FULLNAT: an ESTABLISHED session that expires is reset at both end
     await bed.lb.ipvsadmOk("-a", "-t", `${bed.vip}:9002`, "-r", `${rs}:9002`, "-b");
     await bed.lb.ipvsadmOk("-P", "-t", `${bed.vip}:9002`, "-z", bed.topo.addrs.localAddrs[0]);
     await bed.lb.ipvsadmOk("--set", "2", "7", "300");
-    const server = bed.topo.spawn("rs", [
-      Deno.execPath(),
-      "run",
-      "-A",
-      IDLE_PROBE,
-      "server",
-      "0.0.0.0",
-      "9002",
-    ], {
-      stdout: "piped",
+    const run = await idleExpiry(bed, {
+      port: 9002,
+      holdMs: 15_000,
+      clientFilter: rstFilter(9002),
+      rsFilter: rstFilter(9002),
     });
-    let serverOut = "";
-    const pump = (async () => {
-      const dec = new TextDecoder();
-      for await (const c of server.stdout) serverOut += dec.decode(c, { stream: true });
-    })();
-    await waitFor(() => serverOut.includes("listening"), {
-      timeoutMs: 10_000,
-      what: "probe server",
-    });
-    const rstFilter = ["tcp", "port", "9002", "and", "tcp[tcpflags]", "&", "tcp-rst", "!=", "0"];
-    const rstAtClient = await startCapture(bed.topo.client, "eth0", rstFilter);
-    const rstAtRs = await startCapture(bed.topo.rs, "eth0", rstFilter);
-    const t0 = performance.now();
-    const client = await bed.topo.exec("client", [
-      Deno.execPath(),
-      "run",
-      "-A",
-      IDLE_PROBE,
-      "client",
-      bed.vip,
-      "9002",
-      "15000",
-    ]);
-    const waited = performance.now() - t0;
-    await waitFor(() => /server (reset|eof|error)/.test(serverOut), {
-      timeoutMs: 5000,
-      what: `server outcome (${serverOut})`,
-    });
-    server.kill();
-    await server.status;
-    await pump;
-    const [atClient, atRs] = await Promise.all([
-      rstAtClient.stop().then(decode),
-      rstAtRs.stop().then(decode),
-    ]);
-    assert.match(client.stdout, /client reset/, client.stdout + client.stderr);
+    const [client, serverOut, waited, atClient, atRs] = [
+      run.client,
+      run.server,
+      run.waitedMs,
+      run.atClient,
+      run.atRs,
+    ];
+    assert.match(client, /client reset/, client);
     assert.match(serverOut, /server reset/);
     // On the wire: one bare RST from the VIP to the client, one from the local address to
     // the RS, both with valid checksums.
