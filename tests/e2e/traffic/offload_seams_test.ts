@@ -16,6 +16,7 @@
 import assert from "node:assert/strict";
 import { waitFor } from "../../../testkit/servers.ts";
 import { withBed } from "../../../testkit/bed.ts";
+import { loseAtRandom } from "../../../testkit/lossy_link.ts";
 import { idleExpiry, rstFilter } from "../../../testkit/idle_expiry_run.ts";
 import { startBalancer } from "../../../testkit/balancer.ts";
 import { createTopology } from "../../../testkit/netns.ts";
@@ -157,23 +158,7 @@ Deno.test("e2e offload: 200 MB each way, offloaded, across 1% loss on the RS lin
     }
     await startHashServer(bed.topo, "greet-sink", "0.0.0.0", 9000);
     await startHashServer(bed.topo, "source", "0.0.0.0", 9001);
-    for (const chain of ["INPUT", "OUTPUT"]) {
-      await bed.topo.exec("rs", [
-        "iptables",
-        "-A",
-        chain,
-        chain === "INPUT" ? "-i" : "-o",
-        "eth0",
-        "-m",
-        "statistic",
-        "--mode",
-        "random",
-        "--probability",
-        "0.01",
-        "-j",
-        "DROP",
-      ], { check: true });
-    }
+    await loseAtRandom(bed.topo, "rs", "eth0", 0.01);
     const bytes = 200 * 1024 * 1024;
     const t0 = performance.now();
     // The sink greets, so the upload's session is offloadable before its first byte.

@@ -10,6 +10,7 @@ import { HASH_STREAM, sendHashStream, startHashServer } from "../../../testkit/h
 import { decode, type Decoded, type DecodedTcp } from "../../../testkit/oracle.ts";
 import { curl } from "../../../testkit/servers.ts";
 import { fullnatService, withBed } from "../../../testkit/bed.ts";
+import { loseAtRandom } from "../../../testkit/lossy_link.ts";
 import { idleExpiry, rstFilter } from "../../../testkit/idle_expiry_run.ts";
 
 /** The TOA scapy shows for `addr:port`: option 254 with port and address in hex. */
@@ -90,23 +91,7 @@ Deno.test("e2e FULLNAT: 200 MB each way across 1% loss on the RS link arrive byt
     }
     const sink = await startHashServer(bed.topo, "sink", "0.0.0.0", 9000);
     const source = await startHashServer(bed.topo, "source", "0.0.0.0", 9001);
-    for (const chain of ["INPUT", "OUTPUT"]) {
-      await bed.topo.exec("rs", [
-        "iptables",
-        "-A",
-        chain,
-        chain === "INPUT" ? "-i" : "-o",
-        "eth0",
-        "-m",
-        "statistic",
-        "--mode",
-        "random",
-        "--probability",
-        "0.01",
-        "-j",
-        "DROP",
-      ], { check: true });
-    }
+    await loseAtRandom(bed.topo, "rs", "eth0", 0.01);
     const bytes = 200 * 1024 * 1024;
     const t0 = performance.now();
     const up = await sendHashStream(bed.topo, bed.vip, 9000, bytes, 11);
