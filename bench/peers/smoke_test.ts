@@ -38,6 +38,7 @@ Deno.test("runBenchmark() measures direct routing and FULLNAT on a short UDP and
     assert.ok(s.p99Ms !== undefined && s.p99Ms > 0, `${p.id}: no p99`);
     assert.ok(s.kpps !== undefined && s.kpps > 0, `${p.id}: no UDP datagram arrived`);
     assert.strictEqual(s.gbps, undefined, "bulk was not asked for");
+    assert.strictEqual(s.gbpsDown, undefined, "download was not asked for");
     assert.ok(s.cpu.conns !== undefined && s.cpu.udp !== undefined);
   }
   // Only the balancer with a queue can hold a burst; all of it must have been drained.
@@ -55,7 +56,8 @@ Deno.test("runBenchmark() measures direct routing and FULLNAT on a short UDP and
   }));
   assert.match(
     figuresTable(rows)[3],
-    /^\| fullnat FULLNAT \(-b\) \| – \| \d+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$/,
+    // Bulk and download were not asked for: a dash each.
+    /^\| fullnat FULLNAT \(-b\) \| – \| – \| \d+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$/,
   );
   assert.deepStrictEqual(mine(await listNetns()), [], "namespaces left behind");
 });
