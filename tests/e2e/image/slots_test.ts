@@ -9,7 +9,8 @@
  *    after the reboot (timed) the service is there (the store's commit is on disk);
  * 3. upgrade: `system upgrade -` with a bundle built from a changed tree (build.sh --version)
  *    streamed over SSH; the box reboots into slot b, confirms it and makes it the default;
- *    configuration, SSH host key and admin key (the login itself) are kept (timed);
+ *    configuration, SSH host key, admin key (the login itself) and the host name (the files
+ *    the box wrote in /etc, carried into the new slot) are kept (timed);
  * 4. rollback: an upgrade to a bundle whose daemon cannot start (build.sh --break-daemon) goes
  *    into slot a, is booted once, is not confirmed, and the box returns by itself to slot b
  *    with its configuration (timed).
@@ -263,6 +264,12 @@ Deno.test({
       ]]);
       assert.equal(await hostKey(), key1, "the host key is kept");
       await assertStored("after the upgrade");
+      // The box's own /etc files (host name, network files, ...) were carried into slot b: the
+      // console's login banner of its boot names the seed's host name, not the image's.
+      const banners = [
+        ...(await Deno.readTextFile(serialLog)).matchAll(/with fullnat (\S+) ttyS0/g),
+      ].map((m) => m[1]);
+      assert.equal(banners.at(-1), "slots-test", `login banners: ${banners.join(", ")}`);
 
       // 4. A broken upgrade falls back.
       const bad = await Deno.readFile(`${broken.dir}/fullnat-upgrade.img`);
