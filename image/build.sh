@@ -90,15 +90,19 @@ mkdir -p "$ctx"
 # Only what the image is made of: tests, editor droppings and logs do not change it.
 find "$ctx/src" -name '*_test.ts' -delete
 find "$ctx" \( -name '*.log' -o -name '*~' -o -name '.#*' \) -delete
-inputs_hash="$(
-  cd "$ctx"
-  {
-    printf '%s\n' "$suite" "${mirrors[@]}"
-    printf 'version=%s bundle_only=%s break_daemon=%s\n' "$version" "$bundle_only" "$break_daemon"
-    find . -type f -print0 | sort -z | xargs -0 sha256sum
-    find . -type l -printf '%p -> %l\n' | sort
-  } | sha256sum | cut -c1-16
-)"
+# The hash of the inputs with the given options (version, bundle_only, break_daemon).
+inputs_with() {
+  (
+    cd "$ctx"
+    {
+      printf '%s\n' "$suite" "${mirrors[@]}"
+      printf 'version=%s bundle_only=%s break_daemon=%s\n' "$1" "$2" "$3"
+      find . -type f -print0 | sort -z | xargs -0 sha256sum
+      find . -type l -printf '%p -> %l\n' | sort
+    } | sha256sum | cut -c1-16
+  )
+}
+inputs_hash="$(inputs_with "$version" "$bundle_only" "$break_daemon")"
 if [[ -z "$out" ]]; then
   out="$cache/images/$inputs_hash"
 fi
@@ -121,6 +125,72 @@ if [[ "$force" -eq 0 && -f "$out/build-info" ]] &&
   exit 0
 fi
 started="$(date +%s)"
+
+# --- a bundle variant of a build already made ---------------------------------------------------
+# --bundle-only differs from the plain build of the same tree only in /etc/fullnat-image (and
+# --break-daemon's drop-in). When that build is in the cache, its bundle's filesystem is edited
+# with debugfs and compressed again: no podman build, export or mkfs (seconds, not minutes).
+base_dir="$cache/images/$(inputs_with "" 0 0)"
+if [[ "$bundle_only" -eq 1 && -s "$base_dir/fullnat-upgrade.img" ]] &&
+  grep -q "^inputs=${base_dir##*/}$" "$base_dir/build-info" 2>/dev/null; then
+  say "deriving the bundle from the cached build ${base_dir##*/}"
+  base_bundle="$base_dir/fullnat-upgrade.img"
+  # The header ends at the first empty line; the zstd payload follows.
+  header_bytes="$(head -c 4096 "$base_bundle" | LC_ALL=C awk '{ n += length($0) + 1 } /^$/ { print n; exit }')"
+  slot_mib="$(head -c 4096 "$base_bundle" | sed -n '1,/^$/s/^slot_mib=//p')"
+  fs="$work/root.ext4"
+  tail -c +"$((header_bytes + 1))" "$base_bundle" | zstd -q -d -c >"$fs"
+  printf 'version=%s\ninputs=%s\nbuilt=%s\n' "$version" "$inputs_hash" \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$work/fullnat-image"
+  {
+    echo "rm /etc/fullnat-image"
+    echo "write $work/fullnat-image /etc/fullnat-image"
+    echo "sif /etc/fullnat-image mode 0100644"
+    echo "sif /etc/fullnat-image uid 0"
+    echo "sif /etc/fullnat-image gid 0"
+    if [[ "$break_daemon" -eq 1 ]]; then
+      printf '[Service]\nExecStart=\nExecStart=/bin/false\n' >"$work/broken.conf"
+      echo "mkdir /etc/systemd/system/fullnat.service.d"
+      echo "write $work/broken.conf /etc/systemd/system/fullnat.service.d/zz-broken-for-test.conf"
+      echo "sif /etc/systemd/system/fullnat.service.d/zz-broken-for-test.conf mode 0100644"
+      echo "sif /etc/systemd/system/fullnat.service.d/zz-broken-for-test.conf uid 0"
+      echo "sif /etc/systemd/system/fullnat.service.d/zz-broken-for-test.conf gid 0"
+    fi
+  } >"$work/debugfs.cmd"
+  debugfs -w -f "$work/debugfs.cmd" "$fs" >"$work/debugfs.log" 2>&1 ||
+    { cat "$work/debugfs.log" >&2; die "debugfs could not edit the root filesystem"; }
+  e2fsck -fn "$fs" >"$work/e2fsck.log" 2>&1 ||
+    { cat "$work/e2fsck.log" >&2; die "e2fsck found errors in the edited root filesystem"; }
+  mkdir -p "$out"
+  rm -f "$out/build-info"
+  fs_bytes="$(stat -c %s "$fs")"
+  fs_sha="$(sha256sum "$fs" | cut -d' ' -f1)"
+  bundle="$out/fullnat-upgrade.img"
+  {
+    printf 'fullnat-upgrade-bundle 1\nversion=%s\nimage_bytes=%s\nimage_sha256=%s\n' \
+      "$version" "$fs_bytes" "$fs_sha"
+    printf 'compression=zstd\nslot_mib=%s\n\n' "$slot_mib"
+    zstd -q -T0 -3 -c "$fs"
+  } >"$bundle.partial"
+  mv "$bundle.partial" "$bundle"
+  for f in vmlinuz initrd.img cmdline; do cp "$base_dir/$f" "$out/$f"; done
+  {
+    echo "inputs=$inputs_hash"
+    echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "build_seconds=$(($(date +%s) - started))"
+    echo "version=$version"
+    echo "derived_from=${base_dir##*/}"
+    grep -E '^(kernel|rootfs_kib)=' "$base_dir/build-info"
+    echo "rootfs_image_bytes=$fs_bytes"
+    echo "bundle_bytes=$(stat -c %s "$bundle")"
+    echo "bundle_sha256=$fs_sha"
+    echo "slot_mib=$slot_mib"
+  } >"$out/build-info.partial"
+  mv "$out/build-info.partial" "$out/build-info"
+  say "derived in $(($(date +%s) - started)) s; bundle_bytes=$(stat -c %s "$bundle")"
+  echo "$out"
+  exit 0
+fi
 
 # --- 1. the Debian base -------------------------------------------------------------------------
 base_key="$(printf '%s\n' minbase merged-usr "$suite" "${mirrors[@]}" | sha256sum | cut -c1-16)"
@@ -156,9 +226,10 @@ secret=()
 if [[ -s /etc/ssl/certs/ca-certificates.crt ]]; then
   secret=(--secret id=extra-ca,src=/etc/ssl/certs/ca-certificates.crt)
 fi
-version="$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
+# The code's version (show version) is git's; $version, the image's, is stamped after export.
+code_version="$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
 "${podman_cmd[@]}" build --isolation chroot --pull=never --layers --network host "${secret[@]}" \
-  --build-arg "FULLNAT_VERSION=$version" \
+  --build-arg "FULLNAT_VERSION=$code_version" \
   -f "$ctx/image/Dockerfile" -t "$image_ref" "$ctx" >"$work/podman-build.log" 2>&1 ||
   { tail -n 40 "$work/podman-build.log" >&2; die "podman build failed (log above)"; }
 mkdir -p "$out"

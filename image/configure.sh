@@ -44,6 +44,13 @@ ln -sf /dev/null /etc/systemd/network/99-default.link
 
 systemctl enable fullnat.service fullnat-ssh-hostkeys.service ssh.service \
   fullnat-upgrade.socket fullnat-slot-confirm.service
+# The box's stored network at boot: systemd-networkd reads the files the daemon writes
+# (/etc/systemd/network/10-fullnat-*.network) and puts the management address up before sshd
+# (ssh.service is After=network.target), tens of seconds before the daemon (Deno) could under
+# emulation. Nothing waits for "online" (keepalived only Wants network-online.target), and
+# addresses from the kernel command line are not used.
+systemctl enable systemd-networkd.service
+systemctl disable systemd-networkd-wait-online.service systemd-network-generator.service || true
 # Management access (sshd's addresses, host firewall, fallback address) and the host keys'
 # fingerprints on the console: src/mgmt, README "Management access".
 systemctl enable fullnat-mgmt.service fullnat-ssh-fingerprints.service

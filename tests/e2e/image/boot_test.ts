@@ -27,8 +27,9 @@
  *   start it: alone, the box becomes VRRP master and answers on the floating address.
  *
  * It prints the accelerator, boot-to-SSH time, the restart's output (how long the daemon was
- * away) and the image's build figures. Direct kernel boot of the same image is checked by
- * direct_boot_test.ts; that the unit restarts within a second, by tests/unit/image.
+ * away) and the image's build figures. That the direct-kernel-boot files (vmlinuz, initrd.img,
+ * cmdline) match what GRUB boots is checked by disk_test.ts without a boot; that the unit
+ * restarts within a second, by tests/unit/image.
  *
  * @module
  */
