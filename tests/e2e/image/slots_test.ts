@@ -248,9 +248,10 @@ Deno.test({
         } s until the box rebooted):\n${up.stdout}${up.stderr}`,
       );
       assert.match(up.stdout, new RegExp(`version ${V2} in slot b verified`));
+      // fullnat-slot makes the slot the default, then records it good: wait for both.
       const upgraded = await until(
         "slot b confirmed",
-        (v) => v.running === "b" && v.defaultSlot === "b",
+        (v) => v.running === "b" && v.defaultSlot === "b" && v.slots[1]?.state === "good",
       );
       const upgradeSeconds = (performance.now() - upStarted) / 1000;
       figures.push(
