@@ -64,8 +64,9 @@ class KernelOffloadPort implements OffloadPort {
       if (e.type !== "destroy" || !this.#ours(e)) continue;
       const entry = offloadEntry(e);
       // The kernel leaves the timeout out of the destroy event of an entry with none left.
-      if (e.tcpState === TCP_CONNTRACK_ESTABLISHED && !((e.timeout ?? 0) > 0)) {
-        entry.idleExpiry = true;
+      if (e.tcpState === TCP_CONNTRACK_ESTABLISHED) {
+        if ((e.timeout ?? 0) > 0) entry.liveDeleted = true;
+        else entry.idleExpiry = true;
       }
       out.push(entry);
     }

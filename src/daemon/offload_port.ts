@@ -38,6 +38,12 @@ export interface OffloadEntry {
    * its closing state). Such a session gets the resets of an expiry (`offload_expiry.ts`).
    */
   idleExpiry?: boolean;
+  /**
+   * A destroy event of an entry deleted while ESTABLISHED with time left (`conntrack -D`, a
+   * flush): the connection is live and its next packets come to the queue, so the session
+   * carries on in the engine even when none has arrived yet.
+   */
+  liveDeleted?: boolean;
 }
 
 /** The kernel side of one worker's offload. */
@@ -119,13 +125,14 @@ export class FakeOffloadPort implements OffloadPort {
    * Session `id`'s entry goes, with a destroy event; `idleExpiry`: by idle timeout while
    * ESTABLISHED (otherwise a close, or a deletion).
    */
-  expire(id: number, idleExpiry = false): void {
+  expire(id: number, idleExpiry = false, liveDeleted = false): void {
     const e = this.#entry(id);
     this.entries.delete(e.key.mark);
     this.#events.push({
       key: e.key,
       counters: { ...e.counters },
       ...(idleExpiry && { idleExpiry }),
+      ...(liveDeleted && { liveDeleted }),
     });
   }
 

@@ -207,7 +207,13 @@ export class OffloadStep {
   #gone(g: OffloadEntry): void {
     const id = markSession(g.key.mark);
     // A stale report (the id serves another session now) must not touch that one's counts.
-    const outcome = offloadGone(this.engine, g.key, this.#delta(id, g.counters), g.idleExpiry);
+    const outcome = offloadGone(
+      this.engine,
+      g.key,
+      this.#delta(id, g.counters),
+      g.idleExpiry,
+      g.liveDeleted,
+    );
     if (outcome !== "stale") {
       this.#counted.delete(id);
     }

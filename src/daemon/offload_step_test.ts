@@ -89,6 +89,21 @@ Deno.test("offload step: a destroy event frees the session and adds the kernel's
   assert.equal(fx.engine.counters.offloadGone, 1);
 });
 
+Deno.test("offload step: an entry deleted under a live connection leaves it in the engine", () => {
+  const fx = offloadable();
+  const port = new FakeOffloadPort();
+  const step = new OffloadStep(fx.engine, port, options);
+  step.step();
+  assert.equal(fx.engine.counters.offloaded, 1);
+  // `conntrack -D` while ESTABLISHED: the event comes before any packet reached the queue.
+  port.expire(0, false, true);
+  step.step();
+  assert.equal(fx.engine.table.size, 1, "the session carries on in the engine");
+  assert.equal(fx.engine.counters.offloadGone, 1);
+  assert.equal(step.step(), 0, "not offered to the kernel again");
+  assert.equal(fx.engine.expire(), 0, "its idle timer starts afresh");
+});
+
 Deno.test("offload step: a lost destroy event is made up for by the dump", () => {
   const fx = offloadable();
   const port = new FakeOffloadPort();

@@ -337,8 +337,9 @@ export const CARRY_WINDOW_MS = 2000;
  * The kernel's entry `key` is gone (a destroy event, or missing from a dump), having counted
  * `final` beyond what {@linkcode offloadCounted} already added: the counts go to the session's
  * service and real server. A session whose packets are coming back to the queue (one within
- * {@linkcode CARRY_WINDOW_MS}: the entry was deleted under a live connection) carries on in
- * the engine under its idle timer. One whose entry ended by idle timeout while ESTABLISHED
+ * {@linkcode CARRY_WINDOW_MS}: the entry was deleted under a live connection), or whose entry
+ * was deleted while ESTABLISHED with time left (`liveDeleted`: `conntrack -D`, a flush; its
+ * packets may not have come yet), carries on in the engine under its idle timer. One whose entry ended by idle timeout while ESTABLISHED
  * (`idleExpiry`: the destroy event's TCP state and no time left) is reset at both ends as an
  * expiring session is: the engine probes the real server for the sequence numbers the kernel
  * does not export (`offload_expiry.ts`) and keeps the session until the answer, `probing`.
@@ -349,6 +350,7 @@ export function offloadGone(
   key: OffloadKey,
   final: OffloadCounters,
   idleExpiry = false,
+  liveDeleted = false,
 ): GoneOutcome {
   const id = markSession(key.mark);
   const t = e.table;
@@ -364,7 +366,11 @@ export function offloadGone(
   // Every packet the engine handles sets the expiry from its state's timeout, so this is when
   // it last saw one; packets that were only in flight at the handover are long past.
   const lastSeen = t.expires[id] - e.timeoutMs(id);
-  if ((t.handshake[id] & Handshake.FELL_BACK) !== 0 && e.now() - lastSeen < CARRY_WINDOW_MS) {
+  // A live connection's entry deleted under it (`liveDeleted`): its next packets come to the
+  // queue, perhaps after the event is read, so it carries on without waiting to see one.
+  const recent = (t.handshake[id] & Handshake.FELL_BACK) !== 0 &&
+    e.now() - lastSeen < CARRY_WINDOW_MS;
+  if (recent || (liveDeleted && t.state[id] === TcpState.ESTABLISHED)) {
     t.flags[id] &= ~SessionFlag.OFFLOADED;
     t.expires[id] = e.now() + e.timeoutMs(id);
     t.handshake[id] |= Handshake.RETURNED;
