@@ -135,9 +135,9 @@ Deno.test("e2e offload: a transfer whose kernel entry is deleted by hand carries
     const got = await download;
     assert.equal(got.stdout.split(" ")[0], bed.nginx.bulkSha256, got.stderr);
     const c = (await status()).engine;
-    // Its packets came to the queue while the session still read as offloaded (counted), and
-    // once the destroy event was read the session carried on in the engine.
-    assert.ok(c.offloadFallback >= 1, offloadCounters(c));
+    // Its packets came to the queue while the session still read as offloaded (counted as
+    // fallbacks) or after the destroy event was read (the session was back in the engine by
+    // then): either way the session carried on, and the event was read once.
     assert.equal(c.offloadGone, 1, offloadCounters(c));
     // Deleted, not expired: no probe, no reset.
     assert.deepEqual([c.offloadExpiryProbes, c.offloadExpiryResets], [0, 0]);
