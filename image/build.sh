@@ -126,6 +126,23 @@ if [[ "$force" -eq 0 && -f "$out/build-info" ]] &&
 fi
 started="$(date +%s)"
 
+# The upgrade bundle of root filesystem $1 ($version, $slot_mib) as $out/fullnat-upgrade.img: a
+# text header (version, size and sha256 of the filesystem, compression, slot size) ended by an
+# empty line, then the zstd-compressed filesystem. Sets bundle, fs_bytes and fs_sha for the
+# caller (build-info records them).
+write_bundle() {
+  bundle="$out/fullnat-upgrade.img"
+  fs_bytes="$(stat -c %s "$1")"
+  fs_sha="$(sha256sum "$1" | cut -d' ' -f1)"
+  {
+    printf 'fullnat-upgrade-bundle 1\nversion=%s\nimage_bytes=%s\nimage_sha256=%s\n' \
+      "$version" "$fs_bytes" "$fs_sha"
+    printf 'compression=zstd\nslot_mib=%s\n\n' "$slot_mib"
+    zstd -q -T0 -3 -c "$1"
+  } >"$bundle.partial"
+  mv "$bundle.partial" "$bundle"
+}
+
 # --- a bundle variant of a build already made ---------------------------------------------------
 # --bundle-only differs from the plain build of the same tree only in /etc/fullnat-image (and
 # --break-daemon's drop-in). When that build is in the cache, its bundle's filesystem is edited
@@ -163,16 +180,7 @@ if [[ "$bundle_only" -eq 1 && -s "$base_dir/fullnat-upgrade.img" ]] &&
     { cat "$work/e2fsck.log" >&2; die "e2fsck found errors in the edited root filesystem"; }
   mkdir -p "$out"
   rm -f "$out/build-info"
-  fs_bytes="$(stat -c %s "$fs")"
-  fs_sha="$(sha256sum "$fs" | cut -d' ' -f1)"
-  bundle="$out/fullnat-upgrade.img"
-  {
-    printf 'fullnat-upgrade-bundle 1\nversion=%s\nimage_bytes=%s\nimage_sha256=%s\n' \
-      "$version" "$fs_bytes" "$fs_sha"
-    printf 'compression=zstd\nslot_mib=%s\n\n' "$slot_mib"
-    zstd -q -T0 -3 -c "$fs"
-  } >"$bundle.partial"
-  mv "$bundle.partial" "$bundle"
+  write_bundle "$fs"
   for f in vmlinuz initrd.img cmdline; do cp "$base_dir/$f" "$out/$f"; done
   {
     echo "inputs=$inputs_hash"
@@ -346,16 +354,7 @@ e2fsck -fn "$fs" >"$work/e2fsck.log" 2>&1 ||
 
 # --- 5. the upgrade bundle ----------------------------------------------------------------------
 say "making the upgrade bundle"
-fs_bytes="$(stat -c %s "$fs")"
-fs_sha="$(sha256sum "$fs" | cut -d' ' -f1)"
-bundle="$out/fullnat-upgrade.img"
-{
-  printf 'fullnat-upgrade-bundle 1\nversion=%s\nimage_bytes=%s\nimage_sha256=%s\n' \
-    "$version" "$fs_bytes" "$fs_sha"
-  printf 'compression=zstd\nslot_mib=%s\n\n' "$slot_mib"
-  zstd -q -T0 -3 -c "$fs"
-} >"$bundle.partial"
-mv "$bundle.partial" "$bundle"
+write_bundle "$fs"
 printf '%s  fullnat-upgrade.img (root filesystem %s)\n' "$fs_sha" "$version" >"$out/fullnat-upgrade.sha256"
 
 raw="$out/fullnat.raw"
