@@ -43,6 +43,7 @@ import { waitFor } from "../../../testkit/wait.ts";
 import { type HeldDownload, startHeldDownload } from "./held_download.ts";
 import { buildImage, REPO_ROOT } from "./image_build.ts";
 import { killOrphanVms, kvmWorks, moveTap, startVm, type Vm } from "./vm.ts";
+import { sshClientArgs } from "../../../testkit/ssh_args.ts";
 
 /** What the image's grub.cfg (image/configure.sh) prints before it loads the kernel. */
 const GRUB_LOADING = "fullnat: GRUB is loading Linux from slot a";
@@ -189,24 +190,12 @@ Deno.test({
       stopNginx = nginx.stop;
 
       const ssh = (command: string, extra: string[] = []) =>
-        run([
-          "ssh",
-          "-i",
-          key,
-          "-o",
-          "BatchMode=yes",
-          "-o",
-          "StrictHostKeyChecking=no",
-          "-o",
-          "UserKnownHostsFile=/dev/null",
-          "-o",
-          "LogLevel=ERROR",
-          "-o",
-          "ConnectTimeout=5",
-          ...extra,
-          `admin@${LB_A}`,
-          command,
-        ], { netns: clientNs });
+        run(
+          [...sshClientArgs(key, `admin@${LB_A}`, ["-o", "ConnectTimeout=5", ...extra]), command],
+          {
+            netns: clientNs,
+          },
+        );
 
       // Boot to SSH: the first time the admin shell answers a command over SSH.
       const first = await waitFor(async () => {

@@ -28,6 +28,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sweepStale } from "../../../testkit/netns.ts";
+import { sshClientArgs } from "../../../testkit/ssh_args.ts";
 import { run } from "../../../testkit/proc.ts";
 import { waitFor } from "../../../testkit/wait.ts";
 import { buildImage, REPO_ROOT } from "./image_build.ts";
@@ -133,22 +134,7 @@ Deno.test({
         stdin: `link set lo up\naddr add ${CLIENT}/24 dev ${tap}\nlink set ${tap} up\n`,
         check: true,
       });
-      const sshArgs = [
-        "ssh",
-        "-i",
-        key,
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
-        "-o",
-        "ConnectTimeout=5",
-        `admin@${LB_A}`,
-      ];
+      const sshArgs = sshClientArgs(key, `admin@${LB_A}`, ["-o", "ConnectTimeout=5"]);
       const ssh = (command: string, stdin?: string) =>
         run([...sshArgs, command], { netns: ns, ...(stdin !== undefined ? { stdin } : {}) });
       const systemShow = async (): Promise<SlotJson | undefined> => {

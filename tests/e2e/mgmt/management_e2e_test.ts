@@ -30,6 +30,7 @@ import { writeInput } from "../../../src/mgmt/input_store.ts";
 import { type Balancer, startBalancer } from "../../../testkit/balancer.ts";
 import { createTopology, type Topology } from "../../../testkit/netns.ts";
 import { type NginxServer, startNginx } from "../../../testkit/servers.ts";
+import { sshClientArgs } from "../../../testkit/ssh_args.ts";
 
 const MAIN = new URL("../../../main.ts", import.meta.url).pathname;
 const SSHD = "/usr/sbin/sshd";
@@ -300,20 +301,7 @@ Deno.test({
       // Idle timeout (ChannelTimeout session=3): a silent session is closed, a talking one not.
       const ssh = (command: string) =>
         topo.exec("client", [
-          "ssh",
-          "-F",
-          "/dev/null",
-          "-i",
-          clientKey,
-          "-o",
-          "BatchMode=yes",
-          "-o",
-          "StrictHostKeyChecking=no",
-          "-o",
-          "UserKnownHostsFile=/dev/null",
-          "-o",
-          "LogLevel=ERROR",
-          "root@198.51.100.1",
+          ...sshClientArgs(clientKey, "root@198.51.100.1", ["-F", "/dev/null"]),
           command,
         ]);
       let t0 = performance.now();
