@@ -7,7 +7,8 @@
  *    leaves the port without an address someone on the link can reach;
  * 3. the sshd drop-in (`sshd_config.ts`), and sshd reloaded when the file changed, and the
  *    admin shell's idle timeout (`/etc/fullnat/idle-timeout`, src/shell/idle.ts);
- * 4. the host firewall (`firewall.ts`).
+ * 4. the host firewall (`firewall.ts`);
+ * 5. when all went well, the record the next boot replays without Deno (`boot_record.ts`).
  *
  * Each step is attempted even when an earlier one failed; the failures are returned, so the
  * caller (the boot unit, provisioning) reports them without leaving the rest undone.
@@ -18,6 +19,7 @@
 import { dirname } from "node:path";
 import { exec } from "../provision/exec.ts";
 import { readTextIfExists, underRoot, writeFileAtomic } from "../provision/files.ts";
+import { bootRecordDir, dropBootRecord, writeBootRecord } from "./boot_record.ts";
 import { installFirewall } from "./firewall.ts";
 import { type ManagementPlan, planManagement } from "./plan.ts";
 import { SSHD_DROP_IN, sshdDropIn } from "./sshd_config.ts";
@@ -34,6 +36,11 @@ export interface MgmtTarget {
   reloadSshd: boolean;
   /** Leave the firewall alone (for a box whose operator runs another one). */
   noFirewall?: boolean;
+  /**
+   * The management state directory: when set, a complete apply is recorded there for the boot
+   * script to replay without Deno (boot_record.ts).
+   */
+  recordDir?: string;
 }
 
 /** What an apply did. */
@@ -75,6 +82,7 @@ export async function applyManagement(
   const mac = input.mac ?? await readMac(target, input.management);
   const { plan, problems } = planManagement({ ...input, mac });
   const done: string[] = [];
+  const inputProblems = problems.length;
   const step = async (what: string, fn: () => Promise<string>) => {
     try {
       done.push(await fn());
@@ -137,6 +145,23 @@ export async function applyManagement(
       const rules = await installFirewall({ netns: target.netns }, plan);
       return `host firewall installed (${rules.ipv4.length} IPv4, ${rules.ipv6.length} IPv6 rules)`;
     });
+  }
+  // What the next boot replays is what was just applied; after a failed step there is nothing
+  // reliable to replay, so the record goes and the next boot takes the slow path, which tries
+  // every step again and reports.
+  if (target.recordDir !== undefined) {
+    const recordDir = target.recordDir;
+    if (mac !== undefined && !target.noFirewall && problems.length === inputProblems) {
+      await step("boot record", async () => {
+        await writeBootRecord(recordDir, plan, mac);
+        return `recorded for the next boot in ${bootRecordDir(recordDir)}`;
+      });
+    } else {
+      await step("boot record", async () => {
+        await dropBootRecord(recordDir);
+        return "no boot record (the next boot applies anew)";
+      });
+    }
   }
   return { plan, done, problems };
 }

@@ -13,7 +13,7 @@ import { type Command, CommanderError } from "commander";
 import { underRoot } from "../provision/files.ts";
 import { applyManagement, readMac } from "./apply.ts";
 import { removeFirewall, showFirewall } from "./firewall.ts";
-import { defaultMgmtStateDir, readInput } from "./input_store.ts";
+import { defaultMgmtStateDir, readInput, withMgmtLock } from "./input_store.ts";
 import { fallbackAddresses } from "./link_local.ts";
 import { SSHD_DROP_IN } from "./sshd_config.ts";
 import { DEFAULT_MANAGEMENT_INTERFACE, type ManagementInput } from "./types.ts";
@@ -60,18 +60,26 @@ export function registerMgmt(program: Command): void {
     .option("--no-reload", "do not reload sshd after changing its drop-in")
     .option("--wait-link <seconds>", "wait this long for the management port to appear", "0")
     .action(async (o: MgmtApplyOptions) => {
-      const input = await storedInput(o.stateDir ?? defaultMgmtStateDir(o.root));
+      const stateDir = o.stateDir ?? defaultMgmtStateDir(o.root);
       if (!/^[0-9]+$/.test(o.waitLink)) await fail(`--wait-link takes whole seconds`);
       const deadline = Date.now() + Number(o.waitLink) * 1000;
       const probe = { root: o.root, netns: o.netns, reloadSshd: false };
-      // Interfaces appear as udev probes them; at boot this may run before the NIC is there.
-      while (await readMac(probe, input.management) === undefined && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      const r = await applyManagement(
-        { root: o.root, netns: o.netns, reloadSshd: o.reload && o.root === "/" },
-        input,
-      );
+      const r = await withMgmtLock(stateDir, async () => {
+        const input = await storedInput(stateDir);
+        // Interfaces appear as udev probes them; at boot this may run before the NIC is there.
+        while (await readMac(probe, input.management) === undefined && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        return await applyManagement(
+          {
+            root: o.root,
+            netns: o.netns,
+            reloadSshd: o.reload && o.root === "/",
+            recordDir: stateDir,
+          },
+          input,
+        );
+      });
       await write(r.done.map((d) => `${d}\n`).join(""));
       if (r.problems.length > 0) await fail(r.problems.join("\n  "));
     });

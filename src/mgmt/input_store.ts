@@ -42,3 +42,20 @@ export async function writeInput(dir: string, input: ManagementInput): Promise<v
   const { mac: _mac, ...kept } = input;
   await writeFileAtomic(join(dir, FILE), JSON.stringify(kept, null, 2) + "\n", { mode: 0o640 });
 }
+
+/**
+ * Runs `fn` holding an exclusive lock on `dir` (a `.lock` file in it). At the first boot
+ * provisioning and fullnat-mgmt-apply.service apply the management side at the same time; each
+ * reads the stored input inside the lock, so the one that applies last applies the newest
+ * input, and the sshd drop-in, the firewall and the boot record are never a mix of two.
+ */
+export async function withMgmtLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o750 });
+  const file = await Deno.open(join(dir, ".lock"), { create: true, write: true, mode: 0o640 });
+  try {
+    await file.lock(true);
+    return await fn();
+  } finally {
+    file.close();
+  }
+}

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import type { NetworkConfig } from "../provision/types.ts";
 import { applyManagement, type MgmtTarget } from "./apply.ts";
 import { managementInputOf } from "./from_provisioning.ts";
-import { readInput, writeInput } from "./input_store.ts";
+import { readInput, withMgmtLock, writeInput } from "./input_store.ts";
 import type { ManagementInput } from "./types.ts";
 
 /** The management input `input` becomes under `net`: its interface and addresses, the rest kept. */
@@ -38,15 +38,21 @@ export async function followNetwork(
 ): Promise<string[] | undefined> {
   if (stateDir === null) return undefined;
   const dir = join(stateDir, "mgmt");
-  const input = await readInput(dir);
-  if (input === undefined) return undefined;
-  // A section that configures no interface (a box whose addresses come from elsewhere) says
-  // nothing about the management port: keep what provisioning stored.
-  if (net.interfaces.length === 0) return undefined;
-  const next = followedInput(input, net);
-  if (JSON.stringify(next) === JSON.stringify(input)) return undefined;
-  const result = await applyManagement(target, next);
-  await writeInput(dir, next);
+  // The management side is off unless provisioning stored an input (checked again in the lock).
+  if (await readInput(dir) === undefined) return undefined;
+  const result = await withMgmtLock(dir, async () => {
+    const input = await readInput(dir);
+    if (input === undefined) return undefined;
+    // A section that configures no interface (a box whose addresses come from elsewhere) says
+    // nothing about the management port: keep what provisioning stored.
+    if (net.interfaces.length === 0) return undefined;
+    const next = followedInput(input, net);
+    if (JSON.stringify(next) === JSON.stringify(input)) return undefined;
+    const applied = await applyManagement({ ...target, recordDir: dir }, next);
+    await writeInput(dir, next);
+    return applied;
+  });
+  if (result === undefined) return undefined;
   return [
     ...result.done.map((d) => `management: ${d}`),
     ...result.problems.map((p) => `management: ${p}`),

@@ -4,7 +4,7 @@
  * --mcast-interface eth2`, `config apply` with a `sync` section) must receive its datagrams
  * at once, not after the next provisioning: the daemon calls {@linkcode refreshSyncOpenings}
  * after every start and stop, and it re-installs the firewall with the new openings and stores
- * them in the management input, so the next boot's `fullnat mgmt apply` has them too.
+ * them in the management input and the boot record, so the next boot has them too.
  *
  * Only a box whose management side is on (the input file exists in the daemon's state
  * directory, as provisioning leaves it) is touched; a daemon in a test namespace or beside
@@ -15,8 +15,9 @@
 
 import { join } from "node:path";
 import { readMac } from "./apply.ts";
+import { writeBootRecord } from "./boot_record.ts";
 import { installFirewall } from "./firewall.ts";
-import { readInput, writeInput } from "./input_store.ts";
+import { readInput, withMgmtLock, writeInput } from "./input_store.ts";
 import { planManagement } from "./plan.ts";
 import type { SyncAccess } from "./types.ts";
 
@@ -34,12 +35,20 @@ export async function refreshSyncOpenings(
 ): Promise<string | undefined> {
   if (stateDir === null) return undefined;
   const dir = join(stateDir, "mgmt");
-  const input = await readInput(dir);
-  if (input === undefined || same(input.sync ?? [], sync)) return undefined;
-  const next = { ...input, sync };
-  const mac = await readMac({ root: "/", reloadSshd: false }, input.management);
-  await installFirewall({}, planManagement({ ...next, mac }).plan);
-  await writeInput(dir, next);
+  if (await readInput(dir) === undefined) return undefined;
+  const changed = await withMgmtLock(dir, async () => {
+    const input = await readInput(dir);
+    if (input === undefined || same(input.sync ?? [], sync)) return false;
+    const next = { ...input, sync };
+    const mac = await readMac({ root: "/", reloadSshd: false }, input.management);
+    const plan = planManagement({ ...next, mac }).plan;
+    await installFirewall({}, plan);
+    await writeInput(dir, next);
+    // The boot script replays the record, not the input: it must carry the openings too.
+    if (mac !== undefined) await writeBootRecord(dir, plan, mac);
+    return true;
+  });
+  if (!changed) return undefined;
   return `host firewall: session sync now admitted on ${
     sync.length === 0 ? "no interface" : sync.map((s) => `${s.interface} udp/${s.port}`).join(", ")
   }`;

@@ -12,7 +12,7 @@ import { ControlClient } from "../ctl/client.ts";
 import type { ConfigDocument } from "../persist/document.ts";
 import { applyManagement } from "../mgmt/apply.ts";
 import { managementInputOf } from "../mgmt/from_provisioning.ts";
-import { defaultMgmtStateDir, writeInput } from "../mgmt/input_store.ts";
+import { defaultMgmtStateDir, withMgmtLock, writeInput } from "../mgmt/input_store.ts";
 import { applyHa } from "./apply_ha.ts";
 import { applyAdminKeys, applyHostname, checkAdminTarget, type HostTarget } from "./apply_host.ts";
 import { checkNetworkTarget, type NetworkTarget } from "./apply_network.ts";
@@ -327,11 +327,14 @@ async function applyMgmtAfter(
 ): Promise<void> {
   const input = managementInputOf(parts);
   try {
-    await writeInput(defaultMgmtStateDir(opts.root), input);
-    const r = await applyManagement(
-      { root: opts.root, netns: opts.netns, reloadSshd: opts.root === "/" },
-      input,
-    );
+    const dir = defaultMgmtStateDir(opts.root);
+    const r = await withMgmtLock(dir, async () => {
+      await writeInput(dir, input);
+      return await applyManagement(
+        { root: opts.root, netns: opts.netns, reloadSshd: opts.root === "/", recordDir: dir },
+        input,
+      );
+    });
     await report.say(
       ...r.done.map((d) => `management: ${d}`),
       ...r.problems.map((x) => `management: PROBLEM: ${x}`),

@@ -45,6 +45,13 @@ export function defaultStateDir(root: string): string {
 
 const STATE_FILE = "applied.json";
 
+/**
+ * The SHA-256 of the seed last applied completely, alone in a file, for the boot's shell check
+ * (`image/rootfs/usr/local/sbin/fullnat-provision-check`): an unchanged seed then costs no
+ * Deno start at all. Absent while the last run was incomplete, so the check lets it run again.
+ */
+export const APPLIED_SEED_FILE = "applied-seed.sha256";
+
 /** The last run's record, or undefined when there was none (or it is unreadable). */
 export async function readState(dir: string): Promise<ProvisionState | undefined> {
   const text = await readTextIfExists(join(dir, STATE_FILE));
@@ -61,7 +68,15 @@ export async function readState(dir: string): Promise<ProvisionState | undefined
 /** Records a run (atomically, mode 0600: it names the box's addresses). */
 export async function writeState(dir: string, state: ProvisionState): Promise<void> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  // The marker goes first and comes back last: a power cut between the two leaves no marker, and
+  // the next boot runs provisioning rather than skipping a seed it did not finish.
+  await Deno.remove(join(dir, APPLIED_SEED_FILE)).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
   await writeFileAtomic(join(dir, STATE_FILE), JSON.stringify(state, null, 2) + "\n", {
     mode: 0o600,
   });
+  if (state.complete && state.applied !== undefined) {
+    await writeFileAtomic(join(dir, APPLIED_SEED_FILE), `${state.sha256}\n`, { mode: 0o600 });
+  }
 }

@@ -20,6 +20,10 @@
  *   ESTABLISHED, or, from the NAT server, untracked (diverted by source) and admitted so;
  * - a sync daemon started with `ipvsadm --start-daemon` gets its UDP port opened on its
  *   interface at once (and stored for the next boot), and closed again when it stops;
+ * - the boot record the apply left, replayed by the image's shell script (`fullnat-mgmt-boot`)
+ *   after the chain and the fallback addresses were removed, puts back the same rules in both
+ *   families and the addresses, hooks the chain once however often it runs, and asks for the
+ *   Deno apply instead when the port's MAC is not the recorded one;
  * - `fullnat mgmt firewall-off` removes the chain and its INPUT hook in both families.
  */
 import assert from "node:assert/strict";
@@ -34,6 +38,9 @@ import { sshClientArgs } from "../../../testkit/ssh_args.ts";
 
 const MAIN = new URL("../../../main.ts", import.meta.url).pathname;
 const SSHD = "/usr/sbin/sshd";
+const BOOT_SCRIPT =
+  new URL("../../../image/rootfs/usr/local/sbin/fullnat-mgmt-boot", import.meta.url)
+    .pathname;
 
 const sshdMissing = (() => {
   try {
@@ -331,6 +338,48 @@ Deno.test({
       ]);
       await lb.ipvsadmOk("--stop-daemon", "backup");
       assert.ok(!(await rules()).includes(syncRule), await rules());
+
+      // The next boot replays the record in a shell (fullnat-mgmt-boot, no Deno): with the
+      // chain and the fallback addresses gone, as after a reboot, it puts back exactly what
+      // the apply (and the sync daemon's opening and closing) left.
+      const chains = async () => ({
+        v4: (await topo.exec("lb", ["iptables", "-S", "FULLNAT-HOST-IN"])).stdout,
+        v6: (await topo.exec("lb", ["ip6tables", "-S", "FULLNAT-HOST-IN"])).stdout,
+      });
+      const hooks = async () =>
+        (await topo.exec("lb", ["iptables", "-S", "INPUT"])).stdout.split("\n")
+          .filter((l) => l === "-A INPUT -j FULLNAT-HOST-IN").length;
+      const applied4 = await chains();
+      assert.match(applied4.v4, /-A FULLNAT-HOST-IN -d 198\.51\.100\.1\/32 -i eth0 .*--dport 22 /);
+      const record = join(stateDir, "boot");
+      assert.equal((await Deno.readTextFile(join(record, "mac"))).trim(), macOut.stdout.trim());
+      const off0 = await fullnat("mgmt", "firewall-off", "--netns", topo.lb);
+      assert.equal(off0.code, 0, off0.err);
+      for (const a of [fb.ipv4, fb.ipv6]) {
+        await topo.exec("lb", ["ip", "addr", "del", a, "dev", "eth0"], { check: true });
+      }
+      const flag = join(root, "mgmt-apply-needed");
+      const replay = () => topo.exec("lb", ["sh", BOOT_SCRIPT, record, flag]);
+      const replayed = await replay();
+      assert.equal(replayed.code, 0, replayed.stderr);
+      assert.match(replayed.stdout, /from the record/, replayed.stdout + replayed.stderr);
+      assert.deepEqual(await chains(), applied4);
+      assert.equal(await hooks(), 1);
+      const back = (await topo.exec("lb", ["ip", "-o", "addr", "show", "dev", "eth0"])).stdout;
+      for (const a of [fb.ipv4, fb.ipv6]) assert.ok(back.includes(` ${a} `), back);
+      await assert.rejects(Deno.stat(flag), Deno.errors.NotFound);
+      // Twice (a restarted unit): the chain is replaced, not hooked a second time.
+      assert.equal((await replay()).code, 0);
+      assert.equal(await hooks(), 1);
+      assert.deepEqual(await chains(), applied4);
+      assert.match(await keyscan(topo, "client", ll4), /ssh-ed25519 AAAA/);
+      // Another MAC (a new NIC): nothing replayed, the Deno apply is asked for.
+      await Deno.writeTextFile(join(record, "mac"), "52:54:00:00:00:99\n");
+      const moved = await replay();
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.match(moved.stdout, /the record was made for 52:54:00:00:00:99/);
+      await Deno.stat(flag);
+      console.log(`boot record replayed: ${replayed.stdout.trim()}`);
 
       const off = await fullnat("mgmt", "firewall-off", "--netns", topo.lb);
       assert.equal(off.code, 0, off.err);

@@ -1,7 +1,8 @@
 /**
  * The appliance's management-access files (src/mgmt, README "Management access"): the boot
- * units are enabled by configure.sh and nothing waits for them (boot-to-SSH does not pay for
- * the Deno start), the sysctl file lets sshd bind addresses not yet up, and the fingerprint
+ * units are enabled by configure.sh, the one on the way to SSH replays a record in a shell and
+ * the Deno apply runs only when asked, with nothing waiting for it (boot-to-SSH does not pay
+ * for a Deno start), sshd starts right after the local filesystems, the sysctl file lets sshd bind addresses not yet up, and the fingerprint
  * script prints every host key's SHA-256 fingerprint, exactly as ssh-keygen computes it, on
  * the console and in /etc/issue.
  */
@@ -22,12 +23,37 @@ Deno.test("image: the management units are enabled and order nothing before sshd
   const configure = await read("configure.sh");
   assert.match(
     configure,
-    /systemctl enable fullnat-mgmt\.service fullnat-ssh-fingerprints\.service/,
+    /systemctl enable fullnat-mgmt\.service fullnat-mgmt-apply\.service fullnat-ssh-fingerprints\.service/,
   );
+  // At boot: the record replayed in a shell, early (before the network), no Deno.
   const mgmt = await read("rootfs/etc/systemd/system/fullnat-mgmt.service");
-  assert.match(mgmt, /^ExecStart=\/usr\/local\/bin\/fullnat mgmt apply /m);
-  assert.doesNotMatch(mgmt, /^Before=.*ssh/m, "sshd must not wait for a Deno start-up");
-  assert.match(mgmt, /^WantedBy=multi-user\.target$/m);
+  assert.match(mgmt, /^ExecStart=\/usr\/local\/sbin\/fullnat-mgmt-boot$/m);
+  assert.match(mgmt, /^DefaultDependencies=no$/m);
+  assert.match(mgmt, /^Before=shutdown\.target$/m, "nothing on the way to SSH waits for it");
+  assert.doesNotMatch(mgmt, /^ExecStart=.*fullnat mgmt apply/m);
+  // The Deno apply only when the replay asked for it, and nothing waits for it.
+  const apply = await read("rootfs/etc/systemd/system/fullnat-mgmt-apply.service");
+  assert.match(apply, /^ExecStart=\/usr\/local\/bin\/fullnat mgmt apply --wait-link 10$/m);
+  assert.match(apply, /^ConditionPathExists=\/run\/fullnat-mgmt-apply$/m);
+  assert.match(
+    await read("rootfs/usr/local/sbin/fullnat-mgmt-boot"),
+    /flag="\$\{2:-\/run\/fullnat-mgmt-apply\}"/,
+  );
+  for (const unit of [mgmt, apply]) {
+    assert.doesNotMatch(unit, /^Before=.*ssh/m, "sshd must not wait for the management units");
+    assert.match(unit, /^WantedBy=multi-user\.target$/m);
+  }
+  // sshd and its host keys right after the local filesystems, not after basic.target.
+  const sshd = await read("rootfs/etc/systemd/system/ssh.service.d/fullnat.conf");
+  assert.match(sshd, /^DefaultDependencies=no$/m);
+  assert.match(sshd, /^RequiresMountsFor=\/data\/ssh \/home$/m);
+  assert.doesNotMatch(sshd, /^After=.*(local-fs|basic\.target)/m);
+  const keys = await read("rootfs/etc/systemd/system/fullnat-ssh-hostkeys.service");
+  assert.match(keys, /^DefaultDependencies=no$/m);
+  assert.match(keys, /^Before=ssh\.service shutdown\.target$/m);
+  // An unchanged seed costs no Deno start.
+  const provision = await read("provision/fullnat-provision.service");
+  assert.match(provision, /^ExecCondition=\/usr\/local\/sbin\/fullnat-provision-check$/m);
   const fp = await read("rootfs/etc/systemd/system/fullnat-ssh-fingerprints.service");
   assert.match(fp, /^After=fullnat-ssh-hostkeys\.service$/m);
   assert.match(

@@ -1,0 +1,77 @@
+/**
+ * The management plane as last applied, kept as plain files that a shell script can replay at
+ * boot (`image/rootfs/usr/local/sbin/fullnat-mgmt-boot`, fullnat-mgmt.service) without starting
+ * Deno: under software emulation a Deno start costs seconds of CPU that sshd, udev and the
+ * daemon need at the same moment, and the management plane sits next to sshd on the way to
+ * the first SSH login.
+ *
+ * The record, in `<mgmt state dir>/boot/`, each file written whole (atomically, fsynced):
+ *
+ * - `interface`: the management port's name;
+ * - `mac`: the MAC it had when the record was made. The fallback addresses derive from it, so
+ *   the script replays the record only while the port still has this MAC, and otherwise runs
+ *   `fullnat mgmt apply` (a new NIC, a moved disk);
+ * - `ip.batch`: `ip -batch` input that brings the port up with its fallback addresses;
+ * - `firewall4.rules`, `firewall6.rules`: `iptables-restore --noflush` input that installs the
+ *   host firewall's chain and hooks it into INPUT (the script drops the hook line when the hook
+ *   is already there, so running it twice is harmless).
+ *
+ * `ip_nonlocal_bind` is not recorded: the script sets it as the apply does.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { writeFileAtomic } from "../provision/files.ts";
+import { firewallInstallScript, hostFirewallRules } from "./firewall_rules.ts";
+import type { ManagementPlan } from "./plan.ts";
+
+/** The record's directory under a management state directory. */
+export const bootRecordDir = (mgmtStateDir: string) => join(mgmtStateDir, "boot");
+
+/** The files of a record, by name: what {@linkcode writeBootRecord} writes. */
+export function bootRecordFiles(plan: ManagementPlan, mac: string): Record<string, string> {
+  const ipBatch = [`link set dev ${plan.management} up`];
+  for (const f of plan.fallback) {
+    // `ip -batch` takes the family from the address; link-local IPv4 needs its scope, IPv6
+    // skips duplicate detection as the apply does.
+    ipBatch.push(
+      `addr replace ${f} dev ${plan.management} ${f.includes(":") ? "nodad" : "scope link"}`,
+    );
+  }
+  const rules = hostFirewallRules(plan);
+  return {
+    interface: `${plan.management}\n`,
+    mac: `${mac.toLowerCase()}\n`,
+    "ip.batch": ipBatch.join("\n") + "\n",
+    "firewall4.rules": firewallInstallScript(rules.ipv4, false),
+    "firewall6.rules": firewallInstallScript(rules.ipv6, false),
+  };
+}
+
+/**
+ * Writes the record of `plan` applied on the port with `mac`. The MAC file goes last: a record
+ * cut short by a power failure has the old MAC or none, and the script then takes the slow,
+ * complete path instead of replaying a mix.
+ */
+export async function writeBootRecord(
+  mgmtStateDir: string,
+  plan: ManagementPlan,
+  mac: string,
+): Promise<void> {
+  const dir = bootRecordDir(mgmtStateDir);
+  await Deno.mkdir(dir, { recursive: true, mode: 0o750 });
+  await dropBootRecord(mgmtStateDir);
+  const files = Object.entries(bootRecordFiles(plan, mac));
+  for (const [name, text] of files.filter(([n]) => n !== "mac")) {
+    await writeFileAtomic(join(dir, name), text, { mode: 0o640 });
+  }
+  await writeFileAtomic(join(dir, "mac"), files.find(([n]) => n === "mac")![1], { mode: 0o640 });
+}
+
+/** Makes the record unusable (its MAC file gone), so the next boot applies anew. */
+export async function dropBootRecord(mgmtStateDir: string): Promise<void> {
+  await Deno.remove(join(bootRecordDir(mgmtStateDir), "mac")).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+}
