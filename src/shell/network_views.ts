@@ -50,6 +50,15 @@ export async function fetchInEffect(
   }
 }
 
+/** The host network's last problem (`networkStatus`), if the daemon has one and can say. */
+export async function networkProblem(c: ShellControl): Promise<string | undefined> {
+  try {
+    return (await c.call("networkStatus") as { problem?: string }).problem;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The one line for a service that could not be asked. */
 export function notInEffectLine(n: NotInEffect | InEffectUnknown): string {
   return n.running === null

@@ -15,6 +15,7 @@ import {
   fetchInEffect,
   fetchNetwork,
   type InEffectUnknown,
+  networkProblem,
   notInEffectLine,
 } from "../network_views.ts";
 import { renderPairs } from "../table.ts";
@@ -29,6 +30,7 @@ const sameSet = (a: readonly string[], b: readonly string[]) =>
 export function dnsShowText(
   dns: NetworkText["dns"],
   live: DnsInEffect | NotInEffect | InEffectUnknown,
+  problem?: string,
 ): string {
   const servers = dns?.servers ?? [];
   const search = dns?.search ?? [];
@@ -44,8 +46,8 @@ export function dnsShowText(
   const lines = [renderPairs(pairs)];
   if (!sameSet(servers, live.servers) || !sameSet(search, live.search)) {
     lines.push(
-      "note: systemd-resolved has other settings than the stored ones (network status shows " +
-        "the last problem)",
+      `note: systemd-resolved has other settings than the stored ones` +
+        (problem === undefined ? " (show log says why)" : `; last problem: ${problem}`),
     );
   }
   return lines.join("\n");
@@ -62,7 +64,7 @@ export function addDnsCommands(ctx: CommandContext, root: Command): void {
       const section = await fetchNetwork(c);
       const inEffect = await fetchInEffect(c, "dns");
       if (opts.json) return printJson(ctx, { configured: section.dns ?? null, inEffect });
-      ctx.io.out(dnsShowText(section.dns, inEffect));
+      ctx.io.out(dnsShowText(section.dns, inEffect, await networkProblem(c)));
     }),
   );
   leaf(ctx, dns, "set", "set the name servers (up to 3) and search domains; none clears them")

@@ -16,6 +16,7 @@ import {
   fetchInEffect,
   fetchNetwork,
   type InEffectUnknown,
+  networkProblem,
   notInEffectLine,
 } from "../network_views.ts";
 import { renderPairs } from "../table.ts";
@@ -25,6 +26,7 @@ import type { NotInEffect, NtpInEffect } from "../../hostnet/in_effect.ts";
 export function ntpShowText(
   ntp: NetworkText["ntp"],
   live: NtpInEffect | NotInEffect | InEffectUnknown,
+  problem?: string,
 ): string {
   const servers = ntp?.servers ?? [];
   const pairs: [string, string][] = [["servers", servers.join(", ") || "not configured"]];
@@ -46,8 +48,8 @@ export function ntpShowText(
   const lines = [renderPairs(pairs)];
   if (servers.join(" ") !== live.servers.join(" ")) {
     lines.push(
-      "note: systemd-timesyncd has other servers than the stored ones (network status shows " +
-        "the last problem)",
+      `note: systemd-timesyncd has other servers than the stored ones` +
+        (problem === undefined ? " (show log says why)" : `; last problem: ${problem}`),
     );
   }
   return lines.join("\n");
@@ -64,7 +66,7 @@ export function addNtpCommands(ctx: CommandContext, root: Command): void {
       const section = await fetchNetwork(c);
       const inEffect = await fetchInEffect(c, "ntp");
       if (opts.json) return printJson(ctx, { configured: section.ntp ?? null, inEffect });
-      ctx.io.out(ntpShowText(section.ntp, inEffect));
+      ctx.io.out(ntpShowText(section.ntp, inEffect, await networkProblem(c)));
     }),
   );
   leaf(ctx, ntp, "set", "set the time servers (names or addresses); none clears them")

@@ -22,13 +22,19 @@ Deno.test("dnsShowText(): stored and in effect, a note when they differ, one lin
       "search in effect   example.net",
     ].join("\n"),
   );
-  const stale = dnsShowText(DNS, { running: true, servers: ["192.0.2.1"], search: [] });
+  const stale = { running: true as const, servers: ["192.0.2.1"], search: [] };
   assert.ok(
-    stale.endsWith(
+    dnsShowText(DNS, stale).endsWith(
       "servers in effect  192.0.2.1\nsearch in effect   none\nnote: systemd-resolved has other " +
-        "settings than the stored ones (network status shows the last problem)",
+        "settings than the stored ones (show log says why)",
     ),
-    stale,
+  );
+  const problem = "systemd-resolved.service did not take the new resolved.conf.d/fullnat.conf: " +
+    "systemctl try-reload-or-restart systemd-resolved.service failed (exit 1): Access denied";
+  assert.ok(
+    dnsShowText(DNS, stale, problem).endsWith(
+      "note: systemd-resolved has other settings than the stored ones; last problem: " + problem,
+    ),
   );
   assert.equal(
     dnsShowText(undefined, {
@@ -80,9 +86,12 @@ Deno.test("ntpShowText(): servers, fallback, server in use, synchronized", () =>
       "synchronized       unknown",
     ].join("\n"),
   );
-  assert.match(
-    ntpShowText({ servers: ["192.0.2.123"] }, live),
-    /\nnote: systemd-timesyncd has other servers/,
+  assert.ok(
+    ntpShowText({ servers: ["192.0.2.123"] }, live, "systemd-timesyncd.service did not take it")
+      .endsWith(
+        "\nnote: systemd-timesyncd has other servers than the stored ones; last problem: " +
+          "systemd-timesyncd.service did not take it",
+      ),
   );
   assert.equal(
     ntpShowText(undefined, { running: false, reason: "systemd-timesyncd is masked" }),
