@@ -262,8 +262,11 @@ fi
 printf 'fullnat\n' >"$rootfs/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tfullnat\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
   >"$rootfs/etc/hosts"
+# Names are looked up through systemd-resolved's stub, which carries the stored `dns` settings
+# (image/configure.sh). The engine's file is replaced here, not in configure.sh: during the build
+# /etc/resolv.conf is the engine's bind mount, which the package's postinst cannot replace.
 rm -f "$rootfs/etc/resolv.conf"
-: >"$rootfs/etc/resolv.conf"
+ln -s ../run/systemd/resolve/stub-resolv.conf "$rootfs/etc/resolv.conf"
 # systemd makes a machine id on first boot when the file is empty; every copy gets its own.
 : >"$rootfs/etc/machine-id"
 # What this image is: `system show` and the upgrade read it.

@@ -27,6 +27,7 @@ import { attachPersistence } from "../persist/attach.ts";
 import { DEFAULT_STATE_DIR } from "../persist/store.ts";
 import { HostNetwork } from "../hostnet/host_network.ts";
 import { liveNetwork } from "../hostnet/live.ts";
+import { readInEffect } from "../hostnet/in_effect.ts";
 import { followNetwork } from "../mgmt/network_follow.ts";
 import { Drains } from "./drains.ts";
 import { collectDiversion, collectTimeouts, fanOutControl } from "./fan_out.ts";
@@ -404,6 +405,8 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonEnd> {
     // `network status`, `show interfaces|routes|arp`: what is configured and what is live.
     server.register("networkStatus", () => hostNet.status());
     server.register("networkLive", (kind) => liveNetwork(kind));
+    // `dns show`, `ntp show`: what systemd-resolved / systemd-timesyncd have in effect.
+    server.register("networkInEffect", (kind) => readInEffect(kind));
     // `ipvsadm --start-daemon` / `--stop-daemon` / `-L --daemon`: one change at a time, saved.
     server.register("syncStart", (spec) => {
       const checked = checkSyncSpec(spec);

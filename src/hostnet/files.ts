@@ -5,7 +5,8 @@
  * (`/etc/systemd/resolved.conf.d/fullnat.conf`, ...). Each file is written whole through a
  * temporary file, flushed to disk and renamed, the directory flushed after (a power cut leaves
  * the old file or the new, never half of either); files of ours the configuration no longer
- * has are removed. Files of anyone else are never touched.
+ * has are removed. Files of anyone else are never touched. A directory made for them is
+ * readable by all (the services reading the drop-ins do not run as root).
  *
  * @module
  */
@@ -32,8 +33,24 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Makes `dir` when missing, readable by all: systemd-resolved and systemd-timesyncd read their
+ * drop-ins as their own users, and the daemon's umask (0007 in its unit) would leave a new
+ * `resolved.conf.d` closed to them.
+ */
+async function ensureDir(dir: string): Promise<void> {
+  try {
+    await Deno.stat(dir);
+    return;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
+  await Deno.chmod(dir, 0o755);
+}
+
 async function writeDurably(path: string, text: string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
+  await ensureDir(dirname(path));
   const tmp = join(dirname(path), `.${crypto.randomUUID()}.tmp`);
   try {
     const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });

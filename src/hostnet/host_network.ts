@@ -8,7 +8,8 @@
  * Two switches keep a daemon from touching a host that is not an appliance: without `manage`
  * (`--manage-host-network`) the section is kept, saved and exported but nothing is applied to
  * the interfaces and no address is refused; without `filesDir` (`--host-network-dir`) no file
- * is written.
+ * is written. When a DNS or NTP drop-in changed, the service reading it is restarted
+ * (drop_in_services.ts), only for a managed host whose files are systemd's own.
  *
  * @module
  */
@@ -36,6 +37,12 @@ import {
   unownedMessage,
   wantedBindings,
 } from "./binding.ts";
+import {
+  type DropInService,
+  type ServiceRunner,
+  serviceRunnerFor,
+  servicesToTell,
+} from "./drop_in_services.ts";
 import { syncFiles } from "./files.ts";
 import { readFloating } from "./floating.ts";
 import { networkdFiles } from "./networkd.ts";
@@ -49,6 +56,12 @@ export interface HostNetworkOptions {
   /** keepalived's configuration, whose floating addresses are never bound. */
   keepalivedConf: string;
   log(message: string): void;
+  /**
+   * Restarts the service reading a changed DNS or NTP drop-in; null restarts none. Left out:
+   * systemctl for a managed host whose files go to `/etc/systemd/network`, none otherwise
+   * ({@linkcode serviceRunnerFor}).
+   */
+  restartService?: ServiceRunner | null;
   /**
    * Told after the section was applied or restored (with the section now in force): for what
    * follows the management addresses (sshd's listen addresses, the host firewall).
@@ -65,6 +78,9 @@ export interface HostNetworkCounters {
   bindFailures: number;
   filesWritten: number;
   fileFailures: number;
+  /** systemd-resolved / systemd-timesyncd restarted after their drop-in changed. */
+  servicesRestarted: number;
+  serviceFailures: number;
 }
 
 /** What `network status` shows. */
@@ -94,6 +110,7 @@ export class HostNetwork implements NetworkOps {
   #bound = new Map<string, Binding>();
   #problem: string | undefined;
   readonly #opts: HostNetworkOptions;
+  readonly #restarter: ServiceRunner | null;
   readonly counters: HostNetworkCounters = {
     applied: 0,
     applyFailures: 0,
@@ -102,10 +119,15 @@ export class HostNetwork implements NetworkOps {
     bindFailures: 0,
     filesWritten: 0,
     fileFailures: 0,
+    servicesRestarted: 0,
+    serviceFailures: 0,
   };
 
   constructor(opts: HostNetworkOptions) {
     this.#opts = opts;
+    this.#restarter = opts.restartService !== undefined
+      ? opts.restartService
+      : serviceRunnerFor(opts.manage, opts.filesDir);
   }
 
   current(): NetworkConfig {
@@ -259,12 +281,28 @@ export class HostNetwork implements NetworkOps {
     const bound = this.#opts.manage
       ? [...this.#bound.values()]
       : wantedBindings(this.#net, this.#services, await this.#floating());
+    let touched: string[];
     try {
-      const touched = await syncFiles(dir, networkdFiles(this.#net, bound));
+      touched = await syncFiles(dir, networkdFiles(this.#net, bound));
       this.counters.filesWritten += touched.length;
     } catch (e) {
       this.counters.fileFailures++;
       this.#opts.log(`network: writing the boot-time files under ${dir} failed: ${message(e)}`);
+      return;
+    }
+    for (const s of servicesToTell(dir, touched)) await this.#restart(s);
+  }
+
+  /** Restarts the reader of a changed drop-in; a failure is logged, counted and shown. */
+  async #restart(s: DropInService): Promise<void> {
+    if (this.#restarter === null) return;
+    try {
+      await this.#restarter(s.verb, s.unit);
+      this.counters.servicesRestarted++;
+    } catch (e) {
+      this.counters.serviceFailures++;
+      this.#problem = `${s.unit} did not take the new ${s.file}: ${message(e)}`;
+      this.#opts.log(`network: ${this.#problem}`);
     }
   }
 }

@@ -22,6 +22,8 @@ const PACKAGE_OF: Record<string, string> = {
   umount: "mount",
   ip: "iproute2",
   systemctl: "systemd",
+  resolvectl: "systemd-resolved",
+  timedatectl: "systemd",
 };
 
 /** Runs `cmd args...` to completion; throws only when the tool is not installed. */

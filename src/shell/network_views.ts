@@ -1,11 +1,13 @@
 /**
  * What the network commands share: the edit round trip (read the daemon's `network` section,
- * change it, hand it back with what it was, print the changes) and the tables of configured and
- * live interfaces, routes and neighbours (`ip -j` objects, read by the daemon).
+ * change it, hand it back with what it was, print the changes), the tables of configured and
+ * live interfaces, routes and neighbours (`ip -j` objects, read by the daemon), and the DNS and
+ * NTP settings in effect (read by the daemon from systemd-resolved and systemd-timesyncd).
  *
  * @module
  */
 import type { ActionInput } from "./command_kit.ts";
+import type { DnsInEffect, InEffectKind, NotInEffect, NtpInEffect } from "../hostnet/in_effect.ts";
 import type { CommandContext, ShellControl } from "./context.ts";
 import { callOptional } from "./errors.ts";
 import type { NetworkText } from "./network_edit.ts";
@@ -14,6 +16,54 @@ import { renderTable } from "./table.ts";
 /** The daemon's `network` section (text form; `{}` when none is configured). */
 export async function fetchNetwork(c: ShellControl): Promise<NetworkText> {
   return await callOptional(c.call.bind(c), "network configuration", "networkGet") as NetworkText;
+}
+
+/** The daemon could not say what is in effect (an older daemon, a failed call). */
+export interface InEffectUnknown {
+  running: null;
+  reason: string;
+}
+
+/**
+ * What systemd-resolved (`dns`) or systemd-timesyncd (`ntp`) has in effect; a daemon that
+ * cannot say is an answer too ({@linkcode InEffectUnknown}), never an error of the command.
+ */
+export async function fetchInEffect(
+  c: ShellControl,
+  kind: "dns",
+): Promise<DnsInEffect | NotInEffect | InEffectUnknown>;
+export async function fetchInEffect(
+  c: ShellControl,
+  kind: "ntp",
+): Promise<NtpInEffect | NotInEffect | InEffectUnknown>;
+export async function fetchInEffect(
+  c: ShellControl,
+  kind: InEffectKind,
+): Promise<DnsInEffect | NtpInEffect | NotInEffect | InEffectUnknown> {
+  try {
+    return await callOptional(c.call.bind(c), "settings in effect", "networkInEffect", kind) as
+      | DnsInEffect
+      | NtpInEffect
+      | NotInEffect;
+  } catch (e) {
+    return { running: null, reason: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** The host network's last problem (`networkStatus`), if the daemon has one and can say. */
+export async function networkProblem(c: ShellControl): Promise<string | undefined> {
+  try {
+    return (await c.call("networkStatus") as { problem?: string }).problem;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The one line for a service that could not be asked. */
+export function notInEffectLine(n: NotInEffect | InEffectUnknown): string {
+  return n.running === null
+    ? `what is in effect is unknown: ${n.reason}`
+    : `${n.reason}: the settings are stored but not in effect`;
 }
 
 /**
