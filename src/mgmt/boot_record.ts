@@ -26,6 +26,13 @@ import { writeFileAtomic } from "../provision/files.ts";
 import { firewallInstallScript, hostFirewallRules } from "./firewall_rules.ts";
 import type { ManagementPlan } from "./plan.ts";
 
+/**
+ * Left by the boot script when it could not replay a record: fullnat-mgmt-apply.service (the
+ * Deno apply) runs only while it is there, after provisioning, which removes it when it applied
+ * the management side itself (the first boot: one Deno apply instead of two at once).
+ */
+export const MGMT_APPLY_FLAG = "/run/fullnat-mgmt-apply";
+
 /** The record's directory under a management state directory. */
 export const bootRecordDir = (mgmtStateDir: string) => join(mgmtStateDir, "boot");
 

@@ -11,11 +11,12 @@
 import { ControlClient } from "../ctl/client.ts";
 import type { ConfigDocument } from "../persist/document.ts";
 import { applyManagement } from "../mgmt/apply.ts";
+import { MGMT_APPLY_FLAG } from "../mgmt/boot_record.ts";
 import { managementInputOf } from "../mgmt/from_provisioning.ts";
 import { defaultMgmtStateDir, withMgmtLock, writeInput } from "../mgmt/input_store.ts";
 import { applyHa } from "./apply_ha.ts";
 import { applyAdminKeys, applyHostname, checkAdminTarget, type HostTarget } from "./apply_host.ts";
-import { checkNetworkTarget, type NetworkTarget } from "./apply_network.ts";
+import { checkNetworkTarget, networkBatch, type NetworkTarget, runBatch } from "./apply_network.ts";
 import { findSeed } from "./find_seed.ts";
 import { checkLoadBalancer, loadBalancerProblems } from "./load_balancer.ts";
 import {
@@ -37,7 +38,8 @@ import {
   type SectionOutcome,
   writeState,
 } from "./state.ts";
-import { SECTION_ORDER, type SectionName } from "./types.ts";
+import { managementInterface, SECTION_ORDER, type SectionName } from "./types.ts";
+import { formatPrefix } from "../vocab/mod.ts";
 import { checkProvisioning, inFileOrder } from "./validate.ts";
 
 /** Settings of a first-boot run; tests point every one of them somewhere harmless. */
@@ -228,6 +230,32 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
       const file = await applyAdminKeys(opts.root, p.admin!);
       return `${p.admin!.sshKeys.length} SSH key(s) written to ${file}`;
     });
+    // The first seed's management port goes up before the daemon is asked for anything, with
+    // the management side (sshd's addresses, the firewall) for it: under emulation the daemon
+    // starts tens of seconds after this, and SSH on the provisioned address waited for it. The
+    // daemon applies the same lines again as part of the section and keeps them. Only for the
+    // first seed: a later one is a change composed with the shell's (below), not a replay.
+    if (previous === undefined && rawNetwork !== undefined && !checked.fatal) {
+      const part = managementPart(rawNetwork);
+      if (part !== undefined) {
+        const failed = await runBatch(netTarget, networkBatch({ ...part, routes: [] }), false);
+        if (failed === "") {
+          await report.say(
+            `network: management port ${managementInterface(part)} up before the daemon (${
+              part.interfaces[0].addresses.map(formatPrefix).join(", ") || "no address"
+            })`,
+          );
+          if (opts.mgmt ?? opts.root === "/") {
+            await applyMgmtAfter(opts, report, {
+              network: part,
+              admin: result.sections.admin === "applied" ? p.admin : undefined,
+            });
+          }
+        } else {
+          await report.say(`network: the management port could not go up early: ${failed}`);
+        }
+      }
+    }
     // The network and the load balancer go through the daemon, which keeps them: each as a
     // change from the seed applied before (seed_network.ts), so the shell's changes that
     // this seed does not touch stay.
@@ -339,6 +367,10 @@ async function applyMgmtAfter(
       ...r.done.map((d) => `management: ${d}`),
       ...r.problems.map((x) => `management: PROBLEM: ${x}`),
     );
+    // Applied here, and left on record: the boot's Deno apply after this has nothing to add.
+    if (opts.root === "/") {
+      await Deno.remove(MGMT_APPLY_FLAG).catch(() => {});
+    }
   } catch (e) {
     await report.say(`management: FAILED: ${message(e)}`);
   }

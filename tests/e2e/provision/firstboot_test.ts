@@ -283,6 +283,40 @@ network:
   }, { bare: true });
 });
 
+Deno.test("provision firstboot: the first seed's management port goes up before, and without, the daemon", async () => {
+  await withBox(async (box) => {
+    await box.writeSeed(`version: 1
+network:
+  management: eth0
+  interfaces:
+    eth0: { addresses: [198.51.100.1/24], mtu: 1400 }
+    eth1: { addresses: [203.0.113.1/24] }
+`);
+    // A daemon that never answers (at boot: one still starting, tens of seconds under emulation).
+    const r = await box.firstboot(
+      "--socket",
+      join(box.root, "no-daemon.sock"),
+      "--daemon-wait",
+      "1",
+    );
+    assert.equal(r.code, 2, r.stderr + r.console);
+    assert.match(
+      r.console,
+      /network: management port eth0 up before the daemon \(198\.51\.100\.1\/24\)/,
+    );
+    assert.match(r.console, /network: FAILED: .*no-daemon\.sock/);
+    assert.deepEqual(await box.addrs("eth0"), ["198.51.100.1/24"]);
+    assert.equal(await mtu(box.topo, "eth0"), 1400);
+    assert.deepEqual(await box.addrs("eth1"), [], "the rest waits for the daemon");
+    // With the daemon, the same seed is applied whole (the early lines again, harmlessly).
+    const again = await box.firstboot();
+    assert.equal(again.code, 0, again.stderr + again.console);
+    assert.doesNotMatch(again.console, /before the daemon/, "only the first seed goes up early");
+    assert.deepEqual(await box.addrs("eth0"), ["198.51.100.1/24"]);
+    assert.deepEqual(await box.addrs("eth1"), ["203.0.113.1/24"]);
+  }, { bare: true });
+});
+
 Deno.test("provision firstboot reports every problem, leaves the invalid sections untouched and applies the valid ones", async () => {
   await withBox(async (box) => {
     const { lb, root } = box;

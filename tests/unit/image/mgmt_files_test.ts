@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { MGMT_APPLY_FLAG } from "../../../src/mgmt/boot_record.ts";
 
 const IMAGE = new URL("../../../image/", import.meta.url);
 const read = (path: string) => Deno.readTextFile(new URL(path, IMAGE));
@@ -35,6 +36,9 @@ Deno.test("image: the management units are enabled and order nothing before sshd
   const apply = await read("rootfs/etc/systemd/system/fullnat-mgmt-apply.service");
   assert.match(apply, /^ExecStart=\/usr\/local\/bin\/fullnat mgmt apply --wait-link 10$/m);
   assert.match(apply, /^ConditionPathExists=\/run\/fullnat-mgmt-apply$/m);
+  // After provisioning, which applies the management side itself and then removes the flag.
+  assert.match(apply, /^After=.*fullnat-provision\.service/m);
+  assert.equal(MGMT_APPLY_FLAG, "/run/fullnat-mgmt-apply");
   assert.match(
     await read("rootfs/usr/local/sbin/fullnat-mgmt-boot"),
     /flag="\$\{2:-\/run\/fullnat-mgmt-apply\}"/,
@@ -48,6 +52,9 @@ Deno.test("image: the management units are enabled and order nothing before sshd
   assert.match(sshd, /^DefaultDependencies=no$/m);
   assert.match(sshd, /^RequiresMountsFor=\/data\/ssh \/home$/m);
   assert.doesNotMatch(sshd, /^After=.*(local-fs|basic\.target)/m);
+  // ... nor after systemd-networkd: the packaged unit is copied without After=network.target.
+  assert.match(configure, /\/s\/network\\\.target \?\/\/.*\/lib\/systemd\/system\/ssh\.service/);
+  assert.match(configure, /^systemctl reenable ssh\.service$/m);
   const keys = await read("rootfs/etc/systemd/system/fullnat-ssh-hostkeys.service");
   assert.match(keys, /^DefaultDependencies=no$/m);
   assert.match(keys, /^Before=ssh\.service shutdown\.target$/m);
