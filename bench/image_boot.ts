@@ -133,7 +133,8 @@ try {
   console.log((await ssh("system boot-time")).stdout);
   const reboot = Deno.args.includes("--reboot");
   for (let i = 1; i < boots; i++) {
-    const offset = (await Deno.readFile(serialLog)).length;
+    // A new qemu starts the serial log anew; a reboot appends to it.
+    let offset = (await Deno.readFile(serialLog)).length;
     let since: number;
     if (reboot) {
       since = performance.now();
@@ -152,6 +153,7 @@ try {
       });
       await box.vm!.stop();
       since = (await power()).startedAt;
+      offset = 0;
     }
     report(`${reboot ? "reboot" : "power-on"} ${i}`, await timeBoot(since, offset));
     console.log((await ssh("system boot-time")).stdout);
