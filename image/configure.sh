@@ -8,7 +8,8 @@ cp -a rootfs/. /
 chmod 0755 /usr/local/bin/fullnat /usr/local/bin/fullnat-login-shell /usr/local/bin/fullnat-ssh-fingerprints \
   /usr/local/sbin/fullnat-slot /usr/local/sbin/fullnat-mgmt-boot /usr/local/sbin/fullnat-provision-check \
   /etc/initramfs-tools/hooks/fullnat-grow-data /etc/initramfs-tools/hooks/fullnat-vm-drivers \
-  /etc/initramfs-tools/scripts/local-premount/fullnat-grow-data
+  /etc/initramfs-tools/scripts/local-premount/fullnat-grow-data \
+  /etc/initramfs-tools/scripts/local-bottom/fullnat-mount-data
 
 # The daemon's control socket belongs to group fullnat (fullnat.service); the admin is in it.
 groupadd --system fullnat
