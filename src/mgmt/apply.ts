@@ -19,7 +19,12 @@
 import { dirname } from "node:path";
 import { exec } from "../provision/exec.ts";
 import { readTextIfExists, underRoot, writeFileAtomic } from "../provision/files.ts";
-import { bootRecordDir, dropBootRecord, writeBootRecord } from "./boot_record.ts";
+import {
+  bootRecordDir,
+  configuredAddresses,
+  dropBootRecord,
+  writeBootRecord,
+} from "./boot_record.ts";
 import { installFirewall } from "./firewall.ts";
 import { type ManagementPlan, planManagement } from "./plan.ts";
 import { SSHD_DROP_IN, sshdDropIn } from "./sshd_config.ts";
@@ -153,7 +158,7 @@ export async function applyManagement(
     const recordDir = target.recordDir;
     if (mac !== undefined && !target.noFirewall && problems.length === inputProblems) {
       await step("boot record", async () => {
-        await writeBootRecord(recordDir, plan, mac);
+        await writeBootRecord(recordDir, plan, mac, configuredAddresses(input, plan));
         return `recorded for the next boot in ${bootRecordDir(recordDir)}`;
       });
     } else {

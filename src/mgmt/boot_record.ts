@@ -11,7 +11,10 @@
  * - `mac`: the MAC it had when the record was made. The fallback addresses derive from it, so
  *   the script replays the record only while the port still has this MAC, and otherwise runs
  *   `fullnat mgmt apply` (a new NIC, a moved disk);
- * - `ip.batch`: `ip -batch` input that brings the port up with its fallback addresses;
+ * - `ip.batch`: `ip -batch` input that brings the port up with its configured addresses and its
+ *   fallback ones: the configured ones are systemd-networkd's to keep (the daemon writes its
+ *   files), but networkd starts seconds later under emulation, and SSH on the management
+ *   address waited for it. networkd then finds them there, as its files say;
  * - `firewall4.rules`, `firewall6.rules`: `iptables-restore --noflush` input that installs the
  *   host firewall's chain and hooks it into INPUT (the script drops the hook line when the hook
  *   is already there, so running it twice is harmless).
@@ -25,6 +28,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../provision/files.ts";
 import { firewallInstallScript, hostFirewallRules } from "./firewall_rules.ts";
 import type { ManagementPlan } from "./plan.ts";
+import type { ManagementInput } from "./types.ts";
 
 /**
  * Left by the boot script when it could not replay a record: fullnat-mgmt-apply.service (the
@@ -36,9 +40,17 @@ export const MGMT_APPLY_FLAG = "/run/fullnat-mgmt-apply";
 /** The record's directory under a management state directory. */
 export const bootRecordDir = (mgmtStateDir: string) => join(mgmtStateDir, "boot");
 
-/** The files of a record, by name: what {@linkcode writeBootRecord} writes. */
-export function bootRecordFiles(plan: ManagementPlan, mac: string): Record<string, string> {
+/**
+ * The files of a record, by name: what {@linkcode writeBootRecord} writes. `configured`: the
+ * management port's configured addresses with their prefix lengths (`198.51.100.1/24`).
+ */
+export function bootRecordFiles(
+  plan: ManagementPlan,
+  mac: string,
+  configured: readonly string[] = [],
+): Record<string, string> {
   const ipBatch = [`link set dev ${plan.management} up`];
+  for (const a of configured) ipBatch.push(`addr replace ${a} dev ${plan.management}`);
   for (const f of plan.fallback) {
     // `ip -batch` takes the family from the address; link-local IPv4 needs its scope, IPv6
     // skips duplicate detection as the apply does.
@@ -65,11 +77,12 @@ export async function writeBootRecord(
   mgmtStateDir: string,
   plan: ManagementPlan,
   mac: string,
+  configured: readonly string[] = [],
 ): Promise<void> {
   const dir = bootRecordDir(mgmtStateDir);
   await Deno.mkdir(dir, { recursive: true, mode: 0o750 });
   await dropBootRecord(mgmtStateDir);
-  const files = Object.entries(bootRecordFiles(plan, mac));
+  const files = Object.entries(bootRecordFiles(plan, mac, configured));
   for (const [name, text] of files.filter(([n]) => n !== "mac")) {
     await writeFileAtomic(join(dir, name), text, { mode: 0o640 });
   }
@@ -81,4 +94,13 @@ export async function dropBootRecord(mgmtStateDir: string): Promise<void> {
   await Deno.remove(join(bootRecordDir(mgmtStateDir), "mac")).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   });
+}
+
+/**
+ * The management port's configured addresses of `input` that `plan` kept (the plan drops all of
+ * them when one is bad), with their prefix lengths, for {@linkcode writeBootRecord}.
+ */
+export function configuredAddresses(input: ManagementInput, plan: ManagementPlan): string[] {
+  if (!plan.listen.some((l) => l.source === "configured")) return [];
+  return input.interfaces.find((i) => i.name === plan.management)?.addresses ?? [];
 }

@@ -15,7 +15,7 @@
 
 import { join } from "node:path";
 import { readMac } from "./apply.ts";
-import { writeBootRecord } from "./boot_record.ts";
+import { configuredAddresses, writeBootRecord } from "./boot_record.ts";
 import { installFirewall } from "./firewall.ts";
 import { readInput, withMgmtLock, writeInput } from "./input_store.ts";
 import { planManagement } from "./plan.ts";
@@ -45,7 +45,7 @@ export async function refreshSyncOpenings(
     await installFirewall({}, plan);
     await writeInput(dir, next);
     // The boot script replays the record, not the input: it must carry the openings too.
-    if (mac !== undefined) await writeBootRecord(dir, plan, mac);
+    if (mac !== undefined) await writeBootRecord(dir, plan, mac, configuredAddresses(next, plan));
     return true;
   });
   if (!changed) return undefined;

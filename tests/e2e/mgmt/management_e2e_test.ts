@@ -21,8 +21,8 @@
  * - a sync daemon started with `ipvsadm --start-daemon` gets its UDP port opened on its
  *   interface at once (and stored for the next boot), and closed again when it stops;
  * - the boot record the apply left, replayed by the image's shell script (`fullnat-mgmt-boot`)
- *   after the chain and the fallback addresses were removed, puts back the same rules in both
- *   families and the addresses, hooks the chain once however often it runs, and asks for the
+ *   after the chain, the fallback addresses and a configured address were removed, puts back
+ *   the same rules in both families and the addresses, hooks the chain once however often it runs, and asks for the
  *   Deno apply instead when the port's MAC is not the recorded one;
  * - `fullnat mgmt firewall-off` removes the chain and its INPUT hook in both families.
  */
@@ -355,7 +355,8 @@ Deno.test({
       assert.equal((await Deno.readTextFile(join(record, "mac"))).trim(), macOut.stdout.trim());
       const off0 = await fullnat("mgmt", "firewall-off", "--netns", topo.lb);
       assert.equal(off0.code, 0, off0.err);
-      for (const a of [fb.ipv4, fb.ipv6]) {
+      // The configured management address too: the record brings it up before networkd.
+      for (const a of [fb.ipv4, fb.ipv6, "198.51.100.5/24"]) {
         await topo.exec("lb", ["ip", "addr", "del", a, "dev", "eth0"], { check: true });
       }
       const flag = join(root, "mgmt-apply-needed");
@@ -366,7 +367,9 @@ Deno.test({
       assert.deepEqual(await chains(), applied4);
       assert.equal(await hooks(), 1);
       const back = (await topo.exec("lb", ["ip", "-o", "addr", "show", "dev", "eth0"])).stdout;
-      for (const a of [fb.ipv4, fb.ipv6]) assert.ok(back.includes(` ${a} `), back);
+      for (const a of [fb.ipv4, fb.ipv6, "198.51.100.5/24"]) {
+        assert.ok(back.includes(` ${a} `), back);
+      }
       await assert.rejects(Deno.stat(flag), Deno.errors.NotFound);
       // Twice (a restarted unit): the chain is replaced, not hooked a second time.
       assert.equal((await replay()).code, 0);

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import {
   bootRecordDir,
   bootRecordFiles,
+  configuredAddresses,
   dropBootRecord,
   writeBootRecord,
 } from "../../../src/mgmt/boot_record.ts";
@@ -17,15 +18,25 @@ import { fallbackAddresses } from "../../../src/mgmt/link_local.ts";
 import { planManagement } from "../../../src/mgmt/plan.ts";
 
 const MAC = "52:54:00:AB:CD:EF";
-const plan = planManagement({
+const input = {
   management: "eth0",
-  interfaces: [{ name: "eth0", addresses: ["198.51.100.1/24"] }],
+  interfaces: [{ name: "eth0", addresses: ["198.51.100.1/24", "2001:db8:a::1/64"] }, {
+    name: "eth1",
+    addresses: ["203.0.113.1/24"],
+  }],
   mac: MAC,
   sync: [{ interface: "eth2", port: 8848 }],
-}).plan;
+};
+const plan = planManagement(input).plan;
 
 Deno.test("boot record: the port up with its fallback addresses, and both firewall scripts", () => {
-  const files = bootRecordFiles(plan, MAC);
+  const configured = configuredAddresses(input, plan);
+  assert.deepEqual(
+    configured,
+    ["198.51.100.1/24", "2001:db8:a::1/64"],
+    "the management port's only",
+  );
+  const files = bootRecordFiles(plan, MAC, configured);
   const fb = fallbackAddresses(MAC);
   assert.deepEqual(Object.keys(files).sort(), [
     "firewall4.rules",
@@ -38,7 +49,9 @@ Deno.test("boot record: the port up with its fallback addresses, and both firewa
   assert.equal(files.mac, "52:54:00:ab:cd:ef\n", "as /sys/class/net/*/address spells it");
   assert.equal(
     files["ip.batch"],
-    `link set dev eth0 up\naddr replace ${fb.ipv4} dev eth0 scope link\n` +
+    "link set dev eth0 up\naddr replace 198.51.100.1/24 dev eth0\n" +
+      "addr replace 2001:db8:a::1/64 dev eth0\n" +
+      `addr replace ${fb.ipv4} dev eth0 scope link\n` +
       `addr replace ${fb.ipv6} dev eth0 nodad\n`,
   );
   const rules = hostFirewallRules(plan);
@@ -46,6 +59,13 @@ Deno.test("boot record: the port up with its fallback addresses, and both firewa
   assert.equal(files["firewall6.rules"], firewallInstallScript(rules.ipv6, false));
   assert.match(files["firewall4.rules"], /^-I INPUT 1 -j FULLNAT-HOST-IN$/m);
   assert.match(files["firewall4.rules"], /--dport 8848 -j ACCEPT/, "sync openings are kept");
+});
+
+Deno.test("boot record: a bad management address keeps none of them, as the plan does", () => {
+  const bad = { ...input, interfaces: [{ name: "eth0", addresses: ["198.51.100.300/24"] }] };
+  assert.deepEqual(configuredAddresses(bad, planManagement(bad).plan), []);
+  const files = bootRecordFiles(planManagement(bad).plan, MAC, []);
+  assert.doesNotMatch(files["ip.batch"], /198\.51\.100/);
 });
 
 Deno.test("boot record: written whole, MAC last; dropped by removing the MAC", async () => {
