@@ -88,6 +88,11 @@ if grep -Eq '^After=.*network\.target' /etc/systemd/system/ssh.service ||
   exit 1
 fi
 systemctl reenable ssh.service
+# No /run/nologin while booting: systemd-user-sessions.service removes it only after
+# basic.target, and sshd, started right after /data, refused the admin's login until then
+# ("Access denied ... by PAM account configuration"). The admin shell works from the start (it
+# says so when the daemon is not up yet).
+ln -sf /dev/null /etc/tmpfiles.d/systemd-nologin.conf
 # Made at image build with the packages' users; nothing adds a system user at run time, and it
 # ran at every boot (0.4-0.7 s) in the chain to udev and the data partition.
 systemctl mask systemd-sysusers.service

@@ -15,6 +15,9 @@
  *    into slot a, is booted once, is not confirmed, and the box returns by itself to slot b
  *    with its configuration (timed).
  *
+ * The seed's DNS and NTP servers are in effect (systemd-resolved, systemd-timesyncd, as `dns
+ * show` and `ntp show` report) after the first boot, the power cut and the upgrade.
+ *
  * Every reboot keeps addresses, routes and configuration: the seed is never changed, so
  * provisioning has nothing to do at any boot after the first, and the address SSH answers on,
  * the seed's route (`show routes`) and the service come from the stored configuration (the
@@ -40,6 +43,9 @@ const LB_A = "198.51.100.1";
 const VIP = "198.51.100.10";
 /** A route the seed adds: it must be there after every reboot. */
 const FAR_NET = "192.0.2.0/24";
+/** The seed's name and time servers: in effect (systemd-resolved, systemd-timesyncd) at every boot. */
+const DNS = "192.0.2.53";
+const NTP = "192.0.2.123";
 const V2 = "fullnat-slots-test-v2";
 const BROKEN = "fullnat-slots-test-broken";
 
@@ -54,6 +60,8 @@ network:
     eth0: { addresses: [${LB_A}/24] }
   routes:
     - { to: ${FAR_NET}, via: ${CLIENT} }
+  dns: { servers: [${DNS}], search: [example.net] }
+  ntp: { servers: [${NTP}] }
 `;
 }
 
@@ -171,6 +179,25 @@ Deno.test({
           return s.includes(`${VIP}:8080`) && r.includes(FAR_NET) ? s : undefined;
         }, { timeoutMs: 120_000, intervalMs: 2000, what: `${when}: the service and ${FAR_NET}` });
 
+      /**
+       * The seed's DNS and NTP servers are in effect: systemd-resolved and systemd-timesyncd
+       * read the daemon's drop-ins (`dns show`, `ntp show` print what the services use).
+       */
+      const assertDnsNtp = (when: string) =>
+        waitFor(async () => {
+          const dns = (await ssh("dns show")).stdout;
+          const ntp = (await ssh("ntp show")).stdout;
+          return new RegExp(`in effect\\s+${DNS.replaceAll(".", "\\.")}`).test(dns) &&
+              /search in effect\s+example\.net/.test(dns) &&
+              new RegExp(`in effect\\s+${NTP.replaceAll(".", "\\.")}`).test(ntp)
+            ? `${dns}${ntp}`
+            : undefined;
+        }, {
+          timeoutMs: 120_000,
+          intervalMs: 2000,
+          what: `${when}: DNS ${DNS} and NTP ${NTP} in effect`,
+        });
+
       // 1. Boot to SSH; the slots; the data partition grown to the disk's end.
       // Boot to SSH is when sshd first answers on the provisioned address (a key exchange,
       // ssh-keyscan); a shell command after it adds the Deno start of a one-shot command.
@@ -197,6 +224,7 @@ Deno.test({
         "the data partition grew to the disk's end",
       );
       console.log(`where the boot went:\n${(await ssh("system boot-time")).stdout}`);
+      console.log(`DNS and NTP after the first boot:\n${await assertDnsNtp("the first boot")}`);
       const key1 = await hostKey();
       assert.match(key1, /ssh-ed25519/);
 
@@ -220,6 +248,7 @@ Deno.test({
         } s)`,
       );
       const afterCut = await assertStored("after system_reset (the service added before it)");
+      await assertDnsNtp("after system_reset");
       console.log(`after system_reset (${resetToSsh.toFixed(1)} s to SSH):\n${afterCut.trimEnd()}`);
       console.log(`where the reboot went:\n${(await ssh("system boot-time")).stdout}`);
 
@@ -251,6 +280,7 @@ Deno.test({
       ]]);
       assert.equal(await hostKey(), key1, "the host key is kept");
       await assertStored("after the upgrade");
+      await assertDnsNtp("after the upgrade");
       // The box's own /etc files (host name, network files, ...) were carried into slot b: the
       // console's login banner of its boot names the seed's host name, not the image's.
       const banners = [

@@ -51,7 +51,10 @@ Deno.test("image: the management units are enabled and order nothing before sshd
   const sshd = await read("rootfs/etc/systemd/system/ssh.service.d/fullnat.conf");
   assert.match(sshd, /^DefaultDependencies=no$/m);
   // ... once the management port exists: its link-local listen address names it.
-  assert.match(sshd, /^ExecStartPre=\n^ExecStartPre=\/usr\/local\/sbin\/fullnat-mgmt-boot --wait-port$/m);
+  assert.match(
+    sshd,
+    /^ExecStartPre=\n^ExecStartPre=\/usr\/local\/sbin\/fullnat-mgmt-boot --wait-port$/m,
+  );
   assert.match(sshd, /^RequiresMountsFor=\/data\/ssh \/home$/m);
   assert.doesNotMatch(sshd, /^After=.*(local-fs|basic\.target)/m);
   // ... nor after systemd-networkd: the packaged unit is copied without After=network.target.
