@@ -8,6 +8,10 @@
  * `--reboot`, `reboot` inside the guest (timed from the command, so the shutdown counts too).
  *
  *   deno run -A bench/image_boot.ts [--boots 3] [--reboot] [--accel tcg|kvm] [--keep]
+ *       [--image DIR]
+ *
+ * `--image DIR` boots another build (image/build.sh's output directory, for example one built
+ * from an older revision in a worktree) instead of this tree's; the seed is made with this tree.
  *
  * Software emulation (TCG) unless `--accel kvm` and KVM works. Figures only: nothing asserted.
  *
@@ -40,7 +44,11 @@ const MILESTONES: [string, RegExp][] = [
   ["login prompt", /login:/],
 ];
 
-const image = await buildImage(["--no-qcow2"]);
+const imageDir = arg("--image", "");
+const image = imageDir === "" ? await buildImage(["--no-qcow2"]) : {
+  raw: `${imageDir}/fullnat.raw`,
+  kernel: `${imageDir}/vmlinuz`,
+};
 await killOrphanVms();
 const tmp = await Deno.makeTempDir({ prefix: "fullnat-bench-boot-" });
 const ns = `fnbb${Deno.pid}`;
@@ -158,6 +166,22 @@ try {
     report(`${reboot ? "reboot" : "power-on"} ${i}`, await timeBoot(since, offset));
     console.log((await ssh("system boot-time")).stdout);
   }
+  // A one-shot admin command on the settled box (what `ssh admin@box COMMAND` costs): SSH, the
+  // login shell's Deno start, one call to the daemon.
+  await new Promise((r) => setTimeout(r, 20_000));
+  const oneShot: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const r = await ssh("service list");
+    if (r.code !== 0) throw new Error(`service list: ${r.stderr}`);
+    oneShot.push((performance.now() - t0) / 1000);
+  }
+  oneShot.sort((a, b) => a - b);
+  console.log(
+    `one-shot command (ssh admin@box 'service list', settled box): median ${
+      oneShot[2].toFixed(2)
+    } s, min ${oneShot[0].toFixed(2)} s, max ${oneShot[4].toFixed(2)} s`,
+  );
 } finally {
   await box.vm?.stop();
   await run(["ip", "netns", "del", ns]);
