@@ -36,6 +36,7 @@ import {
   type ProvisionState,
   readState,
   type SectionOutcome,
+  writeAppliedSeed,
   writeState,
 } from "./state.ts";
 import { managementInterface, SECTION_ORDER, type SectionName } from "./types.ts";
@@ -137,6 +138,11 @@ export async function firstboot(opts: FirstbootOptions): Promise<FirstbootResult
   if (!opts.force && previous?.sha256 === sha256 && previous.complete && !migrating) {
     result.status = "unchanged";
     result.sections = previous.sections;
+    if (previous.applied !== undefined) {
+      await writeAppliedSeed(stateDir, sha256).catch(async (e) =>
+        await report.say(`cannot record the applied seed in ${stateDir}: ${message(e)}`)
+      );
+    }
     await report.say(
       `seed ${device} (${seed.name}, sha256 ${sha256.slice(0, 12)}) was already applied ` +
         `at ${previous.processedAt}; nothing to do`,

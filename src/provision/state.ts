@@ -76,7 +76,14 @@ export async function writeState(dir: string, state: ProvisionState): Promise<vo
   await writeFileAtomic(join(dir, STATE_FILE), JSON.stringify(state, null, 2) + "\n", {
     mode: 0o600,
   });
-  if (state.complete && state.applied !== undefined) {
-    await writeFileAtomic(join(dir, APPLIED_SEED_FILE), `${state.sha256}\n`, { mode: 0o600 });
-  }
+  if (state.complete && state.applied !== undefined) await writeAppliedSeed(dir, state.sha256);
+}
+
+/**
+ * Writes the marker of a completely applied seed ({@linkcode APPLIED_SEED_FILE}). Also for a
+ * seed found unchanged: a box upgraded from a release without the marker gets it at its first
+ * boot, and no Deno start at the boots after.
+ */
+export async function writeAppliedSeed(dir: string, sha256: string): Promise<void> {
+  await writeFileAtomic(join(dir, APPLIED_SEED_FILE), `${sha256}\n`, { mode: 0o600 });
 }

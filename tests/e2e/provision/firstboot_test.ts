@@ -200,9 +200,21 @@ Deno.test("provision firstboot applies host name, keys, addresses, routes and se
       check: true,
     });
     await lb.ipvsadmOk("-D", "-t", `${EXAMPLE.vip}:80`);
+    // The marker the boot's shell check reads is written again by an unchanged run (a box
+    // upgraded from a release without it).
+    const marker = join(root, "var/lib/fullnat/provision/applied-seed.sha256");
+    assert.equal(
+      (await Deno.readTextFile(marker)).trim(),
+      await sha256Hex(new TextEncoder().encode(exampleYaml())),
+    );
+    await Deno.remove(marker);
     const again = await box.firstboot();
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.console, /was already applied at .*; nothing to do/);
+    assert.equal(
+      (await Deno.readTextFile(marker)).trim(),
+      await sha256Hex(new TextEncoder().encode(exampleYaml())),
+    );
     assert.deepEqual(await box.addrs("eth0"), ["198.51.100.1/24"]);
     assert.equal(await lb.ipvsadmOk("-L", "-n"), listing.replace(/TCP[^]*$/, ""));
     assert.equal((await Deno.stat(keysPath)).mtime?.getTime(), keyStat.mtime?.getTime());
