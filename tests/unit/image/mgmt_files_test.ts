@@ -30,7 +30,8 @@ Deno.test("image: the management units are enabled and order nothing before sshd
   const mgmt = await read("rootfs/etc/systemd/system/fullnat-mgmt.service");
   assert.match(mgmt, /^ExecStart=\/usr\/local\/sbin\/fullnat-mgmt-boot$/m);
   assert.match(mgmt, /^DefaultDependencies=no$/m);
-  assert.match(mgmt, /^Before=shutdown\.target$/m, "nothing on the way to SSH waits for it");
+  // Before the network (no management address before the firewall), not before sshd.
+  assert.match(mgmt, /^Before=network-pre\.target shutdown\.target$/m);
   assert.doesNotMatch(mgmt, /^ExecStart=.*fullnat mgmt apply/m);
   // The Deno apply only when the replay asked for it, and nothing waits for it.
   const apply = await read("rootfs/etc/systemd/system/fullnat-mgmt-apply.service");
