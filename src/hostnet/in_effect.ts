@@ -14,6 +14,7 @@
  */
 import { ControlError } from "../fullnat/types.ts";
 import { exec } from "../provision/exec.ts";
+import { parseKeyValues } from "../system/slots.ts";
 
 /** What can be read. */
 export const IN_EFFECT_KINDS = ["dns", "ntp"] as const;
@@ -71,16 +72,6 @@ export const systemRunner: ToolRunner = async (cmd, args) => {
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const firstLine = (text: string) => text.trim().split("\n")[0]?.trim() ?? "";
 
-/** `KEY=VALUE` lines (systemctl show, timedatectl show) as a map; other lines are skipped. */
-export function parseProperties(text: string): Map<string, string> {
-  const props = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0) props.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
-  }
-  return props;
-}
-
 /**
  * The `Global:` entry of `resolvectl dns` / `resolvectl domain` (then `Link N (IF):` entries);
  * an entry too long for the terminal goes on in lines indented under it.
@@ -103,14 +94,14 @@ const orNull = (v: string | undefined) => (v === undefined || v === "" ? null : 
 
 /** `timedatectl show-timesync --all` and `timedatectl show` read together. */
 export function parseTimesync(timesync: string, timedate: string | null): NtpInEffect {
-  const p = parseProperties(timesync);
-  const synced = timedate === null ? undefined : parseProperties(timedate).get("NTPSynchronized");
+  const p = parseKeyValues(timesync);
+  const synced = timedate === null ? undefined : parseKeyValues(timedate).NTPSynchronized;
   return {
     running: true,
-    servers: list(p.get("SystemNTPServers")),
-    fallback: list(p.get("FallbackNTPServers")),
-    serverName: orNull(p.get("ServerName")),
-    serverAddress: orNull(p.get("ServerAddress")),
+    servers: list(p.SystemNTPServers),
+    fallback: list(p.FallbackNTPServers),
+    serverName: orNull(p.ServerName),
+    serverAddress: orNull(p.ServerAddress),
     synchronized: synced === "yes" ? true : synced === "no" ? false : null,
   };
 }
@@ -129,9 +120,9 @@ export async function unitNotRunning(run: ToolRunner, unit: string): Promise<str
       firstLine(out.stderr) || `exit ${out.code}`
     })`;
   }
-  const p = parseProperties(out.stdout);
-  const load = p.get("LoadState");
-  const active = p.get("ActiveState");
+  const p = parseKeyValues(out.stdout);
+  const load = p.LoadState;
+  const active = p.ActiveState;
   if (load === "not-found") return `${name} is not installed`;
   if (load === "masked") return `${name} is masked`;
   if (active === "active" || active === "reloading") return undefined;

@@ -25,7 +25,7 @@
  */
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../provision/files.ts";
+import { removeIfExists, writeFileAtomic } from "../provision/files.ts";
 import { firewallInstallScript, hostFirewallRules } from "./firewall_rules.ts";
 import type { ManagementPlan } from "./plan.ts";
 import type { ManagementInput } from "./types.ts";
@@ -91,9 +91,7 @@ export async function writeBootRecord(
 
 /** Makes the record unusable (its MAC file gone), so the next boot applies anew. */
 export async function dropBootRecord(mgmtStateDir: string): Promise<void> {
-  await Deno.remove(join(bootRecordDir(mgmtStateDir), "mac")).catch((e) => {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  });
+  await removeIfExists(join(bootRecordDir(mgmtStateDir), "mac"));
 }
 
 /**

@@ -56,3 +56,14 @@ export async function readTextIfExists(path: string): Promise<string | undefined
     throw e;
   }
 }
+
+/** Removes `path`; true when it was there, false when it was not (any other error throws). */
+export async function removeIfExists(path: string): Promise<boolean> {
+  try {
+    await Deno.remove(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}

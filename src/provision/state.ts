@@ -9,7 +9,7 @@
  */
 
 import { join } from "node:path";
-import { readTextIfExists, underRoot, writeFileAtomic } from "./files.ts";
+import { readTextIfExists, removeIfExists, underRoot, writeFileAtomic } from "./files.ts";
 import type { NetworkConfig, SectionName } from "./types.ts";
 
 /** How a section of the file fared. */
@@ -70,9 +70,7 @@ export async function writeState(dir: string, state: ProvisionState): Promise<vo
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   // The marker goes first and comes back last: a power cut between the two leaves no marker, and
   // the next boot runs provisioning rather than skipping a seed it did not finish.
-  await Deno.remove(join(dir, APPLIED_SEED_FILE)).catch((e) => {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  });
+  await removeIfExists(join(dir, APPLIED_SEED_FILE));
   await writeFileAtomic(join(dir, STATE_FILE), JSON.stringify(state, null, 2) + "\n", {
     mode: 0o600,
   });

@@ -9,13 +9,13 @@
 import assert from "node:assert/strict";
 import {
   ntpInEffect,
-  parseProperties,
   parseResolvectlGlobal,
   parseTimesync,
   readInEffect,
   type ToolOutput,
   type ToolRunner,
 } from "../../../src/hostnet/in_effect.ts";
+import { parseKeyValues } from "../../../src/system/slots.ts";
 
 const RESOLVECTL_DNS = `Global: 198.51.100.53 2001:db8:a::53
 Link 2 (eth0):
@@ -96,7 +96,7 @@ Deno.test("timedatectl show-timesync --all / show: servers, fallback, server in 
   );
   assert.equal(parseTimesync(TIMESYNC, null).synchronized, null, "timedated not answering");
   // A value holding "=" (NTPMessage) stays whole.
-  assert.match(parseProperties(TIMESYNC).get("NTPMessage") ?? "", /^\{ Leap=0, .* \}$/);
+  assert.match(parseKeyValues(TIMESYNC).NTPMessage ?? "", /^\{ Leap=0, .* \}$/);
 });
 
 /** A machine answering each argv (joined by spaces) as told; records what ran. */
